@@ -1,0 +1,126 @@
+/**
+ * The `Store` service: the narrow, dialect-neutral contract between the runtime and a database.
+ * It owns persistence only: appending events, reading them back in seq order, and keeping group
+ * progress, attempts, dead letters and leases. It does not decide anything (when to retry, what an
+ * ack floor means, who may consume); the runtime does, and hands the store plain records.
+ *
+ * Hot-path writes arrive as one `WriteBatch` applied in a single transaction, so the runtime can
+ * group-commit publishes, acks and attempt records together. Group writes are fenced: a write for
+ * a group whose lease belongs to another owner is skipped and reported, never applied.
+ */
+import { Context, type Effect } from "effect"
+import type { SqlDialect } from "./dialect.ts"
+import type { StoreError } from "./errors.ts"
+import type {
+  Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, Json, SeqRanges, TopicRecord
+} from "./records.ts"
+
+/** New durable progress of a group on one topic (see `Cursor`). */
+export interface ProgressWrite {
+  readonly group: string
+  readonly owner: string
+  readonly topic: string
+  readonly floor: number
+  readonly acked: SeqRanges
+  readonly leasedUpto: number
+}
+
+/** Records an attempt (upsert) or forgets one (delete) for a group. */
+export type DeliveryWrite =
+  | { readonly _tag: "upsert"; readonly owner: string; readonly delivery: Delivery }
+  | { readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }
+
+/** Stores a dead letter and removes the event's delivery row, in one step. */
+export interface DeadLetterWrite {
+  readonly owner: string
+  readonly deadLetter: DeadLetter
+}
+
+/** Everything one transaction writes. Any part may be empty. */
+export interface WriteBatch {
+  readonly now: number
+  readonly appends: ReadonlyArray<EventDraft>
+  readonly progress: ReadonlyArray<ProgressWrite>
+  readonly deliveries: ReadonlyArray<DeliveryWrite>
+  readonly deadLetters: ReadonlyArray<DeadLetterWrite>
+}
+
+/** The outcome of one append: the seq it has, and the stored record when the id already existed. */
+export interface AppendResult {
+  readonly seq: number
+  readonly existing: Event | undefined
+}
+
+export interface CommitResult {
+  /** One entry per `appends` entry, in the same order. */
+  readonly appended: ReadonlyArray<AppendResult>
+  /** Groups whose writes were skipped because another owner holds their lease. */
+  readonly fenced: ReadonlyArray<string>
+}
+
+/** A compare-and-set on a group's lease: succeeds only if the current owner is `expectedOwner`. */
+export interface LeaseClaim {
+  readonly group: string
+  readonly expectedOwner: string | null
+  readonly owner: string
+  readonly pid: number | null
+  readonly host: string | null
+  readonly expiresAt: number
+  readonly now: number
+}
+
+/** What a group session needs to resume: its lease, cursors, open deliveries and key holds. */
+export interface GroupSnapshot {
+  readonly lease: GroupLease | undefined
+  readonly cursors: ReadonlyMap<string, Cursor>
+  readonly deliveries: ReadonlyArray<Delivery>
+  readonly holds: ReadonlyArray<DeadLetter>
+}
+
+export interface DeadLetterQuery {
+  readonly group?: string | undefined
+  readonly topic?: string | undefined
+  readonly limit?: number | undefined
+}
+
+export interface StoreShape {
+  readonly dialect: SqlDialect
+  /** Where the data lives, for messages (a file path, `:memory:`, or a redacted URL). */
+  readonly location: string
+
+  /** Applies a batch in one transaction. Appends are idempotent by event id. */
+  readonly commit: (batch: WriteBatch) => Effect.Effect<CommitResult, StoreError>
+
+  /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit`. */
+  readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  /** The events with these seqs that still exist, ascending. */
+  readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>
+  /** The highest seq stored for `topic` (0 when it has none). */
+  readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
+  /** The floor that starts a group at the first event of `topic` stamped at or after `ts`. */
+  readonly floorForTs: (topic: string, ts: number) => Effect.Effect<number, StoreError>
+  /** Changes whenever another connection commits (SQLite `data_version`); a cheap wake-up probe. */
+  readonly changeToken: Effect.Effect<number, StoreError>
+
+  readonly readLease: (group: string) => Effect.Effect<GroupLease | undefined, StoreError>
+  readonly claimLease: (claim: LeaseClaim) => Effect.Effect<boolean, StoreError>
+  readonly renewLease: (group: string, owner: string, expiresAt: number, now: number) => Effect.Effect<boolean, StoreError>
+  readonly releaseLease: (group: string, owner: string, now: number) => Effect.Effect<void, StoreError>
+  readonly loadGroup: (group: string, topics: ReadonlyArray<string>) => Effect.Effect<GroupSnapshot, StoreError>
+  /** Creates the cursor at `floor` unless it exists; returns the stored cursor either way. */
+  readonly initCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<Cursor, StoreError>
+  /** Moves a cursor (replay or skip): resets its ack state and forgets the group's retries on it. */
+  readonly setCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<void, StoreError>
+  readonly getCursor: (group: string, topic: string) => Effect.Effect<Cursor | undefined, StoreError>
+
+  readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
+  /** Moves dead letters back to their group as `requeued` deliveries with no attempts. */
+  readonly requeue: (group: string, seqs: ReadonlyArray<number> | "all", now: number) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
+  readonly dropDeadLetter: (group: string, seq: number) => Effect.Effect<boolean, StoreError>
+
+  readonly upsertTopic: (name: string, config: Json, now: number) => Effect.Effect<void, StoreError>
+  readonly topics: Effect.Effect<ReadonlyArray<TopicRecord>, StoreError>
+}
+
+export class Store extends Context.Service<Store, StoreShape>()("sibus/store/Store") {}

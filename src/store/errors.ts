@@ -1,0 +1,44 @@
+/**
+ * The store's typed failures. `StoreError` wraps any failure of the database itself (I/O, lock
+ * timeouts, constraint surprises); `StoreOpenError` is a database that cannot be opened or
+ * migrated, reported once at start-up with what to do about it.
+ */
+import { Data } from "effect"
+
+const describe = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)
+
+/** A database operation failed. `op` names the operation (`commit`, `readTopic`, ...). */
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly op: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `store ${this.op} failed: ${describe(this.cause)}`
+  }
+}
+
+/**
+ * The database could not be opened or brought to the current schema.
+ * - `unreadable`: the file is missing its directory, not a database, or not accessible.
+ * - `newer`: it was written by a newer sibus (it has migrations this version does not know).
+ * - `migration`: a migration failed; nothing was started.
+ */
+export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{
+  readonly reason: "unreadable" | "newer" | "migration"
+  readonly location: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "unreadable":
+        return `cannot open database ${this.location}: ${this.detail}`
+      case "newer":
+        return `database ${this.location} was written by a newer version of sibus (${this.detail}); upgrade sibus to use it`
+      case "migration":
+        return `cannot migrate database ${this.location}: ${this.detail}`
+    }
+  }
+}
+
+export const describeCause = describe

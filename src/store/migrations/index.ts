@@ -1,0 +1,16 @@
+/**
+ * The numbered migrations, in order, as a Kysely `MigrationProvider`. Kysely's `Migrator` runs
+ * them at start-up; a database that has run a migration this list does not know was written by a
+ * newer sibus and is refused.
+ */
+import type { Migration, MigrationProvider } from "kysely/migration"
+import type { SqlDialect } from "../dialect.ts"
+import { migration0001 } from "./0001_initial.ts"
+
+export const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
+  "0001_initial": migration0001(dialect)
+})
+
+export const migrationProvider = (dialect: SqlDialect): MigrationProvider => ({
+  getMigrations: () => Promise.resolve(migrations(dialect))
+})

@@ -1,0 +1,167 @@
+/**
+ * Every statement the store runs after start-up, built with Kysely against the schema and compiled
+ * once per dialect. Each is a small named unit; dialect differences stay in the dialect folders.
+ */
+import type { Kysely } from "kysely"
+import { eventColumns } from "./records.ts"
+import type { Database } from "./schema.ts"
+import { template } from "./template.ts"
+
+export const makeQueries = (db: Kysely<Database>) => ({
+  insertEvent: template<"id" | "ts" | "topic" | "key" | "partition" | "headers" | "payload" | "causedBy" | "tags" | "sid">(
+    (p) =>
+      db.insertInto("events").values({
+        id: p("id"), ts: p("ts"), topic: p("topic"), key: p("key"), partition: p("partition"),
+        headers: p("headers"), payload: p("payload"), caused_by: p("causedBy"), tags: p("tags"), sid: p("sid")
+      }).onConflict((oc) => oc.column("id").doNothing())
+  ),
+  eventById: template<"id">((p) => db.selectFrom("events").select(eventColumns).where("id", "=", p("id"))),
+  eventBySeq: template<"seq">((p) => db.selectFrom("events").select(eventColumns).where("seq", "=", p("seq"))),
+  readTopic: template<"topic" | "after" | "limit">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("topic", "=", p("topic")).where("seq", ">", p("after"))
+      .orderBy("seq").limit(p("limit"))
+  ),
+  headSeq: template<"topic">((p) =>
+    db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq")).where("topic", "=", p("topic"))
+  ),
+  firstSeqAtOrAfterTs: template<"topic" | "ts">((p) =>
+    db.selectFrom("events").select((eb) => eb.fn.min("seq").as("seq"))
+      .where("topic", "=", p("topic")).where("ts", ">=", p("ts"))
+  ),
+
+  readLease: template<"group">((p) =>
+    db.selectFrom("consumer_groups")
+      .select(["grp", "owner_sid", "owner_pid", "owner_host", "lease_expires_at"])
+      .where("grp", "=", p("group"))
+  ),
+  ensureGroup: template<"group" | "now">((p) =>
+    db.insertInto("consumer_groups").values({
+      grp: p("group"), owner_sid: null, owner_pid: null, owner_host: null, lease_expires_at: null,
+      created_at: p("now"), updated_at: p("now")
+    }).onConflict((oc) => oc.column("grp").doNothing())
+  ),
+  claimLeaseFromNobody: template<"group" | "owner" | "pid" | "host" | "expiresAt" | "now">((p) =>
+    db.updateTable("consumer_groups")
+      .set({ owner_sid: p("owner"), owner_pid: p("pid"), owner_host: p("host"), lease_expires_at: p("expiresAt"), updated_at: p("now") })
+      .where("grp", "=", p("group")).where("owner_sid", "is", null)
+  ),
+  claimLeaseFrom: template<"group" | "expected" | "owner" | "pid" | "host" | "expiresAt" | "now">((p) =>
+    db.updateTable("consumer_groups")
+      .set({ owner_sid: p("owner"), owner_pid: p("pid"), owner_host: p("host"), lease_expires_at: p("expiresAt"), updated_at: p("now") })
+      .where("grp", "=", p("group")).where("owner_sid", "=", p("expected"))
+  ),
+  renewLease: template<"group" | "owner" | "expiresAt" | "now">((p) =>
+    db.updateTable("consumer_groups").set({ lease_expires_at: p("expiresAt"), updated_at: p("now") })
+      .where("grp", "=", p("group")).where("owner_sid", "=", p("owner"))
+  ),
+  releaseLease: template<"group" | "owner" | "now">((p) =>
+    db.updateTable("consumer_groups")
+      .set({ owner_sid: null, owner_pid: null, owner_host: null, lease_expires_at: null, updated_at: p("now") })
+      .where("grp", "=", p("group")).where("owner_sid", "=", p("owner"))
+  ),
+  leaseOwner: template<"group">((p) =>
+    db.selectFrom("consumer_groups").select("owner_sid").where("grp", "=", p("group"))
+  ),
+
+  getCursor: template<"topic" | "group">((p) =>
+    db.selectFrom("cursors").select(["topic", "grp", "floor", "acked", "leased_upto", "updated_at"])
+      .where("topic", "=", p("topic")).where("grp", "=", p("group"))
+  ),
+  insertCursor: template<"topic" | "group" | "floor" | "now">((p) =>
+    db.insertInto("cursors").values({
+      topic: p("topic"), grp: p("group"), floor: p("floor"), acked: null, leased_upto: p("floor"), updated_at: p("now")
+    }).onConflict((oc) => oc.columns(["topic", "grp"]).doNothing())
+  ),
+  writeProgress: template<"topic" | "group" | "floor" | "acked" | "leasedUpto" | "now">((p) =>
+    db.updateTable("cursors")
+      .set({ floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now") })
+      .where("topic", "=", p("topic")).where("grp", "=", p("group"))
+  ),
+  upsertCursor: template<"topic" | "group" | "floor" | "now">((p) =>
+    db.insertInto("cursors").values({
+      topic: p("topic"), grp: p("group"), floor: p("floor"), acked: null, leased_upto: p("floor"), updated_at: p("now")
+    }).onConflict((oc) => oc.columns(["topic", "grp"]).doUpdateSet({
+      floor: (eb) => eb.ref("excluded.floor"), acked: null,
+      leased_upto: (eb) => eb.ref("excluded.leased_upto"), updated_at: (eb) => eb.ref("excluded.updated_at")
+    }))
+  ),
+
+  groupDeliveries: template<"group">((p) =>
+    db.selectFrom("deliveries").selectAll().where("grp", "=", p("group")).orderBy("seq")
+  ),
+  upsertDelivery: template<
+    "group" | "seq" | "topic" | "eventId" | "attempts" | "state" | "nextAttemptAt" | "lastError" |
+    "lastErrorStack" | "firstFailedAt" | "lastFailedAt"
+  >((p) =>
+    db.insertInto("deliveries").values({
+      grp: p("group"), seq: p("seq"), topic: p("topic"), event_id: p("eventId"), attempts: p("attempts"),
+      state: p("state"), next_attempt_at: p("nextAttemptAt"), last_error: p("lastError"),
+      last_error_stack: p("lastErrorStack"), first_failed_at: p("firstFailedAt"), last_failed_at: p("lastFailedAt")
+    }).onConflict((oc) => oc.columns(["grp", "seq"]).doUpdateSet({
+      attempts: (eb) => eb.ref("excluded.attempts"),
+      state: (eb) => eb.ref("excluded.state"),
+      next_attempt_at: (eb) => eb.ref("excluded.next_attempt_at"),
+      last_error: (eb) => eb.ref("excluded.last_error"),
+      last_error_stack: (eb) => eb.ref("excluded.last_error_stack"),
+      first_failed_at: (eb) => eb.ref("excluded.first_failed_at"),
+      last_failed_at: (eb) => eb.ref("excluded.last_failed_at")
+    }))
+  ),
+  deleteDelivery: template<"group" | "seq">((p) =>
+    db.deleteFrom("deliveries").where("grp", "=", p("group")).where("seq", "=", p("seq"))
+  ),
+  deleteTopicDeliveries: template<"group" | "topic">((p) =>
+    db.deleteFrom("deliveries").where("grp", "=", p("group")).where("topic", "=", p("topic"))
+      .where("state", "!=", "requeued")
+  ),
+
+  upsertDeadLetter: template<
+    "group" | "seq" | "topic" | "eventId" | "key" | "attempts" | "errorMessage" | "errorStack" |
+    "firstFailedAt" | "lastFailedAt" | "deadAt" | "holdsKey"
+  >((p) =>
+    db.insertInto("dead_letters").values({
+      grp: p("group"), seq: p("seq"), topic: p("topic"), event_id: p("eventId"), key: p("key"),
+      attempts: p("attempts"), error_message: p("errorMessage"), error_stack: p("errorStack"),
+      first_failed_at: p("firstFailedAt"), last_failed_at: p("lastFailedAt"), dead_at: p("deadAt"),
+      holds_key: p("holdsKey")
+    }).onConflict((oc) => oc.columns(["grp", "seq"]).doUpdateSet({
+      attempts: (eb) => eb.ref("excluded.attempts"),
+      error_message: (eb) => eb.ref("excluded.error_message"),
+      error_stack: (eb) => eb.ref("excluded.error_stack"),
+      first_failed_at: (eb) => eb.ref("excluded.first_failed_at"),
+      last_failed_at: (eb) => eb.ref("excluded.last_failed_at"),
+      dead_at: (eb) => eb.ref("excluded.dead_at"),
+      holds_key: (eb) => eb.ref("excluded.holds_key")
+    }))
+  ),
+  groupHolds: template<"group">((p) =>
+    db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("holds_key", "=", 1).orderBy("seq")
+  ),
+  deadLetters: template<"group" | "topic" | "limit">((p) =>
+    db.selectFrom("dead_letters").selectAll()
+      .where((eb) => eb.or([eb(eb.val(p("group")), "is", null), eb("grp", "=", p("group"))]))
+      .where((eb) => eb.or([eb(eb.val(p("topic")), "is", null), eb("topic", "=", p("topic"))]))
+      .orderBy("grp").orderBy("seq").limit(p("limit"))
+  ),
+  deadLetter: template<"group" | "seq">((p) =>
+    db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("seq", "=", p("seq"))
+  ),
+  groupDeadLetters: template<"group">((p) =>
+    db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).orderBy("seq")
+  ),
+  deleteDeadLetter: template<"group" | "seq">((p) =>
+    db.deleteFrom("dead_letters").where("grp", "=", p("group")).where("seq", "=", p("seq"))
+  ),
+
+  upsertTopic: template<"name" | "config" | "now">((p) =>
+    db.insertInto("topics").values({ name: p("name"), config: p("config"), created_at: p("now"), updated_at: p("now") })
+      .onConflict((oc) => oc.column("name").doUpdateSet({
+        config: (eb) => eb.ref("excluded.config"), updated_at: (eb) => eb.ref("excluded.updated_at")
+      }))
+  ),
+  topics: template(() => db.selectFrom("topics").selectAll().orderBy("name")),
+  lastSeq: template(() => db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq")))
+})
+
+export type Queries = ReturnType<typeof makeQueries>

@@ -1,0 +1,308 @@
+/**
+ * The SQLite store: better-sqlite3 in WAL mode, one connection per process. Every statement is a
+ * Kysely-built template prepared once; writes run in `BEGIN IMMEDIATE` transactions. better-sqlite3
+ * is synchronous, so each store call is atomic with respect to the event loop: no other fiber can
+ * interleave inside a transaction. `:memory:` runs the same code on an in-memory database.
+ *
+ * Kysely executes only the migrations (at open, before anything else runs); after that the store
+ * runs its templates directly on the handle.
+ */
+import SqliteDatabase from "better-sqlite3"
+import { Effect, Layer } from "effect"
+import { Kysely, SqliteDialect } from "kysely"
+import { Migrator } from "kysely/migration"
+import { describeCause, StoreError, StoreOpenError } from "../errors.ts"
+import { migrationProvider, migrations } from "../migrations/index.ts"
+import { makeQueries } from "../queries.ts"
+import type { Cursor, Delivery, Event, EventTuple } from "../records.ts"
+import { decodeEventTuple } from "../records.ts"
+import {
+  cursorOfRow, deadLetterOfRow, deadLetterParams, deliveryOfRow, deliveryParams, encodeRanges, leaseOfRow, num,
+  topicOfRow
+} from "../rows.ts"
+import type { ConsumerGroupsTable, CursorsTable, Database, DeadLettersTable, DeliveriesTable, TopicsTable } from "../schema.ts"
+import { Store, type CommitResult, type StoreShape, type WriteBatch } from "../Store.ts"
+import { bind, type Template } from "../template.ts"
+
+export interface SqliteOptions {
+  /** A file path, or `:memory:`. */
+  readonly filename: string
+  /** `NORMAL` (default) may lose the last transactions on power failure, never on a process crash;
+   * `FULL` syncs every commit. */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined
+  /** How long a write waits for another process's write lock (default 5000 ms). */
+  readonly busyTimeoutMs?: number | undefined
+}
+
+const openDatabase = (options: SqliteOptions) =>
+  Effect.try({
+    try: () => {
+      const db = new SqliteDatabase(options.filename)
+      try {
+        db.pragma("journal_mode = WAL")
+        db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
+        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+        db.pragma("foreign_keys = OFF")
+        return db
+      } catch (e) {
+        db.close()
+        throw e
+      }
+    },
+    catch: (cause) =>
+      new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
+  })
+
+/** Refuses a database that ran migrations this version does not have. */
+const checkNotNewer = (db: SqliteDatabase.Database, location: string) =>
+  Effect.gen(function*() {
+    const known = new Set(Object.keys(migrations("sqlite")))
+    const applied = yield* Effect.try({
+      try: () => {
+        const table = db.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").get()
+        return table === undefined
+          ? []
+          : (db.prepare("select name from kysely_migration order by name").all() as Array<{ name: string }>).map((r) => r.name)
+      },
+      catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
+    })
+    const unknown = applied.filter((name) => !known.has(name))
+    if (unknown.length > 0) {
+      return yield* new StoreOpenError({ reason: "newer", location, detail: `unknown migrations: ${unknown.join(", ")}` })
+    }
+  })
+
+const migrate = (kysely: Kysely<Database>, location: string) =>
+  Effect.tryPromise({
+    try: () => new Migrator({ db: kysely, provider: migrationProvider("sqlite") }).migrateToLatest(),
+    catch: (cause) => new StoreOpenError({ reason: "migration", location, detail: describeCause(cause) })
+  }).pipe(
+    Effect.flatMap(({ error }) =>
+      error === undefined
+        ? Effect.void
+        : Effect.fail(new StoreOpenError({ reason: "migration", location, detail: describeCause(error) }))
+    )
+  )
+
+const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
+  Effect.try({ try: f, catch: (cause) => new StoreError({ op, cause }) })
+
+/** Opens (and migrates) a SQLite store for the life of the current scope. */
+export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
+  const location = options.filename
+  const db = yield* Effect.acquireRelease(openDatabase(options), (db) => Effect.sync(() => db.close()))
+  yield* checkNotNewer(db, location)
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
+  yield* migrate(kysely, location)
+  return makeStore(db, kysely, location)
+})
+
+const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, location: string): StoreShape => {
+  const q = makeQueries(kysely)
+  const statements = new Map<Template<string>, SqliteDatabase.Statement>()
+  const stmt = (t: Template<string>): SqliteDatabase.Statement => {
+    let s = statements.get(t)
+    if (s === undefined) {
+      s = db.prepare(t.sql)
+      statements.set(t, s)
+    }
+    return s
+  }
+  const rawStmt = (t: Template<string>): SqliteDatabase.Statement => {
+    let s = statements.get(t)
+    if (s === undefined) {
+      s = db.prepare(t.sql).raw(true)
+      statements.set(t, s)
+    }
+    return s
+  }
+  const run = <P extends string>(t: Template<P>, values: { readonly [K in P]: unknown }) => stmt(t).run(bind(t, values))
+  const get = <R, P extends string>(t: Template<P>, values: { readonly [K in P]: unknown }) =>
+    stmt(t).get(bind(t, values)) as R | undefined
+  const all = <R, P extends string>(t: Template<P>, values: { readonly [K in P]: unknown }) =>
+    stmt(t).all(bind(t, values)) as Array<R>
+  const events = <P extends string>(t: Template<P>, values: { readonly [K in P]: unknown }): Array<Event> => {
+    const rows = rawStmt(t).all(bind(t, values)) as Array<EventTuple>
+    const out = new Array<Event>(rows.length)
+    for (let i = 0; i < rows.length; i++) out[i] = decodeEventTuple(rows[i]!)
+    return out
+  }
+
+  const insertEvent = q.insertEvent
+  const commitTx = db.transaction((batch: WriteBatch): CommitResult => {
+    const appended = new Array<CommitResult["appended"][number]>(batch.appends.length)
+    const insert = stmt(insertEvent)
+    for (let i = 0; i < batch.appends.length; i++) {
+      const draft = batch.appends[i]!
+      const info = insert.run(bind(insertEvent, draft))
+      if (info.changes === 1) {
+        appended[i] = { seq: Number(info.lastInsertRowid), existing: undefined }
+      } else {
+        const existing = events(q.eventById, { id: draft.id })[0]!
+        appended[i] = { seq: existing.seq, existing }
+      }
+    }
+    if (batch.progress.length === 0 && batch.deliveries.length === 0 && batch.deadLetters.length === 0) {
+      return { appended, fenced: [] }
+    }
+    const owners = new Map<string, string | null>()
+    const fenced = new Set<string>()
+    const holds = (group: string, owner: string): boolean => {
+      let current = owners.get(group)
+      if (current === undefined) {
+        current = get<{ owner_sid: string | null }, "group">(q.leaseOwner, { group })?.owner_sid ?? null
+        owners.set(group, current)
+      }
+      if (current === owner) return true
+      fenced.add(group)
+      return false
+    }
+    for (const p of batch.progress) {
+      if (!holds(p.group, p.owner)) continue
+      run(q.writeProgress, {
+        topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, now: batch.now
+      })
+    }
+    for (const w of batch.deliveries) {
+      if (w._tag === "upsert") {
+        if (holds(w.delivery.group, w.owner)) run(q.upsertDelivery, deliveryParams(w.delivery))
+      } else if (holds(w.group, w.owner)) {
+        run(q.deleteDelivery, { group: w.group, seq: w.seq })
+      }
+    }
+    for (const w of batch.deadLetters) {
+      const d = w.deadLetter
+      if (!holds(d.group, w.owner)) continue
+      run(q.upsertDeadLetter, deadLetterParams(d))
+      run(q.deleteDelivery, { group: d.group, seq: d.seq })
+    }
+    return { appended, fenced: [...fenced] }
+  })
+
+  const claimTx = db.transaction((claim: Parameters<StoreShape["claimLease"]>[0]): boolean => {
+    run(q.ensureGroup, { group: claim.group, now: claim.now })
+    const values = {
+      group: claim.group, owner: claim.owner, pid: claim.pid, host: claim.host, expiresAt: claim.expiresAt, now: claim.now
+    }
+    const info = claim.expectedOwner === null
+      ? run(q.claimLeaseFromNobody, values)
+      : run(q.claimLeaseFrom, { ...values, expected: claim.expectedOwner })
+    return info.changes === 1
+  })
+
+  const initCursorTx = db.transaction((group: string, topic: string, floor: number, now: number): Cursor => {
+    run(q.insertCursor, { topic, group, floor, now })
+    return cursorOfRow(get<CursorsTable, "topic" | "group">(q.getCursor, { topic, group })!)
+  })
+
+  const setCursorTx = db.transaction((group: string, topic: string, floor: number, now: number) => {
+    run(q.upsertCursor, { topic, group, floor, now })
+    run(q.deleteTopicDeliveries, { group, topic })
+  })
+
+  const requeueTx = db.transaction((group: string, seqs: ReadonlyArray<number> | "all", now: number) => {
+    const rows = seqs === "all"
+      ? all<DeadLettersTable, "group">(q.groupDeadLetters, { group })
+      : seqs.flatMap((seq) => {
+        const row = get<DeadLettersTable, "group" | "seq">(q.deadLetter, { group, seq })
+        return row === undefined ? [] : [row]
+      })
+    const out: Array<Delivery> = []
+    for (const row of rows) {
+      const dl = deadLetterOfRow(row)
+      const delivery: Delivery = {
+        group, topic: dl.topic, seq: dl.seq, eventId: dl.eventId, attempts: 0, state: "requeued",
+        nextAttemptAt: null, lastError: dl.errorMessage, lastErrorStack: dl.errorStack,
+        firstFailedAt: null, lastFailedAt: null
+      }
+      run(q.upsertDelivery, deliveryParams(delivery))
+      run(q.deleteDeadLetter, { group, seq: dl.seq })
+      out.push(delivery)
+    }
+    void now
+    return out
+  })
+
+  const loadGroupTx = db.transaction((group: string, topics: ReadonlyArray<string>) => {
+    const leaseRow = get<ConsumerGroupsTable, "group">(q.readLease, { group })
+    const cursors = new Map<string, Cursor>()
+    for (const topic of topics) {
+      const row = get<CursorsTable, "topic" | "group">(q.getCursor, { topic, group })
+      if (row !== undefined) cursors.set(topic, cursorOfRow(row))
+    }
+    const wanted = new Set(topics)
+    const deliveries = all<DeliveriesTable, "group">(q.groupDeliveries, { group })
+      .map(deliveryOfRow).filter((d) => wanted.has(d.topic))
+    const holds = all<DeadLettersTable, "group">(q.groupHolds, { group })
+      .map(deadLetterOfRow).filter((d) => wanted.has(d.topic))
+    return { lease: leaseRow === undefined ? undefined : leaseOfRow(leaseRow), cursors, deliveries, holds }
+  })
+
+  return {
+    dialect: "sqlite",
+    location,
+    commit: (batch) => attempt("commit", () => commitTx.immediate(batch)),
+    readTopic: (topic, after, limit) => attempt("readTopic", () => events(q.readTopic, { topic, after, limit })),
+    readSeqs: (seqs) =>
+      attempt("readSeqs", () =>
+        [...seqs].sort((a, b) => a - b).flatMap((seq) => events(q.eventBySeq, { seq }))
+      ),
+    eventById: (id) => attempt("eventById", () => events(q.eventById, { id })[0]),
+    headSeq: (topic) => attempt("headSeq", () => num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)),
+    floorForTs: (topic, ts) =>
+      attempt("floorForTs", () => {
+        const first = get<{ seq: number | null }, "topic" | "ts">(q.firstSeqAtOrAfterTs, { topic, ts })?.seq ?? null
+        if (first !== null) return num(first) - 1
+        return num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)
+      }),
+    changeToken: attempt("changeToken", () => db.pragma("data_version", { simple: true }) as number),
+
+    readLease: (group) =>
+      attempt("readLease", () => {
+        const row = get<ConsumerGroupsTable, "group">(q.readLease, { group })
+        return row === undefined ? undefined : leaseOfRow(row)
+      }),
+    claimLease: (claim) => attempt("claimLease", () => claimTx.immediate(claim)),
+    renewLease: (group, owner, expiresAt, now) =>
+      attempt("renewLease", () => run(q.renewLease, { group, owner, expiresAt, now }).changes === 1),
+    releaseLease: (group, owner, now) =>
+      attempt("releaseLease", () => {
+        run(q.releaseLease, { group, owner, now })
+      }),
+    loadGroup: (group, topics) => attempt("loadGroup", () => loadGroupTx.deferred(group, topics)),
+    initCursor: (group, topic, floor, now) => attempt("initCursor", () => initCursorTx.immediate(group, topic, floor, now)),
+    setCursor: (group, topic, floor, now) =>
+      attempt("setCursor", () => {
+        setCursorTx.immediate(group, topic, floor, now)
+      }),
+    getCursor: (group, topic) =>
+      attempt("getCursor", () => {
+        const row = get<CursorsTable, "topic" | "group">(q.getCursor, { topic, group })
+        return row === undefined ? undefined : cursorOfRow(row)
+      }),
+
+    deadLetters: (query) =>
+      attempt("deadLetters", () =>
+        all<DeadLettersTable, "group" | "topic" | "limit">(q.deadLetters, {
+          group: query.group ?? null, topic: query.topic ?? null, limit: query.limit ?? -1
+        }).map(deadLetterOfRow)
+      ),
+    requeue: (group, seqs, now) => attempt("requeue", () => requeueTx.immediate(group, seqs, now)),
+    dropDeadLetter: (group, seq) =>
+      attempt("dropDeadLetter", () => {
+        return db.transaction(() => {
+          const removed = run(q.deleteDeadLetter, { group, seq }).changes === 1
+          return removed
+        }).immediate()
+      }),
+
+    upsertTopic: (name, config, now) =>
+      attempt("upsertTopic", () => {
+        run(q.upsertTopic, { name, config: JSON.stringify(config), now })
+      }),
+    topics: attempt("topics", () => all<TopicsTable, never>(q.topics, {}).map(topicOfRow))
+  }
+}
+
+/** The SQLite store as a layer; the database closes when the layer's scope closes. */
+export const layer = (options: SqliteOptions): Layer.Layer<Store, StoreOpenError> => Layer.effect(Store, make(options))
