@@ -1,0 +1,108 @@
+/**
+ * The ack floor of one group on one topic, in memory. Events are fetched in seq order; each is
+ * pending until it is done (acked, filtered out or dead-lettered). The floor is the highest seq
+ * at or below which everything fetched is done; out-of-order completions above it are kept as
+ * ranges, so the persisted state stays small however far the floor lags.
+ *
+ * Seqs are global across topics, so a range may span seqs of other topics; it still means "every
+ * event of this topic in the range is done", which is all recovery needs.
+ */
+import type { Cursor, SeqRanges } from "../store/records.ts"
+import { Fifo } from "./Fifo.ts"
+
+export interface Progress {
+  readonly floor: number
+  readonly acked: SeqRanges
+  readonly leasedUpto: number
+}
+
+export class AckFloor {
+  /** The highest seq fetched (or known done without fetching). */
+  private readPos: number
+  /** Done ranges carried over from the stored cursor that lie above `readPos`. */
+  private carried: Array<readonly [number, number]>
+  private readonly pending = new Set<number>()
+  private readonly order = new Fifo<number>()
+  /** Persisted bound of events that may be running (see `Cursor.leasedUpto`). */
+  leasedUpto: number
+  /** Set when the state changed since the last `progress()` was taken. */
+  dirty = false
+
+  constructor(cursor: Pick<Cursor, "floor" | "acked" | "leasedUpto">) {
+    this.readPos = cursor.floor
+    this.carried = cursor.acked.filter(([, to]) => to > cursor.floor).map(([from, to]) => [Math.max(from, cursor.floor + 1), to] as const)
+    this.leasedUpto = Math.max(cursor.leasedUpto, cursor.floor)
+  }
+
+  /** The seq the next fetch starts after. */
+  get position(): number {
+    return this.readPos
+  }
+
+  /** True when `seq` was already done before this session (a stored out-of-order ack). */
+  wasDone(seq: number): boolean {
+    while (this.carried.length > 0 && this.carried[0]![1] < seq) this.carried.shift()
+    const first = this.carried[0]
+    return first !== undefined && first[0] <= seq && seq <= first[1]
+  }
+
+  /** Like `wasDone`, without consuming the carried ranges (for out-of-order queries). */
+  wasDoneBefore(seq: number): boolean {
+    return this.carried.some(([from, to]) => from <= seq && seq <= to)
+  }
+
+  /** Records a fetched event that still has to be handled. */
+  fetched(seq: number): void {
+    this.readPos = seq
+    this.pending.add(seq)
+    this.order.push(seq)
+  }
+
+  /** Records a fetched event that needs no handling (filtered out, done before, dead-lettered). */
+  passed(seq: number): void {
+    if (seq > this.readPos) this.readPos = seq
+    this.dirty = true
+  }
+
+  /** Marks a pending event done. */
+  done(seq: number): void {
+    if (this.pending.delete(seq)) this.dirty = true
+  }
+
+  isPending(seq: number): boolean {
+    return this.pending.has(seq)
+  }
+
+  get pendingCount(): number {
+    return this.pending.size
+  }
+
+  get floor(): number {
+    let head = this.order.peek()
+    while (head !== undefined && !this.pending.has(head)) {
+      this.order.shift()
+      head = this.order.peek()
+    }
+    return head === undefined ? this.readPos : head - 1
+  }
+
+  /** Done ranges above the floor, ascending. */
+  acked(): SeqRanges {
+    const floor = this.floor
+    const out: Array<readonly [number, number]> = []
+    let prev = floor
+    for (const seq of this.order) {
+      if (!this.pending.has(seq)) continue
+      if (seq - 1 > prev) out.push([prev + 1, seq - 1])
+      prev = seq
+    }
+    if (prev !== floor && this.readPos > prev) out.push([prev + 1, this.readPos])
+    for (const range of this.carried) if (range[1] > this.readPos) out.push([Math.max(range[0], this.readPos + 1), range[1]])
+    return out
+  }
+
+  progress(): Progress {
+    this.dirty = false
+    return { floor: this.floor, acked: this.acked(), leasedUpto: Math.max(this.leasedUpto, this.floor) }
+  }
+}

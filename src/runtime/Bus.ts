@@ -1,0 +1,326 @@
+/**
+ * The `Bus` service: the embedded event bus an application talks to. It owns the topic registry,
+ * the group-commit writer, the wake-ups, and the consumer groups running in this process, and
+ * exposes publish, subscribe, manual acks, cursors and dead letters. It needs a `Store`.
+ *
+ * Closing the bus (closing its layer's scope) drains every group (see `ConsumerGroup`), then
+ * commits whatever writes are pending, then the store closes.
+ */
+import { Clock, Context, Effect, Exit, Layer, Random, Scope } from "effect"
+import type { StoreError, StoreOpenError } from "../store/errors.ts"
+import type { DeadLetter, Event } from "../store/records.ts"
+import * as Sqlite from "../store/sqlite/SqliteStore.ts"
+import { Store, type StoreShape } from "../store/Store.ts"
+import { type GroupHandle, type Handler, startGroup } from "./ConsumerGroup.ts"
+import type { DeliveryContext } from "./ConsumerGroup.ts"
+import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
+import { type HostInfo, nodeHost } from "./host.ts"
+import { bootId, makeIdGenerator } from "./ids.ts"
+import { resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
+import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
+import { Wakeups } from "./Signal.ts"
+import { makeTopic, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { makeWriter } from "./Writer.ts"
+
+export interface BusOptions {
+  /** Largest payload accepted, in bytes of JSON (default 1 MiB). */
+  readonly maxPayloadBytes?: number | undefined
+  /** How often to look for commits by other processes on the same database (default 50 ms). */
+  readonly pollIntervalMs?: number | undefined
+  /** Host facts for lease takeover (tests replace it). */
+  readonly host?: HostInfo | undefined
+}
+
+export interface Subscription {
+  readonly group: string
+  readonly topics: ReadonlyArray<string>
+  /** Stops the group: drains running handlers, persists its cursors and releases its lease. */
+  readonly unsubscribe: Effect.Effect<void>
+}
+
+/** A handler for the Effect API; it may need services, which `subscribe` captures. */
+export type EffectHandler<R> = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown, R>
+
+export interface DeadLetterQuery {
+  readonly group?: string | undefined
+  readonly topic?: string | undefined
+  readonly limit?: number | undefined
+}
+
+export interface BusShape {
+  /** This runtime's boot id (stamped on the events it publishes, owner of its leases). */
+  readonly sid: string
+  readonly store: StoreShape
+  readonly defineTopic: (name: string, options?: TopicOptions) => Effect.Effect<Topic, TopicError | StoreError>
+  readonly topic: (name: string) => Topic | undefined
+  readonly publish: (
+    topic: string,
+    payload: unknown,
+    options?: PublishOptions
+  ) => Effect.Effect<Event, PublishError | StoreError | BusClosedError>
+  /** Publishes every item in one transaction: all are written, or (on any bad item) none. */
+  readonly publishAll: (
+    items: ReadonlyArray<PublishItem>
+  ) => Effect.Effect<ReadonlyArray<Event>, PublishError | StoreError | BusClosedError>
+  readonly subscribe: <R = never>(
+    topic: string | ReadonlyArray<string>,
+    group: string,
+    handler: EffectHandler<R>,
+    options?: SubscribeOptions
+  ) => Effect.Effect<Subscription, SubscribeError | BusClosedError, R>
+  readonly ack: (group: string, eventId: string) => Effect.Effect<void, AckError>
+  readonly nack: (group: string, eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
+  /** The group's stored ack floor on `topic`: every event at or below it is done. */
+  readonly getCursor: (topic: string, group: string) => Effect.Effect<number | undefined, StoreError>
+  /** Moves a group's cursor (a number is the new ack floor). A group running here restarts there. */
+  readonly setCursor: (
+    topic: string,
+    group: string,
+    position: number | StartFrom
+  ) => Effect.Effect<void, GroupError | StoreError | BusClosedError | SubscribeError>
+  readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
+  /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
+  readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError>
+  /** Forgets a dead letter (releasing the key it holds, if any). */
+  readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError>
+  /** Events of `topic` after `afterSeq`, without touching any cursor. */
+  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  /** Groups running in this process. */
+  readonly groups: () => ReadonlyArray<string>
+}
+
+interface RunningGroup {
+  handle: GroupHandle
+  readonly handler: Handler
+  readonly options: SubscribeOptions | undefined
+  readonly topic: string | ReadonlyArray<string>
+  scope: Scope.Closeable
+}
+
+export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
+  const store = yield* Store
+  const busScope = yield* Effect.scope
+  const clock = yield* Clock.Clock
+  const sid = bootId(clock, yield* Random.Random)
+  const ids = makeIdGenerator()
+  const host = options.host ?? nodeHost
+  const limits = { maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024 }
+  const pollIntervalMs = options.pollIntervalMs ?? 50
+  const wakeups = new Wakeups()
+  const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
+  const topics = new Map<string, Topic>()
+  const running = new Map<string, RunningGroup>()
+  let closed = false
+
+  // Commits by other connections (other processes on the same file) wake every group.
+  yield* Effect.gen(function*() {
+    let token = yield* store.changeToken
+    while (true) {
+      yield* Effect.sleep(pollIntervalMs)
+      const next = yield* store.changeToken
+      if (next !== token) {
+        token = next
+        wakeups.notifyAll()
+      }
+    }
+  }).pipe(
+    Effect.catchCause((cause) => Effect.logWarning(`change poller stopped: ${String(cause)}`)),
+    Effect.forkScoped
+  )
+
+  const stamp = (fiberClock: Clock.Clock, fiberRandom: Random.Random) => ({
+    id: () => ids.next(fiberClock, fiberRandom),
+    ts: fiberClock.currentTimeMillisUnsafe(),
+    sid
+  })
+
+  type PublishFailure = PublishError | StoreError | BusClosedError
+  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
+    Effect.withFiber<Event, PublishFailure>((fiber) => {
+      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
+      const prepared = prepare(
+        topic, payload, publishOptions, topics.get(topic), limits,
+        stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
+      )
+      if (prepared instanceof PublishError) return Effect.fail(prepared)
+      return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
+        const appended = r.appended[0]!
+        return appended.existing ?? recordOf(prepared, appended.seq)
+      })
+    })
+
+  const publishAll: BusShape["publishAll"] = (items) =>
+    Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
+      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
+      if (!Array.isArray(items)) {
+        return Effect.fail(new PublishError({ topic: "", reason: "options", detail: "publishAll takes an array of { topic, payload, ...options }" }))
+      }
+      const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
+      const prepared: Array<Prepared> = []
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        if (typeof item !== "object" || item === null) {
+          return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
+        }
+        const { topic, payload, ...rest } = item
+        const p = prepare(topic, payload, rest, topics.get(topic), limits, next)
+        if (p instanceof PublishError) {
+          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}` }))
+        }
+        prepared.push(p)
+      }
+      if (prepared.length === 0) return Effect.succeed([])
+      return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
+        r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
+      )
+    })
+
+  const deps = { store, writer, wakeups, sid, host, publish }
+
+  const start = (entry: Omit<RunningGroup, "handle" | "scope">, config: Exclude<ReturnType<typeof resolveOptions>, SubscribeError>) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.fork(busScope, "sequential")
+      const handle = yield* startGroup(config, entry.handler, deps, scope)
+      const group: RunningGroup = { ...entry, handle, scope }
+      running.set(config.group, group)
+      return group
+    })
+
+  const stopGroup = (name: string) =>
+    Effect.gen(function*() {
+      const group = running.get(name)
+      if (group === undefined) return
+      running.delete(name)
+      yield* group.handle.stop
+      yield* Scope.close(group.scope, Exit.void)
+    })
+
+  const subscribe: BusShape["subscribe"] = <R>(
+    topic: string | ReadonlyArray<string>,
+    group: string,
+    handler: EffectHandler<R>,
+    subscribeOptions?: SubscribeOptions
+  ) =>
+    Effect.gen(function*() {
+      if (closed) return yield* new BusClosedError({ operation: "subscribe" })
+      const config = resolveOptions(group, topic, subscribeOptions)
+      if (config instanceof SubscribeError) return yield* config
+      if (running.has(group)) {
+        return yield* new SubscribeError({ group, detail: "this group is already subscribed in this runtime (unsubscribe it first)" })
+      }
+      const context = yield* Effect.context<R>()
+      const provided: Handler = (event, ctx) => Effect.provideContext(handler(event, ctx), context)
+      yield* start({ handler: provided, options: subscribeOptions, topic }, config)
+      return {
+        group,
+        topics: config.topics,
+        unsubscribe: stopGroup(group)
+      } satisfies Subscription
+    })
+
+  const notOutstanding = (group: string, eventId: string) =>
+    new AckError({ group, eventId, detail: "the group is not running in this process" })
+
+  const eventIdsToSeqs = (group: string, eventIds: ReadonlyArray<string>) =>
+    Effect.map(store.deadLetters({ group }), (dls) => {
+      const wanted = new Set(eventIds)
+      return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
+    })
+
+  const bus: BusShape = {
+    sid,
+    store,
+    defineTopic: (name, topicOptions) =>
+      Effect.gen(function*() {
+        const topic = yield* Effect.try({
+          try: () => makeTopic(name, topicOptions),
+          catch: (e) => (e instanceof TopicError ? e : new TopicError({ topic: String(name), detail: String(e) }))
+        })
+        yield* store.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
+        topics.set(name, topic)
+        return topic
+      }),
+    topic: (name) => topics.get(name),
+    publish,
+    publishAll,
+    subscribe,
+    ack: (group, eventId) =>
+      Effect.suspend(() => running.get(group)?.handle.ack(eventId) ?? Effect.fail(notOutstanding(group, eventId))),
+    nack: (group, eventId, delayMs) =>
+      Effect.suspend(() => running.get(group)?.handle.nack(eventId, delayMs) ?? Effect.fail(notOutstanding(group, eventId))),
+    getCursor: (topic, group) => Effect.map(store.getCursor(group, topic), (c) => c?.floor),
+    setCursor: (topic, group, position) =>
+      Effect.gen(function*() {
+        const floor = typeof position === "number"
+          ? position
+          : position === "earliest"
+          ? 0
+          : position === "latest"
+          ? yield* store.headSeq(topic)
+          : "seq" in position
+          ? Math.max(0, position.seq - 1)
+          : "ts" in position
+          ? yield* store.floorForTs(topic, new Date(position.ts).getTime())
+          : (yield* store.eventById(position.afterId))?.seq
+        if (floor === undefined || !Number.isInteger(floor) || floor < 0) {
+          return yield* new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}` })
+        }
+        const here = running.get(group)
+        if (here !== undefined) {
+          yield* stopGroup(group)
+          yield* store.setCursor(group, topic, floor, yield* Clock.currentTimeMillis)
+          const config = resolveOptions(group, here.topic, here.options)
+          if (config instanceof SubscribeError) return yield* config
+          yield* start({ handler: here.handler, options: here.options, topic: here.topic }, config)
+          return
+        }
+        const lease = yield* store.readLease(group)
+        const now = yield* Clock.currentTimeMillis
+        if (lease?.ownerSid != null && (lease.expiresAt ?? 0) > now &&
+          !(lease.ownerHost === host.hostname && lease.ownerPid !== null && lease.ownerPid !== host.pid && !host.isAlive(lease.ownerPid))) {
+          return yield* new GroupError({
+            group,
+            detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`
+          })
+        }
+        yield* store.setCursor(group, topic, floor, now)
+      }),
+    deadLetters: (query) => store.deadLetters(query ?? {}),
+    requeue: (group, eventIds) =>
+      Effect.gen(function*() {
+        const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
+        const requeued = yield* store.requeue(group, seqs, yield* Clock.currentTimeMillis)
+        if (requeued.length > 0) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
+        return requeued.length
+      }),
+    dropDeadLetter: (group, eventId) =>
+      Effect.gen(function*() {
+        const [seq] = yield* eventIdsToSeqs(group, [eventId])
+        if (seq === undefined) return false
+        const dropped = yield* store.dropDeadLetter(group, seq)
+        if (dropped) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
+        return dropped
+      }),
+    read: (topic, afterSeq, limit) => store.readTopic(topic, afterSeq, limit),
+    groups: () => [...running.keys()]
+  }
+
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      closed = true
+      yield* Effect.forEach([...running.keys()], stopGroup, { concurrency: "unbounded", discard: true })
+    })
+  )
+  return bus
+})
+
+export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {
+  /** The bus over whatever `Store` is provided. */
+  static readonly layer = (options?: BusOptions): Layer.Layer<Bus, never, Store> => Layer.effect(Bus, make(options))
+
+  /** The bus on a SQLite file (or `:memory:`). */
+  static readonly sqlite = (
+    options: Sqlite.SqliteOptions & BusOptions
+  ): Layer.Layer<Bus | Store, StoreOpenError> =>
+    Bus.layer(options).pipe(Layer.provideMerge(Sqlite.layer(options)))
+}

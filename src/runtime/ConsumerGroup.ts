@@ -1,0 +1,912 @@
+/**
+ * A durable consumer group: one supervised fiber tree that delivers the events of its topics to a
+ * handler, at least once, in seq order per key, with retries, dead letters and crash accounting.
+ *
+ * Lifecycle (one `session` at a time, restarted by `supervise` with backoff on store failures):
+ * 1. claim    - take the group's lease. If a live owner holds it, stand by until it is released or
+ *               expires. A restarted process takes over at once from a dead pid on this host.
+ * 2. recover  - load cursors, open deliveries and key holds; create missing cursors from `from`.
+ *               The events in (floor, leasedUpto] that are not acked are the "uncertain region":
+ *               if the previous owner crashed, each of them is charged one attempt and becomes a
+ *               suspect. Suspects then run one at a time, each start recorded before it runs
+ *               (isolation), so the event that kills the process is counted exactly and other
+ *               events stop being charged for its crashes.
+ * 3. pipeline - the fetcher reads pages after the ack floor into a bounded buffer (it waits when
+ *               `capacity` events are pending: backpressure), records the lease mark, and admits
+ *               events to the key lanes; `maxInFlight` workers run handlers; the flusher persists
+ *               ack floors; retries wait on `Clock` timers; the lease is renewed.
+ * 4. drain    - on unsubscribe/close: stop fetching, let running handlers finish within
+ *               `drainTimeoutMs` (then interrupt them; interruption is not a failed attempt),
+ *               persist the floor with no lease mark, release the lease.
+ * A failing handler marks its event (retry, then dead letter), never the group's fibers. A failing
+ * store call ends the session; the supervisor logs it and starts a new one after a backoff.
+ */
+import { Cause, Clock, Deferred, Effect, Exit, Fiber, Latch, Option, Random, Scope } from "effect"
+import type { StoreError } from "../store/errors.ts"
+import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
+import type { CommitResult, ProgressWrite, StoreShape } from "../store/Store.ts"
+import { AckFloor } from "./AckFloor.ts"
+import { AckError, type BusClosedError, type PublishError } from "./errors.ts"
+import { Fifo } from "./Fifo.ts"
+import type { HostInfo } from "./host.ts"
+import { Lanes } from "./Lanes.ts"
+import type { GroupConfig, StartFrom } from "./options.ts"
+import type { PublishOptions } from "./publish.ts"
+import { retryDelay } from "./RetryPolicy.ts"
+import { Signal, type Wakeups } from "./Signal.ts"
+import type { WritePart, Writer } from "./Writer.ts"
+
+/** What a handler gets besides the event. */
+export interface DeliveryContext {
+  readonly group: string
+  /** 1 on the first run of this event by this group. */
+  readonly attempt: number
+  /** Acknowledges now (required in manual mode; in auto mode the handler's success acks). */
+  readonly ack: Effect.Effect<void>
+  /** Fails this attempt and asks for a retry, after `delayMs` if given (else the backoff). */
+  readonly nack: (delayMs?: number) => Effect.Effect<void>
+  /** Publishes an event caused by the one being handled. */
+  readonly publish: (
+    topic: string,
+    payload: unknown,
+    options?: PublishOptions
+  ) => Effect.Effect<Event, PublishError | StoreError | BusClosedError>
+}
+
+export type Handler = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown>
+
+export interface GroupDeps {
+  readonly store: StoreShape
+  readonly writer: Writer
+  readonly wakeups: Wakeups
+  readonly sid: string
+  readonly host: HostInfo
+  readonly publish: DeliveryContext["publish"]
+}
+
+/** The session lost its lease to another owner: its writes were refused. */
+class LeaseLost {
+  readonly _tag = "LeaseLost"
+  readonly message = "the group's lease was taken over by another owner"
+}
+
+type SessionError = StoreError | BusClosedError | LeaseLost
+
+type Decision = { readonly _tag: "ack" } | { readonly _tag: "nack"; readonly delayMs: number | undefined }
+
+type Outcome =
+  | { readonly _tag: "ack" }
+  | { readonly _tag: "fail"; readonly message: string; readonly stack: string | null; readonly delayMs?: number | undefined }
+
+/** One event on its way through the group. */
+interface Work {
+  readonly event: Event
+  /** The ack floor it counts against; undefined for requeued dead letters (below the floor). */
+  readonly floor: AckFloor | undefined
+  /** Runs started, including the current one. */
+  attempts: number
+  /** Record each start before running (suspects and requeued events). */
+  readonly precise: boolean
+  readonly requeued: boolean
+  /** A delivery row exists for it (deleted when it is acked). */
+  hasRow: boolean
+  notBefore: number
+  firstFailedAt: number | null
+  lastFailedAt: number | null
+  lastError: string | null
+  lastErrorStack: string | null
+  /** The filter threw when the event was fetched; the worker evaluates it again. */
+  filterPending: boolean
+  /** Increments per run; an ack from an earlier run is refused. */
+  run: number
+  decision: Decision | undefined
+  onDecision: (() => void) | undefined
+}
+
+/** A live subscription's handle, as the bus keeps it. */
+export interface GroupHandle {
+  readonly config: GroupConfig
+  /** Stops fetching, drains, persists and releases the lease; completes when all of that is done. */
+  readonly stop: Effect.Effect<void>
+  readonly ack: (eventId: string, run?: number) => Effect.Effect<void, AckError>
+  readonly nack: (eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
+  /** Dead letters were requeued or dropped in this process. */
+  readonly deadLettersChanged: Effect.Effect<void>
+}
+
+const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
+  const e = Cause.squash(cause)
+  if (e instanceof Error) return { message: e.message || e.name, stack: e.stack ?? null }
+  if (typeof e === "string") return { message: e, stack: null }
+  try {
+    return { message: JSON.stringify(e) ?? String(e), stack: null }
+  } catch {
+    return { message: String(e), stack: null }
+  }
+}
+
+/** Inclusive gaps of `acked` within (from, to]. */
+const gapsOf = (acked: SeqRanges, from: number, to: number): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  let next = from + 1
+  for (const [a, b] of acked) {
+    if (b < next) continue
+    if (a > to) break
+    if (a > next) out.push([next, Math.min(a - 1, to)])
+    next = Math.max(next, b + 1)
+  }
+  if (next <= to) out.push([next, to])
+  return out
+}
+
+/** The floor a new cursor starts at. */
+const initialFloor = (store: StoreShape, topic: string, from: StartFrom, group: string) =>
+  Effect.gen(function*() {
+    if (from === "earliest") return 0
+    if (from === "latest") return yield* store.headSeq(topic)
+    if ("seq" in from) return Math.max(0, from.seq - 1)
+    if ("ts" in from) return yield* store.floorForTs(topic, typeof from.ts === "number" ? from.ts : new Date(from.ts).getTime())
+    const event = yield* store.eventById(from.afterId)
+    if (event === undefined || event.topic !== topic) {
+      yield* Effect.logWarning(`group ${group}: start event ${from.afterId} is not on topic ${topic}; starting at the latest event`)
+      return yield* store.headSeq(topic)
+    }
+    return event.seq
+  })
+
+/**
+ * Starts a group in `scope` and returns its handle. The group runs until `stop` (or the scope
+ * closes, which interrupts it without draining).
+ */
+export const startGroup = Effect.fnUntraced(function*(
+  config: GroupConfig,
+  handler: Handler,
+  deps: GroupDeps,
+  scope: Scope.Scope
+) {
+  const stopRequested = yield* Deferred.make<void>()
+  let current: SessionControl | undefined
+  const refreshSignal = new Signal()
+
+  const supervise = Effect.gen(function*() {
+    let failures = 0
+    while (!Deferred.isDoneUnsafe(stopRequested)) {
+      const started = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, (c) => {
+        current = c
+      }))
+      current = undefined
+      if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(stopRequested)) return
+      if (Cause.hasInterruptsOnly(exit.cause)) return
+      const ended = yield* Clock.currentTimeMillis
+      failures = ended - started > 60_000 ? 1 : failures + 1
+      const delay = Math.min(30_000, 100 * 2 ** (failures - 1))
+      yield* Effect.logWarning(
+        `group ${config.group}: ${errorText(exit.cause).message}; restarting in ${delay} ms`
+      )
+      yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopRequested))
+    }
+  })
+
+  const fiber = yield* Effect.forkIn(supervise, scope)
+
+  const handle: GroupHandle = {
+    config,
+    stop: Effect.gen(function*() {
+      yield* Deferred.succeed(stopRequested, undefined)
+      yield* Fiber.await(fiber)
+    }),
+    ack: (eventId, run) =>
+      Effect.suspend(() =>
+        current === undefined
+          ? Effect.fail(new AckError({ group: config.group, eventId, detail: "the group is not running in this process" }))
+          : current.decide(eventId, { _tag: "ack" }, run)
+      ),
+    nack: (eventId, delayMs) =>
+      Effect.suspend(() =>
+        current === undefined
+          ? Effect.fail(new AckError({ group: config.group, eventId, detail: "the group is not running in this process" }))
+          : current.decide(eventId, { _tag: "nack", delayMs }, undefined)
+      ),
+    deadLettersChanged: Effect.sync(() => refreshSignal.raise())
+  }
+  return handle
+})
+
+interface SessionControl {
+  readonly decide: (eventId: string, decision: Decision, run: number | undefined) => Effect.Effect<void, AckError>
+}
+
+const session = (
+  config: GroupConfig,
+  handler: Handler,
+  deps: GroupDeps,
+  stopRequested: Deferred.Deferred<void>,
+  refreshSignal: Signal,
+  expose: (control: SessionControl) => void
+): Effect.Effect<void, SessionError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const { group, topics } = config
+    const { store, writer, sid, host } = deps
+    const clock = yield* Clock.Clock
+    const random = yield* Random.Random
+    const now = () => clock.currentTimeMillisUnsafe()
+    const sessionScope = yield* Effect.scope
+
+    // ---- 1. claim -------------------------------------------------------------------------
+    const claimed = yield* Effect.raceFirst(
+      claimLease(config, deps).pipe(Effect.map(Option.some)),
+      Deferred.await(stopRequested).pipe(Effect.as(Option.none<string | null>()))
+    )
+    if (Option.isNone(claimed)) return
+    const previousOwner = claimed.value
+    const crashed = previousOwner !== null && previousOwner !== sid
+    let released = false
+    yield* Effect.addFinalizer(() =>
+      released ? Effect.void : store.releaseLease(group, sid, now()).pipe(Effect.ignore)
+    )
+
+    // ---- 2. recover -------------------------------------------------------------------------
+    const snapshot = yield* store.loadGroup(group, topics)
+    const cursors = new Map<string, Cursor>(snapshot.cursors)
+    for (const topic of topics) {
+      if (cursors.has(topic)) continue
+      const floor = yield* initialFloor(store, topic, config.from, group)
+      cursors.set(topic, yield* store.initCursor(group, topic, floor, now()))
+    }
+    const floors = new Map<string, AckFloor>()
+    for (const topic of topics) floors.set(topic, new AckFloor(cursors.get(topic)!))
+
+    const submit = (part: WritePart): Effect.Effect<CommitResult, SessionError> =>
+      writer.submit(part).pipe(
+        Effect.flatMap((r) => (r.fenced.includes(group) ? Effect.fail(new LeaseLost()) : Effect.succeed(r)))
+      )
+
+    /** Delivery rows by seq, for events above their floor (consumed when the event is fetched). */
+    const rows = new Map<number, Delivery>()
+    const requeuedRows: Array<Delivery> = []
+    const requeuedSeqs = new Set<number>()
+    const orphanDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = []
+    for (const d of snapshot.deliveries) {
+      if (d.state === "requeued") {
+        requeuedRows.push(d)
+        requeuedSeqs.add(d.seq)
+        continue
+      }
+      const floor = floors.get(d.topic)!
+      const cursor = cursors.get(d.topic)!
+      if (d.seq <= cursor.floor || floor.wasDoneBefore(d.seq)) {
+        orphanDeletes.push({ _tag: "delete", owner: sid, group, seq: d.seq })
+      } else {
+        rows.set(d.seq, d)
+      }
+    }
+    const deadSeqs = new Set<number>()
+    const dead = yield* store.deadLetters({ group })
+    for (const dl of dead) deadSeqs.add(dl.seq)
+
+    // ---- state of the pipeline ---------------------------------------------------------------
+    const lanes = new Lanes<Work>(config.ordering, (w) => w.event.key)
+    const ready = new Fifo<Work>()
+    let idle: Array<(w: Work | undefined) => void> = []
+    let running = 0
+    let limit = config.maxInFlight
+    let buffered = 0
+    let stopping = false
+    let isolating = false
+    const outstanding = new Map<string, Work>()
+    const pendingDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = [...orphanDeletes]
+    const heldBy = new Map<string, number>() // lane key -> seq of the dead letter holding it
+    const news = new Signal()
+    const room = new Signal()
+    const dirty = new Signal()
+    const fetchGate = yield* Latch.make(false)
+    const fatal = yield* Deferred.make<never, SessionError>()
+    const timers = yield* Scope.fork(sessionScope, "parallel")
+
+    for (const dl of snapshot.holds) {
+      const laneKey = lanes.laneOf(dl.key ?? undefined)
+      if (laneKey !== undefined) {
+        lanes.holdKey(laneKey)
+        heldBy.set(laneKey, dl.seq)
+      }
+    }
+
+    const markDirty = () => dirty.raise()
+
+    const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work => ({
+      event,
+      floor,
+      attempts: row?.attempts ?? 0,
+      precise,
+      requeued: floor === undefined,
+      hasRow: row !== undefined,
+      notBefore: row?.nextAttemptAt ?? 0,
+      firstFailedAt: row?.firstFailedAt ?? null,
+      lastFailedAt: row?.lastFailedAt ?? null,
+      lastError: row?.lastError ?? null,
+      lastErrorStack: row?.lastErrorStack ?? null,
+      filterPending: false,
+      run: 0,
+      decision: undefined,
+      onDecision: undefined
+    })
+
+    const canStart = () => running < limit && !stopping
+
+    const pushReady = (work: Work) => {
+      if (stopping) return
+      if (idle.length > 0 && canStart()) {
+        running++
+        idle.shift()!(work)
+      } else {
+        ready.push(work)
+      }
+    }
+
+    const makeRunnable = (work: Work): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const wait = work.notBefore - now()
+        if (wait <= 0) {
+          pushReady(work)
+          return Effect.void
+        }
+        return Effect.sleep(wait).pipe(
+          Effect.andThen(Effect.sync(() => pushReady(work))),
+          Effect.forkIn(timers),
+          Effect.asVoid
+        )
+      })
+
+    const admit = (work: Work, first = false): Effect.Effect<void> =>
+      (first ? lanes.admitFirst(work) : lanes.admit(work)) ? makeRunnable(work) : Effect.void
+
+    const wakeIdle = () => {
+      while (idle.length > 0 && ready.length > 0 && canStart()) {
+        running++
+        idle.shift()!(ready.shift()!)
+      }
+    }
+
+    const takeWork: Effect.Effect<Work | undefined> = Effect.suspend(() => {
+      if (stopping) return Effect.succeed(undefined)
+      if (canStart()) {
+        const w = ready.shift()
+        if (w !== undefined) {
+          running++
+          return Effect.succeed(w)
+        }
+      }
+      return Effect.callback<Work | undefined>((resume) => {
+        const waiter = (w: Work | undefined) => resume(Effect.succeed(w))
+        idle.push(waiter)
+        return Effect.sync(() => {
+          idle = idle.filter((x) => x !== waiter)
+        })
+      })
+    })
+
+    /** The work finished for good: acked, filtered, or dead-lettered without a hold. */
+    const finish = (work: Work): Effect.Effect<void> => {
+      if (work.floor !== undefined) {
+        work.floor.done(work.event.seq)
+        buffered--
+      } else {
+        requeuedSeqs.delete(work.event.seq)
+      }
+      if (work.hasRow) {
+        pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: work.event.seq })
+        work.hasRow = false
+      }
+      markDirty()
+      room.raise()
+      const next = lanes.finish(work)
+      return next === undefined ? Effect.void : makeRunnable(next)
+    }
+
+    const rowOf = (work: Work, state: Delivery["state"]): Delivery => ({
+      group,
+      topic: work.event.topic,
+      seq: work.event.seq,
+      eventId: work.event.id,
+      attempts: work.attempts,
+      state,
+      nextAttemptAt: work.notBefore > 0 ? work.notBefore : null,
+      lastError: work.lastError,
+      lastErrorStack: work.lastErrorStack,
+      firstFailedAt: work.firstFailedAt,
+      lastFailedAt: work.lastFailedAt
+    })
+
+    const deadLetter = (work: Work): Effect.Effect<void, SessionError> =>
+      Effect.gen(function*() {
+        const laneKey = lanes.laneOf(work.event.key)
+        const holds = config.onPoison === "hold" && laneKey !== undefined && work.floor !== undefined
+        const t = now()
+        const dl: DeadLetter = {
+          group,
+          topic: work.event.topic,
+          seq: work.event.seq,
+          eventId: work.event.id,
+          key: work.event.key ?? null,
+          attempts: work.attempts,
+          errorMessage: work.lastError ?? "the process stopped while the handler was running",
+          errorStack: work.lastErrorStack,
+          firstFailedAt: work.firstFailedAt ?? t,
+          lastFailedAt: work.lastFailedAt ?? t,
+          deadAt: t,
+          holdsKey: holds
+        }
+        yield* submit({ deadLetters: [{ owner: sid, deadLetter: dl }] })
+        work.hasRow = false
+        deadSeqs.add(work.event.seq)
+        yield* Effect.logWarning(
+          `group ${group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
+        )
+        if (holds) {
+          work.floor!.done(work.event.seq)
+          buffered--
+          markDirty()
+          room.raise()
+          lanes.hold(work)
+          heldBy.set(laneKey, work.event.seq)
+        } else {
+          yield* finish(work)
+        }
+      })
+
+    const settle = (work: Work, outcome: Outcome): Effect.Effect<void, SessionError> =>
+      Effect.gen(function*() {
+        if (outcome._tag === "ack") return yield* finish(work)
+        const t = now()
+        work.lastError = outcome.message
+        work.lastErrorStack = outcome.stack
+        work.firstFailedAt ??= t
+        work.lastFailedAt = t
+        if (work.attempts >= config.maxAttempts) return yield* deadLetter(work)
+        const delay = outcome.delayMs ?? retryDelay(config.backoff, work.attempts, random)
+        work.notBefore = t + delay
+        yield* submit({ deliveries: [{ _tag: "upsert", owner: sid, delivery: rowOf(work, work.requeued ? "requeued" : "retry") }] })
+        work.hasRow = true
+        yield* makeRunnable(work)
+      })
+
+    const contextFor = (work: Work, run: number): DeliveryContext => ({
+      group,
+      attempt: work.attempts,
+      ack: Effect.sync(() => {
+        if (work.run === run && work.decision === undefined) {
+          work.decision = { _tag: "ack" }
+          work.onDecision?.()
+        }
+      }),
+      nack: (delayMs) =>
+        Effect.sync(() => {
+          if (work.run === run && work.decision === undefined) {
+            work.decision = { _tag: "nack", delayMs }
+            work.onDecision?.()
+          }
+        }),
+      publish: (topic, payload, options) =>
+        deps.publish(topic, payload, { ...options, causedBy: options?.causedBy ?? work.event.id })
+    })
+
+    const awaitDecision = (work: Work): Effect.Effect<boolean> =>
+      work.decision !== undefined
+        ? Effect.succeed(true)
+        : Effect.callback<boolean>((resume) => {
+          work.onDecision = () => resume(Effect.succeed(true))
+          return Effect.sync(() => {
+            work.onDecision = undefined
+          })
+        })
+
+    const runHandler = (work: Work): Effect.Effect<Outcome> =>
+      Effect.gen(function*() {
+        const run = work.run
+        const started = now()
+        const ctx = contextFor(work, run)
+        const exit = yield* Effect.exit(Effect.timeoutOption(Effect.suspend(() => handler(work.event, ctx)), config.ackTimeoutMs))
+        if (work.decision?._tag === "ack") return { _tag: "ack" } as const
+        if (work.decision?._tag === "nack") {
+          return { _tag: "fail", message: "nacked by the handler", stack: null, delayMs: work.decision.delayMs } as const
+        }
+        if (Exit.isFailure(exit)) {
+          if (Cause.hasInterruptsOnly(exit.cause) && stopping) return yield* Effect.interrupt
+          const { message, stack } = errorText(exit.cause)
+          return { _tag: "fail", message, stack } as const
+        }
+        if (Option.isNone(exit.value)) {
+          return {
+            _tag: "fail",
+            message: `the handler did not finish within ${config.ackTimeoutMs} ms (ackTimeoutMs) and was interrupted`,
+            stack: null
+          } as const
+        }
+        if (config.ackMode === "auto") return { _tag: "ack" } as const
+        const remaining = config.ackTimeoutMs - (now() - started)
+        const decided = remaining > 0 ? yield* Effect.timeoutOption(awaitDecision(work), remaining) : Option.none()
+        if (Option.isNone(decided)) {
+          return {
+            _tag: "fail",
+            message: `the event was not acknowledged within ${config.ackTimeoutMs} ms (ackTimeoutMs)`,
+            stack: null
+          } as const
+        }
+        const decision = work.decision as Decision | undefined
+        if (decision?._tag === "nack") {
+          return { _tag: "fail", message: "nacked", stack: null, delayMs: decision.delayMs } as const
+        }
+        return { _tag: "ack" } as const
+      })
+
+    const evaluateFilter = (work: Work): Outcome | "skip" | "run" => {
+      try {
+        return config.filter!(work.event) ? "run" : "skip"
+      } catch (e) {
+        return { _tag: "fail", message: `filter threw: ${e instanceof Error ? e.message : String(e)}`, stack: e instanceof Error ? e.stack ?? null : null }
+      }
+    }
+
+    const process = (work: Work): Effect.Effect<void, SessionError> =>
+      Effect.gen(function*() {
+        if (work.attempts >= config.maxAttempts) return yield* deadLetter(work)
+        if (work.filterPending) {
+          const verdict = evaluateFilter(work)
+          if (verdict === "skip") return yield* finish(work)
+          if (verdict !== "run") {
+            work.attempts++
+            return yield* settle(work, verdict)
+          }
+          work.filterPending = false
+        }
+        work.attempts++
+        work.run++
+        work.decision = undefined
+        if (work.precise) {
+          yield* submit({
+            deliveries: [{ _tag: "upsert", owner: sid, delivery: rowOf(work, work.requeued ? "requeued" : "running") }]
+          })
+          work.hasRow = true
+        }
+        outstanding.set(work.event.id, work)
+        const outcome = yield* runHandler(work).pipe(Effect.ensuring(Effect.sync(() => outstanding.delete(work.event.id))))
+        yield* settle(work, outcome)
+      })
+
+    const afterRun = () => {
+      running--
+      if (isolating && running === 0 && ready.length === 0) endIsolation()
+      wakeIdle()
+    }
+
+    const worker = Effect.gen(function*() {
+      while (true) {
+        const work = yield* takeWork
+        if (work === undefined) return
+        yield* process(work).pipe(Effect.ensuring(Effect.sync(afterRun)))
+      }
+    })
+
+    // ---- recovery: the uncertain region ----------------------------------------------------
+    const scanWorks: Array<Work> = []
+    let suspects = 0
+    const charges: Array<Delivery> = []
+    for (const topic of topics) {
+      const cursor = cursors.get(topic)!
+      const floor = floors.get(topic)!
+      let scanEnd = crashed ? cursor.leasedUpto : cursor.floor
+      for (const d of rows.values()) {
+        if (d.topic === topic && (d.state === "suspect" || d.state === "running")) scanEnd = Math.max(scanEnd, d.seq)
+      }
+      if (scanEnd <= cursor.floor) continue
+      for (const [from, to] of gapsOf(cursor.acked, cursor.floor, scanEnd)) {
+        let after = from - 1
+        while (after < to) {
+          const page = yield* store.readTopic(topic, after, 500)
+          if (page.length === 0) break
+          for (const event of page) {
+            if (event.seq > to) break
+            after = event.seq
+            if (deadSeqs.has(event.seq) || requeuedSeqs.has(event.seq)) {
+              floor.passed(event.seq)
+              continue
+            }
+            const row = rows.get(event.seq)
+            rows.delete(event.seq)
+            const wasSuspect = row !== undefined && (row.state === "suspect" || row.state === "running")
+            const suspect = wasSuspect || crashed
+            floor.fetched(event.seq)
+            buffered++
+            const work = newWork(event, floor, row, suspect)
+            if (suspect) {
+              suspects++
+              if (!wasSuspect) work.attempts += 1
+              work.notBefore = 0
+              if (work.lastError === null) {
+                work.lastError = "the process stopped while the handler was running"
+              }
+              charges.push(rowOf(work, "suspect"))
+              work.hasRow = true
+            }
+            scanWorks.push(work)
+          }
+          if (page[page.length - 1]!.seq >= to) break
+        }
+      }
+      floor.passed(scanEnd)
+    }
+    if (charges.length > 0 || pendingDeletes.length > 0) {
+      yield* submit({
+        deliveries: [...charges.map((delivery) => ({ _tag: "upsert" as const, owner: sid, delivery })), ...pendingDeletes.splice(0)]
+      })
+    }
+    if (suspects > 0) {
+      yield* Effect.logWarning(
+        `group ${group}: recovering ${suspects} event(s) that were in flight when the previous owner stopped; running them one at a time`
+      )
+    }
+
+    const endIsolation = () => {
+      if (!isolating) return
+      isolating = false
+      limit = config.maxInFlight
+      fetchGate.openUnsafe()
+    }
+
+    // ---- the fetcher -------------------------------------------------------------------------
+    const filter = config.filter
+    const admitFetched = (event: Event): Effect.Effect<void> => {
+      const floor = floors.get(event.topic)!
+      const seq = event.seq
+      if (floor.wasDone(seq) || deadSeqs.has(seq) || requeuedSeqs.has(seq)) {
+        floor.passed(seq)
+        return Effect.void
+      }
+      let filterPending = false
+      if (filter !== undefined) {
+        try {
+          if (!filter(event)) {
+            floor.passed(seq)
+            return Effect.void
+          }
+        } catch {
+          filterPending = true
+        }
+      }
+      floor.fetched(seq)
+      buffered++
+      const row = rows.get(seq)
+      if (row !== undefined) rows.delete(seq)
+      const work = newWork(event, floor, row, false)
+      work.filterPending = filterPending
+      return admit(work)
+    }
+
+    const readPage = (pageLimit: number): Effect.Effect<ReadonlyArray<Event>, StoreError> => {
+      if (topics.length === 1) {
+        const topic = topics[0]!
+        return store.readTopic(topic, floors.get(topic)!.position, pageLimit)
+      }
+      return Effect.gen(function*() {
+        const merged: Array<Event> = []
+        let cutoff = Number.POSITIVE_INFINITY
+        for (const topic of topics) {
+          const page = yield* store.readTopic(topic, floors.get(topic)!.position, pageLimit)
+          for (const e of page) merged.push(e)
+          if (page.length === pageLimit) cutoff = Math.min(cutoff, page[page.length - 1]!.seq)
+        }
+        merged.sort((a, b) => a.seq - b.seq)
+        const kept = merged.filter((e) => e.seq <= cutoff)
+        return kept.length > pageLimit ? kept.slice(0, pageLimit) : kept
+      })
+    }
+
+    const fetcher = Effect.gen(function*() {
+      yield* fetchGate.await
+      while (true) {
+        while (buffered >= config.capacity) yield* room.wait
+        const page = yield* readPage(Math.min(config.batchSize, config.capacity - buffered))
+        if (page.length === 0) {
+          yield* news.wait
+          continue
+        }
+        const leases: Array<ProgressWrite> = []
+        const maxByTopic = new Map<string, number>()
+        for (const e of page) maxByTopic.set(e.topic, e.seq)
+        for (const [topic, max] of maxByTopic) {
+          const floor = floors.get(topic)!
+          if (max > floor.leasedUpto) {
+            floor.leasedUpto = max
+            leases.push({ group, owner: sid, topic, ...floor.progress() })
+          }
+        }
+        if (leases.length > 0) yield* submit({ progress: leases })
+        for (const e of page) yield* admitFetched(e)
+        markDirty()
+      }
+    })
+
+    // ---- the flusher -------------------------------------------------------------------------
+    const flushOnce = (final: boolean) =>
+      Effect.suspend(() => {
+        const progress: Array<ProgressWrite> = []
+        for (const [topic, floor] of floors) {
+          if (final) floor.leasedUpto = -1
+          if (floor.dirty || final) progress.push({ group, owner: sid, topic, ...floor.progress() })
+        }
+        const deletes = pendingDeletes.splice(0)
+        if (progress.length === 0 && deletes.length === 0) return Effect.void
+        return submit({ progress, deliveries: deletes }).pipe(Effect.asVoid)
+      })
+
+    const flusher = Effect.gen(function*() {
+      while (true) {
+        yield* dirty.wait
+        yield* flushOnce(false)
+      }
+    })
+
+    // ---- lease renewal -----------------------------------------------------------------------
+    const renewer = Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(Math.max(1, Math.floor(config.leaseMs / 3)))
+        const t = now()
+        const ok = yield* store.renewLease(group, sid, t + config.leaseMs, t)
+        if (!ok) return yield* Effect.fail(new LeaseLost())
+      }
+    })
+
+    // ---- requeued dead letters and released holds -----------------------------------------------
+    const admitRequeued = (deliveries: ReadonlyArray<Delivery>) =>
+      Effect.gen(function*() {
+        const fresh = deliveries.filter((d) => !requeuedSeqs.has(d.seq) || requeuedRows.includes(d))
+        if (fresh.length === 0) return
+        const events = yield* store.readSeqs(fresh.map((d) => d.seq))
+        const bySeq = new Map(events.map((e) => [e.seq, e]))
+        for (const d of fresh) {
+          requeuedSeqs.add(d.seq)
+          const event = bySeq.get(d.seq)
+          if (event === undefined) continue
+          const work = newWork(event, undefined, d, true)
+          const laneKey = lanes.laneOf(event.key)
+          const releases = laneKey !== undefined && heldBy.get(laneKey) === d.seq
+          if (releases) heldBy.delete(laneKey)
+          yield* admit(work, releases)
+        }
+      })
+
+    const refresh = Effect.gen(function*() {
+      const snapshot = yield* store.loadGroup(group, topics)
+      const requeued = snapshot.deliveries.filter((d) => d.state === "requeued" && !requeuedSeqs.has(d.seq))
+      yield* admitRequeued(requeued)
+      const stillHeld = new Set(snapshot.holds.map((h) => h.seq))
+      for (const [laneKey, seq] of [...heldBy]) {
+        if (stillHeld.has(seq) || requeuedSeqs.has(seq)) continue
+        heldBy.delete(laneKey)
+        const next = lanes.release(laneKey)
+        if (next !== undefined) yield* makeRunnable(next)
+      }
+    })
+
+    const refresher = Effect.gen(function*() {
+      while (true) {
+        yield* refreshSignal.wait
+        yield* refresh
+      }
+    })
+
+    // ---- start ---------------------------------------------------------------------------------
+    const guard = <A, E>(eff: Effect.Effect<A, E>) =>
+      eff.pipe(
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.void : Deferred.failCause(fatal, cause as Cause.Cause<never>).pipe(Effect.asVoid)
+        )
+      )
+    const unwatch = deps.wakeups.watch(topics, news)
+    const unwatchRefresh = deps.wakeups.watch([], refreshSignal)
+    yield* Effect.addFinalizer(() => Effect.sync(() => {
+      unwatch()
+      unwatchRefresh()
+    }))
+
+    expose({
+      decide: (eventId, decision, run) =>
+        Effect.suspend(() => {
+          const work = outstanding.get(eventId)
+          if (work === undefined || (run !== undefined && work.run !== run)) {
+            return Effect.fail(
+              new AckError({
+                group,
+                eventId,
+                detail: "no delivery of it is outstanding (it was already settled, or its ack timeout expired and it will be redelivered)"
+              })
+            )
+          }
+          if (work.decision === undefined) {
+            work.decision = decision
+            work.onDecision?.()
+          }
+          return Effect.void
+        })
+    })
+
+    const workers: Array<Fiber.Fiber<void, never>> = []
+    for (let i = 0; i < config.maxInFlight; i++) workers.push(yield* Effect.forkIn(guard(worker), sessionScope))
+    const background = [
+      yield* Effect.forkIn(guard(flusher), sessionScope),
+      yield* Effect.forkIn(guard(renewer), sessionScope),
+      yield* Effect.forkIn(guard(refresher), sessionScope)
+    ]
+    const fetcherFiber = yield* Effect.forkIn(guard(fetcher), sessionScope)
+
+    if (suspects > 0) {
+      isolating = true
+      limit = 1
+    }
+    for (const work of scanWorks) yield* admit(work)
+    if (suspects === 0) yield* fetchGate.open
+    else if (ready.length === 0 && running === 0) endIsolation()
+    yield* admitRequeued(requeuedRows)
+    wakeIdle()
+
+    // ---- run until stopped or failed ------------------------------------------------------------
+    const stop = yield* Effect.raceFirst(
+      Deferred.await(stopRequested).pipe(Effect.as(true)),
+      Deferred.await(fatal)
+    )
+    if (!stop) return
+
+    // ---- drain ---------------------------------------------------------------------------------
+    stopping = true
+    yield* Fiber.interrupt(fetcherFiber)
+    yield* Scope.close(timers, Exit.void)
+    for (const waiter of idle.splice(0)) waiter(undefined)
+    const drained = yield* Effect.timeoutOption(Fiber.awaitAll(workers), config.drainTimeoutMs)
+    if (Option.isNone(drained)) {
+      yield* Effect.logWarning(`group ${group}: handlers still running after ${config.drainTimeoutMs} ms; interrupting them`)
+      yield* Fiber.interruptAll(workers)
+    }
+    yield* Fiber.interruptAll(background)
+    yield* flushOnce(true)
+    yield* store.releaseLease(group, sid, now())
+    released = true
+  }))
+
+/**
+ * Claims the group's lease, standing by while another live owner holds it. Returns the previous
+ * owner (null when the lease was free).
+ */
+const claimLease = (config: GroupConfig, deps: GroupDeps): Effect.Effect<string | null, StoreError> =>
+  Effect.gen(function*() {
+    const { store, sid, host } = deps
+    let announced = false
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      const lease = yield* store.readLease(config.group)
+      const owner = lease?.ownerSid ?? null
+      const expired = lease !== undefined && (lease.expiresAt ?? 0) <= now
+      const deadLocal = lease !== undefined && lease.ownerHost === host.hostname && lease.ownerPid !== null &&
+        lease.ownerPid !== host.pid && !host.isAlive(lease.ownerPid)
+      if (owner === null || owner === sid || expired || deadLocal) {
+        const ok = yield* store.claimLease({
+          group: config.group,
+          expectedOwner: owner,
+          owner: sid,
+          pid: host.pid,
+          host: host.hostname,
+          expiresAt: now + config.leaseMs,
+          now
+        })
+        if (ok) return owner
+        continue
+      }
+      if (!announced) {
+        announced = true
+        yield* Effect.logInfo(
+          `group ${config.group}: consumed by ${owner} (pid ${lease?.ownerPid ?? "?"} on ${lease?.ownerHost ?? "?"}); standing by`
+        )
+      }
+      yield* Effect.sleep(Math.max(10, Math.min(1000, (lease?.expiresAt ?? now) - now)))
+    }
+  })

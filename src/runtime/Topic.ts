@@ -1,0 +1,116 @@
+/**
+ * Topics: names, options and the registry of defined topics. A topic need not be defined to be
+ * published to; defining one attaches a payload schema (checked on every publish), partitions
+ * (a partition is chosen from the key) and the retention and compaction settings the store keeps.
+ */
+import { Cause, Exit, Schema } from "effect"
+import type { Json } from "../store/records.ts"
+import { TopicError } from "./errors.ts"
+
+const topicNamePattern = /^[A-Za-z0-9._-]{1,255}$/
+
+/** Why `name` is not a valid topic name, or undefined when it is. */
+export const topicNameProblem = (name: unknown): string | undefined => {
+  if (typeof name !== "string") return `a topic name must be a string, got ${name === null ? "null" : typeof name}`
+  if (name.length === 0) return "a topic name cannot be empty"
+  if (name.length > 255) return `a topic name has at most 255 characters, this one has ${name.length}`
+  if (!topicNamePattern.test(name)) {
+    const bad = [...name].find((ch) => !/[A-Za-z0-9._-]/.test(ch))
+    return `a topic name may contain only letters, digits, ".", "_" and "-" (found ${JSON.stringify(bad)})`
+  }
+  return undefined
+}
+
+export interface Retention {
+  /** Events older than this may be pruned. */
+  readonly maxAgeMs?: number | undefined
+  /** At most this many events are kept. */
+  readonly maxCount?: number | undefined
+}
+
+export interface TopicOptions {
+  /** Every payload must decode with this schema. */
+  readonly schema?: Schema.ConstraintDecoder<unknown> | undefined
+  readonly retention?: Retention | undefined
+  /** Keep only the latest event per key (a key is then required on publish). */
+  readonly compaction?: boolean | undefined
+  /** Number of partitions; an event's partition is a hash of its key. */
+  readonly partitions?: number | undefined
+  readonly description?: string | undefined
+}
+
+export interface Topic {
+  readonly name: string
+  readonly options: TopicOptions
+  /** A problem with `payload` under the topic's schema, or undefined. */
+  readonly checkPayload: (payload: unknown) => string | undefined
+  /** The partition of an event with this key, or undefined when the topic is not partitioned. */
+  readonly partitionOf: (key: string | undefined) => number | undefined
+}
+
+const positiveInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0
+
+/** FNV-1a over UTF-16 units: stable across processes and versions. */
+const hashKey = (key: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+const knownOptions = ["schema", "retention", "compaction", "partitions", "description"]
+
+export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
+  const problem = topicNameProblem(name)
+  if (problem !== undefined) throw new TopicError({ topic: String(name), detail: problem })
+  const unknown = Object.keys(options).filter((k) => !knownOptions.includes(k))
+  if (unknown.length > 0) {
+    throw new TopicError({ topic: name, detail: `unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${knownOptions.join(", ")}` })
+  }
+  if (options.partitions !== undefined && !positiveInt(options.partitions)) {
+    throw new TopicError({ topic: name, detail: "partitions must be a positive integer" })
+  }
+  const retention = options.retention
+  if (retention !== undefined) {
+    if (retention.maxAgeMs !== undefined && !positiveInt(retention.maxAgeMs)) {
+      throw new TopicError({ topic: name, detail: "retention.maxAgeMs must be a positive integer" })
+    }
+    if (retention.maxCount !== undefined && !positiveInt(retention.maxCount)) {
+      throw new TopicError({ topic: name, detail: "retention.maxCount must be a positive integer" })
+    }
+  }
+  const decode = options.schema === undefined ? undefined : Schema.decodeUnknownExit(options.schema)
+  const partitions = options.partitions
+  return {
+    name,
+    options,
+    checkPayload: (payload) => {
+      if (decode === undefined) return undefined
+      const exit = decode(payload, { errors: "all" })
+      if (Exit.isSuccess(exit)) return undefined
+      const error = Cause.squash(exit.cause)
+      return `payload does not match the topic's schema: ${error instanceof Error ? error.message : String(error)}`
+    },
+    partitionOf: (key) =>
+      partitions === undefined ? undefined : key === undefined ? 0 : hashKey(key) % partitions
+  }
+}
+
+/** The settings of a topic as stored (and shown by `sib topics`). */
+export const topicConfig = (topic: Topic): Json => {
+  const o = topic.options
+  const config: Record<string, Json> = {}
+  if (o.retention !== undefined) {
+    const r: Record<string, Json> = {}
+    if (o.retention.maxAgeMs !== undefined) r.maxAgeMs = o.retention.maxAgeMs
+    if (o.retention.maxCount !== undefined) r.maxCount = o.retention.maxCount
+    config.retention = r
+  }
+  if (o.compaction !== undefined) config.compaction = o.compaction
+  if (o.partitions !== undefined) config.partitions = o.partitions
+  if (o.schema !== undefined) config.schema = true
+  if (o.description !== undefined) config.description = o.description
+  return config
+}

@@ -1,0 +1,149 @@
+/**
+ * The group-commit writer: every write of the runtime (publishes, acks, attempt records, dead
+ * letters) is submitted here and applied by one fiber that takes everything pending and commits
+ * it in a single store transaction. Concurrent publishers therefore share commits, and a publish
+ * resolves only once its transaction has committed.
+ *
+ * If a merged transaction fails, each request is retried alone so one bad request cannot fail its
+ * neighbours. A commit and the hand-back of its results are uninterruptible: a submitter never
+ * waits for a result that will not come. After `close`, submissions fail with `BusClosedError`.
+ */
+import { Clock, Effect, Exit, Fiber } from "effect"
+import type { StoreError } from "../store/errors.ts"
+import type { AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, ProgressWrite, StoreShape } from "../store/Store.ts"
+import type { EventDraft } from "../store/records.ts"
+import { BusClosedError } from "./errors.ts"
+
+export interface WritePart {
+  readonly appends?: ReadonlyArray<EventDraft> | undefined
+  readonly progress?: ReadonlyArray<ProgressWrite> | undefined
+  readonly deliveries?: ReadonlyArray<DeliveryWrite> | undefined
+  readonly deadLetters?: ReadonlyArray<DeadLetterWrite> | undefined
+}
+
+type Resume = (effect: Effect.Effect<CommitResult, StoreError | BusClosedError>) => void
+
+interface Pending {
+  readonly part: WritePart
+  readonly resume: Resume
+}
+
+export interface Writer {
+  readonly submit: (part: WritePart) => Effect.Effect<CommitResult, StoreError | BusClosedError>
+  /** Stops accepting writes, commits what is pending, and ends the writer fiber. */
+  readonly close: Effect.Effect<void>
+}
+
+const empty: ReadonlyArray<never> = []
+
+/**
+ * Starts the writer in the current scope. `committed` is told which topics gained events after
+ * each commit (to wake their subscribers).
+ */
+export const makeWriter = Effect.fnUntraced(function*(
+  store: StoreShape,
+  committed: (topics: ReadonlySet<string>) => void
+) {
+  let pending: Array<Pending> = []
+  let wake: (() => void) | undefined
+  let closed = false
+
+  const distribute = (items: ReadonlyArray<Pending>, result: CommitResult) => {
+    let offset = 0
+    const topics = new Set<string>()
+    for (const item of items) {
+      const n = item.part.appends?.length ?? 0
+      let appended: ReadonlyArray<AppendResult> = empty
+      if (n > 0) {
+        appended = items.length === 1 ? result.appended : result.appended.slice(offset, offset + n)
+        for (let i = 0; i < n; i++) if (appended[i]!.existing === undefined) topics.add(item.part.appends![i]!.topic)
+        offset += n
+      }
+      item.resume(Effect.succeed({ appended, fenced: result.fenced }))
+    }
+    if (topics.size > 0) committed(topics)
+  }
+
+  const merge = (items: ReadonlyArray<Pending>, now: number) => {
+    if (items.length === 1) {
+      const p = items[0]!.part
+      return {
+        now,
+        appends: p.appends ?? empty,
+        progress: p.progress ?? empty,
+        deliveries: p.deliveries ?? empty,
+        deadLetters: p.deadLetters ?? empty
+      }
+    }
+    const appends: Array<EventDraft> = []
+    const progress: Array<ProgressWrite> = []
+    const deliveries: Array<DeliveryWrite> = []
+    const deadLetters: Array<DeadLetterWrite> = []
+    for (const { part } of items) {
+      if (part.appends !== undefined) for (const a of part.appends) appends.push(a)
+      if (part.progress !== undefined) for (const p of part.progress) progress.push(p)
+      if (part.deliveries !== undefined) for (const d of part.deliveries) deliveries.push(d)
+      if (part.deadLetters !== undefined) for (const d of part.deadLetters) deadLetters.push(d)
+    }
+    return { now, appends, progress, deliveries, deadLetters }
+  }
+
+  const commitAll = (items: ReadonlyArray<Pending>) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(store.commit(merge(items, now)))
+      if (Exit.isSuccess(exit)) return distribute(items, exit.value)
+      if (items.length === 1) return items[0]!.resume(exit)
+      for (const item of items) {
+        const single = yield* Effect.exit(store.commit(merge([item], now)))
+        if (Exit.isSuccess(single)) distribute([item], single.value)
+        else item.resume(single)
+      }
+    }).pipe(Effect.uninterruptible)
+
+  const waitForWork = Effect.callback<void>((resume) => {
+    if (pending.length > 0) return resume(Effect.void)
+    wake = () => resume(Effect.void)
+    return Effect.sync(() => {
+      wake = undefined
+    })
+  })
+
+  const drain = Effect.gen(function*() {
+    while (pending.length > 0) {
+      const items = pending
+      pending = []
+      yield* commitAll(items)
+    }
+  })
+
+  const loop = Effect.gen(function*() {
+    while (true) {
+      yield* waitForWork
+      yield* drain
+    }
+  })
+
+  const fiber = yield* Effect.forkScoped(loop)
+
+  const submit = (part: WritePart) =>
+    Effect.callback<CommitResult, StoreError | BusClosedError>((resume) => {
+      if (closed) return resume(Effect.fail(new BusClosedError({ operation: "write" })))
+      pending.push({ part, resume })
+      if (wake !== undefined) {
+        const w = wake
+        wake = undefined
+        w()
+      }
+    })
+
+  const close = Effect.gen(function*() {
+    if (closed) return
+    closed = true
+    yield* Fiber.interrupt(fiber)
+    yield* drain
+  })
+  yield* Effect.addFinalizer(() => close)
+
+  return { submit, close } satisfies Writer
+})

@@ -1,0 +1,66 @@
+/**
+ * The runtime's typed failures, each with a message a person can act on. A failure of any of these
+ * kinds changed nothing: a refused publish wrote nothing, a refused subscribe started nothing.
+ */
+import { Data } from "effect"
+
+/** A publish was refused before anything was written. */
+export class PublishError extends Data.TaggedError("PublishError")<{
+  readonly topic: string
+  readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot publish to ${JSON.stringify(this.topic)}: ${this.detail}`
+  }
+}
+
+/** A subscription was refused (bad options, unknown start position, group already running here). */
+export class SubscribeError extends Data.TaggedError("SubscribeError")<{
+  readonly group: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot subscribe group ${JSON.stringify(this.group)}: ${this.detail}`
+  }
+}
+
+/** A topic definition was refused. */
+export class TopicError extends Data.TaggedError("TopicError")<{
+  readonly topic: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot define topic ${JSON.stringify(this.topic)}: ${this.detail}`
+  }
+}
+
+/** An ack or nack that does not match an outstanding delivery. */
+export class AckError extends Data.TaggedError("AckError")<{
+  readonly group: string
+  readonly eventId: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot acknowledge event ${this.eventId} in group ${JSON.stringify(this.group)}: ${this.detail}`
+  }
+}
+
+/** An operation on a group (cursor move, requeue) that its current state does not allow. */
+export class GroupError extends Data.TaggedError("GroupError")<{
+  readonly group: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `group ${JSON.stringify(this.group)}: ${this.detail}`
+  }
+}
+
+/** The bus was closed; nothing more can be published or subscribed. */
+export class BusClosedError extends Data.TaggedError("BusClosedError")<{
+  readonly operation: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation}: the bus is closed`
+  }
+}

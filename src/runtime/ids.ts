@@ -1,0 +1,51 @@
+/**
+ * Event ids: UUIDv7 (RFC 9562) from the fiber's `Clock` and `Random`, so a run under `TestClock`
+ * with a seeded `Random` produces the same ids every time. Ids from one generator are strictly
+ * increasing: within a millisecond (or if the clock steps back) the 74 random bits are
+ * incremented as a counter instead of redrawn ("monotonic random", RFC 9562 section 6.2).
+ */
+import type { Clock, Random } from "effect"
+
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
+
+export interface IdGenerator {
+  readonly next: (clock: Clock.Clock, random: Random.Random) => string
+}
+
+const draw = (random: Random.Random, bits: number): number => Math.floor(random.nextDoubleUnsafe() * 2 ** bits)
+
+export const makeIdGenerator = (): IdGenerator => {
+  let lastMs = -1
+  // 74 random bits: a (12) | b (30) | c (32)
+  let a = 0
+  let b = 0
+  let c = 0
+  return {
+    next: (clock, random) => {
+      const now = clock.currentTimeMillisUnsafe()
+      if (now > lastMs) {
+        lastMs = now
+        a = draw(random, 12)
+        b = draw(random, 30)
+        c = draw(random, 32)
+      } else if (++c > 0xffffffff) {
+        c = 0
+        if (++b > 0x3fffffff) {
+          b = 0
+          if (++a > 0xfff) {
+            a = 0
+            lastMs++
+          }
+        }
+      }
+      const msHi = Math.floor(lastMs / 0x10000)
+      const msLo = lastMs % 0x10000
+      const variantHi = 0x8000 | (b >>> 16) // 10 + top 14 bits of b
+      const bLo = b & 0xffff
+      return `${hex(msHi, 8)}-${hex(msLo, 4)}-${hex(0x7000 | a, 4)}-${hex(variantHi, 4)}-${hex(bLo, 4)}${hex(c, 8)}`
+    }
+  }
+}
+
+/** A boot id for a runtime instance (`sid` on events it writes, owner of the leases it holds). */
+export const bootId = (clock: Clock.Clock, random: Random.Random): string => makeIdGenerator().next(clock, random)

@@ -1,0 +1,147 @@
+/**
+ * Turning a publish request into an event draft: every check a publish must pass happens here,
+ * before anything is written (topic name, options, key, headers, tags, JSON safety, size, the
+ * topic's schema), and the id and timestamp are chosen. Pure apart from the id generator.
+ */
+import type { Event, EventDraft, Json } from "../store/records.ts"
+import { PublishError } from "./errors.ts"
+import { jsonProblem, utf8Length } from "./json.ts"
+import { type Topic, topicNameProblem } from "./Topic.ts"
+
+export interface PublishOptions {
+  /** The event id (default: a new UUIDv7). Publishing an id that exists returns the stored event. */
+  readonly id?: string | undefined
+  /** Orders events (`ordering: "key"`), chooses the partition, and is the compaction key. */
+  readonly key?: string | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly tags?: ReadonlyArray<string> | undefined
+  /** The id(s) of the event(s) that caused this one. */
+  readonly causedBy?: string | ReadonlyArray<string> | undefined
+}
+
+/** One event of a `publishAll` batch. */
+export interface PublishItem extends PublishOptions {
+  readonly topic: string
+  readonly payload: unknown
+}
+
+export interface PublishLimits {
+  readonly maxPayloadBytes: number
+}
+
+/** A checked event: the row to write and the parts of the record the caller gets back. */
+export interface Prepared {
+  readonly draft: EventDraft
+  readonly payload: Json
+  readonly key: string | undefined
+  readonly headers: Readonly<Record<string, string>> | undefined
+  readonly causedBy: ReadonlyArray<string> | undefined
+  readonly tags: ReadonlyArray<string> | undefined
+}
+
+const optionNames = ["id", "key", "headers", "tags", "causedBy"]
+const maxKeyLength = 1024
+const maxIdLength = 255
+
+const fail = (topic: string, reason: PublishError["reason"], detail: string) => new PublishError({ topic, reason, detail })
+
+const stringList = (v: unknown): v is ReadonlyArray<string> => Array.isArray(v) && v.every((x) => typeof x === "string")
+
+/** Checks one publish; returns the prepared event or the reason it is refused. */
+export const prepare = (
+  topicName: string,
+  payload: unknown,
+  options: PublishOptions | undefined,
+  topic: Topic | undefined,
+  limits: PublishLimits,
+  next: { readonly id: () => string; readonly ts: number; readonly sid: string }
+): Prepared | PublishError => {
+  const nameProblem = topicNameProblem(topicName)
+  if (nameProblem !== undefined) return fail(String(topicName), "topic", nameProblem)
+  const o = options ?? {}
+  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+    return fail(topicName, "options", "publish options must be an object")
+  }
+  for (const name in o) {
+    if (!optionNames.includes(name) && (o as Record<string, unknown>)[name] !== undefined) {
+      return fail(topicName, "options", `unknown publish option ${JSON.stringify(name)}; valid options: ${optionNames.join(", ")}`)
+    }
+  }
+  if (o.id !== undefined && (typeof o.id !== "string" || o.id.length === 0 || o.id.length > maxIdLength)) {
+    return fail(topicName, "options", `id must be a non-empty string of at most ${maxIdLength} characters`)
+  }
+  if (o.key !== undefined && (typeof o.key !== "string" || o.key.length > maxKeyLength)) {
+    return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${o.key.length} characters` : typeof o.key}`)
+  }
+  if (topic?.options.compaction === true && o.key === undefined) {
+    return fail(topicName, "key", "the topic is compacted, so every event needs a key (publish with { key })")
+  }
+  let headersText: string | null = null
+  if (o.headers !== undefined) {
+    if (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers) || Object.getPrototypeOf(o.headers) !== Object.prototype) {
+      return fail(topicName, "headers", "headers must be a plain object of string values")
+    }
+    for (const k in o.headers) {
+      const v = (o.headers as Record<string, unknown>)[k]
+      if (typeof v !== "string") {
+        return fail(topicName, "headers", `header ${JSON.stringify(k)} must be a string, got ${v === null ? "null" : typeof v}`)
+      }
+    }
+    headersText = Object.keys(o.headers).length === 0 ? null : JSON.stringify(o.headers)
+  }
+  if (o.tags !== undefined && !stringList(o.tags)) return fail(topicName, "tags", "tags must be an array of strings")
+  const causedBy = o.causedBy === undefined ? undefined : typeof o.causedBy === "string" ? [o.causedBy] : o.causedBy
+  if (causedBy !== undefined && !stringList(causedBy)) {
+    return fail(topicName, "options", "causedBy must be an event id or an array of event ids")
+  }
+  const problem = jsonProblem(payload, "payload")
+  if (problem !== undefined) return fail(topicName, "payload", problem)
+  const payloadText = JSON.stringify(payload)
+  if (payloadText.length > limits.maxPayloadBytes / 3) {
+    const bytes = utf8Length(payloadText)
+    if (bytes > limits.maxPayloadBytes) {
+      return fail(topicName, "size", `payload is ${bytes} bytes as JSON, over the limit of ${limits.maxPayloadBytes} bytes`)
+    }
+  }
+  if (topic !== undefined) {
+    const schemaProblem = topic.checkPayload(payload)
+    if (schemaProblem !== undefined) return fail(topicName, "schema", schemaProblem)
+  }
+  const partition = topic?.partitionOf(o.key)
+  return {
+    draft: {
+      id: o.id ?? next.id(),
+      ts: next.ts,
+      topic: topicName,
+      key: o.key ?? null,
+      partition: partition ?? null,
+      headers: headersText,
+      payload: payloadText,
+      causedBy: causedBy === undefined || causedBy.length === 0 ? null : JSON.stringify(causedBy),
+      tags: o.tags === undefined || o.tags.length === 0 ? null : JSON.stringify(o.tags),
+      sid: next.sid
+    },
+    payload: payload as Json,
+    key: o.key,
+    headers: headersText === null ? undefined : o.headers,
+    causedBy: causedBy === undefined || causedBy.length === 0 ? undefined : causedBy,
+    tags: o.tags === undefined || o.tags.length === 0 ? undefined : o.tags
+  }
+}
+
+/** The stored record of a prepared event that was written with `seq`. */
+export const recordOf = (p: Prepared, seq: number): Event => {
+  const d = p.draft
+  const event: {
+    id: string; seq: number; ts: number; topic: string; payload: Json
+    key?: string; partition?: number; headers?: Readonly<Record<string, string>>
+    causedBy?: ReadonlyArray<string>; tags?: ReadonlyArray<string>; sid?: string
+  } = { id: d.id, seq, ts: d.ts, topic: d.topic, payload: p.payload }
+  if (p.key !== undefined) event.key = p.key
+  if (d.partition !== null) event.partition = d.partition
+  if (p.headers !== undefined) event.headers = p.headers
+  if (p.causedBy !== undefined) event.causedBy = p.causedBy
+  if (p.tags !== undefined) event.tags = p.tags
+  if (d.sid !== null) event.sid = d.sid
+  return event
+}
