@@ -11,7 +11,7 @@ import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
-import { type GroupHandle, type Handler, startGroup } from "./ConsumerGroup.ts"
+import { type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
 import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
@@ -87,6 +87,8 @@ export interface BusShape {
   readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   /** Groups running in this process. */
   readonly groups: () => ReadonlyArray<string>
+  /** What a group running in this process is doing now (undefined if it is not consuming here). */
+  readonly groupStats: (group: string) => GroupStats | undefined
 }
 
 interface RunningGroup {
@@ -302,7 +304,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return dropped
       }),
     read: (topic, afterSeq, limit) => store.readTopic(topic, afterSeq, limit),
-    groups: () => [...running.keys()]
+    groups: () => [...running.keys()],
+    groupStats: (group) => running.get(group)?.handle.stats()
   }
 
   yield* Effect.addFinalizer(() =>

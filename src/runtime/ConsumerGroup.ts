@@ -103,6 +103,21 @@ interface Work {
   onDecision: (() => void) | undefined
 }
 
+/** What a running group is doing right now (in this process). */
+export interface GroupStats {
+  readonly group: string
+  readonly topics: ReadonlyArray<string>
+  /** Fetched events not yet done (running, waiting for their key or a retry, buffered). */
+  readonly buffered: number
+  /** Handlers running now. */
+  readonly running: number
+  /** In-memory ack floor per topic (may be ahead of the stored cursor until the next flush). */
+  readonly floors: Readonly<Record<string, number>>
+  readonly heldKeys: ReadonlyArray<string>
+  /** True while recovering events that were in flight when a previous owner crashed. */
+  readonly isolating: boolean
+}
+
 /** A live subscription's handle, as the bus keeps it. */
 export interface GroupHandle {
   readonly config: GroupConfig
@@ -112,6 +127,8 @@ export interface GroupHandle {
   readonly nack: (eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
   /** Dead letters were requeued or dropped in this process. */
   readonly deadLettersChanged: Effect.Effect<void>
+  /** Undefined while the group is not consuming (standing by, restarting, stopped). */
+  readonly stats: () => GroupStats | undefined
 }
 
 const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
@@ -208,13 +225,15 @@ export const startGroup = Effect.fnUntraced(function*(
           ? Effect.fail(new AckError({ group: config.group, eventId, detail: "the group is not running in this process" }))
           : current.decide(eventId, { _tag: "nack", delayMs }, undefined)
       ),
-    deadLettersChanged: Effect.sync(() => refreshSignal.raise())
+    deadLettersChanged: Effect.sync(() => refreshSignal.raise()),
+    stats: () => current?.stats()
   }
   return handle
 })
 
 interface SessionControl {
   readonly decide: (eventId: string, decision: Decision, run: number | undefined) => Effect.Effect<void, AckError>
+  readonly stats: () => GroupStats
 }
 
 const session = (
@@ -828,7 +847,16 @@ const session = (
             work.onDecision?.()
           }
           return Effect.void
-        })
+        }),
+      stats: () => ({
+        group,
+        topics,
+        buffered,
+        running,
+        floors: Object.fromEntries([...floors].map(([topic, floor]) => [topic, floor.floor])),
+        heldKeys: lanes.heldKeys(),
+        isolating
+      })
     })
 
     const workers: Array<Fiber.Fiber<void, never>> = []

@@ -1,0 +1,238 @@
+/**
+ * The store contract, as one suite every dialect must pass. A dialect's test file calls
+ * `storeConformance(name, makeLayer)`; a backend-specific test is an addition, never a fork.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, type Layer } from "effect"
+import type { StoreOpenError } from "../../src/store/errors.ts"
+import type { DeadLetter, Delivery, EventDraft } from "../../src/store/records.ts"
+import { Store } from "../../src/store/Store.ts"
+
+const draft = (id: string, topic: string, payload: unknown, extra: Partial<EventDraft> = {}): EventDraft => ({
+  id, ts: 1000, topic, key: null, partition: null, headers: null, payload: JSON.stringify(payload),
+  causedBy: null, tags: null, sid: "sid-test", ...extra
+})
+
+const emptyBatch = { now: 1, appends: [], progress: [], deliveries: [], deadLetters: [] }
+
+const delivery = (group: string, seq: number, state: Delivery["state"], extra: Partial<Delivery> = {}): Delivery => ({
+  group, topic: "t", seq, eventId: `e${seq}`, attempts: 1, state, nextAttemptAt: null, lastError: "x",
+  lastErrorStack: null, firstFailedAt: 1, lastFailedAt: 1, ...extra
+})
+
+const deadLetter = (group: string, seq: number, extra: Partial<DeadLetter> = {}): DeadLetter => ({
+  group, topic: "t", seq, eventId: `e${seq}`, key: null, attempts: 5, errorMessage: "boom", errorStack: "at x",
+  firstFailedAt: 1, lastFailedAt: 2, deadAt: 3, holdsKey: false, ...extra
+})
+
+export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Store, StoreOpenError>) =>
+  describe(`Store conformance: ${name}`, () => {
+    const withStore = <A, E>(f: (store: Store["Service"]) => Effect.Effect<A, E>) =>
+      Effect.flatMap(Effect.service(Store), f).pipe(Effect.provide(makeLayer(), { local: true }))
+
+    it.effect("appends assign increasing seqs and read back in order", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", { n: 1 }), draft("b", "u", 2), draft("c", "t", [3])] })
+          const seqs = r.appended.map((a) => a.seq)
+          assert.isTrue(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!)
+          assert.deepStrictEqual(r.appended.map((a) => a.existing), [undefined, undefined, undefined])
+          const events = yield* store.readTopic("t", 0, 10)
+          assert.deepStrictEqual(events.map((e) => [e.id, e.payload]), [["a", { n: 1 }], ["c", [3]]])
+          assert.deepStrictEqual(yield* store.readTopic("t", seqs[0]!, 10).pipe(Effect.map((es) => es.map((e) => e.id))), ["c"])
+          assert.deepStrictEqual(yield* store.readTopic("t", 0, 1).pipe(Effect.map((es) => es.map((e) => e.id))), ["a"])
+          assert.strictEqual(yield* store.headSeq("t"), seqs[2])
+          assert.strictEqual(yield* store.headSeq("none"), 0)
+        })
+      ))
+
+    it.effect("optional columns round-trip and absent ones stay absent", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.commit({
+            ...emptyBatch,
+            appends: [
+              draft("full", "t", { x: "é" }, {
+                key: "k", partition: 3, headers: JSON.stringify({ traceparent: "00-1" }),
+                causedBy: JSON.stringify(["p"]), tags: JSON.stringify(["a", "b"])
+              }),
+              draft("bare", "t", null, { sid: null })
+            ]
+          })
+          const [full, bare] = yield* store.readTopic("t", 0, 10)
+          assert.deepStrictEqual(
+            { ...full, seq: 0 },
+            { id: "full", seq: 0, ts: 1000, topic: "t", key: "k", partition: 3, headers: { traceparent: "00-1" }, payload: { x: "é" }, causedBy: ["p"], tags: ["a", "b"], sid: "sid-test" }
+          )
+          assert.deepStrictEqual({ ...bare, seq: 0 }, { id: "bare", seq: 0, ts: 1000, topic: "t", payload: null })
+        })
+      ))
+
+    it.effect("an existing id is not written again; the stored event is returned", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const first = yield* store.commit({ ...emptyBatch, appends: [draft("dup", "t", 1)] })
+          const again = yield* store.commit({ ...emptyBatch, appends: [draft("dup", "t", 2), draft("dup", "t", 3)] })
+          assert.strictEqual(again.appended[0]!.seq, first.appended[0]!.seq)
+          assert.strictEqual(again.appended[0]!.existing?.payload, 1)
+          assert.strictEqual(again.appended[1]!.existing?.payload, 1)
+          assert.strictEqual((yield* store.readTopic("t", 0, 10)).length, 1)
+          assert.strictEqual((yield* store.eventById("dup"))?.payload, 1)
+          assert.strictEqual(yield* store.eventById("missing"), undefined)
+        })
+      ))
+
+    it.effect("readSeqs returns the existing events ascending; floorForTs finds the first event at or after ts", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({
+            ...emptyBatch,
+            appends: [draft("a", "t", 1, { ts: 100 }), draft("b", "t", 2, { ts: 200 }), draft("c", "t", 3, { ts: 300 })]
+          })
+          const [a, b, c] = r.appended.map((x) => x.seq)
+          assert.deepStrictEqual((yield* store.readSeqs([c!, a!, 999])).map((e) => e.id), ["a", "c"])
+          assert.strictEqual(yield* store.floorForTs("t", 150), b! - 1)
+          assert.strictEqual(yield* store.floorForTs("t", 100), a! - 1)
+          assert.strictEqual(yield* store.floorForTs("t", 999), c)
+          assert.strictEqual(yield* store.floorForTs("empty", 1), 0)
+        })
+      ))
+
+    it.effect("leases are compare-and-set, renewable by their owner only, and releasable", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const claim = { group: "g", pid: 1, host: "h", expiresAt: 100, now: 1 }
+          assert.isUndefined(yield* store.readLease("g"))
+          assert.isTrue(yield* store.claimLease({ ...claim, expectedOwner: null, owner: "A" }))
+          assert.isFalse(yield* store.claimLease({ ...claim, expectedOwner: null, owner: "B" }))
+          assert.isFalse(yield* store.claimLease({ ...claim, expectedOwner: "C", owner: "B" }))
+          assert.strictEqual((yield* store.readLease("g"))?.ownerSid, "A")
+          assert.isTrue(yield* store.renewLease("g", "A", 200, 2))
+          assert.isFalse(yield* store.renewLease("g", "B", 200, 2))
+          assert.strictEqual((yield* store.readLease("g"))?.expiresAt, 200)
+          assert.isTrue(yield* store.claimLease({ ...claim, expectedOwner: "A", owner: "B" }))
+          yield* store.releaseLease("g", "A", 3)
+          assert.strictEqual((yield* store.readLease("g"))?.ownerSid, "B")
+          yield* store.releaseLease("g", "B", 3)
+          assert.deepStrictEqual(yield* store.readLease("g"), { group: "g", ownerSid: null, ownerPid: null, ownerHost: null, expiresAt: null })
+        })
+      ))
+
+    it.effect("group writes are fenced by the lease", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", 0, 1)
+          const progress = { group: "g", topic: "t", floor: 5, acked: [[7, 9]] as const, leasedUpto: 12 }
+          const fenced = yield* store.commit({
+            ...emptyBatch,
+            appends: [draft("x", "t", 1)],
+            progress: [{ ...progress, owner: "B" }],
+            deliveries: [{ _tag: "upsert", owner: "B", delivery: delivery("g", 3, "retry") }]
+          })
+          assert.deepStrictEqual(fenced.fenced, ["g"])
+          assert.strictEqual(fenced.appended.length, 1, "other parts of the batch still commit")
+          assert.strictEqual((yield* store.getCursor("g", "t"))?.floor, 0)
+          assert.strictEqual((yield* store.loadGroup("g", ["t"])).deliveries.length, 0)
+          const ok = yield* store.commit({
+            ...emptyBatch,
+            progress: [{ ...progress, owner: "A" }],
+            deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 13, "retry") }]
+          })
+          assert.deepStrictEqual(ok.fenced, [])
+          const cursor = yield* store.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.acked, cursor?.leasedUpto], [5, [[7, 9]], 12])
+        })
+      ))
+
+    it.effect("cursors: init keeps an existing cursor; set resets ack state and forgets retries but not requeues", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          assert.isUndefined(yield* store.getCursor("g", "t"))
+          assert.strictEqual((yield* store.initCursor("g", "t", 4, 1)).floor, 4)
+          assert.strictEqual((yield* store.initCursor("g", "t", 9, 1)).floor, 4)
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.commit({
+            ...emptyBatch,
+            progress: [{ group: "g", owner: "A", topic: "t", floor: 6, acked: [[8, 8]], leasedUpto: 10 }],
+            deliveries: [
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 7, "retry") },
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 2, "requeued") }
+            ]
+          })
+          yield* store.setCursor("g", "t", 1, 2)
+          const cursor = yield* store.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.acked, cursor?.leasedUpto], [1, [], 1])
+          assert.deepStrictEqual((yield* store.loadGroup("g", ["t"])).deliveries.map((d) => [d.seq, d.state]), [[2, "requeued"]])
+          yield* store.setCursor("g", "new", 3, 2)
+          assert.strictEqual((yield* store.getCursor("g", "new"))?.floor, 3)
+        })
+      ))
+
+    it.effect("deliveries: upsert replaces, delete removes, loadGroup filters by topic", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.commit({
+            ...emptyBatch,
+            deliveries: [
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 1, "retry") },
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 1, "suspect", { attempts: 3, nextAttemptAt: 50 }) },
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 2, "retry", { topic: "other" }) },
+              { _tag: "upsert", owner: "A", delivery: delivery("g", 3, "retry") },
+              { _tag: "delete", owner: "A", group: "g", seq: 3 }
+            ]
+          })
+          const snapshot = yield* store.loadGroup("g", ["t"])
+          assert.deepStrictEqual(snapshot.deliveries, [delivery("g", 1, "suspect", { attempts: 3, nextAttemptAt: 50 })])
+          assert.strictEqual(snapshot.lease?.ownerSid, "A")
+          assert.deepStrictEqual([...snapshot.cursors.keys()], [])
+        })
+      ))
+
+    it.effect("dead letters: stored with their delivery removed, listed, requeued, dropped", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 4, "retry") }] })
+          yield* store.commit({
+            ...emptyBatch,
+            deadLetters: [
+              { owner: "A", deadLetter: deadLetter("g", 4, { holdsKey: true, key: "k" }) },
+              { owner: "A", deadLetter: deadLetter("g", 5, { topic: "u" }) },
+              { owner: "A", deadLetter: deadLetter("g", 6) }
+            ]
+          })
+          const snapshot = yield* store.loadGroup("g", ["t"])
+          assert.deepStrictEqual(snapshot.deliveries, [])
+          assert.deepStrictEqual(snapshot.holds, [deadLetter("g", 4, { holdsKey: true, key: "k" })])
+          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [4, 5, 6])
+          assert.deepStrictEqual((yield* store.deadLetters({ topic: "u" })).map((d) => d.seq), [5])
+          assert.deepStrictEqual((yield* store.deadLetters({ group: "other" })).map((d) => d.seq), [])
+          assert.deepStrictEqual((yield* store.deadLetters({ limit: 1 })).map((d) => d.seq), [4])
+          const requeued = yield* store.requeue("g", [4, 99], 9)
+          assert.deepStrictEqual(requeued.map((d) => [d.seq, d.state, d.attempts]), [[4, "requeued", 0]])
+          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [5, 6])
+          assert.isTrue(yield* store.dropDeadLetter("g", 6))
+          assert.isFalse(yield* store.dropDeadLetter("g", 6))
+          assert.deepStrictEqual((yield* store.requeue("g", "all", 9)).map((d) => d.seq), [5])
+          assert.deepStrictEqual(yield* store.deadLetters({}), [])
+        })
+      ))
+
+    it.effect("topics are upserted and listed by name", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.upsertTopic("b", { compaction: true }, 1)
+          yield* store.upsertTopic("a", {}, 1)
+          yield* store.upsertTopic("b", { retention: { maxCount: 3 } }, 2)
+          const topics = yield* store.topics
+          assert.deepStrictEqual(topics.map((t) => [t.name, t.config, t.createdAt, t.updatedAt]), [
+            ["a", {}, 1, 1],
+            ["b", { retention: { maxCount: 3 } }, 1, 2]
+          ])
+        })
+      ))
+  })
+
+export { draft, emptyBatch }

@@ -1,0 +1,80 @@
+/** The store conformance suite on SQLite (file and in-memory), plus what only SQLite has. */
+import { assert, describe, it } from "@effect/vitest"
+import SqliteDatabase from "better-sqlite3"
+import { Effect, Exit } from "effect"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
+import { makeTmpDir, tmpDb, tmpDir } from "../helpers/tmp.ts"
+import { draft, emptyBatch, storeConformance } from "./conformance.ts"
+
+storeConformance("SQLite :memory:", () => Sqlite.layer({ filename: ":memory:" }))
+storeConformance("SQLite file", () => Sqlite.layer({ filename: join(makeTmpDir(), "bus.db") }))
+
+describe("SQLite store", () => {
+  it.effect("uses WAL, the chosen synchronous level and a busy timeout", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      yield* Effect.scoped(Sqlite.make({ filename, synchronous: "FULL", busyTimeoutMs: 1234 }))
+      const db = new SqliteDatabase(filename)
+      assert.strictEqual(db.pragma("journal_mode", { simple: true }), "wal")
+      db.close()
+    }))
+
+  it.effect("data survives reopening; seqs continue after the last one", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      const first = yield* Effect.scoped(Effect.flatMap(Sqlite.make({ filename }), (s) => s.commit({ ...emptyBatch, appends: [draft("a", "t", 1)] })))
+      const second = yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* Sqlite.make({ filename })
+        assert.strictEqual((yield* store.readTopic("t", 0, 10))[0]?.id, "a")
+        return yield* store.commit({ ...emptyBatch, appends: [draft("b", "t", 1)] })
+      }))
+      assert.isTrue(second.appended[0]!.seq > first.appended[0]!.seq)
+    }))
+
+  it.effect("the change token moves when another connection commits", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      const store = yield* Sqlite.make({ filename })
+      const before = yield* store.changeToken
+      assert.strictEqual(yield* store.changeToken, before)
+      const other = new SqliteDatabase(filename)
+      other.prepare("insert into topics (name, config, created_at, updated_at) values ('x', '{}', 1, 1)").run()
+      other.close()
+      assert.notStrictEqual(yield* store.changeToken, before)
+    }))
+
+  it.effect("an unopenable path fails with StoreOpenError(unreadable) and a readable message", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.scoped(Sqlite.make({ filename: "/nonexistent-dir/sub/bus.db" })))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(Effect.scoped(Sqlite.make({ filename: "/nonexistent-dir/sub/bus.db" })))
+      assert.strictEqual(error.reason, "unreadable")
+      assert.match(error.message, /cannot open database \/nonexistent-dir\/sub\/bus\.db/)
+    }))
+
+  it.effect("a file that is not a database is refused", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const filename = join(dir, "junk.db")
+      writeFileSync(filename, "this is not a sqlite database, just some text that is long enough to have a header".repeat(20))
+      const error = yield* Effect.flip(Effect.scoped(Sqlite.make({ filename })))
+      assert.strictEqual(error.reason, "unreadable")
+    }))
+
+  it.effect("a database migrated by a newer version is refused and left untouched", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      yield* Effect.scoped(Sqlite.make({ filename }))
+      const db = new SqliteDatabase(filename)
+      db.prepare("insert into kysely_migration (name, timestamp) values ('9999_future', 'x')").run()
+      db.close()
+      const error = yield* Effect.flip(Effect.scoped(Sqlite.make({ filename })))
+      assert.strictEqual(error.reason, "newer")
+      assert.match(error.message, /newer version of sibus .*9999_future/)
+      const check = new SqliteDatabase(filename)
+      assert.strictEqual((check.prepare("select count(*) n from kysely_migration").get() as { n: number }).n, 2)
+      check.close()
+    }))
+})
