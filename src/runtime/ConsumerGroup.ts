@@ -182,6 +182,9 @@ export const startGroup = Effect.fnUntraced(function*(
   scope: Scope.Scope
 ) {
   const stopRequested = yield* Deferred.make<void>()
+  /** Completed once the first session has its cursors (or stands by, or failed): `subscribe`
+   * returns only then, so `from: "latest"` means "after the subscribe call". */
+  const ready = yield* Deferred.make<void>()
   let current: SessionControl | undefined
   const refreshSignal = new Signal()
 
@@ -189,10 +192,11 @@ export const startGroup = Effect.fnUntraced(function*(
     let failures = 0
     while (!Deferred.isDoneUnsafe(stopRequested)) {
       const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, (c) => {
+      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, ready, (c) => {
         current = c
       }))
       current = undefined
+      yield* Deferred.succeed(ready, undefined)
       if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(stopRequested)) return
       if (Cause.hasInterruptsOnly(exit.cause)) return
       const ended = yield* Clock.currentTimeMillis
@@ -206,6 +210,7 @@ export const startGroup = Effect.fnUntraced(function*(
   })
 
   const fiber = yield* Effect.forkIn(supervise, scope)
+  yield* Deferred.await(ready)
 
   const handle: GroupHandle = {
     config,
@@ -242,6 +247,7 @@ const session = (
   deps: GroupDeps,
   stopRequested: Deferred.Deferred<void>,
   refreshSignal: Signal,
+  subscribed: Deferred.Deferred<void>,
   expose: (control: SessionControl) => void
 ): Effect.Effect<void, SessionError> =>
   Effect.scoped(Effect.gen(function*() {
@@ -254,7 +260,7 @@ const session = (
 
     // ---- 1. claim -------------------------------------------------------------------------
     const claimed = yield* Effect.raceFirst(
-      claimLease(config, deps).pipe(Effect.map(Option.some)),
+      claimLease(config, deps, Deferred.succeed(subscribed, undefined)).pipe(Effect.map(Option.some)),
       Deferred.await(stopRequested).pipe(Effect.as(Option.none<string | null>()))
     )
     if (Option.isNone(claimed)) return
@@ -275,6 +281,7 @@ const session = (
     }
     const floors = new Map<string, AckFloor>()
     for (const topic of topics) floors.set(topic, new AckFloor(cursors.get(topic)!))
+    yield* Deferred.succeed(subscribed, undefined)
 
     const submit = (part: WritePart): Effect.Effect<CommitResult, SessionError> =>
       writer.submit(part).pipe(
@@ -905,7 +912,11 @@ const session = (
  * Claims the group's lease, standing by while another live owner holds it. Returns the previous
  * owner (null when the lease was free).
  */
-const claimLease = (config: GroupConfig, deps: GroupDeps): Effect.Effect<string | null, StoreError> =>
+const claimLease = (
+  config: GroupConfig,
+  deps: GroupDeps,
+  standingBy: Effect.Effect<unknown>
+): Effect.Effect<string | null, StoreError> =>
   Effect.gen(function*() {
     const { store, sid, host } = deps
     let announced = false
@@ -931,6 +942,7 @@ const claimLease = (config: GroupConfig, deps: GroupDeps): Effect.Effect<string 
       }
       if (!announced) {
         announced = true
+        yield* standingBy
         yield* Effect.logInfo(
           `group ${config.group}: consumed by ${owner} (pid ${lease?.ownerPid ?? "?"} on ${lease?.ownerHost ?? "?"}); standing by`
         )
