@@ -33,7 +33,7 @@ import { Lanes } from "./Lanes.ts"
 import type { GroupConfig, StartFrom } from "./options.ts"
 import type { PublishOptions } from "./publish.ts"
 import { retryDelay } from "./RetryPolicy.ts"
-import { Signal, type Wakeups } from "./Signal.ts"
+import { Signal, suspend, type Wakeups } from "./Signal.ts"
 import type { WritePart, Writer } from "./Writer.ts"
 
 /** What a handler gets besides the event. */
@@ -101,6 +101,12 @@ interface Work {
   run: number
   decision: Decision | undefined
   onDecision: (() => void) | undefined
+  /** When the current run times out (start + ackTimeoutMs). */
+  deadline: number
+  /** The worker running it, while it runs. */
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** The handler returned (in manual mode the delivery then waits for its ack). */
+  handlerDone: boolean
 }
 
 /** What a running group is doing right now (in this process). */
@@ -326,6 +332,7 @@ const session = (
     const news = new Signal()
     const room = new Signal()
     const dirty = new Signal()
+    const idleNow = new Signal()
     const fetchGate = yield* Latch.make(false)
     const fatal = yield* Deferred.make<never, SessionError>()
     const timers = yield* Scope.fork(sessionScope, "parallel")
@@ -339,6 +346,15 @@ const session = (
     }
 
     const markDirty = () => dirty.raise()
+
+    /** Runs a background part of the session; its failure (not interruption) ends the session. */
+    const guard = <A, E>(eff: Effect.Effect<A, E>): Effect.Effect<void> =>
+      eff.pipe(
+        Effect.asVoid,
+        Effect.catchCause((cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.void : Deferred.failCause(fatal, cause as Cause.Cause<never>).pipe(Effect.asVoid)
+        )
+      )
 
     const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work => ({
       event,
@@ -355,7 +371,10 @@ const session = (
       filterPending: false,
       run: 0,
       decision: undefined,
-      onDecision: undefined
+      onDecision: undefined,
+      deadline: 0,
+      fiber: undefined,
+      handlerDone: false
     })
 
     const canStart = () => running < limit && !stopping
@@ -403,12 +422,11 @@ const session = (
           return Effect.succeed(w)
         }
       }
-      return Effect.callback<Work | undefined>((resume) => {
-        const waiter = (w: Work | undefined) => resume(Effect.succeed(w))
-        idle.push(waiter)
-        return Effect.sync(() => {
-          idle = idle.filter((x) => x !== waiter)
-        })
+      return suspend<Work | undefined>((wake) => {
+        idle.push(wake)
+        return () => {
+          idle = idle.filter((x) => x !== wake)
+        }
       })
     })
 
@@ -416,7 +434,7 @@ const session = (
     const finish = (work: Work): Effect.Effect<void> => {
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
-        buffered--
+        if (--buffered === 0) idleNow.raise()
       } else {
         requeuedSeqs.delete(work.event.seq)
       }
@@ -425,7 +443,7 @@ const session = (
         work.hasRow = false
       }
       markDirty()
-      room.raise()
+      if (buffered <= config.capacity - config.batchSize) room.raise()
       const next = lanes.finish(work)
       return next === undefined ? Effect.void : makeRunnable(next)
     }
@@ -497,74 +515,107 @@ const session = (
         yield* makeRunnable(work)
       })
 
-    const contextFor = (work: Work, run: number): DeliveryContext => ({
-      group,
-      attempt: work.attempts,
-      ack: Effect.sync(() => {
-        if (work.run === run && work.decision === undefined) {
-          work.decision = { _tag: "ack" }
-          work.onDecision?.()
-        }
-      }),
-      nack: (delayMs) =>
-        Effect.sync(() => {
-          if (work.run === run && work.decision === undefined) {
-            work.decision = { _tag: "nack", delayMs }
-            work.onDecision?.()
-          }
-        }),
-      publish: (topic, payload, options) =>
-        deps.publish(topic, payload, { ...options, causedBy: options?.causedBy ?? work.event.id })
-    })
+    // ---- running handlers ------------------------------------------------------------------
+    // The hot path (auto mode, handler succeeds) is synchronous bookkeeping around one handler
+    // call; every other outcome goes through `completeSlow`. Ack timeouts are enforced by one
+    // watchdog fiber, not a timer per run: every deadline is start + ackTimeoutMs, so the oldest
+    // running delivery is always the first to expire.
+    const inFlight = new Set<Work>()
+    const inFlightChanged = new Signal()
 
-    const awaitDecision = (work: Work): Effect.Effect<boolean> =>
+    const decide = (work: Work, run: number, decision: Decision) => {
+      if (work.run === run && work.decision === undefined && inFlight.has(work)) {
+        work.decision = decision
+        work.onDecision?.()
+      }
+    }
+
+    class Context implements DeliveryContext {
+      readonly group = group
+      readonly work: Work
+      readonly run: number
+      constructor(work: Work) {
+        this.work = work
+        this.run = work.run
+      }
+      get attempt() {
+        return this.work.attempts
+      }
+      get ack() {
+        return Effect.sync(() => decide(this.work, this.run, { _tag: "ack" }))
+      }
+      nack(delayMs?: number) {
+        return Effect.sync(() => decide(this.work, this.run, { _tag: "nack", delayMs }))
+      }
+      publish(topic: string, payload: unknown, options?: PublishOptions) {
+        return deps.publish(topic, payload, { ...options, causedBy: options?.causedBy ?? this.work.event.id })
+      }
+    }
+
+    const begin = (work: Work, self: Fiber.Fiber<unknown, unknown>) => {
+      work.attempts++
+      work.run++
+      work.decision = undefined
+      work.handlerDone = false
+      work.deadline = now() + config.ackTimeoutMs
+      work.fiber = self
+      inFlight.add(work)
+      outstanding.set(work.event.id, work)
+      if (inFlight.size === 1) inFlightChanged.raise()
+    }
+
+    const end = (work: Work) => {
+      inFlight.delete(work)
+      outstanding.delete(work.event.id)
+      work.fiber = undefined
+    }
+
+    const awaitDecision = (work: Work): Effect.Effect<void> =>
       work.decision !== undefined
-        ? Effect.succeed(true)
-        : Effect.callback<boolean>((resume) => {
-          work.onDecision = () => resume(Effect.succeed(true))
-          return Effect.sync(() => {
+        ? Effect.void
+        : suspend<void>((wake) => {
+          work.onDecision = () => wake(undefined)
+          return () => {
             work.onDecision = undefined
-          })
+          }
         })
 
-    const runHandler = (work: Work): Effect.Effect<Outcome> =>
+    const failure = (message: string, delayMs?: number): Outcome => ({ _tag: "fail", message, stack: null, delayMs })
+
+    const completeSlow = (work: Work, exit: Exit.Exit<unknown, unknown>, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
-        const run = work.run
-        const started = now()
-        const ctx = contextFor(work, run)
-        const exit = yield* Effect.exit(Effect.timeoutOption(Effect.suspend(() => handler(work.event, ctx)), config.ackTimeoutMs))
-        if (work.decision?._tag === "ack") return { _tag: "ack" } as const
-        if (work.decision?._tag === "nack") {
-          return { _tag: "fail", message: "nacked by the handler", stack: null, delayMs: work.decision.delayMs } as const
-        }
-        if (Exit.isFailure(exit)) {
-          if (Cause.hasInterruptsOnly(exit.cause) && stopping) return yield* Effect.interrupt
+        // The watchdog took this delivery over (ack timeout) and interrupted us.
+        if (work.fiber !== self || !inFlight.has(work)) return yield* Effect.interrupt
+        work.handlerDone = true
+        if (work.decision === undefined && Exit.isFailure(exit)) {
+          end(work)
+          if (Cause.hasInterruptsOnly(exit.cause)) {
+            if (stopping) return yield* Effect.interrupt
+            return yield* settle(work, failure("the handler was interrupted"))
+          }
           const { message, stack } = errorText(exit.cause)
-          return { _tag: "fail", message, stack } as const
+          return yield* settle(work, { _tag: "fail", message, stack })
         }
-        if (Option.isNone(exit.value)) {
-          return {
-            _tag: "fail",
-            message: `the handler did not finish within ${config.ackTimeoutMs} ms (ackTimeoutMs) and was interrupted`,
-            stack: null
-          } as const
+        if (work.decision === undefined && config.ackMode === "manual") {
+          yield* awaitDecision(work)
+          if (work.fiber !== self || !inFlight.has(work)) return yield* Effect.interrupt
         }
-        if (config.ackMode === "auto") return { _tag: "ack" } as const
-        const remaining = config.ackTimeoutMs - (now() - started)
-        const decided = remaining > 0 ? yield* Effect.timeoutOption(awaitDecision(work), remaining) : Option.none()
-        if (Option.isNone(decided)) {
-          return {
-            _tag: "fail",
-            message: `the event was not acknowledged within ${config.ackTimeoutMs} ms (ackTimeoutMs)`,
-            stack: null
-          } as const
-        }
+        end(work)
         const decision = work.decision as Decision | undefined
-        if (decision?._tag === "nack") {
-          return { _tag: "fail", message: "nacked", stack: null, delayMs: decision.delayMs } as const
-        }
-        return { _tag: "ack" } as const
+        if (decision?._tag === "nack") return yield* settle(work, failure("nacked", decision.delayMs))
+        return yield* finish(work)
       })
+
+    const runHandler = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
+      begin(work, self)
+      return Effect.flatMap(Effect.exit(Effect.suspend(() => handler(work.event, new Context(work)))), (exit) => {
+        if (exit._tag === "Success" && work.decision === undefined && config.ackMode === "auto" && work.fiber === self) {
+          end(work)
+          return finish(work)
+        }
+        return completeSlow(work, exit, self)
+      })
+    }
 
     const evaluateFilter = (work: Work): Outcome | "skip" | "run" => {
       try {
@@ -574,7 +625,9 @@ const session = (
       }
     }
 
-    const process = (work: Work): Effect.Effect<void, SessionError> =>
+    /** Everything before a run that is not the plain case: exhausted attempts, a filter to retry,
+     * a start to record first (suspects and requeued events). */
+    const prepareSlow = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
         if (work.attempts >= config.maxAttempts) return yield* deadLetter(work)
         if (work.filterPending) {
@@ -586,31 +639,62 @@ const session = (
           }
           work.filterPending = false
         }
-        work.attempts++
-        work.run++
-        work.decision = undefined
         if (work.precise) {
-          yield* submit({
-            deliveries: [{ _tag: "upsert", owner: sid, delivery: rowOf(work, work.requeued ? "requeued" : "running") }]
-          })
+          const state = work.requeued ? "requeued" : "running"
+          yield* submit({ deliveries: [{ _tag: "upsert", owner: sid, delivery: { ...rowOf(work, state), attempts: work.attempts + 1 } }] })
           work.hasRow = true
         }
-        outstanding.set(work.event.id, work)
-        const outcome = yield* runHandler(work).pipe(Effect.ensuring(Effect.sync(() => outstanding.delete(work.event.id))))
-        yield* settle(work, outcome)
+        return yield* runHandler(work, self)
       })
 
-    const afterRun = () => {
+    const process = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> =>
+      work.attempts >= config.maxAttempts || work.filterPending || work.precise
+        ? prepareSlow(work, self)
+        : runHandler(work, self)
+
+    const afterRun = Effect.sync(() => {
       running--
       if (isolating && running === 0 && ready.length === 0) endIsolation()
       wakeIdle()
+    })
+
+    const workerLoop = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
+      const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) =>
+        work === undefined ? Effect.void : Effect.flatMap(process(work, self), () => Effect.flatMap(afterRun, () => loop))
+      )
+      return loop
     }
 
-    const worker = Effect.gen(function*() {
+    const workers: Array<Fiber.Fiber<void, never>> = []
+    const startWorker = Effect.suspend(() =>
+      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))), sessionScope).pipe(
+        Effect.tap((fiber) => Effect.sync(() => workers.push(fiber)))
+      )
+    )
+
+    const watchdog = Effect.gen(function*() {
       while (true) {
-        const work = yield* takeWork
-        if (work === undefined) return
-        yield* process(work).pipe(Effect.ensuring(Effect.sync(afterRun)))
+        const oldest = inFlight.values().next().value as Work | undefined
+        if (oldest === undefined) {
+          yield* inFlightChanged.wait
+          continue
+        }
+        const wait = oldest.deadline - now()
+        if (wait > 0) {
+          yield* Effect.sleep(wait)
+          continue
+        }
+        const fiber = oldest.fiber
+        end(oldest)
+        if (fiber !== undefined) yield* Fiber.interrupt(fiber)
+        running--
+        if (!stopping) yield* startWorker
+        yield* settle(oldest, failure(
+          oldest.handlerDone
+            ? `the event was not acknowledged within ${config.ackTimeoutMs} ms (ackTimeoutMs)`
+            : `the handler did not finish within ${config.ackTimeoutMs} ms (ackTimeoutMs) and was interrupted`
+        ))
+        wakeIdle()
       }
     })
 
@@ -731,8 +815,9 @@ const session = (
     const fetcher = Effect.gen(function*() {
       yield* fetchGate.await
       while (true) {
-        while (buffered >= config.capacity) yield* room.wait
-        const page = yield* readPage(Math.min(config.batchSize, config.capacity - buffered))
+        // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
+        while (buffered > config.capacity - config.batchSize) yield* room.wait
+        const page = yield* readPage(config.batchSize)
         if (page.length === 0) {
           yield* news.wait
           continue
@@ -766,9 +851,12 @@ const session = (
         return submit({ progress, deliveries: deletes }).pipe(Effect.asVoid)
       })
 
+    // While the group is busy, floors are persisted at most every `commitIntervalMs` (a crash
+    // redelivers at most that much); as soon as it is idle they are persisted at once.
     const flusher = Effect.gen(function*() {
       while (true) {
         yield* dirty.wait
+        if (buffered > 0) yield* Effect.raceFirst(Effect.sleep(config.commitIntervalMs), idleNow.wait)
         yield* flushOnce(false)
       }
     })
@@ -823,12 +911,6 @@ const session = (
     })
 
     // ---- start ---------------------------------------------------------------------------------
-    const guard = <A, E>(eff: Effect.Effect<A, E>) =>
-      eff.pipe(
-        Effect.catchCause((cause) =>
-          Cause.hasInterruptsOnly(cause) ? Effect.void : Deferred.failCause(fatal, cause as Cause.Cause<never>).pipe(Effect.asVoid)
-        )
-      )
     const unwatch = deps.wakeups.watch(topics, news)
     const unwatchRefresh = deps.wakeups.watch([], refreshSignal)
     yield* Effect.addFinalizer(() => Effect.sync(() => {
@@ -866,9 +948,9 @@ const session = (
       })
     })
 
-    const workers: Array<Fiber.Fiber<void, never>> = []
-    for (let i = 0; i < config.maxInFlight; i++) workers.push(yield* Effect.forkIn(guard(worker), sessionScope))
+    for (let i = 0; i < config.maxInFlight; i++) yield* startWorker
     const background = [
+      yield* Effect.forkIn(guard(watchdog), sessionScope),
       yield* Effect.forkIn(guard(flusher), sessionScope),
       yield* Effect.forkIn(guard(renewer), sessionScope),
       yield* Effect.forkIn(guard(refresher), sessionScope)

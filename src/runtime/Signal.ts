@@ -2,8 +2,34 @@
  * Wake-ups. A `Signal` is a flag one fiber waits on and anyone raises; a raise with no waiter is
  * remembered, so a wake-up between "found nothing" and "wait" is never lost. `Wakeups` maps topics
  * to the signals of the groups reading them: a commit raises exactly the groups that care, at once.
+ *
+ * Waking is deferred: `Effect.callback`'s resume runs the waiting fiber synchronously inside the
+ * caller, which would turn every raise into an immediate round of work (one commit per ack, one
+ * transaction per publish). `suspend` instead schedules the woken fiber on its own dispatcher, so
+ * it runs after the fiber that woke it yields, and whatever piled up meanwhile is handled at once.
  */
 import { Effect } from "effect"
+
+/**
+ * Suspends the fiber until `register`'s `wake` is called; the fiber then resumes on its scheduler
+ * (not inside the caller of `wake`). `register` may return a cleanup run on interruption.
+ */
+export const suspend = <A>(register: (wake: (value: A) => void) => (() => void) | void): Effect.Effect<A> =>
+  Effect.withFiber((fiber) =>
+    Effect.callback<A>((resume) => {
+      const dispatcher = fiber.currentDispatcher
+      let settled = false
+      const cleanup = register((value) => {
+        if (settled) return
+        settled = true
+        dispatcher.scheduleTask(() => resume(Effect.succeed(value)), 0)
+      })
+      return Effect.sync(() => {
+        settled = true
+        cleanup?.()
+      })
+    })
+  )
 
 export class Signal {
   private raised = false
@@ -20,14 +46,16 @@ export class Signal {
   }
 
   /** Completes at the next raise (at once if one happened since the last wait). */
-  readonly wait: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  readonly wait: Effect.Effect<void> = Effect.suspend(() => {
     if (this.raised) {
       this.raised = false
-      return resume(Effect.void)
+      return Effect.void
     }
-    this.waiter = () => resume(Effect.void)
-    return Effect.sync(() => {
-      this.waiter = undefined
+    return suspend<void>((wake) => {
+      this.waiter = () => wake(undefined)
+      return () => {
+        this.waiter = undefined
+      }
     })
   })
 }

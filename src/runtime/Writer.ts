@@ -13,6 +13,7 @@ import type { StoreError } from "../store/errors.ts"
 import type { AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, ProgressWrite, StoreShape } from "../store/Store.ts"
 import type { EventDraft } from "../store/records.ts"
 import { BusClosedError } from "./errors.ts"
+import { suspend } from "./Signal.ts"
 
 export interface WritePart {
   readonly appends?: ReadonlyArray<EventDraft> | undefined
@@ -101,13 +102,16 @@ export const makeWriter = Effect.fnUntraced(function*(
       }
     }).pipe(Effect.uninterruptible)
 
-  const waitForWork = Effect.callback<void>((resume) => {
-    if (pending.length > 0) return resume(Effect.void)
-    wake = () => resume(Effect.void)
-    return Effect.sync(() => {
-      wake = undefined
+  // The writer wakes on its scheduler, after the submitting fiber yields: every fiber that is
+  // ready to submit does so before the commit, which is what makes this a group commit.
+  const waitForWork = Effect.suspend(() =>
+    pending.length > 0 ? Effect.void : suspend<void>((w) => {
+      wake = () => w(undefined)
+      return () => {
+        wake = undefined
+      }
     })
-  })
+  )
 
   const drain = Effect.gen(function*() {
     while (pending.length > 0) {

@@ -44,6 +44,8 @@ export interface SubscribeOptions {
   readonly leaseMs?: number | undefined
   /** How long `unsubscribe`/`close` wait for running handlers (default 10 000). */
   readonly drainTimeoutMs?: number | undefined
+  /** While busy, acks are persisted at most this often (default 25); an idle group persists at once. */
+  readonly commitIntervalMs?: number | undefined
 }
 
 export interface GroupConfig {
@@ -61,13 +63,14 @@ export interface GroupConfig {
   readonly ackMode: "auto" | "manual"
   readonly leaseMs: number
   readonly drainTimeoutMs: number
+  readonly commitIntervalMs: number
   /** Fetched events not yet done, at most (backpressure). */
   readonly capacity: number
 }
 
 export const subscribeOptionNames = [
   "from", "batchSize", "maxInFlight", "ackTimeoutMs", "maxAttempts", "filter", "topics", "ordering",
-  "backoff", "onPoison", "ackMode", "leaseMs", "drainTimeoutMs"
+  "backoff", "onPoison", "ackMode", "leaseMs", "drainTimeoutMs", "commitIntervalMs"
 ] as const
 
 const groupNamePattern = /^[A-Za-z0-9._:-]{1,255}$/
@@ -147,7 +150,8 @@ export const resolveOptions = (
   const maxAttempts = positive("maxAttempts", 5)
   const leaseMs = positive("leaseMs", 30_000)
   const drainTimeoutMs = positive("drainTimeoutMs", 10_000)
-  for (const v of [batchSize, maxInFlight, ackTimeoutMs, maxAttempts, leaseMs, drainTimeoutMs]) {
+  const commitIntervalMs = positive("commitIntervalMs", 25)
+  for (const v of [batchSize, maxInFlight, ackTimeoutMs, maxAttempts, leaseMs, drainTimeoutMs, commitIntervalMs]) {
     if (v instanceof SubscribeError) return v
   }
   if (o.filter !== undefined && typeof o.filter !== "function") return fail("filter must be a function (event) => boolean")
@@ -187,6 +191,7 @@ export const resolveOptions = (
     ackMode,
     leaseMs: leaseMs as number,
     drainTimeoutMs: drainTimeoutMs as number,
+    commitIntervalMs: commitIntervalMs as number,
     capacity: Math.max(bs * 2, mif * 2)
   }
 }

@@ -1,5 +1,6 @@
 /** A handler that records what it was given, for tests to await and inspect. */
 import { Clock, Effect, Queue } from "effect"
+import { TestClock } from "effect/testing"
 import type { DeliveryContext } from "../../src/runtime/ConsumerGroup.ts"
 import type { Event } from "../../src/store/records.ts"
 
@@ -27,3 +28,7 @@ export const makeRecorder = Effect.gen(function*() {
 
 /** Lets every ready fiber run (for asserting that nothing more happens). */
 export const settle = Effect.forEach(Array.from({ length: 50 }), () => Effect.yieldNow, { discard: true })
+
+/** Lets ready fibers run (so their timers are registered), then moves the TestClock. */
+export const advance = (ms: number) =>
+  settle.pipe(Effect.andThen(TestClock.adjust(ms)), Effect.andThen(settle))

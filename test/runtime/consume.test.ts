@@ -5,7 +5,7 @@ import { TestClock } from "effect/testing"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { AckError, SubscribeError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
-import { makeRecorder, settle } from "../helpers/recorder.ts"
+import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 
 const provideBus = <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
   effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
@@ -38,13 +38,13 @@ describe("consumer groups", () => {
       })
       const [first] = yield* rec.take(1)
       assert.strictEqual(first!.at, 0)
-      yield* TestClock.adjust(999)
+      yield* advance(999)
       yield* settle
       assert.strictEqual(rec.all.length, 1, "no retry before the backoff elapses")
-      yield* TestClock.adjust(1)
+      yield* advance(1)
       const [second] = yield* rec.take(1)
       assert.deepStrictEqual([second!.at, second!.attempt], [1000, 2])
-      yield* TestClock.adjust(3000)
+      yield* advance(3000)
       const [third] = yield* rec.take(1)
       assert.deepStrictEqual([third!.at, third!.attempt], [4000, 3])
       yield* settle
@@ -57,7 +57,7 @@ describe("consumer groups", () => {
       const events = []
       for (let i = 1; i <= 4; i++) {
         events.push(yield* bus.publish("t", i))
-        yield* TestClock.adjust(10)
+        yield* advance(10)
       }
       const cases = [
         ["latest", undefined, [9]],
@@ -137,7 +137,7 @@ describe("consumer groups", () => {
           running--
         })), { from: "earliest", maxInFlight: 8 })
       const fiber = yield* Effect.forkChild(rec.take(60))
-      for (let i = 0; i < 100; i++) yield* TestClock.adjust(1)
+      for (let i = 0; i < 100; i++) yield* advance(1)
       const seen = yield* Fiber.join(fiber)
       for (const k of ["k0", "k1", "k2"]) {
         const order = seen.filter((d) => d.event.key === k).map((d) => d.event.payload as number)
@@ -163,7 +163,7 @@ describe("consumer groups", () => {
             running--
           })), { from: "earliest", ...options })
         const fiber = yield* Effect.forkChild(rec.take(20))
-        for (let i = 0; i < 120; i++) yield* TestClock.adjust(1)
+        for (let i = 0; i < 120; i++) yield* advance(1)
         yield* Fiber.join(fiber)
       }
       assert.deepStrictEqual(peaks, { none: 4, strict: 1 })
@@ -197,9 +197,9 @@ describe("consumer groups", () => {
       ), { from: "earliest", maxAttempts: 3, backoff: { initialMs: 100, jitter: 0 } })
       const fiber = yield* Effect.forkChild(rec.take(4))
       yield* settle
-      yield* TestClock.adjust(100)
+      yield* advance(100)
       yield* settle
-      yield* TestClock.adjust(200)
+      yield* advance(200)
       const seen = yield* Fiber.join(fiber)
       assert.deepStrictEqual(seen.map((d) => [d.event.payload, d.attempt, d.at]), [
         ["poison", 1, 0], ["poison", 2, 100], ["poison", 3, 300], ["next", 1, 300]
@@ -265,13 +265,13 @@ describe("consumer groups", () => {
           : Effect.void
       ), { from: "earliest", ackTimeoutMs: 5000, backoff: { initialMs: 10, jitter: 0 } })
       yield* rec.take(1)
-      yield* TestClock.adjust(4999)
+      yield* advance(4999)
       yield* settle
       assert.strictEqual(interrupted, 0)
-      yield* TestClock.adjust(1)
+      yield* advance(1)
       yield* settle
       assert.strictEqual(interrupted, 1)
-      yield* TestClock.adjust(10)
+      yield* advance(10)
       const [retry] = yield* rec.take(1)
       assert.deepStrictEqual([retry!.attempt, retry!.at], [2, 5010])
     })))
@@ -290,16 +290,16 @@ describe("consumer groups", () => {
       assert.strictEqual(rec.all.length, 1, "strict: event 2 waits for event 1's ack")
       yield* bus.ack("g", e1.id)
       assert.deepStrictEqual(payloads(yield* rec.take(1)), [2])
-      yield* TestClock.adjust(1000)
+      yield* advance(1000)
       yield* settle
       const late = yield* Effect.flip(bus.ack("g", e2.id))
       assert.instanceOf(late, AckError)
       assert.match(late.message, /no delivery of it is outstanding/)
-      yield* TestClock.adjust(5)
+      yield* advance(5)
       const [again] = yield* rec.take(1)
       assert.deepStrictEqual([again!.event.id, again!.attempt], [e2.id, 2])
       yield* bus.nack("g", e2.id, 50)
-      yield* TestClock.adjust(50)
+      yield* advance(50)
       const [third] = yield* rec.take(1)
       assert.deepStrictEqual([third!.attempt, third!.at], [3, 1055])
       yield* bus.ack("g", e2.id)
@@ -357,7 +357,7 @@ describe("consumer groups", () => {
       const stopping = yield* Effect.forkChild(sub.unsubscribe)
       yield* settle
       yield* bus.publish("t", 99)
-      yield* TestClock.adjust(1000)
+      yield* advance(1000)
       yield* Fiber.join(stopping)
       assert.deepStrictEqual(finished.sort(), [0, 1, 2])
       assert.strictEqual(yield* bus.getCursor("t", "g"), 3)
@@ -373,7 +373,7 @@ describe("consumer groups", () => {
       const sub = yield* bus.subscribe("t", "g", rec.handler(() => Effect.never), { from: "earliest", drainTimeoutMs: 100 })
       yield* rec.take(1)
       const stopping = yield* Effect.forkChild(sub.unsubscribe)
-      yield* TestClock.adjust(100)
+      yield* advance(100)
       yield* Fiber.join(stopping)
       assert.strictEqual(yield* bus.getCursor("t", "g"), 0)
       const store = yield* Store
@@ -429,7 +429,7 @@ describe("consumer groups", () => {
         })
         yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => i), (i) => bus.publish("t", i, { key: `k${i % 5}` }), { concurrency: 8 })
         const fiber = yield* Effect.forkChild(rec.take(60))
-        for (let i = 0; i < 50; i++) yield* TestClock.adjust(100)
+        for (let i = 0; i < 50; i++) yield* advance(100)
         return (yield* Fiber.join(fiber)).map((d) => `${d.event.id}@${d.at}#${d.attempt}`)
       }))), Random.withSeed("same-seed"))
       const a = yield* run
