@@ -89,18 +89,30 @@ export const makeWriter = Effect.fnUntraced(function*(
     return { now, appends, progress, deliveries, deadLetters }
   }
 
-  const commitAll = (items: ReadonlyArray<Pending>) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(store.commit(merge(items, now)))
-      if (Exit.isSuccess(exit)) return distribute(items, exit.value)
-      if (items.length === 1) return items[0]!.resume(exit)
-      for (const item of items) {
-        const single = yield* Effect.exit(store.commit(merge([item], now)))
+  const clock = yield* Clock.Clock
+
+  const commitEach = (items: ReadonlyArray<Pending>, now: number) =>
+    Effect.forEach(items, (item) =>
+      Effect.map(Effect.exit(store.commit(merge([item], now))), (single) => {
         if (Exit.isSuccess(single)) distribute([item], single.value)
         else item.resume(single)
-      }
-    }).pipe(Effect.uninterruptible)
+      }), { discard: true })
+
+  const commitAll = (items: ReadonlyArray<Pending>): Effect.Effect<void> =>
+    Effect.uninterruptible(Effect.suspend(() => {
+      const now = clock.currentTimeMillisUnsafe()
+      return Effect.flatMap(Effect.exit(store.commit(merge(items, now))), (exit) => {
+        if (Exit.isSuccess(exit)) {
+          distribute(items, exit.value)
+          return Effect.void
+        }
+        if (items.length === 1) {
+          items[0]!.resume(exit)
+          return Effect.void
+        }
+        return commitEach(items, now)
+      })
+    }))
 
   // The writer wakes on its scheduler, after the submitting fiber yields: every fiber that is
   // ready to submit does so before the commit, which is what makes this a group commit.
@@ -113,20 +125,14 @@ export const makeWriter = Effect.fnUntraced(function*(
     })
   )
 
-  const drain = Effect.gen(function*() {
-    while (pending.length > 0) {
-      const items = pending
-      pending = []
-      yield* commitAll(items)
-    }
+  const drain: Effect.Effect<void> = Effect.suspend(() => {
+    if (pending.length === 0) return Effect.void
+    const items = pending
+    pending = []
+    return Effect.flatMap(commitAll(items), () => drain)
   })
 
-  const loop = Effect.gen(function*() {
-    while (true) {
-      yield* waitForWork
-      yield* drain
-    }
-  })
+  const loop: Effect.Effect<never> = Effect.flatMap(waitForWork, () => Effect.flatMap(drain, () => loop))
 
   const fiber = yield* Effect.forkScoped(loop)
 

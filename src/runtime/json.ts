@@ -29,10 +29,43 @@ const describeValue = (v: unknown): string => {
 }
 
 /**
+ * True when `value` survives a JSON round trip. The fast check: no path bookkeeping, and cycles
+ * are caught by the depth bound (the detailed walk below then names them).
+ */
+const isJsonSafe = (v: unknown, depth: number): boolean => {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(v)
+    case "object": {
+      if (v === null) return true
+      if (depth >= maxJsonDepth) return false
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false
+        return true
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return false
+      for (const k in v) {
+        if (Object.prototype.hasOwnProperty.call(v, k) && !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false
+      }
+      return Object.getOwnPropertySymbols(v).length === 0
+    }
+    default:
+      return false
+  }
+}
+
+/**
  * Returns a description of the first value that would not survive a JSON round trip, or
  * `undefined` when `value` is JSON-safe. `root` names the value in the message ("payload").
  */
-export const jsonProblem = (value: unknown, root: string): string | undefined => {
+export const jsonProblem = (value: unknown, root: string): string | undefined =>
+  isJsonSafe(value, 0) ? undefined : describeProblem(value, root)
+
+const describeProblem = (value: unknown, root: string): string | undefined => {
   const seen = new Set<object>()
   const path: Array<string | number> = []
   const visit = (v: unknown, depth: number): string | undefined => {

@@ -1,0 +1,83 @@
+/**
+ * The same workloads through sibus's Effect API: publishers awaiting each publish, batches,
+ * consumer groups with a no-op handler, and publish-to-handler latency.
+ */
+import { Deferred, Effect } from "effect"
+import { Bus } from "../src/runtime/Bus.ts"
+import type { SubscribeOptions } from "../src/runtime/options.ts"
+import { payload } from "./common.ts"
+
+const withBus = <A, E>(file: string, f: (bus: Bus["Service"]) => Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.sqlite({ filename: file }))))
+
+/** `publishers` fibers, each publishing its share (keyless) one at a time and awaiting each; events/s. */
+export const publishConcurrent = (file: string, n: number, publishers: number) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      const per = Math.ceil(n / publishers)
+      const t0 = performance.now()
+      yield* Effect.forEach(
+        Array.from({ length: publishers }, (_, p) => p),
+        (p) =>
+          Effect.gen(function*() {
+            for (let i = p * per; i < Math.min(n, (p + 1) * per); i++) yield* bus.publish("bench", payload(i))
+          }),
+        { concurrency: "unbounded", discard: true }
+      )
+      return n / ((performance.now() - t0) / 1000)
+    })
+  )
+
+/** `publishAll` of keyless events in batches of `batch`; events/s. */
+export const publishBatches = (file: string, n: number, batch: number) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      const t0 = performance.now()
+      for (let i = 0; i < n; i += batch) {
+        const items = []
+        for (let j = i; j < Math.min(n, i + batch); j++) items.push({ topic: "bench", payload: payload(j) })
+        yield* bus.publishAll(items)
+      }
+      return n / ((performance.now() - t0) / 1000)
+    })
+  )
+
+/** One group with a no-op handler consuming the `n` events already stored; events/s. */
+export const consume = (file: string, n: number, options: SubscribeOptions) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      const done = yield* Deferred.make<void>()
+      let handled = 0
+      const t0 = performance.now()
+      const sub = yield* bus.subscribe("bench", "bench-group", () =>
+        Effect.sync(() => {
+          if (++handled === n) Deferred.doneUnsafe(done, Effect.void)
+        }), { from: "earliest", ...options })
+      yield* Deferred.await(done)
+      const rate = n / ((performance.now() - t0) / 1000)
+      yield* sub.unsubscribe
+      return rate
+    })
+  )
+
+/** Publish-to-handler latency on an idle bus, one event at a time; milliseconds per event. */
+export const latency = (file: string, samples: number) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      let arrived: Deferred.Deferred<number> | undefined
+      yield* bus.subscribe("lat", "lat-group", () =>
+        Effect.sync(() => {
+          if (arrived !== undefined) Deferred.doneUnsafe(arrived, Effect.succeed(performance.now()))
+        }))
+      const out: Array<number> = []
+      for (let i = 0; i < samples; i++) {
+        arrived = Deferred.makeUnsafe<number>()
+        const t0 = performance.now()
+        yield* bus.publish("lat", payload(i))
+        const t1 = yield* Deferred.await(arrived)
+        out.push(t1 - t0)
+        yield* Effect.sleep(1)
+      }
+      return out
+    })
+  )
