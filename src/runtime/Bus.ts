@@ -113,6 +113,16 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const topics = new Map<string, Topic>()
   const running = new Map<string, RunningGroup>()
   let closed = false
+  // Groups live in their own scope, created before the finalizer that drains them: finalizers run
+  // in reverse order, so closing the bus drains every group first and only then closes their
+  // scopes (which would interrupt them), then the writer commits what is left.
+  const groupsScope = yield* Scope.fork(busScope, "sequential")
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      closed = true
+      yield* Effect.forEach([...running.keys()], stopGroup, { concurrency: "unbounded", discard: true })
+    })
+  )
 
   // Commits by other connections (other processes on the same file) wake every group.
   yield* Effect.gen(function*() {
@@ -181,7 +191,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
 
   const start = (entry: Omit<RunningGroup, "handle" | "scope">, config: Exclude<ReturnType<typeof resolveOptions>, SubscribeError>) =>
     Effect.gen(function*() {
-      const scope = yield* Scope.fork(busScope, "sequential")
+      const scope = yield* Scope.fork(groupsScope, "sequential")
       const handle = yield* startGroup(config, entry.handler, deps, scope)
       const group: RunningGroup = { ...entry, handle, scope }
       running.set(config.group, group)
@@ -267,6 +277,16 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         if (floor === undefined || !Number.isInteger(floor) || floor < 0) {
           return yield* new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}` })
         }
+        const lease = yield* store.readLease(group)
+        const now = yield* Clock.currentTimeMillis
+        const heldElsewhere = lease?.ownerSid != null && lease.ownerSid !== sid && (lease.expiresAt ?? 0) > now &&
+          !(lease.ownerHost === host.hostname && lease.ownerPid !== null && lease.ownerPid !== host.pid && !host.isAlive(lease.ownerPid))
+        if (heldElsewhere) {
+          return yield* new GroupError({
+            group,
+            detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`
+          })
+        }
         const here = running.get(group)
         if (here !== undefined) {
           yield* stopGroup(group)
@@ -275,15 +295,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
           if (config instanceof SubscribeError) return yield* config
           yield* start({ handler: here.handler, options: here.options, topic: here.topic }, config)
           return
-        }
-        const lease = yield* store.readLease(group)
-        const now = yield* Clock.currentTimeMillis
-        if (lease?.ownerSid != null && (lease.expiresAt ?? 0) > now &&
-          !(lease.ownerHost === host.hostname && lease.ownerPid !== null && lease.ownerPid !== host.pid && !host.isAlive(lease.ownerPid))) {
-          return yield* new GroupError({
-            group,
-            detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`
-          })
         }
         yield* store.setCursor(group, topic, floor, now)
       }),
@@ -308,12 +319,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     groupStats: (group) => running.get(group)?.handle.stats()
   }
 
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      closed = true
-      yield* Effect.forEach([...running.keys()], stopGroup, { concurrency: "unbounded", discard: true })
-    })
-  )
   return bus
 })
 

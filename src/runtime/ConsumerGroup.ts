@@ -431,7 +431,7 @@ const session = (
     })
 
     /** The work finished for good: acked, filtered, or dead-lettered without a hold. */
-    const finish = (work: Work): Effect.Effect<void> => {
+    const finish = (work: Work): Effect.Effect<void, SessionError> => {
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
         if (--buffered === 0) idleNow.raise()
@@ -445,7 +445,10 @@ const session = (
       markDirty()
       if (buffered <= config.capacity - config.batchSize) room.raise()
       const next = lanes.finish(work)
-      return next === undefined ? Effect.void : makeRunnable(next)
+      const release = next === undefined ? Effect.void : makeRunnable(next)
+      // A precise run's start is on record; its ack must be too before anything else runs, or a
+      // crash of the next suspect would be charged to this one as well.
+      return work.precise ? Effect.andThen(flushOnce(false), release) : release
     }
 
     const rowOf = (work: Work, state: Delivery["state"]): Delivery => ({
@@ -647,7 +650,7 @@ const session = (
         return yield* runHandler(work, self)
       })
 
-    const process = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> =>
+    const handle = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> =>
       work.attempts >= config.maxAttempts || work.filterPending || work.precise
         ? prepareSlow(work, self)
         : runHandler(work, self)
@@ -660,7 +663,7 @@ const session = (
 
     const workerLoop = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
       const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) =>
-        work === undefined ? Effect.void : Effect.flatMap(process(work, self), () => Effect.flatMap(afterRun, () => loop))
+        work === undefined ? Effect.void : Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => loop))
       )
       return loop
     }

@@ -27,6 +27,12 @@ import { bind, type Template } from "../template.ts"
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
   readonly filename: string
+  /**
+   * An open better-sqlite3 connection to use instead of opening `filename` (the application's
+   * own database, say). The store configures it (WAL, synchronous, busy timeout) and migrates it,
+   * but leaves closing it to its owner.
+   */
+  readonly database?: SqliteDatabase.Database | undefined
   /** `NORMAL` (default) may lose the last transactions on power failure, never on a process crash;
    * `FULL` syncs every commit. */
   readonly synchronous?: "NORMAL" | "FULL" | undefined
@@ -37,7 +43,7 @@ export interface SqliteOptions {
 const openDatabase = (options: SqliteOptions) =>
   Effect.try({
     try: () => {
-      const db = new SqliteDatabase(options.filename)
+      const db = options.database ?? new SqliteDatabase(options.filename)
       try {
         db.pragma("journal_mode = WAL")
         db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
@@ -45,7 +51,7 @@ const openDatabase = (options: SqliteOptions) =>
         db.pragma("foreign_keys = OFF")
         return db
       } catch (e) {
-        db.close()
+        if (options.database === undefined) db.close()
         throw e
       }
     },
@@ -90,7 +96,10 @@ const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
 /** Opens (and migrates) a SQLite store for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
   const location = options.filename
-  const db = yield* Effect.acquireRelease(openDatabase(options), (db) => Effect.sync(() => db.close()))
+  const db = yield* Effect.acquireRelease(
+    openDatabase(options),
+    (db) => (options.database === undefined ? Effect.sync(() => db.close()) : Effect.void)
+  )
   yield* checkNotNewer(db, location)
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
   yield* migrate(kysely, location)

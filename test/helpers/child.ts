@@ -1,0 +1,24 @@
+/** Spawning test processes (node runs the TypeScript fixtures directly). */
+import { type ChildProcess, spawn } from "node:child_process"
+import { join } from "node:path"
+
+export const fixture = (name: string) => join(import.meta.dirname, "..", "fixtures", name)
+
+export interface Child {
+  readonly process: ChildProcess
+  /** Resolves with the exit code (null when killed by a signal) and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>
+}
+
+export const spawnNode = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  let stderr = ""
+  child.stderr!.on("data", (d) => (stderr += String(d)))
+  child.stdout!.on("data", () => {})
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal, stderr }))
+  )
+  return { process: child, exited }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,0 +1,112 @@
+/**
+ * Crashes with real processes: a consumer killed with SIGKILL at random moments loses nothing and
+ * keeps per-key order within each run; an event that kills the process is dead-lettered after
+ * exactly maxAttempts runs while the others are delivered.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { existsSync, readFileSync, rmSync } from "node:fs"
+import { join } from "node:path"
+import { createRuntime } from "../../src/index.ts"
+import { fixture, sleep, spawnNode } from "../helpers/child.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const slow = process.env.SIB_SLOW === "1"
+
+interface Run {
+  readonly n: number
+  readonly attempt: number
+  readonly pid: number
+}
+const readLog = (file: string): Array<Run> =>
+  existsSync(file)
+    ? readFileSync(file, "utf8").trim().split("\n").filter((l) => l.length > 0).map((line) => {
+      const [n, attempt, pid] = line.split(" ").map(Number)
+      return { n: n!, attempt: attempt!, pid: pid! }
+    })
+    : []
+
+describe("crash recovery with real processes", () => {
+  let dir: string
+  beforeEach(() => {
+    dir = makeTmpDir()
+  })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("SIGKILL at random points: every event is handled, in key order within each run, and the cursor ends at the head", async () => {
+    const db = join(dir, "bus.db")
+    const log = join(dir, "runs.log")
+    const kills = slow ? 12 : 4
+    const total = 500 * kills
+    const rt = await createRuntime({ db })
+    await rt.publishAll(Array.from({ length: total }, (_, n) => ({ topic: "t", payload: { n }, key: `k${n % 7}` })))
+    await rt.close()
+    let seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+    const killed: Array<number> = []
+    for (let i = 0; i < kills; i++) {
+      // Kill once this child has run a random number of handlers: always mid-stream.
+      const before = readLog(log).length
+      const target = before + 20 + Math.floor(random() * 300)
+      const child = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ workMs: 1 })])
+      let alive = true
+      void child.exited.then(() => (alive = false))
+      while (alive && readLog(log).length < target) await sleep(5)
+      child.process.kill("SIGKILL")
+      const exit = await child.exited
+      if (exit.signal === "SIGKILL") killed.push(child.process.pid!)
+    }
+    const last = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({})])
+    const exit = await last.exited
+    expect(exit.code, exit.stderr).toBe(0)
+
+    const runs = readLog(log)
+    const handled = new Set(runs.map((r) => r.n))
+    expect(handled.size, `seed ${seed}`).toBe(total)
+    const handledByKilled = killed.filter((pid) => runs.some((r) => r.pid === pid))
+    expect(killed.length, "the consumers were killed mid-stream").toBe(kills)
+    expect(handledByKilled.length, "every killed consumer had handled events").toBe(kills)
+    const byPid = new Map<number, Array<Run>>()
+    for (const r of runs) byPid.set(r.pid, [...(byPid.get(r.pid) ?? []), r])
+    for (const [pid, list] of byPid) {
+      for (let k = 0; k < 7; k++) {
+        const order = list.filter((r) => r.n % 7 === k).map((r) => r.n)
+        const firsts = order.filter((n, i) => order.indexOf(n) === i)
+        expect(firsts, `pid ${pid} key k${k}`).toEqual([...firsts].sort((a, b) => a - b))
+      }
+    }
+    const check = await createRuntime({ db })
+    expect(await check.getCursor("t", "g")).toBe(total)
+    expect(await check.deadLetters()).toEqual([])
+    await check.close()
+  }, 120_000)
+
+  it("an event that kills the process is dead-lettered after exactly maxAttempts runs; the others are delivered", async () => {
+    const db = join(dir, "bus.db")
+    const log = join(dir, "runs.log")
+    const rt = await createRuntime({ db })
+    const events = await rt.publishAll(
+      Array.from({ length: 60 }, (_, n) => ({ topic: "t", payload: n === 20 ? { n, poison: true } : { n }, key: `k${n % 3}` }))
+    )
+    await rt.close()
+    let spawns = 0
+    for (;;) {
+      spawns++
+      expect(spawns, "the poison event must stop killing the consumer").toBeLessThan(10)
+      const child = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ maxAttempts: 3 })])
+      const exit = await child.exited
+      if (exit.code === 0) break
+      expect(exit.signal, exit.stderr).toBe("SIGKILL")
+    }
+    const runs = readLog(log)
+    expect(runs.filter((r) => r.n === 20).length).toBe(3)
+    const innocentRuns = runs.filter((r) => r.n !== 20)
+    expect(Math.max(...innocentRuns.map((r) => r.attempt)), "an innocent event is charged at most one crash").toBeLessThanOrEqual(2)
+    expect(new Set(runs.map((r) => r.n)).size).toBe(60)
+    const check = await createRuntime({ db })
+    const dead = await check.deadLetters({ group: "g" })
+    expect(dead.map((d) => [d.eventId, d.attempts])).toEqual([[events[20]!.id, 3]])
+    expect(dead[0]!.errorMessage).toMatch(/process stopped while the handler was running/)
+    expect(await check.getCursor("t", "g")).toBe(60)
+    await check.close()
+  }, 120_000)
+})
