@@ -1,0 +1,70 @@
+/**
+ * Supervision and clean shutdown: a failing store call restarts only its group (with a log line
+ * and a backoff), other groups and the process keep going; closing leaves no timers or handles.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { Bus } from "../../src/runtime/Bus.ts"
+import { StoreError } from "../../src/store/errors.ts"
+import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
+
+describe("supervision", () => {
+  it.effect("a failing store read restarts that group with backoff and a log line; other groups keep flowing", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      let failuresLeft = 3
+      const flaky = Layer.effect(Store, Effect.gen(function*() {
+        const store = yield* Sqlite.make({ filename: ":memory:" })
+        return Store.of({
+          ...store,
+          readTopic: (topic, after, limit) =>
+            topic === "flaky" && failuresLeft > 0
+              ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readTopic", cause: new Error("disk I/O error") }))))
+              : store.readTopic(topic, after, limit)
+        })
+      }))
+      const logger = Logger.make((options) => {
+        logs.push(String(options.message))
+      })
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const steady = yield* makeRecorder
+        const flakyRec = yield* makeRecorder
+        yield* bus.subscribe("steady", "g-steady", steady.handler())
+        yield* bus.subscribe("flaky", "g-flaky", flakyRec.handler())
+        yield* bus.publish("flaky", "f1")
+        yield* bus.publish("steady", "s1")
+        assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s1"])
+        yield* settle
+        assert.strictEqual(flakyRec.all.length, 0)
+        assert.match(logs.join("\n"), /group g-flaky: store readTopic failed: disk I\/O error; restarting in 100 ms/)
+        yield* advance(100)
+        yield* advance(200)
+        yield* advance(400)
+        assert.deepStrictEqual((yield* flakyRec.take(1)).map((d) => d.event.payload), ["f1"])
+        assert.match(logs.join("\n"), /restarting in 400 ms/)
+        yield* bus.publish("steady", "s2")
+        assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s2"])
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+    }))
+
+  it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
+    Effect.gen(function*() {
+      const before = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap").length
+      const rt = ManagedRuntime.make(Bus.sqlite({ filename: ":memory:" }))
+      const bus = yield* Effect.promise(() => rt.runPromise(Effect.service(Bus)))
+      for (const group of ["a", "b", "c"]) {
+        yield* Effect.promise(() => rt.runPromise(bus.subscribe("t", group, () => Effect.sleep(5), { from: "earliest" })))
+      }
+      yield* Effect.promise(() => rt.runPromise(bus.publishAll(Array.from({ length: 50 }, (_, i) => ({ topic: "t", payload: i })))))
+      yield* Effect.sleep(20)
+      yield* Effect.promise(() => rt.dispose())
+      yield* Effect.sleep(10)
+      const after = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap").length
+      assert.isAtMost(after, before, `left behind: ${process.getActiveResourcesInfo().join(", ")}`)
+      const closed = yield* Effect.promise(() => rt.runPromiseExit(Effect.void))
+      assert.strictEqual(closed._tag, "Failure", "a disposed runtime runs nothing")
+    }))
+})
