@@ -329,7 +329,7 @@ const session = (
     const outstanding = new Map<string, Work>()
     const pendingDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = [...orphanDeletes]
     const heldBy = new Map<string, number>() // lane key -> seq of the dead letter holding it
-    const news = new Signal()
+    const news = new Signal({ immediate: true })
     const room = new Signal()
     const dirty = new Signal()
     const idleNow = new Signal()
@@ -427,7 +427,7 @@ const session = (
         return () => {
           idle = idle.filter((x) => x !== wake)
         }
-      })
+      }, true)
     })
 
     /** The work finished for good: acked, filtered, or dead-lettered without a hold. */

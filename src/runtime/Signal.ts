@@ -14,7 +14,10 @@ import { Effect } from "effect"
  * Suspends the fiber until `register`'s `wake` is called; the fiber then resumes on its scheduler
  * (not inside the caller of `wake`). `register` may return a cleanup run on interruption.
  */
-export const suspend = <A>(register: (wake: (value: A) => void) => (() => void) | void): Effect.Effect<A> =>
+export const suspend = <A>(
+  register: (wake: (value: A) => void) => (() => void) | void,
+  immediate = false
+): Effect.Effect<A> =>
   Effect.withFiber((fiber) =>
     Effect.callback<A>((resume) => {
       const dispatcher = fiber.currentDispatcher
@@ -22,7 +25,8 @@ export const suspend = <A>(register: (wake: (value: A) => void) => (() => void) 
       const cleanup = register((value) => {
         if (settled) return
         settled = true
-        dispatcher.scheduleTask(() => resume(Effect.succeed(value)), 0)
+        if (immediate) resume(Effect.succeed(value))
+        else dispatcher.scheduleTask(() => resume(Effect.succeed(value)), 0)
       })
       return Effect.sync(() => {
         settled = true
@@ -34,6 +38,13 @@ export const suspend = <A>(register: (wake: (value: A) => void) => (() => void) 
 export class Signal {
   private raised = false
   private waiter: (() => void) | undefined = undefined
+  /** Resume the waiter inside `raise` instead of on its scheduler (for waiters that should not
+   * wait for a batch to pile up, such as a fetcher woken by new events). */
+  private readonly immediate: boolean
+
+  constructor(options: { readonly immediate?: boolean } = {}) {
+    this.immediate = options.immediate ?? false
+  }
 
   raise(): void {
     const w = this.waiter
@@ -56,7 +67,7 @@ export class Signal {
       return () => {
         this.waiter = undefined
       }
-    })
+    }, this.immediate)
   })
 }
 

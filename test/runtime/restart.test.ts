@@ -79,15 +79,15 @@ describe("restarts on a file database", () => {
       const rt = ManagedRuntime.make(onFile(filename))
       const bus = yield* Effect.promise(() => rt.runPromise(Effect.service(Bus)))
       yield* Effect.promise(() => rt.runPromise(bus.publishAll([1, 2, 3].map((payload) => ({ topic: "t", payload })))))
-      const started = yield* Deferred.make<void>()
+      let started = 0
       let finished = 0
       yield* Effect.promise(() =>
         rt.runPromise(bus.subscribe("t", "g", () =>
-          Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.sleep(100)), Effect.andThen(Effect.sync(() => finished++))), {
+          Effect.sync(() => started++).pipe(Effect.andThen(Effect.sleep(100)), Effect.andThen(Effect.sync(() => finished++))), {
           from: "earliest", ordering: "none"
         }))
       )
-      yield* Deferred.await(started)
+      while (started < 3) yield* Effect.sleep(1)
       yield* Effect.promise(() => rt.dispose())
       assert.strictEqual(finished, 3)
       const check = ManagedRuntime.make(onFile(filename))
