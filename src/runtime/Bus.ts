@@ -94,6 +94,8 @@ export interface BusShape {
 interface RunningGroup {
   handle: GroupHandle
   readonly handler: Handler
+  /** The subscriber's context: the group's fibers (and so its handler) run in it. */
+  readonly context: Context.Context<never>
   readonly options: SubscribeOptions | undefined
   readonly topic: string | ReadonlyArray<string>
   scope: Scope.Closeable
@@ -192,7 +194,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const start = (entry: Omit<RunningGroup, "handle" | "scope">, config: Exclude<ReturnType<typeof resolveOptions>, SubscribeError>) =>
     Effect.gen(function*() {
       const scope = yield* Scope.fork(groupsScope, "sequential")
-      const handle = yield* startGroup(config, entry.handler, deps, scope)
+      const handle = yield* startGroup(config, entry.handler, deps, scope, entry.context)
       const group: RunningGroup = { ...entry, handle, scope }
       running.set(config.group, group)
       return group
@@ -220,9 +222,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       if (running.has(group)) {
         return yield* new SubscribeError({ group, detail: "this group is already subscribed in this runtime (unsubscribe it first)" })
       }
-      const context = yield* Effect.context<R>()
-      const provided: Handler = (event, ctx) => Effect.provideContext(handler(event, ctx), context)
-      yield* start({ handler: provided, options: subscribeOptions, topic }, config)
+      const context = (yield* Effect.context<R>()) as Context.Context<never>
+      yield* start({ handler: handler as Handler, context, options: subscribeOptions, topic }, config)
       return {
         group,
         topics: config.topics,
@@ -293,7 +294,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
           yield* store.setCursor(group, topic, floor, yield* Clock.currentTimeMillis)
           const config = resolveOptions(group, here.topic, here.options)
           if (config instanceof SubscribeError) return yield* config
-          yield* start({ handler: here.handler, options: here.options, topic: here.topic }, config)
+          yield* start({ handler: here.handler, context: here.context, options: here.options, topic: here.topic }, config)
           return
         }
         yield* store.setCursor(group, topic, floor, now)

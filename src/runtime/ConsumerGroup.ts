@@ -21,7 +21,7 @@
  * A failing handler marks its event (retry, then dead letter), never the group's fibers. A failing
  * store call ends the session; the supervisor logs it and starts a new one after a backoff.
  */
-import { Cause, Clock, Deferred, Effect, Exit, Fiber, Latch, Option, Random, Scope } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Exit, Fiber, Latch, Option, Random, Scope } from "effect"
 import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
 import type { CommitResult, ProgressWrite, StoreShape } from "../store/Store.ts"
@@ -185,7 +185,8 @@ export const startGroup = Effect.fnUntraced(function*(
   config: GroupConfig,
   handler: Handler,
   deps: GroupDeps,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  context: Context.Context<never>
 ) {
   const stopRequested = yield* Deferred.make<void>()
   /** Completed once the first session has its cursors (or stands by, or failed): `subscribe`
@@ -215,7 +216,9 @@ export const startGroup = Effect.fnUntraced(function*(
     }
   })
 
-  const fiber = yield* Effect.forkIn(supervise, scope)
+  // Every fiber of the group runs in the subscriber's context (its services, Clock, Random), so
+  // handlers need no per-event provide.
+  const fiber = yield* Effect.forkIn(Effect.provideContext(supervise, context), scope)
   yield* Deferred.await(ready)
 
   const handle: GroupHandle = {
@@ -326,7 +329,6 @@ const session = (
     let buffered = 0
     let stopping = false
     let isolating = false
-    const outstanding = new Map<string, Work>()
     const pendingDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = [...orphanDeletes]
     const heldBy = new Map<string, number>() // lane key -> seq of the dead letter holding it
     const news = new Signal({ immediate: true })
@@ -563,13 +565,11 @@ const session = (
       work.deadline = now() + config.ackTimeoutMs
       work.fiber = self
       inFlight.add(work)
-      outstanding.set(work.event.id, work)
       if (inFlight.size === 1) inFlightChanged.raise()
     }
 
     const end = (work: Work) => {
       inFlight.delete(work)
-      outstanding.delete(work.event.id)
       work.fiber = undefined
     }
 
@@ -924,7 +924,8 @@ const session = (
     expose({
       decide: (eventId, decision, run) =>
         Effect.suspend(() => {
-          const work = outstanding.get(eventId)
+          let work: Work | undefined
+          for (const w of inFlight) if (w.event.id === eventId) work = w
           if (work === undefined || (run !== undefined && work.run !== run)) {
             return Effect.fail(
               new AckError({
