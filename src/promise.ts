@@ -4,7 +4,8 @@
  * resolves with its result or rejects with its typed error instance. `close()` drains the groups
  * and closes the database.
  */
-import { Effect, ManagedRuntime } from "effect"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { StoreError, StoreOpenError } from "./store/errors.ts"
 import type { DeadLetter, Event } from "./store/records.ts"
 import type { Store } from "./store/Store.ts"

@@ -6,7 +6,13 @@
  * Closing the bus (closing its layer's scope) drains every group (see `ConsumerGroup`), then
  * commits whatever writes are pending, then the store closes.
  */
-import { Clock, Context, Effect, Exit, Layer, Random, Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"

@@ -21,7 +21,17 @@
  * A failing handler marks its event (retry, then dead letter), never the group's fibers. A failing
  * store call ends the session; the supervisor logs it and starts a new one after a backoff.
  */
-import { Cause, Clock, type Context, Deferred, Effect, Exit, Fiber, Latch, Option, Random, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
 import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
 import type { CommitResult, ProgressWrite, StoreShape } from "../store/Store.ts"

@@ -4,7 +4,7 @@
  * function of the attempt number, so it can be recomputed after a restart and stored as
  * `next_attempt_at`; that is why this is not a stateful `Schedule`.
  */
-import type { Random } from "effect"
+import type * as Random from "effect/Random"
 
 export interface Backoff {
   readonly initialMs: number

@@ -8,7 +8,7 @@
  * transaction per publish). `suspend` instead schedules the woken fiber on its own dispatcher, so
  * it runs after the fiber that woke it yields, and whatever piled up meanwhile is handled at once.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /**
  * Suspends the fiber until `register`'s `wake` is called; the fiber then resumes on its scheduler

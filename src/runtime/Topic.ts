@@ -3,7 +3,10 @@
  * published to; defining one attaches a payload schema (checked on every publish), partitions
  * (a partition is chosen from the key) and the retention and compaction settings the store keeps.
  */
-import { Cause, Exit, Schema } from "effect"
+import * as Exit from "effect/Exit"
+import type * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import * as SchemaParser from "effect/SchemaParser"
 import type { Json } from "../store/records.ts"
 import { TopicError } from "./errors.ts"
 
@@ -81,7 +84,8 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
       throw new TopicError({ topic: name, detail: "retention.maxCount must be a positive integer" })
     }
   }
-  const decode = options.schema === undefined ? undefined : Schema.decodeUnknownExit(options.schema)
+  const decode = options.schema === undefined ? undefined : SchemaParser.decodeUnknownExit(options.schema)
+  const format = SchemaIssue.makeFormatterDefault()
   const partitions = options.partitions
   return {
     name,
@@ -90,8 +94,8 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
       if (decode === undefined) return undefined
       const exit = decode(payload, { errors: "all" })
       if (Exit.isSuccess(exit)) return undefined
-      const error = Cause.squash(exit.cause)
-      return `payload does not match the topic's schema: ${error instanceof Error ? error.message : String(error)}`
+      const issue = Exit.findErrorOption(exit)
+      return `payload does not match the topic's schema: ${issue._tag === "Some" ? format(issue.value) : "invalid"}`
     },
     partitionOf: (key) =>
       partitions === undefined ? undefined : key === undefined ? 0 : hashKey(key) % partitions

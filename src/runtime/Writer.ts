@@ -8,7 +8,10 @@
  * neighbours. A commit and the hand-back of its results are uninterruptible: a submitter never
  * waits for a result that will not come. After `close`, submissions fail with `BusClosedError`.
  */
-import { Clock, Effect, Exit, Fiber } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type { StoreError } from "../store/errors.ts"
 import type { AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, ProgressWrite, StoreShape } from "../store/Store.ts"
 import type { EventDraft } from "../store/records.ts"

@@ -2,7 +2,7 @@
  * The runtime's typed failures, each with a message a person can act on. A failure of any of these
  * kinds changed nothing: a refused publish wrote nothing, a refused subscribe started nothing.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** A publish was refused before anything was written. */
 export class PublishError extends Data.TaggedError("PublishError")<{

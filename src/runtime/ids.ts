@@ -4,7 +4,8 @@
  * increasing: within a millisecond (or if the clock steps back) the 74 random bits are
  * incremented as a counter instead of redrawn ("monotonic random", RFC 9562 section 6.2).
  */
-import type { Clock, Random } from "effect"
+import type * as Clock from "effect/Clock"
+import type * as Random from "effect/Random"
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
 

@@ -8,7 +8,8 @@
  * group-commit publishes, acks and attempt records together. Group writes are fenced: a write for
  * a group whose lease belongs to another owner is skipped and reported, never applied.
  */
-import { Context, type Effect } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
 import type { SqlDialect } from "./dialect.ts"
 import type { StoreError } from "./errors.ts"
 import type {

@@ -3,7 +3,7 @@
  * timeouts, constraint surprises); `StoreOpenError` is a database that cannot be opened or
  * migrated, reported once at start-up with what to do about it.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)

@@ -8,7 +8,8 @@
  * runs its templates directly on the handle.
  */
 import SqliteDatabase from "better-sqlite3"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { Kysely, SqliteDialect } from "kysely"
 import { Migrator } from "kysely/migration"
 import { describeCause, StoreError, StoreOpenError } from "../errors.ts"
