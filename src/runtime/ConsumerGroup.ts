@@ -416,7 +416,7 @@ const session = (
       })
 
     const admit = (work: Work, first = false): Effect.Effect<void> =>
-      (first ? lanes.admitFirst(work) : lanes.admit(work)) ? makeRunnable(work) : Effect.void
+      lanes.admit(work, first) ? makeRunnable(work) : Effect.void
 
     const wakeIdle = () => {
       while (idle.length > 0 && ready.length > 0 && canStart()) {
@@ -825,6 +825,9 @@ const session = (
       })
     }
 
+    // While the fetcher waits for news, commits that append to our topics raise our lease mark in
+    // the same transaction (see `LeaseHook`), so new events arrive already leased.
+    let waitingForNews = false
     const fetcher = Effect.gen(function*() {
       yield* fetchGate.await
       while (true) {
@@ -832,7 +835,10 @@ const session = (
         while (buffered > config.capacity - config.batchSize) yield* room.wait
         const page = yield* readPage(config.batchSize)
         if (page.length === 0) {
-          yield* news.wait
+          waitingForNews = true
+          yield* news.wait.pipe(Effect.ensuring(Effect.sync(() => {
+            waitingForNews = false
+          })))
           continue
         }
         const leases: Array<ProgressWrite> = []
@@ -925,10 +931,21 @@ const session = (
 
     // ---- start ---------------------------------------------------------------------------------
     const unwatch = deps.wakeups.watch(topics, news)
+    const unhook = writer.hook({
+      group,
+      owner: sid,
+      topics: new Set(topics),
+      idle: () => waitingForNews && !stopping && !isolating,
+      leased: (topic, seq) => {
+        const floor = floors.get(topic)
+        if (floor !== undefined && seq > floor.leasedUpto) floor.leasedUpto = seq
+      }
+    })
     const unwatchRefresh = deps.wakeups.watch([], refreshSignal)
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       unwatch()
       unwatchRefresh()
+      unhook()
     }))
 
     expose({
@@ -990,6 +1007,7 @@ const session = (
 
     // ---- drain ---------------------------------------------------------------------------------
     stopping = true
+    unhook()
     yield* Fiber.interrupt(fetcherFiber)
     yield* Scope.close(timers, Exit.void)
     for (const waiter of idle.splice(0)) waiter(undefined)

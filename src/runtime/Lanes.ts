@@ -42,8 +42,11 @@ export class Lanes<W> {
     }
   }
 
-  /** Admits new work: true if it may run now, false if it waits behind its key. */
-  admit(work: W): boolean {
+  /**
+   * Admits work: true if it may run now, false if it waits behind its key. With `ahead` (a
+   * requeued dead letter resuming its key) it goes before the key's queue and releases a hold.
+   */
+  admit(work: W, ahead = false): boolean {
     const key = this.laneKey(work)
     if (key === undefined) return true
     const lane = this.lanes.get(key)
@@ -51,24 +54,12 @@ export class Lanes<W> {
       this.lanes.set(key, { queue: new Fifo(), held: false })
       return true
     }
-    lane.queue.push(work)
-    return false
-  }
-
-  /** Admits work ahead of its key's queue (a requeued dead letter resuming a held key). */
-  admitFirst(work: W): boolean {
-    const key = this.laneKey(work)
-    if (key === undefined) return true
-    const lane = this.lanes.get(key)
-    if (lane === undefined) {
-      this.lanes.set(key, { queue: new Fifo(), held: false })
-      return true
-    }
-    if (lane.held) {
+    if (ahead && lane.held) {
       lane.held = false
       return true
     }
-    lane.queue.unshift(work)
+    if (ahead) lane.queue.unshift(work)
+    else lane.queue.push(work)
     return false
   }
 
@@ -82,13 +73,10 @@ export class Lanes<W> {
   /** Keeps the key of `work` blocked after it finished (its dead letter holds the key). */
   hold(work: W): void {
     const key = this.laneKey(work)
-    if (key === undefined) return
-    const lane = this.lanes.get(key)
-    if (lane === undefined) this.lanes.set(key, { queue: new Fifo(), held: true })
-    else lane.held = true
+    if (key !== undefined) this.holdKey(key)
   }
 
-  /** Holds `key` before any of its events arrive (restored from a stored dead letter). */
+  /** Holds a lane key (also before any of its events arrive: restored from a stored dead letter). */
   holdKey(key: string): void {
     const lane = this.lanes.get(key)
     if (lane === undefined) this.lanes.set(key, { queue: new Fifo(), held: true })

@@ -37,6 +37,16 @@ export interface DeadLetterWrite {
   readonly deadLetter: DeadLetter
 }
 
+/**
+ * Raises a group's lease mark on `topic` to the highest seq this batch appended to it (applied
+ * after every other write of the batch, so a progress write in the same batch cannot lower it).
+ */
+export interface LeaseOnAppend {
+  readonly group: string
+  readonly owner: string
+  readonly topic: string
+}
+
 /** Everything one transaction writes. Any part may be empty. */
 export interface WriteBatch {
   readonly now: number
@@ -44,6 +54,7 @@ export interface WriteBatch {
   readonly progress: ReadonlyArray<ProgressWrite>
   readonly deliveries: ReadonlyArray<DeliveryWrite>
   readonly deadLetters: ReadonlyArray<DeadLetterWrite>
+  readonly leases?: ReadonlyArray<LeaseOnAppend> | undefined
 }
 
 /** The outcome of one append: the seq it has, and the stored record when the id already existed. */

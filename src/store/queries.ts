@@ -78,6 +78,10 @@ export const makeQueries = (db: Kysely<Database>) => ({
       .set({ floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now") })
       .where("topic", "=", p("topic")).where("grp", "=", p("group"))
   ),
+  raiseLease: template<"topic" | "group" | "seq" | "now">((p) =>
+    db.updateTable("cursors").set({ leased_upto: p("seq"), updated_at: p("now") })
+      .where("topic", "=", p("topic")).where("grp", "=", p("group")).where("leased_upto", "<", p("seq"))
+  ),
   upsertCursor: template<"topic" | "group" | "floor" | "now">((p) =>
     db.insertInto("cursors").values({
       topic: p("topic"), grp: p("group"), floor: p("floor"), acked: null, leased_upto: p("floor"), updated_at: p("now")

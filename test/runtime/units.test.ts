@@ -84,14 +84,14 @@ describe("Lanes", () => {
     assert.isTrue(none.admit({ k: "a" }))
   })
 
-  it("hold keeps later events of the key until release; admitFirst resumes a held key", () => {
+  it("hold keeps later events of the key until release; admitting ahead resumes a held key", () => {
     const lanes = new Lanes<{ n: number; k?: string }>("key", key)
     const a1 = { n: 1, k: "a" }
     lanes.admit(a1)
     lanes.hold(a1)
     assert.isFalse(lanes.admit({ n: 2, k: "a" }))
     assert.deepStrictEqual(lanes.heldKeys(), ["a"])
-    assert.isTrue(lanes.admitFirst({ n: 9, k: "a" }), "a requeued dead letter runs at once and releases the hold")
+    assert.isTrue(lanes.admit({ n: 9, k: "a" }, true), "a requeued dead letter runs at once and releases the hold")
     assert.deepStrictEqual(lanes.heldKeys(), [])
     assert.deepStrictEqual(lanes.finish({ n: 9, k: "a" }), { n: 2, k: "a" })
     lanes.holdKey("b")

@@ -145,6 +145,33 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
         })
       ))
 
+    it.effect("leases on append raise the lease mark to the highest new seq, never lower it, and are fenced", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", 0, 1)
+          const first = yield* store.commit({
+            ...emptyBatch,
+            appends: [draft("a", "t", 1), draft("b", "u", 2), draft("c", "t", 3)],
+            leases: [{ group: "g", owner: "A", topic: "t" }, { group: "g", owner: "A", topic: "none" }]
+          })
+          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
+          yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", 1)], leases: [{ group: "g", owner: "A", topic: "t" }] })
+          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq, "an existing id leases nothing")
+          const fenced = yield* store.commit({ ...emptyBatch, appends: [draft("d", "t", 4)], leases: [{ group: "g", owner: "B", topic: "t" }] })
+          assert.deepStrictEqual(fenced.fenced, ["g"])
+          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
+          yield* store.commit({
+            ...emptyBatch,
+            appends: [draft("e", "t", 5)],
+            progress: [{ group: "g", owner: "A", topic: "t", floor: 0, acked: [], leasedUpto: 0 }],
+            leases: [{ group: "g", owner: "A", topic: "t" }]
+          })
+          const e = yield* store.eventById("e")
+          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, e!.seq, "applied after the batch's progress writes")
+        })
+      ))
+
     it.effect("cursors: init keeps an existing cursor; set resets ack state and forgets retries but not requeues", () =>
       withStore((store) =>
         Effect.gen(function*() {

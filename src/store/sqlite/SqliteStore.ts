@@ -152,7 +152,8 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
         appended[i] = { seq: existing.seq, existing }
       }
     }
-    if (batch.progress.length === 0 && batch.deliveries.length === 0 && batch.deadLetters.length === 0) {
+    const leases = batch.leases ?? []
+    if (batch.progress.length === 0 && batch.deliveries.length === 0 && batch.deadLetters.length === 0 && leases.length === 0) {
       return { appended, fenced: [] }
     }
     const owners = new Map<string, string | null>()
@@ -185,6 +186,19 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       if (!holds(d.group, w.owner)) continue
       run(q.upsertDeadLetter, deadLetterParams(d))
       run(q.deleteDelivery, { group: d.group, seq: d.seq })
+    }
+    if (leases.length > 0) {
+      const maxByTopic = new Map<string, number>()
+      for (let i = 0; i < batch.appends.length; i++) {
+        const a = appended[i]!
+        if (a.existing !== undefined) continue
+        const topic = batch.appends[i]!.topic
+        if ((maxByTopic.get(topic) ?? 0) < a.seq) maxByTopic.set(topic, a.seq)
+      }
+      for (const l of leases) {
+        const seq = maxByTopic.get(l.topic)
+        if (seq !== undefined && holds(l.group, l.owner)) run(q.raiseLease, { topic: l.topic, group: l.group, seq, now: batch.now })
+      }
     }
     return { appended, fenced: [...fenced] }
   })
