@@ -158,4 +158,14 @@ if (write) {
     ? previous.replace(new RegExp(`${marker}[\\s\\S]*?${marker}`), section)
     : `# Benchmark results\n\nEvery figure is measured against raw better-sqlite3 doing the same work in the same run.\n\n${section}\n`
   writeFileSync(file, next)
+  // The README shows the same table (between its bench markers).
+  const readme = join(import.meta.dirname, "..", "README.md")
+  const text = readFileSync(readme, "utf8")
+  const benchMarker = "<!-- bench -->"
+  if (text.includes(benchMarker)) {
+    writeFileSync(readme, text.replace(
+      new RegExp(`${benchMarker}[\\s\\S]*?${benchMarker}`),
+      `${benchMarker}\nCore runtime, from \`${command}\` (${machine}):\n\n${table}\n${benchMarker}`
+    ))
+  }
 }
