@@ -1,0 +1,69 @@
+/**
+ * Diagnostics: typed, located problems found while reading, expanding, compiling or running
+ * `.sib` code. A diagnostic is data (kind, code, message, span, hints, related locations); its
+ * text is computed by `render`. `SibError` carries every diagnostic of a failed load.
+ */
+import * as Data from "effect/Data"
+import type { Span } from "./Span.ts"
+
+export type DiagnosticKind = "Read" | "Expand" | "Compile" | "Runtime"
+
+export interface Related {
+  readonly message: string
+  readonly span: Span
+}
+
+export interface Diagnostic {
+  readonly kind: DiagnosticKind
+  /** A stable identifier, e.g. `read/unterminated-string`, `compile/unknown-symbol`. */
+  readonly code: string
+  readonly message: string
+  readonly span: Span
+  readonly hints: ReadonlyArray<string>
+  readonly related: ReadonlyArray<Related>
+  readonly severity: "error" | "warning"
+}
+
+export const diagnostic = (
+  kind: DiagnosticKind,
+  code: string,
+  message: string,
+  span: Span,
+  extra: { readonly hints?: ReadonlyArray<string>; readonly related?: ReadonlyArray<Related>; readonly severity?: "error" | "warning" } = {}
+): Diagnostic => ({
+  kind,
+  code,
+  message,
+  span,
+  hints: extra.hints ?? [],
+  related: extra.related ?? [],
+  severity: extra.severity ?? "error"
+})
+
+/** A program (or one of its files) did not load; nothing of it was registered or started. */
+export class SibError extends Data.TaggedError("SibError")<{
+  readonly diagnostics: ReadonlyArray<Diagnostic>
+}> {
+  override get message(): string {
+    const [first] = this.diagnostics
+    const more = this.diagnostics.length > 1 ? ` (and ${this.diagnostics.length - 1} more)` : ""
+    return first === undefined
+      ? "the program did not load"
+      : `${first.span.file}:${first.span.line}:${first.span.column}: ${first.kind} error: ${first.message}${more}`
+  }
+}
+
+/**
+ * A language error raised while `.sib` code runs (in a handler, a timer or a test). It carries the
+ * location of the failing form; as a handler failure it becomes the event's attempt error.
+ */
+export class SibRuntimeError extends Error {
+  readonly _tag = "SibRuntimeError"
+  readonly diagnostic: Diagnostic
+  constructor(diag: Diagnostic) {
+    super(`${diag.span.file}:${diag.span.line}:${diag.span.column}: ${diag.message}`)
+    this.name = "SibRuntimeError"
+    this.diagnostic = diag
+    this.stack = `SibRuntimeError: ${this.message}\n    at ${diag.span.file}:${diag.span.line}:${diag.span.column}`
+  }
+}

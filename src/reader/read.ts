@@ -1,0 +1,299 @@
+/**
+ * The reader: `.sib` text in, Syntax forms (with spans) or Read diagnostics out. It never throws.
+ *
+ * 1. Lex the whole text with moo, checking each token: characters that start no token,
+ *    unterminated strings, invalid escapes, invalid numbers, unknown `#` reader macros.
+ * 2. Check delimiters with a stack: an unexpected closer, a mismatched one (the diagnostic names
+ *    both the opener and where it failed), an unclosed opener at the end, and nesting deeper than
+ *    `maxDepth` (so pathological input never reaches the parser or a recursive walk).
+ * 3. Parse the significant tokens with the nearley grammar, which must give exactly one parse
+ *    (more is a bug in the grammar).
+ * 4. Check map and set literals: an odd number of map entries, duplicate literal keys.
+ */
+import nearley from "nearley"
+import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
+import { join, type Span } from "../diagnostics/Span.ts"
+import { setFile } from "./build.ts"
+import { type ClassToken, classify } from "./classes.ts"
+import grammar from "./grammar.ts"
+import { decodeString, isTrivia, lexer, numberValue, spanOf, type Token } from "./lexer.ts"
+import type { Syntax } from "./Syntax.ts"
+
+export interface ReadResult {
+  readonly forms: ReadonlyArray<Syntax>
+  readonly diagnostics: ReadonlyArray<Diagnostic>
+}
+
+export interface ReadOptions {
+  /** Deepest nesting accepted (default 256). */
+  readonly maxDepth?: number | undefined
+}
+
+const compiled = nearley.Grammar.fromCompiled(grammar)
+
+const openers: Record<string, string> = { lparen: ")", lbrack: "]", lbrace: "}", setOpen: "}" }
+const closers: Record<string, string> = { rparen: ")", rbrack: "]", rbrace: "}" }
+
+const readError = (code: string, message: string, span: Span, extra: Parameters<typeof diagnostic>[4] = {}) =>
+  diagnostic("Read", `read/${code}`, message, span, extra)
+
+/** The span of `length` characters at `at` within a token (which may span lines). */
+const spanWithin = (token: Token, file: string, at: number, length: number): Span => {
+  const before = token.text.slice(0, at)
+  const lines = before.split("\n")
+  const line = token.line + lines.length - 1
+  const column = lines.length === 1 ? token.col + at : lines[lines.length - 1]!.length + 1
+  return { file, line, column, endLine: line, endColumn: column + length, offset: token.offset + at, endOffset: token.offset + at + length }
+}
+
+/** Serves pre-lexed, classified tokens to nearley. */
+class TokenStream {
+  private index = 0
+  private readonly tokens: ReadonlyArray<ClassToken>
+  constructor(tokens: ReadonlyArray<ClassToken>) {
+    this.tokens = tokens
+  }
+  reset() {}
+  next() {
+    return this.tokens[this.index++]
+  }
+  save() {
+    return {}
+  }
+  formatError(token: ClassToken) {
+    return `unexpected ${token.text}`
+  }
+  has() {
+    return true
+  }
+}
+
+const describeToken = (t: Token): string => {
+  switch (t.type) {
+    case "quote":
+      return "' (quote)"
+    case "quasiquote":
+      return "` (quasiquote)"
+    case "unquote":
+      return "~ (unquote)"
+    case "splice":
+      return "~@ (splice-unquote)"
+    case "discard":
+      return "#_ (form comment)"
+    default:
+      return t.text
+  }
+}
+
+export const read = (text: string, file: string, options: ReadOptions = {}): ReadResult => {
+  const maxDepth = options.maxDepth ?? 256
+  const diagnostics: Array<Diagnostic> = []
+  const significant: Array<Token> = []
+  const stack: Array<Token> = []
+  let fatal = false
+
+  lexer.reset(text)
+  let token: Token | undefined
+  try {
+    token = lexer.next()
+  } catch {
+    token = undefined
+  }
+  let last: Token | undefined
+  while (token !== undefined && !fatal) {
+    const at = spanOf(token, file)
+    switch (token.type) {
+      case "error":
+        diagnostics.push(readError("unexpected-character", `unexpected character ${JSON.stringify(token.text[0])}`, { ...at, endColumn: at.column + 1, endLine: at.line, endOffset: at.offset + 1 }))
+        fatal = true
+        break
+      case "unterminated":
+        diagnostics.push(readError("unterminated-string", "unterminated string: it starts here and is never closed", { ...at, endLine: at.line, endColumn: at.column + 1, endOffset: at.offset + 1 }, {
+          hints: ["close it with a double quote; write \\\" for a quote inside a string"]
+        }))
+        fatal = true
+        break
+      case "badHash":
+        diagnostics.push(readError("unknown-dispatch", `unknown reader macro ${token.text}`, at, {
+          hints: ["#{ ... } is a set and #_ skips the next form; there are no other # forms"]
+        }))
+        break
+      case "number":
+        if (numberValue(token.text) === undefined) {
+          diagnostics.push(readError("invalid-number", `invalid number ${token.text}`, at, {
+            hints: ["numbers look like 42, -7, 3.14, 1e-3 or 0xff; a symbol cannot start with a digit"]
+          }))
+        }
+        break
+      case "string":
+        for (const p of decodeString(token.text).problems) {
+          diagnostics.push(readError("invalid-escape", p.message, spanWithin(token, file, p.at, p.length)))
+        }
+        break
+      case "keyword":
+        if (token.text === ":") diagnostics.push(readError("empty-keyword", "a keyword needs a name after the colon", at))
+        break
+      default:
+        if (token.type !== undefined && token.type in openers) {
+          stack.push(token)
+          if (stack.length > maxDepth) {
+            diagnostics.push(readError("too-deep", `forms nest deeper than ${maxDepth} levels`, at, {
+              hints: ["split the expression into named parts with def or let"]
+            }))
+            fatal = true
+          }
+        } else if (token.type !== undefined && token.type in closers) {
+          const open = stack.pop()
+          if (open === undefined) {
+            diagnostics.push(readError("unexpected-closer", `unexpected ${token.text}: nothing is open here`, at, {
+              hints: ["remove it, or add the opening delimiter it was meant to close"]
+            }))
+            fatal = true
+          } else if (openers[open.type!] !== closers[token.type]) {
+            diagnostics.push(readError("mismatched-delimiter", `${token.text} does not close the ${open.text} opened at line ${open.line}, column ${open.col}`, at, {
+              related: [{ message: `the ${open.text} opened here expects ${openers[open.type!]}`, span: spanOf(open, file) }],
+              hints: [`close the ${open.text} with ${openers[open.type!]} before this ${token.text}`]
+            }))
+            fatal = true
+          }
+        }
+    }
+    if (!isTrivia(token)) {
+      significant.push(token)
+      last = token
+    }
+    if (fatal) break
+    try {
+      token = lexer.next()
+    } catch {
+      token = undefined
+    }
+  }
+  if (!fatal && stack.length > 0) {
+    const open = stack[stack.length - 1]!
+    const end = last === undefined ? spanOf(open, file) : spanOf(last, file)
+    diagnostics.push(readError("unclosed", `the ${open.text} opened here is never closed`, spanOf(open, file), {
+      related: [{ message: `the text ends here, expected ${openers[open.type!]}`, span: { ...end, line: end.endLine, column: end.endColumn, offset: end.endOffset } }],
+      hints: [`add ${openers[open.type!]} where the form should end`]
+    }))
+    fatal = true
+  }
+  if (diagnostics.length > 0) return { forms: [], diagnostics }
+
+  setFile(file)
+  const parser = new nearley.Parser(compiled, { keepHistory: false })
+  const classified = significant.map(classify)
+  parser.lexer = new TokenStream(classified) as never
+  try {
+    parser.feed("")
+  } catch (e) {
+    const bad = (e as { token?: ClassToken }).token?.token
+    const index = bad === undefined ? -1 : significant.indexOf(bad)
+    const before = index > 0 ? significant[index - 1] : undefined
+    const where = bad !== undefined ? spanOf(bad, file) : spanOf(significant[significant.length - 1]!, file)
+    const message = before !== undefined && ["quote", "quasiquote", "unquote", "splice", "discard"].includes(before.type!)
+      ? `expected a form after ${describeToken(before)}, found ${bad?.text}`
+      : `unexpected ${bad?.text ?? "end of input"}`
+    return { forms: [], diagnostics: [readError("unexpected-token", message, where)] }
+  }
+  if (parser.results.length === 0) {
+    const end = last!
+    return {
+      forms: [],
+      diagnostics: [readError("missing-form", `expected a form after ${describeToken(end)} before the end of the text`, spanOf(end, file))]
+    }
+  }
+  if (parser.results.length > 1) {
+    return {
+      forms: [],
+      diagnostics: [readError("ambiguous", `internal error: the grammar found ${parser.results.length} parses (please report this)`, spanOf(significant[0]!, file))]
+    }
+  }
+  const forms = parser.results[0] as ReadonlyArray<Syntax>
+  for (const form of forms) checkLiterals(form, diagnostics)
+  return { forms: diagnostics.length > 0 ? [] : forms, diagnostics }
+}
+
+/** Odd map entries and duplicate literal keys (map keys, set members). */
+const checkLiterals = (form: Syntax, out: Array<Diagnostic>): void => {
+  switch (form.kind) {
+    case "map": {
+      if (form.items.length % 2 === 1) {
+        const dangling = form.items[form.items.length - 1]!
+        out.push(readError("odd-map", `a map needs a value for every key; ${literalText(dangling)} has none`, form.span, {
+          related: [{ message: "this key has no value", span: dangling.span }],
+          hints: ["maps are written {key value key value ...}"]
+        }))
+      }
+      reportDuplicates(form.items.filter((_, i) => i % 2 === 0), "key", "map", out)
+      for (const item of form.items) checkLiterals(item, out)
+      return
+    }
+    case "set":
+      reportDuplicates(form.items, "member", "set", out)
+      for (const item of form.items) checkLiterals(item, out)
+      return
+    case "list":
+    case "vector":
+      for (const item of form.items) checkLiterals(item, out)
+      return
+    default:
+      return
+  }
+}
+
+const literalKey = (s: Syntax): string | undefined => {
+  switch (s.kind) {
+    case "keyword":
+    case "string":
+      return `s:${s.kind === "keyword" ? s.name : s.value}`
+    case "number":
+      return `n:${s.value}`
+    case "boolean":
+      return `b:${s.value}`
+    case "nil":
+      return "nil"
+    default:
+      return undefined
+  }
+}
+
+const literalText = (s: Syntax): string => {
+  switch (s.kind) {
+    case "keyword":
+      return `:${s.name}`
+    case "string":
+      return JSON.stringify(s.value)
+    case "symbol":
+      return s.name
+    case "number":
+      return String(s.value)
+    default:
+      return "the last key"
+  }
+}
+
+const reportDuplicates = (keys: ReadonlyArray<Syntax>, what: string, container: string, out: Array<Diagnostic>) => {
+  const seen = new Map<string, Syntax>()
+  for (const k of keys) {
+    const id = literalKey(k)
+    if (id === undefined) continue
+    const first = seen.get(id)
+    if (first !== undefined) {
+      out.push(readError(`duplicate-${what}`, `duplicate ${what} ${literalText(k)} in a ${container} literal`, k.span, {
+        related: [{ message: "first written here", span: first.span }]
+      }))
+    } else {
+      seen.set(id, k)
+    }
+  }
+}
+
+/** The span of a whole program's text (for diagnostics about a file as a whole). */
+export const fileSpan = (file: string, text: string): Span => {
+  const lines = text.split("\n")
+  return join(
+    { file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 },
+    { file, line: lines.length, column: 1, endLine: lines.length, endColumn: (lines[lines.length - 1]?.length ?? 0) + 1, offset: text.length, endOffset: text.length }
+  )
+}
