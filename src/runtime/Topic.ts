@@ -34,6 +34,8 @@ export interface Retention {
 export interface TopicOptions {
   /** Every payload must decode with this schema. */
   readonly schema?: Schema.ConstraintDecoder<unknown> | undefined
+  /** Every payload must pass this check (a problem description, or undefined when it is fine). */
+  readonly validate?: ((payload: unknown) => string | undefined) | undefined
   readonly retention?: Retention | undefined
   /** Keep only the latest event per key (a key is then required on publish). */
   readonly compaction?: boolean | undefined
@@ -63,7 +65,7 @@ const hashKey = (key: string): number => {
   return h >>> 0
 }
 
-const knownOptions = ["schema", "retention", "compaction", "partitions", "description"]
+const knownOptions = ["schema", "validate", "retention", "compaction", "partitions", "description"]
 
 export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const problem = topicNameProblem(name)
@@ -91,6 +93,8 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
     name,
     options,
     checkPayload: (payload) => {
+      const invalid = options.validate?.(payload)
+      if (invalid !== undefined) return `payload does not match the topic's schema: ${invalid}`
       if (decode === undefined) return undefined
       const exit = decode(payload, { errors: "all" })
       if (Exit.isSuccess(exit)) return undefined
@@ -114,7 +118,7 @@ export const topicConfig = (topic: Topic): Json => {
   }
   if (o.compaction !== undefined) config.compaction = o.compaction
   if (o.partitions !== undefined) config.partitions = o.partitions
-  if (o.schema !== undefined) config.schema = true
+  if (o.schema !== undefined || o.validate !== undefined) config.schema = true
   if (o.description !== undefined) config.description = o.description
   return config
 }

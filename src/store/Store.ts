@@ -108,6 +108,8 @@ export interface StoreShape {
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>
+  /** The latest event of each key on `topic` (keys with no event are absent). */
+  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError>
   /** The highest seq stored for `topic` (0 when it has none). */
   readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
   /** The floor that starts a group at the first event of `topic` stamped at or after `ts`. */

@@ -16,6 +16,10 @@ export const makeQueries = (db: Kysely<Database>) => ({
       }).onConflict((oc) => oc.column("id").doNothing())
   ),
   eventById: template<"id">((p) => db.selectFrom("events").select(eventColumns).where("id", "=", p("id"))),
+  latestOfKey: template<"topic" | "key">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("topic", "=", p("topic")).where("key", "=", p("key")).orderBy("seq", "desc").limit(1)
+  ),
   eventBySeq: template<"seq">((p) => db.selectFrom("events").select(eventColumns).where("seq", "=", p("seq"))),
   readTopic: template<"topic" | "after" | "limit">((p) =>
     db.selectFrom("events").select(eventColumns)

@@ -98,6 +98,21 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
         })
       ))
 
+    it.effect("latestByKey returns the newest event of each key in one topic", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.commit({
+            ...emptyBatch,
+            appends: [
+              draft("a1", "s", 1, { key: "a" }), draft("b1", "s", 2, { key: "b" }), draft("a2", "s", 3, { key: "a" }),
+              draft("x", "other", 4, { key: "a" })
+            ]
+          })
+          const latest = yield* store.latestByKey("s", ["a", "b", "c", "a"])
+          assert.deepStrictEqual([...latest].map(([k, e]) => [k, e.id]), [["a", "a2"], ["b", "b1"]])
+        })
+      ))
+
     it.effect("leases are compare-and-set, renewable by their owner only, and releasable", () =>
       withStore((store) =>
         Effect.gen(function*() {

@@ -272,6 +272,15 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
         [...seqs].sort((a, b) => a - b).flatMap((seq) => events(q.eventBySeq, { seq }))
       ),
     eventById: (id) => attempt("eventById", () => events(q.eventById, { id })[0]),
+    latestByKey: (topic, keys) =>
+      attempt("latestByKey", () => {
+        const out = new Map<string, Event>()
+        for (const key of new Set(keys)) {
+          const [event] = events(q.latestOfKey, { topic, key })
+          if (event !== undefined) out.set(key, event)
+        }
+        return out
+      }),
     headSeq: (topic) => attempt("headSeq", () => num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)),
     floorForTs: (topic, ts) =>
       attempt("floorForTs", () => {

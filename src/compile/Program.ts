@@ -1,0 +1,73 @@
+/**
+ * A loaded program: what its top level declared (topics, consumer groups, initial publishes,
+ * timers, tests), collected while the files loaded. Nothing of it touches the bus until `start`,
+ * so a program with any error registers nothing.
+ */
+import type { Span } from "../diagnostics/Span.ts"
+import type { Callable } from "../reader/Value.ts"
+import type { SubscribeOptions } from "../runtime/options.ts"
+import type { PublishOptions } from "../runtime/publish.ts"
+import type { TopicOptions } from "../runtime/Topic.ts"
+import type { Namespace } from "./compile.ts"
+
+export interface TopicDef {
+  readonly name: string
+  readonly options: TopicOptions
+  /** With compaction: the payload field that is the key when a publish gives none. */
+  readonly keyField: string | undefined
+  readonly span: Span
+}
+
+export interface SubscriptionDef {
+  readonly topics: ReadonlyArray<string>
+  readonly group: string
+  readonly handler: Callable
+  readonly options: SubscribeOptions
+  readonly span: Span
+}
+
+export interface PublishDef {
+  readonly topic: string
+  readonly payload: unknown
+  readonly options: PublishOptions
+  readonly span: Span
+}
+
+export interface TimerDef {
+  readonly kind: "every" | "after"
+  readonly ms: number
+  readonly fn: Callable
+  readonly span: Span
+}
+
+export interface TestDef {
+  readonly name: string
+  readonly body: Callable
+  readonly span: Span
+}
+
+export class ProgramBuilder {
+  readonly topics: Array<TopicDef> = []
+  readonly subscriptions: Array<SubscriptionDef> = []
+  readonly publishes: Array<PublishDef> = []
+  readonly timers: Array<TimerDef> = []
+  readonly tests: Array<TestDef> = []
+
+  topic(name: string): TopicDef | undefined {
+    for (let i = this.topics.length - 1; i >= 0; i--) if (this.topics[i]!.name === name) return this.topics[i]
+    return undefined
+  }
+}
+
+export interface Program {
+  /** The files loaded, in load order (entry files and what they required). */
+  readonly files: ReadonlyArray<string>
+  /** Source text by file, for rendering diagnostics. */
+  readonly sources: ReadonlyMap<string, string>
+  readonly topics: ReadonlyArray<TopicDef>
+  readonly subscriptions: ReadonlyArray<SubscriptionDef>
+  readonly publishes: ReadonlyArray<PublishDef>
+  readonly timers: ReadonlyArray<TimerDef>
+  readonly tests: ReadonlyArray<TestDef>
+  readonly namespace: Namespace
+}

@@ -1,0 +1,89 @@
+/**
+ * Built-in functions: their description (name, argument shapes, doc, example: the language
+ * reference is generated from it) and the wrapper that turns one into a callable value with arity
+ * and mode checks. Calling any value (a function, a keyword as a getter) goes through `callValue`.
+ */
+import type { Span } from "../diagnostics/Span.ts"
+import { type Callable, isCallable, Keyword, type Value } from "../reader/Value.ts"
+import { fail, type Mode, type RunState } from "./runtime.ts"
+
+export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
+
+export interface Builtin {
+  readonly name: string
+  readonly group: BuiltinGroup
+  /** Argument shapes as written in docs, e.g. "[m k]" and "[m k default]". */
+  readonly arglists: ReadonlyArray<string>
+  readonly doc: string
+  readonly example?: string | undefined
+  readonly min: number
+  readonly max: number
+  /** Where it may be called (default: everywhere). */
+  readonly modes?: ReadonlyArray<Mode> | undefined
+  /** Why it cannot be called in another mode (shown in the error). */
+  readonly modeHint?: string | undefined
+  readonly impl: (args: ReadonlyArray<Value>, run: RunState, span: Span) => unknown
+}
+
+export const builtin = (b: Omit<Builtin, "min" | "max"> & { readonly min?: number; readonly max?: number }): Builtin => {
+  let min = Number.POSITIVE_INFINITY
+  let max = 0
+  for (const shape of b.arglists) {
+    const params = shape.replace(/^\[|\]$/g, "").split(/\s+/).filter((p) => p.length > 0)
+    const rest = params.indexOf("&")
+    const fixed = rest === -1 ? params.length : rest
+    min = Math.min(min, fixed)
+    max = Math.max(max, rest === -1 ? fixed : Number.POSITIVE_INFINITY)
+  }
+  return { ...b, min: b.min ?? (Number.isFinite(min) ? min : 0), max: b.max ?? max }
+}
+
+const plural = (n: number) => (n === 1 ? "argument" : "arguments")
+
+export const arityMessage = (name: string, shapes: ReadonlyArray<string>, got: number, min: number, max: number): string => {
+  const wants = min === max ? `${min} ${plural(min)}` : max === Number.POSITIVE_INFINITY ? `at least ${min} ${plural(min)}` : `${min} to ${max} arguments`
+  return `${name} takes ${wants}, got ${got}; shapes: ${shapes.map((s) => `(${name} ${s.replace(/^\[|\]$/g, "")})`).join(" ")}`
+}
+
+export const toCallable = (b: Builtin): Callable => ({
+  _tag: "Fn",
+  name: b.name,
+  invoke: (run, args, span) => {
+    const r = run as RunState
+    if (args.length < b.min || args.length > b.max) fail("arity", arityMessage(b.name, b.arglists, args.length, b.min, b.max))
+    if (b.modes !== undefined && !b.modes.includes(r.mode)) {
+      fail("mode", `${b.name} cannot be used ${modeWhere(r.mode)}`, b.modeHint === undefined ? [] : [b.modeHint])
+    }
+    return b.impl(args, r, span)
+  }
+})
+
+const modeWhere = (mode: Mode): string => {
+  switch (mode) {
+    case "load":
+      return "at the top level of a program"
+    case "macro":
+      return "inside a macro"
+    case "handler":
+      return "inside a handler"
+    case "timer":
+      return "inside a timer"
+    case "test":
+      return "inside a test"
+  }
+}
+
+/** Calls a value as a function: a callable, or a keyword (which gets its key from a map). */
+export const callValue = (f: Value, args: ReadonlyArray<Value>, run: RunState, span: Span): unknown => {
+  if (isCallable(f)) return f.invoke(run, args, span)
+  if (f instanceof Keyword) {
+    if (args.length < 1 || args.length > 2) fail("arity", `a keyword used as a function takes a map and an optional default, got ${args.length} arguments`)
+    const m = args[0]
+    if (m !== null && typeof m === "object" && !Array.isArray(m) && Object.hasOwn(m, f.name)) return (m as Record<string, Value>)[f.name]!
+    return args[1] ?? null
+  }
+  return fail("not-a-function", `${describeCallee(f)} is not a function`)
+}
+
+const describeCallee = (v: Value): string =>
+  v === null ? "nil" : typeof v === "string" ? `the string ${JSON.stringify(v)}` : typeof v === "number" ? `the number ${v}` : typeof v === "boolean" ? String(v) : "this value"

@@ -1,0 +1,494 @@
+/**
+ * The compiler: expanded Syntax -> closures (`Node`s) that evaluate to values or Effects. No `eval`,
+ * no generated JavaScript. Names resolve at compile time: locals to frame slots (by depth and
+ * index), globals and built-ins to cells of the program's namespace. Dotted names read fields
+ * (`e.payload`), `(.method obj ...)` calls a host object's method, and every call site attaches its
+ * span to errors raised inside it. Compile errors are collected; the compiler keeps going to
+ * report as many as it can.
+ */
+import * as Effect from "effect/Effect"
+import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
+import type { Span } from "../diagnostics/Span.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
+import * as S from "../reader/Syntax.ts"
+import {
+  isHostObject, isMap, Keyword, List, mapKey, SetValue, syntaxToValue, truthy, typeName, type Value
+} from "../reader/Value.ts"
+import { callValue } from "./builtins.ts"
+import { Closure, type Params } from "./Closure.ts"
+import { fail, type Frame, isEffect, lift, located, type Node, sequence, then } from "./runtime.ts"
+import { specialNames } from "./specials.ts"
+
+/** A global name: a built-in or a program definition. */
+export interface Cell {
+  readonly name: string
+  value: unknown
+  kind: "builtin" | "global" | "declared"
+  span: Span | undefined
+  doc: string | undefined
+}
+
+export const unbound: unique symbol = Symbol("unbound")
+
+/** The program's global names. User definitions replace built-ins of the same name. */
+export class Namespace {
+  readonly cells = new Map<string, Cell>()
+  private readonly protect = new Map<string, Cell>()
+
+  constructor(builtins: Iterable<readonly [string, unknown, string | undefined]>, protectedBuiltins: Iterable<readonly [string, unknown]>) {
+    for (const [name, value, doc] of builtins) this.cells.set(name, { name, value, kind: "builtin", span: undefined, doc })
+    for (const [name, value] of protectedBuiltins) this.protect.set(name, { name, value, kind: "builtin", span: undefined, doc: undefined })
+  }
+
+  lookup(name: string): Cell | undefined {
+    return this.protect.get(name) ?? this.cells.get(name)
+  }
+
+  /** Declares (or redeclares) a program global, replacing a built-in cell. */
+  declare(name: string, span: Span): Cell {
+    const existing = this.cells.get(name)
+    if (existing !== undefined && existing.kind !== "builtin") return existing
+    const cell: Cell = { name, value: unbound, kind: "declared", span, doc: undefined }
+    this.cells.set(name, cell)
+    return cell
+  }
+
+  isProgramGlobal(name: string): boolean {
+    const c = this.cells.get(name)
+    return c !== undefined && c.kind !== "builtin"
+  }
+
+  names(): Iterable<string> {
+    return this.cells.keys()
+  }
+}
+
+/** Compile-time scope of one function: local names to slots, in nested blocks (let). */
+class Scope {
+  readonly parent: Scope | undefined
+  slots = 0
+  private readonly blocks: Array<Map<string, number>> = [new Map()]
+  constructor(parent: Scope | undefined) {
+    this.parent = parent
+  }
+  bind(name: string): number {
+    const slot = this.slots++
+    this.blocks[this.blocks.length - 1]!.set(name, slot)
+    return slot
+  }
+  lookup(name: string): number | undefined {
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const slot = this.blocks[i]!.get(name)
+      if (slot !== undefined) return slot
+    }
+    return undefined
+  }
+  push() {
+    this.blocks.push(new Map())
+  }
+  pop() {
+    this.blocks.pop()
+  }
+  names(): Array<string> {
+    return this.blocks.flatMap((b) => [...b.keys()])
+  }
+}
+
+export interface Compiler {
+  readonly diagnostics: Array<Diagnostic>
+  /** Compiles a top-level (expanded) form. */
+  readonly compileTop: (form: S.Syntax) => Node
+  /** Compiles a function from a parameter list and body (for macros and tests). */
+  readonly compileFn: (name: string, params: S.Syntax, body: ReadonlyArray<S.Syntax>, span: Span) => Node
+  readonly ns: Namespace
+}
+
+const constant = (v: Value): Node => () => v
+
+const compileError = (code: string, message: string, at: S.Syntax | Span, hints: ReadonlyArray<string> = []): Diagnostic =>
+  diagnostic("Compile", `compile/${code}`, message, "span" in at ? at.span : at, { hints })
+
+/** Wraps a node so errors raised while it runs carry `span`. */
+const at = (span: Span, node: Node): Node => (f) => {
+  try {
+    const out = node(f)
+    return isEffect(out) ? Effect.mapError(out, (e) => located(e, span)) : out
+  } catch (e) {
+    throw located(e, span)
+  }
+}
+
+/** Reads a field of a map, record or host object (own keys only: never a prototype's). */
+export const field = (v: unknown, name: string): Value => {
+  if (v === null || v === undefined) return null
+  if (isHostObject(v)) return Object.hasOwn(v.fields, name) ? v.fields[name]! : null
+  if (Array.isArray(v)) {
+    const i = Number(name)
+    return Number.isInteger(i) && i >= 0 && i < v.length ? v[i] : null
+  }
+  if (typeof v === "object" && Object.hasOwn(v, name)) return (v as Record<string, Value>)[name]!
+  return null
+}
+
+export const makeCompiler = (ns: Namespace): Compiler => {
+  const diagnostics: Array<Diagnostic> = []
+  const err = (d: Diagnostic): Node => {
+    diagnostics.push(d)
+    return () => fail("compile", d.message)
+  }
+
+  const compile = (s: S.Syntax, scope: Scope | undefined, top: boolean): Node => {
+    switch (s.kind) {
+      case "number":
+      case "string":
+      case "boolean":
+        return constant(s.value)
+      case "nil":
+        return constant(null)
+      case "keyword":
+        return constant(Keyword.of(s.name))
+      case "symbol":
+        return compileSymbol(s, scope)
+      case "vector": {
+        const items = s.items.map((i) => compile(i, scope, false))
+        return (f) => sequence(items.length, (i) => items[i]!(f))
+      }
+      case "set": {
+        const items = s.items.map((i) => compile(i, scope, false))
+        return (f) => then(sequence(items.length, (i) => items[i]!(f)), (vs) => new SetValue(vs as ReadonlyArray<Value>))
+      }
+      case "map":
+        return compileMap(s, scope)
+      case "list":
+        return compileList(s, scope, top)
+    }
+  }
+
+  const compileMap = (s: S.SMap, scope: Scope | undefined): Node => {
+    const keys: Array<string | Node> = []
+    const values: Array<Node> = []
+    for (let i = 0; i + 1 < s.items.length; i += 2) {
+      const k = s.items[i]!
+      keys.push(k.kind === "keyword" ? k.name : k.kind === "string" ? k.value : k.kind === "number" ? String(k.value) : compile(k, scope, false))
+      values.push(compile(s.items[i + 1]!, scope, false))
+    }
+    const dynamicKeys = keys.some((k) => typeof k !== "string")
+    return at(s.span, (f) => {
+      const build = (vals: ReadonlyArray<Value>, ks: ReadonlyArray<Value>) => {
+        const out: Record<string, Value> = Object.create(null)
+        for (let i = 0; i < vals.length; i++) {
+          const key = typeof keys[i] === "string" ? (keys[i] as string) : mapKey(ks[i]!)
+          if (key === undefined) fail("type", `a map key must be a keyword, string or number, got ${typeName(ks[i]!)}`)
+          out[key!] = vals[i]!
+        }
+        return out
+      }
+      const vals = sequence(values.length, (i) => values[i]!(f))
+      if (!dynamicKeys) return then(vals, (vs) => build(vs as ReadonlyArray<Value>, []))
+      const ks = sequence(keys.length, (i) => (typeof keys[i] === "string" ? keys[i] : (keys[i] as Node)(f)))
+      return then(ks, (k) => then(vals, (vs) => build(vs as ReadonlyArray<Value>, k as ReadonlyArray<Value>)))
+    })
+  }
+
+  /** Every name visible from `scope`, for suggestions. */
+  const visibleNames = (scope: Scope | undefined): Array<string> => {
+    const out: Array<string> = []
+    for (let s = scope; s !== undefined; s = s.parent) out.push(...s.names())
+    out.push(...ns.names())
+    return out
+  }
+
+  const resolveLocal = (name: string, scope: Scope | undefined): Node | undefined => {
+    let depth = 0
+    for (let s = scope; s !== undefined; s = s.parent, depth++) {
+      const slot = s.lookup(name)
+      if (slot === undefined) continue
+      switch (depth) {
+        case 0:
+          return (f) => f.slots[slot]
+        case 1:
+          return (f) => f.parent!.slots[slot]
+        default: {
+          const d = depth
+          return (f) => {
+            let fr: Frame = f
+            for (let i = 0; i < d; i++) fr = fr.parent!
+            return fr.slots[slot]
+          }
+        }
+      }
+    }
+    return undefined
+  }
+
+  const compileSymbol = (s: S.SSymbol, scope: Scope | undefined): Node => {
+    const direct = resolveLocal(s.name, scope)
+    if (direct !== undefined) return direct
+    const cell = ns.lookup(s.name)
+    if (cell !== undefined) {
+      return (_f) => {
+        const v = cell.value
+        if (v === unbound) fail("unbound", `${s.name} is used before its definition ran`, ["move the definition above this use, or call it from a function"])
+        return v
+      }
+    }
+    const dot = s.name.indexOf(".")
+    if (dot > 0 && dot < s.name.length - 1 && !s.name.startsWith(".")) {
+      const [base, ...fields] = s.name.split(".")
+      if (fields.every((p) => p.length > 0)) {
+        const root = resolveLocal(base!, scope) ?? (ns.lookup(base!) !== undefined ? compileSymbol(S.symbol(base!, s.span), scope) : undefined)
+        if (root !== undefined) {
+          return at(s.span, (f) => {
+            let v: unknown = root(f)
+            for (const name of fields) v = field(v, name)
+            return v
+          })
+        }
+        return unknownSymbol(S.symbol(base!, s.span), scope, true)
+      }
+    }
+    return unknownSymbol(s, scope, false)
+  }
+
+  const unknownSymbol = (s: S.SSymbol, scope: Scope | undefined, dotted: boolean): Node => {
+    const hints = didYouMean(s.name, visibleNames(scope))
+    if (hints.length === 0) {
+      hints.push(dotted
+        ? `${s.name} must be a local, a definition or a built-in before its fields can be read`
+        : `define it with def or defn, bind it with let, or have the embedding application register it (registerHost("${s.name}", fn))`)
+    }
+    return err(compileError("unknown-symbol", `unknown symbol ${s.name}`, s, hints))
+  }
+
+  const compileBody = (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined, span: Span): Node => {
+    if (forms.length === 0) return constant(null)
+    if (forms.length === 1) return compile(forms[0]!, scope, false)
+    const nodes = forms.map((f) => compile(f, scope, false))
+    void span
+    return (f) => {
+      const run = (i: number): unknown => {
+        for (; i < nodes.length - 1; i++) {
+          const x = nodes[i]!(f)
+          if (isEffect(x)) {
+            const next = i + 1
+            return Effect.flatMap(x, () => lift(run(next)))
+          }
+        }
+        return nodes[nodes.length - 1]!(f)
+      }
+      return run(0)
+    }
+  }
+
+  const compileList = (s: S.SList, scope: Scope | undefined, top: boolean): Node => {
+    const head = s.items[0]
+    if (head === undefined) return constant(new List([]))
+    if (head.kind === "symbol" && specialNames.has(head.name) && resolveLocal(head.name, scope) === undefined) {
+      return compileSpecial(head.name, s, scope, top)
+    }
+    if (head.kind === "symbol" && head.name.startsWith(".") && head.name.length > 1 && head.name !== "..") {
+      return compileMethodCall(head.name.slice(1), s.items[1], s.items.slice(2), s, scope)
+    }
+    if (head.kind === "symbol" && (head.name === "unquote" || head.name === "splice-unquote")) {
+      return err(compileError("unquote", `${head.name === "unquote" ? "~" : "~@"} can only be used inside a quasiquote (\`)`, s))
+    }
+    const callee = compile(head, scope, false)
+    const args = s.items.slice(1).map((a) => compile(a, scope, false))
+    const span = s.span
+    const invoke = (fn: unknown, vals: ReadonlyArray<Value>, f: Frame): unknown => {
+      try {
+        const out = callValue(fn as Value, vals, f.run, span)
+        return isEffect(out) ? Effect.mapError(out, (e) => located(e, span)) : out
+      } catch (e) {
+        throw located(e, span)
+      }
+    }
+    return (f) => {
+      const fn = callee(f)
+      if (isEffect(fn)) return then(fn, (g) => then(sequence(args.length, (i) => args[i]!(f)), (vals) => invoke(g, vals as ReadonlyArray<Value>, f)))
+      const vals = sequence(args.length, (i) => args[i]!(f))
+      return isEffect(vals) ? then(vals, (v) => invoke(fn, v as ReadonlyArray<Value>, f)) : invoke(fn, vals as ReadonlyArray<Value>, f)
+    }
+  }
+
+  const compileMethodCall = (method: string, target: S.Syntax | undefined, argForms: ReadonlyArray<S.Syntax>, s: S.SList, scope: Scope | undefined): Node => {
+    if (target === undefined) return err(compileError("method-call", `(.${method} ...) needs the object to call it on`, s, [`(.${method} object args...)`]))
+    const obj = compile(target, scope, false)
+    const args = argForms.map((a) => compile(a, scope, false))
+    return at(s.span, (f) =>
+      then(obj(f), (o) => {
+        if (!isHostObject(o)) {
+          return fail("method-call", `.${method}: ${typeName(o)} has no methods; only objects the application exposes (such as bus) do`, isMap(o) ? [`read a key with (get m :${method}) or m.${method}`] : [])
+        }
+        const m = Object.hasOwn(o.methods, method) ? o.methods[method] : undefined
+        if (m === undefined) {
+          return fail("method-call", `${o.kind} has no method ${method}`, didYouMean(method, Object.keys(o.methods)).concat([`methods: ${Object.keys(o.methods).join(", ")}`]))
+        }
+        return then(sequence(args.length, (i) => args[i]!(f)), (vals) => m.invoke(f.run, vals as ReadonlyArray<Value>, s.span))
+      }))
+  }
+
+  const compileSpecial = (name: string, s: S.SList, scope: Scope | undefined, top: boolean): Node => {
+    const args = s.items.slice(1)
+    switch (name) {
+      case "quote": {
+        if (args.length !== 1) return err(compileError("bad-shape", "quote takes exactly one form", s, ["'form or (quote form)"]))
+        return constant(syntaxToValue(args[0]!))
+      }
+      case "if": {
+        if (args.length < 2 || args.length > 3) return err(compileError("bad-shape", `if takes a test, a then branch and an optional else branch (got ${args.length} forms)`, s, ["(if test then else)"]))
+        const [test, yes, no] = [compile(args[0]!, scope, false), compile(args[1]!, scope, false), args[2] === undefined ? constant(null) : compile(args[2], scope, false)]
+        return (f) => {
+          const t = test(f)
+          if (isEffect(t)) return then(t, (v) => (truthy(v) ? yes(f) : no(f)))
+          return truthy(t as Value) ? yes(f) : no(f)
+        }
+      }
+      case "do":
+        return compileBody(args, scope, s.span)
+      case "let": {
+        const bindings = args[0]
+        if (bindings === undefined || bindings.kind !== "vector") return err(compileError("bad-shape", "let needs a vector of bindings", bindings ?? s, ["(let [name value ...] body...)"]))
+        if (bindings.items.length % 2 === 1) return err(compileError("bad-shape", "let bindings come in pairs: every name needs a value", bindings, ["(let [name value ...] body...)"]))
+        const local = scope ?? new Scope(undefined)
+        const ownScope = scope === undefined
+        local.push()
+        const steps: Array<[number, Node]> = []
+        for (let i = 0; i < bindings.items.length; i += 2) {
+          const n = bindings.items[i]!
+          const value = compile(bindings.items[i + 1]!, local, false)
+          if (n.kind !== "symbol") {
+            diagnostics.push(compileError("bad-binding", `let binds names, not ${S.describe(n)}`, n))
+            continue
+          }
+          steps.push([local.bind(n.name), value])
+        }
+        const body = compileBody(args.slice(1), local, s.span)
+        local.pop()
+        const slots = local.slots
+        const run = (f: Frame, i: number): unknown => {
+          for (; i < steps.length; i++) {
+            const [slot, value] = steps[i]!
+            const x = value(f)
+            if (isEffect(x)) {
+              const next = i + 1
+              return Effect.flatMap(x, (v) => {
+                f.slots[slot] = v
+                return lift(run(f, next))
+              })
+            }
+            f.slots[slot] = x
+          }
+          return body(f)
+        }
+        // A top-level let has no enclosing function frame: it gets its own.
+        return ownScope ? (f) => run({ slots: new Array(slots), parent: undefined, run: f.run }, 0) : (f) => run(f, 0)
+      }
+      case "fn": {
+        const named = args[0]?.kind === "symbol" ? args[0] : undefined
+        const params = named === undefined ? args[0] : args[1]
+        const body = args.slice(named === undefined ? 1 : 2)
+        if (params === undefined || (params.kind !== "vector" && params.kind !== "list")) {
+          return err(compileError("bad-shape", "fn needs a parameter list", s, ["(fn [params] body...) or (fn name [params] body...)"]))
+        }
+        return compileFunction(named?.name ?? "fn", named, params, body, scope, s.span)
+      }
+      case "def": {
+        if (!top) return err(compileError("not-top-level", "def defines a global, so it belongs at the top level", s, ["use let for a local name"]))
+        const [n, second, third] = args
+        if (n === undefined || n.kind !== "symbol") return err(compileError("bad-shape", "def needs a name", s, ["(def name value)"]))
+        const valueForm = third !== undefined && second?.kind === "string" ? third : second
+        if (args.length > (third !== undefined && second?.kind === "string" ? 3 : 2)) return err(compileError("bad-shape", "def takes a name and one value", s, ["(def name value)"]))
+        const cell = ns.declare(n.name, n.span)
+        cell.kind = "global"
+        if (third !== undefined && second?.kind === "string") cell.doc = second.value
+        const value = valueForm === undefined ? constant(null) : compile(valueForm, scope, false)
+        return (f) => then(value(f), (v) => {
+          cell.value = v
+          return v
+        })
+      }
+      case ".": {
+        const [target, method, ...rest] = args
+        if (method === undefined || method.kind !== "symbol") return err(compileError("bad-shape", "(. object method args...) needs a method name", s))
+        return compileMethodCall(method.name, target, rest, s, scope)
+      }
+      case "defmacro":
+      case "require":
+      case "deftest":
+        return err(compileError("not-top-level", `${name} belongs at the top level of a file`, s))
+      default:
+        return err(compileError("internal", `unknown special form ${name}`, s))
+    }
+  }
+
+  const compileFunction = (
+    name: string,
+    self: S.SSymbol | undefined,
+    params: S.SVector | S.SList,
+    body: ReadonlyArray<S.Syntax>,
+    outer: Scope | undefined,
+    span: Span
+  ): Node => {
+    const scope = new Scope(outer)
+    let fixed = 0
+    let rest: number | undefined
+    let keywords: Array<{ name: string; slot: number; fallback: Node }> | undefined
+    const items = params.items
+    const problems: Array<Diagnostic> = []
+    for (let i = 0; i < items.length; i++) {
+      const p = items[i]!
+      if (p.kind === "symbol" && p.name === "&") {
+        const after = items[i + 1]
+        if (after?.kind === "symbol" && items.length === i + 2) {
+          rest = scope.bind(after.name)
+        } else if (after?.kind === "map" && items.length === i + 2) {
+          keywords = []
+          const pending: Array<[string, number, S.Syntax]> = []
+          for (let j = 0; j + 1 < after.items.length; j += 2) {
+            const k = after.items[j]!
+            const kname = k.kind === "keyword" ? k.name : k.kind === "symbol" ? k.name : undefined
+            if (kname === undefined) {
+              problems.push(compileError("bad-params", `keyword parameters are written {:name default ...}, not ${S.describe(k)}`, k))
+              continue
+            }
+            pending.push([kname, scope.bind(kname), after.items[j + 1]!])
+          }
+          for (const [kname, slot, def] of pending) keywords.push({ name: kname, slot, fallback: compile(def, scope, false) })
+        } else {
+          problems.push(compileError("bad-params", "& must be followed by one name (rest) or one map of keyword defaults, at the end", p, ["[a b & more] or [a & {:key default}]"]))
+        }
+        break
+      }
+      if (p.kind !== "symbol") {
+        problems.push(compileError("bad-params", `a parameter must be a name, not ${S.describe(p)}`, p))
+        continue
+      }
+      scope.bind(p.name)
+      fixed++
+    }
+    diagnostics.push(...problems)
+    // A named function can call itself: its name is a local holding the closure.
+    const selfSlot = self === undefined ? undefined : scope.bind(self.name)
+    const bodyNode = compileBody(body, scope, span)
+    const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
+    const spec: Params = { fixed, rest, keywords, shape }
+    return (f) => {
+      const closure: Closure = new Closure(name, spec, selfSlot === undefined ? bodyNode : (fr) => {
+        fr.slots[selfSlot] = closure
+        return bodyNode(fr)
+      }, scope.slots, f, span)
+      return closure
+    }
+  }
+
+  return {
+    diagnostics,
+    ns,
+    compileTop: (form) => compile(form, undefined, true),
+    compileFn: (name, params, body, span) =>
+      params.kind === "vector" || params.kind === "list"
+        ? compileFunction(name, undefined, params, body, undefined, span)
+        : err(compileError("bad-params", `${name} needs a parameter list`, params))
+  }
+}

@@ -1,0 +1,352 @@
+/**
+ * The domain forms: define-topic, publish!, subscribe!, latest, log, every!, after!, and the `bus`
+ * host object. At the top level (load mode) they register into the program builder; inside
+ * handlers, timers and tests they act on the bus through Effects. A publish inside a handler is
+ * caused by the event being handled.
+ */
+import * as Effect from "effect/Effect"
+import type { Span } from "../diagnostics/Span.ts"
+import {
+  type Callable, type HostObject, isCallable, isMap, Keyword, List, makeMap, mapKey, print, typeName, type Value
+} from "../reader/Value.ts"
+import type { BusShape } from "../runtime/Bus.ts"
+import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
+import { SubscribeError as SubscribeErrorClass } from "../runtime/errors.ts"
+import { resolveOptions } from "../runtime/options.ts"
+import type { SubscribeOptions } from "../runtime/options.ts"
+import type { PublishOptions } from "../runtime/publish.ts"
+import { topicNameProblem } from "../runtime/Topic.ts"
+import type { Event } from "../store/records.ts"
+import { type Builtin, builtin, callValue } from "./builtins.ts"
+import { seqOf, toJson } from "./core.ts"
+import type { ProgramBuilder } from "./Program.ts"
+import { fail, isEffect, type RunState } from "./runtime.ts"
+
+/** What domain forms find in `RunState.services`. */
+export interface DomainServices {
+  /** Load mode: where registrations go. */
+  readonly builder?: ProgramBuilder
+  /** Run modes: the bus. */
+  readonly bus?: BusShape
+  /** Inside a handler: the delivery being handled. */
+  readonly delivery?: DeliveryContext
+  readonly event?: Event
+}
+
+const services = (run: RunState) => run.services as DomainServices
+
+const topLevel = ["load"] as const
+const running = ["handler", "timer", "test"] as const
+
+/** A topic given by name or by the descriptor define-topic returned. */
+const topicName = (v: Value, fn: string): string => {
+  const name = typeof v === "string" ? v : isMap(v) && typeof v.name === "string" ? v.name : undefined
+  if (name === undefined) fail("type", `${fn}: a topic is a name or a descriptor from define-topic, got ${typeName(v)}`)
+  const problem = topicNameProblem(name)
+  if (problem !== undefined) fail("topic", `${fn}: ${problem}`)
+  return name!
+}
+
+/** Options given as `:key value` pairs or as one map, as plain JSON-ish data keyed by name. */
+export const optionsOf = (extra: ReadonlyArray<Value>, fn: string): Record<string, Value> => {
+  if (extra.length === 0) return {}
+  if (extra.length === 1) {
+    if (extra[0] === null) return {}
+    if (isMap(extra[0])) return { ...extra[0] }
+    // Options passed on from a `& opts` rest parameter: a list of :name value pairs.
+    if (extra[0] instanceof List || Array.isArray(extra[0])) return optionsOf(seqOf(extra[0], fn), fn)
+  }
+  if (extra.length % 2 === 1) fail("options", `${fn}: options are :name value pairs or one map`)
+  const out: Record<string, Value> = {}
+  for (let i = 0; i < extra.length; i += 2) {
+    const k = extra[i]
+    const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined
+    if (name === undefined) fail("options", `${fn}: expected an option name such as :key, got ${print(k!)}`)
+    out[name!] = extra[i + 1]!
+  }
+  return out
+}
+
+const durationMs = (v: Value, fn: string): number => {
+  if (typeof v === "number" && Number.isFinite(v) && v > 0) return v
+  if (typeof v === "string") {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim())
+    if (m !== null) return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"]
+  }
+  return fail("duration", `${fn}: ${print(v)} is not a duration`, ["write it as milliseconds (500) or as \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\""])
+}
+
+// ---- payload schemas --------------------------------------------------------------------------
+
+type Check = (v: unknown, path: string) => string | undefined
+
+const scalar = (name: string, test: (v: unknown) => boolean): Check => (v, path) =>
+  test(v) ? undefined : `${path || "payload"} must be ${name}, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`
+
+const scalarTypes: Record<string, Check> = {
+  string: scalar("a string", (v) => typeof v === "string"),
+  number: scalar("a number", (v) => typeof v === "number"),
+  int: scalar("an integer", (v) => typeof v === "number" && Number.isInteger(v)),
+  boolean: scalar("a boolean", (v) => typeof v === "boolean"),
+  map: scalar("a map", (v) => typeof v === "object" && v !== null && !Array.isArray(v)),
+  vector: scalar("a vector", Array.isArray),
+  any: () => undefined
+}
+
+/** Compiles the small schema language: :string, :int, ..., {:field type}, [type]; `:field?` is optional. */
+export const schemaCheck = (spec: Value, where: string): Check => {
+  if (spec instanceof Keyword || typeof spec === "string") {
+    const name = spec instanceof Keyword ? spec.name : spec
+    const check = scalarTypes[name]
+    if (check === undefined) fail("schema", `${where}: unknown type :${name}`, [`types: ${Object.keys(scalarTypes).map((t) => `:${t}`).join(" ")}, a map of fields, or [type]`])
+    return check!
+  }
+  if (Array.isArray(spec) && spec.length === 1) {
+    const item = schemaCheck(spec[0]!, where)
+    return (v, path) => {
+      if (!Array.isArray(v)) return `${path || "payload"} must be a vector`
+      for (let i = 0; i < v.length; i++) {
+        const p = item(v[i], `${path}[${i}]`)
+        if (p !== undefined) return p
+      }
+      return undefined
+    }
+  }
+  if (isMap(spec)) {
+    const fields = Object.keys(spec).map((k) => {
+      const optional = k.endsWith("?")
+      const name = optional ? k.slice(0, -1) : k
+      return { name, optional, check: schemaCheck(spec[k]!, `${where}.${name}`) }
+    })
+    return (v, path) => {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) return `${path || "payload"} must be a map`
+      for (const f of fields) {
+        const here = path ? `${path}.${f.name}` : f.name
+        if (!Object.hasOwn(v, f.name)) {
+          if (f.optional) continue
+          return `${here} is missing`
+        }
+        const p = f.check((v as Record<string, unknown>)[f.name], here)
+        if (p !== undefined) return p
+      }
+      return undefined
+    }
+  }
+  return fail("schema", `${where}: a schema is a type keyword (:string, :int, ...), a map of fields or [type], got ${typeName(spec)}`)
+}
+
+// ---- define-topic -----------------------------------------------------------------------------
+
+const topicOptionNames = ["retention", "retentionDays", "retentionMs", "maxCount", "compaction", "key", "schema", "partitions", "description"]
+
+const positiveInt = (v: Value, what: string): number =>
+  typeof v === "number" && Number.isInteger(v) && v > 0 ? v : fail("topic", `${what} must be a positive integer, got ${print(v)}`)
+
+const defineTopic = builtin({
+  name: "define-topic", group: "domain", arglists: ["[name]", "[name options]"],
+  doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n} (or :retentionDays n), :compaction true with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? is optional), :partitions n, :description.",
+  example: "(define-topic \"process.state\" {:compaction true :key :pid :schema {:pid :int :name :string}})",
+  modes: topLevel, modeHint: "declare topics at the top level of a program",
+  impl: ([name, opts], run, span) => {
+    const topic = topicName(name!, "define-topic")
+    const o = opts === undefined || opts === null ? {} : isMap(opts) ? opts : fail("topic", `define-topic: options must be a map, got ${typeName(opts!)}`)
+    for (const k of Object.keys(o)) {
+      if (!topicOptionNames.includes(k)) fail("topic", `define-topic: unknown option :${k}`, [`valid options: ${topicOptionNames.map((n) => `:${n}`).join(" ")}`])
+    }
+    const retention: { maxAgeMs?: number; maxCount?: number } = {}
+    const r = o.retention
+    if (r !== undefined && r !== null) {
+      if (!isMap(r)) fail("topic", "define-topic: :retention is a map {:maxAgeMs n :maxCount n}")
+      const rm = r as Record<string, Value>
+      if (rm.maxAgeMs !== undefined) retention.maxAgeMs = positiveInt(rm.maxAgeMs, ":retention :maxAgeMs")
+      if (rm.maxCount !== undefined) retention.maxCount = positiveInt(rm.maxCount, ":retention :maxCount")
+    }
+    if (o.retentionDays !== undefined) retention.maxAgeMs = positiveInt(o.retentionDays, ":retentionDays") * 86_400_000
+    if (o.retentionMs !== undefined) retention.maxAgeMs = positiveInt(o.retentionMs, ":retentionMs")
+    if (o.maxCount !== undefined) retention.maxCount = positiveInt(o.maxCount, ":maxCount")
+    const keyField = o.key === undefined || o.key === null ? undefined : mapKey(o.key)
+    const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema")
+    const options = {
+      ...(Object.keys(retention).length > 0 ? { retention } : {}),
+      ...(o.compaction !== undefined ? { compaction: o.compaction === true } : {}),
+      ...(o.partitions !== undefined ? { partitions: positiveInt(o.partitions, ":partitions") } : {}),
+      ...(typeof o.description === "string" ? { description: o.description } : {}),
+      ...(validate !== undefined ? { validate: (p: unknown) => validate(p, "") } : {})
+    }
+    services(run).builder!.topics.push({ name: topic, options, keyField, span })
+    return makeMap([["name", topic], ["opts", makeMap(Object.entries(o))]])
+  }
+})
+
+// ---- publish! ---------------------------------------------------------------------------------
+
+const publishOptionNames = ["key", "headers", "tags", "id", "causedBy"]
+
+const publishOptions = (o: Record<string, Value>, fn: string): PublishOptions => {
+  for (const k of Object.keys(o)) {
+    if (!publishOptionNames.includes(k)) fail("options", `${fn}: unknown option :${k}`, [`valid options: ${publishOptionNames.map((n) => `:${n}`).join(" ")}`])
+  }
+  const out: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {}
+  if (o.key !== undefined && o.key !== null) out.key = typeof o.key === "string" ? o.key : mapKey(o.key) ?? print(o.key)
+  if (o.id !== undefined && o.id !== null) out.id = String(o.id)
+  if (o.headers !== undefined && o.headers !== null) out.headers = toJson(o.headers, `${fn} :headers`) as Record<string, string>
+  if (o.tags !== undefined && o.tags !== null) out.tags = toJson(o.tags, `${fn} :tags`) as Array<string>
+  if (o.causedBy !== undefined && o.causedBy !== null) out.causedBy = toJson(o.causedBy, `${fn} :causedBy`) as Array<string>
+  return out
+}
+
+/** Publishes now (run modes) or registers an initial publish (load mode). */
+export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg: Value, options: Record<string, Value>, fn: string): unknown => {
+  const topic = topicName(topicArg, fn)
+  const payload = toJson(payloadArg, `${fn} payload`)
+  const opts = publishOptions(options, fn)
+  const s = services(run)
+  if (run.mode === "load") {
+    const def = s.builder!.topic(topic)
+    s.builder!.publishes.push({ topic, payload, options: withDerivedKey(opts, def?.keyField, payload), span })
+    return null
+  }
+  if (run.mode === "macro") return fail("mode", `${fn} cannot run inside a macro`)
+  const withKey = opts
+  const effect = s.delivery !== undefined ? s.delivery.publish(topic, payload, withKey) : s.bus!.publish(topic, payload, withKey)
+  return Effect.map(effect, (e) => e as unknown as Value)
+}
+
+export const withDerivedKey = (opts: PublishOptions, keyField: string | undefined, payload: unknown): PublishOptions => {
+  if (opts.key !== undefined || keyField === undefined || typeof payload !== "object" || payload === null) return opts
+  const v = (payload as Record<string, unknown>)[keyField]
+  return v === undefined || v === null ? opts : { ...opts, key: String(v) }
+}
+
+const isBus = (v: Value | undefined): boolean => typeof v === "object" && v !== null && (v as HostObject)._tag === "HostObject" && (v as HostObject).kind === "bus"
+
+const publish = builtin({
+  name: "publish!", group: "domain", arglists: ["[topic payload & options]", "[bus topic payload & options]"],
+  doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts; inside a handler it is caused by the handled event.",
+  example: "(publish! \"heartbeat.received\" {:pid 42 :name \"stt\"} :key \"42\")",
+  impl: (args, run, span) => {
+    const rest = isBus(args[0]) ? args.slice(1) : args
+    if (rest.length < 2) fail("arity", "publish! needs a topic and a payload", ["(publish! topic payload :key k)"])
+    return doPublish(run, span, rest[0]!, rest[1]!, optionsOf(rest.slice(2), "publish!"), "publish!")
+  }
+})
+
+// ---- subscribe! -------------------------------------------------------------------------------
+
+/** A `.sib` filter as a synchronous predicate. */
+const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): boolean => {
+  const sub: RunState = { ...run, steps: 0, depth: 0, services: { ...run.services, event } }
+  const out = callValue(f, [event as unknown as Value], sub, span)
+  if (isEffect(out)) fail("filter", "a subscribe filter must not publish or call effectful functions")
+  return out !== null && out !== false
+}
+
+export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, handler: Value, options: Record<string, Value>, fn: string): unknown => {
+  if (run.mode !== "load") fail("mode", `${fn} belongs at the top level of a program`)
+  const topicList = Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn).map((t) => topicName(t, fn)) : [topicName(topics, fn)]
+  if (typeof group !== "string") fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`)
+  if (!isCallable(handler)) fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`)
+  const raw: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options)) {
+    raw[k] = k === "filter" ? (isCallable(v) ? predicateOf(v, run, span) : v) : v instanceof Keyword ? v.name : toJson(v, `${fn} :${k}`)
+  }
+  const resolved = resolveOptions(group as string, topicList, raw as SubscribeOptions)
+  if (resolved instanceof SubscribeErrorClass) {
+    const unknown = /^unknown option (.*); valid options: (.*)$/.exec(resolved.detail)
+    if (unknown !== null) {
+      fail("subscribe", `${fn}: unknown option ${unknown[1]!.replace(/"([^"]+)"/g, ":$1")}`, [
+        `valid options: ${unknown[2]!.split(", ").map((n) => `:${n}`).join(" ")}`
+      ])
+    }
+    fail("subscribe", `${fn}: ${resolved.detail}`)
+  }
+  services(run).builder!.subscriptions.push({ topics: topicList, group: group as string, handler: handler as Callable, options: raw as SubscribeOptions, span })
+  return null
+}
+
+const subscribe = builtin({
+  name: "subscribe!", group: "domain", arglists: ["[topic group handler & options]", "[bus topic group handler & options]"],
+  doc: "Starts a durable consumer group when the program starts. topic is a name, a descriptor or a vector of them (fan-in); handler is a function of [event ctx]. Options (:name value pairs or one map) are the runtime's: :from :batchSize :maxInFlight :ackTimeoutMs :maxAttempts :ordering :onPoison :ackMode :backoff :filter :leaseMs :drainTimeoutMs :commitIntervalMs.",
+  example: "(subscribe! \"heartbeat.received\" \"ops\" on-heartbeat :from \"earliest\")",
+  modes: topLevel, modeHint: "subscribe at the top level of a program",
+  impl: (args, run, span) => {
+    const rest = isBus(args[0]) ? args.slice(1) : args
+    if (rest.length < 3) fail("arity", "subscribe! needs a topic, a group and a handler", ["(subscribe! topic group handler :from \"earliest\")"])
+    return doSubscribe(run, span, rest[0]!, rest[1]!, rest[2]!, optionsOf(rest.slice(3), "subscribe!"), "subscribe!")
+  }
+})
+
+// ---- the rest ---------------------------------------------------------------------------------
+
+const latest = builtin({
+  name: "latest", group: "domain", arglists: ["[topic key]"],
+  doc: "The payload of the latest event with this key on the topic (a compacted topic holds the current state per key), or nil.",
+  example: "(latest \"process.state\" \"42\")",
+  modes: running, modeHint: "latest reads the bus, so it runs inside handlers, timers and tests",
+  impl: ([topic, key], run) => {
+    const name = topicName(topic!, "latest")
+    const k = typeof key === "string" ? key : mapKey(key!) ?? print(key!)
+    return Effect.map(services(run).bus!.store.latestByKey(name, [k]), (m) => (m.get(k)?.payload ?? null) as Value)
+  }
+})
+
+const log = builtin({
+  name: "log", group: "domain", arglists: ["[& values]"],
+  doc: "Writes the values (strings as they are, others printed) to the runtime's log.",
+  example: "(log \"stale process\" pid)",
+  impl: (args) => Effect.as(Effect.log(args.map((a) => print(a, true)).join(" ")), null)
+})
+
+const timer = (kind: "every" | "after"): Builtin => builtin({
+  name: `${kind}!`, group: "domain", arglists: ["[interval f]"],
+  doc: kind === "every"
+    ? "Calls f (with no arguments) every interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") while the program runs; on the runtime's Clock, so tests drive it with advance!."
+    : "Calls f (with no arguments) once, interval after the program starts.",
+  example: `(${kind}! "5s" (fn [] (publish! "tick" {:at (now)})))`,
+  modes: topLevel, modeHint: "declare timers at the top level of a program",
+  impl: ([interval, f], run, span) => {
+    const ms = durationMs(interval!, `${kind}!`)
+    if (!isCallable(f)) fail("type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`)
+    services(run).builder!.timers.push({ kind, ms, fn: f as Callable, span })
+    return null
+  }
+})
+
+export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, subscribe, latest, log, timer("every"), timer("after")]
+
+/** The `bus` host object: `(.publish bus topic payload opts)` and `(.subscribe bus topic group handler opts)`. */
+export const busObject: HostObject = {
+  _tag: "HostObject",
+  kind: "bus",
+  fields: {},
+  methods: {
+    publish: {
+      _tag: "Fn", name: "publish",
+      invoke: (run, args, span) => {
+        if (args.length < 2 || args.length > 3) fail("arity", `.publish takes a topic, a payload and optional options, got ${args.length} arguments`)
+        return doPublish(run as RunState, span, args[0]!, args[1]!, optionsOf(args.slice(2), ".publish"), ".publish")
+      }
+    },
+    subscribe: {
+      _tag: "Fn", name: "subscribe",
+      invoke: (run, args, span) => {
+        if (args.length < 3 || args.length > 4) fail("arity", `.subscribe takes a topic, a group, a handler and optional options, got ${args.length} arguments`)
+        return doSubscribe(run as RunState, span, args[0]!, args[1]!, args[2]!, optionsOf(args.slice(3), ".subscribe"), ".subscribe")
+      }
+    }
+  }
+}
+
+/** The handler's `ctx`: fields group and attempt; methods ack and nack. */
+export const deliveryObject = (ctx: DeliveryContext): HostObject => ({
+  _tag: "HostObject",
+  kind: "delivery",
+  fields: { group: ctx.group, attempt: ctx.attempt },
+  methods: {
+    ack: { _tag: "Fn", name: "ack", invoke: () => Effect.as(ctx.ack, null) },
+    nack: {
+      _tag: "Fn", name: "nack",
+      invoke: (_run, args) => Effect.as(ctx.nack(typeof args[0] === "number" ? args[0] : undefined), null)
+    }
+  }
+})

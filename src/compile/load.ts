@@ -1,0 +1,282 @@
+/**
+ * Loading a program: files in, a `Program` out, all or nothing. Each file is read, its top-level
+ * names are declared up front (so functions may refer to names defined further down), and then
+ * each top-level form is, in order, expanded (user macros run here), compiled, and evaluated in
+ * load mode, where domain forms register topics, groups, publishes and timers into a builder.
+ * `(require "x.sib")` loads another file relative to the current one, once. Every diagnostic
+ * found is reported; if there is any, the load fails with `SibError` and nothing is registered.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
+import { readFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import type { Span } from "../diagnostics/Span.ts"
+import { type ExpandEnv, expand } from "../expand/expand.ts"
+import { read } from "../reader/read.ts"
+import * as S from "../reader/Syntax.ts"
+import {
+  type Callable, type HostObject, isHostObject, Keyword, List, SetValue, type Value
+} from "../reader/Value.ts"
+import { toCallable } from "./builtins.ts"
+import type { Closure } from "./Closure.ts"
+import { makeCompiler, Namespace } from "./compile.ts"
+import { coreBuiltins, protectedBuiltins } from "./core.ts"
+import { busObject, domainBuiltins } from "./domain.ts"
+import { type Program, ProgramBuilder } from "./Program.ts"
+import { Clock, defaultLimits, type Frame, isEffect, LangError, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { testingBuiltins } from "./testing.ts"
+
+/** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
+export type HostFunction = (...args: ReadonlyArray<unknown>) => unknown
+
+export interface LoadOptions {
+  /** Functions and objects the `.sib` code may use, by name (`registerHost`). */
+  readonly host?: Readonly<Record<string, HostFunction | HostObject>> | undefined
+  readonly limits?: Partial<Limits> | undefined
+  /** Reads a file (default: the file system, UTF-8). */
+  readonly readFile?: ((path: string) => string) | undefined
+}
+
+export interface Source {
+  readonly file: string
+  /** The text; read from `file` when absent. */
+  readonly text?: string | undefined
+}
+
+/** Host arguments: keywords become their names, lists and sets arrays; maps and vectors stay. */
+const toHost = (v: Value): unknown =>
+  v instanceof Keyword ? v.name : v instanceof List ? v.items.map(toHost) : v instanceof SetValue ? v.values().map(toHost) : v
+
+export const hostFunction = (name: string, f: HostFunction): Callable => ({
+  _tag: "Fn",
+  name,
+  invoke: (_run, args) => {
+    let out: unknown
+    try {
+      out = f(...args.map(toHost))
+    } catch (e) {
+      throw new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    if (isEffect(out)) return Effect.mapError(out, (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`))
+    if (out instanceof Promise) {
+      return Effect.tryPromise({ try: () => out as Promise<unknown>, catch: (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`) })
+    }
+    return out === undefined ? null : out
+  }
+})
+
+/** The namespace a program starts from: the language's built-ins, `bus`, and the host's names. */
+export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
+  const entries: Array<readonly [string, unknown, string | undefined]> = []
+  for (const b of [...coreBuiltins, ...domainBuiltins, ...testingBuiltins.filter((t) => !t.name.startsWith("sib/"))]) {
+    entries.push([b.name, toCallable(b), b.doc])
+  }
+  entries.push(["bus", busObject, "The bus: (.publish bus topic payload options) and (.subscribe bus topic group handler options)."])
+  for (const [name, v] of Object.entries(host ?? {})) {
+    entries.push([name, isHostObject(v) ? v : hostFunction(name, v as HostFunction), "registered by the application"])
+  }
+  const protectedEntries = [...protectedBuiltins, ...testingBuiltins.filter((t) => t.name.startsWith("sib/"))]
+    .map((b) => [b.name, toCallable(b)] as const)
+  return new Namespace(entries, protectedEntries)
+}
+
+/** Names a form defines at the top level, found without expanding it. */
+const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
+  if (form.kind !== "list") return undefined
+  const [head, name] = form.items
+  return head?.kind === "symbol" && (head.name === "def" || head.name === "defn") && name?.kind === "symbol" ? name : undefined
+}
+
+export const loadProgram = (sources: ReadonlyArray<Source | string>, options: LoadOptions = {}): Effect.Effect<Program, SibError> =>
+  Effect.gen(function*() {
+    const limits: Limits = { ...defaultLimits, ...options.limits }
+    const readFile = options.readFile ?? ((p: string) => readFileSync(p, "utf8"))
+    const ns = baseNamespace(options.host)
+    const builder = new ProgramBuilder()
+    const compiler = makeCompiler(ns)
+    const macros = new Map<string, Closure>()
+    const diagnostics: Array<Diagnostic> = []
+    const loaded = new Set<string>()
+    const texts = new Map<string, string>()
+    const order: Array<string> = []
+    const clock = yield* Clock.Clock
+    const random = yield* Random.Random
+    const loadRun = makeRun("load", limits, clock, random, { builder })
+    const top: Frame = { slots: [], parent: undefined, run: loadRun }
+
+    const failed = () => diagnostics.length > 0 || compiler.diagnostics.length > 0
+
+    const env: ExpandEnv = {
+      userMacro: (name) => macros.get(name),
+      shadows: (name) => ns.isProgramGlobal(name),
+      callMacro: (macro, args, site) => {
+        const m = macro as Closure
+        const run = makeRun("macro", limits, clock, random, {})
+        try {
+          const out = m.invoke(run, args, site)
+          if (isEffect(out)) {
+            return { ok: false, diagnostic: diagnostic("Expand", "expand/macro-effect", `macro ${m.name} tried to run an effect; macros only compute code`, site) }
+          }
+          return { ok: true, value: out as Value }
+        } catch (e) {
+          const l = located(e, site)
+          const inner = l instanceof SibRuntimeError ? l.diagnostic : undefined
+          return {
+            ok: false,
+            diagnostic: diagnostic("Expand", "expand/macro-failed", `macro ${m.name} failed: ${inner?.message ?? String(e)}`, site, {
+              related: inner !== undefined && inner.span !== site ? [{ message: "in the macro", span: inner.span }] : [],
+              hints: inner?.hints ?? []
+            })
+          }
+        }
+      }
+    }
+
+    const runtimeDiagnostic = (e: unknown, span: Span): Diagnostic => {
+      const l = located(e, span)
+      return l instanceof SibRuntimeError ? l.diagnostic : diagnostic("Runtime", "runtime/internal", e instanceof Error ? e.message : String(e), span)
+    }
+
+    /** Evaluates a compiled top-level form at load time (running its effects, if any). */
+    const evaluate = (node: (f: Frame) => unknown, span: Span) =>
+      Effect.gen(function*() {
+        let out: unknown
+        try {
+          out = node(top)
+        } catch (e) {
+          diagnostics.push(runtimeDiagnostic(e, span))
+          return
+        }
+        if (isEffect(out)) {
+          const exit = yield* Effect.exit(lift(out))
+          if (exit._tag === "Failure") diagnostics.push(runtimeDiagnostic(Cause.squash(exit.cause), span))
+        }
+      })
+
+    const processFile = (file: string, text: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (loaded.has(file)) return
+        loaded.add(file)
+        texts.set(file, text)
+        order.push(file)
+        const result = read(text, file)
+        if (result.diagnostics.length > 0) {
+          diagnostics.push(...result.diagnostics)
+          return
+        }
+        for (const form of result.forms) {
+          const name = declaredName(form)
+          if (name !== undefined) ns.declare(name.name, name.span)
+        }
+        for (const form of result.forms) yield* processTop(form, file)
+      })
+
+    const processTop = (form: S.Syntax, file: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const head = S.headName(form)
+        if (head === "require" && form.kind === "list") {
+          const path = form.items[1]
+          if (path?.kind !== "string" || form.items.length !== 2) {
+            diagnostics.push(diagnostic("Compile", "compile/bad-shape", "require takes one file name string", form.span, { hints: ["(require \"topics.sib\")"] }))
+            return
+          }
+          const target = resolve(dirname(file), path.value)
+          if (loaded.has(target)) return
+          let text: string
+          try {
+            text = readFile(target)
+          } catch (e) {
+            diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${e instanceof Error ? e.message.replace(/^ENOENT: /, "") : String(e)}`, path.span))
+            return
+          }
+          yield* processFile(target, text)
+          return
+        }
+        if (head === "defmacro" && form.kind === "list") {
+          const [, name, params, ...body] = form.items
+          if (name?.kind !== "symbol" || params === undefined || (params.kind !== "vector" && params.kind !== "list")) {
+            diagnostics.push(diagnostic("Compile", "compile/bad-shape", "defmacro needs a name and a parameter list", form.span, { hints: ["(defmacro name [params] body...) or (defmacro name (params) body...)"] }))
+            return
+          }
+          const expandedBody = expandAll(body)
+          if (expandedBody === undefined) return
+          const before = compiler.diagnostics.length
+          const node = compiler.compileFn(name.name, params, expandedBody, form.span)
+          if (compiler.diagnostics.length > before) return
+          macros.set(name.name, node(top) as Closure)
+          return
+        }
+        if (head === "deftest" && form.kind === "list") {
+          const [, name, ...body] = form.items
+          if (name?.kind !== "string") {
+            diagnostics.push(diagnostic("Compile", "compile/bad-shape", "deftest needs a name string first", form.span, { hints: ["(deftest \"what it checks\" body...)"] }))
+            return
+          }
+          const expandedBody = expandAll(body)
+          if (expandedBody === undefined) return
+          const before = compiler.diagnostics.length
+          const node = compiler.compileFn(name.value, S.vector([], form.span), expandedBody, form.span)
+          if (compiler.diagnostics.length > before) return
+          builder.tests.push({ name: name.value, body: node(top) as Callable, span: form.span })
+          return
+        }
+        const expanded = expand(form, env)
+        if (!expanded.ok) {
+          diagnostics.push(...expanded.diagnostics)
+          return
+        }
+        const before = compiler.diagnostics.length
+        const node = compiler.compileTop(expanded.form)
+        if (compiler.diagnostics.length > before || failed()) return
+        yield* evaluate(node, form.span)
+      })
+
+    const expandAll = (forms: ReadonlyArray<S.Syntax>): Array<S.Syntax> | undefined => {
+      const out: Array<S.Syntax> = []
+      for (const f of forms) {
+        const e = expand(f, env)
+        if (!e.ok) {
+          diagnostics.push(...e.diagnostics)
+          return undefined
+        }
+        out.push(e.form)
+      }
+      return out
+    }
+
+    for (const source of sources) {
+      const s = typeof source === "string" ? { file: source } : source
+      const file = s.text === undefined ? resolve(s.file) : s.file
+      let text = s.text
+      if (text === undefined) {
+        try {
+          text = readFile(file)
+        } catch (e) {
+          diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${e instanceof Error ? e.message : String(e)}`, {
+            file: s.file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0
+          }))
+          continue
+        }
+      }
+      yield* processFile(file, text)
+    }
+
+    const all = [...diagnostics, ...compiler.diagnostics].sort((a, b) =>
+      a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
+    )
+    if (all.length > 0) return yield* new SibError({ diagnostics: all })
+    return {
+      files: order,
+      sources: texts,
+      topics: builder.topics,
+      subscriptions: builder.subscriptions,
+      publishes: builder.publishes,
+      timers: builder.timers,
+      tests: builder.tests,
+      namespace: ns
+    } satisfies Program
+  })
+
+export type { HostObject }

@@ -1,0 +1,93 @@
+/**
+ * Running a program's `deftest`s. Each test gets a fresh in-memory bus under a TestClock, with a
+ * Random seeded from the test's name (so a test is deterministic), starts the program (topics,
+ * groups, initial publishes, timers), and runs its body in test mode. A test fails on any failed
+ * expect or on an error; the report lists each test with its location.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import { TestClock } from "effect/testing"
+import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import { Bus } from "../runtime/Bus.ts"
+import type { Program, TestDef } from "./Program.ts"
+import { Clock, defaultLimits, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { startProgram } from "./start.ts"
+
+export interface TestResult {
+  readonly name: string
+  readonly file: string
+  readonly line: number
+  readonly passed: boolean
+  /** Failed expectations, then the error that ended the test (if any). */
+  readonly failures: ReadonlyArray<Diagnostic>
+}
+
+export interface TestReport {
+  readonly results: ReadonlyArray<TestResult>
+  readonly passed: number
+  readonly failed: number
+}
+
+/** Lets every fiber that is ready run (handlers, retries, timers that became due). */
+export const settle = Effect.forEach(Array.from({ length: 64 }), () => Effect.yieldNow, { discard: true })
+
+const runOne = (program: Program, test: TestDef, limits: Limits) =>
+  Effect.gen(function*() {
+    const bus = yield* Bus
+    const failures: Array<Diagnostic> = []
+    const started = yield* Effect.exit(startProgram(program, bus, { limits }))
+    if (started._tag === "Failure") {
+      const e = Cause.squash(started.cause)
+      failures.push(diagnostic("Runtime", "test/start", `the program did not start: ${e instanceof Error ? e.message : String(e)}`, test.span))
+      return failures
+    }
+    yield* settle
+    const topicsOf = (group: string) => program.subscriptions.find((s) => s.group === group)?.topics ?? []
+    const advance = (ms: number) => Effect.gen(function*() {
+      yield* settle
+      yield* TestClock.adjust(ms)
+      yield* settle
+    })
+    const run = makeRun("test", limits, yield* Clock.Clock, yield* Random.Random, {
+      bus, program, test: { failures, advance, topicsOf }
+    })
+    const exit = yield* Effect.exit(Effect.suspend(() => {
+      try {
+        return lift(test.body.invoke(run, [], test.span))
+      } catch (e) {
+        return Effect.fail(located(e, test.span))
+      }
+    }))
+    if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
+      const e = Cause.squash(exit.cause)
+      failures.push(e instanceof SibRuntimeError ? e.diagnostic : diagnostic("Runtime", "test/error", e instanceof Error ? e.message : String(e), test.span))
+    }
+    return failures
+  }).pipe(
+    Effect.scoped,
+    Effect.provide(testBus, { local: true })
+  )
+
+/** A fresh in-memory bus built on a TestClock (both visible to the test body). */
+const testBus = Bus.sqlite({ filename: ":memory:" }).pipe(Layer.provideMerge(TestClock.layer()), Layer.orDie)
+
+export const runTests = (
+  program: Program,
+  options: { readonly limits?: Partial<Limits> | undefined; readonly filter?: ((name: string) => boolean) | undefined } = {}
+): Effect.Effect<TestReport> =>
+  Effect.gen(function*() {
+    const limits: Limits = { ...defaultLimits, ...options.limits }
+    const results: Array<TestResult> = []
+    for (const test of program.tests) {
+      if (options.filter !== undefined && !options.filter(test.name)) continue
+      const failures = yield* runOne(program, test, limits).pipe(
+        Random.withSeed(`${test.span.file}:${test.name}`),
+        Effect.catchCause((cause) => Effect.succeed([diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)]))
+      )
+      results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures })
+    }
+    const passed = results.filter((r) => r.passed).length
+    return { results, passed, failed: results.length - passed }
+  })

@@ -1,0 +1,90 @@
+/**
+ * What `deftest` bodies can use: advance! (moves the test clock), expect and expect= (record located
+ * failures; the test continues), published (events of a topic), dead-letters and attempts (delivery
+ * facts of a group). Each test runs on a fresh in-memory bus under a TestClock (see testRunner.ts).
+ */
+import * as Effect from "effect/Effect"
+import { diagnostic, type Diagnostic } from "../diagnostics/Diagnostic.ts"
+import type { Span } from "../diagnostics/Span.ts"
+import { equals, print, truthy, type Value } from "../reader/Value.ts"
+import type { BusShape } from "../runtime/Bus.ts"
+import { type Builtin, builtin } from "./builtins.ts"
+import { fail, type RunState } from "./runtime.ts"
+
+export interface TestContext {
+  readonly failures: Array<Diagnostic>
+  /** Moves the TestClock and lets everything that became due run. */
+  readonly advance: (ms: number) => Effect.Effect<void>
+  /** The topics a group reads, for delivery lookups. */
+  readonly topicsOf: (group: string) => ReadonlyArray<string>
+}
+
+const testing = (run: RunState) => run.services as { readonly test: TestContext; readonly bus: BusShape }
+
+const inTest = ["test"] as const
+const hint = "use it inside a deftest"
+
+const failure = (span: Span, message: string) => diagnostic("Runtime", "test/expectation", message, span)
+
+export const testingBuiltins: ReadonlyArray<Builtin> = [
+  builtin({
+    name: "advance!", group: "testing", arglists: ["[interval]"],
+    doc: "Moves the test clock forward (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") and lets timers, retries and handlers that became due run.",
+    example: "(advance! \"5s\")", modes: inTest, modeHint: hint,
+    impl: ([interval], run) => {
+      const v = interval!
+      const ms = typeof v === "number" ? v : typeof v === "string" ? parseInterval(v) : undefined
+      if (ms === undefined || !(ms >= 0)) return fail("duration", `advance!: ${print(v)} is not a duration`, ["500, \"500ms\", \"5s\", \"2m\", \"1h\""])
+      return Effect.as(testing(run).test.advance(ms), null)
+    }
+  }),
+  builtin({
+    name: "published", group: "testing", arglists: ["[topic]"],
+    doc: "The events published to the topic so far in this test, oldest first (records with :payload, :key, :causedBy, ...).",
+    example: "(map :payload (published \"alerts\"))", modes: inTest, modeHint: hint,
+    impl: ([topic], run) => Effect.map(testing(run).bus.read(String(topic), 0, 100_000), (es) => es as unknown as Value)
+  }),
+  builtin({
+    name: "dead-letters", group: "testing", arglists: ["[group]"],
+    doc: "The dead letters of a group in this test (maps with :eventId, :attempts, :errorMessage, ...).",
+    example: "(count (dead-letters \"ops\"))", modes: inTest, modeHint: hint,
+    impl: ([group], run) => Effect.map(testing(run).bus.deadLetters({ group: String(group) }), (ds) => ds as unknown as Value)
+  }),
+  builtin({
+    name: "attempts", group: "testing", arglists: ["[group event-id]"],
+    doc: "How many runs the group has recorded for the event: its dead letter's attempts, or its retry record's, or 0 when it never failed.",
+    example: "(attempts \"ops\" (:id (first (published \"jobs\"))))", modes: inTest, modeHint: hint,
+    impl: ([group, id], run) => {
+      const t = testing(run)
+      const g = String(group)
+      return Effect.gen(function*() {
+        const dead = (yield* t.bus.deadLetters({ group: g })).find((d) => d.eventId === id)
+        if (dead !== undefined) return dead.attempts
+        const snapshot = yield* t.bus.store.loadGroup(g, t.test.topicsOf(g))
+        return snapshot.deliveries.find((d) => d.eventId === id)?.attempts ?? 0
+      })
+    }
+  }),
+  builtin({
+    name: "sib/expect", group: "testing", arglists: ["[value form]"], doc: "(internal: expect)", modes: inTest, modeHint: hint,
+    impl: ([value, form], run, span) => {
+      if (!truthy(value!)) testing(run).test.failures.push(failure(span, `expected ${print(form!)} to be true, got ${print(value!)}`))
+      return value!
+    }
+  }),
+  builtin({
+    name: "sib/expect=", group: "testing", arglists: ["[expected actual expected-form actual-form]"], doc: "(internal: expect=)", modes: inTest, modeHint: hint,
+    impl: ([expected, actual, , actualForm], run, span) => {
+      const same = equals(expected!, actual!)
+      if (!same) {
+        testing(run).test.failures.push(failure(span, `expected ${print(actualForm!)} to be ${print(expected!)}, got ${print(actual!)}`))
+      }
+      return same
+    }
+  })
+]
+
+const parseInterval = (text: string): number | undefined => {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim())
+  return m === null ? undefined : Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"]
+}

@@ -1,0 +1,130 @@
+/**
+ * The expander: rewrites a form until no macro call is left. It knows which special forms hold
+ * code and which hold names or data (it never expands inside `quote`, parameter lists or binding
+ * names), rewrites `quasiquote`, applies the core macros, and runs user macros through
+ * `ExpandEnv.callMacro` (the compiler provides it, so this layer does not depend on the compiler).
+ * A user global with a core macro's name shadows that macro. Errors are collected, not thrown.
+ */
+import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
+import type { Span } from "../diagnostics/Span.ts"
+import * as S from "../reader/Syntax.ts"
+import { syntaxToValue, type Value, valueToSyntax } from "../reader/Value.ts"
+import { coreMacros } from "./macros.ts"
+import { quasiquote } from "./quasiquote.ts"
+
+export type MacroResult = { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly diagnostic: Diagnostic }
+
+export interface ExpandEnv {
+  /** A user macro (defined with defmacro), opaque to the expander. */
+  readonly userMacro: (name: string) => unknown
+  /** True when the program defines a global with this name (it shadows a core macro). */
+  readonly shadows: (name: string) => boolean
+  /** Runs a user macro at expansion time on its arguments as data. */
+  readonly callMacro: (macro: unknown, args: ReadonlyArray<Value>, site: Span) => MacroResult
+}
+
+export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readonly ok: false; readonly diagnostics: ReadonlyArray<Diagnostic> }
+
+/** Macro expansions allowed per top-level form before expansion is deemed not to terminate. */
+const maxExpansions = 10_000
+
+let counter = 0
+const fresh = (base: string) => `${base}__${++counter}`
+
+export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
+  const diagnostics: Array<Diagnostic> = []
+  let expansions = 0
+
+  const expandAll = (items: ReadonlyArray<S.Syntax>): Array<S.Syntax> => items.map(walk)
+
+  const walk = (s: S.Syntax): S.Syntax => {
+    switch (s.kind) {
+      case "list":
+        return walkList(s)
+      case "vector":
+        return S.vector(expandAll(s.items), s.span)
+      case "map":
+        return S.map(expandAll(s.items), s.span)
+      case "set":
+        return S.set(expandAll(s.items), s.span)
+      default:
+        return s
+    }
+  }
+
+  const walkList = (s: S.SList): S.Syntax => {
+    const head = s.items[0]
+    if (head === undefined || head.kind !== "symbol") return S.list(expandAll(s.items), s.span)
+    const name = head.name
+    switch (name) {
+      case "quote":
+        return s
+      case "quasiquote": {
+        if (s.items.length !== 2) {
+          diagnostics.push(diagnostic("Expand", "expand/quasiquote", "` (quasiquote) takes exactly one form", s.span))
+          return s
+        }
+        const rewritten = quasiquote(s.items[1]!)
+        if (!rewritten.ok) {
+          diagnostics.push(rewritten.diagnostic)
+          return s
+        }
+        return walk(rewritten.form)
+      }
+      case "fn": {
+        // (fn name? params body...): only the body is code.
+        const named = s.items[1]?.kind === "symbol"
+        const fixed = s.items.slice(0, named ? 3 : 2)
+        return S.list([...fixed, ...expandAll(s.items.slice(fixed.length))], s.span)
+      }
+      case "let": {
+        const bindings = s.items[1]
+        if (bindings === undefined || bindings.kind !== "vector") return S.list([head, ...expandAll(s.items.slice(1))], s.span)
+        const expanded = bindings.items.map((b, i) => (i % 2 === 1 ? walk(b) : b))
+        return S.list([head, S.vector(expanded, bindings.span), ...expandAll(s.items.slice(2))], s.span)
+      }
+      case "def":
+        return S.list([head, ...(s.items[1] === undefined ? [] : [s.items[1]]), ...expandAll(s.items.slice(2))], s.span)
+      case "defmacro":
+      case "require":
+        return s
+      case "deftest":
+        return S.list([head, ...(s.items[1] === undefined ? [] : [s.items[1]]), ...expandAll(s.items.slice(2))], s.span)
+    }
+    const user = env.userMacro(name)
+    if (user !== undefined) {
+      if (++expansions > maxExpansions) {
+        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate (more than ${maxExpansions} expansions)`, s.span))
+        return s
+      }
+      const result = env.callMacro(user, s.items.slice(1).map(syntaxToValue), s.span)
+      if (!result.ok) {
+        diagnostics.push(result.diagnostic)
+        return s
+      }
+      const back = valueToSyntax(result.value, s.span)
+      if (typeof back === "string") {
+        diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
+        return s
+      }
+      return walk(back)
+    }
+    const core = env.shadows(name) ? undefined : coreMacros.get(name)
+    if (core !== undefined) {
+      if (++expansions > maxExpansions) {
+        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate`, s.span))
+        return s
+      }
+      const result = core.expand(s, fresh)
+      if (!result.ok) {
+        diagnostics.push(result.diagnostic)
+        return s
+      }
+      return walk(result.form)
+    }
+    return S.list([head, ...expandAll(s.items.slice(1))], s.span)
+  }
+
+  const out = walk(form)
+  return diagnostics.length > 0 ? { ok: false, diagnostics } : { ok: true, form: out }
+}
