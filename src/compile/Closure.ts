@@ -4,6 +4,7 @@
  * and runs the body in a new frame.
  */
 import type { Span } from "../diagnostics/Span.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
 import { type Callable, isMap, Keyword, List, type Value } from "../reader/Value.ts"
 import { fail, type Frame, type Node, type RunState, step } from "./runtime.ts"
 
@@ -82,7 +83,10 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
   }
   for (const name of given.keys()) {
     if (!valid.includes(name)) {
-      fail("keyword-argument", `${fn} has no keyword argument :${name}`, [`valid: ${valid.map((v) => `:${v}`).join(" ")}`])
+      fail("keyword-argument", `${fn} has no keyword argument :${name}`, [
+        ...didYouMean(name, valid, (v) => `:${v}`),
+        `valid: ${valid.map((v) => `:${v}`).join(" ")}`
+      ])
     }
   }
   for (const k of p.keywords!) frame.slots[k.slot] = given.has(k.name) ? given.get(k.name)! : undefined

@@ -16,7 +16,7 @@ import {
 } from "../reader/Value.ts"
 import { callValue } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
-import { fail, type Frame, isEffect, lift, located, type Node, sequence, then } from "./runtime.ts"
+import { fail, type Frame, isEffect, lift, located, type Node, sequence, chain } from "./runtime.ts"
 import { specialNames } from "./specials.ts"
 
 /** A global name: a built-in or a program definition. */
@@ -155,7 +155,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       }
       case "set": {
         const items = s.items.map((i) => compile(i, scope, false))
-        return (f) => then(sequence(items.length, (i) => items[i]!(f)), (vs) => new SetValue(vs as ReadonlyArray<Value>))
+        return (f) => chain(sequence(items.length, (i) => items[i]!(f)), (vs) => new SetValue(vs as ReadonlyArray<Value>))
       }
       case "map":
         return compileMap(s, scope)
@@ -184,9 +184,9 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         return out
       }
       const vals = sequence(values.length, (i) => values[i]!(f))
-      if (!dynamicKeys) return then(vals, (vs) => build(vs as ReadonlyArray<Value>, []))
+      if (!dynamicKeys) return chain(vals, (vs) => build(vs as ReadonlyArray<Value>, []))
       const ks = sequence(keys.length, (i) => (typeof keys[i] === "string" ? keys[i] : (keys[i] as Node)(f)))
-      return then(ks, (k) => then(vals, (vs) => build(vs as ReadonlyArray<Value>, k as ReadonlyArray<Value>)))
+      return chain(ks, (k) => chain(vals, (vs) => build(vs as ReadonlyArray<Value>, k as ReadonlyArray<Value>)))
     })
   }
 
@@ -305,9 +305,9 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     }
     return (f) => {
       const fn = callee(f)
-      if (isEffect(fn)) return then(fn, (g) => then(sequence(args.length, (i) => args[i]!(f)), (vals) => invoke(g, vals as ReadonlyArray<Value>, f)))
+      if (isEffect(fn)) return chain(fn, (g) => chain(sequence(args.length, (i) => args[i]!(f)), (vals) => invoke(g, vals as ReadonlyArray<Value>, f)))
       const vals = sequence(args.length, (i) => args[i]!(f))
-      return isEffect(vals) ? then(vals, (v) => invoke(fn, v as ReadonlyArray<Value>, f)) : invoke(fn, vals as ReadonlyArray<Value>, f)
+      return isEffect(vals) ? chain(vals, (v) => invoke(fn, v as ReadonlyArray<Value>, f)) : invoke(fn, vals as ReadonlyArray<Value>, f)
     }
   }
 
@@ -316,7 +316,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const obj = compile(target, scope, false)
     const args = argForms.map((a) => compile(a, scope, false))
     return at(s.span, (f) =>
-      then(obj(f), (o) => {
+      chain(obj(f), (o) => {
         if (!isHostObject(o)) {
           return fail("method-call", `.${method}: ${typeName(o)} has no methods; only objects the application exposes (such as bus) do`, isMap(o) ? [`read a key with (get m :${method}) or m.${method}`] : [])
         }
@@ -324,7 +324,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         if (m === undefined) {
           return fail("method-call", `${o.kind} has no method ${method}`, didYouMean(method, Object.keys(o.methods)).concat([`methods: ${Object.keys(o.methods).join(", ")}`]))
         }
-        return then(sequence(args.length, (i) => args[i]!(f)), (vals) => m.invoke(f.run, vals as ReadonlyArray<Value>, s.span))
+        return chain(sequence(args.length, (i) => args[i]!(f)), (vals) => m.invoke(f.run, vals as ReadonlyArray<Value>, s.span))
       }))
   }
 
@@ -336,11 +336,11 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         return constant(syntaxToValue(args[0]!))
       }
       case "if": {
-        if (args.length < 2 || args.length > 3) return err(compileError("bad-shape", `if takes a test, a then branch and an optional else branch (got ${args.length} forms)`, s, ["(if test then else)"]))
+        if (args.length < 2 || args.length > 3) return err(compileError("bad-shape", `if takes a test, a then branch and an optional else branch (got ${args.length} form${args.length === 1 ? "" : "s"})`, s, ["(if test then else)"]))
         const [test, yes, no] = [compile(args[0]!, scope, false), compile(args[1]!, scope, false), args[2] === undefined ? constant(null) : compile(args[2], scope, false)]
         return (f) => {
           const t = test(f)
-          if (isEffect(t)) return then(t, (v) => (truthy(v) ? yes(f) : no(f)))
+          if (isEffect(t)) return chain(t, (v) => (truthy(v) ? yes(f) : no(f)))
           return truthy(t as Value) ? yes(f) : no(f)
         }
       }
@@ -403,7 +403,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         cell.kind = "global"
         if (third !== undefined && second?.kind === "string") cell.doc = second.value
         const value = valueForm === undefined ? constant(null) : compile(valueForm, scope, false)
-        return (f) => then(value(f), (v) => {
+        return (f) => chain(value(f), (v) => {
           cell.value = v
           return v
         })

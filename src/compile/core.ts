@@ -11,7 +11,7 @@ import {
   type Value
 } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { checkSize, fail, isEffect, lift, nowMillis, type RunState, sequence, step, then } from "./runtime.ts"
+import { checkSize, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -85,7 +85,7 @@ const compare = (a: Value, b: Value, fn: string): number => {
   return fail("type", `${fn} compares numbers with numbers or strings with strings, got ${typeName(a)} and ${typeName(b)}`)
 }
 
-const chain = (name: string, test: (c: number) => boolean, doc: string): Builtin =>
+const comparison = (name: string, test: (c: number) => boolean, doc: string): Builtin =>
   builtin({
     name, group: "core", arglists: ["[x & more]"], doc, example: `(${name} 1 2 3)`,
     impl: (args) => {
@@ -196,10 +196,10 @@ const arithmetic: Array<Builtin> = [
     name: "min", group: "core", arglists: ["[x & more]"], doc: "The smallest number.", example: "(min 3 9 4) ;=> 3",
     impl: (args) => Math.min(...args.map((a) => num(a, "min")))
   }),
-  chain("<", (c) => c < 0, "True when each argument is less than the next (numbers, or strings)."),
-  chain(">", (c) => c > 0, "True when each argument is greater than the next."),
-  chain("<=", (c) => c <= 0, "True when each argument is at most the next."),
-  chain(">=", (c) => c >= 0, "True when each argument is at least the next."),
+  comparison("<", (c) => c < 0, "True when each argument is less than the next (numbers, or strings)."),
+  comparison(">", (c) => c > 0, "True when each argument is greater than the next."),
+  comparison("<=", (c) => c <= 0, "True when each argument is at most the next."),
+  comparison(">=", (c) => c >= 0, "True when each argument is at least the next."),
   builtin({
     name: "=", group: "core", arglists: ["[x & more]"], doc: "Structural equality: maps, vectors and lists with equal contents are equal.",
     example: "(= {:a [1 2]} {:a [1 2]}) ;=> true",
@@ -331,7 +331,7 @@ const collections: Array<Builtin> = [
   builtin({
     name: "update", group: "collections", arglists: ["[m k f & args]"], doc: "m with k set to (f (get m k) args...).",
     example: "(update {:n 1} :n inc) ;=> {:n 2}",
-    impl: ([m, k, f, ...args], run, span) => then(callValue(f!, [getIn(m!, k!), ...args], run, span), (v) => assoc1(m!, k!, v, run, "update"))
+    impl: ([m, k, f, ...args], run, span) => chain(callValue(f!, [getIn(m!, k!), ...args], run, span), (v) => assoc1(m!, k!, v, run, "update"))
   }),
   builtin({
     name: "merge", group: "collections", arglists: ["[& maps]"], doc: "One map with the entries of all; later maps win. nil is skipped.",
@@ -509,7 +509,7 @@ const higherOrder: Array<Builtin> = [
     name: "filter", group: "collections", arglists: ["[pred coll]"], doc: "A vector of the elements for which (pred x) is true.", example: "(filter odd? [1 2 3]) ;=> [1 3]",
     impl: ([f, c], run, span) => {
       const items = seqOf(c!, "filter")
-      return then(mapItems(items, (x) => callValue(f!, [x], run, span), run), (keep) =>
+      return chain(mapItems(items, (x) => callValue(f!, [x], run, span), run), (keep) =>
         items.filter((_, i) => truthy((keep as ReadonlyArray<Value>)[i]!)))
     }
   }),
@@ -543,12 +543,12 @@ const higherOrder: Array<Builtin> = [
   }),
   builtin({
     name: "some", group: "collections", arglists: ["[pred coll]"], doc: "The first true (pred x), or nil.", example: "(some even? [1 3 4]) ;=> true",
-    impl: ([f, c], run, span) => then(mapItems(seqOf(c!, "some"), (x) => callValue(f!, [x], run, span), run), (rs) =>
+    impl: ([f, c], run, span) => chain(mapItems(seqOf(c!, "some"), (x) => callValue(f!, [x], run, span), run), (rs) =>
       (rs as ReadonlyArray<Value>).find(truthy) ?? null)
   }),
   builtin({
     name: "every?", group: "collections", arglists: ["[pred coll]"], doc: "True when (pred x) is true for every element.", example: "(every? number? [1 2]) ;=> true",
-    impl: ([f, c], run, span) => then(mapItems(seqOf(c!, "every?"), (x) => callValue(f!, [x], run, span), run), (rs) =>
+    impl: ([f, c], run, span) => chain(mapItems(seqOf(c!, "every?"), (x) => callValue(f!, [x], run, span), run), (rs) =>
       (rs as ReadonlyArray<Value>).every(truthy))
   }),
   builtin({

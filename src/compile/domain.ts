@@ -17,6 +17,7 @@ import type { SubscribeOptions } from "../runtime/options.ts"
 import type { PublishOptions } from "../runtime/publish.ts"
 import { topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
 import { seqOf, toJson } from "./core.ts"
 import type { ProgramBuilder } from "./Program.ts"
@@ -34,6 +35,8 @@ export interface DomainServices {
 }
 
 const services = (run: RunState) => run.services as DomainServices
+
+const keywordName = (name: string) => `:${name}`
 
 const topLevel = ["load"] as const
 const running = ["handler", "timer", "test"] as const
@@ -151,7 +154,12 @@ const defineTopic = builtin({
     const topic = topicName(name!, "define-topic")
     const o = opts === undefined || opts === null ? {} : isMap(opts) ? opts : fail("topic", `define-topic: options must be a map, got ${typeName(opts!)}`)
     for (const k of Object.keys(o)) {
-      if (!topicOptionNames.includes(k)) fail("topic", `define-topic: unknown option :${k}`, [`valid options: ${topicOptionNames.map((n) => `:${n}`).join(" ")}`])
+      if (!topicOptionNames.includes(k)) {
+        fail("topic", `define-topic: unknown option :${k}`, [
+          ...didYouMean(k, topicOptionNames, keywordName),
+          `valid options: ${topicOptionNames.map((n) => `:${n}`).join(" ")}`
+        ])
+      }
     }
     const retention: { maxAgeMs?: number; maxCount?: number } = {}
     const r = o.retention
@@ -184,7 +192,12 @@ const publishOptionNames = ["key", "headers", "tags", "id", "causedBy"]
 
 const publishOptions = (o: Record<string, Value>, fn: string): PublishOptions => {
   for (const k of Object.keys(o)) {
-    if (!publishOptionNames.includes(k)) fail("options", `${fn}: unknown option :${k}`, [`valid options: ${publishOptionNames.map((n) => `:${n}`).join(" ")}`])
+    if (!publishOptionNames.includes(k)) {
+      fail("options", `${fn}: unknown option :${k}`, [
+        ...didYouMean(k, publishOptionNames, keywordName),
+        `valid options: ${publishOptionNames.map((n) => `:${n}`).join(" ")}`
+      ])
+    }
   }
   const out: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {}
   if (o.key !== undefined && o.key !== null) out.key = typeof o.key === "string" ? o.key : mapKey(o.key) ?? print(o.key)
@@ -254,8 +267,11 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
   if (resolved instanceof SubscribeErrorClass) {
     const unknown = /^unknown option (.*); valid options: (.*)$/.exec(resolved.detail)
     if (unknown !== null) {
-      fail("subscribe", `${fn}: unknown option ${unknown[1]!.replace(/"([^"]+)"/g, ":$1")}`, [
-        `valid options: ${unknown[2]!.split(", ").map((n) => `:${n}`).join(" ")}`
+      const valid = unknown[2]!.split(", ")
+      const names = [...unknown[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
+      fail("subscribe", `${fn}: unknown option ${names.map((n) => `:${n}`).join(", ")}`, [
+        ...names.flatMap((n) => didYouMean(n, valid, keywordName)),
+        `valid options: ${valid.map((n) => `:${n}`).join(" ")}`
       ])
     }
     fail("subscribe", `${fn}: ${resolved.detail}`)

@@ -7,6 +7,7 @@
  * found is reported; if there is any, the load fails with `SibError` and nothing is registered.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import { readFileSync } from "node:fs"
@@ -25,7 +26,7 @@ import { makeCompiler, Namespace } from "./compile.ts"
 import { coreBuiltins, protectedBuiltins } from "./core.ts"
 import { busObject, domainBuiltins } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { Clock, defaultLimits, type Frame, isEffect, LangError, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Frame, isEffect, LangError, type Limits, lift, located, makeRun } from "./runtime.ts"
 import { testingBuiltins } from "./testing.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
@@ -82,6 +83,21 @@ export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
   return new Namespace(entries, protectedEntries)
 }
 
+/** A file-system error in a few words. */
+const fileProblem = (e: unknown): string => {
+  switch ((e as NodeJS.ErrnoException)?.code) {
+    case "ENOENT":
+      return "no such file"
+    case "EACCES":
+    case "EPERM":
+      return "permission denied"
+    case "EISDIR":
+      return "it is a directory"
+    default:
+      return e instanceof Error ? e.message : String(e)
+  }
+}
+
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
   if (form.kind !== "list") return undefined
@@ -89,7 +105,17 @@ const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
   return head?.kind === "symbol" && (head.name === "def" || head.name === "defn") && name?.kind === "symbol" ? name : undefined
 }
 
-export const loadProgram = (sources: ReadonlyArray<Source | string>, options: LoadOptions = {}): Effect.Effect<Program, SibError> =>
+/** An incremental loader: files and text are added one at a time into one program. */
+export interface Loader {
+  /** Adds a file (its text read from disk when not given). */
+  readonly add: (source: Source | string) => Effect.Effect<void>
+  /** Evaluates text as top-level forms; the value of the last one, or the diagnostics. */
+  readonly evaluate: (text: string, file: string) => Effect.Effect<Value, SibError>
+  /** The program, or every diagnostic found so far. */
+  readonly finish: Effect.Effect<Program, SibError>
+}
+
+export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const readFile = options.readFile ?? ((p: string) => readFileSync(p, "utf8"))
@@ -139,6 +165,8 @@ export const loadProgram = (sources: ReadonlyArray<Source | string>, options: Lo
       return l instanceof SibRuntimeError ? l.diagnostic : diagnostic("Runtime", "runtime/internal", e instanceof Error ? e.message : String(e), span)
     }
 
+    let lastValue: Value = null
+
     /** Evaluates a compiled top-level form at load time (running its effects, if any). */
     const evaluate = (node: (f: Frame) => unknown, span: Span) =>
       Effect.gen(function*() {
@@ -152,6 +180,9 @@ export const loadProgram = (sources: ReadonlyArray<Source | string>, options: Lo
         if (isEffect(out)) {
           const exit = yield* Effect.exit(lift(out))
           if (exit._tag === "Failure") diagnostics.push(runtimeDiagnostic(Cause.squash(exit.cause), span))
+          else lastValue = exit.value as Value
+        } else {
+          lastValue = out as Value
         }
       })
 
@@ -188,7 +219,9 @@ export const loadProgram = (sources: ReadonlyArray<Source | string>, options: Lo
           try {
             text = readFile(target)
           } catch (e) {
-            diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${e instanceof Error ? e.message.replace(/^ENOENT: /, "") : String(e)}`, path.span))
+            diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${fileProblem(e)}`, path.span, {
+              hints: ["the path is relative to the file that requires it"]
+            }))
             return
           }
           yield* processFile(target, text)
@@ -246,37 +279,73 @@ export const loadProgram = (sources: ReadonlyArray<Source | string>, options: Lo
       return out
     }
 
-    for (const source of sources) {
-      const s = typeof source === "string" ? { file: source } : source
-      const file = s.text === undefined ? resolve(s.file) : s.file
-      let text = s.text
-      if (text === undefined) {
-        try {
-          text = readFile(file)
-        } catch (e) {
-          diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${e instanceof Error ? e.message : String(e)}`, {
-            file: s.file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0
-          }))
-          continue
+    const add = (source: Source | string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const s = typeof source === "string" ? { file: source } : source
+        const file = s.text === undefined ? resolve(s.file) : s.file
+        let text = s.text
+        if (text === undefined) {
+          try {
+            text = readFile(file)
+          } catch (e) {
+            diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, {
+              file: s.file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0
+            }))
+            return Effect.void
+          }
         }
-      }
-      yield* processFile(file, text)
-    }
+        return processFile(file, text)
+      })
 
-    const all = [...diagnostics, ...compiler.diagnostics].sort((a, b) =>
-      a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
-    )
-    if (all.length > 0) return yield* new SibError({ diagnostics: all })
-    return {
-      files: order,
-      sources: texts,
-      topics: builder.topics,
-      subscriptions: builder.subscriptions,
-      publishes: builder.publishes,
-      timers: builder.timers,
-      tests: builder.tests,
-      namespace: ns
-    } satisfies Program
+    const collected = () =>
+      [...diagnostics, ...compiler.diagnostics].sort((a, b) =>
+        a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
+      )
+
+    const finish = Effect.suspend(() => {
+      const all = collected()
+      if (all.length > 0) return Effect.fail(new SibError({ diagnostics: all }))
+      return Effect.succeed({
+        files: [...order],
+        sources: texts,
+        topics: [...builder.topics],
+        subscriptions: [...builder.subscriptions],
+        publishes: [...builder.publishes],
+        timers: [...builder.timers],
+        tests: [...builder.tests],
+        namespace: ns
+      } satisfies Program)
+    })
+
+    const evaluateText = (text: string, file: string): Effect.Effect<Value, SibError> =>
+      Effect.gen(function*() {
+        lastValue = null
+        const result = read(text, file)
+        texts.set(file, (texts.get(file) ?? "") + text)
+        if (result.diagnostics.length > 0) return yield* new SibError({ diagnostics: result.diagnostics })
+        for (const form of result.forms) {
+          const name = declaredName(form)
+          if (name !== undefined) ns.declare(name.name, name.span)
+        }
+        for (const form of result.forms) yield* processTop(form, file)
+        const all = collected()
+        if (all.length > 0) {
+          diagnostics.length = 0
+          compiler.diagnostics.length = 0
+          return yield* new SibError({ diagnostics: all })
+        }
+        return lastValue
+      })
+
+    return { add, evaluate: evaluateText, finish } satisfies Loader
+  })
+
+/** Loads a whole program from files (or texts): all or nothing. */
+export const loadProgram = (sources: ReadonlyArray<Source | string>, options: LoadOptions = {}): Effect.Effect<Program, SibError> =>
+  Effect.gen(function*() {
+    const loader = yield* createLoader(options)
+    for (const source of sources) yield* loader.add(source)
+    return yield* loader.finish
   })
 
 export type { HostObject }

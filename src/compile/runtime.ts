@@ -91,7 +91,7 @@ export const isEffect = (x: unknown): x is Effect.Effect<unknown, unknown> => Ef
 export const lift = (x: unknown): Effect.Effect<unknown, unknown> => (isEffect(x) ? x : Effect.succeed(x))
 
 /** Continues with the value of `x`, now or after its effect. */
-export const then = (x: unknown, k: (v: Value) => unknown): unknown =>
+export const chain = (x: unknown, k: (v: Value) => unknown): unknown =>
   isEffect(x) ? Effect.flatMap(x, (v) => lift(k(v as Value))) : k(x as Value)
 
 /** Evaluates results left to right into an array, going effectful only if one of them is. */
@@ -130,4 +130,3 @@ export const checkSize = (run: RunState, size: number, what: "collection" | "str
 
 export const nowMillis = (run: RunState): number => run.clock.currentTimeMillisUnsafe()
 
-export { Clock }

@@ -4,6 +4,7 @@
  * timers on the runtime's Clock. `stop` stops the timers and drains the groups.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -17,7 +18,7 @@ import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
 import { deliveryObject, withDerivedKey } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
-import { Clock, defaultLimits, type Limits, lift, located, makeRun, type RunState } from "./runtime.ts"
+import { defaultLimits, type Limits, lift, located, makeRun, type RunState } from "./runtime.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>

@@ -5,6 +5,7 @@
  * expect or on an error; the report lists each test with its location.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
@@ -12,7 +13,7 @@ import { TestClock } from "effect/testing"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
-import { Clock, defaultLimits, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Limits, lift, located, makeRun } from "./runtime.ts"
 import { startProgram } from "./start.ts"
 
 export interface TestResult {

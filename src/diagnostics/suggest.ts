@@ -34,7 +34,7 @@ export const closest = (name: string, candidates: Iterable<string>, limit = 3): 
   return scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, limit).map(([c]) => c)
 }
 
-export const didYouMean = (name: string, candidates: Iterable<string>): Array<string> => {
+export const didYouMean = (name: string, candidates: Iterable<string>, show: (c: string) => string = (c) => c): Array<string> => {
   const found = closest(name, candidates)
-  return found.length === 0 ? [] : [`did you mean ${found.join(" or ")}?`]
+  return found.length === 0 ? [] : [`did you mean ${found.map(show).join(" or ")}?`]
 }

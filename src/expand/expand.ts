@@ -27,6 +27,8 @@ export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readon
 
 /** Macro expansions allowed per top-level form before expansion is deemed not to terminate. */
 const maxExpansions = 10_000
+/** How deeply expanded code may nest. */
+const maxNesting = 500
 
 let counter = 0
 const fresh = (base: string) => `${base}__${++counter}`
@@ -36,8 +38,26 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
   let expansions = 0
 
   const expandAll = (items: ReadonlyArray<S.Syntax>): Array<S.Syntax> => items.map(walk)
+  let nesting = 0
 
   const walk = (s: S.Syntax): S.Syntax => {
+    if (++nesting > maxNesting) {
+      nesting--
+      if (!diagnostics.some((d) => d.code === "expand/too-deep")) {
+        diagnostics.push(diagnostic("Expand", "expand/too-deep", `the expanded code nests deeper than ${maxNesting} levels`, s.span, {
+          hints: ["a macro probably expands into itself without end"]
+        }))
+      }
+      return s
+    }
+    try {
+      return walkOnce(s)
+    } finally {
+      nesting--
+    }
+  }
+
+  const walkOnce = (s: S.Syntax): S.Syntax => {
     switch (s.kind) {
       case "list":
         return walkList(s)
@@ -52,7 +72,48 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
     }
   }
 
-  const walkList = (s: S.SList): S.Syntax => {
+  /** Applies macros to the form's head until it is no longer a macro call. */
+  const expandHead = (start: S.Syntax): S.Syntax => {
+    let s = start
+    while (s.kind === "list" && s.items[0]?.kind === "symbol") {
+      const name = (s.items[0] as S.SSymbol).name
+      const user = env.userMacro(name)
+      const core = user === undefined && !env.shadows(name) ? coreMacros.get(name) : undefined
+      if (user === undefined && core === undefined) return s
+      if (++expansions > maxExpansions) {
+        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate (more than ${maxExpansions} expansions)`, s.span, {
+          hints: ["a macro expands into a call of itself without end"]
+        }))
+        return S.nil(s.span)
+      }
+      if (user !== undefined) {
+        const result = env.callMacro(user, s.items.slice(1).map(syntaxToValue), s.span)
+        if (!result.ok) {
+          diagnostics.push(result.diagnostic)
+          return S.nil(s.span)
+        }
+        const back = valueToSyntax(result.value, s.span)
+        if (typeof back === "string") {
+          diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
+          return S.nil(s.span)
+        }
+        s = back
+      } else {
+        const result = core!.expand(s, fresh)
+        if (!result.ok) {
+          diagnostics.push(result.diagnostic)
+          return S.nil(s.span)
+        }
+        s = result.form
+      }
+    }
+    return s
+  }
+
+  const walkList = (form: S.SList): S.Syntax => {
+    const expanded = expandHead(form)
+    if (expanded.kind !== "list") return walkOnce(expanded)
+    const s = expanded
     const head = s.items[0]
     if (head === undefined || head.kind !== "symbol") return S.list(expandAll(s.items), s.span)
     const name = head.name
@@ -91,40 +152,16 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
       case "deftest":
         return S.list([head, ...(s.items[1] === undefined ? [] : [s.items[1]]), ...expandAll(s.items.slice(2))], s.span)
     }
-    const user = env.userMacro(name)
-    if (user !== undefined) {
-      if (++expansions > maxExpansions) {
-        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate (more than ${maxExpansions} expansions)`, s.span))
-        return s
-      }
-      const result = env.callMacro(user, s.items.slice(1).map(syntaxToValue), s.span)
-      if (!result.ok) {
-        diagnostics.push(result.diagnostic)
-        return s
-      }
-      const back = valueToSyntax(result.value, s.span)
-      if (typeof back === "string") {
-        diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
-        return s
-      }
-      return walk(back)
-    }
-    const core = env.shadows(name) ? undefined : coreMacros.get(name)
-    if (core !== undefined) {
-      if (++expansions > maxExpansions) {
-        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate`, s.span))
-        return s
-      }
-      const result = core.expand(s, fresh)
-      if (!result.ok) {
-        diagnostics.push(result.diagnostic)
-        return s
-      }
-      return walk(result.form)
-    }
     return S.list([head, ...expandAll(s.items.slice(1))], s.span)
   }
 
-  const out = walk(form)
+  let out: S.Syntax
+  try {
+    out = walk(form)
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e
+    diagnostics.push(diagnostic("Expand", "expand/too-deep", "expanding this form recursed too deeply", form.span))
+    out = form
+  }
   return diagnostics.length > 0 ? { ok: false, diagnostics } : { ok: true, form: out }
 }

@@ -19,7 +19,7 @@ export const lexer = moo.compile({
   lbrace: "{",
   rbrace: "}",
   discard: "#_",
-  badHash: /#[^\s]?/,
+  badHash: /#[^\s()[\]{}"]*/,
   splice: "~@",
   unquote: "~",
   quasiquote: "`",

@@ -114,7 +114,7 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
         fatal = true
         break
       case "badHash":
-        diagnostics.push(readError("unknown-dispatch", `unknown reader macro ${token.text}`, at, {
+        diagnostics.push(readError("unknown-dispatch", `unknown reader macro ${token.text.length > 1 ? token.text : `#${text[token.offset + 1] ?? ""}`}`, at, {
           hints: ["#{ ... } is a set and #_ skips the next form; there are no other # forms"]
         }))
         break
