@@ -4,12 +4,15 @@
  * resolves with its result or rejects with its typed error instance. `close()` drains the groups
  * and closes the database.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import { AsyncLocalStorage } from "node:async_hooks"
 import type { StoreError, StoreOpenError } from "./store/errors.ts"
 import type { DeadLetter, Event } from "./store/records.ts"
 import type { Store } from "./store/Store.ts"
 import { Bus, type BusOptions, type BusShape, type DeadLetterQuery } from "./runtime/Bus.ts"
+import { BusClosedError, SubscribeError } from "./runtime/errors.ts"
 import type { DeliveryContext, GroupStats } from "./runtime/ConsumerGroup.ts"
 import type { StartFrom, SubscribeOptions } from "./runtime/options.ts"
 import type { PublishItem, PublishOptions } from "./runtime/publish.ts"
@@ -51,7 +54,7 @@ export interface Runtime {
   readonly ack: (group: string, eventId: string) => Promise<void>
   readonly nack: (group: string, eventId: string, delayMs?: number) => Promise<void>
   readonly getCursor: (topic: string, group: string) => Promise<number | undefined>
-  readonly setCursor: (topic: string, group: string, position: number | StartFrom) => Promise<void>
+  readonly setCursor: (topic: string, group: string, position: number | StartFrom | string) => Promise<void>
   readonly deadLetters: (query?: DeadLetterQuery) => Promise<ReadonlyArray<DeadLetter>>
   readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Promise<number>
   readonly dropDeadLetter: (group: string, eventId: string) => Promise<boolean>
@@ -74,32 +77,57 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     await rt.dispose()
     throw e
   }
-  const run = <A, E>(effect: Effect.Effect<A, E, never>): Promise<A> => rt.runPromise(effect)
+  let closing: Promise<void> | undefined
+  const run = <A, E>(effect: Effect.Effect<A, E, never>, operation = "use the runtime"): Promise<A> =>
+    closing !== undefined ? Promise.reject(new BusClosedError({ operation })) : rt.runPromise(effect)
 
-  const wrap = (handler: PromiseHandler) => (event: Event, ctx: DeliveryContext) =>
-    Effect.tryPromise({
-      try: async (signal) =>
-        handler(event, {
-          group: ctx.group,
-          attempt: ctx.attempt,
-          signal,
-          ack: () => run(ctx.ack),
-          nack: (delayMs) => run(ctx.nack(delayMs)),
-          publish: (topic, payload, publishOptions) => run(ctx.publish(topic, payload, publishOptions))
-        }),
-      catch: (e) => e
+  /** Which group's handler (if any) the current async code runs in. */
+  const inHandler = new AsyncLocalStorage<string>()
+
+  // A handler's ctx methods run in the handler's own fiber context, so they keep working while
+  // close() drains the groups (the ManagedRuntime itself is already shutting down then).
+  const wrap = (group: string, handler: PromiseHandler) => (event: Event, ctx: DeliveryContext) =>
+    Effect.flatMap(Effect.context<never>(), (context: Context.Context<never>) => {
+      const here = Effect.runPromiseWith(context)
+      return Effect.tryPromise({
+        try: async (signal) =>
+          inHandler.run(group, () =>
+            handler(event, {
+              group: ctx.group,
+              attempt: ctx.attempt,
+              signal,
+              ack: () => here(ctx.ack),
+              nack: (delayMs) => here(ctx.nack(delayMs)),
+              publish: (topic, payload, publishOptions) => here(ctx.publish(topic, payload, publishOptions))
+            })),
+        catch: (e) => e
+      })
     })
 
-  let closing: Promise<void> | undefined
-  const close = () => (closing ??= rt.dispose())
+  const close = () => {
+    closing ??= rt.dispose()
+    // From inside a handler: the drain waits for that handler, so do not wait for the drain.
+    return inHandler.getStore() !== undefined ? Promise.resolve() : closing
+  }
   return {
     sid: bus.sid,
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions))),
-    publish: (topic, payload, publishOptions) => run(bus.publish(topic, payload, publishOptions)),
-    publishAll: (items) => run(bus.publishAll(items)),
+    publish: (topic, payload, publishOptions) => run(bus.publish(topic, payload, publishOptions), "publish"),
+    publishAll: (items) => run(bus.publishAll(items), "publish"),
     subscribe: async (topic, group, handler, subscribeOptions) => {
-      const sub = await run(bus.subscribe(topic, group, wrap(handler), subscribeOptions))
-      return () => run(sub.unsubscribe)
+      if (typeof handler !== "function") {
+        return Promise.reject(new SubscribeError({ group: String(group), detail: `the handler must be a function (event, ctx) => ..., got ${handler === null ? "null" : typeof handler}` }))
+      }
+      const sub = await run(bus.subscribe(topic, group, wrap(group, handler), subscribeOptions), "subscribe")
+      return () => {
+        if (closing !== undefined) return closing
+        // From inside one of this group's handlers: stop without waiting for the drain.
+        if (inHandler.getStore() === group) {
+          rt.runFork(sub.unsubscribe)
+          return Promise.resolve()
+        }
+        return rt.runPromise(sub.unsubscribe)
+      }
     },
     ack: (group, eventId) => run(bus.ack(group, eventId)),
     nack: (group, eventId, delayMs) => run(bus.nack(group, eventId, delayMs)),

@@ -8,6 +8,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -17,12 +18,12 @@ import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
-import { type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
+import { CurrentGroup, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
 import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
-import { resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
+import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Wakeups } from "./Signal.ts"
 import { makeTopic, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
@@ -73,7 +74,7 @@ export interface BusShape {
     group: string,
     handler: EffectHandler<R>,
     options?: SubscribeOptions
-  ) => Effect.Effect<Subscription, SubscribeError | BusClosedError, R>
+  ) => Effect.Effect<Subscription, SubscribeError | BusClosedError | StoreError, R>
   readonly ack: (group: string, eventId: string) => Effect.Effect<void, AckError>
   readonly nack: (group: string, eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
   /** The group's stored ack floor on `topic`: every event at or below it is done. */
@@ -82,7 +83,7 @@ export interface BusShape {
   readonly setCursor: (
     topic: string,
     group: string,
-    position: number | StartFrom
+    position: number | StartFrom | string
   ) => Effect.Effect<void, GroupError | StoreError | BusClosedError | SubscribeError>
   readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
   /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
@@ -155,9 +156,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   })
 
   type PublishFailure = PublishError | StoreError | BusClosedError
-  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
+  /** Publishes without the closed check: handlers still finishing during a drain may publish. */
+  const publishFromHandler: BusShape["publish"] = (topic, payload, publishOptions) =>
     Effect.withFiber<Event, PublishFailure>((fiber) => {
-      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
       const prepared = prepare(
         topic, payload, publishOptions, topics.get(topic), limits,
         stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
@@ -168,6 +169,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return appended.existing ?? recordOf(prepared, appended.seq)
       })
     })
+
+  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
+    closed ? Effect.fail(new BusClosedError({ operation: "publish" })) : publishFromHandler(topic, payload, publishOptions)
 
   const publishAll: BusShape["publishAll"] = (items) =>
     Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
@@ -195,7 +199,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       )
     })
 
-  const deps = { store, writer, wakeups, sid, host, publish }
+  const deps = { store, writer, wakeups, sid, host, publish: publishFromHandler }
+  /** Groups being stopped: a new subscription of the same group waits for the drain to finish. */
+  const draining = new Map<string, Deferred.Deferred<void>>()
 
   const start = (entry: Omit<RunningGroup, "handle" | "scope">, config: Exclude<ReturnType<typeof resolveOptions>, SubscribeError>) =>
     Effect.gen(function*() {
@@ -206,13 +212,29 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return group
     })
 
-  const stopGroup = (name: string) =>
+  const stopGroup = (name: string): Effect.Effect<void> =>
     Effect.gen(function*() {
       const group = running.get(name)
-      if (group === undefined) return
+      if (group === undefined) {
+        const pending = draining.get(name)
+        if (pending !== undefined) yield* Deferred.await(pending)
+        return
+      }
       running.delete(name)
-      yield* group.handle.stop
-      yield* Scope.close(group.scope, Exit.void)
+      const done = Deferred.makeUnsafe<void>()
+      draining.set(name, done)
+      const stop = Effect.andThen(group.handle.stop, Scope.close(group.scope, Exit.void)).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          draining.delete(name)
+          Deferred.doneUnsafe(done, Effect.void)
+        }))
+      )
+      // Stopped from one of its own handlers: the drain waits for that handler, so let it return.
+      if ((yield* CurrentGroup) === group.handle.id) {
+        yield* Effect.forkIn(Effect.provideService(stop, CurrentGroup, undefined), busScope)
+        return
+      }
+      yield* stop
     })
 
   const subscribe: BusShape["subscribe"] = <R>(
@@ -223,8 +245,14 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   ) =>
     Effect.gen(function*() {
       if (closed) return yield* new BusClosedError({ operation: "subscribe" })
-      const config = resolveOptions(group, topic, subscribeOptions)
-      if (config instanceof SubscribeError) return yield* config
+      if (typeof handler !== "function") {
+        return yield* new SubscribeError({ group: String(group), detail: `the handler must be a function (event, ctx) => ..., got ${handler === null ? "null" : typeof handler}` })
+      }
+      const resolved = resolveOptions(group, topic, subscribeOptions)
+      if (resolved instanceof SubscribeError) return yield* resolved
+      const config = yield* startAfterId(resolved)
+      const pending = draining.get(group)
+      if (pending !== undefined) yield* Deferred.await(pending)
       if (running.has(group)) {
         return yield* new SubscribeError({ group, detail: "this group is already subscribed in this runtime (unsubscribe it first)" })
       }
@@ -235,6 +263,18 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         topics: config.topics,
         unsubscribe: stopGroup(group)
       } satisfies Subscription
+    })
+
+  /** `from: { afterId }` starts every topic of the group after that event's (global) seq. */
+  const startAfterId = (config: GroupConfig): Effect.Effect<GroupConfig, SubscribeError | StoreError> =>
+    Effect.gen(function*() {
+      const from = config.from
+      if (typeof from !== "object" || !("afterId" in from)) return config
+      const event = yield* store.eventById(from.afterId)
+      if (event === undefined) {
+        return yield* new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(from.afterId)}` })
+      }
+      return { ...config, from: { seq: event.seq + 1 } }
     })
 
   const notOutstanding = (group: string, eventId: string) =>
@@ -270,20 +310,28 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     getCursor: (topic, group) => Effect.map(store.getCursor(group, topic), (c) => c?.floor),
     setCursor: (topic, group, position) =>
       Effect.gen(function*() {
-        const floor = typeof position === "number"
-          ? position
-          : position === "earliest"
-          ? 0
-          : position === "latest"
-          ? yield* store.headSeq(topic)
-          : "seq" in position
-          ? Math.max(0, position.seq - 1)
-          : "ts" in position
-          ? yield* store.floorForTs(topic, new Date(position.ts).getTime())
-          : (yield* store.eventById(position.afterId))?.seq
-        if (floor === undefined || !Number.isInteger(floor) || floor < 0) {
-          return yield* new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}` })
+        const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
+        const from = typeof position === "string" ? parseStartFrom(position) : position
+        if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID")
+        let floor: number | undefined
+        if (typeof from === "number") {
+          floor = from
+        } else if (from === "earliest") {
+          floor = 0
+        } else if (from === "latest") {
+          floor = yield* store.headSeq(topic)
+        } else if (typeof from === "object" && from !== null && "seq" in from && typeof from.seq === "number") {
+          floor = Math.max(0, from.seq - 1)
+        } else if (typeof from === "object" && from !== null && "ts" in from) {
+          const ts = from.ts instanceof Date ? from.ts.getTime() : typeof from.ts === "string" ? Date.parse(from.ts) : from.ts
+          if (typeof ts !== "number" || !Number.isFinite(ts)) return yield* invalid("the time is not a valid date")
+          floor = yield* store.floorForTs(topic, ts)
+        } else if (typeof from === "object" && from !== null && "afterId" in from && typeof from.afterId === "string") {
+          const event = yield* store.eventById(from.afterId)
+          if (event === undefined) return yield* invalid("no event has that id")
+          floor = event.seq
         }
+        if (floor === undefined || !Number.isInteger(floor) || floor < 0) return yield* invalid("expected a seq number >= 0 or a start position")
         const lease = yield* store.readLease(group)
         const now = yield* Clock.currentTimeMillis
         const heldElsewhere = lease?.ownerSid != null && lease.ownerSid !== sid && (lease.expiresAt ?? 0) > now &&

@@ -22,8 +22,9 @@
  * store call ends the session; the supervisor logs it and starts a new one after a backoff.
  */
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -51,10 +52,13 @@ export interface DeliveryContext {
   readonly group: string
   /** 1 on the first run of this event by this group. */
   readonly attempt: number
-  /** Acknowledges now (required in manual mode; in auto mode the handler's success acks). */
-  readonly ack: Effect.Effect<void>
-  /** Fails this attempt and asks for a retry, after `delayMs` if given (else the backoff). */
-  readonly nack: (delayMs?: number) => Effect.Effect<void>
+  /**
+   * Acknowledges now (required in manual mode; in auto mode the handler's success acks). Fails
+   * when this delivery is no longer outstanding (already settled, or its ack timeout expired).
+   */
+  readonly ack: Effect.Effect<void, AckError>
+  /** Fails this attempt and asks for a retry, after `delayMs` (milliseconds >= 0) if given, else the backoff. */
+  readonly nack: (delayMs?: number) => Effect.Effect<void, AckError>
   /** Publishes an event caused by the one being handled. */
   readonly publish: (
     topic: string,
@@ -75,9 +79,10 @@ export interface GroupDeps {
 }
 
 /** The session lost its lease to another owner: its writes were refused. */
-class LeaseLost {
-  readonly _tag = "LeaseLost"
-  readonly message = "the group's lease was taken over by another owner"
+class LeaseLost extends Data.TaggedError("LeaseLost")<{}> {
+  override get message() {
+    return "the group's lease was taken over by another owner"
+  }
 }
 
 type SessionError = StoreError | BusClosedError | LeaseLost
@@ -130,12 +135,46 @@ export interface GroupStats {
   /** In-memory ack floor per topic (may be ahead of the stored cursor until the next flush). */
   readonly floors: Readonly<Record<string, number>>
   readonly heldKeys: ReadonlyArray<string>
+  /** Events waiting behind a held or busy key, parked out of the buffer (read back when due). */
+  readonly parked: number
+  /** Requeued dead letters not yet settled. */
+  readonly requeued: number
   /** True while recovering events that were in flight when a previous owner crashed. */
   readonly isolating: boolean
 }
 
+/**
+ * The group instance whose worker runs the current fiber. A handler that stops its own group (or
+ * closes the bus) must not wait for the drain, which waits for that very handler.
+ */
+export const CurrentGroup = Context.Reference<string | undefined>("sibus/runtime/CurrentGroup", { defaultValue: () => undefined })
+
+let instances = 0
+
+/**
+ * An event waiting behind a blocked key, kept as its seq only so it does not hold the buffer (and
+ * its payload) while the key is held or retrying; it is read again when its turn comes.
+ */
+interface Parked {
+  readonly parked: true
+  readonly seq: number
+  readonly topic: string
+  readonly key: string | undefined
+  readonly floor: AckFloor
+  readonly filterPending: boolean
+}
+
+type Slot = Work | Parked
+
+const isParked = (s: Slot): s is Parked => (s as Parked).parked === true
+
+/** Events waiting behind one key beyond this many are parked. */
+const parkAfter = 4
+
 /** A live subscription's handle, as the bus keeps it. */
 export interface GroupHandle {
+  /** Identifies this running instance (see `CurrentGroup`). */
+  readonly id: string
   readonly config: GroupConfig
   /** Stops fetching, drains, persists and releases the lease; completes when all of that is done. */
   readonly stop: Effect.Effect<void>
@@ -147,14 +186,49 @@ export interface GroupHandle {
   readonly stats: () => GroupStats | undefined
 }
 
-const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
-  const e = Cause.squash(cause)
-  if (e instanceof Error) return { message: e.message || e.name, stack: e.stack ?? null }
-  if (typeof e === "string") return { message: e, stack: null }
+const maxMessage = 8_192
+const maxStack = 32_768
+
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}... (${text.length - max} more characters)` : text)
+
+/** Text for any thrown value, whatever it is (never throws itself). */
+const textOf = (v: unknown): string => {
   try {
-    return { message: JSON.stringify(e) ?? String(e), stack: null }
+    if (typeof v === "string") return v
+    if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v === null || v === undefined) return String(v)
+    const json = JSON.stringify(v)
+    return json ?? String(v)
   } catch {
-    return { message: String(e), stack: null }
+    try {
+      return String(v)
+    } catch {
+      return "an error that cannot be printed"
+    }
+  }
+}
+
+/** The message and stack of a handler failure, as the dead-letter record keeps them. */
+const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
+  try {
+    const e = Cause.squash(cause)
+    if (e instanceof Error) {
+      let message: string
+      try {
+        message = textOf(e.message) || textOf(e.name)
+      } catch {
+        message = "an error whose message cannot be read"
+      }
+      let stack: string | null = null
+      try {
+        stack = typeof e.stack === "string" ? clip(e.stack, maxStack) : null
+      } catch {
+        stack = null
+      }
+      return { message: clip(message || "Error", maxMessage), stack }
+    }
+    return { message: clip(textOf(e), maxMessage), stack: null }
+  } catch {
+    return { message: "an error that cannot be printed", stack: null }
   }
 }
 
@@ -209,7 +283,7 @@ export const startGroup = Effect.fnUntraced(function*(
     let failures = 0
     while (!Deferred.isDoneUnsafe(stopRequested)) {
       const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, ready, (c) => {
+      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, ready, id, (c) => {
         current = c
       }))
       current = undefined
@@ -228,13 +302,17 @@ export const startGroup = Effect.fnUntraced(function*(
 
   // Every fiber of the group runs in the subscriber's context (its services, Clock, Random), so
   // handlers need no per-event provide.
+  const id = `${config.group}#${++instances}`
   const fiber = yield* Effect.forkIn(Effect.provideContext(supervise, context), scope)
   yield* Deferred.await(ready)
 
   const handle: GroupHandle = {
+    id,
     config,
     stop: Effect.gen(function*() {
       yield* Deferred.succeed(stopRequested, undefined)
+      // From one of our own handlers: the drain waits for that handler, so do not wait for it.
+      if ((yield* CurrentGroup) === id) return
       yield* Fiber.await(fiber)
     }),
     ack: (eventId, run) =>
@@ -267,6 +345,7 @@ const session = (
   stopRequested: Deferred.Deferred<void>,
   refreshSignal: Signal,
   subscribed: Deferred.Deferred<void>,
+  instance: string,
   expose: (control: SessionControl) => void
 ): Effect.Effect<void, SessionError> =>
   Effect.scoped(Effect.gen(function*() {
@@ -331,7 +410,8 @@ const session = (
     for (const dl of dead) deadSeqs.add(dl.seq)
 
     // ---- state of the pipeline ---------------------------------------------------------------
-    const lanes = new Lanes<Work>(config.ordering, (w) => w.event.key)
+    const lanes = new Lanes<Slot>(config.ordering, (w) => (isParked(w) ? w.key : w.event.key))
+    let parked = 0
     const ready = new Fifo<Work>()
     let idle: Array<(w: Work | undefined) => void> = []
     let running = 0
@@ -401,7 +481,7 @@ const session = (
       }
     }
 
-    const makeRunnable = (work: Work): Effect.Effect<void> =>
+    const runnableNow = (work: Work): Effect.Effect<void> =>
       Effect.suspend(() => {
         const wait = work.notBefore - now()
         if (wait <= 0) {
@@ -415,7 +495,28 @@ const session = (
         )
       })
 
-    const admit = (work: Work, first = false): Effect.Effect<void> =>
+    /** Makes the next item of a lane run: a parked event is read back first. */
+    const makeRunnable = (slot: Slot): Effect.Effect<void, StoreError> => {
+      if (!isParked(slot)) return runnableNow(slot)
+      return Effect.flatMap(store.readSeqs([slot.seq]), ([event]) => {
+        parked--
+        if (event === undefined) {
+          // Gone (pruned by retention): nothing left to deliver.
+          slot.floor.done(slot.seq)
+          markDirty()
+          const next = lanes.finish(slot)
+          return next === undefined ? Effect.void : makeRunnable(next)
+        }
+        const row = rows.get(event.seq)
+        if (row !== undefined) rows.delete(event.seq)
+        const work = newWork(event, slot.floor, row, false)
+        work.filterPending = slot.filterPending
+        buffered++
+        return runnableNow(work)
+      })
+    }
+
+    const admit = (work: Work, first = false): Effect.Effect<void, StoreError> =>
       lanes.admit(work, first) ? makeRunnable(work) : Effect.void
 
     const wakeIdle = () => {
@@ -447,8 +548,6 @@ const session = (
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
         if (--buffered === 0) idleNow.raise()
-      } else {
-        requeuedSeqs.delete(work.event.seq)
       }
       if (work.hasRow) {
         pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: work.event.seq })
@@ -458,9 +557,16 @@ const session = (
       if (buffered <= config.capacity - config.batchSize) room.raise()
       const next = lanes.finish(work)
       const release = next === undefined ? Effect.void : makeRunnable(next)
+      if (!work.precise) return release
       // A precise run's start is on record; its ack must be too before anything else runs, or a
-      // crash of the next suspect would be charged to this one as well.
-      return work.precise ? Effect.andThen(flushOnce(false), release) : release
+      // crash of the next suspect would be charged to this one as well. A requeued event stays
+      // known as requeued until its row is gone, so a refresh cannot admit it a second time.
+      return flushOnce(false).pipe(
+        Effect.andThen(Effect.sync(() => {
+          if (work.requeued) requeuedSeqs.delete(work.event.seq)
+        })),
+        Effect.andThen(release)
+      )
     }
 
     const rowOf = (work: Work, state: Delivery["state"]): Delivery => ({
@@ -480,7 +586,7 @@ const session = (
     const deadLetter = (work: Work): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
         const laneKey = lanes.laneOf(work.event.key)
-        const holds = config.onPoison === "hold" && laneKey !== undefined && work.floor !== undefined
+        const holds = config.onPoison === "hold" && laneKey !== undefined
         const t = now()
         const dl: DeadLetter = {
           group,
@@ -503,12 +609,16 @@ const session = (
           `group ${group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
         )
         if (holds) {
-          work.floor!.done(work.event.seq)
-          buffered--
-          markDirty()
-          room.raise()
+          if (work.floor !== undefined) {
+            work.floor.done(work.event.seq)
+            if (--buffered === 0) idleNow.raise()
+            markDirty()
+            room.raise()
+          } else {
+            requeuedSeqs.delete(work.event.seq)
+          }
           lanes.hold(work)
-          heldBy.set(laneKey, work.event.seq)
+          heldBy.set(laneKey!, work.event.seq)
         } else {
           yield* finish(work)
         }
@@ -538,11 +648,27 @@ const session = (
     const inFlight = new Set<Work>()
     const inFlightChanged = new Signal()
 
-    const decide = (work: Work, run: number, decision: Decision) => {
-      if (work.run === run && work.decision === undefined && inFlight.has(work)) {
+    const notOutstanding = (eventId: string) =>
+      new AckError({
+        group,
+        eventId,
+        detail: "no delivery of it is outstanding (it was already settled, or its ack timeout expired and it will be redelivered)"
+      })
+
+    const badDelay = (eventId: string, delayMs: unknown) =>
+      new AckError({ group, eventId, detail: `a nack delay is a number of milliseconds >= 0, got ${JSON.stringify(delayMs) ?? String(delayMs)}` })
+
+    const validDelay = (delayMs: unknown) => delayMs === undefined || (typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)
+
+    /** Settles the current run of `work` (the first decision wins). */
+    const decide = (work: Work, run: number, decision: Decision): Effect.Effect<void, AckError> => {
+      if (decision._tag === "nack" && !validDelay(decision.delayMs)) return Effect.fail(badDelay(work.event.id, decision.delayMs))
+      if (work.run !== run || !inFlight.has(work)) return Effect.fail(notOutstanding(work.event.id))
+      if (work.decision === undefined) {
         work.decision = decision
         work.onDecision?.()
       }
+      return Effect.void
     }
 
     class Context implements DeliveryContext {
@@ -557,10 +683,10 @@ const session = (
         return this.work.attempts
       }
       get ack() {
-        return Effect.sync(() => decide(this.work, this.run, { _tag: "ack" }))
+        return Effect.suspend(() => decide(this.work, this.run, { _tag: "ack" }))
       }
       nack(delayMs?: number) {
-        return Effect.sync(() => decide(this.work, this.run, { _tag: "nack", delayMs }))
+        return Effect.suspend(() => decide(this.work, this.run, { _tag: "nack", delayMs }))
       }
       publish(topic: string, payload: unknown, options?: PublishOptions) {
         return deps.publish(topic, payload, { ...options, causedBy: options?.causedBy ?? this.work.event.id })
@@ -680,7 +806,7 @@ const session = (
 
     const workers: Array<Fiber.Fiber<void, never>> = []
     const startWorker = Effect.suspend(() =>
-      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))), sessionScope).pipe(
+      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))).pipe(Effect.provideService(CurrentGroup, instance)), sessionScope).pipe(
         Effect.tap((fiber) => Effect.sync(() => workers.push(fiber)))
       )
     )
@@ -737,11 +863,25 @@ const session = (
             }
             const row = rows.get(event.seq)
             rows.delete(event.seq)
+            // Filtered-out events were never delivered: they are done, not suspects.
+            let filterPending = false
+            if (config.filter !== undefined) {
+              try {
+                if (!config.filter(event)) {
+                  floor.passed(event.seq)
+                  if (row !== undefined) pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: event.seq })
+                  continue
+                }
+              } catch {
+                filterPending = true
+              }
+            }
             const wasSuspect = row !== undefined && (row.state === "suspect" || row.state === "running")
             const suspect = wasSuspect || crashed
             floor.fetched(event.seq)
             buffered++
             const work = newWork(event, floor, row, suspect)
+            work.filterPending = filterPending
             if (suspect) {
               suspects++
               if (!wasSuspect) work.attempts += 1
@@ -779,7 +919,7 @@ const session = (
 
     // ---- the fetcher -------------------------------------------------------------------------
     const filter = config.filter
-    const admitFetched = (event: Event): Effect.Effect<void> => {
+    const admitFetched = (event: Event): Effect.Effect<void, StoreError> => {
       const floor = floors.get(event.topic)!
       const seq = event.seq
       if (floor.wasDone(seq) || deadSeqs.has(seq) || requeuedSeqs.has(seq)) {
@@ -798,6 +938,14 @@ const session = (
         }
       }
       floor.fetched(seq)
+      // Behind a held key, or a long queue of its key: park it (seq only) instead of buffering it.
+      const stub: Parked = { parked: true, seq, topic: event.topic, key: event.key, floor, filterPending }
+      const waiting = lanes.waiting(stub)
+      if (waiting !== undefined && waiting >= parkAfter) {
+        lanes.admit(stub)
+        parked++
+        return Effect.void
+      }
       buffered++
       const row = rows.get(seq)
       if (row !== undefined) rows.delete(seq)
@@ -891,9 +1039,10 @@ const session = (
     })
 
     // ---- requeued dead letters and released holds -----------------------------------------------
-    const admitRequeued = (deliveries: ReadonlyArray<Delivery>) =>
+    /** Admits requeued dead letters; `known` rows (loaded at start) are already in requeuedSeqs. */
+    const admitRequeued = (deliveries: ReadonlyArray<Delivery>, known = false) =>
       Effect.gen(function*() {
-        const fresh = deliveries.filter((d) => !requeuedSeqs.has(d.seq) || requeuedRows.includes(d))
+        const fresh = known ? deliveries : deliveries.filter((d) => !requeuedSeqs.has(d.seq))
         if (fresh.length === 0) return
         const events = yield* store.readSeqs(fresh.map((d) => d.seq))
         const bySeq = new Map(events.map((e) => [e.seq, e]))
@@ -953,20 +1102,8 @@ const session = (
         Effect.suspend(() => {
           let work: Work | undefined
           for (const w of inFlight) if (w.event.id === eventId) work = w
-          if (work === undefined || (run !== undefined && work.run !== run)) {
-            return Effect.fail(
-              new AckError({
-                group,
-                eventId,
-                detail: "no delivery of it is outstanding (it was already settled, or its ack timeout expired and it will be redelivered)"
-              })
-            )
-          }
-          if (work.decision === undefined) {
-            work.decision = decision
-            work.onDecision?.()
-          }
-          return Effect.void
+          if (work === undefined || (run !== undefined && work.run !== run)) return Effect.fail(notOutstanding(eventId))
+          return decide(work, work.run, decision)
         }),
       stats: () => ({
         group,
@@ -975,6 +1112,8 @@ const session = (
         running,
         floors: Object.fromEntries([...floors].map(([topic, floor]) => [topic, floor.floor])),
         heldKeys: lanes.heldKeys(),
+        parked,
+        requeued: requeuedSeqs.size,
         isolating
       })
     })
@@ -995,7 +1134,7 @@ const session = (
     for (const work of scanWorks) yield* admit(work)
     if (suspects === 0) yield* fetchGate.open
     else if (ready.length === 0 && running === 0) endIsolation()
-    yield* admitRequeued(requeuedRows)
+    yield* admitRequeued(requeuedRows, true)
     wakeIdle()
 
     // ---- run until stopped or failed ------------------------------------------------------------

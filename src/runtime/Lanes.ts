@@ -91,6 +91,14 @@ export class Lanes<W> {
     return this.next(key)
   }
 
+  /** How many items wait in the lane of `work`, or undefined when its key is free (it would run now). */
+  waiting(work: W): number | undefined {
+    const key = this.laneKey(work)
+    if (key === undefined) return undefined
+    const lane = this.lanes.get(key)
+    return lane === undefined ? undefined : lane.queue.length + (lane.held ? Number.POSITIVE_INFINITY : 0)
+  }
+
   isHeld(key: string): boolean {
     return this.lanes.get(key)?.held === true
   }

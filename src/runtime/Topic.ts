@@ -77,7 +77,23 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   if (options.partitions !== undefined && !positiveInt(options.partitions)) {
     throw new TopicError({ topic: name, detail: "partitions must be a positive integer" })
   }
+  const schema = options.schema as unknown
+  if (schema !== undefined && !((typeof schema === "object" || typeof schema === "function") && schema !== null && "ast" in schema)) {
+    throw new TopicError({ topic: name, detail: "schema must be an Effect Schema (from effect/Schema)" })
+  }
+  if (options.validate !== undefined && typeof options.validate !== "function") {
+    throw new TopicError({ topic: name, detail: "validate must be a function (payload) => problem | undefined" })
+  }
+  if (options.description !== undefined && typeof options.description !== "string") {
+    throw new TopicError({ topic: name, detail: "description must be a string" })
+  }
+  if (options.compaction !== undefined && typeof options.compaction !== "boolean") {
+    throw new TopicError({ topic: name, detail: "compaction must be true or false" })
+  }
   const retention = options.retention
+  if (retention !== undefined && (typeof retention !== "object" || retention === null || Array.isArray(retention))) {
+    throw new TopicError({ topic: name, detail: "retention must be an object { maxAgeMs?, maxCount? }" })
+  }
   if (retention !== undefined) {
     if (retention.maxAgeMs !== undefined && !positiveInt(retention.maxAgeMs)) {
       throw new TopicError({ topic: name, detail: "retention.maxAgeMs must be a positive integer" })

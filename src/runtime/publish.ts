@@ -70,9 +70,13 @@ export const prepare = (
   if (o.id !== undefined && (typeof o.id !== "string" || o.id.length === 0 || o.id.length > maxIdLength)) {
     return fail(topicName, "options", `id must be a non-empty string of at most ${maxIdLength} characters`)
   }
+  // SQLite stores text as UTF-8, where a lone surrogate becomes U+FFFD: two different ids (or keys)
+  // would then be stored as the same one.
+  if (o.id !== undefined && !o.id.isWellFormed()) return fail(topicName, "options", "id contains a lone UTF-16 surrogate (not valid Unicode text)")
   if (o.key !== undefined && (typeof o.key !== "string" || o.key.length > maxKeyLength)) {
     return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${o.key.length} characters` : typeof o.key}`)
   }
+  if (o.key !== undefined && !o.key.isWellFormed()) return fail(topicName, "key", "key contains a lone UTF-16 surrogate (not valid Unicode text)")
   if (topic?.options.compaction === true && o.key === undefined) {
     return fail(topicName, "key", "the topic is compacted, so every event needs a key (publish with { key })")
   }
@@ -94,13 +98,23 @@ export const prepare = (
   if (causedBy !== undefined && !stringList(causedBy)) {
     return fail(topicName, "options", "causedBy must be an event id or an array of event ids")
   }
-  const problem = jsonProblem(payload, "payload")
-  if (problem !== undefined) return fail(topicName, "payload", problem)
-  const payloadText = JSON.stringify(payload)
-  if (payloadText.length > limits.maxPayloadBytes / 3) {
-    const bytes = utf8Length(payloadText)
+  let payloadText: string
+  try {
+    const problem = jsonProblem(payload, "payload")
+    if (problem !== undefined) return fail(topicName, "payload", problem)
+    payloadText = JSON.stringify(payload)
+  } catch (e) {
+    return fail(topicName, "payload", `reading the payload failed: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  const tagsText = o.tags === undefined || o.tags.length === 0 ? null : JSON.stringify(o.tags)
+  const causedByText = causedBy === undefined || causedBy.length === 0 ? null : JSON.stringify(causedBy)
+  // Headers, tags and causes count toward the limit too: the whole stored event is bounded.
+  const extra = (headersText?.length ?? 0) + (tagsText?.length ?? 0) + (causedByText?.length ?? 0) + (o.key?.length ?? 0)
+  if (payloadText.length + extra > limits.maxPayloadBytes / 3) {
+    const bytes = utf8Length(payloadText) + (headersText === null ? 0 : utf8Length(headersText)) +
+      (tagsText === null ? 0 : utf8Length(tagsText)) + (causedByText === null ? 0 : utf8Length(causedByText)) + utf8Length(o.key ?? "")
     if (bytes > limits.maxPayloadBytes) {
-      return fail(topicName, "size", `payload is ${bytes} bytes as JSON, over the limit of ${limits.maxPayloadBytes} bytes`)
+      return fail(topicName, "size", `the event is ${bytes} bytes as JSON (payload, headers, tags, causes and key), over the limit of ${limits.maxPayloadBytes} bytes`)
     }
   }
   if (topic !== undefined) {
@@ -117,8 +131,8 @@ export const prepare = (
       partition: partition ?? null,
       headers: headersText,
       payload: payloadText,
-      causedBy: causedBy === undefined || causedBy.length === 0 ? null : JSON.stringify(causedBy),
-      tags: o.tags === undefined || o.tags.length === 0 ? null : JSON.stringify(o.tags),
+      causedBy: causedByText,
+      tags: tagsText,
       sid: next.sid
     },
     payload: payload as Json,

@@ -124,7 +124,10 @@ export interface StoreShape {
   readonly loadGroup: (group: string, topics: ReadonlyArray<string>) => Effect.Effect<GroupSnapshot, StoreError>
   /** Creates the cursor at `floor` unless it exists; returns the stored cursor either way. */
   readonly initCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<Cursor, StoreError>
-  /** Moves a cursor (replay or skip): resets its ack state and forgets the group's retries on it. */
+  /**
+   * Moves a cursor (replay or skip): resets its ack state and forgets the group's retries on the
+   * topic and its dead letters above the new floor (those events will be delivered again).
+   */
   readonly setCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<void, StoreError>
   readonly getCursor: (group: string, topic: string) => Effect.Effect<Cursor | undefined, StoreError>
 

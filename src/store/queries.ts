@@ -143,6 +143,9 @@ export const makeQueries = (db: Kysely<Database>) => ({
       holds_key: (eb) => eb.ref("excluded.holds_key")
     }))
   ),
+  deleteDeadLettersAbove: template<"group" | "topic" | "floor">((p) =>
+    db.deleteFrom("dead_letters").where("grp", "=", p("group")).where("topic", "=", p("topic")).where("seq", ">", p("floor"))
+  ),
   groupHolds: template<"group">((p) =>
     db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("holds_key", "=", 1).orderBy("seq")
   ),

@@ -80,6 +80,29 @@ describe("crash recovery with real processes", () => {
     await check.close()
   }, 120_000)
 
+  it("a filter holds across SIGKILL: filtered-out events are never delivered, even on recovery", async () => {
+    const db = join(dir, "bus.db")
+    const log = join(dir, "runs.log")
+    const total = 1200
+    const rt = await createRuntime({ db })
+    await rt.publishAll(Array.from({ length: total }, (_, n) => ({ topic: "t", payload: { n }, key: `k${n % 5}` })))
+    await rt.close()
+    for (let i = 0; i < 3; i++) {
+      const before = readLog(log).length
+      const child = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ workMs: 1, filterOdd: true })])
+      let alive = true
+      void child.exited.then(() => (alive = false))
+      while (alive && readLog(log).length < before + 40 + i * 30) await sleep(5)
+      child.process.kill("SIGKILL")
+      await child.exited
+    }
+    const last = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ filterOdd: true })])
+    expect((await last.exited).code).toBe(0)
+    const runs = readLog(log)
+    expect(runs.filter((r) => r.n % 2 === 1)).toEqual([])
+    expect(new Set(runs.map((r) => r.n)).size).toBe(total / 2)
+  }, 120_000)
+
   it("an event that kills the process is dead-lettered after exactly maxAttempts runs; the others are delivered", async () => {
     const db = join(dir, "bus.db")
     const log = join(dir, "runs.log")

@@ -202,7 +202,9 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
               { _tag: "upsert", owner: "A", delivery: delivery("g", 2, "requeued") }
             ]
           })
+          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", 1) }, { owner: "A", deadLetter: deadLetter("g", 5) }] })
           yield* store.setCursor("g", "t", 1, 2)
+          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [1], "dead letters above the new floor are replayed")
           const cursor = yield* store.getCursor("g", "t")
           assert.deepStrictEqual([cursor?.floor, cursor?.acked, cursor?.leasedUpto], [1, [], 1])
           assert.deepStrictEqual((yield* store.loadGroup("g", ["t"])).deliveries.map((d) => [d.seq, d.state]), [[2, "requeued"]])

@@ -222,6 +222,7 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
   const setCursorTx = db.transaction((group: string, topic: string, floor: number, now: number) => {
     run(q.upsertCursor, { topic, group, floor, now })
     run(q.deleteTopicDeliveries, { group, topic })
+    run(q.deleteDeadLettersAbove, { group, topic, floor })
   })
 
   const requeueTx = db.transaction((group: string, seqs: ReadonlyArray<number> | "all", now: number) => {
