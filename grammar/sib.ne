@@ -20,7 +20,11 @@ elements -> null                        {% () => [] %}
           | elements element            {% ([items, item]) => build.push(items, item) %}
 
 element  -> form                        {% id %}
-          | %discard form               {% () => build.discarded %}
+          | discard                     {% () => build.discarded %}
+
+# #_ skips the next form; stacked ones skip as many (#_ #_ a b skips a and b).
+discard  -> %discard form
+          | %discard discard form
 
 form     -> %open elements %close       {% ([open, items, close]) => build.collection(open, items, close) %}
           | %prefix form                {% ([mark, form]) => build.readerMacro(mark, form) %}

@@ -13,8 +13,6 @@ import type { Namespace } from "./compile.ts"
 export interface TopicDef {
   readonly name: string
   readonly options: TopicOptions
-  /** With compaction: the payload field that is the key when a publish gives none. */
-  readonly keyField: string | undefined
   readonly span: Span
 }
 

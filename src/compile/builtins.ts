@@ -4,7 +4,7 @@
  * and mode checks. Calling any value (a function, a keyword as a getter) goes through `callValue`.
  */
 import type { Span } from "../diagnostics/Span.ts"
-import { type Callable, isCallable, Keyword, type Value } from "../reader/Value.ts"
+import { type Callable, isCallable, isHostObject, isMap, Keyword, type Value } from "../reader/Value.ts"
 import { fail, type Mode, type RunState } from "./runtime.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
@@ -79,7 +79,8 @@ export const callValue = (f: Value, args: ReadonlyArray<Value>, run: RunState, s
   if (f instanceof Keyword) {
     if (args.length < 1 || args.length > 2) fail("arity", `a keyword used as a function takes a map and an optional default, got ${args.length} arguments`)
     const m = args[0]
-    if (m !== null && typeof m === "object" && !Array.isArray(m) && Object.hasOwn(m, f.name)) return (m as Record<string, Value>)[f.name]!
+    if (isMap(m) && Object.hasOwn(m, f.name)) return m[f.name]!
+    if (isHostObject(m) && Object.hasOwn(m.fields, f.name)) return m.fields[f.name]!
     return args[1] ?? null
   }
   return fail("not-a-function", `${describeCallee(f)} is not a function`)

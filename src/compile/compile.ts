@@ -118,7 +118,11 @@ const at = (span: Span, node: Node): Node => (f) => {
   }
 }
 
-/** Reads a field of a map, record or host object (own keys only: never a prototype's). */
+/**
+ * Reads a field of a map or record, a vector index, or a host object's declared field. Own keys
+ * only, never a prototype's; any other object (a function, an internal structure) has no fields,
+ * so code cannot walk from a value into the runtime's internals.
+ */
 export const field = (v: unknown, name: string): Value => {
   if (v === null || v === undefined) return null
   if (isHostObject(v)) return Object.hasOwn(v.fields, name) ? v.fields[name]! : null
@@ -126,7 +130,7 @@ export const field = (v: unknown, name: string): Value => {
     const i = Number(name)
     return Number.isInteger(i) && i >= 0 && i < v.length ? v[i] : null
   }
-  if (typeof v === "object" && Object.hasOwn(v, name)) return (v as Record<string, Value>)[name]!
+  if (isMap(v) && Object.hasOwn(v, name)) return (v as Record<string, Value>)[name]!
   return null
 }
 

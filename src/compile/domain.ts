@@ -177,11 +177,12 @@ const defineTopic = builtin({
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
       ...(o.compaction !== undefined ? { compaction: o.compaction === true } : {}),
+      ...(keyField !== undefined ? { keyField } : {}),
       ...(o.partitions !== undefined ? { partitions: positiveInt(o.partitions, ":partitions") } : {}),
       ...(typeof o.description === "string" ? { description: o.description } : {}),
       ...(validate !== undefined ? { validate: (p: unknown) => validate(p, "") } : {})
     }
-    services(run).builder!.topics.push({ name: topic, options, keyField, span })
+    services(run).builder!.topics.push({ name: topic, options, span })
     return makeMap([["name", topic], ["opts", makeMap(Object.entries(o))]])
   }
 })
@@ -215,8 +216,7 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   const opts = publishOptions(options, fn)
   const s = services(run)
   if (run.mode === "load") {
-    const def = s.builder!.topic(topic)
-    s.builder!.publishes.push({ topic, payload, options: withDerivedKey(opts, def?.keyField, payload), span })
+    s.builder!.publishes.push({ topic, payload, options: opts, span })
     return null
   }
   if (run.mode === "macro") return fail("mode", `${fn} cannot run inside a macro`)
@@ -225,11 +225,6 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   return Effect.map(effect, (e) => e as unknown as Value)
 }
 
-export const withDerivedKey = (opts: PublishOptions, keyField: string | undefined, payload: unknown): PublishOptions => {
-  if (opts.key !== undefined || keyField === undefined || typeof payload !== "object" || payload === null) return opts
-  const v = (payload as Record<string, unknown>)[keyField]
-  return v === undefined || v === null ? opts : { ...opts, key: String(v) }
-}
 
 const isBus = (v: Value | undefined): boolean => typeof v === "object" && v !== null && (v as HostObject)._tag === "HostObject" && (v as HostObject).kind === "bus"
 

@@ -213,6 +213,12 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             diagnostics.push(diagnostic("Compile", "compile/bad-shape", "require takes one file name string", form.span, { hints: ["(require \"topics.sib\")"] }))
             return
           }
+          if (!path.value.endsWith(".sib")) {
+            diagnostics.push(diagnostic("Compile", "compile/require", `require loads .sib files only, not ${JSON.stringify(path.value)}`, path.span, {
+              hints: ["functions of the embedding application are registered by name (registerHost), not required"]
+            }))
+            return
+          }
           const target = resolve(dirname(file), path.value)
           if (loaded.has(target)) return
           let text: string

@@ -16,7 +16,7 @@ import type { Handler } from "../runtime/ConsumerGroup.ts"
 import type { BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/errors.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
-import { deliveryObject, withDerivedKey } from "./domain.ts"
+import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
 import { defaultLimits, type Limits, lift, located, makeRun, type RunState } from "./runtime.ts"
 
@@ -68,10 +68,7 @@ export const startProgram = (
       subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), s.options))
     }
     if (program.publishes.length > 0) {
-      yield* bus.publishAll(program.publishes.map((p) => {
-        const keyField = program.topics.find((t) => t.name === p.topic)?.keyField
-        return { topic: p.topic, payload: p.payload, ...withDerivedKey(p.options, keyField, p.payload) }
-      }))
+      yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
     }
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []
     for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits)))

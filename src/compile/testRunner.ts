@@ -9,6 +9,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
+import * as References from "effect/References"
 import { TestClock } from "effect/testing"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import { Bus } from "../runtime/Bus.ts"
@@ -71,8 +72,13 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     Effect.provide(testBus, { local: true })
   )
 
-/** A fresh in-memory bus built on a TestClock (both visible to the test body). */
-const testBus = Bus.sqlite({ filename: ":memory:" }).pipe(Layer.provideMerge(TestClock.layer()), Layer.orDie)
+/** A fresh in-memory bus built on a TestClock (both visible to the test body); the runtime's own
+ * warnings (retries, dead letters) stay out of the test report. */
+const testBus = Bus.sqlite({ filename: ":memory:" }).pipe(
+  Layer.provideMerge(TestClock.layer()),
+  Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
+  Layer.orDie
+)
 
 export const runTests = (
   program: Program,

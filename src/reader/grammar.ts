@@ -46,7 +46,9 @@ const grammar: Grammar = {
     {"name": "elements", "symbols": [], "postprocess": () => []},
     {"name": "elements", "symbols": ["elements", "element"], "postprocess": ([items, item]) => build.push(items, item)},
     {"name": "element", "symbols": ["form"], "postprocess": id},
-    {"name": "element", "symbols": [(classes.has("discard") ? {type: "discard"} : discard), "form"], "postprocess": () => build.discarded},
+    {"name": "element", "symbols": ["discard"], "postprocess": () => build.discarded},
+    {"name": "discard", "symbols": [(classes.has("discard") ? {type: "discard"} : discard), "form"]},
+    {"name": "discard", "symbols": [(classes.has("discard") ? {type: "discard"} : discard), "discard", "form"]},
     {"name": "form", "symbols": [(classes.has("open") ? {type: "open"} : open), "elements", (classes.has("close") ? {type: "close"} : close)], "postprocess": ([open, items, close]) => build.collection(open, items, close)},
     {"name": "form", "symbols": [(classes.has("prefix") ? {type: "prefix"} : prefix), "form"], "postprocess": ([mark, form]) => build.readerMacro(mark, form)},
     {"name": "form", "symbols": [(classes.has("atom") ? {type: "atom"} : atom)], "postprocess": ([token]) => build.atom(token)}

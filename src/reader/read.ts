@@ -90,6 +90,18 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
   const diagnostics: Array<Diagnostic> = []
   const significant: Array<Token> = []
   const stack: Array<Token> = []
+  // Reader-macro prefixes (' ` ~ ~@ #_) nest their form one level deeper: they count toward the
+  // depth until the form they apply to is complete.
+  let prefixes: Array<number> = []
+  const completeForm = () => {
+    while (prefixes.length > 0 && prefixes[prefixes.length - 1] === stack.length) prefixes.pop()
+  }
+  const tooDeep = (at: Span) => {
+    diagnostics.push(readError("too-deep", `forms nest deeper than ${maxDepth} levels`, at, {
+      hints: ["split the expression into named parts with def or let"]
+    }))
+    fatal = true
+  }
   let fatal = false
 
   lexer.reset(text)
@@ -118,7 +130,16 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
           hints: ["#{ ... } is a set and #_ skips the next form; there are no other # forms"]
         }))
         break
+      case "quote":
+      case "quasiquote":
+      case "unquote":
+      case "splice":
+      case "discard":
+        prefixes.push(stack.length)
+        if (stack.length + prefixes.length > maxDepth) tooDeep(at)
+        break
       case "number":
+        completeForm()
         if (numberValue(token.text) === undefined) {
           diagnostics.push(readError("invalid-number", `invalid number ${token.text}`, at, {
             hints: ["numbers look like 42, -7, 3.14, 1e-3 or 0xff; a symbol cannot start with a digit"]
@@ -126,29 +147,33 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
         }
         break
       case "string":
+        completeForm()
         for (const p of decodeString(token.text).problems) {
           diagnostics.push(readError("invalid-escape", p.message, spanWithin(token, file, p.at, p.length)))
         }
         break
       case "keyword":
+        completeForm()
         if (token.text === ":") diagnostics.push(readError("empty-keyword", "a keyword needs a name after the colon", at))
+        break
+      case "symbol":
+        completeForm()
         break
       default:
         if (token.type !== undefined && token.type in openers) {
           stack.push(token)
-          if (stack.length > maxDepth) {
-            diagnostics.push(readError("too-deep", `forms nest deeper than ${maxDepth} levels`, at, {
-              hints: ["split the expression into named parts with def or let"]
-            }))
-            fatal = true
-          }
+          if (stack.length + prefixes.length > maxDepth) tooDeep(at)
         } else if (token.type !== undefined && token.type in closers) {
+          // A prefix left dangling before a closer is reported by the parser ("expected a form after").
+          prefixes = prefixes.filter((depth) => depth < stack.length)
           const open = stack.pop()
           if (open === undefined) {
             diagnostics.push(readError("unexpected-closer", `unexpected ${token.text}: nothing is open here`, at, {
               hints: ["remove it, or add the opening delimiter it was meant to close"]
             }))
             fatal = true
+          } else if (openers[open.type!] === closers[token.type]) {
+            completeForm()
           } else if (openers[open.type!] !== closers[token.type]) {
             diagnostics.push(readError("mismatched-delimiter", `${token.text} does not close the ${open.text} opened at line ${open.line}, column ${open.col}`, at, {
               related: [{ message: `the ${open.text} opened here expects ${openers[open.type!]}`, span: spanOf(open, file) }],

@@ -39,6 +39,8 @@ export interface TopicOptions {
   readonly retention?: Retention | undefined
   /** Keep only the latest event per key (a key is then required on publish). */
   readonly compaction?: boolean | undefined
+  /** The payload field whose value keys an event published without a key (e.g. "pid"). */
+  readonly keyField?: string | undefined
   /** Number of partitions; an event's partition is a hash of its key. */
   readonly partitions?: number | undefined
   readonly description?: string | undefined
@@ -47,6 +49,8 @@ export interface TopicOptions {
 export interface Topic {
   readonly name: string
   readonly options: TopicOptions
+  /** The key an event gets when published without one (from `keyField`), if any. */
+  readonly keyOf: (payload: unknown) => string | undefined
   /** A problem with `payload` under the topic's schema, or undefined. */
   readonly checkPayload: (payload: unknown) => string | undefined
   /** The partition of an event with this key, or undefined when the topic is not partitioned. */
@@ -65,7 +69,7 @@ const hashKey = (key: string): number => {
   return h >>> 0
 }
 
-const knownOptions = ["schema", "validate", "retention", "compaction", "partitions", "description"]
+const knownOptions = ["schema", "validate", "retention", "compaction", "keyField", "partitions", "description"]
 
 export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const problem = topicNameProblem(name)
@@ -83,6 +87,9 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   }
   if (options.validate !== undefined && typeof options.validate !== "function") {
     throw new TopicError({ topic: name, detail: "validate must be a function (payload) => problem | undefined" })
+  }
+  if (options.keyField !== undefined && (typeof options.keyField !== "string" || options.keyField.length === 0)) {
+    throw new TopicError({ topic: name, detail: "keyField must be the name of a payload field" })
   }
   if (options.description !== undefined && typeof options.description !== "string") {
     throw new TopicError({ topic: name, detail: "description must be a string" })
@@ -105,9 +112,15 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const decode = options.schema === undefined ? undefined : SchemaParser.decodeUnknownExit(options.schema)
   const format = SchemaIssue.makeFormatterDefault()
   const partitions = options.partitions
+  const keyField = options.keyField
   return {
     name,
     options,
+    keyOf: (payload) => {
+      if (keyField === undefined || typeof payload !== "object" || payload === null || !Object.hasOwn(payload, keyField)) return undefined
+      const v = (payload as Record<string, unknown>)[keyField]
+      return v === null || v === undefined || typeof v === "object" ? undefined : String(v)
+    },
     checkPayload: (payload) => {
       const invalid = options.validate?.(payload)
       if (invalid !== undefined) return `payload does not match the topic's schema: ${invalid}`
@@ -133,6 +146,7 @@ export const topicConfig = (topic: Topic): Json => {
     config.retention = r
   }
   if (o.compaction !== undefined) config.compaction = o.compaction
+  if (o.keyField !== undefined) config.keyField = o.keyField
   if (o.partitions !== undefined) config.partitions = o.partitions
   if (o.schema !== undefined || o.validate !== undefined) config.schema = true
   if (o.description !== undefined) config.description = o.description

@@ -58,12 +58,15 @@ export const prepare = (
 ): Prepared | PublishError => {
   const nameProblem = topicNameProblem(topicName)
   if (nameProblem !== undefined) return fail(String(topicName), "topic", nameProblem)
-  const o = options ?? {}
-  if (typeof o !== "object" || o === null || Array.isArray(o)) {
+  const given = options ?? {}
+  if (typeof given !== "object" || given === null || Array.isArray(given)) {
     return fail(topicName, "options", "publish options must be an object")
   }
-  for (const name in o) {
-    if (!optionNames.includes(name) && (o as Record<string, unknown>)[name] !== undefined) {
+  // A topic with a key field keys an event published without a key by that payload field.
+  const derived = given.key === undefined ? topic?.keyOf(payload) : undefined
+  const o: PublishOptions = derived === undefined ? given : { ...given, key: derived }
+  for (const name in given) {
+    if (!optionNames.includes(name) && (given as Record<string, unknown>)[name] !== undefined) {
       return fail(topicName, "options", `unknown publish option ${JSON.stringify(name)}; valid options: ${optionNames.join(", ")}`)
     }
   }
@@ -78,7 +81,9 @@ export const prepare = (
   }
   if (o.key !== undefined && !o.key.isWellFormed()) return fail(topicName, "key", "key contains a lone UTF-16 surrogate (not valid Unicode text)")
   if (topic?.options.compaction === true && o.key === undefined) {
-    return fail(topicName, "key", "the topic is compacted, so every event needs a key (publish with { key })")
+    return fail(topicName, "key", topic.options.keyField === undefined
+      ? "the topic is compacted, so every event needs a key (publish with { key })"
+      : `the topic is compacted, so every event needs a key: publish with { key } or a payload field ${JSON.stringify(topic.options.keyField)}`)
   }
   let headersText: string | null = null
   if (o.headers !== undefined) {
