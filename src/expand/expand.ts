@@ -30,6 +30,19 @@ const maxExpansions = 10_000
 /** How deeply expanded code may nest. */
 const maxNesting = 500
 
+/** True when the syntax nests deeper than `limit` (an iterative walk: macro output may be deep). */
+const nestsDeeperThan = (root: S.Syntax, limit: number): boolean => {
+  const stack: Array<readonly [S.Syntax, number]> = [[root, 1]]
+  while (stack.length > 0) {
+    const [s, depth] = stack.pop()!
+    if (depth > limit) return true
+    if (s.kind === "list" || s.kind === "vector" || s.kind === "map" || s.kind === "set") {
+      for (const item of s.items) if (item.kind === "list" || item.kind === "vector" || item.kind === "map" || item.kind === "set") stack.push([item, depth + 1])
+    }
+  }
+  return false
+}
+
 let counter = 0
 const fresh = (base: string) => `${base}__${++counter}`
 
@@ -95,6 +108,12 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
         const back = valueToSyntax(result.value, s.span)
         if (typeof back === "string") {
           diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
+          return S.nil(s.span)
+        }
+        if (nestsDeeperThan(back, maxNesting)) {
+          diagnostics.push(diagnostic("Expand", "expand/too-deep", `macro ${name} expanded into code nested deeper than ${maxNesting} levels`, s.span, {
+            hints: ["a macro probably expands into itself without end"]
+          }))
           return S.nil(s.span)
         }
         s = back
