@@ -87,7 +87,7 @@ const compare = (a: Value, b: Value, fn: string): number => {
 
 const comparison = (name: string, test: (c: number) => boolean, doc: string): Builtin =>
   builtin({
-    name, group: "core", arglists: ["[x & more]"], doc, example: `(${name} 1 2 3)`,
+    name, group: "core", arglists: ["[x & more]"], doc, example: `(${name} 1 2 3) ;=> ${test(-1)}`,
     impl: (args) => {
       for (let i = 0; i + 1 < args.length; i++) if (!test(compare(args[i]!, args[i + 1]!, name))) return false
       return true
@@ -186,8 +186,8 @@ const arithmetic: Array<Builtin> = [
       return ((a % b) + b) % b
     }
   }),
-  builtin({ name: "inc", group: "core", arglists: ["[x]"], doc: "x + 1.", example: "(inc 41) ;=> 42", impl: ([x]) => num(x!, "inc") + 1 }),
-  builtin({ name: "dec", group: "core", arglists: ["[x]"], doc: "x - 1.", example: "(dec 43) ;=> 42", impl: ([x]) => num(x!, "dec") - 1 }),
+  builtin({ name: "inc", group: "core", arglists: ["[x]"], doc: "The number plus one.", example: "(inc 41) ;=> 42", impl: ([x]) => num(x!, "inc") + 1 }),
+  builtin({ name: "dec", group: "core", arglists: ["[x]"], doc: "The number minus one.", example: "(dec 43) ;=> 42", impl: ([x]) => num(x!, "dec") - 1 }),
   builtin({
     name: "max", group: "core", arglists: ["[x & more]"], doc: "The largest number.", example: "(max 3 9 4) ;=> 9",
     impl: (args) => Math.max(...args.map((a) => num(a, "max")))
@@ -213,18 +213,18 @@ const arithmetic: Array<Builtin> = [
 ]
 
 const predicates: Array<Builtin> = [
-  ["nil?", (v: Value) => v === null, "True when x is nil."],
-  ["string?", (v: Value) => typeof v === "string", "True when x is a string."],
-  ["number?", (v: Value) => typeof v === "number", "True when x is a number."],
-  ["boolean?", (v: Value) => typeof v === "boolean", "True when x is true or false."],
-  ["keyword?", (v: Value) => v instanceof Keyword, "True when x is a keyword."],
-  ["map?", (v: Value) => isMap(v), "True when x is a map."],
-  ["vector?", (v: Value) => Array.isArray(v), "True when x is a vector."],
-  ["list?", (v: Value) => v instanceof List, "True when x is a list."],
-  ["set?", (v: Value) => v instanceof SetValue, "True when x is a set."],
-  ["fn?", (v: Value) => isCallable(v), "True when x is a function."]
-].map(([name, test, doc]) =>
-  builtin({ name: name as string, group: "core", arglists: ["[x]"], doc: doc as string, example: `(${name as string} nil)`, impl: ([x]) => (test as (v: Value) => boolean)(x!) })
+  ["nil?", (v: Value) => v === null, "True when x is nil.", "(nil? (get {} :a)) ;=> true"],
+  ["string?", (v: Value) => typeof v === "string", "True when x is a string.", "(string? \"stt\") ;=> true"],
+  ["number?", (v: Value) => typeof v === "number", "True when x is a number.", "(number? \"42\") ;=> false"],
+  ["boolean?", (v: Value) => typeof v === "boolean", "True when x is true or false.", "(boolean? false) ;=> true"],
+  ["keyword?", (v: Value) => v instanceof Keyword, "True when x is a keyword.", "(keyword? :pid) ;=> true"],
+  ["map?", (v: Value) => isMap(v), "True when x is a map.", "(map? {:pid 42}) ;=> true"],
+  ["vector?", (v: Value) => Array.isArray(v), "True when x is a vector.", "(vector? '(1 2)) ;=> false"],
+  ["list?", (v: Value) => v instanceof List, "True when x is a list.", "(list? '(1 2)) ;=> true"],
+  ["set?", (v: Value) => v instanceof SetValue, "True when x is a set.", "(set? #{1 2}) ;=> true"],
+  ["fn?", (v: Value) => isCallable(v), "True when x is a function.", "(fn? inc) ;=> true"]
+].map(([name, test, doc, example]) =>
+  builtin({ name: name as string, group: "core", arglists: ["[x]"], doc: doc as string, example: example as string, impl: ([x]) => (test as (v: Value) => boolean)(x!) })
 )
 
 const strings: Array<Builtin> = [
@@ -559,7 +559,7 @@ const higherOrder: Array<Builtin> = [
       return callValue(f!, spread, run, span)
     }
   }),
-  builtin({ name: "identity", group: "core", arglists: ["[x]"], doc: "x itself.", example: "(identity 1) ;=> 1", impl: ([x]) => x! }),
+  builtin({ name: "identity", group: "core", arglists: ["[x]"], doc: "Its argument, unchanged (useful with map and filter).", example: "(identity 1) ;=> 1", impl: ([x]) => x! }),
   builtin({ name: "odd?", group: "core", arglists: ["[n]"], doc: "True for odd integers.", example: "(odd? 3) ;=> true", impl: ([n]) => Math.abs(num(n!, "odd?") % 2) === 1 }),
   builtin({ name: "even?", group: "core", arglists: ["[n]"], doc: "True for even integers.", example: "(even? 4) ;=> true", impl: ([n]) => num(n!, "even?") % 2 === 0 })
 ]
@@ -585,7 +585,7 @@ const json: Array<Builtin> = [
   }),
   builtin({
     name: "now", group: "core", arglists: ["[]"], doc: "The current time in epoch milliseconds (from the runtime's Clock: a TestClock in tests).",
-    example: "(now) ;=> 1764000000000",
+    example: "(now)",
     impl: (_, run) => nowMillis(run)
   })
 ]

@@ -53,7 +53,7 @@ const when: CoreMacro = {
   name: "when",
   shapes: ["test body..."],
   doc: "Evaluates the body when the test is true; nil otherwise.",
-  example: "(when (> n 10) (log \"big\") n)",
+  example: "(when (> 12 10) :big) ;=> :big",
   expand: (form) => {
     const [, test, ...body] = form.items
     if (test === undefined) return shapeError(when, form, "the test is missing")
@@ -65,7 +65,7 @@ const whenNot: CoreMacro = {
   name: "when-not",
   shapes: ["test body..."],
   doc: "Evaluates the body when the test is false or nil.",
-  example: "(when-not (empty? xs) (first xs))",
+  example: "(when-not (empty? [7 8]) (first [7 8])) ;=> 7",
   expand: (form) => {
     const [, test, ...body] = form.items
     if (test === undefined) return shapeError(whenNot, form, "the test is missing")
@@ -77,7 +77,7 @@ const cond: CoreMacro = {
   name: "cond",
   shapes: ["test expr test expr ... :else expr"],
   doc: "The expression of the first true test; nil when none is true. `:else` is always true.",
-  example: "(cond (< n 0) \"negative\" (= n 0) \"zero\" :else \"positive\")",
+  example: "(let [n 0] (cond (< n 0) \"negative\" (= n 0) \"zero\" :else \"positive\")) ;=> \"zero\"",
   expand: (form) => {
     const clauses = form.items.slice(1)
     if (clauses.length % 2 === 1) return shapeError(cond, clauses[clauses.length - 1]!, "every test needs an expression after it")
@@ -91,7 +91,7 @@ const and: CoreMacro = {
   name: "and",
   shapes: ["expr..."],
   doc: "The first false or nil value, else the last value (true with no arguments). Stops at the first false one.",
-  example: "(and (map? m) (get m :ready))",
+  example: "(let [m {:ready true}] (and (map? m) (get m :ready))) ;=> true",
   expand: (form, fresh) => {
     const args = form.items.slice(1)
     if (args.length === 0) return ok(S.boolean(true, form.span))
@@ -106,7 +106,7 @@ const or: CoreMacro = {
   name: "or",
   shapes: ["expr..."],
   doc: "The first value that is not false or nil, else the last value (nil with no arguments). Stops at the first true one.",
-  example: "(or (get opts :limit) 100)",
+  example: "(or (get {} :limit) 100) ;=> 100",
   expand: (form, fresh) => {
     const args = form.items.slice(1)
     if (args.length === 0) return ok(S.nil(form.span))
@@ -124,7 +124,7 @@ const thread = (name: "->" | "->>", last: boolean): CoreMacro => {
     doc: last
       ? "Threads x through the forms as their last argument: (->> xs (map f) (filter g)) is (filter g (map f xs))."
       : "Threads x through the forms as their first argument: (-> m (assoc :a 1) (get :a)) is (get (assoc m :a 1) :a).",
-    example: last ? "(->> (range 10) (filter odd?) (map inc))" : "(-> event :payload :pid)",
+    example: last ? "(->> (range 10) (filter odd?) (map inc)) ;=> [2 4 6 8 10]" : "(-> {:payload {:pid 42}} :payload :pid) ;=> 42",
     expand: (form) => {
       const [, x, ...steps] = form.items
       if (x === undefined) return shapeError(macro, form, "the value to thread is missing")
@@ -155,7 +155,7 @@ const ifLet: CoreMacro = {
   name: "if-let",
   shapes: ["[name test] then else?"],
   doc: "Binds name to the test's value and evaluates then when it is true, else the else branch.",
-  example: "(if-let [state (get states pid)] (:name state) \"unknown\")",
+  example: "(if-let [state (get {42 {:name \"stt\"}} 42)] (:name state) \"unknown\") ;=> \"stt\"",
   expand: (form, fresh) => {
     const b = bindingOf(ifLet, form)
     if ("ok" in b) return b
@@ -172,7 +172,7 @@ const whenLet: CoreMacro = {
   name: "when-let",
   shapes: ["[name test] body..."],
   doc: "Binds name to the test's value and evaluates the body when it is true; nil otherwise.",
-  example: "(when-let [pid (get payload :pid)] (log \"pid\" pid))",
+  example: "(when-let [pid (get {:pid 42} :pid)] (inc pid)) ;=> 43",
   expand: (form, fresh) => {
     const b = bindingOf(whenLet, form)
     if ("ok" in b) return b
@@ -189,7 +189,7 @@ const caseMacro: CoreMacro = {
   name: "case",
   shapes: ["expr constant result ... default?"],
   doc: "Compares expr with literal constants (not evaluated; a list groups several) and evaluates the matching result, else the default, else nil.",
-  example: "(case status \"up\" :green (\"degraded\" \"slow\") :yellow :red)",
+  example: "(case \"slow\" \"up\" :green (\"degraded\" \"slow\") :yellow :red) ;=> :yellow",
   expand: (form, fresh) => {
     const [, subject, ...clauses] = form.items
     if (subject === undefined) return shapeError(caseMacro, form, "the expression to compare is missing")
