@@ -4,6 +4,10 @@
  * The Effect API: the `Bus` service and its layers (`Bus.sqlite({ filename })`, or `Bus.layer()`
  * over any `Store`), typed errors, and the records it stores. The Promise facade is
  * `createRuntime` (also at `sibus/promise`).
+ *
+ * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
+ * with `SibError`, every diagnostic located); `startProgram` runs it on a bus; `runTests` runs its
+ * `deftest`s on fresh in-memory buses under a test clock.
  */
 export { Bus } from "./runtime/Bus.ts"
 export type { BusOptions, BusShape, DeadLetterQuery, EffectHandler, Subscription } from "./runtime/Bus.ts"
@@ -22,3 +26,19 @@ export { Store } from "./store/Store.ts"
 export type { StoreShape } from "./store/Store.ts"
 export { createRuntime } from "./promise.ts"
 export type { HandlerContext, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
+export { hostObject, loadProgram } from "./compile/load.ts"
+export type { HostFunction, HostValue, LoadOptions, Source } from "./compile/load.ts"
+export type { Program } from "./compile/Program.ts"
+export { languageReference } from "./compile/reference.ts"
+export { defaultLimits } from "./compile/runtime.ts"
+export type { Limits } from "./compile/runtime.ts"
+export { startProgram } from "./compile/start.ts"
+export type { RunningProgram } from "./compile/start.ts"
+export { renderTestReport, runTests } from "./compile/testRunner.ts"
+export type { TestReport, TestResult } from "./compile/testRunner.ts"
+export { SibError, SibRuntimeError } from "./diagnostics/Diagnostic.ts"
+export type { Diagnostic, DiagnosticKind } from "./diagnostics/Diagnostic.ts"
+export { diagnosticJson, renderDiagnostics } from "./diagnostics/render.ts"
+export type { Span } from "./diagnostics/Span.ts"
+export { runSibTests } from "./promise.ts"
+export type { LoadedProgram, ProgramOptions } from "./promise.ts"

@@ -6,7 +6,9 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 import type { StoreError, StoreOpenError } from "./store/errors.ts"
 import type { DeadLetter, Event } from "./store/records.ts"
@@ -17,6 +19,10 @@ import type { DeliveryContext, GroupStats } from "./runtime/ConsumerGroup.ts"
 import type { StartFrom, SubscribeOptions } from "./runtime/options.ts"
 import type { PublishItem, PublishOptions } from "./runtime/publish.ts"
 import type { TopicOptions } from "./runtime/Topic.ts"
+import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
+import type { Limits } from "./compile/runtime.ts"
+import { startProgram } from "./compile/start.ts"
+import { runTests, type TestReport } from "./compile/testRunner.ts"
 
 export interface RuntimeOptions extends BusOptions {
   /** A SQLite file path, or `:memory:`. */
@@ -39,8 +45,31 @@ export interface HandlerContext {
 
 export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown
 
+/** A `.sib` program running on a runtime. */
+export interface LoadedProgram {
+  readonly files: ReadonlyArray<string>
+  readonly topics: ReadonlyArray<string>
+  readonly groups: ReadonlyArray<string>
+  /** Stops its timers and drains its groups (closing the runtime does this too). */
+  readonly stop: () => Promise<void>
+}
+
+export interface ProgramOptions {
+  /** Host functions and objects for this program, besides those given to `registerHost`. */
+  readonly host?: Readonly<Record<string, HostValue>> | undefined
+  readonly limits?: Partial<Limits> | undefined
+}
+
 export interface Runtime {
   readonly sid: string
+  /** Exposes a function or object, by name, to the `.sib` programs loaded after this call. */
+  readonly registerHost: (name: string, value: HostValue) => void
+  /**
+   * Loads `.sib` files and starts them here: topics, groups, initial publishes, timers. All or
+   * nothing: a program with any error rejects with `SibError` (every diagnostic; `error.render()`
+   * shows them with source lines) and starts nothing.
+   */
+  readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
   readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
   readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<Event>
   readonly publishAll: (items: ReadonlyArray<PublishItem>) => Promise<ReadonlyArray<Event>>
@@ -104,13 +133,52 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
       })
     })
 
+  const host = new Map<string, HostValue>()
+  const programs = new Set<LoadedProgram>()
+  const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
+    const sources = typeof files === "string" ? [files] : files
+    const program = await run(loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }), "load")
+    const scope = await run(Scope.make())
+    let running
+    try {
+      running = await run(Scope.provide(startProgram(program, bus, { limits: loadOptions.limits }), scope), "load")
+    } catch (e) {
+      await rt.runPromise(Scope.close(scope, Exit.void))
+      throw e
+    }
+    let stopping: Promise<void> | undefined
+    const loaded: LoadedProgram = {
+      files: program.files,
+      topics: program.topics.map((t) => t.name),
+      groups: program.subscriptions.map((s) => s.group),
+      stop: () => {
+        programs.delete(loaded)
+        stopping ??= Effect.runPromise(Effect.andThen(running.stop, Scope.close(scope, Exit.void)))
+        return stopping
+      }
+    }
+    programs.add(loaded)
+    return loaded
+  }
+
   const close = () => {
-    closing ??= rt.dispose()
+    // Programs first (their timers would otherwise outlive the bus), then the bus and the store.
+    closing ??= Promise.all([...programs].map((p) => p.stop())).then(() => rt.dispose())
     // From inside a handler: the drain waits for that handler, so do not wait for the drain.
     return inHandler.getStore() !== undefined ? Promise.resolve() : closing
   }
   return {
     sid: bus.sid,
+    registerHost: (name, value) => {
+      if (typeof name !== "string" || !/^[A-Za-z_*+!?<>=/-][\w*+!?<>=/.-]*$/.test(name)) {
+        throw new TypeError(`registerHost: ${JSON.stringify(name)} is not a name .sib code can use (letters, digits and - _ ! ? * + < > = / .)`)
+      }
+      if (typeof value !== "function" && (typeof value !== "object" || value === null)) {
+        throw new TypeError(`registerHost: ${name} must be a function or an object, got ${value === null ? "null" : typeof value}`)
+      }
+      host.set(name, value)
+    },
+    load,
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions))),
     publish: (topic, payload, publishOptions) => run(bus.publish(topic, payload, publishOptions), "publish"),
     publishAll: (items) => run(bus.publishAll(items), "publish"),
@@ -143,4 +211,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   }
 }
 
+/**
+ * Runs the `deftest`s of `.sib` files, each on a fresh in-memory bus under a test clock; the report
+ * lists every test with its located failures. Rejects with `SibError` when the files do not load.
+ */
+export const runSibTests = (files: string | ReadonlyArray<string | Source>, options: ProgramOptions = {}): Promise<TestReport> =>
+  Effect.runPromise(Effect.flatMap(loadProgram(typeof files === "string" ? [files] : files, options), (program) => runTests(program, { limits: options.limits })))
+
 export type { StoreError, StoreOpenError, Store }
+export type { HostValue, Source, TestReport }

@@ -3,7 +3,10 @@
  * reference is generated from it) and the wrapper that turns one into a callable value with arity
  * and mode checks. Calling any value (a function, a keyword as a getter) goes through `callValue`.
  */
+import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
+import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, type Value } from "../reader/Value.ts"
 import { fail, type Mode, type RunState } from "./runtime.ts"
 
@@ -23,6 +26,11 @@ export interface Builtin {
   /** Why it cannot be called in another mode (shown in the error). */
   readonly modeHint?: string | undefined
   readonly impl: (args: ReadonlyArray<Value>, run: RunState, span: Span) => unknown
+  /**
+   * The option names it accepts: options (`:name value` pairs or one map) start at argument
+   * `from`, after a leading `bus`. Names written literally are checked at compile time.
+   */
+  readonly options?: { readonly from: number; readonly names: ReadonlyArray<string> } | undefined
 }
 
 export const builtin = (b: Omit<Builtin, "min" | "max"> & { readonly min?: number; readonly max?: number }): Builtin => {
@@ -45,18 +53,51 @@ export const arityMessage = (name: string, shapes: ReadonlyArray<string>, got: n
   return `${name} takes ${wants}, got ${got}; shapes: ${shapes.map((s) => `(${name} ${s.replace(/^\[|\]$/g, "")})`).join(" ")}`
 }
 
-export const toCallable = (b: Builtin): Callable => ({
-  _tag: "Fn",
-  name: b.name,
-  invoke: (run, args, span) => {
-    const r = run as RunState
-    if (args.length < b.min || args.length > b.max) fail("arity", arityMessage(b.name, b.arglists, args.length, b.min, b.max))
-    if (b.modes !== undefined && !b.modes.includes(r.mode)) {
-      fail("mode", `${b.name} cannot be used ${modeWhere(r.mode)}`, b.modeHint === undefined ? [] : [b.modeHint])
+/** The built-in behind each callable made by `toCallable`. */
+const described = new WeakMap<Callable, Builtin>()
+
+export const builtinOf = (v: unknown): Builtin | undefined => (isCallable(v) ? described.get(v) : undefined)
+
+export const toCallable = (b: Builtin): Callable => {
+  const callable: Callable = {
+    _tag: "Fn",
+    name: b.name,
+    invoke: (run, args, span) => {
+      const r = run as RunState
+      if (args.length < b.min || args.length > b.max) fail("arity", arityMessage(b.name, b.arglists, args.length, b.min, b.max))
+      if (b.modes !== undefined && !b.modes.includes(r.mode)) {
+        fail("mode", `${b.name} cannot be used ${modeWhere(r.mode)}`, b.modeHint === undefined ? [] : [b.modeHint])
+      }
+      return b.impl(args, r, span)
     }
-    return b.impl(args, r, span)
   }
-})
+  described.set(callable, b)
+  return callable
+}
+
+/**
+ * What can be known wrong about a call of a built-in before it runs: the number of arguments, and
+ * option names written as literal keywords.
+ */
+export const checkCall = (b: Builtin, args: ReadonlyArray<S.Syntax>, call: S.Syntax): Array<Diagnostic> => {
+  const problems: Array<Diagnostic> = []
+  if (args.length < b.min || args.length > b.max) {
+    problems.push(diagnostic("Compile", "compile/arity", arityMessage(b.name, b.arglists, args.length, b.min, b.max), call.span))
+  }
+  if (b.options !== undefined) {
+    const leadingBus = args[0]?.kind === "symbol" && args[0].name === "bus" ? 1 : 0
+    const rest = args.slice(b.options.from + leadingBus)
+    const names = rest.length === 1 && rest[0]!.kind === "map" ? rest[0]!.items.filter((_, i) => i % 2 === 0) : rest.filter((_, i) => i % 2 === 0)
+    const valid = b.options.names
+    for (const name of names) {
+      if (name.kind !== "keyword" || valid.includes(name.name)) continue
+      problems.push(diagnostic("Compile", "compile/unknown-option", `${b.name}: unknown option :${name.name}`, name.span, {
+        hints: [...didYouMean(name.name, valid, (n) => `:${n}`), `valid options: ${valid.map((n) => `:${n}`).join(" ")}`]
+      }))
+    }
+  }
+  return problems
+}
 
 const modeWhere = (mode: Mode): string => {
   switch (mode) {

@@ -14,7 +14,7 @@ import * as S from "../reader/Syntax.ts"
 import {
   isHostObject, isMap, Keyword, List, mapKey, SetValue, syntaxToValue, truthy, typeName, type Value
 } from "../reader/Value.ts"
-import { callValue } from "./builtins.ts"
+import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { fail, type Frame, isEffect, lift, located, type Node, sequence, chain } from "./runtime.ts"
 import { specialNames } from "./specials.ts"
@@ -295,6 +295,11 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     }
     if (head.kind === "symbol" && (head.name === "unquote" || head.name === "splice-unquote")) {
       return err(compileError("unquote", `${head.name === "unquote" ? "~" : "~@"} can only be used inside a quasiquote (\`)`, s))
+    }
+    if (head.kind === "symbol" && resolveLocal(head.name, scope) === undefined) {
+      const cell = ns.lookup(head.name)
+      const known = cell?.kind === "builtin" ? builtinOf(cell.value) : undefined
+      if (known !== undefined) diagnostics.push(...checkCall(known, s.items.slice(1), s))
     }
     const callee = compile(head, scope, false)
     const args = s.items.slice(1).map((a) => compile(a, scope, false))

@@ -12,7 +12,7 @@ import {
 import type { BusShape } from "../runtime/Bus.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import { SubscribeError as SubscribeErrorClass } from "../runtime/errors.ts"
-import { resolveOptions } from "../runtime/options.ts"
+import { resolveOptions, subscribeOptionNames } from "../runtime/options.ts"
 import type { SubscribeOptions } from "../runtime/options.ts"
 import type { PublishOptions } from "../runtime/publish.ts"
 import { topicNameProblem } from "../runtime/Topic.ts"
@@ -150,6 +150,7 @@ const defineTopic = builtin({
   doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n} (or :retentionDays n), :compaction true with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? is optional), :partitions n, :description.",
   example: "(define-topic \"process.state\" {:compaction true :key :pid :schema {:pid :int :name :string}})",
   modes: topLevel, modeHint: "declare topics at the top level of a program",
+  options: { from: 1, names: topicOptionNames },
   impl: ([name, opts], run, span) => {
     const topic = topicName(name!, "define-topic")
     const o = opts === undefined || opts === null ? {} : isMap(opts) ? opts : fail("topic", `define-topic: options must be a map, got ${typeName(opts!)}`)
@@ -232,6 +233,7 @@ const publish = builtin({
   name: "publish!", group: "domain", arglists: ["[topic payload & options]", "[bus topic payload & options]"],
   doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts; inside a handler it is caused by the handled event.",
   example: "(publish! \"heartbeat.received\" {:pid 42 :name \"stt\"} :key \"42\")",
+  options: { from: 2, names: publishOptionNames },
   impl: (args, run, span) => {
     const rest = isBus(args[0]) ? args.slice(1) : args
     if (rest.length < 2) fail("arity", "publish! needs a topic and a payload", ["(publish! topic payload :key k)"])
@@ -280,6 +282,7 @@ const subscribe = builtin({
   doc: "Starts a durable consumer group when the program starts. topic is a name, a descriptor or a vector of them (fan-in); handler is a function of [event ctx]. Options (:name value pairs or one map) are the runtime's: :from :batchSize :maxInFlight :ackTimeoutMs :maxAttempts :ordering :onPoison :ackMode :backoff :filter :leaseMs :drainTimeoutMs :commitIntervalMs.",
   example: "(subscribe! \"heartbeat.received\" \"ops\" on-heartbeat :from \"earliest\")",
   modes: topLevel, modeHint: "subscribe at the top level of a program",
+  options: { from: 3, names: subscribeOptionNames },
   impl: (args, run, span) => {
     const rest = isBus(args[0]) ? args.slice(1) : args
     if (rest.length < 3) fail("arity", "subscribe! needs a topic, a group and a handler", ["(subscribe! topic group handler :from \"earliest\")"])

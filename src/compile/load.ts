@@ -32,9 +32,15 @@ import { testingBuiltins } from "./testing.ts"
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
 export type HostFunction = (...args: ReadonlyArray<unknown>) => unknown
 
+/**
+ * What the application may expose by name: a function, or an object whose function members are
+ * methods (`(.send mailer ...)`) and whose other members are fields (`mailer.from`).
+ */
+export type HostValue = HostFunction | HostObject | { readonly [member: string]: unknown }
+
 export interface LoadOptions {
   /** Functions and objects the `.sib` code may use, by name (`registerHost`). */
-  readonly host?: Readonly<Record<string, HostFunction | HostObject>> | undefined
+  readonly host?: Readonly<Record<string, HostValue>> | undefined
   readonly limits?: Partial<Limits> | undefined
   /** Reads a file (default: the file system, UTF-8). */
   readonly readFile?: ((path: string) => string) | undefined
@@ -68,6 +74,20 @@ export const hostFunction = (name: string, f: HostFunction): Callable => ({
   }
 })
 
+/** A plain object as a host object: its own function members are methods, the rest fields. */
+export const hostObject = (kind: string, members: { readonly [member: string]: unknown }): HostObject => {
+  const fields: Record<string, Value> = Object.create(null)
+  const methods: Record<string, Callable> = Object.create(null)
+  for (const [name, member] of Object.entries(members)) {
+    if (typeof member === "function") methods[name] = hostFunction(`.${name}`, member.bind(members) as HostFunction)
+    else fields[name] = member as Value
+  }
+  return { _tag: "HostObject", kind, fields, methods }
+}
+
+const hostEntry = (name: string, v: HostValue): Value =>
+  typeof v === "function" ? hostFunction(name, v as HostFunction) : isHostObject(v) ? v : hostObject(name, v)
+
 /** The namespace a program starts from: the language's built-ins, `bus`, and the host's names. */
 export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
   const entries: Array<readonly [string, unknown, string | undefined]> = []
@@ -76,7 +96,7 @@ export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
   }
   entries.push(["bus", busObject, "The bus: (.publish bus topic payload options) and (.subscribe bus topic group handler options)."])
   for (const [name, v] of Object.entries(host ?? {})) {
-    entries.push([name, isHostObject(v) ? v : hostFunction(name, v as HostFunction), "registered by the application"])
+    entries.push([name, hostEntry(name, v), "registered by the application"])
   }
   const protectedEntries = [...protectedBuiltins, ...testingBuiltins.filter((t) => t.name.startsWith("sib/"))]
     .map((b) => [b.name, toCallable(b)] as const)
@@ -310,7 +330,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     const finish = Effect.suspend(() => {
       const all = collected()
-      if (all.length > 0) return Effect.fail(new SibError({ diagnostics: all }))
+      if (all.length > 0) return Effect.fail(new SibError({ diagnostics: all, sources: new Map(texts) }))
       return Effect.succeed({
         files: [...order],
         sources: texts,
@@ -328,7 +348,9 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         lastValue = null
         const result = read(text, file)
         texts.set(file, (texts.get(file) ?? "") + text)
-        if (result.diagnostics.length > 0) return yield* new SibError({ diagnostics: result.diagnostics })
+        // Spans of evaluated text count from its own first line.
+        const sources = new Map([...texts, [file, text]])
+        if (result.diagnostics.length > 0) return yield* new SibError({ diagnostics: result.diagnostics, sources })
         for (const form of result.forms) {
           const name = declaredName(form)
           if (name !== undefined) ns.declare(name.name, name.span)
@@ -338,7 +360,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         if (all.length > 0) {
           diagnostics.length = 0
           compiler.diagnostics.length = 0
-          return yield* new SibError({ diagnostics: all })
+          return yield* new SibError({ diagnostics: all, sources })
         }
         return lastValue
       })

@@ -111,7 +111,8 @@ A \`.sib\` file is a sequence of forms, read by the grammar in \`grammar/sib.ne\
 | \`#_form\` | a comment of the next form |
 
 Only \`nil\` and \`false\` are false. Top-level names may replace built-ins of the same name (the
-core macros keep working). Calls are checked for arity at compile time where the callee is known.
+core macros keep working). Calls of built-ins are checked when the file compiles: the number of
+arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`).
 
 ## Limits
 

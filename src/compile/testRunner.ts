@@ -12,6 +12,7 @@ import * as Random from "effect/Random"
 import * as References from "effect/References"
 import { TestClock } from "effect/testing"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import { renderDiagnostics } from "../diagnostics/render.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
 import { defaultLimits, type Limits, lift, located, makeRun } from "./runtime.ts"
@@ -30,6 +31,24 @@ export interface TestReport {
   readonly results: ReadonlyArray<TestResult>
   readonly passed: number
   readonly failed: number
+  /** The program's source text by file, to show failing lines. */
+  readonly sources: ReadonlyMap<string, string>
+}
+
+/** The report for people: a line per test, each failure rendered with its source line, then `N passed, N failed`. */
+export const renderTestReport = (report: TestReport, options: { readonly color?: boolean | undefined } = {}): string => {
+  const color = options.color === true
+  const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text)
+  const lines: Array<string> = []
+  for (const r of report.results) {
+    lines.push(r.passed ? `${paint("32", "ok")}   ${r.name} (${r.file}:${r.line})` : `${paint("31", "FAIL")} ${r.name} (${r.file}:${r.line})`)
+    if (!r.passed) {
+      const rendered = renderDiagnostics(r.failures, { sources: report.sources, color })
+      lines.push(...rendered.split("\n").map((l) => (l.length > 0 ? `     ${l}` : l)))
+    }
+  }
+  lines.push(`${report.passed} passed, ${report.failed} failed`)
+  return lines.join("\n")
 }
 
 /** Lets every fiber that is ready run (handlers, retries, timers that became due). */
@@ -96,5 +115,5 @@ export const runTests = (
       results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures })
     }
     const passed = results.filter((r) => r.passed).length
-    return { results, passed, failed: results.length - passed }
+    return { results, passed, failed: results.length - passed, sources: program.sources }
   })

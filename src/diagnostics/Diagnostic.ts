@@ -4,6 +4,7 @@
  * text is computed by `render`. `SibError` carries every diagnostic of a failed load.
  */
 import * as Data from "effect/Data"
+import { renderDiagnostics } from "./render.ts"
 import type { Span } from "./Span.ts"
 
 export type DiagnosticKind = "Read" | "Expand" | "Compile" | "Runtime"
@@ -43,7 +44,14 @@ export const diagnostic = (
 /** A program (or one of its files) did not load; nothing of it was registered or started. */
 export class SibError extends Data.TaggedError("SibError")<{
   readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** The text of the files involved, by name, to show the offending lines. */
+  readonly sources?: ReadonlyMap<string, string> | undefined
 }> {
+  /** Every diagnostic rendered for people: location, message, source line with a caret, hints. */
+  render(options: { readonly color?: boolean | undefined } = {}): string {
+    return renderDiagnostics(this.diagnostics, { sources: this.sources ?? new Map(), color: options.color })
+  }
+
   override get message(): string {
     const [first] = this.diagnostics
     const more = this.diagnostics.length > 1 ? ` (and ${this.diagnostics.length - 1} more)` : ""
