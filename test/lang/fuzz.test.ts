@@ -9,10 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import fc from "fast-check"
 import { readdirSync, readFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { loadProgram } from "../../src/compile/load.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
-import { renderDiagnostics } from "../../src/diagnostics/render.ts"
 
 const root = join(import.meta.dirname, "..", "..")
 const slow = process.env["SIB_SLOW"] === "1"
@@ -59,7 +58,8 @@ const problemWith = async (file: string, text: string): Promise<string | undefin
   saw(error.diagnostics[0]!.code)
   const sources = new Map([...corpus, [file, text]])
   for (const d of error.diagnostics) {
-    const source = sources.get(d.span.file)
+    const source = sources.get(d.span.file) ?? sources.get(resolve(d.span.file))
+    if (error.sources?.get(d.span.file) !== source) return `the error does not carry the text of ${d.span.file}`
     if (source === undefined) return `diagnostic in an unknown file ${d.span.file}: ${d.message}`
     const lines = source.split("\n").length
     const { line, column, endLine } = d.span
@@ -67,7 +67,7 @@ const problemWith = async (file: string, text: string): Promise<string | undefin
     if (d.message.length === 0) return `empty message (${d.code})`
     if (d.code === "read/ambiguous") return "the grammar found more than one parse"
   }
-  const rendered = renderDiagnostics(error.diagnostics, { sources })
+  const rendered = error.render()
   if (!/^.+:\d+:\d+: (Read|Expand|Compile|Runtime) error: /m.test(rendered)) return `unrendered: ${rendered}`
   return undefined
 }
