@@ -13,7 +13,7 @@ import type * as Effect from "effect/Effect"
 import type { SqlDialect } from "./dialect.ts"
 import type { StoreError } from "./errors.ts"
 import type {
-  Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, Json, SeqRanges, TopicRecord
+  Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
 } from "./records.ts"
 
 /** New durable progress of a group on one topic (see `Cursor`). */
@@ -138,6 +138,13 @@ export interface StoreShape {
 
   readonly upsertTopic: (name: string, config: Json, now: number) => Effect.Effect<void, StoreError>
   readonly topics: Effect.Effect<ReadonlyArray<TopicRecord>, StoreError>
+
+  /** Every topic that has events, by name. */
+  readonly topicStats: Effect.Effect<ReadonlyArray<TopicStats>, StoreError>
+  /** Every stored (group, topic) cursor, by group then topic, with the lease when someone holds it. */
+  readonly groupPositions: Effect.Effect<ReadonlyArray<GroupPosition>, StoreError>
+  /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
+  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
 }
 
 export class Store extends Context.Service<Store, StoreShape>()("sibus/store/Store") {}

@@ -172,7 +172,36 @@ export const makeQueries = (db: Kysely<Database>) => ({
       }))
   ),
   topics: template(() => db.selectFrom("topics").selectAll().orderBy("name")),
-  lastSeq: template(() => db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq")))
+  lastSeq: template(() => db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq"))),
+
+  topicStats: template(() =>
+    db.selectFrom("events")
+      .select((eb) => [
+        "topic", eb.fn.countAll<number>().as("events"), eb.fn.min("seq").as("first_seq"),
+        eb.fn.max("seq").as("last_seq"), eb.fn.max("ts").as("last_ts")
+      ])
+      .groupBy("topic").orderBy("topic")
+  ),
+  allCursors: template(() =>
+    db.selectFrom("cursors")
+      .leftJoin("consumer_groups", "consumer_groups.grp", "cursors.grp")
+      .select([
+        "cursors.topic", "cursors.grp", "cursors.floor", "cursors.acked", "cursors.leased_upto", "cursors.updated_at",
+        "consumer_groups.owner_sid", "consumer_groups.owner_pid", "consumer_groups.owner_host", "consumer_groups.lease_expires_at"
+      ])
+      .orderBy("cursors.grp").orderBy("cursors.topic")
+  ),
+  retryingCounts: template(() =>
+    db.selectFrom("deliveries").select((eb) => ["grp", "topic", eb.fn.countAll<number>().as("n")])
+      .where("attempts", ">", 0).groupBy(["grp", "topic"])
+  ),
+  deadLetterCounts: template(() =>
+    db.selectFrom("dead_letters").select((eb) => ["grp", "topic", eb.fn.countAll<number>().as("n")]).groupBy(["grp", "topic"])
+  ),
+  countEvents: template<"topic" | "after" | "upto">((p) =>
+    db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("topic", "=", p("topic")).where("seq", ">", p("after")).where("seq", "<=", p("upto"))
+  )
 })
 
 export type Queries = ReturnType<typeof makeQueries>

@@ -137,3 +137,21 @@ export interface TopicRecord {
   readonly createdAt: number
   readonly updatedAt: number
 }
+
+/** What a topic holds: its events (count, first and last seq, last publish time). */
+export interface TopicStats {
+  readonly topic: string
+  readonly events: number
+  readonly firstSeq: number | null
+  readonly lastSeq: number | null
+  readonly lastTs: number | null
+}
+
+/** A group's position on one of its topics, with its lease and the work it has outstanding. */
+export interface GroupPosition {
+  readonly cursor: Cursor
+  readonly lease: GroupLease | undefined
+  /** Events with recorded failed attempts that are not dead letters (retrying or waiting). */
+  readonly retrying: number
+  readonly deadLetters: number
+}

@@ -264,6 +264,39 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
         })
       ))
 
+    it.effect("topic stats, group positions and event counts describe what is stored", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* store.topicStats, [])
+          assert.deepStrictEqual(yield* store.groupPositions, [])
+          const r = yield* store.commit({
+            ...emptyBatch,
+            appends: [draft("a", "t", 1, { ts: 10 }), draft("b", "u", 2, { ts: 20 }), draft("c", "t", 3, { ts: 30 }), draft("d", "t", 4, { ts: 40 })]
+          })
+          const [a, b, c, d] = r.appended.map((x) => x.seq)
+          assert.deepStrictEqual(yield* store.topicStats, [
+            { topic: "t", events: 3, firstSeq: a!, lastSeq: d!, lastTs: 40 },
+            { topic: "u", events: 1, firstSeq: b!, lastSeq: b!, lastTs: 20 }
+          ])
+          assert.strictEqual(yield* store.countEvents("t", 0, d!), 3)
+          assert.strictEqual(yield* store.countEvents("t", a!, c!), 1)
+          assert.strictEqual(yield* store.countEvents("u", b!, d!), 0)
+
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 7, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", a!, 1)
+          yield* store.initCursor("g", "u", 0, 1)
+          yield* store.initCursor("idle", "t", d!, 1)
+          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", c!, "retry") }] })
+          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", d!) }] })
+          const positions = yield* store.groupPositions
+          assert.deepStrictEqual(positions.map((p) => [p.cursor.group, p.cursor.topic, p.cursor.floor, p.lease?.ownerPid ?? null, p.retrying, p.deadLetters]), [
+            ["g", "t", a!, 7, 1, 1],
+            ["g", "u", 0, 7, 0, 0],
+            ["idle", "t", d!, null, 0, 0]
+          ])
+        })
+      ))
+
     it.effect("topics are upserted and listed by name", () =>
       withStore((store) =>
         Effect.gen(function*() {

@@ -334,7 +334,31 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       attempt("upsertTopic", () => {
         run(q.upsertTopic, { name, config: JSON.stringify(config), now })
       }),
-    topics: attempt("topics", () => all<TopicsTable, never>(q.topics, {}).map(topicOfRow))
+    topics: attempt("topics", () => all<TopicsTable, never>(q.topics, {}).map(topicOfRow)),
+
+    topicStats: attempt("topicStats", () =>
+      all<{ topic: string; events: number; first_seq: number; last_seq: number; last_ts: number }, never>(q.topicStats, {})
+        .map((r) => ({ topic: r.topic, events: num(r.events), firstSeq: num(r.first_seq), lastSeq: num(r.last_seq), lastTs: num(r.last_ts) }))
+    ),
+    groupPositions: attempt("groupPositions", () =>
+      db.transaction(() => {
+        const counts = (t: typeof q.retryingCounts) => {
+          const out = new Map<string, number>()
+          for (const r of all<{ grp: string; topic: string; n: number }, never>(t, {})) out.set(`${r.grp}\u0000${r.topic}`, num(r.n))
+          return out
+        }
+        const retrying = counts(q.retryingCounts)
+        const dead = counts(q.deadLetterCounts)
+        return all<CursorsTable & Omit<ConsumerGroupsTable, "grp" | "created_at" | "updated_at">, never>(q.allCursors, {}).map((row) => ({
+          cursor: cursorOfRow(row),
+          lease: row.owner_sid === null ? undefined : leaseOfRow(row),
+          retrying: retrying.get(`${row.grp}\u0000${row.topic}`) ?? 0,
+          deadLetters: dead.get(`${row.grp}\u0000${row.topic}`) ?? 0
+        }))
+      }).deferred()
+    ),
+    countEvents: (topic, afterSeq, uptoSeq) =>
+      attempt("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0))
   }
 }
 
