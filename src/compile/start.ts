@@ -14,6 +14,7 @@ import type { Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
 import type { BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/errors.ts"
+import type { SubscribeOptions } from "../runtime/options.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
 import { deliveryObject } from "./domain.ts"
@@ -55,19 +56,28 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits) 
     : Effect.andThen(Effect.sleep(t.ms), tick).pipe(Effect.forever)
 }
 
+export interface StartOptions {
+  readonly limits?: Partial<Limits> | undefined
+  /** Publish the program's top-level `publish!` events (default true; a reload passes false). */
+  readonly initialPublishes?: boolean | undefined
+  /** Subscribe options for every group, under what the program itself sets. */
+  readonly subscribeDefaults?: SubscribeOptions | undefined
+}
+
 export const startProgram = (
   program: Program,
   bus: BusShape,
-  options: { readonly limits?: Partial<Limits> | undefined } = {}
+  options: StartOptions = {}
 ): Effect.Effect<RunningProgram, TopicError | StoreError | SubscribeError | BusClosedError | PublishError, Scope.Scope> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
     for (const t of program.topics) yield* bus.defineTopic(t.name, t.options)
     const subscriptions: Array<Subscription> = []
     for (const s of program.subscriptions) {
-      subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), s.options))
+      const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
+      subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), subscribeOptions))
     }
-    if (program.publishes.length > 0) {
+    if (program.publishes.length > 0 && options.initialPublishes !== false) {
       yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
     }
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []

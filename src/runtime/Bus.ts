@@ -189,7 +189,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         const { topic, payload, ...rest } = item
         const p = prepare(topic, payload, rest, topics.get(topic), limits, next)
         if (p instanceof PublishError) {
-          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}` }))
+          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
         }
         prepared.push(p)
       }

@@ -246,8 +246,8 @@ const gapsOf = (acked: SeqRanges, from: number, to: number): Array<readonly [num
   return out
 }
 
-/** The floor a new cursor starts at. */
-const initialFloor = (store: StoreShape, topic: string, from: StartFrom, group: string) =>
+/** The floor a new cursor starts at (events after it are delivered). */
+export const initialFloor = (store: StoreShape, topic: string, from: StartFrom, group: string) =>
   Effect.gen(function*() {
     if (from === "earliest") return 0
     if (from === "latest") return yield* store.headSeq(topic)

@@ -9,6 +9,8 @@ export class PublishError extends Data.TaggedError("PublishError")<{
   readonly topic: string
   readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema"
   readonly detail: string
+  /** In `publishAll`, the index of the refused item. */
+  readonly item?: number | undefined
 }> {
   override get message(): string {
     return `cannot publish to ${JSON.stringify(this.topic)}: ${this.detail}`

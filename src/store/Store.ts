@@ -143,6 +143,8 @@ export interface StoreShape {
   readonly topicStats: Effect.Effect<ReadonlyArray<TopicStats>, StoreError>
   /** Every stored (group, topic) cursor, by group then topic, with the lease when someone holds it. */
   readonly groupPositions: Effect.Effect<ReadonlyArray<GroupPosition>, StoreError>
+  /** The floor after which exactly the last `count` events of `topic` follow (0 when there are fewer). */
+  readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
 }

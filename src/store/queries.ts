@@ -198,6 +198,9 @@ export const makeQueries = (db: Kysely<Database>) => ({
   deadLetterCounts: template(() =>
     db.selectFrom("dead_letters").select((eb) => ["grp", "topic", eb.fn.countAll<number>().as("n")]).groupBy(["grp", "topic"])
   ),
+  nthLastSeq: template<"topic" | "offset">((p) =>
+    db.selectFrom("events").select("seq").where("topic", "=", p("topic")).orderBy("seq", "desc").limit(1).offset(p("offset"))
+  ),
   countEvents: template<"topic" | "after" | "upto">((p) =>
     db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
       .where("topic", "=", p("topic")).where("seq", ">", p("after")).where("seq", "<=", p("upto"))

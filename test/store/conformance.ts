@@ -281,6 +281,11 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
           assert.strictEqual(yield* store.countEvents("t", 0, d!), 3)
           assert.strictEqual(yield* store.countEvents("t", a!, c!), 1)
           assert.strictEqual(yield* store.countEvents("u", b!, d!), 0)
+          assert.strictEqual(yield* store.floorForLast("t", 2), c! - 1)
+          assert.strictEqual(yield* store.floorForLast("t", 3), a! - 1)
+          assert.strictEqual(yield* store.floorForLast("t", 10), 0)
+          assert.strictEqual(yield* store.floorForLast("t", 0), d!)
+          assert.strictEqual(yield* store.floorForLast("none", 5), 0)
 
           yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 7, host: "h", expiresAt: 100, now: 1 })
           yield* store.initCursor("g", "t", a!, 1)

@@ -357,6 +357,12 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
         }))
       }).deferred()
     ),
+    floorForLast: (topic, count) =>
+      attempt("floorForLast", () => {
+        if (count <= 0) return num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)
+        const row = get<{ seq: number }, "topic" | "offset">(q.nthLastSeq, { topic, offset: count - 1 })
+        return row === undefined ? 0 : num(row.seq) - 1
+      }),
     countEvents: (topic, afterSeq, uptoSeq) =>
       attempt("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0))
   }

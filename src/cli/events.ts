@@ -1,0 +1,170 @@
+/**
+ * `sib publish` (one event, or every line of a JSON-lines file) and `sib tail` (print a topic's
+ * events, optionally following new ones, without moving any group's cursor).
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Argument, Command, Flag } from "effect/cli"
+import { readFileSync } from "node:fs"
+import { initialFloor } from "../runtime/ConsumerGroup.ts"
+import { parseStartFrom } from "../runtime/options.ts"
+import type { PublishItem } from "../runtime/publish.ts"
+import type { Event } from "../store/records.ts"
+import { isoTime } from "./table.ts"
+import { err, failWith, out, useColor, withBus } from "./shared.ts"
+
+/** The JSON contract of an event (`publish` and `tail --json`): the stored record's fields. */
+export const eventJson = (e: Event) => JSON.stringify(e)
+
+const parseJson = (text: string, what: string) =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (e) => `${what} is not JSON: ${e instanceof Error ? e.message : String(e)}`
+  })
+
+const readStdin = Effect.tryPromise({
+  try: async () => {
+    const chunks: Array<Buffer> = []
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString("utf8")
+  },
+  catch: (e) => `cannot read stdin: ${String(e)}`
+})
+
+const batchSize = 1000
+
+export const publish = Command.make(
+  "publish",
+  {
+    topic: Argument.String("topic").pipe(Argument.withDescription("the topic to publish to")),
+    payload: Argument.String("json").pipe(Argument.withDescription("the payload as JSON (default: read from stdin)"), Argument.optional),
+    key: Flag.String("key").pipe(Flag.withDescription("the event's key (ordering and compaction)"), Flag.optional),
+    header: Flag.KeyValuePair("header").pipe(Flag.withDescription("a header, k=v (repeatable)"), Flag.optional),
+    file: Flag.String("file").pipe(Flag.withDescription("publish every line of this JSON-lines file (one payload per line)"), Flag.optional)
+  },
+  Effect.fn(function*({ file, header, key, payload, topic }) {
+    const options = {
+      ...(Option.isSome(key) ? { key: key.value } : {}),
+      ...(Option.isSome(header) ? { headers: header.value } : {})
+    }
+    if (Option.isSome(file)) {
+      if (Option.isSome(payload)) return yield* failWith("give either a payload or --file, not both")
+      let text: string
+      try {
+        text = readFileSync(file.value, "utf8")
+      } catch (e) {
+        return yield* failWith(`cannot read ${file.value}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e)}`)
+      }
+      // Every line is parsed before anything is written: a bad line writes nothing.
+      const items: Array<{ readonly line: number; readonly item: PublishItem }> = []
+      const lines = text.split("\n")
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i]!.trim()
+        if (line.length === 0) continue
+        const parsed = yield* Effect.mapError(parseJson(line, `${file.value}:${i + 1}: the line`), (m) => m)
+          .pipe(Effect.catch((m) => failWith(m)))
+        items.push({ line: i + 1, item: { topic, payload: parsed, ...options } })
+      }
+      const progress = process.stderr.isTTY === true
+      return yield* withBus("write", (bus) =>
+        Effect.gen(function*() {
+          let done = 0
+          for (let start = 0; start < items.length; start += batchSize) {
+            const batch = items.slice(start, start + batchSize)
+            const events = yield* bus.publishAll(batch.map((b) => b.item)).pipe(
+              Effect.catchTag("PublishError", (e) => {
+                const at = e.item === undefined ? batch[0]! : batch[e.item]!
+                const detail = e.detail.replace(/^item \d+ of \d+: /, "")
+                const written = done > 0 ? `; the ${done} event(s) before line ${batch[0]!.line} were published` : "; nothing was published"
+                return failWith(`${file.value}:${at.line}: ${detail}${written}`)
+              })
+            )
+            for (const e of events) yield* out(eventJson(e))
+            done += events.length
+            if (progress) yield* Effect.sync(() => process.stderr.write(`\rpublished ${done}/${items.length}`))
+          }
+          if (progress) yield* err("")
+        })
+      )
+    }
+    let text: string
+    if (Option.isSome(payload)) {
+      text = payload.value
+    } else {
+      if (process.stdin.isTTY === true) return yield* failWith("give the payload as an argument (sib publish <topic> '{\"a\":1}'), on stdin, or with --file")
+      text = yield* readStdin.pipe(Effect.catch((m) => failWith(m)))
+    }
+    const parsed = yield* parseJson(text, "the payload").pipe(Effect.catch((m) => failWith(m)))
+    const event = yield* withBus("write", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(e.message))))
+    yield* out(eventJson(event))
+  })
+).pipe(
+  Command.withDescription("Publish one event (payload as an argument or on stdin), or every line of a JSON-lines file"),
+  Command.withExamples([
+    { command: "sib publish heartbeat.received '{\"pid\":42,\"name\":\"stt\"}' --key 42", description: "one event; prints the stored record" },
+    { command: "sib publish orders --file orders.jsonl", description: "one event per line, in batches of 1000" }
+  ])
+)
+
+const human = (e: Event, color: boolean) => {
+  const seq = color ? `\u001b[2m#${e.seq}\u001b[0m` : `#${e.seq}`
+  const key = e.key === undefined ? "" : ` key=${e.key}`
+  return `${seq} ${isoTime(e.ts)}${key} ${JSON.stringify(e.payload)}`
+}
+
+export const tail = Command.make(
+  "tail",
+  {
+    topic: Argument.String("topic"),
+    from: Flag.String("from").pipe(
+      Flag.withDescription("earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID (default: the last --limit events)"),
+      Flag.optional
+    ),
+    follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("keep printing new events until interrupted"), Flag.withDefault(false)),
+    limit: Flag.Int("limit").pipe(Flag.withAlias("n"), Flag.withDescription("print at most N events (default 10 without --from)"), Flag.optional),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line"), Flag.withDefault(false))
+  },
+  Effect.fn(function*({ follow, from, json, limit, topic }) {
+    if (Option.isSome(limit) && limit.value < 0) return yield* failWith("--limit must be 0 or more")
+    const start = Option.isSome(from) ? parseStartFrom(from.value) : undefined
+    if (Option.isSome(from) && start === undefined) {
+      return yield* failWith(`--from ${from.value} is not earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID`)
+    }
+    const color = useColor(process.stdout)
+    yield* withBus("read", (bus) =>
+      Effect.gen(function*() {
+        const store = bus.store
+        let max = Option.isSome(limit) ? limit.value : start === undefined ? 10 : Number.POSITIVE_INFINITY
+        let after = start === undefined ? yield* store.floorForLast(topic, max) : yield* initialFloor(store, topic, start, "tail")
+        const print = (e: Event) => out(json ? eventJson(e) : human(e, color))
+        const drain = Effect.gen(function*() {
+          while (max > 0) {
+            const page = yield* store.readTopic(topic, after, Math.min(max, 1000))
+            if (page.length === 0) return
+            for (const e of page) yield* print(e)
+            after = page[page.length - 1]!.seq
+            max -= page.length
+          }
+        })
+        yield* drain
+        if (!follow) return
+        // Following: other processes write to the file; its change counter says when to look again.
+        let token = yield* store.changeToken
+        while (max > 0) {
+          yield* Effect.sleep(100)
+          const next = yield* store.changeToken
+          if (next === token) continue
+          token = next
+          yield* drain
+        }
+      })
+    )
+  })
+).pipe(
+  Command.withDescription("Print a topic's events without moving any group's cursor; --follow keeps printing new ones"),
+  Command.withExamples([
+    { command: "sib tail heartbeat.received", description: "the last 10 events" },
+    { command: "sib tail process.state --from earliest --json", description: "every event, one JSON object per line" },
+    { command: "sib tail heartbeat.received -f", description: "follow new events until Ctrl-C" }
+  ])
+)

@@ -1,0 +1,240 @@
+/**
+ * Looking at and repairing a database: `sib topics`, `sib groups`, `sib dlq` (list, requeue,
+ * drop) and `sib replay`. Each works on the database file while other processes use it.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Argument, Command, Flag } from "effect/cli"
+import { nodeHost } from "../runtime/host.ts"
+import { parseStartFrom } from "../runtime/options.ts"
+import type { DeadLetter, GroupLease, Json } from "../store/records.ts"
+import { failWith, out, useColor, withBus } from "./shared.ts"
+import { cellOf, isoTime, table } from "./table.ts"
+
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line (the documented contract)"), Flag.withDefault(false))
+
+const print = <Row>(json: boolean, rows: ReadonlyArray<Row>, toJson: (r: Row) => object, human: () => string, empty: string) =>
+  Effect.gen(function*() {
+    if (json) {
+      for (const r of rows) yield* out(JSON.stringify(toJson(r)))
+    } else {
+      yield* out(rows.length === 0 ? empty : human())
+    }
+  })
+
+// ---- topics -------------------------------------------------------------------------------------
+
+interface TopicRow {
+  readonly topic: string
+  readonly events: number
+  readonly firstSeq: number | null
+  readonly lastSeq: number | null
+  readonly lastPublishedAt: number | null
+  readonly retention: Json
+  readonly compaction: boolean
+  readonly keyField: string | null
+  readonly description: string | null
+}
+
+const retentionText = (r: Json): string => {
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return "-"
+  const o = r as { maxAgeMs?: number; maxCount?: number }
+  const parts: Array<string> = []
+  if (o.maxAgeMs !== undefined) parts.push(o.maxAgeMs % 86_400_000 === 0 ? `${o.maxAgeMs / 86_400_000}d` : `${o.maxAgeMs}ms`)
+  if (o.maxCount !== undefined) parts.push(`${o.maxCount} events`)
+  return parts.length === 0 ? "-" : parts.join(", ")
+}
+
+export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(function*({ json }) {
+  yield* withBus("read", (bus) =>
+    Effect.gen(function*() {
+      const stats = new Map((yield* bus.store.topicStats).map((s) => [s.topic, s]))
+      const configs = new Map((yield* bus.store.topics).map((t) => [t.name, t.config as Record<string, Json>]))
+      const names = [...new Set([...stats.keys(), ...configs.keys()])].sort()
+      const rows: Array<TopicRow> = names.map((topic) => {
+        const s = stats.get(topic)
+        const c = configs.get(topic) ?? {}
+        return {
+          topic,
+          events: s?.events ?? 0,
+          firstSeq: s?.firstSeq ?? null,
+          lastSeq: s?.lastSeq ?? null,
+          lastPublishedAt: s?.lastTs ?? null,
+          retention: c["retention"] ?? null,
+          compaction: c["compaction"] === true,
+          keyField: typeof c["keyField"] === "string" ? c["keyField"] : null,
+          description: typeof c["description"] === "string" ? c["description"] : null
+        }
+      })
+      yield* print(json, rows, (r) => r, () =>
+        table(rows, [
+          { header: "TOPIC", cell: (r) => r.topic },
+          { header: "EVENTS", cell: (r) => String(r.events), right: true },
+          { header: "FIRST", cell: (r) => cellOf(r.firstSeq), right: true },
+          { header: "LAST", cell: (r) => cellOf(r.lastSeq), right: true },
+          { header: "LAST PUBLISHED", cell: (r) => isoTime(r.lastPublishedAt) },
+          { header: "RETENTION", cell: (r) => retentionText(r.retention) },
+          { header: "COMPACTION", cell: (r) => (r.compaction ? `yes${r.keyField === null ? "" : ` (key ${r.keyField})`}` : "no") }
+        ], useColor(process.stdout)), "no topics yet")
+    }))
+})).pipe(Command.withDescription("List topics: event count, first and last seq, last publish time, retention and compaction"))
+
+// ---- groups -------------------------------------------------------------------------------------
+
+interface GroupRow {
+  readonly group: string
+  readonly topic: string
+  readonly cursor: number
+  readonly headSeq: number
+  readonly lag: number
+  readonly inFlight: number
+  readonly retrying: number
+  readonly deadLetters: number
+  readonly owner: { readonly pid: number | null; readonly host: string | null } | null
+  readonly leaseExpiresAt: number | null
+}
+
+/** Whether the lease is held by a live consumer (not expired, and not a dead process on this host). */
+const activeLease = (lease: GroupLease | undefined, now: number): boolean =>
+  lease !== undefined && lease.ownerSid !== null && (lease.expiresAt ?? 0) > now &&
+  !(lease.ownerHost === nodeHost.hostname && lease.ownerPid !== null && !nodeHost.isAlive(lease.ownerPid))
+
+export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(function*({ json }) {
+  yield* withBus("read", (bus) =>
+    Effect.gen(function*() {
+      const store = bus.store
+      const now = yield* Clock.currentTimeMillis
+      const rows: Array<GroupRow> = []
+      for (const p of yield* store.groupPositions) {
+        const { cursor, lease } = p
+        const head = yield* store.headSeq(cursor.topic)
+        const active = activeLease(lease, now)
+        let inFlight = 0
+        if (active && cursor.leasedUpto > cursor.floor) {
+          inFlight = yield* store.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)
+          for (const [from, to] of cursor.acked) inFlight -= yield* store.countEvents(cursor.topic, from - 1, Math.min(to, cursor.leasedUpto))
+        }
+        rows.push({
+          group: cursor.group,
+          topic: cursor.topic,
+          cursor: cursor.floor,
+          headSeq: head,
+          lag: yield* store.countEvents(cursor.topic, cursor.floor, head),
+          inFlight: Math.max(0, inFlight),
+          retrying: p.retrying,
+          deadLetters: p.deadLetters,
+          owner: active ? { pid: lease!.ownerPid, host: lease!.ownerHost } : null,
+          leaseExpiresAt: active ? lease!.expiresAt : null
+        })
+      }
+      yield* print(json, rows, (r) => r, () =>
+        table(rows, [
+          { header: "GROUP", cell: (r) => r.group },
+          { header: "TOPIC", cell: (r) => r.topic },
+          { header: "CURSOR", cell: (r) => String(r.cursor), right: true },
+          { header: "HEAD", cell: (r) => String(r.headSeq), right: true },
+          { header: "LAG", cell: (r) => String(r.lag), right: true },
+          { header: "IN FLIGHT", cell: (r) => String(r.inFlight), right: true },
+          { header: "RETRYING", cell: (r) => String(r.retrying), right: true },
+          { header: "DEAD", cell: (r) => String(r.deadLetters), right: true },
+          { header: "CONSUMER", cell: (r) => (r.owner === null ? "-" : `pid ${r.owner.pid ?? "?"} on ${r.owner.host ?? "?"}`) }
+        ], useColor(process.stdout)), "no consumer groups yet")
+    }))
+})).pipe(Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, consumer"))
+
+// ---- dlq ----------------------------------------------------------------------------------------
+
+const deadLetterJson = (d: DeadLetter) => d
+
+const groupFlag = Flag.String("group").pipe(Flag.withAlias("g"), Flag.withDescription("the consumer group"))
+
+const list = (group: Option.Option<string>, topic: Option.Option<string>, json: boolean) =>
+  withBus("read", (bus) =>
+    Effect.gen(function*() {
+      const rows = yield* bus.deadLetters({
+        ...(Option.isSome(group) ? { group: group.value } : {}),
+        ...(Option.isSome(topic) ? { topic: topic.value } : {})
+      })
+      yield* print(json, rows, deadLetterJson, () =>
+        table(rows, [
+          { header: "GROUP", cell: (r) => r.group },
+          { header: "TOPIC", cell: (r) => r.topic },
+          { header: "SEQ", cell: (r) => String(r.seq), right: true },
+          { header: "EVENT", cell: (r) => r.eventId },
+          { header: "KEY", cell: (r) => cellOf(r.key) },
+          { header: "ATTEMPTS", cell: (r) => String(r.attempts), right: true },
+          { header: "DEAD SINCE", cell: (r) => isoTime(r.deadAt) },
+          { header: "ERROR", cell: (r) => r.errorMessage.split("\n")[0]!.slice(0, 100) }
+        ], useColor(process.stdout)), "no dead letters")
+    }))
+
+const requeue = Command.make(
+  "requeue",
+  {
+    id: Argument.String("event-id").pipe(Argument.withDescription("the dead letter's event id"), Argument.optional),
+    all: Flag.Boolean("all").pipe(Flag.withDescription("every dead letter of the group"), Flag.withDefault(false)),
+    group: groupFlag
+  },
+  Effect.fn(function*({ all, group, id }) {
+    if (all === Option.isSome(id)) return yield* failWith("give one event id, or --all (for every dead letter of the group)")
+    const n = yield* withBus("read", (bus) => bus.requeue(group, all ? "all" : Option.getOrThrow(id)))
+    if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
+    yield* out(JSON.stringify({ group, requeued: n }))
+  })
+).pipe(Command.withDescription("Send dead letters back to their group (delivered again with fresh attempts)"))
+
+const drop = Command.make(
+  "drop",
+  { id: Argument.String("event-id"), group: groupFlag },
+  Effect.fn(function*({ group, id }) {
+    const dropped = yield* withBus("read", (bus) => bus.dropDeadLetter(group, id))
+    if (!dropped) return yield* failWith(`group ${group} has no dead letter for event ${id}`, 1)
+    yield* out(JSON.stringify({ group, dropped: id }))
+  })
+).pipe(Command.withDescription("Forget a dead letter (releasing the key it holds, if any)"))
+
+export const dlq = Command.make(
+  "dlq",
+  {
+    group: Flag.String("group").pipe(Flag.withAlias("g"), Flag.withDescription("only this group"), Flag.optional),
+    topic: Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional),
+    json: jsonFlag
+  },
+  Effect.fn(function*({ group, json, topic }) {
+    yield* list(group, topic, json)
+  })
+).pipe(
+  Command.withDescription("List dead letters; dlq requeue and dlq drop repair them"),
+  Command.withSubcommands([requeue, drop]),
+  Command.withExamples([
+    { command: "sib dlq --group ops", description: "the group's dead letters, with their last error" },
+    { command: "sib dlq requeue --all --group ops", description: "deliver them all again" },
+    { command: "sib dlq drop 01J... --group ops", description: "forget one" }
+  ])
+)
+
+// ---- replay -------------------------------------------------------------------------------------
+
+export const replay = Command.make(
+  "replay",
+  {
+    group: groupFlag,
+    topic: Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("the topic whose cursor moves")),
+    from: Flag.String("from").pipe(Flag.withDescription("earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID"))
+  },
+  Effect.fn(function*({ from, group, topic }) {
+    if (parseStartFrom(from) === undefined) return yield* failWith(`--from ${from} is not earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID`)
+    yield* withBus("read", (bus) =>
+      Effect.gen(function*() {
+        const before = yield* bus.getCursor(topic, group)
+        if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)
+        yield* bus.setCursor(topic, group, from).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
+        const after = yield* bus.getCursor(topic, group)
+        yield* out(JSON.stringify({ group, topic, from: before, to: after }))
+      }))
+  })
+).pipe(
+  Command.withDescription("Move a group's cursor (refused while a running process consumes the group)"),
+  Command.withExamples([{ command: "sib replay --group ops --topic heartbeat.received --from ts:2026-11-24T09:00:00Z", description: "re-deliver everything since 9:00" }])
+)

@@ -1,0 +1,89 @@
+/**
+ * The `sib` command line (`bin/sib.js` runs this). Commands are `effect/cli` commands run by
+ * `NodeRuntime.runMain`: SIGINT/SIGTERM interrupt the command and its finalizers run (a running
+ * program drains and commits), after which the process exits 0; a second signal exits at once.
+ * Usage errors print one line on stderr and exit 2; help and version go to stdout.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Runtime from "effect/Runtime"
+import { CliError, CliOutput, Command } from "effect/cli"
+import { readFileSync } from "node:fs"
+import { check, test } from "./programs.ts"
+import { publish, tail } from "./events.ts"
+import { dlq, groups, replay, topics } from "./inspect.ts"
+import { run } from "./run.ts"
+import { CliFailure, root } from "./shared.ts"
+import { liveLine } from "./status.ts"
+
+const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
+
+const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, topics, groups, dlq, replay]))
+
+/** A parse error as one line: what is wrong, a suggestion when there is one, and where to look. */
+const oneLine = (error: CliError.NonShowHelpErrors, path: ReadonlyArray<string>): string => {
+  const first = error.message.split("\n")[0]!
+  const suggestions = "suggestions" in error && error.suggestions.length > 0 ? ` (did you mean ${error.suggestions.join(" or ")}?)` : ""
+  return `sib: ${first}${suggestions}; see ${path.join(" ")} --help`
+}
+
+const presenter = CliOutput.layerPresenter({
+  present: (event) =>
+    event._tag === "InvalidInvocation"
+      ? Effect.sync(() => {
+        for (const e of event.errors) process.stderr.write(`${oneLine(e, event.commandPath)}\n`)
+      })
+      : CliOutput.defaultPresenter.present(event)
+})
+
+/** Log lines on stderr, written above the live status line when there is one. */
+const logger = Logger.make((options) => {
+  const parts = Array.isArray(options.message) ? options.message : [options.message]
+  const text = parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
+  const cause = options.cause.reasons.length > 0 ? ` ${Cause.pretty(options.cause)}` : ""
+  liveLine.write(`${options.date.toISOString().slice(11, 23)} ${options.logLevel.toUpperCase()} ${text}${cause}\n`)
+})
+
+// A reader that stops early (`sib tail ... | head`) closes stdout: that ends the command quietly.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
+
+let signals = 0
+const onSignal = () => {
+  signals++
+  if (signals === 2) {
+    process.stderr.write("sib: second signal, exiting now\n")
+    process.exit(130)
+  }
+  if (signals === 1 && liveLine.text.length > 0) liveLine.write("sib: stopping (draining in-flight handlers; a second Ctrl-C exits at once)\n")
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+
+const program = Command.run(cli, { version }).pipe(
+  Effect.catchTag("ShowHelp", (help) =>
+    help.errors.length === 0 ? Effect.void : Effect.fail(new CliFailure({ message: "invalid invocation", exitCode: 2, reported: true }))),
+  Effect.tapError((e) => (e instanceof CliFailure && e.reported !== true ? Effect.sync(() => liveLine.write(`sib: ${e.message}\n`)) : Effect.void)),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, Logger.layer([logger]))),
+  Effect.provideService(Logger.LogToStderr, true)
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => {
+    // Stopped by a signal after a clean drain: success.
+    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) return onExit(0)
+    if (Exit.isFailure(exit)) {
+      const error = Cause.squash(exit.cause)
+      if (!(error instanceof CliFailure)) process.stderr.write(`sib: ${error instanceof Error ? error.message : String(error)}\n`)
+      return onExit(error instanceof CliFailure ? error.exitCode : 1)
+    }
+    return Runtime.defaultTeardown(exit, onExit)
+  }
+})

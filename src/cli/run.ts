@@ -1,0 +1,160 @@
+/**
+ * `sib run`: loads the programs (all or nothing), starts every topic, group and timer, and runs
+ * until SIGINT/SIGTERM. Stopping drains in-flight handlers (within `--drain-timeout`) and commits
+ * cursors; the process then exits 0. SIGHUP (and, with `--watch`, a change to a loaded file)
+ * reloads: a broken program leaves the running one in place and reports every error; a good one
+ * replaces it after the running version has drained, so in-flight handlers finish on the old code
+ * and the new groups resume from the committed cursors (none moves back or skips).
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
+import { Command, Flag } from "effect/cli"
+import { watch, type FSWatcher } from "node:fs"
+import { loadProgram } from "../compile/load.ts"
+import type { Program } from "../compile/Program.ts"
+import { startProgram } from "../compile/start.ts"
+import { SibError } from "../diagnostics/Diagnostic.ts"
+import { Bus, type BusShape } from "../runtime/Bus.ts"
+import { checkFilesExist, filesArgument, loadOrReport } from "./programs.ts"
+import { busLayer, err, failWith, root, useColor } from "./shared.ts"
+import { startStatus, type StatusMode } from "./status.ts"
+
+/** "10s", "500ms", "2m" or a number of milliseconds. */
+export const parseDuration = (text: string): number | undefined => {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
+  if (m === null) return undefined
+  const n = Number(m[1])
+  const unit = m[2] ?? "ms"
+  return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000))
+}
+
+interface Version {
+  readonly program: Program
+  readonly stop: Effect.Effect<void>
+}
+
+/** Starts one version of the program in its own scope; `stop` drains its groups and ends its timers. */
+const startVersion = (program: Program, bus: BusShape, drainTimeoutMs: number, initialPublishes: boolean) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const started = yield* Effect.exit(
+      startProgram(program, bus, { initialPublishes, subscribeDefaults: { drainTimeoutMs } }).pipe(Scope.provide(scope))
+    )
+    if (Exit.isFailure(started)) {
+      yield* Scope.close(scope, Exit.void)
+      return yield* Effect.failCause(started.cause)
+    }
+    const running = started.value
+    return { program, stop: Effect.andThen(running.stop, Scope.close(scope, Exit.void)) } satisfies Version
+  })
+
+const describe = (p: Program) =>
+  `${p.topics.length} topic(s), ${p.subscriptions.length} group(s) (${p.subscriptions.map((s) => s.group).join(", ") || "none"}), ${p.timers.length} timer(s)`
+
+export const run = Command.make(
+  "run",
+  {
+    files: filesArgument,
+    drainTimeout: Flag.String("drain-timeout").pipe(
+      Flag.withDescription("how long stopping waits for in-flight handlers (e.g. 10s, 500ms)"),
+      Flag.withDefault("10s")
+    ),
+    watch: Flag.Boolean("watch").pipe(Flag.withDescription("reload when a loaded file changes (for development)"), Flag.withDefault(false)),
+    status: Flag.Literals("status", ["auto", "live", "lines", "off"]).pipe(
+      Flag.withDescription("progress on stderr: live (one updating line), lines (a line every 2 s), off; auto: live on a terminal, else lines"),
+      Flag.withDefault("auto")
+    ),
+    metricsPort: Flag.Int("metrics-port").pipe(Flag.withDescription("reserved for the metrics endpoint (not available yet)"), Flag.optional)
+  },
+  Effect.fn(function*({ drainTimeout, files, metricsPort, status, watch: watching }) {
+    const { db } = yield* root
+    const drainTimeoutMs = parseDuration(drainTimeout)
+    if (drainTimeoutMs === undefined) return yield* failWith(`--drain-timeout ${drainTimeout} is not a duration (use e.g. 10s or 500ms)`)
+    if (metricsPort._tag === "Some") return yield* failWith("--metrics-port is not available in this version yet")
+    yield* checkFilesExist(files)
+    // A broken program opens no database and starts nothing.
+    const first = yield* loadOrReport(files)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const bus = yield* Effect.service(Bus)
+      let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
+      yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
+      yield* err(`sib: running ${files.join(" ")} on ${db}: ${describe(first)}; Ctrl-C stops`)
+
+      const reloads = yield* Queue.unbounded<string>()
+      const reload = (reason: string) =>
+        Effect.gen(function*() {
+          yield* err(`sib: reloading (${reason})`)
+          const loaded = yield* Effect.exit(loadProgram(files))
+          if (Exit.isFailure(loaded)) {
+            const error = Cause.squash(loaded.cause)
+            yield* err(error instanceof SibError ? error.render({ color: useColor(process.stderr) }) : String(error))
+            yield* err("sib: reload failed; the running program is unchanged")
+            return
+          }
+          const previous = current
+          yield* previous.stop
+          const next = yield* Effect.exit(startVersion(loaded.value, bus, drainTimeoutMs, false))
+          if (Exit.isSuccess(next)) {
+            current = next.value
+            yield* err(`sib: reloaded: ${describe(current.program)}`)
+          } else {
+            yield* err(`sib: the new program did not start (${String(next.cause)}); restarting the previous one`)
+            current = yield* startVersion(previous.program, bus, drainTimeoutMs, false).pipe(Effect.orDie)
+          }
+        })
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(reloads), reload)))
+
+      const onHangup = () => Queue.offerUnsafe(reloads, "SIGHUP")
+      process.on("SIGHUP", onHangup)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.removeListener("SIGHUP", onHangup)))
+
+      if (watching) yield* watchFiles(() => current.program.files, (file) => Queue.offerUnsafe(reloads, `${file} changed`))
+      const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
+      if (mode !== "off") yield* startStatus(bus, () => current.program, mode)
+      return yield* Effect.never
+    }).pipe(Effect.provide(busLayer(db, "write"))))
+  })
+).pipe(
+  Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),
+  Command.withExamples([
+    { command: "sib run dsl-examples/main.sib", description: "run the example program on ./sib.db" },
+    { command: "sib --db /var/lib/agent/events.db run app.sib --watch", description: "reload on every save" }
+  ])
+)
+
+/**
+ * Watches the program's files (re-armed after every change, since editors often replace a file),
+ * calling `changed` once per burst of changes (100 ms quiet).
+ */
+const watchFiles = (files: () => ReadonlyArray<string>, changed: (file: string) => void) =>
+  Effect.gen(function*() {
+    const events = yield* Queue.unbounded<string>()
+    let watchers: Array<FSWatcher> = []
+    const arm = () => {
+      for (const w of watchers) w.close()
+      watchers = files().flatMap((file) => {
+        try {
+          return [watch(file, () => Queue.offerUnsafe(events, file))]
+        } catch {
+          return []
+        }
+      })
+    }
+    arm()
+    yield* Effect.addFinalizer(() => Effect.sync(() => watchers.forEach((w) => w.close())))
+    const loop = Effect.gen(function*() {
+      const file = yield* Queue.take(events)
+      // Let the burst settle (an editor's save is several events), then re-arm and report once.
+      yield* Effect.sleep(100)
+      yield* Queue.clear(events)
+      arm()
+      changed(file)
+      // The reload reads the files again; give it time before watching for the next change.
+      yield* Effect.sleep(200)
+      arm()
+    })
+    yield* Effect.forkScoped(Effect.forever(loop))
+  })

@@ -1,0 +1,84 @@
+/**
+ * What every `sib` command shares: the root command with its `--db` flag (env `SIB_DB`, default
+ * `./sib.db`), opening the bus on that database, the error that ends a command with a one-line
+ * message and an exit code, and writing to stdout (data) and stderr (everything else).
+ */
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import { Command, Flag } from "effect/cli"
+import { existsSync, statSync } from "node:fs"
+import { Bus } from "../runtime/Bus.ts"
+import { StoreOpenError } from "../store/errors.ts"
+
+/**
+ * A command that cannot go on: the message is printed as one line on stderr (`sib: message`), and
+ * the process exits with `exitCode` (2 for bad input or an unusable database, 1 for a failure the
+ * command reports, such as a failed check or test).
+ */
+export class CliFailure extends Data.TaggedError("CliFailure")<{
+  readonly message: string
+  readonly exitCode: number
+  /** Printed already (the command reported it in its own words). */
+  readonly reported?: boolean | undefined
+}> {
+  override get [Runtime.errorExitCode](): number {
+    return this.exitCode
+  }
+  override readonly [Runtime.errorReported] = false
+}
+
+export const failWith = (message: string, exitCode = 2): Effect.Effect<never, CliFailure> =>
+  Effect.fail(new CliFailure({ message, exitCode }))
+
+export const root = Command.make("sib").pipe(
+  Command.withSharedFlags({
+    db: Flag.String("db").pipe(
+      Flag.withDescription("SQLite database file (env SIB_DB; default ./sib.db)"),
+      Flag.withFallbackConfig(Config.String("SIB_DB")),
+      Flag.withDefault("./sib.db")
+    )
+  }),
+  Command.withDescription("sibus: a durable event runtime in your Node.js process, with .sib programs")
+)
+
+/** Data, one line on stdout. */
+export const out = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
+/** Diagnostics and progress, one line on stderr. */
+export const err = (line: string) => Effect.sync(() => void process.stderr.write(`${line}\n`))
+
+/** Colors only on a terminal, and never with NO_COLOR set. */
+export const useColor = (stream: NodeJS.WriteStream): boolean =>
+  stream.isTTY === true && (process.env["NO_COLOR"] === undefined || process.env["NO_COLOR"] === "")
+
+export type Access = "read" | "write"
+
+/**
+ * The bus on the `--db` database. Commands that only read refuse a database that does not exist
+ * (rather than creating an empty one); a database this version cannot open is a one-line error.
+ */
+export const busLayer = (db: string, access: Access): Layer.Layer<Bus, CliFailure> => {
+  if (/^postgres(ql)?:\/\//i.test(db)) {
+    return Layer.effect(Bus, failWith(`${db}: Postgres databases are not supported by this version yet; pass a SQLite file with --db`))
+  }
+  if (db !== ":memory:") {
+    if (existsSync(db) && statSync(db).isDirectory()) {
+      return Layer.effect(Bus, failWith(`--db ${db} is a directory; pass a database file`))
+    }
+    if (access === "read" && !existsSync(db)) {
+      return Layer.effect(Bus, failWith(`no database at ${db}: pass --db <file> (or set SIB_DB), or create one with sib run or sib publish`))
+    }
+  }
+  return Bus.sqlite({ filename: db }).pipe(
+    Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effect(Bus, failWith(e.message)))
+  )
+}
+
+/** Runs `effect` with the bus on the root command's `--db`. */
+export const withBus = <A, E, R>(access: Access, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const { db } = yield* root
+    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(Effect.provide(busLayer(db, access)))
+  })
