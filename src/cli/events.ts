@@ -121,7 +121,11 @@ export const tail = Command.make(
       Flag.optional
     ),
     follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("keep printing new events until interrupted"), Flag.withDefault(false)),
-    limit: Flag.Int("limit").pipe(Flag.withAlias("n"), Flag.withDescription("print at most N events (default 10 without --from)"), Flag.optional),
+    limit: Flag.Int("limit").pipe(
+      Flag.withAlias("n"),
+      Flag.withDescription("without --from: start with the last N events (default 10); with --from: stop after N"),
+      Flag.optional
+    ),
     json: Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line"), Flag.withDefault(false))
   },
   Effect.fn(function*({ follow, from, json, limit, topic }) {
@@ -148,7 +152,9 @@ export const tail = Command.make(
         })
         yield* drain
         if (!follow) return
-        // Following: other processes write to the file; its change counter says when to look again.
+        // Following: without --from, --limit chose where to start; from there on, print everything.
+        if (start === undefined) max = Number.POSITIVE_INFINITY
+        // Other processes write to the file; its change counter says when to look again.
         let token = yield* store.changeToken
         while (max > 0) {
           yield* Effect.sleep(100)

@@ -4,7 +4,8 @@
  * program drains and commits), after which the process exits 0; a second signal exits at once.
  * Usage errors print one line on stderr and exit 2; help and version go to stdout.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -61,7 +62,7 @@ const onSignal = () => {
     process.stderr.write("sib: second signal, exiting now\n")
     process.exit(130)
   }
-  if (signals === 1 && liveLine.text.length > 0) liveLine.write("sib: stopping (draining in-flight handlers; a second Ctrl-C exits at once)\n")
+  if (signals === 1 && liveLine.stopNotice !== undefined) liveLine.write(`${liveLine.stopNotice}\n`)
 }
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)

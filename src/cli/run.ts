@@ -20,7 +20,7 @@ import { SibError } from "../diagnostics/Diagnostic.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
 import { checkFilesExist, filesArgument, loadOrReport } from "./programs.ts"
 import { busLayer, err, failWith, root, useColor } from "./shared.ts"
-import { startStatus, type StatusMode } from "./status.ts"
+import { liveLine, startStatus, type StatusMode } from "./status.ts"
 
 /** "10s", "500ms", "2m" or a number of milliseconds. */
 export const parseDuration = (text: string): number | undefined => {
@@ -82,6 +82,7 @@ export const run = Command.make(
       let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
       yield* err(`sib: running ${files.join(" ")} on ${db}: ${describe(first)}; Ctrl-C stops`)
+      liveLine.stopNotice = `sib: stopping: draining in-flight handlers (up to ${drainTimeout}); a second signal exits at once`
 
       const reloads = yield* Queue.unbounded<string>()
       const reload = (reason: string) =>

@@ -14,6 +14,8 @@ export type StatusMode = "live" | "lines"
 /** The live line, so that log output can step around it. */
 export const liveLine = {
   text: "",
+  /** What to say when the first signal arrives (set by `sib run`). */
+  stopNotice: undefined as string | undefined,
   /** Writes `chunk` (ending in a newline) above the live line. */
   write(chunk: string) {
     if (this.text.length > 0) process.stderr.write(`\r\u001b[K${chunk}${this.text}`)

@@ -311,6 +311,19 @@ const log = builtin({
   impl: (args) => Effect.as(Effect.log(args.map((a) => print(a, true)).join(" ")), null)
 })
 
+const sleep = builtin({
+  name: "sleep!", group: "domain", arglists: ["[interval]"],
+  doc: "Pauses the running handler, timer or test for the interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") on the runtime's Clock. In a test body it moves the test clock, as advance! does; a handler sleeping in a test wakes when the test advances the clock. A handler's pause counts toward its ack timeout.",
+  example: "(sleep! \"250ms\")",
+  modes: running, modeHint: "sleep! pauses a handler, a timer or a test",
+  impl: ([interval], run) => {
+    const ms = durationMs(interval!, "sleep!")
+    // A test body drives the test clock itself: sleeping there means moving it (as advance! does).
+    if (run.mode === "test") return Effect.as((run.services as { readonly test: { readonly advance: (ms: number) => Effect.Effect<void> } }).test.advance(ms), null)
+    return Effect.as(Effect.sleep(ms), null)
+  }
+})
+
 const timer = (kind: "every" | "after"): Builtin => builtin({
   name: `${kind}!`, group: "domain", arglists: ["[interval f]"],
   doc: kind === "every"
@@ -326,7 +339,7 @@ const timer = (kind: "every" | "after"): Builtin => builtin({
   }
 })
 
-export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, subscribe, latest, log, timer("every"), timer("after")]
+export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, subscribe, latest, log, sleep, timer("every"), timer("after")]
 
 /** The `bus` host object: `(.publish bus topic payload opts)` and `(.subscribe bus topic group handler opts)`. */
 export const busObject: HostObject = {

@@ -797,9 +797,17 @@ const session = (
       wakeIdle()
     })
 
+    // Handlers that keep the CPU busy would otherwise run back to back without returning to the
+    // event loop (timers, signals, I/O, lease renewal): after 5 ms of handler work, yield to it.
+    let lastYield = now()
     const workerLoop = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
+      const next = Effect.suspend(() => {
+        if (now() - lastYield < 5) return loop
+        lastYield = now()
+        return Effect.andThen(Effect.yieldNow, loop)
+      })
       const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) =>
-        work === undefined ? Effect.void : Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => loop))
+        work === undefined ? Effect.void : Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => next))
       )
       return loop
     }

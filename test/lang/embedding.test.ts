@@ -126,6 +126,29 @@ describe("embedding .sib programs (Promise facade)", () => {
     expect(() => rt.registerHost("limit", 5 as never)).toThrow(/function or an object/)
   })
 
+  it("sleep! pauses a handler on the Clock; in a test body it moves the test clock", async () => {
+    const { paths } = files({
+      "slow.sib": `
+(defn echo [e ctx] (sleep! "2s") (publish! "echoes" e.payload))
+(subscribe! "calls" "echo" echo :from "earliest")
+(deftest "a sleeping handler wakes when the clock passes its pause"
+  (publish! "calls" {:n 1})
+  (sleep! "1s")
+  (expect= 0 (count (published "echoes")))
+  (advance! "1s")
+  (expect= [{:n 1}] (map :payload (published "echoes"))))
+`
+    })
+    const report = await runSibTests(paths[0]!)
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.message)])).toEqual([["a sleeping handler wakes when the clock passes its pause", []]])
+    const rt = await runtime(":memory:")
+    await rt.load(paths[0]!)
+    const started = Date.now()
+    await rt.publish("calls", { n: 2 })
+    await waitFor(async () => (await rt.read("echoes", 0, 10)).length === 1, 10_000)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900)
+  }, 20_000)
+
   it("runSibTests runs deftests and reports N passed, N failed with located failures", async () => {
     const report = await runSibTests(join(import.meta.dirname, "..", "..", "dsl-examples", "main.sib"))
     expect(report.failed).toBe(0)
