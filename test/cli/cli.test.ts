@@ -260,17 +260,19 @@ describe("sib run", () => {
   it("a second signal exits at once with a non-zero code", async () => {
     const dir = workdir({
       "busy.sib": `
-(defn work [e ctx] (sleep! "20s"))
+(defn work [e ctx] (log "working on" e.payload.n) (sleep! "20s"))
 (subscribe! "jobs" "workers" work :from "earliest" :maxInFlight 1)
 `,
       "jobs.jsonl": Array.from({ length: 50 }, (_, i) => JSON.stringify({ n: i })).join("\n")
     })
     await sib(["publish", "jobs", "--file", "jobs.jsonl"], { cwd: dir })
     const run = startSib(["run", "busy.sib", "--status", "off", "--drain-timeout", "30s"], { cwd: dir })
-    await run.waitFor(/Ctrl-C stops/)
+    // A handler is running (sleeping 20 s): the first signal waits for it to finish.
+    await run.waitFor(/working on 0/)
     run.child.kill("SIGINT")
-    await run.waitFor(/stopping|draining/).catch(() => undefined)
+    await run.waitFor(/sib: stopping: draining/)
     await new Promise((r) => setTimeout(r, 200))
+    expect(run.child.exitCode).toBe(null)
     run.child.kill("SIGINT")
     expect(await run.exited).toBe(130)
     expect(run.stderr()).toContain("sib: second signal, exiting now")
