@@ -5,7 +5,7 @@
  */
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
-import { type Callable, isMap, Keyword, List, type Value } from "../reader/Value.ts"
+import { type Callable, kindOf, isMap, Keyword, List, type Value } from "../reader/Value.ts"
 import { fail, type Frame, type Node, type RunState, step } from "./runtime.ts"
 
 export interface Params {
@@ -21,7 +21,7 @@ export interface Params {
 const plural = (n: number) => (n === 1 ? "argument" : "arguments")
 
 export class Closure implements Callable {
-  readonly _tag = "Fn" as const
+  readonly [kindOf] = "fn" as const
   readonly name: string
   readonly params: Params
   readonly body: Node
@@ -54,7 +54,8 @@ export class Closure implements Callable {
         "check the recursion's end condition"
       ])
     }
-    const frame: Frame = { slots: new Array(this.slots), parent: this.captured, run }
+    // Every slot starts as nil: a keyword default may read a parameter bound after it.
+    const frame: Frame = { slots: new Array(this.slots).fill(null), parent: this.captured, run }
     for (let i = 0; i < p.fixed; i++) frame.slots[i] = args[i]
     // As in Clojure, `& rest` is nil when no argument is left over.
     if (p.rest !== undefined) frame.slots[p.rest] = args.length > p.fixed ? new List(args.slice(p.fixed)) : null
@@ -89,6 +90,7 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
       ])
     }
   }
-  for (const k of p.keywords!) frame.slots[k.slot] = given.has(k.name) ? given.get(k.name)! : undefined
-  for (const k of p.keywords!) if (frame.slots[k.slot] === undefined) frame.slots[k.slot] = k.fallback(frame)
+  // Given values first; then the defaults, in order (a default reading a later one sees nil).
+  for (const k of p.keywords!) frame.slots[k.slot] = given.has(k.name) ? given.get(k.name)! : null
+  for (const k of p.keywords!) if (!given.has(k.name)) frame.slots[k.slot] = k.fallback(frame)
 }

@@ -7,7 +7,7 @@ import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
-import { type Callable, isCallable, isHostObject, isMap, Keyword, type Value } from "../reader/Value.ts"
+import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, SetValue, type Value } from "../reader/Value.ts"
 import { fail, type Mode, type RunState } from "./runtime.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
@@ -60,13 +60,13 @@ export const builtinOf = (v: unknown): Builtin | undefined => (isCallable(v) ? d
 
 export const toCallable = (b: Builtin): Callable => {
   const callable: Callable = {
-    _tag: "Fn",
+    [kindOf]: "fn",
     name: b.name,
     invoke: (run, args, span) => {
       const r = run as RunState
       if (args.length < b.min || args.length > b.max) fail("arity", arityMessage(b.name, b.arglists, args.length, b.min, b.max))
       if (b.modes !== undefined && !b.modes.includes(r.mode)) {
-        fail("mode", `${b.name} cannot be used ${modeWhere(r.mode)}`, b.modeHint === undefined ? [] : [b.modeHint])
+        fail("mode", `${b.name.replace(/^sib\//, "")} cannot be used ${modeWhere(r.mode)}`, b.modeHint === undefined ? [] : [b.modeHint])
       }
       return b.impl(args, r, span)
     }
@@ -124,7 +124,14 @@ export const callValue = (f: Value, args: ReadonlyArray<Value>, run: RunState, s
     if (isHostObject(m) && Object.hasOwn(m.fields, f.name)) return m.fields[f.name]!
     return args[1] ?? null
   }
-  return fail("not-a-function", `${describeCallee(f)} is not a function`)
+  const hint = isMap(f)
+    ? ["read a key with (get m :k) or (:k m)"]
+    : Array.isArray(f)
+    ? ["read an element with (nth v i) or (get v i)"]
+    : f instanceof SetValue
+    ? ["test membership with (contains? s x)"]
+    : []
+  return fail("not-a-function", `${describeCallee(f)} is not a function`, hint)
 }
 
 const describeCallee = (v: Value): string =>

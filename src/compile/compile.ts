@@ -134,6 +134,21 @@ export const field = (v: unknown, name: string): Value => {
   return null
 }
 
+/** Runs the nodes in order (waiting for each one's effect); the value is the last one's. */
+const sequenceLast = (nodes: ReadonlyArray<Node>, f: Frame): unknown => {
+  const from = (i: number): unknown => {
+    for (; i < nodes.length - 1; i++) {
+      const x = nodes[i]!(f)
+      if (isEffect(x)) {
+        const next = i + 1
+        return Effect.flatMap(x, () => lift(from(next)))
+      }
+    }
+    return nodes.length === 0 ? null : nodes[nodes.length - 1]!(f)
+  }
+  return from(0)
+}
+
 export const makeCompiler = (ns: Namespace): Compiler => {
   const diagnostics: Array<Diagnostic> = []
   const err = (d: Diagnostic): Node => {
@@ -354,6 +369,11 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         }
       }
       case "do":
+        // The forms of a top-level do are top-level forms (a macro may expand to several defs).
+        if (top) {
+          const nodes = args.map((a) => compile(a, scope, true))
+          return (f) => sequenceLast(nodes, f)
+        }
         return compileBody(args, scope, s.span)
       case "let": {
         const bindings = args[0]
@@ -478,7 +498,8 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     }
     diagnostics.push(...problems)
     // A named function can call itself: its name is a local holding the closure.
-    const selfSlot = self === undefined ? undefined : scope.bind(self.name)
+    // A parameter of the same name shadows it (as in Clojure): then there is no self-reference.
+    const selfSlot = self === undefined || scope.lookup(self.name) !== undefined ? undefined : scope.bind(self.name)
     const bodyNode = compileBody(body, scope, span)
     const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
     const spec: Params = { fixed, rest, keywords, shape }

@@ -11,7 +11,7 @@ import {
   type Value
 } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { checkSize, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
+import { checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -77,6 +77,29 @@ const assoc1 = (m: Value, k: Value, v: Value, run: RunState, fn: string): Value 
 const mapItems = (items: ReadonlyArray<Value>, f: (x: Value, i: number) => unknown, run: RunState): unknown => {
   step(run, items.length)
   return sequence(items.length, (i) => f(items[i]!, i))
+}
+
+/**
+ * Calls `f` on the items in order until a result satisfies `stop` (then `found(result)`), or the
+ * items run out (then `otherwise`); effectful results are waited for one at a time.
+ */
+const firstWhere = (
+  items: ReadonlyArray<Value>, f: (x: Value) => unknown, stop: (r: Value) => boolean,
+  found: (r: Value) => Value, otherwise: Value, run: RunState
+): unknown => {
+  const from = (i: number): unknown => {
+    for (; i < items.length; i++) {
+      step(run)
+      const r = f(items[i]!)
+      if (isEffect(r)) {
+        const next = i + 1
+        return Effect.flatMap(r, (v) => lift(stop(v as Value) ? found(v as Value) : from(next)))
+      }
+      if (stop(r as Value)) return found(r as Value)
+    }
+    return otherwise
+  }
+  return from(0)
 }
 
 const compare = (a: Value, b: Value, fn: string): number => {
@@ -168,7 +191,7 @@ const arithmetic: Array<Builtin> = [
     name: "/", group: "core", arglists: ["[x & ys]"], doc: "x divided by the others. Dividing by zero is an error.", example: "(/ 10 4) ;=> 2.5",
     impl: (args) => {
       let s = num(args[0]!, "/")
-      if (args.length === 1) return 1 / s
+      if (args.length === 1) return s === 0 ? fail("divide-by-zero", "division by zero") : 1 / s
       for (let i = 1; i < args.length; i++) {
         const d = num(args[i]!, "/")
         if (d === 0) fail("divide-by-zero", "division by zero")
@@ -190,11 +213,11 @@ const arithmetic: Array<Builtin> = [
   builtin({ name: "dec", group: "core", arglists: ["[x]"], doc: "The number minus one.", example: "(dec 43) ;=> 42", impl: ([x]) => num(x!, "dec") - 1 }),
   builtin({
     name: "max", group: "core", arglists: ["[x & more]"], doc: "The largest number.", example: "(max 3 9 4) ;=> 9",
-    impl: (args) => Math.max(...args.map((a) => num(a, "max")))
+    impl: (args) => args.reduce<number>((m, a) => Math.max(m, num(a, "max")), Number.NEGATIVE_INFINITY)
   }),
   builtin({
     name: "min", group: "core", arglists: ["[x & more]"], doc: "The smallest number.", example: "(min 3 9 4) ;=> 3",
-    impl: (args) => Math.min(...args.map((a) => num(a, "min")))
+    impl: (args) => args.reduce<number>((m, a) => Math.min(m, num(a, "min")), Number.POSITIVE_INFINITY)
   }),
   comparison("<", (c) => c < 0, "True when each argument is less than the next (numbers, or strings)."),
   comparison(">", (c) => c > 0, "True when each argument is greater than the next."),
@@ -233,7 +256,10 @@ const strings: Array<Builtin> = [
     example: "(str \"pid \" 42) ;=> \"pid 42\"",
     impl: (args, run) => {
       let out = ""
-      for (const a of args) out += a === null ? "" : print(a, true)
+      for (const a of args) {
+        out += a === null ? "" : print(a, true)
+        checkSizeAhead(run, out.length, "string")
+      }
       checkSize(run, out.length, "string")
       return out
     }
@@ -260,7 +286,10 @@ const strings: Array<Builtin> = [
   builtin({
     name: "join", group: "strings", arglists: ["[separator coll]"], doc: "The elements of coll as text, separated.", example: "(join \", \" [1 2 3]) ;=> \"1, 2, 3\"",
     impl: ([sep, coll], run) => {
-      const out = seqOf(coll!, "join").map((x) => (x === null ? "" : print(x, true))).join(str(sep!, "join"))
+      const separator = str(sep!, "join")
+      const parts = seqOf(coll!, "join").map((x) => (x === null ? "" : print(x, true)))
+      checkSizeAhead(run, parts.reduce((n, p) => n + p.length + separator.length, 0), "string")
+      const out = parts.join(separator)
       checkSize(run, out.length, "string")
       return out
     }
@@ -432,10 +461,11 @@ const collections: Array<Builtin> = [
     name: "concat", group: "collections", arglists: ["[& colls]"], doc: "The elements of all the collections, in order, as a list.",
     example: "(concat [1] '(2 3)) ;=> (1 2 3)",
     impl: (colls, run) => {
+      const parts = colls.map((c) => seqOf(c, "concat"))
+      checkSizeAhead(run, parts.reduce((n, p) => n + p.length, 0), "collection")
       const out: Array<Value> = []
-      for (const c of colls) for (const x of seqOf(c, "concat")) out.push(x)
+      for (const p of parts) for (const x of p) out.push(x)
       checkSize(run, out.length, "collection")
-      step(run, out.length)
       return new List(out)
     }
   }),
@@ -470,7 +500,6 @@ const collections: Array<Builtin> = [
       if (by === 0) fail("range", "range: the step cannot be 0")
       const size = Math.max(0, Math.ceil((end - start) / by))
       checkSize(run, size, "collection")
-      step(run, size)
       const out = new Array<Value>(size)
       for (let i = 0; i < size; i++) out[i] = start + i * by
       return out
@@ -519,6 +548,8 @@ const higherOrder: Array<Builtin> = [
     impl: (args, run, span) => {
       const f = args[0]!
       const items = seqOf(args.length === 3 ? args[2]! : args[1]!, "reduce")
+      // No init and no elements: (f) with no arguments, as in Clojure ((reduce + []) is 0).
+      if (args.length === 2 && items.length === 0) return callValue(f, [], run, span)
       let acc: Value = args.length === 3 ? args[1]! : (items[0] ?? null)
       const start = args.length === 3 ? 0 : 1
       step(run, items.length)
@@ -543,13 +574,11 @@ const higherOrder: Array<Builtin> = [
   }),
   builtin({
     name: "some", group: "collections", arglists: ["[pred coll]"], doc: "The first true (pred x), or nil.", example: "(some even? [1 3 4]) ;=> true",
-    impl: ([f, c], run, span) => chain(mapItems(seqOf(c!, "some"), (x) => callValue(f!, [x], run, span), run), (rs) =>
-      (rs as ReadonlyArray<Value>).find(truthy) ?? null)
+    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "some"), (x) => callValue(f!, [x], run, span), truthy, (r) => r, null, run)
   }),
   builtin({
     name: "every?", group: "collections", arglists: ["[pred coll]"], doc: "True when (pred x) is true for every element.", example: "(every? number? [1 2]) ;=> true",
-    impl: ([f, c], run, span) => chain(mapItems(seqOf(c!, "every?"), (x) => callValue(f!, [x], run, span), run), (rs) =>
-      (rs as ReadonlyArray<Value>).every(truthy))
+    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "every?"), (x) => callValue(f!, [x], run, span), (r) => !truthy(r), () => false, true, run)
   }),
   builtin({
     name: "apply", group: "core", arglists: ["[f args]", "[f x & args]"], doc: "Calls f with the arguments, the last of which is a collection spread into them.",

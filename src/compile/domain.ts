@@ -7,18 +7,19 @@
 import * as Effect from "effect/Effect"
 import type { Span } from "../diagnostics/Span.ts"
 import {
-  type Callable, type HostObject, isCallable, isMap, Keyword, List, makeMap, mapKey, print, typeName, type Value
+  type Callable, type HostObject, isCallable, isHostObject, isMap, Keyword, kindOf, List, makeMap, mapKey, print, typeName, type Value
 } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
-import { SubscribeError as SubscribeErrorClass } from "../runtime/errors.ts"
+import { PublishError, SubscribeError as SubscribeErrorClass, TopicError } from "../runtime/errors.ts"
 import { resolveOptions, subscribeOptionNames } from "../runtime/options.ts"
 import type { SubscribeOptions } from "../runtime/options.ts"
-import type { PublishOptions } from "../runtime/publish.ts"
-import { topicNameProblem } from "../runtime/Topic.ts"
+import { prepare, type PublishOptions } from "../runtime/publish.ts"
+import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
+import { Closure } from "./Closure.ts"
 import { seqOf, toJson } from "./core.ts"
 import type { ProgramBuilder } from "./Program.ts"
 import { fail, isEffect, type RunState } from "./runtime.ts"
@@ -42,7 +43,7 @@ const topLevel = ["load"] as const
 const running = ["handler", "timer", "test"] as const
 
 /** A topic given by name or by the descriptor define-topic returned. */
-const topicName = (v: Value, fn: string): string => {
+export const topicName = (v: Value, fn: string): string => {
   const name = typeof v === "string" ? v : isMap(v) && typeof v.name === "string" ? v.name : undefined
   if (name === undefined) fail("type", `${fn}: a topic is a name or a descriptor from define-topic, got ${typeName(v)}`)
   const problem = topicNameProblem(name)
@@ -173,6 +174,13 @@ const defineTopic = builtin({
     if (o.retentionDays !== undefined) retention.maxAgeMs = positiveInt(o.retentionDays, ":retentionDays") * 86_400_000
     if (o.retentionMs !== undefined) retention.maxAgeMs = positiveInt(o.retentionMs, ":retentionMs")
     if (o.maxCount !== undefined) retention.maxCount = positiveInt(o.maxCount, ":maxCount")
+    if (o.compaction !== undefined && o.compaction !== null && typeof o.compaction !== "boolean") {
+      fail("topic", `define-topic: :compaction is true or false, got ${print(o.compaction)}`)
+    }
+    const earlier = services(run).builder!.topics.find((t) => t.name === topic)
+    if (earlier !== undefined) {
+      fail("topic", `define-topic: topic ${topic} is already defined at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`)
+    }
     const keyField = o.key === undefined || o.key === null ? undefined : mapKey(o.key)
     const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema")
     const options = {
@@ -182,6 +190,11 @@ const defineTopic = builtin({
       ...(o.partitions !== undefined ? { partitions: positiveInt(o.partitions, ":partitions") } : {}),
       ...(typeof o.description === "string" ? { description: o.description } : {}),
       ...(validate !== undefined ? { validate: (p: unknown) => validate(p, "") } : {})
+    }
+    try {
+      makeTopic(topic, options)
+    } catch (e) {
+      fail("topic", `define-topic: ${e instanceof TopicError ? e.detail : String(e)}`)
     }
     services(run).builder!.topics.push({ name: topic, options, span })
     return makeMap([["name", topic], ["opts", makeMap(Object.entries(o))]])
@@ -217,17 +230,25 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   const opts = publishOptions(options, fn)
   const s = services(run)
   if (run.mode === "load") {
+    // Checked now, as the bus will check it at start (schema, key, headers, tags): a program
+    // whose initial publish would be refused does not load.
+    const defined = s.builder!.topics.find((t) => t.name === topic)
+    const checked = prepare(topic, payload, opts, defined === undefined ? undefined : makeTopic(topic, defined.options), { maxPayloadBytes: Number.POSITIVE_INFINITY }, {
+      id: () => "load-check", ts: 0, sid: ""
+    })
+    if (checked instanceof PublishError) fail("publish", `${fn}: ${checked.detail}`)
     s.builder!.publishes.push({ topic, payload, options: opts, span })
     return null
   }
   if (run.mode === "macro") return fail("mode", `${fn} cannot run inside a macro`)
+  if (s.bus === undefined) return fail("filter", `${fn} cannot run in a subscribe filter (a filter only decides)`)
   const withKey = opts
   const effect = s.delivery !== undefined ? s.delivery.publish(topic, payload, withKey) : s.bus!.publish(topic, payload, withKey)
   return Effect.map(effect, (e) => e as unknown as Value)
 }
 
 
-const isBus = (v: Value | undefined): boolean => typeof v === "object" && v !== null && (v as HostObject)._tag === "HostObject" && (v as HostObject).kind === "bus"
+const isBus = (v: Value | undefined): boolean => isHostObject(v) && v.kind === "bus"
 
 const publish = builtin({
   name: "publish!", group: "domain", arglists: ["[topic payload & options]", "[bus topic payload & options]"],
@@ -245,7 +266,9 @@ const publish = builtin({
 
 /** A `.sib` filter as a synchronous predicate. */
 const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): boolean => {
-  const sub: RunState = { ...run, steps: 0, depth: 0, services: { ...run.services, event } }
+  // A filter runs as part of delivery, not of loading: domain forms act as in a handler (and being
+  // effectful, they are refused below); its errors fail the event's attempt like a handler's.
+  const sub: RunState = { ...run, mode: "handler", steps: 0, depth: 0, services: { event, filter: true } }
   const out = callValue(f, [event as unknown as Value], sub, span)
   if (isEffect(out)) fail("filter", "a subscribe filter must not publish or call effectful functions")
   return out !== null && out !== false
@@ -256,6 +279,11 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
   const topicList = Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn).map((t) => topicName(t, fn)) : [topicName(topics, fn)]
   if (typeof group !== "string") fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`)
   if (!isCallable(handler)) fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`)
+  if (handler instanceof Closure && handler.params.fixed > 2) {
+    fail("arity", `${fn}: a handler is called with the event and its delivery context, but ${handler.name} takes ${handler.params.shape}`, [
+      "write it as (fn [e] ...) or (fn [e ctx] ...)"
+    ])
+  }
   const raw: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(options)) {
     raw[k] = k === "filter" ? (isCallable(v) ? predicateOf(v, run, span) : v) : v instanceof Keyword ? v.name : toJson(v, `${fn} :${k}`)
@@ -272,6 +300,12 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
       ])
     }
     fail("subscribe", `${fn}: ${resolved.detail}`)
+  }
+  const earlier = services(run).builder!.subscriptions.find((x) => x.group === group)
+  if (earlier !== undefined) {
+    fail("subscribe", `${fn}: group ${group as string} is already subscribed at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`, [
+      "a group consumes its topics once; give this subscription another group name, or list several topics in one subscribe!"
+    ])
   }
   services(run).builder!.subscriptions.push({ topics: topicList, group: group as string, handler: handler as Callable, options: raw as SubscribeOptions, span })
   return null
@@ -299,6 +333,7 @@ const latest = builtin({
   modes: running, modeHint: "latest reads the bus, so it runs inside handlers, timers and tests",
   impl: ([topic, key], run) => {
     const name = topicName(topic!, "latest")
+    if (services(run).bus === undefined) return fail("filter", "latest cannot run in a subscribe filter (a filter only decides)")
     const k = typeof key === "string" ? key : mapKey(key!) ?? print(key!)
     return Effect.map(services(run).bus!.store.latestByKey(name, [k]), (m) => (m.get(k)?.payload ?? null) as Value)
   }
@@ -343,19 +378,19 @@ export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, sub
 
 /** The `bus` host object: `(.publish bus topic payload opts)` and `(.subscribe bus topic group handler opts)`. */
 export const busObject: HostObject = {
-  _tag: "HostObject",
+  [kindOf]: "host",
   kind: "bus",
   fields: {},
   methods: {
     publish: {
-      _tag: "Fn", name: "publish",
+      [kindOf]: "fn", name: "publish",
       invoke: (run, args, span) => {
         if (args.length < 2 || args.length > 3) fail("arity", `.publish takes a topic, a payload and optional options, got ${args.length} arguments`)
         return doPublish(run as RunState, span, args[0]!, args[1]!, optionsOf(args.slice(2), ".publish"), ".publish")
       }
     },
     subscribe: {
-      _tag: "Fn", name: "subscribe",
+      [kindOf]: "fn", name: "subscribe",
       invoke: (run, args, span) => {
         if (args.length < 3 || args.length > 4) fail("arity", `.subscribe takes a topic, a group, a handler and optional options, got ${args.length} arguments`)
         return doSubscribe(run as RunState, span, args[0]!, args[1]!, args[2]!, optionsOf(args.slice(3), ".subscribe"), ".subscribe")
@@ -366,14 +401,14 @@ export const busObject: HostObject = {
 
 /** The handler's `ctx`: fields group and attempt; methods ack and nack. */
 export const deliveryObject = (ctx: DeliveryContext): HostObject => ({
-  _tag: "HostObject",
+  [kindOf]: "host",
   kind: "delivery",
   fields: { group: ctx.group, attempt: ctx.attempt },
   methods: {
-    ack: { _tag: "Fn", name: "ack", invoke: () => Effect.as(ctx.ack, null) },
+    ack: { [kindOf]: "fn", name: "ack", invoke: () => Effect.as(ctx.ack, null) },
     nack: {
-      _tag: "Fn", name: "nack",
-      invoke: (_run, args) => Effect.as(ctx.nack(typeof args[0] === "number" ? args[0] : undefined), null)
+      [kindOf]: "fn", name: "nack",
+      invoke: (_run, args) => Effect.as(ctx.nack(args[0] === undefined || args[0] === null ? undefined : args[0] === 0 ? 0 : durationMs(args[0], ".nack")), null)
     }
   }
 })

@@ -18,7 +18,7 @@ import { type ExpandEnv, expand } from "../expand/expand.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
 import {
-  type Callable, type HostObject, isHostObject, Keyword, List, SetValue, type Value
+  type Callable, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, SetValue, type Value
 } from "../reader/Value.ts"
 import { toCallable } from "./builtins.ts"
 import type { Closure } from "./Closure.ts"
@@ -57,7 +57,7 @@ const toHost = (v: Value): unknown =>
   v instanceof Keyword ? v.name : v instanceof List ? v.items.map(toHost) : v instanceof SetValue ? v.values().map(toHost) : v
 
 export const hostFunction = (name: string, f: HostFunction): Callable => ({
-  _tag: "Fn",
+  [kindOf]: "fn",
   name,
   invoke: (_run, args) => {
     let out: unknown
@@ -82,7 +82,7 @@ export const hostObject = (kind: string, members: { readonly [member: string]: u
     if (typeof member === "function") methods[name] = hostFunction(`.${name}`, member.bind(members) as HostFunction)
     else fields[name] = member as Value
   }
-  return { _tag: "HostObject", kind, fields, methods }
+  return hostObjectOf(kind, fields, methods)
 }
 
 const hostEntry = (name: string, v: HostValue): Value =>
@@ -197,6 +197,9 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const evaluate = (node: (f: Frame) => unknown, span: Span) =>
       Effect.gen(function*() {
         let out: unknown
+        // Each top-level form is a run of its own, with its own budget.
+        loadRun.steps = 0
+        loadRun.depth = 0
         try {
           out = node(top)
         } catch (e) {

@@ -79,7 +79,19 @@ export const located = (e: unknown, span: Span): unknown => {
       hints: ["check the recursion's end condition"]
     }))
   }
-  return e
+  if (e instanceof RangeError && /Invalid (array|string) length/i.test(e.message)) {
+    return new SibRuntimeError(diagnostic("Runtime", "runtime/size", "a value grew too large", span, {
+      hints: ["collections hold at most 1,000,000 elements and strings 10,000,000 characters"]
+    }))
+  }
+  // Anything else raised while this form ran (a refused publish, a host error): located here.
+  let message: string
+  try {
+    message = e instanceof Error ? e.message : typeof e === "string" ? e : String(e)
+  } catch {
+    message = "an error that cannot be printed"
+  }
+  return new SibRuntimeError(diagnostic("Runtime", "runtime/error", message, span))
 }
 
 export const fail = (code: string, message: string, hints: ReadonlyArray<string> = []): never => {
@@ -118,14 +130,28 @@ export const step = (run: RunState, n = 1): void => {
   run.steps += n
   if (run.steps > run.limits.maxSteps) {
     fail("step-budget", `the run took more than ${run.limits.maxSteps} steps (the step budget)`, [
-      "look for a loop or recursion that does not end; the budget is per handler run"
+      "look for a loop or recursion that does not end; the budget counts calls and the elements of the collections built (build a collection at once with into, map or filter rather than one conj at a time)"
     ])
   }
 }
 
+/**
+ * Checks a value just built against the size limits, and charges the work of building it: a step
+ * per element (per 16 characters of a string). Collections are copied when changed, so building
+ * one element at a time costs what it costs in time, and a run's budget bounds its CPU time.
+ */
 export const checkSize = (run: RunState, size: number, what: "collection" | "string"): void => {
   const max = what === "string" ? run.limits.maxString : run.limits.maxCollection
   if (size > max) fail("value-size", `a ${what} of ${size} ${what === "string" ? "characters" : "elements"} is over the limit of ${max}`)
+  if (size > 16) {
+    step(run, what === "string" ? size >> 4 : size)
+  }
+}
+
+/** Fails before building a collection of `size` elements that would be over the limit. */
+export const checkSizeAhead = (run: RunState, size: number, what: "collection" | "string"): void => {
+  const max = what === "string" ? run.limits.maxString : run.limits.maxCollection
+  if (size > max) fail("value-size", `a ${what} of ${size} ${what === "string" ? "characters" : "elements"} would be over the limit of ${max}`)
 }
 
 export const nowMillis = (run: RunState): number => run.clock.currentTimeMillisUnsafe()

@@ -10,13 +10,15 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
+import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
-import type { BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/errors.ts"
+import { type BusClosedError, type PublishError, SubscribeError, type TopicError } from "../runtime/errors.ts"
 import type { SubscribeOptions } from "../runtime/options.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
+import { Closure } from "./Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
 import { defaultLimits, type Limits, lift, located, makeRun, type RunState } from "./runtime.ts"
@@ -41,15 +43,24 @@ export const sibHandler = (program: Program, def: Program["subscriptions"][numbe
   (event, ctx) =>
     Effect.withFiber((fiber) => {
       const run = makeRun("handler", limits, fiber.getRef(Clock.Clock), fiber.getRef(Random.Random), { bus, delivery: ctx, event, program })
-      return runCallable(run, def.handler, [event as unknown as Value, deliveryObject(ctx)], def.span)
+      // A handler written (fn [e] ...) gets the event only.
+      const args = def.handler instanceof Closure && def.handler.params.fixed < 2 && def.handler.params.rest === undefined && def.handler.params.keywords === undefined
+        ? [event as unknown as Value]
+        : [event as unknown as Value, deliveryObject(ctx)]
+      return runCallable(run, def.handler, args, def.span)
     })
 
-const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits) => {
+const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"]) => {
   const tick = Effect.withFiber((fiber) => {
     const run = makeRun("timer", limits, fiber.getRef(Clock.Clock), fiber.getRef(Random.Random), { bus, program })
     return runCallable(run, t.fn, [], t.span)
   }).pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`timer at ${t.span.file}:${t.span.line}:${t.span.column} failed: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`))
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+      const error = Cause.squash(cause)
+      if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
+      return Effect.logWarning(`timer at ${t.span.file}:${t.span.line}:${t.span.column} failed: ${error instanceof Error ? error.message : String(error)}`)
+    })
   )
   return t.kind === "after"
     ? Effect.andThen(Effect.sleep(t.ms), tick)
@@ -62,6 +73,8 @@ export interface StartOptions {
   readonly initialPublishes?: boolean | undefined
   /** Subscribe options for every group, under what the program itself sets. */
   readonly subscribeDefaults?: SubscribeOptions | undefined
+  /** Where a timer's failure goes (default: a logged warning). */
+  readonly onTimerError?: ((error: SibRuntimeError) => void) | undefined
 }
 
 export const startProgram = (
@@ -71,17 +84,27 @@ export const startProgram = (
 ): Effect.Effect<RunningProgram, TopicError | StoreError | SubscribeError | BusClosedError | PublishError, Scope.Scope> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
+    // Everything that can be refused is checked before anything starts (the loader has checked
+    // the topics and the initial publishes); a group already running here is the one thing left.
+    const runningHere = new Set(bus.groups())
+    const clash = program.subscriptions.find((s) => runningHere.has(s.group))
+    if (clash !== undefined) {
+      return yield* new SubscribeError({ group: clash.group, detail: `this group is already running in this runtime (${clash.span.file}:${clash.span.line}:${clash.span.column})` })
+    }
     for (const t of program.topics) yield* bus.defineTopic(t.name, t.options)
     const subscriptions: Array<Subscription> = []
-    for (const s of program.subscriptions) {
-      const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
-      subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), subscribeOptions))
-    }
-    if (program.publishes.length > 0 && options.initialPublishes !== false) {
-      yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
-    }
+    const rollback = Effect.forEach(subscriptions, (s) => s.unsubscribe, { discard: true })
+    yield* Effect.gen(function*() {
+      for (const s of program.subscriptions) {
+        const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
+        subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), subscribeOptions))
+      }
+      if (program.publishes.length > 0 && options.initialPublishes !== false) {
+        yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
+      }
+    }).pipe(Effect.onError(() => rollback))
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []
-    for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits)))
+    for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits, options.onTimerError)))
     return {
       subscriptions,
       stop: Effect.gen(function*() {

@@ -7,6 +7,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as References from "effect/References"
@@ -59,7 +60,11 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
   Effect.gen(function*() {
     const bus = yield* Bus
     const failures: Array<Diagnostic> = []
-    const started = yield* Effect.exit(startProgram(program, bus, { limits }))
+    const started = yield* Effect.exit(startProgram(program, bus, { limits, onTimerError: (e) => {
+      // A timer failing on every tick is one failure.
+      const d = e.diagnostic
+      if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failures.push(d)
+    } }))
     if (started._tag === "Failure") {
       const e = Cause.squash(started.cause)
       failures.push(diagnostic("Runtime", "test/start", `the program did not start: ${e instanceof Error ? e.message : String(e)}`, test.span))
@@ -85,6 +90,17 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
       const e = Cause.squash(exit.cause)
       failures.push(e instanceof SibRuntimeError ? e.diagnostic : diagnostic("Runtime", "test/error", e instanceof Error ? e.message : String(e), test.span))
+    }
+    // Tear down on the test clock: stop the timers and the groups while moving the clock, so that
+    // drain and ack timeouts can elapse (a handler that never acks must not hang the test).
+    const stopping = yield* Effect.forkChild(started.value.stop)
+    for (let i = 0; i < 600 && stopping.pollUnsafe() === undefined; i++) {
+      yield* TestClock.adjust(100)
+      yield* settle
+    }
+    if (stopping.pollUnsafe() === undefined) {
+      yield* Fiber.interrupt(stopping)
+      failures.push(diagnostic("Runtime", "test/teardown", "the program's groups did not stop within 60 s of test time after the test", test.span))
     }
     return failures
   }).pipe(

@@ -30,17 +30,25 @@ const maxExpansions = 10_000
 /** How deeply expanded code may nest. */
 const maxNesting = 500
 
-/** True when the syntax nests deeper than `limit` (an iterative walk: macro output may be deep). */
-const nestsDeeperThan = (root: S.Syntax, limit: number): boolean => {
+/** Forms all macro expansions of one top-level form may produce in total. */
+const maxExpandedForms = 1_000_000
+
+/**
+ * The size of macro output (its forms), and whether it nests deeper than `limit`; an iterative
+ * walk, since macro output may be deep. Stops early once `budget` forms were counted.
+ */
+const measure = (root: S.Syntax, limit: number, budget: number): { readonly forms: number; readonly tooDeep: boolean } => {
   const stack: Array<readonly [S.Syntax, number]> = [[root, 1]]
-  while (stack.length > 0) {
+  let forms = 0
+  while (stack.length > 0 && forms <= budget) {
     const [s, depth] = stack.pop()!
-    if (depth > limit) return true
+    forms++
+    if (depth > limit) return { forms, tooDeep: true }
     if (s.kind === "list" || s.kind === "vector" || s.kind === "map" || s.kind === "set") {
-      for (const item of s.items) if (item.kind === "list" || item.kind === "vector" || item.kind === "map" || item.kind === "set") stack.push([item, depth + 1])
+      for (const item of s.items) stack.push([item, depth + 1])
     }
   }
-  return false
+  return { forms, tooDeep: false }
 }
 
 let counter = 0
@@ -49,6 +57,7 @@ const fresh = (base: string) => `${base}__${++counter}`
 export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
   const diagnostics: Array<Diagnostic> = []
   let expansions = 0
+  let expandedForms = 0
 
   const expandAll = (items: ReadonlyArray<S.Syntax>): Array<S.Syntax> => items.map(walk)
   let nesting = 0
@@ -110,9 +119,17 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
           diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
           return S.nil(s.span)
         }
-        if (nestsDeeperThan(back, maxNesting)) {
+        const size = measure(back, maxNesting, maxExpandedForms - expandedForms)
+        if (size.tooDeep) {
           diagnostics.push(diagnostic("Expand", "expand/too-deep", `macro ${name} expanded into code nested deeper than ${maxNesting} levels`, s.span, {
             hints: ["a macro probably expands into itself without end"]
+          }))
+          return S.nil(s.span)
+        }
+        expandedForms += size.forms
+        if (expandedForms > maxExpandedForms) {
+          diagnostics.push(diagnostic("Expand", "expand/too-large", `macro expansion of ${name} produced more than ${maxExpandedForms} forms`, s.span, {
+            hints: ["a macro probably expands into itself without end, or builds code from a large collection"]
           }))
           return S.nil(s.span)
         }

@@ -200,9 +200,11 @@ const caseMacro: CoreMacro = {
       const test = clauses[i]!
       const constants = test.kind === "list" ? test.items : [test]
       const quoted = constants.map((c) => (isConstant(c) ? c : S.list([sym("quote", c), c], c.span)))
-      const check = quoted.length === 1
-        ? list(form, sym("sib/=", form), t, quoted[0]!)
-        : S.list([sym("or", form), ...quoted.map((q) => list(form, sym("sib/=", form), t, q))], test.span)
+      // Several constants: nested ifs (not `or`, which a program may redefine).
+      const check = quoted.slice(0, -1).reduceRight<S.Syntax>(
+        (rest, q) => list(form, sym("if", form), list(form, sym("sib/=", form), t, q), S.boolean(true, test.span), rest),
+        list(form, sym("sib/=", form), t, quoted[quoted.length - 1]!)
+      )
       acc = list(form, sym("if", form), check, clauses[i + 1]!, acc)
     }
     return ok(list(form, sym("let", form), S.vector([t, subject], form.span), acc))

@@ -65,27 +65,38 @@ export class SetValue {
   }
 }
 
+/**
+ * What marks the language's functions and host objects: a symbol, which no data (a `.sib` map, a
+ * parsed JSON payload) can carry, so data can never pose as a function or a host object.
+ */
+export const kindOf: unique symbol = Symbol("sibus.kind")
+
 /** A callable value: a `.sib` function or a host function. */
 export interface Callable {
-  readonly _tag: "Fn"
+  readonly [kindOf]: "fn"
   readonly name: string
   /** Invoked by the interpreter; see compile/runtime.ts. */
   readonly invoke: (run: unknown, args: ReadonlyArray<Value>, span: Span) => unknown
 }
 
+export const callable = (name: string, invoke: Callable["invoke"]): Callable => ({ [kindOf]: "fn", name, invoke })
+
 export const isCallable = (v: unknown): v is Callable =>
-  typeof v === "object" && v !== null && (v as { _tag?: unknown })._tag === "Fn"
+  typeof v === "object" && v !== null && (v as { [kindOf]?: unknown })[kindOf] === "fn"
 
 /** An object the embedding app exposes (`bus`, a delivery context): methods and fields by name. */
 export interface HostObject {
-  readonly _tag: "HostObject"
+  readonly [kindOf]: "host"
   readonly kind: string
   readonly fields: Readonly<Record<string, Value>>
   readonly methods: Readonly<Record<string, Callable>>
 }
 
+export const hostObjectOf = (kind: string, fields: HostObject["fields"], methods: HostObject["methods"]): HostObject =>
+  ({ [kindOf]: "host", kind, fields, methods })
+
 export const isHostObject = (v: unknown): v is HostObject =>
-  typeof v === "object" && v !== null && (v as { _tag?: unknown })._tag === "HostObject"
+  typeof v === "object" && v !== null && (v as { [kindOf]?: unknown })[kindOf] === "host"
 
 export type MapValue = { readonly [key: string]: Value }
 
@@ -121,7 +132,7 @@ export const makeMap = (entries: Iterable<readonly [string, Value]>): MapValue =
 }
 
 export const isMap = (v: unknown): v is MapValue => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false
+  if (typeof v !== "object" || v === null || Array.isArray(v) || kindOf in v) return false
   const proto = Object.getPrototypeOf(v)
   return proto === null || proto === Object.prototype
 }

@@ -1,0 +1,113 @@
+/**
+ * Regressions from the adversarial review of the language that need a bus or the test runner (the
+ * pure ones are in test/fixtures/lang/review.sib).
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import SqliteDatabase from "better-sqlite3"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { createRuntime, renderTestReport, type Runtime, runSibTests, SibError } from "../../src/index.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const waitFor = async (check: () => Promise<boolean>, ms = 10_000) => {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting")
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+const file = (name: string, text: string) => {
+  const path = join(makeTmpDir(), name)
+  writeFileSync(path, text)
+  return path
+}
+
+describe("review regressions", () => {
+  const open: Array<Runtime> = []
+  afterEach(async () => {
+    for (const rt of open.splice(0)) await rt.close()
+  })
+  const runtime = async (db = ":memory:") => {
+    const rt = await createRuntime({ db })
+    open.push(rt)
+    return rt
+  }
+
+  it("a program whose initial publish or subscriptions would be refused does not load, and writes nothing", async () => {
+    const path = file("start.sib", `(define-topic "orders" {:schema {:id :int}})
+(subscribe! "orders" "billing" (fn [e ctx] nil) :from "earliest")
+(subscribe! "orders" "billing" (fn [e ctx] nil))
+(publish! "orders" {:id "one"})
+(publish! "orders" {:id 1} :headers {:n 1})
+`)
+    const db = join(makeTmpDir(), "start.db")
+    const rt = await runtime(db)
+    const error = await rt.load(path).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(SibError)
+    const rendered = (error as SibError).render()
+    expect(rendered).toMatch(/start\.sib:3:1: Runtime error: subscribe!: group billing is already subscribed at .*start\.sib:2:1/)
+    expect(rt.groupStats("billing")).toBeUndefined()
+    const raw = new SqliteDatabase(db, { readonly: true })
+    expect(raw.prepare("select count(*) as n from topics").get()).toEqual({ n: 0 })
+    expect(raw.prepare("select count(*) as n from cursors").get()).toEqual({ n: 0 })
+    raw.close()
+
+    const publishes = file("publish.sib", `(define-topic "orders" {:schema {:id :int}})\n(publish! "orders" {:id "one"})\n`)
+    const refused = await rt.load(publishes).then(() => undefined, (e: unknown) => e)
+    expect((refused as SibError).render()).toMatch(/publish\.sib:2:1: Runtime error: publish!: payload does not match the topic's schema: id must be an integer/)
+    expect(await rt.read("orders", 0, 10)).toEqual([])
+  })
+
+  it("a failing publish in a handler, and a failing filter, reach the dead letter with their .sib location", async () => {
+    const path = file("fail.sib", `(define-topic "invoices" {:schema {:amount :int}})
+(defn bill [e ctx]
+  (publish! "invoices" {:amount 1.5}))
+(subscribe! "orders" "billing" bill :from "earliest" :maxAttempts 1)
+(subscribe! "orders" "picky" (fn [e] nil) :from "earliest" :maxAttempts 1
+  :filter (fn [e] (> e.payload.n 5)))
+(subscribe! "orders" "noisy" (fn [e] nil) :from "earliest" :maxAttempts 1
+  :filter (fn [e] (publish! "audit" {}) true))
+`)
+    const rt = await runtime()
+    await rt.load(path)
+    await rt.publish("orders", { id: 1 })
+    await waitFor(async () => (await rt.deadLetters({})).length === 3)
+    const dead = new Map((await rt.deadLetters({})).map((d) => [d.group, d.errorMessage]))
+    expect(dead.get("billing")).toMatch(/fail\.sib:3:3: cannot publish to "invoices": payload does not match the topic's schema: amount must be an integer/)
+    expect(dead.get("picky")).toMatch(/fail\.sib:6:19: > compares numbers/)
+    expect(dead.get("noisy")).toMatch(/fail\.sib:8:19: publish! cannot run in a subscribe filter/)
+  })
+
+  it("a handler written (fn [e] ...) gets the event; one taking three parameters does not load", async () => {
+    const rt = await runtime()
+    await rt.load(file("one.sib", `(subscribe! "in" "echo" (fn [e] (publish! "out" e.payload)) :from "earliest")\n`))
+    await rt.publish("in", { n: 1 })
+    await waitFor(async () => (await rt.read("out", 0, 10)).length === 1)
+    const error = await rt.load(file("three.sib", `(defn h [a b c] nil)\n(subscribe! "in" "three" h)\n`)).then(() => undefined, (e: unknown) => e)
+    expect((error as SibError).render()).toMatch(/three\.sib:2:1: Runtime error: subscribe!: a handler is called with the event and its delivery context, but h takes \[a b c\]/)
+  })
+
+  it("tests: a never-acked manual delivery ends, timer errors fail the test, a loop through advance! ends, topic descriptors work", async () => {
+    const path = file("tests.sib", `(def JOBS (define-topic "jobs"))
+(subscribe! JOBS "manual" (fn [e ctx] nil) :from "earliest" :ackMode "manual")
+(every! "1s" (fn [] (when (> (now) 2500) (/ 1 (- (now) (now))))))
+(deftest "a delivery nobody acks" (publish! JOBS {:n 1}) (advance! "10ms") (expect= 1 (count (published JOBS))))
+(deftest "a failing timer"
+  (reduce (fn [_ n] (publish! JOBS {:n n})) nil (range 6))
+  (advance! "3s"))
+(defn tick [] (advance! "1s") (tick))
+(deftest "never ends" (tick))
+(deftest "a keyword is not a topic" (published :jobs))
+`)
+    const started = Date.now()
+    const report = await runSibTests(path)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    const byName = new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
+    expect(byName.get("a delivery nobody acks")).toEqual([])
+    expect(byName.get("a failing timer")).toEqual(["3:42 division by zero"])
+    expect(byName.get("never ends")).toContain("8:31 the run took more than 1000000 steps (the step budget)")
+    expect(byName.get("a keyword is not a topic")).toEqual(["10:37 published: a topic is a name or a descriptor from define-topic, got a keyword"])
+    expect(renderTestReport(report)).toMatch(/\n1 passed, 3 failed$/)
+  }, 60_000)
+})
