@@ -30,21 +30,42 @@ export const sib = (
     else child.stdin!.end()
   })
 
+const started = new Set<ChildProcess>()
+
+/** Kills every `sib` a test started and left running (a failed test must not leave processes). */
+export const killStarted = () => {
+  for (const child of started) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid!, "SIGKILL")
+      } catch {
+        child.kill("SIGKILL")
+      }
+    }
+  }
+  started.clear()
+}
+
 /** A long-running `sib` (run, tail --follow): its output so far, and a way to wait for its exit. */
 export interface RunningSib {
   readonly child: ChildProcess
   readonly stdout: () => string
   readonly stderr: () => string
   readonly exited: Promise<number | null>
+  /** Sends the signal to the whole process group, as a terminal's Ctrl-C does. */
+  readonly interrupt: (signal?: NodeJS.Signals) => void
   /** Resolves when stderr (or stdout) matches. */
   readonly waitFor: (pattern: RegExp, stream?: "stdout" | "stderr", ms?: number) => Promise<void>
 }
 
 export const startSib = (
   args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly env?: Record<string, string | undefined> }
+  options: { readonly cwd: string; readonly env?: Record<string, string | undefined>; readonly command?: ReadonlyArray<string> }
 ): RunningSib => {
-  const child = spawn(process.execPath, [sibBin, ...args], { cwd: options.cwd, env: baseEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] })
+  const [file, ...prefix] = options.command ?? [process.execPath, sibBin]
+  // Its own process group, so that `interrupt` reaches it (and npm's child) as Ctrl-C on a terminal does.
+  const child = spawn(file!, [...prefix, ...args], { cwd: options.cwd, env: baseEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: true })
+  started.add(child)
   let stdout = ""
   let stderr = ""
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
@@ -58,5 +79,6 @@ export const startSib = (
       await new Promise((r) => setTimeout(r, 20))
     }
   }
-  return { child, stdout: () => stdout, stderr: () => stderr, exited, waitFor }
+  const interrupt = (signal: NodeJS.Signals = "SIGINT") => process.kill(-child.pid!, signal)
+  return { child, stdout: () => stdout, stderr: () => stderr, exited, waitFor, interrupt }
 }
