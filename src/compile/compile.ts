@@ -284,19 +284,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     if (forms.length === 1) return compile(forms[0]!, scope, false)
     const nodes = forms.map((f) => compile(f, scope, false))
     void span
-    return (f) => {
-      const run = (i: number): unknown => {
-        for (; i < nodes.length - 1; i++) {
-          const x = nodes[i]!(f)
-          if (isEffect(x)) {
-            const next = i + 1
-            return Effect.flatMap(x, () => lift(run(next)))
-          }
-        }
-        return nodes[nodes.length - 1]!(f)
-      }
-      return run(0)
-    }
+    return (f) => sequenceLast(nodes, f)
   }
 
   const compileList = (s: S.SList, scope: Scope | undefined, top: boolean): Node => {
