@@ -149,6 +149,9 @@ export interface GroupStats {
  */
 export const CurrentGroup = Context.Reference<string | undefined>("sibus/runtime/CurrentGroup", { defaultValue: () => undefined })
 
+/** How long handlers may keep the event loop busy before a worker yields to it. */
+const yieldAfterMs = 20
+
 let instances = 0
 
 /**
@@ -797,12 +800,13 @@ const session = (
       wakeIdle()
     })
 
-    // Handlers that keep the CPU busy would otherwise run back to back without returning to the
-    // event loop (timers, signals, I/O, lease renewal): after 5 ms of handler work, yield to it.
+    // Handlers finishing synchronously run back to back without returning to the event loop:
+    // CPU-bound ones would starve timers, signals and lease renewal. After YIELD_MS of that, the
+    // next worker to finish a handler yields to the event loop once.
     let lastYield = now()
     const workerLoop = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
       const next = Effect.suspend(() => {
-        if (now() - lastYield < 5) return loop
+        if (now() - lastYield < yieldAfterMs) return loop
         lastYield = now()
         return Effect.andThen(Effect.yieldNow, loop)
       })
@@ -814,7 +818,9 @@ const session = (
 
     const workers: Array<Fiber.Fiber<void, never>> = []
     const startWorker = Effect.suspend(() =>
-      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))).pipe(Effect.provideService(CurrentGroup, instance)), sessionScope).pipe(
+      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))).pipe(
+        Effect.provideService(CurrentGroup, instance)
+      ), sessionScope).pipe(
         Effect.tap((fiber) => Effect.sync(() => workers.push(fiber)))
       )
     )
