@@ -149,8 +149,10 @@ export interface GroupStats {
  */
 export const CurrentGroup = Context.Reference<string | undefined>("sibus/runtime/CurrentGroup", { defaultValue: () => undefined })
 
-/** How long handlers may keep the event loop busy before a worker yields to it. */
-const yieldAfterMs = 20
+/** A handler run this long (ms) makes its worker yield to the event loop afterwards. */
+const slowRunMs = 10
+/** The longest (ms) handlers may keep the event loop from a turn. */
+const yieldAfterMs = 250
 
 let instances = 0
 
@@ -801,18 +803,24 @@ const session = (
     })
 
     // Handlers finishing synchronously run back to back without returning to the event loop:
-    // CPU-bound ones would starve timers, signals and lease renewal. After YIELD_MS of that, the
-    // next worker to finish a handler yields to the event loop once.
+    // CPU-bound ones would starve timers, signals and lease renewal. A worker yields to the event
+    // loop after a handler that kept it busy (a slow run), or when the loop has not had a turn for
+    // long. Not after every run: yielding often lets the fetcher overfill the buffer and park
+    // events behind busy keys, which costs key-ordered groups much of their throughput.
     let lastYield = now()
     const workerLoop = (self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
+      let started = 0
       const next = Effect.suspend(() => {
-        if (now() - lastYield < yieldAfterMs) return loop
-        lastYield = now()
+        const at = now()
+        if (at - started < slowRunMs && at - lastYield < yieldAfterMs) return loop
+        lastYield = at
         return Effect.andThen(Effect.yieldNow, loop)
       })
-      const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) =>
-        work === undefined ? Effect.void : Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => next))
-      )
+      const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) => {
+        if (work === undefined) return Effect.void
+        started = now()
+        return Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => next))
+      })
       return loop
     }
 
