@@ -61,8 +61,7 @@ export const publish = Command.make(
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!.trim()
         if (line.length === 0) continue
-        const parsed = yield* Effect.mapError(parseJson(line, `${file.value}:${i + 1}: the line`), (m) => m)
-          .pipe(Effect.catch((m) => failWith(m)))
+        const parsed = yield* parseJson(line, `${file.value}:${i + 1}: the line`).pipe(Effect.catch((m) => failWith(m)))
         items.push({ line: i + 1, item: { topic, payload: parsed, ...options } })
       }
       const progress = process.stderr.isTTY === true

@@ -18,7 +18,7 @@ import type { Program } from "../compile/Program.ts"
 import { startProgram } from "../compile/start.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
-import { checkFilesExist, filesArgument, loadOrReport } from "./programs.ts"
+import { filesArgument, loadOrReport } from "./programs.ts"
 import { busLayer, err, failWith, root, useColor } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
 
@@ -74,8 +74,7 @@ export const run = Command.make(
     const drainTimeoutMs = parseDuration(drainTimeout)
     if (drainTimeoutMs === undefined) return yield* failWith(`--drain-timeout ${drainTimeout} is not a duration (use e.g. 10s or 500ms)`)
     if (metricsPort._tag === "Some") return yield* failWith("--metrics-port is not available in this version yet")
-    yield* checkFilesExist(files)
-    // A broken program opens no database and starts nothing.
+    // A missing file or a broken program opens no database and starts nothing.
     const first = yield* loadOrReport(files)
     yield* Effect.scoped(Effect.gen(function*() {
       const bus = yield* Effect.service(Bus)

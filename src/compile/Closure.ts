@@ -54,8 +54,7 @@ export class Closure implements Callable {
         "check the recursion's end condition"
       ])
     }
-    // Every slot starts as nil: a keyword default may read a parameter bound after it.
-    const frame: Frame = { slots: new Array(this.slots).fill(null), parent: this.captured, run }
+    const frame: Frame = { slots: new Array(this.slots), parent: this.captured, run }
     for (let i = 0; i < p.fixed; i++) frame.slots[i] = args[i]
     // As in Clojure, `& rest` is nil when no argument is left over.
     if (p.rest !== undefined) frame.slots[p.rest] = args.length > p.fixed ? new List(args.slice(p.fixed)) : null

@@ -39,16 +39,17 @@ const runCallable = (run: RunState, fn: Program["subscriptions"][number]["handle
   })
 
 /** A `.sib` function as a consumer-group handler. */
-export const sibHandler = (program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits): Handler =>
-  (event, ctx) =>
+export const sibHandler = (program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits): Handler => {
+  // A handler written (fn [e] ...) gets the event only.
+  const h = def.handler
+  const eventOnly = h instanceof Closure && h.params.fixed < 2 && h.params.rest === undefined && h.params.keywords === undefined
+  return (event, ctx) =>
     Effect.withFiber((fiber) => {
       const run = makeRun("handler", limits, fiber.getRef(Clock.Clock), fiber.getRef(Random.Random), { bus, delivery: ctx, event, program })
-      // A handler written (fn [e] ...) gets the event only.
-      const args = def.handler instanceof Closure && def.handler.params.fixed < 2 && def.handler.params.rest === undefined && def.handler.params.keywords === undefined
-        ? [event as unknown as Value]
-        : [event as unknown as Value, deliveryObject(ctx)]
-      return runCallable(run, def.handler, args, def.span)
+      const args = eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]
+      return runCallable(run, h, args, def.span)
     })
+}
 
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"]) => {
   const tick = Effect.withFiber((fiber) => {
