@@ -9,6 +9,7 @@ import { loadProgram } from "../src/compile/load.ts"
 import { startProgram } from "../src/compile/start.ts"
 import { lexer } from "../src/reader/lexer.ts"
 import { Bus } from "../src/runtime/Bus.ts"
+import type { DeliveryContext } from "../src/runtime/ConsumerGroup.ts"
 import type { Event } from "../src/store/records.ts"
 
 /** One block of a realistic program (about 30 lines): a topic, helpers, a handler, a subscription. */
@@ -104,7 +105,7 @@ const handlerSource = `
 const regions: Record<string, string> = { eu: "europe", us: "americas" }
 
 /** The same handler on the core API. */
-const tsHandler = (e: Event, ctx: { readonly publish: Bus["Service"]["publish"] }) => {
+const tsHandler = (e: Event, ctx: DeliveryContext) => {
   const p = e.payload as unknown as Beat
   const state = { ...p, seen: true, load: 2 * p.cpu, region: regions[p.meta.region] }
   return Effect.asVoid(ctx.publish("state", { ...state, owner: p.meta.owner }, { key: String(p.pid) }))

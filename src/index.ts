@@ -15,7 +15,7 @@ export type { DeliveryContext, GroupStats, Handler } from "./runtime/ConsumerGro
 export { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./runtime/errors.ts"
 export type { GroupConfig, StartFrom, SubscribeOptions } from "./runtime/options.ts"
 export { parseStartFrom, subscribeOptionNames } from "./runtime/options.ts"
-export type { PublishItem, PublishOptions } from "./runtime/publish.ts"
+export type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publish.ts"
 export { defaultBackoff, retryDelay } from "./runtime/RetryPolicy.ts"
 export type { Backoff } from "./runtime/RetryPolicy.ts"
 export type { Retention, Topic, TopicOptions } from "./runtime/Topic.ts"

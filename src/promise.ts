@@ -17,7 +17,7 @@ import { Bus, type BusOptions, type BusShape, type DeadLetterQuery } from "./run
 import { BusClosedError, SubscribeError } from "./runtime/errors.ts"
 import type { DeliveryContext, GroupStats } from "./runtime/ConsumerGroup.ts"
 import type { StartFrom, SubscribeOptions } from "./runtime/options.ts"
-import type { PublishItem, PublishOptions } from "./runtime/publish.ts"
+import type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publish.ts"
 import type { TopicOptions } from "./runtime/Topic.ts"
 import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
 import type { Limits } from "./compile/runtime.ts"
@@ -40,7 +40,12 @@ export interface HandlerContext {
   readonly signal: AbortSignal
   readonly ack: () => Promise<void>
   readonly nack: (delayMs?: number) => Promise<void>
-  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<Event>
+  /**
+   * Publishes an event caused by this one, written in the transaction that acknowledges it (so
+   * it exists exactly once if the handler succeeds, and never if it fails). The returned record
+   * has no `seq` yet.
+   */
+  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent>
 }
 
 export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown

@@ -18,7 +18,7 @@ import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
-import { CurrentGroup, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
+import { CurrentGroup, type GroupDeps, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
 import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
@@ -156,9 +156,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   })
 
   type PublishFailure = PublishError | StoreError | BusClosedError
-  /** Publishes without the closed check: handlers still finishing during a drain may publish. */
-  const publishFromHandler: BusShape["publish"] = (topic, payload, publishOptions) =>
+  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
     Effect.withFiber<Event, PublishFailure>((fiber) => {
+      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
       const prepared = prepare(
         topic, payload, publishOptions, topics.get(topic), limits,
         stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
@@ -169,9 +169,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return appended.existing ?? recordOf(prepared, appended.seq)
       })
     })
-
-  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
-    closed ? Effect.fail(new BusClosedError({ operation: "publish" })) : publishFromHandler(topic, payload, publishOptions)
 
   const publishAll: BusShape["publishAll"] = (items) =>
     Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
@@ -199,7 +196,11 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       )
     })
 
-  const deps = { store, writer, wakeups, sid, host, publish: publishFromHandler }
+  const deps: GroupDeps = {
+    store, writer, wakeups, sid, host,
+    prepare: (fiber, topic, payload, publishOptions) =>
+      prepare(topic, payload, publishOptions, topics.get(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
+  }
   /** Groups being stopped: a new subscription of the same group waits for the drain to finish. */
   const draining = new Map<string, Deferred.Deferred<void>>()
 

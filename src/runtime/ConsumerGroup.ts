@@ -37,12 +37,12 @@ import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
 import type { CommitResult, ProgressWrite, StoreShape } from "../store/Store.ts"
 import { AckFloor } from "./AckFloor.ts"
-import { AckError, type BusClosedError, type PublishError } from "./errors.ts"
+import { AckError, type BusClosedError, PublishError } from "./errors.ts"
 import { Fifo } from "./Fifo.ts"
 import type { HostInfo } from "./host.ts"
 import { Lanes } from "./Lanes.ts"
 import type { GroupConfig, StartFrom } from "./options.ts"
-import type { PublishOptions } from "./publish.ts"
+import { type PendingEvent, pendingRecordOf, type Prepared, type PublishOptions } from "./publish.ts"
 import { retryDelay } from "./RetryPolicy.ts"
 import { Signal, suspend, type Wakeups } from "./Signal.ts"
 import type { WritePart, Writer } from "./Writer.ts"
@@ -59,12 +59,17 @@ export interface DeliveryContext {
   readonly ack: Effect.Effect<void, AckError>
   /** Fails this attempt and asks for a retry, after `delayMs` (milliseconds >= 0) if given, else the backoff. */
   readonly nack: (delayMs?: number) => Effect.Effect<void, AckError>
-  /** Publishes an event caused by the one being handled. */
+  /**
+   * Publishes an event caused by the one being handled. The event is checked now and written in
+   * the transaction that acknowledges the handled event: if this run fails, times out or the
+   * process dies first, it is never written; once the ack commits it exists exactly once. Its
+   * `seq` is assigned at that commit, so the record returned here has none.
+   */
   readonly publish: (
     topic: string,
     payload: unknown,
     options?: PublishOptions
-  ) => Effect.Effect<Event, PublishError | StoreError | BusClosedError>
+  ) => Effect.Effect<PendingEvent, PublishError>
 }
 
 export type Handler = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown>
@@ -75,7 +80,8 @@ export interface GroupDeps {
   readonly wakeups: Wakeups
   readonly sid: string
   readonly host: HostInfo
-  readonly publish: DeliveryContext["publish"]
+  /** Checks a handler's publish (with the calling fiber's Clock and Random for its id and time). */
+  readonly prepare: (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, options: PublishOptions) => Prepared | PublishError
 }
 
 /** The session lost its lease to another owner: its writes were refused. */
@@ -122,6 +128,8 @@ interface Work {
   fiber: Fiber.Fiber<unknown, unknown> | undefined
   /** The handler returned (in manual mode the delivery then waits for its ack). */
   handlerDone: boolean
+  /** Events the current run published, written with its ack. */
+  publishes: Array<Prepared> | undefined
 }
 
 /** What a running group is doing right now (in this process). */
@@ -471,7 +479,8 @@ const session = (
       onDecision: undefined,
       deadline: 0,
       fiber: undefined,
-      handlerDone: false
+      handlerDone: false,
+      publishes: undefined
     })
 
     const canStart = () => running < limit && !stopping
@@ -548,8 +557,11 @@ const session = (
       }, true)
     })
 
-    /** The work finished for good: acked, filtered, or dead-lettered without a hold. */
-    const finish = (work: Work): Effect.Effect<void, SessionError> => {
+    /**
+     * The work finished for good: acked, filtered, or dead-lettered without a hold. `persisted`:
+     * its ack is already committed (a transactional ack).
+     */
+    const finish = (work: Work, persisted = false): Effect.Effect<void, SessionError> => {
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
         if (--buffered === 0) idleNow.raise()
@@ -562,7 +574,10 @@ const session = (
       if (buffered <= config.capacity - config.batchSize) room.raise()
       const next = lanes.finish(work)
       const release = next === undefined ? Effect.void : makeRunnable(next)
-      if (!work.precise) return release
+      if (!work.precise || persisted) {
+        if (work.requeued && persisted) requeuedSeqs.delete(work.event.seq)
+        return release
+      }
       // A precise run's start is on record; its ack must be too before anything else runs, or a
       // crash of the next suspect would be charged to this one as well. A requeued event stays
       // known as requeued until its row is gone, so a refresh cannot admit it a second time.
@@ -590,6 +605,7 @@ const session = (
 
     const deadLetter = (work: Work): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
+        work.publishes = undefined
         const laneKey = lanes.laneOf(work.event.key)
         const holds = config.onPoison === "hold" && laneKey !== undefined
         const t = now()
@@ -629,9 +645,33 @@ const session = (
         }
       })
 
+    /**
+     * Acknowledges a successful run. Without publishes this is in-memory bookkeeping (the flusher
+     * persists the floor later). With publishes, they and the ack are one transaction: the ack is
+     * merged into the stored cursor and the delivery row removed, so either both exist or neither
+     * does (and the event is redelivered). The in-memory floor learns of the ack right after the
+     * commit, before any later transaction reads it.
+     */
+    const acknowledge = (work: Work): Effect.Effect<void, SessionError> => {
+      const publishes = work.publishes
+      if (publishes === undefined) return finish(work)
+      work.publishes = undefined
+      const { seq, topic } = work.event
+      const floor = work.floor
+      const part: WritePart = {
+        appends: publishes.map((p) => p.draft),
+        acks: floor === undefined ? undefined : [{ group, owner: sid, topic, seq }],
+        deliveries: work.hasRow ? [{ _tag: "delete", owner: sid, group, seq }] : undefined,
+        onCommit: floor === undefined ? undefined : () => floor.done(seq)
+      }
+      work.hasRow = false
+      return Effect.flatMap(submit(part), () => finish(work, true))
+    }
+
     const settle = (work: Work, outcome: Outcome): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
-        if (outcome._tag === "ack") return yield* finish(work)
+        if (outcome._tag === "ack") return yield* acknowledge(work)
+        work.publishes = undefined
         const t = now()
         work.lastError = outcome.message
         work.lastErrorStack = outcome.stack
@@ -693,8 +733,21 @@ const session = (
       nack(delayMs?: number) {
         return Effect.suspend(() => decide(this.work, this.run, { _tag: "nack", delayMs }))
       }
-      publish(topic: string, payload: unknown, options?: PublishOptions) {
-        return deps.publish(topic, payload, { ...options, causedBy: options?.causedBy ?? this.work.event.id })
+      publish(topic: string, payload: unknown, options?: PublishOptions): Effect.Effect<PendingEvent, PublishError> {
+        return Effect.withFiber((fiber) => {
+          const work = this.work
+          if (work.run !== this.run || !inFlight.has(work)) {
+            return Effect.fail(new PublishError({
+              topic: String(topic), reason: "settled",
+              detail: `the delivery of event ${work.event.id} that would cause it is already settled (a handler publishes before it returns or acks)`
+            }))
+          }
+          const given = options ?? {}
+          const prepared = deps.prepare(fiber, topic, payload, typeof given === "object" && given !== null && given.causedBy === undefined ? { ...given, causedBy: work.event.id } : given)
+          if (prepared instanceof PublishError) return Effect.fail(prepared)
+          ;(work.publishes ??= []).push(prepared)
+          return Effect.succeed(pendingRecordOf(prepared))
+        })
       }
     }
 
@@ -703,6 +756,7 @@ const session = (
       work.run++
       work.decision = undefined
       work.handlerDone = false
+      work.publishes = undefined
       work.deadline = now() + config.ackTimeoutMs
       work.fiber = self
       inFlight.add(work)
@@ -747,7 +801,7 @@ const session = (
         end(work)
         const decision = work.decision as Decision | undefined
         if (decision?._tag === "nack") return yield* settle(work, failure("nacked", decision.delayMs))
-        return yield* finish(work)
+        return yield* acknowledge(work)
       })
 
     const runHandler = (work: Work, self: Fiber.Fiber<unknown, unknown>): Effect.Effect<void, SessionError> => {
@@ -755,7 +809,7 @@ const session = (
       return Effect.flatMap(Effect.exit(Effect.suspend(() => handler(work.event, new Context(work)))), (exit) => {
         if (exit._tag === "Success" && work.decision === undefined && config.ackMode === "auto" && work.fiber === self) {
           end(work)
-          return finish(work)
+          return work.publishes === undefined ? finish(work) : acknowledge(work)
         }
         return completeSlow(work, exit, self)
       })
@@ -1011,33 +1065,42 @@ const session = (
           })))
           continue
         }
-        const leases: Array<ProgressWrite> = []
+        const leased: Array<[string, AckFloor]> = []
         const maxByTopic = new Map<string, number>()
         for (const e of page) maxByTopic.set(e.topic, e.seq)
         for (const [topic, max] of maxByTopic) {
           const floor = floors.get(topic)!
           if (max > floor.leasedUpto) {
             floor.leasedUpto = max
-            leases.push({ group, owner: sid, topic, ...floor.progress() })
+            leased.push([topic, floor])
           }
         }
-        if (leases.length > 0) yield* submit({ progress: leases })
+        if (leased.length > 0) yield* submit({ progressNow: () => leased.map(([topic, floor]) => ({ group, owner: sid, topic, ...floor.progress() })) })
         for (const e of page) yield* admitFetched(e)
         markDirty()
       }
     })
 
     // ---- the flusher -------------------------------------------------------------------------
+    // Progress is taken inside the transaction (`progressNow`): a transactional ack committed
+    // while this write waited is then part of it, never overwritten by an older view.
+    const progressOf = (final: boolean) => (): ReadonlyArray<ProgressWrite> => {
+      const progress: Array<ProgressWrite> = []
+      for (const [topic, floor] of floors) {
+        if (floor.dirty || final) progress.push({ group, owner: sid, topic, ...floor.progress() })
+      }
+      return progress
+    }
     const flushOnce = (final: boolean) =>
       Effect.suspend(() => {
-        const progress: Array<ProgressWrite> = []
-        for (const [topic, floor] of floors) {
+        let dirty = final
+        for (const floor of floors.values()) {
           if (final) floor.leasedUpto = -1
-          if (floor.dirty || final) progress.push({ group, owner: sid, topic, ...floor.progress() })
+          if (floor.dirty) dirty = true
         }
         const deletes = pendingDeletes.splice(0)
-        if (progress.length === 0 && deletes.length === 0) return Effect.void
-        return submit({ progress, deliveries: deletes }).pipe(Effect.asVoid)
+        if (!dirty && deletes.length === 0) return Effect.void
+        return submit({ progressNow: progressOf(final), deliveries: deletes }).pipe(Effect.asVoid)
       })
 
     // While the group is busy, floors are persisted at most every `commitIntervalMs` (a crash

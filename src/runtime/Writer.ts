@@ -14,7 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type { StoreError } from "../store/errors.ts"
 import type {
-  AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, StoreShape
+  AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, StoreShape, WriteBatch
 } from "../store/Store.ts"
 import type { EventDraft } from "../store/records.ts"
 import { BusClosedError } from "./errors.ts"
@@ -23,8 +23,16 @@ import { suspend } from "./Signal.ts"
 export interface WritePart {
   readonly appends?: ReadonlyArray<EventDraft> | undefined
   readonly progress?: ReadonlyArray<ProgressWrite> | undefined
+  /** Progress taken from in-memory state inside the transaction (see `WriteBatch.progressNow`). */
+  readonly progressNow?: (() => ReadonlyArray<ProgressWrite>) | undefined
+  readonly acks?: ReadonlyArray<AckWrite> | undefined
   readonly deliveries?: ReadonlyArray<DeliveryWrite> | undefined
   readonly deadLetters?: ReadonlyArray<DeadLetterWrite> | undefined
+  /**
+   * Called as soon as the part's transaction has committed, before the writer starts another
+   * one: in-memory state that a later transaction reads (an ack floor) is updated in time.
+   */
+  readonly onCommit?: (() => void) | undefined
 }
 
 type Resume = (effect: Effect.Effect<CommitResult, StoreError | BusClosedError>) => void
@@ -73,6 +81,7 @@ export const makeWriter = Effect.fnUntraced(function*(
   let closed = false
 
   const distribute = (items: ReadonlyArray<Pending>, result: CommitResult) => {
+    for (const item of items) item.part.onCommit?.()
     let offset = 0
     const topics = new Set<string>()
     for (const item of items) {
@@ -103,7 +112,7 @@ export const makeWriter = Effect.fnUntraced(function*(
     return out ?? empty
   }
 
-  const merge = (items: ReadonlyArray<Pending>, now: number) => {
+  const merge = (items: ReadonlyArray<Pending>, now: number): WriteBatch & { readonly leases: ReadonlyArray<LeaseOnAppend> } => {
     if (items.length === 1) {
       const p = items[0]!.part
       const appends = p.appends ?? empty
@@ -111,6 +120,8 @@ export const makeWriter = Effect.fnUntraced(function*(
         now,
         appends,
         progress: p.progress ?? empty,
+        progressNow: p.progressNow,
+        acks: p.acks,
         deliveries: p.deliveries ?? empty,
         deadLetters: p.deadLetters ?? empty,
         leases: leasesFor(appends)
@@ -118,15 +129,28 @@ export const makeWriter = Effect.fnUntraced(function*(
     }
     const appends: Array<EventDraft> = []
     const progress: Array<ProgressWrite> = []
+    const progressNow: Array<() => ReadonlyArray<ProgressWrite>> = []
+    const acks: Array<AckWrite> = []
     const deliveries: Array<DeliveryWrite> = []
     const deadLetters: Array<DeadLetterWrite> = []
     for (const { part } of items) {
       if (part.appends !== undefined) for (const a of part.appends) appends.push(a)
       if (part.progress !== undefined) for (const p of part.progress) progress.push(p)
+      if (part.progressNow !== undefined) progressNow.push(part.progressNow)
+      if (part.acks !== undefined) for (const a of part.acks) acks.push(a)
       if (part.deliveries !== undefined) for (const d of part.deliveries) deliveries.push(d)
       if (part.deadLetters !== undefined) for (const d of part.deadLetters) deadLetters.push(d)
     }
-    return { now, appends, progress, deliveries, deadLetters, leases: leasesFor(appends) }
+    return {
+      now,
+      appends,
+      progress,
+      progressNow: progressNow.length === 0 ? undefined : () => progressNow.flatMap((f) => f()),
+      acks,
+      deliveries,
+      deadLetters,
+      leases: leasesFor(appends)
+    }
   }
 
   /** Tells the hooked groups what the committed batch leased to them. */

@@ -7,7 +7,7 @@ import * as Data from "effect/Data"
 /** A publish was refused before anything was written. */
 export class PublishError extends Data.TaggedError("PublishError")<{
   readonly topic: string
-  readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema"
+  readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema" | "settled"
   readonly detail: string
   /** In `publishAll`, the index of the refused item. */
   readonly item?: number | undefined

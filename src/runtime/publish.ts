@@ -148,6 +148,18 @@ export const prepare = (
   }
 }
 
+/**
+ * An event a handler published: written with the handler's ack, when it gets its `seq`. Until
+ * then it is the record without one.
+ */
+export type PendingEvent = Omit<Event, "seq">
+
+/** The record of a prepared event that is not written yet. */
+export const pendingRecordOf = (p: Prepared): PendingEvent => {
+  const { seq: _, ...pending } = recordOf(p, 0)
+  return pending
+}
+
 /** The stored record of a prepared event that was written with `seq`. */
 export const recordOf = (p: Prepared, seq: number): Event => {
   const d = p.draft

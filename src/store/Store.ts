@@ -26,6 +26,19 @@ export interface ProgressWrite {
   readonly leasedUpto: number
 }
 
+/**
+ * Marks one event done for a group, merged into the stored cursor inside the transaction (the
+ * transactional ack of a handler whose publishes are in the same batch). Unlike a `ProgressWrite`
+ * it needs no in-memory state: it adds `seq` to the stored done ranges and raises the floor over
+ * them.
+ */
+export interface AckWrite {
+  readonly group: string
+  readonly owner: string
+  readonly topic: string
+  readonly seq: number
+}
+
 /** Records an attempt (upsert) or forgets one (delete) for a group. */
 export type DeliveryWrite =
   | { readonly _tag: "upsert"; readonly owner: string; readonly delivery: Delivery }
@@ -47,11 +60,21 @@ export interface LeaseOnAppend {
   readonly topic: string
 }
 
-/** Everything one transaction writes. Any part may be empty. */
+/**
+ * Everything one transaction writes, applied in this order: appends, progress, `progressNow`,
+ * acks, deliveries, dead letters, leases. Any part may be empty.
+ */
 export interface WriteBatch {
   readonly now: number
   readonly appends: ReadonlyArray<EventDraft>
   readonly progress: ReadonlyArray<ProgressWrite>
+  /**
+   * Progress read from in-memory state at the moment the transaction applies it (inside the
+   * transaction, synchronously), so it reflects every ack committed before it, even when the
+   * batch had to wait for the database.
+   */
+  readonly progressNow?: (() => ReadonlyArray<ProgressWrite>) | undefined
+  readonly acks?: ReadonlyArray<AckWrite> | undefined
   readonly deliveries: ReadonlyArray<DeliveryWrite>
   readonly deadLetters: ReadonlyArray<DeadLetterWrite>
   readonly leases?: ReadonlyArray<LeaseOnAppend> | undefined

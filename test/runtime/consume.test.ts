@@ -5,6 +5,7 @@ import { TestClock } from "effect/testing"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { AckError, SubscribeError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
+import type { Event } from "../../src/store/records.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 
 const provideBus = <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
@@ -311,16 +312,22 @@ describe("consumer groups", () => {
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus
       const source = yield* bus.publish("in", "x")
-      const done = yield* Deferred.make<void>()
+      const done = yield* Deferred.make<Event>()
       yield* bus.subscribe("in", "g", (e, ctx) =>
         Effect.gen(function*() {
+          const nacked = yield* ctx.publish("out", { from: e.id, attempt: ctx.attempt })
+          assert.strictEqual((nacked as Partial<Event>).seq, undefined)
           if (ctx.attempt === 1) return yield* ctx.nack(0)
-          yield* ctx.publish("out", { from: e.id })
-          yield* Deferred.succeed(done, undefined)
+          yield* ctx.publish("out", { from: e.id, attempt: ctx.attempt, second: true })
         }), { from: "earliest" })
-      yield* Deferred.await(done)
-      const [out] = yield* bus.read("out", 0, 10)
-      assert.deepStrictEqual([out!.payload, out!.causedBy], [{ from: source.id }, [source.id]])
+      yield* bus.subscribe("out", "watch", (e) => Deferred.succeed(done, e), { from: "earliest" })
+      const out = yield* Deferred.await(done)
+      assert.deepStrictEqual([out.payload, out.causedBy], [{ from: source.id, attempt: 2 }, [source.id]])
+      // The nacked run's publish was never written; the acked run's two were, with the ack.
+      assert.deepStrictEqual((yield* bus.read("out", 0, 10)).map((e) => e.payload), [
+        { from: source.id, attempt: 2 },
+        { from: source.id, attempt: 2, second: true }
+      ])
     })))
 
   it.effect("backpressure: a blocked consumer never holds more than its capacity over a large backlog", () =>

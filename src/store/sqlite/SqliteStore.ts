@@ -22,7 +22,8 @@ import {
   topicOfRow
 } from "../rows.ts"
 import type { ConsumerGroupsTable, CursorsTable, Database, DeadLettersTable, DeliveriesTable, TopicsTable } from "../schema.ts"
-import { Store, type CommitResult, type StoreShape, type WriteBatch } from "../Store.ts"
+import { Store, type CommitResult, type ProgressWrite, type StoreShape, type WriteBatch } from "../Store.ts"
+import { addDone } from "../ackRanges.ts"
 import { bind, type Template } from "../template.ts"
 
 export interface SqliteOptions {
@@ -153,7 +154,11 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       }
     }
     const leases = batch.leases ?? []
-    if (batch.progress.length === 0 && batch.deliveries.length === 0 && batch.deadLetters.length === 0 && leases.length === 0) {
+    const acks = batch.acks ?? []
+    if (
+      batch.progress.length === 0 && batch.progressNow === undefined && acks.length === 0 && batch.deliveries.length === 0 &&
+      batch.deadLetters.length === 0 && leases.length === 0
+    ) {
       return { appended, fenced: [] }
     }
     const owners = new Map<string, string | null>()
@@ -168,11 +173,34 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       fenced.add(group)
       return false
     }
-    for (const p of batch.progress) {
-      if (!holds(p.group, p.owner)) continue
+    const writeProgress = (p: ProgressWrite) => {
+      if (!holds(p.group, p.owner)) return
       run(q.writeProgress, {
         topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, now: batch.now
       })
+    }
+    for (const p of batch.progress) writeProgress(p)
+    if (batch.progressNow !== undefined) for (const p of batch.progressNow()) writeProgress(p)
+    if (acks.length > 0) {
+      const seqsByCursor = new Map<string, { group: string; topic: string; seqs: Array<number> }>()
+      for (const a of acks) {
+        // Appends in this batch may be the acked event's publishes: without the ack they must
+        // not exist either, so a fenced ack rolls the whole transaction back.
+        if (!holds(a.group, a.owner)) throw new Error(`group ${a.group} is consumed by another owner: its ack and the publishes that go with it were rolled back`)
+        const id = `${a.group}\u0000${a.topic}`
+        let entry = seqsByCursor.get(id)
+        if (entry === undefined) seqsByCursor.set(id, entry = { group: a.group, topic: a.topic, seqs: [] })
+        entry.seqs.push(a.seq)
+      }
+      for (const { group, topic, seqs } of seqsByCursor.values()) {
+        const row = get<CursorsTable, "topic" | "group">(q.getCursor, { topic, group })
+        if (row === undefined) continue
+        const cursor = cursorOfRow(row)
+        const done = addDone(cursor.floor, cursor.acked, seqs)
+        run(q.writeProgress, {
+          topic, group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: Math.max(cursor.leasedUpto, done.floor), now: batch.now
+        })
+      }
     }
     for (const w of batch.deliveries) {
       if (w._tag === "upsert") {

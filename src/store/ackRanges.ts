@@ -1,0 +1,30 @@
+/**
+ * A cursor's done set as the store keeps it: a floor (everything at or below it is done) and
+ * ascending, disjoint ranges of done seqs above it. `addDone` merges more done seqs in and raises
+ * the floor over a range that starts right above it. Seqs are global across topics, so a gap
+ * between two ranges may hold only other topics' events; it stays a gap until the in-memory floor
+ * (which knows what it fetched) writes the cursor again.
+ */
+import type { SeqRanges } from "./records.ts"
+
+export const addDone = (
+  floor: number,
+  acked: SeqRanges,
+  seqs: ReadonlyArray<number>
+): { readonly floor: number; readonly acked: SeqRanges } => {
+  const ranges: Array<readonly [number, number]> = acked.filter(([, to]) => to > floor)
+  for (const seq of seqs) if (seq > floor) ranges.push([seq, seq])
+  ranges.sort((a, b) => a[0] - b[0])
+  const merged: Array<readonly [number, number]> = []
+  for (const [from, to] of ranges) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && from <= last[1] + 1) {
+      if (to > last[1]) merged[merged.length - 1] = [last[0], to]
+    } else {
+      merged.push([from, to])
+    }
+  }
+  let newFloor = floor
+  while (merged.length > 0 && merged[0]![0] <= newFloor + 1) newFloor = Math.max(newFloor, merged.shift()![1])
+  return { floor: newFloor, acked: merged }
+}

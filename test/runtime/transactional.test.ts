@@ -1,0 +1,221 @@
+/**
+ * Handler publishes commit with the ack: a run's publishes are written in the transaction that
+ * acknowledges its event (caused_by set), or not at all when the run fails, times out, is nacked
+ * or dead-lettered. Under TestClock on in-memory and file databases.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit } from "effect"
+import { join } from "node:path"
+import { rmSync } from "node:fs"
+import SqliteDatabase from "better-sqlite3"
+import { Bus } from "../../src/runtime/Bus.ts"
+import { PublishError } from "../../src/runtime/errors.ts"
+import type { Event } from "../../src/store/records.ts"
+import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
+import { Store } from "../../src/store/Store.ts"
+import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const provideBus = <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
+  effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
+
+const payloads = (events: ReadonlyArray<Event>) => events.map((e) => e.payload)
+
+describe("handler publishes commit with the ack", () => {
+  it.effect("a failed run's publishes are never written; the successful run's exist once, caused by the event", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const order = yield* bus.publish("orders", { id: 7 })
+      const rec = yield* makeRecorder
+      yield* bus.subscribe("orders", "billing", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          yield* ctx.publish("invoices", { order: 7, attempt: ctx.attempt })
+          yield* ctx.publish("audit", { order: 7, attempt: ctx.attempt }, { key: "7" })
+          if (ctx.attempt < 3) return yield* Effect.fail(new Error(`attempt ${ctx.attempt} failed`))
+        })
+      ), { from: "earliest", backoff: { initialMs: 100, jitter: 0 } })
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(yield* bus.read("invoices", 0, 10), [])
+      yield* advance(100)
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(yield* bus.read("audit", 0, 10), [])
+      yield* advance(200)
+      yield* rec.take(1)
+      yield* settle
+      const invoices = yield* bus.read("invoices", 0, 10)
+      const audit = yield* bus.read("audit", 0, 10)
+      assert.deepStrictEqual(payloads(invoices), [{ order: 7, attempt: 3 }])
+      assert.deepStrictEqual(payloads(audit), [{ order: 7, attempt: 3 }])
+      assert.deepStrictEqual(invoices[0]!.causedBy, [order.id])
+      assert.strictEqual(audit[0]!.key, "7")
+      // Both were written in one transaction: consecutive seqs.
+      assert.strictEqual(audit[0]!.seq, invoices[0]!.seq + 1)
+      // The ack is in the store at once (not only after the flusher's interval).
+      const store = yield* Store
+      const cursor = yield* store.getCursor("billing", "orders")
+      assert.isTrue(cursor!.floor >= order.seq || cursor!.acked.some(([a, b]) => a <= order.seq && order.seq <= b))
+    })))
+
+  it.effect("publishes of a run that times out, is nacked or is dead-lettered are discarded", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", "slow")
+      yield* bus.publish("in", "nack")
+      yield* bus.publish("in", "dead")
+      const rec = yield* makeRecorder
+      yield* bus.subscribe("in", "g", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          yield* ctx.publish("out", { from: e.payload, attempt: ctx.attempt })
+          if (e.payload === "slow" && ctx.attempt === 1) yield* Effect.sleep(10_000)
+          if (e.payload === "nack" && ctx.attempt === 1) yield* ctx.nack(0)
+          if (e.payload === "dead") yield* Effect.fail(new Error("poison"))
+        })
+      ), { from: "earliest", ackTimeoutMs: 1000, maxAttempts: 2, ordering: "none", backoff: { initialMs: 10, jitter: 0 } })
+      for (let i = 0; i < 10; i++) yield* advance(1000)
+      const out = payloads(yield* bus.read("out", 0, 100)) as Array<{ from: string; attempt: number }>
+      assert.deepStrictEqual(out.map((o) => `${o.from}/${o.attempt}`).sort(), ["nack/2", "slow/2"])
+      const dead = yield* bus.deadLetters({ group: "g" })
+      assert.deepStrictEqual(dead.map((d) => d.attempts), [2])
+    })))
+
+  it.effect("manual ack: publishes before the ack are written with it; a publish after it is refused and writes nothing", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const source = yield* bus.publish("in", 1)
+      const late = yield* Deferred.make<Exit.Exit<unknown, PublishError>>()
+      const acked = yield* Deferred.make<void>()
+      yield* bus.subscribe("in", "g", (_e, ctx) =>
+        Effect.gen(function*() {
+          yield* ctx.publish("out", "before-ack")
+          // Ack from another fiber after the handler returned; then try to publish again.
+          yield* Effect.forkDetach(Effect.gen(function*() {
+            yield* Effect.sleep(50)
+            yield* ctx.publish("out", "after-return")
+            yield* ctx.ack
+            yield* Deferred.succeed(acked, undefined)
+            yield* settle
+            yield* Deferred.succeed(late, yield* Effect.exit(ctx.publish("out", "after-ack")))
+          }))
+        }), { from: "earliest", ackMode: "manual" })
+      yield* advance(50)
+      yield* Deferred.await(acked)
+      const exit = yield* Deferred.await(late)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+      assert.strictEqual((error as { error: PublishError } | undefined)?.error.reason, "settled")
+      yield* settle
+      const out = yield* bus.read("out", 0, 10)
+      assert.deepStrictEqual(payloads(out), ["before-ack", "after-return"])
+      assert.deepStrictEqual(out.map((e) => e.causedBy), [[source.id], [source.id]])
+    })))
+
+  it.effect("a bad publish fails the run at the call and writes nothing; the retry can succeed", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", 1)
+      const rec = yield* makeRecorder
+      const errors: Array<string> = []
+      yield* bus.subscribe("in", "g", rec.handler((_e, ctx) =>
+        Effect.gen(function*() {
+          yield* ctx.publish("out", "fine")
+          if (ctx.attempt === 1) {
+            const bad = yield* Effect.flip(ctx.publish("bad topic!", 1))
+            errors.push(bad.reason)
+            return yield* bad
+          }
+        })
+      ), { from: "earliest", backoff: { initialMs: 10, jitter: 0 } })
+      yield* rec.take(1)
+      yield* advance(10)
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(errors, ["topic"])
+      assert.deepStrictEqual(payloads(yield* bus.read("out", 0, 10)), ["fine"])
+    })))
+
+  it.effect("a chain of stages: every stage's output is caused by its input, each exactly once", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const n = 300
+      yield* bus.subscribe("a", "to-b", (e, ctx) => ctx.publish("b", e.payload, { key: e.key }), { from: "earliest" })
+      yield* bus.subscribe("b", "to-c", (e, ctx) => ctx.publish("c", e.payload, { key: e.key }), { from: "earliest", maxInFlight: 4 })
+      const done = yield* Deferred.make<void>()
+      const seen: Array<Event> = []
+      yield* bus.subscribe("c", "sink", (e) =>
+        Effect.suspend(() => {
+          seen.push(e)
+          return seen.length === n ? Deferred.succeed(done, undefined) : Effect.void
+        }), { from: "earliest" })
+      const sent = yield* bus.publishAll(Array.from({ length: n }, (_, i) => ({ topic: "a", payload: i, key: `k${i % 5}` })))
+      yield* Deferred.await(done)
+      const b = yield* bus.read("b", 0, 1000)
+      const c = yield* bus.read("c", 0, 1000)
+      assert.strictEqual(b.length, n)
+      assert.strictEqual(c.length, n)
+      const bById = new Map(b.map((e) => [e.id, e]))
+      for (const e of c) assert.strictEqual(bById.get(e.causedBy![0]!)!.payload, e.payload)
+      assert.deepStrictEqual(new Set(b.map((e) => e.causedBy![0])), new Set(sent.map((e) => e.id)))
+      // Per key, stage outputs keep their input order.
+      for (let k = 0; k < 5; k++) {
+        const order = c.filter((e) => e.key === `k${k}`).map((e) => e.payload as number)
+        assert.deepStrictEqual(order, [...order].sort((x, y) => x - y))
+      }
+    })))
+
+  it.effect("store: a fenced ack rolls back the publishes in its transaction", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const owned = yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
+      assert.isTrue(owned)
+      yield* store.initCursor("g", "in", 0, 0)
+      const draft = (id: string) => ({
+        id, ts: 0, topic: "out", key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: null
+      })
+      const fenced = yield* Effect.exit(store.commit({
+        now: 0, appends: [draft("x")], progress: [], deliveries: [], deadLetters: [],
+        acks: [{ group: "g", owner: "B", topic: "in", seq: 1 }]
+      }))
+      assert.isTrue(Exit.isFailure(fenced))
+      assert.strictEqual(yield* store.eventById("x"), undefined)
+      yield* store.commit({
+        now: 0, appends: [draft("y")], progress: [], deliveries: [], deadLetters: [],
+        acks: [{ group: "g", owner: "A", topic: "in", seq: 2 }, { group: "g", owner: "A", topic: "in", seq: 1 }]
+      })
+      assert.notStrictEqual(yield* store.eventById("y"), undefined)
+      const cursor = yield* store.getCursor("g", "in")
+      assert.deepStrictEqual([cursor!.floor, cursor!.acked], [2, []])
+      yield* store.commit({ now: 0, appends: [], progress: [], deliveries: [], deadLetters: [], acks: [{ group: "g", owner: "A", topic: "in", seq: 5 }] })
+      const after = yield* store.getCursor("g", "in")
+      assert.deepStrictEqual([after!.floor, after!.acked], [2, [[5, 5]]])
+    }).pipe(Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
+
+  it.live("on a file, a restarted bus finds every acked event's publishes and redelivers nothing", () =>
+    Effect.gen(function*() {
+      const dir = makeTmpDir()
+      const filename = join(dir, "bus.db")
+      const n = 200
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        yield* bus.publishAll(Array.from({ length: n }, (_, i) => ({ topic: "in", payload: i })))
+        const done = yield* Deferred.make<void>()
+        let count = 0
+        const sub = yield* bus.subscribe("in", "g", (e, ctx) =>
+          Effect.andThen(ctx.publish("out", e.payload), Effect.suspend(() => (++count === n ? Deferred.succeed(done, undefined) : Effect.void))),
+          { from: "earliest", commitIntervalMs: 60_000 })
+        yield* Deferred.await(done)
+        yield* Effect.sleep(20)
+        // Read the file from another connection while the group still runs: every ack is there.
+        const raw = new SqliteDatabase(filename, { readonly: true })
+        const row = raw.prepare("select floor, acked from cursors where grp = 'g'").get() as { floor: number; acked: string | null }
+        const outs = (raw.prepare("select count(*) n from events where topic = 'out'").get() as { n: number }).n
+        raw.close()
+        assert.strictEqual(outs, n)
+        assert.strictEqual(row.floor, n)
+        yield* sub.unsubscribe
+      }).pipe(Effect.provide(Bus.sqlite({ filename })))
+      rmSync(dir, { recursive: true, force: true })
+    }))
+})
+
