@@ -18,6 +18,7 @@ import { BusClosedError, SubscribeError } from "./runtime/errors.ts"
 import type { DeliveryContext, GroupStats } from "./runtime/ConsumerGroup.ts"
 import type { StartFrom, SubscribeOptions } from "./runtime/options.ts"
 import type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publish.ts"
+import type { Kysely } from "kysely"
 import type { TopicOptions } from "./runtime/Topic.ts"
 import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
 import type { Limits } from "./compile/runtime.ts"
@@ -46,6 +47,12 @@ export interface HandlerContext {
    * has no `seq` yet.
    */
   readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent>
+  /**
+   * A Kysely transaction on the bus's database for the handler's own writes, committed together
+   * with the ack and this run's publishes (rolled back if the handler fails). Opened on first call;
+   * later calls return the same one. Other store work waits while it is open: keep it short.
+   */
+  readonly transaction: () => Promise<Kysely<any>>
 }
 
 export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown
@@ -132,7 +139,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
               signal,
               ack: () => here(ctx.ack),
               nack: (delayMs) => here(ctx.nack(delayMs)),
-              publish: (topic, payload, publishOptions) => here(ctx.publish(topic, payload, publishOptions))
+              publish: (topic, payload, publishOptions) => here(ctx.publish(topic, payload, publishOptions)),
+              transaction: () => here(ctx.transaction)
             })),
         catch: (e) => e
       })

@@ -17,7 +17,7 @@ import * as Scope from "effect/Scope"
 import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
-import { Store, type StoreShape } from "../store/Store.ts"
+import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { CurrentGroup, type GroupDeps, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
 import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
@@ -108,6 +108,13 @@ interface RunningGroup {
   scope: Scope.Closeable
 }
 
+/** A publish through the bus from a handler holding its transaction would wait for that transaction. */
+const insideTransaction = (topic: string) =>
+  new PublishError({
+    topic: String(topic), reason: "options",
+    detail: "this handler holds ctx.transaction, which the bus would wait for: publish with ctx.publish (written with the ack)"
+  })
+
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
   const busScope = yield* Effect.scope
@@ -159,6 +166,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
     Effect.withFiber<Event, PublishFailure>((fiber) => {
       if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
+      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
       const prepared = prepare(
         topic, payload, publishOptions, topics.get(topic), limits,
         stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
@@ -173,6 +181,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const publishAll: BusShape["publishAll"] = (items) =>
     Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
       if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
+      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(""))
       if (!Array.isArray(items)) {
         return Effect.fail(new PublishError({ topic: "", reason: "options", detail: "publishAll takes an array of { topic, payload, ...options }" }))
       }

@@ -33,9 +33,10 @@ import * as Latch from "effect/Latch"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
+import type { Kysely } from "kysely"
 import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
-import type { CommitResult, ProgressWrite, StoreShape } from "../store/Store.ts"
+import { type CommitResult, type HandlerTransaction, type ProgressWrite, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { AckFloor } from "./AckFloor.ts"
 import { AckError, type BusClosedError, PublishError } from "./errors.ts"
 import { Fifo } from "./Fifo.ts"
@@ -70,6 +71,14 @@ export interface DeliveryContext {
     payload: unknown,
     options?: PublishOptions
   ) => Effect.Effect<PendingEvent, PublishError>
+  /**
+   * A database transaction for the handler's own writes (Kysely, on the bus's database), opened
+   * on first use and committed together with the ack and the publishes of this run: the
+   * handler's state and its ack commit together, or neither does (a failed run rolls it back).
+   * On SQLite one connection serves the process, so other store work waits while it is open:
+   * keep it short, and publish with `ctx.publish`, not the bus.
+   */
+  readonly transaction: Effect.Effect<Kysely<any>, PublishError | StoreError>
 }
 
 export type Handler = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown>
@@ -130,6 +139,8 @@ interface Work {
   handlerDone: boolean
   /** Events the current run published, written with its ack. */
   publishes: Array<Prepared> | undefined
+  /** The database transaction the current run opened (`ctx.transaction`), committed with its ack. */
+  tx: HandlerTransaction | undefined
 }
 
 /** What a running group is doing right now (in this process). */
@@ -480,7 +491,8 @@ const session = (
       deadline: 0,
       fiber: undefined,
       handlerDone: false,
-      publishes: undefined
+      publishes: undefined,
+      tx: undefined
     })
 
     const canStart = () => running < limit && !stopping
@@ -605,7 +617,7 @@ const session = (
 
     const deadLetter = (work: Work): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
-        work.publishes = undefined
+        yield* discardRun(work)
         const laneKey = lanes.laneOf(work.event.key)
         const holds = config.onPoison === "hold" && laneKey !== undefined
         const t = now()
@@ -653,25 +665,45 @@ const session = (
      * commit, before any later transaction reads it.
      */
     const acknowledge = (work: Work): Effect.Effect<void, SessionError> => {
-      const publishes = work.publishes
-      if (publishes === undefined) return finish(work)
+      const { publishes, tx } = work
+      if (publishes === undefined && tx === undefined) return finish(work)
       work.publishes = undefined
+      work.tx = undefined
       const { seq, topic } = work.event
       const floor = work.floor
-      const part: WritePart = {
-        appends: publishes.map((p) => p.draft),
+      const part = {
+        appends: publishes === undefined ? [] : publishes.map((p) => p.draft),
         acks: floor === undefined ? undefined : [{ group, owner: sid, topic, seq }],
-        deliveries: work.hasRow ? [{ _tag: "delete", owner: sid, group, seq }] : undefined,
+        deliveries: work.hasRow ? [{ _tag: "delete" as const, owner: sid, group, seq }] : [],
         onCommit: floor === undefined ? undefined : () => floor.done(seq)
       }
       work.hasRow = false
-      return Effect.flatMap(submit(part), () => finish(work, true))
+      if (tx === undefined) return Effect.flatMap(submit(part), () => finish(work, true))
+      // The handler's own transaction: the ack and the publishes are applied in it, then it commits.
+      return tx.commit({ ...part, now: now(), progress: [], deadLetters: [] }, part.onCommit).pipe(
+        Effect.flatMap((result) => {
+          if (result.fenced.includes(group)) return Effect.fail(new LeaseLost())
+          const appended = new Set<string>()
+          for (let i = 0; i < part.appends.length; i++) if (result.appended[i]!.existing === undefined) appended.add(part.appends[i]!.topic)
+          if (appended.size > 0) deps.wakeups.notify(appended)
+          return finish(work, true)
+        })
+      )
+    }
+
+    /** Forgets what a run that did not succeed published, and rolls back its transaction. */
+    const discardRun = (work: Work): Effect.Effect<void> => {
+      work.publishes = undefined
+      const tx = work.tx
+      if (tx === undefined) return Effect.void
+      work.tx = undefined
+      return tx.rollback
     }
 
     const settle = (work: Work, outcome: Outcome): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
         if (outcome._tag === "ack") return yield* acknowledge(work)
-        work.publishes = undefined
+        yield* discardRun(work)
         const t = now()
         work.lastError = outcome.message
         work.lastErrorStack = outcome.stack
@@ -733,6 +765,22 @@ const session = (
       nack(delayMs?: number) {
         return Effect.suspend(() => decide(this.work, this.run, { _tag: "nack", delayMs }))
       }
+      get transaction(): Effect.Effect<Kysely<any>, PublishError | StoreError> {
+        return Effect.suspend((): Effect.Effect<Kysely<any>, PublishError | StoreError> => {
+          const work = this.work
+          if (work.run !== this.run || !inFlight.has(work)) {
+            return Effect.fail(new PublishError({
+              topic: work.event.topic, reason: "settled",
+              detail: `the delivery of event ${work.event.id} is already settled: its transaction is closed`
+            }))
+          }
+          if (work.tx !== undefined) return Effect.succeed(work.tx.db)
+          return Effect.uninterruptible(Effect.map(store.beginTransaction, (tx) => {
+            work.tx = tx
+            return tx.db
+          }))
+        })
+      }
       publish(topic: string, payload: unknown, options?: PublishOptions): Effect.Effect<PendingEvent, PublishError> {
         return Effect.withFiber((fiber) => {
           const work = this.work
@@ -757,6 +805,7 @@ const session = (
       work.decision = undefined
       work.handlerDone = false
       work.publishes = undefined
+      work.tx = undefined
       work.deadline = now() + config.ackTimeoutMs
       work.fiber = self
       inFlight.add(work)
@@ -788,7 +837,10 @@ const session = (
         if (work.decision === undefined && Exit.isFailure(exit)) {
           end(work)
           if (Cause.hasInterruptsOnly(exit.cause)) {
-            if (stopping) return yield* Effect.interrupt
+            if (stopping) {
+              yield* discardRun(work)
+              return yield* Effect.interrupt
+            }
             return yield* settle(work, failure("the handler was interrupted"))
           }
           const { message, stack } = errorText(exit.cause)
@@ -809,7 +861,7 @@ const session = (
       return Effect.flatMap(Effect.exit(Effect.suspend(() => handler(work.event, new Context(work)))), (exit) => {
         if (exit._tag === "Success" && work.decision === undefined && config.ackMode === "auto" && work.fiber === self) {
           end(work)
-          return work.publishes === undefined ? finish(work) : acknowledge(work)
+          return work.publishes === undefined && work.tx === undefined ? finish(work) : acknowledge(work)
         }
         return completeSlow(work, exit, self)
       })
@@ -879,13 +931,18 @@ const session = (
     }
 
     const workers: Array<Fiber.Fiber<void, never>> = []
-    const startWorker = Effect.suspend(() =>
-      Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))).pipe(
-        Effect.provideService(CurrentGroup, instance)
+    // Each worker has its own transaction slot (see `TransactionSlot`); a transaction its handler
+    // left open when the worker ends (interrupted by the watchdog or the drain) is rolled back.
+    const startWorker = Effect.suspend(() => {
+      const slot: { current: HandlerTransaction | undefined } = { current: undefined }
+      return Effect.forkIn(guard(Effect.withFiber((self) => workerLoop(self))).pipe(
+        Effect.ensuring(Effect.suspend(() => slot.current?.rollback ?? Effect.void)),
+        Effect.provideService(CurrentGroup, instance),
+        Effect.provideService(TransactionSlot, slot)
       ), sessionScope).pipe(
         Effect.tap((fiber) => Effect.sync(() => workers.push(fiber)))
       )
-    )
+    })
 
     const watchdog = Effect.gen(function*() {
       while (true) {

@@ -10,6 +10,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type { Kysely } from "kysely"
 import type { SqlDialect } from "./dialect.ts"
 import type { StoreError } from "./errors.ts"
 import type {
@@ -112,6 +113,31 @@ export interface GroupSnapshot {
   readonly holds: ReadonlyArray<DeadLetter>
 }
 
+/**
+ * A database transaction a handler holds open (`ctx.transaction`): the handler runs its own
+ * statements through `db`, then its ack (and its publishes) are applied by `commit`, so the
+ * handler's state and its ack commit together, or neither does.
+ */
+export interface HandlerTransaction {
+  /** Kysely bound to the open transaction (do not start another transaction on it). */
+  readonly db: Kysely<any>
+  /** Applies `batch` inside the transaction and commits; `onCommit` runs right after the commit,
+   * before any other store call. On failure everything is rolled back. */
+  readonly commit: (batch: WriteBatch, onCommit?: () => void) => Effect.Effect<CommitResult, StoreError>
+  /** Rolls back (nothing when already committed or rolled back). */
+  readonly rollback: Effect.Effect<void>
+}
+
+/**
+ * The handler transaction the current fiber may use, in a box that each consumer worker provides
+ * once: the store fills it on `beginTransaction` and empties it on commit or rollback. Code
+ * running with the box that holds a transaction uses it; other store calls wait until it ends
+ * (on an embedded database every call shares one connection).
+ */
+export const TransactionSlot = Context.Reference<{ current: HandlerTransaction | undefined }>("sibus/store/TransactionSlot", {
+  defaultValue: () => ({ current: undefined })
+})
+
 export interface DeadLetterQuery {
   readonly group?: string | undefined
   readonly topic?: string | undefined
@@ -125,6 +151,11 @@ export interface StoreShape {
 
   /** Applies a batch in one transaction. Appends are idempotent by event id. */
   readonly commit: (batch: WriteBatch) => Effect.Effect<CommitResult, StoreError>
+  /**
+   * Opens a transaction for the handler whose worker provided the current `TransactionSlot`
+   * (waiting while another one is open), and records it in that slot.
+   */
+  readonly beginTransaction: Effect.Effect<HandlerTransaction, StoreError>
 
   /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit`. */
   readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>

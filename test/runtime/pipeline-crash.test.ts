@@ -2,11 +2,13 @@
  * Exactly-once handler publishes under `kill -9`: a pipeline stage (test/fixtures/pipeline-child.ts)
  * publishing two follow-ups per event is killed at random points, again and again, then run to the
  * end. Every handled event has exactly one of each follow-up (never zero, never two), caused by it,
- * and the cursor is at the head. 5 kills in the default tier, 50 with SIB_SLOW=1.
+ * exactly one row in the handler's own table (written through ctx.transaction), and the cursor is
+ * at the head. 5 kills in the default tier, 50 with SIB_SLOW=1.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
+import SqliteDatabase from "better-sqlite3"
 import { createRuntime, type Event } from "../../src/index.ts"
 import { fixture, sleep, spawnNode } from "../helpers/child.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
@@ -40,6 +42,9 @@ describe("handler publishes under kill -9", () => {
     const rt = await createRuntime({ db })
     await rt.publishAll(Array.from({ length: total }, (_, n) => ({ topic: "orders", payload: { n }, key: `c${n % 11}` })))
     await rt.close()
+    const setup = new SqliteDatabase(db)
+    setup.exec("create table tally (n integer not null, pid integer not null)")
+    setup.close()
     let seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
     const startSeed = seed
@@ -77,6 +82,12 @@ describe("handler publishes under kill -9", () => {
       const wrong = [...Array(total).keys()].filter((n) => counts.get(n) !== 1).map((n) => `${n}: ${counts.get(n) ?? 0}`)
       expect(wrong, `seed ${startSeed}: ${topic} per order`).toEqual([])
     }
+    const tally = new SqliteDatabase(db, { readonly: true })
+    const tallied = tally.prepare("select n, count(*) c from tally group by n having c != 1").all()
+    const talliedCount = (tally.prepare("select count(distinct n) c from tally").get() as { c: number }).c
+    tally.close()
+    expect(tallied, `seed ${startSeed}: the handler's own writes committed once per order`).toEqual([])
+    expect(talliedCount).toBe(total)
     expect(await check.getCursor("orders", "billing")).toBe(orders[orders.length - 1]!.seq)
     expect(await check.deadLetters()).toEqual([])
     // Runs that were killed before their commit were repeated: more runs than orders.

@@ -4,7 +4,7 @@
  * or dead-lettered. Under TestClock on in-memory and file databases.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit } from "effect"
+import { Deferred, Effect, Exit, Fiber } from "effect"
 import { join } from "node:path"
 import { rmSync } from "node:fs"
 import SqliteDatabase from "better-sqlite3"
@@ -219,3 +219,106 @@ describe("handler publishes commit with the ack", () => {
     }))
 })
 
+describe("ctx.transaction: the handler's own writes commit with its ack", () => {
+  const withTable = <A, E>(body: (filename: string) => Effect.Effect<A, E, Bus | Store>) =>
+    Effect.gen(function*() {
+      const dir = makeTmpDir()
+      const filename = join(dir, "app.db")
+      const raw = new SqliteDatabase(filename)
+      raw.exec("create table balances (account text not null, amount integer not null)")
+      raw.close()
+      try {
+        return yield* body(filename).pipe(Effect.provide(Bus.sqlite({ filename }), { local: true }))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+  const rowsOf = (filename: string) => {
+    const raw = new SqliteDatabase(filename, { readonly: true })
+    try {
+      return raw.prepare("select account, amount from balances order by rowid").all()
+    } finally {
+      raw.close()
+    }
+  }
+
+  it.effect("a failed run's writes are rolled back; the successful run's commit with its publishes and ack", () =>
+    withTable((filename) => Effect.gen(function*() {
+      const bus = yield* Bus
+      const event = yield* bus.publish("payments", { account: "a", amount: 5 })
+      const rec = yield* makeRecorder
+      const seenInside: Array<unknown> = []
+      yield* bus.subscribe("payments", "ledger", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          const trx = yield* ctx.transaction
+          const again = yield* ctx.transaction
+          assert.strictEqual(again, trx)
+          const p = e.payload as { account: string; amount: number }
+          yield* Effect.promise(() => trx.insertInto("balances").values({ account: p.account, amount: p.amount * ctx.attempt }).execute())
+          // The transaction sees its own writes.
+          seenInside.push((yield* Effect.promise(() => trx.selectFrom("balances").selectAll().execute())).length)
+          yield* ctx.publish("ledger.updated", { account: p.account })
+          if (ctx.attempt === 1) return yield* Effect.fail(new Error("crash after the write"))
+        })
+      ), { from: "earliest", backoff: { initialMs: 10, jitter: 0 } })
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(rowsOf(filename), [])
+      assert.deepStrictEqual(yield* bus.read("ledger.updated", 0, 10), [])
+      yield* advance(10)
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(rowsOf(filename), [{ account: "a", amount: 10 }])
+      assert.deepStrictEqual(seenInside, [1, 1])
+      const updated = yield* bus.read("ledger.updated", 0, 10)
+      assert.deepStrictEqual(updated.map((u) => u.causedBy), [[event.id]])
+      const store = yield* Store
+      assert.strictEqual((yield* store.getCursor("ledger", "payments"))!.floor, event.seq)
+    })))
+
+  it.effect("other store work waits while a transaction is open; bus.publish inside it is refused at once", () =>
+    withTable((filename) => Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", 1)
+      const opened = yield* Deferred.make<void>()
+      const proceed = yield* Deferred.make<void>()
+      const refused: Array<string> = []
+      yield* bus.subscribe("in", "g", (_e, ctx) =>
+        Effect.gen(function*() {
+          const trx = yield* ctx.transaction
+          yield* Effect.promise(() => trx.insertInto("balances").values({ account: "x", amount: 1 }).execute())
+          const error = yield* Effect.flip(bus.publish("elsewhere", 1))
+          refused.push(error._tag)
+          yield* Deferred.succeed(opened, undefined)
+          yield* Deferred.await(proceed)
+        }), { from: "earliest" })
+      yield* Deferred.await(opened)
+      const outside = yield* Effect.forkChild(bus.publish("other", 2))
+      yield* settle
+      assert.isUndefined(outside.pollUnsafe())
+      assert.deepStrictEqual(rowsOf(filename), [])
+      yield* Deferred.succeed(proceed, undefined)
+      const published = yield* Fiber.join(outside)
+      assert.strictEqual(published.payload, 2)
+      assert.deepStrictEqual(refused, ["PublishError"])
+      assert.deepStrictEqual(rowsOf(filename), [{ account: "x", amount: 1 }])
+    })))
+
+  it.effect("a run that times out holding its transaction rolls it back, and the group carries on", () =>
+    withTable((filename) => Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", "stuck")
+      yield* bus.publish("in", "fine")
+      const rec = yield* makeRecorder
+      yield* bus.subscribe("in", "g", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          const trx = yield* ctx.transaction
+          yield* Effect.promise(() => trx.insertInto("balances").values({ account: String(e.payload), amount: ctx.attempt }).execute())
+          if (e.payload === "stuck" && ctx.attempt === 1) yield* Effect.never
+        })
+      ), { from: "earliest", ackTimeoutMs: 1000, ordering: "strict", backoff: { initialMs: 10, jitter: 0 } })
+      for (let i = 0; i < 5; i++) yield* advance(1000)
+      assert.deepStrictEqual(rowsOf(filename), [{ account: "stuck", amount: 2 }, { account: "fine", amount: 1 }])
+    })))
+})

@@ -22,7 +22,9 @@ import {
   topicOfRow
 } from "../rows.ts"
 import type { ConsumerGroupsTable, CursorsTable, Database, DeadLettersTable, DeliveriesTable, TopicsTable } from "../schema.ts"
-import { Store, type CommitResult, type ProgressWrite, type StoreShape, type WriteBatch } from "../Store.ts"
+import {
+  type CommitResult, type HandlerTransaction, type ProgressWrite, Store, type StoreShape, TransactionSlot, type WriteBatch
+} from "../Store.ts"
 import { addDone } from "../ackRanges.ts"
 import { bind, type Template } from "../template.ts"
 
@@ -291,18 +293,88 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     return { lease: leaseRow === undefined ? undefined : leaseOfRow(leaseRow), cursors, deliveries, holds }
   })
 
+  // ---- handler transactions -----------------------------------------------------------------
+  // One connection serves every fiber, so while a handler holds a transaction open, calls from
+  // anyone else wait for it to end (they would otherwise run inside it); calls made with the
+  // holder's `TransactionSlot` run in it.
+  let open: { readonly tx: HandlerTransaction; readonly slot: { current: HandlerTransaction | undefined }; readonly waiters: Array<() => void> } | undefined
+
+  const release = (tx: HandlerTransaction) => {
+    const held = open
+    if (held === undefined || held.tx !== tx) return
+    open = undefined
+    held.slot.current = undefined
+    for (const wake of held.waiters) wake()
+  }
+
+  const waitForTransaction: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (open === undefined) return resume(Effect.void)
+    open.waiters.push(() => resume(Effect.void))
+  })
+
+  const gated = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> => {
+    const run = attempt(op, f)
+    const self: Effect.Effect<A, StoreError> = Effect.suspend(() =>
+      open === undefined
+        ? run
+        : Effect.withFiber((fiber) => (open !== undefined && fiber.getRef(TransactionSlot) !== open.slot ? Effect.andThen(waitForTransaction, self) : run))
+    )
+    return self
+  }
+
+  const beginTransaction: Effect.Effect<HandlerTransaction, StoreError> = Effect.withFiber((fiber) => {
+    const slot = fiber.getRef(TransactionSlot)
+    if (slot.current !== undefined) return Effect.succeed(slot.current)
+    return gated("beginTransaction", () => {
+      db.exec("BEGIN IMMEDIATE")
+      const tx: HandlerTransaction = {
+        db: kysely as unknown as Kysely<any>,
+        commit: (batch, onCommit) =>
+          Effect.try({
+            try: () => {
+              if (open?.tx !== tx) throw new Error("the transaction already ended")
+              try {
+                const result = commitTx(batch)
+                db.exec("COMMIT")
+                onCommit?.()
+                return result
+              } catch (e) {
+                if (db.inTransaction) db.exec("ROLLBACK")
+                throw e
+              } finally {
+                release(tx)
+              }
+            },
+            catch: (cause) => new StoreError({ op: "commit", cause })
+          }),
+        rollback: Effect.sync(() => {
+          if (open?.tx !== tx) return
+          try {
+            if (db.inTransaction) db.exec("ROLLBACK")
+          } finally {
+            release(tx)
+          }
+        })
+      }
+      open = { tx, slot, waiters: [] }
+      slot.current = tx
+      return tx
+    })
+  })
+
   return {
     dialect: "sqlite",
     location,
-    commit: (batch) => attempt("commit", () => commitTx.immediate(batch)),
-    readTopic: (topic, after, limit) => attempt("readTopic", () => events(q.readTopic, { topic, after, limit })),
+    commit: (batch) => gated("commit", () => commitTx.immediate(batch)),
+    beginTransaction,
+    readTopic: (topic, after, limit) => gated("readTopic", () => events(q.readTopic, { topic, after, limit })),
     readSeqs: (seqs) =>
-      attempt("readSeqs", () =>
+      gated("readSeqs", () =>
         [...seqs].sort((a, b) => a - b).flatMap((seq) => events(q.eventBySeq, { seq }))
       ),
-    eventById: (id) => attempt("eventById", () => events(q.eventById, { id })[0]),
+    eventById: (id) => gated("eventById", () => events(q.eventById, { id })[0]),
     latestByKey: (topic, keys) =>
-      attempt("latestByKey", () => {
+      gated("latestByKey", () => {
         const out = new Map<string, Event>()
         for (const key of new Set(keys)) {
           const [event] = events(q.latestOfKey, { topic, key })
@@ -310,48 +382,48 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
         }
         return out
       }),
-    headSeq: (topic) => attempt("headSeq", () => num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)),
+    headSeq: (topic) => gated("headSeq", () => num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)),
     floorForTs: (topic, ts) =>
-      attempt("floorForTs", () => {
+      gated("floorForTs", () => {
         const first = get<{ seq: number | null }, "topic" | "ts">(q.firstSeqAtOrAfterTs, { topic, ts })?.seq ?? null
         if (first !== null) return num(first) - 1
         return num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)
       }),
-    changeToken: attempt("changeToken", () => db.pragma("data_version", { simple: true }) as number),
+    changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
 
     readLease: (group) =>
-      attempt("readLease", () => {
+      gated("readLease", () => {
         const row = get<ConsumerGroupsTable, "group">(q.readLease, { group })
         return row === undefined ? undefined : leaseOfRow(row)
       }),
-    claimLease: (claim) => attempt("claimLease", () => claimTx.immediate(claim)),
+    claimLease: (claim) => gated("claimLease", () => claimTx.immediate(claim)),
     renewLease: (group, owner, expiresAt, now) =>
-      attempt("renewLease", () => run(q.renewLease, { group, owner, expiresAt, now }).changes === 1),
+      gated("renewLease", () => run(q.renewLease, { group, owner, expiresAt, now }).changes === 1),
     releaseLease: (group, owner, now) =>
-      attempt("releaseLease", () => {
+      gated("releaseLease", () => {
         run(q.releaseLease, { group, owner, now })
       }),
-    loadGroup: (group, topics) => attempt("loadGroup", () => loadGroupTx.deferred(group, topics)),
-    initCursor: (group, topic, floor, now) => attempt("initCursor", () => initCursorTx.immediate(group, topic, floor, now)),
+    loadGroup: (group, topics) => gated("loadGroup", () => loadGroupTx.deferred(group, topics)),
+    initCursor: (group, topic, floor, now) => gated("initCursor", () => initCursorTx.immediate(group, topic, floor, now)),
     setCursor: (group, topic, floor, now) =>
-      attempt("setCursor", () => {
+      gated("setCursor", () => {
         setCursorTx.immediate(group, topic, floor, now)
       }),
     getCursor: (group, topic) =>
-      attempt("getCursor", () => {
+      gated("getCursor", () => {
         const row = get<CursorsTable, "topic" | "group">(q.getCursor, { topic, group })
         return row === undefined ? undefined : cursorOfRow(row)
       }),
 
     deadLetters: (query) =>
-      attempt("deadLetters", () =>
+      gated("deadLetters", () =>
         all<DeadLettersTable, "group" | "topic" | "limit">(q.deadLetters, {
           group: query.group ?? null, topic: query.topic ?? null, limit: query.limit ?? -1
         }).map(deadLetterOfRow)
       ),
-    requeue: (group, seqs, now) => attempt("requeue", () => requeueTx.immediate(group, seqs, now)),
+    requeue: (group, seqs, now) => gated("requeue", () => requeueTx.immediate(group, seqs, now)),
     dropDeadLetter: (group, seq) =>
-      attempt("dropDeadLetter", () => {
+      gated("dropDeadLetter", () => {
         return db.transaction(() => {
           const removed = run(q.deleteDeadLetter, { group, seq }).changes === 1
           return removed
@@ -359,16 +431,16 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       }),
 
     upsertTopic: (name, config, now) =>
-      attempt("upsertTopic", () => {
+      gated("upsertTopic", () => {
         run(q.upsertTopic, { name, config: JSON.stringify(config), now })
       }),
-    topics: attempt("topics", () => all<TopicsTable, never>(q.topics, {}).map(topicOfRow)),
+    topics: gated("topics", () => all<TopicsTable, never>(q.topics, {}).map(topicOfRow)),
 
-    topicStats: attempt("topicStats", () =>
+    topicStats: gated("topicStats", () =>
       all<{ topic: string; events: number; first_seq: number; last_seq: number; last_ts: number }, never>(q.topicStats, {})
         .map((r) => ({ topic: r.topic, events: num(r.events), firstSeq: num(r.first_seq), lastSeq: num(r.last_seq), lastTs: num(r.last_ts) }))
     ),
-    groupPositions: attempt("groupPositions", () =>
+    groupPositions: gated("groupPositions", () =>
       db.transaction(() => {
         const counts = (t: typeof q.retryingCounts) => {
           const out = new Map<string, number>()
@@ -386,13 +458,13 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
       }).deferred()
     ),
     floorForLast: (topic, count) =>
-      attempt("floorForLast", () => {
+      gated("floorForLast", () => {
         if (count <= 0) return num(get<{ seq: number | null }, "topic">(q.headSeq, { topic })?.seq ?? 0)
         const row = get<{ seq: number }, "topic" | "offset">(q.nthLastSeq, { topic, offset: count - 1 })
         return row === undefined ? 0 : num(row.seq) - 1
       }),
     countEvents: (topic, afterSeq, uptoSeq) =>
-      attempt("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0))
+      gated("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0))
   }
 }
 
