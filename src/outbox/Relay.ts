@@ -1,0 +1,437 @@
+/**
+ * The outbox relay: a fiber that publishes an outbox's rows into the bus, with the row id as the
+ * event id, and marks them sent. It holds its claims (a lease on rows), its retry decisions and
+ * its pruning; it publishes only through a narrow `RelayTarget` (the `Bus` service, or the
+ * Promise runtime's methods), so it never touches the bus's store. Start one per outbox per
+ * process, or several: the lease keeps them apart.
+ *
+ * Modes of the relay fiber:
+ * - **checking**: reads the earliest due time of an unclaimed pending row (a read: an idle relay
+ *   takes no write lock). Due now -> sending; otherwise -> idle.
+ * - **sending**: holds a connection of the outbox's database (so no application transaction on
+ *   that Kysely is open while it publishes: on one SQLite file, the bus's writer would wait for
+ *   that transaction's write lock, blocking the event loop for up to its busy timeout), claims up
+ *   to `batchSize` due rows with a lease of `leaseMs`, publishes them in one `publishAll`
+ *   (given at most `leaseMs`, then abandoned like a failure below), then marks them sent. A publish refused for one row (a `PublishError`: bad topic,
+ *   schema mismatch, ...) charges that row an attempt (`attempts`, `last_error`, `next_attempt_at`
+ *   after the backoff, or `failed` at `maxAttempts`) and the others are published again without
+ *   it. Any other failure (the bus closed, its store or the database failing) marks what was
+ *   published, gives the other rows back uncharged with the error noted, and -> backing off. A
+ *   full batch -> sending again; a partial one -> checking.
+ * - **backing off**: sleeps 100 ms doubling to 30 s (jittered) after consecutive failures, then
+ *   -> checking. Restart strategy: the relay never stops on its own.
+ * - **idle**: waits for the first of a local `add` (the wake), the poll interval and the next
+ *   retry due, then -> checking. A wake may come before the adding transaction commits, so after
+ *   a wake the next three waits are short (`recheckMs`, doubling) before falling back to polling.
+ *   Adds in other processes are found by the poll.
+ * - **pruning** (its own fiber): every `pruneIntervalMs`, deletes rows sent more than
+ *   `retentionMs` ago, in batches of `pruneBatchSize`.
+ * Stopping (the scope closes) interrupts only a publish in flight; what was published is marked
+ * and the rest of the batch is given back, so nothing waits for a lease to run out.
+ *
+ * Why exactly once into the bus: a row is inserted only if the application's transaction
+ * commits; it stays pending until the publish that carries it has committed; and a second
+ * publish of it (after a crash before marking, or after a lease ran out) carries the same event
+ * id, which the store deduplicates. Effects that leave the bus remain the consumers' business.
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as Result from "effect/Result"
+import type { Kysely } from "kysely"
+import { Bus } from "../runtime/Bus.ts"
+import { PublishError } from "../runtime/errors.ts"
+import { bootId } from "../runtime/ids.ts"
+import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
+import { type Backoff, retryDelay } from "../runtime/RetryPolicy.ts"
+import { Signal } from "../runtime/Signal.ts"
+import { OutboxDbError, OutboxOptionsError } from "./errors.ts"
+import { Outbox, type OutboxShape } from "./Outbox.ts"
+import type { OutboxDatabase } from "./schema.ts"
+import { claimDue, type ClaimedRow, markSent, nextDue, type OutboxStats, pruneSent, recordRefusal, release } from "./sql.ts"
+import { watchAdds } from "./Wake.ts"
+
+/**
+ * Where a relay publishes: the `Bus` service fits, and so does the Promise runtime's
+ * `publish`/`publishAll` wrapped in effects. A failure that is a `PublishError` is the row's
+ * fault; any other failure is the target's.
+ */
+export interface RelayTarget {
+  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Effect.Effect<unknown, unknown>
+  readonly publishAll: (items: ReadonlyArray<PublishItem>) => Effect.Effect<unknown, unknown>
+}
+
+export interface RelayOptions {
+  /** Rows claimed and published per transaction (default 100). */
+  readonly batchSize?: number | undefined
+  /** How long a claim keeps other relays off a row (default 30 s). */
+  readonly leaseMs?: number | undefined
+  /** How often an idle relay looks for rows added elsewhere (default 1 s). */
+  readonly pollIntervalMs?: number | undefined
+  /** The first short wait after a local add found nothing committed yet (default 20 ms). */
+  readonly recheckMs?: number | undefined
+  /** Refused publishes before a row is marked failed (default 10). */
+  readonly maxAttempts?: number | undefined
+  /** Delay before a refused row is tried again (default 1 s doubling to 60 s, +/- 20 %). */
+  readonly backoff?: Partial<Backoff> | undefined
+  /** How long sent rows are kept (default 1 day; `Infinity` keeps them). */
+  readonly retentionMs?: number | undefined
+  /** How often sent rows are pruned (default 1 min). */
+  readonly pruneIntervalMs?: number | undefined
+  /** Rows deleted per prune statement (default 1000). */
+  readonly pruneBatchSize?: number | undefined
+  /** This relay's name in `claimed_by` (default: a new UUIDv7). */
+  readonly owner?: string | undefined
+}
+
+/** What this relay did since it started: monotonic counters for metrics. */
+export interface RelayCounters {
+  /** Rows it marked sent. */
+  readonly sent: number
+  /** Publishes refused and charged to a row. */
+  readonly refused: number
+  /** Rows it marked failed (refused `maxAttempts` times). */
+  readonly failed: number
+  /** Sent rows it deleted after the retention. */
+  readonly pruned: number
+  /** Rounds that failed as a whole (the bus or the database unavailable). */
+  readonly errors: number
+}
+
+/** The outbox's rows by state (gauges) and this relay's counters. */
+export interface RelayStats extends OutboxStats {
+  readonly relay: RelayCounters
+}
+
+export interface RelayShape {
+  readonly owner: string
+  readonly counters: () => RelayCounters
+  readonly stats: Effect.Effect<RelayStats, OutboxDbError>
+  /** Deletes sent rows past the retention now; returns how many. */
+  readonly prune: Effect.Effect<number, OutboxDbError>
+  /** Stops the relay (idempotent): a publish in flight is interrupted, its claims given back. */
+  readonly stop: Effect.Effect<void>
+}
+
+/** The target failed as a whole (not because of a row). */
+class TargetFailure extends Data.TaggedError("TargetFailure")<{ readonly cause: unknown }> {
+  override get message(): string {
+    const c = this.cause
+    return `publishing failed: ${c instanceof Error ? c.message : String(c)}`
+  }
+}
+
+const optionNames = [
+  "batchSize", "leaseMs", "pollIntervalMs", "recheckMs", "maxAttempts", "backoff", "retentionMs", "pruneIntervalMs",
+  "pruneBatchSize", "owner"
+]
+const defaultRowBackoff: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.2 }
+const relayBackoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 }
+const maxRechecks = 3
+
+interface Config {
+  readonly batchSize: number
+  readonly leaseMs: number
+  readonly pollIntervalMs: number
+  readonly recheckMs: number
+  readonly maxAttempts: number
+  readonly backoff: Backoff
+  readonly retentionMs: number
+  readonly pruneIntervalMs: number
+  readonly pruneBatchSize: number
+  readonly owner: string | undefined
+}
+
+const resolveOptions = (options: RelayOptions): Config | OutboxOptionsError => {
+  const invalid = (detail: string) => new OutboxOptionsError({ of: "relay", detail })
+  if (typeof options !== "object" || options === null) return invalid("relay options must be an object")
+  const given = options as Record<string, unknown>
+  const unknown = Object.keys(given).filter((k) => !optionNames.includes(k) && given[k] !== undefined)
+  if (unknown.length > 0) return invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${optionNames.join(", ")}`)
+  const int = (name: keyof RelayOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number | OutboxOptionsError => {
+    const v = given[name] ?? fallback
+    return typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
+      ? v
+      : invalid(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}, got ${JSON.stringify(v)}`)
+  }
+  const batchSize = int("batchSize", 100, 1, 5000)
+  const leaseMs = int("leaseMs", 30_000, 1)
+  const pollIntervalMs = int("pollIntervalMs", 1000, 1)
+  const recheckMs = int("recheckMs", 20, 1)
+  const maxAttempts = int("maxAttempts", 10, 1)
+  const pruneIntervalMs = int("pruneIntervalMs", 60_000, 1)
+  const pruneBatchSize = int("pruneBatchSize", 1000, 1, 10_000)
+  for (const v of [batchSize, leaseMs, pollIntervalMs, recheckMs, maxAttempts, pruneIntervalMs, pruneBatchSize]) {
+    if (v instanceof OutboxOptionsError) return v
+  }
+  const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000
+  if (typeof retentionMs !== "number" || !(retentionMs >= 0)) return invalid(`retentionMs must be a number of milliseconds >= 0 (or Infinity), got ${JSON.stringify(retentionMs)}`)
+  const b = options.backoff ?? {}
+  if (typeof b !== "object" || b === null) return invalid("backoff must be an object { initialMs?, factor?, maxMs?, jitter? }")
+  const backoff: Backoff = { ...defaultRowBackoff, ...Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) }
+  const badBackoff = Object.keys(b).find((k) => !(k in defaultRowBackoff))
+  if (badBackoff !== undefined) return invalid(`unknown backoff option ${JSON.stringify(badBackoff)}; valid: initialMs, factor, maxMs, jitter`)
+  if (
+    !(backoff.initialMs >= 0) || !(backoff.factor >= 1) || !(backoff.maxMs >= 0) || !(backoff.jitter >= 0 && backoff.jitter <= 1) ||
+    ![backoff.initialMs, backoff.factor, backoff.maxMs, backoff.jitter].every(Number.isFinite)
+  ) {
+    return invalid("backoff needs initialMs >= 0, factor >= 1, maxMs >= 0 and jitter from 0 to 1")
+  }
+  if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner.length === 0)) return invalid("owner must be a non-empty string")
+  return {
+    batchSize: batchSize as number, leaseMs: leaseMs as number, pollIntervalMs: pollIntervalMs as number,
+    recheckMs: recheckMs as number, maxAttempts: maxAttempts as number, backoff, retentionMs,
+    pruneIntervalMs: pruneIntervalMs as number, pruneBatchSize: pruneBatchSize as number, owner: options.owner
+  }
+}
+
+const isPublishError = (e: unknown): e is PublishError =>
+  e instanceof PublishError || (typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "PublishError")
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** The publish of a claimed row, or why its stored text cannot be one. */
+const itemOf = (row: ClaimedRow): PublishItem | string => {
+  try {
+    const item: { topic: string; payload: unknown; id: string; key?: string; headers?: Record<string, string> } = {
+      topic: row.topic, payload: JSON.parse(row.payload), id: row.id
+    }
+    if (row.key !== null) item.key = row.key
+    if (row.headers !== null) item.headers = JSON.parse(row.headers)
+    return item
+  } catch (e) {
+    return `the stored row is not valid JSON: ${errorText(e)}`
+  }
+}
+
+interface Progress {
+  readonly sent: Array<string>
+  readonly refused: Array<{ readonly row: ClaimedRow; readonly error: string }>
+  /** Why the target failed as a whole (noted on the rows given back). */
+  error?: string | undefined
+}
+
+/**
+ * Starts a relay for `outbox` publishing to `target`, for the life of the current scope. Fails
+ * only on bad options; after that it runs until stopped.
+ */
+export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: RelayTarget, options: RelayOptions = {}) {
+  const config = resolveOptions(options)
+  if (config instanceof OutboxOptionsError) return yield* config
+  const clock = yield* Clock.Clock
+  const random = yield* Random.Random
+  const owner = config.owner ?? bootId(clock, random)
+  const { table } = outbox
+  const db = outbox.db as Kysely<OutboxDatabase>
+  const counters = { sent: 0, refused: 0, failed: 0, pruned: 0, errors: 0 }
+  const dbError = (op: string) => (cause: unknown) => new OutboxDbError({ table, op, cause })
+  const query = <A>(op: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: dbError(op) })
+  const name = `outbox ${table}: relay ${owner}`
+
+  const signal = new Signal()
+  const unwatch = watchAdds(outbox.db, table, signal)
+  yield* Effect.addFinalizer(() => Effect.sync(unwatch))
+
+  /**
+   * Runs `use` holding a connection of the outbox's database (uninterruptibly, except where
+   * `use` restores interruption); the connection is given back however `use` ends.
+   */
+  const withConnection = <A, E>(
+    use: (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | OutboxDbError> =>
+    Effect.uninterruptibleMask((restore) => {
+      let giveBack: (() => void) | undefined
+      let cancelled = false
+      const acquire = Effect.callback<Kysely<OutboxDatabase>, OutboxDbError>((resume) => {
+        db.connection().execute((conn) =>
+          new Promise<void>((done) => {
+            if (cancelled) return done()
+            giveBack = done
+            resume(Effect.succeed(conn))
+          })
+        ).catch((cause) => resume(Effect.fail(dbError("connection")(cause))))
+        return Effect.sync(() => {
+          cancelled = true
+        })
+      })
+      return restore(acquire).pipe(
+        Effect.flatMap((conn) => use(conn, restore)),
+        Effect.ensuring(Effect.sync(() => giveBack?.()))
+      )
+    })
+
+  /** Publishes the rows, isolating refused ones; records what happened in `progress`. */
+  const publishRows = (rows: ReadonlyArray<ClaimedRow>, progress: Progress) =>
+    Effect.gen(function*() {
+      const targetFailed = (cause: unknown) => {
+        const failure = new TargetFailure({ cause })
+        progress.error = failure.message
+        return failure
+      }
+      let remaining: Array<{ row: ClaimedRow; item: PublishItem }> = []
+      for (const row of rows) {
+        const item = itemOf(row)
+        if (typeof item === "string") progress.refused.push({ row, error: item })
+        else remaining.push({ row, item })
+      }
+      while (remaining.length > 0) {
+        const all = yield* Effect.result(target.publishAll(remaining.map((r) => r.item)))
+        if (Result.isSuccess(all)) {
+          for (const r of remaining) progress.sent.push(r.row.id)
+          return
+        }
+        if (!isPublishError(all.failure)) return yield* targetFailed(all.failure)
+        const index = all.failure.item
+        const suspects = typeof index === "number" && index >= 0 && index < remaining.length ? [remaining[index]!] : remaining
+        // Each suspect alone: its own refusal message (or it goes through after all).
+        for (const s of suspects) {
+          const { topic, payload, ...rest } = s.item
+          const alone = yield* Effect.result(target.publish(topic, payload, rest))
+          if (Result.isSuccess(alone)) progress.sent.push(s.row.id)
+          else if (isPublishError(alone.failure)) progress.refused.push({ row: s.row, error: alone.failure.message })
+          else return yield* targetFailed(alone.failure)
+        }
+        remaining = remaining.filter((r) => !suspects.includes(r))
+      }
+    })
+
+  /** Writes down the outcome of a batch: sent, refused, given back. Never fails (logs instead). */
+  const settle = (conn: Kysely<OutboxDatabase>, rows: ReadonlyArray<ClaimedRow>, progress: Progress) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      yield* query("markSent", () => markSent(conn, table, progress.sent, now))
+      counters.sent += progress.sent.length
+      for (const { error, row } of progress.refused) {
+        const attempts = row.attempts + 1
+        const failed = attempts >= config.maxAttempts
+        const nextAttemptAt = now + retryDelay(config.backoff, attempts, random)
+        const held = yield* query("recordRefusal", () => recordRefusal(conn, table, { id: row.id, owner, attempts, error, nextAttemptAt, failed }))
+        if (!held) continue
+        counters.refused++
+        if (failed) counters.failed++
+        yield* Effect.logWarning(
+          failed
+            ? `${name}: row ${row.id} (topic ${JSON.stringify(row.topic)}) failed after ${attempts} attempts: ${error}`
+            : `${name}: row ${row.id} (topic ${JSON.stringify(row.topic)}) refused (attempt ${attempts} of ${config.maxAttempts}, next in ${nextAttemptAt - now} ms): ${error}`
+        )
+      }
+      const done = new Set([...progress.sent, ...progress.refused.map((r) => r.row.id)])
+      const rest = rows.filter((r) => !done.has(r.id)).map((r) => r.id)
+      yield* query("release", () => release(conn, table, rest, owner, progress.error))
+    }).pipe(
+      Effect.catch((e) =>
+        Effect.sync(() => counters.errors++).pipe(
+          Effect.andThen(Effect.logWarning(`${name}: ${e.message}; the batch's claims lapse after ${config.leaseMs} ms`))
+        )
+      )
+    )
+
+  /** Claims one batch and sends it; returns how many rows were claimed. */
+  const sendBatch = withConnection((conn, restore) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
+      if (rows.length === 0) return 0
+      const progress: Progress = { sent: [], refused: [] }
+      // A publish is given at most the lease: past it another relay may send these rows anyway,
+      // and the connection held meanwhile keeps the application's transactions waiting.
+      const bounded = Effect.timeoutOrElse(publishRows(rows, progress), {
+        duration: config.leaseMs,
+        orElse: () => {
+          const failure = new TargetFailure({ cause: `no answer within the lease (${config.leaseMs} ms); the batch was abandoned` })
+          progress.error = failure.message
+          return Effect.fail(failure)
+        }
+      })
+      const exit = yield* Effect.exit(restore(bounded))
+      yield* settle(conn, rows, progress)
+      yield* exit
+      return rows.length
+    })
+  )
+
+  /** Waits up to `ms` for a wake; true when woken. */
+  const waitForWake = (ms: number): Effect.Effect<boolean> =>
+    ms <= 0 ? Effect.succeed(false) : Effect.raceFirst(Effect.as(signal.wait, true), Effect.as(Effect.sleep(ms), false))
+
+  const loop = Effect.gen(function*() {
+    let failures = 0
+    let rechecks = 0
+    let full = false
+    while (true) {
+      const round = yield* Effect.result(Effect.gen(function*() {
+        if (!full) {
+          const now = yield* Clock.currentTimeMillis
+          const due = yield* query("nextDue", () => nextDue(db, table, now))
+          if (due === undefined || due > now) return due === undefined ? Infinity : due - now
+        }
+        const claimed = yield* sendBatch
+        full = claimed === config.batchSize
+        return 0
+      }))
+      if (Result.isFailure(round)) {
+        full = false
+        failures++
+        counters.errors++
+        const delay = retryDelay(relayBackoff, failures, random)
+        yield* Effect.logWarning(`${name}: ${round.failure.message}; trying again in ${delay} ms`)
+        yield* Effect.sleep(delay)
+        continue
+      }
+      failures = 0
+      if (round.success === 0) continue
+      // Idle: nothing due now.
+      let wait = Math.min(config.pollIntervalMs, round.success)
+      if (rechecks > 0) {
+        wait = Math.min(wait, config.recheckMs * 2 ** (maxRechecks - rechecks))
+        rechecks--
+      }
+      if (yield* waitForWake(wait)) rechecks = maxRechecks
+    }
+  })
+
+  const pruneNow: Effect.Effect<number, OutboxDbError> = Effect.gen(function*() {
+    if (config.retentionMs === Infinity) return 0
+    const cutoff = (yield* Clock.currentTimeMillis) - config.retentionMs
+    let total = 0
+    while (true) {
+      const n = yield* query("prune", () => pruneSent(db, table, cutoff, config.pruneBatchSize))
+      total += n
+      counters.pruned += n
+      if (n < config.pruneBatchSize) return total
+      yield* Effect.yieldNow
+    }
+  })
+
+  const pruner = Effect.gen(function*() {
+    while (true) {
+      yield* Effect.sleep(config.pruneIntervalMs)
+      yield* pruneNow.pipe(Effect.catch((e) => Effect.logWarning(`${name}: ${e.message}`)))
+    }
+  })
+
+  const fibers = [yield* Effect.forkScoped(loop)]
+  if (config.retentionMs !== Infinity) fibers.push(yield* Effect.forkScoped(pruner))
+  const counterSnapshot = (): RelayCounters => ({ ...counters })
+
+  const relay: RelayShape = {
+    owner,
+    counters: counterSnapshot,
+    stats: Effect.map(outbox.stats, (s) => ({ ...s, relay: counterSnapshot() })),
+    prune: pruneNow,
+    stop: Effect.forEach(fibers, (f) => Fiber.interrupt(f), { discard: true })
+  }
+  return relay
+})
+
+export class OutboxRelay extends Context.Service<OutboxRelay, RelayShape>()("sibus/OutboxRelay") {
+  /** A relay for the `Outbox` service publishing through the `Bus` service; stopped with the layer. */
+  static readonly layer = (options?: RelayOptions): Layer.Layer<OutboxRelay, OutboxOptionsError, Outbox | Bus> =>
+    Layer.effect(OutboxRelay, Effect.gen(function*() {
+      return yield* start(yield* Outbox, yield* Bus, options)
+    }))
+}

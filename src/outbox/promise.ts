@@ -1,0 +1,83 @@
+/**
+ * The outbox for code that does not use Effect: `createOutbox({ db })` ensures the table and
+ * gives Promise versions of `add`, `addAll`, `stats` and `retryFailed`; `startRelay(runtime)`
+ * runs a relay publishing through a Promise runtime (`createRuntime`'s `publish`/`publishAll`)
+ * until `stop()`. Every rejection is the typed error instance the Effect API fails with.
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import type { Kysely } from "kysely"
+import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
+import { OutboxOptionsError } from "./errors.ts"
+import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "./Outbox.ts"
+import { type RelayCounters, type RelayOptions, type RelayStats, start } from "./Relay.ts"
+
+/** What a relay needs from a Promise runtime (the `Runtime` of `createRuntime` has both). */
+export interface PromisePublisher {
+  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<unknown>
+  readonly publishAll: (items: ReadonlyArray<PublishItem>) => Promise<unknown>
+}
+
+export interface PromiseRelay {
+  readonly owner: string
+  /** What this relay did since it started. */
+  readonly counters: () => RelayCounters
+  /** The outbox's rows by state, with this relay's counters. */
+  readonly stats: () => Promise<RelayStats>
+  /** Deletes sent rows past the retention now; resolves with how many. */
+  readonly prune: () => Promise<number>
+  /** Stops the relay (a publish in flight is interrupted and its claims given back). Stop it
+   * before closing the runtime it publishes through. */
+  readonly stop: () => Promise<void>
+  readonly [Symbol.asyncDispose]: () => Promise<void>
+}
+
+export interface PromiseOutbox {
+  readonly table: string
+  /** Adds a message through the caller's transaction `trx`; resolves with its id (the event's id). */
+  readonly add: (trx: Kysely<any>, message: OutboxMessage) => Promise<string>
+  /** Adds several messages: all or, on any bad one, none. */
+  readonly addAll: (trx: Kysely<any>, messages: ReadonlyArray<OutboxMessage>) => Promise<ReadonlyArray<string>>
+  readonly stats: () => Promise<OutboxStats>
+  readonly retryFailed: (ids?: ReadonlyArray<string>) => Promise<number>
+  /** Starts a relay publishing through `runtime`. */
+  readonly startRelay: (runtime: PromisePublisher, options?: RelayOptions) => Promise<PromiseRelay>
+}
+
+/** Opens an outbox on the application's Kysely database, creating its table if needed. */
+export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbox> => {
+  const outbox = await Effect.runPromise(make(options))
+  const startRelay = async (runtime: PromisePublisher, relayOptions?: RelayOptions): Promise<PromiseRelay> => {
+    if (typeof runtime?.publish !== "function" || typeof runtime?.publishAll !== "function") {
+      throw new OutboxOptionsError({ of: "relay", detail: "startRelay needs a runtime with publish and publishAll (from createRuntime)" })
+    }
+    const target = {
+      publish: (topic: string, payload: unknown, o?: PublishOptions) => Effect.tryPromise({ try: () => runtime.publish(topic, payload, o), catch: (e) => e }),
+      publishAll: (items: ReadonlyArray<PublishItem>) => Effect.tryPromise({ try: () => runtime.publishAll(items), catch: (e) => e })
+    }
+    const scope = Effect.runSync(Scope.make())
+    const relay = await Effect.runPromise(Scope.provide(scope)(start(outbox, target, relayOptions))).catch(async (e) => {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      throw e
+    })
+    let stopping: Promise<void> | undefined
+    const stop = () => (stopping ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+    return {
+      owner: relay.owner,
+      counters: relay.counters,
+      stats: () => Effect.runPromise(relay.stats),
+      prune: () => Effect.runPromise(relay.prune),
+      stop,
+      [Symbol.asyncDispose]: stop
+    }
+  }
+  return {
+    table: outbox.table,
+    add: (trx, message) => Effect.runPromise(outbox.add(trx, message)),
+    addAll: (trx, messages) => Effect.runPromise(outbox.addAll(trx, messages)),
+    stats: () => Effect.runPromise(outbox.stats),
+    retryFailed: (ids) => Effect.runPromise(outbox.retryFailed(ids)),
+    startRelay
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The outbox table: one row per message added, in the application's own database, under a name
+ * the outbox is given (`sib_outbox` by default). This module holds the row type, its life cycle
+ * and the numbered migrations that create it (run by `ensure` with their own bookkeeping tables,
+ * `<table>_migration` and `<table>_migration_lock`, so they never mix with the bus's migrations
+ * when both live in the same file). It runs no other statement.
+ *
+ * A row's life cycle (`state`, and the lease columns):
+ * - `pending`, unclaimed (`claimed_until` null or past): due once `next_attempt_at <= now`; any
+ *   relay may claim it.
+ * - `pending`, claimed (`claimed_by` = a relay, `claimed_until` in the future): that relay is
+ *   publishing it; other relays skip it until the lease runs out (a relay that died leaves the
+ *   row to be claimed again then; re-sending it is harmless, the event id is the row id).
+ * - `pending` after a refused publish: `attempts` counts refusals, `last_error` says why,
+ *   `next_attempt_at` is the backoff; the claim is cleared.
+ * - `sent` (`sent_at` set): the event exists in the bus; deleted once older than the retention.
+ * - `failed`: refused `maxAttempts` times; kept until someone retries it (`retryFailed`) or
+ *   deletes it.
+ */
+import type { Kysely } from "kysely"
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration"
+
+export type OutboxState = "pending" | "sent" | "failed"
+
+export interface OutboxTable {
+  /** A UUIDv7, chosen at `add`: also the id of the event it becomes. */
+  id: string
+  topic: string
+  /** JSON text. */
+  payload: string
+  key: string | null
+  /** JSON text of a string -> string object, or null. */
+  headers: string | null
+  state: OutboxState
+  created_at: number
+  attempts: number
+  next_attempt_at: number
+  claimed_by: string | null
+  claimed_until: number | null
+  last_error: string | null
+  sent_at: number | null
+}
+
+/** Any table name maps to the outbox row (the name is chosen at run time). */
+export type OutboxDatabase = Record<string, OutboxTable>
+
+export const defaultTable = "sib_outbox"
+
+/** Table names become parts of index and bookkeeping names: keep them plain identifiers. */
+export const tableNameProblem = (table: unknown): string | undefined =>
+  typeof table !== "string"
+    ? `table must be a string, got ${table === null ? "null" : typeof table}`
+    : /^[A-Za-z_][A-Za-z0-9_]{0,47}$/.test(table)
+    ? undefined
+    : `table ${JSON.stringify(table)} must be a plain identifier (letters, digits and _, not starting with a digit, at most 48 characters)`
+
+/** The migrations of an outbox table named `table`, by name in order. Immutable once released. */
+export const migrations = (table: string): Record<string, Migration> => ({
+  "0001_outbox": {
+    up: async (db: Kysely<any>) => {
+      await db.schema.createTable(table)
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("topic", "text", (c) => c.notNull())
+        .addColumn("payload", "text", (c) => c.notNull())
+        .addColumn("key", "text")
+        .addColumn("headers", "text")
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
+        .addColumn("claimed_by", "text")
+        .addColumn("claimed_until", "bigint")
+        .addColumn("last_error", "text")
+        .addColumn("sent_at", "bigint")
+        .execute()
+      // Claiming reads due rows in (state, next_attempt_at, id) order; pruning reads sent rows by age.
+      await db.schema.createIndex(`${table}_due`).on(table).columns(["state", "next_attempt_at", "id"]).execute()
+      await db.schema.createIndex(`${table}_sent`).on(table).columns(["state", "sent_at"]).execute()
+    }
+  }
+})
+
+/** Brings the outbox table `table` to the latest schema (creating it if needed). */
+export const ensure = async (db: Kysely<any>, table: string): Promise<void> => {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(table) }
+  const { error } = await new Migrator({
+    db,
+    provider,
+    migrationTableName: `${table}_migration`,
+    migrationLockTableName: `${table}_migration_lock`
+  }).migrateToLatest()
+  if (error !== undefined) throw error
+}

@@ -1,0 +1,263 @@
+/**
+ * The relay under TestClock: woken by local adds, polling for other connections' adds, re-checking
+ * after a wake that came before the commit; refused rows retried with backoff and failed after
+ * maxAttempts while others flow; a failing bus charging nothing; pruning; counters; two relays
+ * kept apart by the lease; a lapsed lease taken over; claims given back on stop.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Random } from "effect"
+import { TestClock } from "effect/testing"
+import type { Kysely } from "kysely"
+import { join } from "node:path"
+import { make } from "../../src/outbox/Outbox.ts"
+import { type RelayTarget, start } from "../../src/outbox/Relay.ts"
+import { Bus } from "../../src/runtime/Bus.ts"
+import { StoreError } from "../../src/store/errors.ts"
+import { advance, settle } from "../helpers/recorder.ts"
+import { tmpDir } from "../helpers/tmp.ts"
+import { eventually, openApp, rows, tick } from "./setup.ts"
+
+const withBus = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
+
+const appDb = Effect.flatMap(tmpDir, (dir) => openApp(join(dir, "app.db")))
+
+const rowOf = (db: Kysely<any>, id: string) =>
+  Effect.promise(() => db.selectFrom("sib_outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow())
+
+/** Real time passes (promises, other fibers) but the test clock does not. */
+const quietly = Effect.forEach(Array.from({ length: 20 }), () => tick, { discard: true })
+
+describe("waking and polling", () => {
+  it.effect("a local add wakes the relay at once; another connection's add waits for the poll", () =>
+    withBus(Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const file = join(dir, "app.db")
+      const db = yield* openApp(file)
+      const other = yield* openApp(file)
+      const outbox = yield* make({ db })
+      const elsewhere = yield* make({ db: other })
+      const bus = yield* Bus
+      yield* start(outbox, bus, { pollIntervalMs: 60_000 })
+      yield* settle
+      yield* outbox.add(db, { topic: "t", payload: "local" })
+      yield* eventually("the local add is sent", Effect.map(bus.read("t", 0, 10), (es) => es.length === 1))
+      assert.strictEqual(yield* Clock.currentTimeMillis, 0)
+      // Through another connection (as another process would): no wake-up reaches this relay.
+      yield* elsewhere.add(other, { topic: "t", payload: "remote" })
+      yield* quietly
+      assert.strictEqual((yield* bus.read("t", 0, 10)).length, 1)
+      yield* advance(60_000)
+      yield* eventually("the poll finds the other add", Effect.map(bus.read("t", 0, 10), (es) => es.length === 2))
+      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.payload), ["local", "remote"])
+    })))
+
+  it.effect("a wake that comes before the adding transaction commits is followed by a short re-check", () =>
+    withBus(Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const file = join(dir, "app.db")
+      const db = yield* openApp(file)
+      const app = yield* openApp(file) // the application writes through its own connection
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      yield* start(outbox, bus, { pollIntervalMs: 60_000, recheckMs: 20 })
+      yield* settle
+      const trx = yield* Effect.promise(() => app.startTransaction().execute())
+      const id = yield* outbox.add(trx, { topic: "t", payload: 1 })
+      yield* quietly // the relay wakes, looks, finds nothing committed
+      yield* Effect.promise(() => trx.commit().execute())
+      yield* quietly
+      assert.strictEqual((yield* bus.read("t", 0, 10)).length, 0)
+      yield* advance(20)
+      yield* eventually("the re-check sends it", Effect.map(bus.read("t", 0, 10), (es) => es.length === 1))
+      assert.strictEqual((yield* bus.read("t", 0, 10))[0]!.id, id)
+      assert.strictEqual(yield* Clock.currentTimeMillis, 20)
+    })))
+})
+
+describe("failures", () => {
+  it.effect("a refused row records its error, is retried with backoff, fails after maxAttempts; other rows flow; pruning; stats", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      let strict = true
+      yield* bus.defineTopic("orders", { validate: (p) => (strict && (p as { ok?: boolean }).ok !== true ? "ok must be true" : undefined) })
+      const relay = yield* start(outbox, bus, {
+        pollIntervalMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 }, maxAttempts: 3,
+        retentionMs: 10_000, pruneIntervalMs: 1000
+      })
+      const [a, bad, b] = yield* outbox.addAll(db, [
+        { topic: "orders", payload: { n: 1, ok: true } },
+        { topic: "orders", payload: { n: 2, ok: false } },
+        { topic: "orders", payload: { n: 3, ok: true } }
+      ])
+      yield* eventually("the good rows are sent", Effect.map(outbox.stats, (s) => s.sent === 2))
+      assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.id), [a, b])
+      const first = yield* rowOf(db, bad!)
+      assert.deepStrictEqual([first.state, first.attempts, first.next_attempt_at, first.claimed_by], ["pending", 1, 1000, null])
+      assert.strictEqual(first.last_error, `cannot publish to "orders": payload does not match the topic's schema: ok must be true`)
+      yield* advance(999)
+      yield* quietly
+      assert.strictEqual((yield* rowOf(db, bad!)).attempts, 1)
+      // Meanwhile, another row is added and goes through.
+      const c = yield* outbox.add(db, { topic: "orders", payload: { n: 4, ok: true } })
+      yield* eventually("the new row is sent", Effect.map(outbox.stats, (s) => s.sent === 3))
+      yield* advance(1)
+      yield* eventually("the second attempt", Effect.map(rowOf(db, bad!), (r) => r.attempts === 2))
+      assert.strictEqual((yield* rowOf(db, bad!)).next_attempt_at, 3000)
+      yield* advance(1999)
+      yield* quietly
+      assert.strictEqual((yield* rowOf(db, bad!)).attempts, 2)
+      yield* advance(1)
+      yield* eventually("the third attempt fails the row", Effect.map(rowOf(db, bad!), (r) => r.state === "failed"))
+      assert.strictEqual((yield* rowOf(db, bad!)).attempts, 3)
+      assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.id), [a, b, c])
+      assert.deepStrictEqual(yield* outbox.stats, { pending: 0, sent: 3, failed: 1, oldestPendingAt: undefined })
+      assert.deepStrictEqual(relay.counters(), { sent: 3, refused: 3, failed: 1, pruned: 0, errors: 0 })
+      // A failed row stays put: no more attempts.
+      yield* advance(5000)
+      assert.strictEqual((yield* rowOf(db, bad!)).attempts, 3)
+      // Retention: a and b were sent at 0, c at 999; the pruner runs every second.
+      assert.strictEqual(yield* Clock.currentTimeMillis, 8000)
+      yield* advance(2000)
+      yield* eventually("a and b are pruned", Effect.map(outbox.stats, (s) => s.sent === 1))
+      yield* advance(1000)
+      yield* eventually("c is pruned", Effect.map(outbox.stats, (s) => s.sent === 0))
+      assert.deepStrictEqual((yield* rows(db)).map((r) => r.id), [bad])
+      assert.strictEqual(relay.counters().pruned, 3)
+      // The topic is fixed: the failed row is retried on request, and sent with its own id.
+      strict = false
+      assert.strictEqual(yield* outbox.retryFailed(), 1)
+      yield* eventually("the retried row is sent", Effect.map(outbox.stats, (s) => s.sent === 1 && s.failed === 0))
+      assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.id), [a, b, c, bad])
+      const stats = yield* relay.stats
+      assert.deepStrictEqual([stats.pending, stats.sent, stats.failed, stats.relay.sent], [0, 1, 0, 4])
+    })))
+
+  it.effect("the bus failing as a whole charges no attempt: the rows are given back with the error and sent after the relay's backoff", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      let down = true
+      const target: RelayTarget = {
+        publish: bus.publish,
+        publishAll: (items) => (down ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk I/O error") })) : bus.publishAll(items))
+      }
+      const relay = yield* start(outbox, target, { pollIntervalMs: 60_000 }).pipe(Random.withSeed("relay"))
+      const [id] = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
+      yield* eventually("the failure is noted", Effect.map(rowOf(db, id!), (r) => r.last_error !== null))
+      const failed = yield* rows(db)
+      assert.deepStrictEqual(failed.map((r) => [r.state, r.attempts, r.claimed_by, r.last_error]), [
+        ["pending", 0, null, "publishing failed: store commit failed: disk I/O error"],
+        ["pending", 0, null, "publishing failed: store commit failed: disk I/O error"]
+      ])
+      assert.strictEqual(relay.counters().errors, 1)
+      down = false
+      yield* advance(120) // 100 ms +/- 20 %
+      yield* eventually("both are sent", Effect.map(outbox.stats, (s) => s.sent === 2))
+      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.payload), [1, 2])
+      assert.deepStrictEqual((yield* rows(db)).map((r) => r.attempts), [0, 0])
+    })))
+})
+
+describe("leases", () => {
+  it.effect("two relays on the same outbox never send the same row at the same time, and everything is sent once", () =>
+    withBus(Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const file = join(dir, "app.db")
+      const db = yield* openApp(file)
+      const outbox = yield* make({ db })
+      for (let t = 0; t < 6; t++) {
+        yield* outbox.transaction((trx) => outbox.addAll(trx, Array.from({ length: 100 }, (_, i) => ({ topic: "t", payload: { n: t * 100 + i } }))))
+      }
+      const bus = yield* Bus
+      const inFlight = new Map<string, string>()
+      const overlaps: Array<string> = []
+      const published: Record<string, Array<string>> = { one: [], two: [] }
+      // Each relay publishes through the same bus; a publish takes a little real time, so the
+      // two relays' batches overlap.
+      const recorded = (name: string): RelayTarget => ({
+        publish: bus.publish,
+        publishAll: (items) =>
+          Effect.gen(function*() {
+            for (const item of items) {
+              const holder = inFlight.get(item.id!)
+              if (holder !== undefined) overlaps.push(`${item.id} by ${holder} and ${name}`)
+              inFlight.set(item.id!, name)
+            }
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
+            const events = yield* bus.publishAll(items)
+            for (const item of items) {
+              inFlight.delete(item.id!)
+              published[name]!.push(item.id!)
+            }
+            return events
+          })
+      })
+      // Two connections, as two processes would have.
+      yield* start(yield* make({ db: yield* openApp(file) }), recorded("one"), { batchSize: 20 })
+      yield* start(yield* make({ db: yield* openApp(file) }), recorded("two"), { batchSize: 20 })
+      yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 600))
+      assert.deepStrictEqual(overlaps, [])
+      assert.isAbove(published.one!.length, 0, "the first relay sent rows")
+      assert.isAbove(published.two!.length, 0, "the second relay sent rows")
+      assert.strictEqual(published.one!.length + published.two!.length, 600, "no row was published twice")
+      const events = yield* bus.read("t", 0, 1000)
+      const ids = (yield* rows(db)).map((r) => r.id)
+      assert.deepStrictEqual(events.map((e) => e.id).sort(), ids)
+      assert.strictEqual(new Set(events.map((e) => (e.payload as { n: number }).n)).size, 600)
+    })))
+
+  it.effect("a relay whose lease ran out is taken over; its late outcome changes nothing; stop gives claims back at once", () =>
+    withBus(Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const file = join(dir, "app.db")
+      const db = yield* openApp(file)
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      const stuck: RelayTarget = { publish: () => Effect.never, publishAll: () => Effect.never }
+      // Each relay on its own connection, as in its own process: a relay holds its connection while it publishes.
+      const first = yield* start(yield* make({ db: yield* openApp(file) }), stuck, { leaseMs: 5000, owner: "first" })
+      const ids = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
+      yield* eventually("the first relay holds the rows", Effect.map(rows(db), (rs) => rs.every((r) => r.claimed_by === "first")))
+      const second = yield* start(yield* make({ db: yield* openApp(file) }), bus, { pollIntervalMs: 1000, owner: "second" })
+      yield* advance(4000)
+      yield* quietly
+      assert.deepStrictEqual(yield* bus.read("t", 0, 10), [], "nobody sends rows under a lease")
+      yield* advance(1000)
+      yield* eventually("the second relay sends them after the lease", Effect.map(outbox.stats, (s) => s.sent === 2))
+      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), ids)
+      // The first relay gave up its publish when its lease ran out; whatever it does next, the rows stay sent once.
+      yield* advance(10_000)
+      yield* quietly
+      yield* first.stop
+      assert.deepStrictEqual((yield* rows(db)).map((r) => [r.state, r.claimed_by]), [["sent", null], ["sent", null]])
+      assert.strictEqual((yield* bus.read("t", 0, 10)).length, 2)
+      assert.isAbove(first.counters().errors, 0)
+      yield* second.stop
+      // Stopping a relay mid-publish gives its claims back without waiting for the lease.
+      const third = yield* start(yield* make({ db: yield* openApp(file) }), stuck, { leaseMs: 60_000, owner: "third" })
+      const [late] = yield* outbox.addAll(db, [{ topic: "t", payload: 3 }])
+      yield* eventually("the third relay holds the row", Effect.map(rowOf(db, late!), (r) => r.claimed_by === "third"))
+      yield* third.stop
+      const released = yield* rowOf(db, late!)
+      assert.deepStrictEqual([released.state, released.claimed_by, released.claimed_until, released.attempts], ["pending", null, null, 0])
+    })))
+})
+
+describe("determinism", () => {
+  it.effect("ids and times come from Clock and Random: a seeded run gives the same rows", () =>
+    Effect.gen(function*() {
+      const run = Effect.gen(function*() {
+        const db = yield* appDb
+        const outbox = yield* make({ db })
+        yield* TestClock.setTime(1234)
+        yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
+        return (yield* rows(db)).map((r) => [r.id, r.created_at, r.next_attempt_at])
+      }).pipe(Random.withSeed("outbox"), Effect.scoped)
+      const a = yield* run
+      assert.deepStrictEqual(a.map(([, at, due]) => [at, due]), [[1234, 1234], [1234, 1234]])
+      assert.deepStrictEqual(yield* run, a)
+    }))
+})
