@@ -57,7 +57,9 @@ export const nextDue = async (db: Db, table: string, now: number): Promise<numbe
  * statement (UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING, which SQLite and Postgres
  * both run). The outer WHERE repeats the claimability test: on Postgres (READ COMMITTED) the
  * UPDATE re-checks it against the newest version of each row, so a row another relay claimed
- * after our subquery read it is skipped, never taken twice. SQLite runs one writer at a time.
+ * (or sent, or failed) after our subquery read it is skipped, never taken twice. SQLite runs one
+ * writer at a time. The outer test says "not sent or failed" rather than "pending" so that no
+ * planner drives the UPDATE by the state index (scanning every pending row) instead of by id.
  */
 export const claimDue = async (
   db: Db,
@@ -73,7 +75,7 @@ export const claimDue = async (
   const rows = await db.updateTable(table)
     .set({ claimed_by: owner, claimed_until: now + leaseMs })
     .where("id", "in", due)
-    .where("state", "=", "pending").where("next_attempt_at", "<=", now).where(unclaimed(now))
+    .where("state", "not in", ["sent", "failed"]).where("next_attempt_at", "<=", now).where(unclaimed(now))
     .returning(["id", "topic", "payload", "key", "headers", "attempts", "next_attempt_at"])
     .execute()
   // RETURNING gives no order: restore the claim order, so events follow the order rows were added.
@@ -81,12 +83,16 @@ export const claimDue = async (
   return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, key: r.key, headers: r.headers, attempts: num(r.attempts) }))
 }
 
-/** Marks rows sent (their events exist in the bus) and clears their claims. */
+/**
+ * Marks rows sent (their events exist in the bus) and clears their claims, whatever happened to
+ * them meanwhile (a lease that ran out, another relay's refusal): the publish committed. By id
+ * only, so the update is driven by the primary key.
+ */
 export const markSent = async (db: Db, table: string, ids: ReadonlyArray<string>, now: number): Promise<void> => {
   if (ids.length === 0) return
   await db.updateTable(table)
     .set({ state: "sent", sent_at: now, claimed_by: null, claimed_until: null })
-    .where("id", "in", ids).where("state", "=", "pending")
+    .where("id", "in", ids)
     .execute()
 }
 
@@ -109,12 +115,15 @@ export const recordRefusal = async (
   return num(result.numUpdatedRows) === 1
 }
 
-/** Gives back rows `owner` holds, without charging an attempt (optionally noting why). */
+/**
+ * Gives back rows `owner` holds, without charging an attempt (optionally noting why). A row
+ * still held is pending: sending, refusing and failing it all clear the claim.
+ */
 export const release = async (db: Db, table: string, ids: ReadonlyArray<string>, owner: string, error: string | undefined): Promise<void> => {
   if (ids.length === 0) return
   await db.updateTable(table)
     .set(error === undefined ? { claimed_by: null, claimed_until: null } : { claimed_by: null, claimed_until: null, last_error: error })
-    .where("id", "in", ids).where("claimed_by", "=", owner).where("state", "=", "pending")
+    .where("id", "in", ids).where("claimed_by", "=", owner)
     .execute()
 }
 
