@@ -201,6 +201,8 @@ export const make = Effect.fnUntraced(function*(options: OutboxOptions) {
 })
 
 export class Outbox extends Context.Service<Outbox, OutboxShape>()("sibus/Outbox") {
+  /** An outbox value (without the service), its table ensured first. */
+  static readonly make = make
   /** An outbox on the application's database, its table ensured when the layer is built. */
   static readonly layer = (options: OutboxOptions): Layer.Layer<Outbox, OutboxOptionsError | OutboxDbError> =>
     Layer.effect(Outbox, make(options))

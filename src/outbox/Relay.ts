@@ -429,6 +429,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
 })
 
 export class OutboxRelay extends Context.Service<OutboxRelay, RelayShape>()("sibus/OutboxRelay") {
+  /** A relay for any outbox and target, running until the current scope closes. */
+  static readonly start = start
   /** A relay for the `Outbox` service publishing through the `Bus` service; stopped with the layer. */
   static readonly layer = (options?: RelayOptions): Layer.Layer<OutboxRelay, OutboxOptionsError, Outbox | Bus> =>
     Layer.effect(OutboxRelay, Effect.gen(function*() {

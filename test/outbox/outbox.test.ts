@@ -6,14 +6,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { it as vit } from "vitest"
 import SqliteDatabase from "better-sqlite3"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { createRuntime } from "../../src/index.ts"
 import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "../../src/outbox/errors.ts"
-import { make, type OutboxMessage } from "../../src/outbox/Outbox.ts"
+import { make, Outbox, type OutboxMessage } from "../../src/outbox/Outbox.ts"
 import { createOutbox } from "../../src/outbox/promise.ts"
-import { start } from "../../src/outbox/Relay.ts"
+import { OutboxRelay, start } from "../../src/outbox/Relay.ts"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { makeTmpDir, tmpDir } from "../helpers/tmp.ts"
 import { advance } from "../helpers/recorder.ts"
@@ -231,6 +231,44 @@ describe("transactions", () => {
       const busMigrations = raw.prepare("select name from kysely_migration").all().map((r) => (r as { name: string }).name)
       raw.close()
       assert.notInclude(busMigrations, "0001_outbox")
+    }))
+})
+
+describe("layers", () => {
+  it.effect("Outbox.layer + OutboxRelay.layer over Bus: application code adds through the service; closing the layers stops the relay", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const db = yield* openApp(join(dir, "app.db"))
+      yield* createOrders(db)
+      const layers = OutboxRelay.layer({ pollIntervalMs: 50 }).pipe(
+        Layer.provideMerge(Outbox.layer({ db })),
+        Layer.provideMerge(Bus.sqlite({ filename: join(dir, "bus.db") }))
+      )
+      const placeOrder = (id: number) =>
+        Effect.gen(function*() {
+          const outbox = yield* Outbox
+          return yield* outbox.transaction((trx) =>
+            Effect.gen(function*() {
+              yield* Effect.promise(() => trx.insertInto("orders").values({ id, total: id * 10 }).execute())
+              return yield* outbox.add(trx, { topic: "orders.placed", payload: { id }, key: String(id) })
+            })
+          )
+        })
+      const relayed = yield* Effect.scoped(Effect.gen(function*() {
+        const id = yield* placeOrder(1)
+        const bus = yield* Bus
+        yield* eventually("the order is published", Effect.map(bus.read("orders.placed", 0, 10), (es) => es.length === 1))
+        assert.strictEqual((yield* bus.read("orders.placed", 0, 10))[0]!.id, id)
+        const relay = yield* OutboxRelay
+        assert.strictEqual(relay.counters().sent, 1)
+        return relay
+      }).pipe(Effect.provide(layers)))
+      // The layers are closed: a new order stays pending.
+      yield* Effect.provide(placeOrder(2), Outbox.layer({ db }))
+      yield* advance(1000)
+      assert.strictEqual(relayed.counters().sent, 1)
+      const states = Object.fromEntries((yield* rows(db)).map((r) => [r.payload, r.state]))
+      assert.deepStrictEqual(states, { [`{"id":1}`]: "sent", [`{"id":2}`]: "pending" })
     }))
 })
 
