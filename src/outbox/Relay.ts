@@ -8,16 +8,18 @@
  * Modes of the relay fiber:
  * - **checking**: reads the earliest due time of an unclaimed pending row (a read: an idle relay
  *   takes no write lock). Due now -> sending; otherwise -> idle.
- * - **sending**: holds a connection of the outbox's database (so no application transaction on
- *   that Kysely is open while it publishes: on one SQLite file, the bus's writer would wait for
- *   that transaction's write lock, blocking the event loop for up to its busy timeout), claims up
- *   to `batchSize` due rows with a lease of `leaseMs`, publishes them in one `publishAll`
- *   (given at most `leaseMs`, then abandoned like a failure below), then marks them sent. A publish refused for one row (a `PublishError`: bad topic,
- *   schema mismatch, ...) charges that row an attempt (`attempts`, `last_error`, `next_attempt_at`
- *   after the backoff, or `failed` at `maxAttempts`) and the others are published again without
- *   it. Any other failure (the bus closed, its store or the database failing) marks what was
- *   published, gives the other rows back uncharged with the error noted, and -> backing off. A
- *   full batch -> sending again; a partial one -> checking.
+ * - **sending**: holds a connection of the outbox's database, claims up to `batchSize` due rows
+ *   with a lease of `leaseMs`, publishes them in one `publishAll` (given at most `leaseMs`, then
+ *   abandoned as a failure), then marks them sent. Holding the connection means no application
+ *   transaction on that Kysely is open while the relay publishes (each waits for one batch, about
+ *   a millisecond): on one SQLite file, the bus's writer would otherwise wait for that
+ *   transaction's write lock, blocking the event loop up to its busy timeout. A publish refused
+ *   for one row (a `PublishError`: bad topic, schema mismatch, ...) charges that row an attempt
+ *   (`attempts`, `last_error`, `next_attempt_at` after the backoff, or `failed` at
+ *   `maxAttempts`), and the others are published again without it. Any other failure (the bus
+ *   closed, its store or the database failing) marks what was published, gives the other rows
+ *   back uncharged with the error noted, and -> backing off. A full batch -> sending again; a
+ *   partial one -> checking.
  * - **backing off**: sleeps 100 ms doubling to 30 s (jittered) after consecutive failures, then
  *   -> checking. Restart strategy: the relay never stops on its own.
  * - **idle**: waits for the first of a local `add` (the wake), the poll interval and the next
