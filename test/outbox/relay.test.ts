@@ -134,6 +134,34 @@ describe("failures", () => {
       assert.deepStrictEqual([stats.pending, stats.sent, stats.failed, stats.relay.sent], [0, 1, 0, 4])
     })))
 
+  it.effect("rows written by other means with a bad topic or bad JSON are refused alone; the rows around them are sent", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      const relay = yield* start(outbox, bus, { pollIntervalMs: 60_000, maxAttempts: 1 })
+      const [first] = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }])
+      const raw = (id: string, topic: string, payload: string) =>
+        Effect.promise(() =>
+          db.insertInto("sib_outbox").values({
+            id, topic, payload, key: null, headers: null, state: "pending", created_at: 0, attempts: 0, next_attempt_at: 0,
+            claimed_by: null, claimed_until: null, last_error: null, sent_at: null
+          }).execute()
+        )
+      yield* raw("row-bad-topic", "no spaces allowed", "1")
+      yield* raw("row-bad-json", "t", "{oops")
+      const [last] = yield* outbox.addAll(db, [{ topic: "t", payload: 2 }])
+      yield* advance(60_000)
+      yield* eventually("both refusals are recorded", Effect.map(outbox.stats, (s) => s.failed === 2 && s.sent === 2))
+      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), [first, last])
+      assert.strictEqual(
+        (yield* rowOf(db, "row-bad-topic")).last_error,
+        `cannot publish to "no spaces allowed": a topic name may contain only letters, digits, ".", "_" and "-" (found " ")`
+      )
+      assert.match((yield* rowOf(db, "row-bad-json")).last_error, /^the stored row is not valid JSON: /)
+      assert.deepStrictEqual(relay.counters(), { sent: 2, refused: 2, failed: 2, pruned: 0, errors: 0 })
+    })))
+
   it.effect("the bus failing as a whole charges no attempt: the rows are given back with the error and sent after the relay's backoff", () =>
     withBus(Effect.gen(function*() {
       const db = yield* appDb
