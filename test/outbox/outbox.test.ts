@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { it as vit } from "vitest"
 import SqliteDatabase from "better-sqlite3"
 import { Effect, Exit, Layer } from "effect"
+import { Kysely, SqliteDialect } from "kysely"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { createRuntime } from "../../src/index.ts"
@@ -277,11 +278,9 @@ describe("Promise functions", () => {
     const dir = makeTmpDir()
     try {
       const rt = await createRuntime({ db: join(dir, "bus.db") })
-      const db = await Effect.runPromise(Effect.scoped(Effect.succeed(undefined))).then(() => {
-        const sqlite = new SqliteDatabase(join(dir, "app.db"))
-        sqlite.pragma("journal_mode = WAL")
-        return import("kysely").then(({ Kysely, SqliteDialect }) => new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }))
-      })
+      const sqlite = new SqliteDatabase(join(dir, "app.db"))
+      sqlite.pragma("journal_mode = WAL")
+      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
       const outbox = await createOutbox({ db })
       await db.schema.createTable("orders").addColumn("id", "integer", (c) => c.primaryKey()).execute()
       const id = await db.transaction().execute(async (trx) => {
