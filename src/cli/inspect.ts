@@ -39,10 +39,11 @@ interface TopicRow {
 
 const retentionText = (r: Json): string => {
   if (r === null || typeof r !== "object" || Array.isArray(r)) return "-"
-  const o = r as { maxAgeMs?: number; maxCount?: number }
+  const o = r as { maxAgeMs?: number; maxCount?: number; retainUntilConsumed?: boolean }
   const parts: Array<string> = []
   if (o.maxAgeMs !== undefined) parts.push(o.maxAgeMs % 86_400_000 === 0 ? `${o.maxAgeMs / 86_400_000}d` : `${o.maxAgeMs}ms`)
   if (o.maxCount !== undefined) parts.push(`${o.maxCount} events`)
+  if (parts.length > 0 && o.retainUntilConsumed === false) parts.push("even if unconsumed")
   return parts.length === 0 ? "-" : parts.join(", ")
 }
 
@@ -91,6 +92,8 @@ interface GroupRow {
   readonly inFlight: number
   readonly retrying: number
   readonly deadLetters: number
+  /** Events retention deleted before the group processed them (`retainUntilConsumed: false`). */
+  readonly skipped: number
   readonly owner: { readonly pid: number | null; readonly host: string | null } | null
   readonly leaseExpiresAt: number | null
 }
@@ -124,6 +127,7 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           inFlight: Math.max(0, inFlight),
           retrying: p.retrying,
           deadLetters: p.deadLetters,
+          skipped: p.skipped,
           owner: active ? { pid: lease!.ownerPid, host: lease!.ownerHost } : null,
           leaseExpiresAt: active ? lease!.expiresAt : null
         })
@@ -138,10 +142,11 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           { header: "IN FLIGHT", cell: (r) => String(r.inFlight), right: true },
           { header: "RETRYING", cell: (r) => String(r.retrying), right: true },
           { header: "DEAD", cell: (r) => String(r.deadLetters), right: true },
+          { header: "SKIPPED", cell: (r) => String(r.skipped), right: true },
           { header: "CONSUMER", cell: (r) => (r.owner === null ? "-" : `pid ${r.owner.pid ?? "?"} on ${r.owner.host ?? "?"}`) }
         ], useColor(process.stdout)), "no consumer groups yet")
     }))
-})).pipe(Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, consumer"))
+})).pipe(Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, skipped by retention, consumer"))
 
 // ---- dlq ----------------------------------------------------------------------------------------
 

@@ -17,13 +17,14 @@ import { readFileSync } from "node:fs"
 import { check, test } from "./programs.ts"
 import { publish, tail } from "./events.ts"
 import { dlq, groups, replay, topics } from "./inspect.ts"
+import { compact, prune } from "./maintenance.ts"
 import { run } from "./run.ts"
 import { CliFailure, root } from "./shared.ts"
 import { liveLine } from "./status.ts"
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
-const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, topics, groups, dlq, replay]))
+const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, topics, groups, dlq, replay, compact, prune]))
 
 /** A parse error as one line: what is wrong, a suggestion when there is one, and where to look. */
 const oneLine = (error: CliError.NonShowHelpErrors, path: ReadonlyArray<string>): string => {

@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import { Command, Flag } from "effect/cli"
 import { existsSync, statSync } from "node:fs"
-import { Bus } from "../runtime/Bus.ts"
+import { Bus, type BusOptions } from "../runtime/Bus.ts"
 import { StoreOpenError } from "../store/errors.ts"
 
 /**
@@ -59,7 +59,7 @@ export type Access = "read" | "write"
  * The bus on the `--db` database. Commands that only read refuse a database that does not exist
  * (rather than creating an empty one); a database this version cannot open is a one-line error.
  */
-export const busLayer = (db: string, access: Access): Layer.Layer<Bus, CliFailure> => {
+export const busLayer = (db: string, access: Access, options: BusOptions = {}): Layer.Layer<Bus, CliFailure> => {
   if (/^postgres(ql)?:\/\//i.test(db)) {
     return Layer.effect(Bus, failWith(`${db}: Postgres databases are not supported by this version yet; pass a SQLite file with --db`))
   }
@@ -71,14 +71,18 @@ export const busLayer = (db: string, access: Access): Layer.Layer<Bus, CliFailur
       return Layer.effect(Bus, failWith(`no database at ${db}: pass --db <file> (or set SIB_DB), or create one with sib run or sib publish`))
     }
   }
-  return Bus.sqlite({ filename: db }).pipe(
+  return Bus.sqlite({ filename: db, ...options }).pipe(
     Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effect(Bus, failWith(e.message)))
   )
 }
 
-/** Runs `effect` with the bus on the root command's `--db`. */
+/**
+ * Runs `effect` with the bus on the root command's `--db`. Scheduled compaction and retention are
+ * off there: a command that looks at or repairs the database (`tail --follow` included) deletes
+ * nothing unless it is `sib compact` or `sib prune`; `sib run` keeps them on.
+ */
 export const withBus = <A, E, R>(access: Access, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
-    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(Effect.provide(busLayer(db, access)))
+    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(Effect.provide(busLayer(db, access, { maintenance: false })))
   })

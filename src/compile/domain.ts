@@ -141,14 +141,22 @@ export const schemaCheck = (spec: Value, where: string): Check => {
 
 // ---- define-topic -----------------------------------------------------------------------------
 
-const topicOptionNames = ["retention", "retentionDays", "retentionMs", "maxCount", "compaction", "key", "schema", "partitions", "description"]
+const topicOptionNames = [
+  "retention", "retentionDays", "retentionMs", "maxCount", "retainUntilConsumed", "compaction", "deleteRetention", "deleteRetentionMs", "key",
+  "schema", "partitions", "description"
+]
+const retentionOptionNames = ["maxAgeMs", "maxCount", "retainUntilConsumed"]
 
 const positiveInt = (v: Value, what: string): number =>
   typeof v === "number" && Number.isInteger(v) && v > 0 ? v : fail("topic", `${what} must be a positive integer, got ${print(v)}`)
+const nonNegativeInt = (v: Value, what: string): number =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail("topic", `${what} must be an integer >= 0 (milliseconds), got ${print(v)}`)
+const bool = (v: Value, what: string): boolean =>
+  typeof v === "boolean" ? v : fail("topic", `${what} is true or false, got ${print(v)}`)
 
 const defineTopic = builtin({
   name: "define-topic", group: "domain", arglists: ["[name]", "[name options]"],
-  doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n} (or :retentionDays n), :compaction true with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? is optional), :partitions n, :description.",
+  doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n :retainUntilConsumed false} (or :retentionDays n, :retentionMs n, :maxCount n; expired events are kept until every group has processed them unless :retainUntilConsumed is false), :compaction true (keep the latest event per key; a nil payload is a tombstone, deleted with its key after :deleteRetention, default \"1d\", or :deleteRetentionMs n) with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? is optional), :partitions n, :description.",
   example: "(define-topic \"process.state\" {:compaction true :key :pid :schema {:pid :int :name :string}})",
   modes: topLevel, modeHint: "declare topics at the top level of a program",
   options: { from: 1, names: topicOptionNames },
@@ -163,19 +171,47 @@ const defineTopic = builtin({
         ])
       }
     }
-    const retention: { maxAgeMs?: number; maxCount?: number } = {}
+    const retention: { maxAgeMs?: number; maxCount?: number; retainUntilConsumed?: boolean } = {}
     const r = o.retention
     if (r !== undefined && r !== null) {
-      if (!isMap(r)) fail("topic", "define-topic: :retention is a map {:maxAgeMs n :maxCount n}")
+      if (!isMap(r)) fail("topic", "define-topic: :retention is a map {:maxAgeMs n :maxCount n :retainUntilConsumed false}")
       const rm = r as Record<string, Value>
+      for (const k of Object.keys(rm)) {
+        if (!retentionOptionNames.includes(k)) {
+          fail("topic", `define-topic: unknown :retention option :${k}`, [
+            ...didYouMean(k, retentionOptionNames, keywordName),
+            `valid :retention options: ${retentionOptionNames.map((n) => `:${n}`).join(" ")}`
+          ])
+        }
+      }
       if (rm.maxAgeMs !== undefined) retention.maxAgeMs = positiveInt(rm.maxAgeMs, ":retention :maxAgeMs")
       if (rm.maxCount !== undefined) retention.maxCount = positiveInt(rm.maxCount, ":retention :maxCount")
+      if (rm.retainUntilConsumed !== undefined) retention.retainUntilConsumed = bool(rm.retainUntilConsumed, ":retention :retainUntilConsumed")
     }
     if (o.retentionDays !== undefined) retention.maxAgeMs = positiveInt(o.retentionDays, ":retentionDays") * 86_400_000
     if (o.retentionMs !== undefined) retention.maxAgeMs = positiveInt(o.retentionMs, ":retentionMs")
     if (o.maxCount !== undefined) retention.maxCount = positiveInt(o.maxCount, ":maxCount")
+    if (o.retainUntilConsumed !== undefined) retention.retainUntilConsumed = bool(o.retainUntilConsumed, ":retainUntilConsumed")
+    if (retention.retainUntilConsumed !== undefined && retention.maxAgeMs === undefined && retention.maxCount === undefined) {
+      fail("topic", "define-topic: :retainUntilConsumed needs a retention limit", [
+        "add :retentionDays n, :retentionMs n or :maxCount n (or :maxAgeMs / :maxCount inside :retention)"
+      ])
+    }
     if (o.compaction !== undefined && o.compaction !== null && typeof o.compaction !== "boolean") {
       fail("topic", `define-topic: :compaction is true or false, got ${print(o.compaction)}`)
+    }
+    if (o.deleteRetention !== undefined && o.deleteRetentionMs !== undefined) {
+      fail("topic", "define-topic: give :deleteRetention or :deleteRetentionMs, not both")
+    }
+    const deleteRetentionMs = o.deleteRetention !== undefined
+      ? Math.round(durationMs(o.deleteRetention, "define-topic :deleteRetention"))
+      : o.deleteRetentionMs !== undefined
+      ? nonNegativeInt(o.deleteRetentionMs, ":deleteRetentionMs")
+      : undefined
+    if (deleteRetentionMs !== undefined && o.compaction !== true) {
+      fail("topic", `define-topic: :${o.deleteRetention !== undefined ? "deleteRetention" : "deleteRetentionMs"} applies to tombstones on a compacted topic`, [
+        "add :compaction true, or leave it out"
+      ])
     }
     const earlier = services(run).builder!.topics.find((t) => t.name === topic)
     if (earlier !== undefined) {
@@ -186,6 +222,7 @@ const defineTopic = builtin({
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
       ...(o.compaction !== undefined ? { compaction: o.compaction === true } : {}),
+      ...(deleteRetentionMs !== undefined ? { deleteRetentionMs } : {}),
       ...(keyField !== undefined ? { keyField } : {}),
       ...(o.partitions !== undefined ? { partitions: positiveInt(o.partitions, ":partitions") } : {}),
       ...(typeof o.description === "string" ? { description: o.description } : {}),
@@ -328,7 +365,7 @@ const subscribe = builtin({
 
 const latest = builtin({
   name: "latest", group: "domain", arglists: ["[topic key]"],
-  doc: "The payload of the latest event with this key on the topic (a compacted topic holds the current state per key), or nil.",
+  doc: "The payload of the latest event with this key on the topic (a compacted topic holds the current state per key), or nil when the key has no event or its latest is a tombstone (a nil payload). One indexed read.",
   example: "(latest \"process.state\" \"42\")",
   modes: running, modeHint: "latest reads the bus, so it runs inside handlers, timers and tests",
   impl: ([topic, key], run) => {

@@ -29,7 +29,18 @@ export interface Retention {
   readonly maxAgeMs?: number | undefined
   /** At most this many events are kept. */
   readonly maxCount?: number | undefined
+  /**
+   * Default true: an expired event is kept until every group with a cursor on the topic has
+   * processed it. With false it is deleted anyway; a group that had not processed it goes on from
+   * the oldest remaining event, and the skip is logged and counted (`sib groups`).
+   */
+  readonly retainUntilConsumed?: boolean | undefined
 }
+
+/** How long a tombstone stays on a compacted topic by default (one day), so consumers see the delete. */
+export const defaultDeleteRetentionMs = 86_400_000
+
+const retentionOptions = ["maxAgeMs", "maxCount", "retainUntilConsumed"]
 
 export interface TopicOptions {
   /** Every payload must decode with this schema. */
@@ -39,6 +50,11 @@ export interface TopicOptions {
   readonly retention?: Retention | undefined
   /** Keep only the latest event per key (a key is then required on publish). */
   readonly compaction?: boolean | undefined
+  /**
+   * On a compacted topic, how long (ms) a tombstone (an event with a `null` payload) stays before
+   * compaction deletes it and its key disappears (default one day; 0: once every group has it).
+   */
+  readonly deleteRetentionMs?: number | undefined
   /** The payload field whose value keys an event published without a key (e.g. "pid"). */
   readonly keyField?: string | undefined
   /** Number of partitions; an event's partition is a hash of its key. */
@@ -58,6 +74,8 @@ export interface Topic {
 }
 
 const positiveInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0
+const positiveSafeInt = (v: unknown): v is number => positiveInt(v) && Number.isSafeInteger(v)
+const describe = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : v === null ? "null" : typeof v === "object" ? typeof v : String(v))
 
 /** FNV-1a over UTF-16 units: stable across processes and versions. */
 const hashKey = (key: string): number => {
@@ -69,7 +87,7 @@ const hashKey = (key: string): number => {
   return h >>> 0
 }
 
-const knownOptions = ["schema", "validate", "retention", "compaction", "keyField", "partitions", "description"]
+const knownOptions = ["schema", "validate", "retention", "compaction", "deleteRetentionMs", "keyField", "partitions", "description"]
 
 export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const problem = topicNameProblem(name)
@@ -97,16 +115,38 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   if (options.compaction !== undefined && typeof options.compaction !== "boolean") {
     throw new TopicError({ topic: name, detail: "compaction must be true or false" })
   }
+  const deleteRetentionMs = options.deleteRetentionMs
+  if (deleteRetentionMs !== undefined) {
+    if (typeof deleteRetentionMs !== "number" || !Number.isSafeInteger(deleteRetentionMs) || deleteRetentionMs < 0) {
+      throw new TopicError({ topic: name, detail: `deleteRetentionMs must be an integer number of milliseconds >= 0, got ${describe(deleteRetentionMs)}` })
+    }
+    if (options.compaction !== true) {
+      throw new TopicError({ topic: name, detail: "deleteRetentionMs applies to tombstones on a compacted topic: set compaction: true, or leave it out" })
+    }
+  }
   const retention = options.retention
   if (retention !== undefined && (typeof retention !== "object" || retention === null || Array.isArray(retention))) {
-    throw new TopicError({ topic: name, detail: "retention must be an object { maxAgeMs?, maxCount? }" })
+    throw new TopicError({ topic: name, detail: "retention must be an object { maxAgeMs?, maxCount?, retainUntilConsumed? }" })
   }
   if (retention !== undefined) {
-    if (retention.maxAgeMs !== undefined && !positiveInt(retention.maxAgeMs)) {
-      throw new TopicError({ topic: name, detail: "retention.maxAgeMs must be a positive integer" })
+    const unknownRetention = Object.keys(retention).filter((k) => !retentionOptions.includes(k))
+    if (unknownRetention.length > 0) {
+      throw new TopicError({
+        topic: name,
+        detail: `unknown retention option ${unknownRetention.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${retentionOptions.join(", ")}`
+      })
     }
-    if (retention.maxCount !== undefined && !positiveInt(retention.maxCount)) {
-      throw new TopicError({ topic: name, detail: "retention.maxCount must be a positive integer" })
+    if (retention.maxAgeMs !== undefined && !positiveSafeInt(retention.maxAgeMs)) {
+      throw new TopicError({ topic: name, detail: `retention.maxAgeMs must be a positive integer (milliseconds), got ${describe(retention.maxAgeMs)}` })
+    }
+    if (retention.maxCount !== undefined && !positiveSafeInt(retention.maxCount)) {
+      throw new TopicError({ topic: name, detail: `retention.maxCount must be a positive integer, got ${describe(retention.maxCount)}` })
+    }
+    if (retention.retainUntilConsumed !== undefined && typeof retention.retainUntilConsumed !== "boolean") {
+      throw new TopicError({ topic: name, detail: `retention.retainUntilConsumed must be true or false, got ${describe(retention.retainUntilConsumed)}` })
+    }
+    if (retention.maxAgeMs === undefined && retention.maxCount === undefined) {
+      throw new TopicError({ topic: name, detail: "retention needs maxAgeMs or maxCount (or both); leave retention out to keep every event" })
     }
   }
   const decode = options.schema === undefined ? undefined : SchemaParser.decodeUnknownExit(options.schema)
@@ -143,9 +183,11 @@ export const topicConfig = (topic: Topic): Json => {
     const r: Record<string, Json> = {}
     if (o.retention.maxAgeMs !== undefined) r.maxAgeMs = o.retention.maxAgeMs
     if (o.retention.maxCount !== undefined) r.maxCount = o.retention.maxCount
+    if (o.retention.retainUntilConsumed !== undefined) r.retainUntilConsumed = o.retention.retainUntilConsumed
     config.retention = r
   }
   if (o.compaction !== undefined) config.compaction = o.compaction
+  if (o.deleteRetentionMs !== undefined) config.deleteRetentionMs = o.deleteRetentionMs
   if (o.keyField !== undefined) config.keyField = o.keyField
   if (o.partitions !== undefined) config.partitions = o.partitions
   if (o.schema !== undefined || o.validate !== undefined) config.schema = true

@@ -66,3 +66,14 @@ export class BusClosedError extends Data.TaggedError("BusClosedError")<{
     return `cannot ${this.operation}: the bus is closed`
   }
 }
+
+/** A compaction or retention run was refused before it deleted anything (unknown topic, wrong settings). */
+export class MaintenanceError extends Data.TaggedError("MaintenanceError")<{
+  readonly operation: "compact" | "prune"
+  readonly topic: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot ${this.operation} ${JSON.stringify(this.topic)}: ${this.detail}`
+  }
+}

@@ -122,7 +122,8 @@ export const prepare = (
       return fail(topicName, "size", `the event is ${bytes} bytes as JSON (payload, headers, tags, causes and key), over the limit of ${limits.maxPayloadBytes} bytes`)
     }
   }
-  if (topic !== undefined) {
+  // On a compacted topic a null payload is a tombstone (the key's deletion), not a value to check.
+  if (topic !== undefined && !(payload === null && topic.options.compaction === true)) {
     const schemaProblem = topic.checkPayload(payload)
     if (schemaProblem !== undefined) return fail(topicName, "schema", schemaProblem)
   }

@@ -154,4 +154,9 @@ export interface GroupPosition {
   /** Events with recorded failed attempts that are not dead letters (retrying or waiting). */
   readonly retrying: number
   readonly deadLetters: number
+  /**
+   * Events retention deleted before the group had processed them (only topics configured with
+   * `retainUntilConsumed: false` do that); the group went on from the oldest remaining event.
+   */
+  readonly skipped: number
 }

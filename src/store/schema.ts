@@ -43,6 +43,8 @@ export interface CursorsTable {
   readonly acked: string | null
   readonly leased_upto: number
   readonly updated_at: number
+  /** Events retention deleted before the group processed them (migration 0002). */
+  readonly skipped: Generated<number>
 }
 
 export interface DeliveriesTable {

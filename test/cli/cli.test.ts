@@ -34,7 +34,7 @@ describe("sib: usage and bad input", () => {
     const dir = workdir()
     const help = await sib(["--help"], { cwd: dir })
     expect(help.code).toBe(0)
-    for (const command of ["run", "check", "test", "publish", "tail", "topics", "groups", "dlq", "replay"]) expect(help.stdout).toMatch(new RegExp(`\\n  ${command} `))
+    for (const command of ["run", "check", "test", "publish", "tail", "topics", "groups", "dlq", "replay", "compact", "prune"]) expect(help.stdout).toMatch(new RegExp(`\\n  ${command} `))
     const version = await sib(["--version"], { cwd: dir })
     expect(version.code).toBe(0)
     expect(version.stdout).toContain(JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")).version)
@@ -183,7 +183,7 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(orders).toHaveLength(3)
     const groups = jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)
     expect(groups).toHaveLength(1)
-    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "leaseExpiresAt", "owner", "retrying", "topic"])
+    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "leaseExpiresAt", "owner", "retrying", "skipped", "topic"])
     expect(groups[0]).toMatchObject({ group: "billing", topic: "orders", cursor: orders[2], headSeq: orders[2], lag: 0, deadLetters: 1, owner: { pid: run.child.pid } })
 
     run.child.kill("SIGTERM")
@@ -193,8 +193,8 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(topics.map((t) => [t["topic"], t["events"]])).toEqual([["invoices", 2], ["orders", 3]])
     expect(Object.keys(topics[0]!).sort()).toEqual(["compaction", "description", "events", "firstSeq", "keyField", "lastPublishedAt", "lastSeq", "retention", "topic"])
     const human = await sib(["groups"], { cwd: dir })
-    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +IN FLIGHT +RETRYING +DEAD +CONSUMER$/)
-    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0 +0 +1 +-`))
+    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +IN FLIGHT +RETRYING +DEAD +SKIPPED +CONSUMER$/)
+    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0 +0 +1 +0 +-`))
 
     const [dead] = jsonLines((await sib(["dlq", "--group", "billing", "--json"], { cwd: dir })).stdout)
     expect(dead).toMatchObject({ group: "billing", topic: "orders", seq: orders[1], key: "o-2", attempts: 2 })

@@ -4,6 +4,10 @@ import SqliteDatabase from "better-sqlite3"
 import { Effect, Exit } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { Kysely, SqliteDialect } from "kysely"
+import { Migrator } from "kysely/migration"
+import { migration0001 } from "../../src/store/migrations/0001_initial.ts"
+import { migrations } from "../../src/store/migrations/index.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
 import { makeTmpDir, tmpDb, tmpDir } from "../helpers/tmp.ts"
 import { draft, emptyBatch, storeConformance } from "./conformance.ts"
@@ -63,6 +67,27 @@ describe("SQLite store", () => {
       assert.strictEqual(error.reason, "unreadable")
     }))
 
+  it.effect("migration 0002 upgrades a database of the previous schema: cursors keep their place, nothing skipped, tombstones found", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(filename) }) })
+      const migrated = yield* Effect.promise(() =>
+        new Migrator({ db: kysely, provider: { getMigrations: () => Promise.resolve({ "0001_initial": migration0001("sqlite") }) } }).migrateToLatest()
+      )
+      assert.isUndefined(migrated.error)
+      yield* Effect.promise(() => kysely.insertInto("events").values({ id: "a", ts: 1, topic: "t", key: "k", payload: "null" }).execute())
+      yield* Effect.promise(() =>
+        kysely.insertInto("cursors").values({ topic: "t", grp: "g", floor: 1, acked: null, leased_upto: 1, updated_at: 1 }).execute()
+      )
+      yield* Effect.promise(() => kysely.destroy())
+
+      const store = yield* Sqlite.make({ filename })
+      assert.deepStrictEqual((yield* store.groupPositions).map((p) => [p.cursor.group, p.cursor.floor, p.skipped]), [["g", 1, 0]])
+      const r = yield* store.compactStep({ topic: "t", from: { phase: "tombstones", seq: 0 }, limit: 10, now: 1, deleteRetentionMs: 0 })
+      assert.strictEqual(r.tombstones, 1)
+      assert.deepStrictEqual(yield* store.readTopic("t", 0, 10), [])
+    }))
+
   it.effect("a database migrated by a newer version is refused and left untouched", () =>
     Effect.gen(function*() {
       const filename = yield* tmpDb
@@ -74,7 +99,7 @@ describe("SQLite store", () => {
       assert.strictEqual(error.reason, "newer")
       assert.match(error.message, /newer version of sibus .*9999_future/)
       const check = new SqliteDatabase(filename)
-      assert.strictEqual((check.prepare("select count(*) n from kysely_migration").get() as { n: number }).n, 2)
+      assert.strictEqual((check.prepare("select count(*) n from kysely_migration").get() as { n: number }).n, Object.keys(migrations("sqlite")).length + 1)
       check.close()
     }))
 })

@@ -6,9 +6,11 @@
 import type { Migration, MigrationProvider } from "kysely/migration"
 import type { SqlDialect } from "../dialect.ts"
 import { migration0001 } from "./0001_initial.ts"
+import { migration0002 } from "./0002_maintenance.ts"
 
 export const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
-  "0001_initial": migration0001(dialect)
+  "0001_initial": migration0001(dialect),
+  "0002_maintenance": migration0002(dialect)
 })
 
 export const migrationProvider = (dialect: SqlDialect): MigrationProvider => ({

@@ -1,0 +1,69 @@
+/**
+ * `sib compact` and `sib prune`: one compaction or retention pass now, over every topic that has
+ * the setting or over `--topic`, on the database file while other processes use it (each batch is
+ * a short transaction). What a pass may delete is the bus's rule, not the command's: nothing
+ * above the slowest group's cursor unless retention says otherwise, nothing a dead letter points to.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Command, Flag } from "effect/cli"
+import type { CompactionReport, PruneReport } from "../runtime/Maintenance.ts"
+import { failWith, out, useColor, withBus } from "./shared.ts"
+import { table } from "./table.ts"
+
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per topic and line (the documented contract)"), Flag.withDefault(false))
+const topicFlag = Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional)
+
+const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`
+
+const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, empty: string) =>
+  Effect.gen(function*() {
+    if (json) {
+      for (const r of rows) yield* out(JSON.stringify(r))
+    } else {
+      yield* out(rows.length === 0 ? empty : human())
+    }
+  })
+
+export const compact = Command.make("compact", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
+  const rows = yield* withBus("read", (bus) =>
+    bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
+  yield* report(json, rows, () =>
+    table<CompactionReport>(rows, [
+      { header: "TOPIC", cell: (r) => r.topic },
+      { header: "SUPERSEDED", cell: (r) => String(r.superseded), right: true },
+      { header: "TOMBSTONES", cell: (r) => String(r.tombstones), right: true },
+      { header: "KEPT", cell: (r) => String(r.kept), right: true },
+      { header: "WAITING", cell: (r) => String(r.waiting), right: true },
+      { header: "SLOWEST GROUP", cell: (r) => r.slowestGroup ?? "-" },
+      { header: "BATCHES", cell: (r) => String(r.batches), right: true },
+      { header: "LONGEST", cell: (r) => ms(r.longestBatchMs), right: true }
+    ], useColor(process.stdout)), "no compacted topics")
+})).pipe(
+  Command.withDescription("Compact topics now: delete superseded events and expired tombstones the slowest group has processed"),
+  Command.withExamples([
+    { command: "sib compact", description: "every compacted topic" },
+    { command: "sib compact --topic process.state --json", description: "one topic, as JSON" }
+  ])
+)
+
+export const prune = Command.make("prune", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
+  const rows = yield* withBus("read", (bus) =>
+    bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
+  yield* report(json, rows, () =>
+    table<PruneReport>(rows, [
+      { header: "TOPIC", cell: (r) => r.topic },
+      { header: "DELETED", cell: (r) => String(r.deleted), right: true },
+      { header: "KEPT", cell: (r) => String(r.kept), right: true },
+      { header: "SKIPPED", cell: (r) => (r.skipped.length === 0 ? "-" : r.skipped.map((s) => `${s.group} ${s.events}`).join(", ")) },
+      { header: "WAITING FOR", cell: (r) => r.waitingFor ?? "-" },
+      { header: "BATCHES", cell: (r) => String(r.batches), right: true },
+      { header: "LONGEST", cell: (r) => ms(r.longestBatchMs), right: true }
+    ], useColor(process.stdout)), "no topics with retention")
+})).pipe(
+  Command.withDescription("Apply retention now: delete expired events (kept until consumed unless retainUntilConsumed is false)"),
+  Command.withExamples([
+    { command: "sib prune", description: "every topic with retention" },
+    { command: "sib prune --topic heartbeat.received --json", description: "one topic, as JSON" }
+  ])
+)

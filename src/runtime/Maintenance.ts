@@ -1,0 +1,287 @@
+/**
+ * Maintenance: compaction and retention passes over the store, run on demand (`Bus.compact`,
+ * `Bus.prune`, `sib compact`, `sib prune`) and by the bus on a `Clock` schedule. A pass walks one
+ * topic in steps (`Store.compactStep` / `Store.pruneStep`), each one short transaction of at most
+ * `batchSize` deletions (fewer when steps run past 20 ms), followed by a WAL checkpoint outside the
+ * lock (`Store.checkpoint`) and a rest (by default as long as both took), so other writers, in this
+ * process or another, take the write lock in between. Time is measured with `Clock`.
+ *
+ * Settings come from the store (`topics.config`), so every process acts on the same ones whoever
+ * defined the topic. What may be deleted (nothing above the slowest cursor, unless retention says
+ * otherwise; nothing a dead letter or a delivery row points to) is decided by the store inside each
+ * step. Skips caused by `retainUntilConsumed: false` are counted by the store and logged here.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
+import type { StoreError } from "../store/errors.ts"
+import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../store/maintenance.ts"
+import type { Json } from "../store/records.ts"
+import type { StoreShape } from "../store/Store.ts"
+import { MaintenanceError } from "./errors.ts"
+import { defaultDeleteRetentionMs } from "./Topic.ts"
+
+export interface MaintenanceOptions {
+  /** How often the bus compacts and prunes every topic (ms; default 60 000). */
+  readonly intervalMs?: number | undefined
+  /**
+   * Most events deleted in one transaction (default 1000). A pass starts there and shrinks its
+   * batches when one holds the write lock longer than 20 ms (growing back when they are quick).
+   */
+  readonly batchSize?: number | undefined
+  /**
+   * Rest after each step, as a multiple of the time the step and its checkpoint took (default 1:
+   * the lock is free at least half of the time a pass runs; 0 only yields to other fibers).
+   */
+  readonly pauseRatio?: number | undefined
+}
+
+export const defaultMaintenance = { intervalMs: 60_000, batchSize: 1000, pauseRatio: 1 } as const
+
+export type ResolvedMaintenance = { readonly [K in keyof MaintenanceOptions]-?: number }
+
+const maintenanceOptionNames = ["intervalMs", "batchSize", "pauseRatio"]
+
+/** The options with their defaults, or what is wrong with them. */
+export const resolveMaintenance = (options: MaintenanceOptions | undefined): ResolvedMaintenance | string => {
+  const o = options ?? {}
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return "maintenance must be false or an object { intervalMs?, batchSize?, pauseRatio? }"
+  const unknown = Object.keys(o).filter((k) => !maintenanceOptionNames.includes(k))
+  if (unknown.length > 0) return `unknown maintenance option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${maintenanceOptionNames.join(", ")}`
+  const positiveInt = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v > 0
+  if (o.intervalMs !== undefined && !positiveInt(o.intervalMs)) return `maintenance.intervalMs must be a positive integer (ms), got ${String(o.intervalMs)}`
+  if (o.batchSize !== undefined && !(positiveInt(o.batchSize) && o.batchSize <= 100_000)) {
+    return `maintenance.batchSize must be an integer from 1 to 100000, got ${String(o.batchSize)}`
+  }
+  if (o.pauseRatio !== undefined && !(typeof o.pauseRatio === "number" && Number.isFinite(o.pauseRatio) && o.pauseRatio >= 0)) {
+    return `maintenance.pauseRatio must be a number >= 0, got ${String(o.pauseRatio)}`
+  }
+  return {
+    intervalMs: o.intervalMs ?? defaultMaintenance.intervalMs,
+    batchSize: o.batchSize ?? defaultMaintenance.batchSize,
+    pauseRatio: o.pauseRatio ?? defaultMaintenance.pauseRatio
+  }
+}
+
+/** A topic's maintenance settings, read from its stored config (invalid values are ignored). */
+export interface TopicSettings {
+  readonly compaction: boolean
+  readonly deleteRetentionMs: number
+  readonly retention: {
+    readonly maxAgeMs: number | undefined
+    readonly maxCount: number | undefined
+    readonly retainUntilConsumed: boolean
+  } | undefined
+}
+
+const positive = (v: Json | undefined): number | undefined =>
+  typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : undefined
+
+export const settingsOf = (config: Json): TopicSettings => {
+  const c = typeof config === "object" && config !== null && !Array.isArray(config) ? config as Record<string, Json> : {}
+  const r = c["retention"]
+  const rm = typeof r === "object" && r !== null && !Array.isArray(r) ? r as Record<string, Json> : undefined
+  const maxAgeMs = positive(rm?.["maxAgeMs"])
+  const maxCount = positive(rm?.["maxCount"])
+  const d = c["deleteRetentionMs"]
+  return {
+    compaction: c["compaction"] === true,
+    deleteRetentionMs: typeof d === "number" && Number.isSafeInteger(d) && d >= 0 ? d : defaultDeleteRetentionMs,
+    retention: maxAgeMs === undefined && maxCount === undefined
+      ? undefined
+      : { maxAgeMs, maxCount, retainUntilConsumed: rm?.["retainUntilConsumed"] !== false }
+  }
+}
+
+/** What one compaction pass did on one topic. */
+export interface CompactionReport {
+  readonly topic: string
+  /** superseded + tombstones */
+  readonly deleted: number
+  readonly superseded: number
+  readonly tombstones: number
+  /** Events that could go but are kept for a dead letter or a retry. */
+  readonly kept: number
+  /** Superseded events above the slowest group's cursor, left for a later pass. */
+  readonly waiting: number
+  readonly slowestGroup: string | null
+  /** Transactions run, and the longest of them (ms, as `Clock` measures it). */
+  readonly batches: number
+  readonly longestBatchMs: number
+  readonly durationMs: number
+}
+
+/** What one retention pass did on one topic. */
+export interface PruneReport {
+  readonly topic: string
+  readonly deleted: number
+  /** Expired events kept for a dead letter or a retry. */
+  readonly kept: number
+  /** Groups that lost events they had not processed (`retainUntilConsumed: false`), and how many. */
+  readonly skipped: ReadonlyArray<{ readonly group: string; readonly events: number }>
+  /** The group whose cursor holds back expired events (`retainUntilConsumed`), if one does. */
+  readonly waitingFor: string | null
+  readonly batches: number
+  readonly longestBatchMs: number
+  readonly durationMs: number
+}
+
+export interface Maintenance {
+  readonly options: ResolvedMaintenance
+  /** One compaction pass over `topic`, or over every compacted topic. */
+  readonly compact: (topic?: string) => Effect.Effect<ReadonlyArray<CompactionReport>, MaintenanceError | StoreError>
+  /** One retention pass over `topic`, or over every topic with retention. */
+  readonly prune: (topic?: string) => Effect.Effect<ReadonlyArray<PruneReport>, MaintenanceError | StoreError>
+  /** Compacts and prunes every topic every `intervalMs` (the first time after one interval), logging what it did. */
+  readonly schedule: Effect.Effect<never>
+}
+
+const elapsedMs = (from: bigint, to: bigint) => Number(to - from) / 1e6
+
+/** The write-lock hold a pass aims its batches at (ms). */
+const targetStepMs = 20
+const minimumLimit = 16
+
+/** The next batch size after a step of `ms` with `limit`: aimed at `targetStepMs`, never above `max`, at most doubling. */
+const nextLimit = (limit: number, ms: number, max: number): number =>
+  ms <= 0 ? max : Math.max(Math.min(minimumLimit, max), Math.min(max, limit * 2, Math.floor((limit * targetStepMs) / ms)))
+
+export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenance => {
+  // One pass at a time per process: the schedule and an on-demand call do not walk the same topic twice.
+  const lock = Semaphore.makeUnsafe(1)
+  const batchSize = options.batchSize
+
+  /**
+   * Runs one step, timed (its duration is its write-lock hold), then the checkpoint of what it
+   * deleted (outside the lock), then rests in proportion to both (or just yields).
+   */
+  const timed = <A, E>(step: Effect.Effect<A, E>, deleted: (result: A) => number) =>
+    Effect.gen(function*() {
+      const t0 = yield* Clock.monotonicTimeNanos
+      const result = yield* step
+      const t1 = yield* Clock.monotonicTimeNanos
+      if (deleted(result) > 0) yield* store.checkpoint
+      const rest = elapsedMs(t0, yield* Clock.monotonicTimeNanos) * options.pauseRatio
+      yield* rest > 0 ? Effect.sleep(rest) : Effect.yieldNow
+      return [result, elapsedMs(t0, t1)] as const
+    })
+
+  const topicsWith = (operation: "compact" | "prune", wanted: string | undefined, applies: (s: TopicSettings) => boolean) =>
+    Effect.gen(function*() {
+      const all = (yield* store.topics).map((t) => ({ name: t.name, settings: settingsOf(t.config) }))
+      if (wanted === undefined) return all.filter((t) => applies(t.settings))
+      const found = all.find((t) => t.name === wanted)
+      const setting = operation === "compact" ? "compaction: true" : "retention: { maxAgeMs, maxCount }"
+      if (found === undefined && (yield* store.headSeq(wanted)) === 0) {
+        return yield* new MaintenanceError({ operation, topic: wanted, detail: "there is no topic of that name (see sib topics)" })
+      }
+      if (found === undefined || !applies(found.settings)) {
+        return yield* new MaintenanceError({
+          operation, topic: wanted,
+          detail: `the topic is not ${operation === "compact" ? "compacted" : "under retention"}: define it with ${setting}`
+        })
+      }
+      return [found]
+    })
+
+  const compactTopic = (topic: string, settings: TopicSettings) =>
+    Effect.gen(function*() {
+      const started = yield* Clock.monotonicTimeNanos
+      const now = yield* Clock.currentTimeMillis
+      let from: CompactPosition | undefined = compactStart
+      let limit = batchSize
+      let superseded = 0, tombstones = 0, kept = 0, waiting = 0, batches = 0, longest = 0
+      let slowestGroup: string | null = null
+      while (from !== undefined) {
+        const [r, ms]: readonly [CompactStepResult, number] = yield* timed(
+          store.compactStep({ topic, from, limit, now, deleteRetentionMs: settings.deleteRetentionMs }),
+          (r) => r.superseded + r.tombstones
+        )
+        limit = nextLimit(limit, ms, batchSize)
+        superseded += r.superseded
+        tombstones += r.tombstones
+        kept += r.kept
+        waiting += r.waiting
+        slowestGroup = r.slowestGroup ?? null
+        batches++
+        longest = Math.max(longest, ms)
+        from = r.next
+      }
+      const report: CompactionReport = {
+        topic, deleted: superseded + tombstones, superseded, tombstones, kept, waiting, slowestGroup, batches,
+        longestBatchMs: longest, durationMs: elapsedMs(started, yield* Clock.monotonicTimeNanos)
+      }
+      return report
+    })
+
+  const pruneTopic = (topic: string, retention: NonNullable<TopicSettings["retention"]>) =>
+    Effect.gen(function*() {
+      const started = yield* Clock.monotonicTimeNanos
+      const now = yield* Clock.currentTimeMillis
+      const expiredBefore = retention.maxAgeMs === undefined ? undefined : now - retention.maxAgeMs
+      // Events published during the pass only make this bound older than it could be: safe.
+      const expiredUpto = retention.maxCount === undefined ? undefined : yield* store.floorForLast(topic, retention.maxCount)
+      let after: number | undefined = 0
+      let limit = batchSize
+      let deleted = 0, kept = 0, batches = 0, longest = 0
+      let waitingFor: string | null = null
+      const skipped = new Map<string, number>()
+      // Logged even when a later step fails: the counts are already committed.
+      const logSkips = Effect.suspend(() =>
+        Effect.forEach(skipped, ([group, events]) =>
+          Effect.logWarning(
+            `retention on ${topic} deleted ${events} event(s) group ${group} had not processed (retainUntilConsumed: false); it goes on from the oldest remaining event`
+          ), { discard: true }))
+      yield* Effect.gen(function*() {
+        while (after !== undefined) {
+          const [r, ms]: readonly [PruneStepResult, number] = yield* timed(
+            store.pruneStep({
+              topic, afterSeq: after, limit, expiredBefore, expiredUpto, retainUntilConsumed: retention.retainUntilConsumed
+            }),
+            (r) => r.deleted
+          )
+          limit = nextLimit(limit, ms, batchSize)
+          deleted += r.deleted
+          kept += r.kept
+          for (const s of r.skipped) skipped.set(s.group, (skipped.get(s.group) ?? 0) + s.events)
+          waitingFor = r.waitingFor ?? null
+          batches++
+          longest = Math.max(longest, ms)
+          after = r.next
+        }
+      }).pipe(Effect.ensuring(logSkips))
+      const report: PruneReport = {
+        topic, deleted, kept, skipped: [...skipped].map(([group, events]) => ({ group, events })), waitingFor, batches,
+        longestBatchMs: longest, durationMs: elapsedMs(started, yield* Clock.monotonicTimeNanos)
+      }
+      return report
+    })
+
+  const compact: Maintenance["compact"] = (topic) =>
+    lock.withPermit(Effect.gen(function*() {
+      const topics = yield* topicsWith("compact", topic, (s) => s.compaction)
+      return yield* Effect.forEach(topics, (t) => compactTopic(t.name, t.settings))
+    }))
+
+  const prune: Maintenance["prune"] = (topic) =>
+    lock.withPermit(Effect.gen(function*() {
+      const topics = yield* topicsWith("prune", topic, (s) => s.retention !== undefined)
+      return yield* Effect.forEach(topics, (t) => pruneTopic(t.name, t.settings.retention!))
+    }))
+
+  const round = Effect.gen(function*() {
+    for (const r of yield* compact()) {
+      if (r.deleted > 0) yield* Effect.logInfo(`compacted ${r.topic}: deleted ${r.superseded} superseded event(s) and ${r.tombstones} tombstone(s) in ${r.batches} transaction(s)`)
+    }
+    for (const r of yield* prune()) {
+      if (r.deleted > 0) yield* Effect.logInfo(`retention on ${r.topic}: deleted ${r.deleted} expired event(s) in ${r.batches} transaction(s)`)
+    }
+  })
+
+  const schedule: Effect.Effect<never> = Effect.sleep(options.intervalMs).pipe(
+    Effect.andThen(round.pipe(Effect.catchCause((cause) => Effect.logWarning(`maintenance failed; trying again in ${options.intervalMs} ms`, cause)))),
+    Effect.forever
+  )
+
+  return { options, compact, prune, schedule }
+}
