@@ -20,9 +20,10 @@ import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { CurrentGroup, type GroupDeps, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
-import { AckError, BusClosedError, GroupError, PublishError, SubscribeError, TopicError } from "./errors.ts"
+import { AckError, BusClosedError, GroupError, type MaintenanceError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
+import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Wakeups } from "./Signal.ts"
@@ -36,6 +37,12 @@ export interface BusOptions {
   readonly pollIntervalMs?: number | undefined
   /** Host facts for lease takeover (tests replace it). */
   readonly host?: HostInfo | undefined
+  /**
+   * Compaction and retention on a `Clock` schedule (default: every 60 s, at most 1000 deletions
+   * per transaction); `false` runs them only when asked (`compact`, `prune`). Invalid options are
+   * a defect when the bus starts.
+   */
+  readonly maintenance?: Maintenance.MaintenanceOptions | false | undefined
 }
 
 export interface Subscription {
@@ -96,6 +103,13 @@ export interface BusShape {
   readonly groups: () => ReadonlyArray<string>
   /** What a group running in this process is doing now (undefined if it is not consuming here). */
   readonly groupStats: (group: string) => GroupStats | undefined
+  /**
+   * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
+   * tombstones at or below the slowest group's cursor, in short transactions.
+   */
+  readonly compact: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.CompactionReport>, MaintenanceError | StoreError>
+  /** Applies retention now: `topic`, or every topic with retention. */
+  readonly prune: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.PruneReport>, MaintenanceError | StoreError>
 }
 
 interface RunningGroup {
@@ -124,6 +138,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const host = options.host ?? nodeHost
   const limits = { maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024 }
   const pollIntervalMs = options.pollIntervalMs ?? 50
+  const maintenanceOptions = Maintenance.resolveMaintenance(options.maintenance === false ? undefined : options.maintenance)
+  if (typeof maintenanceOptions === "string") return yield* Effect.die(new Error(`invalid bus options: ${maintenanceOptions}`))
+  const maintenance = Maintenance.make(store, maintenanceOptions)
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
   const topics = new Map<string, Topic>()
@@ -155,6 +172,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     Effect.catchCause((cause) => Effect.logWarning(`change poller stopped: ${String(cause)}`)),
     Effect.forkScoped
   )
+
+  if (options.maintenance !== false) yield* Effect.forkScoped(maintenance.schedule)
 
   const stamp = (fiberClock: Clock.Clock, fiberRandom: Random.Random) => ({
     id: () => ids.next(fiberClock, fiberRandom),
@@ -381,7 +400,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }),
     read: (topic, afterSeq, limit) => store.readTopic(topic, afterSeq, limit),
     groups: () => [...running.keys()],
-    groupStats: (group) => running.get(group)?.handle.stats()
+    groupStats: (group) => running.get(group)?.handle.stats(),
+    compact: (topic) => maintenance.compact(topic),
+    prune: (topic) => maintenance.prune(topic)
   }
 
   return bus

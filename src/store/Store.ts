@@ -13,6 +13,7 @@ import type * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
 import type { SqlDialect } from "./dialect.ts"
 import type { StoreError } from "./errors.ts"
+import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenance.ts"
 import type {
   Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
 } from "./records.ts"
@@ -162,7 +163,10 @@ export interface StoreShape {
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>
-  /** The latest event of each key on `topic` (keys with no event are absent). */
+  /**
+   * The latest event of each key on `topic`, in one indexed query. Keys with no event, and keys
+   * whose latest event is a tombstone (payload `null`), are absent.
+   */
   readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError>
   /** The highest seq stored for `topic` (0 when it has none). */
   readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
@@ -201,6 +205,21 @@ export interface StoreShape {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+
+  /**
+   * One bounded compaction step (one short transaction): deletes superseded events and expired
+   * tombstones at or below the slowest cursor, never one a dead letter or delivery row points to.
+   */
+  readonly compactStep: (step: CompactStep) => Effect.Effect<CompactStepResult, StoreError>
+  /** One bounded retention step (one short transaction): deletes the oldest expired events. */
+  readonly pruneStep: (step: PruneStep) => Effect.Effect<PruneStepResult, StoreError>
+  /**
+   * Moves committed writes from the write-ahead log into the database file without holding the
+   * write lock (SQLite: a passive WAL checkpoint; the steps above skip the automatic one, so their
+   * duration is their lock hold). Called after each step that deleted something. A dialect
+   * without such a log does nothing.
+   */
+  readonly checkpoint: Effect.Effect<void, StoreError>
 }
 
 export class Store extends Context.Service<Store, StoreShape>()("sibus/store/Store") {}

@@ -2,7 +2,7 @@
  * Every statement the store runs after start-up, built with Kysely against the schema and compiled
  * once per dialect. Each is a small named unit; dialect differences stay in the dialect folders.
  */
-import type { Kysely } from "kysely"
+import { type Kysely, sql } from "kysely"
 import { eventColumns } from "./records.ts"
 import type { Database } from "./schema.ts"
 import { template } from "./template.ts"
@@ -186,7 +186,7 @@ export const makeQueries = (db: Kysely<Database>) => ({
     db.selectFrom("cursors")
       .leftJoin("consumer_groups", "consumer_groups.grp", "cursors.grp")
       .select([
-        "cursors.topic", "cursors.grp", "cursors.floor", "cursors.acked", "cursors.leased_upto", "cursors.updated_at",
+        "cursors.topic", "cursors.grp", "cursors.floor", "cursors.acked", "cursors.leased_upto", "cursors.updated_at", "cursors.skipped",
         "consumer_groups.owner_sid", "consumer_groups.owner_pid", "consumer_groups.owner_host", "consumer_groups.lease_expires_at"
       ])
       .orderBy("cursors.grp").orderBy("cursors.topic")
@@ -204,7 +204,65 @@ export const makeQueries = (db: Kysely<Database>) => ({
   countEvents: template<"topic" | "after" | "upto">((p) =>
     db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
       .where("topic", "=", p("topic")).where("seq", ">", p("after")).where("seq", "<=", p("upto"))
-  )
+  ),
+
+  // ---- current state per key, compaction and retention ------------------------------------------
+  /**
+   * The latest event of each key in `keys` (a JSON array), one index probe per key, in one
+   * statement (`latestOfKey` is cheaper for one key); tombstones (payload JSON `null`) read as
+   * absent. SQLite's `json_each`; a Postgres dialect spells it `jsonb_array_elements_text`.
+   */
+  latestOfKeys: template<"topic" | "keys">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("seq", "in", (eb) =>
+        eb.selectFrom(sql<{ value: string }>`json_each(${p("keys")})`.as("k")).select((k) =>
+          k.selectFrom("events as l").select((l) => l.fn.max("l.seq").as("m"))
+            .where("l.topic", "=", p("topic")).where("l.key", "=", sql.ref<string>("k.value")).as("m")
+        ))
+      .where("payload", "!=", sql.lit("null"))
+  ),
+  /** The group with the lowest ack floor on `topic` (none when no group has a cursor there). */
+  slowestCursor: template<"topic">((p) =>
+    db.selectFrom("cursors").select(["grp", "floor"]).where("topic", "=", p("topic")).orderBy("floor").orderBy("grp").limit(1)
+  ),
+  topicCursors: template<"topic">((p) =>
+    db.selectFrom("cursors").select(["grp", "floor", "acked"]).where("topic", "=", p("topic")).orderBy("grp")
+  ),
+  addSkipped: template<"topic" | "group" | "count">((p) =>
+    db.updateTable("cursors").set((eb) => ({ skipped: eb("skipped", "+", p("count")) }))
+      .where("topic", "=", p("topic")).where("grp", "=", p("group"))
+  ),
+  /** Keyed events of `topic` after (key, seq) in key order: a scan of the (topic, key, seq) index alone. */
+  keyScan: template<"topic" | "key" | "seq" | "limit">((p) =>
+    db.selectFrom("events").select(["key", "seq"])
+      .where("topic", "=", p("topic"))
+      .where((eb) => eb(eb.refTuple("key", "seq"), ">", eb.tuple(p("key"), p("seq"))))
+      .orderBy("key").orderBy("seq").limit(p("limit"))
+  ),
+  /** Tombstones of `topic` after `after`, by seq (the partial index of migration 0002). */
+  tombstoneScan: template<"topic" | "after" | "limit">((p) =>
+    db.selectFrom("events").select(["seq", "key", "ts"])
+      .where("topic", "=", p("topic")).where("payload", "=", sql.lit("null")).where("seq", ">", p("after"))
+      .orderBy("seq").limit(p("limit"))
+  ),
+  laterOfKey: template<"topic" | "key" | "seq">((p) =>
+    db.selectFrom("events").select("seq")
+      .where("topic", "=", p("topic")).where("key", "=", p("key")).where("seq", ">", p("seq")).limit(1)
+  ),
+  earlierOfKey: template<"topic" | "key" | "seq">((p) =>
+    db.selectFrom("events").select("seq")
+      .where("topic", "=", p("topic")).where("key", "=", p("key")).where("seq", "<", p("seq")).limit(1)
+  ),
+  deadLetterAt: template<"topic" | "seq">((p) =>
+    db.selectFrom("dead_letters").select("seq").where("topic", "=", p("topic")).where("seq", "=", p("seq")).limit(1)
+  ),
+  topicDeliverySeqs: template<"topic">((p) => db.selectFrom("deliveries").select("seq").where("topic", "=", p("topic"))),
+  /** Events of `topic` after `after`, oldest first, with their time (for retention). */
+  seqScan: template<"topic" | "after" | "limit">((p) =>
+    db.selectFrom("events").select(["seq", "ts"])
+      .where("topic", "=", p("topic")).where("seq", ">", p("after")).orderBy("seq").limit(p("limit"))
+  ),
+  deleteEvent: template<"seq">((p) => db.deleteFrom("events").where("seq", "=", p("seq")))
 })
 
 export type Queries = ReturnType<typeof makeQueries>

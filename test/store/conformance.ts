@@ -5,6 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer } from "effect"
 import type { StoreOpenError } from "../../src/store/errors.ts"
+import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../../src/store/maintenance.ts"
 import type { DeadLetter, Delivery, EventDraft } from "../../src/store/records.ts"
 import { Store } from "../../src/store/Store.ts"
 
@@ -24,6 +25,48 @@ const deadLetter = (group: string, seq: number, extra: Partial<DeadLetter> = {})
   group, topic: "t", seq, eventId: `e${seq}`, key: null, attempts: 5, errorMessage: "boom", errorStack: "at x",
   firstFailedAt: 1, lastFailedAt: 2, deadAt: 3, holdsKey: false, ...extra
 })
+
+/** A whole compaction pass in steps of `limit`, with the steps' results added up. */
+const compactAll = (store: Store["Service"], topic: string, now: number, deleteRetentionMs: number, limit = 2) =>
+  Effect.gen(function*() {
+    let from: CompactPosition | undefined = compactStart
+    const total = { superseded: 0, tombstones: 0, kept: 0, waiting: 0, steps: 0, slowestGroup: undefined as string | undefined }
+    while (from !== undefined) {
+      const r: CompactStepResult = yield* store.compactStep({ topic, from, limit, now, deleteRetentionMs })
+      assert.isAtMost(r.superseded + r.tombstones, limit)
+      total.superseded += r.superseded
+      total.tombstones += r.tombstones
+      total.kept += r.kept
+      total.waiting += r.waiting
+      total.slowestGroup = r.slowestGroup
+      total.steps++
+      from = r.next
+    }
+    return total
+  })
+
+/** A whole retention pass in steps of `limit`. */
+const pruneAll = (
+  store: Store["Service"],
+  step: { topic: string; expiredBefore?: number; expiredUpto?: number; retainUntilConsumed: boolean },
+  limit = 2
+) =>
+  Effect.gen(function*() {
+    let after: number | undefined = 0
+    const total = { deleted: 0, kept: 0, skipped: new Map<string, number>(), waitingFor: undefined as string | undefined }
+    while (after !== undefined) {
+      const r: PruneStepResult = yield* store.pruneStep({ expiredBefore: undefined, expiredUpto: undefined, ...step, afterSeq: after, limit })
+      assert.isAtMost(r.deleted, limit)
+      total.deleted += r.deleted
+      total.kept += r.kept
+      for (const s of r.skipped) total.skipped.set(s.group, (total.skipped.get(s.group) ?? 0) + s.events)
+      total.waitingFor = r.waitingFor
+      after = r.next
+    }
+    return total
+  })
+
+const ids = (events: ReadonlyArray<{ readonly id: string }>) => events.map((e) => e.id)
 
 export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Store, StoreOpenError>) =>
   describe(`Store conformance: ${name}`, () => {
@@ -313,6 +356,169 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
             ["a", {}, 1, 1],
             ["b", { retention: { maxCount: 3 } }, 1, 2]
           ])
+        })
+      ))
+
+    // ---- compaction and retention -------------------------------------------------------------
+
+    it.effect("latestByKey reads many keys at once, and a tombstone (null payload) reads as absent", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const keys = Array.from({ length: 60 }, (_, i) => `k${i}`)
+          yield* store.commit({ ...emptyBatch, appends: keys.map((k, i) => draft(`v1-${k}`, "s", i, { key: k })) })
+          yield* store.commit({
+            ...emptyBatch,
+            appends: [
+              draft("v2-k1", "s", "new", { key: "k1" }), draft("gone-k2", "s", null, { key: "k2" }),
+              draft("gone-k3", "s", null, { key: "k3" }), draft("back-k3", "s", "back", { key: "k3" })
+            ]
+          })
+          const latest = yield* store.latestByKey("s", [...keys, "nope", "k1"])
+          assert.strictEqual(latest.size, 59)
+          assert.strictEqual(latest.get("k1")?.payload, "new")
+          assert.isFalse(latest.has("k2"), "deleted by its tombstone")
+          assert.strictEqual(latest.get("k3")?.id, "back-k3")
+          assert.strictEqual(latest.get("k59")?.payload, 59)
+          assert.strictEqual((yield* store.latestByKey("s", [])).size, 0)
+          assert.strictEqual((yield* store.latestByKey("s", ["k2"])).size, 0, "one key: the same rules")
+          assert.strictEqual((yield* store.latestByKey("s", ["k1", "k1"])).get("k1")?.payload, "new")
+        })
+      ))
+
+    it.effect("compaction deletes superseded events at or below the slowest cursor, never one a dead letter or a delivery points to", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({
+            ...emptyBatch,
+            appends: [
+              draft("a1", "t", 1, { key: "a" }), draft("b1", "t", 1, { key: "b" }), draft("a2", "t", 2, { key: "a" }),
+              draft("x1", "other", 1, { key: "a" }), draft("b2", "t", 2, { key: "b" }), draft("a3", "t", 3, { key: "a" }),
+              draft("c1", "t", 1, { key: "c" }), draft("c2", "t", 2, { key: "c" }), draft("x2", "other", 2, { key: "a" })
+            ]
+          })
+          const seq = Object.fromEntries(r.appended.map((a, i) => [["a1", "b1", "a2", "x1", "b2", "a3", "c1", "c2", "x2"][i]!, a.seq]))
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", seq["b1"]!, 1)
+          yield* store.initCursor("fast", "t", seq["c2"]!, 1)
+          yield* store.commit({
+            ...emptyBatch,
+            deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seq["a1"]!) }],
+            deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", seq["c1"]!, "requeued") }]
+          })
+
+          const first = yield* compactAll(store, "t", 10_000, 0, 1)
+          // b1 goes; a1 stays for its dead letter; a2 and c1 are above g's cursor (c1 is also requeued).
+          assert.deepStrictEqual([first.superseded, first.kept, first.waiting, first.slowestGroup], [1, 1, 2, "g"])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["a1", "a2", "b2", "a3", "c1", "c2"])
+
+          yield* store.setCursor("g", "t", seq["c2"]!, 2)
+          const second = yield* compactAll(store, "t", 10_000, 0, 1)
+          assert.deepStrictEqual([second.superseded, second.kept, second.waiting], [1, 2, 0], "a2 goes; a1 (dead letter) and c1 (requeued) stay")
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["a1", "b2", "a3", "c1", "c2"])
+
+          assert.isTrue(yield* store.dropDeadLetter("g", seq["a1"]!))
+          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "delete", owner: "A", group: "g", seq: seq["c1"]! }] })
+          const third = yield* compactAll(store, "t", 10_000, 0, 5)
+          assert.deepStrictEqual([third.superseded, third.kept, third.waiting], [2, 0, 0])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["b2", "a3", "c2"])
+          assert.deepStrictEqual(ids(yield* store.readTopic("other", 0, 100)), ["x1", "x2"], "other topics are untouched")
+          assert.deepStrictEqual([...(yield* store.latestByKey("t", ["a", "b", "c"])).values()].map((e) => e.id), ["a3", "b2", "c2"])
+          const again = yield* compactAll(store, "t", 10_000, 0, 5)
+          assert.deepStrictEqual([again.superseded, again.tombstones], [0, 0])
+          const next = yield* store.commit({ ...emptyBatch, appends: [draft("a4", "t", 4, { key: "a" })] })
+          assert.isAbove(next.appended[0]!.seq, seq["x2"]!, "seqs are never reused")
+        })
+      ))
+
+    it.effect("compaction without cursors has no bound; steps resume inside a key", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const appends = Array.from({ length: 23 }, (_, i) => draft(`e${i}`, "t", i, { key: `k${i % 3}` }))
+          yield* store.commit({ ...emptyBatch, appends })
+          const r = yield* compactAll(store, "t", 0, 0, 2)
+          assert.deepStrictEqual([r.superseded, r.waiting, r.slowestGroup], [20, 0, undefined])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e20", "e21", "e22"])
+        })
+      ))
+
+    it.effect("tombstones go after deleteRetentionMs, at or below the slowest cursor, once nothing older of their key is stored", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({
+            ...emptyBatch,
+            appends: [
+              draft("k-v1", "t", 1, { key: "k", ts: 100 }), draft("k-del", "t", null, { key: "k", ts: 1000 }),
+              draft("j-del", "t", null, { key: "j", ts: 1000 }),
+              draft("m-v1", "t", 1, { key: "m", ts: 100 }), draft("m-del", "t", null, { key: "m", ts: 200 }), draft("m-v2", "t", 2, { key: "m", ts: 300 }),
+              draft("p-v1", "t", 1, { key: "p", ts: 100 }), draft("p-del", "t", null, { key: "p", ts: 100 }),
+              draft("late-del", "t", null, { key: "late", ts: 100 })
+            ]
+          })
+          const seqOf = (i: number) => r.appended[i]!.seq
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", seqOf(7), 1)
+          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqOf(6), { key: "p" }) }] })
+
+          const young = yield* compactAll(store, "t", 1499, 500, 1)
+          assert.deepStrictEqual([young.superseded, young.tombstones], [3, 0], "k-v1, m-v1 and m-del go; the tombstones are too young")
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["k-del", "j-del", "m-v2", "p-v1", "p-del", "late-del"])
+
+          const old = yield* compactAll(store, "t", 1500, 500, 1)
+          // p-del stays: p-v1 (kept for its dead letter) would come back; late-del is above g's cursor.
+          assert.deepStrictEqual([old.superseded, old.tombstones, old.kept], [0, 2, 1])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["m-v2", "p-v1", "p-del", "late-del"])
+          const latest = yield* store.latestByKey("t", ["k", "j", "m", "p", "late"])
+          assert.deepStrictEqual([...latest.keys()], ["m"])
+        })
+      ))
+
+    it.effect("retention deletes the oldest expired events (by count or age), never above the slowest cursor nor a dead letter's event", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({
+            ...emptyBatch,
+            appends: [100, 200, 300, 400, 500, 600].map((ts, i) => draft(`e${i + 1}`, "t", i, { ts }))
+          })
+          const seqs = r.appended.map((a) => a.seq)
+          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("g", "t", seqs[1]!, 1)
+          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqs[0]!) }] })
+
+          // Keep the last 2: e1..e4 are expired; e1 has a dead letter; g has processed e1 and e2 only.
+          const byCount = yield* pruneAll(store, { topic: "t", expiredUpto: yield* store.floorForLast("t", 2), retainUntilConsumed: true }, 1)
+          assert.deepStrictEqual([byCount.deleted, byCount.kept, byCount.waitingFor], [1, 1, "g"])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e1", "e3", "e4", "e5", "e6"])
+
+          yield* store.setCursor("g", "t", seqs[5]!, 2)
+          // Older than 450: e1..e4 (e1 kept for its dead letter); the walk stops at e5.
+          const byAge = yield* pruneAll(store, { topic: "t", expiredBefore: 450, retainUntilConsumed: true })
+          assert.deepStrictEqual([byAge.deleted, byAge.kept, byAge.waitingFor], [2, 1, undefined])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e1", "e5", "e6"])
+          assert.deepStrictEqual([...byAge.skipped], [])
+
+          const everything = yield* pruneAll(store, { topic: "t", expiredBefore: 10_000, retainUntilConsumed: true })
+          assert.strictEqual(everything.deleted, 2)
+          const next = yield* store.commit({ ...emptyBatch, appends: [draft("e7", "t", 7)] })
+          assert.isAbove(next.appended[0]!.seq, seqs[5]!, "seqs are never reused")
+        })
+      ))
+
+    it.effect("retention with retainUntilConsumed false deletes anyway and counts, per group, the events it had not processed", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const r = yield* store.commit({ ...emptyBatch, appends: [1, 2, 3, 4, 5].map((n) => draft(`e${n}`, "t", n)) })
+          const seqs = r.appended.map((a) => a.seq)
+          yield* store.claimLease({ group: "slow", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.initCursor("slow", "t", 0, 1)
+          yield* store.commit({ ...emptyBatch, progress: [{ group: "slow", owner: "A", topic: "t", floor: 0, acked: [[seqs[1]!, seqs[1]!]], leasedUpto: 0 }] })
+          yield* store.initCursor("fast", "t", seqs[3]!, 1)
+          yield* store.initCursor("slow", "u", 0, 1)
+
+          const result = yield* pruneAll(store, { topic: "t", expiredUpto: seqs[3]!, retainUntilConsumed: false }, 3)
+          assert.deepStrictEqual([result.deleted, [...result.skipped], result.waitingFor], [4, [["slow", 3]], undefined])
+          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e5"])
+          const positions = yield* store.groupPositions
+          assert.deepStrictEqual(positions.map((p) => [p.cursor.group, p.cursor.topic, p.skipped]), [["fast", "t", 0], ["slow", "t", 3], ["slow", "u", 0]])
         })
       ))
   })

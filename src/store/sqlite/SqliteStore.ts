@@ -27,6 +27,7 @@ import {
 } from "../Store.ts"
 import { addDone } from "../ackRanges.ts"
 import { bind, type Template } from "../template.ts"
+import { makeMaintenance } from "./maintenance.ts"
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
@@ -362,6 +363,8 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     })
   })
 
+  const maintenance = makeMaintenance(db, q, stmt)
+
   return {
     dialect: "sqlite",
     location,
@@ -376,8 +379,15 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     latestByKey: (topic, keys) =>
       gated("latestByKey", () => {
         const out = new Map<string, Event>()
-        for (const key of new Set(keys)) {
-          const [event] = events(q.latestOfKey, { topic, key })
+        const wanted = [...new Set(keys)]
+        if (wanted.length === 0) return out
+        const found = wanted.length === 1
+          ? events(q.latestOfKey, { topic, key: wanted[0] })
+          : events(q.latestOfKeys, { topic, keys: JSON.stringify(wanted) })
+        // A tombstone (null payload) as the latest event: the key is gone.
+        const byKey = new Map(found.filter((e) => e.payload !== null).map((e) => [e.key!, e]))
+        for (const key of wanted) {
+          const event = byKey.get(key)
           if (event !== undefined) out.set(key, event)
         }
         return out
@@ -453,7 +463,8 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
           cursor: cursorOfRow(row),
           lease: row.owner_sid === null ? undefined : leaseOfRow(row),
           retrying: retrying.get(`${row.grp}\u0000${row.topic}`) ?? 0,
-          deadLetters: dead.get(`${row.grp}\u0000${row.topic}`) ?? 0
+          deadLetters: dead.get(`${row.grp}\u0000${row.topic}`) ?? 0,
+          skipped: num(row.skipped)
         }))
       }).deferred()
     ),
@@ -464,7 +475,11 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
         return row === undefined ? 0 : num(row.seq) - 1
       }),
     countEvents: (topic, afterSeq, uptoSeq) =>
-      gated("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0))
+      gated("countEvents", () => num(get<{ n: number }, "topic" | "after" | "upto">(q.countEvents, { topic, after: afterSeq, upto: uptoSeq })?.n ?? 0)),
+
+    compactStep: (step) => gated("compactStep", () => maintenance.compact(step)),
+    pruneStep: (step) => gated("pruneStep", () => maintenance.prune(step)),
+    checkpoint: gated("checkpoint", () => maintenance.checkpoint())
   }
 }
 
