@@ -233,3 +233,7 @@ export const runSibTests = (files: string | ReadonlyArray<string | Source>, opti
 
 export type { StoreError, StoreOpenError, Store }
 export type { HostValue, Source, TestReport }
+export { createOutbox } from "./outbox/promise.ts"
+export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./outbox/promise.ts"
+export type { OutboxMessage, OutboxOptions, OutboxStats } from "./outbox/Outbox.ts"
+export type { RelayCounters, RelayOptions, RelayStats } from "./outbox/Relay.ts"
