@@ -1,9 +1,12 @@
 /**
  * The Promise facade: sibus for code that does not use Effect. `createRuntime({ db })` opens the
  * store and the bus in a `ManagedRuntime`; every method runs the matching `Bus` operation and
- * resolves with its result or rejects with its typed error instance. `close()` drains the groups
- * and closes the database.
+ * resolves with its result or rejects with its typed error instance. `close()` refuses new calls
+ * (`BusClosedError`), lets the calls under way finish (a maintenance pass is cut short instead),
+ * drains the groups and closes the database. It includes the maintenance operations (`compact`,
+ * `prune`) and the compacted topics' read (`latestByKey`).
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -20,6 +23,7 @@ import type { StartFrom, SubscribeOptions } from "./runtime/options.ts"
 import type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publish.ts"
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "./runtime/Topic.ts"
+import type { CompactionReport, PruneReport } from "./runtime/Maintenance.ts"
 import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
 import type { Limits } from "./compile/runtime.ts"
 import { startProgram } from "./compile/start.ts"
@@ -100,7 +104,33 @@ export interface Runtime {
   readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Promise<number>
   readonly dropDeadLetter: (group: string, eventId: string) => Promise<boolean>
   readonly read: (topic: string, afterSeq: number, limit: number) => Promise<ReadonlyArray<Event>>
+  /**
+   * The latest event of each of `keys` on `topic` (a compacted topic, typically), in one indexed
+   * query. Keys with no event, and keys whose latest event is a tombstone (payload `null`), are
+   * absent from the map. Rejects with a `TypeError` when `keys` is not an array of strings.
+   */
+  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Promise<ReadonlyMap<string, Event>>
+  /**
+   * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
+   * tombstones at or below the slowest group's cursor, in short transactions; resolves with a
+   * report per topic. Rejects with `MaintenanceError` (unknown or not compacted topic, nothing
+   * deleted) or `StoreError`.
+   */
+  readonly compact: (topic?: string) => Promise<ReadonlyArray<CompactionReport>>
+  /**
+   * Applies retention now: `topic`, or every topic with retention. Deletes expired events (kept
+   * until the slowest group has consumed them, unless the topic says `retainUntilConsumed:
+   * false`); resolves with a report per topic. Rejects with `MaintenanceError` (unknown topic or
+   * no retention, nothing deleted) or `StoreError`.
+   */
+  readonly prune: (topic?: string) => Promise<ReadonlyArray<PruneReport>>
   readonly groupStats: (group: string) => GroupStats | undefined
+  /**
+   * Closes the runtime (idempotent): new calls reject with `BusClosedError`; calls under way
+   * finish (a `compact` or `prune` is cut short and rejects with `BusClosedError`); then loaded
+   * programs stop, the groups drain and the database closes. From inside a handler it does not
+   * wait (the drain waits for that handler).
+   */
   readonly close: () => Promise<void>
   readonly [Symbol.asyncDispose]: () => Promise<void>
 }
@@ -119,8 +149,29 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     throw e
   }
   let closing: Promise<void> | undefined
-  const run = <A, E>(effect: Effect.Effect<A, E, never>, operation = "use the runtime"): Promise<A> =>
-    closing !== undefined ? Promise.reject(new BusClosedError({ operation })) : rt.runPromise(effect)
+  /** Calls under way that close() waits for before it disposes the runtime (which would interrupt them). */
+  const inFlight = new Set<Promise<unknown>>()
+  const track = <A>(call: Promise<A>): Promise<A> => {
+    inFlight.add(call)
+    const forget = () => inFlight.delete(call)
+    call.then(forget, forget)
+    return call
+  }
+  // A call interrupted by close() rejects with BusClosedError, not with a bare interruption.
+  const settle = <A, E>(effect: Effect.Effect<A, E, never>, operation: string): Promise<A> =>
+    rt.runPromiseExit(effect).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw closing !== undefined && Cause.hasInterruptsOnly(exit.cause) ? new BusClosedError({ operation }) : Cause.squash(exit.cause)
+    })
+  /**
+   * Runs a call on the bus: refused once close() has begun; otherwise close() waits for it
+   * ("finish": a publish under way is committed and resolves, never half-done), or interrupts it
+   * ("interrupt": a maintenance pass, whose every step is its own transaction).
+   */
+  const run = <A, E>(effect: Effect.Effect<A, E, never>, operation = "use the runtime", onClose: "finish" | "interrupt" = "finish"): Promise<A> => {
+    if (closing !== undefined) return Promise.reject(new BusClosedError({ operation }))
+    return onClose === "finish" ? track(settle(effect, operation)) : settle(effect, operation)
+  }
 
   /** Which group's handler (if any) the current async code runs in. */
   const inHandler = new AsyncLocalStorage<string>()
@@ -175,8 +226,11 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   }
 
   const close = () => {
-    // Programs first (their timers would otherwise outlive the bus), then the bus and the store.
-    closing ??= Promise.all([...programs].map((p) => p.stop())).then(() => rt.dispose())
+    // Programs first (their timers would otherwise outlive the bus), then the calls under way,
+    // then the bus and the store.
+    closing ??= Promise.all([...programs].map((p) => p.stop()))
+      .then(() => Promise.allSettled([...inFlight]))
+      .then(() => rt.dispose())
     // From inside a handler: the drain waits for that handler, so do not wait for the drain.
     return inHandler.getStore() !== undefined ? Promise.resolve() : closing
   }
@@ -207,7 +261,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
           rt.runFork(sub.unsubscribe)
           return Promise.resolve()
         }
-        return rt.runPromise(sub.unsubscribe)
+        return track(settle(sub.unsubscribe, "unsubscribe"))
       }
     },
     ack: (group, eventId) => run(bus.ack(group, eventId)),
@@ -218,6 +272,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     requeue: (group, eventIds) => run(bus.requeue(group, eventIds)),
     dropDeadLetter: (group, eventId) => run(bus.dropDeadLetter(group, eventId)),
     read: (topic, afterSeq, limit) => run(bus.read(topic, afterSeq, limit)),
+    latestByKey: (topic, keys) =>
+      Array.isArray(keys) && keys.every((k) => typeof k === "string")
+        ? run(bus.store.latestByKey(topic, keys), "read")
+        : Promise.reject(new TypeError(`latestByKey(topic, keys) takes an array of string keys, got ${keys === null ? "null" : Array.isArray(keys) ? "an array with a non-string" : typeof keys}`)),
+    compact: (topic) => run(bus.compact(topic), "compact", "interrupt"),
+    prune: (topic) => run(bus.prune(topic), "prune", "interrupt"),
     groupStats: (group) => bus.groupStats(group),
     close,
     [Symbol.asyncDispose]: close
@@ -233,6 +293,7 @@ export const runSibTests = (files: string | ReadonlyArray<string | Source>, opti
 
 export type { StoreError, StoreOpenError, Store }
 export type { HostValue, Source, TestReport }
+export type { CompactionReport, PruneReport }
 export { createOutbox } from "./outbox/promise.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./outbox/promise.ts"
 export type { OutboxMessage, OutboxOptions, OutboxStats } from "./outbox/Outbox.ts"

@@ -1,8 +1,8 @@
-/** The Promise facade: the whole surface from plain async code, and typed rejections. */
+/** The Promise facade: the whole surface from plain async code (maintenance included), and typed rejections. */
 import { afterEach, describe, expect, it } from "vitest"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
-import { AckError, createRuntime, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
+import { AckError, BusClosedError, createRuntime, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
 import { makeTmpDir } from "./helpers/tmp.ts"
 
 const waitFor = async (check: () => boolean, ms = 5000) => {
@@ -86,5 +86,102 @@ describe("createRuntime (Promise facade)", () => {
     await rt.close()
     await rt.close()
     await expect(rt.publish("t", 1)).rejects.toThrow()
+  })
+
+  it("close lets the publishes under way finish (resolved and stored, never rejected yet written); later calls reject with BusClosedError", async () => {
+    const dir = makeTmpDir()
+    const db = join(dir, "events.db")
+    const rt = await createRuntime({ db })
+    open.push(rt)
+    const single = rt.publish("t", 1)
+    const batch = rt.publishAll([{ topic: "t", payload: 2 }, { topic: "t", payload: 3 }])
+    const closed = rt.close()
+    await expect(rt.publish("t", 4)).rejects.toBeInstanceOf(BusClosedError)
+    const [one, more] = await Promise.all([single, batch])
+    await closed
+    await expect(rt.read("t", 0, 10)).rejects.toBeInstanceOf(BusClosedError)
+    const again = await createRuntime({ db })
+    open.push(again)
+    const stored = await again.read("t", 0, 10)
+    expect(stored.map((e) => [e.id, e.payload])).toEqual([one, ...more].map((e) => [e.id, e.payload]))
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("compact deletes superseded events of a compacted topic once the group has them; latestByKey reads the latest per key", async () => {
+    const dir = makeTmpDir()
+    const rt = await createRuntime({ db: join(dir, "events.db"), maintenance: false })
+    open.push(rt)
+    await rt.defineTopic("prices", { compaction: true, deleteRetentionMs: 0 })
+    const published = []
+    for (const [key, payload] of [["a", 1], ["b", 1], ["a", 2], ["c", 1], ["a", 3], ["b", 2], ["c", null]] as const) {
+      published.push(await rt.publish("prices", payload, { key }))
+    }
+    const latest = async () => Object.fromEntries([...await rt.latestByKey("prices", ["a", "b", "c", "d"])].map(([k, e]) => [k, e.payload]))
+    // The tombstoned key c and the unknown key d are absent.
+    expect(await latest()).toEqual({ a: 3, b: 2 })
+
+    // A group that has consumed nothing holds every superseded event back.
+    await rt.setCursor("prices", "view", 0)
+    const [held] = await rt.compact("prices")
+    expect(held).toMatchObject({ topic: "prices", deleted: 0, waiting: 4, slowestGroup: "view" })
+    expect((await rt.read("prices", 0, 100)).length).toBe(7)
+
+    // Once it has consumed them, they go; the latest of each key stays (and the tombstone's key disappears).
+    const handled: Array<unknown> = []
+    const unsubscribe = await rt.subscribe("prices", "view", (event) => {
+      handled.push(event.payload)
+    })
+    await waitFor(() => handled.length === 7)
+    await unsubscribe()
+    expect(await rt.getCursor("prices", "view")).toBe(published.at(-1)!.seq)
+    const [done] = await rt.compact()
+    expect(done).toMatchObject({ topic: "prices", deleted: 5, superseded: 4, tombstones: 1, waiting: 0 })
+    expect((await rt.read("prices", 0, 100)).map((e) => [e.key, e.payload])).toEqual([["a", 3], ["b", 2]])
+    expect(await latest()).toEqual({ a: 3, b: 2 })
+    expect((await rt.latestByKey("prices", ["a"])).get("a")?.id).toBe(published[4]!.id)
+    expect(await rt.latestByKey("prices", [])).toEqual(new Map())
+
+    await expect(rt.compact("nope")).rejects.toBeInstanceOf(MaintenanceError)
+    await rt.defineTopic("plain")
+    await expect(rt.compact("plain")).rejects.toThrow(/the topic is not compacted/)
+    await expect(rt.latestByKey("prices", "a" as never)).rejects.toBeInstanceOf(TypeError)
+    await rt.close()
+    await expect(rt.compact()).rejects.toBeInstanceOf(BusClosedError)
+    await expect(rt.latestByKey("prices", ["a"])).rejects.toBeInstanceOf(BusClosedError)
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("prune deletes events past a count retention once the group has consumed them", async () => {
+    const dir = makeTmpDir()
+    const rt = await createRuntime({ db: join(dir, "events.db"), maintenance: false })
+    open.push(rt)
+    await rt.defineTopic("log", { retention: { maxCount: 3 } })
+    for (let n = 1; n <= 10; n++) await rt.publish("log", n)
+    const payloads = async () => (await rt.read("log", 0, 100)).map((e) => e.payload)
+
+    // The group has consumed 1..4: only those of the 7 expired events go.
+    await rt.setCursor("log", "g", 4)
+    const [held] = await rt.prune("log")
+    expect(held).toMatchObject({ topic: "log", deleted: 4, waitingFor: "g", skipped: [] })
+    expect(await payloads()).toEqual([5, 6, 7, 8, 9, 10])
+
+    const handled: Array<unknown> = []
+    const unsubscribe = await rt.subscribe("log", "g", (event) => {
+      handled.push(event.payload)
+    })
+    await waitFor(() => handled.length === 6)
+    await unsubscribe()
+    expect(handled).toEqual([5, 6, 7, 8, 9, 10])
+    const [done] = await rt.prune()
+    expect(done).toMatchObject({ topic: "log", deleted: 3, waitingFor: null, skipped: [] })
+    expect(await payloads()).toEqual([8, 9, 10])
+    // Seqs are never reused.
+    expect((await rt.publish("log", 11)).seq).toBe(11)
+
+    await rt.defineTopic("kept")
+    await expect(rt.prune("kept")).rejects.toBeInstanceOf(MaintenanceError)
+    await rt.close()
+    await expect(rt.prune()).rejects.toBeInstanceOf(BusClosedError)
+    rmSync(dir, { recursive: true, force: true })
   })
 })

@@ -16,20 +16,27 @@
  *   transaction's write lock, blocking the event loop up to its busy timeout. A publish refused
  *   for one row (a `PublishError`: bad topic, schema mismatch, ...) charges that row an attempt
  *   (`attempts`, `last_error`, `next_attempt_at` after the backoff, or `failed` at
- *   `maxAttempts`), and the others are published again without it. Any other failure (the bus
- *   closed, its store or the database failing) marks what was published, gives the other rows
+ *   `maxAttempts`), and the others are published again without it. The bus closed (a
+ *   `BusClosedError`) marks what was published, gives the other rows back uncharged and with no
+ *   error noted (they were not sent, and it is not their fault), and -> ended. Any other failure
+ *   (the bus's store or the database failing) marks what was published, gives the other rows
  *   back uncharged with the error noted, and -> backing off. A full batch -> sending again; a
  *   partial one -> checking.
  * - **backing off**: sleeps 100 ms doubling to 30 s (jittered) after consecutive failures, then
- *   -> checking. Restart strategy: the relay never stops on its own.
+ *   -> checking. Restart strategy: the relay is never restarted, and it stops on its own only
+ *   when its bus has closed.
+ * - **ended** (the bus closed): the relay fiber and the pruner end, `stopped` completes, and the
+ *   rows left pending wait for a relay on a live bus; `stop` still completes (at once). A closed
+ *   bus is noticed only by a publish: an idle relay ends when it next has a row to send.
  * - **idle**: waits for the first of a local `add` (the wake), the poll interval and the next
  *   retry due, then -> checking. A wake may come before the adding transaction commits, so after
  *   a wake the next three waits are short (`recheckMs`, doubling) before falling back to polling.
  *   Adds in other processes are found by the poll.
- * - **pruning** (its own fiber): every `pruneIntervalMs`, deletes rows sent more than
- *   `retentionMs` ago, in batches of `pruneBatchSize`.
+ * - **pruning** (beside the modes above, ending with them): every `pruneIntervalMs`, deletes rows
+ *   sent more than `retentionMs` ago, in batches of `pruneBatchSize`.
  * Stopping (the scope closes) interrupts only a publish in flight; what was published is marked
- * and the rest of the batch is given back, so nothing waits for a lease to run out.
+ * and the rest of the batch is given back, so nothing waits for a lease to run out. Closing the
+ * bus first is just as safe (the relay ends at its next publish, as above).
  *
  * Why exactly once into the bus: a row is inserted only if the application's transaction
  * commits; it stays pending until the publish that carries it has committed; and a second
@@ -46,7 +53,7 @@ import * as Random from "effect/Random"
 import * as Result from "effect/Result"
 import type { Kysely } from "kysely"
 import { Bus } from "../runtime/Bus.ts"
-import { PublishError } from "../runtime/errors.ts"
+import { BusClosedError, PublishError } from "../runtime/errors.ts"
 import { bootId } from "../runtime/ids.ts"
 import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
 import { type Backoff, retryDelay } from "../runtime/RetryPolicy.ts"
@@ -60,7 +67,7 @@ import { watchAdds } from "./Wake.ts"
 /**
  * Where a relay publishes: the `Bus` service fits, and so does the Promise runtime's
  * `publish`/`publishAll` wrapped in effects. A failure that is a `PublishError` is the row's
- * fault; any other failure is the target's.
+ * fault; a `BusClosedError` ends the relay; any other failure is the target's.
  */
 export interface RelayTarget {
   readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Effect.Effect<unknown, unknown>
@@ -100,7 +107,7 @@ export interface RelayCounters {
   readonly failed: number
   /** Sent rows it deleted after the retention. */
   readonly pruned: number
-  /** Rounds that failed as a whole (the bus or the database unavailable). */
+  /** Rounds that failed as a whole (the bus's store or the database unavailable; not the bus closing). */
   readonly errors: number
 }
 
@@ -117,6 +124,8 @@ export interface RelayShape {
   readonly prune: Effect.Effect<number, OutboxDbError>
   /** Stops the relay (idempotent): a publish in flight is interrupted, its claims given back. */
   readonly stop: Effect.Effect<void>
+  /** Completes when the relay has stopped: by `stop`, or on its own when its bus closed. */
+  readonly stopped: Effect.Effect<void>
 }
 
 /** The target failed as a whole (not because of a row). */
@@ -124,6 +133,14 @@ class TargetFailure extends Data.TaggedError("TargetFailure")<{ readonly cause: 
   override get message(): string {
     const c = this.cause
     return `publishing failed: ${c instanceof Error ? c.message : String(c)}`
+  }
+}
+
+/** The target is closed: the relay ends (the batch's rows were not sent, and not by their fault). */
+class TargetClosed extends Data.TaggedError("TargetClosed")<{ readonly cause: unknown }> {
+  override get message(): string {
+    const c = this.cause
+    return `publishing stopped: ${c instanceof Error ? c.message : String(c)}`
   }
 }
 
@@ -194,6 +211,9 @@ const resolveOptions = (options: RelayOptions): Config | OutboxOptionsError => {
 const isPublishError = (e: unknown): e is PublishError =>
   e instanceof PublishError || (typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "PublishError")
 
+const isBusClosed = (e: unknown): e is BusClosedError =>
+  e instanceof BusClosedError || (typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "BusClosedError")
+
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** The publish of a claimed row, or why its stored text cannot be one. */
@@ -213,7 +233,7 @@ const itemOf = (row: ClaimedRow): PublishItem | string => {
 interface Progress {
   readonly sent: Array<string>
   readonly refused: Array<{ readonly row: ClaimedRow; readonly error: string }>
-  /** Why the target failed as a whole (noted on the rows given back). */
+  /** Why the target failed as a whole (noted on the rows given back; not when it closed). */
   error?: string | undefined
 }
 
@@ -269,7 +289,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   /** Publishes the rows, isolating refused ones; records what happened in `progress`. */
   const publishRows = (rows: ReadonlyArray<ClaimedRow>, progress: Progress) =>
     Effect.gen(function*() {
-      const targetFailed = (cause: unknown) => {
+      const targetFailed = (cause: unknown): TargetFailure | TargetClosed => {
+        if (isBusClosed(cause)) return new TargetClosed({ cause })
         const failure = new TargetFailure({ cause })
         progress.error = failure.message
         return failure
@@ -360,7 +381,7 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   const waitForWake = (ms: number): Effect.Effect<boolean> =>
     ms <= 0 ? Effect.succeed(false) : Effect.raceFirst(Effect.as(signal.wait, true), Effect.as(Effect.sleep(ms), false))
 
-  const loop = Effect.gen(function*() {
+  const loop: Effect.Effect<void> = Effect.gen(function*() {
     let failures = 0
     let rechecks = 0
     let full = false
@@ -376,6 +397,10 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
         return 0
       }))
       if (Result.isFailure(round)) {
+        if (round.failure._tag === "TargetClosed") {
+          yield* Effect.logInfo(`${name}: ${round.failure.message}; the relay ends, its unsent rows stay pending`)
+          return
+        }
         full = false
         failures++
         counters.errors++
@@ -416,8 +441,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
     }
   })
 
-  const fibers = [yield* Effect.forkScoped(loop)]
-  if (config.retentionMs !== Infinity) fibers.push(yield* Effect.forkScoped(pruner))
+  // One fiber: the pruner ends with the loop (when the bus closed) or with `stop`.
+  const fiber = yield* Effect.forkScoped(config.retentionMs === Infinity ? loop : Effect.raceFirst(loop, pruner))
   const counterSnapshot = (): RelayCounters => ({ ...counters })
 
   const relay: RelayShape = {
@@ -425,7 +450,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
     counters: counterSnapshot,
     stats: Effect.map(outbox.stats, (s) => ({ ...s, relay: counterSnapshot() })),
     prune: pruneNow,
-    stop: Effect.forEach(fibers, (f) => Fiber.interrupt(f), { discard: true })
+    stop: Fiber.interrupt(fiber),
+    stopped: Effect.asVoid(Fiber.await(fiber))
   }
   return relay
 })

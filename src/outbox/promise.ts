@@ -2,7 +2,8 @@
  * The outbox for code that does not use Effect: `createOutbox({ db })` ensures the table and
  * gives Promise versions of `add`, `addAll`, `stats` and `retryFailed`; `startRelay(runtime)`
  * runs a relay publishing through a Promise runtime (`createRuntime`'s `publish`/`publishAll`)
- * until `stop()`. Every rejection is the typed error instance the Effect API fails with.
+ * until `stop()`, or until that runtime closes. Every rejection is the typed error instance the
+ * Effect API fails with.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,9 +28,14 @@ export interface PromiseRelay {
   readonly stats: () => Promise<RelayStats>
   /** Deletes sent rows past the retention now; resolves with how many. */
   readonly prune: () => Promise<number>
-  /** Stops the relay (a publish in flight is interrupted and its claims given back). Stop it
-   * before closing the runtime it publishes through. */
+  /**
+   * Stops the relay (a publish in flight is interrupted and its claims given back). Closing the
+   * runtime it publishes through first is safe too: the relay ends at its next publish (rejected
+   * with `BusClosedError`), giving that batch back uncharged; `stop()` then resolves at once.
+   */
   readonly stop: () => Promise<void>
+  /** Resolves once the relay has stopped, by `stop()` or because its runtime closed. Never rejects. */
+  readonly stopped: Promise<void>
   readonly [Symbol.asyncDispose]: () => Promise<void>
 }
 
@@ -63,12 +69,15 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
     })
     let stopping: Promise<void> | undefined
     const stop = () => (stopping ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+    // Ended on its own (the runtime closed): release the rest (the wake-up watch) as stop() does.
+    const stopped = Effect.runPromise(relay.stopped).then(stop)
     return {
       owner: relay.owner,
       counters: relay.counters,
       stats: () => Effect.runPromise(relay.stats),
       prune: () => Effect.runPromise(relay.prune),
       stop,
+      stopped,
       [Symbol.asyncDispose]: stop
     }
   }

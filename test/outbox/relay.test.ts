@@ -2,19 +2,24 @@
  * The relay under TestClock: woken by local adds, polling for other connections' adds, re-checking
  * after a wake that came before the commit; refused rows retried with backoff and failed after
  * maxAttempts while others flow; a failing bus charging nothing; pruning; counters; two relays
- * kept apart by the lease; a lapsed lease taken over; claims given back on stop.
+ * kept apart by the lease; a lapsed lease taken over; claims given back on stop; the bus (or the
+ * Promise runtime) closing under a running relay, which ends it with nothing charged or lost.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Random } from "effect"
+import SqliteDatabase from "better-sqlite3"
+import { Clock, Context, Deferred, Effect, Exit, Layer, Random, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import type { Kysely } from "kysely"
+import { Kysely, SqliteDialect } from "kysely"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { make } from "../../src/outbox/Outbox.ts"
+import { createOutbox, type PromisePublisher } from "../../src/outbox/promise.ts"
 import { type RelayTarget, start } from "../../src/outbox/Relay.ts"
+import { createRuntime, type Runtime } from "../../src/promise.ts"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { StoreError } from "../../src/store/errors.ts"
 import { advance, settle } from "../helpers/recorder.ts"
-import { tmpDir } from "../helpers/tmp.ts"
+import { makeTmpDir, tmpDir } from "../helpers/tmp.ts"
 import { eventually, openApp, rows, tick } from "./setup.ts"
 
 const withBus = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
@@ -272,6 +277,116 @@ describe("leases", () => {
       const released = yield* rowOf(db, late!)
       assert.deepStrictEqual([released.state, released.claimed_by, released.claimed_until, released.attempts], ["pending", null, null, 0])
     })))
+})
+
+describe("the bus closing under the relay", () => {
+  /** Rows as (state, attempts, claim, error), the uncharged pending ones and the sent ones. */
+  const summary = (rs: ReadonlyArray<Record<string, unknown>>) => ({
+    sent: rs.filter((r) => r.state === "sent").length,
+    pendingUncharged: rs.filter((r) => r.state === "pending" && r.attempts === 0 && r.claimed_by === null && r.last_error === null).length,
+    other: rs.filter((r) => !(r.state === "sent" || (r.state === "pending" && r.attempts === 0 && r.claimed_by === null && r.last_error === null))).length
+  })
+
+  it.effect("the bus closing mid-run ends the relay: unsent rows stay pending uncharged, and a relay on a new bus sends each once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tmpDir
+      const busFile = join(dir, "bus.db")
+      const db = yield* openApp(join(dir, "app.db"))
+      const outbox = yield* make({ db })
+      const ids = [
+        ...yield* outbox.addAll(db, Array.from({ length: 25 }, (_, n) => ({ topic: "t", payload: n }))),
+        ...yield* outbox.addAll(db, Array.from({ length: 25 }, (_, n) => ({ topic: "t", payload: 25 + n })))
+      ]
+      // The first bus lives in its own scope, closed while the relay (in the test's scope) runs.
+      const busScope = yield* Scope.make()
+      const bus = Context.get(yield* Layer.buildWithScope(Bus.sqlite({ filename: busFile }), busScope), Bus)
+      const third = yield* Deferred.make<void>()
+      const go = yield* Deferred.make<void>()
+      let batches = 0
+      const target: RelayTarget = {
+        publish: bus.publish,
+        publishAll: (items) =>
+          ++batches === 3
+            ? Effect.andThen(Deferred.succeed(third, undefined), Effect.andThen(Deferred.await(go), bus.publishAll(items)))
+            : bus.publishAll(items)
+      }
+      const relay = yield* start(outbox, target, { batchSize: 10, pollIntervalMs: 60_000 })
+      yield* Deferred.await(third)
+      yield* Scope.close(busScope, Exit.void)
+      yield* Deferred.succeed(go, undefined)
+      yield* relay.stopped
+      assert.deepStrictEqual(summary(yield* rows(db)), { sent: 20, pendingUncharged: 30, other: 0 })
+      assert.deepStrictEqual(relay.counters(), { sent: 20, refused: 0, failed: 0, pruned: 0, errors: 0 })
+      assert.strictEqual(batches, 3, "the relay made no attempt after the bus closed")
+      // Time passing changes nothing: the relay has ended (no backoff, no retry).
+      yield* advance(120_000)
+      yield* quietly
+      assert.deepStrictEqual(summary(yield* rows(db)), { sent: 20, pendingUncharged: 30, other: 0 })
+      yield* relay.stop
+
+      // A new bus on the same file and a new relay send the rest: the bus holds each row once.
+      yield* Effect.gen(function*() {
+        const reopened = yield* Bus
+        yield* start(outbox, reopened, { batchSize: 10 })
+        yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 50))
+        const events = yield* reopened.read("t", 0, 1000)
+        assert.deepStrictEqual(events.map((e) => e.id).sort(), [...ids].sort())
+        assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 50 }, (_, n) => n))
+      }).pipe(Effect.scoped, Effect.provide(Bus.sqlite({ filename: busFile }), { local: true }))
+    }))
+
+  it("closing the Promise runtime mid-run ends the relay (stop() still resolves); a new runtime and relay send each row once", async () => {
+    const dir = makeTmpDir()
+    const sqlite = new SqliteDatabase(join(dir, "app.db"))
+    sqlite.pragma("journal_mode = WAL")
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const runtimes: Array<Runtime> = []
+    try {
+      const outbox = await createOutbox({ db })
+      const ids = await db.transaction().execute((trx) => outbox.addAll(trx, Array.from({ length: 50 }, (_, n) => ({ topic: "t", payload: n }))))
+      const rt = await createRuntime({ db: join(dir, "bus.db") })
+      runtimes.push(rt)
+      let batches = 0
+      let reachedThird!: () => void
+      const third = new Promise<void>((resolve) => (reachedThird = resolve))
+      // The third batch's publish is under way inside the runtime when close() begins: close()
+      // lets it finish (committed and marked sent), and the relay's next publish is refused.
+      const publisher: PromisePublisher = {
+        publish: (topic, payload, options) => rt.publish(topic, payload, options),
+        publishAll: (items) => {
+          const published = rt.publishAll(items)
+          if (++batches === 3) reachedThird()
+          return published
+        }
+      }
+      const relay = await outbox.startRelay(publisher, { batchSize: 10, pollIntervalMs: 10 })
+      await third
+      await rt.close()
+      await relay.stopped
+      await relay.stop()
+      assert.deepStrictEqual(summary(await db.selectFrom("sib_outbox").selectAll().execute()), { sent: 30, pendingUncharged: 20, other: 0 })
+      assert.deepStrictEqual(relay.counters(), { sent: 30, refused: 0, failed: 0, pruned: 0, errors: 0 })
+      assert.strictEqual(batches, 4, "one refused publish, then the relay ended")
+      // Adds after the end wake nobody: the relay is gone.
+      const [late] = await outbox.addAll(db, [{ topic: "t", payload: 50 }])
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.strictEqual(batches, 4)
+
+      const again = await createRuntime({ db: join(dir, "bus.db") })
+      runtimes.push(again)
+      const relayed = await outbox.startRelay(again, { batchSize: 10, pollIntervalMs: 10 })
+      for (let i = 0; i < 500 && (await outbox.stats()).sent < 51; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      await relayed.stop()
+      const events = await again.read("t", 0, 1000)
+      assert.deepStrictEqual(events.map((e) => e.id).sort(), [...ids, late!].sort())
+      assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 51 }, (_, n) => n))
+      assert.deepStrictEqual(await outbox.stats(), { pending: 0, sent: 51, failed: 0, oldestPendingAt: undefined })
+    } finally {
+      for (const rt of runtimes) await rt.close()
+      await db.destroy()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
 
 describe("determinism", () => {
