@@ -14,7 +14,9 @@
  * 3. pipeline - the fetcher reads pages after the ack floor into a bounded buffer (it waits when
  *               `capacity` events are pending: backpressure), records the lease mark, and admits
  *               events to the key lanes; `maxInFlight` workers run handlers; the flusher persists
- *               ack floors; retries wait on `Clock` timers; the lease is renewed.
+ *               ack floors; a run that published commits its ack with its publishes, and its
+ *               worker moves on before the commit lands; retries wait on `Clock` timers; the
+ *               lease is renewed.
  * 4. drain    - on unsubscribe/close: stop fetching, let running handlers finish within
  *               `drainTimeoutMs` (then interrupt them; interruption is not a failed attempt),
  *               persist the floor with no lease mark, release the lease.
@@ -574,16 +576,7 @@ const session = (
      * its ack is already committed (a transactional ack).
      */
     const finish = (work: Work, persisted = false): Effect.Effect<void, SessionError> => {
-      if (work.floor !== undefined) {
-        work.floor.done(work.event.seq)
-        if (--buffered === 0) idleNow.raise()
-      }
-      if (work.hasRow) {
-        pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: work.event.seq })
-        work.hasRow = false
-      }
-      markDirty()
-      if (buffered <= config.capacity - config.batchSize) room.raise()
+      giveBack(work)
       const next = lanes.finish(work)
       const release = next === undefined ? Effect.void : makeRunnable(next)
       if (!work.precise || persisted) {
@@ -599,6 +592,20 @@ const session = (
         })),
         Effect.andThen(release)
       )
+    }
+
+    /** Gives back the buffer slot of work that finished for good, and marks its ack for the flusher. */
+    const giveBack = (work: Work): void => {
+      if (work.floor !== undefined) {
+        work.floor.done(work.event.seq)
+        if (--buffered === 0) idleNow.raise()
+      }
+      if (work.hasRow) {
+        pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: work.event.seq })
+        work.hasRow = false
+      }
+      markDirty()
+      if (buffered <= config.capacity - config.batchSize) room.raise()
     }
 
     const rowOf = (work: Work, state: Delivery["state"]): Delivery => ({
@@ -662,7 +669,9 @@ const session = (
      * persists the floor later). With publishes, they and the ack are one transaction: the ack is
      * merged into the stored cursor and the delivery row removed, so either both exist or neither
      * does (and the event is redelivered). The in-memory floor learns of the ack right after the
-     * commit, before any later transaction reads it.
+     * commit, before any later transaction reads it. The worker does not wait for that commit
+     * (except for precise runs and the handler's own transaction), so the acks of many runs share
+     * one.
      */
     const acknowledge = (work: Work): Effect.Effect<void, SessionError> => {
       const { publishes, tx } = work
@@ -678,6 +687,20 @@ const session = (
         onCommit: floor === undefined ? undefined : () => floor.done(seq)
       }
       work.hasRow = false
+      if (tx === undefined && !work.precise) {
+        // The worker does not wait for the commit: it goes on with other work, so the acks of many
+        // runs share one transaction. The key's next event may run now (this run is over); the
+        // buffer slot is given back once the commit lands. If it fails, the session ends and
+        // every event not acked yet is redelivered, in order: the writer never commits a group's
+        // ack after an earlier one of that group failed.
+        writer.enqueue(part, (exit) => {
+          if (Exit.isFailure(exit)) Deferred.doneUnsafe(fatal, Exit.failCause(exit.cause))
+          else if (exit.value.fenced.includes(group)) Deferred.doneUnsafe(fatal, Exit.fail(new LeaseLost()))
+          else giveBack(work)
+        })
+        const next = lanes.finish(work)
+        return next === undefined ? Effect.void : makeRunnable(next)
+      }
       if (tx === undefined) return Effect.flatMap(submit(part), () => finish(work, true))
       // The handler's own transaction: the ack and the publishes are applied in it, then it commits.
       return tx.commit({ ...part, now: now(), progress: [], deadLetters: [] }, part.onCommit).pipe(

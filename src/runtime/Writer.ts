@@ -35,7 +35,7 @@ export interface WritePart {
   readonly onCommit?: (() => void) | undefined
 }
 
-type Resume = (effect: Effect.Effect<CommitResult, StoreError | BusClosedError>) => void
+type Resume = (exit: Exit.Exit<CommitResult, StoreError | BusClosedError>) => void
 
 interface Pending {
   readonly part: WritePart
@@ -59,6 +59,11 @@ export interface LeaseHook {
 
 export interface Writer {
   readonly submit: (part: WritePart) => Effect.Effect<CommitResult, StoreError | BusClosedError>
+  /**
+   * Submits without waiting: `done` is called with the outcome once the part's transaction has
+   * committed (or failed), from the writer fiber. For callers that must not block on the commit.
+   */
+  readonly enqueue: (part: WritePart, done: Resume) => void
   /** Registers a lease hook; returns its removal. */
   readonly hook: (hook: LeaseHook) => () => void
   /** Stops accepting writes, commits what is pending, and ends the writer fiber. */
@@ -92,7 +97,7 @@ export const makeWriter = Effect.fnUntraced(function*(
         for (let i = 0; i < n; i++) if (appended[i]!.existing === undefined) topics.add(item.part.appends![i]!.topic)
         offset += n
       }
-      item.resume(Effect.succeed({ appended, fenced: result.fenced }))
+      item.resume(Exit.succeed({ appended, fenced: result.fenced }))
     }
     if (topics.size > 0) committed(topics)
   }
@@ -173,16 +178,31 @@ export const makeWriter = Effect.fnUntraced(function*(
 
   const clock = yield* Clock.Clock
 
-  const commitEach = (items: ReadonlyArray<Pending>, now: number) =>
-    Effect.forEach(items, (item) => {
+  /**
+   * Commits the items of a failed merge one by one. A group's acks stay in submission order: once
+   * one fails, the group's later acks fail with it (uncommitted), so the group never has an event
+   * acked while an earlier one of it was not.
+   */
+  const commitEach = (items: ReadonlyArray<Pending>, now: number) => {
+    const failedGroups = new Map<string, Exit.Exit<CommitResult, StoreError>>()
+    return Effect.forEach(items, (item) => {
+      const acks = item.part.acks ?? empty
+      for (const a of acks) {
+        const failed = failedGroups.get(a.group)
+        if (failed !== undefined) return Effect.sync(() => item.resume(failed))
+      }
       const batch = merge([item], now)
       return Effect.map(Effect.exit(store.commit(batch)), (single) => {
         if (Exit.isSuccess(single)) {
           announceLeases(batch, single.value)
           distribute([item], single.value)
-        } else item.resume(single)
+        } else {
+          for (const a of acks) failedGroups.set(a.group, single)
+          item.resume(single)
+        }
       })
     }, { discard: true })
+  }
 
   const commitAll = (items: ReadonlyArray<Pending>): Effect.Effect<void> =>
     Effect.uninterruptible(Effect.suspend(() => {
@@ -224,16 +244,18 @@ export const makeWriter = Effect.fnUntraced(function*(
 
   const fiber = yield* Effect.forkScoped(loop)
 
+  const enqueue = (part: WritePart, resume: Resume): void => {
+    if (closed) return resume(Exit.fail(new BusClosedError({ operation: "write" })))
+    pending.push({ part, resume })
+    if (wake !== undefined) {
+      const w = wake
+      wake = undefined
+      w()
+    }
+  }
+
   const submit = (part: WritePart) =>
-    Effect.callback<CommitResult, StoreError | BusClosedError>((resume) => {
-      if (closed) return resume(Effect.fail(new BusClosedError({ operation: "write" })))
-      pending.push({ part, resume })
-      if (wake !== undefined) {
-        const w = wake
-        wake = undefined
-        w()
-      }
-    })
+    Effect.callback<CommitResult, StoreError | BusClosedError>((resume) => enqueue(part, resume))
 
   const close = Effect.gen(function*() {
     if (closed) return
@@ -250,5 +272,5 @@ export const makeWriter = Effect.fnUntraced(function*(
     }
   }
 
-  return { submit, close, hook } satisfies Writer
+  return { submit, enqueue, close, hook } satisfies Writer
 })

@@ -12,7 +12,9 @@ import { Bus } from "../../src/runtime/Bus.ts"
 import { PublishError } from "../../src/runtime/errors.ts"
 import type { Event } from "../../src/store/records.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
-import { Store } from "../../src/store/Store.ts"
+import { StoreError } from "../../src/store/errors.ts"
+import { Store, type StoreShape } from "../../src/store/Store.ts"
+import { makeWriter } from "../../src/runtime/Writer.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
@@ -163,6 +165,64 @@ describe("handler publishes commit with the ack", () => {
         assert.deepStrictEqual(order, [...order].sort((x, y) => x - y))
       }
     })))
+
+  it.effect("per key, runs follow the log order while earlier runs' acks are still being committed", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const n = 2000
+      const runs = new Map<string, Array<number>>()
+      const done = yield* Deferred.make<void>()
+      let handled = 0
+      yield* bus.subscribe("in", "g", (e, ctx) =>
+        Effect.andThen(ctx.publish("out", e.payload, { key: e.key }), Effect.suspend(() => {
+          const key = e.key!
+          if (!runs.has(key)) runs.set(key, [])
+          runs.get(key)!.push(e.payload as number)
+          return ++handled === n ? Deferred.succeed(done, undefined) : Effect.void
+        })), { from: "earliest", ordering: "key", maxInFlight: 64 })
+      yield* bus.publishAll(Array.from({ length: n }, (_, i) => ({ topic: "in", payload: i, key: `k${i % 7}` })))
+      yield* Deferred.await(done)
+      for (const [, seen] of runs) assert.deepStrictEqual(seen, [...seen].sort((a, b) => a - b))
+      yield* settle
+      const out = yield* bus.read("out", 0, n + 10)
+      assert.strictEqual(out.length, n)
+      for (let k = 0; k < 7; k++) {
+        const order = out.filter((e) => e.key === `k${k}`).map((e) => e.payload as number)
+        assert.deepStrictEqual(order, [...order].sort((x, y) => x - y))
+      }
+    })))
+
+  it.effect("writer: once a group's ack fails to commit, the group's later acks are not committed either", () =>
+    Effect.gen(function*() {
+      const real = yield* Store
+      // The real store, failing any transaction that appends the event with id "bad".
+      const store: StoreShape = {
+        ...real,
+        commit: (batch) => batch.appends.some((a) => a.id === "bad") ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk full") })) : real.commit(batch)
+      }
+      for (const group of ["g", "h"]) {
+        yield* real.claimLease({ group, expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
+        yield* real.initCursor(group, "in", 0, 0)
+      }
+      const draft = (id: string) => ({
+        id, ts: 0, topic: "out", key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: null
+      })
+      const writer = yield* makeWriter(store, () => {})
+      const outcomes: Array<string> = []
+      const record = (name: string) => (exit: Exit.Exit<unknown, unknown>) => outcomes.push(`${name} ${exit._tag}`)
+      // Submitted together, so the writer first tries them as one transaction.
+      writer.enqueue({ appends: [draft("bad")], acks: [{ group: "g", owner: "A", topic: "in", seq: 1 }] }, record("g1"))
+      writer.enqueue({ appends: [draft("g2")], acks: [{ group: "g", owner: "A", topic: "in", seq: 2 }] }, record("g2"))
+      writer.enqueue({ appends: [draft("h3")], acks: [{ group: "h", owner: "A", topic: "in", seq: 3 }] }, record("h3"))
+      while (outcomes.length < 3) yield* Effect.yieldNow
+      assert.deepStrictEqual(outcomes, ["g1 Failure", "g2 Failure", "h3 Success"])
+      assert.strictEqual(yield* real.eventById("g2"), undefined)
+      assert.notStrictEqual(yield* real.eventById("h3"), undefined)
+      const g = yield* real.getCursor("g", "in")
+      const h = yield* real.getCursor("h", "in")
+      assert.deepStrictEqual([g!.floor, g!.acked], [0, []])
+      assert.deepStrictEqual([h!.floor, h!.acked], [0, [[3, 3]]])
+    }).pipe(Effect.scoped, Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
 
   it.effect("store: a fenced ack rolls back the publishes in its transaction", () =>
     Effect.gen(function*() {
