@@ -274,7 +274,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     read: (topic, afterSeq, limit) => run(bus.read(topic, afterSeq, limit)),
     latestByKey: (topic, keys) =>
       Array.isArray(keys) && keys.every((k) => typeof k === "string")
-        ? run(bus.store.latestByKey(topic, keys), "read")
+        ? run(bus.latestByKey(topic, keys), "read")
         : Promise.reject(new TypeError(`latestByKey(topic, keys) takes an array of string keys, got ${keys === null ? "null" : Array.isArray(keys) ? "an array with a non-string" : typeof keys}`)),
     compact: (topic) => run(bus.compact(topic), "compact", "interrupt"),
     prune: (topic) => run(bus.prune(topic), "prune", "interrupt"),

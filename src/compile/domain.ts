@@ -372,7 +372,7 @@ const latest = builtin({
     const name = topicName(topic!, "latest")
     if (services(run).bus === undefined) return fail("filter", "latest cannot run in a subscribe filter (a filter only decides)")
     const k = typeof key === "string" ? key : mapKey(key!) ?? print(key!)
-    return Effect.map(services(run).bus!.store.latestByKey(name, [k]), (m) => (m.get(k)?.payload ?? null) as Value)
+    return Effect.map(services(run).bus!.latestByKey(name, [k]), (m) => (m.get(k)?.payload ?? null) as Value)
   }
 })
 

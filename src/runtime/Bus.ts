@@ -99,6 +99,11 @@ export interface BusShape {
   readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError>
   /** Events of `topic` after `afterSeq`, without touching any cursor. */
   readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  /**
+   * The latest event of each of `keys` on `topic` (a key whose latest event is a tombstone, or
+   * that has none, is absent), in one indexed query: the current state of a compacted topic.
+   */
+  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError>
   /** Groups running in this process. */
   readonly groups: () => ReadonlyArray<string>
   /** What a group running in this process is doing now (undefined if it is not consuming here). */
@@ -399,6 +404,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return dropped
       }),
     read: (topic, afterSeq, limit) => store.readTopic(topic, afterSeq, limit),
+    latestByKey: (topic, keys) => store.latestByKey(topic, keys),
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     compact: (topic) => maintenance.compact(topic),

@@ -80,7 +80,7 @@ const runScenario = (s: Scenario, file: string) =>
 
     const check = (where: string) =>
       Effect.gen(function*() {
-        const stored = yield* bus.store.latestByKey(topic, keys)
+        const stored = yield* bus.latestByKey(topic, keys)
         const expected = [...latest].filter(([, e]) => e.payload !== null).map(([k, e]) => [k, e.id])
         expect([...stored].map(([k, e]) => [k, e.id]).sort(), `latestByKey after ${where}`).toEqual(expected.sort())
         for (const dl of yield* bus.deadLetters()) {
