@@ -27,7 +27,7 @@ import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Wakeups } from "./Signal.ts"
-import { makeTopic, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { makeWriter } from "./Writer.ts"
 
 export interface BusOptions {
@@ -149,6 +149,14 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
   const topics = new Map<string, Topic>()
+  // Topics another process defined (their stored settings, read when the bus opens): a publish here
+  // obeys their compaction, key field and partitions even though this process did not define them.
+  const storedTopics = new Map<string, Topic>()
+  for (const record of yield* store.topics) {
+    const stored = publishOptionsOfConfig(record.config)
+    if (Object.keys(stored).length > 0) storedTopics.set(record.name, makeTopic(record.name, stored))
+  }
+  const topicOf = (name: string): Topic | undefined => topics.get(name) ?? storedTopics.get(name)
   const running = new Map<string, RunningGroup>()
   let closed = false
   // Groups live in their own scope, created before the finalizer that drains them: finalizers run
@@ -192,7 +200,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
       if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
       const prepared = prepare(
-        topic, payload, publishOptions, topics.get(topic), limits,
+        topic, payload, publishOptions, topicOf(topic), limits,
         stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
       )
       if (prepared instanceof PublishError) return Effect.fail(prepared)
@@ -217,7 +225,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
           return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
         }
         const { topic, payload, ...rest } = item
-        const p = prepare(topic, payload, rest, topics.get(topic), limits, next)
+        const p = prepare(topic, payload, rest, topicOf(topic), limits, next)
         if (p instanceof PublishError) {
           return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
         }
@@ -232,7 +240,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const deps: GroupDeps = {
     store, writer, wakeups, sid, host,
     prepare: (fiber, topic, payload, publishOptions) =>
-      prepare(topic, payload, publishOptions, topics.get(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
+      prepare(topic, payload, publishOptions, topicOf(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
   }
   /** Groups being stopped: a new subscription of the same group waits for the drain to finish. */
   const draining = new Map<string, Deferred.Deferred<void>>()
@@ -416,11 +424,11 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
 
 export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {
   /** The bus over whatever `Store` is provided. */
-  static readonly layer = (options?: BusOptions): Layer.Layer<Bus, never, Store> => Layer.effect(Bus, make(options))
+  static readonly layer = (options?: BusOptions): Layer.Layer<Bus, StoreError, Store> => Layer.effect(Bus, make(options))
 
   /** The bus on a SQLite file (or `:memory:`). */
   static readonly sqlite = (
     options: Sqlite.SqliteOptions & BusOptions
-  ): Layer.Layer<Bus | Store, StoreOpenError> =>
+  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError> =>
     Bus.layer(options).pipe(Layer.provideMerge(Sqlite.layer(options)))
 }

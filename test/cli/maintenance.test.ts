@@ -133,6 +133,23 @@ describe("sib compact", () => {
   })
 })
 
+describe("a compacted topic defined by another process", () => {
+  it("sib publish without a key is refused (nothing written); with --key, or through the key field, it is written", async () => {
+    const dir = await prepared((bus) =>
+      Effect.andThen(bus.defineTopic("state", { compaction: true }), bus.defineTopic("procs", { compaction: true, keyField: "pid" })))
+    const keyless = await sib(["publish", "state", `{"up":true}`], { cwd: dir })
+    expect(keyless.code).toBe(2)
+    expect(keyless.stderr.trim()).toBe(`sib: cannot publish to "state": the topic is compacted, so every event needs a key (publish with { key })`)
+    expect(count(dir, "state")).toBe(0)
+    const keyed = await sib(["publish", "state", `{"up":true}`, "--key", "a"], { cwd: dir })
+    expect(keyed.code).toBe(0)
+    const byField = await sib(["publish", "procs", `{"pid":42}`], { cwd: dir })
+    expect(byField.code).toBe(0)
+    expect(JSON.parse(byField.stdout).key).toBe("42")
+    expect([count(dir, "state"), count(dir, "procs")]).toEqual([1, 1])
+  })
+})
+
 describe("sib prune", () => {
   it("deletes expired events up to the slowest cursor by default, counts skips with retainUntilConsumed false, shown by sib groups", async () => {
     const dir = await prepared((bus) =>
