@@ -594,6 +594,13 @@ const session = (
       )
     }
 
+    /** Set once an ack transaction failed: the acks submitted after it must not commit. */
+    let acksFailed = false
+    const ackFailed = () => acksFailed
+    /** The lanes' next events after runs whose ack commits landed, for `successor` to start. */
+    const successors: Array<Slot> = []
+    const successorsReady = new Signal()
+
     /** Gives back the buffer slot of work that finished for good, and marks its ack for the flusher. */
     const giveBack = (work: Work): void => {
       if (work.floor !== undefined) {
@@ -689,17 +696,27 @@ const session = (
       work.hasRow = false
       if (tx === undefined && !work.precise) {
         // The worker does not wait for the commit: it goes on with other work, so the acks of many
-        // runs share one transaction. The key's next event may run now (this run is over); the
-        // buffer slot is given back once the commit lands. If it fails, the session ends and
-        // every event not acked yet is redelivered, in order: the writer never commits a group's
-        // ack after an earlier one of that group failed.
-        writer.enqueue(part, (exit) => {
-          if (Exit.isFailure(exit)) Deferred.doneUnsafe(fatal, Exit.failCause(exit.cause))
-          else if (exit.value.fenced.includes(group)) Deferred.doneUnsafe(fatal, Exit.fail(new LeaseLost()))
-          else giveBack(work)
+        // runs share one transaction. The key's next event runs only once the commit has landed
+        // (it may read what this run published); the buffer slot is given back then too. If the
+        // commit fails, the session ends and every event not acked yet is redelivered, in order:
+        // the acks submitted after it are cancelled, never committed.
+        writer.enqueue({ ...part, cancelled: ackFailed }, (exit) => {
+          if (Exit.isFailure(exit)) {
+            acksFailed = true
+            Deferred.doneUnsafe(fatal, Exit.failCause(exit.cause))
+          } else if (exit.value.fenced.includes(group)) {
+            acksFailed = true
+            Deferred.doneUnsafe(fatal, Exit.fail(new LeaseLost()))
+          } else {
+            giveBack(work)
+            const next = lanes.finish(work)
+            if (next !== undefined) {
+              successors.push(next)
+              successorsReady.raise()
+            }
+          }
         })
-        const next = lanes.finish(work)
-        return next === undefined ? Effect.void : makeRunnable(next)
+        return Effect.void
       }
       if (tx === undefined) return Effect.flatMap(submit(part), () => finish(work, true))
       // The handler's own transaction: the ack and the publishes are applied in it, then it commits.
@@ -1236,6 +1253,14 @@ const session = (
       }
     })
 
+    // ---- lanes after committed acks -------------------------------------------------------------
+    const successor = Effect.gen(function*() {
+      while (true) {
+        yield* successorsReady.wait
+        for (const next of successors.splice(0)) yield* makeRunnable(next)
+      }
+    })
+
     const refresher = Effect.gen(function*() {
       while (true) {
         yield* refreshSignal.wait
@@ -1288,7 +1313,8 @@ const session = (
       yield* Effect.forkIn(guard(watchdog), sessionScope),
       yield* Effect.forkIn(guard(flusher), sessionScope),
       yield* Effect.forkIn(guard(renewer), sessionScope),
-      yield* Effect.forkIn(guard(refresher), sessionScope)
+      yield* Effect.forkIn(guard(refresher), sessionScope),
+      yield* Effect.forkIn(guard(successor), sessionScope)
     ]
     const fetcherFiber = yield* Effect.forkIn(guard(fetcher), sessionScope)
 

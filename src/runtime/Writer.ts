@@ -12,7 +12,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type { StoreError } from "../store/errors.ts"
+import { StoreError } from "../store/errors.ts"
 import type {
   AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, StoreShape, WriteBatch
 } from "../store/Store.ts"
@@ -33,6 +33,11 @@ export interface WritePart {
    * one: in-memory state that a later transaction reads (an ack floor) is updated in time.
    */
   readonly onCommit?: (() => void) | undefined
+  /**
+   * Asked right before the part would be committed: a cancelled part is not written and its
+   * submitter gets a `StoreError` (a group cancels the acks that follow one that failed).
+   */
+  readonly cancelled?: (() => boolean) | undefined
 }
 
 type Resume = (exit: Exit.Exit<CommitResult, StoreError | BusClosedError>) => void
@@ -178,34 +183,33 @@ export const makeWriter = Effect.fnUntraced(function*(
 
   const clock = yield* Clock.Clock
 
-  /**
-   * Commits the items of a failed merge one by one. A group's acks stay in submission order: once
-   * one fails, the group's later acks fail with it (uncommitted), so the group never has an event
-   * acked while an earlier one of it was not.
-   */
-  const commitEach = (items: ReadonlyArray<Pending>, now: number) => {
-    const failedGroups = new Map<string, Exit.Exit<CommitResult, StoreError>>()
-    return Effect.forEach(items, (item) => {
-      const acks = item.part.acks ?? empty
-      for (const a of acks) {
-        const failed = failedGroups.get(a.group)
-        if (failed !== undefined) return Effect.sync(() => item.resume(failed))
-      }
+  const cancellation = new StoreError({ op: "commit", cause: new Error("cancelled: an earlier write it depends on failed") })
+
+  /** Commits the items of a failed merge one by one (so one bad request cannot fail its neighbours). */
+  const commitEach = (items: ReadonlyArray<Pending>, now: number) =>
+    Effect.forEach(items, (item) => {
+      if (item.part.cancelled?.() === true) return Effect.sync(() => item.resume(Exit.fail(cancellation)))
       const batch = merge([item], now)
       return Effect.map(Effect.exit(store.commit(batch)), (single) => {
         if (Exit.isSuccess(single)) {
           announceLeases(batch, single.value)
           distribute([item], single.value)
-        } else {
-          for (const a of acks) failedGroups.set(a.group, single)
-          item.resume(single)
-        }
+        } else item.resume(single)
       })
     }, { discard: true })
-  }
 
-  const commitAll = (items: ReadonlyArray<Pending>): Effect.Effect<void> =>
+  const commitAll = (all: ReadonlyArray<Pending>): Effect.Effect<void> =>
     Effect.uninterruptible(Effect.suspend(() => {
+      let items = all
+      if (all.some((item) => item.part.cancelled?.() === true)) {
+        const kept: Array<Pending> = []
+        for (const item of all) {
+          if (item.part.cancelled?.() === true) item.resume(Exit.fail(cancellation))
+          else kept.push(item)
+        }
+        items = kept
+        if (items.length === 0) return Effect.void
+      }
       const now = clock.currentTimeMillisUnsafe()
       const batch = merge(items, now)
       return Effect.flatMap(Effect.exit(store.commit(batch)), (exit) => {

@@ -192,13 +192,33 @@ describe("handler publishes commit with the ack", () => {
       }
     })))
 
-  it.effect("writer: once a group's ack fails to commit, the group's later acks are not committed either", () =>
+  it.effect("a key's next run sees what the previous run of that key published (a projector counting per key)", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const perKey = 200
+      const done = yield* Deferred.make<void>()
+      let handled = 0
+      yield* bus.subscribe("hits", "counter", (e, ctx) =>
+        Effect.gen(function*() {
+          const current = (yield* bus.latestByKey("counts", [e.key!])).get(e.key!)?.payload as number | undefined
+          yield* ctx.publish("counts", (current ?? 0) + 1, { key: e.key })
+          if (++handled === 3 * perKey) yield* Deferred.succeed(done, undefined)
+        }), { from: "earliest", ordering: "key", maxInFlight: 16 })
+      yield* bus.publishAll(Array.from({ length: 3 * perKey }, (_, i) => ({ topic: "hits", payload: i, key: `k${i % 3}` })))
+      yield* Deferred.await(done)
+      yield* settle
+      const latest = yield* bus.latestByKey("counts", ["k0", "k1", "k2"])
+      assert.deepStrictEqual([...latest].map(([k, e]) => [k, e.payload]), [["k0", perKey], ["k1", perKey], ["k2", perKey]])
+    })))
+
+  it.effect("writer: a part cancelled by the failure of an earlier one is never committed, in the failed batch or later", () =>
     Effect.gen(function*() {
       const real = yield* Store
       // The real store, failing any transaction that appends the event with id "bad".
       const store: StoreShape = {
         ...real,
-        commit: (batch) => batch.appends.some((a) => a.id === "bad") ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk full") })) : real.commit(batch)
+        commit: (batch) =>
+          batch.appends.some((a) => a.id === "bad") ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk full") })) : real.commit(batch)
       }
       for (const group of ["g", "h"]) {
         yield* real.claimLease({ group, expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
@@ -208,15 +228,26 @@ describe("handler publishes commit with the ack", () => {
         id, ts: 0, topic: "out", key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: null
       })
       const writer = yield* makeWriter(store, () => {})
+      // As a consumer group does: once one of its acks fails, the ones after it are cancelled.
+      let gFailed = false
+      const cancelled = () => gFailed
       const outcomes: Array<string> = []
-      const record = (name: string) => (exit: Exit.Exit<unknown, unknown>) => outcomes.push(`${name} ${exit._tag}`)
+      const record = (name: string, group?: string) => (exit: Exit.Exit<unknown, unknown>) => {
+        if (group === "g" && Exit.isFailure(exit)) gFailed = true
+        outcomes.push(`${name} ${exit._tag}`)
+      }
+      const ack = (group: string, seq: number) => [{ group, owner: "A", topic: "in", seq }]
       // Submitted together, so the writer first tries them as one transaction.
-      writer.enqueue({ appends: [draft("bad")], acks: [{ group: "g", owner: "A", topic: "in", seq: 1 }] }, record("g1"))
-      writer.enqueue({ appends: [draft("g2")], acks: [{ group: "g", owner: "A", topic: "in", seq: 2 }] }, record("g2"))
-      writer.enqueue({ appends: [draft("h3")], acks: [{ group: "h", owner: "A", topic: "in", seq: 3 }] }, record("h3"))
+      writer.enqueue({ appends: [draft("bad")], acks: ack("g", 1), cancelled }, record("g1", "g"))
+      writer.enqueue({ appends: [draft("g2")], acks: ack("g", 2), cancelled }, record("g2", "g"))
+      writer.enqueue({ appends: [draft("h3")], acks: ack("h", 3) }, record("h3", "h"))
       while (outcomes.length < 3) yield* Effect.yieldNow
-      assert.deepStrictEqual(outcomes, ["g1 Failure", "g2 Failure", "h3 Success"])
+      // A later batch.
+      writer.enqueue({ appends: [draft("g4")], acks: ack("g", 4), cancelled }, record("g4", "g"))
+      while (outcomes.length < 4) yield* Effect.yieldNow
+      assert.deepStrictEqual(outcomes, ["g1 Failure", "g2 Failure", "h3 Success", "g4 Failure"])
       assert.strictEqual(yield* real.eventById("g2"), undefined)
+      assert.strictEqual(yield* real.eventById("g4"), undefined)
       assert.notStrictEqual(yield* real.eventById("h3"), undefined)
       const g = yield* real.getCursor("g", "in")
       const h = yield* real.getCursor("h", "in")
