@@ -158,11 +158,16 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     return call
   }
   // A call interrupted by close() rejects with BusClosedError, not with a bare interruption.
-  const settle = <A, E>(effect: Effect.Effect<A, E, never>, operation: string): Promise<A> =>
-    rt.runPromiseExit(effect).then((exit) => {
+  // From inside a handler, a call runs in the handler's fiber context: it sees the handler's open
+  // transaction (a publish is refused at once, a read runs inside it) instead of waiting for it.
+  const settle = <A, E>(effect: Effect.Effect<A, E, never>, operation: string): Promise<A> => {
+    const handlerContext = inHandler.getStore()?.context
+    const exited = handlerContext === undefined ? rt.runPromiseExit(effect) : Effect.runPromiseExitWith(handlerContext)(effect)
+    return exited.then((exit) => {
       if (Exit.isSuccess(exit)) return exit.value
       throw closing !== undefined && Cause.hasInterruptsOnly(exit.cause) ? new BusClosedError({ operation }) : Cause.squash(exit.cause)
     })
+  }
   /**
    * Runs a call on the bus: refused once close() has begun; otherwise close() waits for it
    * ("finish": a publish under way is committed and resolves, never half-done), or interrupts it
@@ -173,8 +178,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     return onClose === "finish" ? track(settle(effect, operation)) : settle(effect, operation)
   }
 
-  /** Which group's handler (if any) the current async code runs in. */
-  const inHandler = new AsyncLocalStorage<string>()
+  /** Which group's handler (if any) the current async code runs in, and that handler's fiber context. */
+  const inHandler = new AsyncLocalStorage<{ readonly group: string; readonly context: Context.Context<never> }>()
 
   // A handler's ctx methods run in the handler's own fiber context, so they keep working while
   // close() drains the groups (the ManagedRuntime itself is already shutting down then).
@@ -183,7 +188,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
       const here = Effect.runPromiseWith(context)
       return Effect.tryPromise({
         try: async (signal) =>
-          inHandler.run(group, () =>
+          inHandler.run({ group, context }, () =>
             handler(event, {
               group: ctx.group,
               attempt: ctx.attempt,
@@ -257,7 +262,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
       return () => {
         if (closing !== undefined) return closing
         // From inside one of this group's handlers: stop without waiting for the drain.
-        if (inHandler.getStore() === group) {
+        if (inHandler.getStore()?.group === group) {
           rt.runFork(sub.unsubscribe)
           return Promise.resolve()
         }

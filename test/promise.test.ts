@@ -19,6 +19,35 @@ describe("createRuntime (Promise facade)", () => {
     for (const rt of open.splice(0)) await rt.close()
   })
 
+  it("ctx.transaction(): the handler's rows commit with its ack; runtime calls inside it do not wait for it", async () => {
+    const dir = makeTmpDir()
+    const db = join(dir, "app.db")
+    const rt = await createRuntime({ db })
+    open.push(rt)
+    await rt.publish("orders", { id: 1 })
+    const outcomes: Array<string> = []
+    let done = false
+    await rt.subscribe("orders", "ledger", async (event, ctx) => {
+      const trx = await ctx.transaction()
+      await trx.schema.createTable("ledger").ifNotExists().addColumn("id", "integer").execute()
+      await trx.insertInto("ledger").values({ id: (event.payload as { id: number }).id }).execute()
+      const started = Date.now()
+      // The runtime's own publish cannot join the handler's transaction: refused at once.
+      await rt.publish("audit", "x").then(() => outcomes.push("published"), (e: unknown) => outcomes.push((e as Error).constructor.name))
+      // A read runs inside it (and sees the handler's own row's effects on the bus: none here).
+      outcomes.push(`read ${(await rt.read("orders", 0, 10)).length}`)
+      outcomes.push(Date.now() - started < 500 ? "fast" : "waited")
+      await ctx.publish("billed", event.payload)
+      done = true
+    }, { from: "earliest", ackTimeoutMs: 5000 })
+    await waitFor(() => done)
+    await waitFor(() => rt.groupStats("ledger")?.buffered === 0)
+    expect(outcomes).toEqual(["PublishError", "read 1", "fast"])
+    expect((await rt.read("billed", 0, 10)).map((e) => e.payload)).toEqual([{ id: 1 }])
+    expect((await rt.read("audit", 0, 10)).length).toBe(0)
+    expect((await rt.deadLetters({ group: "ledger" })).length).toBe(0)
+  })
+
   it("publishes, consumes with async handlers, publishes follow-ups, and persists cursors", async () => {
     const dir = makeTmpDir()
     const db = join(dir, "events.db")
