@@ -22,7 +22,10 @@ export class AckFloor {
   /** Done ranges carried over from the stored cursor that lie above `readPos`. */
   private carried: Array<readonly [number, number]>
   private readonly pending = new Set<number>()
+  /** Every fetched seq not yet below the floor, ascending. */
   private readonly order = new Fifo<number>()
+  /** Seqs done or passed since the last `acked()` that may lie above the floor (unsorted). */
+  private doneSeqs: Array<number> = []
   /** Persisted bound of events that may be running (see `Cursor.leasedUpto`). */
   leasedUpto: number
   /** Set when the state changed since the last `progress()` was taken. */
@@ -62,11 +65,15 @@ export class AckFloor {
   passed(seq: number): void {
     if (seq > this.readPos) this.readPos = seq
     this.dirty = true
+    this.doneSeqs.push(seq)
   }
 
   /** Marks a pending event done. */
   done(seq: number): void {
-    if (this.pending.delete(seq)) this.dirty = true
+    if (this.pending.delete(seq)) {
+      this.dirty = true
+      this.doneSeqs.push(seq)
+    }
   }
 
   isPending(seq: number): boolean {
@@ -86,17 +93,37 @@ export class AckFloor {
     return head === undefined ? this.readPos : head - 1
   }
 
-  /** Done ranges above the floor, ascending. */
+  /**
+   * Done ranges above the floor, ascending: around each seq done or passed above it, the stretch
+   * between the pending seqs on either side (or the read position). The cost follows the number of
+   * those seqs, not the number fetched: a group far behind on one key keeps its whole backlog here.
+   */
   acked(): SeqRanges {
     const floor = this.floor
+    const done = this.doneSeqs.filter((seq) => seq > floor).sort((a, b) => a - b)
+    this.doneSeqs = done
     const out: Array<readonly [number, number]> = []
-    let prev = floor
-    for (const seq of this.order) {
-      if (!this.pending.has(seq)) continue
-      if (seq - 1 > prev) out.push([prev + 1, seq - 1])
-      prev = seq
+    const order = this.order
+    let covered = floor
+    for (const seq of done) {
+      if (seq <= covered) continue
+      // The first fetched seq at or above `seq`; the pending seqs around it bound its range.
+      let lo = 0
+      let hi = order.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (order.at(mid)! < seq) lo = mid + 1
+        else hi = mid
+      }
+      let below = lo - 1
+      while (below >= 0 && !this.pending.has(order.at(below)!)) below--
+      let above = lo
+      while (above < order.length && !this.pending.has(order.at(above)!)) above++
+      const from = below >= 0 ? order.at(below)! + 1 : floor + 1
+      const to = above < order.length ? order.at(above)! - 1 : this.readPos
+      out.push([from, to])
+      covered = to
     }
-    if (prev !== floor && this.readPos > prev) out.push([prev + 1, this.readPos])
     for (const range of this.carried) if (range[1] > this.readPos) out.push([Math.max(range[0], this.readPos + 1), range[1]])
     return out
   }

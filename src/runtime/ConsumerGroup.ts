@@ -526,22 +526,37 @@ const session = (
     /** Makes the next item of a lane run: a parked event is read back first. */
     const makeRunnable = (slot: Slot): Effect.Effect<void, StoreError> => {
       if (!isParked(slot)) return runnableNow(slot)
-      return Effect.flatMap(store.readSeqs([slot.seq]), ([event]) => {
-        parked--
-        if (event === undefined) {
-          // Gone (pruned by retention): nothing left to deliver.
-          slot.floor.done(slot.seq)
-          markDirty()
-          const next = lanes.finish(slot)
-          return next === undefined ? Effect.void : makeRunnable(next)
-        }
-        const row = rows.get(event.seq)
-        if (row !== undefined) rows.delete(event.seq)
-        const work = newWork(event, slot.floor, row, false)
-        work.filterPending = slot.filterPending
-        buffered++
-        return runnableNow(work)
+      return Effect.flatMap(store.readSeqs([slot.seq]), ([event]) => unpark(slot, event))
+    }
+
+    /** `makeRunnable` for several lanes' next items at once: their parked events in one read. */
+    const makeAllRunnable = (slots: ReadonlyArray<Slot>): Effect.Effect<void, StoreError> => {
+      const parkedSeqs: Array<number> = []
+      for (const slot of slots) if (isParked(slot)) parkedSeqs.push(slot.seq)
+      if (parkedSeqs.length <= 1) return Effect.forEach(slots, makeRunnable, { discard: true })
+      return Effect.flatMap(store.readSeqs(parkedSeqs), (events) => {
+        const bySeq = new Map<number, Event>()
+        for (const event of events) bySeq.set(event.seq, event)
+        return Effect.forEach(slots, (slot) => (isParked(slot) ? unpark(slot, bySeq.get(slot.seq)) : runnableNow(slot)), { discard: true })
       })
+    }
+
+    /** A parked event read back (undefined: it is gone) becomes work again and runs. */
+    const unpark = (slot: Parked, event: Event | undefined): Effect.Effect<void, StoreError> => {
+      parked--
+      if (event === undefined) {
+        // Gone (pruned by retention): nothing left to deliver.
+        slot.floor.done(slot.seq)
+        markDirty()
+        const next = lanes.finish(slot)
+        return next === undefined ? Effect.void : makeRunnable(next)
+      }
+      const row = rows.get(event.seq)
+      if (row !== undefined) rows.delete(event.seq)
+      const work = newWork(event, slot.floor, row, false)
+      work.filterPending = slot.filterPending
+      buffered++
+      return runnableNow(work)
     }
 
     const admit = (work: Work, first = false): Effect.Effect<void, StoreError> =>
@@ -1257,7 +1272,7 @@ const session = (
     const successor = Effect.gen(function*() {
       while (true) {
         yield* successorsReady.wait
-        for (const next of successors.splice(0)) yield* makeRunnable(next)
+        yield* makeAllRunnable(successors.splice(0))
       }
     })
 

@@ -30,6 +30,12 @@ export class Fifo<A> {
     return item
   }
 
+  /** The item `i` places after the head (0 is the head). */
+  at(i: number): A | undefined {
+    const j = this.head + i
+    return j < this.items.length ? this.items[j] : undefined
+  }
+
   peek(): A | undefined {
     return this.head < this.items.length ? this.items[this.head] : undefined
   }

@@ -21,6 +21,12 @@ export const makeQueries = (db: Kysely<Database>) => ({
       .where("topic", "=", p("topic")).where("key", "=", p("key")).orderBy("seq", "desc").limit(1)
   ),
   eventBySeq: template<"seq">((p) => db.selectFrom("events").select(eventColumns).where("seq", "=", p("seq"))),
+  /** The events of a JSON array of seqs (one statement for many point reads), by seq. */
+  eventsBySeqs: template<"seqs">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("seq", "in", (eb) => eb.selectFrom(sql<{ value: number }>`json_each(${p("seqs")})`.as("s")).select("s.value"))
+      .orderBy("seq")
+  ),
   readTopic: template<"topic" | "after" | "limit">((p) =>
     db.selectFrom("events").select(eventColumns)
       .where("topic", "=", p("topic")).where("seq", ">", p("after"))

@@ -61,6 +61,59 @@ describe("AckFloor", () => {
   })
 })
 
+describe("AckFloor ranges", () => {
+  it("property: every done or passed seq above the floor is in a range, no pending seq is, ranges ascend apart", () => {
+    type Step = { readonly gap: number; readonly kind: "fetch" | "pass" }
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ gap: fc.integer({ min: 1, max: 3 }), kind: fc.constantFrom("fetch" as const, "fetch" as const, "pass" as const) }), { maxLength: 80 }),
+        fc.array(fc.nat(), { maxLength: 120 }),
+        fc.integer({ min: 1, max: 5 }),
+        (steps: ReadonlyArray<Step>, picks, checkEvery) => {
+          const f = new AckFloor({ floor: 0, acked: [], leasedUpto: 0 })
+          let seq = 0
+          const pending: Array<number> = []
+          const done = new Set<number>()
+          const check = () => {
+            const floor = f.floor
+            const ranges = f.acked()
+            let last = floor
+            for (const [a, b] of ranges) {
+              assert.isTrue(a > last && b >= a, `ranges ascend apart above the floor: ${JSON.stringify(ranges)} floor ${floor}`)
+              last = b
+              for (const p of pending) assert.isFalse(p >= a && p <= b, `pending ${p} inside [${a}, ${b}]`)
+            }
+            for (const d of done) {
+              if (d > floor) assert.isTrue(ranges.some(([a, b]) => d >= a && d <= b), `done ${d} above floor ${floor} missing from ${JSON.stringify(ranges)}`)
+            }
+          }
+          let i = 0
+          for (const step of steps) {
+            seq += step.gap
+            if (step.kind === "fetch") {
+              f.fetched(seq)
+              pending.push(seq)
+            } else {
+              f.passed(seq)
+              done.add(seq)
+            }
+            // Finish a pending event now and then, in any order.
+            const pick = picks[i++]
+            if (pick !== undefined && pending.length > 0 && pick % 3 !== 0) {
+              const [s] = pending.splice(pick % pending.length, 1)
+              f.done(s!)
+              done.add(s!)
+            }
+            if (i % checkEvery === 0) check()
+          }
+          check()
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+})
+
 describe("Lanes", () => {
   const key = (w: { k?: string }) => w.k
   it("key: one at a time per key, others concurrent, keyless unordered", () => {

@@ -373,7 +373,7 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     readTopic: (topic, after, limit) => gated("readTopic", () => events(q.readTopic, { topic, after, limit })),
     readSeqs: (seqs) =>
       gated("readSeqs", () =>
-        [...seqs].sort((a, b) => a - b).flatMap((seq) => events(q.eventBySeq, { seq }))
+        seqs.length === 1 ? events(q.eventBySeq, { seq: seqs[0] }) : events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })
       ),
     eventById: (id) => gated("eventById", () => events(q.eventById, { id })[0]),
     latestByKey: (topic, keys) =>
