@@ -3,23 +3,26 @@
  * work in the same run (core rows: raw better-sqlite3, rounds alternating on fresh files; language
  * rows: lexing the same text, and the same handler written in TypeScript). Medians. Prints
  * markdown tables; `--write` also stores them in bench/RESULTS.md and the README. `--quick` runs
- * smaller; `--only core` or `--only language` runs (and writes) one section.
+ * smaller; `--only core`, `--only language` or `--only pipelines` runs (and writes) one section.
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { join } from "node:path"
 import { freshDb, median, percentile, removeDb, tmpRoot } from "./common.ts"
-import { rawInsert, rawReadParse } from "./raw.ts"
+import { rawInsert, rawReadParse, rawReadPublish } from "./raw.ts"
+import { compactionBench } from "./compaction.ts"
 import { compileRate, generateProgram, handlerRate, lexRate } from "./language.ts"
-import { consume, latency, publishBatches, publishConcurrent } from "./sibus.ts"
+import { outboxBaseline, outboxRelayRate } from "./outbox.ts"
+import { consume, consumeAndPublish, latency, publishBatches, publishConcurrent } from "./sibus.ts"
 
 const quick = process.argv.includes("--quick")
 const write = process.argv.includes("--write")
 const rounds = quick ? 1 : 3
 const scale = quick ? 0.2 : 1
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined
-if (only !== undefined && only !== "core" && only !== "language") throw new Error(`--only takes core or language, not ${only}`)
+const sectionNames = ["core", "language", "pipelines"]
+if (only !== undefined && !sectionNames.includes(only)) throw new Error(`--only takes ${sectionNames.join(", ")}, not ${only}`)
 
 interface Row {
   readonly name: string
@@ -74,6 +77,7 @@ const n = (x: number) => Math.round(x * scale)
 
 const core: Array<Row> = []
 const language: Array<Row> = []
+const pipelines: Array<Row> = []
 let rows = core
 
 if (only === undefined || only === "core") {
@@ -173,6 +177,52 @@ if (only === undefined || only === "language") {
   console.error(`handler: ts ${fmt(m.baseline)}, sib ${fmt(m.ours)}, cost ${cost.toFixed(2)} x`)
 }
 
+if (only === undefined || only === "pipelines") {
+  rows = pipelines
+  const backlog = n(100_000)
+  /** Rounds on fresh files holding the same backlog (100 keys): baseline, then sibus. */
+  const onBacklog = async (
+    name: string,
+    target: number,
+    baseline: (file: string) => number | Promise<number>,
+    ours: (file: string) => Promise<number>
+  ) => {
+    const m = await alternate(async (f) => {
+      rawInsert(f, backlog, 1000, 100)
+      return baseline(f)
+    }, async (f) => {
+      rawInsert(f, backlog, 1000, 100)
+      return ours(f)
+    })
+    rows.push({
+      name, raw: fmt(m.baseline), sibus: fmt(m.ours), ratio: `${m.ratio.toFixed(2)} x`, target: `>= ${target} x`, ok: m.ratio >= target
+    })
+    console.error(`${name}: baseline ${fmt(m.baseline)}, sibus ${fmt(m.ours)}, ratio ${m.ratio.toFixed(2)}`)
+  }
+  for (const ordering of ["none", "key"] as const) {
+    const options = { ordering, batchSize: 1000 }
+    await onBacklog(
+      `a handler publishing one follow-up per event, ordering ${ordering}, ${backlog / 1000}k backlog (vs the no-op handler of the same group)`,
+      0.5, (f) => consume(f, backlog, options), (f) => consumeAndPublish(f, backlog, options))
+  }
+  await onBacklog(
+    `the same, ordering none (vs raw: paged read + parse, follow-up inserts and a cursor update in one transaction per 1000)`,
+    0.5, (f) => rawReadPublish(f), (f) => consumeAndPublish(f, backlog, { ordering: "none", batchSize: 1000 }))
+  await ratioRow("outbox relay: rows added beforehand, published into the bus and marked sent (vs raw inserts, 100-row transactions)", 0.25,
+    (f) => outboxBaseline(f, n(20_000)), (f) => outboxRelayRate(f, n(20_000)))
+  {
+    const [events, keys] = quick ? [100_000, 1_000] : [1_000_000, 10_000]
+    const f = await compactionBench(events, keys)
+    const label = (x: number) => (x >= 1_000_000 ? `${x / 1_000_000}M` : `${x / 1000}k`)
+    rows.push({
+      name: `compaction of ${label(events)} events over ${label(keys)} keys (one pass, default settings): total time; peak write-lock hold`,
+      raw: "-", sibus: `${(f.totalMs / 1000).toFixed(1)} s (${f.batches} transactions); peak hold ${f.peakLockMs.toFixed(1)} ms`,
+      ratio: "-", target: "peak hold <= 50 ms", ok: f.peakLockMs <= 50
+    })
+    console.error(`compaction: ${(f.totalMs / 1000).toFixed(1)} s, peak hold ${f.peakLockMs.toFixed(1)} ms`)
+  }
+}
+
 rmSync(tmpRoot, { recursive: true, force: true })
 
 const command = `npm run bench${quick ? " -- --quick" : ""}${only === undefined ? "" : ` -- --only ${only}`}`.replace(" -- --quick -- ", " -- --quick ")
@@ -199,9 +249,19 @@ const languageNotes = [
   "- Handler: a backlog of heartbeats (~150-byte payloads) written first; then one group (batchSize 1000) runs a handler that reads fields, builds a new map with assoc and a lookup table, and publishes it with a key; timed from subscribing until the group's cursor passes the last event. The TypeScript handler does the same work with object spreads and `ctx.publish`. Both sides pay the same runtime costs (delivery, the publish's commit, acks), so the ratio is the whole per-event cost, not the interpreter alone."
 ].join("\n")
 
+const pipelineNotes = [
+  "How each row is measured:",
+  "- Follow-ups: a backlog of ~200-byte events over 100 keys written first; one group (batchSize 1000) runs a handler that publishes one follow-up per event with `ctx.publish` (same payload and key), written in the transaction that acks the event; timed from subscribing until every ack is committed, then the follow-ups are counted. The no-op baseline is the same group with an empty handler on the same backlog. The raw baseline does the physical minimum of the same work: pages of 1000 read and parsed, and per page one transaction inserting the follow-ups (caused_by set) and advancing a cursor row.",
+  "- The follow-up target of 0.5 x the no-op handler (issue 5) is above what SQLite allows here: the raw baseline itself, which does no runtime work at all, runs at about 0.4 x of sibus's no-op consume, because inserting an event into the (topic, key, seq)-indexed log costs several times more than reading one.",
+  "- Under ordering key a key's next event runs only after the previous run's ack and follow-ups have committed (so it can read them), so a commit carries at most one run per key: with 100 keys about 70 runs per commit instead of hundreds, and each commit writes the index pages of every key it touches. Keyless or ordering none groups share commits freely.",
+  "- Outbox: rows added to an outbox table in the application's own SQLite file beforehand; timed from starting a relay (batch 100) until every row is published into the bus (a second file) and marked sent. The baseline inserts the same events into the bus schema, 100 per transaction.",
+  "- Compaction: a compacted topic of 100 versions per key written with raw inserts, then one `compact` pass with the default maintenance settings (bounded delete batches aimed at 20 ms, resting as long as each batch took). The peak hold is the longest single delete transaction, i.e. the longest a publisher can wait for the write lock because of compaction."
+].join("\n")
+
 const sections = [
   { marker: "<!-- core -->", title: "Core runtime", baseline: "raw better-sqlite3", rows: core, notes: coreNotes },
-  { marker: "<!-- language -->", title: "Language", baseline: "baseline", rows: language, notes: languageNotes }
+  { marker: "<!-- language -->", title: "Language", baseline: "baseline", rows: language, notes: languageNotes },
+  { marker: "<!-- pipelines -->", title: "Transactional pipelines and maintenance", baseline: "baseline", rows: pipelines, notes: pipelineNotes }
 ].filter((section) => section.rows.length > 0)
 
 for (const section of sections) console.log(`${section.title}\n\n${tableOf(section.baseline, section.rows)}\n`)
@@ -226,7 +286,7 @@ if (write) {
   const readme = join(import.meta.dirname, "..", "README.md")
   const text = readFileSync(readme, "utf8")
   const benchMarker = "<!-- bench -->"
-  const tables = [...results.matchAll(/<!-- (core|language) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
+  const tables = [...results.matchAll(/<!-- (core|language|pipelines) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
     .map((m) => `${m[2]}, from ${m[3]} (${m[4]}):\n\n${m[5]}`)
   if (text.includes(benchMarker)) {
     writeFileSync(readme, text.replace(new RegExp(`${benchMarker}[\\s\\S]*?${benchMarker}`), `${benchMarker}\n${tables.join("\n\n")}\n${benchMarker}`))

@@ -1,6 +1,7 @@
 /**
  * The same workloads through sibus's Effect API: publishers awaiting each publish, batches,
- * consumer groups with a no-op handler, and publish-to-handler latency.
+ * consumer groups with a no-op handler or one that publishes a follow-up, and publish-to-handler
+ * latency.
  */
 import { Deferred, Effect } from "effect"
 import { Bus } from "../src/runtime/Bus.ts"
@@ -56,6 +57,30 @@ export const consume = (file: string, n: number, options: SubscribeOptions) =>
       yield* Deferred.await(done)
       const rate = n / ((performance.now() - t0) / 1000)
       yield* sub.unsubscribe
+      return rate
+    })
+  )
+
+/**
+ * One group whose handler publishes one follow-up per event (written with its ack) over the `n`
+ * events already stored, end to end: until every follow-up is committed; events/s.
+ */
+export const consumeAndPublish = (file: string, n: number, options: SubscribeOptions) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      const head = (yield* bus.read("bench", n - 1, 1))[0]!.seq
+      const t0 = performance.now()
+      const sub = yield* bus.subscribe("bench", "bench-group", (event, ctx) =>
+        ctx.publish("bench.out", event.payload, { key: event.key }), { from: "earliest", ...options })
+      for (;;) {
+        const stats = bus.groupStats("bench-group")
+        if (stats !== undefined && stats.floors.bench === head && stats.buffered === 0) break
+        yield* Effect.sleep(1)
+      }
+      const rate = n / ((performance.now() - t0) / 1000)
+      yield* sub.unsubscribe
+      const written = (yield* bus.read("bench.out", head, n + 1)).length
+      if (written !== n) throw new Error(`expected ${n} follow-ups, found ${written}`)
       return rate
     })
   )
