@@ -28,6 +28,7 @@ import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
 import type { Limits } from "./compile/runtime.ts"
 import { startProgram } from "./compile/start.ts"
 import { runTests, type TestReport } from "./compile/testRunner.ts"
+import { onRuntimeClose } from "./outbox/promise.ts"
 
 export interface RuntimeOptions extends BusOptions {
   /** A SQLite file path, or `:memory:`. */
@@ -133,6 +134,8 @@ export interface Runtime {
    */
   readonly close: () => Promise<void>
   readonly [Symbol.asyncDispose]: () => Promise<void>
+  /** Registers work `close()` stops first (an outbox relay's `stop`); returns the removal. */
+  readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
 }
 
 /** Opens a runtime. Rejects with `StoreOpenError` when the database cannot be opened or migrated. */
@@ -230,10 +233,13 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     return loaded
   }
 
+  /** Work stopped first on close (the outbox relays publishing through this runtime). */
+  const closeHooks = new Set<() => Promise<void>>()
   const close = () => {
-    // Programs first (their timers would otherwise outlive the bus), then the calls under way,
-    // then the bus and the store.
-    closing ??= Promise.all([...programs].map((p) => p.stop()))
+    // Relays and programs first (they would otherwise publish into a closing bus, or their timers
+    // outlive it), then the calls under way, then the bus and the store.
+    closing ??= Promise.allSettled([...closeHooks].map((stop) => stop()))
+      .then(() => Promise.all([...programs].map((p) => p.stop())))
       .then(() => Promise.allSettled([...inFlight]))
       .then(() => rt.dispose())
     // From inside a handler: the drain waits for that handler, so do not wait for the drain.
@@ -285,7 +291,13 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     prune: (topic) => run(bus.prune(topic), "prune", "interrupt"),
     groupStats: (group) => bus.groupStats(group),
     close,
-    [Symbol.asyncDispose]: close
+    [Symbol.asyncDispose]: close,
+    [onRuntimeClose]: (stop) => {
+      closeHooks.add(stop)
+      return () => {
+        closeHooks.delete(stop)
+      }
+    }
   }
 }
 

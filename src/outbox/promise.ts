@@ -14,10 +14,18 @@ import { OutboxOptionsError } from "./errors.ts"
 import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "./Outbox.ts"
 import { type RelayCounters, type RelayOptions, type RelayStats, start } from "./Relay.ts"
 
+/**
+ * Where a runtime takes work to finish when it closes (a relay registers its `stop`): `close()`
+ * runs these first. Returns the removal.
+ */
+export const onRuntimeClose: unique symbol = Symbol.for("sibus/onRuntimeClose")
+
 /** What a relay needs from a Promise runtime (the `Runtime` of `createRuntime` has both). */
 export interface PromisePublisher {
   readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<unknown>
   readonly publishAll: (items: ReadonlyArray<PublishItem>) => Promise<unknown>
+  /** When present (a `createRuntime` runtime), closing it stops the relay first. */
+  readonly [onRuntimeClose]?: ((stop: () => Promise<void>) => () => void) | undefined
 }
 
 export interface PromiseRelay {
@@ -68,7 +76,12 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
       throw e
     })
     let stopping: Promise<void> | undefined
-    const stop = () => (stopping ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+    let forget = (): void => {}
+    const stop = () => {
+      forget()
+      return (stopping ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+    }
+    forget = runtime[onRuntimeClose]?.(stop) ?? forget
     // Ended on its own (the runtime closed): release the rest (the wake-up watch) as stop() does.
     const stopped = Effect.runPromise(relay.stopped).then(stop)
     return {

@@ -335,6 +335,31 @@ describe("the bus closing under the relay", () => {
       }).pipe(Effect.scoped, Effect.provide(Bus.sqlite({ filename: busFile }), { local: true }))
     }))
 
+  it("closing the Promise runtime stops an idle relay started on it, at once", async () => {
+    const dir = makeTmpDir()
+    const sqlite = new SqliteDatabase(join(dir, "app.db"))
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+    try {
+      const outbox = await createOutbox({ db })
+      const rt = await createRuntime({ db: join(dir, "bus.db") })
+      await db.transaction().execute((trx) => outbox.add(trx, { topic: "t", payload: 1 }))
+      // A long poll interval: only close() can end it soon.
+      const relay = await outbox.startRelay(rt, { pollIntervalMs: 60_000 })
+      for (let i = 0; i < 500 && (await outbox.stats()).sent < 1; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      const started = Date.now()
+      await rt.close()
+      await relay.stopped
+      assert.isBelow(Date.now() - started, 5_000)
+      await outbox.addAll(db, [{ topic: "t", payload: 2 }])
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.deepStrictEqual({ ...(await outbox.stats()), oldestPendingAt: undefined }, { pending: 1, sent: 1, failed: 0, oldestPendingAt: undefined })
+      assert.deepStrictEqual(relay.counters(), { sent: 1, refused: 0, failed: 0, pruned: 0, errors: 0 })
+    } finally {
+      await db.destroy()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("closing the Promise runtime mid-run ends the relay (stop() still resolves); a new runtime and relay send each row once", async () => {
     const dir = makeTmpDir()
     const sqlite = new SqliteDatabase(join(dir, "app.db"))
