@@ -128,8 +128,8 @@ export interface Runtime {
   readonly groupStats: (group: string) => GroupStats | undefined
   /**
    * Closes the runtime (idempotent): new calls reject with `BusClosedError`; calls under way
-   * finish (a `compact` or `prune` is cut short and rejects with `BusClosedError`); then loaded
-   * programs stop, the groups drain and the database closes. From inside a handler it does not
+   * finish (a `compact` or `prune` is cut short and rejects with `BusClosedError`); outbox relays
+   * started on it and loaded programs stop, the groups drain and the database closes. From inside a handler it does not
    * wait (the drain waits for that handler).
    */
   readonly close: () => Promise<void>
