@@ -706,7 +706,8 @@ const session = (
         appends: publishes === undefined ? [] : publishes.map((p) => p.draft),
         acks: floor === undefined ? undefined : [{ group, owner: sid, topic, seq }],
         deliveries: work.hasRow ? [{ _tag: "delete" as const, owner: sid, group, seq }] : [],
-        onCommit: floor === undefined ? undefined : () => floor.done(seq)
+        onCommit: floor === undefined ? undefined : () => floor.done(seq),
+        cancelled: ackFailed
       }
       work.hasRow = false
       if (tx === undefined && !work.precise) {
@@ -715,7 +716,7 @@ const session = (
         // (it may read what this run published); the buffer slot is given back then too. If the
         // commit fails, the session ends and every event not acked yet is redelivered, in order:
         // the acks submitted after it are cancelled, never committed.
-        writer.enqueue({ ...part, cancelled: ackFailed }, (exit) => {
+        writer.enqueue(part, (exit) => {
           if (Exit.isFailure(exit)) {
             acksFailed = true
             Deferred.doneUnsafe(fatal, Exit.failCause(exit.cause))
