@@ -4,6 +4,8 @@ import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { AckError, BusClosedError, createRuntime, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
 import { makeTmpDir } from "./helpers/tmp.ts"
+import SqliteDatabase from "better-sqlite3"
+import type { Kysely } from "kysely"
 
 const waitFor = async (check: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms
@@ -46,6 +48,37 @@ describe("createRuntime (Promise facade)", () => {
     expect((await rt.read("billed", 0, 10)).map((e) => e.payload)).toEqual([{ id: 1 }])
     expect((await rt.read("audit", 0, 10)).length).toBe(0)
     expect((await rt.deadLetters({ group: "ledger" })).length).toBe(0)
+  })
+
+  it("ctx.transaction(): a handle kept past its run (timed out, or after it returned) fails and writes nothing", async () => {
+    const dir = makeTmpDir()
+    const rt = await createRuntime({ db: join(dir, "app.db") })
+    open.push(rt)
+    const late: Array<string> = []
+    let saved: Kysely<any> | undefined
+    let finished = false
+    await rt.subscribe("jobs", "worker", async (event, ctx) => {
+      const trx = await ctx.transaction()
+      await trx.schema.createTable("rows").ifNotExists().addColumn("n", "integer").addColumn("attempt", "integer").execute()
+      if (ctx.attempt === 1) {
+        // Times out (ackTimeoutMs 200) but goes on, and writes through its old handle afterwards.
+        await new Promise((resolve) => setTimeout(resolve, 600))
+        await trx.insertInto("rows").values({ n: -1, attempt: 1 }).execute().then(() => late.push("written"), () => late.push("refused"))
+        finished = true
+        return
+      }
+      await trx.insertInto("rows").values({ n: 1, attempt: ctx.attempt }).execute()
+      saved = trx
+    }, { from: "earliest", ackTimeoutMs: 200, backoff: { initialMs: 10, jitter: 0 } })
+    await rt.publish("jobs", 1)
+    await waitFor(() => finished && saved !== undefined)
+    await waitFor(() => rt.groupStats("worker")?.buffered === 0)
+    await saved!.insertInto("rows").values({ n: -2, attempt: 0 }).execute().then(() => late.push("written"), () => late.push("refused"))
+    expect(late).toEqual(["refused", "refused"])
+    await rt.close()
+    const raw = new SqliteDatabase(join(dir, "app.db"), { readonly: true })
+    expect(raw.prepare("select n, attempt from rows").all()).toEqual([{ n: 1, attempt: 2 }])
+    raw.close()
   })
 
   it("publishes, consumes with async handlers, publishes follow-ups, and persists cursors", async () => {

@@ -328,8 +328,20 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     if (slot.current !== undefined) return Effect.succeed(slot.current)
     return gated("beginTransaction", () => {
       db.exec("BEGIN IMMEDIATE")
+      // The handler's Kysely runs its statements on the store's connection only while this
+      // transaction is open: a handle kept past its run (a timed-out handler still going, a saved
+      // reference) fails instead of writing outside it or inside another run's transaction.
+      const guarded = {
+        prepare: (text: string) => {
+          if (open?.tx !== tx) {
+            throw new Error("this handler transaction has ended (its run was acknowledged, failed or timed out): use ctx.transaction inside a run, and only until it settles")
+          }
+          return db.prepare(text)
+        },
+        close: () => {}
+      }
       const tx: HandlerTransaction = {
-        db: kysely as unknown as Kysely<any>,
+        db: new Kysely<any>({ dialect: new SqliteDialect({ database: guarded }) }),
         commit: (batch, onCommit) =>
           Effect.try({
             try: () => {
