@@ -793,16 +793,20 @@ const session = (
 
     const validDelay = (delayMs: unknown) => delayMs === undefined || (typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)
 
-    /** Settles the current run of `work` (the first decision wins). */
+    /** Settles the current run of `work`: once; a second ack or nack is refused. */
     const decide = (work: Work, run: number, decision: Decision): Effect.Effect<void, AckError> => {
       if (decision._tag === "nack" && !validDelay(decision.delayMs)) return Effect.fail(badDelay(work.event.id, decision.delayMs))
       if (work.run !== run || !inFlight.has(work)) return Effect.fail(notOutstanding(work.event.id))
-      if (work.decision === undefined) {
-        work.decision = decision
-        work.onDecision?.()
+      if (work.decision !== undefined) {
+        return Effect.fail(new AckError({ group, eventId: work.event.id, detail: `this delivery was already ${work.decision._tag}ed` }))
       }
+      work.decision = decision
+      work.onDecision?.()
       return Effect.void
     }
+
+    /** True once the run can take no more publishes or writes: over, or acked/nacked. */
+    const settledRun = (work: Work, run: number) => work.run !== run || !inFlight.has(work) || work.decision !== undefined
 
     class Context implements DeliveryContext {
       readonly group = group
@@ -824,7 +828,7 @@ const session = (
       get transaction(): Effect.Effect<Kysely<any>, PublishError | StoreError> {
         return Effect.suspend((): Effect.Effect<Kysely<any>, PublishError | StoreError> => {
           const work = this.work
-          if (work.run !== this.run || !inFlight.has(work)) {
+          if (settledRun(work, this.run)) {
             return Effect.fail(new PublishError({
               topic: work.event.topic, reason: "settled",
               detail: `the delivery of event ${work.event.id} is already settled: its transaction is closed`
@@ -840,7 +844,7 @@ const session = (
       publish(topic: string, payload: unknown, options?: PublishOptions): Effect.Effect<PendingEvent, PublishError> {
         return Effect.withFiber((fiber) => {
           const work = this.work
-          if (work.run !== this.run || !inFlight.has(work)) {
+          if (settledRun(work, this.run)) {
             return Effect.fail(new PublishError({
               topic: String(topic), reason: "settled",
               detail: `the delivery of event ${work.event.id} that would cause it is already settled (a handler publishes before it returns or acks)`

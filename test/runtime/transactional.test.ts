@@ -113,6 +113,38 @@ describe("handler publishes commit with the ack", () => {
       assert.deepStrictEqual(out.map((e) => e.causedBy), [[source.id], [source.id]])
     })))
 
+  it.effect("manual ack inside a running handler: after ctx.ack or ctx.nack, publishes are refused and a second decision fails", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", "ack-me")
+      yield* bus.publish("in", "nack-me")
+      const outcomes: Array<string> = []
+      const tag = <A, E>(eff: Effect.Effect<A, E>) =>
+        Effect.map(Effect.exit(eff), (exit) =>
+          Exit.isSuccess(exit) ? "ok" : String((exit.cause.reasons.find((r) => r._tag === "Fail") as { error: { _tag: string } } | undefined)?.error._tag))
+      const rec = yield* makeRecorder
+      yield* bus.subscribe("in", "g", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          if (ctx.attempt > 1) return yield* ctx.ack
+          yield* ctx.publish("out", `${e.payload} before`)
+          if (e.payload === "ack-me") yield* ctx.ack
+          else yield* ctx.nack(10)
+          outcomes.push(`${e.payload}: publish ${yield* tag(ctx.publish("out", `${e.payload} after`))}`)
+          outcomes.push(`${e.payload}: transaction ${yield* tag(ctx.transaction)}`)
+          outcomes.push(`${e.payload}: again ${yield* tag(e.payload === "ack-me" ? ctx.nack(0) : ctx.ack)}`)
+        })
+      ), { from: "earliest", ackMode: "manual", ordering: "none" })
+      yield* rec.take(2)
+      yield* advance(10)
+      yield* rec.take(1)
+      yield* settle
+      assert.deepStrictEqual(outcomes.sort(), [
+        "ack-me: again AckError", "ack-me: publish PublishError", "ack-me: transaction PublishError",
+        "nack-me: again AckError", "nack-me: publish PublishError", "nack-me: transaction PublishError"
+      ])
+      assert.deepStrictEqual(payloads(yield* bus.read("out", 0, 10)), ["ack-me before"])
+    })))
+
   it.effect("a bad publish fails the run at the call and writes nothing; the retry can succeed", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus
