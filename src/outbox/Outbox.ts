@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import type { Kysely } from "kysely"
 import { PublishError } from "../runtime/errors.ts"
 import { makeIdGenerator } from "../runtime/ids.ts"
@@ -101,7 +102,11 @@ export const make = Effect.fnUntraced(function*(options: OutboxOptions) {
   const { table, maxPayloadBytes } = checked
   const db = options.db
   const dbError = (op: string) => (cause: unknown) => new OutboxDbError({ table, op, cause })
-  yield* Effect.tryPromise({ try: () => ensure(db, table), catch: dbError("ensure") })
+  // Processes starting together on a new database race to create the table: the loser's
+  // migration fails, and trying again finds it done.
+  yield* Effect.tryPromise({ try: () => ensure(db, table), catch: dbError("ensure") }).pipe(
+    Effect.retry({ times: 3, schedule: Schedule.spaced("50 millis") })
+  )
   const limits = { maxPayloadBytes }
   const ids = makeIdGenerator()
 

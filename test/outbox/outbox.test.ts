@@ -92,6 +92,19 @@ describe("Outbox.add", () => {
       assert.strictEqual(yield* message(Effect.scoped(start(outbox, bus, { backoff: { initialMs: -1 } }))), `invalid relay options: backoff needs initialMs >= 0, factor >= 1, maxMs >= 0 and jitter from 0 to 1`)
     }))
 
+  vit("several connections creating the same new outbox at once all succeed (the losers of the race find it made)", async () => {
+    const dir = makeTmpDir()
+    const file = join(dir, "app.db")
+    const dbs = [1, 2, 3].map(() => new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) }))
+    try {
+      const outcomes = await Promise.all(dbs.map((db) => createOutbox({ db }).then(() => "ok", (e: Error) => e.message)))
+      assert.deepStrictEqual(outcomes, ["ok", "ok", "ok"])
+    } finally {
+      for (const db of dbs) await db.destroy()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it.effect("ensure is idempotent, keeps its own migration bookkeeping, and a table name gives a separate outbox", () =>
     Effect.gen(function*() {
       const dir = yield* tmpDir

@@ -10,6 +10,7 @@
 import SqliteDatabase from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { Kysely, SqliteDialect } from "kysely"
 import { Migrator } from "kysely/migration"
 import { describeCause, StoreError, StoreOpenError } from "../errors.ts"
@@ -50,9 +51,10 @@ const openDatabase = (options: SqliteOptions) =>
     try: () => {
       const db = options.database ?? new SqliteDatabase(options.filename)
       try {
+        // The busy timeout first: switching a new file to WAL waits for other processes opening it.
+        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
         db.pragma("journal_mode = WAL")
         db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
-        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
         db.pragma("foreign_keys = OFF")
         return db
       } catch (e) {
@@ -83,9 +85,24 @@ const checkNotNewer = (db: SqliteDatabase.Database, location: string) =>
     }
   })
 
-const migrate = (kysely: Kysely<Database>, location: string) =>
+/**
+ * Migrates under the database's write lock (`BEGIN IMMEDIATE`), so processes opening a new file
+ * at the same moment take turns: the second finds the migrations done instead of racing to create
+ * the same tables.
+ */
+const migrate = (db: SqliteDatabase.Database, kysely: Kysely<Database>, location: string) =>
   Effect.tryPromise({
-    try: () => new Migrator({ db: kysely, provider: migrationProvider("sqlite") }).migrateToLatest(),
+    try: async () => {
+      db.exec("BEGIN IMMEDIATE")
+      try {
+        const result = await new Migrator({ db: kysely, provider: migrationProvider("sqlite"), disableTransactions: true }).migrateToLatest()
+        db.exec(result.error === undefined ? "COMMIT" : "ROLLBACK")
+        return result
+      } catch (e) {
+        if (db.inTransaction) db.exec("ROLLBACK")
+        throw e
+      }
+    },
     catch: (cause) => new StoreOpenError({ reason: "migration", location, detail: describeCause(cause) })
   }).pipe(
     Effect.flatMap(({ error }) =>
@@ -101,13 +118,20 @@ const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
 /** Opens (and migrates) a SQLite store for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
   const location = options.filename
-  const db = yield* Effect.acquireRelease(
-    openDatabase(options),
-    (db) => (options.database === undefined ? Effect.sync(() => db.close()) : Effect.void)
+  const close = (db: SqliteDatabase.Database) => Effect.sync(() => options.database === undefined && db.close())
+  const ready = Effect.flatMap(openDatabase(options), (db) =>
+    Effect.gen(function*() {
+      yield* checkNotNewer(db, location)
+      const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
+      yield* migrate(db, kysely, location)
+      return { db, kysely }
+    }).pipe(Effect.onError(() => close(db))))
+  // Processes opening a new file together can meet a lock the busy timeout does not wait for (while
+  // one sets up WAL): such an open is tried again, on the Clock.
+  const { db, kysely } = yield* Effect.acquireRelease(
+    ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
+    ({ db }) => close(db)
   )
-  yield* checkNotNewer(db, location)
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
-  yield* migrate(kysely, location)
   return makeStore(db, kysely, location)
 })
 
