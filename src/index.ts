@@ -12,7 +12,7 @@
 export { Bus } from "./runtime/Bus.ts"
 export type { BusOptions, BusShape, DeadLetterQuery, EffectHandler, Subscription } from "./runtime/Bus.ts"
 export type { DeliveryContext, GroupStats, Handler } from "./runtime/ConsumerGroup.ts"
-export { AckError, BusClosedError, GroupError, MaintenanceError, PublishError, SubscribeError, TopicError } from "./runtime/errors.ts"
+export { AckError, BusClosedError, BusOptionsError, GroupError, MaintenanceError, PublishError, SubscribeError, TopicError } from "./runtime/errors.ts"
 export type { CompactionReport, MaintenanceOptions, PruneReport } from "./runtime/Maintenance.ts"
 export type { GroupConfig, StartFrom, SubscribeOptions } from "./runtime/options.ts"
 export { parseStartFrom, subscribeOptionNames } from "./runtime/options.ts"

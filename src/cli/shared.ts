@@ -12,6 +12,7 @@ import { Command, Flag } from "effect/cli"
 import { existsSync, statSync } from "node:fs"
 import { Bus, type BusOptions } from "../runtime/Bus.ts"
 import { type StoreError, StoreOpenError } from "../store/errors.ts"
+import type { BusOptionsError } from "../runtime/errors.ts"
 
 /**
  * A command that cannot go on: the message is printed as one line on stderr (`sib: message`), and
@@ -73,7 +74,8 @@ export const busLayer = (db: string, access: Access, options: BusOptions = {}): 
   }
   return Bus.sqlite({ filename: db, ...options }).pipe(
     Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effect(Bus, failWith(e.message))),
-    Layer.catchTag("StoreError", (e: StoreError) => Layer.effect(Bus, failWith(`${db}: ${e.message}`)))
+    Layer.catchTag("StoreError", (e: StoreError) => Layer.effect(Bus, failWith(`${db}: ${e.message}`))),
+    Layer.catchTag("BusOptionsError", (e: BusOptionsError) => Layer.effect(Bus, failWith(e.message)))
   )
 }
 

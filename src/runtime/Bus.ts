@@ -20,7 +20,7 @@ import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { CurrentGroup, type GroupDeps, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
 import type { DeliveryContext } from "./ConsumerGroup.ts"
-import { AckError, BusClosedError, GroupError, type MaintenanceError, PublishError, SubscribeError, TopicError } from "./errors.ts"
+import { AckError, BusClosedError, BusOptionsError, GroupError, type MaintenanceError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
@@ -141,10 +141,14 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const sid = bootId(clock, yield* Random.Random)
   const ids = makeIdGenerator()
   const host = options.host ?? nodeHost
+  const positive = (name: string, v: unknown) =>
+    v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v > 0) ? undefined : `${name} must be a positive integer, got ${JSON.stringify(v) ?? String(v)}`
+  const problem = positive("maxPayloadBytes", options.maxPayloadBytes) ?? positive("pollIntervalMs", options.pollIntervalMs)
+  if (problem !== undefined) return yield* new BusOptionsError({ detail: problem })
   const limits = { maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024 }
   const pollIntervalMs = options.pollIntervalMs ?? 50
   const maintenanceOptions = Maintenance.resolveMaintenance(options.maintenance === false ? undefined : options.maintenance)
-  if (typeof maintenanceOptions === "string") return yield* Effect.die(new Error(`invalid bus options: ${maintenanceOptions}`))
+  if (typeof maintenanceOptions === "string") return yield* new BusOptionsError({ detail: maintenanceOptions })
   const maintenance = Maintenance.make(store, maintenanceOptions)
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
@@ -424,11 +428,11 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
 
 export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {
   /** The bus over whatever `Store` is provided. */
-  static readonly layer = (options?: BusOptions): Layer.Layer<Bus, StoreError, Store> => Layer.effect(Bus, make(options))
+  static readonly layer = (options?: BusOptions): Layer.Layer<Bus, StoreError | BusOptionsError, Store> => Layer.effect(Bus, make(options))
 
   /** The bus on a SQLite file (or `:memory:`). */
   static readonly sqlite = (
     options: Sqlite.SqliteOptions & BusOptions
-  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError> =>
+  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> =>
     Bus.layer(options).pipe(Layer.provideMerge(Sqlite.layer(options)))
 }

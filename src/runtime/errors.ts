@@ -77,3 +77,12 @@ export class MaintenanceError extends Data.TaggedError("MaintenanceError")<{
     return `cannot ${this.operation} ${JSON.stringify(this.topic)}: ${this.detail}`
   }
 }
+
+/** Bus options that cannot be used (a bad maintenance setting, poll interval or payload limit). */
+export class BusOptionsError extends Data.TaggedError("BusOptionsError")<{
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `invalid bus options: ${this.detail}`
+  }
+}

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Layer, Logger } from "effect"
 import { Bus, type BusOptions, type BusShape } from "../../src/runtime/Bus.ts"
-import type { MaintenanceError } from "../../src/runtime/errors.ts"
+import { BusOptionsError, type MaintenanceError } from "../../src/runtime/errors.ts"
 import type { StoreError } from "../../src/store/errors.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, settle } from "../helpers/recorder.ts"
@@ -246,12 +246,20 @@ describe("refused input changes nothing", () => {
       })
     ))
 
-  it.effect("invalid maintenance options stop the bus from starting, with a message", () =>
+  it.effect("invalid maintenance (or other bus) options stop the bus from starting, with a typed error", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Effect.service(Bus).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:", maintenance: { batchSize: 0 } }), { local: true })))
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) {
-        assert.match(String(Cause.squash(exit.cause)), /invalid bus options: maintenance\.batchSize must be an integer from 1 to 100000, got 0/)
+      const cases = [
+        [{ maintenance: { batchSize: 0 } }, /^invalid bus options: maintenance\.batchSize must be an integer from 1 to 100000, got 0$/],
+        [{ pollIntervalMs: -5 }, /^invalid bus options: pollIntervalMs must be a positive integer, got -5$/]
+      ] as const
+      for (const [options, message] of cases) {
+        const exit = yield* Effect.exit(Effect.service(Bus).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:", ...options }), { local: true })))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = Cause.squash(exit.cause)
+          assert.instanceOf(error, BusOptionsError)
+          assert.match((error as Error).message, message)
+        }
       }
       yield* settle
     }))
