@@ -184,6 +184,9 @@ const defineTopic = builtin({
           ])
         }
       }
+      if (Object.keys(rm).length === 0) {
+        fail("topic", "define-topic: :retention {} sets no limit: give :maxAgeMs or :maxCount (or both)", ["leave :retention out to keep every event"])
+      }
       if (rm.maxAgeMs !== undefined) retention.maxAgeMs = positiveInt(rm.maxAgeMs, ":retention :maxAgeMs")
       if (rm.maxCount !== undefined) retention.maxCount = positiveInt(rm.maxCount, ":retention :maxCount")
       if (rm.retainUntilConsumed !== undefined) retention.retainUntilConsumed = bool(rm.retainUntilConsumed, ":retention :retainUntilConsumed")
