@@ -111,7 +111,8 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
       const rows: Array<GroupRow> = []
       for (const p of yield* store.groupPositions) {
         const { cursor, lease } = p
-        const head = yield* store.headSeq(cursor.topic)
+        // Retention may have deleted every event of the topic: its head is then at least the cursor.
+        const head = Math.max(yield* store.headSeq(cursor.topic), cursor.floor)
         const active = activeLease(lease, now)
         let inFlight = 0
         if (active && cursor.leasedUpto > cursor.floor) {
