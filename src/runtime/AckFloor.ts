@@ -24,17 +24,37 @@ export class AckFloor {
   private readonly pending = new Set<number>()
   /** Every fetched seq not yet below the floor, ascending. */
   private readonly order = new Fifo<number>()
-  /** Seqs done or passed since the last `acked()` that may lie above the floor (unsorted). */
+  /**
+   * Seqs that may lie above the floor and are done: done or passed since the last `acked()`, and
+   * the first seq of each carried range (never fetched, but a done stretch once read past).
+   * Unsorted between calls.
+   */
   private doneSeqs: Array<number> = []
   /** Persisted bound of events that may be running (see `Cursor.leasedUpto`). */
   leasedUpto: number
-  /** Set when the state changed since the last `progress()` was taken. */
-  dirty = false
+  /** Changes so far, and how many of them a committed write holds (see `dirty`). */
+  private changes = 0
+  private persistedChanges = 0
 
   constructor(cursor: Pick<Cursor, "floor" | "acked" | "leasedUpto">) {
     this.readPos = cursor.floor
     this.carried = cursor.acked.filter(([, to]) => to > cursor.floor).map(([from, to]) => [Math.max(from, cursor.floor + 1), to] as const)
+    for (const [from] of this.carried) this.doneSeqs.push(from)
     this.leasedUpto = Math.max(cursor.leasedUpto, cursor.floor)
+  }
+
+  /** True when the state changed since the last progress a committed write holds. */
+  get dirty(): boolean {
+    return this.changes !== this.persistedChanges
+  }
+
+  /** A mark of the current state: `persisted(mark)` once a write of `progress()` taken now commits. */
+  get mark(): number {
+    return this.changes
+  }
+
+  persisted(mark: number): void {
+    if (mark > this.persistedChanges) this.persistedChanges = mark
   }
 
   /** The seq the next fetch starts after. */
@@ -64,14 +84,14 @@ export class AckFloor {
   /** Records a fetched event that needs no handling (filtered out, done before, dead-lettered). */
   passed(seq: number): void {
     if (seq > this.readPos) this.readPos = seq
-    this.dirty = true
+    this.changes++
     this.doneSeqs.push(seq)
   }
 
   /** Marks a pending event done. */
   done(seq: number): void {
     if (this.pending.delete(seq)) {
-      this.dirty = true
+      this.changes++
       this.doneSeqs.push(seq)
     }
   }
@@ -94,9 +114,10 @@ export class AckFloor {
   }
 
   /**
-   * Done ranges above the floor, ascending: around each seq done or passed above it, the stretch
-   * between the pending seqs on either side (or the read position). The cost follows the number of
-   * those seqs, not the number fetched: a group far behind on one key keeps its whole backlog here.
+   * Done ranges above the floor, ascending: around each seq done or passed above it (or starting
+   * a carried range), the stretch between the pending seqs on either side (or the read position).
+   * The cost follows the number of done seqs above the floor (sorted on each call), not the number
+   * fetched: a group far behind on one key keeps its whole backlog here.
    */
   acked(): SeqRanges {
     const floor = this.floor
@@ -106,6 +127,8 @@ export class AckFloor {
     const order = this.order
     let covered = floor
     for (const seq of done) {
+      // Above the read position only carried ranges lie: the loop below reports them.
+      if (seq > this.readPos) break
       if (seq <= covered) continue
       // The first fetched seq at or above `seq`; the pending seqs around it bound its range.
       let lo = 0
@@ -129,7 +152,6 @@ export class AckFloor {
   }
 
   progress(): Progress {
-    this.dirty = false
     return { floor: this.floor, acked: this.acked(), leasedUpto: Math.max(this.leasedUpto, this.floor) }
   }
 }

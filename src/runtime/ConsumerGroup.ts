@@ -36,7 +36,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
-import type { StoreError } from "../store/errors.ts"
+import { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
 import { type CommitResult, type HandlerTransaction, type ProgressWrite, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { AckFloor } from "./AckFloor.ts"
@@ -609,8 +609,12 @@ const session = (
       )
     }
 
-    /** Set once an ack transaction failed: the acks submitted after it must not commit. */
+    /**
+     * Set once an ack transaction failed, or the session failed: the acks submitted after it must
+     * not commit (the next session, which may already have read the cursor, redelivers them).
+     */
     let acksFailed = false
+    const ackCancelled = new StoreError({ op: "commit", cause: new Error("cancelled: an earlier acknowledgement of the group failed, or its session ended") })
     const ackFailed = () => acksFailed
     /** The lanes' next events after runs whose ack commits landed, for `successor` to start. */
     const successors: Array<Slot> = []
@@ -710,7 +714,7 @@ const session = (
         cancelled: ackFailed
       }
       work.hasRow = false
-      if (tx === undefined && !work.precise) {
+      if (tx === undefined && !work.precise && !isolating) {
         // The worker does not wait for the commit: it goes on with other work, so the acks of many
         // runs share one transaction. The key's next event runs only once the commit has landed
         // (it may read what this run published); the buffer slot is given back then too. If the
@@ -735,7 +739,9 @@ const session = (
         return Effect.void
       }
       if (tx === undefined) return Effect.flatMap(submit(part), () => finish(work, true))
-      // The handler's own transaction: the ack and the publishes are applied in it, then it commits.
+      // The handler's own transaction: the ack and the publishes are applied in it, then it commits
+      // (unless an earlier ack failed: then none may commit after it).
+      if (acksFailed) return Effect.andThen(tx.rollback, Effect.fail(ackCancelled))
       return tx.commit({ ...part, now: now(), progress: [], deadLetters: [] }, part.onCommit).pipe(
         Effect.flatMap((result) => {
           if (result.fenced.includes(group)) return Effect.fail(new LeaseLost())
@@ -1192,7 +1198,7 @@ const session = (
             leased.push([topic, floor])
           }
         }
-        if (leased.length > 0) yield* submit({ progressNow: () => leased.map(([topic, floor]) => ({ group, owner: sid, topic, ...floor.progress() })) })
+        if (leased.length > 0) yield* submit(progressPart(leased, false))
         for (const e of page) yield* admitFetched(e)
         markDirty()
       }
@@ -1201,12 +1207,25 @@ const session = (
     // ---- the flusher -------------------------------------------------------------------------
     // Progress is taken inside the transaction (`progressNow`): a transactional ack committed
     // while this write waited is then part of it, never overwritten by an older view.
-    const progressOf = (final: boolean) => (): ReadonlyArray<ProgressWrite> => {
-      const progress: Array<ProgressWrite> = []
-      for (const [topic, floor] of floors) {
-        if (floor.dirty || final) progress.push({ group, owner: sid, topic, ...floor.progress() })
+    // A floor stays dirty until a write of its progress has committed: if the transaction fails
+    // and the writer retries the part alone, it is taken again (not found clean and skipped).
+    const progressPart = (of: Iterable<readonly [string, AckFloor]>, onlyDirty: boolean): WritePart => {
+      let marks: Array<readonly [AckFloor, number]> = []
+      return {
+        progressNow: () => {
+          marks = []
+          const progress: Array<ProgressWrite> = []
+          for (const [topic, floor] of of) {
+            if (onlyDirty && !floor.dirty) continue
+            marks.push([floor, floor.mark])
+            progress.push({ group, owner: sid, topic, ...floor.progress() })
+          }
+          return progress
+        },
+        onCommit: () => {
+          for (const [floor, mark] of marks) floor.persisted(mark)
+        }
       }
-      return progress
     }
     const flushOnce = (final: boolean) =>
       Effect.suspend(() => {
@@ -1217,7 +1236,7 @@ const session = (
         }
         const deletes = pendingDeletes.splice(0)
         if (!dirty && deletes.length === 0) return Effect.void
-        return submit({ progressNow: progressOf(final), deliveries: deletes }).pipe(Effect.asVoid)
+        return submit({ ...progressPart(floors, !final), deliveries: deletes }).pipe(Effect.asVoid)
       })
 
     // While the group is busy, floors are persisted at most every `commitIntervalMs` (a crash
@@ -1352,7 +1371,10 @@ const session = (
     const stop = yield* Effect.raceFirst(
       Deferred.await(stopRequested).pipe(Effect.as(true)),
       Deferred.await(fatal)
-    )
+    ).pipe(Effect.tapError(() => Effect.sync(() => {
+      // A failed session's acks still queued in the writer must not commit.
+      acksFailed = true
+    })))
     if (!stop) return
 
     // ---- drain ---------------------------------------------------------------------------------
