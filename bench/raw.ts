@@ -23,11 +23,15 @@ export const rawInsert = (file: string, n: number, batch: number, keys = 0, topi
   return n / seconds
 }
 
+/** One page of a topic's events after a seq, as a consumer reads them. */
+const readPageSql =
+  `select "seq", "id", "ts", "topic", "key", "partition", "headers", "payload", "caused_by", "tags", "sid" from "events" where "topic" = ? and "seq" > ? order by "seq" limit ?`
+
 /** Reads every event of `topic` in pages of `page`, parsing the payload; returns events per second. */
 export const rawReadParse = (file: string, topic = "bench", page = 1000): { rate: number; count: number } => {
   const db = openRaw(file)
   const stmt = db.prepare(
-    `select "seq", "id", "ts", "topic", "key", "partition", "headers", "payload", "caused_by", "tags", "sid" from "events" where "topic" = ? and "seq" > ? order by "seq" limit ?`
+    readPageSql
   ).raw(true)
   let after = 0
   let count = 0
@@ -57,7 +61,7 @@ export const rawReadParse = (file: string, topic = "bench", page = 1000): { rate
 export const rawReadPublish = (file: string, topic = "bench", page = 1000): number => {
   const db = openRaw(file)
   const read = db.prepare(
-    `select "seq", "id", "ts", "topic", "key", "partition", "headers", "payload", "caused_by", "tags", "sid" from "events" where "topic" = ? and "seq" > ? order by "seq" limit ?`
+    readPageSql
   ).raw(true)
   const insert = db.prepare(insertSql)
   db.exec(`create table if not exists "raw_cursor" ("name" text primary key, "floor" integer not null)`)

@@ -39,8 +39,8 @@ export interface BusOptions {
   readonly host?: HostInfo | undefined
   /**
    * Compaction and retention on a `Clock` schedule (default: every 60 s, at most 1000 deletions
-   * per transaction); `false` runs them only when asked (`compact`, `prune`). Invalid options are
-   * a defect when the bus starts.
+   * per transaction); `false` runs them only when asked (`compact`, `prune`). Invalid options fail
+   * the bus's start with `BusOptionsError`.
    */
   readonly maintenance?: Maintenance.MaintenanceOptions | false | undefined
 }

@@ -36,7 +36,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
-import { StoreError } from "../store/errors.ts"
+import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../store/records.ts"
 import { type CommitResult, type HandlerTransaction, type ProgressWrite, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { AckFloor } from "./AckFloor.ts"
@@ -48,7 +48,7 @@ import type { GroupConfig, StartFrom } from "./options.ts"
 import { type PendingEvent, pendingRecordOf, type Prepared, type PublishOptions } from "./publish.ts"
 import { retryDelay } from "./RetryPolicy.ts"
 import { Signal, suspend, type Wakeups } from "./Signal.ts"
-import type { WritePart, Writer } from "./Writer.ts"
+import { cancelledWrite, type WritePart, type Writer } from "./Writer.ts"
 
 /** What a handler gets besides the event. */
 export interface DeliveryContext {
@@ -614,7 +614,6 @@ const session = (
      * not commit (the next session, which may already have read the cursor, redelivers them).
      */
     let acksFailed = false
-    const ackCancelled = new StoreError({ op: "commit", cause: new Error("cancelled: an earlier acknowledgement of the group failed, or its session ended") })
     const ackFailed = () => acksFailed
     /** The lanes' next events after runs whose ack commits landed, for `successor` to start. */
     const successors: Array<Slot> = []
@@ -741,7 +740,7 @@ const session = (
       if (tx === undefined) return Effect.flatMap(submit(part), () => finish(work, true))
       // The handler's own transaction: the ack and the publishes are applied in it, then it commits
       // (unless an earlier ack failed: then none may commit after it).
-      if (acksFailed) return Effect.andThen(tx.rollback, Effect.fail(ackCancelled))
+      if (acksFailed) return Effect.andThen(tx.rollback, Effect.fail(cancelledWrite))
       return tx.commit({ ...part, now: now(), progress: [], deadLetters: [] }, part.onCommit).pipe(
         Effect.flatMap((result) => {
           if (result.fenced.includes(group)) return Effect.fail(new LeaseLost())

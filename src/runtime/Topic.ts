@@ -196,15 +196,14 @@ export const topicConfig = (topic: Topic): Json => {
 }
 
 /**
- * The settings of a stored topic that every publisher obeys (compaction, its tombstone retention,
- * key field, partitions), from its stored config; a schema is not stored, so it is not among them.
- * Unknown or invalid values are left out.
+ * The settings of a stored topic that every publisher obeys (compaction's key rule, key field,
+ * partitions), from its stored config; a schema is not stored, so it is not among them. Unknown or
+ * invalid values are left out.
  */
 export const publishOptionsOfConfig = (config: Json): TopicOptions => {
   const c = typeof config === "object" && config !== null && !Array.isArray(config) ? config as Record<string, Json> : {}
   return {
     ...(c.compaction === true ? { compaction: true } : {}),
-    ...(typeof c.deleteRetentionMs === "number" && Number.isSafeInteger(c.deleteRetentionMs) && c.deleteRetentionMs >= 0 ? { deleteRetentionMs: c.deleteRetentionMs } : {}),
     ...(typeof c.keyField === "string" && c.keyField.length > 0 ? { keyField: c.keyField } : {}),
     ...(positiveSafeInt(c.partitions) ? { partitions: c.partitions } : {})
   }

@@ -40,6 +40,9 @@ export interface WritePart {
   readonly cancelled?: (() => boolean) | undefined
 }
 
+/** The failure of a write its submitter cancelled (see `WritePart.cancelled`): nothing was written. */
+export const cancelledWrite = new StoreError({ op: "commit", cause: new Error("cancelled: an earlier write it depends on failed, or its session ended") })
+
 type Resume = (exit: Exit.Exit<CommitResult, StoreError | BusClosedError>) => void
 
 interface Pending {
@@ -183,12 +186,10 @@ export const makeWriter = Effect.fnUntraced(function*(
 
   const clock = yield* Clock.Clock
 
-  const cancellation = new StoreError({ op: "commit", cause: new Error("cancelled: an earlier write it depends on failed") })
-
   /** Commits the items of a failed merge one by one (so one bad request cannot fail its neighbours). */
   const commitEach = (items: ReadonlyArray<Pending>, now: number) =>
     Effect.forEach(items, (item) => {
-      if (item.part.cancelled?.() === true) return Effect.sync(() => item.resume(Exit.fail(cancellation)))
+      if (item.part.cancelled?.() === true) return Effect.sync(() => item.resume(Exit.fail(cancelledWrite)))
       const batch = merge([item], now)
       return Effect.map(Effect.exit(store.commit(batch)), (single) => {
         if (Exit.isSuccess(single)) {
@@ -204,7 +205,7 @@ export const makeWriter = Effect.fnUntraced(function*(
       if (all.some((item) => item.part.cancelled?.() === true)) {
         const kept: Array<Pending> = []
         for (const item of all) {
-          if (item.part.cancelled?.() === true) item.resume(Exit.fail(cancellation))
+          if (item.part.cancelled?.() === true) item.resume(Exit.fail(cancelledWrite))
           else kept.push(item)
         }
         items = kept
