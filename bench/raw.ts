@@ -30,9 +30,7 @@ const readPageSql =
 /** Reads every event of `topic` in pages of `page`, parsing the payload; returns events per second. */
 export const rawReadParse = (file: string, topic = "bench", page = 1000): { rate: number; count: number } => {
   const db = openRaw(file)
-  const stmt = db.prepare(
-    readPageSql
-  ).raw(true)
+  const stmt = db.prepare(readPageSql).raw(true)
   let after = 0
   let count = 0
   let sink = 0
@@ -60,9 +58,7 @@ export const rawReadParse = (file: string, topic = "bench", page = 1000): { rate
  */
 export const rawReadPublish = (file: string, topic = "bench", page = 1000): number => {
   const db = openRaw(file)
-  const read = db.prepare(
-    readPageSql
-  ).raw(true)
+  const read = db.prepare(readPageSql).raw(true)
   const insert = db.prepare(insertSql)
   db.exec(`create table if not exists "raw_cursor" ("name" text primary key, "floor" integer not null)`)
   const advance = db.prepare(`insert into "raw_cursor" ("name", "floor") values ('raw', ?) on conflict ("name") do update set "floor" = excluded."floor"`)
