@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
+import { safeText } from "../diagnostics/terminal.ts"
 import { initialFloor } from "../runtime/ConsumerGroup.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { PublishItem } from "../runtime/publish.ts"
@@ -105,10 +106,12 @@ export const publish = Command.make(
   ])
 )
 
+/** One event for people: seq, time, key and payload; the key and payload escaped for the terminal. */
 const human = (e: Event, color: boolean) => {
   const seq = color ? `\u001b[2m#${e.seq}\u001b[0m` : `#${e.seq}`
-  const key = e.key === undefined ? "" : ` key=${e.key}`
-  return `${seq} ${isoTime(e.ts)}${key} ${JSON.stringify(e.payload)}`
+  const key = e.key === undefined ? "" : ` key=${safeText(e.key)}`
+  // JSON.stringify escapes C0 controls but not DEL, C1 or bidi controls.
+  return `${seq} ${isoTime(e.ts)}${key} ${safeText(JSON.stringify(e.payload))}`
 }
 
 export const tail = Command.make(

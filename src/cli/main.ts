@@ -14,6 +14,7 @@ import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { readFileSync } from "node:fs"
+import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { check, test } from "./programs.ts"
 import { publish, tail } from "./events.ts"
 import { dlq, groups, replay, topics } from "./inspect.ts"
@@ -30,7 +31,7 @@ const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, 
 const oneLine = (error: CliError.NonShowHelpErrors, path: ReadonlyArray<string>): string => {
   const first = error.message.split("\n")[0]!
   const suggestions = "suggestions" in error && error.suggestions.length > 0 ? ` (did you mean ${error.suggestions.join(" or ")}?)` : ""
-  return `sib: ${first}${suggestions}; see ${path.join(" ")} --help`
+  return safeText(`sib: ${first}${suggestions}; see ${path.join(" ")} --help`)
 }
 
 const presenter = CliOutput.layerPresenter({
@@ -42,11 +43,15 @@ const presenter = CliOutput.layerPresenter({
       : CliOutput.defaultPresenter.present(event)
 })
 
-/** Log lines on stderr, written above the live status line when there is one. */
+/**
+ * Log lines on stderr, written above the live status line when there is one. The message (a `.sib`
+ * program's `log`, or a warning quoting a handler's error) is escaped for the terminal and kept on
+ * one line; a cause keeps its lines, each escaped.
+ */
 const logger = Logger.make((options) => {
   const parts = Array.isArray(options.message) ? options.message : [options.message]
-  const text = parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")
-  const cause = options.cause.reasons.length > 0 ? ` ${Cause.pretty(options.cause)}` : ""
+  const text = safeText(parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" "))
+  const cause = options.cause.reasons.length > 0 ? ` ${safeLines(Cause.pretty(options.cause))}` : ""
   liveLine.write(`${options.date.toISOString().slice(11, 23)} ${options.logLevel.toUpperCase()} ${text}${cause}\n`)
 })
 
@@ -71,7 +76,7 @@ process.on("SIGTERM", onSignal)
 const program = Command.run(cli, { version }).pipe(
   Effect.catchTag("ShowHelp", (help) =>
     help.errors.length === 0 ? Effect.void : Effect.fail(new CliFailure({ message: "invalid invocation", exitCode: 2, reported: true }))),
-  Effect.tapError((e) => (e instanceof CliFailure && e.reported !== true ? Effect.sync(() => liveLine.write(`sib: ${e.message}\n`)) : Effect.void)),
+  Effect.tapError((e) => (e instanceof CliFailure && e.reported !== true ? Effect.sync(() => liveLine.write(`sib: ${safeText(e.message)}\n`)) : Effect.void)),
   Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, Logger.layer([logger]))),
   Effect.provideService(Logger.LogToStderr, true)
 )
@@ -83,7 +88,7 @@ NodeRuntime.runMain(program, {
     if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) return onExit(0)
     if (Exit.isFailure(exit)) {
       const error = Cause.squash(exit.cause)
-      if (!(error instanceof CliFailure)) process.stderr.write(`sib: ${error instanceof Error ? error.message : String(error)}\n`)
+      if (!(error instanceof CliFailure)) process.stderr.write(`sib: ${safeText(error instanceof Error ? error.message : String(error))}\n`)
       return onExit(error instanceof CliFailure ? error.exitCode : 1)
     }
     return Runtime.defaultTeardown(exit, onExit)

@@ -17,6 +17,7 @@ import { loadProgram } from "../compile/load.ts"
 import type { Program } from "../compile/Program.ts"
 import { startProgram } from "../compile/start.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
+import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
 import { filesArgument, loadOrReport } from "./programs.ts"
 import { busLayer, err, failWith, root, useColor } from "./shared.ts"
@@ -52,7 +53,7 @@ const startVersion = (program: Program, bus: BusShape, drainTimeoutMs: number, i
   })
 
 const describe = (p: Program) =>
-  `${p.topics.length} topic(s), ${p.subscriptions.length} group(s) (${p.subscriptions.map((s) => s.group).join(", ") || "none"}), ${p.timers.length} timer(s)`
+  safeText(`${p.topics.length} topic(s), ${p.subscriptions.length} group(s) (${p.subscriptions.map((s) => s.group).join(", ") || "none"}), ${p.timers.length} timer(s)`)
 
 export const run = Command.make(
   "run",
@@ -80,17 +81,17 @@ export const run = Command.make(
       const bus = yield* Effect.service(Bus)
       let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
-      yield* err(`sib: running ${files.join(" ")} on ${db}: ${describe(first)}; Ctrl-C stops`)
+      yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(db)}: ${describe(first)}; Ctrl-C stops`)
       liveLine.stopNotice = `sib: stopping: draining in-flight handlers (up to ${drainTimeout}); a second signal exits at once`
 
       const reloads = yield* Queue.unbounded<string>()
       const reload = (reason: string) =>
         Effect.gen(function*() {
-          yield* err(`sib: reloading (${reason})`)
+          yield* err(`sib: reloading (${safeText(reason)})`)
           const loaded = yield* Effect.exit(loadProgram(files))
           if (Exit.isFailure(loaded)) {
             const error = Cause.squash(loaded.cause)
-            yield* err(error instanceof SibError ? error.render({ color: useColor(process.stderr) }) : String(error))
+            yield* err(error instanceof SibError ? error.render({ color: useColor(process.stderr) }) : safeLines(String(error)))
             yield* err("sib: reload failed; the running program is unchanged")
             return
           }
@@ -101,7 +102,7 @@ export const run = Command.make(
             current = next.value
             yield* err(`sib: reloaded: ${describe(current.program)}`)
           } else {
-            yield* err(`sib: the new program did not start (${String(next.cause)}); restarting the previous one`)
+            yield* err(`sib: the new program did not start (${safeLines(String(next.cause))}); restarting the previous one`)
             current = yield* startVersion(previous.program, bus, drainTimeoutMs, false).pipe(Effect.orDie)
           }
         })

@@ -7,6 +7,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { Program } from "../compile/Program.ts"
+import { safeText } from "../diagnostics/terminal.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 
 export type StatusMode = "live" | "lines"
@@ -69,7 +70,7 @@ export const startStatus = (bus: BusShape, program: () => Program, mode: StatusM
       }
       for (const s of p.subscriptions) if (!lag.has(s.group)) lag.set(s.group, 0)
       const lags = [...lag].map(([group, n]) => `${group} ${n}`).join(", ")
-      return `published ${published}  handled ${handled}  lag ${lags.length > 0 ? lags : "-"}  dead letters ${dead}`
+      return safeText(`published ${published}  handled ${handled}  lag ${lags.length > 0 ? lags : "-"}  dead letters ${dead}`)
     })
 
     let last = ""

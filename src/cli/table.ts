@@ -1,7 +1,9 @@
 /**
  * Human output: a borderless table (a header row, columns padded to their widest cell, two spaces
- * apart), the header bold when colors are on. Machine output is `--json` (one object per line).
+ * apart), the header bold when colors are on. Every cell is escaped for the terminal (cells come
+ * from stored data: keys, error messages, host names). Machine output is `--json` (one object per line).
  */
+import { safeText } from "../diagnostics/terminal.ts"
 
 export interface Column<Row> {
   readonly header: string
@@ -11,7 +13,7 @@ export interface Column<Row> {
 }
 
 export const table = <Row>(rows: ReadonlyArray<Row>, columns: ReadonlyArray<Column<Row>>, color: boolean): string => {
-  const cells = rows.map((row) => columns.map((c) => c.cell(row)))
+  const cells = rows.map((row) => columns.map((c) => safeText(c.cell(row))))
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)))
   const line = (values: ReadonlyArray<string>) =>
     values.map((v, i) => (columns[i]!.right === true ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join("  ").trimEnd()

@@ -12,7 +12,7 @@ import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import * as S from "../reader/Syntax.ts"
 import {
-  isHostObject, isMap, Keyword, List, mapKey, SetValue, syntaxToValue, truthy, typeName, type Value
+  costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, syntaxToValue, truthy, typeName, type Value
 } from "../reader/Value.ts"
 import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
@@ -169,12 +169,21 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       case "symbol":
         return compileSymbol(s, scope)
       case "vector": {
+        // A literal builds a new collection each time it runs: it is charged like any other.
         const items = s.items.map((i) => compile(i, scope, false))
-        return (f) => sequence(items.length, (i) => items[i]!(f))
+        const n = items.length
+        return (f) => {
+          f.run.budget.charge(n + 1, n * costs.element)
+          return sequence(n, (i) => items[i]!(f))
+        }
       }
       case "set": {
         const items = s.items.map((i) => compile(i, scope, false))
-        return (f) => chain(sequence(items.length, (i) => items[i]!(f)), (vs) => new SetValue(vs as ReadonlyArray<Value>))
+        const n = items.length
+        return (f) => {
+          f.run.budget.charge(n + 1, n * costs.element)
+          return chain(sequence(n, (i) => items[i]!(f)), (vs) => new SetValue(vs as ReadonlyArray<Value>, f.run.budget))
+        }
       }
       case "map":
         return compileMap(s, scope)
@@ -192,7 +201,9 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       values.push(compile(s.items[i + 1]!, scope, false))
     }
     const dynamicKeys = keys.some((k) => typeof k !== "string")
+    const n = values.length
     return at(s.span, (f) => {
+      f.run.budget.charge(n + 1, n * costs.entry)
       const build = (vals: ReadonlyArray<Value>, ks: ReadonlyArray<Value>) => {
         const out: Record<string, Value> = Object.create(null)
         for (let i = 0; i < vals.length; i++) {

@@ -1,30 +1,45 @@
 /**
  * The core library: arithmetic and comparison, equality, strings, maps, sequences, higher-order
  * functions and JSON. Collections are immutable: every "update" returns a new value. Higher-order
- * functions stay synchronous unless the function they call returns an effect. Functions that build
- * collections or strings check the run's size limit; those that walk them count steps.
+ * functions stay synchronous unless the function they call returns an effect. Every function pays
+ * for what it touches before it does it where it can: a collection or string it builds is checked
+ * against the size limits and charged per element (per 16 characters) and by its estimated bytes;
+ * a value it walks (comparing, hashing, printing, JSON) is charged per node through the run's
+ * budget, so a value sharing structure costs what walking it costs, not what building it cost.
  */
 import * as Effect from "effect/Effect"
 import type { Span } from "../diagnostics/Span.ts"
 import {
-  equals, isCallable, isHostObject, isMap, Keyword, List, makeMap, type MapValue, mapKey, print, SetValue, Sym, truthy, typeName,
-  type Value
+  costs, equals, isCallable, isHostObject, isMap, Keyword, List, makeMap, type MapValue, mapKey, type Meter, print, SetValue, Sym, truthy,
+  typeName, type Value
 } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
+import { allocate, checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
 
-/** The elements of a sequential value (nil is empty). Maps give [key value] pairs. */
-export const seqOf = (v: Value, fn: string): ReadonlyArray<Value> => {
+/**
+ * The elements of a sequential value (nil is empty). Maps give [key value] pairs. Vectors, lists
+ * and sets are returned as they are; a string or a map is materialized, and paid for first.
+ */
+export const seqOf = (v: Value, fn: string, run: RunState): ReadonlyArray<Value> => {
   if (v === null) return []
   if (Array.isArray(v)) return v
   if (v instanceof List) return v.items
   if (v instanceof SetValue) return v.values()
-  if (typeof v === "string") return [...v]
-  if (isMap(v)) return Object.keys(v).map((k) => [k, v[k]!])
+  if (typeof v === "string") {
+    checkSizeAhead(run, v.length, "collection")
+    return [...v]
+  }
+  if (isMap(v)) {
+    const keys = Object.keys(v)
+    checkSizeAhead(run, keys.length * 3, "collection")
+    return keys.map((k) => [k, v[k]!])
+  }
   return fail("type", `${fn} needs a collection, got ${typeName(v)}`)
 }
+
+const meterOf = (run: RunState): Meter => run.budget
 
 const num = (v: Value, fn: string): number =>
   typeof v === "number" ? v : fail("type", `${fn} needs numbers, got ${typeName(v)} (${print(v)})`)
@@ -38,44 +53,49 @@ const keyOfArg = (k: Value, fn: string): string =>
 const readable = (v: Value): Readonly<Record<string, Value>> | undefined =>
   isMap(v) ? v : isHostObject(v) ? v.fields : undefined
 
-export const getIn = (m: Value, k: Value): Value => {
+export const getIn = (m: Value, k: Value, run: RunState): Value => {
   if (m === null) return null
   if (Array.isArray(m) || m instanceof List) {
     const items = m instanceof List ? m.items : m
     return typeof k === "number" && Number.isInteger(k) && k >= 0 && k < items.length ? items[k]! : null
   }
-  if (m instanceof SetValue) return m.has(k) ? k : null
+  if (m instanceof SetValue) return m.has(k, meterOf(run)) ? k : null
   const r = readable(m)
   if (r === undefined) return null
   const key = mapKey(k)
   return key !== undefined && Object.hasOwn(r, key) ? r[key]! : null
 }
 
-const copyMap = (m: Value, fn: string): Record<string, Value> => {
-  if (m === null) return Object.create(null)
+/** A copy of a map with room for `extra` more entries, paid for first. */
+const copyMap = (m: Value, fn: string, run: RunState, extra: number): Record<string, Value> => {
+  if (m === null) {
+    checkSizeAhead(run, extra, "collection")
+    return Object.create(null)
+  }
   if (!isMap(m)) fail("type", `${fn} needs a map, got ${typeName(m)}`)
+  const keys = Object.keys(m)
+  checkSizeAhead(run, keys.length + extra, "collection")
   const out: Record<string, Value> = Object.create(null)
-  for (const k of Object.keys(m)) out[k] = (m as MapValue)[k]!
+  for (const k of keys) out[k] = (m as MapValue)[k]!
   return out
 }
 
 const assoc1 = (m: Value, k: Value, v: Value, run: RunState, fn: string): Value => {
   if (Array.isArray(m)) {
     if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > m.length) fail("index", `${fn}: index ${print(k)} is outside the vector (size ${m.length})`)
+    checkSizeAhead(run, m.length + 1, "collection")
     const out = [...m]
     out[k as number] = v
-    checkSize(run, out.length, "collection")
     return out
   }
-  const out = copyMap(m, fn)
+  const out = copyMap(m, fn, run, 1)
   out[keyOfArg(k, fn)] = v
-  checkSize(run, Object.keys(out).length, "collection")
   return out
 }
 
 /** Maps `f` over items, effectfully only if needed. */
 const mapItems = (items: ReadonlyArray<Value>, f: (x: Value, i: number) => unknown, run: RunState): unknown => {
-  step(run, items.length)
+  checkSizeAhead(run, items.length, "collection")
   return sequence(items.length, (i) => f(items[i]!, i))
 }
 
@@ -117,45 +137,80 @@ const comparison = (name: string, test: (c: number) => boolean, doc: string): Bu
     }
   })
 
-/** Converts a value to JSON data (for publishing and json/stringify). */
-export const toJson = (v: Value, where: string): unknown => {
-  if (v === null || typeof v === "boolean" || typeof v === "string") return v
+/**
+ * Converts a value to JSON data (for publishing and json/stringify). Each node is charged as it is
+ * converted, and each string by its length (the JSON text will hold it once per occurrence), so a
+ * value sharing structure stops at the budget instead of becoming an exponentially large text.
+ */
+export const toJson = (v: Value, where: string, meter: Meter): unknown => {
+  meter.charge(1, costs.element)
+  if (v === null || typeof v === "boolean") return v
+  if (typeof v === "string") {
+    meter.charge(v.length >> 4, v.length * costs.char)
+    return v
+  }
   if (typeof v === "number") {
     return Number.isFinite(v) ? v : fail("json", `${where}: ${v} cannot be written as JSON`)
   }
   if (v instanceof Keyword) return v.name
   if (v instanceof Sym) return v.name
-  if (v instanceof List) return v.items.map((x) => toJson(x, where))
-  if (Array.isArray(v)) return v.map((x) => toJson(x, where))
-  if (v instanceof SetValue) return v.values().map((x) => toJson(x, where))
+  if (v instanceof List) return v.items.map((x) => toJson(x, where, meter))
+  if (Array.isArray(v)) return v.map((x) => toJson(x, where, meter))
+  if (v instanceof SetValue) return v.values().map((x) => toJson(x, where, meter))
   if (isMap(v)) {
     const out: Record<string, unknown> = {}
-    for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: toJson(v[k]!, where), enumerable: true, writable: true, configurable: true })
+    for (const k of Object.keys(v)) {
+      meter.charge(1, k.length * costs.char + costs.entry)
+      Object.defineProperty(out, k, { value: toJson(v[k]!, where, meter), enumerable: true, writable: true, configurable: true })
+    }
     return out
   }
   return fail("json", `${where}: ${typeName(v)} cannot be written as JSON`)
 }
 
-const fromJson = (v: unknown): Value => {
-  if (Array.isArray(v)) return v.map(fromJson)
+const fromJson = (v: unknown, meter: Meter): Value => {
+  meter.charge(1, costs.element)
+  if (Array.isArray(v)) return v.map((x) => fromJson(x, meter))
   if (v !== null && typeof v === "object") {
     const out: Record<string, Value> = Object.create(null)
-    for (const k of Object.keys(v)) out[k] = fromJson((v as Record<string, unknown>)[k])
+    for (const k of Object.keys(v)) out[k] = fromJson((v as Record<string, unknown>)[k], meter)
     return out
   }
   return v as Value
 }
 
-const formatString = (fmt: string, args: ReadonlyArray<Value>): string => {
+/** Text of a value for str, format and join: metered, and failing past the string limit. */
+const textOf = (v: Value, run: RunState, room: number): string =>
+  print(v, true, {
+    meter: run.budget,
+    maxChars: Math.max(0, room),
+    tooLong: () => fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`)
+  })
+
+const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): string => {
   let i = 0
+  let length = fmt.length
   return fmt.replace(/%(%|s|d|(?:\.(\d+))?f)/g, (whole, kind: string, digits: string | undefined) => {
     if (kind === "%") return "%"
     if (i >= args.length) fail("format", `format: ${whole} has no argument (only ${args.length} given)`)
     const a = args[i++]!
-    if (kind === "s") return print(a, true)
+    if (kind === "s") {
+      const text = textOf(a, run, run.limits.maxString - length)
+      length += text.length
+      return text
+    }
     if (kind === "d") return String(Math.trunc(num(a, "format %d")))
     return num(a, "format %f").toFixed(digits === undefined ? 6 : Number(digits))
   })
+}
+
+/** Upper or lower case: paid for first (the result may be longer than the text: "ß" is "SS"). */
+const changeCase = (v: Value, fn: "upper-case" | "lower-case", run: RunState): string => {
+  const text = str(v, fn)
+  checkSizeAhead(run, text.length, "string")
+  const out = fn === "upper-case" ? text.toUpperCase() : text.toLowerCase()
+  if (out.length > text.length) checkSize(run, out.length, "string")
+  return out
 }
 
 // ---- the library ----------------------------------------------------------------------------
@@ -226,11 +281,11 @@ const arithmetic: Array<Builtin> = [
   builtin({
     name: "=", group: "core", arglists: ["[x & more]"], doc: "Structural equality: maps, vectors and lists with equal contents are equal.",
     example: "(= {:a [1 2]} {:a [1 2]}) ;=> true",
-    impl: (args) => args.every((a, i) => i === 0 || equals(args[0]!, a))
+    impl: (args, run) => args.every((a, i) => i === 0 || equals(args[0]!, a, run.budget))
   }),
   builtin({
     name: "not=", group: "core", arglists: ["[x & more]"], doc: "(not (= x ...)).", example: "(not= 1 2) ;=> true",
-    impl: (args) => !args.every((a, i) => i === 0 || equals(args[0]!, a))
+    impl: (args, run) => !args.every((a, i) => i === 0 || equals(args[0]!, a, run.budget))
   }),
   builtin({ name: "not", group: "core", arglists: ["[x]"], doc: "True when x is false or nil.", example: "(not nil) ;=> true", impl: ([x]) => !truthy(x!) })
 ]
@@ -256,11 +311,7 @@ const strings: Array<Builtin> = [
     example: "(str \"pid \" 42) ;=> \"pid 42\"",
     impl: (args, run) => {
       let out = ""
-      for (const a of args) {
-        out += a === null ? "" : print(a, true)
-        checkSizeAhead(run, out.length, "string")
-      }
-      checkSize(run, out.length, "string")
+      for (const a of args) if (a !== null) out += textOf(a, run, run.limits.maxString - out.length)
       return out
     }
   }),
@@ -268,17 +319,24 @@ const strings: Array<Builtin> = [
     name: "format", group: "strings", arglists: ["[fmt & args]"], doc: "Fills %s (any value), %d (integer), %f / %.2f (number) and %% in fmt.",
     example: "(format \"%s took %.1f ms\" \"fetch\" 12.345) ;=> \"fetch took 12.3 ms\"",
     impl: ([fmt, ...args], run) => {
-      const out = formatString(str(fmt!, "format"), args)
+      const f = str(fmt!, "format")
+      checkSizeAhead(run, f.length, "string")
+      const out = formatString(f, args, run)
       checkSize(run, out.length, "string")
       return out
     }
   }),
-  builtin({ name: "upper-case", group: "strings", arglists: ["[s]"], doc: "s in upper case.", example: "(upper-case \"ok\") ;=> \"OK\"", impl: ([s]) => str(s!, "upper-case").toUpperCase() }),
-  builtin({ name: "lower-case", group: "strings", arglists: ["[s]"], doc: "s in lower case.", example: "(lower-case \"OK\") ;=> \"ok\"", impl: ([s]) => str(s!, "lower-case").toLowerCase() }),
+  builtin({ name: "upper-case", group: "strings", arglists: ["[s]"], doc: "s in upper case.", example: "(upper-case \"ok\") ;=> \"OK\"", impl: ([s], run) => changeCase(s!, "upper-case", run) }),
+  builtin({ name: "lower-case", group: "strings", arglists: ["[s]"], doc: "s in lower case.", example: "(lower-case \"OK\") ;=> \"ok\"", impl: ([s], run) => changeCase(s!, "lower-case", run) }),
   builtin({
     name: "split", group: "strings", arglists: ["[s separator]"], doc: "The parts of s between separators, as a vector.", example: "(split \"a,b\" \",\") ;=> [\"a\" \"b\"]",
     impl: ([s, sep], run) => {
-      const parts = str(s!, "split").split(str(sep!, "split"))
+      const text = str(s!, "split")
+      const separator = str(sep!, "split")
+      // The parts hold the text's characters once more; an empty separator makes one per character.
+      checkSizeAhead(run, text.length, "string")
+      if (separator.length === 0) checkSizeAhead(run, text.length, "collection")
+      const parts = text.split(separator, run.limits.maxCollection + 1)
       checkSize(run, parts.length, "collection")
       return parts
     }
@@ -287,16 +345,25 @@ const strings: Array<Builtin> = [
     name: "join", group: "strings", arglists: ["[separator coll]"], doc: "The elements of coll as text, separated.", example: "(join \", \" [1 2 3]) ;=> \"1, 2, 3\"",
     impl: ([sep, coll], run) => {
       const separator = str(sep!, "join")
-      const parts = seqOf(coll!, "join").map((x) => (x === null ? "" : print(x, true)))
-      checkSizeAhead(run, parts.reduce((n, p) => n + p.length + separator.length, 0), "string")
-      const out = parts.join(separator)
-      checkSize(run, out.length, "string")
-      return out
+      const items = seqOf(coll!, "join", run)
+      let length = 0
+      const parts = items.map((x) => {
+        const text = x === null ? "" : textOf(x, run, run.limits.maxString - length)
+        length += text.length + separator.length
+        return text
+      })
+      checkSizeAhead(run, length, "string")
+      return parts.join(separator)
     }
   }),
   builtin({
     name: "keyword", group: "strings", arglists: ["[name]"], doc: "The keyword with this name.", example: "(keyword \"pid\") ;=> :pid",
-    impl: ([n]) => (n instanceof Keyword ? n : Keyword.of(str(n!, "keyword")))
+    impl: ([n], run) => {
+      if (n instanceof Keyword) return n
+      const name = str(n!, "keyword")
+      allocate(run, costs.object + name.length * costs.char)
+      return Keyword.of(name)
+    }
   }),
   builtin({
     name: "name", group: "strings", arglists: ["[x]"], doc: "The name of a keyword or symbol (a string stays itself).", example: "(name :pid) ;=> \"pid\"",
@@ -308,8 +375,8 @@ const collections: Array<Builtin> = [
   builtin({
     name: "get", group: "collections", arglists: ["[m k]", "[m k default]"], doc: "The value of key k in map m (keywords and strings name the same key), the element at index k of a vector, or default (nil).",
     example: "(get {:pid 42} :pid) ;=> 42",
-    impl: ([m, k, d]) => {
-      const v = getIn(m!, k!)
+    impl: ([m, k, d], run) => {
+      const v = getIn(m!, k!, run)
       return v === null && d !== undefined ? d : v
     }
   }),
@@ -318,10 +385,10 @@ const collections: Array<Builtin> = [
     example: "(get-in {:a {:b 1}} [:a :b]) ;=> 1",
     impl: ([m, path, d], run) => {
       let v: Value = m!
-      const keys = seqOf(path!, "get-in")
+      const keys = seqOf(path!, "get-in", run)
       step(run, keys.length)
       for (const k of keys) {
-        v = getIn(v, k)
+        v = getIn(v, k, run)
         if (v === null) break
       }
       return v === null && d !== undefined ? d : v
@@ -341,18 +408,18 @@ const collections: Array<Builtin> = [
     name: "assoc-in", group: "collections", arglists: ["[m path v]"], doc: "m with the value at the nested path set to v (missing maps are created).",
     example: "(assoc-in {} [:a :b] 1) ;=> {:a {:b 1}}",
     impl: ([m, path, v], run) => {
-      const keys = seqOf(path!, "assoc-in")
+      const keys = seqOf(path!, "assoc-in", run)
       if (keys.length === 0) fail("arity", "assoc-in needs a non-empty path")
       step(run, keys.length)
       const go = (node: Value, i: number): Value =>
-        i === keys.length - 1 ? assoc1(node, keys[i]!, v!, run, "assoc-in") : assoc1(node, keys[i]!, go(getIn(node, keys[i]!), i + 1), run, "assoc-in")
+        i === keys.length - 1 ? assoc1(node, keys[i]!, v!, run, "assoc-in") : assoc1(node, keys[i]!, go(getIn(node, keys[i]!, run), i + 1), run, "assoc-in")
       return go(m!, 0)
     }
   }),
   builtin({
     name: "dissoc", group: "collections", arglists: ["[m & ks]"], doc: "m without the keys.", example: "(dissoc {:a 1 :b 2} :a) ;=> {:b 2}",
-    impl: ([m, ...ks]) => {
-      const out = copyMap(m!, "dissoc")
+    impl: ([m, ...ks], run) => {
+      const out = copyMap(m!, "dissoc", run, 0)
       for (const k of ks) delete out[keyOfArg(k, "dissoc")]
       return out
     }
@@ -360,70 +427,86 @@ const collections: Array<Builtin> = [
   builtin({
     name: "update", group: "collections", arglists: ["[m k f & args]"], doc: "m with k set to (f (get m k) args...).",
     example: "(update {:n 1} :n inc) ;=> {:n 2}",
-    impl: ([m, k, f, ...args], run, span) => chain(callValue(f!, [getIn(m!, k!), ...args], run, span), (v) => assoc1(m!, k!, v, run, "update"))
+    impl: ([m, k, f, ...args], run, span) => chain(callValue(f!, [getIn(m!, k!, run), ...args], run, span), (v) => assoc1(m!, k!, v, run, "update"))
   }),
   builtin({
     name: "merge", group: "collections", arglists: ["[& maps]"], doc: "One map with the entries of all; later maps win. nil is skipped.",
     example: "(merge {:a 1} {:b 2} {:a 3}) ;=> {:a 3 :b 2}",
     impl: (maps, run) => {
+      const given = maps.filter((m) => m !== null).map((m) => (isMap(m) ? m : fail("type", `merge needs maps, got ${typeName(m)}`)))
+      const keys = given.map((m) => Object.keys(m))
+      checkSizeAhead(run, keys.reduce((n, ks) => n + ks.length, 0), "collection")
       const out: Record<string, Value> = Object.create(null)
-      for (const m of maps) {
-        if (m === null) continue
-        if (!isMap(m)) fail("type", `merge needs maps, got ${typeName(m)}`)
-        for (const k of Object.keys(m)) out[k] = (m as MapValue)[k]!
-      }
-      checkSize(run, Object.keys(out).length, "collection")
+      for (let i = 0; i < given.length; i++) for (const k of keys[i]!) out[k] = given[i]![k]!
       return out
     }
   }),
-  builtin({ name: "keys", group: "collections", arglists: ["[m]"], doc: "The keys of a map, as a vector of strings.", example: "(keys {:a 1}) ;=> [\"a\"]", impl: ([m]) => (m === null ? [] : Object.keys(readable(m!) ?? fail("type", `keys needs a map, got ${typeName(m!)}`))) }),
+  builtin({
+    name: "keys", group: "collections", arglists: ["[m]"], doc: "The keys of a map, as a vector of strings.", example: "(keys {:a 1}) ;=> [\"a\"]",
+    impl: ([m], run) => {
+      if (m === null) return []
+      const keys = Object.keys(readable(m!) ?? fail("type", `keys needs a map, got ${typeName(m!)}`))
+      checkSize(run, keys.length, "collection")
+      return keys
+    }
+  }),
   builtin({
     name: "vals", group: "collections", arglists: ["[m]"], doc: "The values of a map, as a vector.", example: "(vals {:a 1}) ;=> [1]",
-    impl: ([m]) => {
+    impl: ([m], run) => {
       if (m === null) return []
       const r = readable(m!) ?? fail("type", `vals needs a map, got ${typeName(m!)}`)
-      return Object.keys(r).map((k) => r[k]!)
+      const keys = Object.keys(r)
+      checkSize(run, keys.length, "collection")
+      return keys.map((k) => r[k]!)
     }
   }),
   builtin({
     name: "count", group: "collections", arglists: ["[coll]"], doc: "The number of elements (characters of a string, entries of a map; nil is 0).",
     example: "(count [1 2 3]) ;=> 3",
-    impl: ([c]) => {
+    impl: ([c], run) => {
       if (c === null) return 0
       if (typeof c === "string") return c.length
       if (Array.isArray(c)) return c.length
       if (c instanceof List) return c.items.length
-      if (c instanceof SetValue) return c.members.size
-      if (isMap(c)) return Object.keys(c).length
+      if (c instanceof SetValue) return c.size
+      if (isMap(c)) {
+        const n = Object.keys(c).length
+        step(run, n)
+        return n
+      }
       return fail("type", `count needs a collection, got ${typeName(c!)}`)
     }
   }),
-  builtin({ name: "first", group: "collections", arglists: ["[coll]"], doc: "The first element, or nil.", example: "(first [1 2]) ;=> 1", impl: ([c]) => seqOf(c!, "first")[0] ?? null }),
-  builtin({ name: "second", group: "collections", arglists: ["[coll]"], doc: "The second element, or nil.", example: "(second [1 2]) ;=> 2", impl: ([c]) => seqOf(c!, "second")[1] ?? null }),
+  builtin({ name: "first", group: "collections", arglists: ["[coll]"], doc: "The first element, or nil.", example: "(first [1 2]) ;=> 1", impl: ([c], run) => seqOf(c!, "first", run)[0] ?? null }),
+  builtin({ name: "second", group: "collections", arglists: ["[coll]"], doc: "The second element, or nil.", example: "(second [1 2]) ;=> 2", impl: ([c], run) => seqOf(c!, "second", run)[1] ?? null }),
   builtin({
     name: "last", group: "collections", arglists: ["[coll]"], doc: "The last element, or nil.", example: "(last [1 2]) ;=> 2",
-    impl: ([c]) => {
-      const s = seqOf(c!, "last")
+    impl: ([c], run) => {
+      const s = seqOf(c!, "last", run)
       return s[s.length - 1] ?? null
     }
   }),
   builtin({
     name: "nth", group: "collections", arglists: ["[coll i]", "[coll i default]"], doc: "The element at index i; without a default, an index outside the collection is an error.",
     example: "(nth [:a :b] 1) ;=> :b",
-    impl: ([c, i, d]) => {
-      const s = seqOf(c!, "nth")
+    impl: ([c, i, d], run) => {
+      const s = seqOf(c!, "nth", run)
       const n = num(i!, "nth")
       if (Number.isInteger(n) && n >= 0 && n < s.length) return s[n]!
       return d !== undefined ? d : fail("index", `nth: index ${n} is outside the collection (size ${s.length})`)
     }
   }),
-  builtin({ name: "rest", group: "collections", arglists: ["[coll]"], doc: "All but the first element, as a list.", example: "(rest [1 2 3]) ;=> (2 3)", impl: ([c]) => new List(seqOf(c!, "rest").slice(1)) }),
+  builtin({ name: "rest", group: "collections", arglists: ["[coll]"], doc: "All but the first element, as a list.", example: "(rest [1 2 3]) ;=> (2 3)", impl: ([c], run) => {
+    const items = seqOf(c!, "rest", run)
+    checkSizeAhead(run, items.length, "collection")
+    return new List(items.slice(1))
+  } }),
   builtin({
     name: "cons", group: "collections", arglists: ["[x coll]"], doc: "A list of x followed by the elements of coll.", example: "(cons 1 [2 3]) ;=> (1 2 3)",
     impl: ([x, c], run) => {
-      const items = [x!, ...seqOf(c!, "cons")]
-      checkSize(run, items.length, "collection")
-      return new List(items)
+      const rest = seqOf(c!, "cons", run)
+      checkSizeAhead(run, rest.length + 1, "collection")
+      return new List([x!, ...rest])
     }
   }),
   builtin({
@@ -431,19 +514,17 @@ const collections: Array<Builtin> = [
     example: "(conj [1 2] 3) ;=> [1 2 3]",
     impl: ([c, ...xs], run) => {
       if (c === null || Array.isArray(c)) {
-        const out = [...(c ?? []) as ReadonlyArray<Value>, ...xs]
-        checkSize(run, out.length, "collection")
-        return out
+        const items = (c ?? []) as ReadonlyArray<Value>
+        checkSizeAhead(run, items.length + xs.length, "collection")
+        return [...items, ...xs]
       }
       if (c instanceof List) {
-        const out = [...[...xs].reverse(), ...c.items]
-        checkSize(run, out.length, "collection")
-        return new List(out)
+        checkSizeAhead(run, c.items.length + xs.length, "collection")
+        return new List([...[...xs].reverse(), ...c.items])
       }
       if (c instanceof SetValue) {
-        const out = new SetValue([...c.values(), ...xs])
-        checkSize(run, out.members.size, "collection")
-        return out
+        checkSizeAhead(run, c.size + xs.length, "collection")
+        return c.with(xs, run.budget)
       }
       if (isMap(c)) {
         let out: Value = c
@@ -461,11 +542,10 @@ const collections: Array<Builtin> = [
     name: "concat", group: "collections", arglists: ["[& colls]"], doc: "The elements of all the collections, in order, as a list.",
     example: "(concat [1] '(2 3)) ;=> (1 2 3)",
     impl: (colls, run) => {
-      const parts = colls.map((c) => seqOf(c, "concat"))
+      const parts = colls.map((c) => seqOf(c, "concat", run))
       checkSizeAhead(run, parts.reduce((n, p) => n + p.length, 0), "collection")
       const out: Array<Value> = []
       for (const p of parts) for (const x of p) out.push(x)
-      checkSize(run, out.length, "collection")
       return new List(out)
     }
   }),
@@ -473,15 +553,17 @@ const collections: Array<Builtin> = [
     name: "into", group: "collections", arglists: ["[to from]"], doc: "`to` with every element of `from` conj'ed onto it.", example: "(into #{} [1 1 2]) ;=> #{1 2}",
     impl: ([to, from], run, span) => {
       const conj = collections.find((b) => b.name === "conj")!
-      return conj.impl([to!, ...seqOf(from!, "into")], run, span)
+      const items = seqOf(from!, "into", run)
+      checkSizeAhead(run, items.length, "collection")
+      return conj.impl([to!, ...items], run, span)
     }
   }),
   builtin({
     name: "contains?", group: "collections", arglists: ["[coll k]"], doc: "True when the map has key k, the set has member k, or the vector has index k.",
     example: "(contains? {:a nil} :a) ;=> true",
-    impl: ([c, k]) => {
+    impl: ([c, k], run) => {
       if (c === null) return false
-      if (c instanceof SetValue) return c.has(k!)
+      if (c instanceof SetValue) return c.has(k!, run.budget)
       if (Array.isArray(c)) return typeof k === "number" && Number.isInteger(k) && k >= 0 && k < c.length
       const r = readable(c!)
       const key = mapKey(k!)
@@ -490,7 +572,7 @@ const collections: Array<Builtin> = [
   }),
   builtin({
     name: "empty?", group: "collections", arglists: ["[coll]"], doc: "True for nil and empty collections or strings.", example: "(empty? []) ;=> true",
-    impl: ([c]) => (c === null ? true : typeof c === "string" ? c.length === 0 : seqOf(c!, "empty?").length === 0)
+    impl: ([c], run) => (c === null ? true : typeof c === "string" ? c.length === 0 : isMap(c) ? Object.keys(c).length === 0 : seqOf(c!, "empty?", run).length === 0)
   }),
   builtin({
     name: "range", group: "collections", arglists: ["[end]", "[start end]", "[start end step]"], doc: "The numbers from start (0) up to but not including end, by step (1), as a vector.",
@@ -499,32 +581,60 @@ const collections: Array<Builtin> = [
       const [start, end, by] = args.length === 1 ? [0, num(args[0]!, "range"), 1] : [num(args[0]!, "range"), num(args[1]!, "range"), args[2] === undefined ? 1 : num(args[2], "range")]
       if (by === 0) fail("range", "range: the step cannot be 0")
       const size = Math.max(0, Math.ceil((end - start) / by))
-      checkSize(run, size, "collection")
+      if (!Number.isFinite(size)) fail("range", "range: the end must be a finite number")
+      checkSizeAhead(run, size, "collection")
       const out = new Array<Value>(size)
       for (let i = 0; i < size; i++) out[i] = start + i * by
       return out
     }
   }),
-  builtin({ name: "list", group: "collections", arglists: ["[& xs]"], doc: "A list of the arguments.", example: "(list 1 2) ;=> (1 2)", impl: (xs) => new List([...xs]) }),
-  builtin({ name: "vector", group: "collections", arglists: ["[& xs]"], doc: "A vector of the arguments.", example: "(vector 1 2) ;=> [1 2]", impl: (xs) => [...xs] }),
-  builtin({ name: "vec", group: "collections", arglists: ["[coll]"], doc: "A vector of the elements of coll.", example: "(vec '(1 2)) ;=> [1 2]", impl: ([c]) => [...seqOf(c!, "vec")] }),
+  builtin({
+    name: "list", group: "collections", arglists: ["[& xs]"], doc: "A list of the arguments.", example: "(list 1 2) ;=> (1 2)",
+    impl: (xs, run) => {
+      checkSizeAhead(run, xs.length, "collection")
+      return new List([...xs])
+    }
+  }),
+  builtin({
+    name: "vector", group: "collections", arglists: ["[& xs]"], doc: "A vector of the arguments.", example: "(vector 1 2) ;=> [1 2]",
+    impl: (xs, run) => {
+      checkSizeAhead(run, xs.length, "collection")
+      return [...xs]
+    }
+  }),
+  builtin({
+    name: "vec", group: "collections", arglists: ["[coll]"], doc: "A vector of the elements of coll.", example: "(vec '(1 2)) ;=> [1 2]",
+    impl: ([c], run) => {
+      if (Array.isArray(c)) return c
+      const items = seqOf(c!, "vec", run)
+      checkSizeAhead(run, items.length, "collection")
+      return [...items]
+    }
+  }),
   builtin({
     name: "hash-map", group: "collections", arglists: ["[& kvs]"], doc: "A map of the key/value pairs.", example: "(hash-map :a 1) ;=> {:a 1}",
     impl: (kvs, run) => {
       if (kvs.length % 2 === 1) fail("arity", "hash-map needs a value for every key")
+      checkSizeAhead(run, kvs.length, "collection")
       const out: Record<string, Value> = Object.create(null)
       for (let i = 0; i < kvs.length; i += 2) out[keyOfArg(kvs[i]!, "hash-map")] = kvs[i + 1]!
-      checkSize(run, kvs.length / 2, "collection")
       return out
     }
   }),
-  builtin({ name: "hash-set", group: "collections", arglists: ["[& xs]"], doc: "A set of the arguments.", example: "(hash-set 1 2 1) ;=> #{1 2}", impl: (xs) => new SetValue(xs) }),
+  builtin({
+    name: "hash-set", group: "collections", arglists: ["[& xs]"], doc: "A set of the arguments.", example: "(hash-set 1 2 1) ;=> #{1 2}",
+    impl: (xs, run) => {
+      checkSizeAhead(run, xs.length, "collection")
+      return new SetValue(xs, run.budget)
+    }
+  }),
   builtin({
     name: "sort", group: "collections", arglists: ["[coll]"], doc: "The elements in ascending order (numbers or strings), as a vector.", example: "(sort [3 1 2]) ;=> [1 2 3]",
     impl: ([c], run) => {
-      const items = [...seqOf(c!, "sort")]
-      step(run, items.length)
-      return items.sort((a, b) => compare(a, b, "sort"))
+      const from = seqOf(c!, "sort", run)
+      checkSizeAhead(run, from.length, "collection")
+      step(run, Math.ceil(from.length * Math.log2(from.length + 1)))
+      return [...from].sort((a, b) => compare(a, b, "sort"))
     }
   })
 ]
@@ -532,12 +642,12 @@ const collections: Array<Builtin> = [
 const higherOrder: Array<Builtin> = [
   builtin({
     name: "map", group: "collections", arglists: ["[f coll]"], doc: "A vector of (f x) for each element x.", example: "(map inc [1 2 3]) ;=> [2 3 4]",
-    impl: ([f, c], run, span) => mapItems(seqOf(c!, "map"), (x) => callValue(f!, [x], run, span), run)
+    impl: ([f, c], run, span) => mapItems(seqOf(c!, "map", run), (x) => callValue(f!, [x], run, span), run)
   }),
   builtin({
     name: "filter", group: "collections", arglists: ["[pred coll]"], doc: "A vector of the elements for which (pred x) is true.", example: "(filter odd? [1 2 3]) ;=> [1 3]",
     impl: ([f, c], run, span) => {
-      const items = seqOf(c!, "filter")
+      const items = seqOf(c!, "filter", run)
       return chain(mapItems(items, (x) => callValue(f!, [x], run, span), run), (keep) =>
         items.filter((_, i) => truthy((keep as ReadonlyArray<Value>)[i]!)))
     }
@@ -547,7 +657,7 @@ const higherOrder: Array<Builtin> = [
     example: "(reduce + 0 [1 2 3]) ;=> 6",
     impl: (args, run, span) => {
       const f = args[0]!
-      const items = seqOf(args.length === 3 ? args[2]! : args[1]!, "reduce")
+      const items = seqOf(args.length === 3 ? args[2]! : args[1]!, "reduce", run)
       // No init and no elements: (f) with no arguments, as in Clojure ((reduce + []) is 0).
       if (args.length === 2 && items.length === 0) return callValue(f, [], run, span)
       let acc: Value = args.length === 3 ? args[1]! : (items[0] ?? null)
@@ -574,18 +684,19 @@ const higherOrder: Array<Builtin> = [
   }),
   builtin({
     name: "some", group: "collections", arglists: ["[pred coll]"], doc: "The first true (pred x), or nil.", example: "(some even? [1 3 4]) ;=> true",
-    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "some"), (x) => callValue(f!, [x], run, span), truthy, (r) => r, null, run)
+    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "some", run), (x) => callValue(f!, [x], run, span), truthy, (r) => r, null, run)
   }),
   builtin({
     name: "every?", group: "collections", arglists: ["[pred coll]"], doc: "True when (pred x) is true for every element.", example: "(every? number? [1 2]) ;=> true",
-    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "every?"), (x) => callValue(f!, [x], run, span), (r) => !truthy(r), () => false, true, run)
+    impl: ([f, c], run, span) => firstWhere(seqOf(c!, "every?", run), (x) => callValue(f!, [x], run, span), (r) => !truthy(r), () => false, true, run)
   }),
   builtin({
     name: "apply", group: "core", arglists: ["[f args]", "[f x & args]"], doc: "Calls f with the arguments, the last of which is a collection spread into them.",
     example: "(apply + 1 [2 3]) ;=> 6",
     impl: ([f, ...rest], run, span) => {
-      const spread = [...rest.slice(0, -1), ...seqOf(rest[rest.length - 1]!, "apply")]
-      return callValue(f!, spread, run, span)
+      const last = seqOf(rest[rest.length - 1]!, "apply", run)
+      checkSizeAhead(run, rest.length - 1 + last.length, "collection")
+      return callValue(f!, [...rest.slice(0, -1), ...last], run, span)
     }
   }),
   builtin({ name: "identity", group: "core", arglists: ["[x]"], doc: "Its argument, unchanged (useful with map and filter).", example: "(identity 1) ;=> 1", impl: ([x]) => x! }),
@@ -596,18 +707,22 @@ const higherOrder: Array<Builtin> = [
 const json: Array<Builtin> = [
   builtin({
     name: "json/parse", group: "json", arglists: ["[s]"], doc: "The value of a JSON text (objects become maps with string keys).", example: "(json/parse \"{\\\"a\\\": 1}\") ;=> {:a 1}",
-    impl: ([s]) => {
+    impl: ([s], run) => {
+      const text = str(s!, "json/parse")
+      checkSizeAhead(run, text.length, "string")
+      let parsed: unknown
       try {
-        return fromJson(JSON.parse(str(s!, "json/parse")))
+        parsed = JSON.parse(text)
       } catch (e) {
         return fail("json", `json/parse: ${e instanceof Error ? e.message : String(e)}`)
       }
+      return fromJson(parsed, run.budget)
     }
   }),
   builtin({
     name: "json/stringify", group: "json", arglists: ["[x]"], doc: "x as JSON text (keywords become strings, sets and lists arrays).", example: "(json/stringify {:a [1 2]}) ;=> \"{\\\"a\\\":[1,2]}\"",
     impl: ([x], run) => {
-      const out = JSON.stringify(toJson(x!, "json/stringify"))
+      const out = JSON.stringify(toJson(x!, "json/stringify", run.budget))
       checkSize(run, out.length, "string")
       return out
     }
@@ -633,9 +748,9 @@ export const protectedBuiltins: ReadonlyArray<Builtin> = [
   internal("sib/list", "list"), internal("sib/cons", "cons"), internal("sib/concat", "concat"), internal("sib/vec", "vec"),
   internal("sib/=", "="),
   { ...collections.find((b) => b.name === "hash-map")!, name: "sib/apply-hash-map", arglists: ["[kvs]"], min: 1, max: 1,
-    impl: ([kvs], run, span) => collections.find((b) => b.name === "hash-map")!.impl(seqOf(kvs!, "hash-map"), run, span) },
+    impl: ([kvs], run, span) => collections.find((b) => b.name === "hash-map")!.impl(seqOf(kvs!, "hash-map", run), run, span) },
   { ...collections.find((b) => b.name === "hash-set")!, name: "sib/apply-hash-set", arglists: ["[xs]"], min: 1, max: 1,
-    impl: ([xs]) => new SetValue(seqOf(xs!, "hash-set")) }
+    impl: ([xs], run, span) => collections.find((b) => b.name === "hash-set")!.impl(seqOf(xs!, "hash-set", run), run, span) }
 ]
 
 export { makeMap }

@@ -22,7 +22,7 @@ import { type Builtin, builtin, callValue } from "./builtins.ts"
 import { Closure } from "./Closure.ts"
 import { seqOf, toJson } from "./core.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, isEffect, type RunState } from "./runtime.ts"
+import { fail, isEffect, makeRun, type RunState } from "./runtime.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {
@@ -51,17 +51,24 @@ export const topicName = (v: Value, fn: string): string => {
   return name!
 }
 
-/** Options given as `:key value` pairs or as one map, as plain JSON-ish data keyed by name. */
-export const optionsOf = (extra: ReadonlyArray<Value>, fn: string): Record<string, Value> => {
-  if (extra.length === 0) return {}
+/**
+ * Options given as `:key value` pairs or as one map, keyed by name. The record has no prototype,
+ * so every name given (even `__proto__`) is an own key that the option checks see and refuse.
+ */
+export const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState): Record<string, Value> => {
+  if (extra.length === 0) return Object.create(null)
   if (extra.length === 1) {
-    if (extra[0] === null) return {}
-    if (isMap(extra[0])) return { ...extra[0] }
+    if (extra[0] === null) return Object.create(null)
+    if (isMap(extra[0])) {
+      const out: Record<string, Value> = Object.create(null)
+      for (const k of Object.keys(extra[0])) out[k] = extra[0][k]!
+      return out
+    }
     // Options passed on from a `& opts` rest parameter: a list of :name value pairs.
-    if (extra[0] instanceof List || Array.isArray(extra[0])) return optionsOf(seqOf(extra[0], fn), fn)
+    if (extra[0] instanceof List || Array.isArray(extra[0])) return optionsOf(seqOf(extra[0], fn, run), fn, run)
   }
   if (extra.length % 2 === 1) fail("options", `${fn}: options are :name value pairs or one map`)
-  const out: Record<string, Value> = {}
+  const out: Record<string, Value> = Object.create(null)
   for (let i = 0; i < extra.length; i += 2) {
     const k = extra[i]
     const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined
@@ -245,7 +252,7 @@ const defineTopic = builtin({
 
 const publishOptionNames = ["key", "headers", "tags", "id", "causedBy"]
 
-const publishOptions = (o: Record<string, Value>, fn: string): PublishOptions => {
+const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): PublishOptions => {
   for (const k of Object.keys(o)) {
     if (!publishOptionNames.includes(k)) {
       fail("options", `${fn}: unknown option :${k}`, [
@@ -257,17 +264,19 @@ const publishOptions = (o: Record<string, Value>, fn: string): PublishOptions =>
   const out: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {}
   if (o.key !== undefined && o.key !== null) out.key = typeof o.key === "string" ? o.key : mapKey(o.key) ?? print(o.key)
   if (o.id !== undefined && o.id !== null) out.id = String(o.id)
-  if (o.headers !== undefined && o.headers !== null) out.headers = toJson(o.headers, `${fn} :headers`) as Record<string, string>
-  if (o.tags !== undefined && o.tags !== null) out.tags = toJson(o.tags, `${fn} :tags`) as Array<string>
-  if (o.causedBy !== undefined && o.causedBy !== null) out.causedBy = toJson(o.causedBy, `${fn} :causedBy`) as Array<string>
+  if (o.headers !== undefined && o.headers !== null) out.headers = toJson(o.headers, `${fn} :headers`, run.budget) as Record<string, string>
+  if (o.tags !== undefined && o.tags !== null) out.tags = toJson(o.tags, `${fn} :tags`, run.budget) as Array<string>
+  if (o.causedBy !== undefined && o.causedBy !== null) out.causedBy = toJson(o.causedBy, `${fn} :causedBy`, run.budget) as Array<string>
   return out
 }
 
 /** Publishes now (run modes) or registers an initial publish (load mode). */
 export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg: Value, options: Record<string, Value>, fn: string): unknown => {
   const topic = topicName(topicArg, fn)
-  const payload = toJson(payloadArg, `${fn} payload`)
-  const opts = publishOptions(options, fn)
+  // Converting the payload charges its nodes and text: what a run buffers for publishing counts in
+  // its memory budget, so no run can pile up publishes past it.
+  const payload = toJson(payloadArg, `${fn} payload`, run.budget)
+  const opts = publishOptions(options, fn, run)
   const s = services(run)
   if (run.mode === "load") {
     // Checked now, as the bus will check it at start (schema, key, headers, tags): a program
@@ -298,25 +307,29 @@ const publish = builtin({
   impl: (args, run, span) => {
     const rest = isBus(args[0]) ? args.slice(1) : args
     if (rest.length < 2) fail("arity", "publish! needs a topic and a payload", ["(publish! topic payload :key k)"])
-    return doPublish(run, span, rest[0]!, rest[1]!, optionsOf(rest.slice(2), "publish!"), "publish!")
+    return doPublish(run, span, rest[0]!, rest[1]!, optionsOf(rest.slice(2), "publish!", run), "publish!")
   }
 })
 
 // ---- subscribe! -------------------------------------------------------------------------------
 
-/** A `.sib` filter as a synchronous predicate. */
+/** A `.sib` filter as a synchronous predicate: a run of its own, with its own budget. */
 const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): boolean => {
   // A filter runs as part of delivery, not of loading: domain forms act as in a handler (and being
   // effectful, they are refused below); its errors fail the event's attempt like a handler's.
-  const sub: RunState = { ...run, mode: "handler", steps: 0, depth: 0, services: { event, filter: true } }
-  const out = callValue(f, [event as unknown as Value], sub, span)
-  if (isEffect(out)) fail("filter", "a subscribe filter must not publish or call effectful functions")
-  return out !== null && out !== false
+  const sub = makeRun("handler", run.limits, run.clock, run.random, { event, filter: true })
+  try {
+    const out = callValue(f, [event as unknown as Value], sub, span)
+    if (isEffect(out)) fail("filter", "a subscribe filter must not publish or call effectful functions")
+    return out !== null && out !== false
+  } finally {
+    sub.budget.release()
+  }
 }
 
 export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, handler: Value, options: Record<string, Value>, fn: string): unknown => {
   if (run.mode !== "load") fail("mode", `${fn} belongs at the top level of a program`)
-  const topicList = Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn).map((t) => topicName(t, fn)) : [topicName(topics, fn)]
+  const topicList = Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn, run).map((t) => topicName(t, fn)) : [topicName(topics, fn)]
   if (typeof group !== "string") fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`)
   if (!isCallable(handler)) fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`)
   if (handler instanceof Closure && handler.params.fixed > 2) {
@@ -324,9 +337,15 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
       "write it as (fn [e] ...) or (fn [e ctx] ...)"
     ])
   }
-  const raw: Record<string, unknown> = {}
+  const raw: Record<string, unknown> = Object.create(null)
   for (const [k, v] of Object.entries(options)) {
-    raw[k] = k === "filter" ? (isCallable(v) ? predicateOf(v, run, span) : v) : v instanceof Keyword ? v.name : toJson(v, `${fn} :${k}`)
+    if (k === "filter") {
+      // Only a function of the language may be a filter: never a JS function reached as data.
+      if (v !== null && !isCallable(v)) fail("type", `${fn}: :filter must be a function of the event, got ${typeName(v)}`)
+      raw[k] = v === null ? undefined : predicateOf(v as Callable, run, span)
+    } else {
+      raw[k] = v instanceof Keyword ? v.name : toJson(v, `${fn} :${k}`, run.budget)
+    }
   }
   const resolved = resolveOptions(group as string, topicList, raw as SubscribeOptions)
   if (resolved instanceof SubscribeErrorClass) {
@@ -360,7 +379,7 @@ const subscribe = builtin({
   impl: (args, run, span) => {
     const rest = isBus(args[0]) ? args.slice(1) : args
     if (rest.length < 3) fail("arity", "subscribe! needs a topic, a group and a handler", ["(subscribe! topic group handler :from \"earliest\")"])
-    return doSubscribe(run, span, rest[0]!, rest[1]!, rest[2]!, optionsOf(rest.slice(3), "subscribe!"), "subscribe!")
+    return doSubscribe(run, span, rest[0]!, rest[1]!, rest[2]!, optionsOf(rest.slice(3), "subscribe!", run), "subscribe!")
   }
 })
 
@@ -379,11 +398,18 @@ const latest = builtin({
   }
 })
 
+/** The longest log line a program writes; longer ones are cut. */
+const maxLogChars = 10_000
+
 const log = builtin({
   name: "log", group: "domain", arglists: ["[& values]"],
-  doc: "Writes the values (strings as they are, others printed) to the runtime's log.",
+  doc: "Writes the values (strings as they are, others printed) to the runtime's log, on one line of at most 10,000 characters (a longer one is cut).",
   example: "(log \"stale process\" pid)",
-  impl: (args) => Effect.as(Effect.log(args.map((a) => print(a, true)).join(" ")), null)
+  impl: (args, run) => {
+    // A log line is bounded (a long value is cut) and paid for like any other printing.
+    const line = args.map((a) => print(a, true, { meter: run.budget, maxChars: maxLogChars })).join(" ")
+    return Effect.as(Effect.log(line.length > maxLogChars ? `${line.slice(0, maxLogChars)}...` : line), null)
+  }
 })
 
 const sleep = builtin({
@@ -399,15 +425,21 @@ const sleep = builtin({
   }
 })
 
+/** The shortest interval of an `every!` timer: a timer cannot keep the process busy by itself. */
+export const minTimerIntervalMs = 10
+
 const timer = (kind: "every" | "after"): Builtin => builtin({
   name: `${kind}!`, group: "domain", arglists: ["[interval f]"],
   doc: kind === "every"
-    ? "Calls f (with no arguments) every interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") while the program runs; on the runtime's Clock, so tests drive it with advance!."
+    ? "Calls f (with no arguments) every interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\"; at least 10 ms) while the program runs; on the runtime's Clock, so tests drive it with advance!."
     : "Calls f (with no arguments) once, interval after the program starts.",
   example: `(${kind}! "5s" (fn [] (publish! "tick" {:at (now)})))`,
   modes: topLevel, modeHint: "declare timers at the top level of a program",
   impl: ([interval, f], run, span) => {
     const ms = durationMs(interval!, `${kind}!`)
+    if (kind === "every" && ms < minTimerIntervalMs) {
+      fail("duration", `every!: an interval of ${ms} ms is under the minimum of ${minTimerIntervalMs} ms`, [`use "${minTimerIntervalMs}ms" or more`])
+    }
     if (!isCallable(f)) fail("type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`)
     services(run).builder!.timers.push({ kind, ms, fn: f as Callable, span })
     return null
@@ -426,14 +458,14 @@ export const busObject: HostObject = {
       [kindOf]: "fn", name: "publish",
       invoke: (run, args, span) => {
         if (args.length < 2 || args.length > 3) fail("arity", `.publish takes a topic, a payload and optional options, got ${args.length} arguments`)
-        return doPublish(run as RunState, span, args[0]!, args[1]!, optionsOf(args.slice(2), ".publish"), ".publish")
+        return doPublish(run as RunState, span, args[0]!, args[1]!, optionsOf(args.slice(2), ".publish", run as RunState), ".publish")
       }
     },
     subscribe: {
       [kindOf]: "fn", name: "subscribe",
       invoke: (run, args, span) => {
         if (args.length < 3 || args.length > 4) fail("arity", `.subscribe takes a topic, a group, a handler and optional options, got ${args.length} arguments`)
-        return doSubscribe(run as RunState, span, args[0]!, args[1]!, args[2]!, optionsOf(args.slice(3), ".subscribe"), ".subscribe")
+        return doSubscribe(run as RunState, span, args[0]!, args[1]!, args[2]!, optionsOf(args.slice(3), ".subscribe", run as RunState), ".subscribe")
       }
     }
   }

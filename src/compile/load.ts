@@ -3,22 +3,24 @@
  * names are declared up front (so functions may refer to names defined further down), and then
  * each top-level form is, in order, expanded (user macros run here), compiled, and evaluated in
  * load mode, where domain forms register topics, groups, publishes and timers into a builder.
- * `(require "x.sib")` loads another file relative to the current one, once. Every diagnostic
- * found is reported; if there is any, the load fails with `SibError` and nothing is registered.
+ * `(require "x.sib")` loads another file relative to the current one, once, and only from inside
+ * the program's folder (the entry file's, symlinks resolved). The whole load (every top-level form
+ * and every macro expansion) spends one budget. Every diagnostic found is reported; if there is
+ * any, the load fails with `SibError` and nothing is registered.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { readFileSync } from "node:fs"
-import { dirname, isAbsolute, relative, resolve } from "node:path"
+import { readFileSync, realpathSync } from "node:fs"
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { type ExpandEnv, expand } from "../expand/expand.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
 import {
-  type Callable, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, SetValue, type Value
+  type Callable, type FormBudget, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, SetValue, type Value
 } from "../reader/Value.ts"
 import { toCallable } from "./builtins.ts"
 import type { Closure } from "./Closure.ts"
@@ -26,7 +28,7 @@ import { makeCompiler, Namespace } from "./compile.ts"
 import { coreBuiltins, protectedBuiltins } from "./core.ts"
 import { busObject, domainBuiltins } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, LangError, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Frame, isEffect, LangError, type Limits, lift, loadBudget, located, makeRun } from "./runtime.ts"
 import { testingBuiltins } from "./testing.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
@@ -74,29 +76,72 @@ export const hostFunction = (name: string, f: HostFunction): Callable => ({
   }
 })
 
-/** A plain object as a host object: its own function members are methods, the rest fields. */
+/** A registered value the language cannot take (a function nested in a field, a cycle). */
+export class HostValueError extends Error {}
+
+const isPlainObject = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v)
+  return proto === null || proto === Object.prototype
+}
+
+/**
+ * A field's value as language data: plain objects and arrays copied (maps without a prototype),
+ * other objects (class instances) kept opaque. A function inside is refused: only a registered
+ * function, or a registered object's own function members (its methods), may ever be called, so
+ * no JS function can be reached as data and handed to the runtime (as a filter, say).
+ */
+const hostData = (v: unknown, path: string, seen: Set<object>): Value => {
+  if (typeof v === "function") {
+    throw new HostValueError(`${path} is a function inside a field; only a registered function or a registered object's own function members (its methods) can be called`)
+  }
+  if (v === undefined) return null
+  if (typeof v !== "object" || v === null) return v as Value
+  if (!Array.isArray(v) && !isPlainObject(v)) return v as Value
+  if (seen.has(v)) throw new HostValueError(`${path} refers back to itself; registered data must not have cycles`)
+  seen.add(v)
+  try {
+    if (Array.isArray(v)) return v.map((x, i) => hostData(x, `${path}[${i}]`, seen))
+    const out: Record<string, Value> = Object.create(null)
+    for (const [k, x] of Object.entries(v)) out[k] = hostData(x, `${path}.${k}`, seen)
+    return out
+  } finally {
+    seen.delete(v)
+  }
+}
+
+/** A plain object as a host object: its own function members are methods, the rest fields (as data). */
 export const hostObject = (kind: string, members: { readonly [member: string]: unknown }): HostObject => {
   const fields: Record<string, Value> = Object.create(null)
   const methods: Record<string, Callable> = Object.create(null)
   for (const [name, member] of Object.entries(members)) {
     if (typeof member === "function") methods[name] = hostFunction(`.${name}`, member.bind(members) as HostFunction)
-    else fields[name] = member as Value
+    else fields[name] = hostData(member, `${kind}.${name}`, new Set([members]))
   }
   return hostObjectOf(kind, fields, methods)
 }
 
-const hostEntry = (name: string, v: HostValue): Value =>
+/** The language value of a registered name; throws `HostValueError` for a value it cannot take. */
+export const hostEntry = (name: string, v: HostValue): Value =>
   typeof v === "function" ? hostFunction(name, v as HostFunction) : isHostObject(v) ? v : hostObject(name, v)
 
-/** The namespace a program starts from: the language's built-ins, `bus`, and the host's names. */
-export const baseNamespace = (host: LoadOptions["host"]): Namespace => {
+/**
+ * The namespace a program starts from: the language's built-ins, `bus`, and the host's names. A
+ * host value the language cannot take is left out and described in `problems` (when given; else
+ * its `HostValueError` is thrown).
+ */
+export const baseNamespace = (host: LoadOptions["host"], problems?: Array<string>): Namespace => {
   const entries: Array<readonly [string, unknown, string | undefined]> = []
   for (const b of [...coreBuiltins, ...domainBuiltins, ...testingBuiltins.filter((t) => !t.name.startsWith("sib/"))]) {
     entries.push([b.name, toCallable(b), b.doc])
   }
   entries.push(["bus", busObject, "The bus: (.publish bus topic payload options) and (.subscribe bus topic group handler options)."])
   for (const [name, v] of Object.entries(host ?? {})) {
-    entries.push([name, hostEntry(name, v), "registered by the application"])
+    try {
+      entries.push([name, hostEntry(name, v), "registered by the application"])
+    } catch (e) {
+      if (!(e instanceof HostValueError) || problems === undefined) throw e
+      problems.push(e.message)
+    }
   }
   const protectedEntries = [...protectedBuiltins, ...testingBuiltins.filter((t) => t.name.startsWith("sib/"))]
     .map((b) => [b.name, toCallable(b)] as const)
@@ -124,6 +169,22 @@ const fileProblem = (e: unknown): string => {
   }
 }
 
+/** A file's first position, for diagnostics about the file as a whole. */
+const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
+
+/** True when `path` is `root` or lies under it. */
+const inside = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
+
+const realOrSelf = (path: string): string => {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
+}
+
+const realRoot = (root: string): string => realOrSelf(root)
+
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
   if (form.kind !== "list") return undefined
@@ -145,27 +206,66 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const readFile = options.readFile ?? ((p: string) => readFileSync(p, "utf8"))
-    const ns = baseNamespace(options.host)
+    const hostProblems: Array<string> = []
+    const ns = baseNamespace(options.host, hostProblems)
     const builder = new ProgramBuilder()
     const compiler = makeCompiler(ns)
     const macros = new Map<string, Closure>()
-    const diagnostics: Array<Diagnostic> = []
+    const diagnostics: Array<Diagnostic> = hostProblems.map((message) =>
+      diagnostic("Compile", "compile/host", `a registered host value cannot be used: ${message}`, nowhere("<host>"), {
+        hints: ["register the function by its own name (registerHost(\"name\", fn)), or make it a method of a registered object"]
+      }))
     const loaded = new Set<string>()
+    /** The folder each loaded file's requires are confined to: its entry file's (real) folder. */
+    const roots = new Map<string, string>()
+    const onDisk = options.readFile === undefined
+
+    /**
+     * Where `(require "p")` in `from` leads, if it stays inside `root`: a relative path, resolved
+     * lexically and then (on disk) through symlinks, to a `.sib` file under the root's real path.
+     */
+    const confine = (p: string, from: string, root: string): string | { readonly problem: string } => {
+      if (isAbsolute(p)) return { problem: `require takes a path relative to the requiring file, not an absolute path (${JSON.stringify(p)})` }
+      const target = resolve(dirname(resolve(from)), p)
+      if (!inside(target, root)) return { problem: `require of ${JSON.stringify(p)} leads outside the program's folder` }
+      if (!onDisk) return target
+      let real: string
+      try {
+        real = realpathSync(target)
+      } catch {
+        // Missing: reported by the read that follows, with its reason.
+        return target
+      }
+      if (!inside(real, realRoot(root))) return { problem: `require of ${JSON.stringify(p)} is a link to a file outside the program's folder` }
+      if (!real.endsWith(".sib")) return { problem: `require of ${JSON.stringify(p)} is a link to a file that is not a .sib file` }
+      return real
+    }
     const texts = new Map<string, string>()
     const order: Array<string> = []
     const clock = yield* Clock.Clock
     const random = yield* Random.Random
-    const loadRun = makeRun("load", limits, clock, random, { builder })
-    const top: Frame = { slots: [], parent: undefined, run: loadRun }
+    // One budget for the whole load: every top-level form and every macro expansion spend from it.
+    // (`evaluate` starts a new one for each text it is given, as a separate load would.)
+    let budget = loadBudget(limits, clock)
+    const forms: FormBudget = { left: limits.maxExpandedForms }
+    let loadRun = makeRun("load", limits, clock, random, { builder }, budget)
+    let top: Frame = { slots: [], parent: undefined, run: loadRun }
+    const freshBudget = () => {
+      budget = loadBudget(limits, clock)
+      forms.left = limits.maxExpandedForms
+      loadRun = makeRun("load", limits, clock, random, { builder }, budget)
+      top = { slots: [], parent: undefined, run: loadRun }
+    }
 
     const failed = () => diagnostics.length > 0 || compiler.diagnostics.length > 0
 
     const env: ExpandEnv = {
+      forms,
       userMacro: (name) => macros.get(name),
       shadows: (name) => ns.isProgramGlobal(name),
       callMacro: (macro, args, site) => {
         const m = macro as Closure
-        const run = makeRun("macro", limits, clock, random, {})
+        const run = makeRun("macro", limits, clock, random, {}, budget)
         try {
           const out = m.invoke(run, args, site)
           if (isEffect(out)) {
@@ -197,8 +297,6 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const evaluate = (node: (f: Frame) => unknown, span: Span) =>
       Effect.gen(function*() {
         let out: unknown
-        // Each top-level form is a run of its own, with its own budget.
-        loadRun.steps = 0
         loadRun.depth = 0
         try {
           out = node(top)
@@ -230,7 +328,11 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           const name = declaredName(form)
           if (name !== undefined) ns.declare(name.name, name.span)
         }
-        for (const form of result.forms) yield* processTop(form, file)
+        for (const form of result.forms) {
+          yield* processTop(form, file)
+          // Give the event loop back between forms: a load never holds it for more than one form.
+          yield* Effect.yieldNow
+        }
       })
 
     const processTop = (form: S.Syntax, file: string): Effect.Effect<void> =>
@@ -248,7 +350,14 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             }))
             return
           }
-          const target = resolve(dirname(file), path.value)
+          const root = roots.get(file) ?? dirname(resolve(file))
+          const target = confine(path.value, file, root)
+          if (typeof target !== "string") {
+            diagnostics.push(diagnostic("Compile", "compile/require", target.problem, path.span, {
+              hints: [`a program requires files from its own folder (${displayName(root)}) and the folders under it, by a relative path`]
+            }))
+            return
+          }
           if (loaded.has(target)) return
           let text: string
           try {
@@ -259,7 +368,9 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             }))
             return
           }
-          yield* processFile(displayName(target), text)
+          const name = displayName(target)
+          roots.set(name, root)
+          yield* processFile(name, text)
           return
         }
         if (head === "defmacro" && form.kind === "list") {
@@ -320,14 +431,24 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         const file = s.text === undefined ? displayName(resolve(s.file)) : s.file
         let text = s.text
         if (text === undefined) {
-          try {
-            text = readFile(resolve(file))
-          } catch (e) {
-            diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, {
-              file: s.file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0
+          // A program's own file is read only if it is a .sib file (after links): a diagnostic
+          // never shows lines of anything else.
+          const real = onDisk ? realOrSelf(resolve(file)) : resolve(file)
+          if (!real.endsWith(".sib")) {
+            diagnostics.push(diagnostic("Compile", "compile/file", `${s.file} is not a .sib file${real !== resolve(file) ? ` (it links to ${displayName(real)})` : ""}`, nowhere(s.file), {
+              hints: ["programs are .sib files"]
             }))
             return Effect.void
           }
+          roots.set(file, dirname(resolve(file)))
+          try {
+            text = readFile(resolve(file))
+          } catch (e) {
+            diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, nowhere(s.file)))
+            return Effect.void
+          }
+        } else {
+          roots.set(file, dirname(resolve(file)))
         }
         return processFile(file, text)
       })
@@ -355,6 +476,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const evaluateText = (text: string, file: string): Effect.Effect<Value, SibError> =>
       Effect.gen(function*() {
         lastValue = null
+        freshBudget()
         const result = read(text, file)
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.

@@ -5,20 +5,24 @@
  * effectful steps are sequenced lazily with `chain`.
  *
  * `RunState` is one evaluation's context (a load, a macro call, a handler run, a timer tick, a test):
- * its mode, its step budget, recursion depth and value size limits, and the services it may use.
- * Limits end the run with a located language error instead of a Node stack overflow or OOM.
+ * its mode, its call depth, the services it may use, and its `Budget`. The budget bounds work and
+ * memory, not calls: every operation charges what it touches (calls, elements built, values
+ * walked, bytes created, publishes buffered), a checkpoint every few thousand steps fails a run
+ * that computed too long without pausing or passed its deadline (on the Clock), and the bytes of
+ * every run in progress are also charged to one process-wide pool. Limits end the run with a
+ * located language error instead of a hung event loop, a Node stack overflow or an OOM.
  */
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import { diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
-import type { Value } from "../reader/Value.ts"
+import { costs, type Meter, type Value } from "../reader/Value.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
 
 export interface Limits {
-  /** Function calls plus collection elements processed, per run. */
+  /** Work per run: calls, collection elements built or walked, 16 characters of text. */
   readonly maxSteps: number
   /** Nested calls. */
   readonly maxDepth: number
@@ -26,9 +30,199 @@ export interface Limits {
   readonly maxCollection: number
   /** Characters in one string. */
   readonly maxString: number
+  /** Memory a run may allocate (estimated bytes: collections, strings, keywords, buffered publishes). */
+  readonly maxBytes: number
+  /** Memory every run in progress in the process may hold together (estimated bytes). */
+  readonly maxBytesInFlight: number
+  /** Longest a run may compute without pausing (giving the event loop back), in milliseconds. */
+  readonly maxBlockMs: number
+  /** Work of a whole load: every top-level form and every macro expansion of the files loaded. */
+  readonly maxLoadSteps: number
+  /** Memory a whole load may allocate (estimated bytes). */
+  readonly maxLoadBytes: number
+  /** Forms all macro expansions of a load may produce together. */
+  readonly maxExpandedForms: number
 }
 
-export const defaultLimits: Limits = { maxSteps: 1_000_000, maxDepth: 400, maxCollection: 1_000_000, maxString: 10_000_000 }
+const MiB = 1024 * 1024
+
+export const defaultLimits: Limits = {
+  maxSteps: 1_000_000,
+  maxDepth: 400,
+  maxCollection: 1_000_000,
+  maxString: 10_000_000,
+  maxBytes: 64 * MiB,
+  maxBytesInFlight: 256 * MiB,
+  maxBlockMs: 1000,
+  maxLoadSteps: 10_000_000,
+  maxLoadBytes: 256 * MiB,
+  maxExpandedForms: 1_000_000
+}
+
+/** Checks a `limits` option: every given value a positive integer (or the defaults' field names only). */
+export const limitsProblem = (limits: unknown): string | undefined => {
+  if (limits === undefined) return undefined
+  if (typeof limits !== "object" || limits === null || Array.isArray(limits)) return "limits must be an object"
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Object.hasOwn(defaultLimits, name)) return `unknown limit ${JSON.stringify(name)}; limits: ${Object.keys(defaultLimits).join(", ")}`
+    if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
+      return `limits.${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`
+    }
+  }
+  return undefined
+}
+
+const formatBytes = (n: number): string => (n % MiB === 0 ? `${n / MiB} MiB` : `${n.toLocaleString("en-US")} bytes`)
+
+/** Estimated bytes held by every run in progress in this process (see `Budget.release`). */
+const pool = { bytes: 0 }
+
+/** Bytes the runs in progress hold together now (for tests and diagnostics). */
+export const bytesInFlight = (): number => pool.bytes
+
+/** Steps between checkpoints (budget, clock): small enough that one stretch stays well under 1 ms. */
+const checkEvery = 4096
+
+export interface BudgetOptions {
+  /** What is being measured, for messages. */
+  readonly what: "run" | "load" | "test"
+  readonly maxSteps: number
+  readonly maxBytes: number
+  /** Charge the process-wide pool too (runs in progress; a load has its own bound). */
+  readonly pooled: boolean
+  readonly maxBytesInFlight: number
+  readonly maxBlockMs: number
+  /** An absolute deadline on the Clock's monotonic time (nanoseconds), and what it is, for messages. */
+  readonly deadline?: { readonly atNanos: bigint; readonly what: string } | undefined
+  /**
+   * A budget this one's steps also count against (a test's, for the runs of its program): charged
+   * at checkpoints and when the run ends; once it is spent, runs under it fail at their next
+   * checkpoint and new ones at their start.
+   */
+  readonly parent?: Budget | undefined
+}
+
+/**
+ * The work and memory one run (or one whole load) may spend. `charge` is the hot path: two
+ * additions and a comparison; the rest happens at checkpoints every `checkEvery` steps, where the
+ * time is read: a run that has computed for `maxBlockMs` without pausing, or passed its deadline,
+ * fails there. Pausing is seen through a microtask: queued at the first checkpoint of a stretch,
+ * it can only run once the run's synchronous code has given the event loop back.
+ */
+export class Budget implements Meter {
+  steps = 0
+  bytes = 0
+  /** Bytes this budget has charged to the process-wide pool and not given back yet. */
+  private held = 0
+  private nextCheck: number
+  private stretchStart = 0n
+  private inStretch = false
+  readonly options: BudgetOptions
+  private readonly clock: Clock.Clock
+  private readonly maxBlockNanos: bigint
+  /** Steps already counted against the parent. */
+  private passedUp = 0
+
+  constructor(options: BudgetOptions, clock: Clock.Clock) {
+    this.options = options
+    this.clock = clock
+    this.nextCheck = Math.min(options.maxSteps, checkEvery)
+    this.maxBlockNanos = BigInt(options.maxBlockMs) * 1_000_000n
+    if (options.parent?.spent === true) options.parent.failSpent()
+  }
+
+  /** True once more steps were counted than the budget allows. */
+  get spent(): boolean {
+    return this.steps > this.options.maxSteps
+  }
+
+  /** Counts steps a child run took (without failing here: the child fails at its next checkpoint). */
+  absorb(steps: number): void {
+    this.steps += steps
+  }
+
+  failSpent(): never {
+    return fail("step-budget", `the ${this.options.what} took more than ${this.options.maxSteps.toLocaleString("en-US")} steps in all (its handlers, timers and its own code together)`, [
+      this.options.what === "test"
+        ? "a test's budget is 10 times a run's (maxSteps): look for handlers or timers that run without end, or move the clock in smaller steps"
+        : "look for work that does not end"
+    ])
+  }
+
+  /** Counts `nodes` steps of work and `bytes` of memory built. */
+  readonly charge = (nodes: number, bytes: number): void => {
+    this.steps += nodes
+    if (bytes > 0) this.allocate(bytes)
+    if (this.steps > this.nextCheck) this.checkpoint()
+  }
+
+  allocate(bytes: number): void {
+    this.bytes += bytes
+    if (this.bytes > this.options.maxBytes) {
+      const whole = this.options.what === "load" ? "the load" : "the run"
+      fail("memory-budget", `${whole} allocated more than ${formatBytes(this.options.maxBytes)} (its memory budget, maxBytes${this.options.what === "load" ? " for a load: maxLoadBytes" : ""})`, [
+        "the budget counts every collection element, string character and buffered publish the code creates, even when a value is shared many times",
+        "look for a value that grows without end, or for publishing or copying a large value many times"
+      ])
+    }
+    if (this.options.pooled) {
+      pool.bytes += bytes
+      this.held += bytes
+      if (pool.bytes > this.options.maxBytesInFlight) {
+        fail("memory-in-flight", `the .sib runs in progress hold more than ${formatBytes(this.options.maxBytesInFlight)} together (maxBytesInFlight); this run was stopped`, [
+          "many handlers holding large values at once: lower the group's maxInFlight, or build smaller values"
+        ])
+      }
+    }
+  }
+
+  /** Gives this run's bytes back to the process-wide pool and its last steps to the parent (when the run ends, however it ends). */
+  release(): void {
+    pool.bytes -= this.held
+    this.held = 0
+    this.passUp()
+  }
+
+  private passUp(): void {
+    const parent = this.options.parent
+    if (parent === undefined) return
+    parent.absorb(this.steps - this.passedUp)
+    this.passedUp = this.steps
+  }
+
+  private checkpoint(): void {
+    const o = this.options
+    if (this.steps > o.maxSteps) {
+      fail("step-budget", o.what === "load"
+        ? `the load took more than ${o.maxSteps.toLocaleString("en-US")} steps (the load's step budget, maxLoadSteps, shared by every top-level form and macro expansion)`
+        : `the run took more than ${o.maxSteps.toLocaleString("en-US")} steps (the step budget, maxSteps)`, [
+        "the budget counts calls, collection elements built and values walked (comparing, hashing, printing, converting to JSON)",
+        "look for a loop or recursion that does not end, or for work on a value far larger than it looks (structure shared many times)"
+      ])
+    }
+    if (o.parent !== undefined) {
+      this.passUp()
+      if (o.parent.spent) o.parent.failSpent()
+    }
+    const now = this.clock.monotonicTimeNanosUnsafe()
+    if (o.deadline !== undefined && now > o.deadline.atNanos) {
+      fail("time-limit", `the ${o.what} ran longer than ${o.deadline.what}`, ["look for a loop that does not end or work that grows with the data"])
+    }
+    if (!this.inStretch) {
+      this.inStretch = true
+      this.stretchStart = now
+      queueMicrotask(() => {
+        this.inStretch = false
+      })
+    } else if (now - this.stretchStart > this.maxBlockNanos) {
+      fail("time-limit", `the ${o.what} computed for more than ${o.maxBlockMs} ms without pausing (maxBlockMs)`, [
+        "a run may not hold the process for longer: look for a loop that does not end or work that grows with the data"
+      ])
+    }
+    // Only a checkpoint that passes moves the next one on: after a failure every charge fails again.
+    this.nextCheck = Math.min(o.maxSteps, this.steps + checkEvery)
+  }
+}
 
 /** Services the language reaches in the embedding runtime; provided by the program loader. */
 export interface RunServices {
@@ -38,17 +232,62 @@ export interface RunServices {
 export interface RunState {
   readonly mode: Mode
   readonly limits: Limits
-  steps: number
   depth: number
   readonly clock: Clock.Clock
   readonly random: Random.Random
+  /** What the run may still spend; shared by the runs of one load (its forms and macro calls). */
+  readonly budget: Budget
   /** Mode-specific services (the program builder at load time, the bus and delivery at run time). */
   readonly services: RunServices
 }
 
-export const makeRun = (mode: Mode, limits: Limits, clock: Clock.Clock, random: Random.Random, services: RunServices): RunState => ({
-  mode, limits, steps: 0, depth: 0, clock, random, services
+/**
+ * A budget for one run from the limits: pooled, with an optional deadline (a handler's ack
+ * timeout) and an optional parent (the test the run belongs to).
+ */
+export const runBudget = (
+  limits: Limits,
+  clock: Clock.Clock,
+  extra: { readonly deadline?: { readonly ms: number; readonly what: string } | undefined; readonly parent?: Budget | undefined } = {}
+): Budget =>
+  new Budget({
+    what: "run", maxSteps: limits.maxSteps, maxBytes: limits.maxBytes, pooled: true, maxBytesInFlight: limits.maxBytesInFlight,
+    maxBlockMs: limits.maxBlockMs, parent: extra.parent,
+    deadline: extra.deadline === undefined
+      ? undefined
+      : { atNanos: clock.monotonicTimeNanosUnsafe() + BigInt(Math.ceil(extra.deadline.ms)) * 1_000_000n, what: extra.deadline.what }
+  }, clock)
+
+/** How many runs' worth of steps a whole test (its body, handlers and timers together) may take. */
+export const testBudgetFactor = 10
+
+/** Steps charged for each timer firing a test's `advance!` causes, before it moves the clock. */
+export const timerFiringCost = 100
+
+/** The budget of a whole test: the runs of its program count against it. */
+export const testBudget = (limits: Limits, clock: Clock.Clock): Budget =>
+  new Budget({
+    what: "test", maxSteps: limits.maxSteps * testBudgetFactor, maxBytes: Number.MAX_SAFE_INTEGER, pooled: false,
+    maxBytesInFlight: limits.maxBytesInFlight, maxBlockMs: limits.maxBlockMs
+  }, clock)
+
+/** The budget of a whole load (every form and macro expansion): its own bound, outside the pool. */
+export const loadBudget = (limits: Limits, clock: Clock.Clock): Budget =>
+  new Budget({
+    what: "load", maxSteps: limits.maxLoadSteps, maxBytes: limits.maxLoadBytes, pooled: false, maxBytesInFlight: limits.maxBytesInFlight,
+    maxBlockMs: limits.maxBlockMs * 2
+  }, clock)
+
+export const makeRun = (mode: Mode, limits: Limits, clock: Clock.Clock, random: Random.Random, services: RunServices, budget?: Budget): RunState => ({
+  mode, limits, depth: 0, clock, random, services, budget: budget ?? runBudget(limits, clock)
 })
+
+/**
+ * Runs `body` (a run's whole evaluation, as an Effect) and gives the run's pooled bytes back when
+ * it ends, whether it succeeds, fails or is interrupted.
+ */
+export const releasing = <A, E, R>(run: RunState, body: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.ensuring(body, Effect.sync(() => run.budget.release()))
 
 export interface Frame {
   readonly slots: Array<unknown>
@@ -126,33 +365,32 @@ export const sequence = (count: number, at: (i: number) => unknown): unknown => 
 }
 
 /** Counts `n` steps against the run's budget. */
-export const step = (run: RunState, n = 1): void => {
-  run.steps += n
-  if (run.steps > run.limits.maxSteps) {
-    fail("step-budget", `the run took more than ${run.limits.maxSteps} steps (the step budget)`, [
-      "look for a loop or recursion that does not end; the budget counts calls and the elements of the collections built (build a collection at once with into, map or filter rather than one conj at a time)"
-    ])
-  }
+export const step = (run: RunState, n = 1): void => run.budget.charge(n, 0)
+
+/** Counts `bytes` of memory built against the run's budget (and a step per 64 bytes of work). */
+export const allocate = (run: RunState, bytes: number): void => run.budget.charge(bytes >> 6, bytes)
+
+const sizeProblem = (run: RunState, size: number, what: "collection" | "string", verb: string): void => {
+  const max = what === "string" ? run.limits.maxString : run.limits.maxCollection
+  if (size > max) fail("value-size", `a ${what} of ${size.toLocaleString("en-US")} ${what === "string" ? "characters" : "elements"} ${verb} over the limit of ${max.toLocaleString("en-US")}`)
 }
 
 /**
- * Checks a value just built against the size limits, and charges the work of building it: a step
- * per element (per 16 characters of a string). Collections are copied when changed, so building
- * one element at a time costs what it costs in time, and a run's budget bounds its CPU time.
+ * Pays for a value of `size` elements (characters of a string) before it is built: checks the size
+ * limit, charges a step per element (per 16 characters) and its estimated bytes. Building a
+ * collection one element at a time copies it each time, so that costs what it costs in time.
  */
-export const checkSize = (run: RunState, size: number, what: "collection" | "string"): void => {
-  const max = what === "string" ? run.limits.maxString : run.limits.maxCollection
-  if (size > max) fail("value-size", `a ${what} of ${size} ${what === "string" ? "characters" : "elements"} is over the limit of ${max}`)
-  if (size > 16) {
-    step(run, what === "string" ? size >> 4 : size)
-  }
+export const checkSizeAhead = (run: RunState, size: number, what: "collection" | "string"): void => {
+  sizeProblem(run, size, what, "would be")
+  if (what === "string") run.budget.charge(size >> 4, size * costs.char)
+  else run.budget.charge(size, size * costs.element)
 }
 
-/** Fails before building a collection of `size` elements that would be over the limit. */
-export const checkSizeAhead = (run: RunState, size: number, what: "collection" | "string"): void => {
-  const max = what === "string" ? run.limits.maxString : run.limits.maxCollection
-  if (size > max) fail("value-size", `a ${what} of ${size} ${what === "string" ? "characters" : "elements"} would be over the limit of ${max}`)
+/** Pays for a value of `size` just built (see `checkSizeAhead`; prefer that one: it fails before building). */
+export const checkSize = (run: RunState, size: number, what: "collection" | "string"): void => {
+  sizeProblem(run, size, what, "is")
+  if (what === "string") run.budget.charge(size >> 4, size * costs.char)
+  else run.budget.charge(size, size * costs.element)
 }
 
 export const nowMillis = (run: RunState): number => run.clock.currentTimeMillisUnsafe()
-

@@ -11,17 +11,18 @@ import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
-import type { Value } from "../reader/Value.ts"
+import type { Span } from "../diagnostics/Span.ts"
+import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
 import { type BusClosedError, type PublishError, SubscribeError, type TopicError } from "../runtime/errors.ts"
-import type { SubscribeOptions } from "../runtime/options.ts"
+import { defaultAckTimeoutMs, type SubscribeOptions } from "../runtime/options.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
 import { Closure } from "./Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
-import { defaultLimits, type Limits, lift, located, makeRun, type RunState } from "./runtime.ts"
+import { type Budget, defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "./runtime.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
@@ -29,32 +30,61 @@ export interface RunningProgram {
   readonly stop: Effect.Effect<void>
 }
 
-const runCallable = (run: RunState, fn: Program["subscriptions"][number]["handler"], args: ReadonlyArray<Value>, span: Program["subscriptions"][number]["span"]) =>
+/**
+ * Runs a `.sib` function as one run with its own budget (made by `start`, which may already fail:
+ * a spent test budget), giving the run's pooled memory back however it ends.
+ */
+const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyArray<Value>, span: Span) =>
   Effect.suspend(() => {
+    let run: RunState
     try {
-      return lift(fn.invoke(run, args, span))
+      run = start()
     } catch (e) {
       return Effect.fail(located(e, span))
     }
+    let out: unknown
+    try {
+      out = fn.invoke(run, args(), span)
+    } catch (e) {
+      run.budget.release()
+      return Effect.fail(located(e, span))
+    }
+    return releasing(run, lift(out))
   })
 
 /** A `.sib` function as a consumer-group handler. */
-export const sibHandler = (program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits): Handler => {
+export const sibHandler = (
+  program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits, extra: {
+    readonly ackTimeoutMs: number
+    readonly parent?: Budget | undefined
+  }
+): Handler => {
   // A handler written (fn [e] ...) gets the event only.
   const h = def.handler
   const eventOnly = h instanceof Closure && h.params.fixed < 2 && h.params.rest === undefined && h.params.keywords === undefined
+  // A run that computes past its ack timeout fails at its next checkpoint, even without pausing.
+  const deadline = { ms: extra.ackTimeoutMs, what: `its ack timeout (${extra.ackTimeoutMs} ms, ackTimeoutMs)` }
   return (event, ctx) =>
     Effect.withFiber((fiber) => {
-      const run = makeRun("handler", limits, fiber.getRef(Clock.Clock), fiber.getRef(Random.Random), { bus, delivery: ctx, event, program })
-      const args = eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]
-      return runCallable(run, h, args, def.span)
+      const clock = fiber.getRef(Clock.Clock)
+      return runCallable(
+        () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program }, runBudget(limits, clock, { deadline, parent: extra.parent })),
+        h,
+        () => (eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]),
+        def.span
+      )
     })
 }
 
-const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"]) => {
+const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"], parent: Budget | undefined) => {
   const tick = Effect.withFiber((fiber) => {
-    const run = makeRun("timer", limits, fiber.getRef(Clock.Clock), fiber.getRef(Random.Random), { bus, program })
-    return runCallable(run, t.fn, [], t.span)
+    const clock = fiber.getRef(Clock.Clock)
+    return runCallable(
+      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program }, runBudget(limits, clock, { parent })),
+      t.fn,
+      () => [],
+      t.span
+    )
   }).pipe(
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
@@ -76,6 +106,8 @@ export interface StartOptions {
   readonly subscribeDefaults?: SubscribeOptions | undefined
   /** Where a timer's failure goes (default: a logged warning). */
   readonly onTimerError?: ((error: SibRuntimeError) => void) | undefined
+  /** A budget every run of the program also counts against (a test's). */
+  readonly parentBudget?: Budget | undefined
 }
 
 export const startProgram = (
@@ -98,14 +130,16 @@ export const startProgram = (
     yield* Effect.gen(function*() {
       for (const s of program.subscriptions) {
         const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
-        subscriptions.push(yield* bus.subscribe(s.topics, s.group, sibHandler(program, s, bus, limits), subscribeOptions))
+        const ackTimeoutMs = subscribeOptions.ackTimeoutMs ?? defaultAckTimeoutMs
+        const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget })
+        subscriptions.push(yield* bus.subscribe(s.topics, s.group, handler, subscribeOptions))
       }
       if (program.publishes.length > 0 && options.initialPublishes !== false) {
         yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
       }
     }).pipe(Effect.onError(() => rollback))
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []
-    for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits, options.onTimerError)))
+    for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits, options.onTimerError, options.parentBudget)))
     return {
       subscriptions,
       stop: Effect.gen(function*() {

@@ -15,9 +15,10 @@ import { TestClock } from "effect/testing"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import { basename } from "node:path"
 import { renderDiagnostics } from "../diagnostics/render.ts"
+import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
-import { defaultLimits, type Limits, lift, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, testBudget } from "./runtime.ts"
 import { startProgram } from "./start.ts"
 
 export interface TestResult {
@@ -43,7 +44,9 @@ export const renderTestReport = (report: TestReport, options: { readonly color?:
   const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text)
   const lines: Array<string> = []
   for (const r of report.results) {
-    lines.push(r.passed ? `${paint("32", "ok")}   ${r.name} (${r.file}:${r.line})` : `${paint("31", "FAIL")} ${r.name} (${r.file}:${r.line})`)
+    // Names and files are shown escaped (a test name is source text; failures render escaped).
+    const where = `${safeText(r.name)} (${safeText(r.file)}:${r.line})`
+    lines.push(r.passed ? `${paint("32", "ok")}   ${where}` : `${paint("31", "FAIL")} ${where}`)
     if (!r.passed) {
       const rendered = renderDiagnostics(r.failures, { sources: report.sources, color })
       lines.push(...rendered.split("\n").map((l) => (l.length > 0 ? `     ${l}` : l)))
@@ -60,7 +63,10 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
   Effect.gen(function*() {
     const bus = yield* Bus
     const failures: Array<Diagnostic> = []
-    const started = yield* Effect.exit(startProgram(program, bus, { limits, onTimerError: (e) => {
+    const clock = yield* Clock.Clock
+    // The whole test (its body, and every handler and timer run of its program) has one budget.
+    const budget = testBudget(limits, clock)
+    const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, onTimerError: (e) => {
       // A timer failing on every tick is one failure.
       const d = e.diagnostic
       if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failures.push(d)
@@ -77,13 +83,14 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
       yield* TestClock.adjust(ms)
       yield* settle
     })
-    const run = makeRun("test", limits, yield* Clock.Clock, yield* Random.Random, {
-      bus, program, test: { failures, advance, topicsOf }
-    })
+    const run = makeRun("test", limits, clock, yield* Random.Random, {
+      bus, program, test: { failures, advance, topicsOf, budget }
+    }, runBudget(limits, clock, { parent: budget }))
     const exit = yield* Effect.exit(Effect.suspend(() => {
       try {
-        return lift(test.body.invoke(run, [], test.span))
+        return releasing(run, lift(test.body.invoke(run, [], test.span)))
       } catch (e) {
+        run.budget.release()
         return Effect.fail(located(e, test.span))
       }
     }))

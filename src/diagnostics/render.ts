@@ -1,10 +1,12 @@
 /**
  * Rendering diagnostics for people: `file:line:col: <Kind> error: message`, the source line with a
  * caret under the span, related locations, then one `* hint` line per hint. Colors only when
- * asked (the CLI decides: TTY and no NO_COLOR).
+ * asked (the CLI decides: TTY and no NO_COLOR). Source lines, file names, messages and hints are
+ * escaped for the terminal (`terminal.ts`); the JSON shape is not.
  */
 import type { Diagnostic } from "./Diagnostic.ts"
 import type { Span } from "./Span.ts"
+import { safeLines, safeText } from "./terminal.ts"
 
 export interface RenderOptions {
   /** Source text by file name, to show the offending line. */
@@ -20,31 +22,44 @@ const sourceLine = (span: Span, sources: ReadonlyMap<string, string>): string | 
   return text.split("\n")[span.line - 1]
 }
 
+/** How wide `raw` source text is once shown: tabs as one space, unsafe characters escaped. */
+const shownWidth = (raw: string): number => show(raw).length
+
+const show = (raw: string): string => safeText(raw.replace(/\t/g, " "))
+
+/**
+ * The span's line, escaped for the terminal, with a caret under the span. Columns count raw
+ * characters, so the caret is placed by the escaped width of the text before and inside the span.
+ */
 const excerpt = (span: Span, sources: ReadonlyMap<string, string>, color: boolean): Array<string> => {
-  const line = sourceLine(span, sources)
-  if (line === undefined) return []
-  const shown = line.replace(/\t/g, " ")
+  const raw = sourceLine(span, sources)
+  if (raw === undefined) return []
+  const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
   const gutter = String(span.line)
-  const width = span.endLine === span.line ? Math.max(1, span.endColumn - span.column) : Math.max(1, shown.length - span.column + 1)
-  const caret = " ".repeat(Math.max(0, span.column - 1)) + "^".repeat(Math.min(width, Math.max(1, shown.length - span.column + 2)))
+  const start = Math.max(0, span.column - 1)
+  const end = span.endLine === span.line ? Math.max(start + 1, span.endColumn - 1) : line.length
+  // A span may reach one column past the end of the line (a missing closer, the end of the text).
+  const beyond = Math.min(1, Math.max(0, end - Math.max(start, line.length)))
+  const pad = shownWidth(line.slice(0, start)) + Math.max(0, start - line.length)
+  const width = Math.max(1, shownWidth(line.slice(start, Math.min(end, line.length))) + beyond)
   return [
-    `  ${gutter} | ${shown}`,
-    `  ${" ".repeat(gutter.length)} | ${paint(color, "31", caret)}`
+    `  ${gutter} | ${show(line)}`,
+    `  ${" ".repeat(gutter.length)} | ${paint(color, "31", " ".repeat(pad) + "^".repeat(width))}`
   ]
 }
 
 export const renderDiagnostic = (d: Diagnostic, options: RenderOptions): string => {
   const color = options.color === true
-  const where = `${d.span.file}:${d.span.line}:${d.span.column}`
+  const where = `${safeText(d.span.file)}:${d.span.line}:${d.span.column}`
   const lines = [
-    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", `${d.kind} ${d.severity}`)}: ${d.message}`,
+    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", `${d.kind} ${d.severity}`)}: ${safeLines(d.message)}`,
     ...excerpt(d.span, options.sources, color)
   ]
   for (const r of d.related) {
-    lines.push(`  ${r.span.file}:${r.span.line}:${r.span.column}: ${r.message}`)
+    lines.push(`  ${safeText(r.span.file)}:${r.span.line}:${r.span.column}: ${safeLines(r.message)}`)
     lines.push(...excerpt(r.span, options.sources, color).map((l) => `  ${l}`))
   }
-  for (const hint of d.hints) lines.push(`  * ${hint}`)
+  for (const hint of d.hints) lines.push(`  * ${safeLines(hint)}`)
   return lines.join("\n")
 }
 

@@ -8,13 +8,15 @@
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import * as S from "../reader/Syntax.ts"
-import { syntaxToValue, type Value, valueToSyntax } from "../reader/Value.ts"
+import { type FormBudget, syntaxToValue, type Value, valueToSyntax } from "../reader/Value.ts"
 import { coreMacros } from "./macros.ts"
 import { quasiquote } from "./quasiquote.ts"
 
 export type MacroResult = { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly diagnostic: Diagnostic }
 
 export interface ExpandEnv {
+  /** Forms that user macros may still produce in this load (shared by every expansion of it). */
+  readonly forms: FormBudget
   /** A user macro (defined with defmacro), opaque to the expander. */
   readonly userMacro: (name: string) => unknown
   /** True when the program defines a global with this name (it shadows a core macro). */
@@ -29,9 +31,6 @@ export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readon
 const maxExpansions = 10_000
 /** How deeply expanded code may nest. */
 const maxNesting = 500
-
-/** Forms all macro expansions of one top-level form may produce in total. */
-const maxExpandedForms = 1_000_000
 
 /**
  * The size of macro output (its forms), and whether it nests deeper than `limit`; an iterative
@@ -57,7 +56,6 @@ const fresh = (base: string) => `${base}__${++counter}`
 export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
   const diagnostics: Array<Diagnostic> = []
   let expansions = 0
-  let expandedForms = 0
 
   const expandAll = (items: ReadonlyArray<S.Syntax>): Array<S.Syntax> => items.map(walk)
   let nesting = 0
@@ -114,22 +112,22 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
           diagnostics.push(result.diagnostic)
           return S.nil(s.span)
         }
-        const back = valueToSyntax(result.value, s.span)
+        // The conversion back to code takes each form it makes from the load's budget, so output
+        // that shares structure (or just grows without end) stops there instead of being built.
+        const budgetBefore = env.forms.left
+        const back = valueToSyntax(result.value, s.span, env.forms)
         if (typeof back === "string") {
-          diagnostics.push(diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
+          diagnostics.push(env.forms.left < 0
+            ? diagnostic("Expand", "expand/too-large", `macro expansions in this load produced more than their budget of forms (${name} was expanding; ${budgetBefore.toLocaleString("en-US")} forms were left)`, s.span, {
+              hints: ["a macro probably expands into itself without end, or builds code from a large collection", "the budget is the limit maxExpandedForms"]
+            })
+            : diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
           return S.nil(s.span)
         }
-        const size = measure(back, maxNesting, maxExpandedForms - expandedForms)
+        const size = measure(back, maxNesting, budgetBefore - env.forms.left)
         if (size.tooDeep) {
           diagnostics.push(diagnostic("Expand", "expand/too-deep", `macro ${name} expanded into code nested deeper than ${maxNesting} levels`, s.span, {
             hints: ["a macro probably expands into itself without end"]
-          }))
-          return S.nil(s.span)
-        }
-        expandedForms += size.forms
-        if (expandedForms > maxExpandedForms) {
-          diagnostics.push(diagnostic("Expand", "expand/too-large", `macro expansion of ${name} produced more than ${maxExpandedForms} forms`, s.span, {
-            hints: ["a macro probably expands into itself without end, or builds code from a large collection"]
           }))
           return S.nil(s.span)
         }

@@ -6,21 +6,38 @@
  * symbols, sets and functions are small classes. Code values remember their spans (symbols and
  * lists directly, vectors and maps in a side table), so macro output can keep source locations.
  *
- * Also here: structural equality, printing, and the conversions between Syntax and values.
+ * Also here: hashing and structural equality, printing, and the conversions between Syntax and
+ * values; every walk over a value is paid for through a `Meter`.
  */
 import type { Span } from "../diagnostics/Span.ts"
 import * as S from "./Syntax.ts"
 
+/**
+ * Keywords are interned (one object per name, so `=` and map lookups compare them by identity)
+ * while something holds them: the table keeps weak references, so keywords built from data
+ * (`(keyword e.payload.x)`) are freed with the values that hold them instead of piling up.
+ */
 export class Keyword {
   readonly name: string
   private constructor(name: string) {
     this.name = name
   }
-  private static readonly interned = new Map<string, Keyword>()
+  private static readonly interned = new Map<string, WeakRef<Keyword>>()
+  private static readonly collected = new FinalizationRegistry<string>((name) => {
+    const ref = Keyword.interned.get(name)
+    if (ref !== undefined && ref.deref() === undefined) Keyword.interned.delete(name)
+  })
   static of(name: string): Keyword {
-    let k = Keyword.interned.get(name)
-    if (k === undefined) Keyword.interned.set(name, (k = new Keyword(name)))
+    const known = Keyword.interned.get(name)?.deref()
+    if (known !== undefined) return known
+    const k = new Keyword(name)
+    Keyword.interned.set(name, new WeakRef(k))
+    Keyword.collected.register(k, name)
     return k
+  }
+  /** How many names the intern table holds (for tests of the table's release). */
+  static internedCount(): number {
+    return Keyword.interned.size
   }
   toString() {
     return `:${this.name}`
@@ -49,21 +66,77 @@ export class List {
   }
 }
 
-/** A set; members compared by `=` (structural), stored by their printed key. */
+/**
+ * A set; members compared by `=` (structural), found through `hashOf` buckets, so membership
+ * costs one hash and an equality check whatever the member's size once its hash is cached.
+ * Immutable: `with` returns a new set.
+ */
 export class SetValue {
-  readonly members: ReadonlyMap<string, Value>
-  constructor(members: Iterable<Value>) {
-    const m = new Map<string, Value>()
-    for (const v of members) m.set(keyOf(v), v)
-    this.members = m
+  private readonly buckets: Map<number, Array<Value>>
+  private readonly order: Array<Value>
+  constructor(members: Iterable<Value>, meter: Meter) {
+    this.buckets = new Map()
+    this.order = []
+    for (const v of members) this.add(v, meter)
   }
-  has(v: Value): boolean {
-    return this.members.has(keyOf(v))
+  private add(v: Value, meter: Meter): void {
+    const h = hashOf(v, meter)
+    const bucket = this.buckets.get(h)
+    if (bucket === undefined) {
+      this.buckets.set(h, [v])
+    } else {
+      for (const x of bucket) if (equals(x, v, meter)) return
+      bucket.push(v)
+    }
+    this.order.push(v)
   }
-  values(): Array<Value> {
-    return [...this.members.values()]
+  /** A new set with the members of this one and `more`. */
+  with(more: Iterable<Value>, meter: Meter): SetValue {
+    const out = new SetValue([], meter)
+    meter.charge(this.order.length, this.order.length * costs.element)
+    for (const [h, bucket] of this.buckets) out.buckets.set(h, [...bucket])
+    out.order.push(...this.order)
+    for (const v of more) out.add(v, meter)
+    return out
+  }
+  get size(): number {
+    return this.order.length
+  }
+  has(v: Value, meter: Meter): boolean {
+    const bucket = this.buckets.get(hashOf(v, meter))
+    if (bucket === undefined) return false
+    for (const x of bucket) if (equals(x, v, meter)) return true
+    return false
+  }
+  /** The members in insertion order (not a copy: do not change it). */
+  values(): ReadonlyArray<Value> {
+    return this.order
   }
 }
+
+/**
+ * Pays for work on values: `charge(nodes, bytes)` counts the nodes a walk visits and the bytes it
+ * builds against a run's budget, and throws (a language error) once the run is over it. Every
+ * walk over a value takes one, so no value, however it shares structure, is walked for free.
+ */
+export interface Meter {
+  readonly charge: (nodes: number, bytes: number) => void
+}
+
+/** For walks over values that are bounded already (source syntax, a diagnostic's excerpt). */
+export const unmetered: Meter = { charge: () => {} }
+
+/** What values are estimated to cost in memory (bytes), for allocation budgets. */
+export const costs = {
+  /** A collection slot (a vector element, a map entry's value). */
+  element: 16,
+  /** A map entry's key, besides its characters. */
+  entry: 32,
+  /** One character of a string (V8 stores some strings with two bytes per character). */
+  char: 2,
+  /** An object of its own: a keyword, a list, a set, a closure's frame. */
+  object: 32
+} as const
 
 /**
  * What marks the language's functions and host objects: a symbol, which no data (a `.sib` map, a
@@ -143,47 +216,125 @@ export const isVector = (v: unknown): v is ReadonlyArray<Value> => Array.isArray
 export const mapKey = (v: Value): string | undefined =>
   typeof v === "string" ? v : v instanceof Keyword ? v.name : typeof v === "number" ? String(v) : undefined
 
-/** A canonical key for set membership and structural hashing. */
-export const keyOf = (v: Value): string => {
-  if (v === null) return "nil"
-  switch (typeof v) {
-    case "boolean":
-      return v ? "true" : "false"
-    case "number":
-      return `n${v}`
-    case "string":
-      return `s${JSON.stringify(v)}`
+// ---- hashing and equality ---------------------------------------------------------------------
+
+const mix = (h: number, x: number): number => Math.imul((h ^ x) >>> 0, 0x5bd1e995) ^ (h >>> 15)
+
+/** A string's hash from its length and at most 64 characters from each end: O(1) per string. */
+const stringHash = (s: string): number => {
+  let h = 0x811c9dc5 ^ s.length
+  const n = s.length
+  if (n <= 128) {
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
+  } else {
+    for (let i = 0; i < 64; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
+    for (let i = n - 64; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
   }
-  if (v instanceof Keyword) return `k${v.name}`
-  if (v instanceof Sym) return `y${v.name}`
-  if (v instanceof List) return `l(${v.items.map(keyOf).join(",")})`
-  if (Array.isArray(v)) return `v[${v.map(keyOf).join(",")}]`
-  if (v instanceof SetValue) return `#{${[...v.members.keys()].sort().join(",")}}`
-  if (isMap(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${keyOf(v[k]!)}`).join(",")}}`
-  return `o${String((v as { name?: string }).name ?? "?")}`
+  return h >>> 0
 }
 
-/** Structural equality (`=`): lists and vectors with equal items are equal, as in Clojure. */
-export const equals = (a: Value, b: Value): boolean => {
+const numberHash = (n: number): number => (Number.isInteger(n) && Math.abs(n) < 2 ** 31 ? mix(0x1b873593, n | 0) : stringHash(String(n)))
+
+/** Hashes of immutable values, computed once per object: a walk over shared structure costs its distinct nodes. */
+const hashes = new WeakMap<object, number>()
+let identities = 0
+
+/**
+ * A structural hash consistent with `equals` (equal values hash alike: a list and a vector with
+ * the same items too; maps and sets regardless of order). Objects cache theirs, so hashing a value
+ * visits each distinct node once. Charges the nodes it computes.
+ */
+export const hashOf = (v: Value, meter: Meter): number => {
+  if (v === null || v === undefined) return 0x2f0b3c1
+  switch (typeof v) {
+    case "boolean":
+      return v ? 0x4f1bbcdd : 0x27d4eb2f
+    case "number":
+      return numberHash(v)
+    case "string":
+      return stringHash(v)
+  }
+  const known = hashes.get(v)
+  if (known !== undefined) return known
+  let h: number
+  if (v instanceof Keyword) {
+    h = mix(0x3c6ef372, stringHash(v.name))
+  } else if (v instanceof Sym) {
+    h = mix(0x1f83d9ab, stringHash(v.name))
+  } else if (v instanceof List || Array.isArray(v)) {
+    const items = v instanceof List ? v.items : (v as ReadonlyArray<Value>)
+    meter.charge(1 + items.length, 0)
+    h = 0x6a09e667 ^ items.length
+    for (const x of items) h = mix(h, hashOf(x, meter))
+  } else if (v instanceof SetValue) {
+    meter.charge(1 + v.size, 0)
+    h = 0x510e527f
+    for (const x of v.values()) h = (h + hashOf(x, meter)) | 0
+  } else if (isMap(v)) {
+    const keys = Object.keys(v)
+    meter.charge(1 + keys.length, keys.length * costs.element)
+    h = 0x9b05688c
+    for (const k of keys) h = (h + mix(stringHash(k), hashOf(v[k]!, meter))) | 0
+  } else {
+    // Functions and host objects are equal only to themselves.
+    h = mix(0x5be0cd19, ++identities)
+  }
+  hashes.set(v, h)
+  return h
+}
+
+/**
+ * Structural equality (`=`): lists and vectors with equal items are equal, as in Clojure. Pairs of
+ * objects found equal are remembered for the rest of the comparison, so values that share
+ * structure compare in time linear in their distinct nodes; cached hashes that differ answer at
+ * once. Charges the nodes it compares (and long strings by their length).
+ */
+export const equals = (a: Value, b: Value, meter: Meter): boolean => {
+  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 256) meter.charge(a.length >> 8, 0)
   if (a === b) return true
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false
-  const seqA = a instanceof List ? a.items : Array.isArray(a) ? a : undefined
-  const seqB = b instanceof List ? b.items : Array.isArray(b) ? b : undefined
+  return deepEquals(a, b, meter, new Map())
+}
+
+const deepEquals = (a: Value, b: Value, meter: Meter, proven: Map<object, Array<object>>): boolean => {
+  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 256) meter.charge(a.length >> 8, 0)
+  if (a === b) return true
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false
+  const ha = hashes.get(a)
+  const hb = hashes.get(b)
+  if (ha !== undefined && hb !== undefined && ha !== hb) return false
+  const partners = proven.get(a)
+  if (partners !== undefined && partners.includes(b)) return true
+  meter.charge(1, 0)
+  const same = compareNodes(a, b, meter, proven)
+  if (same) {
+    if (partners === undefined) proven.set(a, [b])
+    else partners.push(b)
+  }
+  return same
+}
+
+const compareNodes = (a: object, b: object, meter: Meter, proven: Map<object, Array<object>>): boolean => {
+  const seqA = a instanceof List ? a.items : Array.isArray(a) ? (a as ReadonlyArray<Value>) : undefined
+  const seqB = b instanceof List ? b.items : Array.isArray(b) ? (b as ReadonlyArray<Value>) : undefined
   if (seqA !== undefined || seqB !== undefined) {
     if (seqA === undefined || seqB === undefined || seqA.length !== seqB.length) return false
-    for (let i = 0; i < seqA.length; i++) if (!equals(seqA[i]!, seqB[i]!)) return false
+    meter.charge(seqA.length, 0)
+    for (let i = 0; i < seqA.length; i++) if (!deepEquals(seqA[i]!, seqB[i]!, meter, proven)) return false
     return true
   }
   if (a instanceof SetValue || b instanceof SetValue) {
-    if (!(a instanceof SetValue && b instanceof SetValue) || a.members.size !== b.members.size) return false
-    for (const k of a.members.keys()) if (!b.members.has(k)) return false
+    if (!(a instanceof SetValue && b instanceof SetValue) || a.size !== b.size) return false
+    meter.charge(a.size, 0)
+    for (const x of a.values()) if (!b.has(x, meter)) return false
     return true
   }
   if (a instanceof Sym || b instanceof Sym) return a instanceof Sym && b instanceof Sym && a.name === b.name
   if (isMap(a) && isMap(b)) {
     const ka = Object.keys(a)
+    meter.charge(ka.length, ka.length * costs.element)
     if (ka.length !== Object.keys(b).length) return false
-    for (const k of ka) if (!Object.hasOwn(b, k) || !equals(a[k]!, b[k]!)) return false
+    for (const k of ka) if (!Object.hasOwn(b, k) || !deepEquals(a[k]!, b[k]!, meter, proven)) return false
     return true
   }
   return false
@@ -192,29 +343,98 @@ export const equals = (a: Value, b: Value): boolean => {
 /** Truthiness: only nil and false are false. */
 export const truthy = (v: Value): boolean => v !== null && v !== false && v !== undefined
 
-/** Printing, readable back where possible (`pr-str`); strings unquoted with `display`. */
-export const print = (v: Value, display = false, depth = 0): string => {
-  if (depth > 64) return "..."
-  if (v === null || v === undefined) return "nil"
-  switch (typeof v) {
-    case "boolean":
-      return String(v)
-    case "number":
-      return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? "##NaN" : v > 0 ? "##Inf" : "##-Inf"
-    case "string":
-      return display ? v : JSON.stringify(v)
+export interface PrintOptions {
+  /** Charged a node per value printed and the bytes of the text (default: nothing). */
+  readonly meter?: Meter | undefined
+  /** Longest text: past it, `onLong` decides (default 2,000 characters, then "..."). */
+  readonly maxChars?: number | undefined
+  /** What happens past `maxChars`: "truncate" (default) ends the text with "...", "fail" calls `tooLong`. */
+  readonly tooLong?: (() => never) | undefined
+}
+
+/** Thrown inside `print` to stop at `maxChars`. */
+class TextFull {}
+
+const symbolLike = /^[A-Za-z_*+!?<>=/.-][\w*+!?<>=/.-]*$/
+
+/**
+ * Printing, readable back where possible (`pr-str`); strings unquoted with `display`. Bounded: the
+ * text stops at `maxChars` (a message quoting a value never grows with it), and with a meter every
+ * value printed is charged, so printing shared structure costs what the text costs.
+ */
+export const print = (v: Value, display = false, options: PrintOptions = {}): string => {
+  const meter = options.meter ?? unmetered
+  const max = options.maxChars ?? 2000
+  const parts: Array<string> = []
+  let length = 0
+  const emit = (text: string) => {
+    length += text.length
+    if (length > max) {
+      if (options.tooLong !== undefined) options.tooLong()
+      parts.push(text.slice(0, Math.max(0, text.length - (length - max))))
+      throw new TextFull()
+    }
+    meter.charge(0, text.length * costs.char)
+    parts.push(text)
   }
-  if (v instanceof Keyword) return `:${v.name}`
-  if (v instanceof Sym) return v.name
-  if (v instanceof List) return `(${v.items.map((x) => print(x, false, depth + 1)).join(" ")})`
-  if (Array.isArray(v)) return `[${v.map((x) => print(x, false, depth + 1)).join(" ")}]`
-  if (v instanceof SetValue) return `#{${v.values().map((x) => print(x, false, depth + 1)).join(" ")}}`
-  if (isCallable(v)) return `#<fn ${v.name}>`
-  if (isHostObject(v)) return `#<${v.kind}>`
-  if (isMap(v)) {
-    return `{${Object.keys(v).map((k) => `${/^[A-Za-z_*+!?<>=/.-][\w*+!?<>=/.-]*$/.test(k) ? `:${k}` : JSON.stringify(k)} ${print(v[k]!, false, depth + 1)}`).join(" ")}}`
+  const each = (items: ReadonlyArray<Value>, depth: number) => {
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) emit(" ")
+      write(items[i]!, false, depth + 1)
+    }
   }
-  return `#<${typeof v}>`
+  const write = (x: Value, top: boolean, depth: number): void => {
+    meter.charge(1, 0)
+    if (depth > 64) return emit("...")
+    if (x === null || x === undefined) return emit("nil")
+    switch (typeof x) {
+      case "boolean":
+        return emit(String(x))
+      case "number":
+        return emit(Number.isFinite(x) ? String(x) : Number.isNaN(x) ? "##NaN" : x > 0 ? "##Inf" : "##-Inf")
+      case "string":
+        return emit(top && display ? x : JSON.stringify(x))
+    }
+    if (x instanceof Keyword) return emit(`:${x.name}`)
+    if (x instanceof Sym) return emit(x.name)
+    if (x instanceof List) {
+      emit("(")
+      each(x.items, depth)
+      return emit(")")
+    }
+    if (Array.isArray(x)) {
+      emit("[")
+      each(x, depth)
+      return emit("]")
+    }
+    if (x instanceof SetValue) {
+      emit("#{")
+      each(x.values(), depth)
+      return emit("}")
+    }
+    if (isCallable(x)) return emit(`#<fn ${x.name}>`)
+    if (isHostObject(x)) return emit(`#<${x.kind}>`)
+    if (isMap(x)) {
+      emit("{")
+      let first = true
+      for (const k of Object.keys(x)) {
+        if (!first) emit(" ")
+        first = false
+        emit(symbolLike.test(k) ? `:${k}` : JSON.stringify(k))
+        emit(" ")
+        write(x[k]!, false, depth + 1)
+      }
+      return emit("}")
+    }
+    return emit(`#<${typeof x}>`)
+  }
+  try {
+    write(v, true, 0)
+  } catch (e) {
+    if (!(e instanceof TextFull)) throw e
+    parts.push("...")
+  }
+  return parts.join("")
 }
 
 /** A type name for messages ("a map", "a string"). */
@@ -255,7 +475,7 @@ export const syntaxToValue = (s: S.Syntax): Value => {
       return withSpan(out, s.span)
     }
     case "set":
-      return withSpan(new SetValue(s.items.map(syntaxToValue)), s.span)
+      return withSpan(new SetValue(s.items.map(syntaxToValue), unmetered), s.span)
     case "symbol":
       return new Sym(s.name, s.span)
     case "keyword":
@@ -269,11 +489,19 @@ export const syntaxToValue = (s: S.Syntax): Value => {
   }
 }
 
+/** How many forms a conversion back to code may still produce; shared by every expansion of a load. */
+export interface FormBudget {
+  left: number
+}
+
 /**
  * Back from data to code (macro output). Nodes take their own span when they have one, else the
  * macro call site's: a user never sees a location inside a macro's expansion that points nowhere.
+ * Each form produced is taken from `budget`, so output that shares structure (a value whose tree
+ * is exponentially larger than its objects) stops at the budget instead of being built.
  */
-export const valueToSyntax = (v: Value, site: Span): S.Syntax | string => {
+export const valueToSyntax = (v: Value, site: Span, budget: FormBudget): S.Syntax | string => {
+  if (--budget.left < 0) return "more forms than the load's expansion budget allows"
   const at = spanOfValue(v) ?? site
   if (v === null || v === undefined) return S.nil(at)
   switch (typeof v) {
@@ -287,7 +515,7 @@ export const valueToSyntax = (v: Value, site: Span): S.Syntax | string => {
   const many = (items: ReadonlyArray<Value>): Array<S.Syntax> | string => {
     const out: Array<S.Syntax> = []
     for (const item of items) {
-      const s = valueToSyntax(item, at)
+      const s = valueToSyntax(item, at, budget)
       if (typeof s === "string") return s
       out.push(s)
     }

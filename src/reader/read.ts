@@ -2,7 +2,9 @@
  * The reader: `.sib` text in, Syntax forms (with spans) or Read diagnostics out. It never throws.
  *
  * 1. Lex the whole text with moo, checking each token: characters that start no token,
- *    unterminated strings, invalid escapes, invalid numbers, unknown `#` reader macros.
+ *    unterminated strings, invalid escapes, invalid numbers, unknown `#` reader macros, and
+ *    invisible characters (zero-width, bidi controls) in symbols, keywords and numbers, where they
+ *    make names that look alike but differ (strings and comments may hold them).
  * 2. Check delimiters with a stack: an unexpected closer, a mismatched one (the diagnostic names
  *    both the opener and where it failed), an unclosed opener at the end, and nesting deeper than
  *    `maxDepth` (so pathological input never reaches the parser or a recursive walk).
@@ -12,7 +14,9 @@
  */
 import nearley from "nearley"
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
+import { describeInvisible, findInvisible } from "../diagnostics/invisible.ts"
 import { join, type Span } from "../diagnostics/Span.ts"
+import { safeText } from "../diagnostics/terminal.ts"
 import { setFile } from "./build.ts"
 import { type ClassToken, classify } from "./classes.ts"
 import grammar from "./grammar.ts"
@@ -68,6 +72,32 @@ class TokenStream {
   }
 }
 
+const nameKinds: Record<string, string> = { symbol: "symbol", keyword: "keyword", number: "number" }
+
+/**
+ * An invisible character in a name-like token (symbol, keyword, number), or a U+FEFF in whitespace
+ * anywhere but at the start of the text (where it is a byte-order mark): both make a name that
+ * looks like another. Undefined when the token is clean.
+ */
+const invisibleIn = (token: Token, file: string): Diagnostic | undefined => {
+  const kind = nameKinds[token.type!]
+  if (kind === undefined && !(token.type === "ws" && token.offset > 0)) return undefined
+  const found = findInvisible(token.text)
+  if (found === undefined) return undefined
+  const where = spanWithin(token, file, found.index, 1)
+  const what = describeInvisible(found.code)
+  const message = kind === undefined
+    ? `an invisible character ${what} between forms; it is allowed only as a byte-order mark at the start of a file`
+    : `the ${kind} ${safeText(token.text)} contains an invisible character ${what}`
+  return readError("invisible-character", message, where, {
+    hints: [
+      found.what === "bidi"
+        ? "delete it: a bidirectional-text control changes how the text around it is displayed"
+        : "delete it: a name with an invisible character looks exactly like the name without it"
+    ]
+  })
+}
+
 const describeToken = (t: Token): string => {
   switch (t.type) {
     case "quote":
@@ -114,6 +144,8 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
   let last: Token | undefined
   while (token !== undefined && !fatal) {
     const at = spanOf(token, file)
+    const invisible = invisibleIn(token, file)
+    if (invisible !== undefined) diagnostics.push(invisible)
     switch (token.type) {
       case "error":
         diagnostics.push(readError("unexpected-character", `unexpected character ${JSON.stringify(token.text[0])}`, { ...at, endColumn: at.column + 1, endLine: at.line, endOffset: at.offset + 1 }))
@@ -140,7 +172,7 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
         break
       case "number":
         completeForm()
-        if (numberValue(token.text) === undefined) {
+        if (invisible === undefined && numberValue(token.text) === undefined) {
           diagnostics.push(readError("invalid-number", `invalid number ${token.text}`, at, {
             hints: ["numbers look like 42, -7, 3.14, 1e-3 or 0xff; a symbol cannot start with a digit"]
           }))

@@ -73,6 +73,13 @@ export const subscribeOptionNames = [
   "backoff", "onPoison", "ackMode", "leaseMs", "drainTimeoutMs", "commitIntervalMs"
 ] as const
 
+/** A handler running longer is interrupted (and a `.sib` handler computing longer fails). */
+export const defaultAckTimeoutMs = 30_000
+
+/** The most events a fetch may read, and the most handlers a group may run at once. */
+export const maxBatchSize = 10_000
+export const maxMaxInFlight = 10_000
+
 const groupNamePattern = /^[A-Za-z0-9._:-]{1,255}$/
 
 const isPositiveInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0
@@ -146,7 +153,7 @@ export const resolveOptions = (
   }
   const batchSize = positive("batchSize", 100)
   const maxInFlight = positive("maxInFlight", ordering === "strict" ? 1 : 16)
-  const ackTimeoutMs = positive("ackTimeoutMs", 30_000)
+  const ackTimeoutMs = positive("ackTimeoutMs", defaultAckTimeoutMs)
   const maxAttempts = positive("maxAttempts", 5)
   const leaseMs = positive("leaseMs", 30_000)
   const drainTimeoutMs = positive("drainTimeoutMs", 10_000)
@@ -154,6 +161,10 @@ export const resolveOptions = (
   for (const v of [batchSize, maxInFlight, ackTimeoutMs, maxAttempts, leaseMs, drainTimeoutMs, commitIntervalMs]) {
     if (v instanceof SubscribeError) return v
   }
+  // Both size what a group holds in memory (capacity is twice the larger): bounded, so no option
+  // value can make a group allocate without end.
+  if ((batchSize as number) > maxBatchSize) return fail(`batchSize must be at most ${maxBatchSize}, got ${batchSize as number}`)
+  if ((maxInFlight as number) > maxMaxInFlight) return fail(`maxInFlight must be at most ${maxMaxInFlight}, got ${maxInFlight as number}`)
   if (o.filter !== undefined && typeof o.filter !== "function") return fail("filter must be a function (event) => boolean")
   const onPoison = o.onPoison ?? "skip"
   if (onPoison !== "skip" && onPoison !== "hold") return fail(`onPoison must be "skip" or "hold", got ${JSON.stringify(onPoison)}`)

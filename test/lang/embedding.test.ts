@@ -106,7 +106,7 @@ describe("embedding .sib programs (Promise facade)", () => {
   })
 
   it("close stops the program's timers before the bus", async () => {
-    const { dir, paths } = files({ "tick.sib": `(every! "5ms" (fn [] (publish! "ticks" {:at (now)})))\n` })
+    const { dir, paths } = files({ "tick.sib": `(every! "10ms" (fn [] (publish! "ticks" {:at (now)})))\n` })
     const db = join(dir, "tick.db")
     const rt = await createRuntime({ db })
     await rt.load(paths[0]!)

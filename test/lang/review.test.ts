@@ -106,7 +106,7 @@ describe("review regressions", () => {
     const byName = new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
     expect(byName.get("a delivery nobody acks")).toEqual([])
     expect(byName.get("a failing timer")).toEqual(["3:42 division by zero"])
-    expect(byName.get("never ends")).toContain("8:31 the run took more than 1000000 steps (the step budget)")
+    expect(byName.get("never ends")).toContain("8:31 the run took more than 1,000,000 steps (the step budget, maxSteps)")
     expect(byName.get("a keyword is not a topic")).toEqual(["10:37 published: a topic is a name or a descriptor from define-topic, got a keyword"])
     expect(renderTestReport(report)).toMatch(/\n1 passed, 3 failed$/)
   }, 60_000)

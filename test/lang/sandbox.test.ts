@@ -98,9 +98,9 @@ describe("sandbox", () => {
 
   it("a loop that exhausts the step budget, and a value over the size limit, fail the attempt with their location", async () => {
     const steps = await handlerFailure("(reduce + (map inc (range 900000)))")
-    expect(steps.errorMessage).toMatch(/^h\.sib:2:\d+: the run took more than 1000000 steps/)
+    expect(steps.errorMessage).toMatch(/^h\.sib:2:\d+: the run took more than 1,000,000 steps/)
     const size = await handlerFailure("(count (range 5000000))")
-    expect(size.errorMessage).toMatch(/^h\.sib:2:\d+: a collection of 5000000 elements is over the limit/)
+    expect(size.errorMessage).toMatch(/^h\.sib:2:\d+: a collection of 5,000,000 elements would be over the limit/)
   })
 
   it("deep but bounded recursion works, deep data does not overflow the stack", async () => {
