@@ -24,7 +24,7 @@ import type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publis
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "./runtime/Topic.ts"
 import type { CompactionReport, PruneReport } from "./runtime/Maintenance.ts"
-import { type HostValue, loadProgram, type Source } from "./compile/load.ts"
+import { hostEntry, type HostValue, HostValueError, loadProgram, type Source } from "./compile/load.ts"
 import type { Limits } from "./compile/runtime.ts"
 import { startProgram } from "./compile/start.ts"
 import { runTests, type TestReport } from "./compile/testRunner.ts"
@@ -253,6 +253,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
       }
       if (typeof value !== "function" && (typeof value !== "object" || value === null)) {
         throw new TypeError(`registerHost: ${name} must be a function or an object, got ${value === null ? "null" : typeof value}`)
+      }
+      try {
+        hostEntry(name, value)
+      } catch (e) {
+        if (e instanceof HostValueError) throw new TypeError(`registerHost: ${e.message}`)
+        throw e
       }
       host.set(name, value)
     },

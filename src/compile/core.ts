@@ -146,7 +146,8 @@ export const toJson = (v: Value, where: string, meter: Meter): unknown => {
   meter.charge(1, costs.element)
   if (v === null || typeof v === "boolean") return v
   if (typeof v === "string") {
-    meter.charge(v.length >> 4, v.length * costs.char)
+    // Its bytes now (the JSON text will hold it once per occurrence); a step per 64 characters.
+    meter.charge(v.length >> 6, v.length * costs.char)
     return v
   }
   if (typeof v === "number") {

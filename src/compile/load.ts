@@ -28,7 +28,7 @@ import { makeCompiler, Namespace } from "./compile.ts"
 import { coreBuiltins, protectedBuiltins } from "./core.ts"
 import { busObject, domainBuiltins } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, LangError, type Limits, lift, loadBudget, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Frame, isEffect, LangError, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "./runtime.ts"
 import { testingBuiltins } from "./testing.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
@@ -204,7 +204,8 @@ export interface Loader {
 
 export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =>
   Effect.gen(function*() {
-    const limits: Limits = { ...defaultLimits, ...options.limits }
+    const limitsError = limitsProblem(options.limits)
+    const limits: Limits = { ...defaultLimits, ...(limitsError === undefined ? options.limits : {}) }
     const readFile = options.readFile ?? ((p: string) => readFileSync(p, "utf8"))
     const hostProblems: Array<string> = []
     const ns = baseNamespace(options.host, hostProblems)
@@ -215,6 +216,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       diagnostic("Compile", "compile/host", `a registered host value cannot be used: ${message}`, nowhere("<host>"), {
         hints: ["register the function by its own name (registerHost(\"name\", fn)), or make it a method of a registered object"]
       }))
+    if (limitsError !== undefined) diagnostics.push(diagnostic("Compile", "compile/limits", `the load's limits option is not usable: ${limitsError}`, nowhere("<options>")))
     const loaded = new Set<string>()
     /** The folder each loaded file's requires are confined to: its entry file's (real) folder. */
     const roots = new Map<string, string>()

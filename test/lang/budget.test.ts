@@ -1,0 +1,259 @@
+/**
+ * The run budget bounds work and memory, not calls: walks over values that share structure are
+ * linear where they can be (equality, set membership) and charged where they cannot (printing,
+ * JSON, publishing); memory built by a run (publishes included) has a cap, and the runs in
+ * progress share a process-wide pool that is given back; a run computing too long without pausing,
+ * or past its ack timeout, fails at a checkpoint; a load spends one budget over every form and
+ * macro expansion; `advance!` pays for timer firings first. The hostile corpus
+ * (test/lang/hostile.test.ts) checks the same end to end on the `sib` binary.
+ */
+import { describe, expect, it } from "vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { execFileSync } from "node:child_process"
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { loadProgram, type LoadOptions } from "../../src/compile/load.ts"
+import { Budget, bytesInFlight, defaultLimits, type Limits } from "../../src/compile/runtime.ts"
+import { startProgram } from "../../src/compile/start.ts"
+import { runTests } from "../../src/compile/testRunner.ts"
+import { SibError } from "../../src/diagnostics/Diagnostic.ts"
+import { Bus } from "../../src/runtime/Bus.ts"
+import type { DeadLetter } from "../../src/store/records.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const dag = "(defn dag [n] (if (= n 0) [1] (let [c (dag (dec n))] [c c])))\n"
+
+/** The diagnostics of a program that must not load (every message, one per line). */
+const loadFails = async (text: string, options: LoadOptions = {}): Promise<string> => {
+  const exit = await Effect.runPromiseExit(loadProgram([{ file: "b.sib", text }], options))
+  expect(Exit.isFailure(exit), `should not load: ${text}`).toBe(true)
+  const e = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+  return e instanceof SibError ? e.diagnostics.map((d) => `${d.span.line}:${d.span.column} ${d.message}`).join("\n") : String(e)
+}
+
+/** The value `result` gets at load time. */
+const valueOf = async (text: string): Promise<unknown> => {
+  const program = await Effect.runPromise(loadProgram([{ file: "v.sib", text }]))
+  return program.namespace.lookup("result")?.value
+}
+
+/** Runs a program with a handler on "t" in group "g" (1 attempt), publishes `payload`, returns its dead letter (or undefined once handled). */
+const handle = (program: string, options: { readonly limits?: Partial<Limits>; readonly payload?: unknown; readonly events?: number } = {}) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const loaded = yield* loadProgram([{ file: "h.sib", text: program }], { limits: options.limits })
+    const bus = yield* Bus
+    yield* startProgram(loaded, bus, { limits: options.limits })
+    const n = options.events ?? 1
+    for (let i = 0; i < n; i++) yield* bus.publish("t", options.payload ?? { n: i })
+    for (let i = 0; i < 2000; i++) {
+      const [dl] = yield* bus.deadLetters({ group: "g" })
+      if (dl !== undefined) return dl as DeadLetter | undefined
+      const cursor = yield* bus.getCursor("t", "g")
+      if (cursor !== undefined && cursor >= n) return undefined
+      yield* Effect.sleep(5)
+    }
+    throw new Error("the handler neither finished nor dead-lettered")
+  }).pipe(Effect.scoped, Effect.provide(Bus.sqlite({ filename: ":memory:" })), Effect.orDie))
+
+const subscribe = (body: string, options = "") => `(defn h [e] ${body})\n(subscribe! "t" "g" h :from "earliest" :maxAttempts 1 ${options})\n`
+
+describe("walks over shared structure", () => {
+  it("equality and set membership cost the distinct nodes: a 2^40-node tree of 41 objects compares at once", async () => {
+    const started = Date.now()
+    expect(await valueOf(`${dag}(def result [(= (dag 40) (dag 40)) (= (dag 40) (dag 39)) (contains? (hash-set (dag 30) (dag 40)) (dag 40)) (count (conj #{(dag 40)} (dag 40)))])`))
+      .toEqual([true, false, true, 1])
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+
+  for (const [what, form] of [
+    ["printing", "(str (dag 40))"],
+    ["format", "(format \"%s\" (dag 40))"],
+    ["JSON", "(json/stringify (dag 40))"],
+    ["publishing", "(publish! \"out\" {:tree (dag 34)})"]
+  ] as const) {
+    it(`${what} a value sharing structure is charged per node and ends at the budget`, async () => {
+      const started = Date.now()
+      const dl = await handle(`${dag}${subscribe(form)}`)
+      expect(dl?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run (took more than 1,000,000 steps|allocated more than)/)
+      expect(Date.now() - started).toBeLessThan(5000)
+    })
+  }
+
+  it("a log line of a value sharing structure is cut at 10,000 characters, after as many nodes", async () => {
+    const started = Date.now()
+    expect(await handle(`${dag}${subscribe("(log (dag 40))")}`)).toBeUndefined()
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it("macro output sharing structure stops at the load's budget of forms", async () => {
+    const messages = await loadFails(`${dag}(defmacro bloat [] (dag 30))\n(def x (bloat))\n`)
+    expect(messages).toMatch(/macro expansions in this load produced more than their budget of forms/)
+  })
+
+  it("messages quoting a value are cut, never walk it whole", async () => {
+    const messages = await loadFails(`${dag}(def x (+ 1 (dag 40)))\n`)
+    expect(messages).toMatch(/\+ needs numbers, got a vector \(\[\[\[/)
+    expect(messages.length).toBeLessThan(3000)
+  })
+})
+
+describe("memory", () => {
+  it("a run's buffered publishes count in its memory budget: 3,000 publishes of a shared 0.5 MB string stop at 64 MiB", async () => {
+    const started = Date.now()
+    const big = `(def half-mb (apply str (map (fn [_] "0123456789") (range 50000))))\n`
+    const dl = await handle(`${big}${subscribe("(reduce (fn [_ i] (publish! \"out\" {:s half-mb :i i})) nil (range 3000))")}`)
+    expect(dl?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run allocated more than 64 MiB \(its memory budget, maxBytes\)/)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it("every builder pays before it builds: vec, rest, apply, upper-case and split of huge values fail at once", async () => {
+    const doubling = "(reduce (fn [s _] (str s s)) \"ab\" (range 22))"
+    for (const form of [`(count (vec ${doubling}))`, `(count (rest ${doubling}))`, `(count (apply vector ${doubling}))`, `(count (split ${doubling} ""))`]) {
+      expect(await loadFails(`(def result ${form})`), form).toMatch(/a collection of 8,388,60\d elements would be over the limit of 1,000,000/)
+    }
+    expect(await loadFails(`(def result (upper-case (reduce (fn [s _] (str s s)) "ab" (range 24))))`)).toMatch(/string (of [\d,]+ characters )?would be over the limit of 10,000,000/)
+  })
+
+  it("the runs in progress share one pool, given back when each run ends", async () => {
+    const limits = { ...defaultLimits, maxBytes: 1000, maxBytesInFlight: 1500 }
+    const clock = { monotonicTimeNanosUnsafe: () => 0n } as never
+    const options = { what: "run", maxSteps: 10, maxBytes: limits.maxBytes, pooled: true, maxBytesInFlight: limits.maxBytesInFlight, maxBlockMs: 1000 } as const
+    const before = bytesInFlight()
+    const a = new Budget(options, clock)
+    const b = new Budget(options, clock)
+    a.charge(0, 900)
+    expect(() => b.charge(0, 900)).toThrow(/runs in progress hold more than 1,500 bytes together/)
+    a.release()
+    b.release()
+    const c = new Budget(options, clock)
+    c.charge(0, 900)
+    c.release()
+    expect(bytesInFlight()).toBe(before)
+  })
+
+  it("handler runs give their memory back however they end (ok, failed, interrupted by the ack timeout)", async () => {
+    const before = bytesInFlight()
+    await handle(subscribe("(count (range 1000))"), { events: 20 })
+    await handle(subscribe("(/ 1 (count (range 1000 1000)))"))
+    await handle(subscribe("(do (count (range 1000)) (sleep! 5000))", ":ackTimeoutMs 50"))
+    expect(bytesInFlight()).toBe(before)
+  })
+
+  it("keywords built from data are freed with the values holding them", () => {
+    const script = `
+      import { Keyword } from ${JSON.stringify(join(import.meta.dirname, "..", "..", "src", "reader", "Value.ts"))}
+      const base = Keyword.internedCount()
+      for (let i = 0; i < 200000; i++) Keyword.of("k".repeat(50) + i)
+      const grown = Keyword.internedCount() - base
+      globalThis.gc()
+      for (let i = 0; i < 20; i++) { await new Promise((r) => setTimeout(r, 10)); globalThis.gc() }
+      console.log(JSON.stringify({ grown, left: Keyword.internedCount() - base }))
+    `
+    const out = JSON.parse(execFileSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8" })) as { grown: number; left: number }
+    expect(out.grown).toBe(200000)
+    expect(out.left).toBeLessThan(1000)
+  })
+})
+
+describe("time", () => {
+  it("a run computing without pausing fails after maxBlockMs, located, even with a budget too large to stop it", async () => {
+    const started = Date.now()
+    const looping = await handle(`(defn burn [] (reduce (fn [a x] (+ a (count (range 50)))) 0 (range 1000000)))\n${subscribe("(reduce (fn [_ _] (burn)) nil (range 1000000))")}`, {
+      limits: { maxSteps: 1_000_000_000_000, maxBytes: 1_000_000_000_000, maxBytesInFlight: 1_000_000_000_000, maxBlockMs: 200 }
+    })
+    expect(looping?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run computed for more than 200 ms without pausing \(maxBlockMs\)/)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it("the ack timeout is real for .sib handlers: a run computing past it fails there", async () => {
+    const dl = await handle(`(defn burn [] (reduce (fn [a x] (+ a (count (range 50)))) 0 (range 1000000)))\n${subscribe("(reduce (fn [_ _] (burn)) nil (range 1000000))", ":ackTimeoutMs 150")}`, {
+      limits: { maxSteps: 1_000_000_000_000, maxBytes: 1_000_000_000_000, maxBytesInFlight: 1_000_000_000_000, maxBlockMs: 60_000 }
+    })
+    expect(dl?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run ran longer than its ack timeout \(150 ms, ackTimeoutMs\)/)
+  })
+
+  it("advance! pays for the timer firings it causes before moving the clock", async () => {
+    const started = Date.now()
+    const program = await Effect.runPromise(loadProgram([{ file: "t.sib", text: `(every! "10ms" (fn [] nil))\n(deftest "a day" (advance! "1d"))\n(deftest "a second" (advance! "1s"))\n` }]))
+    const report = await Effect.runPromise(runTests(program))
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.message)])).toEqual([
+      ["a day", [expect.stringMatching(/^advance! "1d" would fire the program's timers 8,640,000 times, more than the test's budget allows/)]],
+      ["a second", []]
+    ])
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+})
+
+describe("one budget per load", () => {
+  it("macro expansions share the load's step budget (a file of burning macros ends at once)", async () => {
+    const started = Date.now()
+    const burn = "(defmacro burn [] (reduce + (map inc (range 900000))) nil)\n"
+    const messages = await loadFails(`${burn}${Array.from({ length: 24 }, () => "(burn)").join("\n")}\n`)
+    expect(messages).toMatch(/the load took more than 10,000,000 steps \(the load's step budget, maxLoadSteps/)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it("and its budget of forms (24 forms each expanding to 450k forms stop at the first million)", async () => {
+    const bloat = "(defmacro bloat [] (cons 'do (map (fn [i] i) (range 450000))))\n"
+    const messages = await loadFails(`${bloat}${Array.from({ length: 24 }, () => "(bloat)").join("\n")}\n`)
+    expect(messages).toMatch(/macro expansions in this load produced more than their budget of forms/)
+  })
+})
+
+describe("the host and the file system", () => {
+  it("a function inside a registered object's data is refused at load, never callable (not as a filter either)", async () => {
+    const messages = await loadFails(`(subscribe! "t" "g" (fn [e] nil) :filter cfg.nested.fn)\n`, {
+      host: { cfg: { nested: { fn: () => process.exit(42) } } }
+    })
+    expect(messages).toMatch(/a registered host value cannot be used: cfg\.nested\.fn is a function inside a field/)
+    expect(await loadFails(`(subscribe! "t" "g" (fn [e] nil) :filter "yes")\n`)).toMatch(/:filter must be a function of the event, got a string/)
+    const program = await Effect.runPromise(loadProgram([{ file: "d.sib", text: `(def result [cfg.team cfg.limits.cpu (get-in cfg [:tags 1])])\n` }], {
+      host: { cfg: { team: "ops", limits: { cpu: 0.5 }, tags: ["a", "b"], page: () => 1 } }
+    }))
+    expect(program.namespace.lookup("result")?.value).toEqual(["ops", 0.5, "b"])
+  })
+
+  it("require stays inside the program's folder: no absolute paths, no way up, no links out, only .sib files", () => {
+    const dir = makeTmpDir()
+    const app = join(dir, "app")
+    mkdirSync(join(app, "lib"), { recursive: true })
+    mkdirSync(join(dir, "outside"))
+    writeFileSync(join(dir, "outside", "x.sib"), "(def secret 1)\n")
+    writeFileSync(join(app, "lib", "ok.sib"), "(def ok 1)\n")
+    writeFileSync(join(app, "notes.txt"), "root:x:0:0:root:/root:/bin/bash\n")
+    symlinkSync("/etc/passwd", join(app, "passwd.sib"))
+    symlinkSync(join(app, "notes.txt"), join(app, "notes.sib"))
+    symlinkSync(join(app, "lib", "ok.sib"), join(app, "alias.sib"))
+    const check = async (text: string) => {
+      writeFileSync(join(app, "main.sib"), text)
+      const exit = await Effect.runPromiseExit(loadProgram([join(app, "main.sib")]))
+      if (Exit.isSuccess(exit)) return "loaded"
+      const e = Cause.squash(exit.cause)
+      return e instanceof SibError ? e.render() : String(e)
+    }
+    return (async () => {
+      expect(await check(`(require "../outside/x.sib")\n`)).toMatch(/require of "\.\.\/outside\/x\.sib" leads outside the program's folder/)
+      expect(await check(`(require "lib/../../outside/x.sib")\n`)).toMatch(/leads outside the program's folder/)
+      expect(await check(`(require ${JSON.stringify(join(dir, "outside", "x.sib"))})\n`)).toMatch(/not an absolute path/)
+      const passwd = await check(`(require "passwd.sib")\n`)
+      expect(passwd).toMatch(/is a link to a file outside the program's folder/)
+      expect(passwd).not.toMatch(/root:/)
+      expect(await check(`(require "notes.sib")\n`)).toMatch(/is a link to a file that is not a \.sib file/)
+      expect(await check(`(require "lib/ok.sib")\n(require "alias.sib")\n(def result ok)\n`)).toBe("loaded")
+      const entry = await Effect.runPromiseExit(loadProgram([join(app, "notes.txt")]))
+      expect(Exit.isFailure(entry) && String(Cause.squash(entry.cause))).toMatch(/notes\.txt is not a \.sib file/)
+    })()
+  })
+})
+
+describe("options", () => {
+  it("bounds: every! under 10 ms, maxInFlight and batchSize too large, an option named __proto__", async () => {
+    expect(await loadFails(`(every! "0ms" (fn [] nil))\n`)).toMatch(/every!: an interval of 0 ms is under the minimum of 10 ms|is not a duration/)
+    expect(await loadFails(`(every! 5 (fn [] nil))\n`)).toMatch(/every!: an interval of 5 ms is under the minimum of 10 ms/)
+    expect(await loadFails(`(subscribe! "t" "g" (fn [e] nil) :maxInFlight 5000000)\n`)).toMatch(/maxInFlight must be at most 10000, got 5000000/)
+    expect(await loadFails(`(subscribe! "t" "g" (fn [e] nil) :batchSize 100000000)\n`)).toMatch(/batchSize must be at most 10000/)
+    expect(await loadFails(`(publish! "t" {} (keyword "__proto__") 1)\n`)).toMatch(/publish!: unknown option :__proto__/)
+  })
+})
