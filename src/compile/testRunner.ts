@@ -18,7 +18,7 @@ import { renderDiagnostics } from "../diagnostics/render.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
-import { defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, testBudget } from "./runtime.ts"
+import { defaultLimits, fail, type Limits, lift, located, makeRun, releasing, runBudget, testBudget, timerFiringCost } from "./runtime.ts"
 import { startProgram } from "./start.ts"
 
 export interface TestResult {
@@ -78,13 +78,27 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     }
     yield* settle
     const topicsOf = (group: string) => program.subscriptions.find((s) => s.group === group)?.topics ?? []
-    const advance = (ms: number) => Effect.gen(function*() {
-      yield* settle
-      yield* TestClock.adjust(ms)
-      yield* settle
-    })
+    const advance = (ms: number) => {
+      // Every timer firing it causes is paid for before the clock moves (advance! and sleep! in a
+      // test body both come here): a fast timer and a long advance fail at once instead of running
+      // millions of firings.
+      const firings = program.timers.reduce((n, timer) => n + (timer.kind === "every" ? Math.floor(ms / timer.ms) : 0), 0)
+      const cost = firings * timerFiringCost
+      const left = budget.options.maxSteps - budget.steps
+      if (cost > left) {
+        fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire the program's timers ${firings.toLocaleString("en-US")} times, more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings)`, [
+          "move the clock in a shorter step, or test the timer with a longer interval"
+        ])
+      }
+      budget.absorb(cost)
+      return Effect.gen(function*() {
+        yield* settle
+        yield* TestClock.adjust(ms)
+        yield* settle
+      })
+    }
     const run = makeRun("test", limits, clock, yield* Random.Random, {
-      bus, program, test: { failures, advance, topicsOf, budget }
+      bus, program, test: { failures, advance, topicsOf }
     }, runBudget(limits, clock, { parent: budget }))
     const exit = yield* Effect.exit(Effect.suspend(() => {
       try {
