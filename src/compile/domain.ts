@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import type { Span } from "../diagnostics/Span.ts"
 import {
-  type Callable, type HostObject, isCallable, isHostObject, isMap, Keyword, kindOf, List, makeMap, mapKey, print, typeName, type Value
+  type Callable, costs, type HostObject, isCallable, isHostObject, isMap, Keyword, kindOf, List, makeMap, mapKey, type Meter, print, typeName, type Value
 } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
@@ -105,7 +105,9 @@ const scalarTypes: Record<string, Check> = {
 }
 
 /** Compiles the small schema language: :string, :int, ..., {:field type}, [type]; `:field?` is optional. */
-export const schemaCheck = (spec: Value, where: string): Check => {
+export const schemaCheck = (spec: Value, where: string, meter: Meter): Check => {
+  // Each node of the spec is charged as it is compiled: a spec that shares structure pays per use.
+  meter.charge(1, costs.object)
   if (spec instanceof Keyword || typeof spec === "string") {
     const name = spec instanceof Keyword ? spec.name : spec
     const check = scalarTypes[name]
@@ -113,7 +115,7 @@ export const schemaCheck = (spec: Value, where: string): Check => {
     return check!
   }
   if (Array.isArray(spec) && spec.length === 1) {
-    const item = schemaCheck(spec[0]!, where)
+    const item = schemaCheck(spec[0]!, where, meter)
     return (v, path) => {
       if (!Array.isArray(v)) return `${path || "payload"} must be a vector`
       for (let i = 0; i < v.length; i++) {
@@ -124,10 +126,12 @@ export const schemaCheck = (spec: Value, where: string): Check => {
     }
   }
   if (isMap(spec)) {
-    const fields = Object.keys(spec).map((k) => {
+    const keys = Object.keys(spec)
+    meter.charge(keys.length + (where.length >> 4), keys.length * costs.entry)
+    const fields = keys.map((k) => {
       const optional = k.endsWith("?")
       const name = optional ? k.slice(0, -1) : k
-      return { name, optional, check: schemaCheck(spec[k]!, `${where}.${name}`) }
+      return { name, optional, check: schemaCheck(spec[k]!, `${where}.${name}`, meter) }
     })
     return (v, path) => {
       if (typeof v !== "object" || v === null || Array.isArray(v)) return `${path || "payload"} must be a map`
@@ -228,7 +232,7 @@ const defineTopic = builtin({
       fail("topic", `define-topic: topic ${topic} is already defined at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`)
     }
     const keyField = o.key === undefined || o.key === null ? undefined : mapKey(o.key)
-    const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema")
+    const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema", run.budget)
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
       ...(o.compaction !== undefined ? { compaction: o.compaction === true } : {}),

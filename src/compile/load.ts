@@ -20,7 +20,7 @@ import { type ExpandEnv, expand } from "../expand/expand.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
 import {
-  type Callable, type FormBudget, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, SetValue, type Value
+  type Callable, costs, type FormBudget, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, type Meter, SetValue, type Value
 } from "../reader/Value.ts"
 import { toCallable } from "./builtins.ts"
 import type { Closure } from "./Closure.ts"
@@ -28,7 +28,7 @@ import { makeCompiler, Namespace } from "./compile.ts"
 import { coreBuiltins, protectedBuiltins } from "./core.ts"
 import { busObject, domainBuiltins } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, LangError, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "./runtime.ts"
+import { defaultLimits, type Frame, isEffect, LangError, type Limits, limitsProblem, lift, loadBudget, located, makeRun, type RunState } from "./runtime.ts"
 import { testingBuiltins } from "./testing.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
@@ -54,17 +54,29 @@ export interface Source {
   readonly text?: string | undefined
 }
 
-/** Host arguments: keywords become their names, lists and sets arrays; maps and vectors stay. */
-const toHost = (v: Value): unknown =>
-  v instanceof Keyword ? v.name : v instanceof List ? v.items.map(toHost) : v instanceof SetValue ? v.values().map(toHost) : v
+/**
+ * Host arguments: keywords become their names, lists and sets arrays (converted node by node, each
+ * charged: a list sharing structure pays per occurrence); maps and vectors are passed as they are.
+ */
+const toHost = (v: Value, meter: Meter): unknown => {
+  if (v instanceof Keyword) return v.name
+  if (v instanceof List || v instanceof SetValue) {
+    const items = v instanceof List ? v.items : v.values()
+    meter.charge(1 + items.length, items.length * costs.element)
+    return items.map((x) => toHost(x, meter))
+  }
+  return v
+}
 
 export const hostFunction = (name: string, f: HostFunction): Callable => ({
   [kindOf]: "fn",
   name,
-  invoke: (_run, args) => {
+  invoke: (run, args) => {
+    const meter = (run as RunState).budget
+    const hostArgs = args.map((a) => toHost(a, meter))
     let out: unknown
     try {
-      out = f(...args.map(toHost))
+      out = f(...hostArgs)
     } catch (e) {
       throw new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`)
     }

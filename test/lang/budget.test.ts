@@ -87,6 +87,20 @@ describe("walks over shared structure", () => {
     expect(Date.now() - started).toBeLessThan(5000)
   })
 
+  it("siblings: a list sharing structure passed to a host function, a schema sharing structure", async () => {
+    const listDag = "(defn ldag [n] (if (= n 0) (list 1) (let [c (ldag (dec n))] (list c c))))\n"
+    const program = await Effect.runPromise(loadProgram([{ file: "hf.sib", text: `${listDag}(defn h [e] (send (ldag 40)))\n(subscribe! "t" "g" h)\n` }], {
+      host: { send: () => 1 }
+    }))
+    const handler = program.subscriptions[0]!.handler
+    const { makeRun } = await import("../../src/compile/runtime.ts")
+    const run = makeRun("handler", defaultLimits, { monotonicTimeNanosUnsafe: () => 0n } as never, {} as never, {})
+    expect(() => handler.invoke(run, [{ payload: {} } as never], program.subscriptions[0]!.span)).toThrow(/steps/)
+    run.budget.release()
+    const schema = "(def s (reduce (fn [m _] {:a m :b m}) {:x :int} (range 40)))\n(define-topic \"t\" {:schema s})\n"
+    expect(await loadFails(schema)).toMatch(/the load took more than 10,000,000 steps/)
+  })
+
   it("macro output sharing structure stops at the load's budget of forms", async () => {
     const messages = await loadFails(`${dag}(defmacro bloat [] (dag 30))\n(def x (bloat))\n`)
     expect(messages).toMatch(/macro expansions in this load produced more than their budget of forms/)
