@@ -363,7 +363,7 @@ const strings: Array<Builtin> = [
       if (n instanceof Keyword) return n
       const name = str(n!, "keyword")
       allocate(run, costs.object + name.length * costs.char)
-      return Keyword.of(name)
+      return Keyword.fromData(name)
     }
   }),
   builtin({

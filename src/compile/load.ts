@@ -12,7 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { readFileSync, realpathSync } from "node:fs"
+import { readFileSync, realpathSync, statSync } from "node:fs"
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
@@ -327,10 +327,31 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         }
       })
 
+    /** Characters of source this load may still read (every file together). */
+    let sourceLeft = limits.maxSourceChars
+    const tooMuchSource = (file: string, size: number, at: Span): boolean => {
+      if (size <= sourceLeft) return false
+      diagnostics.push(diagnostic("Compile", "compile/source-size", `${file} (${size.toLocaleString("en-US")} characters) would take the program's source over the limit of ${limits.maxSourceChars.toLocaleString("en-US")} characters (maxSourceChars)`, at, {
+        hints: ["a program's files are code: keep large data in events or in the application"]
+      }))
+      return true
+    }
+    /** The file's size on disk when it is too large to read at all (checked before reading). */
+    const tooLargeOnDisk = (path: string, shown: string, at: Span): boolean => {
+      if (!onDisk) return false
+      try {
+        return tooMuchSource(shown, statSync(path).size, at)
+      } catch {
+        return false
+      }
+    }
+
     const processFile = (file: string, text: string): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (loaded.has(resolve(file))) return
         loaded.add(resolve(file))
+        if (tooMuchSource(file, text.length, nowhere(file))) return
+        sourceLeft -= text.length
         texts.set(file, text)
         order.push(file)
         const result = read(text, file)
@@ -373,6 +394,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             return
           }
           if (loaded.has(target)) return
+          if (tooLargeOnDisk(target, path.value, path.span)) return
           let text: string
           try {
             text = readFile(target)
@@ -455,6 +477,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             return Effect.void
           }
           roots.set(file, dirname(resolve(file)))
+          if (tooLargeOnDisk(resolve(file), s.file, nowhere(s.file))) return Effect.void
           try {
             text = readFile(resolve(file))
           } catch (e) {
@@ -491,6 +514,12 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       Effect.gen(function*() {
         lastValue = null
         freshBudget()
+        sourceLeft = limits.maxSourceChars
+        if (tooMuchSource(file, text.length, nowhere(file))) {
+          const found = [...diagnostics]
+          diagnostics.length = 0
+          return yield* new SibError({ diagnostics: found, sources: new Map() })
+        }
         const result = read(text, file)
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.

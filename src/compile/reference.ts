@@ -8,6 +8,7 @@ import { coreMacros } from "../expand/macros.ts"
 import type { Builtin, BuiltinGroup } from "./builtins.ts"
 import { coreBuiltins } from "./core.ts"
 import { domainBuiltins } from "./domain.ts"
+import { defaultMaxFormTokens } from "../reader/read.ts"
 import { defaultLimits } from "./runtime.ts"
 import { specials } from "./specials.ts"
 import { testingBuiltins } from "./testing.ts"
@@ -138,7 +139,9 @@ letter), never a hung or crashed process. An application changes them with the \
 | \`maxLoadSteps\` | ${defaultLimits.maxLoadSteps.toLocaleString("en-US")} | work of a whole load (\`sib check\`, \`sib run\`, a reload): every top-level form and every macro expansion of every file |
 | \`maxLoadBytes\` | ${mib(defaultLimits.maxLoadBytes)} | memory a whole load allocates (estimated) |
 | \`maxExpandedForms\` | ${defaultLimits.maxExpandedForms.toLocaleString("en-US")} | forms all macro expansions of a load may produce together |
+| \`maxSourceChars\` | ${defaultLimits.maxSourceChars.toLocaleString("en-US")} | characters of source a load reads, every file together |
 | reader nesting | 256 | nesting of brackets in a file |
+| reader form size | ${defaultMaxFormTokens.toLocaleString("en-US")} | tokens in one top-level form (a form is parsed on its own, so reading costs what it keeps) |
 
 Fixed bounds besides: a test (its body and every handler and timer run of its program) may take 10 times
 \`maxSteps\` in all, and \`advance!\` pays 100 steps for each timer firing it causes before it moves the

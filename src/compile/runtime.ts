@@ -42,6 +42,8 @@ export interface Limits {
   readonly maxLoadBytes: number
   /** Forms all macro expansions of a load may produce together. */
   readonly maxExpandedForms: number
+  /** Characters of source text a load may read (every file together). */
+  readonly maxSourceChars: number
 }
 
 const MiB = 1024 * 1024
@@ -54,9 +56,10 @@ export const defaultLimits: Limits = {
   maxBytes: 64 * MiB,
   maxBytesInFlight: 256 * MiB,
   maxBlockMs: 1000,
-  maxLoadSteps: 10_000_000,
-  maxLoadBytes: 256 * MiB,
-  maxExpandedForms: 1_000_000
+  maxLoadSteps: 8_000_000,
+  maxLoadBytes: 128 * MiB,
+  maxExpandedForms: 250_000,
+  maxSourceChars: 4 * MiB
 }
 
 /** Checks a `limits` option: every given value a positive integer (or the defaults' field names only). */

@@ -13,9 +13,10 @@ import type { Span } from "../diagnostics/Span.ts"
 import * as S from "./Syntax.ts"
 
 /**
- * Keywords are interned (one object per name, so `=` and map lookups compare them by identity)
- * while something holds them: the table keeps weak references, so keywords built from data
- * (`(keyword e.payload.x)`) are freed with the values that hold them instead of piling up.
+ * Keywords of the program's text are interned (one object per name) while something holds them:
+ * the table keeps weak references. Keywords built from data (`(keyword e.payload.x)`) are not
+ * added to it (`Keyword.fromData`): they are plain objects freed with the values holding them, so
+ * no stream of distinct names can grow a table. Equality and hashing compare keywords by name.
  */
 export class Keyword {
   readonly name: string
@@ -27,6 +28,10 @@ export class Keyword {
     const ref = Keyword.interned.get(name)
     if (ref !== undefined && ref.deref() === undefined) Keyword.interned.delete(name)
   })
+  /** The interned keyword of this name if there is one, else a keyword of its own (not interned). */
+  static fromData(name: string): Keyword {
+    return Keyword.interned.get(name)?.deref() ?? new Keyword(name)
+  }
   static of(name: string): Keyword {
     const known = Keyword.interned.get(name)?.deref()
     if (known !== undefined) return known
@@ -92,8 +97,8 @@ export class SetValue {
   }
   /** A new set with the members of this one and `more`. */
   with(more: Iterable<Value>, meter: Meter): SetValue {
+    // (The caller pays for the copy, as for any collection it builds.)
     const out = new SetValue([], meter)
-    meter.charge(this.order.length, this.order.length * costs.element)
     for (const [h, bucket] of this.buckets) out.buckets.set(h, [...bucket])
     out.order.push(...this.order)
     for (const v of more) out.add(v, meter)
@@ -330,6 +335,7 @@ const compareNodes = (a: object, b: object, meter: Meter, proven: Map<object, Ar
     return true
   }
   if (a instanceof Sym || b instanceof Sym) return a instanceof Sym && b instanceof Sym && a.name === b.name
+  if (a instanceof Keyword || b instanceof Keyword) return a instanceof Keyword && b instanceof Keyword && a.name === b.name
   if (isMap(a) && isMap(b)) {
     const ka = Object.keys(a)
     meter.charge(ka.length, ka.length * costs.element)

@@ -8,8 +8,10 @@
  * 2. Check delimiters with a stack: an unexpected closer, a mismatched one (the diagnostic names
  *    both the opener and where it failed), an unclosed opener at the end, and nesting deeper than
  *    `maxDepth` (so pathological input never reaches the parser or a recursive walk).
- * 3. Parse the significant tokens with the nearley grammar, which must give exactly one parse
- *    (more is a bug in the grammar).
+ * 3. Parse each top-level form's tokens with the nearley grammar as soon as the form is complete
+ *    (one parser per form, so the parser's chart never spans more than one form: reading costs the
+ *    Syntax it keeps, not a chart of the whole file). Each parse must be exactly one (more is a
+ *    bug in the grammar). A top-level form of more than `maxFormTokens` tokens is refused.
  * 4. Check map and set literals: an odd number of map entries, duplicate literal keys.
  */
 import nearley from "nearley"
@@ -31,7 +33,11 @@ export interface ReadResult {
 export interface ReadOptions {
   /** Deepest nesting accepted (default 256). */
   readonly maxDepth?: number | undefined
+  /** Most tokens in one top-level form (default 200,000): what parsing one form may hold at once. */
+  readonly maxFormTokens?: number | undefined
 }
+
+export const defaultMaxFormTokens = 200_000
 
 const compiled = nearley.Grammar.fromCompiled(grammar)
 
@@ -117,8 +123,23 @@ const describeToken = (t: Token): string => {
 
 export const read = (text: string, file: string, options: ReadOptions = {}): ReadResult => {
   const maxDepth = options.maxDepth ?? 256
+  const maxFormTokens = options.maxFormTokens ?? defaultMaxFormTokens
   const diagnostics: Array<Diagnostic> = []
-  const significant: Array<Token> = []
+  /** The significant tokens of the top-level form being read. */
+  let significant: Array<Token> = []
+  const forms: Array<Syntax> = []
+  /** Parses the form just completed (unless an earlier problem means nothing will be returned). */
+  const flush = (): void => {
+    if (significant.length > 0 && diagnostics.length === 0) {
+      const parsed = parse(significant, file)
+      if (Array.isArray(parsed)) forms.push(...parsed)
+      else {
+        diagnostics.push(parsed as Diagnostic)
+        fatal = true
+      }
+    }
+    significant = []
+  }
   const stack: Array<Token> = []
   // Reader-macro prefixes (' ` ~ ~@ #_) nest their form one level deeper: they count toward the
   // depth until the form they apply to is complete.
@@ -218,6 +239,14 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
     if (!isTrivia(token)) {
       significant.push(token)
       last = token
+      if (significant.length > maxFormTokens && !fatal) {
+        diagnostics.push(readError("form-too-large", `a top-level form of more than ${maxFormTokens.toLocaleString("en-US")} tokens`, spanOf(significant[0]!, file), {
+          hints: ["split it into several top-level forms (several defs), or load large data from events rather than source"]
+        }))
+        fatal = true
+      }
+      // A top-level form is complete: nothing open, no reader-macro prefix waiting for its form.
+      if (!fatal && stack.length === 0 && prefixes.length === 0) flush()
     }
     if (fatal) break
     try {
@@ -235,12 +264,18 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
     }))
     fatal = true
   }
+  // A form left incomplete at the end (a prefix with no form after it) is parsed for its message.
+  if (!fatal) flush()
   if (diagnostics.length > 0) return { forms: [], diagnostics }
+  for (const form of forms) checkLiterals(form, diagnostics)
+  return { forms: diagnostics.length > 0 ? [] : forms, diagnostics }
+}
 
+/** Parses the tokens of one top-level form (or of a form left incomplete at the end): its forms, or the diagnostic. */
+const parse = (significant: ReadonlyArray<Token>, file: string): ReadonlyArray<Syntax> | Diagnostic => {
   setFile(file)
   const parser = new nearley.Parser(compiled, { keepHistory: false })
-  const classified = significant.map(classify)
-  parser.lexer = new TokenStream(classified) as never
+  parser.lexer = new TokenStream(significant.map(classify)) as never
   try {
     parser.feed("")
   } catch (e) {
@@ -251,24 +286,16 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
     const message = before !== undefined && ["quote", "quasiquote", "unquote", "splice", "discard"].includes(before.type!)
       ? `expected a form after ${describeToken(before)}, found ${bad?.text}`
       : `unexpected ${bad?.text ?? "end of input"}`
-    return { forms: [], diagnostics: [readError("unexpected-token", message, where)] }
+    return readError("unexpected-token", message, where)
   }
   if (parser.results.length === 0) {
-    const end = last!
-    return {
-      forms: [],
-      diagnostics: [readError("missing-form", `expected a form after ${describeToken(end)} before the end of the text`, spanOf(end, file))]
-    }
+    const end = significant[significant.length - 1]!
+    return readError("missing-form", `expected a form after ${describeToken(end)} before the end of the text`, spanOf(end, file))
   }
   if (parser.results.length > 1) {
-    return {
-      forms: [],
-      diagnostics: [readError("ambiguous", `internal error: the grammar found ${parser.results.length} parses (please report this)`, spanOf(significant[0]!, file))]
-    }
+    return readError("ambiguous", `internal error: the grammar found ${parser.results.length} parses (please report this)`, spanOf(significant[0]!, file))
   }
-  const forms = parser.results[0] as ReadonlyArray<Syntax>
-  for (const form of forms) checkLiterals(form, diagnostics)
-  return { forms: diagnostics.length > 0 ? [] : forms, diagnostics }
+  return parser.results[0] as ReadonlyArray<Syntax>
 }
 
 /** Odd map entries and duplicate literal keys (map keys, set members). */
