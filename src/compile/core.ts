@@ -144,10 +144,15 @@ const comparison = (name: string, test: (c: number) => boolean, doc: string): Bu
  */
 export const toJson = (v: Value, where: string, meter: Meter): unknown => {
   meter.charge(1, costs.element)
+  return jsonOf(v, where, meter)
+}
+
+/** The conversion, the node itself paid for: each container pays for its children, each string for its text. */
+const jsonOf = (v: Value, where: string, meter: Meter): unknown => {
   if (v === null || typeof v === "boolean") return v
   if (typeof v === "string") {
     // Its bytes now (the JSON text will hold it once per occurrence); a step per 64 characters.
-    meter.charge(v.length >> 6, v.length * costs.char)
+    if (v.length > 16) meter.charge(v.length >> 6, v.length * costs.char)
     return v
   }
   if (typeof v === "number") {
@@ -155,14 +160,22 @@ export const toJson = (v: Value, where: string, meter: Meter): unknown => {
   }
   if (v instanceof Keyword) return v.name
   if (v instanceof Sym) return v.name
-  if (v instanceof List) return v.items.map((x) => toJson(x, where, meter))
-  if (Array.isArray(v)) return v.map((x) => toJson(x, where, meter))
-  if (v instanceof SetValue) return v.values().map((x) => toJson(x, where, meter))
+  const items = v instanceof List ? v.items : Array.isArray(v) ? v : v instanceof SetValue ? v.values() : undefined
+  if (items !== undefined) {
+    meter.charge(items.length, items.length * costs.element)
+    return items.map((x) => jsonOf(x, where, meter))
+  }
   if (isMap(v)) {
+    const keys = Object.keys(v)
+    let bytes = keys.length * costs.entry
+    for (const k of keys) bytes += k.length * costs.char
+    meter.charge(keys.length, bytes)
     const out: Record<string, unknown> = {}
-    for (const k of Object.keys(v)) {
-      meter.charge(1, k.length * costs.char + costs.entry)
-      Object.defineProperty(out, k, { value: toJson(v[k]!, where, meter), enumerable: true, writable: true, configurable: true })
+    for (const k of keys) {
+      const x = jsonOf(v[k]!, where, meter)
+      // An own "__proto__" entry is data: defined, never assigned (which would set the prototype).
+      if (k === "__proto__") Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true })
+      else out[k] = x
     }
     return out
   }
