@@ -4,12 +4,23 @@
 // @ts-ignore
 function id(d: any[]): any { return d[0]; }
 declare var discard: any;
-declare var open: any;
-declare var close: any;
-declare var prefix: any;
-declare var atom: any;
+declare var lparen: any;
+declare var rparen: any;
+declare var lbrack: any;
+declare var rbrack: any;
+declare var lbrace: any;
+declare var rbrace: any;
+declare var setOpen: any;
+declare var quote: any;
+declare var quasiquote: any;
+declare var unquote: any;
+declare var splice: any;
+declare var number: any;
+declare var string: any;
+declare var keyword: any;
+declare var symbol: any;
 
-import { classes } from "./classes.ts"
+import { lexer } from "./lexer.ts"
 import * as build from "./build.ts"
 
 interface NearleyToken {
@@ -40,18 +51,29 @@ interface Grammar {
 };
 
 const grammar: Grammar = {
-  Lexer: classes,
+  Lexer: lexer,
   ParserRules: [
     {"name": "program", "symbols": ["elements"], "postprocess": id},
     {"name": "elements", "symbols": [], "postprocess": () => []},
     {"name": "elements", "symbols": ["elements", "element"], "postprocess": ([items, item]) => build.push(items, item)},
     {"name": "element", "symbols": ["form"], "postprocess": id},
     {"name": "element", "symbols": ["discard"], "postprocess": () => build.discarded},
-    {"name": "discard", "symbols": [(classes.has("discard") ? {type: "discard"} : discard), "form"]},
-    {"name": "discard", "symbols": [(classes.has("discard") ? {type: "discard"} : discard), "discard", "form"]},
-    {"name": "form", "symbols": [(classes.has("open") ? {type: "open"} : open), "elements", (classes.has("close") ? {type: "close"} : close)], "postprocess": ([open, items, close]) => build.collection(open, items, close)},
-    {"name": "form", "symbols": [(classes.has("prefix") ? {type: "prefix"} : prefix), "form"], "postprocess": ([mark, form]) => build.readerMacro(mark, form)},
-    {"name": "form", "symbols": [(classes.has("atom") ? {type: "atom"} : atom)], "postprocess": ([token]) => build.atom(token)}
+    {"name": "discard", "symbols": [(lexer.has("discard") ? {type: "discard"} : discard), "form"]},
+    {"name": "discard", "symbols": [(lexer.has("discard") ? {type: "discard"} : discard), "discard", "form"]},
+    {"name": "form", "symbols": [(lexer.has("lparen") ? {type: "lparen"} : lparen), "elements", (lexer.has("rparen") ? {type: "rparen"} : rparen)], "postprocess": ([open, items, close]) => build.list(open, items, close)},
+    {"name": "form", "symbols": [(lexer.has("lbrack") ? {type: "lbrack"} : lbrack), "elements", (lexer.has("rbrack") ? {type: "rbrack"} : rbrack)], "postprocess": ([open, items, close]) => build.vector(open, items, close)},
+    {"name": "form", "symbols": [(lexer.has("lbrace") ? {type: "lbrace"} : lbrace), "elements", (lexer.has("rbrace") ? {type: "rbrace"} : rbrace)], "postprocess": ([open, items, close]) => build.map(open, items, close)},
+    {"name": "form", "symbols": [(lexer.has("setOpen") ? {type: "setOpen"} : setOpen), "elements", (lexer.has("rbrace") ? {type: "rbrace"} : rbrace)], "postprocess": ([open, items, close]) => build.set(open, items, close)},
+    {"name": "form", "symbols": ["prefix", "form"], "postprocess": ([mark, form]) => build.readerMacro(mark, form)},
+    {"name": "form", "symbols": ["atom"], "postprocess": ([token]) => build.atom(token)},
+    {"name": "prefix", "symbols": [(lexer.has("quote") ? {type: "quote"} : quote)], "postprocess": id},
+    {"name": "prefix", "symbols": [(lexer.has("quasiquote") ? {type: "quasiquote"} : quasiquote)], "postprocess": id},
+    {"name": "prefix", "symbols": [(lexer.has("unquote") ? {type: "unquote"} : unquote)], "postprocess": id},
+    {"name": "prefix", "symbols": [(lexer.has("splice") ? {type: "splice"} : splice)], "postprocess": id},
+    {"name": "atom", "symbols": [(lexer.has("number") ? {type: "number"} : number)], "postprocess": id},
+    {"name": "atom", "symbols": [(lexer.has("string") ? {type: "string"} : string)], "postprocess": id},
+    {"name": "atom", "symbols": [(lexer.has("keyword") ? {type: "keyword"} : keyword)], "postprocess": id},
+    {"name": "atom", "symbols": [(lexer.has("symbol") ? {type: "symbol"} : symbol)], "postprocess": id}
   ],
   ParserStart: "program",
 };

@@ -19,8 +19,7 @@ import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import { describeInvisible, findInvisible } from "../diagnostics/invisible.ts"
 import { join, type Span } from "../diagnostics/Span.ts"
 import { safeText } from "../diagnostics/terminal.ts"
-import { setFile } from "./build.ts"
-import { type ClassToken, classify } from "./classes.ts"
+import type { SourceToken } from "./build.ts"
 import grammar from "./grammar.ts"
 import { decodeString, isTrivia, lexer, numberValue, spanOf, type Token } from "./lexer.ts"
 import type { Syntax } from "./Syntax.ts"
@@ -56,11 +55,15 @@ const spanWithin = (token: Token, file: string, at: number, length: number): Spa
   return { file, line, column, endLine: line, endColumn: column + length, offset: token.offset + at, endOffset: token.offset + at + length }
 }
 
-/** Serves pre-lexed, classified tokens to nearley. */
-class TokenStream {
+/**
+ * The moo lexer's interface for nearley over tokens the reader has already lexed (and checked):
+ * the grammar is compiled against the moo lexer itself (its token types are the terminals); this
+ * only replays one form's significant tokens instead of lexing text again.
+ */
+class Replay {
   private index = 0
-  private readonly tokens: ReadonlyArray<ClassToken>
-  constructor(tokens: ReadonlyArray<ClassToken>) {
+  private readonly tokens: ReadonlyArray<SourceToken>
+  constructor(tokens: ReadonlyArray<SourceToken>) {
     this.tokens = tokens
   }
   reset() {}
@@ -70,11 +73,11 @@ class TokenStream {
   save() {
     return {}
   }
-  formatError(token: ClassToken) {
+  formatError(token: SourceToken) {
     return `unexpected ${token.text}`
   }
-  has() {
-    return true
+  has(type: string) {
+    return lexer.has(type)
   }
 }
 
@@ -126,7 +129,7 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
   const maxFormTokens = options.maxFormTokens ?? defaultMaxFormTokens
   const diagnostics: Array<Diagnostic> = []
   /** The significant tokens of the top-level form being read. */
-  let significant: Array<Token> = []
+  let significant: Array<SourceToken> = []
   const forms: Array<Syntax> = []
   /** Parses the form just completed (unless an earlier problem means nothing will be returned). */
   const flush = (): void => {
@@ -237,7 +240,7 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
         }
     }
     if (!isTrivia(token)) {
-      significant.push(token)
+      significant.push(Object.assign(token, { file }))
       last = token
       if (significant.length > maxFormTokens && !fatal) {
         diagnostics.push(readError("form-too-large", `a top-level form of more than ${maxFormTokens.toLocaleString("en-US")} tokens`, spanOf(significant[0]!, file), {
@@ -272,14 +275,13 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
 }
 
 /** Parses the tokens of one top-level form (or of a form left incomplete at the end): its forms, or the diagnostic. */
-const parse = (significant: ReadonlyArray<Token>, file: string): ReadonlyArray<Syntax> | Diagnostic => {
-  setFile(file)
+const parse = (significant: ReadonlyArray<SourceToken>, file: string): ReadonlyArray<Syntax> | Diagnostic => {
   const parser = new nearley.Parser(compiled, { keepHistory: false })
-  parser.lexer = new TokenStream(significant.map(classify)) as never
+  parser.lexer = new Replay(significant) as never
   try {
     parser.feed("")
   } catch (e) {
-    const bad = (e as { token?: ClassToken }).token?.token
+    const bad = (e as { token?: SourceToken }).token
     const index = bad === undefined ? -1 : significant.indexOf(bad)
     const before = index > 0 ? significant[index - 1] : undefined
     const where = bad !== undefined ? spanOf(bad, file) : spanOf(significant[significant.length - 1]!, file)
