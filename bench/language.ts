@@ -5,8 +5,8 @@
  * the core API (same backlog, same options, same work: map lookups, assoc, one publish).
  */
 import { Effect } from "effect"
-import { loadProgram } from "../src/compile/load.ts"
-import { startProgram } from "../src/compile/start.ts"
+import { loadProgram } from "../src/program/load.ts"
+import { startProgram } from "../src/program/start.ts"
 import { lexer } from "../src/reader/lexer.ts"
 import { Bus } from "../src/runtime/Bus.ts"
 import type { DeliveryContext } from "../src/runtime/ConsumerGroup.ts"

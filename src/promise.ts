@@ -24,10 +24,10 @@ import type { PendingEvent, PublishItem, PublishOptions } from "./runtime/publis
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "./runtime/Topic.ts"
 import type { CompactionReport, PruneReport } from "./runtime/Maintenance.ts"
-import { hostEntry, type HostValue, HostValueError, loadProgram, type Source } from "./compile/load.ts"
-import type { Limits } from "./compile/runtime.ts"
-import { startProgram } from "./compile/start.ts"
-import { runTests, type TestReport } from "./compile/testRunner.ts"
+import { hostEntry, type HostValue, HostValueError, loadProgram, type Source } from "./program/load.ts"
+import type { Limits } from "./lang/run.ts"
+import { startProgram } from "./program/start.ts"
+import { runTests, type TestReport } from "./program/testRunner.ts"
 import { onRuntimeClose } from "./outbox/promise.ts"
 
 export interface RuntimeOptions extends BusOptions {

@@ -6,7 +6,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { Program } from "../compile/Program.ts"
+import type { Program } from "../program/Program.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 

@@ -14,10 +14,10 @@ import * as Exit from "effect/Exit"
 import { execFileSync } from "node:child_process"
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { loadProgram, type LoadOptions } from "../../src/compile/load.ts"
-import { Budget, bytesInFlight, defaultLimits, type Limits } from "../../src/compile/runtime.ts"
-import { startProgram } from "../../src/compile/start.ts"
-import { runTests } from "../../src/compile/testRunner.ts"
+import { loadProgram, type LoadOptions } from "../../src/program/load.ts"
+import { Budget, bytesInFlight, defaultLimits, type Limits } from "../../src/lang/run.ts"
+import { startProgram } from "../../src/program/start.ts"
+import { runTests } from "../../src/program/testRunner.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
 import { Bus } from "../../src/runtime/Bus.ts"
 import type { DeadLetter } from "../../src/store/records.ts"
@@ -93,12 +93,13 @@ describe("walks over shared structure", () => {
       host: { send: () => 1 }
     }))
     const handler = program.subscriptions[0]!.handler
-    const { makeRun } = await import("../../src/compile/runtime.ts")
+    const { makeRun } = await import("../../src/lang/run.ts")
     const run = makeRun("handler", defaultLimits, { monotonicTimeNanosUnsafe: () => 0n } as never, {} as never, {})
     expect(() => handler.invoke(run, [{ payload: {} } as never], program.subscriptions[0]!.span)).toThrow(/steps/)
     run.budget.release()
     const schema = "(def s (reduce (fn [m _] {:a m :b m}) {:x :int} (range 40)))\n(define-topic \"t\" {:schema s})\n"
-    expect(await loadFails(schema)).toMatch(/the load took more than 8,000,000 steps/)
+    // (On a busy machine the load may reach its time bound first: either way it is bounded.)
+    expect(await loadFails(schema)).toMatch(/the load took more than 8,000,000 steps|the load computed for more than 2000 ms without pausing/)
   })
 
   it("macro output sharing structure stops at the load's budget of forms", async () => {

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { loadProgram } from "../../src/compile/load.ts"
+import { loadProgram } from "../../src/program/load.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
 import { renderDiagnostics } from "../../src/diagnostics/render.ts"
 

@@ -2,9 +2,9 @@
 import { describe, expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import { join } from "node:path"
-import { loadProgram } from "../../src/compile/load.ts"
-import { startProgram } from "../../src/compile/start.ts"
-import { runTests } from "../../src/compile/testRunner.ts"
+import { loadProgram } from "../../src/program/load.ts"
+import { startProgram } from "../../src/program/start.ts"
+import { runTests } from "../../src/program/testRunner.ts"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 

@@ -8,7 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Cause from "effect/Cause"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { createLoader } from "../../src/compile/load.ts"
+import { createLoader } from "../../src/program/load.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
 import { print } from "../../src/reader/Value.ts"
 

@@ -2,8 +2,8 @@
 import { expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import { join } from "node:path"
-import { loadProgram } from "../../src/compile/load.ts"
-import { startProgram } from "../../src/compile/start.ts"
+import { loadProgram } from "../../src/program/load.ts"
+import { startProgram } from "../../src/program/start.ts"
 import { Bus } from "../../src/runtime/Bus.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 

@@ -22,13 +22,13 @@ import * as S from "../reader/Syntax.ts"
 import {
   type Callable, costs, type FormBudget, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, type Meter, SetValue, type Value
 } from "../reader/Value.ts"
-import { toCallable } from "./builtins.ts"
-import type { Closure } from "./Closure.ts"
-import { makeCompiler, Namespace } from "./compile.ts"
-import { coreBuiltins, protectedBuiltins } from "./core.ts"
+import { toCallable } from "../lang/builtins.ts"
+import type { Closure } from "../lang/Closure.ts"
+import { makeCompiler, Namespace } from "../lang/compile.ts"
+import { coreBuiltins, protectedBuiltins } from "../lang/core.ts"
 import { busObject, domainBuiltins } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, LangError, type Limits, limitsProblem, lift, loadBudget, located, makeRun, type RunState } from "./runtime.ts"
+import { defaultLimits, type Frame, isEffect, LangError, type Limits, limitsProblem, lift, loadBudget, located, makeRun, type RunState } from "../lang/run.ts"
 import { testingBuiltins } from "./testing.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */

@@ -16,7 +16,7 @@ import {
 } from "../reader/Value.ts"
 import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
-import { fail, type Frame, isEffect, lift, located, type Node, sequence, chain } from "./runtime.ts"
+import { fail, type Frame, isEffect, lift, located, type Node, sequence, chain } from "./run.ts"
 import { specialNames } from "./specials.ts"
 
 /** A global name: a built-in or a program definition. */

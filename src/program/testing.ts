@@ -8,9 +8,9 @@ import { diagnostic, type Diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
-import { type Builtin, builtin } from "./builtins.ts"
+import { type Builtin, builtin } from "../lang/builtins.ts"
 import { topicName } from "./domain.ts"
-import { fail, type RunState, step } from "./runtime.ts"
+import { fail, type RunState, step } from "../lang/run.ts"
 
 export interface TestContext {
   readonly failures: Array<Diagnostic>

@@ -18,11 +18,11 @@ import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
-import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { Closure } from "./Closure.ts"
-import { seqOf, toJson } from "./core.ts"
+import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
+import { Closure } from "../lang/Closure.ts"
+import { seqOf, toJson } from "../lang/core.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, isEffect, makeRun, type RunState } from "./runtime.ts"
+import { fail, isEffect, makeRun, type RunState } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {

@@ -6,7 +6,7 @@
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import { type Callable, kindOf, isMap, Keyword, List, type Value } from "../reader/Value.ts"
-import { fail, type Frame, type Node, type RunState, step } from "./runtime.ts"
+import { fail, type Frame, type Node, type RunState, step } from "./run.ts"
 
 export interface Params {
   readonly fixed: number

@@ -18,7 +18,7 @@ import { renderDiagnostics } from "../diagnostics/render.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
 import type { Program, TestDef } from "./Program.ts"
-import { defaultLimits, fail, type Limits, lift, located, makeRun, releasing, runBudget, testBudget, timerFiringCost } from "./runtime.ts"
+import { defaultLimits, fail, type Limits, lift, located, makeRun, releasing, runBudget, testBudget, timerFiringCost } from "../lang/run.ts"
 import { startProgram } from "./start.ts"
 
 export interface TestResult {

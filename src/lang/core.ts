@@ -14,7 +14,7 @@ import {
   typeName, type Value
 } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { allocate, checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./runtime.ts"
+import { allocate, checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./run.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
 

@@ -19,10 +19,10 @@ import { type BusClosedError, type PublishError, SubscribeError, type TopicError
 import { defaultAckTimeoutMs, type SubscribeOptions } from "../runtime/options.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Event } from "../store/records.ts"
-import { Closure } from "./Closure.ts"
+import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
-import { type Budget, defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "./runtime.ts"
+import { type Budget, defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
