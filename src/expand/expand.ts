@@ -1,8 +1,8 @@
 /**
- * The expander: rewrites a form until no macro call is left. It knows which special forms hold
- * code and which hold names or data (it never expands inside `quote`, parameter lists or binding
- * names), rewrites `quasiquote`, applies the core macros, and runs user macros through
- * `ExpandEnv.callMacro` (the compiler provides it, so this layer does not depend on the compiler).
+ * The expander: rewrites a form until no macro call is left. It rewrites `quasiquote`, applies the
+ * core macros, runs user macros through `ExpandEnv.callMacro`, and expands only the code parts of
+ * special forms, as each special's `ExpandEnv.special` says (never inside `quote`, parameter lists
+ * or binding names). The language provides both, so this layer does not depend on the compiler.
  * A user global with a core macro's name shadows that macro. Errors are collected, not thrown.
  */
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
@@ -23,6 +23,8 @@ export interface ExpandEnv {
   readonly shadows: (name: string) => boolean
   /** Runs a user macro at expansion time on its arguments as data. */
   readonly callMacro: (macro: unknown, args: ReadonlyArray<Value>, site: Span) => MacroResult
+  /** A special form's expansion of its code parts (the language's table of specials). */
+  readonly special: (name: string) => ((form: S.SList, walk: (s: S.Syntax) => S.Syntax) => S.Syntax) | undefined
 }
 
 export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readonly ok: false; readonly diagnostics: ReadonlyArray<Diagnostic> }
@@ -150,42 +152,20 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
     const s = expanded
     const head = s.items[0]
     if (head === undefined || head.kind !== "symbol") return S.list(expandAll(s.items), s.span)
-    const name = head.name
-    switch (name) {
-      case "quote":
+    if (head.name === "quasiquote") {
+      if (s.items.length !== 2) {
+        diagnostics.push(diagnostic("Expand", "expand/quasiquote", "` (quasiquote) takes exactly one form", s.span))
         return s
-      case "quasiquote": {
-        if (s.items.length !== 2) {
-          diagnostics.push(diagnostic("Expand", "expand/quasiquote", "` (quasiquote) takes exactly one form", s.span))
-          return s
-        }
-        const rewritten = quasiquote(s.items[1]!)
-        if (!rewritten.ok) {
-          diagnostics.push(rewritten.diagnostic)
-          return s
-        }
-        return walk(rewritten.form)
       }
-      case "fn": {
-        // (fn name? params body...): only the body is code.
-        const named = s.items[1]?.kind === "symbol"
-        const fixed = s.items.slice(0, named ? 3 : 2)
-        return S.list([...fixed, ...expandAll(s.items.slice(fixed.length))], s.span)
-      }
-      case "let": {
-        const bindings = s.items[1]
-        if (bindings === undefined || bindings.kind !== "vector") return S.list([head, ...expandAll(s.items.slice(1))], s.span)
-        const expanded = bindings.items.map((b, i) => (i % 2 === 1 ? walk(b) : b))
-        return S.list([head, S.vector(expanded, bindings.span), ...expandAll(s.items.slice(2))], s.span)
-      }
-      case "def":
-        return S.list([head, ...(s.items[1] === undefined ? [] : [s.items[1]]), ...expandAll(s.items.slice(2))], s.span)
-      case "defmacro":
-      case "require":
+      const rewritten = quasiquote(s.items[1]!)
+      if (!rewritten.ok) {
+        diagnostics.push(rewritten.diagnostic)
         return s
-      case "deftest":
-        return S.list([head, ...(s.items[1] === undefined ? [] : [s.items[1]]), ...expandAll(s.items.slice(2))], s.span)
+      }
+      return walk(rewritten.form)
     }
+    const special = env.special(head.name)
+    if (special !== undefined) return special(s, walk)
     return S.list([head, ...expandAll(s.items.slice(1))], s.span)
   }
 

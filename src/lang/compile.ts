@@ -2,9 +2,9 @@
  * The compiler: expanded Syntax -> closures (`Node`s) that evaluate to values or Effects. No `eval`,
  * no generated JavaScript. Names resolve at compile time: locals to frame slots (by depth and
  * index), globals and built-ins to cells of the program's namespace. Dotted names read fields
- * (`e.payload`), `(.method obj ...)` calls a host object's method, and every call site attaches its
- * span to errors raised inside it. Compile errors are collected; the compiler keeps going to
- * report as many as it can.
+ * (`e.payload`), `(.method obj ...)` calls a host object's method, special forms compile as their
+ * entry in specials.ts says, and every call site attaches its span to errors raised inside it.
+ * Compile errors are collected; the compiler keeps going to report as many as it can.
  */
 import * as Effect from "effect/Effect"
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
@@ -12,87 +12,14 @@ import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import * as S from "../reader/Syntax.ts"
 import {
-  costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, syntaxToValue, truthy, typeName, type Value
+  costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, typeName, type Value
 } from "../reader/Value.ts"
 import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
-import { fail, type Frame, isEffect, lift, located, type Node, sequence, chain } from "./run.ts"
-import { specialNames } from "./specials.ts"
-
-/** A global name: a built-in or a program definition. */
-export interface Cell {
-  readonly name: string
-  value: unknown
-  kind: "builtin" | "global" | "declared"
-  span: Span | undefined
-  doc: string | undefined
-}
-
-export const unbound: unique symbol = Symbol("unbound")
-
-/** The program's global names. User definitions replace built-ins of the same name. */
-export class Namespace {
-  readonly cells = new Map<string, Cell>()
-  private readonly protect = new Map<string, Cell>()
-
-  constructor(builtins: Iterable<readonly [string, unknown, string | undefined]>, protectedBuiltins: Iterable<readonly [string, unknown]>) {
-    for (const [name, value, doc] of builtins) this.cells.set(name, { name, value, kind: "builtin", span: undefined, doc })
-    for (const [name, value] of protectedBuiltins) this.protect.set(name, { name, value, kind: "builtin", span: undefined, doc: undefined })
-  }
-
-  lookup(name: string): Cell | undefined {
-    return this.protect.get(name) ?? this.cells.get(name)
-  }
-
-  /** Declares (or redeclares) a program global, replacing a built-in cell. */
-  declare(name: string, span: Span): Cell {
-    const existing = this.cells.get(name)
-    if (existing !== undefined && existing.kind !== "builtin") return existing
-    const cell: Cell = { name, value: unbound, kind: "declared", span, doc: undefined }
-    this.cells.set(name, cell)
-    return cell
-  }
-
-  isProgramGlobal(name: string): boolean {
-    const c = this.cells.get(name)
-    return c !== undefined && c.kind !== "builtin"
-  }
-
-  names(): Iterable<string> {
-    return this.cells.keys()
-  }
-}
-
-/** Compile-time scope of one function: local names to slots, in nested blocks (let). */
-class Scope {
-  readonly parent: Scope | undefined
-  slots = 0
-  private readonly blocks: Array<Map<string, number>> = [new Map()]
-  constructor(parent: Scope | undefined) {
-    this.parent = parent
-  }
-  bind(name: string): number {
-    const slot = this.slots++
-    this.blocks[this.blocks.length - 1]!.set(name, slot)
-    return slot
-  }
-  lookup(name: string): number | undefined {
-    for (let i = this.blocks.length - 1; i >= 0; i--) {
-      const slot = this.blocks[i]!.get(name)
-      if (slot !== undefined) return slot
-    }
-    return undefined
-  }
-  push() {
-    this.blocks.push(new Map())
-  }
-  pop() {
-    this.blocks.pop()
-  }
-  names(): Array<string> {
-    return this.blocks.flatMap((b) => [...b.keys()])
-  }
-}
+import { type Namespace, unbound } from "./Namespace.ts"
+import { fail, type Frame, isEffect, located, type Node, sequence, sequenceLast, chain } from "./run.ts"
+import { Scope } from "./Scope.ts"
+import { type SpecialCompiler, specialForms } from "./specials.ts"
 
 export interface Compiler {
   readonly diagnostics: Array<Diagnostic>
@@ -132,21 +59,6 @@ export const field = (v: unknown, name: string): Value => {
   }
   if (isMap(v) && Object.hasOwn(v, name)) return (v as Record<string, Value>)[name]!
   return null
-}
-
-/** Runs the nodes in order (waiting for each one's effect); the value is the last one's. */
-const sequenceLast = (nodes: ReadonlyArray<Node>, f: Frame): unknown => {
-  const from = (i: number): unknown => {
-    for (; i < nodes.length - 1; i++) {
-      const x = nodes[i]!(f)
-      if (isEffect(x)) {
-        const next = i + 1
-        return Effect.flatMap(x, () => lift(from(next)))
-      }
-    }
-    return nodes.length === 0 ? null : nodes[nodes.length - 1]!(f)
-  }
-  return from(0)
 }
 
 export const makeCompiler = (ns: Namespace): Compiler => {
@@ -290,20 +202,18 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     return err(compileError("unknown-symbol", `unknown symbol ${s.name}`, s, hints))
   }
 
-  const compileBody = (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined, span: Span): Node => {
+  const compileBody = (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined): Node => {
     if (forms.length === 0) return constant(null)
     if (forms.length === 1) return compile(forms[0]!, scope, false)
     const nodes = forms.map((f) => compile(f, scope, false))
-    void span
     return (f) => sequenceLast(nodes, f)
   }
 
   const compileList = (s: S.SList, scope: Scope | undefined, top: boolean): Node => {
     const head = s.items[0]
     if (head === undefined) return constant(new List([]))
-    if (head.kind === "symbol" && specialNames.has(head.name) && resolveLocal(head.name, scope) === undefined) {
-      return compileSpecial(head.name, s, scope, top)
-    }
+    const special = head.kind === "symbol" && resolveLocal(head.name, scope) === undefined ? specialForms.get(head.name) : undefined
+    if (special !== undefined) return special.compile(s, scope, top, forSpecials)
     if (head.kind === "symbol" && head.name.startsWith(".") && head.name.length > 1 && head.name !== "..") {
       return compileMethodCall(head.name.slice(1), s.items[1], s.items.slice(2), s, scope)
     }
@@ -351,103 +261,17 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       }))
   }
 
-  const compileSpecial = (name: string, s: S.SList, scope: Scope | undefined, top: boolean): Node => {
-    const args = s.items.slice(1)
-    switch (name) {
-      case "quote": {
-        if (args.length !== 1) return err(compileError("bad-shape", "quote takes exactly one form", s, ["'form or (quote form)"]))
-        return constant(syntaxToValue(args[0]!))
-      }
-      case "if": {
-        if (args.length < 2 || args.length > 3) return err(compileError("bad-shape", `if takes a test, a then branch and an optional else branch (got ${args.length} form${args.length === 1 ? "" : "s"})`, s, ["(if test then else)"]))
-        const [test, yes, no] = [compile(args[0]!, scope, false), compile(args[1]!, scope, false), args[2] === undefined ? constant(null) : compile(args[2], scope, false)]
-        return (f) => {
-          const t = test(f)
-          if (isEffect(t)) return chain(t, (v) => (truthy(v) ? yes(f) : no(f)))
-          return truthy(t as Value) ? yes(f) : no(f)
-        }
-      }
-      case "do":
-        // The forms of a top-level do are top-level forms (a macro may expand to several defs).
-        if (top) {
-          const nodes = args.map((a) => compile(a, scope, true))
-          return (f) => sequenceLast(nodes, f)
-        }
-        return compileBody(args, scope, s.span)
-      case "let": {
-        const bindings = args[0]
-        if (bindings === undefined || bindings.kind !== "vector") return err(compileError("bad-shape", "let needs a vector of bindings", bindings ?? s, ["(let [name value ...] body...)"]))
-        if (bindings.items.length % 2 === 1) return err(compileError("bad-shape", "let bindings come in pairs: every name needs a value", bindings, ["(let [name value ...] body...)"]))
-        const local = scope ?? new Scope(undefined)
-        const ownScope = scope === undefined
-        local.push()
-        const steps: Array<[number, Node]> = []
-        for (let i = 0; i < bindings.items.length; i += 2) {
-          const n = bindings.items[i]!
-          const value = compile(bindings.items[i + 1]!, local, false)
-          if (n.kind !== "symbol") {
-            diagnostics.push(compileError("bad-binding", `let binds names, not ${S.describe(n)}`, n))
-            continue
-          }
-          steps.push([local.bind(n.name), value])
-        }
-        const body = compileBody(args.slice(1), local, s.span)
-        local.pop()
-        const slots = local.slots
-        const run = (f: Frame, i: number): unknown => {
-          for (; i < steps.length; i++) {
-            const [slot, value] = steps[i]!
-            const x = value(f)
-            if (isEffect(x)) {
-              const next = i + 1
-              return Effect.flatMap(x, (v) => {
-                f.slots[slot] = v
-                return lift(run(f, next))
-              })
-            }
-            f.slots[slot] = x
-          }
-          return body(f)
-        }
-        // A top-level let has no enclosing function frame: it gets its own.
-        return ownScope ? (f) => run({ slots: new Array(slots), parent: undefined, run: f.run }, 0) : (f) => run(f, 0)
-      }
-      case "fn": {
-        const named = args[0]?.kind === "symbol" ? args[0] : undefined
-        const params = named === undefined ? args[0] : args[1]
-        const body = args.slice(named === undefined ? 1 : 2)
-        if (params === undefined || (params.kind !== "vector" && params.kind !== "list")) {
-          return err(compileError("bad-shape", "fn needs a parameter list", s, ["(fn [params] body...) or (fn name [params] body...)"]))
-        }
-        return compileFunction(named?.name ?? "fn", named, params, body, scope, s.span)
-      }
-      case "def": {
-        if (!top) return err(compileError("not-top-level", "def defines a global, so it belongs at the top level", s, ["use let for a local name"]))
-        const [n, second, third] = args
-        if (n === undefined || n.kind !== "symbol") return err(compileError("bad-shape", "def needs a name", s, ["(def name value)"]))
-        const valueForm = third !== undefined && second?.kind === "string" ? third : second
-        if (args.length > (third !== undefined && second?.kind === "string" ? 3 : 2)) return err(compileError("bad-shape", "def takes a name and one value", s, ["(def name value)"]))
-        const cell = ns.declare(n.name, n.span)
-        cell.kind = "global"
-        if (third !== undefined && second?.kind === "string") cell.doc = second.value
-        const value = valueForm === undefined ? constant(null) : compile(valueForm, scope, false)
-        return (f) => chain(value(f), (v) => {
-          cell.value = v
-          return v
-        })
-      }
-      case ".": {
-        const [target, method, ...rest] = args
-        if (method === undefined || method.kind !== "symbol") return err(compileError("bad-shape", "(. object method args...) needs a method name", s))
-        return compileMethodCall(method.name, target, rest, s, scope)
-      }
-      case "defmacro":
-      case "require":
-      case "deftest":
-        return err(compileError("not-top-level", `${name} belongs at the top level of a file`, s))
-      default:
-        return err(compileError("internal", `unknown special form ${name}`, s))
-    }
+  /** What the special forms (specials.ts) may use of this compiler. */
+  const forSpecials: SpecialCompiler = {
+    compile: (form, scope, top = false) => compile(form, scope, top),
+    body: (forms, scope) => compileBody(forms, scope),
+    fn: (name, self, params, body, scope, span) => compileFunction(name, self, params, body, scope, span),
+    methodCall: (method, target, args, form, scope) => compileMethodCall(method, target, args, form, scope),
+    error: (code, message, at, hints) => err(compileError(code, message, at, hints)),
+    problem: (code, message, at, hints) => {
+      diagnostics.push(compileError(code, message, at, hints))
+    },
+    ns
   }
 
   const compileFunction = (
@@ -499,7 +323,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     // A named function can call itself: its name is a local holding the closure.
     // A parameter of the same name shadows it (as in Clojure): then there is no self-reference.
     const selfSlot = self === undefined || scope.lookup(self.name) !== undefined ? undefined : scope.bind(self.name)
-    const bodyNode = compileBody(body, scope, span)
+    const bodyNode = compileBody(body, scope)
     const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
     const spec: Params = { fixed, rest, keywords, shape }
     return (f) => {

@@ -367,6 +367,21 @@ export const sequence = (count: number, at: (i: number) => unknown): unknown => 
   return from(0)
 }
 
+/** Runs the nodes in order (waiting for each one's effect); the value is the last one's. */
+export const sequenceLast = (nodes: ReadonlyArray<Node>, f: Frame): unknown => {
+  const from = (i: number): unknown => {
+    for (; i < nodes.length - 1; i++) {
+      const x = nodes[i]!(f)
+      if (isEffect(x)) {
+        const next = i + 1
+        return Effect.flatMap(x, () => lift(from(next)))
+      }
+    }
+    return nodes.length === 0 ? null : nodes[nodes.length - 1]!(f)
+  }
+  return from(0)
+}
+
 /** Counts `n` steps against the run's budget. */
 export const step = (run: RunState, n = 1): void => run.budget.charge(n, 0)
 

@@ -8,7 +8,7 @@ import type { Callable } from "../reader/Value.ts"
 import type { SubscribeOptions } from "../runtime/options.ts"
 import type { PublishOptions } from "../runtime/publish.ts"
 import type { TopicOptions } from "../runtime/Topic.ts"
-import type { Namespace } from "../lang/compile.ts"
+import type { Namespace } from "../lang/Namespace.ts"
 
 export interface TopicDef {
   readonly name: string
