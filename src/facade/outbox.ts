@@ -1,25 +1,23 @@
 /**
- * The outbox for code that does not use Effect: `createOutbox({ db })` ensures the table and
- * gives Promise versions of `add`, `addAll`, `stats` and `retryFailed`; `startRelay(runtime)`
- * runs a relay publishing through a Promise runtime (`createRuntime`'s `publish`/`publishAll`)
- * until `stop()`, or until that runtime closes. Every rejection is the typed error instance the
- * Effect API fails with.
+ * `createOutbox({ db })`: the outbox for code that does not use Effect. It ensures the table and
+ * gives Promise versions of `add`, `addAll`, `stats` and `retryFailed`; `startRelay(runtime)` runs
+ * a relay publishing through a Promise runtime (`createRuntime`'s `publish`/`publishAll`) until
+ * `stop()`, or until that runtime closes (the runtime stops its relays first when it closes). Calls
+ * go through the facade `Runner`, so every rejection is the typed error instance the Effect API
+ * fails with, and a relay closes as a runtime does.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
 import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
-import { OutboxOptionsError } from "./errors.ts"
-import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "./Outbox.ts"
-import { type RelayCounters, type RelayOptions, type RelayStats, start } from "./Relay.ts"
+import { OutboxOptionsError } from "../outbox/errors.ts"
+import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "../outbox/Outbox.ts"
+import { type RelayCounters, type RelayOptions, type RelayStats, start } from "../outbox/Relay.ts"
+import { makeRunner, onRuntimeClose } from "./Runner.ts"
 
-/**
- * Where a runtime takes work to finish when it closes (a relay registers its `stop`): `close()`
- * runs these first. Returns the removal.
- */
-export const onRuntimeClose: unique symbol = Symbol.for("sibus/onRuntimeClose")
-
+/** Outbox calls: nothing to dispose (the database is the application's), never refused. */
+const calls = makeRunner({ runExit: Effect.runPromiseExit, dispose: () => Promise.resolve(), closedError: () => undefined })
 /** What a relay needs from a Promise runtime (the `Runtime` of `createRuntime` has both). */
 export interface PromisePublisher {
   readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<unknown>
@@ -61,7 +59,7 @@ export interface PromiseOutbox {
 
 /** Opens an outbox on the application's Kysely database, creating its table if needed. */
 export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbox> => {
-  const outbox = await Effect.runPromise(make(options))
+  const outbox = await calls.run(make(options), "open")
   const startRelay = async (runtime: PromisePublisher, relayOptions?: RelayOptions): Promise<PromiseRelay> => {
     if (typeof runtime?.publish !== "function" || typeof runtime?.publishAll !== "function") {
       throw new OutboxOptionsError({ of: "relay", detail: "startRelay needs a runtime with publish and publishAll (from createRuntime)" })
@@ -75,11 +73,17 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
       await Effect.runPromise(Scope.close(scope, Exit.void))
       throw e
     })
-    let stopping: Promise<void> | undefined
+    // The relay's own runner: stopping it closes its scope (a publish in flight is interrupted and
+    // its claims given back); its reads of the outbox work before and after.
+    const runner = makeRunner({
+      runExit: Effect.runPromiseExit,
+      dispose: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+      closedError: () => new OutboxOptionsError({ of: "relay", detail: "the relay was stopped" })
+    })
     let forget = (): void => {}
     const stop = () => {
       forget()
-      return (stopping ??= Effect.runPromise(Scope.close(scope, Exit.void)))
+      return runner.close()
     }
     forget = runtime[onRuntimeClose]?.(stop) ?? forget
     // Ended on its own (the runtime closed): release the rest (the wake-up watch) as stop() does.
@@ -87,8 +91,8 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
     return {
       owner: relay.owner,
       counters: relay.counters,
-      stats: () => Effect.runPromise(relay.stats),
-      prune: () => Effect.runPromise(relay.prune),
+      stats: () => runner.runAlways(relay.stats, "stats"),
+      prune: () => runner.runAlways(relay.prune, "prune"),
       stop,
       stopped,
       [Symbol.asyncDispose]: stop
@@ -96,10 +100,10 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
   }
   return {
     table: outbox.table,
-    add: (trx, message) => Effect.runPromise(outbox.add(trx, message)),
-    addAll: (trx, messages) => Effect.runPromise(outbox.addAll(trx, messages)),
-    stats: () => Effect.runPromise(outbox.stats),
-    retryFailed: (ids) => Effect.runPromise(outbox.retryFailed(ids)),
+    add: (trx, message) => calls.run(outbox.add(trx, message), "add"),
+    addAll: (trx, messages) => calls.run(outbox.addAll(trx, messages), "add"),
+    stats: () => calls.run(outbox.stats, "stats"),
+    retryFailed: (ids) => calls.run(outbox.retryFailed(ids), "retry"),
     startRelay
   }
 }

@@ -1,0 +1,267 @@
+/**
+ * `createRuntime({ db })`: the bus for code that does not use Effect. It opens the store and the
+ * bus in a `ManagedRuntime`; its methods are the `Bus` operations as Promises (their types are
+ * derived from `BusShape`, so they are documented there), run by the facade `Runner`: each resolves
+ * with its result or rejects with its typed error instance, and `close()` stops the outbox relays
+ * and programs started on it, lets the calls under way finish (a maintenance pass is cut short),
+ * drains the groups and closes the database. Also `.sib` programs (`load`, `registerHost`) and
+ * `runSibTests`.
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import { AsyncLocalStorage } from "node:async_hooks"
+import type { Event } from "../store/records.ts"
+import { Bus, type BusOptions, type BusShape } from "../runtime/Bus.ts"
+import { BusClosedError, SubscribeError } from "../runtime/errors.ts"
+import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
+import type { SubscribeOptions } from "../runtime/options.ts"
+import type { PendingEvent, PublishOptions } from "../runtime/publish.ts"
+import type { Kysely } from "kysely"
+import type { TopicOptions } from "../runtime/Topic.ts"
+import { hostEntry, type HostValue, HostValueError, loadProgram, type Source } from "../program/load.ts"
+import type { Limits } from "../lang/run.ts"
+import { startProgram } from "../program/start.ts"
+import { runTests, type TestReport } from "../program/testRunner.ts"
+import { makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
+
+export interface RuntimeOptions extends BusOptions {
+  /** A SQLite file path, or `:memory:`. */
+  readonly db: string
+  /** SQLite durability: `NORMAL` (default) or `FULL` (sync on every commit). */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined
+  readonly busyTimeoutMs?: number | undefined
+}
+
+/** The handler's view of its delivery, with Promise methods. */
+export interface HandlerContext {
+  readonly group: string
+  readonly attempt: number
+  /** Aborted when the handler is interrupted (ack timeout or shutdown). */
+  readonly signal: AbortSignal
+  readonly ack: () => Promise<void>
+  readonly nack: (delayMs?: number) => Promise<void>
+  /**
+   * Publishes an event caused by this one, written in the transaction that acknowledges it (so
+   * it exists exactly once if the handler succeeds, and never if it fails). The returned record
+   * has no `seq` yet.
+   */
+  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent>
+  /**
+   * A Kysely transaction on the bus's database for the handler's own writes, committed together
+   * with the ack and this run's publishes (rolled back if the handler fails). Opened on first call;
+   * later calls return the same one. Other store work waits while it is open: keep it short.
+   */
+  readonly transaction: () => Promise<Kysely<any>>
+}
+
+export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown
+
+/** A `.sib` program running on a runtime. */
+export interface LoadedProgram {
+  readonly files: ReadonlyArray<string>
+  readonly topics: ReadonlyArray<string>
+  readonly groups: ReadonlyArray<string>
+  /** Stops its timers and drains its groups (closing the runtime does this too). */
+  readonly stop: () => Promise<void>
+}
+
+export interface ProgramOptions {
+  /** Host functions and objects for this program, besides those given to `registerHost`. */
+  readonly host?: Readonly<Record<string, HostValue>> | undefined
+  readonly limits?: Partial<Limits> | undefined
+}
+
+/** The bus operations a Promise runtime has, each as in `BusShape` but resolving a Promise. */
+type BusCalls = Pick<
+  BusShape,
+  | "sid" | "publish" | "publishAll" | "ack" | "nack" | "getCursor" | "setCursor" | "deadLetters" | "requeue" | "dropDeadLetter"
+  | "read" | "latestByKey" | "compact" | "prune" | "groupStats"
+>
+
+/** How each bus call behaves when `close()` comes while it runs, and what a refusal names. */
+const calls: { readonly [K in Exclude<keyof BusCalls, "sid" | "groupStats">]: readonly [operation: string, onClose: "finish" | "interrupt"] } = {
+  publish: ["publish", "finish"],
+  publishAll: ["publish", "finish"],
+  ack: ["use the runtime", "finish"],
+  nack: ["use the runtime", "finish"],
+  getCursor: ["use the runtime", "finish"],
+  setCursor: ["use the runtime", "finish"],
+  deadLetters: ["use the runtime", "finish"],
+  requeue: ["use the runtime", "finish"],
+  dropDeadLetter: ["use the runtime", "finish"],
+  read: ["use the runtime", "finish"],
+  latestByKey: ["read", "finish"],
+  // A maintenance pass is cut short (each of its steps is its own transaction) and rejects with BusClosedError.
+  compact: ["compact", "interrupt"],
+  prune: ["prune", "interrupt"]
+}
+
+export interface Runtime extends Promised<BusCalls> {
+  /** Exposes a function or object, by name, to the `.sib` programs loaded after this call. */
+  readonly registerHost: (name: string, value: HostValue) => void
+  /**
+   * Loads `.sib` files and starts them here: topics, groups, initial publishes, timers. All or
+   * nothing: a program with any error rejects with `SibError` (every diagnostic; `error.render()`
+   * shows them with source lines) and starts nothing. A source is a file path, or
+   * `{ file, text }` (the text given, `file` naming it in messages).
+   */
+  readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
+  readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
+  /** Starts a durable consumer group; resolves with a function that unsubscribes (and drains). */
+  readonly subscribe: (
+    topic: string | ReadonlyArray<string>,
+    group: string,
+    handler: PromiseHandler,
+    options?: SubscribeOptions
+  ) => Promise<() => Promise<void>>
+  /**
+   * Closes the runtime (idempotent): new calls reject with `BusClosedError`; outbox relays started
+   * on it and loaded programs stop, calls under way finish (a `compact` or `prune` is cut short and
+   * rejects with `BusClosedError`), the groups drain and the database closes. From inside a handler
+   * it does not wait (the drain waits for that handler).
+   */
+  readonly close: () => Promise<void>
+  readonly [Symbol.asyncDispose]: () => Promise<void>
+  /** Registers work `close()` stops first (an outbox relay's `stop`); returns the removal. */
+  readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
+}
+
+/** Opens a runtime. Rejects with `StoreOpenError` when the database cannot be opened or migrated. */
+export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> => {
+  if (typeof options?.db !== "string" || options.db.length === 0) {
+    throw new TypeError("createRuntime needs { db: <SQLite file path or \":memory:\"> }")
+  }
+  const rt = ManagedRuntime.make(Bus.sqlite({ ...options, filename: options.db }))
+  let bus: BusShape
+  try {
+    bus = await rt.runPromise(Effect.service(Bus))
+  } catch (e) {
+    await rt.dispose()
+    throw e
+  }
+  // From inside a handler, a call runs in the handler's fiber context: it sees the handler's open
+  // transaction (a publish is refused at once, a read runs inside it) instead of waiting for it.
+  const runner = makeRunner({
+    runExit: <A, E>(effect: Effect.Effect<A, E, never>): Promise<Exit.Exit<A, E>> => {
+      const handlerContext = inHandler.getStore()?.context
+      // (The runtime's layer is built already: its own errors cannot occur here.)
+      return handlerContext === undefined ? rt.runPromiseExit(effect) as Promise<Exit.Exit<A, E>> : Effect.runPromiseExitWith(handlerContext)(effect)
+    },
+    dispose: () => rt.dispose(),
+    closedError: (operation) => new BusClosedError({ operation })
+  })
+  const run = runner.run
+
+  /** Which group's handler (if any) the current async code runs in, and that handler's fiber context. */
+  const inHandler = new AsyncLocalStorage<{ readonly group: string; readonly context: Context.Context<never> }>()
+
+  // A handler's ctx methods run in the handler's own fiber context, so they keep working while
+  // close() drains the groups (the ManagedRuntime itself is already shutting down then).
+  const wrap = (group: string, handler: PromiseHandler) => (event: Event, ctx: DeliveryContext) =>
+    Effect.flatMap(Effect.context<never>(), (context: Context.Context<never>) => {
+      const here = Effect.runPromiseWith(context)
+      return Effect.tryPromise({
+        try: async (signal) =>
+          inHandler.run({ group, context }, () =>
+            handler(event, {
+              group: ctx.group,
+              attempt: ctx.attempt,
+              signal,
+              ack: () => here(ctx.ack),
+              nack: (delayMs) => here(ctx.nack(delayMs)),
+              publish: (topic, payload, publishOptions) => here(ctx.publish(topic, payload, publishOptions)),
+              transaction: () => here(ctx.transaction)
+            })),
+        catch: (e) => e
+      })
+    })
+
+  const host = new Map<string, HostValue>()
+  const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
+    const sources = typeof files === "string" ? [files] : files
+    const program = await run(loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }), "load")
+    const scope = await run(Scope.make(), "load")
+    let running
+    try {
+      running = await run(Scope.provide(startProgram(program, bus, { limits: loadOptions.limits }), scope), "load")
+    } catch (e) {
+      await rt.runPromise(Scope.close(scope, Exit.void))
+      throw e
+    }
+    let stopping: Promise<void> | undefined
+    let forget = (): void => {}
+    const stop = () => {
+      forget()
+      stopping ??= Effect.runPromise(Effect.andThen(running.stop, Scope.close(scope, Exit.void)))
+      return stopping
+    }
+    forget = runner.onClose(stop, "programs")
+    return { files: program.files, topics: program.topics.map((t) => t.name), groups: program.subscriptions.map((s) => s.group), stop }
+  }
+
+  // From inside a handler: the drain waits for that handler, so do not wait for the drain.
+  const close = () => {
+    const closed = runner.close()
+    return inHandler.getStore() !== undefined ? Promise.resolve() : closed
+  }
+  const busCalls = Object.fromEntries(Object.entries(calls).map(([name, [operation, onClose]]) => [
+    name,
+    (...args: Array<unknown>) => run((bus[name as keyof typeof calls] as (...a: Array<unknown>) => Effect.Effect<unknown, unknown>)(...args), operation, onClose)
+  ])) as unknown as Omit<Promised<BusCalls>, "sid" | "groupStats">
+  return {
+    registerHost: (name, value) => {
+      if (typeof name !== "string" || !/^[A-Za-z_*+!?<>=/-][\w*+!?<>=/.-]*$/.test(name)) {
+        throw new TypeError(`registerHost: ${JSON.stringify(name)} is not a name .sib code can use (letters, digits and - _ ! ? * + < > = / .)`)
+      }
+      if (typeof value !== "function" && (typeof value !== "object" || value === null)) {
+        throw new TypeError(`registerHost: ${name} must be a function or an object, got ${value === null ? "null" : typeof value}`)
+      }
+      try {
+        hostEntry(name, value)
+      } catch (e) {
+        if (e instanceof HostValueError) throw new TypeError(`registerHost: ${e.message}`)
+        throw e
+      }
+      host.set(name, value)
+    },
+    load,
+    ...busCalls,
+    sid: bus.sid,
+    groupStats: (group) => bus.groupStats(group),
+    defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions)), "use the runtime"),
+    subscribe: async (topic, group, handler, subscribeOptions) => {
+      if (typeof handler !== "function") {
+        return Promise.reject(new SubscribeError({ group: String(group), detail: `the handler must be a function (event, ctx) => ..., got ${handler === null ? "null" : typeof handler}` }))
+      }
+      const sub = await run(bus.subscribe(topic, group, wrap(group, handler), subscribeOptions), "subscribe")
+      return () => {
+        if (runner.closing()) return runner.close()
+        // From inside one of this group's handlers: stop without waiting for the drain.
+        if (inHandler.getStore()?.group === group) {
+          rt.runFork(sub.unsubscribe)
+          return Promise.resolve()
+        }
+        return runner.runAlways(sub.unsubscribe, "unsubscribe")
+      }
+    },
+    latestByKey: (topic, keys) =>
+      Array.isArray(keys) && keys.every((k) => typeof k === "string")
+        ? busCalls.latestByKey(topic, keys)
+        : Promise.reject(new TypeError(`latestByKey(topic, keys) takes an array of string keys, got ${keys === null ? "null" : Array.isArray(keys) ? "an array with a non-string" : typeof keys}`)),
+    close,
+    [Symbol.asyncDispose]: close,
+    [onRuntimeClose]: (stop) => runner.onClose(stop, "relays")
+  }
+}
+
+/**
+ * Runs the `deftest`s of `.sib` files, each on a fresh in-memory bus under a test clock; the report
+ * lists every test with its located failures. Rejects with `SibError` when the files do not load.
+ */
+export const runSibTests = (files: string | ReadonlyArray<string | Source>, options: ProgramOptions = {}): Promise<TestReport> =>
+  Effect.runPromise(Effect.flatMap(loadProgram(typeof files === "string" ? [files] : files, options), (program) => runTests(program, { limits: options.limits })))
+
+export type { HostValue, Source, TestReport }
