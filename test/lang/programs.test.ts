@@ -1,6 +1,7 @@
 /**
- * Regressions from the adversarial review of the language that need a bus or the test runner (the
- * pure ones are in test/fixtures/lang/review.sib).
+ * Programs on a real bus and in the test runner: what is refused at load writes nothing, failures
+ * inside handlers and filters reach the dead letter with their .sib location, handler arities, and
+ * how deftests end (never-acked deliveries, failing timers, loops through advance!).
  */
 import { afterEach, describe, expect, it } from "vitest"
 import SqliteDatabase from "better-sqlite3"
@@ -23,7 +24,7 @@ const file = (name: string, text: string) => {
   return path
 }
 
-describe("review regressions", () => {
+describe("programs on a bus", () => {
   const open: Array<Runtime> = []
   afterEach(async () => {
     for (const rt of open.splice(0)) await rt.close()
