@@ -67,14 +67,12 @@ export const run = Command.make(
     status: Flag.Literals("status", ["auto", "live", "lines", "off"]).pipe(
       Flag.withDescription("progress on stderr: live (one updating line), lines (a line every 2 s), off; auto: live on a terminal, else lines"),
       Flag.withDefault("auto")
-    ),
-    metricsPort: Flag.Int("metrics-port").pipe(Flag.withDescription("reserved for the metrics endpoint (not available yet)"), Flag.optional)
+    )
   },
-  Effect.fn(function*({ drainTimeout, files, metricsPort, status, watch: watching }) {
+  Effect.fn(function*({ drainTimeout, files, status, watch: watching }) {
     const { db } = yield* root
     const drainTimeoutMs = parseDuration(drainTimeout)
     if (drainTimeoutMs === undefined) return yield* failWith(`--drain-timeout ${drainTimeout} is not a duration (use e.g. 10s or 500ms)`)
-    if (metricsPort._tag === "Some") return yield* failWith("--metrics-port is not available in this version yet")
     // A missing file or a broken program opens no database and starts nothing.
     const first = yield* loadOrReport(files)
     yield* Effect.scoped(Effect.gen(function*() {
