@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { safeText } from "../diagnostics/terminal.ts"
-import { initialFloor } from "../runtime/ConsumerGroup.ts"
+import { floorOf } from "../runtime/group/startFrom.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
@@ -141,7 +141,9 @@ export const tail = Command.make(
       Effect.gen(function*() {
         const store = bus.store
         let max = Option.isSome(limit) ? limit.value : start === undefined ? 10 : Number.POSITIVE_INFINITY
-        let after = start === undefined ? yield* store.floorForLast(topic, max) : yield* initialFloor(store, topic, start, "tail")
+        let after = start === undefined
+          ? yield* store.floorForLast(topic, max)
+          : yield* floorOf(store, topic, start).pipe(Effect.catchTag("StartFromError", (e) => failWith(`--from: ${e.message}`)))
         const print = (e: Event) => out(json ? eventJson(e) : human(e, color))
         const drain = Effect.gen(function*() {
           while (max > 0) {

@@ -6,9 +6,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
+import { isLive } from "../runtime/group/lease.ts"
 import { nodeHost } from "../runtime/host.ts"
 import { parseStartFrom } from "../runtime/options.ts"
-import type { DeadLetter, GroupLease, Json } from "../store/records.ts"
+import type { DeadLetter, Json } from "../store/records.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
 
@@ -98,11 +99,6 @@ interface GroupRow {
   readonly leaseExpiresAt: number | null
 }
 
-/** Whether the lease is held by a live consumer (not expired, and not a dead process on this host). */
-const activeLease = (lease: GroupLease | undefined, now: number): boolean =>
-  lease !== undefined && lease.ownerSid !== null && (lease.expiresAt ?? 0) > now &&
-  !(lease.ownerHost === nodeHost.hostname && lease.ownerPid !== null && !nodeHost.isAlive(lease.ownerPid))
-
 export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(function*({ json }) {
   yield* withBus("read", (bus) =>
     Effect.gen(function*() {
@@ -113,7 +109,7 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
         const { cursor, lease } = p
         // Retention may have deleted every event of the topic: its head is then at least the cursor.
         const head = Math.max(yield* store.headSeq(cursor.topic), cursor.floor)
-        const active = activeLease(lease, now)
+        const active = isLive(lease, now, nodeHost)
         let inFlight = 0
         if (active && cursor.leasedUpto > cursor.floor) {
           inFlight = yield* store.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)

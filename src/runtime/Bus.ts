@@ -3,7 +3,7 @@
  * the group-commit writer, the wake-ups, and the consumer groups running in this process, and
  * exposes publish, subscribe, manual acks, cursors and dead letters. It needs a `Store`.
  *
- * Closing the bus (closing its layer's scope) drains every group (see `ConsumerGroup`), then
+ * Closing the bus (closing its layer's scope) drains every group (see `group/session.ts`), then
  * commits whatever writes are pending, then the store closes.
  */
 import * as Clock from "effect/Clock"
@@ -18,8 +18,10 @@ import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
 import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
-import { CurrentGroup, type GroupDeps, type GroupHandle, type GroupStats, type Handler, startGroup } from "./ConsumerGroup.ts"
-import type { DeliveryContext } from "./ConsumerGroup.ts"
+import { heldByOther } from "./group/lease.ts"
+import { floorOf } from "./group/startFrom.ts"
+import { startGroup } from "./group/supervisor.ts"
+import { CurrentGroup, type DeliveryContext, type GroupDeps, type GroupHandle, type GroupStats, type Handler } from "./group/types.ts"
 import { AckError, BusClosedError, BusOptionsError, GroupError, type MaintenanceError, PublishError, SubscribeError, TopicError } from "./errors.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
@@ -316,11 +318,10 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     Effect.gen(function*() {
       const from = config.from
       if (typeof from !== "object" || !("afterId" in from)) return config
-      const event = yield* store.eventById(from.afterId)
-      if (event === undefined) {
-        return yield* new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(from.afterId)}` })
-      }
-      return { ...config, from: { seq: event.seq + 1 } }
+      const floor = yield* floorOf(store, config.topics[0]!, from).pipe(Effect.catchTag("StartFromError", () =>
+        Effect.fail(new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(from.afterId)}` }))
+      ))
+      return { ...config, from: { seq: floor + 1 } }
     })
 
   const notOutstanding = (group: string, eventId: string) =>
@@ -359,30 +360,10 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
         const from = typeof position === "string" ? parseStartFrom(position) : position
         if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID")
-        let floor: number | undefined
-        if (typeof from === "number") {
-          floor = from
-        } else if (from === "earliest") {
-          floor = 0
-        } else if (from === "latest") {
-          floor = yield* store.headSeq(topic)
-        } else if (typeof from === "object" && from !== null && "seq" in from && typeof from.seq === "number") {
-          floor = Math.max(0, from.seq - 1)
-        } else if (typeof from === "object" && from !== null && "ts" in from) {
-          const ts = from.ts instanceof Date ? from.ts.getTime() : typeof from.ts === "string" ? Date.parse(from.ts) : from.ts
-          if (typeof ts !== "number" || !Number.isFinite(ts)) return yield* invalid("the time is not a valid date")
-          floor = yield* store.floorForTs(topic, ts)
-        } else if (typeof from === "object" && from !== null && "afterId" in from && typeof from.afterId === "string") {
-          const event = yield* store.eventById(from.afterId)
-          if (event === undefined) return yield* invalid("no event has that id")
-          floor = event.seq
-        }
-        if (floor === undefined || !Number.isInteger(floor) || floor < 0) return yield* invalid("expected a seq number >= 0 or a start position")
+        const floor = yield* floorOf(store, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))
         const lease = yield* store.readLease(group)
         const now = yield* Clock.currentTimeMillis
-        const heldElsewhere = lease?.ownerSid != null && lease.ownerSid !== sid && (lease.expiresAt ?? 0) > now &&
-          !(lease.ownerHost === host.hostname && lease.ownerPid !== null && lease.ownerPid !== host.pid && !host.isAlive(lease.ownerPid))
-        if (heldElsewhere) {
+        if (heldByOther(lease, sid, now, host)) {
           return yield* new GroupError({
             group,
             detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`

@@ -1,0 +1,63 @@
+/**
+ * Where a cursor starts: the one translation of a start position (`StartFrom`, or a seq number
+ * used as a floor) into a floor, the seq after which events are delivered. Used for a group's new
+ * cursors, `from: { afterId }` at subscribe, `Bus.setCursor` (and `sib replay`), and `sib tail`.
+ *
+ * - `"earliest"`: 0. `"latest"`: the topic's head. A number: that floor.
+ * - `{ seq: N }`: N is the first event delivered (floor N - 1, at least 0).
+ * - `{ ts }` (ms, a date string or a `Date`): before the first event of the topic stamped at or after it.
+ * - `{ afterId }`: that event's seq, whatever its topic (seqs are global, so a fan-in group starts
+ *   every topic after the same point).
+ * A position it cannot place fails with `StartFromError` (its `reason` says why); parsing text
+ * (`seq:N`, `id:X`, ...) is `parseStartFrom` in `options.ts`.
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type { StoreError } from "../../store/errors.ts"
+import type { StoreShape } from "../../store/Store.ts"
+import type { StartFrom } from "../options.ts"
+
+export class StartFromError extends Data.TaggedError("StartFromError")<{
+  readonly reason: "no-such-event" | "bad-time" | "bad-position"
+}> {
+  override get message() {
+    switch (this.reason) {
+      case "no-such-event":
+        return "no event has that id"
+      case "bad-time":
+        return "the time is not a valid date"
+      case "bad-position":
+        return "expected a seq number >= 0 or a start position"
+    }
+  }
+}
+
+/** The floor for `position` on `topic` (an integer >= 0). */
+export const floorOf = (
+  store: StoreShape,
+  topic: string,
+  position: StartFrom | number
+): Effect.Effect<number, StartFromError | StoreError> =>
+  Effect.gen(function*() {
+    const from: unknown = position
+    let floor: number | undefined
+    if (typeof from === "number") {
+      floor = from
+    } else if (from === "earliest") {
+      floor = 0
+    } else if (from === "latest") {
+      floor = yield* store.headSeq(topic)
+    } else if (typeof from === "object" && from !== null && "seq" in from && typeof from.seq === "number") {
+      floor = Math.max(0, from.seq - 1)
+    } else if (typeof from === "object" && from !== null && "ts" in from) {
+      const ts = from.ts instanceof Date ? from.ts.getTime() : typeof from.ts === "string" ? Date.parse(from.ts) : from.ts
+      if (typeof ts !== "number" || !Number.isFinite(ts)) return yield* new StartFromError({ reason: "bad-time" })
+      floor = yield* store.floorForTs(topic, ts)
+    } else if (typeof from === "object" && from !== null && "afterId" in from && typeof from.afterId === "string") {
+      const event = yield* store.eventById(from.afterId)
+      if (event === undefined) return yield* new StartFromError({ reason: "no-such-event" })
+      floor = event.seq
+    }
+    if (floor === undefined || !Number.isInteger(floor) || floor < 0) return yield* new StartFromError({ reason: "bad-position" })
+    return floor
+  })

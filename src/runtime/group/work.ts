@@ -1,0 +1,184 @@
+/**
+ * One event on its way through a group (`Work`), the stub that stands for it while it is parked
+ * behind a busy key (`Parked`), and what is derived from it as plain data: its delivery row, a
+ * run's outcome, the group filter's verdict, and the failure texts that attempt and dead-letter
+ * records keep. No fibers, no store.
+ */
+import * as Cause from "effect/Cause"
+import type * as Fiber from "effect/Fiber"
+import type { Delivery, Event } from "../../store/records.ts"
+import type { HandlerTransaction } from "../../store/Store.ts"
+import type { AckFloor } from "../AckFloor.ts"
+import type { Prepared } from "../publish.ts"
+
+/** A handler's own settlement of its run (`ctx.ack`, `ctx.nack`, or the handle's). */
+export type Decision = { readonly _tag: "ack" } | { readonly _tag: "nack"; readonly delayMs: number | undefined }
+
+/** How a run ended, as the settling step sees it. */
+export type Outcome =
+  | { readonly _tag: "ack" }
+  | { readonly _tag: "fail"; readonly message: string; readonly stack: string | null; readonly delayMs?: number | undefined }
+
+/** One event on its way through the group. */
+export interface Work {
+  readonly event: Event
+  /** The ack floor it counts against; undefined for requeued dead letters (below the floor). */
+  readonly floor: AckFloor | undefined
+  /** Runs started, including the current one. */
+  attempts: number
+  /** Record each start before running (suspects and requeued events). */
+  readonly precise: boolean
+  readonly requeued: boolean
+  /** A delivery row exists for it (deleted when it is acked). */
+  hasRow: boolean
+  notBefore: number
+  firstFailedAt: number | null
+  lastFailedAt: number | null
+  lastError: string | null
+  lastErrorStack: string | null
+  /** The filter threw when the event was fetched; the worker evaluates it again. */
+  filterPending: boolean
+  /** Increments per run; an ack from an earlier run is refused. */
+  run: number
+  decision: Decision | undefined
+  onDecision: (() => void) | undefined
+  /** When the current run times out (start + ackTimeoutMs). */
+  deadline: number
+  /** The worker running it, while it runs. */
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+  /** The handler returned (in manual mode the delivery then waits for its ack). */
+  handlerDone: boolean
+  /** Events the current run published, written with its ack. */
+  publishes: Array<Prepared> | undefined
+  /** The database transaction the current run opened (`ctx.transaction`), committed with its ack. */
+  tx: HandlerTransaction | undefined
+}
+
+/**
+ * An event waiting behind a blocked key, kept as its seq only so it does not hold the buffer (and
+ * its payload) while the key is held or retrying; it is read again when its turn comes.
+ */
+export interface Parked {
+  readonly parked: true
+  readonly seq: number
+  readonly topic: string
+  readonly key: string | undefined
+  readonly floor: AckFloor
+  readonly filterPending: boolean
+}
+
+/** What waits in a key's lane. */
+export type Slot = Work | Parked
+
+export const isParked = (s: Slot): s is Parked => (s as Parked).parked === true
+
+/** The key a slot's lane is chosen by. */
+export const keyOfSlot = (s: Slot): string | undefined => (isParked(s) ? s.key : s.event.key)
+
+/** Work for `event`, resuming the attempts its stored delivery row records (if any). */
+export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work => ({
+  event,
+  floor,
+  attempts: row?.attempts ?? 0,
+  precise,
+  requeued: floor === undefined,
+  hasRow: row !== undefined,
+  notBefore: row?.nextAttemptAt ?? 0,
+  firstFailedAt: row?.firstFailedAt ?? null,
+  lastFailedAt: row?.lastFailedAt ?? null,
+  lastError: row?.lastError ?? null,
+  lastErrorStack: row?.lastErrorStack ?? null,
+  filterPending: false,
+  run: 0,
+  decision: undefined,
+  onDecision: undefined,
+  deadline: 0,
+  fiber: undefined,
+  handlerDone: false,
+  publishes: undefined,
+  tx: undefined
+})
+
+/** The delivery row that records `work` in `state`. */
+export const deliveryRow = (group: string, work: Work, state: Delivery["state"]): Delivery => ({
+  group,
+  topic: work.event.topic,
+  seq: work.event.seq,
+  eventId: work.event.id,
+  attempts: work.attempts,
+  state,
+  nextAttemptAt: work.notBefore > 0 ? work.notBefore : null,
+  lastError: work.lastError,
+  lastErrorStack: work.lastErrorStack,
+  firstFailedAt: work.firstFailedAt,
+  lastFailedAt: work.lastFailedAt
+})
+
+/** The error an attempt is charged with when its process died while it may have been running. */
+export const stoppedWhileRunning = "the process stopped while the handler was running"
+
+/** A failed outcome with no stack (timeouts, nacks, interruptions). */
+export const failure = (message: string, delayMs?: number): Outcome => ({ _tag: "fail", message, stack: null, delayMs })
+
+/**
+ * The group filter on one event: run it, skip it (done without a delivery), or the filter threw
+ * (a failed attempt when a worker evaluates it; where events are fetched, the worker is left to
+ * evaluate it again).
+ */
+export const filterVerdict = (filter: (event: Event) => boolean, event: Event): "run" | "skip" | Outcome => {
+  try {
+    return filter(event) ? "run" : "skip"
+  } catch (e) {
+    try {
+      return { _tag: "fail", message: `filter threw: ${e instanceof Error ? e.message : String(e)}`, stack: e instanceof Error ? e.stack ?? null : null }
+    } catch {
+      return failure("filter threw: an error that cannot be printed")
+    }
+  }
+}
+
+const maxMessage = 8_192
+const maxStack = 32_768
+
+const clip = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}... (${text.length - max} more characters)` : text)
+
+/** Text for any thrown value, whatever it is (never throws itself). */
+const textOf = (v: unknown): string => {
+  try {
+    if (typeof v === "string") return v
+    if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v === null || v === undefined) return String(v)
+    const json = JSON.stringify(v)
+    return json ?? String(v)
+  } catch {
+    try {
+      return String(v)
+    } catch {
+      return "an error that cannot be printed"
+    }
+  }
+}
+
+/** The message and stack of a handler failure, as the dead-letter record keeps them. */
+export const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
+  try {
+    const e = Cause.squash(cause)
+    if (e instanceof Error) {
+      let message: string
+      try {
+        message = textOf(e.message) || textOf(e.name)
+      } catch {
+        message = "an error whose message cannot be read"
+      }
+      let stack: string | null = null
+      try {
+        stack = typeof e.stack === "string" ? clip(e.stack, maxStack) : null
+      } catch {
+        stack = null
+      }
+      return { message: clip(message || "Error", maxMessage), stack }
+    }
+    return { message: clip(textOf(e), maxMessage), stack: null }
+  } catch {
+    return { message: "an error that cannot be printed", stack: null }
+  }
+}
