@@ -46,7 +46,8 @@ import { type PendingEvent, pendingRecordOf, type PublishOptions } from "../publ
 import { retryDelay } from "../RetryPolicy.ts"
 import { Signal, suspend } from "../Signal.ts"
 import { cancelledWrite, type WritePart } from "../Writer.ts"
-import { claimLease, LeaseLost } from "./lease.ts"
+import { claimLease, fencedSubmit, LeaseLost } from "./lease.ts"
+import { openCursors, recover } from "./recovery.ts"
 import { floorOf } from "./startFrom.ts"
 import { CurrentGroup, type DeliveryContext, type GroupDeps, type GroupStats, type Handler, type SessionError } from "./types.ts"
 import { type Decision, deliveryRow, errorText, failure, isParked, newWork, type Outcome, type Parked, type Slot, type Work } from "./work.ts"
@@ -58,20 +59,6 @@ const yieldAfterMs = 250
 
 /** Events waiting behind one key beyond this many are parked. */
 const parkAfter = 4
-
-/** Inclusive gaps of `acked` within (from, to]. */
-const gapsOf = (acked: SeqRanges, from: number, to: number): Array<readonly [number, number]> => {
-  const out: Array<readonly [number, number]> = []
-  let next = from + 1
-  for (const [a, b] of acked) {
-    if (b < next) continue
-    if (a > to) break
-    if (a > next) out.push([next, Math.min(a - 1, to)])
-    next = Math.max(next, b + 1)
-  }
-  if (next <= to) out.push([next, to])
-  return out
-}
 
 export interface SessionControl {
   readonly decide: (eventId: string, decision: Decision, run: number | undefined) => Effect.Effect<void, AckError>
@@ -110,44 +97,13 @@ export const session = (
     )
 
     // ---- 2. recover -------------------------------------------------------------------------
-    const snapshot = yield* store.loadGroup(group, topics)
-    const cursors = new Map<string, Cursor>(snapshot.cursors)
-    for (const topic of topics) {
-      if (cursors.has(topic)) continue
-      const floor = yield* floorOf(store, topic, config.from).pipe(Effect.catchTag("StartFromError", Effect.die))
-      cursors.set(topic, yield* store.initCursor(group, topic, floor, now()))
-    }
-    const floors = new Map<string, AckFloor>()
-    for (const topic of topics) floors.set(topic, new AckFloor(cursors.get(topic)!))
+    const opened = yield* openCursors(store, config)
     yield* Deferred.succeed(subscribed, undefined)
+    const recovered = yield* recover(store, config, sid, opened, crashed)
+    const { ledger } = recovered
+    const { floors, deadSeqs, requeuedSeqs } = ledger
 
-    const submit = (part: WritePart): Effect.Effect<CommitResult, SessionError> =>
-      writer.submit(part).pipe(
-        Effect.flatMap((r) => (r.fenced.includes(group) ? Effect.fail(new LeaseLost()) : Effect.succeed(r)))
-      )
-
-    /** Delivery rows by seq, for events above their floor (consumed when the event is fetched). */
-    const rows = new Map<number, Delivery>()
-    const requeuedRows: Array<Delivery> = []
-    const requeuedSeqs = new Set<number>()
-    const orphanDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = []
-    for (const d of snapshot.deliveries) {
-      if (d.state === "requeued") {
-        requeuedRows.push(d)
-        requeuedSeqs.add(d.seq)
-        continue
-      }
-      const floor = floors.get(d.topic)!
-      const cursor = cursors.get(d.topic)!
-      if (d.seq <= cursor.floor || floor.wasDoneBefore(d.seq)) {
-        orphanDeletes.push({ _tag: "delete", owner: sid, group, seq: d.seq })
-      } else {
-        rows.set(d.seq, d)
-      }
-    }
-    const deadSeqs = new Set<number>()
-    const dead = yield* store.deadLetters({ group })
-    for (const dl of dead) deadSeqs.add(dl.seq)
+    const submit = fencedSubmit(writer, group)
 
     // ---- state of the pipeline ---------------------------------------------------------------
     const lanes = new Lanes<Slot>(config.ordering, (w) => (isParked(w) ? w.key : w.event.key))
@@ -156,10 +112,9 @@ export const session = (
     let idle: Array<(w: Work | undefined) => void> = []
     let running = 0
     let limit = config.maxInFlight
-    let buffered = 0
+    let buffered = recovered.inFlight.length
     let stopping = false
     let isolating = false
-    const pendingDeletes: Array<{ readonly _tag: "delete"; readonly owner: string; readonly group: string; readonly seq: number }> = [...orphanDeletes]
     const heldBy = new Map<string, number>() // lane key -> seq of the dead letter holding it
     const news = new Signal({ immediate: true })
     const room = new Signal()
@@ -169,7 +124,7 @@ export const session = (
     const fatal = yield* Deferred.make<never, SessionError>()
     const timers = yield* Scope.fork(sessionScope, "parallel")
 
-    for (const dl of snapshot.holds) {
+    for (const dl of recovered.holds) {
       const laneKey = lanes.laneOf(dl.key ?? undefined)
       if (laneKey !== undefined) {
         lanes.holdKey(laneKey)
@@ -242,8 +197,7 @@ export const session = (
         const next = lanes.finish(slot)
         return next === undefined ? Effect.void : makeRunnable(next)
       }
-      const row = rows.get(event.seq)
-      if (row !== undefined) rows.delete(event.seq)
+      const row = ledger.takeRow(event.seq)
       const work = newWork(event, slot.floor, row, false)
       work.filterPending = slot.filterPending
       buffered++
@@ -317,7 +271,7 @@ export const session = (
         if (--buffered === 0) idleNow.raise()
       }
       if (work.hasRow) {
-        pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: work.event.seq })
+        ledger.queueDelete(work.event.seq)
         work.hasRow = false
       }
       markDirty()
@@ -387,7 +341,7 @@ export const session = (
       const part = {
         appends: publishes === undefined ? [] : publishes.map((p) => p.draft),
         acks: floor === undefined ? undefined : [{ group, owner: sid, topic, seq }],
-        deliveries: work.hasRow ? [{ _tag: "delete" as const, owner: sid, group, seq }] : [],
+        deliveries: work.hasRow ? [ledger.deleteRow(seq)] : [],
         onCommit: floor === undefined ? undefined : () => floor.done(seq),
         cancelled: ackFailed
       }
@@ -712,73 +666,9 @@ export const session = (
       }
     })
 
-    // ---- recovery: the uncertain region ----------------------------------------------------
-    const scanWorks: Array<Work> = []
-    let suspects = 0
-    const charges: Array<Delivery> = []
-    for (const topic of topics) {
-      const cursor = cursors.get(topic)!
-      const floor = floors.get(topic)!
-      let scanEnd = crashed ? cursor.leasedUpto : cursor.floor
-      for (const d of rows.values()) {
-        if (d.topic === topic && (d.state === "suspect" || d.state === "running")) scanEnd = Math.max(scanEnd, d.seq)
-      }
-      if (scanEnd <= cursor.floor) continue
-      for (const [from, to] of gapsOf(cursor.acked, cursor.floor, scanEnd)) {
-        let after = from - 1
-        while (after < to) {
-          const page = yield* store.readTopic(topic, after, 500)
-          if (page.length === 0) break
-          for (const event of page) {
-            if (event.seq > to) break
-            after = event.seq
-            if (deadSeqs.has(event.seq) || requeuedSeqs.has(event.seq)) {
-              floor.passed(event.seq)
-              continue
-            }
-            const row = rows.get(event.seq)
-            rows.delete(event.seq)
-            // Filtered-out events were never delivered: they are done, not suspects.
-            let filterPending = false
-            if (config.filter !== undefined) {
-              try {
-                if (!config.filter(event)) {
-                  floor.passed(event.seq)
-                  if (row !== undefined) pendingDeletes.push({ _tag: "delete", owner: sid, group, seq: event.seq })
-                  continue
-                }
-              } catch {
-                filterPending = true
-              }
-            }
-            const wasSuspect = row !== undefined && (row.state === "suspect" || row.state === "running")
-            const suspect = wasSuspect || crashed
-            floor.fetched(event.seq)
-            buffered++
-            const work = newWork(event, floor, row, suspect)
-            work.filterPending = filterPending
-            if (suspect) {
-              suspects++
-              if (!wasSuspect) work.attempts += 1
-              work.notBefore = 0
-              if (work.lastError === null) {
-                work.lastError = "the process stopped while the handler was running"
-              }
-              charges.push(rowOf(work, "suspect"))
-              work.hasRow = true
-            }
-            scanWorks.push(work)
-          }
-          if (page[page.length - 1]!.seq >= to) break
-        }
-      }
-      floor.passed(scanEnd)
-    }
-    if (charges.length > 0 || pendingDeletes.length > 0) {
-      yield* submit({
-        deliveries: [...charges.map((delivery) => ({ _tag: "upsert" as const, owner: sid, delivery })), ...pendingDeletes.splice(0)]
-      })
-    }
+    // ---- recovery: charge the suspects, delete orphan rows --------------------------------------
+    const suspects = recovered.suspects
+    if (recovered.writes.length > 0) yield* submit({ deliveries: recovered.writes })
     if (suspects > 0) {
       yield* Effect.logWarning(
         `group ${group}: recovering ${suspects} event(s) that were in flight when the previous owner stopped; running them one at a time`
@@ -822,8 +712,7 @@ export const session = (
         return Effect.void
       }
       buffered++
-      const row = rows.get(seq)
-      if (row !== undefined) rows.delete(seq)
+      const row = ledger.takeRow(seq)
       const work = newWork(event, floor, row, false)
       work.filterPending = filterPending
       return admit(work)
@@ -910,7 +799,7 @@ export const session = (
           if (final) floor.leasedUpto = -1
           if (floor.dirty) dirty = true
         }
-        const deletes = pendingDeletes.splice(0)
+        const deletes = ledger.takeDeletes()
         if (!dirty && deletes.length === 0) return Effect.void
         return submit({ ...progressPart(floors, !final), deliveries: deletes }).pipe(Effect.asVoid)
       })
@@ -1037,10 +926,10 @@ export const session = (
       isolating = true
       limit = 1
     }
-    for (const work of scanWorks) yield* admit(work)
+    for (const work of recovered.inFlight) yield* admit(work)
     if (suspects === 0) yield* fetchGate.open
     else if (ready.length === 0 && running === 0) endIsolation()
-    yield* admitRequeued(requeuedRows, true)
+    yield* admitRequeued(recovered.requeued, true)
     wakeIdle()
 
     // ---- run until stopped or failed ------------------------------------------------------------

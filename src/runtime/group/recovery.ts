@@ -1,0 +1,176 @@
+/**
+ * Recovery: what a new session finds in the store, and what it must do about it, returned as
+ * data (`Recovered`); the session applies it. Two reads:
+ *
+ * `openCursors` loads the group (cursors, open delivery rows, key holds) and creates the missing
+ * cursors at the group's start position (`floorOf`).
+ *
+ * `recover` sorts the delivery rows (requeued dead letters; rows at or below the floor, or in a
+ * stored acked range, are orphans to delete; the rest wait for their event to be fetched), reads
+ * the dead letters, and scans the **uncertain region** of each topic: the events in (floor, end]
+ * outside the stored acked ranges, where end is the lease mark (`leasedUpto`: everything fetched,
+ * or leased on append) when the previous owner crashed, and otherwise the highest row left as
+ * `suspect` or `running` by an earlier crash (none: no region).
+ *
+ * How a crashed owner's events are charged: every event of the region that is not a dead letter,
+ * not requeued and not filtered out may have been running when the owner died. Each becomes a
+ * **suspect**: charged one attempt (its row written as `suspect` with attempts + 1 and, unless it
+ * has an error already, "the process stopped while the handler was running") before anything
+ * runs. A row already `suspect` or `running` is not charged again: the crash that wrote it, or
+ * the start recorded before the run, already counted that attempt. Suspects then run one at a
+ * time, each start recorded first (the session's Isolating phase), so the event that kills the
+ * process is counted exactly. Filtered-out events were never delivered: they are done, and their
+ * rows deleted. Events of the region between dead letters, requeued ones and acked ranges are
+ * passed over (done for the floor).
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type { StoreError } from "../../store/errors.ts"
+import type { Cursor, DeadLetter, Delivery, SeqRanges } from "../../store/records.ts"
+import type { DeliveryWrite, GroupSnapshot, StoreShape } from "../../store/Store.ts"
+import { AckFloor } from "../AckFloor.ts"
+import type { GroupConfig } from "../options.ts"
+import { Ledger } from "./ledger.ts"
+import { floorOf } from "./startFrom.ts"
+import { deliveryRow, filterVerdict, newWork, stoppedWhileRunning, type Work } from "./work.ts"
+
+/** A page of the uncertain region read at a time. */
+const scanPage = 500
+
+export interface Opened {
+  readonly snapshot: GroupSnapshot
+  /** One per topic of the group. */
+  readonly cursors: ReadonlyMap<string, Cursor>
+}
+
+export interface Recovered {
+  /** Floors advanced over the uncertain region; the rows of events above it, dead and requeued seqs. */
+  readonly ledger: Ledger
+  /** Requeued dead letters to run (out of band: they are below the floor). */
+  readonly requeued: ReadonlyArray<Delivery>
+  /** Dead letters that hold their key (`onPoison: "hold"`). */
+  readonly holds: ReadonlyArray<DeadLetter>
+  /** The uncertain region's events to run again, in seq order per topic; each counts against the buffer. */
+  readonly inFlight: ReadonlyArray<Work>
+  /** How many of `inFlight` are suspects (0: no isolation). */
+  readonly suspects: number
+  /** Written before anything runs: the suspects' charges, then the deletes of orphan and filtered-out rows. */
+  readonly writes: ReadonlyArray<DeliveryWrite>
+}
+
+/** Loads the group and creates its missing cursors at `config.from`. */
+export const openCursors = (store: StoreShape, config: GroupConfig): Effect.Effect<Opened, StoreError> =>
+  Effect.gen(function*() {
+    const snapshot = yield* store.loadGroup(config.group, config.topics)
+    const cursors = new Map<string, Cursor>(snapshot.cursors)
+    for (const topic of config.topics) {
+      if (cursors.has(topic)) continue
+      // `from` was checked at subscribe (and an `afterId` turned into a seq): it always has a floor.
+      const floor = yield* floorOf(store, topic, config.from).pipe(Effect.catchTag("StartFromError", Effect.die))
+      cursors.set(topic, yield* store.initCursor(config.group, topic, floor, yield* Clock.currentTimeMillis))
+    }
+    return { snapshot, cursors }
+  })
+
+/** Inclusive gaps of `acked` within (from, to]. */
+export const gapsOf = (acked: SeqRanges, from: number, to: number): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  let next = from + 1
+  for (const [a, b] of acked) {
+    if (b < next) continue
+    if (a > to) break
+    if (a > next) out.push([next, Math.min(a - 1, to)])
+    next = Math.max(next, b + 1)
+  }
+  if (next <= to) out.push([next, to])
+  return out
+}
+
+const isSuspectRow = (row: Delivery | undefined): boolean => row !== undefined && (row.state === "suspect" || row.state === "running")
+
+/**
+ * Reads what the session must recover. `crashed`: the lease was taken over from another owner,
+ * who may have died with events in flight.
+ */
+export const recover = (
+  store: StoreShape,
+  config: GroupConfig,
+  owner: string,
+  opened: Opened,
+  crashed: boolean
+): Effect.Effect<Recovered, StoreError> =>
+  Effect.gen(function*() {
+    const { group, topics, filter } = config
+    const { snapshot, cursors } = opened
+    const floors = new Map<string, AckFloor>()
+    for (const topic of topics) floors.set(topic, new AckFloor(cursors.get(topic)!))
+
+    const rows = new Map<number, Delivery>()
+    const requeued: Array<Delivery> = []
+    const requeuedSeqs = new Set<number>()
+    const orphans: Array<number> = []
+    for (const d of snapshot.deliveries) {
+      if (d.state === "requeued") {
+        requeued.push(d)
+        requeuedSeqs.add(d.seq)
+      } else if (d.seq <= cursors.get(d.topic)!.floor || floors.get(d.topic)!.wasDoneBefore(d.seq)) {
+        orphans.push(d.seq)
+      } else {
+        rows.set(d.seq, d)
+      }
+    }
+    const deadSeqs = new Set<number>()
+    for (const dl of yield* store.deadLetters({ group })) deadSeqs.add(dl.seq)
+    const ledger = new Ledger({ group, owner, floors, rows, deadSeqs, requeuedSeqs })
+    const deletes = orphans.map((seq) => ledger.deleteRow(seq))
+
+    const inFlight: Array<Work> = []
+    const charges: Array<DeliveryWrite> = []
+    let suspects = 0
+    for (const topic of topics) {
+      const cursor = cursors.get(topic)!
+      const floor = floors.get(topic)!
+      let end = crashed ? cursor.leasedUpto : cursor.floor
+      for (const d of rows.values()) if (d.topic === topic && isSuspectRow(d)) end = Math.max(end, d.seq)
+      if (end <= cursor.floor) continue
+      for (const [from, to] of gapsOf(cursor.acked, cursor.floor, end)) {
+        let after = from - 1
+        while (after < to) {
+          const page = yield* store.readTopic(topic, after, scanPage)
+          if (page.length === 0) break
+          for (const event of page) {
+            if (event.seq > to) break
+            after = event.seq
+            if (ledger.settledApart(event.seq)) {
+              floor.passed(event.seq)
+              continue
+            }
+            const row = ledger.takeRow(event.seq)
+            const verdict = filter === undefined ? "run" : filterVerdict(filter, event)
+            if (verdict === "skip") {
+              floor.passed(event.seq)
+              if (row !== undefined) deletes.push(ledger.deleteRow(event.seq))
+              continue
+            }
+            const wasSuspect = isSuspectRow(row)
+            const suspect = wasSuspect || crashed
+            floor.fetched(event.seq)
+            const work = newWork(event, floor, row, suspect)
+            work.filterPending = verdict !== "run"
+            if (suspect) {
+              suspects++
+              if (!wasSuspect) work.attempts += 1
+              work.notBefore = 0
+              work.lastError ??= stoppedWhileRunning
+              charges.push(ledger.upsertRow(deliveryRow(group, work, "suspect")))
+              work.hasRow = true
+            }
+            inFlight.push(work)
+          }
+          if (page[page.length - 1]!.seq >= to) break
+        }
+      }
+      floor.passed(end)
+    }
+    return { ledger, requeued, holds: snapshot.holds, inFlight, suspects, writes: [...charges, ...deletes] }
+  })
