@@ -39,6 +39,8 @@ import type { Cursor, DeadLetter, Delivery, Event, SeqRanges } from "../../store
 import { type CommitResult, type HandlerTransaction, type ProgressWrite, TransactionSlot } from "../../store/Store.ts"
 import { AckFloor } from "../AckFloor.ts"
 import { AckError, PublishError } from "../errors.ts"
+import { Dispatcher } from "./dispatch.ts"
+import { Runnable } from "./runnable.ts"
 import { Fifo } from "../Fifo.ts"
 import { Lanes } from "../Lanes.ts"
 import type { GroupConfig } from "../options.ts"
@@ -56,9 +58,6 @@ import { type Decision, deliveryRow, errorText, failure, isParked, newWork, type
 const slowRunMs = 10
 /** The longest (ms) handlers may keep the event loop from a turn. */
 const yieldAfterMs = 250
-
-/** Events waiting behind one key beyond this many are parked. */
-const parkAfter = 4
 
 export interface SessionControl {
   readonly decide: (eventId: string, decision: Decision, run: number | undefined) => Effect.Effect<void, AckError>
@@ -106,33 +105,28 @@ export const session = (
     const submit = fencedSubmit(writer, group)
 
     // ---- state of the pipeline ---------------------------------------------------------------
-    const lanes = new Lanes<Slot>(config.ordering, (w) => (isParked(w) ? w.key : w.event.key))
-    let parked = 0
-    const ready = new Fifo<Work>()
-    let idle: Array<(w: Work | undefined) => void> = []
-    let running = 0
-    let limit = config.maxInFlight
-    let buffered = recovered.inFlight.length
     let stopping = false
     let isolating = false
-    const heldBy = new Map<string, number>() // lane key -> seq of the dead letter holding it
+    const gate = {
+      get accepting() {
+        return !stopping
+      },
+      limit: config.maxInFlight
+    }
+    const dispatcher = new Dispatcher({ ordering: config.ordering, gate, capacity: config.capacity, batchSize: config.batchSize })
+    dispatcher.buffer(recovered.inFlight.length)
     const news = new Signal({ immediate: true })
-    const room = new Signal()
     const dirty = new Signal()
-    const idleNow = new Signal()
     const fetchGate = yield* Latch.make(false)
     const fatal = yield* Deferred.make<never, SessionError>()
     const timers = yield* Scope.fork(sessionScope, "parallel")
 
-    for (const dl of recovered.holds) {
-      const laneKey = lanes.laneOf(dl.key ?? undefined)
-      if (laneKey !== undefined) {
-        lanes.holdKey(laneKey)
-        heldBy.set(laneKey, dl.seq)
-      }
-    }
+    for (const dl of recovered.holds) dispatcher.restoreHold(dl.key ?? undefined, dl.seq)
 
     const markDirty = () => dirty.raise()
+    const runnable = new Runnable({ store, dispatcher, ledger, timers, clock, changed: markDirty })
+    const makeRunnable = (slot: Slot) => runnable.makeRunnable(slot)
+    const admit = (work: Work) => runnable.admit(work)
 
     /** Runs a background part of the session; its failure (not interruption) ends the session. */
     const guard = <A, E>(eff: Effect.Effect<A, E>): Effect.Effect<void> =>
@@ -143,101 +137,13 @@ export const session = (
         )
       )
 
-    const canStart = () => running < limit && !stopping
-
-    const pushReady = (work: Work) => {
-      if (stopping) return
-      if (idle.length > 0 && canStart()) {
-        running++
-        idle.shift()!(work)
-      } else {
-        ready.push(work)
-      }
-    }
-
-    const runnableNow = (work: Work): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const wait = work.notBefore - now()
-        if (wait <= 0) {
-          pushReady(work)
-          return Effect.void
-        }
-        return Effect.sleep(wait).pipe(
-          Effect.andThen(Effect.sync(() => pushReady(work))),
-          Effect.forkIn(timers),
-          Effect.asVoid
-        )
-      })
-
-    /** Makes the next item of a lane run: a parked event is read back first. */
-    const makeRunnable = (slot: Slot): Effect.Effect<void, StoreError> => {
-      if (!isParked(slot)) return runnableNow(slot)
-      return Effect.flatMap(store.readSeqs([slot.seq]), ([event]) => unpark(slot, event))
-    }
-
-    /** `makeRunnable` for several lanes' next items at once: their parked events in one read. */
-    const makeAllRunnable = (slots: ReadonlyArray<Slot>): Effect.Effect<void, StoreError> => {
-      const parkedSeqs: Array<number> = []
-      for (const slot of slots) if (isParked(slot)) parkedSeqs.push(slot.seq)
-      if (parkedSeqs.length <= 1) return Effect.forEach(slots, makeRunnable, { discard: true })
-      return Effect.flatMap(store.readSeqs(parkedSeqs), (events) => {
-        const bySeq = new Map<number, Event>()
-        for (const event of events) bySeq.set(event.seq, event)
-        return Effect.forEach(slots, (slot) => (isParked(slot) ? unpark(slot, bySeq.get(slot.seq)) : runnableNow(slot)), { discard: true })
-      })
-    }
-
-    /** A parked event read back (undefined: it is gone) becomes work again and runs. */
-    const unpark = (slot: Parked, event: Event | undefined): Effect.Effect<void, StoreError> => {
-      parked--
-      if (event === undefined) {
-        // Gone (pruned by retention): nothing left to deliver.
-        slot.floor.done(slot.seq)
-        markDirty()
-        const next = lanes.finish(slot)
-        return next === undefined ? Effect.void : makeRunnable(next)
-      }
-      const row = ledger.takeRow(event.seq)
-      const work = newWork(event, slot.floor, row, false)
-      work.filterPending = slot.filterPending
-      buffered++
-      return runnableNow(work)
-    }
-
-    const admit = (work: Work, first = false): Effect.Effect<void, StoreError> =>
-      lanes.admit(work, first) ? makeRunnable(work) : Effect.void
-
-    const wakeIdle = () => {
-      while (idle.length > 0 && ready.length > 0 && canStart()) {
-        running++
-        idle.shift()!(ready.shift()!)
-      }
-    }
-
-    const takeWork: Effect.Effect<Work | undefined> = Effect.suspend(() => {
-      if (stopping) return Effect.succeed(undefined)
-      if (canStart()) {
-        const w = ready.shift()
-        if (w !== undefined) {
-          running++
-          return Effect.succeed(w)
-        }
-      }
-      return suspend<Work | undefined>((wake) => {
-        idle.push(wake)
-        return () => {
-          idle = idle.filter((x) => x !== wake)
-        }
-      }, true)
-    })
-
     /**
      * The work finished for good: acked, filtered, or dead-lettered without a hold. `persisted`:
      * its ack is already committed (a transactional ack).
      */
     const finish = (work: Work, persisted = false): Effect.Effect<void, SessionError> => {
       giveBack(work)
-      const next = lanes.finish(work)
+      const next = dispatcher.finish(work)
       const release = next === undefined ? Effect.void : makeRunnable(next)
       if (!work.precise || persisted) {
         if (work.requeued && persisted) requeuedSeqs.delete(work.event.seq)
@@ -268,14 +174,13 @@ export const session = (
     const giveBack = (work: Work): void => {
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
-        if (--buffered === 0) idleNow.raise()
+        dispatcher.release()
       }
       if (work.hasRow) {
         ledger.queueDelete(work.event.seq)
         work.hasRow = false
       }
       markDirty()
-      if (buffered <= config.capacity - config.batchSize) room.raise()
     }
 
     const rowOf = (work: Work, state: Delivery["state"]): Delivery => deliveryRow(group, work, state)
@@ -283,8 +188,7 @@ export const session = (
     const deadLetter = (work: Work): Effect.Effect<void, SessionError> =>
       Effect.gen(function*() {
         yield* discardRun(work)
-        const laneKey = lanes.laneOf(work.event.key)
-        const holds = config.onPoison === "hold" && laneKey !== undefined
+        const holds = config.onPoison === "hold" && dispatcher.laneOf(work.event.key) !== undefined
         const t = now()
         const dl: DeadLetter = {
           group,
@@ -309,14 +213,12 @@ export const session = (
         if (holds) {
           if (work.floor !== undefined) {
             work.floor.done(work.event.seq)
-            if (--buffered === 0) idleNow.raise()
+            dispatcher.release()
             markDirty()
-            room.raise()
           } else {
             requeuedSeqs.delete(work.event.seq)
           }
-          lanes.hold(work)
-          heldBy.set(laneKey!, work.event.seq)
+          dispatcher.hold(work)
         } else {
           yield* finish(work)
         }
@@ -361,7 +263,7 @@ export const session = (
             Deferred.doneUnsafe(fatal, Exit.fail(new LeaseLost()))
           } else {
             giveBack(work)
-            const next = lanes.finish(work)
+            const next = dispatcher.finish(work)
             if (next !== undefined) {
               successors.push(next)
               successorsReady.raise()
@@ -599,9 +501,9 @@ export const session = (
         : runHandler(work, self)
 
     const afterRun = Effect.sync(() => {
-      running--
-      if (isolating && running === 0 && ready.length === 0) endIsolation()
-      wakeIdle()
+      dispatcher.ended()
+      if (isolating && dispatcher.quiet) endIsolation()
+      dispatcher.wakeIdle()
     })
 
     // Handlers finishing synchronously run back to back without returning to the event loop:
@@ -618,7 +520,7 @@ export const session = (
         lastYield = at
         return Effect.andThen(Effect.yieldNow, loop)
       })
-      const loop: Effect.Effect<void, SessionError> = Effect.flatMap(takeWork, (work) => {
+      const loop: Effect.Effect<void, SessionError> = Effect.flatMap(dispatcher.take, (work) => {
         if (work === undefined) return Effect.void
         started = now()
         return Effect.flatMap(handle(work, self), () => Effect.flatMap(afterRun, () => next))
@@ -655,14 +557,14 @@ export const session = (
         const fiber = oldest.fiber
         end(oldest)
         if (fiber !== undefined) yield* Fiber.interrupt(fiber)
-        running--
+        dispatcher.ended()
         if (!stopping) yield* startWorker
         yield* settle(oldest, failure(
           oldest.handlerDone
             ? `the event was not acknowledged within ${config.ackTimeoutMs} ms (ackTimeoutMs)`
             : `the handler did not finish within ${config.ackTimeoutMs} ms (ackTimeoutMs) and was interrupted`
         ))
-        wakeIdle()
+        dispatcher.wakeIdle()
       }
     })
 
@@ -678,7 +580,7 @@ export const session = (
     const endIsolation = () => {
       if (!isolating) return
       isolating = false
-      limit = config.maxInFlight
+      gate.limit = config.maxInFlight
       fetchGate.openUnsafe()
     }
 
@@ -705,13 +607,8 @@ export const session = (
       floor.fetched(seq)
       // Behind a held key, or a long queue of its key: park it (seq only) instead of buffering it.
       const stub: Parked = { parked: true, seq, topic: event.topic, key: event.key, floor, filterPending }
-      const waiting = lanes.waiting(stub)
-      if (waiting !== undefined && waiting >= parkAfter) {
-        lanes.admit(stub)
-        parked++
-        return Effect.void
-      }
-      buffered++
+      if (dispatcher.park(stub)) return Effect.void
+      dispatcher.buffer()
       const row = ledger.takeRow(seq)
       const work = newWork(event, floor, row, false)
       work.filterPending = filterPending
@@ -744,7 +641,7 @@ export const session = (
       yield* fetchGate.await
       while (true) {
         // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
-        while (buffered > config.capacity - config.batchSize) yield* room.wait
+        while (!dispatcher.hasRoom) yield* dispatcher.room.wait
         const page = yield* readPage(config.batchSize)
         if (page.length === 0) {
           waitingForNews = true
@@ -809,7 +706,7 @@ export const session = (
     const flusher = Effect.gen(function*() {
       while (true) {
         yield* dirty.wait
-        if (buffered > 0) yield* Effect.raceFirst(Effect.sleep(config.commitIntervalMs), idleNow.wait)
+        if (dispatcher.buffered > 0) yield* Effect.raceFirst(Effect.sleep(config.commitIntervalMs), dispatcher.idleNow.wait)
         yield* flushOnce(false)
       }
     })
@@ -837,10 +734,7 @@ export const session = (
           const event = bySeq.get(d.seq)
           if (event === undefined) continue
           const work = newWork(event, undefined, d, true)
-          const laneKey = lanes.laneOf(event.key)
-          const releases = laneKey !== undefined && heldBy.get(laneKey) === d.seq
-          if (releases) heldBy.delete(laneKey)
-          yield* admit(work, releases)
+          yield* runnable.admitRequeued(work)
         }
       })
 
@@ -849,19 +743,15 @@ export const session = (
       const requeued = snapshot.deliveries.filter((d) => d.state === "requeued" && !requeuedSeqs.has(d.seq))
       yield* admitRequeued(requeued)
       const stillHeld = new Set(snapshot.holds.map((h) => h.seq))
-      for (const [laneKey, seq] of [...heldBy]) {
-        if (stillHeld.has(seq) || requeuedSeqs.has(seq)) continue
-        heldBy.delete(laneKey)
-        const next = lanes.release(laneKey)
-        if (next !== undefined) yield* makeRunnable(next)
-      }
+      const released = dispatcher.releaseHolds((seq) => stillHeld.has(seq) || requeuedSeqs.has(seq))
+      for (const next of released) yield* makeRunnable(next)
     })
 
     // ---- lanes after committed acks -------------------------------------------------------------
     const successor = Effect.gen(function*() {
       while (true) {
         yield* successorsReady.wait
-        yield* makeAllRunnable(successors.splice(0))
+        yield* runnable.makeAllRunnable(successors.splice(0))
       }
     })
 
@@ -902,11 +792,11 @@ export const session = (
       stats: () => ({
         group,
         topics,
-        buffered,
-        running,
+        buffered: dispatcher.buffered,
+        running: dispatcher.running,
         floors: Object.fromEntries([...floors].map(([topic, floor]) => [topic, floor.floor])),
-        heldKeys: lanes.heldKeys(),
-        parked,
+        heldKeys: dispatcher.heldKeys(),
+        parked: dispatcher.parked,
         requeued: requeuedSeqs.size,
         isolating
       })
@@ -924,13 +814,13 @@ export const session = (
 
     if (suspects > 0) {
       isolating = true
-      limit = 1
+      gate.limit = 1
     }
     for (const work of recovered.inFlight) yield* admit(work)
     if (suspects === 0) yield* fetchGate.open
-    else if (ready.length === 0 && running === 0) endIsolation()
+    else if (dispatcher.quiet) endIsolation()
     yield* admitRequeued(recovered.requeued, true)
-    wakeIdle()
+    dispatcher.wakeIdle()
 
     // ---- run until stopped or failed ------------------------------------------------------------
     const stop = yield* Effect.raceFirst(
@@ -947,7 +837,7 @@ export const session = (
     unhook()
     yield* Fiber.interrupt(fetcherFiber)
     yield* Scope.close(timers, Exit.void)
-    for (const waiter of idle.splice(0)) waiter(undefined)
+    dispatcher.dismissIdle()
     const drained = yield* Effect.timeoutOption(Fiber.awaitAll(workers), config.drainTimeoutMs)
     if (Option.isNone(drained)) {
       yield* Effect.logWarning(`group ${group}: handlers still running after ${config.drainTimeoutMs} ms; interrupting them`)
