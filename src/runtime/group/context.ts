@@ -1,0 +1,84 @@
+/**
+ * `RunContext`, the `DeliveryContext` a handler gets for one run: its attempt number, `ack` and
+ * `nack` (one decision per run, see `runs.ts`), `publish` (checked now, buffered on the work and
+ * written with the run's ack) and `transaction` (the store's handler transaction, opened on first
+ * use and committed with the ack). Once the run is over or decided, publishing and opening the
+ * transaction fail with `PublishError` reason `"settled"`.
+ */
+import * as Effect from "effect/Effect"
+import type { Kysely } from "kysely"
+import type { StoreError } from "../../store/errors.ts"
+import type { StoreShape } from "../../store/Store.ts"
+import { PublishError } from "../errors.ts"
+import { type PendingEvent, pendingRecordOf, type PublishOptions } from "../publish.ts"
+import type { Runs } from "./runs.ts"
+import type { DeliveryContext, GroupDeps } from "./types.ts"
+import type { Work } from "./work.ts"
+
+/** What every run's context shares. */
+export interface RunServices {
+  readonly group: string
+  readonly runs: Runs
+  readonly store: StoreShape
+  readonly prepare: GroupDeps["prepare"]
+}
+
+export class RunContext implements DeliveryContext {
+  readonly group: string
+  private readonly services: RunServices
+  readonly work: Work
+  readonly run: number
+
+  constructor(services: RunServices, work: Work) {
+    this.group = services.group
+    this.services = services
+    this.work = work
+    this.run = work.run
+  }
+
+  get attempt() {
+    return this.work.attempts
+  }
+
+  get ack() {
+    return Effect.suspend(() => this.services.runs.decide(this.work, this.run, { _tag: "ack" }))
+  }
+
+  nack(delayMs?: number) {
+    return Effect.suspend(() => this.services.runs.decide(this.work, this.run, { _tag: "nack", delayMs }))
+  }
+
+  get transaction(): Effect.Effect<Kysely<any>, PublishError | StoreError> {
+    return Effect.suspend((): Effect.Effect<Kysely<any>, PublishError | StoreError> => {
+      const work = this.work
+      if (this.services.runs.settled(work, this.run)) {
+        return Effect.fail(new PublishError({
+          topic: work.event.topic, reason: "settled",
+          detail: `the delivery of event ${work.event.id} is already settled: its transaction is closed`
+        }))
+      }
+      if (work.tx !== undefined) return Effect.succeed(work.tx.db)
+      return Effect.uninterruptible(Effect.map(this.services.store.beginTransaction, (tx) => {
+        work.tx = tx
+        return tx.db
+      }))
+    })
+  }
+
+  publish(topic: string, payload: unknown, options?: PublishOptions): Effect.Effect<PendingEvent, PublishError> {
+    return Effect.withFiber((fiber) => {
+      const work = this.work
+      if (this.services.runs.settled(work, this.run)) {
+        return Effect.fail(new PublishError({
+          topic: String(topic), reason: "settled",
+          detail: `the delivery of event ${work.event.id} that would cause it is already settled (a handler publishes before it returns or acks)`
+        }))
+      }
+      const given = options ?? {}
+      const prepared = this.services.prepare(fiber, topic, payload, typeof given === "object" && given !== null && given.causedBy === undefined ? { ...given, causedBy: work.event.id } : given)
+      if (prepared instanceof PublishError) return Effect.fail(prepared)
+      ;(work.publishes ??= []).push(prepared)
+      return Effect.succeed(pendingRecordOf(prepared))
+    })
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The fetcher: reads pages (`batchSize`) after the read position of each topic (a k-way merge by
+ * seq for fan-in) and admits their events. It waits at the phase's gate until the session runs
+ * (after isolation), and refills only when a whole batch fits in the buffer (backpressure), so
+ * each fetch, and its lease write, carries a batch. Before dispatching a page it records the lease
+ * mark (`leasedUpto`) of each topic it reaches: after a crash, recovery charges what lies below it.
+ *
+ * An event already done (a stored acked range), a dead letter or a requeued one is passed over; one
+ * the filter skips is done (its row, if an earlier session left one, deleted); one whose key is
+ * held or has a long queue is parked (`dispatch.ts`); the others are buffered and admitted.
+ *
+ * With nothing to read it waits for news: a `Signal` raised by commits to its topics (at once in
+ * this process; other processes' commits through the bus's change poll). Meanwhile the writer
+ * raises the group's lease mark in every transaction that appends to its topics (`leaseHook`), so
+ * new events arrive already leased and the idle publish-to-handler path takes one commit.
+ */
+import * as Effect from "effect/Effect"
+import type { StoreError } from "../../store/errors.ts"
+import type { Event } from "../../store/records.ts"
+import type { CommitResult, StoreShape } from "../../store/Store.ts"
+import type { AckFloor } from "../AckFloor.ts"
+import type { GroupConfig } from "../options.ts"
+import { Signal } from "../Signal.ts"
+import type { LeaseHook, WritePart } from "../Writer.ts"
+import type { Dispatcher } from "./dispatch.ts"
+import type { Ledger } from "./ledger.ts"
+import type { SessionPhase } from "./phase.ts"
+import type { Progress } from "./progress.ts"
+import type { Runnable } from "./runnable.ts"
+import type { SessionError } from "./types.ts"
+import { filterVerdict, newWork, type Parked } from "./work.ts"
+
+export class Fetcher {
+  /** Raised when one of the group's topics gained events. */
+  readonly news = new Signal({ immediate: true })
+  /** True while everything is read and the fetcher waits for news. */
+  private waitingForNews = false
+  private readonly config: GroupConfig
+  private readonly store: StoreShape
+  private readonly ledger: Ledger
+  private readonly dispatcher: Dispatcher
+  private readonly runnable: Runnable
+  private readonly progress: Progress
+  private readonly phase: SessionPhase
+  private readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
+
+  constructor(args: {
+    readonly config: GroupConfig
+    readonly store: StoreShape
+    readonly ledger: Ledger
+    readonly dispatcher: Dispatcher
+    readonly runnable: Runnable
+    readonly progress: Progress
+    readonly phase: SessionPhase
+    readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
+  }) {
+    this.config = args.config
+    this.store = args.store
+    this.ledger = args.ledger
+    this.dispatcher = args.dispatcher
+    this.runnable = args.runnable
+    this.progress = args.progress
+    this.phase = args.phase
+    this.submit = args.submit
+  }
+
+  /** The writer's hook: while we wait for news (and run), its appends to our topics are leased to us. */
+  leaseHook(): LeaseHook {
+    const { ledger, phase } = this
+    return {
+      group: ledger.group,
+      owner: ledger.owner,
+      topics: new Set(this.config.topics),
+      idle: () => this.waitingForNews && phase.leasesOnAppend,
+      leased: (topic, seq) => {
+        const floor = ledger.floors.get(topic)
+        if (floor !== undefined && seq > floor.leasedUpto) floor.leasedUpto = seq
+      }
+    }
+  }
+
+  get loop(): Effect.Effect<never, SessionError> {
+    const self = this
+    return Effect.gen(function*() {
+      const { config, dispatcher, ledger } = self
+      yield* self.phase.fetchGate.await
+      while (true) {
+        // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
+        while (!dispatcher.hasRoom) yield* dispatcher.room.wait
+        const page = yield* self.readPage(config.batchSize)
+        if (page.length === 0) {
+          self.waitingForNews = true
+          yield* self.news.wait.pipe(Effect.ensuring(Effect.sync(() => {
+            self.waitingForNews = false
+          })))
+          continue
+        }
+        const leased: Array<[string, AckFloor]> = []
+        const maxByTopic = new Map<string, number>()
+        for (const e of page) maxByTopic.set(e.topic, e.seq)
+        for (const [topic, max] of maxByTopic) {
+          const floor = ledger.floor(topic)
+          if (max > floor.leasedUpto) {
+            floor.leasedUpto = max
+            leased.push([topic, floor])
+          }
+        }
+        if (leased.length > 0) yield* self.submit(self.progress.part(leased, false))
+        for (const e of page) yield* self.admit(e)
+        self.progress.markDirty()
+      }
+    })
+  }
+
+  /** The next page after each topic's read position, in seq order (merged across topics). */
+  private readPage(limit: number): Effect.Effect<ReadonlyArray<Event>, StoreError> {
+    const { store, ledger } = this
+    const topics = this.config.topics
+    if (topics.length === 1) {
+      const topic = topics[0]!
+      return store.readTopic(topic, ledger.floor(topic).position, limit)
+    }
+    return Effect.gen(function*() {
+      const merged: Array<Event> = []
+      let cutoff = Number.POSITIVE_INFINITY
+      for (const topic of topics) {
+        const page = yield* store.readTopic(topic, ledger.floor(topic).position, limit)
+        for (const e of page) merged.push(e)
+        if (page.length === limit) cutoff = Math.min(cutoff, page[page.length - 1]!.seq)
+      }
+      merged.sort((a, b) => a.seq - b.seq)
+      const kept = merged.filter((e) => e.seq <= cutoff)
+      return kept.length > limit ? kept.slice(0, limit) : kept
+    })
+  }
+
+  /** A fetched event: passed over, skipped by the filter, parked, or buffered and admitted. */
+  private admit(event: Event): Effect.Effect<void, StoreError> {
+    const { ledger, dispatcher } = this
+    const floor = ledger.floor(event.topic)
+    const seq = event.seq
+    if (floor.wasDone(seq) || ledger.settledApart(seq)) {
+      floor.passed(seq)
+      return Effect.void
+    }
+    const filter = this.config.filter
+    const verdict = filter === undefined ? "run" : filterVerdict(filter, event)
+    if (verdict === "skip") {
+      floor.passed(seq)
+      if (ledger.takeRow(seq) !== undefined) ledger.queueDelete(seq)
+      return Effect.void
+    }
+    // The filter threw: the worker evaluates it again, and a second throw is a failed attempt.
+    const filterPending = verdict !== "run"
+    floor.fetched(seq)
+    // Behind a held key, or a long queue of its key: park it (seq only) instead of buffering it.
+    const stub: Parked = { parked: true, seq, topic: event.topic, key: event.key, floor, filterPending }
+    if (dispatcher.park(stub)) return Effect.void
+    dispatcher.buffer()
+    const work = newWork(event, floor, ledger.takeRow(seq), false)
+    work.filterPending = filterPending
+    return this.runnable.admit(work)
+  }
+}

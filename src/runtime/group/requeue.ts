@@ -1,0 +1,88 @@
+/**
+ * Requeued dead letters and released holds. A requeued dead letter (a `requeued` delivery row)
+ * runs out of band: it lies below the floor, so it has no floor of its own, each start is
+ * recorded before it runs (it is precise), and it runs ahead of its key's queue, releasing the
+ * key if its dead letter held it. It stays in `requeuedSeqs` until its row's deletion commits, so
+ * a refresh cannot admit it twice. A hold whose dead letter was dropped (or requeued elsewhere)
+ * is released, and its key's queue runs.
+ *
+ * The refresher re-reads the group (`loadGroup`) whenever its signal is raised: by a requeue or a
+ * drop in this process, or by any commit of another process (the bus's change poll).
+ */
+import * as Effect from "effect/Effect"
+import type { StoreError } from "../../store/errors.ts"
+import type { Delivery } from "../../store/records.ts"
+import type { StoreShape } from "../../store/Store.ts"
+import type { Signal } from "../Signal.ts"
+import type { Dispatcher } from "./dispatch.ts"
+import type { Ledger } from "./ledger.ts"
+import type { Runnable } from "./runnable.ts"
+import { newWork } from "./work.ts"
+
+export class Requeue {
+  private readonly store: StoreShape
+  private readonly topics: ReadonlyArray<string>
+  private readonly ledger: Ledger
+  private readonly dispatcher: Dispatcher
+  private readonly runnable: Runnable
+  /** Raised when dead letters may have been requeued or dropped. */
+  private readonly signal: Signal
+
+  constructor(args: {
+    readonly store: StoreShape
+    readonly topics: ReadonlyArray<string>
+    readonly ledger: Ledger
+    readonly dispatcher: Dispatcher
+    readonly runnable: Runnable
+    readonly signal: Signal
+  }) {
+    this.store = args.store
+    this.topics = args.topics
+    this.ledger = args.ledger
+    this.dispatcher = args.dispatcher
+    this.runnable = args.runnable
+    this.signal = args.signal
+  }
+
+  /** Admits requeued dead letters; `known` rows (loaded at start) are already in `requeuedSeqs`. */
+  admit(deliveries: ReadonlyArray<Delivery>, known = false): Effect.Effect<void, StoreError> {
+    const self = this
+    return Effect.gen(function*() {
+      const requeuedSeqs = self.ledger.requeuedSeqs
+      const fresh = known ? deliveries : deliveries.filter((d) => !requeuedSeqs.has(d.seq))
+      if (fresh.length === 0) return
+      const events = yield* self.store.readSeqs(fresh.map((d) => d.seq))
+      const bySeq = new Map(events.map((e) => [e.seq, e]))
+      for (const d of fresh) {
+        requeuedSeqs.add(d.seq)
+        const event = bySeq.get(d.seq)
+        if (event === undefined) continue
+        yield* self.runnable.admitRequeued(newWork(event, undefined, d, true))
+      }
+    })
+  }
+
+  /** Reads the group again: admits newly requeued dead letters, releases holds no longer held. */
+  get refresh(): Effect.Effect<void, StoreError> {
+    const self = this
+    return Effect.gen(function*() {
+      const { ledger } = self
+      const snapshot = yield* self.store.loadGroup(ledger.group, self.topics)
+      const requeued = snapshot.deliveries.filter((d) => d.state === "requeued" && !ledger.requeuedSeqs.has(d.seq))
+      yield* self.admit(requeued)
+      const stillHeld = new Set(snapshot.holds.map((h) => h.seq))
+      const released = self.dispatcher.releaseHolds((seq) => stillHeld.has(seq) || ledger.requeuedSeqs.has(seq))
+      for (const next of released) yield* self.runnable.makeRunnable(next)
+    })
+  }
+
+  get loop(): Effect.Effect<never, StoreError> {
+    const self = this
+    return Effect.gen(function*() {
+      while (true) {
+        yield* self.signal.wait
+        yield* self.refresh
+      }
+    })
+  }
+}

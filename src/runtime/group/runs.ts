@@ -1,0 +1,111 @@
+/**
+ * The runs in flight: which work each worker runs now, since when (its ack deadline, start +
+ * `ackTimeoutMs`: so the oldest run is always the first to expire), and the one decision (ack or
+ * nack) its handler may make. A run is identified by its work and its run number: a decision, a
+ * publish or a transaction from an earlier run of the same event, or from a run the watchdog took
+ * over, is refused.
+ */
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import { AckError } from "../errors.ts"
+import { Signal, suspend } from "../Signal.ts"
+import type { Decision, Work } from "./work.ts"
+
+const validDelay = (delayMs: unknown) => delayMs === undefined || (typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)
+
+export class Runs {
+  private readonly group: string
+  private readonly ackTimeoutMs: number
+  private readonly clock: Clock.Clock
+  /** In start order, so the first is the oldest. */
+  private readonly inFlight = new Set<Work>()
+  /** Raised when the first run starts (the watchdog waits for it). */
+  readonly started = new Signal()
+
+  constructor(group: string, ackTimeoutMs: number, clock: Clock.Clock) {
+    this.group = group
+    this.ackTimeoutMs = ackTimeoutMs
+    this.clock = clock
+  }
+
+  /** A new run of `work` starts on `fiber`: one more attempt, a fresh decision, buffer and deadline. */
+  begin(work: Work, fiber: Fiber.Fiber<unknown, unknown>): void {
+    work.attempts++
+    work.run++
+    work.decision = undefined
+    work.handlerDone = false
+    work.publishes = undefined
+    work.tx = undefined
+    work.deadline = this.clock.currentTimeMillisUnsafe() + this.ackTimeoutMs
+    work.fiber = fiber
+    this.inFlight.add(work)
+    if (this.inFlight.size === 1) this.started.raise()
+  }
+
+  /** The run is over (settled, or taken over by the watchdog). */
+  end(work: Work): void {
+    this.inFlight.delete(work)
+    work.fiber = undefined
+  }
+
+  /** `work` runs now on `fiber` (false once the watchdog took it over). */
+  runsOn(work: Work, fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    return work.fiber === fiber && this.inFlight.has(work)
+  }
+
+  /** The run that expires first. */
+  oldest(): Work | undefined {
+    return this.inFlight.values().next().value
+  }
+
+  /** Settles the run in flight of the event `eventId` (`run`: only that run of it), as `decide`. */
+  decideById(eventId: string, run: number | undefined, decision: Decision): Effect.Effect<void, AckError> {
+    let work: Work | undefined
+    for (const w of this.inFlight) if (w.event.id === eventId) work = w
+    if (work === undefined || (run !== undefined && work.run !== run)) return Effect.fail(this.notOutstanding(eventId))
+    return this.decide(work, work.run, decision)
+  }
+
+  /** Settles run `run` of `work`: once; a second ack or nack is refused. */
+  decide(work: Work, run: number, decision: Decision): Effect.Effect<void, AckError> {
+    const { group } = this
+    if (decision._tag === "nack" && !validDelay(decision.delayMs)) {
+      return Effect.fail(new AckError({
+        group, eventId: work.event.id, detail: `a nack delay is a number of milliseconds >= 0, got ${JSON.stringify(decision.delayMs) ?? String(decision.delayMs)}`
+      }))
+    }
+    if (work.run !== run || !this.inFlight.has(work)) return Effect.fail(this.notOutstanding(work.event.id))
+    if (work.decision !== undefined) {
+      return Effect.fail(new AckError({ group, eventId: work.event.id, detail: `this delivery was already ${work.decision._tag}ed` }))
+    }
+    work.decision = decision
+    work.onDecision?.()
+    return Effect.void
+  }
+
+  /** Waits until the handler of `work`'s current run decides (manual acks). */
+  awaitDecision(work: Work): Effect.Effect<void> {
+    return work.decision !== undefined
+      ? Effect.void
+      : suspend<void>((wake) => {
+        work.onDecision = () => wake(undefined)
+        return () => {
+          work.onDecision = undefined
+        }
+      })
+  }
+
+  /** True once run `run` can take no more publishes or writes: over, or acked/nacked. */
+  settled(work: Work, run: number): boolean {
+    return work.run !== run || !this.inFlight.has(work) || work.decision !== undefined
+  }
+
+  private notOutstanding(eventId: string): AckError {
+    return new AckError({
+      group: this.group,
+      eventId,
+      detail: "no delivery of it is outstanding (it was already settled, or its ack timeout expired and it will be redelivered)"
+    })
+  }
+}
