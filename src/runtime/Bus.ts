@@ -17,6 +17,8 @@ import * as Scope from "effect/Scope"
 import type { StoreError, StoreOpenError } from "../store/errors.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import * as Sqlite from "../store/sqlite/SqliteStore.ts"
+import { busSpec } from "../options/bus.ts"
+import { check, problemText } from "../options/spec.ts"
 import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
@@ -143,14 +145,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const sid = bootId(clock, yield* Random.Random)
   const ids = makeIdGenerator()
   const host = options.host ?? nodeHost
-  const positive = (name: string, v: unknown) =>
-    v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v > 0) ? undefined : `${name} must be a positive integer, got ${JSON.stringify(v) ?? String(v)}`
-  const problem = positive("maxPayloadBytes", options.maxPayloadBytes) ?? positive("pollIntervalMs", options.pollIntervalMs)
-  if (problem !== undefined) return yield* new BusOptionsError({ detail: problem })
-  const limits = { maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024 }
-  const pollIntervalMs = options.pollIntervalMs ?? 50
+  const checked = check(busSpec, options)
+  if (!checked.ok) return yield* new BusOptionsError({ detail: problemText(checked.problem), problem: checked.problem })
+  const limits = { maxPayloadBytes: checked.value.maxPayloadBytes! }
+  const pollIntervalMs = checked.value.pollIntervalMs!
   const maintenanceOptions = Maintenance.resolveMaintenance(options.maintenance === false ? undefined : options.maintenance)
-  if (typeof maintenanceOptions === "string") return yield* new BusOptionsError({ detail: maintenanceOptions })
+  if (!("intervalMs" in maintenanceOptions)) return yield* new BusOptionsError({ detail: problemText(maintenanceOptions), problem: maintenanceOptions })
   const maintenance = Maintenance.make(store, maintenanceOptions)
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
@@ -414,6 +414,9 @@ export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {
   /** The bus on a SQLite file (or `:memory:`). */
   static readonly sqlite = (
     options: Sqlite.SqliteOptions & BusOptions
-  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> =>
-    Bus.layer(options).pipe(Layer.provideMerge(Sqlite.layer(options)))
+  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> => {
+    // The bus's own options go to the bus (which refuses unknown ones), the rest to the store.
+    const busOptions = Object.fromEntries(Object.entries(options).filter(([k]) => Object.hasOwn(busSpec.fields, k))) as BusOptions
+    return Bus.layer(busOptions).pipe(Layer.provideMerge(Sqlite.layer(options)))
+  }
 }

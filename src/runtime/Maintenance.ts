@@ -19,7 +19,9 @@ import { type CompactPosition, compactStart, type CompactStepResult, type PruneS
 import type { Json } from "../store/records.ts"
 import type { StoreShape } from "../store/Store.ts"
 import { MaintenanceError } from "./errors.ts"
-import { defaultDeleteRetentionMs } from "./Topic.ts"
+import { maintenanceSpec } from "../options/maintenance.ts"
+import { check, type OptionProblem } from "../options/spec.ts"
+import { type StoredTopic, storedTopic } from "../options/topic.ts"
 
 export interface MaintenanceOptions {
   /** How often the bus compacts and prunes every topic (ms; default 60 000). */
@@ -36,62 +38,25 @@ export interface MaintenanceOptions {
   readonly pauseRatio?: number | undefined
 }
 
-export const defaultMaintenance = { intervalMs: 60_000, batchSize: 1000, pauseRatio: 1 } as const
+export const defaultMaintenance = {
+  intervalMs: maintenanceSpec.fields.intervalMs.default!,
+  batchSize: maintenanceSpec.fields.batchSize.default!,
+  pauseRatio: maintenanceSpec.fields.pauseRatio.default!
+} as const
 
 export type ResolvedMaintenance = { readonly [K in keyof MaintenanceOptions]-?: number }
 
-const maintenanceOptionNames = ["intervalMs", "batchSize", "pauseRatio"]
-
-/** The options with their defaults, or what is wrong with them. */
-export const resolveMaintenance = (options: MaintenanceOptions | undefined): ResolvedMaintenance | string => {
-  const o = options ?? {}
-  if (typeof o !== "object" || o === null || Array.isArray(o)) return "maintenance must be false or an object { intervalMs?, batchSize?, pauseRatio? }"
-  const unknown = Object.keys(o).filter((k) => !maintenanceOptionNames.includes(k))
-  if (unknown.length > 0) return `unknown maintenance option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${maintenanceOptionNames.join(", ")}`
-  const positiveInt = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v > 0
-  if (o.intervalMs !== undefined && !positiveInt(o.intervalMs)) return `maintenance.intervalMs must be a positive integer (ms), got ${String(o.intervalMs)}`
-  if (o.batchSize !== undefined && !(positiveInt(o.batchSize) && o.batchSize <= 100_000)) {
-    return `maintenance.batchSize must be an integer from 1 to 100000, got ${String(o.batchSize)}`
-  }
-  if (o.pauseRatio !== undefined && !(typeof o.pauseRatio === "number" && Number.isFinite(o.pauseRatio) && o.pauseRatio >= 0)) {
-    return `maintenance.pauseRatio must be a number >= 0, got ${String(o.pauseRatio)}`
-  }
-  return {
-    intervalMs: o.intervalMs ?? defaultMaintenance.intervalMs,
-    batchSize: o.batchSize ?? defaultMaintenance.batchSize,
-    pauseRatio: o.pauseRatio ?? defaultMaintenance.pauseRatio
-  }
+/** The options with their defaults, or what is wrong with them (named as `maintenance.<option>`). */
+export const resolveMaintenance = (options: MaintenanceOptions | undefined): ResolvedMaintenance | OptionProblem => {
+  const checked = check(maintenanceSpec, options)
+  if (!checked.ok) return { ...checked.problem, path: checked.problem.path === "" ? "maintenance" : `maintenance.${checked.problem.path}` }
+  return checked.value as ResolvedMaintenance
 }
 
 /** A topic's maintenance settings, read from its stored config (invalid values are ignored). */
-export interface TopicSettings {
-  readonly compaction: boolean
-  readonly deleteRetentionMs: number
-  readonly retention: {
-    readonly maxAgeMs: number | undefined
-    readonly maxCount: number | undefined
-    readonly retainUntilConsumed: boolean
-  } | undefined
-}
+export type TopicSettings = Pick<StoredTopic, "compaction" | "deleteRetentionMs" | "retention">
 
-const positive = (v: Json | undefined): number | undefined =>
-  typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : undefined
-
-export const settingsOf = (config: Json): TopicSettings => {
-  const c = typeof config === "object" && config !== null && !Array.isArray(config) ? config as Record<string, Json> : {}
-  const r = c["retention"]
-  const rm = typeof r === "object" && r !== null && !Array.isArray(r) ? r as Record<string, Json> : undefined
-  const maxAgeMs = positive(rm?.["maxAgeMs"])
-  const maxCount = positive(rm?.["maxCount"])
-  const d = c["deleteRetentionMs"]
-  return {
-    compaction: c["compaction"] === true,
-    deleteRetentionMs: typeof d === "number" && Number.isSafeInteger(d) && d >= 0 ? d : defaultDeleteRetentionMs,
-    retention: maxAgeMs === undefined && maxCount === undefined
-      ? undefined
-      : { maxAgeMs, maxCount, retainUntilConsumed: rm?.["retainUntilConsumed"] !== false }
-  }
-}
+export const settingsOf = (config: Json): TopicSettings => storedTopic(config)
 
 /** What one compaction pass did on one topic. */
 export interface CompactionReport {

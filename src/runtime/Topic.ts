@@ -1,14 +1,19 @@
 /**
- * Topics: names, options and the registry of defined topics. A topic need not be defined to be
- * published to; defining one attaches a payload schema (checked on every publish), partitions
- * (a partition is chosen from the key) and the retention and compaction settings the store keeps.
+ * Topics: names, options and what a defined topic does with a payload. A topic need not be defined
+ * to be published to; defining one attaches a payload schema (checked on every publish),
+ * partitions (a partition is chosen from the key) and the retention and compaction settings the
+ * store keeps. The options are checked against their spec (src/options/topic.ts).
  */
 import * as Exit from "effect/Exit"
 import type * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import { check, problemText } from "../options/spec.ts"
+import { defaultDeleteRetentionMs, storedTopic, topicOptionsProblem, topicSpec } from "../options/topic.ts"
 import type { Json } from "../store/records.ts"
 import { TopicError } from "./errors.ts"
+
+export { defaultDeleteRetentionMs }
 
 const topicNamePattern = /^[A-Za-z0-9._-]{1,255}$/
 
@@ -36,11 +41,6 @@ export interface Retention {
    */
   readonly retainUntilConsumed?: boolean | undefined
 }
-
-/** How long a tombstone stays on a compacted topic by default (one day), so consumers see the delete. */
-export const defaultDeleteRetentionMs = 86_400_000
-
-const retentionOptions = ["maxAgeMs", "maxCount", "retainUntilConsumed"]
 
 export interface TopicOptions {
   /** Every payload must decode with this schema. */
@@ -73,9 +73,6 @@ export interface Topic {
   readonly partitionOf: (key: string | undefined) => number | undefined
 }
 
-const positiveInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0
-const positiveSafeInt = (v: unknown): v is number => positiveInt(v) && Number.isSafeInteger(v)
-const describe = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : v === null ? "null" : typeof v === "object" ? typeof v : String(v))
 
 /** FNV-1a over UTF-16 units: stable across processes and versions. */
 const hashKey = (key: string): number => {
@@ -87,68 +84,13 @@ const hashKey = (key: string): number => {
   return h >>> 0
 }
 
-const knownOptions = ["schema", "validate", "retention", "compaction", "deleteRetentionMs", "keyField", "partitions", "description"]
-
 export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const problem = topicNameProblem(name)
   if (problem !== undefined) throw new TopicError({ topic: String(name), detail: problem })
-  const unknown = Object.keys(options).filter((k) => !knownOptions.includes(k))
-  if (unknown.length > 0) {
-    throw new TopicError({ topic: name, detail: `unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${knownOptions.join(", ")}` })
-  }
-  if (options.partitions !== undefined && !positiveInt(options.partitions)) {
-    throw new TopicError({ topic: name, detail: "partitions must be a positive integer" })
-  }
-  const schema = options.schema as unknown
-  if (schema !== undefined && !((typeof schema === "object" || typeof schema === "function") && schema !== null && "ast" in schema)) {
-    throw new TopicError({ topic: name, detail: "schema must be an Effect Schema (from effect/Schema)" })
-  }
-  if (options.validate !== undefined && typeof options.validate !== "function") {
-    throw new TopicError({ topic: name, detail: "validate must be a function (payload) => problem | undefined" })
-  }
-  if (options.keyField !== undefined && (typeof options.keyField !== "string" || options.keyField.length === 0)) {
-    throw new TopicError({ topic: name, detail: "keyField must be the name of a payload field" })
-  }
-  if (options.description !== undefined && typeof options.description !== "string") {
-    throw new TopicError({ topic: name, detail: "description must be a string" })
-  }
-  if (options.compaction !== undefined && typeof options.compaction !== "boolean") {
-    throw new TopicError({ topic: name, detail: "compaction must be true or false" })
-  }
-  const deleteRetentionMs = options.deleteRetentionMs
-  if (deleteRetentionMs !== undefined) {
-    if (typeof deleteRetentionMs !== "number" || !Number.isSafeInteger(deleteRetentionMs) || deleteRetentionMs < 0) {
-      throw new TopicError({ topic: name, detail: `deleteRetentionMs must be an integer number of milliseconds >= 0, got ${describe(deleteRetentionMs)}` })
-    }
-    if (options.compaction !== true) {
-      throw new TopicError({ topic: name, detail: "deleteRetentionMs applies to tombstones on a compacted topic: set compaction: true, or leave it out" })
-    }
-  }
-  const retention = options.retention
-  if (retention !== undefined && (typeof retention !== "object" || retention === null || Array.isArray(retention))) {
-    throw new TopicError({ topic: name, detail: "retention must be an object { maxAgeMs?, maxCount?, retainUntilConsumed? }" })
-  }
-  if (retention !== undefined) {
-    const unknownRetention = Object.keys(retention).filter((k) => !retentionOptions.includes(k))
-    if (unknownRetention.length > 0) {
-      throw new TopicError({
-        topic: name,
-        detail: `unknown retention option ${unknownRetention.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${retentionOptions.join(", ")}`
-      })
-    }
-    if (retention.maxAgeMs !== undefined && !positiveSafeInt(retention.maxAgeMs)) {
-      throw new TopicError({ topic: name, detail: `retention.maxAgeMs must be a positive integer (milliseconds), got ${describe(retention.maxAgeMs)}` })
-    }
-    if (retention.maxCount !== undefined && !positiveSafeInt(retention.maxCount)) {
-      throw new TopicError({ topic: name, detail: `retention.maxCount must be a positive integer, got ${describe(retention.maxCount)}` })
-    }
-    if (retention.retainUntilConsumed !== undefined && typeof retention.retainUntilConsumed !== "boolean") {
-      throw new TopicError({ topic: name, detail: `retention.retainUntilConsumed must be true or false, got ${describe(retention.retainUntilConsumed)}` })
-    }
-    if (retention.maxAgeMs === undefined && retention.maxCount === undefined) {
-      throw new TopicError({ topic: name, detail: "retention needs maxAgeMs or maxCount (or both); leave retention out to keep every event" })
-    }
-  }
+  const checked = check(topicSpec, options)
+  const across = checked.ok ? topicOptionsProblem(options) : undefined
+  const optionProblem = !checked.ok ? checked.problem : across?.problem
+  if (optionProblem !== undefined) throw new TopicError({ topic: name, detail: problemText(optionProblem), problem: optionProblem })
   const decode = options.schema === undefined ? undefined : SchemaParser.decodeUnknownExit(options.schema)
   const format = SchemaIssue.makeFormatterDefault()
   const partitions = options.partitions
@@ -201,10 +143,10 @@ export const topicConfig = (topic: Topic): Json => {
  * invalid values are left out.
  */
 export const publishOptionsOfConfig = (config: Json): TopicOptions => {
-  const c = typeof config === "object" && config !== null && !Array.isArray(config) ? config as Record<string, Json> : {}
+  const stored = storedTopic(config)
   return {
-    ...(c.compaction === true ? { compaction: true } : {}),
-    ...(typeof c.keyField === "string" && c.keyField.length > 0 ? { keyField: c.keyField } : {}),
-    ...(positiveSafeInt(c.partitions) ? { partitions: c.partitions } : {})
+    ...(stored.compaction ? { compaction: true } : {}),
+    ...(stored.keyField !== undefined ? { keyField: stored.keyField } : {}),
+    ...(stored.partitions !== undefined ? { partitions: stored.partitions } : {})
   }
 }

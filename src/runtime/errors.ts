@@ -3,6 +3,7 @@
  * kinds changed nothing: a refused publish wrote nothing, a refused subscribe started nothing.
  */
 import * as Data from "effect/Data"
+import type { OptionProblem } from "../options/spec.ts"
 
 /** A publish was refused before anything was written. */
 export class PublishError extends Data.TaggedError("PublishError")<{
@@ -21,6 +22,8 @@ export class PublishError extends Data.TaggedError("PublishError")<{
 export class SubscribeError extends Data.TaggedError("SubscribeError")<{
   readonly group: string
   readonly detail: string
+  /** When an option is at fault: which, and why (structured, for front ends to render their way). */
+  readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
     return `cannot subscribe group ${JSON.stringify(this.group)}: ${this.detail}`
@@ -31,6 +34,8 @@ export class SubscribeError extends Data.TaggedError("SubscribeError")<{
 export class TopicError extends Data.TaggedError("TopicError")<{
   readonly topic: string
   readonly detail: string
+  /** When an option is at fault: which, and why (structured, for front ends to render their way). */
+  readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
     return `cannot define topic ${JSON.stringify(this.topic)}: ${this.detail}`
@@ -81,6 +86,8 @@ export class MaintenanceError extends Data.TaggedError("MaintenanceError")<{
 /** Bus options that cannot be used (a bad maintenance setting, poll interval or payload limit). */
 export class BusOptionsError extends Data.TaggedError("BusOptionsError")<{
   readonly detail: string
+  /** Which option is at fault, and why (structured). */
+  readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
     return `invalid bus options: ${this.detail}`

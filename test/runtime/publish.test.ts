@@ -134,7 +134,7 @@ describe("publish", () => {
     withBus((bus) =>
       Effect.gen(function*() {
         assert.match((yield* Effect.flip(bus.defineTopic("no/slash"))).message, /may contain only/)
-        assert.match((yield* Effect.flip(bus.defineTopic("t", { partitions: 0 }))).message, /partitions must be a positive integer/)
+        assert.match((yield* Effect.flip(bus.defineTopic("t", { partitions: 0 }))).message, /partitions must be an integer from 1 to 65536, got 0/)
         assert.match((yield* Effect.flip(bus.defineTopic("t", { retention: { maxAgeMs: -1 } }))).message, /maxAgeMs/)
         assert.match((yield* Effect.flip(bus.defineTopic("t", { retain: 1 } as never))).message, /unknown option "retain"/)
       })

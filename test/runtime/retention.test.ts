@@ -227,9 +227,9 @@ describe("refused input changes nothing", () => {
           [{ retention: { maxAgeMs: 0 } }, /retention\.maxAgeMs must be a positive integer \(milliseconds\), got 0/],
           [{ retention: { maxCount: 1.5 } }, /retention\.maxCount must be a positive integer, got 1\.5/],
           [{ retention: { maxCount: 3, retainUntilConsumed: "no" } }, /retention\.retainUntilConsumed must be true or false, got "no"/],
-          [{ retention: { maxCount: 3, maxAge: 5 } }, /unknown retention option "maxAge"; valid options: maxAgeMs, maxCount, retainUntilConsumed/],
+          [{ retention: { maxCount: 3, maxAge: 5 } }, /unknown option "maxAge" in retention; valid options: maxAgeMs, maxCount, retainUntilConsumed/],
           [{ retention: { retainUntilConsumed: false } }, /retention needs maxAgeMs or maxCount/],
-          [{ compaction: true, deleteRetentionMs: -1 }, /deleteRetentionMs must be an integer number of milliseconds >= 0, got -1/],
+          [{ compaction: true, deleteRetentionMs: -1 }, /deleteRetentionMs must be an integer >= 0 \(milliseconds\), got -1/],
           [{ deleteRetentionMs: 1000 }, /deleteRetentionMs applies to tombstones on a compacted topic: set compaction: true/]
         ]
         for (const [options, message] of cases) {
@@ -250,7 +250,7 @@ describe("refused input changes nothing", () => {
     Effect.gen(function*() {
       const cases = [
         [{ maintenance: { batchSize: 0 } }, /^invalid bus options: maintenance\.batchSize must be an integer from 1 to 100000, got 0$/],
-        [{ pollIntervalMs: -5 }, /^invalid bus options: pollIntervalMs must be a positive integer, got -5$/]
+        [{ pollIntervalMs: -5 }, /^invalid bus options: pollIntervalMs must be a positive integer \(milliseconds\), got -5$/]
       ] as const
       for (const [options, message] of cases) {
         const exit = yield* Effect.exit(Effect.service(Bus).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:", ...options }), { local: true })))
