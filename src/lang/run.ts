@@ -17,6 +17,8 @@ import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import { diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
+import { limitsSpec } from "../options/limits.ts"
+import { check, problemText } from "../options/spec.ts"
 import { costs, type Meter, type Value } from "../reader/Value.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
@@ -48,31 +50,19 @@ export interface Limits {
 
 const MiB = 1024 * 1024
 
-export const defaultLimits: Limits = {
-  maxSteps: 1_000_000,
-  maxDepth: 400,
-  maxCollection: 1_000_000,
-  maxString: 10_000_000,
-  maxBytes: 64 * MiB,
-  maxBytesInFlight: 256 * MiB,
-  maxBlockMs: 1000,
-  maxLoadSteps: 8_000_000,
-  maxLoadBytes: 128 * MiB,
-  maxExpandedForms: 250_000,
-  maxSourceChars: 4 * MiB
-}
+/** The defaults of the limits spec (src/options/limits.ts, which documents each one). */
+export const defaultLimits: Limits = Object.fromEntries(
+  Object.entries(limitsSpec.fields).map(([name, o]) => [name, o.default!])
+) as unknown as Limits
 
-/** Checks a `limits` option: every given value a positive integer (or the defaults' field names only). */
+// The spec names exactly the limits: this does not compile otherwise.
+const limitsMatchTheirSpec: [keyof Limits] extends [keyof typeof limitsSpec.fields] ? ([keyof typeof limitsSpec.fields] extends [keyof Limits] ? true : false) : false = true
+void limitsMatchTheirSpec
+
+/** Checks a `limits` option against its spec: what is wrong with it, or undefined. */
 export const limitsProblem = (limits: unknown): string | undefined => {
-  if (limits === undefined) return undefined
-  if (typeof limits !== "object" || limits === null || Array.isArray(limits)) return "limits must be an object"
-  for (const [name, value] of Object.entries(limits)) {
-    if (!Object.hasOwn(defaultLimits, name)) return `unknown limit ${JSON.stringify(name)}; limits: ${Object.keys(defaultLimits).join(", ")}`
-    if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
-      return `limits.${name} must be a positive integer, got ${JSON.stringify(value) ?? String(value)}`
-    }
-  }
-  return undefined
+  const checked = check(limitsSpec, limits)
+  return checked.ok ? undefined : problemText(checked.problem, { name: (n) => JSON.stringify(n), path: (p) => `limits.${p}` })
 }
 
 const formatBytes = (n: number): string => (n % MiB === 0 ? `${n / MiB} MiB` : `${n.toLocaleString("en-US")} bytes`)

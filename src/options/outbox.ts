@@ -1,6 +1,6 @@
 /** Outbox options (`Outbox.make`, `createOutbox`) and relay options (`OutboxRelay.start`, `startRelay`). */
 import { backoffSpec } from "./backoff.ts"
-import { custom, integer, invalid, number, object, spec, string } from "./spec.ts"
+import { conflict, custom, integer, invalid, number, object, spec, string } from "./spec.ts"
 
 export const outboxSpec = spec("outbox", {
   db: custom("Kysely", { doc: "The application's database (the root Kysely, not a transaction)." }, (v, path) => {
@@ -8,7 +8,7 @@ export const outboxSpec = spec("outbox", {
       typeof (v as { selectFrom?: unknown }).selectFrom === "function"
     if (!kysely) return invalid(path, "a Kysely instance on the application's database", v)
     if ((v as { isTransaction?: unknown }).isTransaction === true) {
-      return invalid(path, "the root Kysely, not a transaction (the relay needs its own use of the database; pass transactions to add)", "a transaction")
+      return conflict(path, "db is a transaction: give the root Kysely (the relay needs its own use of the database); pass transactions to add")
     }
     return v
   }),

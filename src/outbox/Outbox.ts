@@ -16,6 +16,8 @@ import type { Kysely } from "kysely"
 import { PublishError } from "../runtime/errors.ts"
 import { makeIdGenerator } from "../runtime/ids.ts"
 import { prepare } from "../runtime/publish.ts"
+import { outboxSpec } from "../options/outbox.ts"
+import { check, problemText } from "../options/spec.ts"
 import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "./errors.ts"
 import { defaultTable, ensure, type OutboxDatabase, type OutboxTable, tableNameProblem } from "./schema.ts"
 import { countStates, insertRows, type OutboxStats, retryFailed } from "./sql.ts"
@@ -67,32 +69,23 @@ export interface OutboxShape {
   readonly retryFailed: (ids?: ReadonlyArray<string>) => Effect.Effect<number, OutboxDbError>
 }
 
-const optionNames = ["db", "table", "maxPayloadBytes"]
 const messageFields = ["topic", "payload", "key", "headers"]
 /** Rows per INSERT in `addAll` (13 parameters each, well under every dialect's limit). */
 const insertChunk = 500
+
+const describeValue = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v)
 
 const isKysely = (v: unknown): v is Kysely<any> =>
   typeof v === "object" && v !== null && typeof (v as { insertInto?: unknown }).insertInto === "function" &&
   typeof (v as { selectFrom?: unknown }).selectFrom === "function"
 
-const describeValue = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : typeof v)
-
 const checkOptions = (options: OutboxOptions): OutboxOptionsError | { table: string; maxPayloadBytes: number } => {
-  const invalid = (detail: string) => new OutboxOptionsError({ of: "outbox", detail })
-  if (typeof options !== "object" || options === null) return invalid(`expected an object { db, table?, maxPayloadBytes? }, got ${describeValue(options)}`)
-  const unknown = Object.keys(options).filter((k) => !optionNames.includes(k) && (options as unknown as Record<string, unknown>)[k] !== undefined)
-  if (unknown.length > 0) {
-    return invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${optionNames.join(", ")}`)
-  }
-  if (!isKysely(options.db)) return invalid(`db must be a Kysely instance on the application's database, got ${describeValue(options.db)}`)
-  if (options.db.isTransaction) return invalid("db is a transaction: give the root Kysely (the relay needs its own use of the database); pass transactions to add")
-  const table = options.table ?? defaultTable
+  const checked = check(outboxSpec, options)
+  if (!checked.ok) return new OutboxOptionsError({ of: "outbox", detail: problemText(checked.problem), problem: checked.problem })
+  const table = checked.value.table!
   const problem = tableNameProblem(table)
-  if (problem !== undefined) return invalid(problem)
-  const maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024
-  if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes <= 0) return invalid("maxPayloadBytes must be a positive integer")
-  return { table, maxPayloadBytes }
+  if (problem !== undefined) return new OutboxOptionsError({ of: "outbox", detail: problem })
+  return { table, maxPayloadBytes: checked.value.maxPayloadBytes! }
 }
 
 /** Opens an outbox on `options.db`, creating or migrating its table first. */

@@ -58,6 +58,9 @@ import { bootId } from "../runtime/ids.ts"
 import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
 import { type Backoff, retryDelay } from "../runtime/RetryPolicy.ts"
 import { Signal } from "../runtime/Signal.ts"
+import { backoffProblem } from "../options/backoff.ts"
+import { relaySpec, rowBackoff } from "../options/outbox.ts"
+import { check, problemText } from "../options/spec.ts"
 import { OutboxDbError, OutboxOptionsError } from "./errors.ts"
 import { Outbox, type OutboxShape } from "./Outbox.ts"
 import type { OutboxDatabase } from "./schema.ts"
@@ -144,11 +147,6 @@ class TargetClosed extends Data.TaggedError("TargetClosed")<{ readonly cause: un
   }
 }
 
-const optionNames = [
-  "batchSize", "leaseMs", "pollIntervalMs", "recheckMs", "maxAttempts", "backoff", "retentionMs", "pruneIntervalMs",
-  "pruneBatchSize", "owner"
-]
-const defaultRowBackoff: Backoff = { initialMs: 1000, factor: 2, maxMs: 60_000, jitter: 0.2 }
 const relayBackoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 }
 const maxRechecks = 3
 
@@ -166,45 +164,14 @@ interface Config {
 }
 
 const resolveOptions = (options: RelayOptions): Config | OutboxOptionsError => {
-  const invalid = (detail: string) => new OutboxOptionsError({ of: "relay", detail })
-  if (typeof options !== "object" || options === null) return invalid("relay options must be an object")
-  const given = options as Record<string, unknown>
-  const unknown = Object.keys(given).filter((k) => !optionNames.includes(k) && given[k] !== undefined)
-  if (unknown.length > 0) return invalid(`unknown option ${unknown.map((k) => JSON.stringify(k)).join(", ")}; valid options: ${optionNames.join(", ")}`)
-  const int = (name: keyof RelayOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number | OutboxOptionsError => {
-    const v = given[name] ?? fallback
-    return typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
-      ? v
-      : invalid(`${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? " up" : ` to ${max}`}, got ${JSON.stringify(v)}`)
-  }
-  const batchSize = int("batchSize", 100, 1, 5000)
-  const leaseMs = int("leaseMs", 30_000, 1)
-  const pollIntervalMs = int("pollIntervalMs", 1000, 1)
-  const recheckMs = int("recheckMs", 20, 1)
-  const maxAttempts = int("maxAttempts", 10, 1)
-  const pruneIntervalMs = int("pruneIntervalMs", 60_000, 1)
-  const pruneBatchSize = int("pruneBatchSize", 1000, 1, 10_000)
-  for (const v of [batchSize, leaseMs, pollIntervalMs, recheckMs, maxAttempts, pruneIntervalMs, pruneBatchSize]) {
-    if (v instanceof OutboxOptionsError) return v
-  }
-  const retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000
-  if (typeof retentionMs !== "number" || !(retentionMs >= 0)) return invalid(`retentionMs must be a number of milliseconds >= 0 (or Infinity), got ${JSON.stringify(retentionMs)}`)
-  const b = options.backoff ?? {}
-  if (typeof b !== "object" || b === null) return invalid("backoff must be an object { initialMs?, factor?, maxMs?, jitter? }")
-  const backoff: Backoff = { ...defaultRowBackoff, ...Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined)) }
-  const badBackoff = Object.keys(b).find((k) => !(k in defaultRowBackoff))
-  if (badBackoff !== undefined) return invalid(`unknown backoff option ${JSON.stringify(badBackoff)}; valid: initialMs, factor, maxMs, jitter`)
-  if (
-    !(backoff.initialMs >= 0) || !(backoff.factor >= 1) || !(backoff.maxMs >= 0) || !(backoff.jitter >= 0 && backoff.jitter <= 1) ||
-    ![backoff.initialMs, backoff.factor, backoff.maxMs, backoff.jitter].every(Number.isFinite)
-  ) {
-    return invalid("backoff needs initialMs >= 0, factor >= 1, maxMs >= 0 and jitter from 0 to 1")
-  }
-  if (options.owner !== undefined && (typeof options.owner !== "string" || options.owner.length === 0)) return invalid("owner must be a non-empty string")
+  const checked = check(relaySpec, options)
+  const problem = !checked.ok ? checked.problem : backoffProblem({ ...rowBackoff, ...checked.value.backoff }, "backoff")?.problem
+  if (problem !== undefined) return new OutboxOptionsError({ of: "relay", detail: problemText(problem), problem })
+  const o = checked.ok ? checked.value : {}
   return {
-    batchSize: batchSize as number, leaseMs: leaseMs as number, pollIntervalMs: pollIntervalMs as number,
-    recheckMs: recheckMs as number, maxAttempts: maxAttempts as number, backoff, retentionMs,
-    pruneIntervalMs: pruneIntervalMs as number, pruneBatchSize: pruneBatchSize as number, owner: options.owner
+    batchSize: o.batchSize!, leaseMs: o.leaseMs!, pollIntervalMs: o.pollIntervalMs!, recheckMs: o.recheckMs!, maxAttempts: o.maxAttempts!,
+    backoff: { ...rowBackoff, ...o.backoff }, retentionMs: o.retentionMs ?? 24 * 60 * 60 * 1000,
+    pruneIntervalMs: o.pruneIntervalMs!, pruneBatchSize: o.pruneBatchSize!, owner: o.owner
   }
 }
 

@@ -5,6 +5,7 @@
  * table), naming the operation.
  */
 import * as Data from "effect/Data"
+import type { OptionProblem } from "../options/spec.ts"
 import type { PublishError } from "../runtime/errors.ts"
 
 const describe = (cause: unknown): string =>
@@ -33,6 +34,8 @@ export class OutboxOptionsError extends Data.TaggedError("OutboxOptionsError")<{
   /** `outbox` or `relay`. */
   readonly of: "outbox" | "relay"
   readonly detail: string
+  /** Which option is at fault, and why (structured). */
+  readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
     return `invalid ${this.of} options: ${this.detail}`

@@ -78,7 +78,7 @@ describe("Outbox.add", () => {
         yield* message(make({ db, table: "drop table" })),
         `invalid outbox options: table "drop table" must be a plain identifier (letters, digits and _, not starting with a digit, at most 48 characters)`
       )
-      assert.strictEqual(yield* message(make({ db: "app.db" as never })), `invalid outbox options: db must be a Kysely instance on the application's database, got string`)
+      assert.strictEqual(yield* message(make({ db: "app.db" as never })), `invalid outbox options: db must be a Kysely instance on the application's database, got "app.db"`)
       const trx = yield* Effect.promise(() => db.startTransaction().execute())
       assert.match(yield* message(make({ db: trx })), /^invalid outbox options: db is a transaction: give the root Kysely/)
       yield* Effect.promise(() => trx.rollback().execute())
@@ -89,7 +89,7 @@ describe("Outbox.add", () => {
         `invalid relay options: unknown option "batch"; valid options: batchSize, leaseMs, pollIntervalMs, recheckMs, maxAttempts, backoff, retentionMs, pruneIntervalMs, pruneBatchSize, owner`
       )
       assert.strictEqual(yield* message(Effect.scoped(start(outbox, bus, { batchSize: 0 }))), `invalid relay options: batchSize must be an integer from 1 to 5000, got 0`)
-      assert.strictEqual(yield* message(Effect.scoped(start(outbox, bus, { backoff: { initialMs: -1 } }))), `invalid relay options: backoff needs initialMs >= 0, factor >= 1, maxMs >= 0 and jitter from 0 to 1`)
+      assert.strictEqual(yield* message(Effect.scoped(start(outbox, bus, { backoff: { initialMs: -1 } }))), `invalid relay options: backoff.initialMs must be a number >= 0, got -1`)
     }))
 
   vit("several connections creating the same new outbox at once all succeed (the losers of the race find it made)", async () => {
