@@ -1,20 +1,52 @@
 #!/usr/bin/env node
-// The `sib` command. In a checkout it runs the TypeScript sources (Node strips the types); an
-// installed package (under node_modules, where Node does not strip types) runs the compiled dist/.
-import { existsSync, realpathSync } from "node:fs"
-import module from "node:module"
-import { fileURLToPath } from "node:url"
+// The `sib` command. It runs dist/cli/sib.js: the CLI and everything it imports bundled into one
+// minified file by scripts/build-cli.js (`npm run build`, which `npm install` runs through
+// `prepare`), since loading effect/cli and the rest as ~450 separate modules took several times
+// Node's own start-up (see docs/architecture.md, "The CLI").
+// - An installed package runs the bundle it was packed with (scripts/ is not packed).
+// - A checkout (scripts/build-cli.js present) first rebuilds the bundle, in a child process, when a
+//   file under src/, the build script or the installed dependencies is newer than it: an edit is
+//   never run stale, and the first start after one takes a second or two longer. Stack traces name
+//   the bundle's minified functions; `node --enable-source-maps bin/sib.js ...` maps them to src/.
 
-// Compiled code of the CLI's modules is cached on disk (Node >= 22.1): later starts skip most parsing.
+// Built-ins through getBuiltinModule: `import` of node:fs would also load its `promises` (a dozen modules).
+const { existsSync, readdirSync, statSync } = process.getBuiltinModule("node:fs")
+const { join } = process.getBuiltinModule("node:path")
+const { fileURLToPath } = process.getBuiltinModule("node:url")
+const module = process.getBuiltinModule("node:module")
+
+// Compiled code is cached on disk (Node >= 22.1): later starts skip parsing the bundle.
 module.enableCompileCache?.()
 
 const root = new URL("../", import.meta.url)
-const installed = realpathSync(fileURLToPath(import.meta.url)).split(/[\\/]/).includes("node_modules")
-const sources = new URL("src/cli/main.ts", root)
-const compiled = new URL("dist/cli/main.js", root)
-const useSources = !installed && process.features.typescript && existsSync(sources)
-if (!useSources && !existsSync(compiled)) {
-  process.stderr.write("sib: dist/ is missing: run `npm run build` in the package (npm install does it)\n")
+const bundle = new URL("dist/cli/sib.js", root)
+const buildScript = new URL("scripts/build-cli.js", root)
+
+const mtimeMs = (url) => (existsSync(url) ? statSync(url).mtimeMs : 0)
+
+/** The latest modification among the bundle's inputs (about 100 stats: under a millisecond). */
+const newestInput = () => {
+  let newest = Math.max(mtimeMs(buildScript), mtimeMs(new URL("node_modules/.package-lock.json", root)))
+  for (const entry of readdirSync(new URL("src/", root), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs)
+  }
+  return newest
+}
+
+if (existsSync(buildScript)) {
+  // The build dates the bundle from before it read the sources, so `>=` errs towards rebuilding.
+  if (!existsSync(bundle) || newestInput() >= mtimeMs(bundle)) {
+    // Loaded only here: child_process alone costs a tenth of Node's start-up.
+    const { execFileSync } = process.getBuiltinModule("node:child_process")
+    try {
+      execFileSync(process.execPath, [fileURLToPath(buildScript)], { stdio: ["ignore", "ignore", "inherit"] })
+    } catch {
+      process.stderr.write("sib: building dist/cli/sib.js from src/ failed (see above); `npm install` installs the build tools\n")
+      process.exit(1)
+    }
+  }
+} else if (!existsSync(bundle)) {
+  process.stderr.write("sib: dist/cli/sib.js is missing: run `npm run build` in the package (npm install does it)\n")
   process.exit(2)
 }
-await import((useSources ? sources : compiled).href)
+await import(bundle.href)
