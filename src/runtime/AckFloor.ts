@@ -96,10 +96,6 @@ export class AckFloor {
     }
   }
 
-  isPending(seq: number): boolean {
-    return this.pending.has(seq)
-  }
-
   get pendingCount(): number {
     return this.pending.size
   }

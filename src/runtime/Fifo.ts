@@ -39,15 +39,4 @@ export class Fifo<A> {
   peek(): A | undefined {
     return this.head < this.items.length ? this.items[this.head] : undefined
   }
-
-  *[Symbol.iterator](): IterableIterator<A> {
-    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as A
-  }
-
-  clear(): Array<A> {
-    const out = this.items.slice(this.head) as Array<A>
-    this.items = []
-    this.head = 0
-    return out
-  }
 }

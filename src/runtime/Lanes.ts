@@ -99,10 +99,6 @@ export class Lanes<W> {
     return lane === undefined ? undefined : lane.queue.length + (lane.held ? Number.POSITIVE_INFINITY : 0)
   }
 
-  isHeld(key: string): boolean {
-    return this.lanes.get(key)?.held === true
-  }
-
   heldKeys(): Array<string> {
     return [...this.lanes].filter(([, lane]) => lane.held).map(([key]) => key)
   }
