@@ -18,19 +18,13 @@ import type { Program } from "../program/Program.ts"
 import { startProgram } from "../program/start.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
 import { safeLines, safeText } from "../diagnostics/terminal.ts"
+import { parseDuration } from "../options/spec.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
 import { filesArgument, loadOrReport } from "./programs.ts"
 import { busLayer, err, failWith, root, useColor } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
 
-/** "10s", "500ms", "2m" or a number of milliseconds. */
-export const parseDuration = (text: string): number | undefined => {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
-  if (m === null) return undefined
-  const n = Number(m[1])
-  const unit = m[2] ?? "ms"
-  return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000))
-}
+export { parseDuration }
 
 interface Version {
   readonly program: Program

@@ -140,11 +140,15 @@ export const number = (o: Described & { readonly min?: number; readonly max?: nu
 export const boolean = (o: Described): Option<boolean> =>
   withDefault(o, "boolean", (v, path) => (typeof v === "boolean" ? v : invalid(path, "true or false", v)))
 
+/** "a", "a or b", "a, b or c". */
+const alternatives = (items: ReadonlyArray<string>): string =>
+  items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`
+
 /** One of the given strings. */
 export const oneOf = <const V extends string>(values: ReadonlyArray<V>, o: Described): Option<V> => {
   const type = values.map((v) => JSON.stringify(v)).join(" | ")
   return withDefault(o, type, (v, path) =>
-    typeof v === "string" && (values as ReadonlyArray<string>).includes(v) ? (v as V) : invalid(path, values.length === 2 ? `${JSON.stringify(values[0])} or ${JSON.stringify(values[1])}` : `one of ${type}`, v))
+    typeof v === "string" && (values as ReadonlyArray<string>).includes(v) ? (v as V) : invalid(path, alternatives(values.map((x) => JSON.stringify(x))), v))
 }
 
 export const string = (o: Described & { readonly pattern?: RegExp; readonly patternDoc?: string }): Option<string> =>

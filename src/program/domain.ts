@@ -18,6 +18,7 @@ import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
+import { type Naming, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
 import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf, toJson } from "../lang/core.ts"
@@ -80,11 +81,25 @@ export const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState
 
 const durationMs = (v: Value, fn: string): number => {
   if (typeof v === "number" && Number.isFinite(v) && v > 0) return v
-  if (typeof v === "string") {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim())
-    if (m !== null) return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"]
-  }
+  const ms = typeof v === "string" ? parseDuration(v) : undefined
+  if (ms !== undefined) return ms
   return fail("duration", `${fn}: ${print(v)} is not a duration`, ["write it as milliseconds (500) or as \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\""])
+}
+
+/** Option names as `.sib` writes them: `:name`, and a nested one as `:backoff :initialMs`. */
+const sibNaming: Naming = { name: (n) => `:${n}`, path: (p) => p.split(".").map((n) => `:${n}`).join(" ") }
+
+/**
+ * Fails with an option problem the runtime found, in `.sib`'s words: option names as keywords,
+ * and for an unknown name the closest valid ones.
+ */
+const optionFailure = (code: string, fn: string, problem: OptionProblem): never => {
+  if (problem._tag !== "unknown") return fail(code, `${fn}: ${problemText(problem, sibNaming)}`)
+  const where = problem.path === "" ? "" : ` in ${sibNaming.path(problem.path)}`
+  return fail(code, `${fn}: unknown option${problem.names.length === 1 ? "" : "s"} ${problem.names.map(keywordName).join(", ")}${where}`, [
+    ...problem.names.flatMap((n) => didYouMean(n, problem.valid, keywordName)),
+    `valid options${where}: ${problem.valid.map(keywordName).join(" ")}`
+  ])
 }
 
 // ---- payload schemas --------------------------------------------------------------------------
@@ -245,6 +260,7 @@ const defineTopic = builtin({
     try {
       makeTopic(topic, options)
     } catch (e) {
+      if (e instanceof TopicError && e.problem !== undefined) optionFailure("topic", "define-topic", e.problem)
       fail("topic", `define-topic: ${e instanceof TopicError ? e.detail : String(e)}`)
     }
     services(run).builder!.topics.push({ name: topic, options, span })
@@ -353,15 +369,7 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
   }
   const resolved = resolveOptions(group as string, topicList, raw as SubscribeOptions)
   if (resolved instanceof SubscribeErrorClass) {
-    const unknown = /^unknown option (.*); valid options: (.*)$/.exec(resolved.detail)
-    if (unknown !== null) {
-      const valid = unknown[2]!.split(", ")
-      const names = [...unknown[1]!.matchAll(/"([^"]+)"/g)].map((m) => m[1]!)
-      fail("subscribe", `${fn}: unknown option ${names.map((n) => `:${n}`).join(", ")}`, [
-        ...names.flatMap((n) => didYouMean(n, valid, keywordName)),
-        `valid options: ${valid.map((n) => `:${n}`).join(" ")}`
-      ])
-    }
+    if (resolved.problem !== undefined) optionFailure("subscribe", fn, resolved.problem)
     fail("subscribe", `${fn}: ${resolved.detail}`)
   }
   const earlier = services(run).builder!.subscriptions.find((x) => x.group === group)

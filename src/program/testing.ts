@@ -6,6 +6,7 @@
 import * as Effect from "effect/Effect"
 import { diagnostic, type Diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
+import { parseDuration } from "../options/spec.ts"
 import { equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
@@ -40,7 +41,7 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     example: "(advance! \"5s\")", modes: inTest, modeHint: hint,
     impl: ([interval], run) => {
       const v = interval!
-      const ms = typeof v === "number" ? v : typeof v === "string" ? parseInterval(v) : undefined
+      const ms = typeof v === "number" ? v : typeof v === "string" ? parseDuration(v) : undefined
       if (ms === undefined || !(ms >= 0)) return fail("duration", `advance!: ${print(v)} is not a duration`, ["500, \"500ms\", \"5s\", \"2m\", \"1h\""])
       // Moving the clock runs everything that became due: it counts for much in the test's budget.
       step(run, 1000)
@@ -93,7 +94,3 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
   })
 ]
 
-const parseInterval = (text: string): number | undefined => {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim())
-  return m === null ? undefined : Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"]
-}

@@ -5,16 +5,12 @@
  * `next_attempt_at`; that is why this is not a stateful `Schedule`.
  */
 import type * as Random from "effect/Random"
+import type { BackoffValues } from "../options/backoff.ts"
 
-export interface Backoff {
-  readonly initialMs: number
-  readonly factor: number
-  readonly maxMs: number
-  readonly jitter: number
-}
+/** Backoff settings (checked by their spec, src/options/backoff.ts). */
+export type Backoff = BackoffValues
 
-/** 0.5 s, 1 s, 2 s, 4 s, ... capped at 30 s, each +/- 20 %. */
-export const defaultBackoff: Backoff = { initialMs: 500, factor: 2, maxMs: 30_000, jitter: 0.2 }
+export { defaultBackoff } from "../options/subscribe.ts"
 
 /** The delay before the run after `attempts` failed runs (attempts >= 1). */
 export const retryDelay = (backoff: Backoff, attempts: number, random: Random.Random): number => {

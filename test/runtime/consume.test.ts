@@ -81,7 +81,7 @@ describe("consumer groups", () => {
         assert.deepStrictEqual(payloads(yield* recs[i]!.take(expected.length)), [...expected], name)
       }
       const bad = yield* Effect.flip(bus.subscribe("t", "g-bad", () => Effect.void, { from: "yesterday" }))
-      assert.match(bad.message, /from "yesterday" is not earliest, latest, seq:N/)
+      assert.match(bad.message, /from must be "earliest", "latest", "seq:N", "ts:ISO-8601", "id:EVENT-ID", \{ seq: N \}, \{ ts: date \} or \{ afterId: id \}, got "yesterday"/)
     })))
 
   it.effect("from applies only to a new group; an existing cursor wins", () =>
@@ -396,10 +396,12 @@ describe("consumer groups", () => {
       const bus = yield* Bus
       const cases: Array<[unknown, RegExp]> = [
         [{ batchsize: 10 }, /unknown option "batchsize"; valid options: from, batchSize/],
-        [{ batchSize: 0 }, /batchSize must be a positive integer/],
+        [{ batchSize: 0 }, /batchSize must be an integer from 1 to 10000, got 0/],
         [{ ordering: "fifo" }, /ordering must be "key", "strict" or "none"/],
         [{ onPoison: "hold", ordering: "none" }, /onPoison "hold" needs ordering "key" or "strict"/],
-        [{ backoff: { initial: 1 } }, /unknown backoff option "initial"/],
+        [{ backoff: { initial: 1 } }, /unknown option "initial" in backoff; valid options: initialMs, factor, maxMs, jitter/],
+        [{ backoff: { initialMs: 500, maxMs: 100 } }, /backoff.maxMs \(100\) must be at least backoff.initialMs \(500\)/],
+        [{ backoff: { jitter: 1.5 } }, /backoff.jitter must be a number in \[0, 1\], got 1.5/],
         [{ filter: "x" }, /filter must be a function/],
         [{ maxAttempts: 1.5 }, /maxAttempts must be a positive integer/]
       ]
