@@ -1,8 +1,9 @@
 /**
- * The group-commit writer: every write of the runtime (publishes, acks, attempt records, dead
- * letters) is submitted here and applied by one fiber that takes everything pending and commits
- * it in a single store transaction. Concurrent publishers therefore share commits, and a publish
- * resolves only once its transaction has committed.
+ * The group-commit writer: the runtime's hot-path writes (publishes, acks, progress, attempt
+ * records, dead letters) are submitted here and applied by one fiber that takes everything pending
+ * and commits it in a single store transaction. Concurrent publishers therefore share commits, and
+ * a publish resolves only once its transaction has committed. The rare writes (leases, new and
+ * moved cursors, requeues, topic definitions, maintenance) call the store directly.
  *
  * If a merged transaction fails, each request is retried alone so one bad request cannot fail its
  * neighbours. A commit and the hand-back of its results are uninterruptible: a submitter never
