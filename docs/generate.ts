@@ -1,8 +1,15 @@
-/** Writes docs/language.md from the language's tables (`npm run docs`). */
-import { writeFileSync } from "node:fs"
+/**
+ * `npm run docs`: writes docs/language.md from the language's tables, and the option reference
+ * tables into the README (between `<!-- options:NAME -->` markers) from the option specs.
+ */
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { withOptionTables } from "../src/options/reference.ts"
 import { languageReference } from "../src/program/reference.ts"
 
-const target = join(import.meta.dirname, "language.md")
-writeFileSync(target, languageReference())
-console.log(`wrote ${target}`)
+const language = join(import.meta.dirname, "language.md")
+writeFileSync(language, languageReference())
+console.log(`wrote ${language}`)
+const readme = join(import.meta.dirname, "..", "README.md")
+writeFileSync(readme, withOptionTables(readFileSync(readme, "utf8")))
+console.log(`wrote the option tables of ${readme}`)

@@ -240,12 +240,13 @@ export const names = (s: OptionsSpec<Record<string, Option<unknown>>>): Readonly
 export const describe = (
   s: OptionsSpec<Record<string, Option<unknown>>>,
   nested: Readonly<Record<string, OptionsSpec<Record<string, Option<unknown>>>>> = {}
-): ReadonlyArray<{ readonly name: string; readonly type: string; readonly default: string; readonly doc: string }> =>
+): ReadonlyArray<{ readonly name: string; readonly type: string; readonly default: string; readonly code: boolean; readonly doc: string }> =>
   Object.entries(s.fields).flatMap(([name, o]) => [
-    { name, type: o.type, default: o.defaultDoc ?? (o.default === undefined ? "" : shown(o.default)), doc: o.doc },
+    { name, type: o.type, default: o.defaultDoc ?? (o.default === undefined ? "" : shown(o.default)), code: o.defaultDoc === undefined, doc: o.doc },
     ...(nested[name] === undefined ? [] : describe(nested[name]!).map((r) => ({ ...r, name: `${name}.${r.name}` })))
   ])
 
 /** A Markdown table of `describe(s)`. */
 export const markdownTable = (rows: ReturnType<typeof describe>): string =>
-  ["| option | type | default | |", "| --- | --- | --- | --- |", ...rows.map((r) => `| \`${r.name}\` | ${r.type.replace(/\|/g, "\\|")} | ${r.default === "" ? "" : `\`${r.default}\``} | ${r.doc} |`)].join("\n")
+  ["| option | type | default | |", "| --- | --- | --- | --- |", ...rows.map((r) =>
+    `| \`${r.name}\` | ${r.type.replace(/\|/g, "\\|")} | ${r.default === "" ? "" : r.code ? `\`${r.default}\`` : r.default} | ${r.doc} |`)].join("\n")

@@ -19,7 +19,7 @@ import { prepare } from "../runtime/publish.ts"
 import { outboxSpec } from "../options/outbox.ts"
 import { check, problemText } from "../options/spec.ts"
 import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "./errors.ts"
-import { defaultTable, ensure, type OutboxDatabase, type OutboxTable, tableNameProblem } from "./schema.ts"
+import { ensure, type OutboxDatabase, type OutboxTable, tableNameProblem } from "./schema.ts"
 import { countStates, insertRows, type OutboxStats, retryFailed } from "./sql.ts"
 import { notifyAdd } from "./Wake.ts"
 

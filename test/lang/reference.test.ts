@@ -51,3 +51,12 @@ describe("docs/language.md", () => {
     expect(withValue.length).toBeGreaterThan(60)
   })
 })
+
+describe("README option tables", () => {
+  it("are what `npm run docs` generates from the option specs", async () => {
+    const { withOptionTables, optionTables } = await import("../../src/options/reference.ts")
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8")
+    expect(readme).toBe(withOptionTables(readme))
+    for (const name of optionTables.keys()) expect(readme, `README has the ${name} options table`).toContain(`<!-- options:${name} -->\n| option |`)
+  })
+})
