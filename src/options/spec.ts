@@ -21,6 +21,8 @@ export type OptionProblem =
     readonly _tag: "conflict"
     readonly path: string
     readonly message: string
+    /** What to do about it. */
+    readonly hint?: string | undefined
   }
   | {
     readonly _tag: "invalid"
@@ -47,7 +49,7 @@ export const problemText = (p: OptionProblem, naming: Naming = plain): string =>
     const where = p.path === "" ? "" : ` in ${naming.path(p.path)}`
     return `unknown option${p.names.length === 1 ? "" : "s"} ${p.names.map(naming.name).join(", ")}${where}; valid options: ${p.valid.join(", ")}`
   }
-  if (p._tag === "conflict") return p.message
+  if (p._tag === "conflict") return p.hint === undefined ? p.message : `${p.message}; ${p.hint}`
   return `${naming.path(p.path)} must be ${p.expected}, got ${shown(p.got)}`
 }
 
@@ -86,7 +88,7 @@ export class Invalid {
 }
 
 /** Options at `path` do not go together with others: `message` says why and what to do. */
-export const conflict = (path: string, message: string) => new Invalid({ _tag: "conflict", path, message })
+export const conflict = (path: string, message: string, hint?: string) => new Invalid({ _tag: "conflict", path, message, hint })
 
 /** The value at `path` does not fit: it must be `expected`. */
 export const invalid = (path: string, expected: string, got: unknown) => new Invalid({ _tag: "invalid", path, expected, got })

@@ -18,7 +18,8 @@ import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
-import { type Naming, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
+import { defineTopicProblem, defineTopicSpec } from "../options/defineTopic.ts"
+import { check, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
 import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf, toJson } from "../lang/core.ts"
@@ -94,6 +95,7 @@ const sibNaming: Naming = { name: (n) => `:${n}`, path: (p) => p.split(".").map(
  * and for an unknown name the closest valid ones.
  */
 const optionFailure = (code: string, fn: string, problem: OptionProblem): never => {
+  if (problem._tag === "conflict") return fail(code, problem.message.startsWith(`${fn}:`) ? problem.message : `${fn}: ${problem.message}`, problem.hint === undefined ? [] : [problem.hint])
   if (problem._tag !== "unknown") return fail(code, `${fn}: ${problemText(problem, sibNaming)}`)
   const where = problem.path === "" ? "" : ` in ${sibNaming.path(problem.path)}`
   return fail(code, `${fn}: unknown option${problem.names.length === 1 ? "" : "s"} ${problem.names.map(keywordName).join(", ")}${where}`, [
@@ -167,18 +169,10 @@ export const schemaCheck = (spec: Value, where: string, meter: Meter): Check => 
 
 // ---- define-topic -----------------------------------------------------------------------------
 
-const topicOptionNames = [
-  "retention", "retentionDays", "retentionMs", "maxCount", "retainUntilConsumed", "compaction", "deleteRetention", "deleteRetentionMs", "key",
-  "schema", "partitions", "description"
-]
-const retentionOptionNames = ["maxAgeMs", "maxCount", "retainUntilConsumed"]
+const topicOptionNames = names(defineTopicSpec)
 
-const positiveInt = (v: Value, what: string): number =>
-  typeof v === "number" && Number.isInteger(v) && v > 0 ? v : fail("topic", `${what} must be a positive integer, got ${print(v)}`)
-const nonNegativeInt = (v: Value, what: string): number =>
-  typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : fail("topic", `${what} must be an integer >= 0 (milliseconds), got ${print(v)}`)
-const bool = (v: Value, what: string): boolean =>
-  typeof v === "boolean" ? v : fail("topic", `${what} is true or false, got ${print(v)}`)
+/** An option value as plain data for its spec: keywords by their name. */
+const plainOption = (v: Value): unknown => (v instanceof Keyword ? v.name : v)
 
 const defineTopic = builtin({
   name: "define-topic", group: "domain", arglists: ["[name]", "[name options]"],
@@ -189,72 +183,34 @@ const defineTopic = builtin({
   impl: ([name, opts], run, span) => {
     const topic = topicName(name!, "define-topic")
     const o = opts === undefined || opts === null ? {} : isMap(opts) ? opts : fail("topic", `define-topic: options must be a map, got ${typeName(opts!)}`)
-    for (const k of Object.keys(o)) {
-      if (!topicOptionNames.includes(k)) {
-        fail("topic", `define-topic: unknown option :${k}`, [
-          ...didYouMean(k, topicOptionNames, keywordName),
-          `valid options: ${topicOptionNames.map((n) => `:${n}`).join(" ")}`
-        ])
-      }
-    }
+    const given: Record<string, unknown> = Object.create(null)
+    for (const k of Object.keys(o)) if (o[k] !== null) given[k] = plainOption(o[k]!)
+    const checked = check(defineTopicSpec, given)
+    if (!checked.ok) return optionFailure("topic", "define-topic", checked.problem)
+    const v = checked.value
+    const across = defineTopicProblem(v)
+    if (across !== undefined) return optionFailure("topic", "define-topic", across.problem)
     const retention: { maxAgeMs?: number; maxCount?: number; retainUntilConsumed?: boolean } = {}
-    const r = o.retention
-    if (r !== undefined && r !== null) {
-      if (!isMap(r)) fail("topic", "define-topic: :retention is a map {:maxAgeMs n :maxCount n :retainUntilConsumed false}")
-      const rm = r as Record<string, Value>
-      for (const k of Object.keys(rm)) {
-        if (!retentionOptionNames.includes(k)) {
-          fail("topic", `define-topic: unknown :retention option :${k}`, [
-            ...didYouMean(k, retentionOptionNames, keywordName),
-            `valid :retention options: ${retentionOptionNames.map((n) => `:${n}`).join(" ")}`
-          ])
-        }
-      }
-      if (Object.keys(rm).length === 0) {
-        fail("topic", "define-topic: :retention {} sets no limit: give :maxAgeMs or :maxCount (or both)", ["leave :retention out to keep every event"])
-      }
-      if (rm.maxAgeMs !== undefined) retention.maxAgeMs = positiveInt(rm.maxAgeMs, ":retention :maxAgeMs")
-      if (rm.maxCount !== undefined) retention.maxCount = positiveInt(rm.maxCount, ":retention :maxCount")
-      if (rm.retainUntilConsumed !== undefined) retention.retainUntilConsumed = bool(rm.retainUntilConsumed, ":retention :retainUntilConsumed")
-    }
-    if (o.retentionDays !== undefined) retention.maxAgeMs = positiveInt(o.retentionDays, ":retentionDays") * 86_400_000
-    if (o.retentionMs !== undefined) retention.maxAgeMs = positiveInt(o.retentionMs, ":retentionMs")
-    if (o.maxCount !== undefined) retention.maxCount = positiveInt(o.maxCount, ":maxCount")
-    if (o.retainUntilConsumed !== undefined) retention.retainUntilConsumed = bool(o.retainUntilConsumed, ":retainUntilConsumed")
-    if (retention.retainUntilConsumed !== undefined && retention.maxAgeMs === undefined && retention.maxCount === undefined) {
-      fail("topic", "define-topic: :retainUntilConsumed needs a retention limit", [
-        "add :retentionDays n, :retentionMs n or :maxCount n (or :maxAgeMs / :maxCount inside :retention)"
-      ])
-    }
-    if (o.compaction !== undefined && o.compaction !== null && typeof o.compaction !== "boolean") {
-      fail("topic", `define-topic: :compaction is true or false, got ${print(o.compaction)}`)
-    }
-    if (o.deleteRetention !== undefined && o.deleteRetentionMs !== undefined) {
-      fail("topic", "define-topic: give :deleteRetention or :deleteRetentionMs, not both")
-    }
-    const deleteRetentionMs = o.deleteRetention !== undefined
-      ? Math.round(durationMs(o.deleteRetention, "define-topic :deleteRetention"))
-      : o.deleteRetentionMs !== undefined
-      ? nonNegativeInt(o.deleteRetentionMs, ":deleteRetentionMs")
-      : undefined
-    if (deleteRetentionMs !== undefined && o.compaction !== true) {
-      fail("topic", `define-topic: :${o.deleteRetention !== undefined ? "deleteRetention" : "deleteRetentionMs"} applies to tombstones on a compacted topic`, [
-        "add :compaction true, or leave it out"
-      ])
-    }
+    if (v.retention?.maxAgeMs !== undefined) retention.maxAgeMs = v.retention.maxAgeMs
+    if (v.retention?.maxCount !== undefined) retention.maxCount = v.retention.maxCount
+    if (v.retention?.retainUntilConsumed !== undefined) retention.retainUntilConsumed = v.retention.retainUntilConsumed
+    if (v.retentionDays !== undefined) retention.maxAgeMs = v.retentionDays * 86_400_000
+    if (v.retentionMs !== undefined) retention.maxAgeMs = v.retentionMs
+    if (v.maxCount !== undefined) retention.maxCount = v.maxCount
+    if (v.retainUntilConsumed !== undefined) retention.retainUntilConsumed = v.retainUntilConsumed
+    const deleteRetentionMs = v.deleteRetention !== undefined ? Math.round(v.deleteRetention) : v.deleteRetentionMs
     const earlier = services(run).builder!.topics.find((t) => t.name === topic)
     if (earlier !== undefined) {
       fail("topic", `define-topic: topic ${topic} is already defined at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`)
     }
-    const keyField = o.key === undefined || o.key === null ? undefined : mapKey(o.key)
     const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema", run.budget)
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
-      ...(o.compaction !== undefined ? { compaction: o.compaction === true } : {}),
+      ...(v.compaction !== undefined ? { compaction: v.compaction } : {}),
       ...(deleteRetentionMs !== undefined ? { deleteRetentionMs } : {}),
-      ...(keyField !== undefined ? { keyField } : {}),
-      ...(o.partitions !== undefined ? { partitions: positiveInt(o.partitions, ":partitions") } : {}),
-      ...(typeof o.description === "string" ? { description: o.description } : {}),
+      ...(v.key !== undefined ? { keyField: v.key } : {}),
+      ...(v.partitions !== undefined ? { partitions: v.partitions } : {}),
+      ...(v.description !== undefined ? { description: v.description } : {}),
       ...(validate !== undefined ? { validate: (p: unknown) => validate(p, "") } : {})
     }
     try {
