@@ -7,6 +7,7 @@ import { busSpec } from "./bus.ts"
 import { limitsSpec } from "./limits.ts"
 import { maintenanceSpec } from "./maintenance.ts"
 import { outboxSpec, relaySpec, rowBackoffSpec } from "./outbox.ts"
+import { publishSpec } from "./publish.ts"
 import { describe, markdownTable } from "./spec.ts"
 import { groupBackoffSpec, subscribeSpec } from "./subscribe.ts"
 import { retentionSpec, topicSpec } from "./topic.ts"
@@ -14,6 +15,7 @@ import { retentionSpec, topicSpec } from "./topic.ts"
 /** The tables by marker name. */
 export const optionTables: ReadonlyMap<string, string> = new Map([
   ["subscribe", markdownTable(describe(subscribeSpec, { backoff: groupBackoffSpec }))],
+  ["publish", markdownTable(describe(publishSpec))],
   ["topic", markdownTable(describe(topicSpec, { retention: retentionSpec }))],
   ["bus", markdownTable(describe(busSpec, { maintenance: maintenanceSpec }))],
   ["outbox", markdownTable(describe(outboxSpec))],

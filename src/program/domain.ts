@@ -19,6 +19,7 @@ import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import { defineTopicProblem, defineTopicSpec } from "../options/defineTopic.ts"
+import { publishOptionNames } from "../options/publish.ts"
 import { check, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
 import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
@@ -226,7 +227,6 @@ const defineTopic = builtin({
 
 // ---- publish! ---------------------------------------------------------------------------------
 
-const publishOptionNames = ["key", "headers", "tags", "id", "causedBy"]
 
 const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): PublishOptions => {
   for (const k of Object.keys(o)) {

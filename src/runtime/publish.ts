@@ -3,6 +3,7 @@
  * before anything is written (topic name, options, key, headers, tags, JSON safety, size, the
  * topic's schema), and the id and timestamp are chosen. Pure apart from the id generator.
  */
+import { maxIdLength, maxKeyLength, publishOptionNames } from "../options/publish.ts"
 import type { Event, EventDraft, Json } from "../store/records.ts"
 import { PublishError } from "./errors.ts"
 import { jsonProblem, utf8Length } from "./json.ts"
@@ -39,9 +40,7 @@ export interface Prepared {
   readonly tags: ReadonlyArray<string> | undefined
 }
 
-const optionNames = ["id", "key", "headers", "tags", "causedBy"]
-const maxKeyLength = 1024
-const maxIdLength = 255
+const optionNames = publishOptionNames
 
 const fail = (topic: string, reason: PublishError["reason"], detail: string) => new PublishError({ topic, reason, detail })
 
