@@ -9,6 +9,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { isLive } from "../runtime/group/lease.ts"
 import { nodeHost } from "../runtime/host.ts"
 import { parseStartFrom } from "../runtime/options.ts"
+import { storedTopic } from "../options/topic.ts"
 import type { DeadLetter, Json } from "../store/records.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
@@ -32,15 +33,14 @@ interface TopicRow {
   readonly firstSeq: number | null
   readonly lastSeq: number | null
   readonly lastPublishedAt: number | null
-  readonly retention: Json
+  readonly retention: { maxAgeMs?: number; maxCount?: number; retainUntilConsumed?: boolean } | null
   readonly compaction: boolean
   readonly keyField: string | null
   readonly description: string | null
 }
 
-const retentionText = (r: Json): string => {
-  if (r === null || typeof r !== "object" || Array.isArray(r)) return "-"
-  const o = r as { maxAgeMs?: number; maxCount?: number; retainUntilConsumed?: boolean }
+const retentionText = (o: TopicRow["retention"]): string => {
+  if (o === null) return "-"
   const parts: Array<string> = []
   if (o.maxAgeMs !== undefined) parts.push(o.maxAgeMs % 86_400_000 === 0 ? `${o.maxAgeMs / 86_400_000}d` : `${o.maxAgeMs}ms`)
   if (o.maxCount !== undefined) parts.push(`${o.maxCount} events`)
@@ -52,21 +52,27 @@ export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(funct
   yield* withBus("read", (bus) =>
     Effect.gen(function*() {
       const stats = new Map((yield* bus.store.topicStats).map((s) => [s.topic, s]))
-      const configs = new Map((yield* bus.store.topics).map((t) => [t.name, t.config as Record<string, Json>]))
+      const configs = new Map((yield* bus.store.topics).map((t) => [t.name, storedTopic(t.config)]))
       const names = [...new Set([...stats.keys(), ...configs.keys()])].sort()
       const rows: Array<TopicRow> = names.map((topic) => {
         const s = stats.get(topic)
-        const c = configs.get(topic) ?? {}
+        const c = configs.get(topic) ?? storedTopic(undefined)
+        const r = c.retention
         return {
           topic,
           events: s?.events ?? 0,
           firstSeq: s?.firstSeq ?? null,
           lastSeq: s?.lastSeq ?? null,
           lastPublishedAt: s?.lastTs ?? null,
-          retention: c["retention"] ?? null,
-          compaction: c["compaction"] === true,
-          keyField: typeof c["keyField"] === "string" ? c["keyField"] : null,
-          description: typeof c["description"] === "string" ? c["description"] : null
+          // As stored: the fields given (retainUntilConsumed only when it was set to false).
+          retention: r === undefined ? null : {
+            ...(r.maxAgeMs !== undefined ? { maxAgeMs: r.maxAgeMs } : {}),
+            ...(r.maxCount !== undefined ? { maxCount: r.maxCount } : {}),
+            ...(r.retainUntilConsumed ? {} : { retainUntilConsumed: false })
+          },
+          compaction: c.compaction,
+          keyField: c.keyField ?? null,
+          description: c.description ?? null
         }
       })
       yield* print(json, rows, (r) => r, () =>
