@@ -10,7 +10,7 @@ import { isLive } from "../runtime/group/lease.ts"
 import { nodeHost } from "../runtime/host.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import { storedTopic } from "../options/topic.ts"
-import type { DeadLetter, Json } from "../store/records.ts"
+import type { DeadLetter } from "../store/records.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
 
