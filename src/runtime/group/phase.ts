@@ -2,11 +2,13 @@
  * The phase of one consumer-group session: one value, changed only by the transitions below, each
  * of which asserts the phase it leaves (a transition from anywhere else is a bug and throws).
  *
- *   Claiming --claimed--> Recovering --isolate--> Isolating --run--> Running --drain--> Draining --done--> Done
- *      |                      |                      |                  ^                  ^
- *      |                      +---------run----------|------------------+                  |
- *      |                                             +--------------drain------------------+
- *      +---------------------------------done (stopped while standing by)--------------------> Done
+ *   Claiming -> Recovering -> [Isolating ->] Running -> Draining -> Done
+ *
+ *   claimed   Claiming               -> Recovering
+ *   isolate   Recovering             -> Isolating   (suspects were found)
+ *   run       Recovering | Isolating -> Running     (opens the fetch gate)
+ *   drain     Isolating | Running    -> Draining    (a stop was requested)
+ *   done      Draining | Claiming    -> Done        (Claiming: stopped while standing by)
  *
  * - **Claiming**: taking the lease, or standing by while another live owner holds it. Nothing else
  *   exists yet; a stop ends the session here.
