@@ -5,8 +5,9 @@
  *   memory (the flusher persists the floor later). Otherwise its publishes, its ack (merged into
  *   the stored cursor) and the removal of its delivery row are one write: pipelined (handed to
  *   the writer, the worker goes on; the key's next event starts once the commit lands, from the
- *   `successor` fiber), committed before going on (a precise run: a suspect or a requeued dead
- *   letter, or while isolating), or applied inside the handler's own transaction, which then commits.
+ *   `successor` fiber), committed before going on (a precise run, a suspect or a requeued dead
+ *   letter, or any run while isolating), or applied inside the handler's own transaction, which
+ *   then commits.
  * - **Failure** (`settle` with a failed outcome): the run's publishes are dropped and its
  *   transaction rolled back; the attempt is recorded as a `retry` row with its time (the backoff,
  *   or the nack's delay), and the event runs again then; at `maxAttempts` it becomes a dead letter

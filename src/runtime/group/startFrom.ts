@@ -5,7 +5,8 @@
  *
  * - `"earliest"`: 0. `"latest"`: the topic's head. A number: that floor.
  * - `{ seq: N }`: N is the first event delivered (floor N - 1, at least 0).
- * - `{ ts }` (ms, a date string or a `Date`): before the first event of the topic stamped at or after it.
+ * - `{ ts }` (ms, a date string or a `Date`): just before the first event of the topic stamped at or
+ *   after it (the head if there is none).
  * - `{ afterId }`: that event's seq, whatever its topic (seqs are global, so a fan-in group starts
  *   every topic after the same point).
  * A position it cannot place fails with `StartFromError` (its `reason` says why); parsing text
