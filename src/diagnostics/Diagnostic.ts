@@ -68,10 +68,13 @@ export class SibError extends Data.TaggedError("SibError")<{
 export class SibRuntimeError extends Error {
   readonly _tag = "SibRuntimeError"
   readonly diagnostic: Diagnostic
-  constructor(diag: Diagnostic) {
+  /** What a `.sib` `throw` gave: its message as given and its data (the diagnostic's message shows both). */
+  readonly thrown: { readonly message: string; readonly data: unknown } | undefined
+  constructor(diag: Diagnostic, thrown?: { readonly message: string; readonly data: unknown }) {
     super(`${diag.span.file}:${diag.span.line}:${diag.span.column}: ${diag.message}`)
     this.name = "SibRuntimeError"
     this.diagnostic = diag
+    this.thrown = thrown
     this.stack = `SibRuntimeError: ${this.message}\n    at ${diag.span.file}:${diag.span.line}:${diag.span.column}`
   }
 }

@@ -24,7 +24,15 @@ export interface ExpandEnv {
   /** Runs a user macro at expansion time on its arguments as data. */
   readonly callMacro: (macro: unknown, args: ReadonlyArray<Value>, site: Span) => MacroResult
   /** A special form's expansion of its code parts (the language's table of specials). */
-  readonly special: (name: string) => ((form: S.SList, walk: (s: S.Syntax) => S.Syntax) => S.Syntax) | undefined
+  readonly special: (name: string) => ((form: S.SList, walk: (s: S.Syntax) => S.Syntax, x: SpecialExpander) => S.Syntax) | undefined
+}
+
+/** What a special's expansion may use of the expander. */
+export interface SpecialExpander {
+  /** A name no program can write (for temporaries). */
+  readonly fresh: (base: string) => string
+  /** Reports a problem with the form; the expansion goes on with what it returns. */
+  readonly report: (d: Diagnostic) => void
 }
 
 export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readonly ok: false; readonly diagnostics: ReadonlyArray<Diagnostic> }
@@ -165,7 +173,7 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
       return walk(rewritten.form)
     }
     const special = env.special(head.name)
-    if (special !== undefined) return special(s, walk)
+    if (special !== undefined) return special(s, walk, { fresh, report: (d) => diagnostics.push(d) })
     return S.list([head, ...expandAll(s.items.slice(1))], s.span)
   }
 

@@ -17,7 +17,7 @@ import {
 import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
-import { fail, type Frame, isEffect, located, type Node, sequence, sequenceLast, chain } from "./run.ts"
+import { fail, type Frame, isEffect, located, loopOver, type Node, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
@@ -68,7 +68,8 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     return () => fail("compile", d.message)
   }
 
-  const compile = (s: S.Syntax, scope: Scope | undefined, top: boolean): Node => {
+  /** `tail`: the loop or function this form is the tail of (where a `recur` may go back to), if any. */
+  const compile = (s: S.Syntax, scope: Scope | undefined, top: boolean, tail?: RecurTarget): Node => {
     switch (s.kind) {
       case "number":
       case "string":
@@ -100,7 +101,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       case "map":
         return compileMap(s, scope)
       case "list":
-        return compileList(s, scope, top)
+        return compileList(s, scope, top, tail)
     }
   }
 
@@ -202,18 +203,18 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     return err(compileError("unknown-symbol", `unknown symbol ${s.name}`, s, hints))
   }
 
-  const compileBody = (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined): Node => {
+  const compileBody = (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined, tail?: RecurTarget): Node => {
     if (forms.length === 0) return constant(null)
-    if (forms.length === 1) return compile(forms[0]!, scope, false)
-    const nodes = forms.map((f) => compile(f, scope, false))
+    if (forms.length === 1) return compile(forms[0]!, scope, false, tail)
+    const nodes = forms.map((f, i) => compile(f, scope, false, i === forms.length - 1 ? tail : undefined))
     return (f) => sequenceLast(nodes, f)
   }
 
-  const compileList = (s: S.SList, scope: Scope | undefined, top: boolean): Node => {
+  const compileList = (s: S.SList, scope: Scope | undefined, top: boolean, tail: RecurTarget | undefined): Node => {
     const head = s.items[0]
     if (head === undefined) return constant(new List([]))
     const special = head.kind === "symbol" && resolveLocal(head.name, scope) === undefined ? specialForms.get(head.name) : undefined
-    if (special !== undefined) return special.compile(s, scope, top, forSpecials)
+    if (special !== undefined) return special.compile(s, scope, top, forSpecials, tail)
     if (head.kind === "symbol" && head.name.startsWith(".") && head.name.length > 1 && head.name !== "..") {
       return compileMethodCall(head.name.slice(1), s.items[1], s.items.slice(2), s, scope)
     }
@@ -263,8 +264,8 @@ export const makeCompiler = (ns: Namespace): Compiler => {
 
   /** What the special forms (specials.ts) may use of this compiler. */
   const forSpecials: SpecialCompiler = {
-    compile: (form, scope, top = false) => compile(form, scope, top),
-    body: (forms, scope) => compileBody(forms, scope),
+    compile: (form, scope, top = false, tail) => compile(form, scope, top, tail),
+    body: (forms, scope, tail) => compileBody(forms, scope, tail),
     fn: (name, self, params, body, scope, span) => compileFunction(name, self, params, body, scope, span),
     methodCall: (method, target, args, form, scope) => compileMethodCall(method, target, args, form, scope),
     error: (code, message, at, hints) => err(compileError(code, message, at, hints)),
@@ -323,7 +324,10 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     // A named function can call itself: its name is a local holding the closure.
     // A parameter of the same name shadows it (as in Clojure): then there is no self-reference.
     const selfSlot = self === undefined || scope.lookup(self.name) !== undefined ? undefined : scope.bind(self.name)
-    const bodyNode = compileBody(body, scope)
+    // A recur in the body's tail goes back to the function with new arguments (its fixed ones).
+    const target: RecurTarget = { what: "fn", arity: rest === undefined && keywords === undefined ? fixed : -1, used: false }
+    const compiled = compileBody(body, scope, target)
+    const bodyNode = target.used ? loopOver(compiled, Array.from({ length: fixed }, (_, i) => i)) : compiled
     const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
     const spec: Params = { fixed, rest, keywords, shape }
     return (f) => {

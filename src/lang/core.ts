@@ -14,7 +14,7 @@ import {
   typeName, type Value
 } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
-import { allocate, checkSize, checkSizeAhead, fail, isEffect, lift, nowMillis, type RunState, sequence, step, chain } from "./run.ts"
+import { allocate, checkSize, checkSizeAhead, fail, isEffect, LangError, lift, nowMillis, type RunState, sequence, step, chain } from "./run.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -754,8 +754,111 @@ const internal = (name: string, of: string): Builtin => {
   return { ...target, name }
 }
 
+/** Failing on purpose, and the errors a `catch` binds. */
+const errors: Array<Builtin> = [
+  builtin({
+    name: "throw", group: "core", arglists: ["[error]"],
+    doc: "Fails the run with this error: (ex-info message data), a string, or a map with :message (and :data). Uncaught, it is a located failure whose message (with the data) reaches the dead letter; (try ... (catch e ...)) catches it.",
+    example: "(try (throw \"out of stock\") (catch e (:message e))) ;=> \"out of stock\"",
+    impl: ([e], run) => {
+      const error = e!
+      if (typeof error === "string") throw new LangError("thrown", error, [], null)
+      if (isMap(error) && typeof error.message === "string") {
+        const data = Object.hasOwn(error, "data") ? error.data! : null
+        throw new LangError("thrown", error.message, [], data)
+      }
+      throw new LangError("thrown", print(error, false, { meter: run.budget, maxChars: 2000 }), [], null)
+    }
+  }),
+  builtin({
+    name: "ex-info", group: "core", arglists: ["[message data]", "[message]"], doc: "An error to throw: {:message message :data data}.",
+    example: "(ex-info \"no stock\" {:sku 7}) ;=> {:message \"no stock\" :data {:sku 7}}",
+    impl: ([message, data]) => makeMap([["message", str(message!, "ex-info")], ["data", data ?? null]])
+  }),
+  builtin({ name: "ex-message", group: "core", arglists: ["[error]"], doc: "The message of a caught error (or of ex-info's value).", example: "(ex-message (ex-info \"x\" {})) ;=> \"x\"", impl: ([e], run) => getIn(e!, "message", run) }),
+  builtin({ name: "ex-data", group: "core", arglists: ["[error]"], doc: "The data of a caught error (nil when it has none).", example: "(ex-data (ex-info \"x\" {:a 1})) ;=> {:a 1}", impl: ([e], run) => getIn(e!, "data", run) })
+]
+
+/** Text: pieces, tests and numbers read from it. */
+const moreStrings: Array<Builtin> = [
+  builtin({
+    name: "subs", group: "strings", arglists: ["[s start]", "[s start end]"], doc: "The characters of s from start (inclusive) to end (exclusive; default the end).",
+    example: "(subs \"heartbeat\" 5) ;=> \"beat\"",
+    impl: ([s, start, end], run) => {
+      const text = str(s!, "subs")
+      const from = num(start!, "subs")
+      const to = end === undefined ? text.length : num(end, "subs")
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > text.length || from > to) {
+        fail("index", `subs: ${from}..${to} is outside the string (length ${text.length})`)
+      }
+      checkSizeAhead(run, to - from, "string")
+      return text.slice(from, to)
+    }
+  }),
+  builtin({
+    name: "trim", group: "strings", arglists: ["[s]"], doc: "s without whitespace at either end.", example: "(trim \"  ok \") ;=> \"ok\"",
+    impl: ([s], run) => {
+      const text = str(s!, "trim")
+      checkSizeAhead(run, text.length, "string")
+      return text.trim()
+    }
+  }),
+  builtin({
+    name: "includes?", group: "strings", arglists: ["[s part]"], doc: "True when s contains part.", example: "(includes? \"heartbeat\" \"art\") ;=> true",
+    impl: ([s, part], run) => {
+      const text = str(s!, "includes?")
+      step(run, text.length >> 4)
+      return text.includes(str(part!, "includes?"))
+    }
+  }),
+  builtin({
+    name: "starts-with?", group: "strings", arglists: ["[s prefix]"], doc: "True when s starts with prefix.", example: "(starts-with? \"svc.beat\" \"svc.\") ;=> true",
+    impl: ([s, prefix]) => str(s!, "starts-with?").startsWith(str(prefix!, "starts-with?"))
+  }),
+  builtin({
+    name: "ends-with?", group: "strings", arglists: ["[s suffix]"], doc: "True when s ends with suffix.", example: "(ends-with? \"a.png\" \".png\") ;=> true",
+    impl: ([s, suffix]) => str(s!, "ends-with?").endsWith(str(suffix!, "ends-with?"))
+  }),
+  builtin({
+    name: "replace", group: "strings", arglists: ["[s match replacement]"], doc: "s with every occurrence of match (a string, taken literally) replaced.",
+    example: "(replace \"a-b-c\" \"-\" \"/\") ;=> \"a/b/c\"",
+    impl: ([s, match, replacement], run) => {
+      const text = str(s!, "replace")
+      const m = str(match!, "replace")
+      const r = str(replacement!, "replace")
+      if (m.length === 0) fail("replace", "replace: the text to replace cannot be empty")
+      // The result's size is known before building it: occurrences x (replacement - match) more.
+      let count = 0
+      for (let i = text.indexOf(m); i !== -1; i = text.indexOf(m, i + m.length)) count++
+      step(run, text.length >> 4)
+      checkSizeAhead(run, text.length + count * (r.length - m.length), "string")
+      return text.split(m).join(r)
+    }
+  }),
+  builtin({
+    name: "parse-long", group: "strings", arglists: ["[s]"], doc: "The integer written in s (digits with an optional sign), or nil when s is not one.",
+    example: "(parse-long \"42\") ;=> 42",
+    impl: ([s]) => {
+      const text = str(s!, "parse-long").trim()
+      if (!/^[-+]?\d{1,16}$/.test(text)) return null
+      const n = Number(text)
+      return Number.isSafeInteger(n) ? n : null
+    }
+  }),
+  builtin({
+    name: "parse-double", group: "strings", arglists: ["[s]"], doc: "The number written in s (as JSON writes numbers, or with a leading + or .), or nil when s is not one.",
+    example: "(parse-double \"2.5\") ;=> 2.5",
+    impl: ([s]) => {
+      const text = str(s!, "parse-double").trim()
+      if (text.length > 64 || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return null
+      const n = Number(text)
+      return Number.isFinite(n) ? n : null
+    }
+  })
+]
+
 export const coreBuiltins: ReadonlyArray<Builtin> = [
-  ...arithmetic, ...predicates, ...strings, ...collections, ...higherOrder, ...json
+  ...arithmetic, ...predicates, ...strings, ...moreStrings, ...collections, ...higherOrder, ...json, ...errors
 ]
 
 export const protectedBuiltins: ReadonlyArray<Builtin> = [
@@ -764,7 +867,20 @@ export const protectedBuiltins: ReadonlyArray<Builtin> = [
   { ...collections.find((b) => b.name === "hash-map")!, name: "sib/apply-hash-map", arglists: ["[kvs]"], min: 1, max: 1,
     impl: ([kvs], run, span) => collections.find((b) => b.name === "hash-map")!.impl(seqOf(kvs!, "hash-map", run), run, span) },
   { ...collections.find((b) => b.name === "hash-set")!, name: "sib/apply-hash-set", arglists: ["[xs]"], min: 1, max: 1,
-    impl: ([xs], run, span) => collections.find((b) => b.name === "hash-set")!.impl(seqOf(xs!, "hash-set", run), run, span) }
+    impl: ([xs], run, span) => collections.find((b) => b.name === "hash-set")!.impl(seqOf(xs!, "hash-set", run), run, span) },
+  // What destructuring reads with (lang/destructure.ts).
+  internal("sib/get", "get"),
+  { ...collections.find((b) => b.name === "nth")!, name: "sib/nth" },
+  builtin({
+    name: "sib/nthrest", group: "collections", arglists: ["[coll n]"], doc: "(internal: the rest of a vector pattern) the elements from index n as a list, or nil when there are none.",
+    impl: ([c, n], run) => {
+      const items = seqOf(c!, "a vector pattern", run)
+      const from = num(n!, "a vector pattern")
+      if (from >= items.length) return null
+      checkSizeAhead(run, items.length - from, "collection")
+      return new List(items.slice(from))
+    }
+  })
 ]
 
 export { makeMap }

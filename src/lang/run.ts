@@ -19,7 +19,7 @@ import { diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { limitsSpec } from "../options/limits.ts"
 import { check, problemText } from "../options/spec.ts"
-import { costs, type Meter, type Value } from "../reader/Value.ts"
+import { costs, type Meter, print, type Value } from "../reader/Value.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
 
@@ -294,17 +294,22 @@ export type Node = (frame: Frame) => unknown
 export class LangError extends Error {
   readonly code: string
   readonly hints: ReadonlyArray<string>
-  constructor(code: string, message: string, hints: ReadonlyArray<string> = []) {
+  /** What a `throw` attached (`ex-info`'s data), if anything. */
+  readonly data: Value | undefined
+  constructor(code: string, message: string, hints: ReadonlyArray<string> = [], data?: Value) {
     super(message)
     this.code = code
     this.hints = hints
+    this.data = data
   }
 }
 
 export const located = (e: unknown, span: Span): unknown => {
   if (e instanceof SibRuntimeError) return e
   if (e instanceof LangError) {
-    return new SibRuntimeError(diagnostic("Runtime", `runtime/${e.code}`, e.message, span, { hints: e.hints }))
+    // A throw's data is part of its message (so it reaches the dead letter), and kept for catch.
+    const message = e.data === undefined || e.data === null ? e.message : `${e.message} ${print(e.data, false, { maxChars: 2000 })}`
+    return new SibRuntimeError(diagnostic("Runtime", `runtime/${e.code}`, message, span, { hints: e.hints }), e.code === "thrown" ? { message: e.message, data: e.data } : undefined)
   }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return new SibRuntimeError(diagnostic("Runtime", "runtime/stack", "the code recursed too deeply", span, {
@@ -370,6 +375,60 @@ export const sequenceLast = (nodes: ReadonlyArray<Node>, f: Frame): unknown => {
     return nodes.length === 0 ? null : nodes[nodes.length - 1]!(f)
   }
   return from(0)
+}
+
+/**
+ * What `recur` returns from the tail of a `loop` or a function: the values for the next round.
+ * The loop (or the function's call) takes it and goes round again; nothing else ever sees one,
+ * since `recur` compiles only in tail position.
+ */
+export class Recur {
+  readonly values: ReadonlyArray<Value>
+  constructor(values: ReadonlyArray<Value>) {
+    this.values = values
+  }
+}
+
+/** What a `recur` in tail position goes back to: a `loop` or a function, and how many values it takes. */
+export interface RecurTarget {
+  readonly what: "loop" | "fn"
+  readonly arity: number
+  /** Set when a recur to it was compiled (the function then runs its body in a loop). */
+  used: boolean
+}
+
+/**
+ * Runs `body` in `f` until it returns something other than a `Recur`, binding each Recur's values
+ * to `slots` for the next round (a step per round); effectful rounds are chained.
+ */
+export const loopOver = (body: Node, slots: ReadonlyArray<number>): Node => (f) => {
+  for (;;) {
+    const out = body(f)
+    if (isEffect(out)) {
+      return Effect.flatMap(out, (v) => {
+        if (!(v instanceof Recur)) return Effect.succeed(v)
+        for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = v.values[i]!
+        step(f.run)
+        return lift(loopOver(body, slots)(f))
+      })
+    }
+    if (!(out instanceof Recur)) return out
+    for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = out.values[i]!
+    step(f.run)
+  }
+}
+
+/**
+ * Errors that end a run whatever it does: its limits (a `try` cannot catch them, so no program can
+ * keep running past its budget).
+ */
+const limitCodes: ReadonlySet<string> = new Set(["step-budget", "memory-budget", "memory-in-flight", "time-limit", "depth", "stack", "value-size"])
+
+/** True when `e` (thrown or failed with) is a limit the run hit, which no `try` catches. */
+export const isLimit = (e: unknown): boolean => {
+  if (e instanceof LangError) return limitCodes.has(e.code)
+  if (e instanceof SibRuntimeError) return limitCodes.has(e.diagnostic.code.replace(/^runtime\//, ""))
+  return e instanceof RangeError
 }
 
 /** Counts `n` steps against the run's budget. */

@@ -5,19 +5,24 @@
  * leaves names, parameter lists and quoted data as written), and how it compiles (`compile`, given
  * the compiler's operations). A form that is not in this table is a call.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import type { SpecialExpander } from "../expand/expand.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import * as S from "../reader/Syntax.ts"
-import { syntaxToValue, truthy, type Value } from "../reader/Value.ts"
+import { makeMap, syntaxToValue, truthy, type Value } from "../reader/Value.ts"
 import type { Namespace } from "./Namespace.ts"
-import { chain, type Frame, isEffect, lift, type Node, sequenceLast } from "./run.ts"
+import { destructureBindings, destructureParams, isPattern } from "./destructure.ts"
+import { chain, type Frame, isEffect, isLimit, LangError, lift, loopOver, type Node, Recur, type RecurTarget, sequence, sequenceLast } from "./run.ts"
 import { Scope } from "./Scope.ts"
 
 /** What a special's compilation may use of the compiler. */
 export interface SpecialCompiler {
-  readonly compile: (s: S.Syntax, scope: Scope | undefined, top?: boolean) => Node
-  /** Forms evaluated in order; the value is the last one's. */
-  readonly body: (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined) => Node
+  /** `tail`: the loop or function the form is the tail of (a `recur` there goes back to it). */
+  readonly compile: (s: S.Syntax, scope: Scope | undefined, top?: boolean, tail?: RecurTarget) => Node
+  /** Forms evaluated in order; the value is the last one's (the last one in `tail` position). */
+  readonly body: (forms: ReadonlyArray<S.Syntax>, scope: Scope | undefined, tail?: RecurTarget) => Node
   readonly fn: (name: string, self: S.SSymbol | undefined, params: S.SVector | S.SList, body: ReadonlyArray<S.Syntax>, scope: Scope | undefined, span: Span) => Node
   readonly methodCall: (method: string, target: S.Syntax | undefined, args: ReadonlyArray<S.Syntax>, form: S.SList, scope: Scope | undefined) => Node
   /** Records a compile error; the node returned fails if it ever runs. */
@@ -34,13 +39,28 @@ export interface Special {
   readonly example: string
   /** Only at the top level of a file. */
   readonly topLevel?: boolean
-  /** The form with its code parts expanded by `walk` (the rest as written). */
-  readonly expand: (form: S.SList, walk: (s: S.Syntax) => S.Syntax) => S.Syntax
-  /** The form as a node; `top` when it is a top-level form (or inside a top-level `do`). */
-  readonly compile: (form: S.SList, scope: Scope | undefined, top: boolean, c: SpecialCompiler) => Node
+  /** The form with its code parts expanded by `walk` (the rest as written; patterns rewritten). */
+  readonly expand: (form: S.SList, walk: (s: S.Syntax) => S.Syntax, x: SpecialExpander) => S.Syntax
+  /**
+   * The form as a node; `top` when it is a top-level form (or inside a top-level `do`), `tail` the
+   * loop or function it is the tail of, if any.
+   */
+  readonly compile: (form: S.SList, scope: Scope | undefined, top: boolean, c: SpecialCompiler, tail: RecurTarget | undefined) => Node
 }
 
+
 const constant = (v: Value): Node => () => v
+
+/** `(let|loop [bindings] body...)` expanded: patterns rewritten into names, values and body walked. */
+const expandBindings = (form: S.SList, walk: (s: S.Syntax) => S.Syntax, x: SpecialExpander): S.Syntax => {
+  const [head, bindings] = form.items
+  if (bindings === undefined || bindings.kind !== "vector") return expandArgs(form, walk)
+  const d = destructureBindings(bindings.items, x.fresh)
+  if (!d.ok) x.report(d.diagnostic)
+  const plain = d.ok ? d.value : bindings.items
+  const expanded = plain.map((b, i) => (i % 2 === 1 ? walk(b) : b))
+  return S.list([head!, S.vector(expanded, bindings.span), ...form.items.slice(2).map(walk)], form.span)
+}
 
 /** Every part after the head is code. */
 const expandArgs = (form: S.SList, walk: (s: S.Syntax) => S.Syntax): S.Syntax =>
@@ -84,8 +104,19 @@ const fn: Special = {
   name: "fn", shapes: ["[params] body...", "name [params] body..."],
   doc: "A function. Parameters are a vector or a list; `& rest` collects the remaining arguments as a list; `& {:key default ...}` binds keyword arguments (`:key value` pairs or one map) with defaults. A name lets the function call itself.",
   example: "((fn [x & {:scale 1}] (* x scale)) 5 :scale 3) ;=> 15",
-  // (fn name? params body...): only the body is code.
-  expand: (form, walk) => expandAfter(form.items[1]?.kind === "symbol" ? 2 : 1)(form, walk),
+  // (fn name? params body...): only the body is code; parameter patterns become a let.
+  expand: (form, walk, x) => {
+    const named = form.items[1]?.kind === "symbol"
+    const params = form.items[named ? 2 : 1]
+    if (params !== undefined && (params.kind === "vector" || params.kind === "list")) {
+      const d = destructureParams(params, form.items.slice(named ? 3 : 2), x.fresh)
+      if (d !== undefined) {
+        if (!d.ok) x.report(d.diagnostic)
+        else return S.list([...form.items.slice(0, named ? 2 : 1), d.value.params, ...d.value.body.map(walk)], form.span)
+      }
+    }
+    return expandAfter(named ? 2 : 1)(form, walk)
+  },
   compile: (form, scope, _top, c) => {
     const args = form.items.slice(1)
     const named = args[0]?.kind === "symbol" ? args[0] : undefined
@@ -101,14 +132,9 @@ const fn: Special = {
 const letForm: Special = {
   name: "let", shapes: ["[name value ...] body..."],
   doc: "Binds names in order (each value sees the earlier names) and evaluates the body.", example: "(let [a 1 b (+ a 1)] (* a b)) ;=> 2",
-  // The values of the bindings and the body are code; the names are not.
-  expand: (form, walk) => {
-    const [head, bindings] = form.items
-    if (bindings === undefined || bindings.kind !== "vector") return expandArgs(form, walk)
-    const expanded = bindings.items.map((b, i) => (i % 2 === 1 ? walk(b) : b))
-    return S.list([head!, S.vector(expanded, bindings.span), ...form.items.slice(2).map(walk)], form.span)
-  },
-  compile: (form, scope, _top, c) => {
+  // The values of the bindings and the body are code; the names are not (patterns become names).
+  expand: (form, walk, x) => expandBindings(form, walk, x),
+  compile: (form, scope, _top, c, tail) => {
     const args = form.items.slice(1)
     const bindings = args[0]
     if (bindings === undefined || bindings.kind !== "vector") return c.error("bad-shape", "let needs a vector of bindings", bindings ?? form, ["(let [name value ...] body...)"])
@@ -126,7 +152,7 @@ const letForm: Special = {
       }
       steps.push([local.bind(n.name), value])
     }
-    const body = c.body(args.slice(1), local)
+    const body = c.body(args.slice(1), local, tail)
     local.pop()
     const slots = local.slots
     const run = (f: Frame, i: number): unknown => {
@@ -153,14 +179,14 @@ const ifForm: Special = {
   name: "if", shapes: ["test then", "test then else"],
   doc: "then when test is true (anything but false and nil), else the else branch (or nil).", example: "(if (> 3 0) \"positive\" \"not positive\") ;=> \"positive\"",
   expand: expandArgs,
-  compile: (form, scope, _top, c) => {
+  compile: (form, scope, _top, c, tail) => {
     const args = form.items.slice(1)
     if (args.length < 2 || args.length > 3) {
       return c.error("bad-shape", `if takes a test, a then branch and an optional else branch (got ${args.length} form${args.length === 1 ? "" : "s"})`, form, ["(if test then else)"])
     }
     const test = c.compile(args[0]!, scope)
-    const yes = c.compile(args[1]!, scope)
-    const no = args[2] === undefined ? constant(null) : c.compile(args[2], scope)
+    const yes = c.compile(args[1]!, scope, false, tail)
+    const no = args[2] === undefined ? constant(null) : c.compile(args[2], scope, false, tail)
     return (f) => {
       const t = test(f)
       if (isEffect(t)) return chain(t, (v) => (truthy(v) ? yes(f) : no(f)))
@@ -172,10 +198,10 @@ const ifForm: Special = {
 const doForm: Special = {
   name: "do", shapes: ["body..."], doc: "Evaluates the forms in order; the value is the last one's.", example: "(do (log \"hi\") 42)",
   expand: expandArgs,
-  compile: (form, scope, top, c) => {
+  compile: (form, scope, top, c, tail) => {
     const args = form.items.slice(1)
     // The forms of a top-level do are top-level forms (a macro may expand to several defs).
-    if (!top) return c.body(args, scope)
+    if (!top) return c.body(args, scope, tail)
     const nodes = args.map((a) => c.compile(a, scope, true))
     return (f) => sequenceLast(nodes, f)
   }
@@ -226,7 +252,165 @@ const deftest: Special = {
   compile: topLevelOnly
 }
 
-export const specials: ReadonlyArray<Special> = [def, fn, letForm, ifForm, doForm, quote, defmacro, dot, require, deftest]
+const loop: Special = {
+  name: "loop", shapes: ["[name value ...] body..."],
+  doc: "Binds names as let does and evaluates the body; a (recur v ...) in its tail evaluates it again with the names bound to the new values (a loop without growing the call depth; each round is a step).",
+  example: "(loop [i 0 acc []] (if (< i 3) (recur (inc i) (conj acc i)) acc)) ;=> [0 1 2]",
+  // A pattern binds a fresh name (what recur gives a value for), destructured by a let around the body.
+  expand: (form, walk, x) => {
+    const [head, bindings] = form.items
+    if (bindings === undefined || bindings.kind !== "vector" || !bindings.items.some((b, i) => i % 2 === 0 && isPattern(b))) return expandBindings(form, walk, x)
+    const plain: Array<S.Syntax> = []
+    const patterns: Array<S.Syntax> = []
+    bindings.items.forEach((b, i) => {
+      if (i % 2 === 1 || !isPattern(b)) return plain.push(b)
+      const name = S.symbol(x.fresh("loop"), b.span)
+      patterns.push(b, name)
+      plain.push(name)
+    })
+    const body = S.list([S.symbol("let", form.span), S.vector(patterns, bindings.span), ...form.items.slice(2)], form.span)
+    return expandBindings(S.list([head!, S.vector(plain, bindings.span), body], form.span), walk, x)
+  },
+  compile: (form, scope, _top, c) => {
+    const args = form.items.slice(1)
+    const bindings = args[0]
+    if (bindings === undefined || bindings.kind !== "vector") return c.error("bad-shape", "loop needs a vector of bindings", bindings ?? form, ["(loop [name value ...] body...)"])
+    if (bindings.items.length % 2 === 1) return c.error("bad-shape", "loop bindings come in pairs: every name needs a value", bindings, ["(loop [name value ...] body...)"])
+    const local = scope ?? new Scope(undefined)
+    const ownScope = scope === undefined
+    local.push()
+    const slots: Array<number> = []
+    const inits: Array<Node> = []
+    for (let i = 0; i < bindings.items.length; i += 2) {
+      const n = bindings.items[i]!
+      inits.push(c.compile(bindings.items[i + 1]!, local))
+      if (n.kind !== "symbol") {
+        c.problem("bad-binding", `loop binds names, not ${S.describe(n)}`, n)
+        continue
+      }
+      slots.push(local.bind(n.name))
+    }
+    const target: RecurTarget = { what: "loop", arity: slots.length, used: false }
+    const body = loopOver(c.body(args.slice(1), local, target), slots)
+    local.pop()
+    const frameSlots = local.slots
+    const start = (f: Frame, i: number): unknown => {
+      for (; i < inits.length; i++) {
+        const x = inits[i]!(f)
+        if (isEffect(x)) {
+          const next = i + 1
+          return Effect.flatMap(x, (v) => {
+            f.slots[slots[next - 1]!] = v
+            return lift(start(f, next))
+          })
+        }
+        f.slots[slots[i]!] = x
+      }
+      return body(f)
+    }
+    return ownScope ? (f) => start({ slots: new Array(frameSlots), parent: undefined, run: f.run }, 0) : (f) => start(f, 0)
+  }
+}
+
+const recur: Special = {
+  name: "recur", shapes: ["value..."],
+  doc: "In the tail of a loop or a function (its last form, through if, do, let and when): evaluates it again with the values given for its bindings or parameters.",
+  example: "((fn [n acc] (if (= n 0) acc (recur (dec n) (* acc n)))) 5 1) ;=> 120",
+  expand: expandArgs,
+  compile: (form, scope, _top, c, tail) => {
+    const args = form.items.slice(1)
+    if (tail === undefined) {
+      return c.error("recur", "recur can only be the last thing a loop or a function does (its tail)", form, [
+        "put it where its value is the loop's (or function's) value: as the last form, or a branch of if / when / cond there"
+      ])
+    }
+    if (tail.arity < 0) return c.error("recur", "recur cannot go back to a function with & rest or keyword parameters", form, ["use a loop inside the function"])
+    if (args.length !== tail.arity) {
+      return c.error("arity", `recur gives ${args.length} value${args.length === 1 ? "" : "s"}, but its ${tail.what} binds ${tail.arity}`, form)
+    }
+    tail.used = true
+    const values = args.map((a) => c.compile(a, scope))
+    return (f) => chain(sequence(values.length, (i) => values[i]!(f)), (vs) => new Recur(vs as ReadonlyArray<Value>) as never)
+  }
+}
+
+const tryForm: Special = {
+  name: "try", shapes: ["body... (catch name handler...)"],
+  doc: "Evaluates the body; if it fails (a throw, or an error such as a refused publish), binds name to the error, a map {:message :data :code}, and evaluates the handler instead. A run's limits (steps, memory, time, depth, sizes) are not caught: they end the run.",
+  example: "(try (throw (ex-info \"no stock\" {:sku 7})) (catch e (:data e))) ;=> {:sku 7}",
+  expand: (form, walk) =>
+    S.list(form.items.map((item, i) => {
+      if (i === 0) return item
+      // (catch name handler...): the handler is code, the name is not.
+      if (item.kind === "list" && S.isSymbol(item.items[0], "catch")) return S.list([...item.items.slice(0, 2), ...item.items.slice(2).map(walk)], item.span)
+      return walk(item)
+    }), form.span),
+  compile: (form, scope, _top, c) => {
+    const parts = form.items.slice(1)
+    const last = parts[parts.length - 1]
+    const catching = last !== undefined && last.kind === "list" && S.isSymbol(last.items[0], "catch") ? last : undefined
+    const bodyForms = catching === undefined ? parts : parts.slice(0, -1)
+    const misplaced = bodyForms.find((p) => p.kind === "list" && S.isSymbol(p.items[0], "catch"))
+    if (misplaced !== undefined) return c.error("bad-shape", "catch comes last in a try", misplaced, ["(try body... (catch e handler...))"])
+    // The body is not in tail position: a recur cannot jump out of a try.
+    const body = c.body(bodyForms, scope)
+    if (catching === undefined) return body
+    const name = catching.items[1]
+    if (name === undefined || name.kind !== "symbol") return c.error("bad-shape", "catch needs a name for the error", catching, ["(catch e (log (:message e)) nil)"])
+    const local = scope ?? new Scope(undefined)
+    const ownScope = scope === undefined
+    local.push()
+    const slot = local.bind(name.name)
+    const handler = c.body(catching.items.slice(2), local)
+    local.pop()
+    const frameSlots = local.slots
+    const handle = (e: unknown, f: Frame): unknown => {
+      if (isLimit(e)) throw e
+      f.slots[slot] = errorValue(e)
+      return handler(f)
+    }
+    const run = (f: Frame): unknown => {
+      let out: unknown
+      try {
+        out = body(f)
+      } catch (e) {
+        return handle(e, f)
+      }
+      if (!isEffect(out)) return out
+      return Effect.catchCause(out, (cause) => {
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+        const e = Cause.squash(cause)
+        try {
+          return lift(handle(e, f))
+        } catch (again) {
+          return Effect.fail(again)
+        }
+      })
+    }
+    return ownScope ? (f) => run({ slots: new Array(frameSlots), parent: undefined, run: f.run }) : run
+  }
+}
+
+/** The error a `catch` binds: {:message :data :code}, from a `throw` or any other failure. */
+const errorValue = (e: unknown): Value => {
+  const entries: Array<readonly [string, Value]> = []
+  if (e instanceof LangError) {
+    entries.push(["message", e.message], ["data", e.data ?? null], ["code", e.code])
+  } else if (e instanceof SibRuntimeError) {
+    entries.push(["message", e.thrown?.message ?? e.diagnostic.message], ["data", (e.thrown?.data ?? null) as Value], ["code", e.diagnostic.code.replace(/^runtime\//, "")])
+  } else {
+    let message: string
+    try {
+      message = e instanceof Error ? e.message : typeof e === "string" ? e : String(e)
+    } catch {
+      message = "an error that cannot be printed"
+    }
+    entries.push(["message", message], ["data", null], ["code", e instanceof Error && "_tag" in e ? String((e as { _tag: unknown })._tag) : "error"])
+  }
+  return makeMap(entries)
+}
+
+export const specials: ReadonlyArray<Special> = [def, fn, letForm, ifForm, doForm, quote, loop, recur, tryForm, defmacro, dot, require, deftest]
 
 export const specialForms: ReadonlyMap<string, Special> = new Map(specials.map((s) => [s.name, s]))
 
