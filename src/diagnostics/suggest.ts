@@ -1,33 +1,46 @@
-/** "Did you mean ...?": the closest names by edit distance (Damerau-Levenshtein, optimal string alignment). */
+/**
+ * "Did you mean ...?": the closest names by edit distance (Damerau-Levenshtein, optimal string
+ * alignment). Bounded, since names come from programs and events: names longer than
+ * `maxSuggestedLength` get no suggestion, at most `maxCandidates` candidates are scored, and a
+ * distance keeps three rows, not a matrix.
+ */
+
+/** Names longer than this are not compared (a typo in a 40-character name is still found). */
+export const maxSuggestedLength = 64
+/** Candidates scored per suggestion. */
+const maxCandidates = 2000
 
 export const editDistance = (a: string, b: string): number => {
   const m = a.length
   const n = b.length
   if (m === 0) return n
   if (n === 0) return m
-  const d: Array<Array<number>> = Array.from({ length: m + 1 }, (_, i) => {
-    const row = new Array<number>(n + 1).fill(0)
-    row[0] = i
-    return row
-  })
-  for (let j = 0; j <= n; j++) d[0]![j] = j
+  // Rows i-2, i-1 and i of the (m+1) x (n+1) table.
+  let before = new Array<number>(n + 1).fill(0)
+  let prev = Array.from({ length: n + 1 }, (_, j) => j)
+  let row = new Array<number>(n + 1).fill(0)
   for (let i = 1; i <= m; i++) {
+    row[0] = i
     for (let j = 1; j <= n; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
-      d[i]![j] = v
+      let v = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, before[j - 2]! + 1)
+      row[j] = v
     }
+    ;[before, prev, row] = [prev, row, before]
   }
-  return d[m]![n]!
+  return prev[n]!
 }
 
 /** Up to `limit` candidates close to `name` (distance at most a third of its length, at least 1). */
 export const closest = (name: string, candidates: Iterable<string>, limit = 3): Array<string> => {
+  if (name.length > maxSuggestedLength) return []
   const max = Math.max(1, Math.floor(name.length / 3))
   const scored: Array<[string, number]> = []
+  let scoredCount = 0
   for (const c of new Set(candidates)) {
     if (c === name || Math.abs(c.length - name.length) > max) continue
+    if (++scoredCount > maxCandidates) break
     const dist = editDistance(name, c)
     if (dist <= max) scored.push([c, dist])
   }

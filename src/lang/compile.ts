@@ -6,7 +6,6 @@
  * entry in specials.ts says, and every call site attaches its span to errors raised inside it.
  * Compile errors are collected; the compiler keeps going to report as many as it can.
  */
-import * as Effect from "effect/Effect"
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
@@ -17,7 +16,7 @@ import {
 import { builtinOf, callValue, checkCall } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
-import { fail, type Frame, isEffect, located, loopOver, type Node, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
+import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
@@ -39,7 +38,7 @@ const compileError = (code: string, message: string, at: S.Syntax | Span, hints:
 const at = (span: Span, node: Node): Node => (f) => {
   try {
     const out = node(f)
-    return isEffect(out) ? Effect.mapError(out, (e) => located(e, span)) : out
+    return isEffect(out) ? locatedEffect(out, span) : out
   } catch (e) {
     throw located(e, span)
   }
@@ -232,7 +231,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const invoke = (fn: unknown, vals: ReadonlyArray<Value>, f: Frame): unknown => {
       try {
         const out = callValue(fn as Value, vals, f.run, span)
-        return isEffect(out) ? Effect.mapError(out, (e) => located(e, span)) : out
+        return isEffect(out) ? locatedEffect(out, span) : out
       } catch (e) {
         throw located(e, span)
       }
@@ -331,6 +330,8 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
     const spec: Params = { fixed, rest, keywords, shape }
     return (f) => {
+      // A closure keeps the frame it was made in alive: it is paid for with that frame's slots.
+      f.run.budget.charge(1, 2 * costs.object + f.slots.length * costs.element)
       const closure: Closure = new Closure(name, spec, selfSlot === undefined ? bodyNode : (fr) => {
         fr.slots[selfSlot] = closure
         return bodyNode(fr)

@@ -122,17 +122,23 @@ const firstWhere = (
   return from(0)
 }
 
-const compare = (a: Value, b: Value, fn: string): number => {
+const compare = (a: Value, b: Value, fn: string, run: RunState): number => {
   if (typeof a === "number" && typeof b === "number") return a - b
-  if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0
+  if (typeof a === "string" && typeof b === "string") {
+    // Comparing text walks its common prefix: paid by the shorter one's length.
+    const n = Math.min(a.length, b.length)
+    if (n > 64) step(run, n >> 6)
+    return a < b ? -1 : a > b ? 1 : 0
+  }
   return fail("type", `${fn} compares numbers with numbers or strings with strings, got ${typeName(a)} and ${typeName(b)}`)
 }
 
 const comparison = (name: string, test: (c: number) => boolean, doc: string): Builtin =>
   builtin({
     name, group: "core", arglists: ["[x & more]"], doc, example: `(${name} 1 2 3) ;=> ${test(-1)}`,
-    impl: (args) => {
-      for (let i = 0; i + 1 < args.length; i++) if (!test(compare(args[i]!, args[i + 1]!, name))) return false
+    impl: (args, run) => {
+      step(run, args.length)
+      for (let i = 0; i + 1 < args.length; i++) if (!test(compare(args[i]!, args[i + 1]!, name, run))) return false
       return true
     }
   })
@@ -213,9 +219,17 @@ const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): s
       length += text.length
       return text
     }
-    if (kind === "d") return String(Math.trunc(num(a, "format %d")))
-    return num(a, "format %f").toFixed(digits === undefined ? 6 : Number(digits))
+    const out = kind === "d" ? String(Math.trunc(num(a, "format %d"))) : num(a, "format %f").toFixed(digits === undefined ? 6 : Math.min(100, Number(digits)))
+    length += out.length
+    if (length > run.limits.maxString) fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`)
+    allocate(run, out.length * costs.char)
+    return out
   })
+}
+
+/** Searching `text` for `part` (split, includes?, replace): at worst every position compares all of `part`. */
+const searchCost = (run: RunState, text: string, part: string): void => {
+  step(run, Math.ceil((text.length / 16) * Math.max(1, part.length / 16)))
 }
 
 /** Upper or lower case: paid for first (the result may be longer than the text: "ß" is "SS"). */
@@ -348,7 +362,9 @@ const strings: Array<Builtin> = [
       const text = str(s!, "split")
       const separator = str(sep!, "split")
       // The parts hold the text's characters once more; an empty separator makes one per character.
+      // Searching may compare the separator at every position: paid as text x separator length.
       checkSizeAhead(run, text.length, "string")
+      searchCost(run, text, separator)
       if (separator.length === 0) checkSizeAhead(run, text.length, "collection")
       const parts = text.split(separator, run.limits.maxCollection + 1)
       checkSize(run, parts.length, "collection")
@@ -586,7 +602,15 @@ const collections: Array<Builtin> = [
   }),
   builtin({
     name: "empty?", group: "collections", arglists: ["[coll]"], doc: "True for nil and empty collections or strings.", example: "(empty? []) ;=> true",
-    impl: ([c], run) => (c === null ? true : typeof c === "string" ? c.length === 0 : isMap(c) ? Object.keys(c).length === 0 : seqOf(c!, "empty?", run).length === 0)
+    impl: ([c], run) => {
+      if (c === null) return true
+      if (typeof c === "string") return c.length === 0
+      if (isMap(c)) {
+        for (const _ in c) return false
+        return true
+      }
+      return seqOf(c!, "empty?", run).length === 0
+    }
   }),
   builtin({
     name: "range", group: "collections", arglists: ["[end]", "[start end]", "[start end step]"], doc: "The numbers from start (0) up to but not including end, by step (1), as a vector.",
@@ -648,7 +672,7 @@ const collections: Array<Builtin> = [
       const from = seqOf(c!, "sort", run)
       checkSizeAhead(run, from.length, "collection")
       step(run, Math.ceil(from.length * Math.log2(from.length + 1)))
-      return [...from].sort((a, b) => compare(a, b, "sort"))
+      return [...from].sort((a, b) => compare(a, b, "sort", run))
     }
   })
 ]
@@ -807,8 +831,9 @@ const moreStrings: Array<Builtin> = [
     name: "includes?", group: "strings", arglists: ["[s part]"], doc: "True when s contains part.", example: "(includes? \"heartbeat\" \"art\") ;=> true",
     impl: ([s, part], run) => {
       const text = str(s!, "includes?")
-      step(run, text.length >> 4)
-      return text.includes(str(part!, "includes?"))
+      const p = str(part!, "includes?")
+      searchCost(run, text, p)
+      return text.includes(p)
     }
   }),
   builtin({
@@ -827,6 +852,7 @@ const moreStrings: Array<Builtin> = [
       const m = str(match!, "replace")
       const r = str(replacement!, "replace")
       if (m.length === 0) fail("replace", "replace: the text to replace cannot be empty")
+      searchCost(run, text, m)
       // The result's size is known before building it: occurrences x (replacement - match) more.
       let count = 0
       for (let i = text.indexOf(m); i !== -1; i = text.indexOf(m, i + m.length)) count++

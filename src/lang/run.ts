@@ -13,6 +13,7 @@
  * located language error instead of a hung event loop, a Node stack overflow or an OOM.
  */
 import type * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import { diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
@@ -330,6 +331,14 @@ export const located = (e: unknown, span: Span): unknown => {
   }
   return new SibRuntimeError(diagnostic("Runtime", "runtime/error", message, span))
 }
+
+/**
+ * An effect whose failures carry `span`, and whose continuations' thrown errors (which Effect
+ * makes defects) too: every error a form's effect ends with is a located language error.
+ * Interruptions pass as they are.
+ */
+export const locatedEffect = (out: Effect.Effect<unknown, unknown>, span: Span): Effect.Effect<unknown, unknown> =>
+  Effect.catchCause(out, (cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.fail(located(Cause.squash(cause), span))))
 
 export const fail = (code: string, message: string, hints: ReadonlyArray<string> = []): never => {
   throw new LangError(code, message, hints)

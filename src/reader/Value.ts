@@ -90,6 +90,8 @@ export class SetValue {
     if (bucket === undefined) {
       this.buckets.set(h, [v])
     } else {
+      // Each member compared is paid for: colliding members cost what scanning them costs.
+      meter.charge(bucket.length, 0)
       for (const x of bucket) if (equals(x, v, meter)) return
       bucket.push(v)
     }
@@ -110,6 +112,7 @@ export class SetValue {
   has(v: Value, meter: Meter): boolean {
     const bucket = this.buckets.get(hashOf(v, meter))
     if (bucket === undefined) return false
+    meter.charge(bucket.length, 0)
     for (const x of bucket) if (equals(x, v, meter)) return true
     return false
   }
@@ -225,16 +228,10 @@ export const mapKey = (v: Value): string | undefined =>
 
 const mix = (h: number, x: number): number => Math.imul((h ^ x) >>> 0, 0x5bd1e995) ^ (h >>> 15)
 
-/** A string's hash from its length and at most 64 characters from each end: O(1) per string. */
+/** A string's hash over all of it (a hash of part of it lets crafted strings collide at will). */
 const stringHash = (s: string): number => {
   let h = 0x811c9dc5 ^ s.length
-  const n = s.length
-  if (n <= 128) {
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
-  } else {
-    for (let i = 0; i < 64; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
-    for (let i = n - 64; i < n; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
-  }
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
   return h >>> 0
 }
 
@@ -257,6 +254,8 @@ export const hashOf = (v: Value, meter: Meter): number => {
     case "number":
       return numberHash(v)
     case "string":
+      // Strings cannot be cached; hashing one is paid by its length.
+      if (v.length > 64) meter.charge(v.length >> 6, 0)
       return stringHash(v)
   }
   const known = hashes.get(v)
@@ -295,14 +294,14 @@ export const hashOf = (v: Value, meter: Meter): number => {
  * once. Charges the nodes it compares (and long strings by their length).
  */
 export const equals = (a: Value, b: Value, meter: Meter): boolean => {
-  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 256) meter.charge(a.length >> 8, 0)
+  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 64) meter.charge(a.length >> 6, 0)
   if (a === b) return true
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false
   return deepEquals(a, b, meter, new Map())
 }
 
 const deepEquals = (a: Value, b: Value, meter: Meter, proven: Map<object, Array<object>>): boolean => {
-  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 256) meter.charge(a.length >> 8, 0)
+  if (typeof a === "string" && typeof b === "string" && a.length === b.length && a.length > 64) meter.charge(a.length >> 6, 0)
   if (a === b) return true
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false
   const ha = hashes.get(a)
@@ -380,7 +379,7 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
       parts.push(text.slice(0, Math.max(0, text.length - (length - max))))
       throw new TextFull()
     }
-    meter.charge(0, text.length * costs.char)
+    meter.charge(text.length >> 4, text.length * costs.char)
     parts.push(text)
   }
   const each = (items: ReadonlyArray<Value>, depth: number) => {
