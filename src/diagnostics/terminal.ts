@@ -1,22 +1,24 @@
 /**
  * Text from events, stored data or source files, made safe for a terminal: control characters
- * (C0 including tab and newline, DEL, C1), line and paragraph separators, bidi controls and
- * zero-width characters become visible escapes (`\x1b`, `\n`, `\u202e`), so data can neither drive
- * the terminal (clear, retitle, move the cursor) nor reorder or hide text. Everything else,
- * backslashes included, is left as it is. JSON output (`--json`, `--format json`) does not use
- * this: it is a data contract, and JSON.stringify already escapes the C0 controls.
+ * (C0 including tab and newline, DEL, C1), line and paragraph separators, format characters (bidi
+ * controls, zero-width characters, soft hyphens, tag characters), private-use, surrogate and
+ * unassigned code points, and fillers become visible escapes (`\x1b`, `\n`, `\u202e`, `\u{e0041}`),
+ * so data can neither drive the terminal (clear, retitle, move the cursor) nor reorder or hide text.
+ * Everything else, backslashes included, is left as it is. JSON output (`--json`, `--format json`)
+ * does not use this: it is a data contract, and JSON.stringify already escapes the C0 controls.
  */
 const named: Readonly<Record<string, string>> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" }
 
 const hex = (code: number, digits: number) => code.toString(16).padStart(digits, "0")
 
-// C0, DEL, C1, U+2028/U+2029, and the zero-width and bidi characters of invisible.ts (a test
-// checks that every one of those is escaped here).
-const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g
+// Control (C0, DEL, C1), format (zero-width, bidi controls, soft hyphen, tag characters, invisible
+// operators), private-use, surrogate and unassigned code points, line and paragraph separators,
+// and the fillers that print as nothing. Variation selectors stay: emoji need them.
+const unsafe = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\u115F\u1160\u2800\u3164\uFFA0]/gu
 
 const escapeOne = (ch: string): string => {
-  const code = ch.charCodeAt(0)
-  return named[ch] ?? (code <= 0xff ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`)
+  const code = ch.codePointAt(0)!
+  return named[ch] ?? (code <= 0xff ? `\\x${hex(code, 2)}` : code <= 0xffff ? `\\u${hex(code, 4)}` : `\\u{${hex(code, 5)}}`)
 }
 
 /** `text` as one line with every unsafe character escaped (tab and newline too). */

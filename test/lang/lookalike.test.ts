@@ -88,3 +88,14 @@ describe("look-alike names", () => {
     ].join("\n"))
   })
 })
+
+describe("other invisible characters in names (from a review)", () => {
+  it("refuses soft hyphens, invisible operators, fillers, tag characters, joiners, selectors, blanks and controls", () => {
+    for (const code of [0x00ad, 0x2062, 0x3164, 0xffa0, 0xe0061, 0x034f, 0x180e, 0xfe0f, 0x206a, 0xfff9, 0x2800, 0x07, 0x9b, 0x2003, 0xe000]) {
+      const ch = String.fromCodePoint(code)
+      const result = read(`(def total 1)\n(def total${ch} 2)\n`, "look.sib")
+      // (A Unicode space is not part of a symbol at all: the lexer stops at it and refuses it.)
+      expect(result.diagnostics.map((d) => d.code).join(), `U+${code.toString(16)}`).toMatch(/read\/(invisible|unexpected)-character/)
+    }
+  })
+})
