@@ -12,7 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { readFileSync, realpathSync, statSync } from "node:fs"
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs"
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
@@ -86,6 +86,8 @@ const fileProblem = (e: unknown): string => {
       return "permission denied"
     case "EISDIR":
       return "it is a directory"
+    case "ELOOP":
+      return "it became a link (links are followed only when the program is loaded, and only inside its folder)"
     default:
       return e instanceof Error ? e.message : String(e)
   }
@@ -106,6 +108,30 @@ const realOrSelf = (path: string): string => {
 }
 
 const realRoot = (root: string): string => realOrSelf(root)
+
+/**
+ * Reads a required file that `confine` found inside `root`, without trusting that it is still the
+ * same file: it is opened without following a link, and the file actually opened must lie inside
+ * the root and be a .sib file (on Linux, where /proc tells its path; elsewhere it must be the file
+ * the path named when confine looked). A link swapped in between is refused, never read.
+ */
+const readConfined = (path: string, root: string): string => {
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0))
+  try {
+    let opened: string | undefined
+    try {
+      opened = readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      opened = undefined
+    }
+    if (opened !== undefined ? !inside(opened, root) || !opened.endsWith(".sib") : fstatSync(fd).ino !== statSync(path).ino) {
+      throw Object.assign(new Error("it changed into a link to another file while being read"), { code: "ECHANGED" })
+    }
+    return readFileSync(fd, "utf8")
+  } finally {
+    closeSync(fd)
+  }
+}
 
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
@@ -308,7 +334,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           if (tooLargeOnDisk(target, path.value, path.span)) return
           let text: string
           try {
-            text = readFile(target)
+            text = onDisk ? readConfined(target, realRoot(root)) : readFile(target)
           } catch (e) {
             diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${fileProblem(e)}`, path.span, {
               hints: ["the path is relative to the file that requires it"]
