@@ -15,9 +15,11 @@ program  -> elements                                  {% id %}
 
 # A hand-written repetition instead of `element:*`: nearley's EBNF copies the array for every
 # element (quadratic in a long form). Pushing in place is safe because the grammar is unambiguous:
-# each partial list is extended by exactly one completion.
+# each partial list is extended by exactly one completion. The empty list is never pushed into (a
+# one-element list starts a new array): the parser's first column, and its empty list, are reused
+# for every form.
 elements -> null                                      {% () => [] %}
-          | elements element                          {% ([items, item]) => build.push(items, item) %}
+          | elements element                          {% ([items, item]) => build.push(items.length === 0 ? [] : items, item) %}
 
 element  -> form                                      {% id %}
           | discard                                   {% () => build.discarded %}

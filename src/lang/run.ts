@@ -47,6 +47,8 @@ export interface Limits {
   readonly maxExpandedForms: number
   /** Characters of source text a load may read (every file together). */
   readonly maxSourceChars: number
+  /** Tokens a load may read (every file together). */
+  readonly maxSourceTokens: number
 }
 
 const MiB = 1024 * 1024

@@ -93,6 +93,9 @@ const fileProblem = (e: unknown): string => {
   }
 }
 
+/** How often a load gives the event loop back between top-level forms. */
+const yieldEveryMs = 10
+
 /** A file's first position, for diagnostics about the file as a whole. */
 const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
 
@@ -266,6 +269,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     /** Characters of source this load may still read (every file together). */
     let sourceLeft = limits.maxSourceChars
+    /** Tokens this load may still read. */
+    let tokensLeft = limits.maxSourceTokens
     const tooMuchSource = (file: string, size: number, at: Span): boolean => {
       if (size <= sourceLeft) return false
       diagnostics.push(diagnostic("Compile", "compile/source-size", `${file} (${size.toLocaleString("en-US")} characters) would take the program's source over the limit of ${limits.maxSourceChars.toLocaleString("en-US")} characters (maxSourceChars)`, at, {
@@ -291,7 +296,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         sourceLeft -= text.length
         texts.set(file, text)
         order.push(file)
-        const result = read(text, file)
+        const result = read(text, file, { maxTokens: tokensLeft })
+        tokensLeft -= result.tokens ?? 0
         if (result.diagnostics.length > 0) {
           diagnostics.push(...result.diagnostics)
           return
@@ -300,10 +306,16 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           const name = declaredName(form)
           if (name !== undefined) ns.declare(name.name, name.span)
         }
+        let since = clock.currentTimeMillisUnsafe()
         for (const form of result.forms) {
           yield* processTop(form, file)
-          // Give the event loop back between forms: a load never holds it for more than one form.
-          yield* Effect.yieldNow
+          // Give the event loop back between forms every few milliseconds: a load never holds it
+          // for more than one form past that.
+          const now = clock.currentTimeMillisUnsafe()
+          if (now - since >= yieldEveryMs) {
+            yield* Effect.yieldNow
+            since = clock.currentTimeMillisUnsafe()
+          }
         }
       })
 
@@ -452,12 +464,13 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         lastValue = null
         freshBudget()
         sourceLeft = limits.maxSourceChars
+        tokensLeft = limits.maxSourceTokens
         if (tooMuchSource(file, text.length, nowhere(file))) {
           const found = [...diagnostics]
           diagnostics.length = 0
           return yield* new SibError({ diagnostics: found, sources: new Map() })
         }
-        const result = read(text, file)
+        const result = read(text, file, { maxTokens: tokensLeft })
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.
         const sources = new Map([...texts, [file, text]])

@@ -55,7 +55,7 @@ const grammar: Grammar = {
   ParserRules: [
     {"name": "program", "symbols": ["elements"], "postprocess": id},
     {"name": "elements", "symbols": [], "postprocess": () => []},
-    {"name": "elements", "symbols": ["elements", "element"], "postprocess": ([items, item]) => build.push(items, item)},
+    {"name": "elements", "symbols": ["elements", "element"], "postprocess": ([items, item]) => build.push(items.length === 0 ? [] : items, item)},
     {"name": "element", "symbols": ["form"], "postprocess": id},
     {"name": "element", "symbols": ["discard"], "postprocess": () => build.discarded},
     {"name": "discard", "symbols": [(lexer.has("discard") ? {type: "discard"} : discard), "form"]},

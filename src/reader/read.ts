@@ -19,7 +19,7 @@ import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import { describeInvisible, findInvisible } from "../diagnostics/invisible.ts"
 import { join, type Span } from "../diagnostics/Span.ts"
 import { safeText } from "../diagnostics/terminal.ts"
-import type { SourceToken } from "./build.ts"
+import { atom, type SourceToken } from "./build.ts"
 import grammar from "./grammar.ts"
 import { decodeString, isTrivia, lexer, numberValue, spanOf, type Token } from "./lexer.ts"
 import type { Syntax } from "./Syntax.ts"
@@ -27,6 +27,8 @@ import type { Syntax } from "./Syntax.ts"
 export interface ReadResult {
   readonly forms: ReadonlyArray<Syntax>
   readonly diagnostics: ReadonlyArray<Diagnostic>
+  /** Significant tokens read (all of them, when reading went to the end). */
+  readonly tokens?: number | undefined
 }
 
 export interface ReadOptions {
@@ -34,6 +36,8 @@ export interface ReadOptions {
   readonly maxDepth?: number | undefined
   /** Most tokens in one top-level form (default 200,000): what parsing one form may hold at once. */
   readonly maxFormTokens?: number | undefined
+  /** Most tokens in the whole text (default: no limit); the loader gives what its load has left. */
+  readonly maxTokens?: number | undefined
 }
 
 export const defaultMaxFormTokens = 200_000
@@ -81,6 +85,8 @@ class Replay {
   }
 }
 
+const atomTypes: ReadonlySet<string> = new Set(["number", "string", "keyword", "symbol"])
+
 const nameKinds: Record<string, string> = { symbol: "symbol", keyword: "keyword", number: "number" }
 
 /**
@@ -127,13 +133,18 @@ const describeToken = (t: Token): string => {
 export const read = (text: string, file: string, options: ReadOptions = {}): ReadResult => {
   const maxDepth = options.maxDepth ?? 256
   const maxFormTokens = options.maxFormTokens ?? defaultMaxFormTokens
+  const maxTokens = options.maxTokens ?? Number.POSITIVE_INFINITY
+  let tokens = 0
   const diagnostics: Array<Diagnostic> = []
   /** The significant tokens of the top-level form being read. */
   let significant: Array<SourceToken> = []
   const forms: Array<Syntax> = []
   /** Parses the form just completed (unless an earlier problem means nothing will be returned). */
   const flush = (): void => {
-    if (significant.length > 0 && diagnostics.length === 0) {
+    if (significant.length === 1 && diagnostics.length === 0 && atomTypes.has(significant[0]!.type!)) {
+      // A lone atom (a number, a name) is its own form: no parser needed.
+      forms.push(atom(significant[0]!))
+    } else if (significant.length > 0 && diagnostics.length === 0) {
       const parsed = parse(significant, file)
       if (Array.isArray(parsed)) forms.push(...parsed)
       else {
@@ -240,6 +251,13 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
         }
     }
     if (!isTrivia(token)) {
+      if (++tokens > maxTokens && !fatal) {
+        diagnostics.push(readError("too-many-tokens", `the program has more than ${maxTokens.toLocaleString("en-US")} tokens (the load's limit, maxSourceTokens)`, spanOf(token, file), {
+          hints: ["a program's files are code: keep large data in events or in the application"]
+        }))
+        fatal = true
+        break
+      }
       significant.push(Object.assign(token, { file }))
       last = token
       if (significant.length > maxFormTokens && !fatal) {
@@ -269,14 +287,21 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
   }
   // A form left incomplete at the end (a prefix with no form after it) is parsed for its message.
   if (!fatal) flush()
-  if (diagnostics.length > 0) return { forms: [], diagnostics }
+  if (diagnostics.length > 0) return { forms: [], diagnostics, tokens }
   for (const form of forms) checkLiterals(form, diagnostics)
-  return { forms: diagnostics.length > 0 ? [] : forms, diagnostics }
+  return { forms: diagnostics.length > 0 ? [] : forms, diagnostics, tokens }
 }
 
 /** Parses the tokens of one top-level form (or of a form left incomplete at the end): its forms, or the diagnostic. */
+/**
+ * One parser for every form: it is put back at its first column (nearley's save/restore) before
+ * each, since building a parser (predicting the whole grammar) costs more than parsing a small form.
+ */
+const parser = new nearley.Parser(compiled, { keepHistory: false })
+const start = parser.save()
+
 const parse = (significant: ReadonlyArray<SourceToken>, file: string): ReadonlyArray<Syntax> | Diagnostic => {
-  const parser = new nearley.Parser(compiled, { keepHistory: false })
+  parser.restore(start)
   parser.lexer = new Replay(significant) as never
   try {
     parser.feed("")
