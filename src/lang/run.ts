@@ -49,6 +49,10 @@ export interface Limits {
   readonly maxSourceChars: number
   /** Tokens a load may read (every file together). */
   readonly maxSourceTokens: number
+  /** Consumer groups a program subscribes. */
+  readonly maxGroups: number
+  /** Timers a program declares. */
+  readonly maxTimers: number
 }
 
 const MiB = 1024 * 1024

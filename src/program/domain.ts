@@ -334,7 +334,11 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
       "a group consumes its topics once; give this subscription another group name, or list several topics in one subscribe!"
     ])
   }
-  services(run).builder!.subscriptions.push({ topics: topicList, group: group as string, handler: handler as Callable, options: raw as SubscribeOptions, span })
+  const builder = services(run).builder!
+  if (builder.subscriptions.length >= run.limits.maxGroups) {
+    fail("subscribe", `${fn}: a program subscribes at most ${run.limits.maxGroups} groups (maxGroups)`, ["a group can read several topics: list them in one subscribe!"])
+  }
+  builder.subscriptions.push({ topics: topicList, group: group as string, handler: handler as Callable, options: raw as SubscribeOptions, span })
   return null
 }
 
@@ -409,7 +413,9 @@ const timer = (kind: "every" | "after"): Builtin => builtin({
       fail("duration", `every!: an interval of ${ms} ms is under the minimum of ${minTimerIntervalMs} ms`, [`use "${minTimerIntervalMs}ms" or more`])
     }
     if (!isCallable(f)) fail("type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`)
-    services(run).builder!.timers.push({ kind, ms, fn: f as Callable, span })
+    const builder = services(run).builder!
+    if (builder.timers.length >= run.limits.maxTimers) fail("timer", `${kind}!: a program has at most ${run.limits.maxTimers} timers (maxTimers)`, ["one timer can do several things"])
+    builder.timers.push({ kind, ms, fn: f as Callable, span })
     return null
   }
 })

@@ -283,3 +283,10 @@ describe("options", () => {
     expect(await loadFails(`(publish! "t" {} (keyword "__proto__") 1)\n`)).toMatch(/publish!: unknown option :__proto__/)
   })
 })
+
+describe("program size", () => {
+  it("a program subscribes at most maxGroups groups and declares at most maxTimers timers", async () => {
+    expect(await loadFails(`(defn h [e] nil)\n(reduce (fn [_ i] (subscribe! "t" (str "g" i) h)) nil (range 300))\n`)).toMatch(/a program subscribes at most 256 groups \(maxGroups\)/)
+    expect(await loadFails(`(reduce (fn [_ i] (every! "1s" (fn [] nil))) nil (range 300))\n`)).toMatch(/a program has at most 256 timers \(maxTimers\)/)
+  })
+})
