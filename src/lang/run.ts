@@ -80,6 +80,61 @@ const pool = { bytes: 0 }
 /** Bytes the runs in progress hold together now (for tests and diagnostics). */
 export const bytesInFlight = (): number => pool.bytes
 
+/**
+ * A run holding at most this much is never refused by the pool (it is bounded by its own maxBytes
+ * and its group's maxInFlight): a program filling the pool with large runs cannot starve the
+ * small runs of other groups and timers.
+ */
+export const poolFreeBytes = 1024 * 1024
+
+/**
+ * The process's turn: when .sib code began computing since the event loop last went round (a
+ * setImmediate callback, which runs only once the loop turns, closes it). Every run and filter
+ * shares it, so runs that follow each other without a pause (a group's workers, the filters of a
+ * page) cannot together block timers and signals past `maxBlockMs`; `busyMs` tells a run about to
+ * start that it should let the loop turn first. On a TestClock time does not move while code
+ * runs, so tests are not affected.
+ */
+const turn: { open: boolean; start: bigint; clock: Clock.Clock | undefined } = { open: false, start: 0n, clock: undefined }
+
+/** Nanoseconds .sib code has been computing in this turn of the event loop (starting one if none is open). */
+const turnElapsed = (clock: Clock.Clock): bigint => {
+  const now = clock.monotonicTimeNanosUnsafe()
+  if (!turn.open || turn.clock !== clock) {
+    turn.open = true
+    turn.start = now
+    turn.clock = clock
+    setImmediate(() => {
+      turn.open = false
+    })
+  }
+  return now - turn.start
+}
+
+/** Milliseconds .sib code has been computing in this turn of the event loop. */
+export const busyMs = (clock: Clock.Clock): number => Number(turnElapsed(clock) / 1_000_000n)
+
+/** How long runs may follow each other in one turn before the next one lets the event loop go round. */
+export const turnMs = 50
+
+/**
+ * Lets the event loop go round (timers, signals, I/O) until this turn has been busy for less than
+ * `turnMs` (runs woken together in one turn check again, so they take turns).
+ */
+export const pace = (clock: Clock.Clock): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    busyMs(clock) < turnMs ? Effect.void : Effect.andThen(
+      Effect.callback<void>((resume) => {
+        setImmediate(() => resume(Effect.void))
+      }),
+      pace(clock)
+    )
+  )
+
+/** `effect`, after `pace` when this turn is busy (as it is, with no extra step, when it is not). */
+export const paced = <A, E, R>(clock: Clock.Clock, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  busyMs(clock) < turnMs ? effect : Effect.andThen(pace(clock), effect)
+
 /** Steps between checkpoints (budget, clock): small enough that one stretch stays well under 1 ms. */
 const checkEvery = 4096
 
@@ -115,35 +170,43 @@ export class Budget implements Meter {
   /** Bytes this budget has charged to the process-wide pool and not given back yet. */
   private held = 0
   private nextCheck: number
-  private stretchStart = 0n
-  private inStretch = false
   readonly options: BudgetOptions
   private readonly clock: Clock.Clock
   private readonly maxBlockNanos: bigint
-  /** Steps already counted against the parent. */
+  /** Steps and bytes already counted against the parent. */
   private passedUp = 0
+  private bytesPassedUp = 0
 
   constructor(options: BudgetOptions, clock: Clock.Clock) {
     this.options = options
     this.clock = clock
     this.nextCheck = Math.min(options.maxSteps, checkEvery)
     this.maxBlockNanos = BigInt(options.maxBlockMs) * 1_000_000n
+    // The turn is started (if none is open) when the run starts, so its first checkpoint measures.
+    turnElapsed(clock)
     if (options.parent?.spent === true) options.parent.failSpent()
   }
 
-  /** True once more steps were counted than the budget allows. */
+  /** True once more steps or bytes were counted than the budget allows. */
   get spent(): boolean {
-    return this.steps > this.options.maxSteps
+    return this.steps > this.options.maxSteps || this.bytes > this.options.maxBytes
   }
 
-  /** Counts steps a child run took (without failing here: the child fails at its next checkpoint). */
-  absorb(steps: number): void {
+  /** Counts what a child run took (without failing here: the child fails at its next checkpoint). */
+  absorb(steps: number, bytes = 0): void {
     this.steps += steps
+    this.bytes += bytes
   }
 
   failSpent(): never {
-    return fail("step-budget", `the ${this.options.what} took more than ${this.options.maxSteps.toLocaleString("en-US")} steps in all (its handlers, timers and its own code together)`, [
-      this.options.what === "test"
+    const o = this.options
+    if (this.bytes > o.maxBytes) {
+      return fail("memory-budget", `the ${o.what} allocated more than ${formatBytes(o.maxBytes)} in all (its handlers, timers and its own code together)`, [
+        o.what === "test" ? "a test's memory budget is 4 times a run's (maxBytes): look for handlers that publish to each other without end" : "look for work that does not end"
+      ])
+    }
+    return fail("step-budget", `the ${o.what} took more than ${o.maxSteps.toLocaleString("en-US")} steps in all (its handlers, timers and its own code together)`, [
+      o.what === "test"
         ? "a test's budget is 10 times a run's (maxSteps): look for handlers or timers that run without end, or move the clock in smaller steps"
         : "look for work that does not end"
     ])
@@ -168,7 +231,7 @@ export class Budget implements Meter {
     if (this.options.pooled) {
       pool.bytes += bytes
       this.held += bytes
-      if (pool.bytes > this.options.maxBytesInFlight) {
+      if (pool.bytes > this.options.maxBytesInFlight && this.held > poolFreeBytes) {
         fail("memory-in-flight", `the .sib runs in progress hold more than ${formatBytes(this.options.maxBytesInFlight)} together (maxBytesInFlight); this run was stopped`, [
           "many handlers holding large values at once: lower the group's maxInFlight, or build smaller values"
         ])
@@ -186,8 +249,9 @@ export class Budget implements Meter {
   private passUp(): void {
     const parent = this.options.parent
     if (parent === undefined) return
-    parent.absorb(this.steps - this.passedUp)
+    parent.absorb(this.steps - this.passedUp, this.bytes - this.bytesPassedUp)
     this.passedUp = this.steps
+    this.bytesPassedUp = this.bytes
   }
 
   private checkpoint(): void {
@@ -208,15 +272,9 @@ export class Budget implements Meter {
     if (o.deadline !== undefined && now > o.deadline.atNanos) {
       fail("time-limit", `the ${o.what} ran longer than ${o.deadline.what}`, ["look for a loop that does not end or work that grows with the data"])
     }
-    if (!this.inStretch) {
-      this.inStretch = true
-      this.stretchStart = now
-      queueMicrotask(() => {
-        this.inStretch = false
-      })
-    } else if (now - this.stretchStart > this.maxBlockNanos) {
-      fail("time-limit", `the ${o.what} computed for more than ${o.maxBlockMs} ms without pausing (maxBlockMs)`, [
-        "a run may not hold the process for longer: look for a loop that does not end or work that grows with the data"
+    if (turnElapsed(this.clock) > this.maxBlockNanos) {
+      fail("time-limit", `the ${o.what} computed for more than ${o.maxBlockMs} ms without the process pausing (maxBlockMs)`, [
+        "a run may not hold the process for longer (runs that follow each other without a pause count together): look for a loop that does not end or work that grows with the data"
       ])
     }
     // Only a checkpoint that passes moves the next one on: after a failure every charge fails again.
@@ -267,7 +325,7 @@ export const timerFiringCost = 100
 /** The budget of a whole test: the runs of its program count against it. */
 export const testBudget = (limits: Limits, clock: Clock.Clock): Budget =>
   new Budget({
-    what: "test", maxSteps: limits.maxSteps * testBudgetFactor, maxBytes: Number.MAX_SAFE_INTEGER, pooled: false,
+    what: "test", maxSteps: limits.maxSteps * testBudgetFactor, maxBytes: limits.maxBytes * 4, pooled: false,
     maxBytesInFlight: limits.maxBytesInFlight, maxBlockMs: limits.maxBlockMs
   }, clock)
 

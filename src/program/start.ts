@@ -22,7 +22,7 @@ import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef } from "./Program.ts"
-import { type Budget, defaultLimits, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
+import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, paced, releasing, runBudget, type RunState } from "../lang/run.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
@@ -67,23 +67,33 @@ export const sibHandler = (
   return (event, ctx) =>
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
-      return runCallable(
+      // Runs that follow each other without a pause let the event loop go round every few ms.
+      return paced(clock, runCallable(
         () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program }, runBudget(limits, clock, { deadline, parent: extra.parent })),
         h,
         () => (eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]),
         def.span
-      )
+      ))
     })
 }
 
+/** How long a timer's run may take (computing or waiting): like a handler's default ack timeout. */
+export const timerTimeoutMs = defaultAckTimeoutMs
+
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"], parent: Budget | undefined) => {
+  // A tick ends within timerTimeoutMs: computing past it fails at a checkpoint, waiting past it is
+  // interrupted (a timer cannot hold memory or a pool share for ever).
+  const deadline = { ms: timerTimeoutMs, what: `a timer's time limit (${timerTimeoutMs} ms)` }
   const tick = Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
-    return runCallable(
-      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program }, runBudget(limits, clock, { parent })),
+    return paced(clock, runCallable(
+      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program }, runBudget(limits, clock, { parent, deadline })),
       t.fn,
       () => [],
       t.span
+    )).pipe(
+      Effect.timeoutOption(timerTimeoutMs),
+      Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the timer ran longer than ${timerTimeoutMs} ms (a timer's time limit)`), t.span)))
     )
   }).pipe(
     Effect.catchCause((cause) => {

@@ -82,11 +82,15 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
       // Every timer firing it causes is paid for before the clock moves (advance! and sleep! in a
       // test body both come here): a fast timer and a long advance fail at once instead of running
       // millions of firings.
-      const firings = program.timers.reduce((n, timer) => n + (timer.kind === "every" ? Math.floor(ms / timer.ms) : 0), 0)
+      // The program's timers, and the bus's own: each group renews its lease every leaseMs / 3, and
+      // maintenance runs every minute (the test bus does not poll for other processes).
+      const timers = program.timers.reduce((n, timer) => n + (timer.kind === "every" ? Math.floor(ms / timer.ms) : 0), 0)
+      const renewals = program.subscriptions.reduce((n, s) => n + Math.floor(ms / Math.max(1, Math.floor((s.options.leaseMs ?? 30_000) / 3))), 0)
+      const firings = timers + renewals + Math.floor(ms / 60_000)
       const cost = firings * timerFiringCost
       const left = budget.options.maxSteps - budget.steps
       if (cost > left) {
-        fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire the program's timers ${firings.toLocaleString("en-US")} times, more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings)`, [
+        fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire timers (the program's and the bus's own) ${firings.toLocaleString("en-US")} times, more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings)`, [
           "move the clock in a shorter step, or test the timer with a longer interval"
         ])
       }
@@ -131,7 +135,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
 
 /** A fresh in-memory bus built on a TestClock (both visible to the test body); the runtime's own
  * warnings (retries, dead letters) stay out of the test report. */
-const testBus = Bus.sqlite({ filename: ":memory:" }).pipe(
+const testBus = Bus.sqlite({ filename: ":memory:", pollIntervalMs: 3_600_000 }).pipe(
   Layer.provideMerge(TestClock.layer()),
   Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
   Layer.orDie
