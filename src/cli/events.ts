@@ -11,6 +11,7 @@ import { floorOf } from "../runtime/group/startFrom.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
+import { liveLine } from "./status.ts"
 import { isoTime } from "./table.ts"
 import { err, failWith, out, useColor, withBus } from "./shared.ts"
 
@@ -156,6 +157,7 @@ export const tail = Command.make(
         })
         yield* drain
         if (!follow) return
+        liveLine.signalEndsNormally = true
         // Following: without --from, --limit chose where to start; from there on, print everything.
         if (start === undefined) max = Number.POSITIVE_INFINITY
         // Other processes write to the file; its change counter says when to look again.

@@ -1,7 +1,8 @@
 /**
  * The `sib` command line (`bin/sib.js` runs this). Commands are `effect/cli` commands run by
  * `NodeRuntime.runMain`: SIGINT/SIGTERM interrupt the command and its finalizers run (a running
- * program drains and commits), after which the process exits 0; a second signal exits at once.
+ * program drains and commits), after which `sib run` and `sib tail -f` exit 0 and any other
+ * command 130/143 (it did not finish); a second signal exits at once.
  * Usage errors print one line on stderr and exit 2; help and version go to stdout.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -62,8 +63,10 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 })
 
 let signals = 0
-const onSignal = () => {
+let firstSignal: NodeJS.Signals | undefined
+const onSignal = (signal: NodeJS.Signals) => {
   signals++
+  firstSignal ??= signal
   if (signals === 2) {
     process.stderr.write("sib: second signal, exiting now\n")
     process.exit(130)
@@ -84,8 +87,11 @@ const program = Command.run(cli, { version }).pipe(
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   teardown: (exit, onExit) => {
-    // Stopped by a signal after a clean drain: success.
-    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) return onExit(0)
+    // Stopped by a signal: success for a command a signal ends (after a clean drain), else the
+    // signal's usual exit code (130 for SIGINT, 143 for SIGTERM).
+    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) {
+      return onExit(liveLine.signalEndsNormally ? 0 : firstSignal === "SIGTERM" ? 143 : 130)
+    }
     if (Exit.isFailure(exit)) {
       const error = Cause.squash(exit.cause)
       if (!(error instanceof CliFailure)) process.stderr.write(`sib: ${safeText(error instanceof Error ? error.message : String(error))}\n`)

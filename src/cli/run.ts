@@ -74,6 +74,7 @@ export const run = Command.make(
       let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
       yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(db)}: ${describe(first)}; Ctrl-C stops`)
+      liveLine.signalEndsNormally = true
       liveLine.stopNotice = `sib: stopping: draining in-flight handlers (up to ${drainTimeout}); a second signal exits at once`
 
       const reloads = yield* Queue.unbounded<string>()

@@ -17,6 +17,12 @@ export const liveLine = {
   text: "",
   /** What to say when the first signal arrives (set by `sib run`). */
   stopNotice: undefined as string | undefined,
+  /**
+   * Set by the commands a signal ends normally (`sib run`, `sib tail -f`): stopped by a signal they
+   * exit 0 after draining. Any other command stopped by a signal did not finish: it exits 130
+   * (SIGINT) or 143 (SIGTERM), so a check or test cut short never looks passed.
+   */
+  signalEndsNormally: false,
   /** Writes `chunk` (ending in a newline) above the live line. */
   write(chunk: string) {
     if (this.text.length > 0) process.stderr.write(`\r\u001b[K${chunk}${this.text}`)

@@ -5,10 +5,11 @@
  */
 import { afterEach, describe, expect, it } from "vitest"
 import SqliteDatabase from "better-sqlite3"
+import { spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { makeTmpDir } from "../helpers/tmp.ts"
-import { killStarted, sib, startSib } from "../helpers/sib.ts"
+import { killStarted, sib, sibBin, startSib } from "../helpers/sib.ts"
 
 afterEach(killStarted)
 
@@ -337,4 +338,16 @@ describe("sib run", () => {
     expect(stt).toEqual(Array.from({ length: stt.length }, (_, i) => i + 1))
     expect(stt.length).toBeGreaterThanOrEqual(2)
   }, 60_000)
+})
+
+describe("commands stopped by a signal", () => {
+  it("a command that did not finish exits 143 on SIGTERM (only run and tail -f end normally on a signal)", async () => {
+    const dir = makeTmpDir()
+    // A publish reading its payload from a stdin that stays open: it waits there until the signal.
+    const child = spawn(process.execPath, [sibBin, "publish", "t", "--db", join(dir, "x.db")], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] })
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    child.kill("SIGTERM")
+    expect(await exited).toBe(143)
+  })
 })

@@ -38,7 +38,7 @@ const TEST_TIMEOUT_MS = 300_000
  * matched loosely, here only.
  */
 const BOUNDED =
-  /step budget|memory budget|allocated more than|hold more than|took more than|computed for more than|ran longer than|budget of forms|over the limit|would be over|too deeply|nest deeper|under the minimum|at most|unknown option|refused|outside|not allowed|limit/i
+  /step budget|memory budget|allocated more than|hold more than|took more than|computed for more than|ran longer than|budget of forms|over the limit|would be over|too deeply|nest deeper|under the minimum|at most|must be an integer from|unknown option|refused|outside|not allowed|limit/i
 /** What refusing a require that leaves the program's directory says. */
 const REQUIRE_REFUSED = /outside|refused|not allowed|symlink|escape/i
 /** What refusing a raw host function (at registerHost or at load) says. */
