@@ -74,6 +74,10 @@ export const subscribeSpec = spec("subscribe", {
   ackMode: oneOf(["auto", "manual"], { default: "auto", doc: "manual: an event is acked only by ack (the handler returning is not enough)." }),
   leaseMs: integer({ min: 1, unit: "milliseconds", default: 30_000, doc: "How long the group's lease lasts without renewal." }),
   drainTimeoutMs: integer({ min: 1, unit: "milliseconds", default: 10_000, doc: "How long unsubscribe and close wait for running handlers." }),
+  maxBufferedBytes: integer({
+    min: 1024 * 1024, defaultDoc: "64 MiB",
+    doc: "Fetched events not done yet hold at most about this much payload (with the count bound batchSize and maxInFlight give): a group of large events reads smaller pages."
+  }),
   commitIntervalMs: integer({ min: 1, unit: "milliseconds", default: 25, doc: "While busy, acks are persisted at most this often; an idle group persists at once." })
 })
 

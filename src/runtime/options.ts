@@ -47,6 +47,8 @@ export interface SubscribeOptions {
   readonly drainTimeoutMs?: number | undefined
   /** While busy, acks are persisted at most this often (default 25); an idle group persists at once. */
   readonly commitIntervalMs?: number | undefined
+  /** Payload bytes the group's fetched, unfinished events may hold (default 64 MiB). */
+  readonly maxBufferedBytes?: number | undefined
 }
 
 export interface GroupConfig {
@@ -67,9 +69,14 @@ export interface GroupConfig {
   readonly commitIntervalMs: number
   /** Fetched events not yet done, at most (backpressure). */
   readonly capacity: number
+  /** Payload bytes those may hold, about (a page stops there). */
+  readonly maxBufferedBytes: number
 }
 
 export { defaultAckTimeoutMs, maxBatchSize, maxMaxInFlight, subscribeOptionNames }
+
+/** Payload bytes a group's fetched, unfinished events hold at most, by default. */
+export const defaultMaxBufferedBytes = 64 * 1024 * 1024
 
 const groupNamePattern = /^[A-Za-z0-9._:-]{1,255}$/
 
@@ -116,6 +123,7 @@ export const resolveOptions = (
     leaseMs: o!.leaseMs!,
     drainTimeoutMs: o!.drainTimeoutMs!,
     commitIntervalMs: o!.commitIntervalMs!,
-    capacity: Math.max(batchSize * 2, maxInFlight * 2)
+    capacity: Math.max(batchSize * 2, maxInFlight * 2),
+    maxBufferedBytes: o!.maxBufferedBytes ?? defaultMaxBufferedBytes
   }
 }

@@ -145,6 +145,12 @@ export interface DeadLetterQuery {
   readonly limit?: number | undefined
 }
 
+/** A consumer's page of events, with the payload bytes they hold. */
+export interface EventPage {
+  readonly events: ReadonlyArray<Event>
+  readonly bytes: number
+}
+
 export interface StoreShape {
   readonly dialect: SqlDialect
   /** Where the data lives, for messages (a file path, `:memory:`, or a redacted URL). */
@@ -160,6 +166,12 @@ export interface StoreShape {
 
   /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit`. */
   readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  /**
+   * A consumer's page: like `readTopic`, but it also stops once the events read hold `maxBytes` of
+   * payload (always at least one event), so a page never holds more than about that much whatever
+   * the events' sizes. `bytes`: the payload bytes (as stored JSON) of the events returned.
+   */
+  readonly readPage: (topic: string, afterSeq: number, limit: number, maxBytes: number) => Effect.Effect<EventPage, StoreError>
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>

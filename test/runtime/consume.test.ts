@@ -351,6 +351,24 @@ describe("consumer groups", () => {
       assert.isAtMost(bus.groupStats("g")!.buffered, 100)
     })))
 
+  it.effect("backpressure in bytes: a group of large events holds about maxBufferedBytes of them, not its capacity", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const big = "x".repeat(100_000)
+      for (let i = 0; i < 10; i++) yield* bus.publishAll(Array.from({ length: 20 }, (_, j) => ({ topic: "t", payload: { i, j, big } })))
+      const gate = yield* Latch.make(false)
+      const all = yield* Deferred.make<void>()
+      let handled = 0
+      yield* bus.subscribe("t", "g", () => gate.whenOpen(Effect.sync(() => {
+        if (++handled === 200) Deferred.doneUnsafe(all, Effect.void)
+      })), { from: "earliest", batchSize: 1000, ordering: "none", maxInFlight: 5, maxBufferedBytes: 1024 * 1024 })
+      yield* settle
+      // 1 MiB holds 10 of these; a page stops at what is left (always at least one event).
+      assert.isAtMost(bus.groupStats("g")!.buffered, 12)
+      yield* gate.open
+      yield* Deferred.await(all)
+    })))
+
   it.effect("unsubscribe lets in-flight handlers finish, commits the cursor, and delivers nothing after", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus

@@ -19,10 +19,10 @@ describe("supervision", () => {
         const store = yield* Sqlite.make({ filename: ":memory:" })
         return Store.of({
           ...store,
-          readTopic: (topic, after, limit) =>
+          readPage: (topic, after, limit, maxBytes) =>
             topic === "flaky" && failuresLeft > 0
-              ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readTopic", cause: new Error("disk I/O error") }))))
-              : store.readTopic(topic, after, limit)
+              ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("disk I/O error") }))))
+              : store.readPage(topic, after, limit, maxBytes)
         })
       }))
       const logger = Logger.make((options) => {
@@ -39,7 +39,7 @@ describe("supervision", () => {
         assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s1"])
         yield* settle
         assert.strictEqual(flakyRec.all.length, 0)
-        assert.match(logs.join("\n"), /group g-flaky: store readTopic failed: disk I\/O error; restarting in 100 ms/)
+        assert.match(logs.join("\n"), /group g-flaky: store readPage failed: disk I\/O error; restarting in 100 ms/)
         yield* advance(100)
         yield* advance(200)
         yield* advance(400)

@@ -38,6 +38,7 @@ export class Dispatcher {
   private readonly gate: Gate
   private readonly capacity: number
   private readonly batchSize: number
+  private readonly maxBytes: number
   private readonly ready = new Fifo<Work>()
   /** Workers waiting for work. */
   private idle: Array<(w: Work | undefined) => void> = []
@@ -47,6 +48,8 @@ export class Dispatcher {
   running = 0
   /** Fetched events not done yet, parked ones excepted. */
   buffered = 0
+  /** Payload bytes those hold (about: each counts its page's average). */
+  bufferedBytes = 0
   /** Events parked behind a busy or held key. */
   parked = 0
   /** Raised when a whole batch fits in the buffer again. */
@@ -54,11 +57,14 @@ export class Dispatcher {
   /** Raised when the buffer becomes empty. */
   readonly idleNow = new Signal()
 
-  constructor(options: { readonly ordering: Ordering; readonly gate: Gate; readonly capacity: number; readonly batchSize: number }) {
+  constructor(options: {
+    readonly ordering: Ordering; readonly gate: Gate; readonly capacity: number; readonly batchSize: number; readonly maxBytes: number
+  }) {
     this.lanes = new Lanes<Slot>(options.ordering, keyOfSlot)
     this.gate = options.gate
     this.capacity = options.capacity
     this.batchSize = options.batchSize
+    this.maxBytes = options.maxBytes
   }
 
   // ---- lanes ------------------------------------------------------------------------------------
@@ -137,20 +143,35 @@ export class Dispatcher {
     this.parked--
   }
 
-  /** `n` more fetched events in the buffer. */
-  buffer(n = 1): void {
+  /** One more fetched event in the buffer, holding `bytes` of payload. */
+  buffer(bytes = 0): void {
+    this.buffered++
+    this.bufferedBytes += bytes
+  }
+
+  /** `n` events recovered from the previous session in the buffer (their bytes are not known). */
+  bufferRecovered(n: number): void {
     this.buffered += n
   }
 
-  /** A buffered event is done: its slot is free. */
-  release(): void {
-    if (--this.buffered === 0) this.idleNow.raise()
+  /** A buffered event (holding `bytes`) is done: its slot is free. */
+  release(bytes = 0): void {
+    this.bufferedBytes -= bytes
+    if (--this.buffered === 0) {
+      this.idleNow.raise()
+      this.bufferedBytes = 0
+    }
     if (this.hasRoom) this.room.raise()
   }
 
-  /** A whole batch fits in the buffer. */
+  /** A whole batch fits in the buffer, and a quarter of its bytes are free. */
   get hasRoom(): boolean {
-    return this.buffered <= this.capacity - this.batchSize
+    return this.buffered <= this.capacity - this.batchSize && this.bufferedBytes <= this.maxBytes * 0.75
+  }
+
+  /** Payload bytes a page may still bring (at least one event's worth is always allowed). */
+  get roomBytes(): number {
+    return Math.max(1, this.maxBytes - this.bufferedBytes)
   }
 
   // ---- workers ----------------------------------------------------------------------------------

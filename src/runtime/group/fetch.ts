@@ -17,7 +17,7 @@
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
 import type { Event } from "../../store/records.ts"
-import type { CommitResult, StoreShape } from "../../store/Store.ts"
+import type { CommitResult, EventPage, StoreShape } from "../../store/Store.ts"
 import type { AckFloor } from "../AckFloor.ts"
 import type { GroupConfig } from "../options.ts"
 import { Signal } from "../Signal.ts"
@@ -87,7 +87,7 @@ export class Fetcher {
       while (true) {
         // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
         while (!dispatcher.hasRoom) yield* dispatcher.room.wait
-        const page = yield* self.readPage(config.batchSize)
+        const { events: page, bytes } = yield* self.readPage(config.batchSize, dispatcher.roomBytes)
         if (page.length === 0) {
           self.waitingForNews = true
           yield* self.news.wait.pipe(Effect.ensuring(Effect.sync(() => {
@@ -106,36 +106,46 @@ export class Fetcher {
           }
         }
         if (leased.length > 0) yield* self.submit(self.progress.part(leased, false))
-        for (const e of page) yield* self.admit(e)
+        // Each event holds its page's average of payload bytes in the buffer.
+        const each = bytes / page.length
+        for (const e of page) yield* self.admit(e, each)
         self.progress.markDirty()
       }
     })
   }
 
-  /** The next page after each topic's read position, in seq order (merged across topics). */
-  private readPage(limit: number): Effect.Effect<ReadonlyArray<Event>, StoreError> {
+  /**
+   * The next page after each topic's read position, in seq order (merged across topics), of at most
+   * `limit` events and about `maxBytes` of payload.
+   */
+  private readPage(limit: number, maxBytes: number): Effect.Effect<EventPage, StoreError> {
     const { store, ledger } = this
     const topics = this.config.topics
     if (topics.length === 1) {
       const topic = topics[0]!
-      return store.readTopic(topic, ledger.floor(topic).position, limit)
+      return store.readPage(topic, ledger.floor(topic).position, limit, maxBytes)
     }
     return Effect.gen(function*() {
       const merged: Array<Event> = []
+      let bytes = 0
       let cutoff = Number.POSITIVE_INFINITY
       for (const topic of topics) {
-        const page = yield* store.readTopic(topic, ledger.floor(topic).position, limit)
-        for (const e of page) merged.push(e)
-        if (page.length === limit) cutoff = Math.min(cutoff, page[page.length - 1]!.seq)
+        // Each topic's page is cut by count or by bytes; a cut page bounds what the merge may keep.
+        const page = yield* store.readPage(topic, ledger.floor(topic).position, limit, maxBytes)
+        for (const e of page.events) merged.push(e)
+        bytes += page.bytes
+        if (page.events.length === limit || page.bytes >= maxBytes) cutoff = Math.min(cutoff, page.events[page.events.length - 1]!.seq)
       }
       merged.sort((a, b) => a.seq - b.seq)
       const kept = merged.filter((e) => e.seq <= cutoff)
-      return kept.length > limit ? kept.slice(0, limit) : kept
+      const events = kept.length > limit ? kept.slice(0, limit) : kept
+      // (Bytes of events the merge dropped are counted too: an over-estimate, read again later.)
+      return { events, bytes: merged.length === 0 ? 0 : bytes * (events.length / merged.length) }
     })
   }
 
   /** A fetched event: passed over, skipped by the filter, parked, or buffered and admitted. */
-  private admit(event: Event): Effect.Effect<void, StoreError> {
+  private admit(event: Event, bytes: number): Effect.Effect<void, StoreError> {
     const { ledger, dispatcher } = this
     const floor = ledger.floor(event.topic)
     const seq = event.seq
@@ -156,9 +166,10 @@ export class Fetcher {
     // Behind a held key, or a long queue of its key: park it (seq only) instead of buffering it.
     const stub: Parked = { parked: true, seq, topic: event.topic, key: event.key, floor, filterPending }
     if (dispatcher.park(stub)) return Effect.void
-    dispatcher.buffer()
+    dispatcher.buffer(bytes)
     const work = newWork(event, floor, ledger.takeRow(seq), false)
     work.filterPending = filterPending
+    work.bytes = bytes
     return this.runnable.admit(work)
   }
 }

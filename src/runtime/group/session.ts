@@ -105,8 +105,10 @@ export const session = (
     const timers = yield* Scope.fork(sessionScope, "parallel")
     const submit = fencedSubmit(writer, group)
 
-    const dispatcher = new Dispatcher({ ordering: config.ordering, gate: phase, capacity: config.capacity, batchSize: config.batchSize })
-    dispatcher.buffer(recovered.inFlight.length)
+    const dispatcher = new Dispatcher({
+      ordering: config.ordering, gate: phase, capacity: config.capacity, batchSize: config.batchSize, maxBytes: config.maxBufferedBytes
+    })
+    dispatcher.bufferRecovered(recovered.inFlight.length)
     for (const dl of recovered.holds) dispatcher.restoreHold(dl.key ?? undefined, dl.seq)
     const progress = new Progress({ ledger, dispatcher, submit, commitIntervalMs: config.commitIntervalMs })
     const runnable = new Runnable({ store, dispatcher, ledger, timers, clock, changed: progress.markDirty })

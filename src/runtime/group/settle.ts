@@ -215,7 +215,7 @@ export class Settle {
   private giveBack(work: Work): void {
     if (work.floor !== undefined) {
       work.floor.done(work.event.seq)
-      this.dispatcher.release()
+      this.dispatcher.release(work.bytes)
     }
     if (work.hasRow) {
       this.ledger.queueDelete(work.event.seq)
@@ -255,7 +255,7 @@ export class Settle {
       if (!holds) return yield* self.finish(work)
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)
-        dispatcher.release()
+        dispatcher.release(work.bytes)
         self.progress.markDirty()
       } else {
         ledger.requeuedSeqs.delete(work.event.seq)

@@ -38,6 +38,8 @@ export interface Work {
   lastErrorStack: string | null
   /** The filter threw when the event was fetched; the worker evaluates it again. */
   filterPending: boolean
+  /** Payload bytes it holds in the buffer (its page's average; 0 when read back alone). */
+  bytes: number
   /** Increments per run; an ack from an earlier run is refused. */
   run: number
   decision: Decision | undefined
@@ -89,6 +91,7 @@ export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery
   lastError: row?.lastError ?? null,
   lastErrorStack: row?.lastErrorStack ?? null,
   filterPending: false,
+  bytes: 0,
   run: 0,
   decision: undefined,
   onDecision: undefined,

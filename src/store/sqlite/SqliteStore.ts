@@ -407,6 +407,19 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     commit: (batch) => gated("commit", () => commitTx.immediate(batch)),
     beginTransaction,
     readTopic: (topic, after, limit) => gated("readTopic", () => events(q.readTopic, { topic, after, limit })),
+    readPage: (topic, after, limit, maxBytes) =>
+      gated("readPage", () => {
+        // Row by row, stopping once the page holds maxBytes of payload: a page of large events is
+        // never read whole into memory first.
+        const out: Array<Event> = []
+        let bytes = 0
+        for (const row of rawStmt(q.readTopic).iterate(bind(q.readTopic, { topic, after, limit })) as IterableIterator<EventTuple>) {
+          out.push(decodeEventTuple(row))
+          bytes += row[7].length
+          if (bytes >= maxBytes) break
+        }
+        return { events: out, bytes }
+      }),
     readSeqs: (seqs) =>
       gated("readSeqs", () =>
         seqs.length === 1 ? events(q.eventBySeq, { seq: seqs[0] }) : events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })

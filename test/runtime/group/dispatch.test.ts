@@ -25,7 +25,8 @@ const stubOf = (seq: number, key?: string): Parked => ({ parked: true, seq, topi
 const make = (options: { ordering?: Ordering; limit?: number; capacity?: number; batchSize?: number } = {}) => {
   const gate = { accepting: true, limit: options.limit ?? 16 }
   const dispatcher = new Dispatcher({
-    ordering: options.ordering ?? "key", gate: gate satisfies Gate, capacity: options.capacity ?? 100, batchSize: options.batchSize ?? 10
+    ordering: options.ordering ?? "key", gate: gate satisfies Gate, capacity: options.capacity ?? 100, batchSize: options.batchSize ?? 10,
+    maxBytes: 64 * 1024 * 1024
   })
   return { gate, dispatcher }
 }
