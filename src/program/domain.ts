@@ -344,7 +344,7 @@ export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Val
 
 const subscribe = builtin({
   name: "subscribe!", group: "domain", arglists: ["[topic group handler & options]", "[bus topic group handler & options]"],
-  doc: "Starts a durable consumer group when the program starts. topic is a name, a descriptor or a vector of them (fan-in); handler is a function of [event ctx]. Options (:name value pairs or one map) are the runtime's: :from :batchSize :maxInFlight :ackTimeoutMs :maxAttempts :ordering :onPoison :ackMode :backoff :filter :leaseMs :drainTimeoutMs :commitIntervalMs.",
+  doc: `Starts a durable consumer group when the program starts. topic is a name, a descriptor or a vector of them (fan-in); handler is a function of [event ctx]. Options (:name value pairs or one map) are the runtime's (see the README's subscribe options): ${subscribeOptionNames.map((n) => `:${n}`).join(" ")}.`,
   example: "(subscribe! \"heartbeat.received\" \"ops\" on-heartbeat :from \"earliest\")",
   modes: topLevel, modeHint: "subscribe at the top level of a program",
   options: { from: 3, names: subscribeOptionNames },
