@@ -244,7 +244,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
 
   const deps: GroupDeps = {
-    store, writer, wakeups, sid, host,
+    store, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes,
     prepare: (fiber, topic, payload, publishOptions) =>
       prepare(topic, payload, publishOptions, topicOf(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
   }

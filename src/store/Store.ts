@@ -166,12 +166,8 @@ export interface StoreShape {
 
   /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit`. */
   readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
-  /**
-   * A consumer's page: like `readTopic`, but it also stops once the events read hold `maxBytes` of
-   * payload (always at least one event), so a page never holds more than about that much whatever
-   * the events' sizes. `bytes`: the payload bytes (as stored JSON) of the events returned.
-   */
-  readonly readPage: (topic: string, afterSeq: number, limit: number, maxBytes: number) => Effect.Effect<EventPage, StoreError>
+  /** A consumer's page: `readTopic`, with the payload bytes (as stored JSON) of the events returned. */
+  readonly readPage: (topic: string, afterSeq: number, limit: number) => Effect.Effect<EventPage, StoreError>
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>

@@ -19,10 +19,10 @@ describe("supervision", () => {
         const store = yield* Sqlite.make({ filename: ":memory:" })
         return Store.of({
           ...store,
-          readPage: (topic, after, limit, maxBytes) =>
+          readPage: (topic, after, limit) =>
             topic === "flaky" && failuresLeft > 0
               ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("disk I/O error") }))))
-              : store.readPage(topic, after, limit, maxBytes)
+              : store.readPage(topic, after, limit)
         })
       }))
       const logger = Logger.make((options) => {

@@ -89,20 +89,16 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
         })
       ))
 
-    it.effect("a consumer's page stops at its byte budget (at least one event), and says how many bytes it holds", () =>
+    it.effect("a consumer's page says how many payload bytes it holds", () =>
       withStore((store) =>
         Effect.gen(function*() {
           const big = "x".repeat(1000)
-          yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", big), draft("b", "t", big), draft("c", "t", big), draft("d", "t", { n: 1 })] })
-          const all = yield* store.readPage("t", 0, 10, 1_000_000)
-          assert.deepStrictEqual(all.events.map((e) => e.id), ["a", "b", "c", "d"])
-          assert.strictEqual(all.bytes, 3 * 1002 + JSON.stringify({ n: 1 }).length)
-          const two = yield* store.readPage("t", 0, 10, 1500)
-          assert.deepStrictEqual(two.events.map((e) => e.id), ["a", "b"])
-          const one = yield* store.readPage("t", 0, 10, 1)
-          assert.deepStrictEqual(one.events.map((e) => e.id), ["a"])
-          assert.deepStrictEqual((yield* store.readPage("t", 0, 2, 1_000_000)).events.map((e) => e.id), ["a", "b"])
-          assert.deepStrictEqual(yield* store.readPage("t", 99, 10, 1_000_000), { events: [], bytes: 0 })
+          yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", big), draft("b", "t", big), draft("c", "t", { n: 1 })] })
+          const all = yield* store.readPage("t", 0, 10)
+          assert.deepStrictEqual(all.events.map((e) => e.id), ["a", "b", "c"])
+          assert.strictEqual(all.bytes, 2 * 1002 + JSON.stringify({ n: 1 }).length)
+          assert.deepStrictEqual((yield* store.readPage("t", 0, 2)).events.map((e) => e.id), ["a", "b"])
+          assert.deepStrictEqual(yield* store.readPage("t", 99, 10), { events: [], bytes: 0 })
         })
       ))
 

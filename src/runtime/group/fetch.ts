@@ -43,6 +43,7 @@ export class Fetcher {
   private readonly progress: Progress
   private readonly phase: SessionPhase
   private readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
+  private readonly maxEventBytes: number
 
   constructor(args: {
     readonly config: GroupConfig
@@ -53,6 +54,8 @@ export class Fetcher {
     readonly progress: Progress
     readonly phase: SessionPhase
     readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
+    /** The largest event there can be (bytes): a page has no more events than the buffer's room holds at this size. */
+    readonly maxEventBytes: number
   }) {
     this.config = args.config
     this.store = args.store
@@ -62,6 +65,7 @@ export class Fetcher {
     this.progress = args.progress
     this.phase = args.phase
     this.submit = args.submit
+    this.maxEventBytes = args.maxEventBytes
   }
 
   /** The writer's hook: while we wait for news (and run), its appends to our topics are leased to us. */
@@ -87,7 +91,9 @@ export class Fetcher {
       while (true) {
         // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
         while (!dispatcher.hasRoom) yield* dispatcher.room.wait
-        const { events: page, bytes } = yield* self.readPage(config.batchSize, dispatcher.roomBytes)
+        // Even if every event of the page were as large as an event can be, it fits in the room left.
+        const limit = Math.max(1, Math.min(config.batchSize, Math.floor(dispatcher.roomBytes / self.maxEventBytes)))
+        const { events: page, bytes } = yield* self.readPage(limit)
         if (page.length === 0) {
           self.waitingForNews = true
           yield* self.news.wait.pipe(Effect.ensuring(Effect.sync(() => {
@@ -114,27 +120,23 @@ export class Fetcher {
     })
   }
 
-  /**
-   * The next page after each topic's read position, in seq order (merged across topics), of at most
-   * `limit` events and about `maxBytes` of payload.
-   */
-  private readPage(limit: number, maxBytes: number): Effect.Effect<EventPage, StoreError> {
+  /** The next page after each topic's read position, in seq order (merged across topics), of at most `limit` events. */
+  private readPage(limit: number): Effect.Effect<EventPage, StoreError> {
     const { store, ledger } = this
     const topics = this.config.topics
     if (topics.length === 1) {
       const topic = topics[0]!
-      return store.readPage(topic, ledger.floor(topic).position, limit, maxBytes)
+      return store.readPage(topic, ledger.floor(topic).position, limit)
     }
     return Effect.gen(function*() {
       const merged: Array<Event> = []
       let bytes = 0
       let cutoff = Number.POSITIVE_INFINITY
       for (const topic of topics) {
-        // Each topic's page is cut by count or by bytes; a cut page bounds what the merge may keep.
-        const page = yield* store.readPage(topic, ledger.floor(topic).position, limit, maxBytes)
+        const page = yield* store.readPage(topic, ledger.floor(topic).position, limit)
         for (const e of page.events) merged.push(e)
         bytes += page.bytes
-        if (page.events.length === limit || page.bytes >= maxBytes) cutoff = Math.min(cutoff, page.events[page.events.length - 1]!.seq)
+        if (page.events.length === limit) cutoff = Math.min(cutoff, page.events[page.events.length - 1]!.seq)
       }
       merged.sort((a, b) => a.seq - b.seq)
       const kept = merged.filter((e) => e.seq <= cutoff)

@@ -122,7 +122,7 @@ export const session = (
       services: { group, runs, store, prepare: deps.prepare },
       scope: sessionScope
     })
-    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit })
+    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes })
     const requeue = new Requeue({ store, topics, ledger, dispatcher, runnable, signal: refreshSignal })
 
     // Charge the suspects and delete orphan rows before anything runs.

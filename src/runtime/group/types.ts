@@ -61,6 +61,8 @@ export interface GroupDeps {
   readonly wakeups: Wakeups
   readonly sid: string
   readonly host: HostInfo
+  /** The largest event the bus accepts (bytes of JSON): a page never has more events than its buffer room holds at this size. */
+  readonly maxEventBytes: number
   /** Checks a handler's publish (with the calling fiber's Clock and Random for its id and time). */
   readonly prepare: (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, options: PublishOptions) => Prepared | PublishError
 }

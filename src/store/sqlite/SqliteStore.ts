@@ -407,18 +407,16 @@ const makeStore = (db: SqliteDatabase.Database, kysely: Kysely<Database>, locati
     commit: (batch) => gated("commit", () => commitTx.immediate(batch)),
     beginTransaction,
     readTopic: (topic, after, limit) => gated("readTopic", () => events(q.readTopic, { topic, after, limit })),
-    readPage: (topic, after, limit, maxBytes) =>
+    readPage: (topic, after, limit) =>
       gated("readPage", () => {
-        // Row by row, stopping once the page holds maxBytes of payload: a page of large events is
-        // never read whole into memory first.
-        const out: Array<Event> = []
+        const rows = rawStmt(q.readTopic).all(bind(q.readTopic, { topic, after, limit })) as Array<EventTuple>
+        const events = new Array<Event>(rows.length)
         let bytes = 0
-        for (const row of rawStmt(q.readTopic).iterate(bind(q.readTopic, { topic, after, limit })) as IterableIterator<EventTuple>) {
-          out.push(decodeEventTuple(row))
-          bytes += row[7].length
-          if (bytes >= maxBytes) break
+        for (let i = 0; i < rows.length; i++) {
+          events[i] = decodeEventTuple(rows[i]!)
+          bytes += rows[i]![7].length
         }
-        return { events: out, bytes }
+        return { events, bytes }
       }),
     readSeqs: (seqs) =>
       gated("readSeqs", () =>
