@@ -21,7 +21,7 @@ import type { SubscribeOptions } from "../runtime/options.ts"
 import type { PendingEvent, PublishOptions } from "../runtime/publish.ts"
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "../runtime/Topic.ts"
-import { hostEntry, type HostValue, HostValueError, loadProgram, type Source } from "../program/load.ts"
+import { hostEntry, type HostValue, HostValueError, loadProgram, type Source, sourceProblem } from "../program/load.ts"
 import type { Limits } from "../lang/run.ts"
 import { startProgram } from "../program/start.ts"
 import { runTests, type TestReport } from "../program/testRunner.ts"
@@ -181,7 +181,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
 
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
-    const sources = typeof files === "string" ? [files] : files
+    const sources = checkedSources(files, "load")
     const program = await run(loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }), "load")
     const scope = await run(Scope.make(), "load")
     let running
@@ -261,7 +261,25 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
  * Runs the `deftest`s of `.sib` files, each on a fresh in-memory bus under a test clock; the report
  * lists every test with its located failures. Rejects with `SibError` when the files do not load.
  */
-export const runSibTests = (files: string | ReadonlyArray<string | Source>, options: ProgramOptions = {}): Promise<TestReport> =>
-  Effect.runPromise(Effect.flatMap(loadProgram(typeof files === "string" ? [files] : files, options), (program) => runTests(program, { limits: options.limits })))
+export const runSibTests = (files: string | ReadonlyArray<string | Source>, options: ProgramOptions = {}): Promise<TestReport> => {
+  let sources: ReadonlyArray<string | Source>
+  try {
+    sources = checkedSources(files, "runSibTests")
+  } catch (e) {
+    return Promise.reject(e)
+  }
+  return Effect.runPromise(Effect.flatMap(loadProgram(sources, options), (program) => runTests(program, { limits: options.limits })))
+}
+
+/** The sources argument of load and runSibTests: a path, or an array of paths and { file, text } (a TypeError otherwise). */
+const checkedSources = (files: unknown, fn: string): ReadonlyArray<string | Source> => {
+  const list = typeof files === "string" ? [files] : files
+  if (!Array.isArray(list)) throw new TypeError(`${fn}: give a file path, or an array of paths and { file, text } sources; got ${files === null ? "null" : typeof files}`)
+  list.forEach((source, i) => {
+    const problem = sourceProblem(source)
+    if (problem !== undefined) throw new TypeError(`${fn}: source ${i}: ${problem}`)
+  })
+  return list as ReadonlyArray<string | Source>
+}
 
 export type { HostValue, Source, TestReport }

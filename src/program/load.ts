@@ -96,6 +96,22 @@ const fileProblem = (e: unknown): string => {
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
 
+/** What is wrong with a source given to a load (a path, or `{ file, text? }`), or undefined. */
+export const sourceProblem = (source: unknown): string | undefined => {
+  if (typeof source === "string") return source.length > 0 ? undefined : "a source path cannot be empty"
+  if (typeof source !== "object" || source === null || Array.isArray(source)) {
+    return `a source is a file path or { file, text }, got ${source === null ? "null" : Array.isArray(source) ? "an array" : typeof source}`
+  }
+  const s = source as { readonly file?: unknown; readonly text?: unknown }
+  const extra = Object.keys(s).filter((k) => k !== "file" && k !== "text")
+  if (typeof s.file !== "string" || s.file.length === 0) {
+    return `a source object needs file (a path, or the name to show for its text)${extra.length > 0 ? `; it has ${extra.map((k) => JSON.stringify(k)).join(", ")}` : ""}`
+  }
+  if (extra.length > 0) return `a source object has file and text only, not ${extra.map((k) => JSON.stringify(k)).join(", ")}`
+  if (s.text !== undefined && typeof s.text !== "string") return `a source's text must be a string, got ${typeof s.text}`
+  return undefined
+}
+
 /** A file's first position, for diagnostics about the file as a whole. */
 const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
 
@@ -412,6 +428,13 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     const add = (source: Source | string): Effect.Effect<void> =>
       Effect.suspend(() => {
+        const problem = sourceProblem(source)
+        if (problem !== undefined) {
+          diagnostics.push(diagnostic("Compile", "compile/source", problem, nowhere("<sources>"), {
+            hints: ["a source is a file path, or { file, text } (the text given, file naming it in messages)"]
+          }))
+          return Effect.void
+        }
         const s = typeof source === "string" ? { file: source } : source
         const file = s.text === undefined ? displayName(resolve(s.file)) : s.file
         let text = s.text

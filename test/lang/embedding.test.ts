@@ -126,6 +126,15 @@ describe("embedding .sib programs (Promise facade)", () => {
     expect(() => rt.registerHost("limit", 5 as never)).toThrow(/function or an object/)
   })
 
+  it("load and runSibTests reject sources that are not paths or { file, text } with a TypeError naming the problem", async () => {
+    const rt = await runtime(":memory:")
+    await expect(rt.load([{ name: "a.sib", text: "(+ 1 2)" } as never])).rejects.toThrow(/source 0: a source object needs file.*"name"/)
+    await expect(rt.load([{ file: "a.sib", text: 5 } as never])).rejects.toThrow(/source 0: a source's text must be a string, got number/)
+    await expect(rt.load(["ok.sib", null as never])).rejects.toThrow(/source 1: a source is a file path or \{ file, text \}, got null/)
+    await expect(rt.load(7 as never)).rejects.toThrow(TypeError)
+    await expect(runSibTests([{ file: "t.sib", text: "", extra: 1 } as never])).rejects.toThrow(/file and text only, not "extra"/)
+  })
+
   it("sleep! pauses a handler on the Clock; in a test body it moves the test clock", async () => {
     const { paths } = files({
       "slow.sib": `
