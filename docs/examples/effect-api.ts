@@ -1,6 +1,7 @@
 /**
  * The Effect API: a bus on a SQLite file, a topic with a schema, a consumer group whose handler
- * publishes a follow-up, and a clean close. Run: node docs/examples/effect-api.ts [db-file]
+ * publishes a follow-up, and a clean close. The README shows this file (importing "sibus").
+ * Run: node docs/examples/effect-api.ts [db-file]   (default ./events.db)
  */
 import { Effect, Schema } from "effect"
 import { Bus } from "../../src/index.ts"
@@ -28,4 +29,4 @@ const program = Effect.gen(function*() {
   yield* Effect.log(`invoices: ${invoices.map((e) => JSON.stringify(e.payload)).join(", ")}`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(Bus.sqlite({ filename: process.argv[2] ?? ":memory:" }))))
+Effect.runPromise(program.pipe(Effect.provide(Bus.sqlite({ filename: process.argv[2] ?? "events.db" }))))

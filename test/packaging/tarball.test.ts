@@ -1,0 +1,147 @@
+/**
+ * The package as an embedder gets it: `npm pack` (which builds it, as `npm publish` would) on a
+ * copy of the checkout, then `npm install <tarball>` into a fresh project (from the npm registry,
+ * npm's cache allowed), which must hold one copy of `effect` and no `redis`; the README's Effect
+ * and Promise examples, taken from README.md's code blocks, pass strict `tsc` (library types
+ * checked too) and run with node; and the installed `sib` command runs. Skipped, saying why, only
+ * when `npm ping` cannot reach the registry. Also, without the registry: the README's Effect
+ * example is docs/examples/effect-api.ts.
+ */
+import { execFile } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const root = join(import.meta.dirname, "..", "..")
+const readme = readFileSync(join(root, "README.md"), "utf8")
+
+/** The first ```ts block after the heading `## <title>`. */
+const readmeExample = (title: string): string => {
+  const section = readme.indexOf(`\n## ${title}\n`)
+  if (section < 0) throw new Error(`README.md has no "## ${title}" section`)
+  const block = /\n```ts\n([\s\S]*?)\n```\n/.exec(readme.slice(section))
+  if (block === null) throw new Error(`README.md's "${title}" section has no ts code block`)
+  return `${block[1]}\n`
+}
+
+const run = promisify(execFile)
+type Run = { readonly stdout: string; readonly stderr: string }
+/** Runs a command; a failure is an Error with the command, its exit code and its output. */
+const sh = async (cwd: string, file: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<Run> => {
+  try {
+    return await run(file, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
+  } catch (e) {
+    const err = e as Error & Partial<Run> & { code?: unknown }
+    throw new Error(`${file} ${args.join(" ")} (in ${cwd}) failed, exit ${String(err.code)}\n${err.stdout ?? ""}\n${err.stderr ?? ""}`)
+  }
+}
+
+/** Why the npm registry cannot be reached (npm's own view of it: its config, proxy, auth), or undefined. */
+const registryProblem = async (): Promise<string | undefined> => {
+  try {
+    await run("npm", ["ping", "--fetch-retries=0", "--fetch-timeout=5000"], { timeout: 15_000 })
+    return undefined
+  } catch (e) {
+    const err = e as Error & { stderr?: string }
+    const detail = (err.stderr ?? err.message).split("\n").find((l) => /error|ERR|ETIMEDOUT|ENOTFOUND|ECONN/i.test(l)) ?? err.message
+    return `the npm registry is unreachable (npm ping: ${detail.trim()})`
+  }
+}
+
+/** Every installed copy of `effect` under a node_modules folder, as "path@version". */
+const effectCopies = (dir: string): Array<string> => {
+  const found: Array<string> = []
+  const walk = (modules: string) => {
+    if (!existsSync(modules)) return
+    for (const entry of readdirSync(modules, { withFileTypes: true })) {
+      if (!entry.isDirectory() || entry.name.startsWith(".")) continue
+      const names = entry.name.startsWith("@") ? readdirSync(join(modules, entry.name)).map((n) => join(entry.name, n)) : [entry.name]
+      for (const name of names) {
+        const pkg = join(modules, name)
+        if (name === "effect") found.push(`${pkg}@${JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")).version}`)
+        walk(join(pkg, "node_modules"))
+      }
+    }
+  }
+  walk(join(dir, "node_modules"))
+  return found
+}
+
+describe("README examples and docs/examples agree", () => {
+  it("the Effect API example is docs/examples/effect-api.ts (its import aside)", () => {
+    const file = readFileSync(join(root, "docs", "examples", "effect-api.ts"), "utf8")
+    const body = file.replace(/^\/\*\*[\s\S]*?\*\/\n/, "").replace(`from "../../src/index.ts"`, `from "sibus"`)
+    expect(readmeExample("Embedding: the Effect API")).toBe(body)
+  })
+})
+
+const problem = await registryProblem()
+// Printed whatever the reporter, so that a skip is never silent.
+if (problem !== undefined) console.warn(`test/packaging/tarball.test.ts: the tarball tests are skipped: ${problem}`)
+
+describe("the packed tarball in a fresh project", () => {
+  let dir = ""
+  let app = ""
+  let installed: Run = { stdout: "", stderr: "" }
+
+  beforeAll(async () => {
+    if (problem !== undefined) return
+    dir = makeTmpDir()
+    // A copy of what `npm pack` reads, with the checkout's node_modules (the build tools) linked.
+    const pkg = join(dir, "package")
+    mkdirSync(pkg)
+    for (const name of ["package.json", "README.md", "tsconfig.json", "tsconfig.build.json", "bin", "src", "grammar", "docs", "scripts"]) {
+      cpSync(join(root, name), join(pkg, name), { recursive: true })
+    }
+    symlinkSync(join(root, "node_modules"), join(pkg, "node_modules"), "dir")
+    const packed = await sh(pkg, "npm", ["pack", "--json", "--pack-destination", dir])
+    const tarball = join(dir, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename)
+
+    app = join(dir, "app")
+    mkdirSync(app)
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }, null, 2))
+    installed = await sh(app, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball])
+  }, 120_000)
+  afterAll(() => {
+    if (dir !== "") rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("installs one copy of effect (a peer dependency), no redis, and the types its .d.ts files use", (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    expect(effectCopies(app), installed.stdout + installed.stderr).toHaveLength(1)
+    expect(existsSync(join(app, "node_modules", "redis")), "redis installed").toBe(false)
+    expect(existsSync(join(app, "node_modules", "@effect", "platform-node")), "@effect/platform-node installed").toBe(false)
+    expect(existsSync(join(app, "node_modules", "@types", "better-sqlite3")), "@types/better-sqlite3 installed").toBe(true)
+  })
+
+  it("the README's Effect and Promise examples pass strict tsc and run", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    writeFileSync(join(app, "effect-example.ts"), readmeExample("Embedding: the Effect API"))
+    writeFileSync(join(app, "promise-example.ts"), readmeExample("Embedding: the Promise API"))
+    // The Promise example leaves `doTheWork` to the reader: declared here, and defined before it runs.
+    writeFileSync(join(app, "the-work.d.ts"), "declare function doTheWork(payload: unknown, options: { signal: AbortSignal }): Promise<void>\n")
+    writeFileSync(join(app, "the-work.js"), "globalThis.doTheWork = async (payload, { signal }) => { signal.throwIfAborted() }\n")
+    writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
+      compilerOptions: {
+        target: "es2024", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true,
+        skipLibCheck: false, types: ["node"]
+      },
+      files: ["effect-example.ts", "promise-example.ts", "the-work.d.ts"]
+    }, null, 2))
+    await sh(app, join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"])
+
+    const effect = await sh(app, process.execPath, ["effect-example.ts", join(app, "effect.db")])
+    expect(effect.stdout).toMatch(/billing o-1 \(attempt 1\)/)
+    expect(effect.stdout).toMatch(/invoices: \{"orderId":"o-1","amount":42.5\}, \{"orderId":"o-2","amount":10\}/)
+    await sh(app, process.execPath, ["--import", "./the-work.js", "promise-example.ts"])
+    expect(existsSync(join(app, "events.db"))).toBe(true)
+  }, 60_000)
+
+  it("the installed sib command runs (its bundle needs no devDependency)", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    const topics = await sh(app, join(app, "node_modules", ".bin", "sib"), ["topics", "--db", join(app, "events.db")])
+    expect(topics.stdout).toMatch(/jobs/)
+  }, 30_000)
+})
