@@ -9,6 +9,17 @@
 //   never run stale, and the first start after one takes a second or two longer. Stack traces name
 //   the bundle's minified functions; `node --enable-source-maps bin/sib.js ...` maps them to src/.
 
+// First, before anything that can fail on an older Node (on Node 20, better-sqlite3 crashes the
+// process with a bare "Segmentation fault" when it opens a database): the Node version, as
+// package.json's engines states it. Plain property reads only, so that any Node gets this far.
+const [major, minor] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(
+    `sib: Node.js 22.12 or newer is required, this is ${process.version} (${process.execPath}); install Node 24 LTS (https://nodejs.org, or \`nvm install 24\`) and run sib with it\n`
+  )
+  process.exit(1)
+}
+
 // Built-ins through getBuiltinModule: `import` of node:fs would also load its `promises` (a dozen modules).
 const { existsSync, readdirSync, statSync } = process.getBuiltinModule("node:fs")
 const { join } = process.getBuiltinModule("node:path")
