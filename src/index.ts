@@ -33,7 +33,7 @@ export { OutboxAddError, OutboxDbError, OutboxOptionsError } from "./outbox/erro
 export { createOutbox } from "./promise.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./promise.ts"
 export { createRuntime } from "./promise.ts"
-export type { HandlerContext, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
+export type { CloseOnSignalsOptions, HandlerContext, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
 export { hostObject, loadProgram } from "./program/load.ts"
 export type { HostFunction, HostValue, LoadOptions, Source } from "./program/load.ts"
 export type { Program } from "./program/Program.ts"

@@ -4,7 +4,7 @@
  * the one facade runner (src/facade/Runner.ts), and `runSibTests`.
  */
 export { createRuntime, runSibTests } from "./facade/runtime.ts"
-export type { HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/runtime.ts"
+export type { CloseOnSignalsOptions, HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/runtime.ts"
 export { createOutbox } from "./facade/outbox.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./facade/outbox.ts"
 export type { StoreError, StoreOpenError } from "./store/errors.ts"

@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
+import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
 import { Bus, type BusOptions, type BusShape } from "../runtime/Bus.ts"
 import { BusClosedError, SubscribeError } from "../runtime/errors.ts"
@@ -74,6 +75,16 @@ export interface ProgramOptions {
   readonly limits?: Partial<Limits> | undefined
 }
 
+/** What `closeOnSignals` listens for and does. */
+export interface CloseOnSignalsOptions {
+  /** The signals that close the runtime (default SIGINT and SIGTERM). */
+  readonly signals?: ReadonlyArray<NodeJS.Signals> | undefined
+  /** Runs (and is awaited) on the first signal, before `close()`: stop your servers and timers here. */
+  readonly onSignal?: ((signal: NodeJS.Signals) => unknown) | undefined
+  /** Exit the process once closed (default true); false leaves it to end when nothing else keeps it alive. */
+  readonly exit?: boolean | undefined
+}
+
 /** The bus operations a Promise runtime has, each as in `BusShape` but resolving a Promise. */
 type BusCalls = Pick<
   BusShape,
@@ -124,6 +135,15 @@ export interface Runtime extends Promised<BusCalls> {
    * it does not wait (the drain waits for that handler).
    */
   readonly close: () => Promise<void>
+  /**
+   * Closes the runtime on SIGINT (Ctrl-C) or SIGTERM (`kill`, a container or service stop): an
+   * open runtime keeps the process alive, and listening replaces Node's default of exiting at once.
+   * The first signal runs `onSignal`, then `close()` (handlers finish, cursors commit, the database
+   * closes), then exits with `process.exitCode` (0 unless set; 1, the error on stderr, when either
+   * failed). A second signal exits at once, 128 + its number (130, 143). Returns a function that
+   * removes the listeners.
+   */
+  readonly closeOnSignals: (options?: CloseOnSignalsOptions) => () => void
   readonly [Symbol.asyncDispose]: () => Promise<void>
   /** Registers work `close()` stops first (an outbox relay's `stop`); returns the removal. */
   readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
@@ -252,8 +272,46 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
         ? busCalls.latestByKey(topic, keys)
         : Promise.reject(new TypeError(`latestByKey(topic, keys) takes an array of string keys, got ${keys === null ? "null" : Array.isArray(keys) ? "an array with a non-string" : typeof keys}`)),
     close,
+    closeOnSignals: (signalOptions) => closeOnSignals(close, signalOptions),
     [Symbol.asyncDispose]: close,
     [onRuntimeClose]: (stop) => runner.onClose(stop, "relays")
+  }
+}
+
+/** `rt.closeOnSignals`: listens for the signals; the first one closes (then exits), a second exits at once. */
+const closeOnSignals = (close: () => Promise<void>, options: CloseOnSignalsOptions = {}): (() => void) => {
+  const signals = options.signals ?? ["SIGINT", "SIGTERM"]
+  if (!Array.isArray(signals) || signals.some((s) => typeof s !== "string" || !(s in osConstants.signals))) {
+    throw new TypeError(`closeOnSignals: signals must be an array of signal names such as "SIGINT", got ${JSON.stringify(signals)}`)
+  }
+  if (options.onSignal !== undefined && typeof options.onSignal !== "function") {
+    throw new TypeError(`closeOnSignals: onSignal must be a function, got ${typeof options.onSignal}`)
+  }
+  const failed = (what: string, e: unknown) => {
+    process.stderr.write(`sibus: ${what} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+    process.exitCode = 1
+  }
+  let closing = false
+  const listener = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(128 + (osConstants.signals[signal] ?? 0))
+    closing = true
+    void (async () => {
+      try {
+        await options.onSignal?.(signal)
+      } catch (e) {
+        failed(`onSignal (${signal})`, e)
+      }
+      try {
+        await close()
+      } catch (e) {
+        failed(`closing the runtime on ${signal}`, e)
+      }
+      if (options.exit !== false) process.exit()
+    })()
+  }
+  for (const signal of signals) process.on(signal, listener)
+  return () => {
+    for (const signal of signals) process.off(signal, listener)
   }
 }
 
