@@ -325,7 +325,7 @@ describe("sib run", () => {
     expect(firstExit === 0 || first.child.signalCode === "SIGINT").toBe(true)
     expect(first.stderr()).toContain("sib: stopping: draining in-flight handlers")
     expect(first.stderr()).not.toMatch(/sib: (?!stopping|running)/)
-    const cursor = jsonLines((await sib(["groups", "--json"], { cwd: dir, env: { SIB_DB: db } })).stdout).find((g) => g["group"] === "process.state")!["cursor"] as number
+    const cursor = jsonLines((await sib(["groups", "--json"], { cwd: dir, env: { SIB_DB: db } })).stdout).find((g) => g["group"] === "projector")!["cursor"] as number
     expect(cursor).toBeGreaterThan(0)
     const second = start()
     await second.waitFor(/published [1-9]\d*  handled [1-9]/)
