@@ -10,10 +10,11 @@
 import { Effect } from "effect"
 import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 import type { MaintenanceOptions } from "../src/runtime/Maintenance.ts"
 import { freshDb, openRaw, removeDb, tmpRoot } from "./common.ts"
 import { rawInsert } from "./raw.ts"
+import { Store } from "../src/store/Store.ts"
 
 export interface CompactionFigures {
   readonly events: number
@@ -42,7 +43,7 @@ export const compactionBench = async (n = 1_000_000, keys = 10_000, maintenance:
     return await Effect.runPromise(Effect.gen(function*() {
       const bus = yield* Bus
       const [report] = yield* bus.compact(topic)
-      const remaining = (yield* bus.store.topicStats).find((s) => s.topic === topic)?.events ?? 0
+      const remaining = (yield* (yield* Store).admin.topicStats).find((s) => s.topic === topic)?.events ?? 0
       if (report === undefined || remaining !== keys || report.deleted !== n - keys) {
         throw new Error(`expected ${n - keys} deleted and ${keys} left, got ${report?.deleted} and ${remaining}`)
       }

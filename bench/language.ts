@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { loadProgram } from "../src/program/load.ts"
 import { startProgram } from "../src/program/start.ts"
 import { lexer } from "../src/reader/lexer.ts"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 import type { DeliveryContext } from "../src/runtime/ConsumerGroup.ts"
 import type { Event } from "../src/store/records.ts"
 

@@ -13,9 +13,10 @@ import { rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { make } from "../src/outbox/Outbox.ts"
 import { start } from "../src/outbox/Relay.ts"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 import { freshDb, median, payload, removeDb, tmpRoot } from "./common.ts"
 import { rawInsert } from "./raw.ts"
+import { Store } from "../src/store/Store.ts"
 
 /** The relay's batch: the baseline commits the same number of rows per transaction. */
 export const relayBatch = 100
@@ -49,7 +50,7 @@ export const outboxRelayRate = async (file: string, n: number): Promise<number> 
       while (relay.counters().sent < n) yield* Effect.sleep(1)
       const rate = n / ((performance.now() - t0) / 1000)
       yield* relay.stop
-      const head = yield* bus.store.headSeq("bench")
+      const head = yield* (yield* Store).runtime.headSeq("bench")
       const stats = yield* outbox.stats
       if (head !== n || stats.sent !== n) throw new Error(`expected ${n} events and sent rows, found ${head} and ${stats.sent}`)
       return rate

@@ -4,7 +4,7 @@
  * event, 16 at a time) for a few seconds; prints the process's peak RSS in MB.
  */
 import { Effect } from "effect"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 
 const file = process.argv[2]!
 let handled = 0

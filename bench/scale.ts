@@ -4,7 +4,7 @@
  * Prints { publish, consume } in events/s.
  */
 import { Deferred, Effect } from "effect"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 import { freshDb, payload, removeDb } from "./common.ts"
 import { rawInsert } from "./raw.ts"
 

@@ -4,7 +4,7 @@
  * latency.
  */
 import { Deferred, Effect } from "effect"
-import { Bus } from "../src/runtime/Bus.ts"
+import { Bus } from "../src/facade/Bus.ts"
 import type { SubscribeOptions } from "../src/runtime/options.ts"
 import { payload } from "./common.ts"
 

@@ -1,15 +1,17 @@
 /**
  * sibus: a durable, actor-style event runtime embedded in a Node.js process.
  *
- * The Effect API: the `Bus` service and its layers (`Bus.sqlite({ filename })`, or `Bus.layer()`
- * over any `Store`), typed errors, and the records it stores. The Promise facade is
+ * The Effect API: the `Bus` service and its layers (`Bus.open(location)`, `Bus.sqlite({ filename })`,
+ * or `Bus.layer()` over any `Store`; `openStore(location)` opens a store alone), typed errors, and
+ * the records it stores. The Promise facade is
  * `createRuntime` (also at `sibus/promise`).
  *
  * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
  * with `SibError`, every diagnostic located); `startProgram` runs it on a bus; `runTests` runs its
  * `deftest`s on fresh in-memory buses under a test clock.
  */
-export { Bus } from "./runtime/Bus.ts"
+export { Bus } from "./facade/Bus.ts"
+export type { OpenOptions } from "./facade/Bus.ts"
 export type { BusOptions, BusShape, DeadLetterQuery, EffectHandler, Subscription } from "./runtime/Bus.ts"
 export type { DeliveryContext, GroupStats, Handler } from "./runtime/ConsumerGroup.ts"
 export { AckError, BusClosedError, BusOptionsError, GroupError, MaintenanceError, PublishError, SubscribeError, TopicError } from "./runtime/errors.ts"
@@ -23,8 +25,10 @@ export type { Retention, Topic, TopicOptions } from "./runtime/Topic.ts"
 export { StoreError, StoreOpenError } from "./store/errors.ts"
 export type { Cursor, DeadLetter, Delivery, Event, Json } from "./store/records.ts"
 export * as Sqlite from "./store/sqlite/SqliteStore.ts"
+export { openStore } from "./store/open.ts"
+export type { StoreOptions } from "./store/open.ts"
 export { Store } from "./store/Store.ts"
-export type { StoreShape } from "./store/Store.ts"
+export type { AdminStore, DeliveryQuery, MaintenanceStore, RuntimeStore, StoreCapabilities, StoreShape } from "./store/Store.ts"
 export { Outbox } from "./outbox/Outbox.ts"
 export type { OutboxMessage, OutboxOptions, OutboxShape, OutboxStats } from "./outbox/Outbox.ts"
 export { OutboxRelay } from "./outbox/Relay.ts"

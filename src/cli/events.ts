@@ -7,13 +7,12 @@ import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { safeText } from "../diagnostics/terminal.ts"
-import { floorOf } from "../runtime/group/startFrom.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
 import { liveLine } from "./status.ts"
 import { isoTime } from "./table.ts"
-import { err, failWith, out, useColor, withBus } from "./shared.ts"
+import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 
 /** The JSON contract of an event (`publish` and `tail --json`): the stored record's fields. */
 export const eventJson = (e: Event) => JSON.stringify(e)
@@ -138,17 +137,16 @@ export const tail = Command.make(
       return yield* failWith(`--from ${from.value} is not earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID`)
     }
     const color = useColor(process.stdout)
-    yield* withBus("read", (bus) =>
+    yield* withInspect((inspect) =>
       Effect.gen(function*() {
-        const store = bus.store
         let max = Option.isSome(limit) ? limit.value : start === undefined ? 10 : Number.POSITIVE_INFINITY
         let after = start === undefined
-          ? yield* store.floorForLast(topic, max)
-          : yield* floorOf(store, topic, start).pipe(Effect.catchTag("StartFromError", (e) => failWith(`--from: ${e.message}`)))
+          ? yield* inspect.floorForLast(topic, max)
+          : yield* inspect.floorOf(topic, start).pipe(Effect.catchTag("StartFromError", (e) => failWith(`--from: ${e.message}`)))
         const print = (e: Event) => out(json ? eventJson(e) : human(e, color))
         const drain = Effect.gen(function*() {
           while (max > 0) {
-            const page = yield* store.readTopic(topic, after, Math.min(max, 1000))
+            const page = yield* inspect.read(topic, after, Math.min(max, 1000))
             if (page.length === 0) return
             for (const e of page) yield* print(e)
             after = page[page.length - 1]!.seq
@@ -160,13 +158,10 @@ export const tail = Command.make(
         liveLine.signalEndsNormally = true
         // Following: without --from, --limit chose where to start; from there on, print everything.
         if (start === undefined) max = Number.POSITIVE_INFINITY
-        // Other processes write to the file; its change counter says when to look again.
-        let token = yield* store.changeToken
+        // Other processes write to the database: look again after each of their commits.
+        const nextCommit = yield* inspect.watchCommits(100)
         while (max > 0) {
-          yield* Effect.sleep(100)
-          const next = yield* store.changeToken
-          if (next === token) continue
-          token = next
+          yield* nextCommit
           yield* drain
         }
       })

@@ -2,16 +2,12 @@
  * Looking at and repairing a database: `sib topics`, `sib groups`, `sib dlq` (list, requeue,
  * drop) and `sib replay`. Each works on the database file while other processes use it.
  */
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
-import { isLive } from "../runtime/group/lease.ts"
-import { nodeHost } from "../runtime/host.ts"
 import { parseStartFrom } from "../runtime/options.ts"
-import { storedTopic } from "../options/topic.ts"
 import type { DeadLetter } from "../store/records.ts"
-import { failWith, out, useColor, withBus } from "./shared.ts"
+import { failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line (the documented contract)"), Flag.withDefault(false))
@@ -49,17 +45,12 @@ const retentionText = (o: TopicRow["retention"]): string => {
 }
 
 export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(function*({ json }) {
-  yield* withBus("read", (bus) =>
+  yield* withInspect((inspect) =>
     Effect.gen(function*() {
-      const stats = new Map((yield* bus.store.topicStats).map((s) => [s.topic, s]))
-      const configs = new Map((yield* bus.store.topics).map((t) => [t.name, storedTopic(t.config)]))
-      const names = [...new Set([...stats.keys(), ...configs.keys()])].sort()
-      const rows: Array<TopicRow> = names.map((topic) => {
-        const s = stats.get(topic)
-        const c = configs.get(topic) ?? storedTopic(undefined)
+      const rows: Array<TopicRow> = (yield* inspect.topics).map(({ name, settings: c, stats: s }) => {
         const r = c.retention
         return {
-          topic,
+          topic: name,
           events: s?.events ?? 0,
           firstSeq: s?.firstSeq ?? null,
           lastSeq: s?.lastSeq ?? null,
@@ -106,35 +97,21 @@ interface GroupRow {
 }
 
 export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(function*({ json }) {
-  yield* withBus("read", (bus) =>
+  yield* withInspect((inspect) =>
     Effect.gen(function*() {
-      const store = bus.store
-      const now = yield* Clock.currentTimeMillis
-      const rows: Array<GroupRow> = []
-      for (const p of yield* store.groupPositions) {
-        const { cursor, lease } = p
-        // Retention may have deleted every event of the topic: its head is then at least the cursor.
-        const head = Math.max(yield* store.headSeq(cursor.topic), cursor.floor)
-        const active = isLive(lease, now, nodeHost)
-        let inFlight = 0
-        if (active && cursor.leasedUpto > cursor.floor) {
-          inFlight = yield* store.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)
-          for (const [from, to] of cursor.acked) inFlight -= yield* store.countEvents(cursor.topic, from - 1, Math.min(to, cursor.leasedUpto))
-        }
-        rows.push({
-          group: cursor.group,
-          topic: cursor.topic,
-          cursor: cursor.floor,
-          headSeq: head,
-          lag: yield* store.countEvents(cursor.topic, cursor.floor, head),
-          inFlight: Math.max(0, inFlight),
-          retrying: p.retrying,
-          deadLetters: p.deadLetters,
-          skipped: p.skipped,
-          owner: active ? { pid: lease!.ownerPid, host: lease!.ownerHost } : null,
-          leaseExpiresAt: active ? lease!.expiresAt : null
-        })
-      }
+      const rows: Array<GroupRow> = (yield* inspect.groups).map((g) => ({
+        group: g.cursor.group,
+        topic: g.cursor.topic,
+        cursor: g.cursor.floor,
+        headSeq: g.headSeq,
+        lag: g.lag,
+        inFlight: g.inFlight,
+        retrying: g.retrying,
+        deadLetters: g.deadLetters,
+        skipped: g.skipped,
+        owner: g.owner === undefined ? null : { pid: g.owner.pid, host: g.owner.host },
+        leaseExpiresAt: g.owner?.leaseExpiresAt ?? null
+      }))
       yield* print(json, rows, (r) => r, () =>
         table(rows, [
           { header: "GROUP", cell: (r) => r.group },

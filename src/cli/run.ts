@@ -20,6 +20,8 @@ import { SibError } from "../diagnostics/Diagnostic.ts"
 import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { parseDuration } from "../options/spec.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
+import * as Inspect from "../runtime/Inspect.ts"
+import { Store } from "../store/Store.ts"
 import { filesArgument, loadOrReport } from "./programs.ts"
 import { busLayer, err, failWith, root, useColor } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
@@ -107,7 +109,7 @@ export const run = Command.make(
 
       if (watching) yield* watchFiles(() => current.program.files, (file) => Queue.offerUnsafe(reloads, `${file} changed`))
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
-      if (mode !== "off") yield* startStatus(bus, () => current.program, mode)
+      if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current.program, mode)
       return yield* Effect.never
     }).pipe(Effect.provide(busLayer(db, "write"))))
   })

@@ -10,9 +10,13 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import { Command, Flag } from "effect/cli"
 import { existsSync, statSync } from "node:fs"
-import { Bus, type BusOptions } from "../runtime/Bus.ts"
-import { type StoreError, StoreOpenError } from "../store/errors.ts"
+import { Bus } from "../facade/Bus.ts"
+import type { BusOptions } from "../runtime/Bus.ts"
 import type { BusOptionsError } from "../runtime/errors.ts"
+import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
+import type { StoreError, StoreOpenError } from "../store/errors.ts"
+import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
+import type { Store } from "../store/Store.ts"
 
 /**
  * A command that cannot go on: the message is printed as one line on stderr (`sib: message`), and
@@ -56,28 +60,44 @@ export const useColor = (stream: NodeJS.WriteStream): boolean =>
 
 export type Access = "read" | "write"
 
+/** Why the `--db` location cannot be used by a command with this access, if it cannot. */
+const unusable = (db: string, access: Access): string | undefined => {
+  if (isServerUrl(db) || db === ":memory:") return undefined
+  if (existsSync(db) && statSync(db).isDirectory()) return `--db ${db} is a directory; pass a database file`
+  if (access === "read" && !existsSync(db)) {
+    return `no database at ${db}: pass --db <file> (or set SIB_DB), or create one with sib run or sib publish`
+  }
+  return undefined
+}
+
+/** A layer's open failures as one-line command failures. */
+const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreError | BusOptionsError>): Layer.Layer<A, CliFailure> =>
+  layer.pipe(
+    Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effectDiscard(failWith(e.message))),
+    Layer.catchTag("StoreError", (e: StoreError) => Layer.effectDiscard(failWith(`${redactLocation(db)}: ${e.message}`))),
+    Layer.catchTag("BusOptionsError", (e: BusOptionsError) => Layer.effectDiscard(failWith(e.message)))
+  ) as Layer.Layer<A, CliFailure>
+
 /**
  * The bus on the `--db` database. Commands that only read refuse a database that does not exist
  * (rather than creating an empty one); a database this version cannot open is a one-line error.
  */
-export const busLayer = (db: string, access: Access, options: BusOptions = {}): Layer.Layer<Bus, CliFailure> => {
-  if (/^postgres(ql)?:\/\//i.test(db)) {
-    return Layer.effect(Bus, failWith(`${db}: Postgres databases are not supported by this version yet; pass a SQLite file with --db`))
-  }
-  if (db !== ":memory:") {
-    if (existsSync(db) && statSync(db).isDirectory()) {
-      return Layer.effect(Bus, failWith(`--db ${db} is a directory; pass a database file`))
-    }
-    if (access === "read" && !existsSync(db)) {
-      return Layer.effect(Bus, failWith(`no database at ${db}: pass --db <file> (or set SIB_DB), or create one with sib run or sib publish`))
-    }
-  }
-  return Bus.sqlite({ filename: db, ...options }).pipe(
-    Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effect(Bus, failWith(e.message))),
-    Layer.catchTag("StoreError", (e: StoreError) => Layer.effect(Bus, failWith(`${db}: ${e.message}`))),
-    Layer.catchTag("BusOptionsError", (e: BusOptionsError) => Layer.effect(Bus, failWith(e.message)))
-  )
+export const busLayer = (db: string, access: Access, options: BusOptions = {}): Layer.Layer<Bus | Store, CliFailure> => {
+  const why = unusable(db, access)
+  if (why !== undefined) return Layer.effectDiscard(failWith(why)) as Layer.Layer<Bus | Store, CliFailure>
+  return reported(db, Bus.open(db, options))
 }
+
+/** Runs `effect` with inspection of the `--db` database (no bus: nothing is consumed or deleted). */
+export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const { db } = yield* root
+    const why = unusable(db, "read")
+    if (why !== undefined) return yield* failWith(why)
+    return yield* Effect.flatMap(Effect.service(Inspect), effect).pipe(
+      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db)))))
+    )
+  })
 
 /**
  * Runs `effect` with the bus on the root command's `--db`. Scheduled compaction and retention are

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import type { Program } from "../program/Program.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import type { BusShape } from "../runtime/Bus.ts"
+import type { InspectShape } from "../runtime/Inspect.ts"
 
 export type StatusMode = "live" | "lines"
 
@@ -40,16 +41,15 @@ export const liveLine = {
 
 const topicsOf = (p: Program) => [...new Set([...p.topics.map((t) => t.name), ...p.subscriptions.flatMap((s) => s.topics)])]
 
-export const startStatus = (bus: BusShape, program: () => Program, mode: StatusMode) =>
+export const startStatus = (bus: BusShape, inspect: InspectShape, program: () => Program, mode: StatusMode) =>
   Effect.gen(function*() {
-    const store = bus.store
     const headAtStart = new Map<string, number>()
     const floorAtStart = new Map<string, number>()
     const positions = () =>
       Effect.gen(function*() {
         const p = program()
         const groups = new Set(p.subscriptions.map((s) => s.group))
-        const stored = (yield* store.groupPositions).filter((g) => groups.has(g.cursor.group))
+        const stored = (yield* inspect.positions).filter((g) => groups.has(g.cursor.group))
         return { p, stored }
       })
     const floorOf = (group: string, topic: string, stored: number) => bus.groupStats(group)?.floors[topic] ?? stored
@@ -58,9 +58,9 @@ export const startStatus = (bus: BusShape, program: () => Program, mode: StatusM
       const { p, stored } = yield* positions()
       let published = 0
       for (const topic of topicsOf(p)) {
-        const head = yield* store.headSeq(topic)
+        const head = yield* inspect.headSeq(topic)
         if (!headAtStart.has(topic)) headAtStart.set(topic, head)
-        published += yield* store.countEvents(topic, headAtStart.get(topic)!, head)
+        published += yield* inspect.countEvents(topic, headAtStart.get(topic)!, head)
       }
       let handled = 0
       let dead = 0
@@ -69,9 +69,9 @@ export const startStatus = (bus: BusShape, program: () => Program, mode: StatusM
         const key = `${g.cursor.group}\u0000${g.cursor.topic}`
         const floor = floorOf(g.cursor.group, g.cursor.topic, g.cursor.floor)
         if (!floorAtStart.has(key)) floorAtStart.set(key, floor)
-        handled += yield* store.countEvents(g.cursor.topic, floorAtStart.get(key)!, floor)
-        const head = yield* store.headSeq(g.cursor.topic)
-        lag.set(g.cursor.group, (lag.get(g.cursor.group) ?? 0) + (yield* store.countEvents(g.cursor.topic, floor, head)))
+        handled += yield* inspect.countEvents(g.cursor.topic, floorAtStart.get(key)!, floor)
+        const head = yield* inspect.headSeq(g.cursor.topic)
+        lag.set(g.cursor.group, (lag.get(g.cursor.group) ?? 0) + (yield* inspect.countEvents(g.cursor.topic, floor, head)))
         dead += g.deadLetters
       }
       for (const s of p.subscriptions) if (!lag.has(s.group)) lag.set(s.group, 0)

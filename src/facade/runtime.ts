@@ -15,7 +15,8 @@ import * as Scope from "effect/Scope"
 import { AsyncLocalStorage } from "node:async_hooks"
 import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
-import { Bus, type BusOptions, type BusShape } from "../runtime/Bus.ts"
+import type { BusOptions, BusShape } from "../runtime/Bus.ts"
+import { Bus } from "./Bus.ts"
 import { BusClosedError, SubscribeError } from "../runtime/errors.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import type { SubscribeOptions } from "../runtime/options.ts"
@@ -154,7 +155,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   if (typeof options?.db !== "string" || options.db.length === 0) {
     throw new TypeError("createRuntime needs { db: <SQLite file path or \":memory:\"> }")
   }
-  const rt = ManagedRuntime.make(Bus.sqlite({ ...options, filename: options.db }))
+  const { db, ...rest } = options
+  const rt = ManagedRuntime.make(Bus.open(db, rest))
   let bus: BusShape
   try {
     bus = await rt.runPromise(Effect.service(Bus))

@@ -17,6 +17,7 @@ import { basename } from "node:path"
 import { renderDiagnostics } from "../diagnostics/render.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
+import { openStore } from "../store/open.ts"
 import type { Program, TestDef } from "./Program.ts"
 import { defaultLimits, fail, type Limits, lift, located, makeRun, releasing, runBudget, testBudget, timerFiringCost } from "../lang/run.ts"
 import { startProgram } from "./start.ts"
@@ -135,7 +136,8 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
 
 /** A fresh in-memory bus built on a TestClock (both visible to the test body); the runtime's own
  * warnings (retries, dead letters) stay out of the test report. */
-const testBus = Bus.sqlite({ filename: ":memory:", pollIntervalMs: 3_600_000 }).pipe(
+const testBus = Bus.layer({ pollIntervalMs: 3_600_000 }).pipe(
+  Layer.provideMerge(openStore(":memory:")),
   Layer.provideMerge(TestClock.layer()),
   Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, "Error")),
   Layer.orDie

@@ -70,8 +70,9 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
       return Effect.gen(function*() {
         const dead = (yield* t.bus.deadLetters({ group: g })).find((d) => d.eventId === id)
         if (dead !== undefined) return dead.attempts
-        const snapshot = yield* t.bus.store.loadGroup(g, t.test.topicsOf(g))
-        return snapshot.deliveries.find((d) => d.eventId === id)?.attempts ?? 0
+        if (typeof id !== "string") return 0
+        const [delivery] = yield* t.bus.deliveries({ group: g, eventId: id })
+        return delivery?.attempts ?? 0
       })
     }
   }),

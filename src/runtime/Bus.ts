@@ -14,12 +14,11 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
-import type { StoreError, StoreOpenError } from "../store/errors.ts"
-import type { DeadLetter, Event } from "../store/records.ts"
-import * as Sqlite from "../store/sqlite/SqliteStore.ts"
+import type { StoreError } from "../store/errors.ts"
+import type { DeadLetter, Delivery, Event } from "../store/records.ts"
 import { busSpec } from "../options/bus.ts"
 import { check, problemText } from "../options/spec.ts"
-import { Store, type StoreShape, TransactionSlot } from "../store/Store.ts"
+import { type DeliveryQuery, Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
 import { startGroup } from "./group/supervisor.ts"
@@ -68,7 +67,6 @@ export interface DeadLetterQuery {
 export interface BusShape {
   /** This runtime's boot id (stamped on the events it publishes, owner of its leases). */
   readonly sid: string
-  readonly store: StoreShape
   readonly defineTopic: (name: string, options?: TopicOptions) => Effect.Effect<Topic, TopicError | StoreError>
   readonly topic: (name: string) => Topic | undefined
   readonly publish: (
@@ -97,6 +95,12 @@ export interface BusShape {
     position: number | StartFrom | string
   ) => Effect.Effect<void, GroupError | StoreError | BusClosedError | SubscribeError>
   readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
+  /**
+   * Open delivery records of a group, or of one event in every group: events that failed and wait
+   * for their retry (with their attempts and last error), crash suspects, requeued dead letters.
+   * An event that never failed has none.
+   */
+  readonly deliveries: (query: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
   /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
   readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError>
   /** Forgets a dead letter (releasing the key it holds, if any). */
@@ -153,12 +157,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   if (!("intervalMs" in maintenanceOptions)) return yield* new BusOptionsError({ detail: problemText(maintenanceOptions), problem: maintenanceOptions })
   const maintenance = Maintenance.make(store, maintenanceOptions)
   const wakeups = new Wakeups()
-  const writer = yield* makeWriter(store, (topics) => wakeups.notify(topics))
+  const writer = yield* makeWriter(store.runtime, (topics) => wakeups.notify(topics))
   const topics = new Map<string, Topic>()
   // Topics another process defined (their stored settings, read when the bus opens): a publish here
   // obeys their compaction, key field and partitions even though this process did not define them.
   const storedTopics = new Map<string, Topic>()
-  for (const record of yield* store.topics) {
+  for (const record of yield* store.runtime.topics) {
     const stored = publishOptionsOfConfig(record.config)
     if (Object.keys(stored).length > 0) storedTopics.set(record.name, makeTopic(record.name, stored))
   }
@@ -176,21 +180,25 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
   )
 
-  // Commits by other connections (other processes on the same file) wake every group.
-  yield* Effect.gen(function*() {
-    let token = yield* store.changeToken
-    while (true) {
-      yield* Effect.sleep(pollIntervalMs)
-      const next = yield* store.changeToken
-      if (next !== token) {
-        token = next
-        wakeups.notifyAll()
+  // Commits by other connections (other processes on the same file) wake every group, where the
+  // database can tell (the change-detection capability).
+  const changeToken = store.capabilities.changeToken
+  if (changeToken !== undefined) {
+    yield* Effect.gen(function*() {
+      let token = yield* changeToken
+      while (true) {
+        yield* Effect.sleep(pollIntervalMs)
+        const next = yield* changeToken
+        if (next !== token) {
+          token = next
+          wakeups.notifyAll()
+        }
       }
-    }
-  }).pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`change poller stopped: ${String(cause)}`)),
-    Effect.forkScoped
-  )
+    }).pipe(
+      Effect.catchCause((cause) => Effect.logWarning(`change poller stopped: ${String(cause)}`)),
+      Effect.forkScoped
+    )
+  }
 
   if (options.maintenance !== false) yield* Effect.forkScoped(maintenance.schedule)
 
@@ -244,7 +252,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
 
   const deps: GroupDeps = {
-    store, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes,
+    store: store.runtime, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes,
     prepare: (fiber, topic, payload, publishOptions) =>
       prepare(topic, payload, publishOptions, topicOf(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
   }
@@ -318,7 +326,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     Effect.gen(function*() {
       const from = config.from
       if (typeof from !== "object" || !("afterId" in from)) return config
-      const floor = yield* floorOf(store, config.topics[0]!, from).pipe(Effect.catchTag("StartFromError", () =>
+      const floor = yield* floorOf(store.runtime, config.topics[0]!, from).pipe(Effect.catchTag("StartFromError", () =>
         Effect.fail(new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(from.afterId)}` }))
       ))
       return { ...config, from: { seq: floor + 1 } }
@@ -328,21 +336,20 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     new AckError({ group, eventId, detail: "the group is not running in this process" })
 
   const eventIdsToSeqs = (group: string, eventIds: ReadonlyArray<string>) =>
-    Effect.map(store.deadLetters({ group }), (dls) => {
+    Effect.map(store.admin.deadLetters({ group }), (dls) => {
       const wanted = new Set(eventIds)
       return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
     })
 
   const bus: BusShape = {
     sid,
-    store,
     defineTopic: (name, topicOptions) =>
       Effect.gen(function*() {
         const topic = yield* Effect.try({
           try: () => makeTopic(name, topicOptions),
           catch: (e) => (e instanceof TopicError ? e : new TopicError({ topic: String(name), detail: String(e) }))
         })
-        yield* store.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
+        yield* store.runtime.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
         topics.set(name, topic)
         return topic
       }),
@@ -354,14 +361,14 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.suspend(() => running.get(group)?.handle.ack(eventId) ?? Effect.fail(notOutstanding(group, eventId))),
     nack: (group, eventId, delayMs) =>
       Effect.suspend(() => running.get(group)?.handle.nack(eventId, delayMs) ?? Effect.fail(notOutstanding(group, eventId))),
-    getCursor: (topic, group) => Effect.map(store.getCursor(group, topic), (c) => c?.floor),
+    getCursor: (topic, group) => Effect.map(store.runtime.getCursor(group, topic), (c) => c?.floor),
     setCursor: (topic, group, position) =>
       Effect.gen(function*() {
         const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
         const from = typeof position === "string" ? parseStartFrom(position) : position
         if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID")
-        const floor = yield* floorOf(store, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))
-        const lease = yield* store.readLease(group)
+        const floor = yield* floorOf(store.runtime, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))
+        const lease = yield* store.runtime.readLease(group)
         const now = yield* Clock.currentTimeMillis
         if (heldByOther(lease, sid, now, host)) {
           return yield* new GroupError({
@@ -372,19 +379,20 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         const here = running.get(group)
         if (here !== undefined) {
           yield* stopGroup(group)
-          yield* store.setCursor(group, topic, floor, yield* Clock.currentTimeMillis)
+          yield* store.admin.setCursor(group, topic, floor, yield* Clock.currentTimeMillis)
           const config = resolveOptions(group, here.topic, here.options)
           if (config instanceof SubscribeError) return yield* config
           yield* start({ handler: here.handler, context: here.context, options: here.options, topic: here.topic }, config)
           return
         }
-        yield* store.setCursor(group, topic, floor, now)
+        yield* store.admin.setCursor(group, topic, floor, now)
       }),
-    deadLetters: (query) => store.deadLetters(query ?? {}),
+    deadLetters: (query) => store.admin.deadLetters(query ?? {}),
+    deliveries: (query) => store.admin.deliveries(query),
     requeue: (group, eventIds) =>
       Effect.gen(function*() {
         const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
-        const requeued = yield* store.requeue(group, seqs, yield* Clock.currentTimeMillis)
+        const requeued = yield* store.admin.requeue(group, seqs)
         if (requeued.length > 0) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
         return requeued.length
       }),
@@ -392,12 +400,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.gen(function*() {
         const [seq] = yield* eventIdsToSeqs(group, [eventId])
         if (seq === undefined) return false
-        const dropped = yield* store.dropDeadLetter(group, seq)
+        const dropped = yield* store.admin.dropDeadLetter(group, seq)
         if (dropped) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
         return dropped
       }),
-    read: (topic, afterSeq, limit) => store.readTopic(topic, afterSeq, limit),
-    latestByKey: (topic, keys) => store.latestByKey(topic, keys),
+    read: (topic, afterSeq, limit) => store.admin.readTopic(topic, afterSeq, limit),
+    latestByKey: (topic, keys) => store.runtime.latestByKey(topic, keys),
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     compact: (topic) => maintenance.compact(topic),
@@ -411,12 +419,4 @@ export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {
   /** The bus over whatever `Store` is provided. */
   static readonly layer = (options?: BusOptions): Layer.Layer<Bus, StoreError | BusOptionsError, Store> => Layer.effect(Bus, make(options))
 
-  /** The bus on a SQLite file (or `:memory:`). */
-  static readonly sqlite = (
-    options: Sqlite.SqliteOptions & BusOptions
-  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> => {
-    // The bus's own options go to the bus (which refuses unknown ones), the rest to the store.
-    const busOptions = Object.fromEntries(Object.entries(options).filter(([k]) => Object.hasOwn(busSpec.fields, k))) as BusOptions
-    return Bus.layer(busOptions).pipe(Layer.provideMerge(Sqlite.layer(options)))
-  }
 }

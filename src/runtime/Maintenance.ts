@@ -1,10 +1,11 @@
 /**
  * Maintenance: compaction and retention passes over the store, run on demand (`Bus.compact`,
  * `Bus.prune`, `sib compact`, `sib prune`) and by the bus on a `Clock` schedule. A pass walks one
- * topic in steps (`Store.compactStep` / `Store.pruneStep`), each one short transaction of at most
- * `batchSize` deletions (fewer when steps run past 20 ms), followed by a WAL checkpoint outside the
- * lock (`Store.checkpoint`) and a rest (by default as long as both took), so other writers, in this
- * process or another, take the write lock in between. Time is measured with `Clock`.
+ * topic in steps (`MaintenanceStore.compactStep` / `pruneStep`), each one short transaction of at
+ * most `batchSize` deletions (fewer when steps run past 20 ms), followed by a checkpoint of the
+ * database's log outside the lock where it has one (the `checkpoint` capability: SQLite's WAL) and
+ * a rest (by default as long as both took), so other writers, in this process or another, take the
+ * write lock in between. Time is measured with `Clock`.
  *
  * Settings come from the store (`topics.config`), so every process acts on the same ones whoever
  * defined the topic. What may be deleted (nothing above the slowest cursor, unless retention says
@@ -115,6 +116,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
   // One pass at a time per process: the schedule and an on-demand call do not walk the same topic twice.
   const lock = Semaphore.makeUnsafe(1)
   const batchSize = options.batchSize
+  const checkpoint = store.capabilities.checkpoint
 
   /**
    * Runs one step, timed (its duration is its write-lock hold), then the checkpoint of what it
@@ -125,7 +127,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       const t0 = yield* Clock.monotonicTimeNanos
       const result = yield* step
       const t1 = yield* Clock.monotonicTimeNanos
-      if (deleted(result) > 0) yield* store.checkpoint
+      if (deleted(result) > 0 && checkpoint !== undefined) yield* checkpoint
       const rest = elapsedMs(t0, yield* Clock.monotonicTimeNanos) * options.pauseRatio
       yield* rest > 0 ? Effect.sleep(rest) : Effect.yieldNow
       return [result, elapsedMs(t0, t1)] as const
@@ -133,11 +135,11 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
 
   const topicsWith = (operation: "compact" | "prune", wanted: string | undefined, applies: (s: TopicSettings) => boolean) =>
     Effect.gen(function*() {
-      const all = (yield* store.topics).map((t) => ({ name: t.name, settings: settingsOf(t.config) }))
+      const all = (yield* store.runtime.topics).map((t) => ({ name: t.name, settings: settingsOf(t.config) }))
       if (wanted === undefined) return all.filter((t) => applies(t.settings))
       const found = all.find((t) => t.name === wanted)
       const setting = operation === "compact" ? "compaction: true" : "retention: { maxAgeMs, maxCount }"
-      if (found === undefined && (yield* store.headSeq(wanted)) === 0) {
+      if (found === undefined && (yield* store.runtime.headSeq(wanted)) === 0) {
         return yield* new MaintenanceError({ operation, topic: wanted, detail: "there is no topic of that name (see sib topics)" })
       }
       if (found === undefined || !applies(found.settings)) {
@@ -159,7 +161,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       let slowestGroup: string | null = null
       while (from !== undefined) {
         const [r, ms]: readonly [CompactStepResult, number] = yield* timed(
-          store.compactStep({ topic, from, limit, now, deleteRetentionMs: settings.deleteRetentionMs }),
+          store.maintenance.compactStep({ topic, from, limit, now, deleteRetentionMs: settings.deleteRetentionMs }),
           (r) => r.superseded + r.tombstones
         )
         limit = nextLimit(limit, ms, batchSize)
@@ -185,7 +187,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       const now = yield* Clock.currentTimeMillis
       const expiredBefore = retention.maxAgeMs === undefined ? undefined : now - retention.maxAgeMs
       // Events published during the pass only make this bound older than it could be: safe.
-      const expiredUpto = retention.maxCount === undefined ? undefined : yield* store.floorForLast(topic, retention.maxCount)
+      const expiredUpto = retention.maxCount === undefined ? undefined : yield* store.admin.floorForLast(topic, retention.maxCount)
       let after: number | undefined = 0
       let limit = batchSize
       let deleted = 0, kept = 0, batches = 0, longest = 0
@@ -200,7 +202,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       yield* Effect.gen(function*() {
         while (after !== undefined) {
           const [r, ms]: readonly [PruneStepResult, number] = yield* timed(
-            store.pruneStep({
+            store.maintenance.pruneStep({
               topic, afterSeq: after, limit, expiredBefore, expiredUpto, retainUntilConsumed: retention.retainUntilConsumed
             }),
             (r) => r.deleted

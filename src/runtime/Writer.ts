@@ -15,7 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { StoreError } from "../store/errors.ts"
 import type {
-  AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, StoreShape, WriteBatch
+  AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, RuntimeStore, WriteBatch
 } from "../store/Store.ts"
 import type { EventDraft } from "../store/records.ts"
 import { BusClosedError } from "./errors.ts"
@@ -86,7 +86,7 @@ const empty: ReadonlyArray<never> = []
  * each commit (to wake their subscribers).
  */
 export const makeWriter = Effect.fnUntraced(function*(
-  store: StoreShape,
+  store: RuntimeStore,
   committed: (topics: ReadonlySet<string>) => void
 ) {
   let pending: Array<Pending> = []

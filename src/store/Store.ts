@@ -1,17 +1,49 @@
 /**
- * The `Store` service: the narrow, dialect-neutral contract between the runtime and a database.
- * It owns persistence only: appending events, reading them back in seq order, and keeping group
- * progress, attempts, dead letters and leases. It does not decide anything (when to retry, what an
- * ack floor means, who may consume); the runtime does, and hands the store plain records.
+ * The `Store` service: the dialect-neutral contract between the runtime and a database. It owns
+ * persistence only: appending events, reading them back in seq order, and keeping group progress,
+ * attempts, dead letters and leases. It does not decide anything (when to retry, what an ack floor
+ * means, who may consume); the runtime does, and hands the store plain records.
  *
- * Hot-path writes arrive as one `WriteBatch` applied in a single transaction, so the runtime can
- * group-commit publishes, acks and attempt records together. Group writes are fenced: a write for
- * a group whose lease belongs to another owner is skipped and reported, never applied.
+ * The contract is split by use, so each caller sees only what it needs:
+ * - `runtime`: what a running bus calls (group-committed writes, consumer reads, leases, cursors,
+ *   the topic registry), on its hot path;
+ * - `admin`: inspection and operator repairs (positions, counts, dead letters, moving a cursor);
+ * - `maintenance`: one bounded compaction or retention step at a time;
+ * - `capabilities`: what only some databases can do (detecting other connections' commits,
+ *   folding a write-ahead log back), each absent where the database has no such thing.
+ *
+ * ## Guarantees the runtime relies on
+ * 1. **Seq order is visibility order.** Seqs are global, increasing, never reused. Once a reader
+ *    can see the event with seq N, every event with a lower seq that will ever exist is already
+ *    visible: no later commit fills a gap below a seq someone has read. A consumer reads `seq >
+ *    position` and moves its position past what it saw, so a gap filled later would be skipped
+ *    for ever. SQLite keeps this for free (one writer at a time assigns seqs inside its write
+ *    lock); a Postgres sequence does not (a transaction that took seq 7 may commit after the one
+ *    that took 8), so a Postgres dialect must serialize appends or hold readers below the lowest
+ *    seq still in flight.
+ * 2. **A `WriteBatch` is one transaction**: all of it applies or none does. Appends are idempotent
+ *    by event id (the stored event comes back instead of a second copy).
+ * 3. **Group writes are fenced by the lease**, read inside the transaction: a progress, delivery,
+ *    dead-letter or lease-raise write for a group another owner holds is skipped and reported in
+ *    `fenced`; a fenced `AckWrite` rolls the whole batch back (the publishes that go with the ack
+ *    must not exist without it).
+ * 4. **Handler transactions serialize with every other write.** `beginTransaction` opens the
+ *    transaction a handler's own statements run in (`ctx.transaction`); its ack and publishes are
+ *    applied by `commit` inside it. Calls from the fiber that holds the transaction (its
+ *    `TransactionSlot`) run in it; on a database with one connection, everyone else's calls wait
+ *    until it commits or rolls back. The ack of a handler transaction is merged into the stored
+ *    cursor (`AckWrite`); the runtime applies it to its in-memory state in `onCommit`, before any
+ *    other store call, so a later `ProgressWrite` (which overwrites the stored cursor from memory)
+ *    already includes it. `progressNow` reads memory inside the transaction for the same reason.
+ * 5. **Each call is atomic** and reads only committed data; a call that fails changed nothing.
+ *
+ * How the store is built: the policy (fencing, ack merging, lease raising, what compaction and
+ * retention may delete) is written once in `policy/`, as programs of statements; a dialect
+ * (`sqlite/`) supplies the connection that runs them (`Driver.ts`).
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
-import type { SqlDialect } from "./dialect.ts"
 import type { StoreError } from "./errors.ts"
 import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenance.ts"
 import type {
@@ -106,11 +138,14 @@ export interface LeaseClaim {
   readonly now: number
 }
 
-/** What a group session needs to resume: its lease, cursors, open deliveries and key holds. */
+/** What a group session needs to resume on its topics: its lease, cursors, open deliveries, dead letters and key holds. */
 export interface GroupSnapshot {
   readonly lease: GroupLease | undefined
   readonly cursors: ReadonlyMap<string, Cursor>
   readonly deliveries: ReadonlyArray<Delivery>
+  /** The seqs of the group's dead letters. */
+  readonly deadLetterSeqs: ReadonlyArray<number>
+  /** The dead letters that hold their key (`onPoison: "hold"`). */
   readonly holds: ReadonlyArray<DeadLetter>
 }
 
@@ -139,6 +174,12 @@ export const TransactionSlot = Context.Reference<{ current: HandlerTransaction |
   defaultValue: () => ({ current: undefined })
 })
 
+/** A group's delivery records, or one event's in every group (at least one of the two). */
+export interface DeliveryQuery {
+  readonly group?: string | undefined
+  readonly eventId?: string | undefined
+}
+
 export interface DeadLetterQuery {
   readonly group?: string | undefined
   readonly topic?: string | undefined
@@ -151,11 +192,8 @@ export interface EventPage {
   readonly bytes: number
 }
 
-export interface StoreShape {
-  readonly dialect: SqlDialect
-  /** Where the data lives, for messages (a file path, `:memory:`, or a redacted URL). */
-  readonly location: string
-
+/** What a running bus calls: group-committed writes, consumer reads, leases, cursors and topics. */
+export interface RuntimeStore {
   /** Applies a batch in one transaction. Appends are idempotent by event id. */
   readonly commit: (batch: WriteBatch) => Effect.Effect<CommitResult, StoreError>
   /**
@@ -164,9 +202,7 @@ export interface StoreShape {
    */
   readonly beginTransaction: Effect.Effect<HandlerTransaction, StoreError>
 
-  /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit`. */
-  readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
-  /** A consumer's page: `readTopic`, with the payload bytes (as stored JSON) of the events returned. */
+  /** A consumer's page: events of `topic` with seq > `afterSeq`, ascending, at most `limit`, with their payload bytes. */
   readonly readPage: (topic: string, afterSeq: number, limit: number) => Effect.Effect<EventPage, StoreError>
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
@@ -180,8 +216,6 @@ export interface StoreShape {
   readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
   /** The floor that starts a group at the first event of `topic` stamped at or after `ts`. */
   readonly floorForTs: (topic: string, ts: number) => Effect.Effect<number, StoreError>
-  /** Changes whenever another connection commits (SQLite `data_version`); a cheap wake-up probe. */
-  readonly changeToken: Effect.Effect<number, StoreError>
 
   readonly readLease: (group: string) => Effect.Effect<GroupLease | undefined, StoreError>
   readonly claimLease: (claim: LeaseClaim) => Effect.Effect<boolean, StoreError>
@@ -190,21 +224,16 @@ export interface StoreShape {
   readonly loadGroup: (group: string, topics: ReadonlyArray<string>) => Effect.Effect<GroupSnapshot, StoreError>
   /** Creates the cursor at `floor` unless it exists; returns the stored cursor either way. */
   readonly initCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<Cursor, StoreError>
-  /**
-   * Moves a cursor (replay or skip): resets its ack state and forgets the group's retries on the
-   * topic and its dead letters above the new floor (those events will be delivered again).
-   */
-  readonly setCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<void, StoreError>
   readonly getCursor: (group: string, topic: string) => Effect.Effect<Cursor | undefined, StoreError>
-
-  readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
-  /** Moves dead letters back to their group as `requeued` deliveries with no attempts. */
-  readonly requeue: (group: string, seqs: ReadonlyArray<number> | "all", now: number) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
-  readonly dropDeadLetter: (group: string, seq: number) => Effect.Effect<boolean, StoreError>
 
   readonly upsertTopic: (name: string, config: Json, now: number) => Effect.Effect<void, StoreError>
   readonly topics: Effect.Effect<ReadonlyArray<TopicRecord>, StoreError>
+}
 
+/** Inspection and operator repairs: what `sib` commands and the bus's admin operations call. */
+export interface AdminStore {
+  /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit` (no cursor moves). */
+  readonly readTopic: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   /** Every topic that has events, by name. */
   readonly topicStats: Effect.Effect<ReadonlyArray<TopicStats>, StoreError>
   /** Every stored (group, topic) cursor, by group then topic, with the lease when someone holds it. */
@@ -213,21 +242,54 @@ export interface StoreShape {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+  /** Open delivery records (retries, suspects, requeued dead letters) of a group, or of an event in every group. */
+  readonly deliveries: (query: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
 
+  readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
+  /** Moves dead letters back to their group as `requeued` deliveries with no attempts. */
+  readonly requeue: (group: string, seqs: ReadonlyArray<number> | "all") => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
+  readonly dropDeadLetter: (group: string, seq: number) => Effect.Effect<boolean, StoreError>
   /**
-   * One bounded compaction step (one short transaction): deletes superseded events and expired
-   * tombstones at or below the slowest cursor, never one a dead letter or delivery row points to.
+   * Moves a cursor (replay or skip): resets its ack state and forgets the group's retries on the
+   * topic and its dead letters above the new floor (those events will be delivered again).
+   */
+  readonly setCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<void, StoreError>
+}
+
+/** Compaction and retention, one bounded step (one short transaction) at a time. */
+export interface MaintenanceStore {
+  /**
+   * Deletes superseded events and expired tombstones at or below the slowest cursor, never one a
+   * dead letter or delivery row points to (the rules are in `maintenance.ts`).
    */
   readonly compactStep: (step: CompactStep) => Effect.Effect<CompactStepResult, StoreError>
-  /** One bounded retention step (one short transaction): deletes the oldest expired events. */
+  /** Deletes the oldest expired events. */
   readonly pruneStep: (step: PruneStep) => Effect.Effect<PruneStepResult, StoreError>
+}
+
+/**
+ * What only some databases can do. A bus adapts: without `changeToken` it sees other processes'
+ * events only when something else wakes its groups (its own publishes, a retry, a poll of its own).
+ */
+export interface StoreCapabilities {
   /**
-   * Moves committed writes from the write-ahead log into the database file without holding the
-   * write lock (SQLite: a passive WAL checkpoint; the steps above skip the automatic one, so their
-   * duration is their lock hold). Called after each step that deleted something. A dialect
-   * without such a log does nothing.
+   * Change detection: a number that changes whenever another connection commits (SQLite's
+   * `data_version`). A bus polls it to wake its groups for events other processes published.
    */
-  readonly checkpoint: Effect.Effect<void, StoreError>
+  readonly changeToken?: Effect.Effect<number, StoreError> | undefined
+  /**
+   * Moves committed writes from a write-ahead log into the database without holding the write
+   * lock (SQLite: a passive WAL checkpoint). Maintenance steps leave it to the caller, who runs it
+   * after each step that deleted something, so a step's duration is its lock hold alone.
+   */
+  readonly checkpoint?: Effect.Effect<void, StoreError> | undefined
+}
+
+export interface StoreShape {
+  readonly runtime: RuntimeStore
+  readonly admin: AdminStore
+  readonly maintenance: MaintenanceStore
+  readonly capabilities: StoreCapabilities
 }
 
 export class Store extends Context.Service<Store, StoreShape>()("sibus/store/Store") {}

@@ -23,9 +23,10 @@ export class StoreError extends Data.TaggedError("StoreError")<{
  * - `unreadable`: the file is missing its directory, not a database, or not accessible.
  * - `newer`: it was written by a newer sibus (it has migrations this version does not know).
  * - `migration`: a migration failed; nothing was started.
+ * - `unsupported`: the location names a database this version cannot use (a `postgres://` URL).
  */
 export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{
-  readonly reason: "unreadable" | "newer" | "migration"
+  readonly reason: "unreadable" | "newer" | "migration" | "unsupported"
   readonly location: string
   readonly detail: string
 }> {
@@ -37,6 +38,8 @@ export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{
         return `database ${this.location} was written by a newer version of sibus (${this.detail}); upgrade sibus to use it`
       case "migration":
         return `cannot migrate database ${this.location}: ${this.detail}`
+      case "unsupported":
+        return `cannot open ${this.location}: ${this.detail}`
     }
   }
 }

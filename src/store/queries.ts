@@ -1,13 +1,28 @@
 /**
  * Every statement the store runs after start-up, built with Kysely against the schema and compiled
- * once per dialect. Each is a small named unit; dialect differences stay in the dialect folders.
+ * once per dialect. Each is a small named unit. The few that need a dialect's own SQL (reading a
+ * list of values passed as one JSON parameter) come from the dialect (`DialectStatements`).
  */
 import { type Kysely, sql } from "kysely"
 import { eventColumns } from "./records.ts"
 import type { Database } from "./schema.ts"
-import { template } from "./template.ts"
+import { type Template, template } from "./template.ts"
 
-export const makeQueries = (db: Kysely<Database>) => ({
+/** Statements a dialect writes in its own SQL. */
+export interface DialectStatements {
+  /** The events of a JSON array of seqs (one statement for many point reads), by seq. */
+  readonly eventsBySeqs: Template<"seqs">
+  /**
+   * The latest event of each key in `keys` (a JSON array), one index probe per key, in one
+   * statement; tombstones (payload JSON `null`) are left out.
+   */
+  readonly latestOfKeys: Template<"topic" | "keys">
+}
+
+/** The statements of a dialect: the shared ones built with its Kysely, and its own. */
+export const makeStatements = (db: Kysely<Database>, dialect: DialectStatements) => ({ ...sharedStatements(db), ...dialect })
+
+const sharedStatements = (db: Kysely<Database>) => ({
   insertEvent: template<"id" | "ts" | "topic" | "key" | "partition" | "headers" | "payload" | "causedBy" | "tags" | "sid">(
     (p) =>
       db.insertInto("events").values({
@@ -21,12 +36,6 @@ export const makeQueries = (db: Kysely<Database>) => ({
       .where("topic", "=", p("topic")).where("key", "=", p("key")).orderBy("seq", "desc").limit(1)
   ),
   eventBySeq: template<"seq">((p) => db.selectFrom("events").select(eventColumns).where("seq", "=", p("seq"))),
-  /** The events of a JSON array of seqs (one statement for many point reads), by seq. */
-  eventsBySeqs: template<"seqs">((p) =>
-    db.selectFrom("events").select(eventColumns)
-      .where("seq", "in", (eb) => eb.selectFrom(sql<{ value: number }>`json_each(${p("seqs")})`.as("s")).select("s.value"))
-      .orderBy("seq")
-  ),
   readTopic: template<"topic" | "after" | "limit">((p) =>
     db.selectFrom("events").select(eventColumns)
       .where("topic", "=", p("topic")).where("seq", ">", p("after"))
@@ -104,6 +113,9 @@ export const makeQueries = (db: Kysely<Database>) => ({
   groupDeliveries: template<"group">((p) =>
     db.selectFrom("deliveries").selectAll().where("grp", "=", p("group")).orderBy("seq")
   ),
+  eventDeliveries: template<"eventId">((p) =>
+    db.selectFrom("deliveries").selectAll().where("event_id", "=", p("eventId")).orderBy("grp")
+  ),
   upsertDelivery: template<
     "group" | "seq" | "topic" | "eventId" | "attempts" | "state" | "nextAttemptAt" | "lastError" |
     "lastErrorStack" | "firstFailedAt" | "lastFailedAt"
@@ -152,6 +164,9 @@ export const makeQueries = (db: Kysely<Database>) => ({
   deleteDeadLettersAbove: template<"group" | "topic" | "floor">((p) =>
     db.deleteFrom("dead_letters").where("grp", "=", p("group")).where("topic", "=", p("topic")).where("seq", ">", p("floor"))
   ),
+  groupDeadLetterSeqs: template<"group">((p) =>
+    db.selectFrom("dead_letters").select(["seq", "topic"]).where("grp", "=", p("group")).orderBy("seq")
+  ),
   groupHolds: template<"group">((p) =>
     db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("holds_key", "=", 1).orderBy("seq")
   ),
@@ -178,7 +193,6 @@ export const makeQueries = (db: Kysely<Database>) => ({
       }))
   ),
   topics: template(() => db.selectFrom("topics").selectAll().orderBy("name")),
-  lastSeq: template(() => db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq"))),
 
   topicStats: template(() =>
     db.selectFrom("events")
@@ -213,20 +227,6 @@ export const makeQueries = (db: Kysely<Database>) => ({
   ),
 
   // ---- current state per key, compaction and retention ------------------------------------------
-  /**
-   * The latest event of each key in `keys` (a JSON array), one index probe per key, in one
-   * statement (`latestOfKey` is cheaper for one key); tombstones (payload JSON `null`) read as
-   * absent. SQLite's `json_each`; a Postgres dialect spells it `jsonb_array_elements_text`.
-   */
-  latestOfKeys: template<"topic" | "keys">((p) =>
-    db.selectFrom("events").select(eventColumns)
-      .where("seq", "in", (eb) =>
-        eb.selectFrom(sql<{ value: string }>`json_each(${p("keys")})`.as("k")).select((k) =>
-          k.selectFrom("events as l").select((l) => l.fn.max("l.seq").as("m"))
-            .where("l.topic", "=", p("topic")).where("l.key", "=", sql.ref<string>("k.value")).as("m")
-        ))
-      .where("payload", "!=", sql.lit("null"))
-  ),
   /** The group with the lowest ack floor on `topic` (none when no group has a cursor there). */
   slowestCursor: template<"topic">((p) =>
     db.selectFrom("cursors").select(["grp", "floor"]).where("topic", "=", p("topic")).orderBy("floor").orderBy("grp").limit(1)
@@ -271,4 +271,4 @@ export const makeQueries = (db: Kysely<Database>) => ({
   deleteEvent: template<"seq">((p) => db.deleteFrom("events").where("seq", "=", p("seq")))
 })
 
-export type Queries = ReturnType<typeof makeQueries>
+export type Statements = ReturnType<typeof makeStatements>

@@ -8,14 +8,16 @@ import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { Bus, type BusShape } from "../../src/runtime/Bus.ts"
+import type { BusShape } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 import { sib } from "../helpers/sib.ts"
+import { Store } from "../../src/store/Store.ts"
 
 const jsonLines = (text: string) => text.trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>)
 
 /** A directory whose sib.db was prepared by `setup` (a bus with no scheduled maintenance). */
-const prepared = async (setup: (bus: BusShape) => Effect.Effect<unknown, unknown>) => {
+const prepared = async (setup: (bus: BusShape) => Effect.Effect<unknown, unknown, Store>) => {
   const dir = makeTmpDir()
   await Effect.runPromise(Effect.scoped(Effect.flatMap(Effect.service(Bus), setup).pipe(
     Effect.provide(Bus.sqlite({ filename: join(dir, "sib.db"), maintenance: false }))
@@ -26,11 +28,11 @@ const prepared = async (setup: (bus: BusShape) => Effect.Effect<unknown, unknown
 /** Marks `seq` of `topic` dead for `group` (as a consumer would after its attempts), and places its cursor. */
 const deadLetterAndCursor = (bus: BusShape, group: string, topic: string, seq: number, floor: number) =>
   Effect.gen(function*() {
-    const store = bus.store
-    yield* store.claimLease({ group, expectedOwner: null, owner: "test", pid: null, host: null, expiresAt: 1, now: 1 })
-    yield* store.initCursor(group, topic, floor, 1)
-    const event = (yield* store.readSeqs([seq]))[0]!
-    yield* store.commit({
+    const store = yield* Store
+    yield* store.runtime.claimLease({ group, expectedOwner: null, owner: "test", pid: null, host: null, expiresAt: 1, now: 1 })
+    yield* store.runtime.initCursor(group, topic, floor, 1)
+    const event = (yield* store.runtime.readSeqs([seq]))[0]!
+    yield* store.runtime.commit({
       now: 1, appends: [], progress: [], deliveries: [],
       deadLetters: [{
         owner: "test",
@@ -40,7 +42,7 @@ const deadLetterAndCursor = (bus: BusShape, group: string, topic: string, seq: n
         }
       }]
     })
-    yield* store.releaseLease(group, "test", 1)
+    yield* store.runtime.releaseLease(group, "test", 1)
   })
 
 /** Events stored for `topic` (read directly: one subprocess less per check). */
@@ -97,7 +99,7 @@ describe("sib compact", () => {
         yield* bus.defineTopic("plain")
         const events = yield* bus.publishAll(Array.from({ length: 6 }, (_, i) => ({ topic: "state", payload: i, key: "k" })))
         yield* bus.publishAll([{ topic: "other", payload: 1, key: "k" }, { topic: "other", payload: 2, key: "k" }, { topic: "plain", payload: 1 }])
-        yield* bus.store.initCursor("slow", "state", events[2]!.seq, 1)
+        yield* (yield* Store).runtime.initCursor("slow", "state", events[2]!.seq, 1)
       }))
 
     const refusals = [
@@ -160,7 +162,7 @@ describe("sib prune", () => {
         const jobs = yield* bus.publishAll(Array.from({ length: 6 }, (_, i) => ({ topic: "jobs", payload: i })))
         yield* bus.publishAll(Array.from({ length: 4 }, (_, i) => ({ topic: "metrics", payload: i })))
         yield* deadLetterAndCursor(bus, "workers", "jobs", jobs[0]!.seq, jobs[2]!.seq)
-        yield* bus.store.initCursor("dashboard", "metrics", 0, 1)
+        yield* (yield* Store).runtime.initCursor("dashboard", "metrics", 0, 1)
       }))
 
     const refused = await sib(["prune", "--topic", "state"], { cwd: dir })

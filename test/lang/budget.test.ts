@@ -19,7 +19,7 @@ import { Budget, bytesInFlight, defaultLimits, type Limits } from "../../src/lan
 import { startProgram } from "../../src/program/start.ts"
 import { runTests } from "../../src/program/testRunner.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import type { DeadLetter } from "../../src/store/records.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 

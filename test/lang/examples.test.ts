@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { loadProgram } from "../../src/program/load.ts"
 import { startProgram } from "../../src/program/start.ts"
 import { runTests } from "../../src/program/testRunner.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const main = join(import.meta.dirname, "..", "..", "dsl-examples", "main.sib")

@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import { loadProgram } from "../../src/program/load.ts"
 import { startProgram } from "../../src/program/start.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 
 const loadFails = async (text: string): Promise<string> => {
   const exit = await Effect.runPromiseExit(loadProgram([{ file: "hostile.sib", text }]))

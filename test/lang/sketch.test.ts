@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import { join } from "node:path"
 import { loadProgram } from "../../src/program/load.ts"
 import { startProgram } from "../../src/program/start.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const sketch = join(import.meta.dirname, "..", "fixtures", "sketch", "sketch.sib")

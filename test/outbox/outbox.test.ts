@@ -15,7 +15,7 @@ import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "../../src/out
 import { make, Outbox, type OutboxMessage } from "../../src/outbox/Outbox.ts"
 import { createOutbox } from "../../src/promise.ts"
 import { OutboxRelay, start } from "../../src/outbox/Relay.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { makeTmpDir, tmpDir } from "../helpers/tmp.ts"
 import { advance } from "../helpers/recorder.ts"
 import { createOrders, eventually, openApp, rows } from "./setup.ts"

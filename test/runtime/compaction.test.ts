@@ -16,10 +16,11 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { loadProgram } from "../../src/program/load.ts"
 import { runTests } from "../../src/program/testRunner.ts"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance } from "../helpers/recorder.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
+import { Store } from "../../src/store/Store.ts"
 
 const slow = process.env.SIB_SLOW === "1"
 const keys = ["k0", "k1", "k2", "k3", "k4"]
@@ -84,7 +85,7 @@ const runScenario = (s: Scenario, file: string) =>
         const expected = [...latest].filter(([, e]) => e.payload !== null).map(([k, e]) => [k, e.id])
         expect([...stored].map(([k, e]) => [k, e.id]).sort(), `latestByKey after ${where}`).toEqual(expected.sort())
         for (const dl of yield* bus.deadLetters()) {
-          expect((yield* bus.store.readSeqs([dl.seq])).length, `dead letter ${dl.seq} of ${dl.group} after ${where}`).toBe(1)
+          expect((yield* (yield* Store).runtime.readSeqs([dl.seq])).length, `dead letter ${dl.seq} of ${dl.group} after ${where}`).toBe(1)
         }
       })
 

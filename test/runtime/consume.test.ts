@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Latch, Random } from "effect"
 import { TestClock } from "effect/testing"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { AckError, SubscribeError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
 import type { Event } from "../../src/store/records.ts"
@@ -402,7 +402,7 @@ describe("consumer groups", () => {
       yield* Fiber.join(stopping)
       assert.strictEqual(yield* bus.getCursor("t", "g"), 0)
       const store = yield* Store
-      assert.deepStrictEqual((yield* store.loadGroup("g", ["t"])).deliveries, [])
+      assert.deepStrictEqual((yield* store.runtime.loadGroup("g", ["t"])).deliveries, [])
       const rec2 = yield* makeRecorder
       yield* bus.subscribe("t", "g", rec2.handler())
       const [again] = yield* rec2.take(1)

@@ -15,9 +15,10 @@ import fc from "fast-check"
 import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import type { HostInfo } from "../../src/runtime/host.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
+import { Store } from "../../src/store/Store.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -127,16 +128,16 @@ const runScenario = async (s: Scenario) => {
     const deadline = Date.now() + 15_000
     for (;;) {
       const stats = bus.groupStats("g")
-      const head = await current.rt.runPromise(bus.store.headSeq("t"))
+      const head = await current.rt.runPromise(Effect.flatMap(Effect.service(Store), (store) => store.runtime.headSeq("t")))
       if (stats !== undefined && (stats.floors.t ?? 0) >= head && stats.buffered === 0) break
       if (Date.now() > deadline) throw new Error(`did not catch up: ${JSON.stringify(stats)} head ${head}`)
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
     for (const dl of await current.rt.runPromise(bus.deadLetters({ group: "g" }))) {
-      const [event] = await current.rt.runPromise(bus.store.readSeqs([dl.seq]))
+      const [event] = await current.rt.runPromise(Effect.flatMap(Effect.service(Store), (store) => store.runtime.readSeqs([dl.seq])))
       dead.add((event!.payload as { n: number }).n)
     }
-    const head = await current.rt.runPromise(bus.store.headSeq("t"))
+    const head = await current.rt.runPromise(Effect.flatMap(Effect.service(Store), (store) => store.runtime.headSeq("t")))
     await current.rt.dispose()
     current.handle.close()
     endings.push("graceful")

@@ -1,7 +1,7 @@
 /** Publishing: validation before any write, idempotency by id, atomic batches, topic schemas. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { PublishError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
 
@@ -12,7 +12,7 @@ const countAll = Effect.gen(function*() {
   const store = yield* Store
   const topics = ["t", "orders", "bad topic", "x"]
   let n = 0
-  for (const t of topics) n += (yield* store.readTopic(t, 0, 10_000)).length
+  for (const t of topics) n += (yield* store.admin.readTopic(t, 0, 10_000)).length
   return n
 })
 

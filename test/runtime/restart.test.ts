@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, ManagedRuntime, References } from "effect"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { GroupError } from "../../src/runtime/errors.ts"
 import { makeRecorder } from "../helpers/recorder.ts"
 import { tmpDb } from "../helpers/tmp.ts"

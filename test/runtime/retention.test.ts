@@ -6,15 +6,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Layer, Logger } from "effect"
-import { Bus, type BusOptions, type BusShape } from "../../src/runtime/Bus.ts"
+import type { BusOptions, BusShape } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { BusOptionsError, type MaintenanceError } from "../../src/runtime/errors.ts"
 import type { StoreError } from "../../src/store/errors.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, settle } from "../helpers/recorder.ts"
 import { tmpDb } from "../helpers/tmp.ts"
+import { Store } from "../../src/store/Store.ts"
 
 /** Runs `f` on a bus over a fresh SQLite file, with the log lines collected in `logs`. */
-const withBus = <A, E>(options: BusOptions, f: (bus: BusShape, logs: Array<string>) => Effect.Effect<A, E>) =>
+const withBus = <A, E>(options: BusOptions, f: (bus: BusShape, logs: Array<string>) => Effect.Effect<A, E, Store>) =>
   Effect.gen(function*() {
     const filename = yield* tmpDb
     const logs: Array<string> = []
@@ -74,7 +76,7 @@ describe("retention", () => {
         const [done] = yield* bus.prune()
         assert.deepStrictEqual([done!.topic, done!.deleted, done!.waitingFor], ["t", 3, null])
         assert.deepStrictEqual(payloads(yield* bus.read("t", 0, 100)), [8, 9, 10])
-        assert.deepStrictEqual((yield* bus.store.groupPositions).map((p) => p.skipped), [0])
+        assert.deepStrictEqual((yield* (yield* Store).admin.groupPositions).map((p) => p.skipped), [0])
       })
     ))
 
@@ -94,7 +96,7 @@ describe("retention", () => {
         const [r] = yield* bus.prune("t")
         assert.deepStrictEqual([r!.deleted, r!.skipped, r!.waitingFor], [7, [{ group: "g", events: 7 }], null])
         assert.match(logs.join("\n"), /retention on t deleted 7 event\(s\) group g had not processed \(retainUntilConsumed: false\); it goes on from the oldest remaining event/)
-        assert.deepStrictEqual((yield* bus.store.groupPositions).map((p) => [p.cursor.group, p.skipped]), [["g", 7]])
+        assert.deepStrictEqual((yield* (yield* Store).admin.groupPositions).map((p) => [p.cursor.group, p.skipped]), [["g", 7]])
 
         yield* Deferred.succeed(gate, undefined)
         yield* advance(100)
@@ -102,7 +104,7 @@ describe("retention", () => {
         assert.deepStrictEqual(handled.slice(-3), [8, 9, 10])
         assert.deepStrictEqual(handled, [...handled].sort((a, b) => a - b))
         assert.isAtMost(handled.length, 10 - 7 + 2)
-        const head = yield* bus.store.headSeq("t")
+        const head = yield* (yield* Store).runtime.headSeq("t")
         assert.strictEqual(yield* bus.getCursor("t", "g"), head)
       })
     ))
@@ -134,7 +136,7 @@ describe("retention", () => {
         const [compacted] = yield* bus.compact("state")
         assert.deepStrictEqual([compacted!.superseded, compacted!.tombstones, compacted!.kept], [1, 1, 1])
         assert.deepStrictEqual(payloads(yield* bus.read("state", 0, 10)), [{ v: 1 }, { v: 3 }])
-        assert.deepStrictEqual([...(yield* bus.store.latestByKey("state", ["a", "b"])).entries()].map(([k, e]) => [k, e.payload]), [["a", { v: 3 }]])
+        assert.deepStrictEqual([...(yield* (yield* Store).runtime.latestByKey("state", ["a", "b"])).entries()].map(([k, e]) => [k, e.payload]), [["a", { v: 3 }]])
 
         failing = false
         seen.length = 0
@@ -159,14 +161,14 @@ describe("compaction on the schedule", () => {
         for (let i = 0; i < 5; i++) yield* bus.publish("state", { pid: 1, n: i })
         yield* bus.publish("state", { pid: 2, n: 0 })
         yield* bus.publish("state", null, { key: "2" })
-        assert.deepStrictEqual([...(yield* bus.store.latestByKey("state", ["1", "2"])).keys()], ["1"])
+        assert.deepStrictEqual([...(yield* (yield* Store).runtime.latestByKey("state", ["1", "2"])).keys()], ["1"])
         yield* advance(1000)
         assert.strictEqual(seen.length, 7, "the group saw every event, the tombstone too")
         assert.deepStrictEqual(payloads(yield* bus.read("state", 0, 100)), [{ pid: 1, n: 4 }, null])
         assert.match(logs.join("\n"), /compacted state: deleted 5 superseded event\(s\) and 0 tombstone\(s\) in \d+ transaction\(s\)/)
         yield* advance(9000)
         assert.deepStrictEqual(payloads(yield* bus.read("state", 0, 100)), [{ pid: 1, n: 4 }], "the tombstone is gone, and with it key 2")
-        assert.deepStrictEqual([...(yield* bus.store.latestByKey("state", ["1", "2"])).keys()], ["1"])
+        assert.deepStrictEqual([...(yield* (yield* Store).runtime.latestByKey("state", ["1", "2"])).keys()], ["1"])
       })
     ))
 
@@ -237,10 +239,10 @@ describe("refused input changes nothing", () => {
           assert.strictEqual(e._tag, "TopicError")
           assert.match(e.message, message)
         }
-        assert.deepStrictEqual(yield* bus.store.topics, [])
+        assert.deepStrictEqual(yield* (yield* Store).runtime.topics, [])
         const ok = yield* bus.defineTopic("t", { compaction: true, deleteRetentionMs: 0, retention: { maxAgeMs: 10, retainUntilConsumed: false } })
         assert.strictEqual(ok.name, "t")
-        assert.deepStrictEqual((yield* bus.store.topics)[0]!.config, {
+        assert.deepStrictEqual((yield* (yield* Store).runtime.topics)[0]!.config, {
           compaction: true, deleteRetentionMs: 0, retention: { maxAgeMs: 10, retainUntilConsumed: false }
         })
       })

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, ManagedRuntime } from "effect"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { StoreError } from "../../src/store/errors.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
 import { Store } from "../../src/store/Store.ts"
@@ -19,10 +19,13 @@ describe("supervision", () => {
         const store = yield* Sqlite.make({ filename: ":memory:" })
         return Store.of({
           ...store,
-          readPage: (topic, after, limit) =>
-            topic === "flaky" && failuresLeft > 0
-              ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("disk I/O error") }))))
-              : store.readPage(topic, after, limit)
+          runtime: {
+            ...store.runtime,
+            readPage: (topic, after, limit) =>
+              topic === "flaky" && failuresLeft > 0
+                ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("disk I/O error") }))))
+                : store.runtime.readPage(topic, after, limit)
+          }
         })
       }))
       const logger = Logger.make((options) => {

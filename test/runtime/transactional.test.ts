@@ -8,12 +8,12 @@ import { Deferred, Effect, Exit, Fiber } from "effect"
 import { join } from "node:path"
 import { rmSync } from "node:fs"
 import SqliteDatabase from "better-sqlite3"
-import { Bus } from "../../src/runtime/Bus.ts"
+import { Bus } from "../../src/facade/Bus.ts"
 import { PublishError } from "../../src/runtime/errors.ts"
 import type { Event } from "../../src/store/records.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
 import { StoreError } from "../../src/store/errors.ts"
-import { Store, type StoreShape } from "../../src/store/Store.ts"
+import { type RuntimeStore, Store } from "../../src/store/Store.ts"
 import { makeWriter } from "../../src/runtime/Writer.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
@@ -56,7 +56,7 @@ describe("handler publishes commit with the ack", () => {
       assert.strictEqual(audit[0]!.seq, invoices[0]!.seq + 1)
       // The ack is in the store at once (not only after the flusher's interval).
       const store = yield* Store
-      const cursor = yield* store.getCursor("billing", "orders")
+      const cursor = yield* store.runtime.getCursor("billing", "orders")
       assert.isTrue(cursor!.floor >= order.seq || cursor!.acked.some(([a, b]) => a <= order.seq && order.seq <= b))
     })))
 
@@ -247,14 +247,14 @@ describe("handler publishes commit with the ack", () => {
     Effect.gen(function*() {
       const real = yield* Store
       // The real store, failing any transaction that appends the event with id "bad".
-      const store: StoreShape = {
-        ...real,
+      const store: RuntimeStore = {
+        ...real.runtime,
         commit: (batch) =>
-          batch.appends.some((a) => a.id === "bad") ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk full") })) : real.commit(batch)
+          batch.appends.some((a) => a.id === "bad") ? Effect.fail(new StoreError({ op: "commit", cause: new Error("disk full") })) : real.runtime.commit(batch)
       }
       for (const group of ["g", "h"]) {
-        yield* real.claimLease({ group, expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
-        yield* real.initCursor(group, "in", 0, 0)
+        yield* real.runtime.claimLease({ group, expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
+        yield* real.runtime.initCursor(group, "in", 0, 0)
       }
       const draft = (id: string) => ({
         id, ts: 0, topic: "out", key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: null
@@ -278,11 +278,11 @@ describe("handler publishes commit with the ack", () => {
       writer.enqueue({ appends: [draft("g4")], acks: ack("g", 4), cancelled }, record("g4", "g"))
       while (outcomes.length < 4) yield* Effect.yieldNow
       assert.deepStrictEqual(outcomes, ["g1 Failure", "g2 Failure", "h3 Success", "g4 Failure"])
-      assert.strictEqual(yield* real.eventById("g2"), undefined)
-      assert.strictEqual(yield* real.eventById("g4"), undefined)
-      assert.notStrictEqual(yield* real.eventById("h3"), undefined)
-      const g = yield* real.getCursor("g", "in")
-      const h = yield* real.getCursor("h", "in")
+      assert.strictEqual(yield* real.runtime.eventById("g2"), undefined)
+      assert.strictEqual(yield* real.runtime.eventById("g4"), undefined)
+      assert.notStrictEqual(yield* real.runtime.eventById("h3"), undefined)
+      const g = yield* real.runtime.getCursor("g", "in")
+      const h = yield* real.runtime.getCursor("h", "in")
       assert.deepStrictEqual([g!.floor, g!.acked], [0, []])
       assert.deepStrictEqual([h!.floor, h!.acked], [0, [[3, 3]]])
     }).pipe(Effect.scoped, Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
@@ -290,27 +290,27 @@ describe("handler publishes commit with the ack", () => {
   it.effect("store: a fenced ack rolls back the publishes in its transaction", () =>
     Effect.gen(function*() {
       const store = yield* Store
-      const owned = yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
+      const owned = yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: null, host: null, expiresAt: 10_000, now: 0 })
       assert.isTrue(owned)
-      yield* store.initCursor("g", "in", 0, 0)
+      yield* store.runtime.initCursor("g", "in", 0, 0)
       const draft = (id: string) => ({
         id, ts: 0, topic: "out", key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: null
       })
-      const fenced = yield* Effect.exit(store.commit({
+      const fenced = yield* Effect.exit(store.runtime.commit({
         now: 0, appends: [draft("x")], progress: [], deliveries: [], deadLetters: [],
         acks: [{ group: "g", owner: "B", topic: "in", seq: 1 }]
       }))
       assert.isTrue(Exit.isFailure(fenced))
-      assert.strictEqual(yield* store.eventById("x"), undefined)
-      yield* store.commit({
+      assert.strictEqual(yield* store.runtime.eventById("x"), undefined)
+      yield* store.runtime.commit({
         now: 0, appends: [draft("y")], progress: [], deliveries: [], deadLetters: [],
         acks: [{ group: "g", owner: "A", topic: "in", seq: 2 }, { group: "g", owner: "A", topic: "in", seq: 1 }]
       })
-      assert.notStrictEqual(yield* store.eventById("y"), undefined)
-      const cursor = yield* store.getCursor("g", "in")
+      assert.notStrictEqual(yield* store.runtime.eventById("y"), undefined)
+      const cursor = yield* store.runtime.getCursor("g", "in")
       assert.deepStrictEqual([cursor!.floor, cursor!.acked], [2, []])
-      yield* store.commit({ now: 0, appends: [], progress: [], deliveries: [], deadLetters: [], acks: [{ group: "g", owner: "A", topic: "in", seq: 5 }] })
-      const after = yield* store.getCursor("g", "in")
+      yield* store.runtime.commit({ now: 0, appends: [], progress: [], deliveries: [], deadLetters: [], acks: [{ group: "g", owner: "A", topic: "in", seq: 5 }] })
+      const after = yield* store.runtime.getCursor("g", "in")
       assert.deepStrictEqual([after!.floor, after!.acked], [2, [[5, 5]]])
     }).pipe(Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
 
@@ -397,7 +397,7 @@ describe("ctx.transaction: the handler's own writes commit with its ack", () => 
       const updated = yield* bus.read("ledger.updated", 0, 10)
       assert.deepStrictEqual(updated.map((u) => u.causedBy), [[event.id]])
       const store = yield* Store
-      assert.strictEqual((yield* store.getCursor("ledger", "payments"))!.floor, event.seq)
+      assert.strictEqual((yield* store.runtime.getCursor("ledger", "payments"))!.floor, event.seq)
     })))
 
   it.effect("other store work waits while a transaction is open; bus.publish inside it is refused at once", () =>

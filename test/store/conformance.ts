@@ -32,7 +32,7 @@ const compactAll = (store: Store["Service"], topic: string, now: number, deleteR
     let from: CompactPosition | undefined = compactStart
     const total = { superseded: 0, tombstones: 0, kept: 0, waiting: 0, steps: 0, slowestGroup: undefined as string | undefined }
     while (from !== undefined) {
-      const r: CompactStepResult = yield* store.compactStep({ topic, from, limit, now, deleteRetentionMs })
+      const r: CompactStepResult = yield* store.maintenance.compactStep({ topic, from, limit, now, deleteRetentionMs })
       assert.isAtMost(r.superseded + r.tombstones, limit)
       total.superseded += r.superseded
       total.tombstones += r.tombstones
@@ -55,7 +55,7 @@ const pruneAll = (
     let after: number | undefined = 0
     const total = { deleted: 0, kept: 0, skipped: new Map<string, number>(), waitingFor: undefined as string | undefined }
     while (after !== undefined) {
-      const r: PruneStepResult = yield* store.pruneStep({ expiredBefore: undefined, expiredUpto: undefined, ...step, afterSeq: after, limit })
+      const r: PruneStepResult = yield* store.maintenance.pruneStep({ expiredBefore: undefined, expiredUpto: undefined, ...step, afterSeq: after, limit })
       assert.isAtMost(r.deleted, limit)
       total.deleted += r.deleted
       total.kept += r.kept
@@ -76,16 +76,16 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("appends assign increasing seqs and read back in order", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", { n: 1 }), draft("b", "u", 2), draft("c", "t", [3])] })
+          const r = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("a", "t", { n: 1 }), draft("b", "u", 2), draft("c", "t", [3])] })
           const seqs = r.appended.map((a) => a.seq)
           assert.isTrue(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!)
           assert.deepStrictEqual(r.appended.map((a) => a.existing), [undefined, undefined, undefined])
-          const events = yield* store.readTopic("t", 0, 10)
+          const events = yield* store.admin.readTopic("t", 0, 10)
           assert.deepStrictEqual(events.map((e) => [e.id, e.payload]), [["a", { n: 1 }], ["c", [3]]])
-          assert.deepStrictEqual(yield* store.readTopic("t", seqs[0]!, 10).pipe(Effect.map((es) => es.map((e) => e.id))), ["c"])
-          assert.deepStrictEqual(yield* store.readTopic("t", 0, 1).pipe(Effect.map((es) => es.map((e) => e.id))), ["a"])
-          assert.strictEqual(yield* store.headSeq("t"), seqs[2])
-          assert.strictEqual(yield* store.headSeq("none"), 0)
+          assert.deepStrictEqual(yield* store.admin.readTopic("t", seqs[0]!, 10).pipe(Effect.map((es) => es.map((e) => e.id))), ["c"])
+          assert.deepStrictEqual(yield* store.admin.readTopic("t", 0, 1).pipe(Effect.map((es) => es.map((e) => e.id))), ["a"])
+          assert.strictEqual(yield* store.runtime.headSeq("t"), seqs[2])
+          assert.strictEqual(yield* store.runtime.headSeq("none"), 0)
         })
       ))
 
@@ -93,19 +93,19 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
       withStore((store) =>
         Effect.gen(function*() {
           const big = "x".repeat(1000)
-          yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", big), draft("b", "t", big), draft("c", "t", { n: 1 })] })
-          const all = yield* store.readPage("t", 0, 10)
+          yield* store.runtime.commit({ ...emptyBatch, appends: [draft("a", "t", big), draft("b", "t", big), draft("c", "t", { n: 1 })] })
+          const all = yield* store.runtime.readPage("t", 0, 10)
           assert.deepStrictEqual(all.events.map((e) => e.id), ["a", "b", "c"])
           assert.strictEqual(all.bytes, 2 * 1002 + JSON.stringify({ n: 1 }).length)
-          assert.deepStrictEqual((yield* store.readPage("t", 0, 2)).events.map((e) => e.id), ["a", "b"])
-          assert.deepStrictEqual(yield* store.readPage("t", 99, 10), { events: [], bytes: 0 })
+          assert.deepStrictEqual((yield* store.runtime.readPage("t", 0, 2)).events.map((e) => e.id), ["a", "b"])
+          assert.deepStrictEqual(yield* store.runtime.readPage("t", 99, 10), { events: [], bytes: 0 })
         })
       ))
 
     it.effect("optional columns round-trip and absent ones stay absent", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.commit({
+          yield* store.runtime.commit({
             ...emptyBatch,
             appends: [
               draft("full", "t", { x: "é" }, {
@@ -115,7 +115,7 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
               draft("bare", "t", null, { sid: null })
             ]
           })
-          const [full, bare] = yield* store.readTopic("t", 0, 10)
+          const [full, bare] = yield* store.admin.readTopic("t", 0, 10)
           assert.deepStrictEqual(
             { ...full, seq: 0 },
             { id: "full", seq: 0, ts: 1000, topic: "t", key: "k", partition: 3, headers: { traceparent: "00-1" }, payload: { x: "é" }, causedBy: ["p"], tags: ["a", "b"], sid: "sid-test" }
@@ -127,44 +127,44 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("an existing id is not written again; the stored event is returned", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const first = yield* store.commit({ ...emptyBatch, appends: [draft("dup", "t", 1)] })
-          const again = yield* store.commit({ ...emptyBatch, appends: [draft("dup", "t", 2), draft("dup", "t", 3)] })
+          const first = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("dup", "t", 1)] })
+          const again = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("dup", "t", 2), draft("dup", "t", 3)] })
           assert.strictEqual(again.appended[0]!.seq, first.appended[0]!.seq)
           assert.strictEqual(again.appended[0]!.existing?.payload, 1)
           assert.strictEqual(again.appended[1]!.existing?.payload, 1)
-          assert.strictEqual((yield* store.readTopic("t", 0, 10)).length, 1)
-          assert.strictEqual((yield* store.eventById("dup"))?.payload, 1)
-          assert.strictEqual(yield* store.eventById("missing"), undefined)
+          assert.strictEqual((yield* store.admin.readTopic("t", 0, 10)).length, 1)
+          assert.strictEqual((yield* store.runtime.eventById("dup"))?.payload, 1)
+          assert.strictEqual(yield* store.runtime.eventById("missing"), undefined)
         })
       ))
 
     it.effect("readSeqs returns the existing events ascending; floorForTs finds the first event at or after ts", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({
+          const r = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [draft("a", "t", 1, { ts: 100 }), draft("b", "t", 2, { ts: 200 }), draft("c", "t", 3, { ts: 300 })]
           })
           const [a, b, c] = r.appended.map((x) => x.seq)
-          assert.deepStrictEqual((yield* store.readSeqs([c!, a!, 999])).map((e) => e.id), ["a", "c"])
-          assert.strictEqual(yield* store.floorForTs("t", 150), b! - 1)
-          assert.strictEqual(yield* store.floorForTs("t", 100), a! - 1)
-          assert.strictEqual(yield* store.floorForTs("t", 999), c)
-          assert.strictEqual(yield* store.floorForTs("empty", 1), 0)
+          assert.deepStrictEqual((yield* store.runtime.readSeqs([c!, a!, 999])).map((e) => e.id), ["a", "c"])
+          assert.strictEqual(yield* store.runtime.floorForTs("t", 150), b! - 1)
+          assert.strictEqual(yield* store.runtime.floorForTs("t", 100), a! - 1)
+          assert.strictEqual(yield* store.runtime.floorForTs("t", 999), c)
+          assert.strictEqual(yield* store.runtime.floorForTs("empty", 1), 0)
         })
       ))
 
     it.effect("latestByKey returns the newest event of each key in one topic", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.commit({
+          yield* store.runtime.commit({
             ...emptyBatch,
             appends: [
               draft("a1", "s", 1, { key: "a" }), draft("b1", "s", 2, { key: "b" }), draft("a2", "s", 3, { key: "a" }),
               draft("x", "other", 4, { key: "a" })
             ]
           })
-          const latest = yield* store.latestByKey("s", ["a", "b", "c", "a"])
+          const latest = yield* store.runtime.latestByKey("s", ["a", "b", "c", "a"])
           assert.deepStrictEqual([...latest].map(([k, e]) => [k, e.id]), [["a", "a2"], ["b", "b1"]])
         })
       ))
@@ -173,29 +173,29 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
       withStore((store) =>
         Effect.gen(function*() {
           const claim = { group: "g", pid: 1, host: "h", expiresAt: 100, now: 1 }
-          assert.isUndefined(yield* store.readLease("g"))
-          assert.isTrue(yield* store.claimLease({ ...claim, expectedOwner: null, owner: "A" }))
-          assert.isFalse(yield* store.claimLease({ ...claim, expectedOwner: null, owner: "B" }))
-          assert.isFalse(yield* store.claimLease({ ...claim, expectedOwner: "C", owner: "B" }))
-          assert.strictEqual((yield* store.readLease("g"))?.ownerSid, "A")
-          assert.isTrue(yield* store.renewLease("g", "A", 200, 2))
-          assert.isFalse(yield* store.renewLease("g", "B", 200, 2))
-          assert.strictEqual((yield* store.readLease("g"))?.expiresAt, 200)
-          assert.isTrue(yield* store.claimLease({ ...claim, expectedOwner: "A", owner: "B" }))
-          yield* store.releaseLease("g", "A", 3)
-          assert.strictEqual((yield* store.readLease("g"))?.ownerSid, "B")
-          yield* store.releaseLease("g", "B", 3)
-          assert.deepStrictEqual(yield* store.readLease("g"), { group: "g", ownerSid: null, ownerPid: null, ownerHost: null, expiresAt: null })
+          assert.isUndefined(yield* store.runtime.readLease("g"))
+          assert.isTrue(yield* store.runtime.claimLease({ ...claim, expectedOwner: null, owner: "A" }))
+          assert.isFalse(yield* store.runtime.claimLease({ ...claim, expectedOwner: null, owner: "B" }))
+          assert.isFalse(yield* store.runtime.claimLease({ ...claim, expectedOwner: "C", owner: "B" }))
+          assert.strictEqual((yield* store.runtime.readLease("g"))?.ownerSid, "A")
+          assert.isTrue(yield* store.runtime.renewLease("g", "A", 200, 2))
+          assert.isFalse(yield* store.runtime.renewLease("g", "B", 200, 2))
+          assert.strictEqual((yield* store.runtime.readLease("g"))?.expiresAt, 200)
+          assert.isTrue(yield* store.runtime.claimLease({ ...claim, expectedOwner: "A", owner: "B" }))
+          yield* store.runtime.releaseLease("g", "A", 3)
+          assert.strictEqual((yield* store.runtime.readLease("g"))?.ownerSid, "B")
+          yield* store.runtime.releaseLease("g", "B", 3)
+          assert.deepStrictEqual(yield* store.runtime.readLease("g"), { group: "g", ownerSid: null, ownerPid: null, ownerHost: null, expiresAt: null })
         })
       ))
 
     it.effect("group writes are fenced by the lease", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", 0, 1)
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", 0, 1)
           const progress = { group: "g", topic: "t", floor: 5, acked: [[7, 9]] as const, leasedUpto: 12 }
-          const fenced = yield* store.commit({
+          const fenced = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [draft("x", "t", 1)],
             progress: [{ ...progress, owner: "B" }],
@@ -203,15 +203,15 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
           })
           assert.deepStrictEqual(fenced.fenced, ["g"])
           assert.strictEqual(fenced.appended.length, 1, "other parts of the batch still commit")
-          assert.strictEqual((yield* store.getCursor("g", "t"))?.floor, 0)
-          assert.strictEqual((yield* store.loadGroup("g", ["t"])).deliveries.length, 0)
-          const ok = yield* store.commit({
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.floor, 0)
+          assert.strictEqual((yield* store.runtime.loadGroup("g", ["t"])).deliveries.length, 0)
+          const ok = yield* store.runtime.commit({
             ...emptyBatch,
             progress: [{ ...progress, owner: "A" }],
             deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 13, "retry") }]
           })
           assert.deepStrictEqual(ok.fenced, [])
-          const cursor = yield* store.getCursor("g", "t")
+          const cursor = yield* store.runtime.getCursor("g", "t")
           assert.deepStrictEqual([cursor?.floor, cursor?.acked, cursor?.leasedUpto], [5, [[7, 9]], 12])
         })
       ))
@@ -219,38 +219,38 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("leases on append raise the lease mark to the highest new seq, never lower it, and are fenced", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", 0, 1)
-          const first = yield* store.commit({
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", 0, 1)
+          const first = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [draft("a", "t", 1), draft("b", "u", 2), draft("c", "t", 3)],
             leases: [{ group: "g", owner: "A", topic: "t" }, { group: "g", owner: "A", topic: "none" }]
           })
-          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
-          yield* store.commit({ ...emptyBatch, appends: [draft("a", "t", 1)], leases: [{ group: "g", owner: "A", topic: "t" }] })
-          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq, "an existing id leases nothing")
-          const fenced = yield* store.commit({ ...emptyBatch, appends: [draft("d", "t", 4)], leases: [{ group: "g", owner: "B", topic: "t" }] })
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
+          yield* store.runtime.commit({ ...emptyBatch, appends: [draft("a", "t", 1)], leases: [{ group: "g", owner: "A", topic: "t" }] })
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq, "an existing id leases nothing")
+          const fenced = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("d", "t", 4)], leases: [{ group: "g", owner: "B", topic: "t" }] })
           assert.deepStrictEqual(fenced.fenced, ["g"])
-          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
-          yield* store.commit({
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.leasedUpto, first.appended[2]!.seq)
+          yield* store.runtime.commit({
             ...emptyBatch,
             appends: [draft("e", "t", 5)],
             progress: [{ group: "g", owner: "A", topic: "t", floor: 0, acked: [], leasedUpto: 0 }],
             leases: [{ group: "g", owner: "A", topic: "t" }]
           })
-          const e = yield* store.eventById("e")
-          assert.strictEqual((yield* store.getCursor("g", "t"))?.leasedUpto, e!.seq, "applied after the batch's progress writes")
+          const e = yield* store.runtime.eventById("e")
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.leasedUpto, e!.seq, "applied after the batch's progress writes")
         })
       ))
 
     it.effect("cursors: init keeps an existing cursor; set resets ack state and forgets retries but not requeues", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          assert.isUndefined(yield* store.getCursor("g", "t"))
-          assert.strictEqual((yield* store.initCursor("g", "t", 4, 1)).floor, 4)
-          assert.strictEqual((yield* store.initCursor("g", "t", 9, 1)).floor, 4)
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.commit({
+          assert.isUndefined(yield* store.runtime.getCursor("g", "t"))
+          assert.strictEqual((yield* store.runtime.initCursor("g", "t", 4, 1)).floor, 4)
+          assert.strictEqual((yield* store.runtime.initCursor("g", "t", 9, 1)).floor, 4)
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.commit({
             ...emptyBatch,
             progress: [{ group: "g", owner: "A", topic: "t", floor: 6, acked: [[8, 8]], leasedUpto: 10 }],
             deliveries: [
@@ -258,22 +258,22 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
               { _tag: "upsert", owner: "A", delivery: delivery("g", 2, "requeued") }
             ]
           })
-          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", 1) }, { owner: "A", deadLetter: deadLetter("g", 5) }] })
-          yield* store.setCursor("g", "t", 1, 2)
-          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [1], "dead letters above the new floor are replayed")
-          const cursor = yield* store.getCursor("g", "t")
+          yield* store.runtime.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", 1) }, { owner: "A", deadLetter: deadLetter("g", 5) }] })
+          yield* store.admin.setCursor("g", "t", 1, 2)
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ group: "g" })).map((d) => d.seq), [1], "dead letters above the new floor are replayed")
+          const cursor = yield* store.runtime.getCursor("g", "t")
           assert.deepStrictEqual([cursor?.floor, cursor?.acked, cursor?.leasedUpto], [1, [], 1])
-          assert.deepStrictEqual((yield* store.loadGroup("g", ["t"])).deliveries.map((d) => [d.seq, d.state]), [[2, "requeued"]])
-          yield* store.setCursor("g", "new", 3, 2)
-          assert.strictEqual((yield* store.getCursor("g", "new"))?.floor, 3)
+          assert.deepStrictEqual((yield* store.runtime.loadGroup("g", ["t"])).deliveries.map((d) => [d.seq, d.state]), [[2, "requeued"]])
+          yield* store.admin.setCursor("g", "new", 3, 2)
+          assert.strictEqual((yield* store.runtime.getCursor("g", "new"))?.floor, 3)
         })
       ))
 
     it.effect("deliveries: upsert replaces, delete removes, loadGroup filters by topic", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.commit({
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.commit({
             ...emptyBatch,
             deliveries: [
               { _tag: "upsert", owner: "A", delivery: delivery("g", 1, "retry") },
@@ -283,7 +283,7 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
               { _tag: "delete", owner: "A", group: "g", seq: 3 }
             ]
           })
-          const snapshot = yield* store.loadGroup("g", ["t"])
+          const snapshot = yield* store.runtime.loadGroup("g", ["t"])
           assert.deepStrictEqual(snapshot.deliveries, [delivery("g", 1, "suspect", { attempts: 3, nextAttemptAt: 50 })])
           assert.strictEqual(snapshot.lease?.ownerSid, "A")
           assert.deepStrictEqual([...snapshot.cursors.keys()], [])
@@ -293,9 +293,9 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("dead letters: stored with their delivery removed, listed, requeued, dropped", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 4, "retry") }] })
-          yield* store.commit({
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 4, "retry") }] })
+          yield* store.runtime.commit({
             ...emptyBatch,
             deadLetters: [
               { owner: "A", deadLetter: deadLetter("g", 4, { holdsKey: true, key: "k" }) },
@@ -303,53 +303,53 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
               { owner: "A", deadLetter: deadLetter("g", 6) }
             ]
           })
-          const snapshot = yield* store.loadGroup("g", ["t"])
+          const snapshot = yield* store.runtime.loadGroup("g", ["t"])
           assert.deepStrictEqual(snapshot.deliveries, [])
           assert.deepStrictEqual(snapshot.holds, [deadLetter("g", 4, { holdsKey: true, key: "k" })])
-          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [4, 5, 6])
-          assert.deepStrictEqual((yield* store.deadLetters({ topic: "u" })).map((d) => d.seq), [5])
-          assert.deepStrictEqual((yield* store.deadLetters({ group: "other" })).map((d) => d.seq), [])
-          assert.deepStrictEqual((yield* store.deadLetters({ limit: 1 })).map((d) => d.seq), [4])
-          const requeued = yield* store.requeue("g", [4, 99], 9)
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ group: "g" })).map((d) => d.seq), [4, 5, 6])
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ topic: "u" })).map((d) => d.seq), [5])
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ group: "other" })).map((d) => d.seq), [])
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ limit: 1 })).map((d) => d.seq), [4])
+          const requeued = yield* store.admin.requeue("g", [4, 99])
           assert.deepStrictEqual(requeued.map((d) => [d.seq, d.state, d.attempts]), [[4, "requeued", 0]])
-          assert.deepStrictEqual((yield* store.deadLetters({ group: "g" })).map((d) => d.seq), [5, 6])
-          assert.isTrue(yield* store.dropDeadLetter("g", 6))
-          assert.isFalse(yield* store.dropDeadLetter("g", 6))
-          assert.deepStrictEqual((yield* store.requeue("g", "all", 9)).map((d) => d.seq), [5])
-          assert.deepStrictEqual(yield* store.deadLetters({}), [])
+          assert.deepStrictEqual((yield* store.admin.deadLetters({ group: "g" })).map((d) => d.seq), [5, 6])
+          assert.isTrue(yield* store.admin.dropDeadLetter("g", 6))
+          assert.isFalse(yield* store.admin.dropDeadLetter("g", 6))
+          assert.deepStrictEqual((yield* store.admin.requeue("g", "all")).map((d) => d.seq), [5])
+          assert.deepStrictEqual(yield* store.admin.deadLetters({}), [])
         })
       ))
 
     it.effect("topic stats, group positions and event counts describe what is stored", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          assert.deepStrictEqual(yield* store.topicStats, [])
-          assert.deepStrictEqual(yield* store.groupPositions, [])
-          const r = yield* store.commit({
+          assert.deepStrictEqual(yield* store.admin.topicStats, [])
+          assert.deepStrictEqual(yield* store.admin.groupPositions, [])
+          const r = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [draft("a", "t", 1, { ts: 10 }), draft("b", "u", 2, { ts: 20 }), draft("c", "t", 3, { ts: 30 }), draft("d", "t", 4, { ts: 40 })]
           })
           const [a, b, c, d] = r.appended.map((x) => x.seq)
-          assert.deepStrictEqual(yield* store.topicStats, [
+          assert.deepStrictEqual(yield* store.admin.topicStats, [
             { topic: "t", events: 3, firstSeq: a!, lastSeq: d!, lastTs: 40 },
             { topic: "u", events: 1, firstSeq: b!, lastSeq: b!, lastTs: 20 }
           ])
-          assert.strictEqual(yield* store.countEvents("t", 0, d!), 3)
-          assert.strictEqual(yield* store.countEvents("t", a!, c!), 1)
-          assert.strictEqual(yield* store.countEvents("u", b!, d!), 0)
-          assert.strictEqual(yield* store.floorForLast("t", 2), c! - 1)
-          assert.strictEqual(yield* store.floorForLast("t", 3), a! - 1)
-          assert.strictEqual(yield* store.floorForLast("t", 10), 0)
-          assert.strictEqual(yield* store.floorForLast("t", 0), d!)
-          assert.strictEqual(yield* store.floorForLast("none", 5), 0)
+          assert.strictEqual(yield* store.admin.countEvents("t", 0, d!), 3)
+          assert.strictEqual(yield* store.admin.countEvents("t", a!, c!), 1)
+          assert.strictEqual(yield* store.admin.countEvents("u", b!, d!), 0)
+          assert.strictEqual(yield* store.admin.floorForLast("t", 2), c! - 1)
+          assert.strictEqual(yield* store.admin.floorForLast("t", 3), a! - 1)
+          assert.strictEqual(yield* store.admin.floorForLast("t", 10), 0)
+          assert.strictEqual(yield* store.admin.floorForLast("t", 0), d!)
+          assert.strictEqual(yield* store.admin.floorForLast("none", 5), 0)
 
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 7, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", a!, 1)
-          yield* store.initCursor("g", "u", 0, 1)
-          yield* store.initCursor("idle", "t", d!, 1)
-          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", c!, "retry") }] })
-          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", d!) }] })
-          const positions = yield* store.groupPositions
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 7, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", a!, 1)
+          yield* store.runtime.initCursor("g", "u", 0, 1)
+          yield* store.runtime.initCursor("idle", "t", d!, 1)
+          yield* store.runtime.commit({ ...emptyBatch, deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", c!, "retry") }] })
+          yield* store.runtime.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", d!) }] })
+          const positions = yield* store.admin.groupPositions
           assert.deepStrictEqual(positions.map((p) => [p.cursor.group, p.cursor.topic, p.cursor.floor, p.lease?.ownerPid ?? null, p.retrying, p.deadLetters]), [
             ["g", "t", a!, 7, 1, 1],
             ["g", "u", 0, 7, 0, 0],
@@ -361,10 +361,10 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("topics are upserted and listed by name", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          yield* store.upsertTopic("b", { compaction: true }, 1)
-          yield* store.upsertTopic("a", {}, 1)
-          yield* store.upsertTopic("b", { retention: { maxCount: 3 } }, 2)
-          const topics = yield* store.topics
+          yield* store.runtime.upsertTopic("b", { compaction: true }, 1)
+          yield* store.runtime.upsertTopic("a", {}, 1)
+          yield* store.runtime.upsertTopic("b", { retention: { maxCount: 3 } }, 2)
+          const topics = yield* store.runtime.topics
           assert.deepStrictEqual(topics.map((t) => [t.name, t.config, t.createdAt, t.updatedAt]), [
             ["a", {}, 1, 1],
             ["b", { retention: { maxCount: 3 } }, 1, 2]
@@ -378,30 +378,30 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
       withStore((store) =>
         Effect.gen(function*() {
           const keys = Array.from({ length: 60 }, (_, i) => `k${i}`)
-          yield* store.commit({ ...emptyBatch, appends: keys.map((k, i) => draft(`v1-${k}`, "s", i, { key: k })) })
-          yield* store.commit({
+          yield* store.runtime.commit({ ...emptyBatch, appends: keys.map((k, i) => draft(`v1-${k}`, "s", i, { key: k })) })
+          yield* store.runtime.commit({
             ...emptyBatch,
             appends: [
               draft("v2-k1", "s", "new", { key: "k1" }), draft("gone-k2", "s", null, { key: "k2" }),
               draft("gone-k3", "s", null, { key: "k3" }), draft("back-k3", "s", "back", { key: "k3" })
             ]
           })
-          const latest = yield* store.latestByKey("s", [...keys, "nope", "k1"])
+          const latest = yield* store.runtime.latestByKey("s", [...keys, "nope", "k1"])
           assert.strictEqual(latest.size, 59)
           assert.strictEqual(latest.get("k1")?.payload, "new")
           assert.isFalse(latest.has("k2"), "deleted by its tombstone")
           assert.strictEqual(latest.get("k3")?.id, "back-k3")
           assert.strictEqual(latest.get("k59")?.payload, 59)
-          assert.strictEqual((yield* store.latestByKey("s", [])).size, 0)
-          assert.strictEqual((yield* store.latestByKey("s", ["k2"])).size, 0, "one key: the same rules")
-          assert.strictEqual((yield* store.latestByKey("s", ["k1", "k1"])).get("k1")?.payload, "new")
+          assert.strictEqual((yield* store.runtime.latestByKey("s", [])).size, 0)
+          assert.strictEqual((yield* store.runtime.latestByKey("s", ["k2"])).size, 0, "one key: the same rules")
+          assert.strictEqual((yield* store.runtime.latestByKey("s", ["k1", "k1"])).get("k1")?.payload, "new")
         })
       ))
 
     it.effect("compaction deletes superseded events at or below the slowest cursor, never one a dead letter or a delivery points to", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({
+          const r = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [
               draft("a1", "t", 1, { key: "a" }), draft("b1", "t", 1, { key: "b" }), draft("a2", "t", 2, { key: "a" }),
@@ -410,10 +410,10 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
             ]
           })
           const seq = Object.fromEntries(r.appended.map((a, i) => [["a1", "b1", "a2", "x1", "b2", "a3", "c1", "c2", "x2"][i]!, a.seq]))
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", seq["b1"]!, 1)
-          yield* store.initCursor("fast", "t", seq["c2"]!, 1)
-          yield* store.commit({
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", seq["b1"]!, 1)
+          yield* store.runtime.initCursor("fast", "t", seq["c2"]!, 1)
+          yield* store.runtime.commit({
             ...emptyBatch,
             deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seq["a1"]!) }],
             deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", seq["c1"]!, "requeued") }]
@@ -422,23 +422,23 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
           const first = yield* compactAll(store, "t", 10_000, 0, 1)
           // b1 goes; a1 stays for its dead letter; a2 and c1 are above g's cursor (c1 is also requeued).
           assert.deepStrictEqual([first.superseded, first.kept, first.waiting, first.slowestGroup], [1, 1, 2, "g"])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["a1", "a2", "b2", "a3", "c1", "c2"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["a1", "a2", "b2", "a3", "c1", "c2"])
 
-          yield* store.setCursor("g", "t", seq["c2"]!, 2)
+          yield* store.admin.setCursor("g", "t", seq["c2"]!, 2)
           const second = yield* compactAll(store, "t", 10_000, 0, 1)
           assert.deepStrictEqual([second.superseded, second.kept, second.waiting], [1, 2, 0], "a2 goes; a1 (dead letter) and c1 (requeued) stay")
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["a1", "b2", "a3", "c1", "c2"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["a1", "b2", "a3", "c1", "c2"])
 
-          assert.isTrue(yield* store.dropDeadLetter("g", seq["a1"]!))
-          yield* store.commit({ ...emptyBatch, deliveries: [{ _tag: "delete", owner: "A", group: "g", seq: seq["c1"]! }] })
+          assert.isTrue(yield* store.admin.dropDeadLetter("g", seq["a1"]!))
+          yield* store.runtime.commit({ ...emptyBatch, deliveries: [{ _tag: "delete", owner: "A", group: "g", seq: seq["c1"]! }] })
           const third = yield* compactAll(store, "t", 10_000, 0, 5)
           assert.deepStrictEqual([third.superseded, third.kept, third.waiting], [2, 0, 0])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["b2", "a3", "c2"])
-          assert.deepStrictEqual(ids(yield* store.readTopic("other", 0, 100)), ["x1", "x2"], "other topics are untouched")
-          assert.deepStrictEqual([...(yield* store.latestByKey("t", ["a", "b", "c"])).values()].map((e) => e.id), ["a3", "b2", "c2"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["b2", "a3", "c2"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("other", 0, 100)), ["x1", "x2"], "other topics are untouched")
+          assert.deepStrictEqual([...(yield* store.runtime.latestByKey("t", ["a", "b", "c"])).values()].map((e) => e.id), ["a3", "b2", "c2"])
           const again = yield* compactAll(store, "t", 10_000, 0, 5)
           assert.deepStrictEqual([again.superseded, again.tombstones], [0, 0])
-          const next = yield* store.commit({ ...emptyBatch, appends: [draft("a4", "t", 4, { key: "a" })] })
+          const next = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("a4", "t", 4, { key: "a" })] })
           assert.isAbove(next.appended[0]!.seq, seq["x2"]!, "seqs are never reused")
         })
       ))
@@ -447,17 +447,17 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
       withStore((store) =>
         Effect.gen(function*() {
           const appends = Array.from({ length: 23 }, (_, i) => draft(`e${i}`, "t", i, { key: `k${i % 3}` }))
-          yield* store.commit({ ...emptyBatch, appends })
+          yield* store.runtime.commit({ ...emptyBatch, appends })
           const r = yield* compactAll(store, "t", 0, 0, 2)
           assert.deepStrictEqual([r.superseded, r.waiting, r.slowestGroup], [20, 0, undefined])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e20", "e21", "e22"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["e20", "e21", "e22"])
         })
       ))
 
     it.effect("tombstones go after deleteRetentionMs, at or below the slowest cursor, once nothing older of their key is stored", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({
+          const r = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [
               draft("k-v1", "t", 1, { key: "k", ts: 100 }), draft("k-del", "t", null, { key: "k", ts: 1000 }),
@@ -468,19 +468,19 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
             ]
           })
           const seqOf = (i: number) => r.appended[i]!.seq
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", seqOf(7), 1)
-          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqOf(6), { key: "p" }) }] })
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", seqOf(7), 1)
+          yield* store.runtime.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqOf(6), { key: "p" }) }] })
 
           const young = yield* compactAll(store, "t", 1499, 500, 1)
           assert.deepStrictEqual([young.superseded, young.tombstones], [3, 0], "k-v1, m-v1 and m-del go; the tombstones are too young")
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["k-del", "j-del", "m-v2", "p-v1", "p-del", "late-del"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["k-del", "j-del", "m-v2", "p-v1", "p-del", "late-del"])
 
           const old = yield* compactAll(store, "t", 1500, 500, 1)
           // p-del stays: p-v1 (kept for its dead letter) would come back; late-del is above g's cursor.
           assert.deepStrictEqual([old.superseded, old.tombstones, old.kept], [0, 2, 1])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["m-v2", "p-v1", "p-del", "late-del"])
-          const latest = yield* store.latestByKey("t", ["k", "j", "m", "p", "late"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["m-v2", "p-v1", "p-del", "late-del"])
+          const latest = yield* store.runtime.latestByKey("t", ["k", "j", "m", "p", "late"])
           assert.deepStrictEqual([...latest.keys()], ["m"])
         })
       ))
@@ -488,30 +488,30 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("retention deletes the oldest expired events (by count or age), never above the slowest cursor nor a dead letter's event", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({
+          const r = yield* store.runtime.commit({
             ...emptyBatch,
             appends: [100, 200, 300, 400, 500, 600].map((ts, i) => draft(`e${i + 1}`, "t", i, { ts }))
           })
           const seqs = r.appended.map((a) => a.seq)
-          yield* store.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("g", "t", seqs[1]!, 1)
-          yield* store.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqs[0]!) }] })
+          yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("g", "t", seqs[1]!, 1)
+          yield* store.runtime.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqs[0]!) }] })
 
           // Keep the last 2: e1..e4 are expired; e1 has a dead letter; g has processed e1 and e2 only.
-          const byCount = yield* pruneAll(store, { topic: "t", expiredUpto: yield* store.floorForLast("t", 2), retainUntilConsumed: true }, 1)
+          const byCount = yield* pruneAll(store, { topic: "t", expiredUpto: yield* store.admin.floorForLast("t", 2), retainUntilConsumed: true }, 1)
           assert.deepStrictEqual([byCount.deleted, byCount.kept, byCount.waitingFor], [1, 1, "g"])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e1", "e3", "e4", "e5", "e6"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["e1", "e3", "e4", "e5", "e6"])
 
-          yield* store.setCursor("g", "t", seqs[5]!, 2)
+          yield* store.admin.setCursor("g", "t", seqs[5]!, 2)
           // Older than 450: e1..e4 (e1 kept for its dead letter); the walk stops at e5.
           const byAge = yield* pruneAll(store, { topic: "t", expiredBefore: 450, retainUntilConsumed: true })
           assert.deepStrictEqual([byAge.deleted, byAge.kept, byAge.waitingFor], [2, 1, undefined])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e1", "e5", "e6"])
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["e1", "e5", "e6"])
           assert.deepStrictEqual([...byAge.skipped], [])
 
           const everything = yield* pruneAll(store, { topic: "t", expiredBefore: 10_000, retainUntilConsumed: true })
           assert.strictEqual(everything.deleted, 2)
-          const next = yield* store.commit({ ...emptyBatch, appends: [draft("e7", "t", 7)] })
+          const next = yield* store.runtime.commit({ ...emptyBatch, appends: [draft("e7", "t", 7)] })
           assert.isAbove(next.appended[0]!.seq, seqs[5]!, "seqs are never reused")
         })
       ))
@@ -519,18 +519,18 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
     it.effect("retention with retainUntilConsumed false deletes anyway and counts, per group, the events it had not processed", () =>
       withStore((store) =>
         Effect.gen(function*() {
-          const r = yield* store.commit({ ...emptyBatch, appends: [1, 2, 3, 4, 5].map((n) => draft(`e${n}`, "t", n)) })
+          const r = yield* store.runtime.commit({ ...emptyBatch, appends: [1, 2, 3, 4, 5].map((n) => draft(`e${n}`, "t", n)) })
           const seqs = r.appended.map((a) => a.seq)
-          yield* store.claimLease({ group: "slow", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
-          yield* store.initCursor("slow", "t", 0, 1)
-          yield* store.commit({ ...emptyBatch, progress: [{ group: "slow", owner: "A", topic: "t", floor: 0, acked: [[seqs[1]!, seqs[1]!]], leasedUpto: 0 }] })
-          yield* store.initCursor("fast", "t", seqs[3]!, 1)
-          yield* store.initCursor("slow", "u", 0, 1)
+          yield* store.runtime.claimLease({ group: "slow", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+          yield* store.runtime.initCursor("slow", "t", 0, 1)
+          yield* store.runtime.commit({ ...emptyBatch, progress: [{ group: "slow", owner: "A", topic: "t", floor: 0, acked: [[seqs[1]!, seqs[1]!]], leasedUpto: 0 }] })
+          yield* store.runtime.initCursor("fast", "t", seqs[3]!, 1)
+          yield* store.runtime.initCursor("slow", "u", 0, 1)
 
           const result = yield* pruneAll(store, { topic: "t", expiredUpto: seqs[3]!, retainUntilConsumed: false }, 3)
           assert.deepStrictEqual([result.deleted, [...result.skipped], result.waitingFor], [4, [["slow", 3]], undefined])
-          assert.deepStrictEqual(ids(yield* store.readTopic("t", 0, 100)), ["e5"])
-          const positions = yield* store.groupPositions
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["e5"])
+          const positions = yield* store.admin.groupPositions
           assert.deepStrictEqual(positions.map((p) => [p.cursor.group, p.cursor.topic, p.skipped]), [["fast", "t", 0], ["slow", "t", 3], ["slow", "u", 0]])
         })
       ))

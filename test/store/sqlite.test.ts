@@ -28,11 +28,11 @@ describe("SQLite store", () => {
   it.effect("data survives reopening; seqs continue after the last one", () =>
     Effect.gen(function*() {
       const filename = yield* tmpDb
-      const first = yield* Effect.scoped(Effect.flatMap(Sqlite.make({ filename }), (s) => s.commit({ ...emptyBatch, appends: [draft("a", "t", 1)] })))
+      const first = yield* Effect.scoped(Effect.flatMap(Sqlite.make({ filename }), (s) => s.runtime.commit({ ...emptyBatch, appends: [draft("a", "t", 1)] })))
       const second = yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* Sqlite.make({ filename })
-        assert.strictEqual((yield* store.readTopic("t", 0, 10))[0]?.id, "a")
-        return yield* store.commit({ ...emptyBatch, appends: [draft("b", "t", 1)] })
+        assert.strictEqual((yield* store.admin.readTopic("t", 0, 10))[0]?.id, "a")
+        return yield* store.runtime.commit({ ...emptyBatch, appends: [draft("b", "t", 1)] })
       }))
       assert.isTrue(second.appended[0]!.seq > first.appended[0]!.seq)
     }))
@@ -41,12 +41,12 @@ describe("SQLite store", () => {
     Effect.gen(function*() {
       const filename = yield* tmpDb
       const store = yield* Sqlite.make({ filename })
-      const before = yield* store.changeToken
-      assert.strictEqual(yield* store.changeToken, before)
+      const before = yield* store.capabilities.changeToken!
+      assert.strictEqual(yield* store.capabilities.changeToken!, before)
       const other = new SqliteDatabase(filename)
       other.prepare("insert into topics (name, config, created_at, updated_at) values ('x', '{}', 1, 1)").run()
       other.close()
-      assert.notStrictEqual(yield* store.changeToken, before)
+      assert.notStrictEqual(yield* store.capabilities.changeToken!, before)
     }))
 
   it.effect("an unopenable path fails with StoreOpenError(unreadable) and a readable message", () =>
@@ -82,10 +82,10 @@ describe("SQLite store", () => {
       yield* Effect.promise(() => kysely.destroy())
 
       const store = yield* Sqlite.make({ filename })
-      assert.deepStrictEqual((yield* store.groupPositions).map((p) => [p.cursor.group, p.cursor.floor, p.skipped]), [["g", 1, 0]])
-      const r = yield* store.compactStep({ topic: "t", from: { phase: "tombstones", seq: 0 }, limit: 10, now: 1, deleteRetentionMs: 0 })
+      assert.deepStrictEqual((yield* store.admin.groupPositions).map((p) => [p.cursor.group, p.cursor.floor, p.skipped]), [["g", 1, 0]])
+      const r = yield* store.maintenance.compactStep({ topic: "t", from: { phase: "tombstones", seq: 0 }, limit: 10, now: 1, deleteRetentionMs: 0 })
       assert.strictEqual(r.tombstones, 1)
-      assert.deepStrictEqual(yield* store.readTopic("t", 0, 10), [])
+      assert.deepStrictEqual(yield* store.admin.readTopic("t", 0, 10), [])
     }))
 
   it.effect("a database migrated by a newer version is refused and left untouched", () =>

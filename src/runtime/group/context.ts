@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
 import type { StoreError } from "../../store/errors.ts"
-import type { StoreShape } from "../../store/Store.ts"
+import type { RuntimeStore } from "../../store/Store.ts"
 import { PublishError } from "../errors.ts"
 import { type PendingEvent, pendingRecordOf, type PublishOptions } from "../publish.ts"
 import type { Runs } from "./runs.ts"
@@ -19,7 +19,7 @@ import type { Work } from "./work.ts"
 export interface RunServices {
   readonly group: string
   readonly runs: Runs
-  readonly store: StoreShape
+  readonly store: RuntimeStore
   readonly prepare: GroupDeps["prepare"]
 }
 

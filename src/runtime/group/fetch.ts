@@ -17,7 +17,7 @@
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
 import type { Event } from "../../store/records.ts"
-import type { CommitResult, EventPage, StoreShape } from "../../store/Store.ts"
+import type { CommitResult, EventPage, RuntimeStore } from "../../store/Store.ts"
 import type { AckFloor } from "../AckFloor.ts"
 import type { GroupConfig } from "../options.ts"
 import { Signal } from "../Signal.ts"
@@ -36,7 +36,7 @@ export class Fetcher {
   /** True while everything is read and the fetcher waits for news. */
   private waitingForNews = false
   private readonly config: GroupConfig
-  private readonly store: StoreShape
+  private readonly store: RuntimeStore
   private readonly ledger: Ledger
   private readonly dispatcher: Dispatcher
   private readonly runnable: Runnable
@@ -47,7 +47,7 @@ export class Fetcher {
 
   constructor(args: {
     readonly config: GroupConfig
-    readonly store: StoreShape
+    readonly store: RuntimeStore
     readonly ledger: Ledger
     readonly dispatcher: Dispatcher
     readonly runnable: Runnable

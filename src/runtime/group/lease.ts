@@ -17,7 +17,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
 import type { GroupLease } from "../../store/records.ts"
-import type { CommitResult, StoreShape } from "../../store/Store.ts"
+import type { CommitResult, RuntimeStore } from "../../store/Store.ts"
 import type { HostInfo } from "../host.ts"
 import type { GroupConfig } from "../options.ts"
 import type { WritePart, Writer } from "../Writer.ts"
@@ -48,7 +48,7 @@ export const heldByOther = (lease: GroupLease | undefined, sid: string, now: num
  */
 export const claimLease = (
   config: GroupConfig,
-  deps: { readonly store: StoreShape; readonly sid: string; readonly host: HostInfo },
+  deps: { readonly store: RuntimeStore; readonly sid: string; readonly host: HostInfo },
   standingBy: Effect.Effect<unknown>
 ): Effect.Effect<string | null, StoreError> =>
   Effect.gen(function*() {
@@ -83,7 +83,7 @@ export const claimLease = (
   })
 
 /** Renews the lease every `leaseMs / 3` until interrupted; fails with `LeaseLost` once it is not ours. */
-export const renewLease = (store: StoreShape, group: string, owner: string, leaseMs: number): Effect.Effect<never, StoreError | LeaseLost> =>
+export const renewLease = (store: RuntimeStore, group: string, owner: string, leaseMs: number): Effect.Effect<never, StoreError | LeaseLost> =>
   Effect.gen(function*() {
     while (true) {
       yield* Effect.sleep(Math.max(1, Math.floor(leaseMs / 3)))

@@ -27,7 +27,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, SeqRanges } from "../../store/records.ts"
-import type { DeliveryWrite, GroupSnapshot, StoreShape } from "../../store/Store.ts"
+import type { DeliveryWrite, GroupSnapshot, RuntimeStore } from "../../store/Store.ts"
 import { AckFloor } from "../AckFloor.ts"
 import type { GroupConfig } from "../options.ts"
 import { Ledger } from "./ledger.ts"
@@ -59,7 +59,7 @@ export interface Recovered {
 }
 
 /** Loads the group and creates its missing cursors at `config.from`. */
-export const openCursors = (store: StoreShape, config: GroupConfig): Effect.Effect<Opened, StoreError> =>
+export const openCursors = (store: RuntimeStore, config: GroupConfig): Effect.Effect<Opened, StoreError> =>
   Effect.gen(function*() {
     const snapshot = yield* store.loadGroup(config.group, config.topics)
     const cursors = new Map<string, Cursor>(snapshot.cursors)
@@ -93,7 +93,7 @@ const isSuspectRow = (row: Delivery | undefined): boolean => row !== undefined &
  * who may have died with events in flight.
  */
 export const recover = (
-  store: StoreShape,
+  store: RuntimeStore,
   config: GroupConfig,
   owner: string,
   opened: Opened,
@@ -119,8 +119,7 @@ export const recover = (
         rows.set(d.seq, d)
       }
     }
-    const deadSeqs = new Set<number>()
-    for (const dl of yield* store.deadLetters({ group })) deadSeqs.add(dl.seq)
+    const deadSeqs = new Set(snapshot.deadLetterSeqs)
     const ledger = new Ledger({ group, owner, floors, rows, deadSeqs, requeuedSeqs })
     const deletes = orphans.map((seq) => ledger.deleteRow(seq))
 
@@ -136,7 +135,7 @@ export const recover = (
       for (const [from, to] of gapsOf(cursor.acked, cursor.floor, end)) {
         let after = from - 1
         while (after < to) {
-          const page = yield* store.readTopic(topic, after, scanPage)
+          const page = (yield* store.readPage(topic, after, scanPage)).events
           if (page.length === 0) break
           for (const event of page) {
             if (event.seq > to) break

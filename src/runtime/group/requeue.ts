@@ -12,7 +12,7 @@
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
 import type { Delivery } from "../../store/records.ts"
-import type { StoreShape } from "../../store/Store.ts"
+import type { RuntimeStore } from "../../store/Store.ts"
 import type { Signal } from "../Signal.ts"
 import type { Dispatcher } from "./dispatch.ts"
 import type { Ledger } from "./ledger.ts"
@@ -20,7 +20,7 @@ import type { Runnable } from "./runnable.ts"
 import { newWork } from "./work.ts"
 
 export class Requeue {
-  private readonly store: StoreShape
+  private readonly store: RuntimeStore
   private readonly topics: ReadonlyArray<string>
   private readonly ledger: Ledger
   private readonly dispatcher: Dispatcher
@@ -29,7 +29,7 @@ export class Requeue {
   private readonly signal: Signal
 
   constructor(args: {
-    readonly store: StoreShape
+    readonly store: RuntimeStore
     readonly topics: ReadonlyArray<string>
     readonly ledger: Ledger
     readonly dispatcher: Dispatcher

@@ -10,13 +10,13 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { StoreError } from "../../store/errors.ts"
 import type { Event } from "../../store/records.ts"
-import type { StoreShape } from "../../store/Store.ts"
+import type { RuntimeStore } from "../../store/Store.ts"
 import type { Dispatcher } from "./dispatch.ts"
 import type { Ledger } from "./ledger.ts"
 import { isParked, newWork, type Parked, type Slot, type Work } from "./work.ts"
 
 export class Runnable {
-  private readonly store: StoreShape
+  private readonly store: RuntimeStore
   private readonly dispatcher: Dispatcher
   private readonly ledger: Ledger
   private readonly timers: Scope.Scope
@@ -25,7 +25,7 @@ export class Runnable {
   private readonly changed: () => void
 
   constructor(args: {
-    readonly store: StoreShape
+    readonly store: RuntimeStore
     readonly dispatcher: Dispatcher
     readonly ledger: Ledger
     readonly timers: Scope.Scope

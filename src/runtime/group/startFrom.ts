@@ -15,7 +15,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type { StoreError } from "../../store/errors.ts"
-import type { StoreShape } from "../../store/Store.ts"
+import type { RuntimeStore } from "../../store/Store.ts"
 import type { StartFrom } from "../options.ts"
 
 export class StartFromError extends Data.TaggedError("StartFromError")<{
@@ -35,7 +35,7 @@ export class StartFromError extends Data.TaggedError("StartFromError")<{
 
 /** The floor for `position` on `topic` (an integer >= 0). */
 export const floorOf = (
-  store: StoreShape,
+  store: RuntimeStore,
   topic: string,
   position: StartFrom | number
 ): Effect.Effect<number, StartFromError | StoreError> =>

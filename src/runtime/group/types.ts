@@ -11,7 +11,7 @@ import type * as Fiber from "effect/Fiber"
 import type { Kysely } from "kysely"
 import type { StoreError } from "../../store/errors.ts"
 import type { Event } from "../../store/records.ts"
-import type { StoreShape } from "../../store/Store.ts"
+import type { RuntimeStore } from "../../store/Store.ts"
 import type { AckError, BusClosedError, PublishError } from "../errors.ts"
 import type { HostInfo } from "../host.ts"
 import type { GroupConfig } from "../options.ts"
@@ -56,7 +56,7 @@ export interface DeliveryContext {
 export type Handler = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown>
 
 export interface GroupDeps {
-  readonly store: StoreShape
+  readonly store: RuntimeStore
   readonly writer: Writer
   readonly wakeups: Wakeups
   readonly sid: string

@@ -44,12 +44,12 @@ describe("floorOf", () => {
       const draft = (n: number, topic: string, ts: number) => ({
         id: `e${n}`, ts, topic, key: null, partition: null, headers: null, payload: "1", causedBy: null, tags: null, sid: "s"
       })
-      yield* store.commit({
+      yield* store.runtime.commit({
         now: 1, progress: [], deliveries: [], deadLetters: [],
         appends: [draft(1, "t", 1_000), draft(2, "u", 2_000), draft(3, "t", 3_000), draft(4, "t", 4_000)]
       })
       const floor = (position: Parameters<typeof floorOf>[2]) =>
-        floorOf(store, "t", position).pipe(Effect.catchTag("StartFromError", (e) => Effect.succeed(e.reason)))
+        floorOf(store.runtime, "t", position).pipe(Effect.catchTag("StartFromError", (e) => Effect.succeed(e.reason)))
       assert.strictEqual(yield* floor("earliest"), 0)
       assert.strictEqual(yield* floor("latest"), 4)
       assert.strictEqual(yield* floor(2), 2)

@@ -37,15 +37,15 @@ const row = (seq: number, state: Delivery["state"], attempts: number): Delivery 
 const seeded = (seed: Seed) =>
   Effect.gen(function*() {
     const store = yield* Sqlite.make({ filename: ":memory:" })
-    yield* store.commit({
+    yield* store.runtime.commit({
       ...emptyBatch,
       appends: Array.from({ length: seed.count }, (_, i) => ({
         id: `e${i + 1}`, ts: 1000, topic, key: null, partition: null, headers: null, payload: String(i + 1),
         causedBy: null, tags: null, sid: "old"
       }))
     })
-    assert.isTrue(yield* store.claimLease({ group, expectedOwner: null, owner: "old", pid: null, host: null, expiresAt: 10, now: 1 }))
-    yield* store.initCursor(group, topic, 0, 1)
+    assert.isTrue(yield* store.runtime.claimLease({ group, expectedOwner: null, owner: "old", pid: null, host: null, expiresAt: 10, now: 1 }))
+    yield* store.runtime.initCursor(group, topic, 0, 1)
     const deadLetter = (seq: number) => ({
       owner: "old",
       deadLetter: {
@@ -53,13 +53,13 @@ const seeded = (seed: Seed) =>
         firstFailedAt: 1, lastFailedAt: 1, deadAt: 1, holdsKey: false
       }
     })
-    yield* store.commit({
+    yield* store.runtime.commit({
       ...emptyBatch,
       progress: [{ group, owner: "old", topic, floor: seed.floor, acked: seed.acked, leasedUpto: seed.leasedUpto }],
       deliveries: seed.rows.map((r) => ({ _tag: "upsert" as const, owner: "old", delivery: row(r.seq, r.state, r.attempts) })),
       deadLetters: [...seed.dead, ...seed.requeued].map(deadLetter)
     })
-    if (seed.requeued.length > 0) yield* store.requeue(group, seed.requeued, 1)
+    if (seed.requeued.length > 0) yield* store.admin.requeue(group, seed.requeued)
     return store
   })
 
@@ -72,7 +72,7 @@ const configWith = (filter?: (event: Event) => boolean) => {
 const recoverFrom = (store: StoreShape, crashed: boolean, filter?: (event: Event) => boolean) =>
   Effect.gen(function*() {
     const config = configWith(filter)
-    return yield* recover(store, config, "new", yield* openCursors(store, config), crashed)
+    return yield* recover(store.runtime, config, "new", yield* openCursors(store.runtime, config), crashed)
   })
 
 const seqsOfWrites = (writes: ReadonlyArray<DeliveryWrite>, tag: DeliveryWrite["_tag"]) =>

@@ -1,0 +1,141 @@
+/**
+ * The `Inspect` service: what an operator reads about a database, without a bus and without
+ * moving anything. Topics with their stored settings and counts, every group's position with its
+ * lag and the work it has outstanding, a topic's events, and a wait for other processes' commits.
+ * `sib topics`, `sib groups`, `sib tail` and the status line of `sib run` read through it; it needs
+ * only a `Store` (its `admin` part, and the reads `floorOf` uses).
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { storedTopic, type StoredTopic } from "../options/topic.ts"
+import type { StoreError } from "../store/errors.ts"
+import type { Cursor, Event, GroupPosition, TopicStats } from "../store/records.ts"
+import { Store, type StoreShape } from "../store/Store.ts"
+import { isLive } from "./group/lease.ts"
+import { floorOf, type StartFromError } from "./group/startFrom.ts"
+import { type HostInfo, nodeHost } from "./host.ts"
+import type { StartFrom } from "./options.ts"
+
+/** A topic as stored: its settings (defaults where none were stored) and what it holds. */
+export interface TopicInfo {
+  readonly name: string
+  /** Undefined when the topic has no events. */
+  readonly stats: TopicStats | undefined
+  readonly settings: StoredTopic
+}
+
+/** One group on one topic: where its cursor is, how far behind, and what it has outstanding. */
+export interface GroupInfo {
+  readonly cursor: Cursor
+  /** The topic's highest seq (at least the cursor: retention may have deleted every event). */
+  readonly headSeq: number
+  /** Events after the cursor. */
+  readonly lag: number
+  /** Events a live consumer has fetched and not finished (0 without a live consumer). */
+  readonly inFlight: number
+  readonly retrying: number
+  readonly deadLetters: number
+  /** Events retention deleted before the group processed them. */
+  readonly skipped: number
+  /** The live consumer, if one holds the group's lease. */
+  readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | undefined
+}
+
+export interface InspectShape {
+  /** Every topic that has settings or events, by name. */
+  readonly topics: Effect.Effect<ReadonlyArray<TopicInfo>, StoreError>
+  /** Every group's position on each of its topics, by group then topic. */
+  readonly groups: Effect.Effect<ReadonlyArray<GroupInfo>, StoreError>
+  /** The stored positions alone (no counts): cheap enough to read every second. */
+  readonly positions: Effect.Effect<ReadonlyArray<GroupPosition>, StoreError>
+  readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
+  /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
+  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+  /** The position after which the last `count` events of `topic` follow. */
+  readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
+  /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ afterId }`, ...) names on `topic`. */
+  readonly floorOf: (topic: string, from: StartFrom) => Effect.Effect<number, StoreError | StartFromError>
+  /** Events of `topic` after `afterSeq`, ascending, at most `limit`. */
+  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  /**
+   * Starts watching for commits by other connections; the effect it returns waits for the next
+   * one (checking every `pollMs`). A database that cannot tell wakes the waiter every `pollMs`.
+   */
+  readonly watchCommits: (pollMs: number) => Effect.Effect<Effect.Effect<void, StoreError>, StoreError>
+}
+
+export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape => {
+  const { admin, runtime } = store
+
+  const groups = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const out: Array<GroupInfo> = []
+    for (const p of yield* admin.groupPositions) {
+      const { cursor, lease } = p
+      const headSeq = Math.max(yield* runtime.headSeq(cursor.topic), cursor.floor)
+      const live = isLive(lease, now, host)
+      let inFlight = 0
+      if (live && cursor.leasedUpto > cursor.floor) {
+        inFlight = yield* admin.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)
+        for (const [from, to] of cursor.acked) inFlight -= yield* admin.countEvents(cursor.topic, from - 1, Math.min(to, cursor.leasedUpto))
+      }
+      out.push({
+        cursor,
+        headSeq,
+        lag: yield* admin.countEvents(cursor.topic, cursor.floor, headSeq),
+        inFlight: Math.max(0, inFlight),
+        retrying: p.retrying,
+        deadLetters: p.deadLetters,
+        skipped: p.skipped,
+        owner: live ? { pid: lease.ownerPid, host: lease.ownerHost, leaseExpiresAt: lease.expiresAt } : undefined
+      })
+    }
+    return out
+  })
+
+  const topics = Effect.gen(function*() {
+    const stats = new Map((yield* admin.topicStats).map((s) => [s.topic, s]))
+    const settings = new Map((yield* runtime.topics).map((t) => [t.name, storedTopic(t.config)]))
+    return [...new Set([...stats.keys(), ...settings.keys()])].sort().map((name) => ({
+      name,
+      stats: stats.get(name),
+      settings: settings.get(name) ?? storedTopic(undefined)
+    }))
+  })
+
+  const watchCommits = (pollMs: number) =>
+    Effect.gen(function*() {
+      const changeToken = store.capabilities.changeToken
+      if (changeToken === undefined) return Effect.sleep(pollMs)
+      let token = yield* changeToken
+      return Effect.gen(function*() {
+        while (true) {
+          yield* Effect.sleep(pollMs)
+          const next = yield* changeToken
+          if (next !== token) {
+            token = next
+            return
+          }
+        }
+      })
+    })
+
+  return {
+    topics,
+    groups,
+    positions: admin.groupPositions,
+    headSeq: runtime.headSeq,
+    countEvents: admin.countEvents,
+    floorForLast: admin.floorForLast,
+    floorOf: (topic, from) => floorOf(runtime, topic, from),
+    read: admin.readTopic,
+    watchCommits
+  }
+}
+
+export class Inspect extends Context.Service<Inspect, InspectShape>()("sibus/Inspect") {
+  /** Inspection of the provided `Store`. */
+  static readonly layer: Layer.Layer<Inspect, never, Store> = Layer.effect(Inspect, Effect.map(Effect.service(Store), (store) => make(store)))
+}

@@ -1,0 +1,48 @@
+/**
+ * What a dialect supplies to the store: a connection that runs store programs (`program.ts`) in
+ * transactions, the statements compiled for it, and its capabilities. Everything else, the
+ * policy included, is written once in `makeStore.ts` and `policy/` (Kysely's split: a `Driver`
+ * executes, the query builder and the code above it do not know which database they talk to).
+ */
+import type * as Effect from "effect/Effect"
+import type { Kysely } from "kysely"
+import type { StoreError } from "./errors.ts"
+import type { Program } from "./program.ts"
+import type { Statements } from "./queries.ts"
+import type { HandlerTransaction, StoreCapabilities } from "./Store.ts"
+
+/**
+ * How a program's transaction runs:
+ * - `read`: a consistent snapshot of committed data;
+ * - `write`: takes the write lock before the first statement, so what it reads cannot change
+ *   before it writes;
+ * - `bulk`: a `write` that deletes many rows; the dialect may leave log housekeeping to the
+ *   `checkpoint` capability (SQLite skips its automatic WAL checkpoint).
+ */
+export type TransactionMode = "read" | "write" | "bulk"
+
+/** A transaction a handler holds open (the driver's side of `HandlerTransaction`). */
+export interface OpenTransaction {
+  /** Kysely bound to the open transaction, for the handler's own statements. */
+  readonly db: Kysely<any>
+  /** Runs `program` inside the transaction and commits; `onCommit` runs right after the commit,
+   * before any other store call. On failure everything is rolled back. Either way it ends. */
+  readonly commit: <A>(program: () => Program<A>, onCommit?: () => void) => Effect.Effect<A, StoreError>
+  /** Rolls back (nothing when already ended). */
+  readonly rollback: Effect.Effect<void>
+}
+
+export interface Driver {
+  readonly statements: Statements
+  /** Runs `program` as one transaction; `op` names it in errors. A program that throws rolls back. */
+  readonly transaction: <A>(op: string, mode: TransactionMode, program: () => Program<A>) => Effect.Effect<A, StoreError>
+  /** Runs a program of one statement, without an explicit transaction. */
+  readonly statement: <A>(op: string, program: () => Program<A>) => Effect.Effect<A, StoreError>
+  /**
+   * Opens a handler transaction for the fiber's `TransactionSlot` (waiting while another one is
+   * open, where the database has one connection), and records `wrap(open)` in the slot until the
+   * transaction ends. A fiber whose slot already holds one gets that one.
+   */
+  readonly begin: (wrap: (open: OpenTransaction) => HandlerTransaction) => Effect.Effect<HandlerTransaction, StoreError>
+  readonly capabilities: StoreCapabilities
+}

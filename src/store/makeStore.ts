@@ -1,0 +1,146 @@
+/**
+ * The store, written once over a dialect's `Driver`: every operation of the contract
+ * (`Store.ts`) as a statement or a program (`policy/`) run in the transaction mode it needs.
+ */
+import type { Driver } from "./Driver.ts"
+import { all, events, get, type Program, run } from "./program.ts"
+import { commitBatch } from "./policy/commit.ts"
+import { claimLease, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
+import { compactStep, pruneStep } from "./policy/maintenance.ts"
+import type { Event } from "./records.ts"
+import { deadLetterOfRow, deliveryOfRow, leaseOfRow, num, topicOfRow } from "./rows.ts"
+import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"
+import type { HandlerTransaction, StoreShape } from "./Store.ts"
+
+/** A row limit that means "all" in every dialect (SQLite's `LIMIT -1` is its own). */
+const noLimit = Number.MAX_SAFE_INTEGER
+
+export const makeStore = (driver: Driver): StoreShape => {
+  const q = driver.statements
+  const read = <A>(op: string, program: () => Program<A>) => driver.statement(op, program)
+
+  function* highestSeq(topic: string): Program<number> {
+    return num((yield* get<{ seq: number | null }>(q.headSeq, { topic }))?.seq ?? 0)
+  }
+
+  const beginTransaction = driver.begin((open): HandlerTransaction => ({
+    db: open.db,
+    commit: (batch, onCommit) => open.commit(() => commitBatch(q, batch), onCommit),
+    rollback: open.rollback
+  }))
+
+  return {
+    runtime: {
+      commit: (batch) => driver.transaction("commit", "write", () => commitBatch(q, batch)),
+      beginTransaction,
+      readPage: (topic, after, limit) => read("readPage", () => events(q.readTopic, { topic, after, limit })),
+      readSeqs: (seqs) =>
+        read("readSeqs", function*() {
+          if (seqs.length === 0) return []
+          const found = seqs.length === 1
+            ? yield* events(q.eventBySeq, { seq: seqs[0] })
+            : yield* events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })
+          return found.events
+        }),
+      eventById: (id) => read("eventById", function*() {
+        return (yield* events(q.eventById, { id })).events[0]
+      }),
+      latestByKey: (topic, keys) =>
+        read("latestByKey", function*() {
+          const out = new Map<string, Event>()
+          const wanted = [...new Set(keys)]
+          if (wanted.length === 0) return out
+          const found = wanted.length === 1
+            ? (yield* events(q.latestOfKey, { topic, key: wanted[0] })).events
+            : (yield* events(q.latestOfKeys, { topic, keys: JSON.stringify(wanted) })).events
+          // A tombstone (null payload) as the latest event: the key is gone.
+          const byKey = new Map(found.filter((e) => e.payload !== null).map((e) => [e.key!, e]))
+          for (const key of wanted) {
+            const event = byKey.get(key)
+            if (event !== undefined) out.set(key, event)
+          }
+          return out
+        }),
+      headSeq: (topic) => read("headSeq", () => highestSeq(topic)),
+      floorForTs: (topic, ts) =>
+        driver.transaction("floorForTs", "read", function*() {
+          const first = (yield* get<{ seq: number | null }>(q.firstSeqAtOrAfterTs, { topic, ts }))?.seq ?? null
+          return first !== null ? num(first) - 1 : yield* highestSeq(topic)
+        }),
+
+      readLease: (group) =>
+        read("readLease", function*() {
+          const row = yield* get<ConsumerGroupsTable>(q.readLease, { group })
+          return row === undefined ? undefined : leaseOfRow(row)
+        }),
+      claimLease: (claim) => driver.transaction("claimLease", "write", () => claimLease(q, claim)),
+      renewLease: (group, owner, expiresAt, now) =>
+        read("renewLease", function*() {
+          return (yield* run(q.renewLease, { group, owner, expiresAt, now })) === 1
+        }),
+      releaseLease: (group, owner, now) =>
+        read("releaseLease", function*() {
+          yield* run(q.releaseLease, { group, owner, now })
+        }),
+      loadGroup: (group, topics) => driver.transaction("loadGroup", "read", () => loadGroup(q, group, topics)),
+      initCursor: (group, topic, floor, now) => driver.transaction("initCursor", "write", () => initCursor(q, group, topic, floor, now)),
+      getCursor: (group, topic) => read("getCursor", () => getCursor(q, group, topic)),
+
+      upsertTopic: (name, config, now) =>
+        read("upsertTopic", function*() {
+          yield* run(q.upsertTopic, { name, config: JSON.stringify(config), now })
+        }),
+      topics: read("topics", function*() {
+        return (yield* all<TopicsTable>(q.topics, {})).map(topicOfRow)
+      })
+    },
+
+    admin: {
+      readTopic: (topic, after, limit) => read("readTopic", function*() {
+        return (yield* events(q.readTopic, { topic, after, limit })).events
+      }),
+      topicStats: read("topicStats", function*() {
+        const rows = yield* all<{ topic: string; events: number; first_seq: number; last_seq: number; last_ts: number }>(q.topicStats, {})
+        return rows.map((r) => ({ topic: r.topic, events: num(r.events), firstSeq: num(r.first_seq), lastSeq: num(r.last_seq), lastTs: num(r.last_ts) }))
+      }),
+      groupPositions: driver.transaction("groupPositions", "read", () => groupPositions(q)),
+      floorForLast: (topic, count) =>
+        driver.transaction("floorForLast", "read", function*() {
+          if (count <= 0) return yield* highestSeq(topic)
+          const row = yield* get<{ seq: number }>(q.nthLastSeq, { topic, offset: count - 1 })
+          return row === undefined ? 0 : num(row.seq) - 1
+        }),
+      countEvents: (topic, after, upto) =>
+        read("countEvents", function*() {
+          return num((yield* get<{ n: number }>(q.countEvents, { topic, after, upto }))?.n ?? 0)
+        }),
+      deliveries: (query) =>
+        read("deliveries", function*() {
+          const rows = query.eventId !== undefined
+            ? (yield* all<DeliveriesTable>(q.eventDeliveries, { eventId: query.eventId })).filter((r) => query.group === undefined || r.grp === query.group)
+            : query.group !== undefined
+            ? yield* all<DeliveriesTable>(q.groupDeliveries, { group: query.group })
+            : []
+          return rows.map(deliveryOfRow)
+        }),
+      deadLetters: (query) =>
+        read("deadLetters", function*() {
+          const rows = yield* all<DeadLettersTable>(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, limit: query.limit ?? noLimit })
+          return rows.map(deadLetterOfRow)
+        }),
+      requeue: (group, seqs) => driver.transaction("requeue", "write", () => requeue(q, group, seqs)),
+      dropDeadLetter: (group, seq) =>
+        read("dropDeadLetter", function*() {
+          return (yield* run(q.deleteDeadLetter, { group, seq })) === 1
+        }),
+      setCursor: (group, topic, floor, now) => driver.transaction("setCursor", "write", () => setCursor(q, group, topic, floor, now))
+    },
+
+    maintenance: {
+      compactStep: (step) => driver.transaction("compactStep", "bulk", () => compactStep(q, step)),
+      pruneStep: (step) => driver.transaction("pruneStep", "bulk", () => pruneStep(q, step))
+    },
+
+    capabilities: driver.capabilities
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * `openStore(location)`: the one way to open a store from where its data lives. A location is a
+ * SQLite file path or `:memory:` today; a `postgres://` URL is recognised and refused until the
+ * Postgres dialect exists. The Promise facade, the CLI and the `.sib` test runner all open their
+ * database here, so they accept the same locations and report the same errors.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { statSync } from "node:fs"
+import { StoreOpenError } from "./errors.ts"
+import * as Sqlite from "./sqlite/SqliteStore.ts"
+import { Store } from "./Store.ts"
+
+/** Options of the SQLite dialect (the only one so far), minus its file name. */
+export type StoreOptions = Omit<Sqlite.SqliteOptions, "filename">
+
+/** A URL for a database server (`postgres://`, `postgresql://`). */
+export const isServerUrl = (location: string): boolean => /^postgres(ql)?:\/\//i.test(location)
+
+/**
+ * Hides a URL's password, for messages: `postgres://app:***@db/events`. Anything else is returned
+ * as it is.
+ */
+export const redactLocation = (location: string): string => {
+  if (!isServerUrl(location)) return location
+  try {
+    const url = new URL(location)
+    if (url.password !== "") url.password = "***"
+    return url.toString()
+  } catch {
+    return location.replace(/\/\/[^@/]*@/, "//***@")
+  }
+}
+
+/** Opens the store at `location` for the life of the layer. */
+export const openStore = (location: string, options: StoreOptions = {}): Layer.Layer<Store, StoreOpenError> => {
+  if (isServerUrl(location)) {
+    return Layer.effect(Store, Effect.fail(new StoreOpenError({
+      reason: "unsupported", location: redactLocation(location),
+      detail: "Postgres is not supported by this version yet; use a SQLite file path or :memory:"
+    })))
+  }
+  if (location === "") {
+    return Layer.effect(Store, Effect.fail(new StoreOpenError({ reason: "unreadable", location: "\"\"", detail: "the database location is empty" })))
+  }
+  if (location !== ":memory:" && isDirectory(location)) {
+    return Layer.effect(Store, Effect.fail(new StoreOpenError({ reason: "unreadable", location, detail: "it is a directory; pass a database file" })))
+  }
+  return Sqlite.layer({ ...options, filename: location })
+}
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The commit of a `WriteBatch`, as one program (see `../Store.ts` for the contract): appends,
+ * then every group write fenced by the lease read inside the transaction, ack writes merged into
+ * the stored cursor, and lease marks raised over this batch's appends.
+ */
+import { addDone } from "../ackRanges.ts"
+import { append, events, get, type Program, run } from "../program.ts"
+import type { Statements } from "../queries.ts"
+import type { AppendResult, CommitResult, ProgressWrite, WriteBatch } from "../Store.ts"
+import type { CursorsTable } from "../schema.ts"
+import { cursorOfRow, deadLetterParams, deliveryParams, encodeRanges } from "../rows.ts"
+
+export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitResult> {
+  const appended = yield* appendAll(q, batch)
+  const leases = batch.leases ?? []
+  const acks = batch.acks ?? []
+  if (
+    batch.progress.length === 0 && batch.progressNow === undefined && acks.length === 0 && batch.deliveries.length === 0 &&
+    batch.deadLetters.length === 0 && leases.length === 0
+  ) {
+    return { appended, fenced: [] }
+  }
+
+  // The lease owner of each group this batch writes for, read once inside the transaction.
+  const owners = new Map<string, string | null>()
+  const fenced = new Set<string>()
+  function* holds(group: string, owner: string): Program<boolean> {
+    let current = owners.get(group)
+    if (current === undefined) {
+      current = (yield* get<{ owner_sid: string | null }>(q.leaseOwner, { group }))?.owner_sid ?? null
+      owners.set(group, current)
+    }
+    if (current === owner) return true
+    fenced.add(group)
+    return false
+  }
+
+  function* writeProgress(p: ProgressWrite): Program<void> {
+    if (!(yield* holds(p.group, p.owner))) return
+    yield* run(q.writeProgress, {
+      topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, now: batch.now
+    })
+  }
+  for (const p of batch.progress) yield* writeProgress(p)
+  if (batch.progressNow !== undefined) for (const p of batch.progressNow()) yield* writeProgress(p)
+
+  if (acks.length > 0) {
+    const seqsByCursor = new Map<string, { group: string; topic: string; seqs: Array<number> }>()
+    for (const a of acks) {
+      // Appends in this batch may be the acked event's publishes: without the ack they must not
+      // exist either, so a fenced ack rolls the whole transaction back.
+      if (!(yield* holds(a.group, a.owner))) {
+        throw new Error(`group ${a.group} is consumed by another owner: its ack and the publishes that go with it were rolled back`)
+      }
+      const id = `${a.group}\u0000${a.topic}`
+      let entry = seqsByCursor.get(id)
+      if (entry === undefined) seqsByCursor.set(id, entry = { group: a.group, topic: a.topic, seqs: [] })
+      entry.seqs.push(a.seq)
+    }
+    for (const { group, seqs, topic } of seqsByCursor.values()) {
+      const row = yield* get<CursorsTable>(q.getCursor, { topic, group })
+      if (row === undefined) continue
+      const cursor = cursorOfRow(row)
+      const done = addDone(cursor.floor, cursor.acked, seqs)
+      yield* run(q.writeProgress, {
+        topic, group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: Math.max(cursor.leasedUpto, done.floor), now: batch.now
+      })
+    }
+  }
+
+  for (const w of batch.deliveries) {
+    if (w._tag === "upsert") {
+      if (yield* holds(w.delivery.group, w.owner)) yield* run(q.upsertDelivery, deliveryParams(w.delivery))
+    } else if (yield* holds(w.group, w.owner)) {
+      yield* run(q.deleteDelivery, { group: w.group, seq: w.seq })
+    }
+  }
+  for (const w of batch.deadLetters) {
+    const d = w.deadLetter
+    if (!(yield* holds(d.group, w.owner))) continue
+    yield* run(q.upsertDeadLetter, deadLetterParams(d))
+    yield* run(q.deleteDelivery, { group: d.group, seq: d.seq })
+  }
+
+  // Last, so that a progress write of this batch cannot lower what it raises.
+  if (leases.length > 0) {
+    const maxByTopic = new Map<string, number>()
+    for (let i = 0; i < batch.appends.length; i++) {
+      const a = appended[i]!
+      if (a.existing !== undefined) continue
+      const topic = batch.appends[i]!.topic
+      if ((maxByTopic.get(topic) ?? 0) < a.seq) maxByTopic.set(topic, a.seq)
+    }
+    for (const l of leases) {
+      const seq = maxByTopic.get(l.topic)
+      if (seq !== undefined && (yield* holds(l.group, l.owner))) yield* run(q.raiseLease, { topic: l.topic, group: l.group, seq, now: batch.now })
+    }
+  }
+  return { appended, fenced: [...fenced] }
+}
+
+/** Appends the batch's events; an id that exists already answers with the stored event. */
+function* appendAll(q: Statements, batch: WriteBatch): Program<ReadonlyArray<AppendResult>> {
+  if (batch.appends.length === 0) return []
+  const seqs = yield* append(batch.appends)
+  const appended = new Array<AppendResult>(seqs.length)
+  for (let i = 0; i < seqs.length; i++) {
+    const seq = seqs[i]
+    if (seq !== undefined) {
+      appended[i] = { seq, existing: undefined }
+    } else {
+      const existing = (yield* events(q.eventById, { id: batch.appends[i]!.id })).events[0]!
+      appended[i] = { seq: existing.seq, existing }
+    }
+  }
+  return appended
+}

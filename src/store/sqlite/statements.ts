@@ -1,0 +1,26 @@
+/**
+ * SQLite's own statements (`DialectStatements`): lists of values arrive as one JSON array
+ * parameter, read with `json_each`. A Postgres dialect spells the same `jsonb_array_elements_text`.
+ */
+import { type Kysely, sql } from "kysely"
+import type { DialectStatements } from "../queries.ts"
+import { eventColumns } from "../records.ts"
+import type { Database } from "../schema.ts"
+import { template } from "../template.ts"
+
+export const sqliteStatements = (db: Kysely<Database>): DialectStatements => ({
+  eventsBySeqs: template<"seqs">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("seq", "in", (eb) => eb.selectFrom(sql<{ value: number }>`json_each(${p("seqs")})`.as("s")).select("s.value"))
+      .orderBy("seq")
+  ),
+  latestOfKeys: template<"topic" | "keys">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("seq", "in", (eb) =>
+        eb.selectFrom(sql<{ value: string }>`json_each(${p("keys")})`.as("k")).select((k) =>
+          k.selectFrom("events as l").select((l) => l.fn.max("l.seq").as("m"))
+            .where("l.topic", "=", p("topic")).where("l.key", "=", sql.ref<string>("k.value")).as("m")
+        ))
+      .where("payload", "!=", sql.lit("null"))
+  )
+})
