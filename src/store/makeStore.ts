@@ -3,7 +3,7 @@
  * (`Store.ts`) as a statement or a program (`policy/`) run in the transaction mode it needs.
  */
 import type { Driver } from "./Driver.ts"
-import { all, events, get, type Program, run } from "./program.ts"
+import { all, type EventRows, events, get, type Program, run } from "./program.ts"
 import { commitBatch } from "./policy/commit.ts"
 import { claimLease, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
 import { compactStep, pruneStep } from "./policy/maintenance.ts"
@@ -20,7 +20,7 @@ export const makeStore = (driver: Driver): StoreShape => {
   const read = <A>(op: string, program: () => Program<A>) => driver.statement(op, program)
 
   function* highestSeq(topic: string): Program<number> {
-    return num((yield* get<{ seq: number | null }>(q.headSeq, { topic }))?.seq ?? 0)
+    return num(((yield get(q.headSeq, { topic })) as { seq: number | null } | undefined)?.seq ?? 0)
   }
 
   const beginTransaction = driver.begin((open): HandlerTransaction => ({
@@ -33,17 +33,20 @@ export const makeStore = (driver: Driver): StoreShape => {
     runtime: {
       commit: (batch) => driver.transaction("commit", "write", () => commitBatch(q, batch)),
       beginTransaction,
-      readPage: (topic, after, limit) => read("readPage", () => events(q.readTopic, { topic, after, limit })),
+      readPage: (topic, after, limit) =>
+        read("readPage", function*() {
+          return (yield events(q.readTopic, { topic, after, limit })) as EventRows
+        }),
       readSeqs: (seqs) =>
         read("readSeqs", function*() {
           if (seqs.length === 0) return []
           const found = seqs.length === 1
-            ? yield* events(q.eventBySeq, { seq: seqs[0] })
-            : yield* events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })
+            ? (yield events(q.eventBySeq, { seq: seqs[0] })) as EventRows
+            : (yield events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })) as EventRows
           return found.events
         }),
       eventById: (id) => read("eventById", function*() {
-        return (yield* events(q.eventById, { id })).events[0]
+        return ((yield events(q.eventById, { id })) as EventRows).events[0]
       }),
       latestByKey: (topic, keys) =>
         read("latestByKey", function*() {
@@ -51,8 +54,8 @@ export const makeStore = (driver: Driver): StoreShape => {
           const wanted = [...new Set(keys)]
           if (wanted.length === 0) return out
           const found = wanted.length === 1
-            ? (yield* events(q.latestOfKey, { topic, key: wanted[0] })).events
-            : (yield* events(q.latestOfKeys, { topic, keys: JSON.stringify(wanted) })).events
+            ? ((yield events(q.latestOfKey, { topic, key: wanted[0] })) as EventRows).events
+            : ((yield events(q.latestOfKeys, { topic, keys: JSON.stringify(wanted) })) as EventRows).events
           // A tombstone (null payload) as the latest event: the key is gone.
           const byKey = new Map(found.filter((e) => e.payload !== null).map((e) => [e.key!, e]))
           for (const key of wanted) {
@@ -64,23 +67,23 @@ export const makeStore = (driver: Driver): StoreShape => {
       headSeq: (topic) => read("headSeq", () => highestSeq(topic)),
       floorForTs: (topic, ts) =>
         driver.transaction("floorForTs", "read", function*() {
-          const first = (yield* get<{ seq: number | null }>(q.firstSeqAtOrAfterTs, { topic, ts }))?.seq ?? null
+          const first = ((yield get(q.firstSeqAtOrAfterTs, { topic, ts })) as { seq: number | null } | undefined)?.seq ?? null
           return first !== null ? num(first) - 1 : yield* highestSeq(topic)
         }),
 
       readLease: (group) =>
         read("readLease", function*() {
-          const row = yield* get<ConsumerGroupsTable>(q.readLease, { group })
+          const row = (yield get(q.readLease, { group })) as ConsumerGroupsTable | undefined
           return row === undefined ? undefined : leaseOfRow(row)
         }),
       claimLease: (claim) => driver.transaction("claimLease", "write", () => claimLease(q, claim)),
       renewLease: (group, owner, expiresAt, now) =>
         read("renewLease", function*() {
-          return (yield* run(q.renewLease, { group, owner, expiresAt, now })) === 1
+          return ((yield run(q.renewLease, { group, owner, expiresAt, now })) as number) === 1
         }),
       releaseLease: (group, owner, now) =>
         read("releaseLease", function*() {
-          yield* run(q.releaseLease, { group, owner, now })
+          yield run(q.releaseLease, { group, owner, now })
         }),
       loadGroup: (group, topics) => driver.transaction("loadGroup", "read", () => loadGroup(q, group, topics)),
       initCursor: (group, topic, floor, now) => driver.transaction("initCursor", "write", () => initCursor(q, group, topic, floor, now)),
@@ -88,50 +91,50 @@ export const makeStore = (driver: Driver): StoreShape => {
 
       upsertTopic: (name, config, now) =>
         read("upsertTopic", function*() {
-          yield* run(q.upsertTopic, { name, config: JSON.stringify(config), now })
+          yield run(q.upsertTopic, { name, config: JSON.stringify(config), now })
         }),
       topics: read("topics", function*() {
-        return (yield* all<TopicsTable>(q.topics, {})).map(topicOfRow)
+        return ((yield all(q.topics, {})) as ReadonlyArray<TopicsTable>).map(topicOfRow)
       })
     },
 
     admin: {
       readTopic: (topic, after, limit) => read("readTopic", function*() {
-        return (yield* events(q.readTopic, { topic, after, limit })).events
+        return ((yield events(q.readTopic, { topic, after, limit })) as EventRows).events
       }),
       topicStats: read("topicStats", function*() {
-        const rows = yield* all<{ topic: string; events: number; first_seq: number; last_seq: number; last_ts: number }>(q.topicStats, {})
+        const rows = (yield all(q.topicStats, {})) as ReadonlyArray<{ topic: string; events: number; first_seq: number; last_seq: number; last_ts: number }>
         return rows.map((r) => ({ topic: r.topic, events: num(r.events), firstSeq: num(r.first_seq), lastSeq: num(r.last_seq), lastTs: num(r.last_ts) }))
       }),
       groupPositions: driver.transaction("groupPositions", "read", () => groupPositions(q)),
       floorForLast: (topic, count) =>
         driver.transaction("floorForLast", "read", function*() {
           if (count <= 0) return yield* highestSeq(topic)
-          const row = yield* get<{ seq: number }>(q.nthLastSeq, { topic, offset: count - 1 })
+          const row = (yield get(q.nthLastSeq, { topic, offset: count - 1 })) as { seq: number } | undefined
           return row === undefined ? 0 : num(row.seq) - 1
         }),
       countEvents: (topic, after, upto) =>
         read("countEvents", function*() {
-          return num((yield* get<{ n: number }>(q.countEvents, { topic, after, upto }))?.n ?? 0)
+          return num(((yield get(q.countEvents, { topic, after, upto })) as { n: number } | undefined)?.n ?? 0)
         }),
       deliveries: (query) =>
         read("deliveries", function*() {
           const rows = query.eventId !== undefined
-            ? (yield* all<DeliveriesTable>(q.eventDeliveries, { eventId: query.eventId })).filter((r) => query.group === undefined || r.grp === query.group)
+            ? ((yield all(q.eventDeliveries, { eventId: query.eventId })) as ReadonlyArray<DeliveriesTable>).filter((r) => query.group === undefined || r.grp === query.group)
             : query.group !== undefined
-            ? yield* all<DeliveriesTable>(q.groupDeliveries, { group: query.group })
+            ? (yield all(q.groupDeliveries, { group: query.group })) as ReadonlyArray<DeliveriesTable>
             : []
           return rows.map(deliveryOfRow)
         }),
       deadLetters: (query) =>
         read("deadLetters", function*() {
-          const rows = yield* all<DeadLettersTable>(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, limit: query.limit ?? noLimit })
+          const rows = (yield all(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, limit: query.limit ?? noLimit })) as ReadonlyArray<DeadLettersTable>
           return rows.map(deadLetterOfRow)
         }),
       requeue: (group, seqs) => driver.transaction("requeue", "write", () => requeue(q, group, seqs)),
       dropDeadLetter: (group, seq) =>
         read("dropDeadLetter", function*() {
-          return (yield* run(q.deleteDeadLetter, { group, seq })) === 1
+          return ((yield run(q.deleteDeadLetter, { group, seq })) as number) === 1
         }),
       setCursor: (group, topic, floor, now) => driver.transaction("setCursor", "write", () => setCursor(q, group, topic, floor, now))
     },

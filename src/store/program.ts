@@ -4,8 +4,8 @@
  * program synchronously inside one transaction; an asynchronous driver would await each statement.
  * The policy never sees a connection, so it cannot depend on one dialect's API.
  *
- *   function* cursorFloor(q, group, topic) {
- *     const row = yield* get<CursorsTable>(q.getCursor, { topic, group })
+ *   function* cursorFloor(q, group, topic): Program<number> {
+ *     const row = (yield get(q.getCursor, { topic, group })) as CursorsTable | undefined
  *     return row === undefined ? 0 : num(row.floor)
  *   }
  */
@@ -38,25 +38,24 @@ export type Program<A> = Generator<Statement, A, unknown>
 
 type Params<P extends string> = { readonly [K in P]: unknown }
 
-export function* run<P extends string>(template: Template<P>, values: Params<P>): Program<number> {
-  return (yield { kind: "run", template, values }) as number
-}
+// Statement constructors. A program yields one and casts the answer to what the kind promises
+// (`yield*` through a helper generator would type it, at the price of a generator per statement
+// on the commit path, measured at about a fifth of a commit's time).
 
-export function* get<R, P extends string = string>(template: Template<P>, values: Params<P>): Program<R | undefined> {
-  return (yield { kind: "get", template, values }) as R | undefined
-}
+/** A write; answers the number of rows it changed. */
+export const run = <P extends string>(template: Template<P>, values: Params<P>): Statement => ({ kind: "run", template, values })
 
-export function* all<R, P extends string = string>(template: Template<P>, values: Params<P>): Program<ReadonlyArray<R>> {
-  return (yield { kind: "all", template, values }) as ReadonlyArray<R>
-}
+/** Answers the first row (`R`), or undefined. */
+export const get = <P extends string>(template: Template<P>, values: Params<P>): Statement => ({ kind: "get", template, values })
 
-export function* events<P extends string>(template: Template<P>, values: Params<P>): Program<EventRows> {
-  return (yield { kind: "events", template, values }) as EventRows
-}
+/** Answers every row (`ReadonlyArray<R>`). */
+export const all = <P extends string>(template: Template<P>, values: Params<P>): Statement => ({ kind: "all", template, values })
 
-export function* append(drafts: ReadonlyArray<EventDraft>): Program<ReadonlyArray<number | undefined>> {
-  return (yield { kind: "append", drafts }) as ReadonlyArray<number | undefined>
-}
+/** Answers an `EventRows`. */
+export const events = <P extends string>(template: Template<P>, values: Params<P>): Statement => ({ kind: "events", template, values })
+
+/** Answers `ReadonlyArray<number | undefined>`: per draft, its new seq, or undefined when its id existed. */
+export const append = (drafts: ReadonlyArray<EventDraft>): Statement => ({ kind: "append", drafts })
 
 /** Runs a program synchronously, answering each statement with `answer` (a synchronous driver). */
 export const runSync = <A>(program: Program<A>, answer: (statement: Statement) => unknown): A => {

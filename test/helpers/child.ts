@@ -10,8 +10,19 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>
 }
 
+/** Children still running: killed when the test process exits. */
+const running = new Set<ChildProcess>()
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
 export const spawnNode = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, ["--import", fixture("orphan-guard.ts"), script, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env }
+  })
+  running.add(child)
+  child.on("exit", () => running.delete(child))
   let stderr = ""
   child.stderr!.on("data", (d) => (stderr += String(d)))
   child.stdout!.on("data", () => {})

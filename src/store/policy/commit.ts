@@ -2,54 +2,67 @@
  * The commit of a `WriteBatch`, as one program (see `../Store.ts` for the contract): appends,
  * then every group write fenced by the lease read inside the transaction, ack writes merged into
  * the stored cursor, and lease marks raised over this batch's appends.
+ *
+ * It runs once per group commit, so it stays flat: one generator, statements yielded directly.
  */
 import { addDone } from "../ackRanges.ts"
-import { append, events, get, type Program, run } from "../program.ts"
+import { append, type EventRows, events, get, type Program, run } from "../program.ts"
 import type { Statements } from "../queries.ts"
 import type { AppendResult, CommitResult, ProgressWrite, WriteBatch } from "../Store.ts"
 import type { CursorsTable } from "../schema.ts"
 import { cursorOfRow, deadLetterParams, deliveryParams, encodeRanges } from "../rows.ts"
 
 export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitResult> {
-  const appended = yield* appendAll(q, batch)
+  const appended: Array<AppendResult> = []
+  if (batch.appends.length > 0) {
+    const seqs = (yield append(batch.appends)) as ReadonlyArray<number | undefined>
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]
+      if (seq !== undefined) {
+        appended.push({ seq, existing: undefined })
+      } else {
+        const existing = ((yield events(q.eventById, { id: batch.appends[i]!.id })) as EventRows).events[0]!
+        appended.push({ seq: existing.seq, existing })
+      }
+    }
+  }
   const leases = batch.leases ?? []
   const acks = batch.acks ?? []
-  if (
-    batch.progress.length === 0 && batch.progressNow === undefined && acks.length === 0 && batch.deliveries.length === 0 &&
-    batch.deadLetters.length === 0 && leases.length === 0
-  ) {
+  const progress: ReadonlyArray<ProgressWrite> = batch.progressNow === undefined ? batch.progress : [...batch.progress, ...batch.progressNow()]
+  if (progress.length === 0 && acks.length === 0 && batch.deliveries.length === 0 && batch.deadLetters.length === 0 && leases.length === 0) {
     return { appended, fenced: [] }
   }
 
-  // The lease owner of each group this batch writes for, read once inside the transaction.
+  // The lease owner of every group this batch writes for, read first, inside the transaction.
   const owners = new Map<string, string | null>()
+  const groups = [
+    ...progress.map((p) => p.group), ...acks.map((a) => a.group), ...leases.map((l) => l.group),
+    ...batch.deliveries.map((w) => (w._tag === "upsert" ? w.delivery.group : w.group)), ...batch.deadLetters.map((w) => w.deadLetter.group)
+  ]
+  for (const group of groups) {
+    if (owners.has(group)) continue
+    owners.set(group, ((yield get(q.leaseOwner, { group })) as { owner_sid: string | null } | undefined)?.owner_sid ?? null)
+  }
   const fenced = new Set<string>()
-  function* holds(group: string, owner: string): Program<boolean> {
-    let current = owners.get(group)
-    if (current === undefined) {
-      current = (yield* get<{ owner_sid: string | null }>(q.leaseOwner, { group }))?.owner_sid ?? null
-      owners.set(group, current)
-    }
-    if (current === owner) return true
+  const holds = (group: string, owner: string): boolean => {
+    if (owners.get(group) === owner) return true
     fenced.add(group)
     return false
   }
 
-  function* writeProgress(p: ProgressWrite): Program<void> {
-    if (!(yield* holds(p.group, p.owner))) return
-    yield* run(q.writeProgress, {
+  for (const p of progress) {
+    if (!holds(p.group, p.owner)) continue
+    yield run(q.writeProgress, {
       topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, now: batch.now
     })
   }
-  for (const p of batch.progress) yield* writeProgress(p)
-  if (batch.progressNow !== undefined) for (const p of batch.progressNow()) yield* writeProgress(p)
 
   if (acks.length > 0) {
     const seqsByCursor = new Map<string, { group: string; topic: string; seqs: Array<number> }>()
     for (const a of acks) {
       // Appends in this batch may be the acked event's publishes: without the ack they must not
       // exist either, so a fenced ack rolls the whole transaction back.
-      if (!(yield* holds(a.group, a.owner))) {
+      if (!holds(a.group, a.owner)) {
         throw new Error(`group ${a.group} is consumed by another owner: its ack and the publishes that go with it were rolled back`)
       }
       const id = `${a.group}\u0000${a.topic}`
@@ -58,11 +71,11 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
       entry.seqs.push(a.seq)
     }
     for (const { group, seqs, topic } of seqsByCursor.values()) {
-      const row = yield* get<CursorsTable>(q.getCursor, { topic, group })
+      const row = (yield get(q.getCursor, { topic, group })) as CursorsTable | undefined
       if (row === undefined) continue
       const cursor = cursorOfRow(row)
       const done = addDone(cursor.floor, cursor.acked, seqs)
-      yield* run(q.writeProgress, {
+      yield run(q.writeProgress, {
         topic, group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: Math.max(cursor.leasedUpto, done.floor), now: batch.now
       })
     }
@@ -70,16 +83,16 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
 
   for (const w of batch.deliveries) {
     if (w._tag === "upsert") {
-      if (yield* holds(w.delivery.group, w.owner)) yield* run(q.upsertDelivery, deliveryParams(w.delivery))
-    } else if (yield* holds(w.group, w.owner)) {
-      yield* run(q.deleteDelivery, { group: w.group, seq: w.seq })
+      if (holds(w.delivery.group, w.owner)) yield run(q.upsertDelivery, deliveryParams(w.delivery))
+    } else if (holds(w.group, w.owner)) {
+      yield run(q.deleteDelivery, { group: w.group, seq: w.seq })
     }
   }
   for (const w of batch.deadLetters) {
     const d = w.deadLetter
-    if (!(yield* holds(d.group, w.owner))) continue
-    yield* run(q.upsertDeadLetter, deadLetterParams(d))
-    yield* run(q.deleteDelivery, { group: d.group, seq: d.seq })
+    if (!holds(d.group, w.owner)) continue
+    yield run(q.upsertDeadLetter, deadLetterParams(d))
+    yield run(q.deleteDelivery, { group: d.group, seq: d.seq })
   }
 
   // Last, so that a progress write of this batch cannot lower what it raises.
@@ -93,25 +106,8 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
     }
     for (const l of leases) {
       const seq = maxByTopic.get(l.topic)
-      if (seq !== undefined && (yield* holds(l.group, l.owner))) yield* run(q.raiseLease, { topic: l.topic, group: l.group, seq, now: batch.now })
+      if (seq !== undefined && holds(l.group, l.owner)) yield run(q.raiseLease, { topic: l.topic, group: l.group, seq, now: batch.now })
     }
   }
   return { appended, fenced: [...fenced] }
-}
-
-/** Appends the batch's events; an id that exists already answers with the stored event. */
-function* appendAll(q: Statements, batch: WriteBatch): Program<ReadonlyArray<AppendResult>> {
-  if (batch.appends.length === 0) return []
-  const seqs = yield* append(batch.appends)
-  const appended = new Array<AppendResult>(seqs.length)
-  for (let i = 0; i < seqs.length; i++) {
-    const seq = seqs[i]
-    if (seq !== undefined) {
-      appended[i] = { seq, existing: undefined }
-    } else {
-      const existing = (yield* events(q.eventById, { id: batch.appends[i]!.id })).events[0]!
-      appended[i] = { seq: existing.seq, existing }
-    }
-  }
-  return appended
 }

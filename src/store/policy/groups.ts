@@ -14,24 +14,24 @@ import type { GroupSnapshot, LeaseClaim } from "../Store.ts"
 
 /** A compare-and-set on the group's lease (the group row is created first when it is new). */
 export function* claimLease(q: Statements, claim: LeaseClaim): Program<boolean> {
-  yield* run(q.ensureGroup, { group: claim.group, now: claim.now })
+  yield run(q.ensureGroup, { group: claim.group, now: claim.now })
   const values = {
     group: claim.group, owner: claim.owner, pid: claim.pid, host: claim.host, expiresAt: claim.expiresAt, now: claim.now
   }
   const changed = claim.expectedOwner === null
-    ? yield* run(q.claimLeaseFromNobody, values)
-    : yield* run(q.claimLeaseFrom, { ...values, expected: claim.expectedOwner })
+    ? (yield run(q.claimLeaseFromNobody, values)) as number
+    : (yield run(q.claimLeaseFrom, { ...values, expected: claim.expectedOwner })) as number
   return changed === 1
 }
 
 export function* getCursor(q: Statements, group: string, topic: string): Program<Cursor | undefined> {
-  const row = yield* get<CursorsTable>(q.getCursor, { topic, group })
+  const row = (yield get(q.getCursor, { topic, group })) as CursorsTable | undefined
   return row === undefined ? undefined : cursorOfRow(row)
 }
 
 /** Creates the cursor at `floor` unless it exists; answers the stored one. */
 export function* initCursor(q: Statements, group: string, topic: string, floor: number, now: number): Program<Cursor> {
-  yield* run(q.insertCursor, { topic, group, floor, now })
+  yield run(q.insertCursor, { topic, group, floor, now })
   return (yield* getCursor(q, group, topic))!
 }
 
@@ -41,24 +41,24 @@ export function* initCursor(q: Statements, group: string, topic: string, floor: 
  * dead letters stay: an operator asked for them.
  */
 export function* setCursor(q: Statements, group: string, topic: string, floor: number, now: number): Program<void> {
-  yield* run(q.upsertCursor, { topic, group, floor, now })
-  yield* run(q.deleteTopicDeliveries, { group, topic })
-  yield* run(q.deleteDeadLettersAbove, { group, topic, floor })
+  yield run(q.upsertCursor, { topic, group, floor, now })
+  yield run(q.deleteTopicDeliveries, { group, topic })
+  yield run(q.deleteDeadLettersAbove, { group, topic, floor })
 }
 
 /** What a group session resumes from, on the topics it consumes, read as one snapshot. */
 export function* loadGroup(q: Statements, group: string, topics: ReadonlyArray<string>): Program<GroupSnapshot> {
-  const leaseRow = yield* get<ConsumerGroupsTable>(q.readLease, { group })
+  const leaseRow = (yield get(q.readLease, { group })) as ConsumerGroupsTable | undefined
   const cursors = new Map<string, Cursor>()
   for (const topic of topics) {
     const cursor = yield* getCursor(q, group, topic)
     if (cursor !== undefined) cursors.set(topic, cursor)
   }
   const wanted = new Set(topics)
-  const deliveries = (yield* all<DeliveriesTable>(q.groupDeliveries, { group })).map(deliveryOfRow).filter((d) => wanted.has(d.topic))
-  const deadLetterSeqs = (yield* all<{ seq: number; topic: string }>(q.groupDeadLetterSeqs, { group }))
+  const deliveries = ((yield all(q.groupDeliveries, { group })) as ReadonlyArray<DeliveriesTable>).map(deliveryOfRow).filter((d) => wanted.has(d.topic))
+  const deadLetterSeqs = ((yield all(q.groupDeadLetterSeqs, { group })) as ReadonlyArray<{ seq: number; topic: string }>)
     .filter((d) => wanted.has(d.topic)).map((d) => num(d.seq))
-  const holds = (yield* all<DeadLettersTable>(q.groupHolds, { group })).map(deadLetterOfRow).filter((d) => wanted.has(d.topic))
+  const holds = ((yield all(q.groupHolds, { group })) as ReadonlyArray<DeadLettersTable>).map(deadLetterOfRow).filter((d) => wanted.has(d.topic))
   return { lease: leaseRow === undefined ? undefined : leaseOfRow(leaseRow), cursors, deliveries, deadLetterSeqs, holds }
 }
 
@@ -66,10 +66,10 @@ export function* loadGroup(q: Statements, group: string, topics: ReadonlyArray<s
 export function* requeue(q: Statements, group: string, seqs: ReadonlyArray<number> | "all"): Program<ReadonlyArray<Delivery>> {
   const rows: Array<DeadLettersTable> = []
   if (seqs === "all") {
-    rows.push(...(yield* all<DeadLettersTable>(q.groupDeadLetters, { group })))
+    rows.push(...((yield all(q.groupDeadLetters, { group })) as ReadonlyArray<DeadLettersTable>))
   } else {
     for (const seq of seqs) {
-      const row = yield* get<DeadLettersTable>(q.deadLetter, { group, seq })
+      const row = (yield get(q.deadLetter, { group, seq })) as DeadLettersTable | undefined
       if (row !== undefined) rows.push(row)
     }
   }
@@ -81,8 +81,8 @@ export function* requeue(q: Statements, group: string, seqs: ReadonlyArray<numbe
       nextAttemptAt: null, lastError: dl.errorMessage, lastErrorStack: dl.errorStack,
       firstFailedAt: null, lastFailedAt: null
     }
-    yield* run(q.upsertDelivery, deliveryParams(delivery))
-    yield* run(q.deleteDeadLetter, { group, seq: dl.seq })
+    yield run(q.upsertDelivery, deliveryParams(delivery))
+    yield run(q.deleteDeadLetter, { group, seq: dl.seq })
     out.push(delivery)
   }
   return out
@@ -92,12 +92,12 @@ export function* requeue(q: Statements, group: string, seqs: ReadonlyArray<numbe
 export function* groupPositions(q: Statements): Program<ReadonlyArray<GroupPosition>> {
   function* counts(t: typeof q.retryingCounts): Program<Map<string, number>> {
     const out = new Map<string, number>()
-    for (const r of yield* all<{ grp: string; topic: string; n: number }>(t, {})) out.set(`${r.grp}\u0000${r.topic}`, num(r.n))
+    for (const r of ((yield all(t, {})) as ReadonlyArray<{ grp: string; topic: string; n: number }>)) out.set(`${r.grp}\u0000${r.topic}`, num(r.n))
     return out
   }
   const retrying = yield* counts(q.retryingCounts)
   const dead = yield* counts(q.deadLetterCounts)
-  const rows = yield* all<CursorsTable & Omit<ConsumerGroupsTable, "grp" | "created_at" | "updated_at">>(q.allCursors, {})
+  const rows = (yield all(q.allCursors, {})) as ReadonlyArray<CursorsTable & Omit<ConsumerGroupsTable, "grp" | "created_at" | "updated_at">>
   return rows.map((row) => ({
     cursor: cursorOfRow(row),
     lease: row.owner_sid === null ? undefined : leaseOfRow(row),

@@ -28,7 +28,7 @@ const inRanges = (ranges: SeqRanges, seq: number): boolean => {
 const scanFactor = 4
 
 function* slowest(q: Statements, topic: string): Program<{ readonly group: string; readonly floor: number } | undefined> {
-  const row = yield* get<{ grp: string; floor: number }>(q.slowestCursor, { topic })
+  const row = (yield get(q.slowestCursor, { topic })) as { grp: string; floor: number } | undefined
   return row === undefined ? undefined : { group: row.grp, floor: num(row.floor) }
 }
 
@@ -37,9 +37,9 @@ function* slowest(q: Statements, topic: string): Program<{ readonly group: strin
  * (off the happy path only) and read once; dead letters are probed per event.
  */
 function* pinnedOn(q: Statements, topic: string): Program<(seq: number) => Program<boolean>> {
-  const deliveries = new Set((yield* all<{ seq: number }>(q.topicDeliverySeqs, { topic })).map((r) => num(r.seq)))
+  const deliveries = new Set(((yield all(q.topicDeliverySeqs, { topic })) as ReadonlyArray<{ seq: number }>).map((r) => num(r.seq)))
   return function*(seq) {
-    return deliveries.has(seq) || (yield* get(q.deadLetterAt, { topic, seq })) !== undefined
+    return deliveries.has(seq) || (yield get(q.deadLetterAt, { topic, seq })) !== undefined
   }
 }
 
@@ -62,7 +62,7 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
   })
 
   if (step.from.phase === "superseded") {
-    const rows = yield* all<{ key: string; seq: number }>(q.keyScan, { topic, key: step.from.key, seq: step.from.seq, limit: scan })
+    const rows = (yield all(q.keyScan, { topic, key: step.from.key, seq: step.from.seq, limit: scan })) as ReadonlyArray<{ key: string; seq: number }>
     // The last event examined so far: its key's latest unless a later one of the key follows.
     let prev: { key: string; seq: number } | undefined = step.from.seq > 0 ? { key: step.from.key, seq: step.from.seq } : undefined
     for (const row of rows) {
@@ -71,7 +71,7 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
         if (prev.seq > bound) waiting++
         else if (yield* isPinned(prev.seq)) kept++
         else {
-          yield* run(q.deleteEvent, { seq: prev.seq })
+          yield run(q.deleteEvent, { seq: prev.seq })
           superseded++
         }
       }
@@ -81,7 +81,7 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
     return result(rows.length === scan && prev !== undefined ? { phase: "superseded", ...prev } : { phase: "tombstones", seq: 0 })
   }
 
-  const rows = yield* all<{ seq: number; key: string | null; ts: number }>(q.tombstoneScan, { topic, after: step.from.seq, limit: scan })
+  const rows = (yield all(q.tombstoneScan, { topic, after: step.from.seq, limit: scan })) as ReadonlyArray<{ seq: number; key: string | null; ts: number }>
   const cutoff = step.now - step.deleteRetentionMs
   for (const row of rows) {
     const seq = num(row.seq)
@@ -91,12 +91,12 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
     const ofKey = { topic, key: row.key, seq }
     // Superseded (the first phase deletes it), or an older event of the key is still stored:
     // deleting the tombstone would bring that older value back as the key's latest.
-    if ((yield* get(q.laterOfKey, ofKey)) !== undefined || (yield* get(q.earlierOfKey, ofKey)) !== undefined) continue
+    if ((yield get(q.laterOfKey, ofKey)) !== undefined || (yield get(q.earlierOfKey, ofKey)) !== undefined) continue
     if (yield* isPinned(seq)) {
       kept++
       continue
     }
-    yield* run(q.deleteEvent, { seq })
+    yield run(q.deleteEvent, { seq })
     tombstones++
     if (tombstones >= limit) return result({ phase: "tombstones", seq })
   }
@@ -109,7 +109,7 @@ export function* pruneStep(q: Statements, step: PruneStep): Program<PruneStepRes
   const slow = step.retainUntilConsumed ? yield* slowest(q, topic) : undefined
   const cursors = step.retainUntilConsumed
     ? []
-    : (yield* all<{ grp: string; floor: number; acked: string | null }>(q.topicCursors, { topic }))
+    : ((yield all(q.topicCursors, { topic })) as ReadonlyArray<{ grp: string; floor: number; acked: string | null }>)
       .map((r) => ({ group: r.grp, floor: num(r.floor), acked: decodeRanges(r.acked), skipped: 0 }))
   const isPinned = yield* pinnedOn(q, topic)
   let deleted = 0
@@ -118,12 +118,12 @@ export function* pruneStep(q: Statements, step: PruneStep): Program<PruneStepRes
     const skipped: Array<{ group: string; events: number }> = []
     for (const c of cursors) {
       if (c.skipped === 0) continue
-      yield* run(q.addSkipped, { topic, group: c.group, count: c.skipped })
+      yield run(q.addSkipped, { topic, group: c.group, count: c.skipped })
       skipped.push({ group: c.group, events: c.skipped })
     }
     return { deleted, kept, skipped, waitingFor, next }
   }
-  const rows = yield* all<{ seq: number; ts: number }>(q.seqScan, { topic, after: step.afterSeq, limit: step.limit })
+  const rows = (yield all(q.seqScan, { topic, after: step.afterSeq, limit: step.limit })) as ReadonlyArray<{ seq: number; ts: number }>
   for (const row of rows) {
     const seq = num(row.seq)
     const expired = (expiredUpto !== undefined && seq <= expiredUpto) || (expiredBefore !== undefined && num(row.ts) < expiredBefore)
@@ -133,7 +133,7 @@ export function* pruneStep(q: Statements, step: PruneStep): Program<PruneStepRes
       kept++
       continue
     }
-    yield* run(q.deleteEvent, { seq })
+    yield run(q.deleteEvent, { seq })
     deleted++
     for (const c of cursors) if (seq > c.floor && !inRanges(c.acked, seq)) c.skipped++
   }
