@@ -1,13 +1,14 @@
 /**
- * The store contract, as one suite every dialect must pass. A dialect's test file calls
- * `storeConformance(name, makeLayer)`; a backend-specific test is an addition, never a fork.
+ * The store contract, as one suite every dialect must pass: `conformance.test.ts` runs it for each
+ * entry of `storeFactories`. A backend-specific test is an addition, never a fork.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, type Layer } from "effect"
-import type { StoreOpenError } from "../../src/store/errors.ts"
+import { Effect, Exit, Fiber } from "effect"
+import { openStore } from "../../src/store/open.ts"
 import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../../src/store/maintenance.ts"
 import type { DeadLetter, Delivery, EventDraft } from "../../src/store/records.ts"
-import { Store } from "../../src/store/Store.ts"
+import { type HandlerTransaction, Store, TransactionSlot } from "../../src/store/Store.ts"
+import type { StoreFactory } from "../helpers/stores.ts"
 
 const draft = (id: string, topic: string, payload: unknown, extra: Partial<EventDraft> = {}): EventDraft => ({
   id, ts: 1000, topic, key: null, partition: null, headers: null, payload: JSON.stringify(payload),
@@ -68,10 +69,203 @@ const pruneAll = (
 
 const ids = (events: ReadonlyArray<{ readonly id: string }>) => events.map((e) => e.id)
 
-export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Store, StoreOpenError>) =>
-  describe(`Store conformance: ${name}`, () => {
+/** Runs `effect` as a consumer worker does: with its own `TransactionSlot`. */
+const asWorker = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, TransactionSlot, { current: undefined })
+
+/** A handler's own statement on its open transaction. */
+const sql = <A>(tx: HandlerTransaction, f: (db: HandlerTransaction["db"]) => Promise<A>) => Effect.promise(() => f(tx.db))
+
+/** The rows of the handler-owned table `app_state`, read in a transaction of its own. */
+const appState = (store: Store["Service"]) =>
+  asWorker(Effect.gen(function*() {
+    const tx = yield* store.runtime.beginTransaction
+    const rows = yield* sql(tx, (db) => db.selectFrom("app_state").select(["k", "v"]).orderBy("k").execute())
+    yield* tx.rollback
+    return rows.map((r) => [r.k, r.v])
+  }))
+
+const createAppState = (store: Store["Service"]) =>
+  asWorker(Effect.gen(function*() {
+    const tx = yield* store.runtime.beginTransaction
+    yield* sql(tx, (db) => db.schema.createTable("app_state").addColumn("k", "text", (c) => c.primaryKey()).addColumn("v", "integer").execute())
+    yield* tx.commit(emptyBatch)
+  }))
+
+export const storeConformance = (factory: StoreFactory, where: "fresh" | "shared") =>
+  describe(`Store conformance: ${factory.name} (${where} database)`, () => {
     const withStore = <A, E>(f: (store: Store["Service"]) => Effect.Effect<A, E>) =>
-      Effect.flatMap(Effect.service(Store), f).pipe(Effect.provide(makeLayer(), { local: true }))
+      Effect.flatMap(Effect.service(Store), f).pipe(Effect.provide(openStore(factory[where]()), { local: true }))
+
+    /** Group "g" owned by "A" with a cursor on "t" at 0, and events on "t"; returns their seqs. */
+    const ownedGroup = (store: Store["Service"], events: number) =>
+      Effect.gen(function*() {
+        yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "A", pid: 1, host: "h", expiresAt: 100, now: 1 })
+        yield* store.runtime.initCursor("g", "t", 0, 1)
+        const r = yield* store.runtime.commit({ ...emptyBatch, appends: Array.from({ length: events }, (_, i) => draft(`e${i + 1}`, "t", i + 1)) })
+        return r.appended.map((a) => a.seq)
+      })
+
+    it.effect("the store provides the capabilities its dialect declares", () =>
+      withStore((store) =>
+        Effect.sync(() => {
+          assert.strictEqual(store.capabilities.changeToken !== undefined, factory.capabilities.changeToken)
+          assert.strictEqual(store.capabilities.checkpoint !== undefined, factory.capabilities.checkpoint)
+        })
+      ))
+
+    // ---- acks, progress and fencing ----------------------------------------------------------------
+
+    it.effect("ack writes merge into the stored cursor: out-of-order seqs are ranges, the floor rises over a contiguous run", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const [s1, s2, s3, s4] = yield* ownedGroup(store, 4)
+          const ack = (...seqs: Array<number>) => seqs.map((seq) => ({ group: "g", owner: "A", topic: "t", seq }))
+          yield* store.runtime.commit({ ...emptyBatch, acks: ack(s2!, s4!) })
+          let cursor = yield* store.runtime.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.acked], [0, [[s2!, s2!], [s4!, s4!]]])
+          yield* store.runtime.commit({ ...emptyBatch, acks: ack(s1!) })
+          cursor = yield* store.runtime.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.acked], [s2, [[s4!, s4!]]])
+          assert.isAtLeast(cursor!.leasedUpto, cursor!.floor, "the lease mark is never below the floor")
+          yield* store.runtime.commit({ ...emptyBatch, acks: ack(s3!) })
+          cursor = yield* store.runtime.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.acked], [s4, []])
+          // A group without a cursor on the topic: nothing to merge into, nothing written.
+          yield* store.runtime.commit({ ...emptyBatch, acks: [{ group: "g", owner: "A", topic: "other", seq: s1! }] })
+          assert.isUndefined(yield* store.runtime.getCursor("g", "other"))
+        })
+      ))
+
+    it.effect("a fenced ack rolls back the whole batch, its publishes included", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const [s1] = yield* ownedGroup(store, 1)
+          const exit = yield* Effect.exit(store.runtime.commit({
+            ...emptyBatch,
+            appends: [draft("follow-up", "out", 1)],
+            acks: [{ group: "g", owner: "B", topic: "t", seq: s1! }]
+          }))
+          assert.isTrue(Exit.isFailure(exit))
+          assert.isUndefined(yield* store.runtime.eventById("follow-up"))
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.floor, 0)
+        })
+      ))
+
+    it.effect("progressNow is read when the transaction applies it, and is fenced like progress", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const [s1, s2] = yield* ownedGroup(store, 2)
+          let reads = 0
+          let floor = 0
+          const batch = {
+            ...emptyBatch,
+            progressNow: () => {
+              reads++
+              return [{ group: "g", owner: "A", topic: "t", floor, acked: [], leasedUpto: s2! }]
+            }
+          }
+          floor = s1!
+          yield* store.runtime.commit(batch)
+          assert.strictEqual(reads, 1)
+          assert.deepStrictEqual([(yield* store.runtime.getCursor("g", "t"))?.floor, (yield* store.runtime.getCursor("g", "t"))?.leasedUpto], [s1, s2])
+          const fenced = yield* store.runtime.commit({
+            ...emptyBatch,
+            progressNow: () => [{ group: "g", owner: "B", topic: "t", floor: s2!, acked: [], leasedUpto: s2! }]
+          })
+          assert.deepStrictEqual(fenced.fenced, ["g"])
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.floor, s1)
+        })
+      ))
+
+    // ---- handler transactions ------------------------------------------------------------------
+
+    it.effect("a handler transaction commits the handler's statements, its ack and its publishes together", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* createAppState(store)
+          const [s1] = yield* ownedGroup(store, 1)
+          let committed = 0
+          const result = yield* asWorker(Effect.gen(function*() {
+            const tx = yield* store.runtime.beginTransaction
+            assert.strictEqual(yield* store.runtime.beginTransaction, tx, "the slot's transaction is the one open")
+            yield* sql(tx, (db) => db.insertInto("app_state").values({ k: "a", v: 1 }).execute())
+            // The holder's own store calls run inside its transaction (no waiting for itself).
+            assert.strictEqual((yield* store.runtime.eventById("e1"))?.seq, s1)
+            return yield* tx.commit({
+              ...emptyBatch,
+              appends: [draft("follow-up", "out", { from: 1 })],
+              acks: [{ group: "g", owner: "A", topic: "t", seq: s1! }]
+            }, () => committed++)
+          }))
+          assert.strictEqual(committed, 1)
+          assert.strictEqual(result.appended.length, 1)
+          assert.deepStrictEqual(yield* appState(store), [["a", 1]])
+          assert.strictEqual((yield* store.runtime.eventById("follow-up"))?.seq, result.appended[0]!.seq)
+          assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.floor, s1)
+        })
+      ))
+
+    it.effect("a rolled-back handler transaction leaves nothing; a handle kept after it ended cannot write", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* createAppState(store)
+          yield* ownedGroup(store, 1)
+          const kept = yield* asWorker(Effect.gen(function*() {
+            const tx = yield* store.runtime.beginTransaction
+            yield* sql(tx, (db) => db.insertInto("app_state").values({ k: "gone", v: 1 }).execute())
+            yield* tx.rollback
+            yield* tx.rollback
+            return tx
+          }))
+          assert.deepStrictEqual(yield* appState(store), [])
+          const late = yield* Effect.exit(Effect.tryPromise(() => kept.db.insertInto("app_state").values({ k: "late", v: 2 }).execute()))
+          assert.isTrue(Exit.isFailure(late), "a statement on an ended transaction fails")
+          assert.isTrue(Exit.isFailure(yield* Effect.exit(kept.commit(emptyBatch))), "an ended transaction cannot commit")
+          assert.deepStrictEqual(yield* appState(store), [])
+        })
+      ))
+
+    it.effect("a fenced ack in a handler transaction rolls back the handler's statements and publishes", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* createAppState(store)
+          const [s1] = yield* ownedGroup(store, 1)
+          const exit = yield* asWorker(Effect.gen(function*() {
+            const tx = yield* store.runtime.beginTransaction
+            yield* sql(tx, (db) => db.insertInto("app_state").values({ k: "a", v: 1 }).execute())
+            return yield* Effect.exit(tx.commit({
+              ...emptyBatch,
+              appends: [draft("follow-up", "out", 1)],
+              acks: [{ group: "g", owner: "B", topic: "t", seq: s1! }]
+            }))
+          }))
+          assert.isTrue(Exit.isFailure(exit))
+          assert.deepStrictEqual(yield* appState(store), [])
+          assert.isUndefined(yield* store.runtime.eventById("follow-up"))
+          // The transaction ended: the next one opens.
+          yield* appState(store)
+        })
+      ))
+
+    it.effect("writes by other fibers while a handler transaction is open all commit, none inside it", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* createAppState(store)
+          yield* ownedGroup(store, 1)
+          const outcome = yield* asWorker(Effect.gen(function*() {
+            const tx = yield* store.runtime.beginTransaction
+            // Another worker (its own slot) publishes while this transaction is open.
+            const other = yield* Effect.forkChild(asWorker(store.runtime.commit({ ...emptyBatch, appends: [draft("other", "t", 2)] })))
+            yield* Effect.yieldNow
+            yield* sql(tx, (db) => db.insertInto("app_state").values({ k: "mine", v: 1 }).execute())
+            yield* tx.rollback
+            return yield* Fiber.join(other)
+          }))
+          assert.strictEqual(outcome.appended.length, 1)
+          assert.isDefined(yield* store.runtime.eventById("other"), "the other fiber's publish survives this transaction's rollback")
+          assert.deepStrictEqual(yield* appState(store), [])
+        })
+      ))
 
     it.effect("appends assign increasing seqs and read back in order", () =>
       withStore((store) =>
@@ -534,6 +728,25 @@ export const storeConformance = (name: string, makeLayer: () => Layer.Layer<Stor
           assert.deepStrictEqual(positions.map((p) => [p.cursor.group, p.cursor.topic, p.skipped]), [["fast", "t", 0], ["slow", "t", 3], ["slow", "u", 0]])
         })
       ))
+
+    // ---- capabilities ------------------------------------------------------------------------
+
+    it.effect.skipIf(!factory.capabilities.changeToken)("change detection: a commit by another connection moves the change token", () =>
+      Effect.gen(function*() {
+        const location = factory.shared()
+        const run = <A, E>(f: (a: Store["Service"], b: Store["Service"]) => Effect.Effect<A, E>) =>
+          Effect.flatMap(Effect.service(Store), (a) =>
+            Effect.flatMap(Effect.service(Store), (b) => f(a, b)).pipe(Effect.provide(openStore(location), { local: true }))
+          ).pipe(Effect.provide(openStore(location), { local: true }))
+        yield* run((watcher, writer) =>
+          Effect.gen(function*() {
+            const token = watcher.capabilities.changeToken!
+            const before = yield* token
+            assert.strictEqual(yield* token, before, "nothing committed: no change")
+            yield* writer.runtime.commit({ ...emptyBatch, appends: [draft("x", "t", 1)] })
+            assert.notStrictEqual(yield* token, before)
+          }))
+      }))
   })
 
 export { draft, emptyBatch }

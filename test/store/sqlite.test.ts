@@ -1,7 +1,7 @@
-/** The store conformance suite on SQLite (file and in-memory), plus what only SQLite has. */
+/** What only the SQLite store has (the conformance suite runs on it from `conformance.test.ts`). */
 import { assert, describe, it } from "@effect/vitest"
 import SqliteDatabase from "better-sqlite3"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Kysely, SqliteDialect } from "kysely"
@@ -9,11 +9,10 @@ import { Migrator } from "kysely/migration"
 import { migration0001 } from "../../src/store/migrations/0001_initial.ts"
 import { migrations } from "../../src/store/migrations/index.ts"
 import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
-import { makeTmpDir, tmpDb, tmpDir } from "../helpers/tmp.ts"
-import { draft, emptyBatch, storeConformance } from "./conformance.ts"
+import { type HandlerTransaction, TransactionSlot } from "../../src/store/Store.ts"
+import { tmpDb, tmpDir } from "../helpers/tmp.ts"
+import { draft, emptyBatch } from "./conformance.ts"
 
-storeConformance("SQLite :memory:", () => Sqlite.layer({ filename: ":memory:" }))
-storeConformance("SQLite file", () => Sqlite.layer({ filename: join(makeTmpDir(), "bus.db") }))
 
 describe("SQLite store", () => {
   it.effect("uses WAL, the chosen synchronous level and a busy timeout", () =>
@@ -35,6 +34,19 @@ describe("SQLite store", () => {
         return yield* store.runtime.commit({ ...emptyBatch, appends: [draft("b", "t", 1)] })
       }))
       assert.isTrue(second.appended[0]!.seq > first.appended[0]!.seq)
+    }))
+
+  it.effect("one connection: while a handler transaction is open, other fibers' calls wait for it to end", () =>
+    Effect.gen(function*() {
+      const store = yield* Sqlite.make({ filename: ":memory:" })
+      const slot = { current: undefined as HandlerTransaction | undefined }
+      const open = yield* Effect.provideService(store.runtime.beginTransaction, TransactionSlot, slot)
+      const other = yield* Effect.forkChild(Effect.provideService(store.runtime.commit({ ...emptyBatch, appends: [draft("other", "t", 1)] }), TransactionSlot, { current: undefined }))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.isUndefined(other.pollUnsafe(), "the other commit waits")
+      yield* open.commit(emptyBatch)
+      const done = yield* Fiber.join(other)
+      assert.strictEqual(done.appended.length, 1)
     }))
 
   it.effect("the change token moves when another connection commits", () =>
