@@ -18,7 +18,7 @@ import type { StoreError } from "../store/errors.ts"
 import type { DeadLetter, Delivery, Event } from "../store/records.ts"
 import { busSpec } from "../options/bus.ts"
 import { check, problemText } from "../options/spec.ts"
-import { type DeliveryQuery, Store, TransactionSlot } from "../store/Store.ts"
+import { type DeadLetterQuery, type DeliveryQuery, Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
 import { startGroup } from "./group/supervisor.ts"
@@ -58,11 +58,7 @@ export interface Subscription {
 /** A handler for the Effect API; it may need services, which `subscribe` captures. */
 export type EffectHandler<R> = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown, R>
 
-export interface DeadLetterQuery {
-  readonly group?: string | undefined
-  readonly topic?: string | undefined
-  readonly limit?: number | undefined
-}
+export type { DeadLetterQuery } from "../store/Store.ts"
 
 export interface BusShape {
   /** This runtime's boot id (stamped on the events it publishes, owner of its leases). */

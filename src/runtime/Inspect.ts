@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { storedTopic, type StoredTopic } from "../options/topic.ts"
 import type { StoreError } from "../store/errors.ts"
-import type { Cursor, Event, GroupPosition, TopicStats } from "../store/records.ts"
+import type { Cursor, DeadLetter, Delivery, Event, GroupPosition, TopicStats } from "../store/records.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
 import { isLive } from "./group/lease.ts"
 import { floorOf, type StartFromError } from "./group/startFrom.ts"
@@ -43,6 +43,22 @@ export interface GroupInfo {
   readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | undefined
 }
 
+/** Where one event stands for one group that has a cursor on its topic. */
+export type EventProgress =
+  /** At or below the group's floor, or in its acked ranges: handled (or filtered out). */
+  | { readonly state: "done" }
+  /** Not yet done: waiting to be fetched, or running now when `running` (a live consumer leased it). */
+  | { readonly state: "pending"; readonly running: boolean }
+  /** Failed and waiting for a retry, a crash suspect, a run under isolation, or a requeued dead letter. */
+  | { readonly state: "retrying"; readonly delivery: Delivery }
+  | { readonly state: "dead"; readonly deadLetter: DeadLetter }
+
+/** One event with its progress in every group that consumes its topic. */
+export interface EventInfo {
+  readonly event: Event
+  readonly groups: ReadonlyArray<{ readonly group: string; readonly progress: EventProgress }>
+}
+
 export interface InspectShape {
   /** Every topic that has settings or events, by name. */
   readonly topics: Effect.Effect<ReadonlyArray<TopicInfo>, StoreError>
@@ -57,6 +73,8 @@ export interface InspectShape {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ afterId }`, ...) names on `topic`. */
   readonly floorOf: (topic: string, from: StartFrom) => Effect.Effect<number, StoreError | StartFromError>
+  /** An event by id, with its progress in each group consuming its topic (undefined: no such event). */
+  readonly event: (id: string) => Effect.Effect<EventInfo | undefined, StoreError>
   /** Events of `topic` after `afterSeq`, ascending, at most `limit`. */
   readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   /**
@@ -105,6 +123,33 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     }))
   })
 
+  const event = (id: string) =>
+    Effect.gen(function*() {
+      const found = yield* runtime.eventById(id)
+      if (found === undefined) return undefined
+      const now = yield* Clock.currentTimeMillis
+      const dead = new Map((yield* admin.deadLetters({ eventId: id })).map((d) => [d.group, d]))
+      const retrying = new Map((yield* admin.deliveries({ eventId: id })).map((d) => [d.group, d]))
+      const groups: Array<EventInfo["groups"][number]> = []
+      for (const p of yield* admin.groupPositions) {
+        const { cursor, lease } = p
+        if (cursor.topic !== found.topic) continue
+        const group = cursor.group
+        const deadLetter = dead.get(group)
+        const delivery = retrying.get(group)
+        const done = found.seq <= cursor.floor || cursor.acked.some(([from, to]) => found.seq >= from && found.seq <= to)
+        const progress: EventProgress = deadLetter !== undefined
+          ? { state: "dead", deadLetter }
+          : delivery !== undefined
+          ? { state: "retrying", delivery }
+          : done
+          ? { state: "done" }
+          : { state: "pending", running: found.seq <= cursor.leasedUpto && isLive(lease, now, host) }
+        groups.push({ group, progress })
+      }
+      return { event: found, groups }
+    })
+
   const watchCommits = (pollMs: number) =>
     Effect.gen(function*() {
       const changeToken = store.capabilities.changeToken
@@ -130,6 +175,7 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     countEvents: admin.countEvents,
     floorForLast: admin.floorForLast,
     floorOf: (topic, from) => floorOf(runtime, topic, from),
+    event,
     read: admin.readTopic,
     watchCommits
   }

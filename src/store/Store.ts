@@ -183,6 +183,7 @@ export interface DeliveryQuery {
 export interface DeadLetterQuery {
   readonly group?: string | undefined
   readonly topic?: string | undefined
+  readonly eventId?: string | undefined
   readonly limit?: number | undefined
 }
 

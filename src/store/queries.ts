@@ -170,10 +170,13 @@ const sharedStatements = (db: Kysely<Database>) => ({
   groupHolds: template<"group">((p) =>
     db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("holds_key", "=", 1).orderBy("seq")
   ),
-  deadLetters: template<"group" | "topic" | "limit">((p) =>
+  /** Dead letters, filtered by whichever of group, topic and event id is not null (typed text, so
+   * a dialect that types parameters from their use can tell what a null is). */
+  deadLetters: template<"group" | "topic" | "eventId" | "limit">((p) =>
     db.selectFrom("dead_letters").selectAll()
-      .where((eb) => eb.or([eb(eb.val(p("group")), "is", null), eb("grp", "=", p("group"))]))
-      .where((eb) => eb.or([eb(eb.val(p("topic")), "is", null), eb("topic", "=", p("topic"))]))
+      .where((eb) => eb.or([eb(eb.cast(eb.val(p("group")), "text"), "is", null), eb("grp", "=", p("group"))]))
+      .where((eb) => eb.or([eb(eb.cast(eb.val(p("topic")), "text"), "is", null), eb("topic", "=", p("topic"))]))
+      .where((eb) => eb.or([eb(eb.cast(eb.val(p("eventId")), "text"), "is", null), eb("event_id", "=", p("eventId"))]))
       .orderBy("grp").orderBy("seq").limit(p("limit"))
   ),
   deadLetter: template<"group" | "seq">((p) =>
