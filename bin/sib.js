@@ -60,4 +60,8 @@ if (existsSync(buildScript)) {
   process.stderr.write("sib: dist/cli/sib.js is missing: run `npm run build` in the package (npm install does it)\n")
   process.exit(2)
 }
+// SQLite URI filenames (read by better-sqlite3 when it loads): a reading command opens a database in
+// a read-only folder as `file:...?immutable=1` when SQLite cannot create its WAL index there.
+process.env.SQLITE_USE_URI ??= "1"
+
 await import(bundle.href)

@@ -135,9 +135,9 @@ const deadLetterJson = (d: DeadLetter) => d
 const groupFlag = Flag.String("group").pipe(Flag.withAlias("g"), Flag.withDescription("the consumer group"))
 
 const list = (group: Option.Option<string>, topic: Option.Option<string>, json: boolean) =>
-  withBus("read", (bus) =>
+  withInspect((inspect) =>
     Effect.gen(function*() {
-      const rows = yield* bus.deadLetters({
+      const rows = yield* inspect.deadLetters({
         ...(Option.isSome(group) ? { group: group.value } : {}),
         ...(Option.isSome(topic) ? { topic: topic.value } : {})
       })

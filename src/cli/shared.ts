@@ -88,14 +88,14 @@ export const busLayer = (db: string, access: Access, options: BusOptions = {}): 
   return reported(db, Bus.open(db, options))
 }
 
-/** Runs `effect` with inspection of the `--db` database (no bus: nothing is consumed or deleted). */
+/** Runs `effect` with inspection of the `--db` database, opened read-only (no bus, no migration, nothing written). */
 export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
     const why = unusable(db, "read")
     if (why !== undefined) return yield* failWith(why)
     return yield* Effect.flatMap(Effect.service(Inspect), effect).pipe(
-      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db)))))
+      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db, { readOnly: true })))))
     )
   })
 

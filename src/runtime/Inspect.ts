@@ -12,7 +12,7 @@ import * as Layer from "effect/Layer"
 import { storedTopic, type StoredTopic } from "../options/topic.ts"
 import type { StoreError } from "../store/errors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, GroupPosition, TopicStats } from "../store/records.ts"
-import { Store, type StoreShape } from "../store/Store.ts"
+import { type DeadLetterQuery, Store, type StoreShape } from "../store/Store.ts"
 import { isLive } from "./group/lease.ts"
 import { floorOf, type StartFromError } from "./group/startFrom.ts"
 import { type HostInfo, nodeHost } from "./host.ts"
@@ -73,6 +73,7 @@ export interface InspectShape {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ afterId }`, ...) names on `topic`. */
   readonly floorOf: (topic: string, from: StartFrom) => Effect.Effect<number, StoreError | StartFromError>
+  readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
   /** An event by id, with its progress in each group consuming its topic (undefined: no such event). */
   readonly event: (id: string) => Effect.Effect<EventInfo | undefined, StoreError>
   /** Events of `topic` after `afterSeq`, ascending, at most `limit`. */
@@ -175,6 +176,7 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     countEvents: admin.countEvents,
     floorForLast: admin.floorForLast,
     floorOf: (topic, from) => floorOf(runtime, topic, from),
+    deadLetters: admin.deadLetters,
     event,
     read: admin.readTopic,
     watchCommits

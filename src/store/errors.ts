@@ -24,9 +24,11 @@ export class StoreError extends Data.TaggedError("StoreError")<{
  * - `newer`: it was written by a newer sibus (it has migrations this version does not know).
  * - `migration`: a migration failed; nothing was started.
  * - `unsupported`: the location names a database this version cannot use (a `postgres://` URL).
+ * - `not-sibus` (read-only opens): the file is a database, but not one sibus wrote.
+ * - `older` (read-only opens): written by an older sibus; a writing open would migrate it.
  */
 export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{
-  readonly reason: "unreadable" | "newer" | "migration" | "unsupported"
+  readonly reason: "unreadable" | "newer" | "migration" | "unsupported" | "not-sibus" | "older"
   readonly location: string
   readonly detail: string
 }> {
@@ -40,6 +42,10 @@ export class StoreOpenError extends Data.TaggedError("StoreOpenError")<{
         return `cannot migrate database ${this.location}: ${this.detail}`
       case "unsupported":
         return `cannot open ${this.location}: ${this.detail}`
+      case "not-sibus":
+        return `${this.location} is not a sibus database (${this.detail})`
+      case "older":
+        return `database ${this.location} was written by an older version of sibus: ${this.detail}`
     }
   }
 }

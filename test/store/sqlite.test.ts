@@ -49,6 +49,22 @@ describe("SQLite store", () => {
       assert.strictEqual(done.appended.length, 1)
     }))
 
+  it.effect("read-only: reads what a writer committed, refuses writes, never opens :memory:", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      const writer = yield* Sqlite.make({ filename })
+      yield* writer.runtime.commit({ ...emptyBatch, appends: [draft("a", "t", 1)] })
+      const reader = yield* Sqlite.make({ filename, readOnly: true })
+      assert.strictEqual((yield* reader.admin.readTopic("t", 0, 10))[0]?.id, "a")
+      const before = yield* reader.capabilities.changeToken!
+      yield* writer.runtime.commit({ ...emptyBatch, appends: [draft("b", "t", 2)] })
+      assert.notStrictEqual(yield* reader.capabilities.changeToken!, before, "a reader sees other connections' commits")
+      const refused = yield* Effect.flip(reader.runtime.commit({ ...emptyBatch, appends: [draft("c", "t", 3)] }))
+      assert.match(String(refused.cause), /readonly/)
+      const memory = yield* Effect.flip(Effect.scoped(Sqlite.make({ filename: ":memory:", readOnly: true })))
+      assert.match(memory.message, /cannot be opened read-only/)
+    }))
+
   it.effect("the change token moves when another connection commits", () =>
     Effect.gen(function*() {
       const filename = yield* tmpDb

@@ -11,6 +11,9 @@
  * runs its templates directly on the handle.
  */
 import SqliteDatabase from "better-sqlite3"
+import { existsSync } from "node:fs"
+import { basename, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -42,11 +45,51 @@ export interface SqliteOptions {
   readonly synchronous?: "NORMAL" | "FULL" | undefined
   /** How long a write waits for another process's write lock (default 5000 ms). */
   readonly busyTimeoutMs?: number | undefined
+  /**
+   * Opens an existing sibus database for reading only: nothing is written to it, not even a
+   * migration or the switch to WAL, so inspecting another process's file (or one in a read-only
+   * folder) changes nothing. A file that is not a sibus database, or one this version's schema
+   * does not match, is refused with `StoreOpenError`.
+   */
+  readonly readOnly?: boolean | undefined
+}
+
+/**
+ * Opens a file for reading only. SQLite reads a WAL database through an index file (`-shm`) it
+ * creates beside it; in a folder it cannot write, the file opens immutable instead (a URI filename,
+ * which needs `SQLITE_USE_URI=1` when better-sqlite3 loads: the `sib` binary sets it), on the
+ * grounds that no process writes a database in a folder where its index cannot exist.
+ */
+const openReadOnly = (filename: string): SqliteDatabase.Database => {
+  try {
+    const db = new SqliteDatabase(filename, { readonly: true, fileMustExist: true })
+    try {
+      // SQLite opens the file lazily: the first read is where a missing WAL index shows.
+      db.prepare("select count(*) from sqlite_master").get()
+    } catch (e) {
+      db.close()
+      throw e
+    }
+    return db
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "SQLITE_CANTOPEN" || !existsSync(filename)) throw e
+    try {
+      return new SqliteDatabase(`${pathToFileURL(resolve(filename)).href}?immutable=1`, { readonly: true, fileMustExist: true })
+    } catch {
+      throw new Error(`${(e as Error).message}: SQLite needs to create ${basename(filename)}-shm beside a WAL database to read it, and cannot in this folder; copy the file to a folder it can write`)
+    }
+  }
 }
 
 const openDatabase = (options: SqliteOptions) =>
   Effect.try({
     try: () => {
+      if (options.readOnly === true) {
+        if (options.filename === ":memory:") throw new Error("an in-memory database cannot be opened read-only")
+        const db = options.database ?? openReadOnly(options.filename)
+        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+        return db
+      }
       const db = options.database ?? new SqliteDatabase(options.filename)
       try {
         // The busy timeout first: switching a new file to WAL waits for other processes opening it.
@@ -80,6 +123,34 @@ const checkNotNewer = (db: SqliteDatabase.Database, location: string) =>
     const unknown = applied.filter((name) => !known.has(name))
     if (unknown.length > 0) {
       return yield* new StoreOpenError({ reason: "newer", location, detail: `unknown migrations: ${unknown.join(", ")}` })
+    }
+  })
+
+/**
+ * What a read-only open requires: the tables of a sibus database, migrated to exactly this
+ * version's schema (a read-only open cannot migrate an older one).
+ */
+const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
+  Effect.gen(function*() {
+    const tables = yield* Effect.try({
+      try: () => new Set((db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>).map((r) => r.name)),
+      catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
+    })
+    const required = ["kysely_migration", "events", "topics", "consumer_groups", "cursors", "deliveries", "dead_letters"]
+    const missing = required.filter((t) => !tables.has(t))
+    if (missing.length > 0) {
+      return yield* new StoreOpenError({
+        reason: "not-sibus", location,
+        detail: tables.size === 0 ? "the file holds no tables" : `it has no ${missing.join(", ")} table${missing.length > 1 ? "s" : ""}`
+      })
+    }
+    const applied = new Set((db.prepare("select name from kysely_migration").all() as Array<{ name: string }>).map((r) => r.name))
+    const pending = Object.keys(migrations("sqlite")).filter((name) => !applied.has(name))
+    if (pending.length > 0) {
+      return yield* new StoreOpenError({
+        reason: "older", location,
+        detail: `it lacks migrations ${pending.join(", ")}; a command that writes (sib run, sib publish) upgrades it`
+      })
     }
   })
 
@@ -121,7 +192,8 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     Effect.gen(function*() {
       yield* checkNotNewer(db, location)
       const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
-      yield* migrate(db, kysely, location)
+      if (options.readOnly === true) yield* checkSibusSchema(db, location)
+      else yield* migrate(db, kysely, location)
       return { db, kysely }
     }).pipe(Effect.onError(() => close(db))))
   // Processes opening a new file together can meet a lock the busy timeout does not wait for (while
