@@ -5,9 +5,13 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
+import { safeText } from "../diagnostics/terminal.ts"
+import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { DeadLetter } from "../store/records.ts"
-import { failWith, out, useColor, withBus, withInspect } from "./shared.ts"
+import { Store } from "../store/Store.ts"
+import { fromForms, placeFrom } from "./from.ts"
+import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line (the documented contract)"), Flag.withDefault(false))
@@ -206,15 +210,17 @@ export const replay = Command.make(
   {
     group: groupFlag,
     topic: Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("the topic whose cursor moves")),
-    from: Flag.String("from").pipe(Flag.withDescription("earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID"))
+    from: Flag.String("from").pipe(Flag.withDescription(`the first event the group gets again (or next): ${fromForms}`))
   },
   Effect.fn(function*({ from, group, topic }) {
-    if (parseStartFrom(from) === undefined) return yield* failWith(`--from ${from} is not earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID`)
+    if (parseStartFrom(from) === undefined) return yield* failWith(`--from ${from} is not ${fromForms}`)
     yield* withBus("read", (bus) =>
       Effect.gen(function*() {
         const before = yield* bus.getCursor(topic, group)
         if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)
-        yield* bus.setCursor(topic, group, from).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
+        const placed = yield* placeFrom(Inspect.make(yield* Store), topic, from)
+        yield* bus.setCursor(topic, group, placed.floor).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
+        if (placed.note !== undefined) yield* err(`sib: ${safeText(placed.note)}`)
         const after = yield* bus.getCursor(topic, group)
         yield* out(JSON.stringify({ group, topic, from: before, to: after }))
       }))

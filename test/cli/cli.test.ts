@@ -212,6 +212,33 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
   })
 })
 
+describe("sib replay", () => {
+  /** A directory whose ./sib.db has group g's cursor on orders after `events` events (a program ran and stopped). */
+  const consumed = async (events: number) => {
+    const dir = workdir({ "g.sib": `(defn h [e ctx] nil)\n(subscribe! "orders" "g" h :from "earliest")\n` })
+    for (let i = 1; i <= events; i++) await sib(["publish", "orders", JSON.stringify({ n: i })], { cwd: dir })
+    const run = startSib(["run", "g.sib", "--status", "off"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
+    for (let i = 0; i < 200; i++) {
+      if (jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)[0]?.["cursor"] === events) break
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+    return dir
+  }
+
+  it("--from seq:N past the topic's last event places the cursor at it, says so, and the next event is delivered", async () => {
+    const dir = await consumed(3)
+    const r = await sib(["replay", "--group", "g", "--topic", "orders", "--from", "seq:1000"], { cwd: dir })
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual({ group: "g", topic: "orders", from: 3, to: 3 })
+    expect(r.stderr.trim()).toBe("sib: --from seq:1000 is past the end (the last event of orders is seq 3): starting with the next event published")
+    await sib(["publish", "orders", `{"n":4}`], { cwd: dir })
+    expect(jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)[0]).toMatchObject({ cursor: 3, headSeq: 4, lag: 1 })
+  }, 30_000)
+})
+
 describe("sib run", () => {
   it("SIGTERM mid-stream: in-flight handlers finish, cursors are committed, a restart continues without loss or redelivery", async () => {
     const dir = workdir({

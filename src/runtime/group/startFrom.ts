@@ -5,6 +5,9 @@
  *
  * - `"earliest"`: 0. `"latest"`: the topic's head. A number: that floor.
  * - `{ seq: N }`: N is the first event delivered (floor N - 1, at least 0).
+ * - A number or `{ seq }` past the topic's head is the head: the next event published to the topic
+ *   is delivered (a floor above every stored seq would skip the events published next; below the
+ *   global head it is the same floor for the topic, as seqs are global).
  * - `{ ts }` (ms, a date string or a `Date`): just before the first event of the topic stamped at or
  *   after it (the head if there is none).
  * - `{ afterId }`: that event's seq, whatever its topic (seqs are global, so a fan-in group starts
@@ -33,6 +36,10 @@ export class StartFromError extends Data.TaggedError("StartFromError")<{
   }
 }
 
+/** `floor`, or the topic's head when it is past it (a bad floor is left for the caller to refuse). */
+const atMostHead = (store: RuntimeStore, topic: string, floor: number): Effect.Effect<number, StoreError> =>
+  Number.isInteger(floor) && floor > 0 ? Effect.map(store.headSeq(topic), (head) => Math.min(floor, head)) : Effect.succeed(floor)
+
 /** The floor for `position` on `topic` (an integer >= 0). */
 export const floorOf = (
   store: RuntimeStore,
@@ -43,13 +50,13 @@ export const floorOf = (
     const from: unknown = position
     let floor: number | undefined
     if (typeof from === "number") {
-      floor = from
+      floor = yield* atMostHead(store, topic, from)
     } else if (from === "earliest") {
       floor = 0
     } else if (from === "latest") {
       floor = yield* store.headSeq(topic)
     } else if (typeof from === "object" && from !== null && "seq" in from && typeof from.seq === "number") {
-      floor = Math.max(0, from.seq - 1)
+      floor = yield* atMostHead(store, topic, Math.max(0, from.seq - 1))
     } else if (typeof from === "object" && from !== null && "ts" in from) {
       const ts = from.ts instanceof Date ? from.ts.getTime() : typeof from.ts === "string" ? Date.parse(from.ts) : from.ts
       if (typeof ts !== "number" || !Number.isFinite(ts)) return yield* new StartFromError({ reason: "bad-time" })
