@@ -7,7 +7,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
-import type { CompactionReport, PruneReport } from "../runtime/Maintenance.ts"
+import { safeText } from "../diagnostics/terminal.ts"
+import type { CompactionReport, Holder, PruneReport } from "../runtime/Maintenance.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { table } from "./table.ts"
 
@@ -15,6 +16,28 @@ const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object
 const topicFlag = Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional)
 
 const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`
+
+/** A span of time as its two largest units: `3d 4h`, `5h 2m`, `42s`. */
+const span = (ms: number): string => {
+  const units: ReadonlyArray<readonly [string, number]> = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]]
+  const parts: Array<string> = []
+  let rest = ms
+  for (const [unit, size] of units) {
+    if (rest >= size || (parts.length > 0 && parts.length < 2)) {
+      const n = Math.floor(rest / size)
+      rest -= n * size
+      if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`)
+    }
+    if (parts.length === 2) break
+  }
+  return parts.length === 0 ? "0s" : parts.join(" ")
+}
+
+/** The groups holding events back, each with whether it is consumed or how long it has not moved. */
+const holdersText = (holders: ReadonlyArray<Holder>): string =>
+  holders.length === 0
+    ? "-"
+    : holders.map((h) => `${safeText(h.group)} (${h.consuming ? "consuming" : `inactive ${span(h.inactiveMs ?? 0)}`})`).join(", ")
 
 const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, empty: string) =>
   Effect.gen(function*() {
@@ -35,7 +58,7 @@ export const compact = Command.make("compact", { topic: topicFlag, json: jsonFla
       { header: "TOMBSTONES", cell: (r) => String(r.tombstones), right: true },
       { header: "KEPT", cell: (r) => String(r.kept), right: true },
       { header: "WAITING", cell: (r) => String(r.waiting), right: true },
-      { header: "SLOWEST GROUP", cell: (r) => r.slowestGroup ?? "-" },
+      { header: "HELD BACK BY", cell: (r) => holdersText(r.holders) },
       { header: "BATCHES", cell: (r) => String(r.batches), right: true },
       { header: "LONGEST", cell: (r) => ms(r.longestBatchMs), right: true }
     ], useColor(process.stdout)), "no compacted topics")
@@ -56,7 +79,7 @@ export const prune = Command.make("prune", { topic: topicFlag, json: jsonFlag },
       { header: "DELETED", cell: (r) => String(r.deleted), right: true },
       { header: "KEPT", cell: (r) => String(r.kept), right: true },
       { header: "SKIPPED", cell: (r) => (r.skipped.length === 0 ? "-" : r.skipped.map((s) => `${s.group} ${s.events}`).join(", ")) },
-      { header: "WAITING FOR", cell: (r) => r.waitingFor ?? "-" },
+      { header: "WAITING FOR", cell: (r) => holdersText(r.holders) },
       { header: "BATCHES", cell: (r) => String(r.batches), right: true },
       { header: "LONGEST", cell: (r) => ms(r.longestBatchMs), right: true }
     ], useColor(process.stdout)), "no topics with retention")

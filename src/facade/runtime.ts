@@ -90,7 +90,7 @@ export interface CloseOnSignalsOptions {
 type BusCalls = Pick<
   BusShape,
   | "sid" | "publish" | "publishAll" | "ack" | "nack" | "getCursor" | "setCursor" | "deadLetters" | "requeue" | "dropDeadLetter"
-  | "read" | "latestByKey" | "compact" | "prune" | "groupStats"
+  | "read" | "latestByKey" | "compact" | "prune" | "groupStats" | "deliveries" | "deleteGroup" | "purgeTopic" | "deleteTopic"
 >
 
 /** How each bus call behaves when `close()` comes while it runs, and what a refusal names. */
@@ -108,7 +108,11 @@ const calls: { readonly [K in Exclude<keyof BusCalls, "sid" | "groupStats">]: re
   latestByKey: ["read", "finish"],
   // A maintenance pass is cut short (each of its steps is its own transaction) and rejects with BusClosedError.
   compact: ["compact", "interrupt"],
-  prune: ["prune", "interrupt"]
+  prune: ["prune", "interrupt"],
+  deliveries: ["use the runtime", "finish"],
+  deleteGroup: ["use the runtime", "finish"],
+  purgeTopic: ["use the runtime", "finish"],
+  deleteTopic: ["use the runtime", "finish"]
 }
 
 export interface Runtime extends Promised<BusCalls> {

@@ -18,7 +18,7 @@ import type { StoreError } from "../store/errors.ts"
 import type { DeadLetter, Delivery, Event } from "../store/records.ts"
 import { busSpec } from "../options/bus.ts"
 import { check, problemText } from "../options/spec.ts"
-import { type DeadLetterQuery, type DeliveryQuery, Store, TransactionSlot } from "../store/Store.ts"
+import { type DeadLetterQuery, type DeliveryQuery, type GroupDeletion, Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
 import { startGroup } from "./group/supervisor.ts"
@@ -119,6 +119,38 @@ export interface BusShape {
   readonly compact: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.CompactionReport>, MaintenanceError | StoreError>
   /** Applies retention now: `topic`, or every topic with retention. */
   readonly prune: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.PruneReport>, MaintenanceError | StoreError>
+  /**
+   * Deletes a consumer group: its cursors, retries, dead letters and lease, so it no longer holds
+   * retention or compaction back. Refused while the group runs in this process (unsubscribe it
+   * first) or while another live process holds its lease, unless `force` (that consumer's next
+   * writes are fenced and its session starts over, from its `from` option).
+   */
+  readonly deleteGroup: (group: string, options?: AdminOptions) => Effect.Effect<GroupDeletion, GroupError | StoreError>
+  /**
+   * Deletes every event of `topic` published before the call, in short transactions; its settings
+   * stay, its groups' cursors move to its head, and their retries and dead letters on it go.
+   * Refused while a live consumer reads the topic (in this process or another), unless `force`.
+   */
+  readonly purgeTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError>
+  /**
+   * Deletes a topic: its events (as `purgeTopic`), its stored settings and every group's cursor,
+   * retries and dead letters on it. Refused while a live consumer reads it, unless `force`.
+   */
+  readonly deleteTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError>
+}
+
+/** Options of the deleting operations. */
+export interface AdminOptions {
+  /** Go ahead although a live consumer in another process holds the group or reads the topic. */
+  readonly force?: boolean | undefined
+}
+
+/** What a purge or a topic deletion removed. */
+export interface TopicRemoval {
+  readonly topic: string
+  readonly events: number
+  /** Groups whose cursors were on the topic. */
+  readonly groups: ReadonlyArray<string>
 }
 
 interface RunningGroup {
@@ -151,7 +183,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const pollIntervalMs = checked.value.pollIntervalMs!
   const maintenanceOptions = Maintenance.resolveMaintenance(options.maintenance === false ? undefined : options.maintenance)
   if (!("intervalMs" in maintenanceOptions)) return yield* new BusOptionsError({ detail: problemText(maintenanceOptions), problem: maintenanceOptions })
-  const maintenance = Maintenance.make(store, maintenanceOptions)
+  const maintenance = Maintenance.make(store, maintenanceOptions, host)
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store.runtime, (topics) => wakeups.notify(topics))
   const topics = new Map<string, Topic>()
@@ -337,6 +369,38 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
     })
 
+  /** Events deleted per purge transaction. */
+  const purgeBatch = 1000
+
+  const removeTopic = (topic: string, operation: "purge" | "delete", adminOptions: AdminOptions | undefined) =>
+    Effect.gen(function*() {
+      const refuse = (detail: string) => new TopicError({ topic, operation, detail })
+      const head = yield* store.runtime.headSeq(topic)
+      const known = topicOf(topic) !== undefined || head > 0 || (yield* store.runtime.topics).some((t) => t.name === topic)
+      const positions = (yield* store.admin.groupPositions).filter((p) => p.cursor.topic === topic)
+      if (!known && positions.length === 0) return yield* refuse("there is no topic of that name (see sib topics)")
+      const now = yield* Clock.currentTimeMillis
+      const here = [...running.entries()].filter(([, g]) => (typeof g.topic === "string" ? [g.topic] : g.topic).includes(topic)).map(([name]) => name)
+      if (here.length > 0) return yield* refuse(`group ${here.join(", ")} consumes it in this process; unsubscribe first`)
+      const live = positions.filter((p) => heldByOther(p.lease, sid, now, host))
+      if (live.length > 0 && adminOptions?.force !== true) {
+        const who = live.map((p) => `${p.cursor.group} (process ${p.lease?.ownerPid ?? "?"} on ${p.lease?.ownerHost ?? "?"})`).join(", ")
+        return yield* refuse(`it is consumed by ${who}; stop ${live.length === 1 ? "it" : "them"} first, or force it`)
+      }
+      let events = 0
+      while (true) {
+        const n = yield* store.admin.purgeStep(topic, head, purgeBatch)
+        events += n
+        if (n < purgeBatch) break
+      }
+      yield* store.admin.finishPurge(topic, head, yield* Clock.currentTimeMillis, operation === "delete")
+      if (operation === "delete") {
+        topics.delete(topic)
+        storedTopics.delete(topic)
+      }
+      return { topic, events, groups: positions.map((p) => p.cursor.group) } satisfies TopicRemoval
+    })
+
   const bus: BusShape = {
     sid,
     defineTopic: (name, topicOptions) =>
@@ -405,7 +469,25 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     compact: (topic) => maintenance.compact(topic),
-    prune: (topic) => maintenance.prune(topic)
+    prune: (topic) => maintenance.prune(topic),
+    deleteGroup: (group, adminOptions) =>
+      Effect.gen(function*() {
+        const refuse = (detail: string) => new GroupError({ group, detail: `cannot delete it: ${detail}` })
+        if (running.has(group) || draining.has(group)) return yield* refuse("it runs in this process; unsubscribe it first")
+        const lease = yield* store.runtime.readLease(group)
+        const now = yield* Clock.currentTimeMillis
+        if (heldByOther(lease, sid, now, host) && adminOptions?.force !== true) {
+          return yield* refuse(`process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"} consumes it; stop it first, or force the deletion`)
+        }
+        const deleted = yield* store.admin.deleteGroup(group, lease?.ownerSid ?? null)
+        if (deleted === undefined) return yield* refuse("its consumer changed while it was being deleted; try again")
+        if (deleted.cursors === 0 && deleted.deliveries === 0 && deleted.deadLetters === 0 && lease === undefined) {
+          return yield* refuse("there is no group of that name")
+        }
+        return deleted
+      }),
+    purgeTopic: (topic, adminOptions) => removeTopic(topic, "purge", adminOptions),
+    deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions)
   }
 
   return bus

@@ -20,6 +20,8 @@ import { type CompactPosition, compactStart, type CompactStepResult, type PruneS
 import type { Json } from "../store/records.ts"
 import type { StoreShape } from "../store/Store.ts"
 import { MaintenanceError } from "./errors.ts"
+import { isLive } from "./group/lease.ts"
+import { type HostInfo, nodeHost } from "./host.ts"
 import { maintenanceSpec } from "../options/maintenance.ts"
 import { check, type OptionProblem } from "../options/spec.ts"
 import { type StoredTopic, storedTopic } from "../options/topic.ts"
@@ -71,10 +73,24 @@ export interface CompactionReport {
   /** Superseded events above the slowest group's cursor, left for a later pass. */
   readonly waiting: number
   readonly slowestGroup: string | null
+  /** The groups whose cursors hold `waiting` events back, slowest first. */
+  readonly holders: ReadonlyArray<Holder>
   /** Transactions run, and the longest of them (ms, as `Clock` measures it). */
   readonly batches: number
   readonly longestBatchMs: number
   readonly durationMs: number
+}
+
+/**
+ * A group holding events back: its cursor, whether a live consumer holds it, and for how long
+ * nothing has moved it when none does (`sib groups delete` removes an abandoned one).
+ */
+export interface Holder {
+  readonly group: string
+  readonly cursor: number
+  readonly consuming: boolean
+  /** Since its cursor last moved (ms); null while a live consumer holds the group. */
+  readonly inactiveMs: number | null
 }
 
 /** What one retention pass did on one topic. */
@@ -87,6 +103,8 @@ export interface PruneReport {
   readonly skipped: ReadonlyArray<{ readonly group: string; readonly events: number }>
   /** The group whose cursor holds back expired events (`retainUntilConsumed`), if one does. */
   readonly waitingFor: string | null
+  /** Every group whose cursor holds expired events back, slowest first. */
+  readonly holders: ReadonlyArray<Holder>
   readonly batches: number
   readonly longestBatchMs: number
   readonly durationMs: number
@@ -112,7 +130,7 @@ const minimumLimit = 16
 const nextLimit = (limit: number, ms: number, max: number): number =>
   ms <= 0 ? max : Math.max(Math.min(minimumLimit, max), Math.min(max, limit * 2, Math.floor((limit * targetStepMs) / ms)))
 
-export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenance => {
+export const make = (store: StoreShape, options: ResolvedMaintenance, host: HostInfo = nodeHost): Maintenance => {
   // One pass at a time per process: the schedule and an on-demand call do not walk the same topic twice.
   const lock = Semaphore.makeUnsafe(1)
   const batchSize = options.batchSize
@@ -131,6 +149,19 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       const rest = elapsedMs(t0, yield* Clock.monotonicTimeNanos) * options.pauseRatio
       yield* rest > 0 ? Effect.sleep(rest) : Effect.yieldNow
       return [result, elapsedMs(t0, t1)] as const
+    })
+
+  /** The groups on `topic` whose cursors are below `seq`, slowest first. */
+  const holdersBelow = (topic: string, seq: number | undefined): Effect.Effect<ReadonlyArray<Holder>, StoreError> =>
+    seq === undefined ? Effect.succeed([]) : Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      return (yield* store.admin.groupPositions)
+        .filter((p) => p.cursor.topic === topic && p.cursor.floor < seq)
+        .sort((a, b) => a.cursor.floor - b.cursor.floor)
+        .map((p) => {
+          const consuming = isLive(p.lease, now, host)
+          return { group: p.cursor.group, cursor: p.cursor.floor, consuming, inactiveMs: consuming ? null : Math.max(0, now - p.cursor.updatedAt) }
+        })
     })
 
   const topicsWith = (operation: "compact" | "prune", wanted: string | undefined, applies: (s: TopicSettings) => boolean) =>
@@ -159,6 +190,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       let limit = batchSize
       let superseded = 0, tombstones = 0, kept = 0, waiting = 0, batches = 0, longest = 0
       let slowestGroup: string | null = null
+      let waitingUpto: number | undefined
       while (from !== undefined) {
         const [r, ms]: readonly [CompactStepResult, number] = yield* timed(
           store.maintenance.compactStep({ topic, from, limit, now, deleteRetentionMs: settings.deleteRetentionMs }),
@@ -169,14 +201,15 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
         tombstones += r.tombstones
         kept += r.kept
         waiting += r.waiting
+        if (r.waitingUpto !== undefined) waitingUpto = Math.max(waitingUpto ?? 0, r.waitingUpto)
         slowestGroup = r.slowestGroup ?? null
         batches++
         longest = Math.max(longest, ms)
         from = r.next
       }
       const report: CompactionReport = {
-        topic, deleted: superseded + tombstones, superseded, tombstones, kept, waiting, slowestGroup, batches,
-        longestBatchMs: longest, durationMs: elapsedMs(started, yield* Clock.monotonicTimeNanos)
+        topic, deleted: superseded + tombstones, superseded, tombstones, kept, waiting, slowestGroup,
+        holders: yield* holdersBelow(topic, waitingUpto), batches, longestBatchMs: longest, durationMs: elapsedMs(started, yield* Clock.monotonicTimeNanos)
       }
       return report
     })
@@ -192,6 +225,7 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
       let limit = batchSize
       let deleted = 0, kept = 0, batches = 0, longest = 0
       let waitingFor: string | null = null
+      let blockedAt: number | undefined
       const skipped = new Map<string, number>()
       // Logged even when a later step fails: the counts are already committed.
       const logSkips = Effect.suspend(() =>
@@ -212,13 +246,15 @@ export const make = (store: StoreShape, options: ResolvedMaintenance): Maintenan
           kept += r.kept
           for (const s of r.skipped) skipped.set(s.group, (skipped.get(s.group) ?? 0) + s.events)
           waitingFor = r.waitingFor ?? null
+          blockedAt = r.blockedAt
           batches++
           longest = Math.max(longest, ms)
           after = r.next
         }
       }).pipe(Effect.ensuring(logSkips))
       const report: PruneReport = {
-        topic, deleted, kept, skipped: [...skipped].map(([group, events]) => ({ group, events })), waitingFor, batches,
+        topic, deleted, kept, skipped: [...skipped].map(([group, events]) => ({ group, events })), waitingFor,
+        holders: yield* holdersBelow(topic, blockedAt), batches,
         longestBatchMs: longest, durationMs: elapsedMs(started, yield* Clock.monotonicTimeNanos)
       }
       return report

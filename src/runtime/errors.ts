@@ -34,11 +34,13 @@ export class SubscribeError extends Data.TaggedError("SubscribeError")<{
 export class TopicError extends Data.TaggedError("TopicError")<{
   readonly topic: string
   readonly detail: string
+  /** What was refused (default `define`). */
+  readonly operation?: "define" | "purge" | "delete" | undefined
   /** When an option is at fault: which, and why (structured, for front ends to render their way). */
   readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
-    return `cannot define topic ${JSON.stringify(this.topic)}: ${this.detail}`
+    return `cannot ${this.operation ?? "define"} topic ${JSON.stringify(this.topic)}: ${this.detail}`
   }
 }
 

@@ -45,6 +45,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
 import type { StoreError } from "./errors.ts"
+import type { GroupDeletion } from "./policy/groups.ts"
 import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenance.ts"
 import type {
   Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
@@ -255,6 +256,18 @@ export interface AdminStore {
    * topic and its dead letters above the new floor (those events will be delivered again).
    */
   readonly setCursor: (group: string, topic: string, floor: number, now: number) => Effect.Effect<void, StoreError>
+  /**
+   * Deletes everything stored for a group (cursors, delivery records, dead letters, lease), if its
+   * lease owner is still `expectedOwner`; undefined (nothing deleted) when it changed.
+   */
+  readonly deleteGroup: (group: string, expectedOwner: string | null) => Effect.Effect<GroupDeletion | undefined, StoreError>
+  /** One bounded step of a purge (one short transaction): the oldest `limit` events of `topic` at or below `uptoSeq`; answers how many went. */
+  readonly purgeStep: (topic: string, uptoSeq: number, limit: number) => Effect.Effect<number, StoreError>
+  /**
+   * Ends a purge: the topic's delivery records and dead letters go, and its cursors move up to
+   * `uptoSeq`; with `forget`, its cursors and stored settings are deleted instead (topic deletion).
+   */
+  readonly finishPurge: (topic: string, uptoSeq: number, now: number, forget: boolean) => Effect.Effect<void, StoreError>
 }
 
 /** Compaction and retention, one bounded step (one short transaction) at a time. */
@@ -292,5 +305,7 @@ export interface StoreShape {
   readonly maintenance: MaintenanceStore
   readonly capabilities: StoreCapabilities
 }
+
+export type { GroupDeletion }
 
 export class Store extends Context.Service<Store, StoreShape>()("sibus/store/Store") {}

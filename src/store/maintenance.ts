@@ -48,6 +48,8 @@ export interface CompactStepResult {
   readonly waiting: number
   /** The group whose cursor is the slowest on the topic, if any group has one. */
   readonly slowestGroup: string | undefined
+  /** The highest seq of the `waiting` events (groups with a cursor below it hold them back). */
+  readonly waitingUpto: number | undefined
   /** Where the next step starts; undefined when the pass is complete. */
   readonly next: CompactPosition | undefined
 }
@@ -78,6 +80,8 @@ export interface PruneStepResult {
   readonly skipped: ReadonlyArray<{ readonly group: string; readonly events: number }>
   /** The group whose cursor stopped the walk (expired events wait for it), if one did. */
   readonly waitingFor: string | undefined
+  /** The expired event the walk stopped at, when a cursor stopped it (groups below it hold it back). */
+  readonly blockedAt: number | undefined
   /** Where the next step starts; undefined when the pass is complete. */
   readonly next: number | undefined
 }

@@ -5,8 +5,8 @@
 import type { Driver } from "./Driver.ts"
 import { all, type EventRows, events, get, type Program, run } from "./program.ts"
 import { commitBatch } from "./policy/commit.ts"
-import { claimLease, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
-import { compactStep, pruneStep } from "./policy/maintenance.ts"
+import { claimLease, deleteGroup, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
+import { compactStep, finishPurge, pruneStep, purgeStep } from "./policy/maintenance.ts"
 import type { Event } from "./records.ts"
 import { deadLetterOfRow, deliveryOfRow, leaseOfRow, num, topicOfRow } from "./rows.ts"
 import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"
@@ -136,7 +136,10 @@ export const makeStore = (driver: Driver): StoreShape => {
         read("dropDeadLetter", function*() {
           return ((yield run(q.deleteDeadLetter, { group, seq })) as number) === 1
         }),
-      setCursor: (group, topic, floor, now) => driver.transaction("setCursor", "write", () => setCursor(q, group, topic, floor, now))
+      setCursor: (group, topic, floor, now) => driver.transaction("setCursor", "write", () => setCursor(q, group, topic, floor, now)),
+      deleteGroup: (group, expectedOwner) => driver.transaction("deleteGroup", "write", () => deleteGroup(q, group, expectedOwner)),
+      purgeStep: (topic, upto, limit) => driver.transaction("purgeStep", "bulk", () => purgeStep(q, topic, upto, limit)),
+      finishPurge: (topic, upto, now, forget) => driver.transaction("finishPurge", "write", () => finishPurge(q, topic, upto, now, forget))
     },
 
     maintenance: {

@@ -229,6 +229,26 @@ const sharedStatements = (db: Kysely<Database>) => ({
       .where("topic", "=", p("topic")).where("seq", ">", p("after")).where("seq", "<=", p("upto"))
   ),
 
+  // ---- deleting groups and topics --------------------------------------------------------------
+  deleteGroupCursors: template<"group">((p) => db.deleteFrom("cursors").where("grp", "=", p("group"))),
+  deleteGroupDeliveries: template<"group">((p) => db.deleteFrom("deliveries").where("grp", "=", p("group"))),
+  deleteGroupDeadLetters: template<"group">((p) => db.deleteFrom("dead_letters").where("grp", "=", p("group"))),
+  deleteGroupRow: template<"group">((p) => db.deleteFrom("consumer_groups").where("grp", "=", p("group"))),
+  /** The oldest `limit` events of `topic` at or below `upto` (a bounded purge step). */
+  deleteOldestEvents: template<"topic" | "upto" | "limit">((p) =>
+    db.deleteFrom("events").where("seq", "in", (eb) =>
+      eb.selectFrom("events").select("seq").where("topic", "=", p("topic")).where("seq", "<=", p("upto")).orderBy("seq").limit(p("limit")))
+  ),
+  deleteTopicAllDeliveries: template<"topic">((p) => db.deleteFrom("deliveries").where("topic", "=", p("topic"))),
+  deleteTopicDeadLetters: template<"topic">((p) => db.deleteFrom("dead_letters").where("topic", "=", p("topic"))),
+  /** Moves every cursor on `topic` below `upto` up to it (its events are gone). */
+  raiseTopicCursors: template<"topic" | "upto" | "now">((p) =>
+    db.updateTable("cursors").set({ floor: p("upto"), acked: null, leased_upto: p("upto"), updated_at: p("now") })
+      .where("topic", "=", p("topic")).where("floor", "<", p("upto"))
+  ),
+  deleteTopicCursors: template<"topic">((p) => db.deleteFrom("cursors").where("topic", "=", p("topic"))),
+  deleteTopicRow: template<"topic">((p) => db.deleteFrom("topics").where("name", "=", p("topic"))),
+
   // ---- current state per key, compaction and retention ------------------------------------------
   /** The group with the lowest ack floor on `topic` (none when no group has a cursor there). */
   slowestCursor: template<"topic">((p) =>

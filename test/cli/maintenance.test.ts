@@ -77,7 +77,7 @@ describe("sib compact", () => {
     const [row, ...more] = jsonLines(json.stdout)
     expect(more).toEqual([])
     expect(Object.keys(row!).sort()).toEqual([
-      "batches", "deleted", "durationMs", "kept", "longestBatchMs", "slowestGroup", "superseded", "tombstones", "topic", "waiting"
+      "batches", "deleted", "durationMs", "holders", "kept", "longestBatchMs", "slowestGroup", "superseded", "tombstones", "topic", "waiting"
     ])
     // a2, b1 and c1 go (at or below ops's cursor); a1 stays for its dead letter; then b's tombstone.
     expect(row).toMatchObject({ topic: "state", superseded: 3, tombstones: 1, deleted: 4, kept: 1, waiting: 0, slowestGroup: "ops" })
@@ -86,8 +86,8 @@ describe("sib compact", () => {
     const human = await sib(["compact"], { cwd: dir })
     expect(human.code).toBe(0)
     const lines = human.stdout.trimEnd().split("\n")
-    expect(lines[0]).toMatch(/^TOPIC +SUPERSEDED +TOMBSTONES +KEPT +WAITING +SLOWEST GROUP +BATCHES +LONGEST$/)
-    expect(lines[1]).toMatch(/^state +0 +0 +1 +0 +ops +\d+ +\d+(\.\d)? ms$/)
+    expect(lines[0]).toMatch(/^TOPIC +SUPERSEDED +TOMBSTONES +KEPT +WAITING +HELD BACK BY +BATCHES +LONGEST$/)
+    expect(lines[1]).toMatch(/^state +0 +0 +1 +0 +- +\d+ +\d+(\.\d)? ms$/)
     expect(lines).toHaveLength(2)
   })
 
@@ -116,7 +116,7 @@ describe("sib compact", () => {
     expect(count(dir, "other")).toBe(2)
 
     const r = await sib(["compact", "-t", "state", "--json"], { cwd: dir })
-    expect(jsonLines(r.stdout)).toMatchObject([{ topic: "state", superseded: 3, waiting: 2, slowestGroup: "slow" }])
+    expect(jsonLines(r.stdout)).toMatchObject([{ topic: "state", superseded: 3, waiting: 2, slowestGroup: "slow", holders: [{ group: "slow", consuming: false }] }])
     expect(count(dir, "state")).toBe(3)
     expect(count(dir, "other"), "--topic compacts only that topic").toBe(2)
   })
@@ -172,9 +172,11 @@ describe("sib prune", () => {
     expect(r.code).toBe(0)
     const rows = jsonLines(r.stdout)
     expect(rows.map((x) => x["topic"])).toEqual(["jobs", "metrics"])
-    expect(Object.keys(rows[0]!).sort()).toEqual(["batches", "deleted", "durationMs", "kept", "longestBatchMs", "skipped", "topic", "waitingFor"])
+    expect(Object.keys(rows[0]!).sort()).toEqual(["batches", "deleted", "durationMs", "holders", "kept", "longestBatchMs", "skipped", "topic", "waitingFor"])
     // jobs: 4 expired; the first is a dead letter's, the 4th is above the workers' cursor.
-    expect(rows[0]).toMatchObject({ deleted: 2, kept: 1, skipped: [], waitingFor: "workers" })
+    expect(rows[0]).toMatchObject({ deleted: 2, kept: 1, skipped: [], waitingFor: "workers", holders: [{ group: "workers", consuming: false }] })
+    // Inactive since its cursor was placed (at time 1): a long time.
+    expect((rows[0]!["holders"] as Array<{ inactiveMs: number }>)[0]!.inactiveMs).toBeGreaterThan(1_000_000)
     expect(rows[1]).toMatchObject({ deleted: 3, kept: 0, skipped: [{ group: "dashboard", events: 3 }], waitingFor: null })
     expect(r.stderr).toMatch(/retention on metrics deleted 3 event\(s\) group dashboard had not processed \(retainUntilConsumed: false\)/)
     expect(count(dir, "jobs")).toBe(4)
@@ -186,7 +188,7 @@ describe("sib prune", () => {
     const human = await sib(["prune"], { cwd: dir })
     const lines = human.stdout.trimEnd().split("\n")
     expect(lines[0]).toMatch(/^TOPIC +DELETED +KEPT +SKIPPED +WAITING FOR +BATCHES +LONGEST$/)
-    expect(lines[1]).toMatch(/^jobs +0 +1 +- +workers +\d+ +[\d.]+ ms$/)
+    expect(lines[1]).toMatch(/^jobs +0 +1 +- +workers \(inactive \d+d \d+h\) +\d+ +[\d.]+ ms$/)
     expect(lines[2]).toMatch(/^metrics +0 +0 +- +- +\d+ +[\d.]+ ms$/)
   })
 })

@@ -734,6 +734,51 @@ export const storeConformance = (factory: StoreFactory, where: "fresh" | "shared
         })
       ))
 
+    // ---- deleting groups and topics ------------------------------------------------------------
+
+    it.effect("deleteGroup deletes a group's rows only while its owner is the one expected", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* ownedGroup(store, 2)
+          yield* store.runtime.initCursor("g", "u", 0, 1)
+          yield* store.runtime.initCursor("other", "t", 0, 1)
+          yield* store.runtime.commit({
+            ...emptyBatch,
+            deliveries: [{ _tag: "upsert", owner: "A", delivery: delivery("g", 1, "retry") }],
+            deadLetters: [{ owner: "A", deadLetter: deadLetter("g", 2) }]
+          })
+          assert.isUndefined(yield* store.admin.deleteGroup("g", null), "the owner is A, not nobody")
+          assert.strictEqual((yield* store.admin.groupPositions).length, 3, "nothing deleted")
+          assert.deepStrictEqual(yield* store.admin.deleteGroup("g", "A"), { cursors: 2, deliveries: 1, deadLetters: 1 })
+          assert.deepStrictEqual((yield* store.admin.groupPositions).map((p) => p.cursor.group), ["other"])
+          assert.isUndefined(yield* store.runtime.readLease("g"))
+          assert.deepStrictEqual(yield* store.admin.deleteGroup("g", null), { cursors: 0, deliveries: 0, deadLetters: 0 })
+        })
+      ))
+
+    it.effect("a purge deletes a topic's events in bounded steps up to a seq, then its retries and dead letters; cursors move up or go", () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          const seqs = yield* ownedGroup(store, 5)
+          yield* store.runtime.commit({ ...emptyBatch, appends: [draft("u1", "u", 1)] })
+          yield* store.runtime.commit({ ...emptyBatch, deadLetters: [{ owner: "A", deadLetter: deadLetter("g", seqs[0]!) }] })
+          const upto = seqs[3]!
+          assert.strictEqual(yield* store.admin.purgeStep("t", upto, 3), 3)
+          assert.strictEqual(yield* store.admin.purgeStep("t", upto, 3), 1)
+          assert.strictEqual(yield* store.admin.purgeStep("t", upto, 3), 0)
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("t", 0, 100)), ["e5"], "events after the bound stay")
+          assert.deepStrictEqual(ids(yield* store.admin.readTopic("u", 0, 100)), ["u1"])
+          yield* store.admin.finishPurge("t", upto, 9, false)
+          assert.deepStrictEqual(yield* store.admin.deadLetters({}), [])
+          const cursor = yield* store.runtime.getCursor("g", "t")
+          assert.deepStrictEqual([cursor?.floor, cursor?.leasedUpto], [upto, upto])
+          yield* store.runtime.upsertTopic("t", { compaction: false }, 1)
+          yield* store.admin.finishPurge("t", upto, 9, true)
+          assert.isUndefined(yield* store.runtime.getCursor("g", "t"))
+          assert.deepStrictEqual((yield* store.runtime.topics).map((t) => t.name), [])
+        })
+      ))
+
     // ---- capabilities ------------------------------------------------------------------------
 
     it.effect.skipIf(!factory.capabilities.changeToken)("change detection: a commit by another connection moves the change token", () =>

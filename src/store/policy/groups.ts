@@ -106,3 +106,25 @@ export function* groupPositions(q: Statements): Program<ReadonlyArray<GroupPosit
     skipped: num(row.skipped)
   }))
 }
+
+/** What deleting a group removed. */
+export interface GroupDeletion {
+  readonly cursors: number
+  readonly deliveries: number
+  readonly deadLetters: number
+}
+
+/**
+ * Deletes everything stored for `group` (cursors, delivery records, dead letters, its lease row),
+ * provided its lease owner is still `expectedOwner` (read in the same transaction); undefined when
+ * the owner changed in between, and nothing is deleted.
+ */
+export function* deleteGroup(q: Statements, group: string, expectedOwner: string | null): Program<GroupDeletion | undefined> {
+  const owner = ((yield get(q.leaseOwner, { group })) as { owner_sid: string | null } | undefined)?.owner_sid ?? null
+  if (owner !== expectedOwner) return undefined
+  const cursors = (yield run(q.deleteGroupCursors, { group })) as number
+  const deliveries = (yield run(q.deleteGroupDeliveries, { group })) as number
+  const deadLetters = (yield run(q.deleteGroupDeadLetters, { group })) as number
+  yield run(q.deleteGroupRow, { group })
+  return { cursors, deliveries, deadLetters }
+}

@@ -57,8 +57,9 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
   let tombstones = 0
   let kept = 0
   let waiting = 0
+  let waitingUpto: number | undefined
   const result = (next: CompactPosition | undefined): CompactStepResult => ({
-    superseded, tombstones, kept, waiting, slowestGroup: slow?.group, next
+    superseded, tombstones, kept, waiting, slowestGroup: slow?.group, waitingUpto, next
   })
 
   if (step.from.phase === "superseded") {
@@ -68,7 +69,10 @@ export function* compactStep(q: Statements, step: CompactStep): Program<CompactS
     for (const row of rows) {
       const current = { key: row.key, seq: num(row.seq) }
       if (prev !== undefined && prev.key === current.key) {
-        if (prev.seq > bound) waiting++
+        if (prev.seq > bound) {
+          waiting++
+          waitingUpto = Math.max(waitingUpto ?? 0, prev.seq)
+        }
         else if (yield* isPinned(prev.seq)) kept++
         else {
           yield run(q.deleteEvent, { seq: prev.seq })
@@ -114,21 +118,21 @@ export function* pruneStep(q: Statements, step: PruneStep): Program<PruneStepRes
   const isPinned = yield* pinnedOn(q, topic)
   let deleted = 0
   let kept = 0
-  function* result(next: number | undefined, waitingFor: string | undefined): Program<PruneStepResult> {
+  function* result(next: number | undefined, waitingFor: string | undefined, blockedAt?: number): Program<PruneStepResult> {
     const skipped: Array<{ group: string; events: number }> = []
     for (const c of cursors) {
       if (c.skipped === 0) continue
       yield run(q.addSkipped, { topic, group: c.group, count: c.skipped })
       skipped.push({ group: c.group, events: c.skipped })
     }
-    return { deleted, kept, skipped, waitingFor, next }
+    return { deleted, kept, skipped, waitingFor, blockedAt, next }
   }
   const rows = (yield all(q.seqScan, { topic, after: step.afterSeq, limit: step.limit })) as ReadonlyArray<{ seq: number; ts: number }>
   for (const row of rows) {
     const seq = num(row.seq)
     const expired = (expiredUpto !== undefined && seq <= expiredUpto) || (expiredBefore !== undefined && num(row.ts) < expiredBefore)
     if (!expired) return yield* result(undefined, undefined)
-    if (slow !== undefined && seq > slow.floor) return yield* result(undefined, slow.group)
+    if (slow !== undefined && seq > slow.floor) return yield* result(undefined, slow.group, seq)
     if (yield* isPinned(seq)) {
       kept++
       continue
@@ -138,4 +142,25 @@ export function* pruneStep(q: Statements, step: PruneStep): Program<PruneStepRes
     for (const c of cursors) if (seq > c.floor && !inRanges(c.acked, seq)) c.skipped++
   }
   return yield* result(rows.length === step.limit ? num(rows[rows.length - 1]!.seq) : undefined, undefined)
+}
+
+/** One purge step: deletes the oldest `limit` events of `topic` at or below `upto`; answers how many. */
+export function* purgeStep(q: Statements, topic: string, upto: number, limit: number): Program<number> {
+  return (yield run(q.deleteOldestEvents, { topic, upto, limit })) as number
+}
+
+/**
+ * The end of a purge up to `upto`: the topic's delivery records and dead letters go (their events
+ * are gone) and every cursor below `upto` moves up to it; with `forget`, its cursors and stored
+ * settings go too (the topic is deleted).
+ */
+export function* finishPurge(q: Statements, topic: string, upto: number, now: number, forget: boolean): Program<void> {
+  yield run(q.deleteTopicAllDeliveries, { topic })
+  yield run(q.deleteTopicDeadLetters, { topic })
+  if (forget) {
+    yield run(q.deleteTopicCursors, { topic })
+    yield run(q.deleteTopicRow, { topic })
+  } else {
+    yield run(q.raiseTopicCursors, { topic, upto, now })
+  }
 }
