@@ -10,6 +10,7 @@ import { safeText } from "../diagnostics/terminal.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
+import { fromForms, placeFrom, requireTopic } from "./from.ts"
 import { liveLine } from "./status.ts"
 import { isoTime } from "./table.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
@@ -119,7 +120,7 @@ export const tail = Command.make(
   {
     topic: Argument.String("topic"),
     from: Flag.String("from").pipe(
-      Flag.withDescription("earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID (default: the last --limit events)"),
+      Flag.withDescription(`the first event printed: ${fromForms} (default: the last --limit events)`),
       Flag.optional
     ),
     follow: Flag.Boolean("follow").pipe(Flag.withAlias("f"), Flag.withDescription("keep printing new events until interrupted"), Flag.withDefault(false)),
@@ -132,17 +133,20 @@ export const tail = Command.make(
   },
   Effect.fn(function*({ follow, from, json, limit, topic }) {
     if (Option.isSome(limit) && limit.value < 0) return yield* failWith("--limit must be 0 or more")
-    const start = Option.isSome(from) ? parseStartFrom(from.value) : undefined
-    if (Option.isSome(from) && start === undefined) {
-      return yield* failWith(`--from ${from.value} is not earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID`)
-    }
+    if (Option.isSome(from) && parseStartFrom(from.value) === undefined) return yield* failWith(`--from ${from.value} is not ${fromForms}`)
     const color = useColor(process.stdout)
     yield* withInspect((inspect) =>
       Effect.gen(function*() {
-        let max = Option.isSome(limit) ? limit.value : start === undefined ? 10 : Number.POSITIVE_INFINITY
-        let after = start === undefined
-          ? yield* inspect.floorForLast(topic, max)
-          : yield* inspect.floorOf(topic, start).pipe(Effect.catchTag("StartFromError", (e) => failWith(`--from: ${e.message}`)))
+        yield* requireTopic(inspect, topic)
+        let max = Option.isSome(limit) ? limit.value : Option.isNone(from) ? 10 : Number.POSITIVE_INFINITY
+        let after: number
+        if (Option.isSome(from)) {
+          const placed = yield* placeFrom(inspect, topic, from.value)
+          if (placed.note !== undefined) yield* err(`sib: ${safeText(placed.note)}`)
+          after = placed.floor
+        } else {
+          after = yield* inspect.floorForLast(topic, max)
+        }
         const print = (e: Event) => out(json ? eventJson(e) : human(e, color))
         const drain = Effect.gen(function*() {
           while (max > 0) {
@@ -157,7 +161,7 @@ export const tail = Command.make(
         if (!follow) return
         liveLine.signalEndsNormally = true
         // Following: without --from, --limit chose where to start; from there on, print everything.
-        if (start === undefined) max = Number.POSITIVE_INFINITY
+        if (Option.isNone(from)) max = Number.POSITIVE_INFINITY
         // Other processes write to the database: look again after each of their commits.
         const nextCommit = yield* inspect.watchCommits(100)
         while (max > 0) {

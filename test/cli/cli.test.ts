@@ -161,6 +161,44 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(jsonLines(follow.stdout()).map((e) => (e["payload"] as { n: number }).n)).toEqual([25, 26])
   })
 
+  it("tail: an unknown topic is an error with did-you-mean, with -f too; a defined topic without events is not", async () => {
+    const dir = workdir({ "quiet.sib": `(define-topic "quiet.topic")\n` })
+    await sib(["publish", "orders", `{"n":1}`], { cwd: dir })
+    for (const args of [["tail", "ordres"], ["tail", "ordres", "-f"], ["tail", "ordres", "--from", "earliest", "--json"]]) {
+      const r = await sib(args, { cwd: dir })
+      expect(r.code).toBe(2)
+      expect(r.stdout).toBe("")
+      expect(r.stderr.trim()).toBe("sib: no topic ordres (did you mean orders?): a topic exists once it has events or a program defined it; see sib topics")
+    }
+    expect((await sib(["tail", "zzz"], { cwd: dir })).stderr.trim()).toMatch(/^sib: no topic zzz: a topic exists once/)
+    // A program that defines a topic stores its settings: the topic exists before its first event.
+    const run = startSib(["run", "quiet.sib", "--status", "off"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+    const quiet = await sib(["tail", "quiet.topic"], { cwd: dir })
+    expect(quiet).toMatchObject({ code: 0, stdout: "", stderr: "" })
+  }, 30_000)
+
+  it("tail --from: id:X starts with X as seq:N starts with N; an id of another topic or of no event is refused", async () => {
+    const dir = workdir({ "many.jsonl": Array.from({ length: 5 }, (_, i) => JSON.stringify({ n: i + 1 })).join("\n") })
+    await sib(["publish", "counts", "--file", "many.jsonl"], { cwd: dir })
+    const other = jsonLines((await sib(["publish", "other", `{"x":1}`], { cwd: dir })).stdout)[0]!
+    const events = jsonLines((await sib(["tail", "counts", "--json"], { cwd: dir })).stdout)
+    const third = events[2]!
+    const n = (r: { stdout: string }) => jsonLines(r.stdout).map((e) => (e["payload"] as { n: number }).n)
+    expect(n(await sib(["tail", "counts", "--from", `id:${third["id"]}`, "--json"], { cwd: dir }))).toEqual([3, 4, 5])
+    expect(n(await sib(["tail", "counts", "--from", `seq:${third["seq"]}`, "--json"], { cwd: dir }))).toEqual([3, 4, 5])
+    expect(n(await sib(["tail", "counts", "--from", `id:${third["id"]}`, "-n", "1", "--json"], { cwd: dir }))).toEqual([3])
+
+    const elsewhere = await sib(["tail", "counts", "--from", `id:${other["id"]}`], { cwd: dir })
+    expect(elsewhere.code).toBe(2)
+    expect(elsewhere.stderr.trim()).toBe(`sib: --from id:${other["id"]}: that event is on topic other, not counts (--from seq:${other["seq"]} starts counts at that point)`)
+    const missing = await sib(["tail", "counts", "--from", "id:nope"], { cwd: dir })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr.trim()).toBe("sib: --from id:nope: no event has the id nope")
+  })
+
   it("topics, groups and dlq describe a database a program ran on; requeue, drop and replay repair it", async () => {
     const dir = workdir({ "billing.sib": failing })
     const run = startSib(["run", "billing.sib", "--status", "off"], { cwd: dir })
@@ -236,6 +274,19 @@ describe("sib replay", () => {
     expect(r.stderr.trim()).toBe("sib: --from seq:1000 is past the end (the last event of orders is seq 3): starting with the next event published")
     await sib(["publish", "orders", `{"n":4}`], { cwd: dir })
     expect(jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)[0]).toMatchObject({ cursor: 3, headSeq: 4, lag: 1 })
+  }, 30_000)
+
+  it("--from id:X starts the group with X, as seq:N starts it with N; an id of another topic is refused", async () => {
+    const dir = await consumed(3)
+    const [second] = jsonLines((await sib(["tail", "orders", "--from", "seq:2", "-n", "1", "--json"], { cwd: dir })).stdout)
+    const byId = await sib(["replay", "--group", "g", "--topic", "orders", "--from", `id:${second!["id"]}`], { cwd: dir })
+    expect(byId.code).toBe(0)
+    expect(JSON.parse(byId.stdout)).toEqual({ group: "g", topic: "orders", from: 3, to: 1 })
+    const other = jsonLines((await sib(["publish", "other", "{}"], { cwd: dir })).stdout)[0]!
+    const refused = await sib(["replay", "--group", "g", "--topic", "orders", "--from", `id:${other["id"]}`], { cwd: dir })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr.trim()).toMatch(/^sib: --from id:\S+: that event is on topic other, not orders/)
+    expect(jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)[0]).toMatchObject({ cursor: 1 })
   }, 30_000)
 })
 
