@@ -8,8 +8,9 @@ import { Argument, Command, Flag } from "effect/cli"
 import { safeText } from "../diagnostics/terminal.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/options.ts"
-import type { DeadLetter } from "../store/records.ts"
+import type { DeadLetter, Event } from "../store/records.ts"
 import { Store } from "../store/Store.ts"
+import { failureLines, labelled, payloadText, plural } from "./event.ts"
 import { fromForms, placeFrom } from "./from.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 import { cellOf, isoTime, table } from "./table.ts"
@@ -134,18 +135,36 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
 
 // ---- dlq ----------------------------------------------------------------------------------------
 
-const deadLetterJson = (d: DeadLetter) => d
+/** A dead letter as data; with `--full`, its event's payload (absent when the event is gone). */
+const deadLetterJson = (d: DeadLetter, event: Event | undefined) => (event === undefined ? d : { ...d, payload: event.payload })
 
 const groupFlag = Flag.String("group").pipe(Flag.withAlias("g"), Flag.withDescription("the consumer group"))
 
-const list = (group: Option.Option<string>, topic: Option.Option<string>, json: boolean) =>
+/** One dead letter in full: where it is, when it failed, the payload, the whole error and its stack. */
+const deadLetterBlock = (d: DeadLetter, event: Event | undefined) => {
+  const key = d.key === null ? "" : `  key ${safeText(d.key)}`
+  const held = d.holdsKey ? "; holds its key" : ""
+  return [
+    `${safeText(d.group)}  ${safeText(d.topic)} #${d.seq}  event ${safeText(d.eventId)}${key}`,
+    `  dead letter after ${plural(d.attempts, "attempt")} (first failed ${isoTime(d.firstFailedAt)}, dead since ${isoTime(d.deadAt)}${held})`,
+    `  ${labelled("payload", event === undefined ? "(the event no longer exists)" : payloadText(event.payload, 70), 9).split("\n").join("\n  ")}`,
+    ...failureLines(d.errorMessage, d.errorStack, "  ", 9)
+  ].join("\n")
+}
+
+const list = (group: Option.Option<string>, topic: Option.Option<string>, json: boolean, full: boolean) =>
   withInspect((inspect) =>
     Effect.gen(function*() {
       const rows = yield* inspect.deadLetters({
         ...(Option.isSome(group) ? { group: group.value } : {}),
         ...(Option.isSome(topic) ? { topic: topic.value } : {})
       })
-      yield* print(json, rows, deadLetterJson, () =>
+      const events = full ? new Map((yield* inspect.eventsAt([...new Set(rows.map((r) => r.seq))])).map((e) => [e.seq, e])) : new Map<number, Event>()
+      if (full && !json) {
+        yield* out(rows.length === 0 ? "no dead letters" : rows.map((r) => deadLetterBlock(r, events.get(r.seq))).join("\n\n"))
+        return
+      }
+      yield* print(json, rows, (r) => deadLetterJson(r, events.get(r.seq)), () =>
         table(rows, [
           { header: "GROUP", cell: (r) => r.group },
           { header: "TOPIC", cell: (r) => r.topic },
@@ -188,16 +207,18 @@ export const dlq = Command.make(
   {
     group: Flag.String("group").pipe(Flag.withAlias("g"), Flag.withDescription("only this group"), Flag.optional),
     topic: Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional),
+    full: Flag.Boolean("full").pipe(Flag.withDescription("each dead letter in full: its payload, the whole error and its stack"), Flag.withDefault(false)),
     json: jsonFlag
   },
-  Effect.fn(function*({ group, json, topic }) {
-    yield* list(group, topic, json)
+  Effect.fn(function*({ full, group, json, topic }) {
+    yield* list(group, topic, json, full)
   })
 ).pipe(
   Command.withDescription("List dead letters; dlq requeue and dlq drop repair them"),
   Command.withSubcommands([requeue, drop]),
   Command.withExamples([
     { command: "sib dlq --group ops", description: "the group's dead letters, with their last error" },
+    { command: "sib dlq --group ops --full", description: "each with its payload, the whole error and its stack" },
     { command: "sib dlq requeue --all --group ops", description: "deliver them all again" },
     { command: "sib dlq drop 01J... --group ops", description: "forget one" }
   ])

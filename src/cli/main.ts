@@ -17,6 +17,7 @@ import { CliError, CliOutput, Command } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { check, test } from "./programs.ts"
+import { event } from "./event.ts"
 import { publish, tail } from "./events.ts"
 import { dlq, groups, replay, topics } from "./inspect.ts"
 import { compact, prune } from "./maintenance.ts"
@@ -26,7 +27,7 @@ import { liveLine } from "./status.ts"
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
-const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, topics, groups, dlq, replay, compact, prune]))
+const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, event, topics, groups, dlq, replay, compact, prune]))
 
 /** A parse error as one line: what is wrong, a suggestion when there is one, and where to look. */
 const oneLine = (error: CliError.NonShowHelpErrors, path: ReadonlyArray<string>): string => {

@@ -1,9 +1,10 @@
 /**
  * The `Inspect` service: what an operator reads about a database, without a bus and without
  * moving anything. Topics with their stored settings and counts, every group's position with its
- * lag and the work it has outstanding, a topic's events, and a wait for other processes' commits.
- * `sib topics`, `sib groups`, `sib tail` and the status line of `sib run` read through it; it needs
- * only a `Store` (its `admin` part, and the reads `floorOf` uses).
+ * lag and the work it has outstanding, a topic's events, one event with its progress in every
+ * group, dead letters, and a wait for other processes' commits. `sib topics`, `sib groups`,
+ * `sib tail`, `sib event`, `sib dlq` and the status line of `sib run` read through it; it needs only
+ * a `Store` (its `admin` part, and the reads `floorOf` and `event` use).
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -76,6 +77,8 @@ export interface InspectShape {
   readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
   /** An event by id, with its progress in each group consuming its topic (undefined: no such event). */
   readonly event: (id: string) => Effect.Effect<EventInfo | undefined, StoreError>
+  /** The events with these seqs that still exist, ascending (a dead letter's event, say). */
+  readonly eventsAt: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   /** Events of `topic` after `afterSeq`, ascending, at most `limit`. */
   readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   /**
@@ -178,6 +181,7 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     floorOf: (topic, from) => floorOf(runtime, topic, from),
     deadLetters: admin.deadLetters,
     event,
+    eventsAt: runtime.readSeqs,
     read: admin.readTopic,
     watchCommits
   }

@@ -35,7 +35,7 @@ describe("sib: usage and bad input", () => {
     const dir = workdir()
     const help = await sib(["--help"], { cwd: dir })
     expect(help.code).toBe(0)
-    for (const command of ["run", "check", "test", "publish", "tail", "topics", "groups", "dlq", "replay", "compact", "prune"]) expect(help.stdout).toMatch(new RegExp(`\\n  ${command} `))
+    for (const command of ["run", "check", "test", "publish", "tail", "event", "topics", "groups", "dlq", "replay", "compact", "prune"]) expect(help.stdout).toMatch(new RegExp(`\\n  ${command} `))
     const version = await sib(["--version"], { cwd: dir })
     expect(version.code).toBe(0)
     expect(version.stdout).toContain(JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")).version)

@@ -1,6 +1,6 @@
 /**
  * Terminal safety: text from events, stored data and source files reaches the human output of
- * `sib` (tail, dlq, groups, run's log and status lines, check, test) only escaped, so an event key
+ * `sib` (tail, event, dlq, groups, run's log and status lines, check, test) only escaped, so an event key
  * like ESC[2J ESC]0;pwned BEL cannot clear the screen, retitle the terminal, overwrite a line (CR)
  * or reorder text (bidi controls). JSON output stays JSON.stringify's. Also `safeText` itself.
  */
@@ -90,7 +90,7 @@ describe("sib human output escapes data", () => {
     const run = startSib(["run", "bill.sib", "--status", "lines"], { cwd: dir })
     await run.waitFor(/Ctrl-C stops/)
     expect((await sib(["publish", "orders", JSON.stringify({ s: hostile }), "--key", hostile], { cwd: dir })).code).toBe(0)
-    let dead: Array<{ key: string; errorMessage: string }> = []
+    let dead: Array<{ key: string; errorMessage: string; eventId: string }> = []
     for (let i = 0; i < 200 && dead.length === 0; i++) {
       dead = (await sib(["dlq", "--json"], { cwd: dir })).stdout.trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l))
       if (dead.length === 0) await new Promise((r) => setTimeout(r, 50))
@@ -110,6 +110,15 @@ describe("sib human output escapes data", () => {
     expect(row).toContain(`got a keyword (:${hostileShown})`)
     // The KEY column is padded to the escaped key: the ATTEMPTS column starts in the same place.
     expect(row!.indexOf(hostileShown) + hostileShown.length).toBeLessThanOrEqual(header!.indexOf("ATTEMPTS"))
+
+    // The detail views: the key, payload, error and stack escaped, every line.
+    for (const args of [["dlq", "--full"], ["event", dead[0]!.eventId]]) {
+      const r = await sib(args, { cwd: dir })
+      expect(r.code).toBe(0)
+      expectClean(`${args.join(" ")} stdout`, r.stdout)
+      expect(r.stdout).toContain(`key ${args[0] === "event" ? "       " : ""}${hostileShown}`)
+      expect(r.stdout).toContain(`got a keyword (:${hostileShown})`)
+    }
 
     // A consumer on another host, whose host name is free text in the database.
     const db = new SqliteDatabase(join(dir, "sib.db"))
