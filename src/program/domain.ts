@@ -403,8 +403,8 @@ export const minTimerIntervalMs = 10
 const timer = (kind: "every" | "after"): Builtin => builtin({
   name: `${kind}!`, group: "domain", arglists: ["[interval f]"],
   doc: kind === "every"
-    ? "Calls f (with no arguments) every interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\"; at least 10 ms) while the program runs; on the runtime's Clock, so tests drive it with advance!."
-    : "Calls f (with no arguments) once, interval after the program starts.",
+    ? "Calls f (with no arguments) every interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\"; at least 10 ms) while the program runs; on the runtime's Clock, so tests drive it with advance!. Processes running the same program on one database share it: it fires in one of them at a time, the others stand by and take over when that one stops."
+    : "Calls f (with no arguments) once, interval after the program starts (in one of the processes running the program on one database; a process that takes the timer over runs it again).",
   example: `(${kind}! "5s" (fn [] (publish! "tick" {:at (now)})))`,
   modes: topLevel, modeHint: "declare timers at the top level of a program",
   impl: ([interval, f], run, span) => {

@@ -10,6 +10,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
+import { basename } from "node:path"
 import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import type { Callable, Value } from "../reader/Value.ts"
@@ -26,8 +27,35 @@ import { type Budget, defaultLimits, LangError, type Limits, lift, located, make
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
+  /**
+   * Where each timer stands: `active` (this process runs it), `standby` (another process on the
+   * database does), `starting` (claiming its lease).
+   */
+  readonly timers: () => ReadonlyArray<TimerState>
   /** Stops the timers and drains every group. */
   readonly stop: Effect.Effect<void>
+}
+
+export type TimerState = "starting" | "active" | "standby"
+
+/**
+ * A timer's name across processes: the same timer of the same program (its file's name, its kind,
+ * interval and source text) is one singleton however many processes run the program, so it fires
+ * in one of them; a changed timer is another one.
+ */
+export const timerName = (program: Program, t: TimerDef): string => {
+  const text = program.sources.get(t.span.file)?.slice(t.span.offset, t.span.endOffset) ?? ""
+  return `timer:${basename(t.span.file)}:${t.kind}:${t.ms}:${fnv1a(text)}`
+}
+
+/** FNV-1a (32 bits) as 8 hex digits. */
+const fnv1a = (text: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0).toString(16).padStart(8, "0")
 }
 
 /**
@@ -148,10 +176,20 @@ export const startProgram = (
         yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
       }
     }).pipe(Effect.onError(() => rollback))
+    // Each timer fires in one process at a time among those running the program on this database.
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []
-    for (const t of program.timers) timers.push(yield* Effect.forkScoped(runTimer(program, t, bus, limits, options.onTimerError, options.parentBudget)))
+    const states: Array<TimerState> = program.timers.map(() => "starting")
+    for (const [i, t] of program.timers.entries()) {
+      const tick = runTimer(program, t, bus, limits, options.onTimerError, options.parentBudget)
+      timers.push(yield* Effect.forkScoped(bus.singleton(timerName(program, t), tick, {
+        label: `timer at ${t.span.file}:${t.span.line}:${t.span.column}`,
+        onStandby: Effect.sync(() => void (states[i] = "standby")),
+        onActive: Effect.sync(() => void (states[i] = "active"))
+      }).pipe(Effect.catchCause((cause) => Effect.logWarning(`timer at ${t.span.file}:${t.span.line}:${t.span.column} stopped: ${Cause.pretty(cause)}`)))))
+    }
     return {
       subscriptions,
+      timers: () => states,
       stop: Effect.gen(function*() {
         yield* Fiber.interruptAll(timers)
         yield* Effect.forEach(subscriptions, (s) => s.unsubscribe, { concurrency: "unbounded", discard: true })

@@ -31,6 +31,7 @@ import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type 
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Wakeups } from "./Signal.ts"
 import { makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
 import { makeWriter } from "./Writer.ts"
 
 export interface BusOptions {
@@ -137,6 +138,13 @@ export interface BusShape {
    * retries and dead letters on it. Refused while a live consumer reads it, unless `force`.
    */
   readonly deleteTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError>
+  /**
+   * Runs `work` only while this runtime holds the lease of `name`, the group lease rule applied to
+   * any work: one process at a time across every process on the database, the others standing by
+   * and taking over when it stops or dies (see `singleton.ts`). Never returns; interrupting it
+   * stops the work and releases the lease.
+   */
+  readonly singleton: <E>(name: string, work: Effect.Effect<void, E>, options?: SingletonOptions) => Effect.Effect<never, StoreError | E>
 }
 
 /** Options of the deleting operations. */
@@ -487,7 +495,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return deleted
       }),
     purgeTopic: (topic, adminOptions) => removeTopic(topic, "purge", adminOptions),
-    deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions)
+    deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions),
+    singleton: (name, work, singletonOptions) => runAsSingleton({ store: store.runtime, sid, host }, name, work, singletonOptions)
   }
 
   return bus

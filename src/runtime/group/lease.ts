@@ -42,12 +42,23 @@ export const isLive = (lease: GroupLease | undefined, now: number, host: HostInf
 export const heldByOther = (lease: GroupLease | undefined, sid: string, now: number, host: HostInfo): lease is GroupLease =>
   isLive(lease, now, host) && lease.ownerSid !== sid
 
+/** What a lease is for: its row's name, how long a claim lasts, and how messages name it. */
+export interface LeaseSpec {
+  readonly name: string
+  readonly leaseMs: number
+  /** "group orders", "timer at main.sib:4:1" */
+  readonly label: string
+}
+
+/** A consumer group's lease. */
+export const groupLease = (config: GroupConfig): LeaseSpec => ({ name: config.group, leaseMs: config.leaseMs, label: `group ${config.group}` })
+
 /**
- * Claims the group's lease, standing by while another live owner holds it (`standingBy` runs
- * once, when it starts to). Returns the previous owner (null when the lease was free).
+ * Claims a lease, standing by while another live owner holds it (`standingBy` runs once, when it
+ * starts to). Returns the previous owner (null when the lease was free).
  */
 export const claimLease = (
-  config: GroupConfig,
+  spec: LeaseSpec,
   deps: { readonly store: RuntimeStore; readonly sid: string; readonly host: HostInfo },
   standingBy: Effect.Effect<unknown>
 ): Effect.Effect<string | null, StoreError> =>
@@ -56,16 +67,16 @@ export const claimLease = (
     let announced = false
     while (true) {
       const now = yield* Clock.currentTimeMillis
-      const lease = yield* store.readLease(config.group)
+      const lease = yield* store.readLease(spec.name)
       const owner = lease?.ownerSid ?? null
       if (!heldByOther(lease, sid, now, host)) {
         const ok = yield* store.claimLease({
-          group: config.group,
+          group: spec.name,
           expectedOwner: owner,
           owner: sid,
           pid: host.pid,
           host: host.hostname,
-          expiresAt: now + config.leaseMs,
+          expiresAt: now + spec.leaseMs,
           now
         })
         if (ok) return owner
@@ -75,7 +86,7 @@ export const claimLease = (
         announced = true
         yield* standingBy
         yield* Effect.logInfo(
-          `group ${config.group}: consumed by ${owner} (pid ${lease?.ownerPid ?? "?"} on ${lease?.ownerHost ?? "?"}); standing by`
+          `${spec.label}: held by ${owner} (pid ${lease?.ownerPid ?? "?"} on ${lease?.ownerHost ?? "?"}); standing by`
         )
       }
       yield* Effect.sleep(Math.max(10, Math.min(1000, (lease?.expiresAt ?? now) - now)))

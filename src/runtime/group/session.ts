@@ -36,7 +36,7 @@ import type { GroupConfig } from "../options.ts"
 import type { Signal } from "../Signal.ts"
 import { Dispatcher } from "./dispatch.ts"
 import { Fetcher } from "./fetch.ts"
-import { claimLease, fencedSubmit, renewLease } from "./lease.ts"
+import { claimLease, fencedSubmit, groupLease, renewLease } from "./lease.ts"
 import { SessionPhase } from "./phase.ts"
 import { Progress } from "./progress.ts"
 import { openCursors, recover } from "./recovery.ts"
@@ -75,7 +75,7 @@ export const session = (
 
     // ---- 1. claim -------------------------------------------------------------------------------
     const claimed = yield* Effect.raceFirst(
-      claimLease(config, deps, Deferred.succeed(subscribed, undefined)).pipe(Effect.map(Option.some)),
+      claimLease(groupLease(config), deps, Deferred.succeed(subscribed, undefined)).pipe(Effect.map(Option.some)),
       Deferred.await(stopRequested).pipe(Effect.as(Option.none<string | null>()))
     )
     if (Option.isNone(claimed)) return phase.done()
