@@ -3,16 +3,35 @@
  * A suite loops over `storeFactories` (as Kysely's tests loop over their dialects), so a new dialect
  * is one more entry here and every suite runs on it. The Postgres dialect adds its entry (with a
  * fresh schema per database) when it exists.
+ *
+ * A factory hands out locations (what `openStore`, `Bus.open` and `createRuntime({ db })` take),
+ * removes the shared ones it made (`drop`; `sharedDb` does it when a scope closes), and opens an
+ * application's own Kysely on one of them (an outbox's database, a handler's table read from
+ * another connection). It imports nothing from vitest, so test children can use it too.
  */
-import { join } from "node:path"
-import { makeTmpDir } from "./tmp.ts"
+import SqliteDatabase from "better-sqlite3"
+import { Effect } from "effect"
+import { Kysely, SqliteDialect } from "kysely"
+import { rmSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import { makeTmpDir, tmpPrefix } from "./tmp.ts"
 
 export interface StoreFactory {
   readonly name: string
-  /** A new database no one else opens: the cheapest the dialect has (SQLite `:memory:`). */
+  /**
+   * A new database no one else opens: the cheapest the dialect has (SQLite `:memory:`). The caller
+   * does not remove it (the factory reclaims it; `:memory:` goes with its connection).
+   */
   readonly fresh: () => string
-  /** A new database that several connections or processes open (a SQLite file). */
+  /** A new database that several connections or processes open (a SQLite file); remove it with `drop`. */
   readonly shared: () => string
+  /** Removes a database `shared` made (and everything beside it that the factory created for it). */
+  readonly drop: (location: string) => void
+  /**
+   * A Kysely on the database at `location` (from `shared`) through a connection of its own, as an
+   * application opens its database; the caller destroys it.
+   */
+  readonly kysely: (location: string) => Kysely<any>
   /** The capabilities its store provides (`StoreCapabilities`). */
   readonly capabilities: { readonly changeToken: boolean; readonly checkpoint: boolean }
 }
@@ -21,7 +40,34 @@ export const sqliteFactory: StoreFactory = {
   name: "sqlite",
   fresh: () => ":memory:",
   shared: () => join(makeTmpDir(), "bus.db"),
+  drop: (location) => {
+    // Only the temporary directory `shared` made: never a path the factory did not create.
+    const dir = dirname(location)
+    if (location !== ":memory:" && basename(dir).startsWith(tmpPrefix)) rmSync(dir, { recursive: true, force: true })
+  },
+  kysely: (location) => {
+    // The busy timeout first: switching to WAL needs a lock another connection may hold.
+    const sqlite = new SqliteDatabase(location)
+    sqlite.pragma("busy_timeout = 5000")
+    sqlite.pragma("journal_mode = WAL")
+    return new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+  },
   capabilities: { changeToken: true, checkpoint: true }
 }
 
 export const storeFactories: ReadonlyArray<StoreFactory> = [sqliteFactory]
+
+/** The factory called `name` (test children get the name as an argument). */
+export const factoryNamed = (name: string): StoreFactory => {
+  const factory = storeFactories.find((f) => f.name === name)
+  if (factory === undefined) throw new Error(`no store factory named "${name}" (known: ${storeFactories.map((f) => f.name).join(", ")})`)
+  return factory
+}
+
+/** A new shared database for the current scope, dropped when the scope closes. */
+export const sharedDb = (factory: StoreFactory) =>
+  Effect.acquireRelease(Effect.sync(() => factory.shared()), (location) => Effect.sync(() => factory.drop(location)))
+
+/** An application's Kysely on `location` for the current scope, destroyed when it closes. */
+export const kyselyOn = (factory: StoreFactory, location: string) =>
+  Effect.acquireRelease(Effect.sync(() => factory.kysely(location)), (db) => Effect.promise(() => db.destroy()))

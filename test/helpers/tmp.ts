@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-export const makeTmpDir = (): string => mkdtempSync(join(tmpdir(), "sibus-test-"))
+/** How the names of the directories `makeTmpDir` makes begin. */
+export const tmpPrefix = "sibus-test-"
+
+/** A new temporary directory; the caller removes it (or uses `tmpDir`). */
+export const makeTmpDir = (): string => mkdtempSync(join(tmpdir(), tmpPrefix))
 
 /** A fresh directory for the current scope. */
 export const tmpDir = Effect.acquireRelease(

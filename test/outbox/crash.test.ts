@@ -4,10 +4,9 @@
  * sent, half the time at a random moment; then one runs to the end. Afterwards the bus holds
  * exactly the outbox's rows: every row's event once (its id is the row id), none missing, none
  * doubled, even though the interrupted batches were published twice. 5 kills in the default tier,
- * 50 with SIB_SLOW=1.
+ * 50 with SIB_SLOW=1. On every store factory: the application's database and the bus's are two
+ * shared databases of the factory, whose name and locations the relay processes get.
  */
-import SqliteDatabase from "better-sqlite3"
-import { Kysely, SqliteDialect } from "kysely"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -16,6 +15,7 @@ import { createOutbox } from "../../src/promise.ts"
 import { createRuntime } from "../../src/promise.ts"
 import type { Event } from "../../src/store/records.ts"
 import { fixture, sleep, spawnNode } from "../helpers/child.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -35,23 +35,28 @@ const readLog = (file: string): Array<LogLine> =>
     })
     : []
 
-describe("outbox relay under kill -9", () => {
+describe.each(storeFactories)("outbox relay under kill -9 ($name)", (factory) => {
+  /** The directory of the relay log, the application's database and the bus's. */
   let dir: string
+  let appDb: string
+  let busDb: string
   beforeEach(() => {
     dir = makeTmpDir()
+    appDb = factory.shared()
+    busDb = factory.shared()
   })
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true })
+    factory.drop(appDb)
+    factory.drop(busDb)
+  })
 
   it(`events in the bus equal the outbox rows after ${slow ? 50 : 5} kills between publish and mark-sent`, async () => {
-    const appDb = join(dir, "app.db")
-    const busDb = join(dir, "bus.db")
     const log = join(dir, "relay.log")
     const kills = slow ? 50 : 5
     const total = 200 * kills
     // The application: orders and their outbox rows, written together.
-    const sqlite = new SqliteDatabase(appDb)
-    sqlite.pragma("journal_mode = WAL")
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const db = factory.kysely(appDb)
     await db.schema.createTable("orders").addColumn("n", "integer", (c) => c.primaryKey()).execute()
     const outbox = await createOutbox({ db })
     for (let from = 0; from < total; from += 100) {
@@ -70,7 +75,7 @@ describe("outbox relay under kill -9", () => {
       const pause = i % 2 === 0
       const k = 1 + Math.floor(random() * 4)
       const before = readLog(log).filter((l) => l.kind === "pub").length
-      const child = spawnNode(fixture("outbox-child.ts"), [appDb, busDb, log, JSON.stringify({
+      const child = spawnNode(fixture("outbox-child.ts"), [factory.name, appDb, busDb, log, JSON.stringify({
         pauseAfter: pause ? k : undefined,
         batchSize: 10 + Math.floor(random() * 30)
       })], childEnv)
@@ -90,7 +95,7 @@ describe("outbox relay under kill -9", () => {
       if (exit.signal === "SIGKILL") killed++
       if (pause && exit.signal === "SIGKILL") pausedPids.push(pid)
     }
-    const last = spawnNode(fixture("outbox-child.ts"), [appDb, busDb, log, "{}"], childEnv)
+    const last = spawnNode(fixture("outbox-child.ts"), [factory.name, appDb, busDb, log, "{}"], childEnv)
     const exit = await last.exited
     expect(exit.code, exit.stderr).toBe(0)
     expect(killed, `seed ${startSeed}: relays killed mid-stream`).toBe(kills)

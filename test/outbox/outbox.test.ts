@@ -1,32 +1,38 @@
 /**
  * The outbox table and `add`: messages checked like publishes (a refusal writes nothing, with a
  * readable message), written in the caller's transaction (rolled back with its business rows),
- * relayed into a bus on another SQLite file or on the same one, and the Promise functions.
+ * relayed into a bus on another database or on the same one, and the Promise functions. On every
+ * store factory: the application's database and the bus's are both the factory's.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { it as vit } from "vitest"
-import SqliteDatabase from "better-sqlite3"
 import { Effect, Exit, Layer } from "effect"
-import { Kysely, SqliteDialect } from "kysely"
-import { rmSync } from "node:fs"
-import { join } from "node:path"
+import type { Kysely } from "kysely"
 import { createRuntime } from "../../src/index.ts"
 import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "../../src/outbox/errors.ts"
 import { make, Outbox, type OutboxMessage } from "../../src/outbox/Outbox.ts"
 import { createOutbox } from "../../src/promise.ts"
 import { OutboxRelay, start } from "../../src/outbox/Relay.ts"
 import { Bus } from "../../src/facade/Bus.ts"
-import { makeTmpDir, tmpDir } from "../helpers/tmp.ts"
 import { advance } from "../helpers/recorder.ts"
-import { createOrders, eventually, openApp, rows } from "./setup.ts"
+import { kyselyOn, sharedDb, type StoreFactory, storeFactories } from "../helpers/stores.ts"
+import { createOrders, eventually, rows } from "./setup.ts"
 
-const busLayer = (file: string) => Bus.sqlite({ filename: file })
+/** An application's database of its own (a new shared database of `factory`), for the current scope. */
+const appDbOn = (factory: StoreFactory) => Effect.flatMap(sharedDb(factory), (location) => kyselyOn(factory, location))
 
-describe("Outbox.add", () => {
+/** The names of every table in the database, internal ones included, sorted. */
+const tablesOf = (db: Kysely<any>) =>
+  Effect.promise(async () =>
+    (await db.introspection.getTables({ withInternalKyselyTables: true })).filter((t) => !t.isView).map((t) => t.name).sort()
+  )
+
+describe.each(storeFactories)("Outbox.add ($name)", (factory) => {
+  const appDb = appDbOn(factory)
+
   it.effect("refuses bad messages with a readable error and writes nothing", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const db = yield* openApp(join(dir, "app.db"))
+      const db = yield* appDb
       const outbox = yield* make({ db })
       const refused = (trx: unknown, message: unknown) =>
         Effect.flip(outbox.add(trx as never, message as OutboxMessage)).pipe(Effect.map((e) => {
@@ -66,8 +72,7 @@ describe("Outbox.add", () => {
 
   it.effect("bad options are reported when the outbox or relay is made", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const db = yield* openApp(join(dir, "app.db"))
+      const db = yield* appDb
       const message = (e: Effect.Effect<unknown, unknown, never>) =>
         Effect.map(Effect.flip(e), (err) => {
           assert.instanceOf(err, OutboxOptionsError)
@@ -93,23 +98,20 @@ describe("Outbox.add", () => {
     }))
 
   vit("several connections creating the same new outbox at once all succeed (the losers of the race find it made)", async () => {
-    const dir = makeTmpDir()
-    const file = join(dir, "app.db")
-    const dbs = [1, 2, 3].map(() => new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) }))
+    const location = factory.shared()
+    const dbs = [1, 2, 3].map(() => factory.kysely(location))
     try {
       const outcomes = await Promise.all(dbs.map((db) => createOutbox({ db }).then(() => "ok", (e: Error) => e.message)))
       assert.deepStrictEqual(outcomes, ["ok", "ok", "ok"])
     } finally {
       for (const db of dbs) await db.destroy()
-      rmSync(dir, { recursive: true, force: true })
+      factory.drop(location)
     }
   })
 
   it.effect("ensure is idempotent, keeps its own migration bookkeeping, and a table name gives a separate outbox", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "app.db")
-      const db = yield* openApp(file)
+      const db = yield* appDb
       const a = yield* make({ db })
       yield* make({ db })
       const b = yield* make({ db, table: "billing_outbox" })
@@ -117,10 +119,8 @@ describe("Outbox.add", () => {
       yield* b.add(db, { topic: "t", payload: 2 })
       assert.deepStrictEqual((yield* rows(db)).map((r) => r.payload), ["1"])
       assert.deepStrictEqual((yield* rows(db, "billing_outbox")).map((r) => r.payload), ["2"])
-      const raw = new SqliteDatabase(file, { readonly: true })
-      const tables = raw.prepare("select name from sqlite_master where type = 'table' order by name").all().map((r) => (r as { name: string }).name)
-      const applied = raw.prepare("select name from sib_outbox_migration").all().map((r) => (r as { name: string }).name)
-      raw.close()
+      const tables = yield* tablesOf(db)
+      const applied = (yield* Effect.promise(() => db.selectFrom("sib_outbox_migration").select("name").execute())).map((r) => r.name)
       assert.deepStrictEqual(tables, [
         "billing_outbox", "billing_outbox_migration", "billing_outbox_migration_lock", "sib_outbox", "sib_outbox_migration", "sib_outbox_migration_lock"
       ])
@@ -128,11 +128,12 @@ describe("Outbox.add", () => {
     }))
 })
 
-describe("transactions", () => {
+describe.each(storeFactories)("transactions ($name)", (factory) => {
+  const appDb = appDbOn(factory)
+
   it.effect("a business write and its outbox row roll back together; nothing is relayed", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const db = yield* openApp(join(dir, "app.db"))
+      const db = yield* appDb
       yield* createOrders(db)
       const outbox = yield* make({ db })
       const bus = yield* Bus
@@ -169,14 +170,12 @@ describe("transactions", () => {
       const [event] = yield* bus.read("orders", 0, 10)
       assert.deepStrictEqual([event!.id, event!.payload, event!.key], [id, { id: 3 }, "c1"])
       assert.deepStrictEqual(yield* Effect.promise(() => db.selectFrom("orders").select("id").execute()), [{ id: 3 }])
-    }).pipe(Effect.provide(busLayer(":memory:"))))
+    }).pipe(Effect.provide(Bus.open(factory.fresh()))))
 
-  it.effect("outbox on a different SQLite file than the bus: each file holds only its own tables", () =>
+  it.effect("outbox on a different database than the bus: each database holds only its own tables", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const appFile = join(dir, "app.db")
-      const busFile = join(dir, "bus.db")
-      const db = yield* openApp(appFile)
+      const busLocation = yield* sharedDb(factory)
+      const db = yield* appDb
       const outbox = yield* make({ db })
       const ids = yield* Effect.scoped(Effect.gen(function*() {
         const bus = yield* Bus
@@ -189,24 +188,18 @@ describe("transactions", () => {
         assert.deepStrictEqual(events.map((e) => e.id), ids)
         assert.deepStrictEqual(events.map((e) => e.payload), ids.map((_, n) => ({ n })))
         return ids
-      }).pipe(Effect.provide(busLayer(busFile))))
+      }).pipe(Effect.provide(Bus.open(busLocation))))
       assert.strictEqual(ids.length, 250)
-      const tablesOf = (file: string) => {
-        const raw = new SqliteDatabase(file, { readonly: true })
-        const names = raw.prepare("select name from sqlite_master where type = 'table'").all().map((r) => (r as { name: string }).name)
-        raw.close()
-        return names
-      }
-      assert.notInclude(tablesOf(appFile), "events")
-      assert.include(tablesOf(busFile), "events")
-      assert.notInclude(tablesOf(busFile), "sib_outbox")
+      const busTables = yield* tablesOf(yield* kyselyOn(factory, busLocation))
+      assert.notInclude(yield* tablesOf(db), "events")
+      assert.include(busTables, "events")
+      assert.notInclude(busTables, "sib_outbox")
     }))
 
-  it.effect("outbox on the bus's own SQLite file: the bus opens beside it, transactions keep running while the relay publishes", () =>
+  it.effect("outbox on the bus's own database: the bus opens beside it, transactions keep running while the relay publishes", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "shared.db")
-      const db = yield* openApp(file)
+      const location = yield* sharedDb(factory)
+      const db = yield* kyselyOn(factory, location)
       yield* createOrders(db)
       // The outbox's migrations first: the bus must not take them for a newer sibus.
       const outbox = yield* make({ db })
@@ -229,34 +222,31 @@ describe("transactions", () => {
         assert.isBelow(Date.now() - t0, 4000)
         const events = yield* bus.read("orders", 0, 100)
         assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 60 }, (_, n) => ({ n })))
-      }).pipe(Effect.provide(busLayer(file))))
-      // And the other way round: a bus file first, then an outbox in it.
-      const other = join(dir, "bus-first.db")
-      yield* Effect.scoped(Effect.provide(Effect.void, busLayer(other)))
-      const db2 = yield* openApp(other)
+      }).pipe(Effect.provide(Bus.open(location))))
+      // And the other way round: a bus database first, then an outbox in it.
+      const other = yield* sharedDb(factory)
+      yield* Effect.scoped(Effect.provide(Effect.void, Bus.open(other)))
+      const db2 = yield* kyselyOn(factory, other)
       const second = yield* make({ db: db2 })
       yield* second.add(db2, { topic: "t", payload: 1 })
       yield* Effect.scoped(Effect.gen(function*() {
         const bus = yield* Bus
         yield* start(second, bus)
         yield* eventually("the row is sent", Effect.map(bus.read("t", 0, 10), (es) => es.length === 1))
-      }).pipe(Effect.provide(busLayer(other))))
-      const raw = new SqliteDatabase(file, { readonly: true })
-      const busMigrations = raw.prepare("select name from kysely_migration").all().map((r) => (r as { name: string }).name)
-      raw.close()
+      }).pipe(Effect.provide(Bus.open(other))))
+      const busMigrations = (yield* Effect.promise(() => db.selectFrom("kysely_migration").select("name").execute())).map((r) => r.name)
       assert.notInclude(busMigrations, "0001_outbox")
     }))
 })
 
-describe("layers", () => {
+describe.each(storeFactories)("layers ($name)", (factory) => {
   it.effect("Outbox.layer + OutboxRelay.layer over Bus: application code adds through the service; closing the layers stops the relay", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const db = yield* openApp(join(dir, "app.db"))
+      const db = yield* appDbOn(factory)
       yield* createOrders(db)
       const layers = OutboxRelay.layer({ pollIntervalMs: 50 }).pipe(
         Layer.provideMerge(Outbox.layer({ db })),
-        Layer.provideMerge(Bus.sqlite({ filename: join(dir, "bus.db") }))
+        Layer.provideMerge(Bus.open(yield* sharedDb(factory)))
       )
       const placeOrder = (id: number) =>
         Effect.gen(function*() {
@@ -286,14 +276,13 @@ describe("layers", () => {
     }))
 })
 
-describe("Promise functions", () => {
+describe.each(storeFactories)("Promise functions ($name)", (factory) => {
   vit("createOutbox: add in a Kysely transaction, a relay through createRuntime, stats; typed rejections", async () => {
-    const dir = makeTmpDir()
+    const busLocation = factory.shared()
+    const appLocation = factory.shared()
     try {
-      const rt = await createRuntime({ db: join(dir, "bus.db") })
-      const sqlite = new SqliteDatabase(join(dir, "app.db"))
-      sqlite.pragma("journal_mode = WAL")
-      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+      const rt = await createRuntime({ db: busLocation })
+      const db = factory.kysely(appLocation)
       const outbox = await createOutbox({ db })
       await db.schema.createTable("orders").addColumn("id", "integer", (c) => c.primaryKey()).execute()
       const id = await db.transaction().execute(async (trx) => {
@@ -317,7 +306,8 @@ describe("Promise functions", () => {
       const closed = await outbox.stats().catch((e: unknown) => e)
       assert.instanceOf(closed, OutboxDbError)
     } finally {
-      rmSync(dir, { recursive: true, force: true })
+      factory.drop(busLocation)
+      factory.drop(appLocation)
     }
   })
 })

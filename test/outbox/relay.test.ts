@@ -3,15 +3,13 @@
  * after a wake that came before the commit; refused rows retried with backoff and failed after
  * maxAttempts while others flow; a failing bus charging nothing; pruning; counters; two relays
  * kept apart by the lease; a lapsed lease taken over; claims given back on stop; the bus (or the
- * Promise runtime) closing under a running relay, which ends it with nothing charged or lost.
+ * Promise runtime) closing under a running relay, which ends it with nothing charged or lost. On
+ * every store factory: the application's database and the bus's are both the factory's.
  */
 import { assert, describe, it } from "@effect/vitest"
-import SqliteDatabase from "better-sqlite3"
 import { Clock, Context, Deferred, Effect, Exit, Layer, Random, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Kysely, SqliteDialect } from "kysely"
-import { rmSync } from "node:fs"
-import { join } from "node:path"
+import type { Kysely } from "kysely"
 import { make } from "../../src/outbox/Outbox.ts"
 import { createOutbox, type PromisePublisher } from "../../src/promise.ts"
 import { type RelayTarget, start } from "../../src/outbox/Relay.ts"
@@ -19,12 +17,15 @@ import { createRuntime, type Runtime } from "../../src/promise.ts"
 import { Bus } from "../../src/facade/Bus.ts"
 import { StoreError } from "../../src/store/errors.ts"
 import { advance, settle } from "../helpers/recorder.ts"
-import { makeTmpDir, tmpDir } from "../helpers/tmp.ts"
-import { eventually, openApp, rows, tick } from "./setup.ts"
+import { kyselyOn, sharedDb, type StoreFactory, storeFactories } from "../helpers/stores.ts"
+import { eventually, rows, tick } from "./setup.ts"
 
-const withBus = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
+/** Runs an effect on a bus over a fresh database of `factory`. */
+const busOn = (factory: StoreFactory) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provide(Bus.open(factory.fresh()), { local: true }))
 
-const appDb = Effect.flatMap(tmpDir, (dir) => openApp(join(dir, "app.db")))
+/** An application's database of its own (a new shared database of `factory`), for the current scope. */
+const appDbOn = (factory: StoreFactory) => Effect.flatMap(sharedDb(factory), (location) => kyselyOn(factory, location))
 
 const rowOf = (db: Kysely<any>, id: string) =>
   Effect.promise(() => db.selectFrom("sib_outbox").selectAll().where("id", "=", id).executeTakeFirstOrThrow())
@@ -32,13 +33,14 @@ const rowOf = (db: Kysely<any>, id: string) =>
 /** Real time passes (promises, other fibers) but the test clock does not. */
 const quietly = Effect.forEach(Array.from({ length: 20 }), () => tick, { discard: true })
 
-describe("waking and polling", () => {
+describe.each(storeFactories)("waking and polling ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("a local add wakes the relay at once; another connection's add waits for the poll", () =>
     withBus(Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "app.db")
-      const db = yield* openApp(file)
-      const other = yield* openApp(file)
+      const location = yield* sharedDb(factory)
+      const db = yield* kyselyOn(factory, location)
+      const other = yield* kyselyOn(factory, location)
       const outbox = yield* make({ db })
       const elsewhere = yield* make({ db: other })
       const bus = yield* Bus
@@ -58,10 +60,9 @@ describe("waking and polling", () => {
 
   it.effect("a wake that comes before the adding transaction commits is followed by a short re-check", () =>
     withBus(Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "app.db")
-      const db = yield* openApp(file)
-      const app = yield* openApp(file) // the application writes through its own connection
+      const location = yield* sharedDb(factory)
+      const db = yield* kyselyOn(factory, location)
+      const app = yield* kyselyOn(factory, location) // the application writes through its own connection
       const outbox = yield* make({ db })
       const bus = yield* Bus
       yield* start(outbox, bus, { pollIntervalMs: 60_000, recheckMs: 20 })
@@ -79,7 +80,10 @@ describe("waking and polling", () => {
     })))
 })
 
-describe("failures", () => {
+describe.each(storeFactories)("failures ($name)", (factory) => {
+  const withBus = busOn(factory)
+  const appDb = appDbOn(factory)
+
   it.effect("a refused row records its error, is retried with backoff, fails after maxAttempts; other rows flow; pruning; stats", () =>
     withBus(Effect.gen(function*() {
       const db = yield* appDb
@@ -194,12 +198,13 @@ describe("failures", () => {
     })))
 })
 
-describe("leases", () => {
+describe.each(storeFactories)("leases ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("two relays on the same outbox never send the same row at the same time, and everything is sent once", () =>
     withBus(Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "app.db")
-      const db = yield* openApp(file)
+      const location = yield* sharedDb(factory)
+      const db = yield* kyselyOn(factory, location)
       const outbox = yield* make({ db })
       for (let t = 0; t < 6; t++) {
         yield* outbox.transaction((trx) => outbox.addAll(trx, Array.from({ length: 100 }, (_, i) => ({ topic: "t", payload: { n: t * 100 + i } }))))
@@ -229,8 +234,8 @@ describe("leases", () => {
           })
       })
       // Two connections, as two processes would have.
-      yield* start(yield* make({ db: yield* openApp(file) }), recorded("one"), { batchSize: 20 })
-      yield* start(yield* make({ db: yield* openApp(file) }), recorded("two"), { batchSize: 20 })
+      yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("one"), { batchSize: 20 })
+      yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("two"), { batchSize: 20 })
       yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 600))
       assert.deepStrictEqual(overlaps, [])
       assert.isAbove(published.one!.length, 0, "the first relay sent rows")
@@ -244,17 +249,16 @@ describe("leases", () => {
 
   it.effect("a relay whose lease ran out is taken over; its late outcome changes nothing; stop gives claims back at once", () =>
     withBus(Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const file = join(dir, "app.db")
-      const db = yield* openApp(file)
+      const location = yield* sharedDb(factory)
+      const db = yield* kyselyOn(factory, location)
       const outbox = yield* make({ db })
       const bus = yield* Bus
       const stuck: RelayTarget = { publish: () => Effect.never, publishAll: () => Effect.never }
       // Each relay on its own connection, as in its own process: a relay holds its connection while it publishes.
-      const first = yield* start(yield* make({ db: yield* openApp(file) }), stuck, { leaseMs: 5000, owner: "first" })
+      const first = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 5000, owner: "first" })
       const ids = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
       yield* eventually("the first relay holds the rows", Effect.map(rows(db), (rs) => rs.every((r) => r.claimed_by === "first")))
-      const second = yield* start(yield* make({ db: yield* openApp(file) }), bus, { pollIntervalMs: 1000, owner: "second" })
+      const second = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), bus, { pollIntervalMs: 1000, owner: "second" })
       yield* advance(4000)
       yield* quietly
       assert.deepStrictEqual(yield* bus.read("t", 0, 10), [], "nobody sends rows under a lease")
@@ -270,7 +274,7 @@ describe("leases", () => {
       assert.isAbove(first.counters().errors, 0)
       yield* second.stop
       // Stopping a relay mid-publish gives its claims back without waiting for the lease.
-      const third = yield* start(yield* make({ db: yield* openApp(file) }), stuck, { leaseMs: 60_000, owner: "third" })
+      const third = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 60_000, owner: "third" })
       const [late] = yield* outbox.addAll(db, [{ topic: "t", payload: 3 }])
       yield* eventually("the third relay holds the row", Effect.map(rowOf(db, late!), (r) => r.claimed_by === "third"))
       yield* third.stop
@@ -279,7 +283,9 @@ describe("leases", () => {
     })))
 })
 
-describe("the bus closing under the relay", () => {
+describe.each(storeFactories)("the bus closing under the relay ($name)", (factory) => {
+  const appDb = appDbOn(factory)
+
   /** Rows as (state, attempts, claim, error), the uncharged pending ones and the sent ones. */
   const summary = (rs: ReadonlyArray<Record<string, unknown>>) => ({
     sent: rs.filter((r) => r.state === "sent").length,
@@ -289,9 +295,8 @@ describe("the bus closing under the relay", () => {
 
   it.effect("the bus closing mid-run ends the relay: unsent rows stay pending uncharged, and a relay on a new bus sends each once", () =>
     Effect.gen(function*() {
-      const dir = yield* tmpDir
-      const busFile = join(dir, "bus.db")
-      const db = yield* openApp(join(dir, "app.db"))
+      const busLocation = yield* sharedDb(factory)
+      const db = yield* appDb
       const outbox = yield* make({ db })
       const ids = [
         ...yield* outbox.addAll(db, Array.from({ length: 25 }, (_, n) => ({ topic: "t", payload: n }))),
@@ -299,7 +304,7 @@ describe("the bus closing under the relay", () => {
       ]
       // The first bus lives in its own scope, closed while the relay (in the test's scope) runs.
       const busScope = yield* Scope.make()
-      const bus = Context.get(yield* Layer.buildWithScope(Bus.sqlite({ filename: busFile }), busScope), Bus)
+      const bus = Context.get(yield* Layer.buildWithScope(Bus.open(busLocation), busScope), Bus)
       const third = yield* Deferred.make<void>()
       const go = yield* Deferred.make<void>()
       let batches = 0
@@ -324,7 +329,7 @@ describe("the bus closing under the relay", () => {
       assert.deepStrictEqual(summary(yield* rows(db)), { sent: 20, pendingUncharged: 30, other: 0 })
       yield* relay.stop
 
-      // A new bus on the same file and a new relay send the rest: the bus holds each row once.
+      // A new bus on the same database and a new relay send the rest: the bus holds each row once.
       yield* Effect.gen(function*() {
         const reopened = yield* Bus
         yield* start(outbox, reopened, { batchSize: 10 })
@@ -332,16 +337,16 @@ describe("the bus closing under the relay", () => {
         const events = yield* reopened.read("t", 0, 1000)
         assert.deepStrictEqual(events.map((e) => e.id).sort(), [...ids].sort())
         assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 50 }, (_, n) => n))
-      }).pipe(Effect.scoped, Effect.provide(Bus.sqlite({ filename: busFile }), { local: true }))
+      }).pipe(Effect.scoped, Effect.provide(Bus.open(busLocation), { local: true }))
     }))
 
   it("closing the Promise runtime stops an idle relay started on it, at once", async () => {
-    const dir = makeTmpDir()
-    const sqlite = new SqliteDatabase(join(dir, "app.db"))
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const busLocation = factory.shared()
+    const appLocation = factory.shared()
+    const db = factory.kysely(appLocation)
     try {
       const outbox = await createOutbox({ db })
-      const rt = await createRuntime({ db: join(dir, "bus.db") })
+      const rt = await createRuntime({ db: busLocation })
       await db.transaction().execute((trx) => outbox.add(trx, { topic: "t", payload: 1 }))
       // A long poll interval: only close() can end it soon.
       const relay = await outbox.startRelay(rt, { pollIntervalMs: 60_000 })
@@ -356,20 +361,20 @@ describe("the bus closing under the relay", () => {
       assert.deepStrictEqual(relay.counters(), { sent: 1, refused: 0, failed: 0, pruned: 0, errors: 0 })
     } finally {
       await db.destroy()
-      rmSync(dir, { recursive: true, force: true })
+      factory.drop(busLocation)
+      factory.drop(appLocation)
     }
   })
 
   it("closing the Promise runtime mid-run ends the relay (stop() still resolves); a new runtime and relay send each row once", async () => {
-    const dir = makeTmpDir()
-    const sqlite = new SqliteDatabase(join(dir, "app.db"))
-    sqlite.pragma("journal_mode = WAL")
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) })
+    const busLocation = factory.shared()
+    const appLocation = factory.shared()
+    const db = factory.kysely(appLocation)
     const runtimes: Array<Runtime> = []
     try {
       const outbox = await createOutbox({ db })
       const ids = await db.transaction().execute((trx) => outbox.addAll(trx, Array.from({ length: 50 }, (_, n) => ({ topic: "t", payload: n }))))
-      const rt = await createRuntime({ db: join(dir, "bus.db") })
+      const rt = await createRuntime({ db: busLocation })
       runtimes.push(rt)
       let batches = 0
       let reachedThird!: () => void
@@ -397,7 +402,7 @@ describe("the bus closing under the relay", () => {
       await new Promise((resolve) => setTimeout(resolve, 50))
       assert.strictEqual(batches, 4)
 
-      const again = await createRuntime({ db: join(dir, "bus.db") })
+      const again = await createRuntime({ db: busLocation })
       runtimes.push(again)
       const relayed = await outbox.startRelay(again, { batchSize: 10, pollIntervalMs: 10 })
       for (let i = 0; i < 500 && (await outbox.stats()).sent < 51; i++) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -409,12 +414,15 @@ describe("the bus closing under the relay", () => {
     } finally {
       for (const rt of runtimes) await rt.close()
       await db.destroy()
-      rmSync(dir, { recursive: true, force: true })
+      factory.drop(busLocation)
+      factory.drop(appLocation)
     }
   })
 })
 
-describe("determinism", () => {
+describe.each(storeFactories)("determinism ($name)", (factory) => {
+  const appDb = appDbOn(factory)
+
   it.effect("ids and times come from Clock and Random: a seeded run gives the same rows", () =>
     Effect.gen(function*() {
       const run = Effect.gen(function*() {

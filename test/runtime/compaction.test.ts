@@ -1,25 +1,24 @@
 /**
- * Compaction against a model (fast-check), under TestClock, on a real SQLite file. Random steps
- * publish values and tombstones on a compacted topic, compact on demand, or let time pass (the
- * scheduled maintenance fiber compacts too, in small batches); meanwhile groups consume at
- * different speeds (their handlers sleep on the clock) and dead-letter poison values. After every
- * step: `latestByKey` equals the model, every dead letter's event is still stored, and seqs only
- * grow. At the end, once the groups have caught up: each group handled or dead-lettered every event
- * ever published (compaction never made one skip an event), and the topic holds exactly the
- * latest event of each live key, plus what dead letters pin.
+ * Compaction against a model (fast-check), under TestClock, on a shared database of every store
+ * factory (a real file on SQLite). Random steps publish values and tombstones on a compacted
+ * topic, compact on demand, or let time pass (the scheduled maintenance fiber compacts too, in
+ * small batches); meanwhile groups consume at different speeds (their handlers sleep on the
+ * clock) and dead-letter poison values. After every step: `latestByKey` equals the model, every
+ * dead letter's event is still stored, and seqs only grow. At the end, once the groups have caught
+ * up: each group handled or dead-lettered every event ever published (compaction never made one
+ * skip an event), and the topic holds exactly the latest event of each live key, plus what dead
+ * letters pin. The `.sib` test at the end runs on the test runner's own in-memory bus.
  */
 import { Effect, Layer, References } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import { rmSync } from "node:fs"
-import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { loadProgram } from "../../src/program/load.ts"
 import { runTests } from "../../src/program/testRunner.ts"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance } from "../helpers/recorder.ts"
-import { makeTmpDir } from "../helpers/tmp.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { Store } from "../../src/store/Store.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -59,7 +58,7 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never
 
 const quiet = Layer.succeed(References.MinimumLogLevel, process.env.SIB_LOG === "1" ? "Debug" : "None")
 
-const runScenario = (s: Scenario, file: string) =>
+const runScenario = (s: Scenario, location: string) =>
   Effect.gen(function*() {
     const bus = yield* Effect.service(Bus)
     const topic = "state"
@@ -114,7 +113,7 @@ const runScenario = (s: Scenario, file: string) =>
       if (done) break
       if (round === 300) {
         const missing = groups.map((name, g) => [name, published.filter((e) => !handled[g]!.has(e.id) && !dls.some((d) => d.group === name && d.eventId === e.id)).map((e) => e.seq)])
-        expect.fail(`groups did not catch up (file ${file}): ${JSON.stringify(missing)}`)
+        expect.fail(`groups did not catch up (database ${location}): ${JSON.stringify(missing)}`)
       }
       yield* advance(50)
     }
@@ -144,26 +143,24 @@ const runScenario = (s: Scenario, file: string) =>
     }
   })
 
-describe("compaction against a model", () => {
+describe.each(storeFactories)("compaction against a model ($name)", (factory) => {
   it("random publishes, tombstones and compactions with groups consuming: current state always right, no group skips", async () => {
-    const dir = makeTmpDir()
-    let run = 0
-    try {
-      await fc.assert(
-        fc.asyncProperty(scenario, async (s) => {
-          const file = join(dir, `bus-${run++}.db`)
-          const layer = Bus.sqlite({ filename: file, maintenance: { intervalMs: s.intervalMs, batchSize: s.batchSize } })
-          await Effect.runPromise(runScenario(s, file).pipe(
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const location = factory.shared()
+        try {
+          const layer = Bus.open(location, { maintenance: { intervalMs: s.intervalMs, batchSize: s.batchSize } })
+          await Effect.runPromise(runScenario(s, location).pipe(
             Effect.provide(layer),
             Effect.provide(Layer.mergeAll(TestClock.layer(), quiet)),
             Effect.scoped
           ))
-        }),
-        { numRuns: slow ? 300 : 30 }
-      )
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+        } finally {
+          factory.drop(location)
+        }
+      }),
+      { numRuns: slow ? 300 : 30 }
+    )
   }, slow ? 600_000 : 60_000)
 })
 

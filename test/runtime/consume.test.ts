@@ -1,4 +1,7 @@
-/** Consumer groups on the Effect API, under TestClock: delivery, order, options, retries, dead letters. */
+/**
+ * Consumer groups on the Effect API, under TestClock: delivery, order, options, retries, dead
+ * letters. On every store factory.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Latch, Random } from "effect"
 import { TestClock } from "effect/testing"
@@ -7,13 +10,17 @@ import { AckError, SubscribeError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
+import { type StoreFactory, storeFactories } from "../helpers/stores.ts"
 
-const provideBus = <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
-  effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
+/** Runs an effect on a bus over a fresh database of `factory`. */
+const busOn = (factory: StoreFactory) => <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
+  effect.pipe(Effect.provide(Bus.open(factory.fresh()), { local: true }))
 
 const payloads = (ds: ReadonlyArray<{ event: { payload: unknown } }>) => ds.map((d) => d.event.payload)
 
-describe("consumer groups", () => {
+describe.each(storeFactories)("consumer groups ($name)", (factory) => {
+  const provideBus = busOn(factory)
+
   it.effect("earliest delivers every stored event in order and advances the cursor", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus

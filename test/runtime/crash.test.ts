@@ -1,13 +1,15 @@
 /**
  * Crashes with real processes: a consumer killed with SIGKILL at random moments loses nothing and
  * keeps per-key order within each run; an event that kills the process is dead-lettered after
- * exactly maxAttempts runs while the others are delivered.
+ * exactly maxAttempts runs while the others are delivered. On a shared database of every store
+ * factory (the children get its location).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { createRuntime } from "../../src/index.ts"
 import { fixture, sleep, spawnNode } from "../helpers/child.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -25,15 +27,20 @@ const readLog = (file: string): Array<Run> =>
     })
     : []
 
-describe("crash recovery with real processes", () => {
+describe.each(storeFactories)("crash recovery with real processes ($name)", (factory) => {
+  /** The directory of the run logs, and the database the children share. */
   let dir: string
+  let db: string
   beforeEach(() => {
     dir = makeTmpDir()
+    db = factory.shared()
   })
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true })
+    factory.drop(db)
+  })
 
   it("SIGKILL at random points: every event is handled, in key order within each run, and the cursor ends at the head", async () => {
-    const db = join(dir, "bus.db")
     const log = join(dir, "runs.log")
     const kills = slow ? 12 : 4
     const total = 500 * kills
@@ -81,7 +88,6 @@ describe("crash recovery with real processes", () => {
   }, 120_000)
 
   it("a filter holds across SIGKILL: filtered-out events are never delivered, even on recovery", async () => {
-    const db = join(dir, "bus.db")
     const log = join(dir, "runs.log")
     const total = 1200
     const rt = await createRuntime({ db })
@@ -104,7 +110,6 @@ describe("crash recovery with real processes", () => {
   }, 120_000)
 
   it("an event that kills the process is dead-lettered after exactly maxAttempts runs; the others are delivered", async () => {
-    const db = join(dir, "bus.db")
     const log = join(dir, "runs.log")
     const rt = await createRuntime({ db })
     const events = await rt.publishAll(

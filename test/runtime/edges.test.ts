@@ -2,12 +2,14 @@
  * Edge cases a demanding user hits (each once a bug): requeue races, resubscribing during a drain,
  * closing while handlers publish and ack, holds that survive a second failure, a held key that must
  * not starve the others, exotic thrown values, stopping a group from its own handler, cursor and
- * start-position inputs, ids that are not valid Unicode, and everything after close.
+ * start-position inputs, ids that are not valid Unicode, and everything after close. On every
+ * store factory.
  */
 import { afterEach, describe, expect, it } from "vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { AckError, Bus, BusClosedError, createRuntime, GroupError, PublishError, type Runtime, SubscribeError, TopicError } from "../../src/index.ts"
+import { storeFactories } from "../helpers/stores.ts"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const waitFor = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
@@ -18,10 +20,10 @@ const waitFor = async (check: () => boolean | Promise<boolean>, ms = 10_000) => 
   }
 }
 
-describe("edge cases", () => {
+describe.each(storeFactories)("edge cases ($name)", (factory) => {
   const open: Array<Runtime> = []
   const runtime = async () => {
-    const rt = await createRuntime({ db: ":memory:" })
+    const rt = await createRuntime({ db: factory.fresh() })
     open.push(rt)
     return rt
   }
@@ -75,7 +77,7 @@ describe("edge cases", () => {
   }, 20_000)
 
   it("close lets running handlers finish their publishes and manual acks", async () => {
-    const rt = await createRuntime({ db: ":memory:" })
+    const rt = await createRuntime({ db: factory.fresh() })
     let started = false
     const results: Array<string> = []
     await rt.subscribe("jobs", "workers", async (_e, ctx) => {
@@ -96,7 +98,7 @@ describe("edge cases", () => {
         Effect.sleep(50).pipe(Effect.andThen(ctx.publish("jobs.done", { ok: true })), Effect.andThen(Effect.sync(() => (handled = true)))), { from: "earliest" })
       yield* bus.publish("jobs", 1)
       return bus
-    }).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" })), Effect.map(() => "closed")))
+    }).pipe(Effect.provide(Bus.open(factory.fresh())), Effect.map(() => "closed")))
     expect(effectResult).toBe("closed")
   }, 20_000)
 
@@ -172,7 +174,7 @@ describe("edge cases", () => {
   }, 20_000)
 
   it("a handler can unsubscribe its own group (and close the runtime) without deadlock", async () => {
-    const rt = await createRuntime({ db: ":memory:" })
+    const rt = await createRuntime({ db: factory.fresh() })
     let stop: () => Promise<void> = async () => {}
     let took = -1
     stop = await rt.subscribe("t", "g", async (e) => {
@@ -225,7 +227,7 @@ describe("edge cases", () => {
   })
 
   it("refuses ids and keys that are not valid Unicode, counts headers in the size limit, and catches throwing payloads", async () => {
-    const rt = await createRuntime({ db: ":memory:", maxPayloadBytes: 1024 })
+    const rt = await createRuntime({ db: factory.fresh(), maxPayloadBytes: 1024 })
     open.push(rt)
     await expect(rt.publish("t", 1, { id: "id-\uD800" })).rejects.toBeInstanceOf(PublishError)
     await expect(rt.publish("t", 1, { key: "k-\uDC00" })).rejects.toThrow(/lone UTF-16 surrogate/)
@@ -262,7 +264,7 @@ describe("edge cases", () => {
   }, 20_000)
 
   it("after close every method rejects with BusClosedError", async () => {
-    const rt = await createRuntime({ db: ":memory:" })
+    const rt = await createRuntime({ db: factory.fresh() })
     await rt.close()
     for (const call of [
       () => rt.publish("t", 1), () => rt.publishAll([]), () => rt.subscribe("t", "g", async () => {}), () => rt.getCursor("t", "g"),

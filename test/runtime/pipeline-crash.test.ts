@@ -3,14 +3,16 @@
  * publishing two follow-ups per event is killed at random points, again and again, then run to the
  * end. Every handled event has exactly one of each follow-up (never zero, never two), caused by it,
  * exactly one row in the handler's own table (written through ctx.transaction), and the cursor is
- * at the head. 5 kills in the default tier, 50 with SIB_SLOW=1.
+ * at the head. 5 kills in the default tier, 50 with SIB_SLOW=1. On a shared database of every
+ * store factory (the children get its location; the test creates and reads the handler's table
+ * through an application connection of its own).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import SqliteDatabase from "better-sqlite3"
 import { createRuntime, type Event } from "../../src/index.ts"
 import { fixture, sleep, spawnNode } from "../helpers/child.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -27,24 +29,29 @@ const readAll = async (rt: Awaited<ReturnType<typeof createRuntime>>, topic: str
   }
 }
 
-describe("handler publishes under kill -9", () => {
+describe.each(storeFactories)("handler publishes under kill -9 ($name)", (factory) => {
+  /** The directory of the run log, and the database the children share. */
   let dir: string
+  let db: string
   beforeEach(() => {
     dir = makeTmpDir()
+    db = factory.shared()
   })
-  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true })
+    factory.drop(db)
+  })
 
   it(`every follow-up exists exactly once per handled event after ${slow ? 50 : 5} kills at random points`, async () => {
-    const db = join(dir, "bus.db")
     const log = join(dir, "runs.log")
     const kills = slow ? 50 : 5
     const total = 200 * kills
     const rt = await createRuntime({ db })
     await rt.publishAll(Array.from({ length: total }, (_, n) => ({ topic: "orders", payload: { n }, key: `c${n % 11}` })))
     await rt.close()
-    const setup = new SqliteDatabase(db)
-    setup.exec("create table tally (n integer not null, pid integer not null)")
-    setup.close()
+    const setup = factory.kysely(db)
+    await setup.schema.createTable("tally").addColumn("n", "integer", (c) => c.notNull()).addColumn("pid", "integer", (c) => c.notNull()).execute()
+    await setup.destroy()
     let seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
     const startSeed = seed
@@ -82,10 +89,11 @@ describe("handler publishes under kill -9", () => {
       const wrong = [...Array(total).keys()].filter((n) => counts.get(n) !== 1).map((n) => `${n}: ${counts.get(n) ?? 0}`)
       expect(wrong, `seed ${startSeed}: ${topic} per order`).toEqual([])
     }
-    const tally = new SqliteDatabase(db, { readonly: true })
-    const tallied = tally.prepare("select n, count(*) c from tally group by n having c != 1").all()
-    const talliedCount = (tally.prepare("select count(distinct n) c from tally").get() as { c: number }).c
-    tally.close()
+    const tally = factory.kysely(db)
+    const tallied = await tally.selectFrom("tally").select((eb) => ["n", eb.fn.countAll().as("c")]).groupBy("n")
+      .having((eb) => eb.fn.countAll(), "!=", 1).execute()
+    const talliedCount = Number((await tally.selectFrom("tally").select((eb) => eb.fn.count("n").distinct().as("c")).executeTakeFirstOrThrow()).c)
+    await tally.destroy()
     expect(tallied, `seed ${startSeed}: the handler's own writes committed once per order`).toEqual([])
     expect(talliedCount).toBe(total)
     expect(await check.getCursor("orders", "billing")).toBe(orders[orders.length - 1]!.seq)

@@ -1,12 +1,17 @@
-/** Publishing: validation before any write, idempotency by id, atomic batches, topic schemas. */
+/**
+ * Publishing: validation before any write, idempotency by id, atomic batches, topic schemas. On
+ * every store factory.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import { PublishError } from "../../src/runtime/errors.ts"
 import { Store } from "../../src/store/Store.ts"
+import { type StoreFactory, storeFactories } from "../helpers/stores.ts"
 
-const withBus = <A, E>(f: (bus: Bus["Service"]) => Effect.Effect<A, E, Store>, options: { maxPayloadBytes?: number } = {}) =>
-  Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:", ...options }), { local: true }))
+/** Runs `f` on a bus over a fresh database of `factory`. */
+const busOn = (factory: StoreFactory) => <A, E>(f: (bus: Bus["Service"]) => Effect.Effect<A, E, Store>, options: { maxPayloadBytes?: number } = {}) =>
+  Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.open(factory.fresh(), options), { local: true }))
 
 const countAll = Effect.gen(function*() {
   const store = yield* Store
@@ -16,7 +21,9 @@ const countAll = Effect.gen(function*() {
   return n
 })
 
-describe("publish", () => {
+describe.each(storeFactories)("publish ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("returns the stored record with seq, id, ts from the clock, and the options given", () =>
     withBus((bus) =>
       Effect.gen(function*() {

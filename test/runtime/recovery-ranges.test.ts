@@ -1,26 +1,46 @@
 /**
  * Out-of-order acks stored before a crash survive the next session: a recovered group whose
  * stored cursor holds an acked range between two events still to run keeps that range through its
- * flushes and its clean stop, so the range's events are never delivered again. Real SQLite file,
- * the Promise runtime.
+ * flushes and its clean stop, so the range's events are never delivered again. On a shared
+ * database (a real file on SQLite) of every store factory, the Promise runtime; the crashed owner's
+ * lease and cursor are written, and the cursor read back, through the store's own operations.
  */
-import SqliteDatabase from "better-sqlite3"
-import { join } from "node:path"
-import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { createRuntime } from "../../src/index.ts"
-import { makeTmpDir } from "../helpers/tmp.ts"
+import type { StoreError } from "../../src/store/errors.ts"
+import { openStore } from "../../src/store/open.ts"
+import { Store } from "../../src/store/Store.ts"
+import { storeFactories } from "../helpers/stores.ts"
 
-describe("stored acked ranges across a recovery", () => {
+describe.each(storeFactories)("stored acked ranges across a recovery ($name)", (factory) => {
+  let db: string
+  beforeEach(() => {
+    db = factory.shared()
+  })
+  afterEach(() => factory.drop(db))
+
+  /** Runs `f` on a store of its own on the database (another connection, as another host's). */
+  const withStore = <A>(f: (store: Store["Service"]) => Effect.Effect<A, StoreError>) =>
+    Effect.runPromise(Effect.flatMap(Effect.service(Store), f).pipe(Effect.provide(openStore(db))))
+
   it("events acked before the crash are not redelivered after a clean stop of the recovered group", async () => {
-    const db = join(makeTmpDir(), "bus.db")
     const rt1 = await createRuntime({ db })
     await rt1.publishAll(Array.from({ length: 20 }, (_, i) => ({ topic: "t", payload: i + 1, key: `k${i + 1}` })))
     await rt1.close()
     // As a crashed owner on another host would leave it: 5-10 acked out of order, 1-20 leased.
-    const raw = new SqliteDatabase(db)
-    raw.prepare("insert into consumer_groups (grp, owner_sid, owner_pid, owner_host, lease_expires_at, created_at, updated_at) values ('g', 'dead', 999999, 'elsewhere', 0, 0, 0)").run()
-    raw.prepare("insert into cursors (topic, grp, floor, acked, leased_upto, updated_at) values ('t', 'g', 0, '[[5,10]]', 20, 0)").run()
-    const stored = () => raw.prepare("select floor, acked from cursors where grp = 'g'").get()
+    const written = await withStore((store) =>
+      Effect.gen(function*() {
+        const claimed = yield* store.runtime.claimLease({ group: "g", expectedOwner: null, owner: "dead", pid: 999999, host: "elsewhere", expiresAt: 0, now: 0 })
+        yield* store.runtime.initCursor("g", "t", 0, 0)
+        const { fenced } = yield* store.runtime.commit({
+          now: 0, appends: [], deliveries: [], deadLetters: [],
+          progress: [{ group: "g", owner: "dead", topic: "t", floor: 0, acked: [[5, 10]], leasedUpto: 20 }]
+        })
+        return { claimed, fenced }
+      }))
+    expect(written).toEqual({ claimed: true, fenced: [] })
+    const stored = () => withStore((store) => Effect.map(store.runtime.getCursor("g", "t"), (c) => ({ floor: c?.floor, acked: c?.acked })))
 
     const run = async (failing: ReadonlySet<number>) => {
       const rt = await createRuntime({ db })
@@ -38,10 +58,9 @@ describe("stored acked ranges across a recovery", () => {
     // 4 and 11 fail and wait ten minutes for their retry: 5-10 stay an acked range between them.
     const first = await run(new Set([4, 11]))
     expect(first.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20])
-    expect(stored()).toEqual({ floor: 3, acked: "[[5,10],[12,20]]" })
+    expect(await stored()).toEqual({ floor: 3, acked: [[5, 10], [12, 20]] })
     const second = await run(new Set())
     expect(second.filter((seq) => seq >= 5 && seq <= 10)).toEqual([])
-    expect(stored()).toEqual({ floor: 3, acked: "[[5,10],[12,20]]" })
-    raw.close()
+    expect(await stored()).toEqual({ floor: 3, acked: [[5, 10], [12, 20]] })
   })
 })

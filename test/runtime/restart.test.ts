@@ -1,22 +1,23 @@
 /**
- * Restarts on a file database: what was acked stays acked, what was not is delivered again,
- * cursors persist; a second runtime on the same file stands by while the group is consumed and
- * takes over when it is released; moving a cursor is refused while another owner consumes it.
+ * Restarts on a shared database (a file on SQLite) of every store factory: what was acked stays
+ * acked, what was not is delivered again, cursors persist; a second runtime on the same database
+ * stands by while the group is consumed and takes over when it is released; moving a cursor is
+ * refused while another owner consumes it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, ManagedRuntime, References } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import { GroupError } from "../../src/runtime/errors.ts"
 import { makeRecorder } from "../helpers/recorder.ts"
-import { tmpDb } from "../helpers/tmp.ts"
+import { sharedDb, storeFactories } from "../helpers/stores.ts"
 
 const quiet = Layer.succeed(References.MinimumLogLevel, "Error")
-const onFile = (filename: string) => Bus.sqlite({ filename }).pipe(Layer.provideMerge(quiet))
+const onDb = (location: string) => Bus.open(location).pipe(Layer.provideMerge(quiet))
 
-describe("restarts on a file database", () => {
+describe.each(storeFactories)("restarts on a shared database ($name)", (factory) => {
   it.live("acked events are not redelivered, unacked ones are, and the cursor persists", () =>
     Effect.gen(function*() {
-      const filename = yield* tmpDb
+      const location = yield* sharedDb(factory)
       const first = yield* Effect.gen(function*() {
         const bus = yield* Bus
         yield* bus.publishAll(Array.from({ length: 10 }, (_, n) => ({ topic: "t", payload: n })))
@@ -27,7 +28,7 @@ describe("restarts on a file database", () => {
         ), { from: "earliest", ordering: "strict", drainTimeoutMs: 50 })
         yield* Deferred.await(stuck)
         return rec.all.map((d) => d.event.payload)
-      }).pipe(Effect.provide(onFile(filename), { local: true }))
+      }).pipe(Effect.provide(onDb(location), { local: true }))
       assert.deepStrictEqual(first, [0, 1, 2, 3, 4, 5, 6])
 
       const second = yield* Effect.gen(function*() {
@@ -37,15 +38,15 @@ describe("restarts on a file database", () => {
         yield* bus.subscribe("t", "g", rec.handler(), { from: "earliest" })
         const seen = yield* rec.take(4)
         return seen.map((d) => [d.event.payload, d.attempt])
-      }).pipe(Effect.provide(onFile(filename), { local: true }))
+      }).pipe(Effect.provide(onDb(location), { local: true }))
       assert.deepStrictEqual(second, [[6, 1], [7, 1], [8, 1], [9, 1]], "an interrupted run is not an attempt")
     }))
 
   it.live("a second runtime stands by while the group is consumed, and takes over when it is released", () =>
     Effect.gen(function*() {
-      const filename = yield* tmpDb
+      const location = yield* sharedDb(factory)
       const runtime = Effect.acquireRelease(
-        Effect.sync(() => ManagedRuntime.make(onFile(filename))),
+        Effect.sync(() => ManagedRuntime.make(onDb(location))),
         (rt) => Effect.promise(() => rt.dispose())
       )
       const a = yield* runtime
@@ -75,8 +76,8 @@ describe("restarts on a file database", () => {
 
   it.live("close drains running handlers and commits their acks", () =>
     Effect.gen(function*() {
-      const filename = yield* tmpDb
-      const rt = ManagedRuntime.make(onFile(filename))
+      const location = yield* sharedDb(factory)
+      const rt = ManagedRuntime.make(onDb(location))
       const bus = yield* Effect.promise(() => rt.runPromise(Effect.service(Bus)))
       yield* Effect.promise(() => rt.runPromise(bus.publishAll([1, 2, 3].map((payload) => ({ topic: "t", payload })))))
       let started = 0
@@ -90,7 +91,7 @@ describe("restarts on a file database", () => {
       while (started < 3) yield* Effect.sleep(1)
       yield* Effect.promise(() => rt.dispose())
       assert.strictEqual(finished, 3)
-      const check = ManagedRuntime.make(onFile(filename))
+      const check = ManagedRuntime.make(onDb(location))
       const cursor = yield* Effect.promise(() => check.runPromise(Effect.flatMap(Effect.service(Bus), (b) => b.getCursor("t", "g"))))
       yield* Effect.promise(() => check.dispose())
       assert.strictEqual(cursor, 3)

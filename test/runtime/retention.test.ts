@@ -1,8 +1,9 @@
 /**
- * Retention and compaction on the Effect API, under TestClock, on real SQLite files: the
- * scheduled maintenance fiber (age, count, tombstones), slow groups holding expired events back
- * (`retainUntilConsumed`, the default) or losing them (counted and logged), dead letters' events
- * never deleted, seqs never reused, and refused input that changes nothing.
+ * Retention and compaction on the Effect API, under TestClock, on a shared database of every store
+ * factory (a real file on SQLite): the scheduled maintenance fiber (age, count, tombstones), slow
+ * groups holding expired events back (`retainUntilConsumed`, the default) or losing them (counted
+ * and logged), dead letters' events never deleted, seqs never reused, and refused input that
+ * changes nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Layer, Logger } from "effect"
@@ -12,25 +13,27 @@ import { BusOptionsError, type MaintenanceError } from "../../src/runtime/errors
 import type { StoreError } from "../../src/store/errors.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, settle } from "../helpers/recorder.ts"
-import { tmpDb } from "../helpers/tmp.ts"
+import { sharedDb, type StoreFactory, storeFactories } from "../helpers/stores.ts"
 import { Store } from "../../src/store/Store.ts"
 
-/** Runs `f` on a bus over a fresh SQLite file, with the log lines collected in `logs`. */
-const withBus = <A, E>(options: BusOptions, f: (bus: BusShape, logs: Array<string>) => Effect.Effect<A, E, Store>) =>
+/** Runs `f` on a bus over a new shared database of `factory`, with the log lines collected in `logs`. */
+const busOn = (factory: StoreFactory) => <A, E>(options: BusOptions, f: (bus: BusShape, logs: Array<string>) => Effect.Effect<A, E, Store>) =>
   Effect.gen(function*() {
-    const filename = yield* tmpDb
+    const location = yield* sharedDb(factory)
     const logs: Array<string> = []
     const logger = Logger.make((o) => {
       logs.push((Array.isArray(o.message) ? o.message : [o.message]).map(String).join(" "))
     })
     return yield* Effect.flatMap(Effect.service(Bus), (bus) => f(bus, logs)).pipe(
-      Effect.provide(Bus.sqlite({ filename, ...options }).pipe(Layer.provideMerge(Logger.layer([logger]))), { local: true })
+      Effect.provide(Bus.open(location, options).pipe(Layer.provideMerge(Logger.layer([logger]))), { local: true })
     )
   })
 
 const payloads = (events: ReadonlyArray<Event>) => events.map((e) => e.payload)
 
-describe("retention", () => {
+describe.each(storeFactories)("retention ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("the scheduled pruner deletes events older than maxAgeMs on its Clock interval; seqs are never reused", () =>
     withBus({ maintenance: { intervalMs: 1000 } }, (bus, logs) =>
       Effect.gen(function*() {
@@ -148,7 +151,9 @@ describe("retention", () => {
     ))
 })
 
-describe("compaction on the schedule", () => {
+describe.each(storeFactories)("compaction on the schedule ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("tombstones (null payloads, allowed past a schema) read as absent at once and disappear after deleteRetentionMs", () =>
     withBus({ maintenance: { intervalMs: 1000, batchSize: 2 } }, (bus, logs) =>
       Effect.gen(function*() {
@@ -192,7 +197,9 @@ describe("compaction on the schedule", () => {
     ))
 })
 
-describe("refused input changes nothing", () => {
+describe.each(storeFactories)("refused input changes nothing ($name)", (factory) => {
+  const withBus = busOn(factory)
+
   it.effect("compact and prune of an unknown topic, or one without the setting, fail with MaintenanceError", () =>
     withBus({ maintenance: false }, (bus) =>
       Effect.gen(function*() {
@@ -255,7 +262,7 @@ describe("refused input changes nothing", () => {
         [{ pollIntervalMs: -5 }, /^invalid bus options: pollIntervalMs must be a positive integer \(milliseconds\), got -5$/]
       ] as const
       for (const [options, message] of cases) {
-        const exit = yield* Effect.exit(Effect.service(Bus).pipe(Effect.provide(Bus.sqlite({ filename: ":memory:", ...options }), { local: true })))
+        const exit = yield* Effect.exit(Effect.service(Bus).pipe(Effect.provide(Bus.open(factory.fresh(), options), { local: true })))
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) {
           const error = Cause.squash(exit.cause)

@@ -1,22 +1,24 @@
 /**
  * Supervision and clean shutdown: a failing store call restarts only its group (with a log line
  * and a backoff), other groups and the process keep going; closing leaves no timers or handles.
+ * On every store factory.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, ManagedRuntime } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import { StoreError } from "../../src/store/errors.ts"
-import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
+import { openStore } from "../../src/store/open.ts"
 import { Store } from "../../src/store/Store.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
+import { storeFactories } from "../helpers/stores.ts"
 
-describe("supervision", () => {
+describe.each(storeFactories)("supervision ($name)", (factory) => {
   it.effect("a failing store read restarts that group with backoff and a log line; other groups keep flowing", () =>
     Effect.gen(function*() {
       const logs: Array<string> = []
       let failuresLeft = 3
       const flaky = Layer.effect(Store, Effect.gen(function*() {
-        const store = yield* Sqlite.make({ filename: ":memory:" })
+        const store = yield* Store
         return Store.of({
           ...store,
           runtime: {
@@ -27,7 +29,7 @@ describe("supervision", () => {
                 : store.runtime.readPage(topic, after, limit)
           }
         })
-      }))
+      })).pipe(Layer.provide(openStore(factory.fresh())))
       const logger = Logger.make((options) => {
         logs.push(String(options.message))
       })
@@ -56,7 +58,7 @@ describe("supervision", () => {
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
     Effect.gen(function*() {
       const before = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap").length
-      const rt = ManagedRuntime.make(Bus.sqlite({ filename: ":memory:" }))
+      const rt = ManagedRuntime.make(Bus.open(factory.fresh()))
       const bus = yield* Effect.promise(() => rt.runPromise(Effect.service(Bus)))
       for (const group of ["a", "b", "c"]) {
         yield* Effect.promise(() => rt.runPromise(bus.subscribe("t", group, () => Effect.sleep(5), { from: "earliest" })))

@@ -1,29 +1,52 @@
 /**
  * Handler publishes commit with the ack: a run's publishes are written in the transaction that
  * acknowledges its event (caused_by set), or not at all when the run fails, times out, is nacked
- * or dead-lettered. Under TestClock on in-memory and file databases.
+ * or dead-lettered. Under TestClock on fresh and shared databases of every store factory; one test
+ * (other store calls wait for an open handler transaction) is about SQLite's single connection.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
-import { join } from "node:path"
-import { rmSync } from "node:fs"
-import SqliteDatabase from "better-sqlite3"
+import type { Kysely } from "kysely"
 import { Bus } from "../../src/facade/Bus.ts"
 import { PublishError } from "../../src/runtime/errors.ts"
 import type { Event } from "../../src/store/records.ts"
-import * as Sqlite from "../../src/store/sqlite/SqliteStore.ts"
 import { StoreError } from "../../src/store/errors.ts"
+import { openStore } from "../../src/store/open.ts"
 import { type RuntimeStore, Store } from "../../src/store/Store.ts"
 import { makeWriter } from "../../src/runtime/Writer.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
-import { makeTmpDir } from "../helpers/tmp.ts"
+import { kyselyOn, sharedDb, sqliteFactory, type StoreFactory, storeFactories } from "../helpers/stores.ts"
 
-const provideBus = <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
-  effect.pipe(Effect.provide(Bus.sqlite({ filename: ":memory:" }), { local: true }))
+/** Runs an effect on a bus over a fresh database of `factory`. */
+const busOn = (factory: StoreFactory) => <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
+  effect.pipe(Effect.provide(Bus.open(factory.fresh()), { local: true }))
 
 const payloads = (events: ReadonlyArray<Event>) => events.map((e) => e.payload)
 
-describe("handler publishes commit with the ack", () => {
+/**
+ * Runs `body` on a bus over a new shared database of `factory` holding the handler-owned table
+ * `balances` (created, and read back by `rowsOf`, through an application connection of its own).
+ */
+const withTable = (factory: StoreFactory) => <A, E>(body: (app: Kysely<any>) => Effect.Effect<A, E, Bus | Store>) =>
+  Effect.gen(function*() {
+    const location = yield* sharedDb(factory)
+    const app = yield* kyselyOn(factory, location)
+    yield* Effect.promise(() =>
+      app.schema.createTable("balances")
+        .addColumn("account", "text", (c) => c.notNull())
+        .addColumn("amount", "integer", (c) => c.notNull())
+        .addColumn("n", "integer") // the order of the inserts, where a test needs it
+        .execute()
+    )
+    return yield* body(app).pipe(Effect.provide(Bus.open(location), { local: true }))
+  })
+
+/** The committed rows of `balances`, read through the application's connection. */
+const rowsOf = (app: Kysely<any>) => Effect.promise(() => app.selectFrom("balances").select(["account", "amount"]).orderBy("n").execute())
+
+describe.each(storeFactories)("handler publishes commit with the ack ($name)", (factory) => {
+  const provideBus = busOn(factory)
+
   it.effect("a failed run's publishes are never written; the successful run's exist once, caused by the event", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus
@@ -285,7 +308,7 @@ describe("handler publishes commit with the ack", () => {
       const h = yield* real.runtime.getCursor("h", "in")
       assert.deepStrictEqual([g!.floor, g!.acked], [0, []])
       assert.deepStrictEqual([h!.floor, h!.acked], [0, [[3, 3]]])
-    }).pipe(Effect.scoped, Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.scoped, Effect.provide(openStore(factory.fresh()))))
 
   it.effect("store: a fenced ack rolls back the publishes in its transaction", () =>
     Effect.gen(function*() {
@@ -312,12 +335,11 @@ describe("handler publishes commit with the ack", () => {
       yield* store.runtime.commit({ now: 0, appends: [], progress: [], deliveries: [], deadLetters: [], acks: [{ group: "g", owner: "A", topic: "in", seq: 5 }] })
       const after = yield* store.runtime.getCursor("g", "in")
       assert.deepStrictEqual([after!.floor, after!.acked], [2, [[5, 5]]])
-    }).pipe(Effect.provide(Sqlite.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(openStore(factory.fresh()))))
 
-  it.live("on a file, a restarted bus finds every acked event's publishes and redelivers nothing", () =>
+  it.live("on a shared database, a restarted bus finds every acked event's publishes and redelivers nothing", () =>
     Effect.gen(function*() {
-      const dir = makeTmpDir()
-      const filename = join(dir, "bus.db")
+      const location = yield* sharedDb(factory)
       const n = 200
       yield* Effect.gen(function*() {
         const bus = yield* Bus
@@ -329,45 +351,20 @@ describe("handler publishes commit with the ack", () => {
           { from: "earliest", commitIntervalMs: 60_000 })
         yield* Deferred.await(done)
         yield* Effect.sleep(20)
-        // Read the file from another connection while the group still runs: every ack is there.
-        const raw = new SqliteDatabase(filename, { readonly: true })
-        const row = raw.prepare("select floor, acked from cursors where grp = 'g'").get() as { floor: number; acked: string | null }
-        const outs = (raw.prepare("select count(*) n from events where topic = 'out'").get() as { n: number }).n
-        raw.close()
+        // Read the database from another connection while the group still runs: every ack is there.
+        const [cursor, outs] = yield* Effect.flatMap(Effect.service(Store), (other) =>
+          Effect.all([other.runtime.getCursor("g", "in"), other.admin.countEvents("out", 0, Number.MAX_SAFE_INTEGER)])
+        ).pipe(Effect.provide(openStore(location), { local: true }))
         assert.strictEqual(outs, n)
-        assert.strictEqual(row.floor, n)
+        assert.strictEqual(cursor!.floor, n)
         yield* sub.unsubscribe
-      }).pipe(Effect.provide(Bus.sqlite({ filename })))
-      rmSync(dir, { recursive: true, force: true })
+      }).pipe(Effect.provide(Bus.open(location), { local: true }))
     }))
 })
 
-describe("ctx.transaction: the handler's own writes commit with its ack", () => {
-  const withTable = <A, E>(body: (filename: string) => Effect.Effect<A, E, Bus | Store>) =>
-    Effect.gen(function*() {
-      const dir = makeTmpDir()
-      const filename = join(dir, "app.db")
-      const raw = new SqliteDatabase(filename)
-      raw.exec("create table balances (account text not null, amount integer not null)")
-      raw.close()
-      try {
-        return yield* body(filename).pipe(Effect.provide(Bus.sqlite({ filename }), { local: true }))
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    })
-
-  const rowsOf = (filename: string) => {
-    const raw = new SqliteDatabase(filename, { readonly: true })
-    try {
-      return raw.prepare("select account, amount from balances order by rowid").all()
-    } finally {
-      raw.close()
-    }
-  }
-
+describe.each(storeFactories)("ctx.transaction: the handler's own writes commit with its ack ($name)", (factory) => {
   it.effect("a failed run's writes are rolled back; the successful run's commit with its publishes and ack", () =>
-    withTable((filename) => Effect.gen(function*() {
+    withTable(factory)((app) => Effect.gen(function*() {
       const bus = yield* Bus
       const event = yield* bus.publish("payments", { account: "a", amount: 5 })
       const rec = yield* makeRecorder
@@ -387,12 +384,12 @@ describe("ctx.transaction: the handler's own writes commit with its ack", () => 
       ), { from: "earliest", backoff: { initialMs: 10, jitter: 0 } })
       yield* rec.take(1)
       yield* settle
-      assert.deepStrictEqual(rowsOf(filename), [])
+      assert.deepStrictEqual(yield* rowsOf(app), [])
       assert.deepStrictEqual(yield* bus.read("ledger.updated", 0, 10), [])
       yield* advance(10)
       yield* rec.take(1)
       yield* settle
-      assert.deepStrictEqual(rowsOf(filename), [{ account: "a", amount: 10 }])
+      assert.deepStrictEqual(yield* rowsOf(app), [{ account: "a", amount: 10 }])
       assert.deepStrictEqual(seenInside, [1, 1])
       const updated = yield* bus.read("ledger.updated", 0, 10)
       assert.deepStrictEqual(updated.map((u) => u.causedBy), [[event.id]])
@@ -400,8 +397,30 @@ describe("ctx.transaction: the handler's own writes commit with its ack", () => 
       assert.strictEqual((yield* store.runtime.getCursor("ledger", "payments"))!.floor, event.seq)
     })))
 
+  it.effect("a run that times out holding its transaction rolls it back, and the group carries on", () =>
+    withTable(factory)((app) => Effect.gen(function*() {
+      const bus = yield* Bus
+      yield* bus.publish("in", "stuck")
+      yield* bus.publish("in", "fine")
+      const rec = yield* makeRecorder
+      let inserts = 0
+      yield* bus.subscribe("in", "g", rec.handler((e, ctx) =>
+        Effect.gen(function*() {
+          const trx = yield* ctx.transaction
+          yield* Effect.promise(() => trx.insertInto("balances").values({ account: String(e.payload), amount: ctx.attempt, n: inserts++ }).execute())
+          if (e.payload === "stuck" && ctx.attempt === 1) yield* Effect.never
+        })
+      ), { from: "earliest", ackTimeoutMs: 1000, ordering: "strict", backoff: { initialMs: 10, jitter: 0 } })
+      for (let i = 0; i < 5; i++) yield* advance(1000)
+      assert.deepStrictEqual(yield* rowsOf(app), [{ account: "stuck", amount: 2 }, { account: "fine", amount: 1 }])
+    })))
+})
+
+// SQLite has one connection per store: while a handler's transaction holds it, every other call
+// waits (Store guarantee 4). A store with a connection pool lets them run, so this is SQLite's own.
+describe("ctx.transaction on SQLite's single connection", () => {
   it.effect("other store work waits while a transaction is open; bus.publish inside it is refused at once", () =>
-    withTable((filename) => Effect.gen(function*() {
+    withTable(sqliteFactory)((app) => Effect.gen(function*() {
       const bus = yield* Bus
       yield* bus.publish("in", 1)
       const opened = yield* Deferred.make<void>()
@@ -420,28 +439,11 @@ describe("ctx.transaction: the handler's own writes commit with its ack", () => 
       const outside = yield* Effect.forkChild(bus.publish("other", 2))
       yield* settle
       assert.isUndefined(outside.pollUnsafe())
-      assert.deepStrictEqual(rowsOf(filename), [])
+      assert.deepStrictEqual(yield* rowsOf(app), [])
       yield* Deferred.succeed(proceed, undefined)
       const published = yield* Fiber.join(outside)
       assert.strictEqual(published.payload, 2)
       assert.deepStrictEqual(refused, ["PublishError"])
-      assert.deepStrictEqual(rowsOf(filename), [{ account: "x", amount: 1 }])
-    })))
-
-  it.effect("a run that times out holding its transaction rolls it back, and the group carries on", () =>
-    withTable((filename) => Effect.gen(function*() {
-      const bus = yield* Bus
-      yield* bus.publish("in", "stuck")
-      yield* bus.publish("in", "fine")
-      const rec = yield* makeRecorder
-      yield* bus.subscribe("in", "g", rec.handler((e, ctx) =>
-        Effect.gen(function*() {
-          const trx = yield* ctx.transaction
-          yield* Effect.promise(() => trx.insertInto("balances").values({ account: String(e.payload), amount: ctx.attempt }).execute())
-          if (e.payload === "stuck" && ctx.attempt === 1) yield* Effect.never
-        })
-      ), { from: "earliest", ackTimeoutMs: 1000, ordering: "strict", backoff: { initialMs: 10, jitter: 0 } })
-      for (let i = 0; i < 5; i++) yield* advance(1000)
-      assert.deepStrictEqual(rowsOf(filename), [{ account: "stuck", amount: 2 }, { account: "fine", amount: 1 }])
+      assert.deepStrictEqual(yield* rowsOf(app), [{ account: "x", amount: 1 }])
     })))
 })
