@@ -15,7 +15,8 @@ import { isoTime } from "./table.ts"
 /**
  * A group's progress as data: `state` is done, pending (not fetched yet), running, retrying (failed,
  * waiting for its next attempt), suspect (in flight when its process died; it re-runs alone),
- * requeued (a dead letter sent back) or dead; with attempts and the last error when it failed.
+ * requeued (a dead letter sent back) or dead; with attempts and the last error when it failed
+ * (fields null when unknown, as in `sib dlq --json`).
  */
 export const progressJson = (group: string, p: EventProgress): Record<string, unknown> => {
   switch (p.state) {
@@ -29,11 +30,11 @@ export const progressJson = (group: string, p: EventProgress): Record<string, un
         group,
         state: d.state === "retry" ? "retrying" : d.state,
         attempts: d.attempts,
-        ...(d.nextAttemptAt !== null ? { nextAttemptAt: d.nextAttemptAt } : {}),
-        ...(d.lastError !== null ? { errorMessage: d.lastError } : {}),
-        ...(d.lastErrorStack !== null ? { errorStack: d.lastErrorStack } : {}),
-        ...(d.firstFailedAt !== null ? { firstFailedAt: d.firstFailedAt } : {}),
-        ...(d.lastFailedAt !== null ? { lastFailedAt: d.lastFailedAt } : {})
+        errorMessage: d.lastError,
+        errorStack: d.lastErrorStack,
+        firstFailedAt: d.firstFailedAt,
+        lastFailedAt: d.lastFailedAt,
+        nextAttemptAt: d.nextAttemptAt
       }
     }
     case "dead": {
@@ -43,7 +44,7 @@ export const progressJson = (group: string, p: EventProgress): Record<string, un
         state: "dead",
         attempts: d.attempts,
         errorMessage: d.errorMessage,
-        ...(d.errorStack !== null ? { errorStack: d.errorStack } : {}),
+        errorStack: d.errorStack,
         firstFailedAt: d.firstFailedAt,
         lastFailedAt: d.lastFailedAt,
         deadAt: d.deadAt,

@@ -182,23 +182,28 @@ const requeue = Command.make(
   {
     id: Argument.String("event-id").pipe(Argument.withDescription("the dead letter's event id"), Argument.optional),
     all: Flag.Boolean("all").pipe(Flag.withDescription("every dead letter of the group"), Flag.withDefault(false)),
-    group: groupFlag
+    group: groupFlag,
+    json: jsonFlag
   },
-  Effect.fn(function*({ all, group, id }) {
+  Effect.fn(function*({ all, group, id, json }) {
     if (all === Option.isSome(id)) return yield* failWith("give one event id, or --all (for every dead letter of the group)")
     const n = yield* withBus("read", (bus) => bus.requeue(group, all ? "all" : Option.getOrThrow(id)))
     if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
-    yield* out(JSON.stringify({ group, requeued: n }))
+    yield* out(
+      json
+        ? JSON.stringify({ group, requeued: n })
+        : safeText(n === 0 ? `group ${group} has no dead letters; nothing requeued` : `requeued ${plural(n, "dead letter")} of group ${group}: delivered again with fresh attempts`)
+    )
   })
 ).pipe(Command.withDescription("Send dead letters back to their group (delivered again with fresh attempts)"))
 
 const drop = Command.make(
   "drop",
-  { id: Argument.String("event-id"), group: groupFlag },
-  Effect.fn(function*({ group, id }) {
+  { id: Argument.String("event-id"), group: groupFlag, json: jsonFlag },
+  Effect.fn(function*({ group, id, json }) {
     const dropped = yield* withBus("read", (bus) => bus.dropDeadLetter(group, id))
     if (!dropped) return yield* failWith(`group ${group} has no dead letter for event ${id}`, 1)
-    yield* out(JSON.stringify({ group, dropped: id }))
+    yield* out(json ? JSON.stringify({ group, dropped: id }) : safeText(`dropped the dead letter of event ${id} in group ${group}`))
   })
 ).pipe(Command.withDescription("Forget a dead letter (releasing the key it holds, if any)"))
 
@@ -231,19 +236,27 @@ export const replay = Command.make(
   {
     group: groupFlag,
     topic: Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("the topic whose cursor moves")),
-    from: Flag.String("from").pipe(Flag.withDescription(`the first event the group gets again (or next): ${fromForms}`))
+    from: Flag.String("from").pipe(Flag.withDescription(`the first event the group gets again (or next): ${fromForms}`)),
+    json: jsonFlag
   },
-  Effect.fn(function*({ from, group, topic }) {
+  Effect.fn(function*({ from, group, json, topic }) {
     if (parseStartFrom(from) === undefined) return yield* failWith(`--from ${from} is not ${fromForms}`)
     yield* withBus("read", (bus) =>
       Effect.gen(function*() {
         const before = yield* bus.getCursor(topic, group)
         if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)
-        const placed = yield* placeFrom(Inspect.make(yield* Store), topic, from)
+        const inspect = Inspect.make(yield* Store)
+        const placed = yield* placeFrom(inspect, topic, from)
         yield* bus.setCursor(topic, group, placed.floor).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
         if (placed.note !== undefined) yield* err(`sib: ${safeText(placed.note)}`)
-        const after = yield* bus.getCursor(topic, group)
-        yield* out(JSON.stringify({ group, topic, from: before, to: after }))
+        const after = (yield* bus.getCursor(topic, group)) ?? placed.floor
+        if (json) return yield* out(JSON.stringify({ group, topic, from: before, to: after }))
+        const moved = `group ${group} on ${topic}: cursor`
+        if (after === before) return yield* out(safeText(`${moved} stays at ${after}`))
+        const between = plural(yield* inspect.countEvents(topic, Math.min(before, after), Math.max(before, after)), "event")
+        yield* out(safeText(after < before
+          ? `${moved} moved back from ${before} to ${after}: ${between} will be delivered again`
+          : `${moved} moved forward from ${before} to ${after}: ${between} skipped`))
       }))
   })
 ).pipe(

@@ -23,7 +23,7 @@ import { Bus, type BusShape } from "../runtime/Bus.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { Store } from "../store/Store.ts"
 import { filesArgument, loadOrReport } from "./programs.ts"
-import { busLayer, err, failWith, root, useColor } from "./shared.ts"
+import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
 
 export { parseDuration }
@@ -111,7 +111,7 @@ export const run = Command.make(
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
       if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current.program, mode)
       return yield* Effect.never
-    }).pipe(Effect.provide(busLayer(db, "write"))))
+    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "write"))))
   })
 ).pipe(
   Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),

@@ -14,7 +14,7 @@ import { Bus } from "../facade/Bus.ts"
 import type { BusOptions } from "../runtime/Bus.ts"
 import type { BusOptionsError } from "../runtime/errors.ts"
 import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
-import type { StoreError, StoreOpenError } from "../store/errors.ts"
+import { describeCause, StoreError, type StoreOpenError } from "../store/errors.ts"
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
 import type { Store } from "../store/Store.ts"
 
@@ -70,11 +70,32 @@ const unusable = (db: string, access: Access): string | undefined => {
   return undefined
 }
 
+/** The store's operations that only read; a failure of any other one is a failed write. */
+const readingOps: ReadonlySet<string> = new Set([
+  "readPage", "readSeqs", "eventById", "latestByKey", "headSeq", "floorForTs", "readLease", "loadGroup", "getCursor",
+  "topics", "readTopic", "topicStats", "groupPositions", "floorForLast", "countEvents", "deliveries", "deadLetters"
+])
+
+/**
+ * A failure of the database as its user reads it: what could not be done, to which database, and
+ * the database's own reason ("could not write to the database ./sib.db: database is locked"), never
+ * the store's operation names. Exit code 1 (the command failed), or 2 while opening it.
+ */
+export const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: boolean; readonly exitCode?: number } = {}): CliFailure =>
+  new CliFailure({
+    message: `could not ${options.readOnly === true || readingOps.has(e.op) ? "read" : "write to"} the database ${redactLocation(db)}: ${describeCause(e.cause)}`,
+    exitCode: options.exitCode ?? 1
+  })
+
+/** `effect` with its database failures worded for the user (`storeFailure`). */
+export const withStoreFailures = (db: string, readOnly = false) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StoreError> | CliFailure, R> =>
+  Effect.mapError(effect, (e) => (e instanceof StoreError ? storeFailure(db, e, { readOnly }) : e)) as Effect.Effect<A, Exclude<E, StoreError> | CliFailure, R>
+
 /** A layer's open failures as one-line command failures. */
-const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreError | BusOptionsError>): Layer.Layer<A, CliFailure> =>
+const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreError | BusOptionsError>, readOnly = false): Layer.Layer<A, CliFailure> =>
   layer.pipe(
     Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effectDiscard(failWith(e.message))),
-    Layer.catchTag("StoreError", (e: StoreError) => Layer.effectDiscard(failWith(`${redactLocation(db)}: ${e.message}`))),
+    Layer.catchTag("StoreError", (e: StoreError) => Layer.effectDiscard(Effect.fail(storeFailure(db, e, { readOnly, exitCode: 2 })))),
     Layer.catchTag("BusOptionsError", (e: BusOptionsError) => Layer.effectDiscard(failWith(e.message)))
   ) as Layer.Layer<A, CliFailure>
 
@@ -95,7 +116,8 @@ export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.E
     const why = unusable(db, "read")
     if (why !== undefined) return yield* failWith(why)
     return yield* Effect.flatMap(Effect.service(Inspect), effect).pipe(
-      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db, { readOnly: true })))))
+      withStoreFailures(db, true),
+      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db, { readOnly: true }))), true))
     )
   })
 
@@ -107,5 +129,5 @@ export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.E
 export const withBus = <A, E, R>(access: Access, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
-    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(Effect.provide(busLayer(db, access, { maintenance: false })))
+    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(withStoreFailures(db), Effect.provide(busLayer(db, access, { maintenance: false })))
   })

@@ -63,6 +63,26 @@ describe("sib: usage and bad input", () => {
     expect(existsSync(join(dir, "x.db"))).toBe(false)
   })
 
+  it("a database failing mid-command is one line saying what could not be done and why, never the store's internals", async () => {
+    const dir = workdir({ "one.jsonl": `{"n":1}\n` })
+    expect((await sib(["publish", "orders", "{}"], { cwd: dir })).code).toBe(0)
+    const db = new SqliteDatabase(join(dir, "sib.db"))
+    db.exec(`create trigger full before insert on events begin select raise(abort, 'database or disk is full'); end`)
+    db.close()
+    for (const args of [["publish", "orders", "{}"], ["publish", "orders", "--file", "one.jsonl"]]) {
+      const r = await sib(args, { cwd: dir })
+      expect(r.code).toBe(1)
+      expect(r.stdout).toBe("")
+      expect(r.stderr).toBe("sib: could not write to the database ./sib.db: database or disk is full\n")
+    }
+    const broken = new SqliteDatabase(join(dir, "sib.db"))
+    broken.exec(`alter table events rename column payload to body`)
+    broken.close()
+    const tail = await sib(["tail", "orders"], { cwd: dir })
+    expect(tail.code).toBe(1)
+    expect(tail.stderr).toMatch(/^sib: could not read the database \.\/sib\.db: no such column: .*payload.*\n$/)
+  })
+
   it("an unreadable database and one written by a newer sibus are refused with exit 2 and left untouched", async () => {
     const dir = workdir({ "notes.db": "these are notes, not a database\n" })
     const r = await sib(["--db", "notes.db", "topics"], { cwd: dir })
@@ -238,16 +258,62 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     const [dead] = jsonLines((await sib(["dlq", "--group", "billing", "--json"], { cwd: dir })).stdout)
     expect(dead).toMatchObject({ group: "billing", topic: "orders", seq: orders[1], key: "o-2", attempts: 2 })
     expect(String(dead!["errorMessage"])).toMatch(/billing\.sib:4:\d+: /)
-    expect((await sib(["dlq", "requeue", String(dead!["eventId"]), "--group", "billing"], { cwd: dir })).stdout.trim()).toBe(`{"group":"billing","requeued":1}`)
+    expect((await sib(["dlq", "requeue", String(dead!["eventId"]), "--group", "billing", "--json"], { cwd: dir })).stdout.trim()).toBe(`{"group":"billing","requeued":1}`)
     expect((await sib(["dlq", "--json"], { cwd: dir })).stdout).toBe("")
     const noSuch = await sib(["dlq", "drop", "nope", "--group", "billing"], { cwd: dir })
     expect(noSuch.code).toBe(1)
     expect(noSuch.stderr.trim()).toBe("sib: group billing has no dead letter for event nope")
 
-    const replay = await sib(["replay", "--group", "billing", "--topic", "orders", "--from", `seq:${orders[1]}`], { cwd: dir })
+    const replay = await sib(["replay", "--group", "billing", "--topic", "orders", "--from", `seq:${orders[1]}`, "--json"], { cwd: dir })
     expect(replay.code).toBe(0)
     expect(JSON.parse(replay.stdout)).toEqual({ group: "billing", topic: "orders", from: orders[2], to: orders[1]! - 1 })
   })
+})
+
+describe("sib dlq requeue, dlq drop and replay: a sentence, or the JSON contract with --json", () => {
+  it("each prints one line for people, and the documented object with --json", async () => {
+    const dir = workdir({ "fail.sib": `(defn h [e ctx] (+ 1 nil))\n(subscribe! "orders" "g" h :from "earliest" :maxAttempts 1)\n` })
+    for (const n of [1, 2, 3]) await sib(["publish", "orders", JSON.stringify({ n })], { cwd: dir })
+    const run = startSib(["run", "fail.sib", "--status", "off"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
+    let dead: Array<Record<string, unknown>> = []
+    for (let i = 0; i < 200 && dead.length < 3; i++) {
+      dead = jsonLines((await sib(["dlq", "--json"], { cwd: dir })).stdout)
+      if (dead.length < 3) await new Promise((r) => setTimeout(r, 50))
+    }
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+    const [a, b, c] = dead.map((d) => String(d["eventId"]))
+    const line = async (...args: Array<string>) => {
+      const r = await sib(args, { cwd: dir })
+      expect(r.stderr).toBe("")
+      expect(r.code).toBe(0)
+      return r.stdout
+    }
+
+    expect(JSON.parse(await line("dlq", "drop", a!, "--group", "g", "--json"))).toEqual({ group: "g", dropped: a })
+    expect(await line("dlq", "drop", b!, "--group", "g")).toBe(`dropped the dead letter of event ${b} in group g\n`)
+    expect(await line("dlq", "requeue", c!, "--group", "g")).toBe("requeued 1 dead letter of group g: delivered again with fresh attempts\n")
+    expect(JSON.parse(await line("dlq", "requeue", "--all", "--group", "g", "--json"))).toEqual({ group: "g", requeued: 0 })
+    expect(await line("dlq", "requeue", "--all", "--group", "g")).toBe("group g has no dead letters; nothing requeued\n")
+
+    expect(await line("replay", "--group", "g", "--topic", "orders", "--from", "earliest")).toBe("group g on orders: cursor moved back from 3 to 0: 3 events will be delivered again\n")
+    expect(JSON.parse(await line("replay", "--group", "g", "--topic", "orders", "--from", "latest", "--json"))).toEqual({ group: "g", topic: "orders", from: 0, to: 3 })
+    expect(await line("replay", "--group", "g", "--topic", "orders", "--from", "latest")).toBe("group g on orders: cursor stays at 3\n")
+    expect(await line("replay", "--group", "g", "--topic", "orders", "--from", "seq:3")).toBe("group g on orders: cursor moved back from 3 to 2: 1 event will be delivered again\n")
+    expect(await line("replay", "--group", "g", "--topic", "orders", "--from", "latest")).toBe("group g on orders: cursor moved forward from 2 to 3: 1 event skipped\n")
+  }, 30_000)
+
+  it("topics --json: a defined topic without events has its seqs, publish time and unset settings as null", async () => {
+    const dir = workdir({ "quiet.sib": `(define-topic "quiet")\n` })
+    const run = startSib(["run", "quiet.sib", "--status", "off"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+    expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout)).toEqual([{
+      topic: "quiet", events: 0, firstSeq: null, lastSeq: null, lastPublishedAt: null, retention: null, compaction: false, keyField: null, description: null
+    }])
+  }, 30_000)
 })
 
 describe("sib replay", () => {
@@ -268,7 +334,7 @@ describe("sib replay", () => {
 
   it("--from seq:N past the topic's last event places the cursor at it, says so, and the next event is delivered", async () => {
     const dir = await consumed(3)
-    const r = await sib(["replay", "--group", "g", "--topic", "orders", "--from", "seq:1000"], { cwd: dir })
+    const r = await sib(["replay", "--group", "g", "--topic", "orders", "--from", "seq:1000", "--json"], { cwd: dir })
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({ group: "g", topic: "orders", from: 3, to: 3 })
     expect(r.stderr.trim()).toBe("sib: --from seq:1000 is past the end (the last event of orders is seq 3): starting with the next event published")
@@ -279,7 +345,7 @@ describe("sib replay", () => {
   it("--from id:X starts the group with X, as seq:N starts it with N; an id of another topic is refused", async () => {
     const dir = await consumed(3)
     const [second] = jsonLines((await sib(["tail", "orders", "--from", "seq:2", "-n", "1", "--json"], { cwd: dir })).stdout)
-    const byId = await sib(["replay", "--group", "g", "--topic", "orders", "--from", `id:${second!["id"]}`], { cwd: dir })
+    const byId = await sib(["replay", "--group", "g", "--topic", "orders", "--from", `id:${second!["id"]}`, "--json"], { cwd: dir })
     expect(byId.code).toBe(0)
     expect(JSON.parse(byId.stdout)).toEqual({ group: "g", topic: "orders", from: 3, to: 1 })
     const other = jsonLines((await sib(["publish", "other", "{}"], { cwd: dir })).stdout)[0]!
