@@ -69,7 +69,8 @@ const onSignal = (signal: NodeJS.Signals) => {
   signals++
   firstSignal ??= signal
   if (signals === 2) {
-    process.stderr.write("sib: second signal, exiting now\n")
+    liveLine.write("sib: second signal, exiting now\n")
+    liveLine.end()
     process.exit(130)
   }
   if (signals === 1 && liveLine.stopNotice !== undefined) liveLine.write(`${liveLine.stopNotice}\n`)

@@ -17,6 +17,7 @@ import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
 import { describeCause, StoreError, type StoreOpenError } from "../store/errors.ts"
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
 import type { Store } from "../store/Store.ts"
+import { liveLine } from "./status.ts"
 
 /**
  * A command that cannot go on: the message is printed as one line on stderr (`sib: message`), and
@@ -51,8 +52,8 @@ export const root = Command.make("sib").pipe(
 
 /** Data, one line on stdout. */
 export const out = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
-/** Diagnostics and progress, one line on stderr. */
-export const err = (line: string) => Effect.sync(() => void process.stderr.write(`${line}\n`))
+/** Diagnostics and progress, one line on stderr (above the live status line of `sib run`, if shown). */
+export const err = (line: string) => Effect.sync(() => liveLine.write(`${line}\n`))
 
 /** Colors only on a terminal, and never with NO_COLOR set. */
 export const useColor = (stream: NodeJS.WriteStream): boolean =>

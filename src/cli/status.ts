@@ -1,7 +1,7 @@
 /**
  * The progress of `sib run` on stderr: events published and handled since the start, lag per
- * group and dead letters. `live` keeps one line updated in place (log lines are written above it);
- * `lines` prints a line every 2 s when something changed. Counts come from the store, so they
+ * group and dead letters. `live` keeps one line updated in place, cut to the terminal's width (log
+ * lines and messages are written above it); `lines` prints a line every 2 s when something changed. Counts come from the store, so they
  * include what other processes publish to the same topics.
  */
 import * as Clock from "effect/Clock"
@@ -13,9 +13,47 @@ import type { InspectShape } from "../runtime/Inspect.ts"
 
 export type StatusMode = "live" | "lines"
 
-/** The live line, so that log output can step around it. */
+/** Columns a code point takes on a terminal: 0 for combining marks, 2 for wide (CJK, emoji), else 1. */
+const columnsOf = (ch: string): number =>
+  /\p{M}/u.test(ch) ? 0 : /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{20000}-\u{3FFFD}]|\p{Emoji_Presentation}/u.test(ch) ? 2 : 1
+
+/** `text` cut to at most `width` columns, ending in an ellipsis when it was cut. */
+export const fitWidth = (text: string, width: number): string => {
+  let used = 0
+  for (const ch of text) used += columnsOf(ch)
+  if (used <= width) return text
+  let out = ""
+  used = 0
+  for (const ch of text) {
+    const w = columnsOf(ch)
+    if (used + w > width - 1) break
+    out += ch
+    used += w
+  }
+  return `${out}\u2026`
+}
+
+/**
+ * The terminal's width for the live line: stderr's columns, else `COLUMNS` (set by shells and
+ * tests), else unknown (the line is not cut). One column stays free: a line that fills the last
+ * column leaves some terminals wrapping, and the next redraw would then start a new line.
+ */
+const widthOfTerminal = (): number | undefined => {
+  const columns = process.stderr.columns ?? Number(process.env["COLUMNS"])
+  return Number.isInteger(columns) && columns > 1 ? columns - 1 : undefined
+}
+
+/**
+ * The live line, so that other output can step around it: whatever is written while it is shown
+ * clears it first, and it is drawn again below (`write`). It is cut to the terminal's width (a line
+ * that wrapped could no longer be cleared with a carriage return), and redrawn when the terminal is
+ * resized.
+ */
 export const liveLine = {
+  /** The text as drawn (cut to the width); "" when no line is shown. */
   text: "",
+  /** The text as given, to cut again when the terminal is resized. */
+  full: "",
   /** What to say when the first signal arrives (set by `sib run`). */
   stopNotice: undefined as string | undefined,
   /**
@@ -30,12 +68,19 @@ export const liveLine = {
     else process.stderr.write(chunk)
   },
   draw(text: string) {
-    this.text = text
-    process.stderr.write(`\r\u001b[K${text}`)
+    const width = widthOfTerminal()
+    this.full = text
+    this.text = width === undefined ? text : fitWidth(text, width)
+    process.stderr.write(`\r\u001b[K${this.text}`)
+  },
+  /** Draws the line again at the terminal's new width. */
+  redraw() {
+    if (this.text.length > 0) this.draw(this.full)
   },
   end() {
     if (this.text.length > 0) process.stderr.write("\n")
     this.text = ""
+    this.full = ""
   }
 }
 
@@ -93,5 +138,10 @@ export const startStatus = (bus: BusShape, inspect: InspectShape, program: () =>
 
     yield* tick
     yield* Effect.addFinalizer(() => Effect.sync(() => liveLine.end()))
+    if (mode === "live") {
+      const onResize = () => liveLine.redraw()
+      process.stderr.on("resize", onResize)
+      yield* Effect.addFinalizer(() => Effect.sync(() => void process.stderr.removeListener("resize", onResize)))
+    }
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(mode === "live" ? 1000 : 2000), tick)))
   })

@@ -1,0 +1,56 @@
+/**
+ * The live status line of `sib run` (issue 11, item 15) on the real binary: a message printed while
+ * it is shown (a reload's) clears it first and draws it again below, so the line is redrawn rather
+ * than appended to; and it is cut to the terminal's width (`COLUMNS` here, stderr being a pipe) with
+ * an ellipsis, so it never wraps (a wrapped line cannot be cleared with a carriage return).
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { fitWidth } from "../../src/cli/status.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+import { killStarted, startSib } from "../helpers/sib.ts"
+
+afterEach(killStarted)
+
+const clear = "\r\u001b[K"
+
+describe("fitWidth", () => {
+  it("cuts by terminal columns (wide characters take two, combining marks none), ending in an ellipsis", () => {
+    expect(fitWidth("published 3", 11)).toBe("published 3")
+    expect(fitWidth("published 30", 11)).toBe("published \u2026")
+    expect(fitWidth("lag \u65e5\u672c\u8a9e", 9)).toBe("lag \u65e5\u672c\u2026")
+    expect(fitWidth("lag e\u0301e\u0301e\u0301", 7)).toBe("lag e\u0301e\u0301e\u0301")
+  })
+})
+
+describe("sib run --status live", () => {
+  it("reload messages clear the line and draw it again below; the line is cut to the terminal's width", async () => {
+    const dir = makeTmpDir()
+    writeFileSync(join(dir, "g.sib"), `(defn h [e ctx] nil)\n(subscribe! "orders" "a-consumer-group-with-a-rather-long-name" h :from "earliest")\n`)
+    const run = startSib(["run", "g.sib", "--status", "live"], { cwd: dir, env: { COLUMNS: "40" } })
+    await run.waitFor(/published \d+/)
+    run.child.kill("SIGHUP")
+    await run.waitFor(/sib: reloaded: [^\n]*\n/)
+    // The next draw after the reload.
+    await run.waitFor(/sib: reloaded: [^\n]*\n[^\r]*\r\u001b\[Kpublished/)
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+
+    const stderr = run.stderr()
+    for (const message of ["sib: reloading (SIGHUP)\n", "sib: reloaded: ", "sib: stopping: "]) {
+      const at = stderr.indexOf(message)
+      expect(at, message).toBeGreaterThan(0)
+      expect(stderr.slice(at - clear.length, at), `${JSON.stringify(message)} clears the line first`).toBe(clear)
+    }
+    // Drawn again right after each message.
+    expect(stderr).toMatch(/sib: reloading \(SIGHUP\)\npublished 0 {2}handled 0 {2}lag a-consumer/)
+    // Every drawing of the line fits in 39 columns (one stays free), the cut shown by an ellipsis.
+    const drawn = stderr.split(clear).map((s) => s.split("\n").at(-1)!).filter((s) => s.startsWith("published"))
+    expect(drawn.length).toBeGreaterThanOrEqual(3)
+    for (const line of drawn) {
+      expect(line.length, line).toBeLessThanOrEqual(39)
+      expect(line).toMatch(/^published 0 {2}handled 0 {2}lag a-consumer.*\u2026$/)
+    }
+  }, 30_000)
+})
