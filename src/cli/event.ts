@@ -62,13 +62,19 @@ export const labelled = (label: string, text: string, width: number) => {
   return safeLines(text).split("\n").map((line, i) => `${i === 0 ? label.padEnd(width) : pad}${line}`).join("\n")
 }
 
+/** A stack without the message it usually starts with (`message`, or `Name: message` on its first line). */
+const withoutMessage = (stack: string, message: string | null): string => {
+  if (message === null || message.length === 0) return stack
+  if (stack.startsWith(message)) return stack.slice(message.length)
+  const at = stack.indexOf(`: ${message}`)
+  return at >= 0 && !stack.slice(0, at).includes("\n") ? stack.slice(at + 2 + message.length) : stack
+}
+
 /** The last error and its stack under labels, every line indented by `indent`. */
 export const failureLines = (message: string | null, stack: string | null, indent: string, width = 7): Array<string> => {
   const lines: Array<string> = []
   if (message !== null) lines.push(labelled("error", message, width))
-  // A stack usually repeats the message on its first line (`Name: message`).
-  const [first = "", ...rest] = stack === null ? [] : stack.split("\n")
-  const kept = message !== null && (first === message || first.endsWith(`: ${message}`)) ? rest : [first, ...rest]
+  const kept = (stack === null ? "" : withoutMessage(stack, message)).replace(/^\n/, "").split("\n")
   const margin = Math.min(...kept.filter((l) => l.trim().length > 0).map((l) => l.length - l.trimStart().length))
   const frames = kept.map((l) => l.slice(Number.isFinite(margin) ? margin : 0)).join("\n")
   if (frames.trim().length > 0) lines.push(labelled("stack", frames, width))
