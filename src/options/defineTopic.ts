@@ -16,9 +16,10 @@ export const defineTopicSpec = spec("define-topic", {
   deleteRetention: duration({ defaultDoc: "\"1d\"", doc: "How long a tombstone stays before its key is deleted (\"1h\", \"30m\", ...)." }),
   deleteRetentionMs: integer({ min: 0, unit: "milliseconds", doc: "The same, in milliseconds (0: once every group has it)." }),
   key: string({ pattern: /^.+$/, patternDoc: "a field name (a keyword such as :pid, or a string)", doc: "The payload field that keys events published without a key." }),
-  schema: custom("field map", { doc: "A map of field types (:string :number :int :boolean :map :vector :any, nested maps, [type]; :name? is optional)." }, (v) => v),
+  schema: custom("field map", { doc: "A map of field types (:string :number :int :boolean :map :vector :any, nested maps, [type]; :name? may be absent or nil), stored with the topic and checked by every process publishing to it." }, (v) => v),
   partitions: integer({ min: 1, max: 65_536, doc: "Number of partitions; an event's partition is a hash of its key." }),
-  description: string({ doc: "Shown by `sib topics`." })
+  description: string({ doc: "Shown by `sib topics`." }),
+  redefine: boolean({ defaultDoc: "false", doc: "Replace stored settings that differ from this definition (without it, such a definition is refused with the differences)." })
 })
 
 /** The rules across define-topic's options. */

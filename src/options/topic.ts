@@ -3,6 +3,7 @@
  * retention, compaction with its key field and tombstones, partitions. Rules across fields
  * (tombstone retention needs compaction, retention needs a limit) are checked after the spec.
  */
+import { type PayloadSchema, schemaProblem, type StoredSchema, storedSchemaOf } from "./payloadSchema.ts"
 import { boolean, conflict, custom, func, integer, invalid, type Invalid, object, spec, string } from "./spec.ts"
 
 /** How long a tombstone stays on a compacted topic by default (one day), so consumers see the delete. */
@@ -20,7 +21,17 @@ export const retentionSpec = spec("retention", {
 export const topicSpec = spec("topic", {
   schema: custom("Effect Schema", { doc: "Every payload must decode with this schema." }, (v, path) =>
     (typeof v === "object" || typeof v === "function") && v !== null && "ast" in v ? v : invalid(path, "an Effect Schema (from effect/Schema)", v)),
-  validate: func<(payload: unknown) => string | undefined>({ shape: "(payload) => problem | undefined", doc: "Every payload must pass this check." }),
+  validate: func<(payload: unknown) => string | undefined>({ shape: "(payload) => problem | undefined", doc: "Every payload must pass this check (in this process only: a function is not stored)." }),
+  payloadSchema: custom<PayloadSchema>("PayloadSchema", {
+    doc: "A declarative payload schema (`{ pid: \"int\", \"name?\": \"string\", tags: [\"string\"] }`), stored with the topic and checked by every process that publishes to it."
+  }, (v, path) => {
+    const problem = schemaProblem(v, path || "payloadSchema")
+    return problem === undefined ? v as PayloadSchema : invalid(path, `a payload schema (${problem})`, v)
+  }),
+  redefine: boolean({
+    defaultDoc: "false",
+    doc: "This definition replaces stored settings that differ from it (without it, a definition that differs from the stored one is refused, with the differences)."
+  }),
   retention: object(retentionSpec.fields, { doc: "Limits on the events kept (maxAgeMs, maxCount, retainUntilConsumed)." }),
   compaction: boolean({ defaultDoc: "false", doc: "Keep only the latest event per key (a key is then required on publish; a null payload is a tombstone)." }),
   deleteRetentionMs: integer({
@@ -64,8 +75,11 @@ export interface StoredTopic {
     readonly retainUntilConsumed: boolean
   } | undefined
   readonly description: string | undefined
-  /** A schema was given where the topic was defined (a schema itself is code, not stored). */
-  readonly schema: boolean
+  /**
+   * The payload schema every publisher checks (`payloadSchema.ts`); `"opaque"` when the topic's
+   * schema could not be described (its defining process alone checks it).
+   */
+  readonly schema: StoredSchema | undefined
 }
 
 const positiveInt = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : undefined)
@@ -86,6 +100,6 @@ export const storedTopic = (config: unknown): StoredTopic => {
     partitions: positiveInt(c["partitions"]),
     retention: maxAgeMs === undefined && maxCount === undefined ? undefined : { maxAgeMs, maxCount, retainUntilConsumed: r?.["retainUntilConsumed"] !== false },
     description: typeof c["description"] === "string" ? c["description"] : undefined,
-    schema: c["schema"] === true
+    schema: storedSchemaOf(c["schema"])
   }
 }

@@ -18,6 +18,7 @@ import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
+import { type PayloadSchema, schemaTypeNames } from "../options/payloadSchema.ts"
 import { defineTopicProblem, defineTopicSpec } from "../options/defineTopic.ts"
 import { publishOptionNames } from "../options/publish.ts"
 import { check, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
@@ -107,63 +108,27 @@ const optionFailure = (code: string, fn: string, problem: OptionProblem): never 
 
 // ---- payload schemas --------------------------------------------------------------------------
 
-type Check = (v: unknown, path: string) => string | undefined
-
-const scalar = (name: string, test: (v: unknown) => boolean): Check => (v, path) =>
-  test(v) ? undefined : `${path || "payload"} must be ${name}, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`
-
-const scalarTypes: Record<string, Check> = {
-  string: scalar("a string", (v) => typeof v === "string"),
-  number: scalar("a number", (v) => typeof v === "number"),
-  int: scalar("an integer", (v) => typeof v === "number" && Number.isInteger(v)),
-  boolean: scalar("a boolean", (v) => typeof v === "boolean"),
-  map: scalar("a map", (v) => typeof v === "object" && v !== null && !Array.isArray(v)),
-  vector: scalar("a vector", Array.isArray),
-  any: () => undefined
-}
-
-/** Compiles the small schema language: :string, :int, ..., {:field type}, [type]; `:field?` is optional. */
-export const schemaCheck = (spec: Value, where: string, meter: Meter): Check => {
-  // Each node of the spec is charged as it is compiled: a spec that shares structure pays per use.
+/**
+ * A `.sib` schema literal (:string, :int, ..., {:field type}, [type]; `:field?` optional) as the
+ * stored payload schema every process checks (`options/payloadSchema.ts`). Each node is charged as
+ * it is converted: a literal that shares structure pays per use.
+ */
+export const payloadSchemaOf = (spec: Value, where: string, meter: Meter): PayloadSchema => {
   meter.charge(1, costs.object)
   if (spec instanceof Keyword || typeof spec === "string") {
     const name = spec instanceof Keyword ? spec.name : spec
-    const check = scalarTypes[name]
-    if (check === undefined) fail("schema", `${where}: unknown type :${name}`, [`types: ${Object.keys(scalarTypes).map((t) => `:${t}`).join(" ")}, a map of fields, or [type]`])
-    return check!
-  }
-  if (Array.isArray(spec) && spec.length === 1) {
-    const item = schemaCheck(spec[0]!, where, meter)
-    return (v, path) => {
-      if (!Array.isArray(v)) return `${path || "payload"} must be a vector`
-      for (let i = 0; i < v.length; i++) {
-        const p = item(v[i], `${path}[${i}]`)
-        if (p !== undefined) return p
-      }
-      return undefined
+    if (!schemaTypeNames.includes(name)) {
+      fail("schema", `${where}: unknown type :${name}`, [`types: ${schemaTypeNames.map((t) => `:${t}`).join(" ")}, a map of fields, or [type]`])
     }
+    return name
   }
+  if (Array.isArray(spec) && spec.length === 1) return [payloadSchemaOf(spec[0]!, where, meter)]
   if (isMap(spec)) {
     const keys = Object.keys(spec)
     meter.charge(keys.length + (where.length >> 4), keys.length * costs.entry)
-    const fields = keys.map((k) => {
-      const optional = k.endsWith("?")
-      const name = optional ? k.slice(0, -1) : k
-      return { name, optional, check: schemaCheck(spec[k]!, `${where}.${name}`, meter) }
-    })
-    return (v, path) => {
-      if (typeof v !== "object" || v === null || Array.isArray(v)) return `${path || "payload"} must be a map`
-      for (const f of fields) {
-        const here = path ? `${path}.${f.name}` : f.name
-        if (!Object.hasOwn(v, f.name)) {
-          if (f.optional) continue
-          return `${here} is missing`
-        }
-        const p = f.check((v as Record<string, unknown>)[f.name], here)
-        if (p !== undefined) return p
-      }
-      return undefined
-    }
+    const fields: Record<string, PayloadSchema> = {}
+    for (const k of keys) fields[k] = payloadSchemaOf(spec[k]!, `${where}.${k.endsWith("?") ? k.slice(0, -1) : k}`, meter)
+    return fields
   }
   return fail("schema", `${where}: a schema is a type keyword (:string, :int, ...), a map of fields or [type], got ${typeName(spec)}`)
 }
@@ -177,7 +142,7 @@ const plainOption = (v: Value): unknown => (v instanceof Keyword ? v.name : v)
 
 const defineTopic = builtin({
   name: "define-topic", group: "domain", arglists: ["[name]", "[name options]"],
-  doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n :retainUntilConsumed false} (or :retentionDays n, :retentionMs n, :maxCount n; expired events are kept until every group has processed them unless :retainUntilConsumed is false), :compaction true (keep the latest event per key; a nil payload is a tombstone, deleted with its key after :deleteRetention, default \"1d\", or :deleteRetentionMs n) with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? is optional), :partitions n, :description.",
+  doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n :retainUntilConsumed false} (or :retentionDays n, :retentionMs n, :maxCount n; expired events are kept until every group has processed them unless :retainUntilConsumed is false), :compaction true (keep the latest event per key; a nil payload is a tombstone, deleted with its key after :deleteRetention, default \"1d\", or :deleteRetentionMs n) with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? may be absent or nil; stored with the topic, so every process publishing to it checks it), :partitions n, :description. A definition whose settings differ from the stored ones is refused with the differences unless it says :redefine true.",
   example: "(define-topic \"process.state\" {:compaction true :key :pid :schema {:pid :int :name :string}})",
   modes: topLevel, modeHint: "declare topics at the top level of a program",
   options: { from: 1, names: topicOptionNames },
@@ -204,7 +169,7 @@ const defineTopic = builtin({
     if (earlier !== undefined) {
       fail("topic", `define-topic: topic ${topic} is already defined at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`)
     }
-    const validate = o.schema === undefined || o.schema === null ? undefined : schemaCheck(o.schema, "schema", run.budget)
+    const payloadSchema = o.schema === undefined || o.schema === null ? undefined : payloadSchemaOf(o.schema, "schema", run.budget)
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
       ...(v.compaction !== undefined ? { compaction: v.compaction } : {}),
@@ -212,7 +177,8 @@ const defineTopic = builtin({
       ...(v.key !== undefined ? { keyField: v.key } : {}),
       ...(v.partitions !== undefined ? { partitions: v.partitions } : {}),
       ...(v.description !== undefined ? { description: v.description } : {}),
-      ...(validate !== undefined ? { validate: (p: unknown) => validate(p, "") } : {})
+      ...(payloadSchema !== undefined ? { payloadSchema } : {}),
+      ...(v.redefine === true ? { redefine: true } : {})
     }
     try {
       makeTopic(topic, options)

@@ -162,6 +162,12 @@ export const startProgram = (
     if (clash !== undefined) {
       return yield* new SubscribeError({ group: clash.group, detail: `this group is already running in this runtime (${clash.span.file}:${clash.span.line}:${clash.span.column})` })
     }
+    // Nothing is written before everything that can be refused has been checked: topic definitions
+    // against the stored settings, initial publishes against the topics as they will be.
+    const initial = program.publishes.length > 0 && options.initialPublishes !== false
+      ? program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options }))
+      : []
+    yield* bus.dryRun({ topics: program.topics.map((t) => ({ name: t.name, options: t.options })), publishes: initial })
     for (const t of program.topics) yield* bus.defineTopic(t.name, t.options)
     const subscriptions: Array<Subscription> = []
     const rollback = Effect.forEach(subscriptions, (s) => s.unsubscribe, { discard: true })
@@ -172,9 +178,7 @@ export const startProgram = (
         const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget })
         subscriptions.push(yield* bus.subscribe(s.topics, s.group, handler, subscribeOptions))
       }
-      if (program.publishes.length > 0 && options.initialPublishes !== false) {
-        yield* bus.publishAll(program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options })))
-      }
+      if (initial.length > 0) yield* bus.publishAll(initial)
     }).pipe(Effect.onError(() => rollback))
     // Each timer fires in one process at a time among those running the program on this database.
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []

@@ -30,7 +30,7 @@ import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Wakeups } from "./Signal.ts"
-import { makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { definitionChanges, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
 import { makeWriter } from "./Writer.ts"
 
@@ -71,6 +71,16 @@ export interface BusShape {
     payload: unknown,
     options?: PublishOptions
   ) => Effect.Effect<Event, PublishError | StoreError | BusClosedError>
+  /**
+   * Checks, writing nothing, that these topic definitions and publishes would be accepted now:
+   * each definition against the stored settings, each publish against its topic as it would be
+   * (the planned definitions over the stored and defined ones). A program checks its start this way
+   * before it writes anything.
+   */
+  readonly dryRun: (plan: {
+    readonly topics?: ReadonlyArray<{ readonly name: string; readonly options?: TopicOptions | undefined }> | undefined
+    readonly publishes?: ReadonlyArray<PublishItem> | undefined
+  }) => Effect.Effect<void, TopicError | PublishError | StoreError>
   /** Publishes every item in one transaction: all are written, or (on any bad item) none. */
   readonly publishAll: (
     items: ReadonlyArray<PublishItem>
@@ -195,13 +205,22 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const wakeups = new Wakeups()
   const writer = yield* makeWriter(store.runtime, (topics) => wakeups.notify(topics))
   const topics = new Map<string, Topic>()
-  // Topics another process defined (their stored settings, read when the bus opens): a publish here
-  // obeys their compaction, key field and partitions even though this process did not define them.
+  // Topics another process defined (their stored settings): a publish here obeys their compaction,
+  // key field, partitions and payload schema even though this process did not define them. Read
+  // when the bus opens and again after other connections commit (so a definition made elsewhere
+  // holds here within a poll interval), and before a dry run.
   const storedTopics = new Map<string, Topic>()
-  for (const record of yield* store.runtime.topics) {
-    const stored = publishOptionsOfConfig(record.config)
-    if (Object.keys(stored).length > 0) storedTopics.set(record.name, makeTopic(record.name, stored))
-  }
+  const refreshStored = Effect.map(store.runtime.topics, (records) => {
+    storedTopics.clear()
+    for (const record of records) {
+      const stored = publishOptionsOfConfig(record.config)
+      if (Object.keys(stored).length > 0) storedTopics.set(record.name, makeTopic(record.name, stored))
+    }
+  })
+  // The change token is read before the settings: a commit in between shows as a change.
+  const changeToken = store.capabilities.changeToken
+  let token = changeToken === undefined ? 0 : yield* changeToken
+  yield* refreshStored
   const topicOf = (name: string): Topic | undefined => topics.get(name) ?? storedTopics.get(name)
   const running = new Map<string, RunningGroup>()
   let closed = false
@@ -218,15 +237,14 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
 
   // Commits by other connections (other processes on the same file) wake every group, where the
   // database can tell (the change-detection capability).
-  const changeToken = store.capabilities.changeToken
   if (changeToken !== undefined) {
     yield* Effect.gen(function*() {
-      let token = yield* changeToken
       while (true) {
         yield* Effect.sleep(pollIntervalMs)
         const next = yield* changeToken
         if (next !== token) {
           token = next
+          yield* refreshStored
           wakeups.notifyAll()
         }
       }
@@ -377,6 +395,29 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
     })
 
+  /**
+   * A definition as it would be stored: valid options, and settings that agree with the stored
+   * ones unless it says `redefine: true`.
+   */
+  const checkedDefinition = (name: string, topicOptions: TopicOptions | undefined) =>
+    Effect.gen(function*() {
+      const topic = yield* Effect.try({
+        try: () => makeTopic(name, topicOptions),
+        catch: (e) => (e instanceof TopicError ? e : new TopicError({ topic: String(name), detail: String(e) }))
+      })
+      const stored = (yield* store.runtime.topics).find((t) => t.name === name)
+      if (stored !== undefined && topicOptions?.redefine !== true) {
+        const changes = definitionChanges(stored.config, topicConfig(topic))
+        if (changes.length > 0) {
+          return yield* new TopicError({
+            topic: name,
+            detail: `its stored settings differ (${changes.join("; ")}): define it as stored, or say redefine: true to replace them`
+          })
+        }
+      }
+      return topic
+    })
+
   /** Events deleted per purge transaction. */
   const purgeBatch = 1000
 
@@ -413,14 +454,31 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     sid,
     defineTopic: (name, topicOptions) =>
       Effect.gen(function*() {
-        const topic = yield* Effect.try({
-          try: () => makeTopic(name, topicOptions),
-          catch: (e) => (e instanceof TopicError ? e : new TopicError({ topic: String(name), detail: String(e) }))
-        })
+        const topic = yield* checkedDefinition(name, topicOptions)
         yield* store.runtime.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
         topics.set(name, topic)
+        storedTopics.delete(name)
         return topic
       }),
+    dryRun: (plan) =>
+      Effect.withFiber<void, TopicError | PublishError | StoreError>((fiber) =>
+        Effect.gen(function*() {
+          yield* refreshStored
+          const planned = new Map<string, Topic>()
+          for (const t of plan.topics ?? []) planned.set(t.name, yield* checkedDefinition(t.name, t.options))
+          // Prepared as a publish would be, under the planned topics, with a stamp that takes
+          // nothing from the fiber's Random (a dry run must not change the ids a real run gets).
+          const stamp = { id: () => "dry-run", ts: fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(), sid }
+          const items = plan.publishes ?? []
+          for (let i = 0; i < items.length; i++) {
+            const { payload, topic, ...rest } = items[i]!
+            const p = prepare(topic, payload, rest, planned.get(topic) ?? topicOf(topic), limits, stamp)
+            if (p instanceof PublishError) {
+              return yield* new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i })
+            }
+          }
+        })
+      ),
     topic: (name) => topics.get(name),
     publish,
     publishAll,

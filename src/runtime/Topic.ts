@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import type * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import { compileSchema, describeSchema, type PayloadSchema, sameSchema, schemaOfEffect, type StoredSchema } from "../options/payloadSchema.ts"
 import { check, problemText } from "../options/spec.ts"
 import { defaultDeleteRetentionMs, storedTopic, topicOptionsProblem, topicSpec } from "../options/topic.ts"
 import type { Json } from "../store/records.ts"
@@ -43,10 +44,17 @@ export interface Retention {
 }
 
 export interface TopicOptions {
-  /** Every payload must decode with this schema. */
+  /**
+   * Every payload must decode with this schema. Its description (through its JSON Schema; see
+   * `payloadSchema.ts`) is stored, so other processes check what it can say.
+   */
   readonly schema?: Schema.ConstraintDecoder<unknown> | undefined
-  /** Every payload must pass this check (a problem description, or undefined when it is fine). */
+  /** Every payload must pass this check (a problem description, or undefined when it is fine); this process only. */
   readonly validate?: ((payload: unknown) => string | undefined) | undefined
+  /** A declarative payload schema, stored with the topic and checked by every process publishing to it. */
+  readonly payloadSchema?: PayloadSchema | undefined
+  /** Replace stored settings that differ from this definition (otherwise such a definition is refused). */
+  readonly redefine?: boolean | undefined
   readonly retention?: Retention | undefined
   /** Keep only the latest event per key (a key is then required on publish). */
   readonly compaction?: boolean | undefined
@@ -92,6 +100,7 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
   const optionProblem = !checked.ok ? checked.problem : across?.problem
   if (optionProblem !== undefined) throw new TopicError({ topic: name, detail: problemText(optionProblem), problem: optionProblem })
   const decode = options.schema === undefined ? undefined : SchemaParser.decodeUnknownExit(options.schema)
+  const declared = options.payloadSchema === undefined ? undefined : compileSchema(options.payloadSchema)
   const format = SchemaIssue.makeFormatterDefault()
   const partitions = options.partitions
   const keyField = options.keyField
@@ -104,7 +113,7 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
       return v === null || v === undefined || typeof v === "object" ? undefined : String(v)
     },
     checkPayload: (payload) => {
-      const invalid = options.validate?.(payload)
+      const invalid = options.validate?.(payload) ?? declared?.(payload)
       if (invalid !== undefined) return `payload does not match the topic's schema: ${invalid}`
       if (decode === undefined) return undefined
       const exit = decode(payload, { errors: "all" })
@@ -132,21 +141,59 @@ export const topicConfig = (topic: Topic): Json => {
   if (o.deleteRetentionMs !== undefined) config.deleteRetentionMs = o.deleteRetentionMs
   if (o.keyField !== undefined) config.keyField = o.keyField
   if (o.partitions !== undefined) config.partitions = o.partitions
-  if (o.schema !== undefined || o.validate !== undefined) config.schema = true
+  const schema = storedSchemaOfOptions(o)
+  if (schema !== undefined) config.schema = schema as Json
   if (o.description !== undefined) config.description = o.description
   return config
 }
 
+/** What a topic's options store about its schema: the declared one, the description of an Effect Schema, or opaque (a function). */
+const storedSchemaOfOptions = (o: TopicOptions): StoredSchema | undefined =>
+  o.payloadSchema ?? (o.schema !== undefined ? schemaOfEffect(o.schema as unknown as Parameters<typeof schemaOfEffect>[0]) : o.validate !== undefined ? "opaque" : undefined)
+
 /**
  * The settings of a stored topic that every publisher obeys (compaction's key rule, key field,
- * partitions), from its stored config; a schema is not stored, so it is not among them. Unknown or
- * invalid values are left out.
+ * partitions, the payload schema unless it is opaque), from its stored config. Unknown or invalid
+ * values are left out.
  */
 export const publishOptionsOfConfig = (config: Json): TopicOptions => {
   const stored = storedTopic(config)
   return {
     ...(stored.compaction ? { compaction: true } : {}),
     ...(stored.keyField !== undefined ? { keyField: stored.keyField } : {}),
-    ...(stored.partitions !== undefined ? { partitions: stored.partitions } : {})
+    ...(stored.partitions !== undefined ? { partitions: stored.partitions } : {}),
+    ...(stored.schema !== undefined && stored.schema !== "opaque" ? { payloadSchema: stored.schema } : {})
   }
+}
+
+/**
+ * How a definition differs from the stored settings of its topic, one line per setting
+ * (`retention.maxCount: stored 100, defined 50`); empty when they agree. A schema stored by a
+ * version that did not describe schemas agrees with any.
+ */
+export const definitionChanges = (stored: Json, defined: Json): ReadonlyArray<string> => {
+  const a = storedTopic(stored)
+  const b = storedTopic(defined)
+  const show = (v: unknown) => (v === undefined ? "none" : typeof v === "string" ? JSON.stringify(v) : String(v))
+  const changes: Array<string> = []
+  const compare = (name: string, x: unknown, y: unknown) => {
+    if (x !== y) changes.push(`${name}: stored ${show(x)}, defined ${show(y)}`)
+  }
+  compare("compaction", a.compaction, b.compaction)
+  compare("deleteRetentionMs", a.deleteRetentionMs, b.deleteRetentionMs)
+  compare("keyField", a.keyField, b.keyField)
+  compare("partitions", a.partitions, b.partitions)
+  compare("retention.maxAgeMs", a.retention?.maxAgeMs, b.retention?.maxAgeMs)
+  compare("retention.maxCount", a.retention?.maxCount, b.retention?.maxCount)
+  compare("retention.retainUntilConsumed", a.retention?.retainUntilConsumed, b.retention?.retainUntilConsumed)
+  compare("description", a.description, b.description)
+  const legacy = typeof stored === "object" && stored !== null && !Array.isArray(stored) && (stored as Record<string, Json>)["schema"] === true
+  if (!legacy) {
+    const x = a.schema
+    const y = b.schema
+    if (x === undefined || y === undefined ? x !== y : !sameSchema(x, y)) {
+      changes.push(`schema: stored ${x === undefined ? "none" : describeSchema(x)}, defined ${y === undefined ? "none" : describeSchema(y)}`)
+    }
+  }
+  return changes
 }

@@ -1,0 +1,113 @@
+/**
+ * Topic definitions every process obeys (issue 11, items 4 and 5): a payload schema is stored with
+ * the topic and checked by every publisher; a definition that differs from the stored settings is
+ * refused with the differences unless it says `redefine`; a program whose start is refused writes
+ * nothing.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Schema } from "effect"
+import { Bus } from "../../src/facade/Bus.ts"
+import { loadProgram } from "../../src/program/load.ts"
+import { startProgram } from "../../src/program/start.ts"
+import type { BusShape } from "../../src/runtime/Bus.ts"
+import { Inspect } from "../../src/runtime/Inspect.ts"
+import { storeFactories } from "../helpers/stores.ts"
+
+const failure = <A, E>(exit: Exit.Exit<A, E>) => (Exit.isFailure(exit) ? String(exit.cause) : "succeeded")
+
+describe.each(storeFactories)("topic definitions across processes ($name)", (factory) => {
+  /** Runs `f` with two buses on one database, as two processes would have. */
+  const twoProcesses = <A, E>(f: (a: BusShape, b: BusShape) => Effect.Effect<A, E, Inspect>) =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      const open = <X, Y, R>(g: (bus: BusShape) => Effect.Effect<X, Y, R>) =>
+        Effect.flatMap(Effect.service(Bus), g).pipe(Effect.provide(Bus.open(location, { maintenance: false }), { local: true }))
+      return yield* open((a) => open((b) => f(a, b).pipe(Effect.provide(Inspect.layer))))
+    })
+
+  it.live("a declared schema is stored and checked by a process that did not define the topic; optional fields accept nil", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      const onBus = <X, Y>(g: (bus: BusShape) => Effect.Effect<X, Y, Inspect>) =>
+        Effect.flatMap(Effect.service(Bus), g).pipe(Effect.provide(Inspect.layer), Effect.provide(Bus.open(location, { maintenance: false }), { local: true }))
+      yield* onBus((a) => a.defineTopic("orders", { payloadSchema: { id: "int", "note?": "string", lines: [{ sku: "string" }] } }))
+      yield* onBus((c) =>
+        Effect.gen(function*() {
+          const stored = (yield* (yield* Inspect).topics).find((t) => t.name === "orders")
+          assert.deepStrictEqual(stored?.settings.schema, { id: "int", "note?": "string", lines: [{ sku: "string" }] })
+          assert.match(failure(yield* Effect.exit(c.publish("orders", { id: 1.5, lines: [] }))), /payload does not match the topic's schema: id must be an integer, got number/)
+          assert.match(failure(yield* Effect.exit(c.publish("orders", { id: 1, lines: [{ sku: 7 }] }))), /lines\[0\]\.sku must be a string, got number/)
+          assert.match(failure(yield* Effect.exit(c.publish("orders", { id: null, lines: [] }))), /id must not be nil/)
+          yield* c.publish("orders", { id: 1, note: null, lines: [{ sku: "a" }] })
+          yield* c.publish("orders", { id: 2, lines: [] })
+          assert.strictEqual((yield* c.read("orders", 0, 10)).length, 2, "the refused publishes wrote nothing")
+        }))
+    }))
+
+  it.live("an Effect Schema is stored as its description, or as opaque when it says nothing describable", () =>
+    twoProcesses((a) =>
+      Effect.gen(function*() {
+        yield* a.defineTopic("users", { schema: Schema.Struct({ id: Schema.Int, name: Schema.String, email: Schema.optional(Schema.String) }) })
+        yield* a.defineTopic("blobs", { schema: Schema.Union([Schema.String, Schema.Number]) })
+        yield* a.defineTopic("checked", { validate: (p) => (p === 1 ? undefined : "must be 1") })
+        const byName = new Map((yield* (yield* Inspect).topics).map((t) => [t.name, t.settings.schema]))
+        assert.deepStrictEqual(byName.get("users"), { id: "int", name: "string", "email?": "string" })
+        assert.strictEqual(byName.get("blobs"), "opaque")
+        assert.strictEqual(byName.get("checked"), "opaque")
+      })))
+
+  it.live("every publisher checks the stored schema: a second bus opened on the database refuses what the definer refuses", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      const onBus = <X, Y>(g: (bus: BusShape) => Effect.Effect<X, Y>) =>
+        Effect.flatMap(Effect.service(Bus), g).pipe(Effect.provide(Bus.open(location, { maintenance: false }), { local: true }))
+      yield* onBus((a) => a.defineTopic("orders", { payloadSchema: { id: "int" } }))
+      yield* onBus((b) =>
+        Effect.gen(function*() {
+          assert.match(failure(yield* Effect.exit(b.publish("orders", { id: "x" }))), /id must be an integer, got string/)
+          assert.match(failure(yield* Effect.exit(b.publishAll([{ topic: "orders", payload: { id: 1 } }, { topic: "orders", payload: {} }]))), /item 1 of 2: .*id is missing/)
+          assert.deepStrictEqual(yield* b.read("orders", 0, 10), [])
+        }))
+    }))
+
+  it.live("a bus that was already open learns a definition made elsewhere within its poll interval", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        yield* b.publish("orders", { id: "before" })
+        yield* a.defineTopic("orders", { payloadSchema: { id: "int" } })
+        yield* Effect.sleep(200)
+        assert.match(failure(yield* Effect.exit(b.publish("orders", { id: "after" }))), /id must be an integer, got string/)
+      })))
+
+  it.live("a definition that differs from the stored settings is refused with the differences, unless it says redefine", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        yield* a.defineTopic("jobs", { retention: { maxCount: 100 }, payloadSchema: { id: "int" } })
+        yield* b.defineTopic("jobs", { retention: { maxCount: 100 }, payloadSchema: { id: "int" } })
+        const refused = yield* Effect.exit(b.defineTopic("jobs", { retention: { maxCount: 50 }, compaction: true, keyField: "id", payloadSchema: { id: "string" } }))
+        assert.match(failure(refused), /cannot define topic "jobs": its stored settings differ \(compaction: stored false, defined true; keyField: stored none, defined "id"; retention.maxCount: stored 100, defined 50; schema: stored \{id: int\}, defined \{id: string\}\): define it as stored, or say redefine: true to replace them/)
+        const inspect = yield* Inspect
+        assert.strictEqual((yield* inspect.topics).find((t) => t.name === "jobs")?.settings.retention?.maxCount, 100, "nothing changed")
+        yield* b.defineTopic("jobs", { retention: { maxCount: 50 }, redefine: true })
+        const after = (yield* inspect.topics).find((t) => t.name === "jobs")!.settings
+        assert.deepStrictEqual([after.retention?.maxCount, after.schema], [50, undefined])
+      })))
+
+  it.live("a program whose start is refused after loading writes nothing: no topic settings, no cursor, no event", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        // Another process made "orders" compacted: a publish needs a key.
+        yield* a.defineTopic("orders", { compaction: true })
+        const program = yield* loadProgram([{
+          file: "p.sib",
+          text: `(define-topic "audit" {:retention {:maxCount 10}})\n(subscribe! "audit" "auditor" (fn [e] nil) :from "earliest")\n(publish! "orders" {:id 1})\n`
+        }])
+        const exit = yield* Effect.exit(Effect.scoped(startProgram(program, b)))
+        assert.match(failure(exit), /orders/)
+        const inspect = yield* Inspect
+        assert.deepStrictEqual((yield* inspect.topics).map((t) => t.name), ["orders"])
+        assert.deepStrictEqual(yield* inspect.groups, [])
+        assert.deepStrictEqual(b.groups(), [])
+        assert.deepStrictEqual(yield* b.read("orders", 0, 10), [])
+      })))
+})
