@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { safeText } from "../diagnostics/terminal.ts"
+import { describeSchema, type StoredSchema } from "../options/payloadSchema.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
@@ -38,6 +39,8 @@ interface TopicRow {
   readonly compaction: boolean
   readonly keyField: string | null
   readonly description: string | null
+  /** The stored payload schema (`payloadSchema.ts`), "opaque" when it could not be described, or null. */
+  readonly schema: StoredSchema | null
 }
 
 const retentionText = (o: TopicRow["retention"]): string => {
@@ -48,6 +51,30 @@ const retentionText = (o: TopicRow["retention"]): string => {
   if (parts.length > 0 && o.retainUntilConsumed === false) parts.push("even if unconsumed")
   return parts.length === 0 ? "-" : parts.join(", ")
 }
+
+const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
+
+const forceFlag = Flag.Boolean("force").pipe(Flag.withDescription("even though a live process consumes it (its consumer then starts over)"), Flag.withDefault(false))
+
+const removal = (operation: "purge" | "delete") =>
+  Command.make(operation, { topic: Argument.String("topic"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, json, topic }) {
+    const removed = yield* withBus("write", (bus) =>
+      (operation === "purge" ? bus.purgeTopic(topic, { force }) : bus.deleteTopic(topic, { force })).pipe(
+        Effect.catchTag("TopicError", (e) => failWith(e.message, 1))
+      ))
+    const one = removed.groups.length === 1
+    const groups = removed.groups.length === 0
+      ? ""
+      : `; ${one ? "group" : "groups"} ${removed.groups.join(", ")} ${operation === "purge" ? "moved to its head" : one ? "no longer consumes it" : "no longer consume it"}`
+    yield* out(json
+      ? JSON.stringify(removed)
+      : safeText(`${operation === "purge" ? "purged" : "deleted"} topic ${topic}: ${plural(removed.events, "event")} deleted${operation === "delete" ? ", its settings forgotten" : ""}${groups}`))
+  })).pipe(Command.withDescription(operation === "purge"
+    ? "Delete every event of a topic (its settings stay; its groups' cursors move to its head, their retries and dead letters on it go)"
+    : "Delete a topic: its events, stored settings, and every group's cursor, retries and dead letters on it"))
+
+const purgeTopic = removal("purge")
+const deleteTopic = removal("delete")
 
 export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(function*({ json }) {
   yield* withInspect((inspect) =>
@@ -68,7 +95,8 @@ export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(funct
           },
           compaction: c.compaction,
           keyField: c.keyField ?? null,
-          description: c.description ?? null
+          description: c.description ?? null,
+          schema: c.schema ?? null
         }
       })
       yield* print(json, rows, (r) => r, () =>
@@ -79,10 +107,14 @@ export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(funct
           { header: "LAST", cell: (r) => cellOf(r.lastSeq), right: true },
           { header: "LAST PUBLISHED", cell: (r) => isoTime(r.lastPublishedAt) },
           { header: "RETENTION", cell: (r) => retentionText(r.retention) },
-          { header: "COMPACTION", cell: (r) => (r.compaction ? `yes${r.keyField === null ? "" : ` (key ${r.keyField})`}` : "no") }
+          { header: "COMPACTION", cell: (r) => (r.compaction ? `yes${r.keyField === null ? "" : ` (key ${r.keyField})`}` : "no") },
+          { header: "SCHEMA", cell: (r) => (r.schema === null ? "-" : r.schema === "opaque" ? "opaque (checked by its definer only)" : safeText(cut(describeSchema(r.schema), 60))) }
         ], useColor(process.stdout)), "no topics yet")
     }))
-})).pipe(Command.withDescription("List topics: event count, first and last seq, last publish time, retention and compaction"))
+})).pipe(
+  Command.withDescription("List topics: event count, first and last seq, last publish time, retention, compaction and payload schema; topics purge and topics delete remove them"),
+  Command.withSubcommands([purgeTopic, deleteTopic])
+)
 
 // ---- groups -------------------------------------------------------------------------------------
 
@@ -100,6 +132,13 @@ interface GroupRow {
   readonly owner: { readonly pid: number | null; readonly host: string | null } | null
   readonly leaseExpiresAt: number | null
 }
+
+const deleteGroup = Command.make("delete", { group: Argument.String("group"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, group, json }) {
+  const deleted = yield* withBus("write", (bus) => bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message, 1))))
+  yield* out(json
+    ? JSON.stringify({ group, ...deleted })
+    : safeText(`deleted group ${group}: ${plural(deleted.cursors, "cursor")}, ${plural(deleted.deliveries, "retry record")}, ${plural(deleted.deadLetters, "dead letter")}`))
+})).pipe(Command.withDescription("Delete a consumer group: its cursors, retries, dead letters and lease (an abandoned group holds retention and compaction back)"))
 
 export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(function*({ json }) {
   yield* withInspect((inspect) =>
@@ -131,7 +170,10 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           { header: "CONSUMER", cell: (r) => (r.owner === null ? "-" : `pid ${r.owner.pid ?? "?"} on ${r.owner.host ?? "?"}`) }
         ], useColor(process.stdout)), "no consumer groups yet")
     }))
-})).pipe(Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, skipped by retention, consumer"))
+})).pipe(
+  Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, skipped by retention, consumer; groups delete removes one"),
+  Command.withSubcommands([deleteGroup])
+)
 
 // ---- dlq ----------------------------------------------------------------------------------------
 

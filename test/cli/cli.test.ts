@@ -250,7 +250,7 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
 
     const topics = jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout)
     expect(topics.map((t) => [t["topic"], t["events"]])).toEqual([["invoices", 2], ["orders", 3]])
-    expect(Object.keys(topics[0]!).sort()).toEqual(["compaction", "description", "events", "firstSeq", "keyField", "lastPublishedAt", "lastSeq", "retention", "topic"])
+    expect(Object.keys(topics[0]!).sort()).toEqual(["compaction", "description", "events", "firstSeq", "keyField", "lastPublishedAt", "lastSeq", "retention", "schema", "topic"])
     const human = await sib(["groups"], { cwd: dir })
     expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +IN FLIGHT +RETRYING +DEAD +SKIPPED +CONSUMER$/)
     expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0 +0 +1 +0 +-`))
@@ -311,7 +311,7 @@ describe("sib dlq requeue, dlq drop and replay: a sentence, or the JSON contract
     run.child.kill("SIGTERM")
     expect(await run.exited).toBe(0)
     expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout)).toEqual([{
-      topic: "quiet", events: 0, firstSeq: null, lastSeq: null, lastPublishedAt: null, retention: null, compaction: false, keyField: null, description: null
+      topic: "quiet", events: 0, firstSeq: null, lastSeq: null, lastPublishedAt: null, retention: null, compaction: false, keyField: null, description: null, schema: null
     }])
   }, 30_000)
 })

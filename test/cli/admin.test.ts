@@ -1,0 +1,89 @@
+/**
+ * Deleting groups and topics from the command line, and topics' stored schemas (issue 11, items
+ * 4 and 6): the real `sib` binary on databases prepared through the Effect API.
+ */
+import { Effect } from "effect"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { rmSync } from "node:fs"
+import { Bus } from "../../src/facade/Bus.ts"
+import type { BusShape } from "../../src/runtime/Bus.ts"
+import { sib } from "../helpers/sib.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const jsonLines = (text: string) => text.trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>)
+
+const dirs: Array<string> = []
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+/** A directory whose sib.db was prepared by `setup`. */
+const prepared = async (setup: (bus: BusShape) => Effect.Effect<unknown, unknown>) => {
+  const dir = makeTmpDir()
+  dirs.push(dir)
+  await Effect.runPromise(Effect.scoped(Effect.flatMap(Effect.service(Bus), setup).pipe(
+    Effect.provide(Bus.open(join(dir, "sib.db"), { maintenance: false }))
+  )))
+  return dir
+}
+
+/** A group "g" that consumed every event of "t" and stopped. */
+const consumedOnce = (bus: BusShape) =>
+  Effect.gen(function*() {
+    yield* bus.publishAll([1, 2, 3].map((payload) => ({ topic: "t", payload })))
+    let seen = 0
+    const sub = yield* bus.subscribe("t", "g", () => Effect.sync(() => void seen++), { from: "earliest" })
+    while (seen < 3) yield* Effect.sleep(1)
+    yield* sub.unsubscribe
+  })
+
+describe("sib groups delete, sib topics purge|delete", () => {
+  it("deletes a group; a second delete is an error naming it; --json is the contract", async () => {
+    const dir = await prepared(consumedOnce)
+    const r = await sib(["groups", "delete", "g"], { cwd: dir })
+    expect([r.code, r.stdout.trim()]).toEqual([0, "deleted group g: 1 cursor, 0 retry records, 0 dead letters"])
+    expect((await sib(["groups", "--json"], { cwd: dir })).stdout).toBe("")
+    const again = await sib(["groups", "delete", "g", "--json"], { cwd: dir })
+    expect([again.code, again.stderr.trim()]).toEqual([1, `sib: group "g": cannot delete it: there is no group of that name`])
+  })
+
+  it("purges a topic's events (the group moves to its head) and deletes a topic with its settings", async () => {
+    const dir = await prepared((bus) => Effect.andThen(bus.defineTopic("t", { retention: { maxCount: 10 } }), consumedOnce(bus)))
+    const purged = await sib(["topics", "purge", "t", "--json"], { cwd: dir })
+    expect(purged.code).toBe(0)
+    expect(JSON.parse(purged.stdout)).toEqual({ topic: "t", events: 3, groups: ["g"] })
+    const topics = jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout)
+    expect(topics.map((t) => [t["topic"], t["events"], t["retention"]])).toEqual([["t", 0, { maxCount: 10 }]])
+    const groups = jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)
+    expect(groups.map((g) => [g["group"], g["lag"]])).toEqual([["g", 0]])
+
+    const deleted = await sib(["topics", "delete", "t"], { cwd: dir })
+    expect([deleted.code, deleted.stdout.trim()]).toEqual([0, "deleted topic t: 0 events deleted, its settings forgotten; group g no longer consumes it"])
+    expect((await sib(["topics"], { cwd: dir })).stdout.trim()).toBe("no topics yet")
+    expect((await sib(["groups"], { cwd: dir })).stdout.trim()).toBe("no consumer groups yet")
+    const unknown = await sib(["topics", "delete", "nope"], { cwd: dir })
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, `sib: cannot delete topic "nope": there is no topic of that name (see sib topics)`])
+  })
+})
+
+describe("stored schemas", () => {
+  it("sib topics shows the schema; sib publish checks it although sib never defined the topic", async () => {
+    const dir = await prepared((bus) => Effect.andThen(
+      bus.defineTopic("orders", { payloadSchema: { id: "int", "note?": "string" } }),
+      bus.defineTopic("free", { validate: () => undefined })
+    ))
+    const human = (await sib(["topics"], { cwd: dir })).stdout.split("\n")
+    expect(human[0]).toMatch(/ SCHEMA$/)
+    expect(human.find((l) => l.startsWith("orders"))).toMatch(/\{id: int, note\?: string\}$/)
+    expect(human.find((l) => l.startsWith("free"))).toMatch(/opaque \(checked by its definer only\)$/)
+    const json = jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout)
+    expect(json.map((t) => [t["topic"], t["schema"]])).toEqual([["free", "opaque"], ["orders", { id: "int", "note?": "string" }]])
+
+    const refused = await sib(["publish", "orders", "{\"id\":\"seven\"}"], { cwd: dir })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toMatch(/payload does not match the topic's schema: id must be an integer, got string/)
+    expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).find((t) => t["topic"] === "orders")?.["events"]).toBe(0)
+    expect((await sib(["publish", "orders", "{\"id\":7,\"note\":null}"], { cwd: dir })).code).toBe(0)
+  })
+})
