@@ -15,7 +15,7 @@ import { Command, Flag } from "effect/cli"
 import { watch, type FSWatcher } from "node:fs"
 import { loadProgram } from "../program/load.ts"
 import type { Program } from "../program/Program.ts"
-import { startProgram } from "../program/start.ts"
+import { startProgram, type TimerState } from "../program/start.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
 import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { parseDuration } from "../options/spec.ts"
@@ -30,6 +30,8 @@ export { parseDuration }
 
 interface Version {
   readonly program: Program
+  /** Where each of its timers stands (firing here, or standing by for another process). */
+  readonly timers: () => ReadonlyArray<TimerState>
   readonly stop: Effect.Effect<void>
 }
 
@@ -45,7 +47,7 @@ const startVersion = (program: Program, bus: BusShape, drainTimeoutMs: number, i
       return yield* Effect.failCause(started.cause)
     }
     const running = started.value
-    return { program, stop: Effect.andThen(running.stop, Scope.close(scope, Exit.void)) } satisfies Version
+    return { program, timers: running.timers, stop: Effect.andThen(running.stop, Scope.close(scope, Exit.void)) } satisfies Version
   })
 
 const describe = (p: Program) =>
@@ -109,7 +111,7 @@ export const run = Command.make(
 
       if (watching) yield* watchFiles(() => current.program.files, (file) => Queue.offerUnsafe(reloads, `${file} changed`))
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
-      if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current.program, mode)
+      if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current, mode)
       return yield* Effect.never
     }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "write"))))
   })

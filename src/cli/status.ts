@@ -7,6 +7,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { Program } from "../program/Program.ts"
+import type { TimerState } from "../program/start.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import type { InspectShape } from "../runtime/Inspect.ts"
@@ -86,8 +87,15 @@ export const liveLine = {
 
 const topicsOf = (p: Program) => [...new Set([...p.topics.map((t) => t.name), ...p.subscriptions.flatMap((s) => s.topics)])]
 
-export const startStatus = (bus: BusShape, inspect: InspectShape, program: () => Program, mode: StatusMode) =>
+/** What the status line reports on: the running version's program and where its timers stand. */
+export interface StatusSource {
+  readonly program: Program
+  readonly timers: () => ReadonlyArray<TimerState>
+}
+
+export const startStatus = (bus: BusShape, inspect: InspectShape, source: () => StatusSource, mode: StatusMode) =>
   Effect.gen(function*() {
+    const program = () => source().program
     const headAtStart = new Map<string, number>()
     const floorAtStart = new Map<string, number>()
     const positions = () =>
@@ -121,7 +129,15 @@ export const startStatus = (bus: BusShape, inspect: InspectShape, program: () =>
       }
       for (const s of p.subscriptions) if (!lag.has(s.group)) lag.set(s.group, 0)
       const lags = [...lag].map(([group, n]) => `${group} ${n}`).join(", ")
-      return safeText(`published ${published}  handled ${handled}  lag ${lags.length > 0 ? lags : "-"}  dead letters ${dead}`)
+      // Groups this process does not consume (another process holds them) and timers that fire
+      // elsewhere: this process is their standby.
+      const waiting = p.subscriptions.map((s) => s.group).filter((g) => bus.standingBy(g))
+      const timers = source().timers().filter((t) => t === "standby").length
+      const standby = [...new Set(waiting)].concat(timers === 0 ? [] : [`${timers} timer${timers === 1 ? "" : "s"}`])
+      return safeText(
+        `published ${published}  handled ${handled}  lag ${lags.length > 0 ? lags : "-"}  dead letters ${dead}` +
+          (standby.length === 0 ? "" : `  standing by: ${standby.join(", ")}`)
+      )
     })
 
     let last = ""

@@ -123,6 +123,8 @@ export interface BusShape {
   readonly groups: () => ReadonlyArray<string>
   /** What a group running in this process is doing now (undefined if it is not consuming here). */
   readonly groupStats: (group: string) => GroupStats | undefined
+  /** Whether a group subscribed here stands by: another live process consumes it. */
+  readonly standingBy: (group: string) => boolean
   /**
    * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
    * tombstones at or below the slowest group's cursor, in short transactions.
@@ -534,6 +536,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     latestByKey: (topic, keys) => store.runtime.latestByKey(topic, keys),
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
+    standingBy: (group) => running.get(group)?.handle.standingBy() ?? false,
     compact: (topic) => maintenance.compact(topic),
     prune: (topic) => maintenance.prune(topic),
     deleteGroup: (group, adminOptions) =>

@@ -54,3 +54,21 @@ describe("sib run --status live", () => {
     }
   }, 30_000)
 })
+
+describe("sib run on a database another sib run consumes", () => {
+  it("the second process's status line says what it stands by for: the program's groups and timers", async () => {
+    const dir = makeTmpDir()
+    writeFileSync(join(dir, "p.sib"), `(defn h [e ctx] nil)\n(subscribe! "orders" "billing" h :from "earliest")\n(every! "1s" (fn [] (publish! "beat" {:n 1})))\n`)
+    const first = startSib(["run", "p.sib", "--status", "lines"], { cwd: dir })
+    await first.waitFor(/published \d+/)
+    expect(first.stderr()).not.toMatch(/standing by/)
+    const second = startSib(["run", "p.sib", "--status", "lines"], { cwd: dir })
+    await second.waitFor(/standing by: billing, 1 timer/, "stderr", 15_000)
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+    // The standby takes over once the first has stopped (it released the lease).
+    await second.waitFor(/published \d+[^\n]*dead letters \d+\n(?![\s\S]*standing by)/, "stderr", 15_000)
+    second.child.kill("SIGTERM")
+    expect(await second.exited).toBe(0)
+  }, 45_000)
+})

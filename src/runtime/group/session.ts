@@ -62,7 +62,8 @@ export const session = (
   refreshSignal: Signal,
   subscribed: Deferred.Deferred<void>,
   instance: string,
-  expose: (control: SessionControl) => void
+  expose: (control: SessionControl) => void,
+  standingBy: (waiting: boolean) => void
 ): Effect.Effect<void, SessionError> =>
   Effect.scoped(Effect.gen(function*() {
     const { group, topics } = config
@@ -75,7 +76,10 @@ export const session = (
 
     // ---- 1. claim -------------------------------------------------------------------------------
     const claimed = yield* Effect.raceFirst(
-      claimLease(groupLease(config), deps, Deferred.succeed(subscribed, undefined)).pipe(Effect.map(Option.some)),
+      claimLease(groupLease(config), deps, Effect.andThen(Effect.sync(() => standingBy(true)), Deferred.succeed(subscribed, undefined))).pipe(
+        Effect.map(Option.some),
+        Effect.ensuring(Effect.sync(() => standingBy(false)))
+      ),
       Deferred.await(stopRequested).pipe(Effect.as(Option.none<string | null>()))
     )
     if (Option.isNone(claimed)) return phase.done()

@@ -46,6 +46,7 @@ export const startGroup = Effect.fnUntraced(function*(
    * returns only then, so `from: "latest"` means "after the subscribe call". */
   const ready = yield* Deferred.make<void>()
   let current: SessionControl | undefined
+  let waiting = false
   const refreshSignal = new Signal()
 
   const supervise = Effect.gen(function*() {
@@ -54,6 +55,8 @@ export const startGroup = Effect.fnUntraced(function*(
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, ready, id, (c) => {
         current = c
+      }, (w) => {
+        waiting = w
       }))
       current = undefined
       yield* Deferred.succeed(ready, undefined)
@@ -92,7 +95,8 @@ export const startGroup = Effect.fnUntraced(function*(
     nack: (eventId, delayMs) =>
       Effect.suspend(() => current === undefined ? notRunning(eventId) : current.decide(eventId, { _tag: "nack", delayMs }, undefined)),
     deadLettersChanged: Effect.sync(() => refreshSignal.raise()),
-    stats: () => current?.stats()
+    stats: () => current?.stats(),
+    standingBy: () => waiting
   }
   return handle
 })

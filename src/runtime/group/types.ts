@@ -99,6 +99,8 @@ export interface GroupHandle {
   readonly deadLettersChanged: Effect.Effect<void>
   /** Undefined while the group is not consuming (standing by, restarting, stopped). */
   readonly stats: () => GroupStats | undefined
+  /** Whether it waits for another process that holds the group's lease. */
+  readonly standingBy: () => boolean
 }
 
 /**
