@@ -8,6 +8,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { safeText } from "../diagnostics/terminal.ts"
 import { parseStartFrom } from "../runtime/options.ts"
+import type { PublishError } from "../runtime/errors.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
 import { fromForms, placeFrom, requireTopic } from "./from.ts"
@@ -33,7 +34,22 @@ const readStdin = Effect.tryPromise({
   catch: (e) => `cannot read stdin: ${String(e)}`
 })
 
-const batchSize = 1000
+/** The fields of a `tail --json` record that a record read back with `--records` keeps. */
+const recordFields = new Set(["payload", "key", "headers", "id", "tags", "causedBy"])
+/** Fields a stored record has that a new publish assigns again. */
+const assignedFields = new Set(["seq", "ts", "topic", "sid", "partition"])
+
+/** One line of a `--records` file as a publish: the record's payload and options. */
+const recordItem = (topic: string, record: unknown, options: { key?: string; headers?: Record<string, string> }): PublishItem | string => {
+  if (typeof record !== "object" || record === null || Array.isArray(record)) return "a record is a JSON object with payload (as sib tail --json prints)"
+  const r = record as Record<string, unknown>
+  if (!Object.hasOwn(r, "payload")) return "a record needs payload"
+  const unknown = Object.keys(r).filter((k) => !recordFields.has(k) && !assignedFields.has(k))
+  if (unknown.length > 0) return `a record has payload, key, headers, id, tags and causedBy (seq, ts, topic, sid and partition are assigned again), not ${unknown.map((k) => JSON.stringify(k)).join(", ")}`
+  const kept: Record<string, unknown> = {}
+  for (const k of ["key", "headers", "id", "tags", "causedBy"]) if (r[k] !== undefined) kept[k] = r[k]
+  return { topic, payload: r["payload"], ...options, ...kept } as PublishItem
+}
 
 export const publish = Command.make(
   "publish",
@@ -42,49 +58,68 @@ export const publish = Command.make(
     payload: Argument.String("json").pipe(Argument.withDescription("the payload as JSON (default: read from stdin)"), Argument.optional),
     key: Flag.String("key").pipe(Flag.withDescription("the event's key (ordering and compaction)"), Flag.optional),
     header: Flag.KeyValuePair("header").pipe(Flag.withDescription("a header, k=v (repeatable)"), Flag.optional),
-    file: Flag.String("file").pipe(Flag.withDescription("publish every line of this JSON-lines file (one payload per line)"), Flag.optional)
+    file: Flag.String("file").pipe(
+      Flag.withDescription("publish every line of this JSON-lines file (- reads stdin): all of them in one transaction, or none"),
+      Flag.optional
+    ),
+    records: Flag.Boolean("records").pipe(
+      Flag.withDescription("with --file: each line is a record as sib tail --json prints it (payload, and key, headers, id, tags, causedBy kept)"),
+      Flag.withDefault(false)
+    ),
+    quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("print no stored records, only a count on stderr"), Flag.withDefault(false))
   },
-  Effect.fn(function*({ file, header, key, payload, topic }) {
+  Effect.fn(function*({ file, header, key, payload, quiet, records, topic }) {
     const options = {
       ...(Option.isSome(key) ? { key: key.value } : {}),
       ...(Option.isSome(header) ? { headers: header.value } : {})
     }
+    if (records && Option.isNone(file)) return yield* failWith("--records reads records from --file")
     if (Option.isSome(file)) {
       if (Option.isSome(payload)) return yield* failWith("give either a payload or --file, not both")
+      const name = file.value === "-" ? "stdin" : file.value
       let text: string
-      try {
-        text = readFileSync(file.value, "utf8")
-      } catch (e) {
-        return yield* failWith(`cannot read ${file.value}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e)}`)
+      if (file.value === "-") {
+        text = yield* readStdin.pipe(Effect.catch((m) => failWith(m)))
+      } else {
+        try {
+          text = readFileSync(file.value, "utf8")
+        } catch (e) {
+          return yield* failWith(`cannot read ${file.value}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e)}`)
+        }
       }
-      // Every line is parsed before anything is written: a bad line writes nothing.
+      // Every line is parsed and checked before anything is written, and all are written in one
+      // transaction: a file is published whole or not at all.
       const items: Array<{ readonly line: number; readonly item: PublishItem }> = []
       const lines = text.split("\n")
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!.trim()
         if (line.length === 0) continue
-        const parsed = yield* parseJson(line, `${file.value}:${i + 1}: the line`).pipe(Effect.catch((m) => failWith(m)))
-        items.push({ line: i + 1, item: { topic, payload: parsed, ...options } })
+        const parsed = yield* parseJson(line, `${name}:${i + 1}: the line`).pipe(Effect.catch((m) => failWith(`${m}; nothing was published`)))
+        const item = records ? recordItem(topic, parsed, options) : { topic, payload: parsed, ...options }
+        if (typeof item === "string") return yield* failWith(`${name}:${i + 1}: ${item}; nothing was published`)
+        items.push({ line: i + 1, item })
       }
-      const progress = process.stderr.isTTY === true
+      if (items.length === 0) return yield* failWith(`${name} has no lines to publish`)
       return yield* withBus("write", (bus) =>
         Effect.gen(function*() {
-          let done = 0
-          for (let start = 0; start < items.length; start += batchSize) {
-            const batch = items.slice(start, start + batchSize)
-            const events = yield* bus.publishAll(batch.map((b) => b.item)).pipe(
-              Effect.catchTag("PublishError", (e) => {
-                const at = e.item === undefined ? batch[0]! : batch[e.item]!
-                const detail = e.detail.replace(/^item \d+ of \d+: /, "")
-                const written = done > 0 ? `; the ${done} event(s) before line ${batch[0]!.line} were published` : "; nothing was published"
-                return failWith(`${file.value}:${at.line}: ${detail}${written}`)
-              })
-            )
-            for (const e of events) yield* out(eventJson(e))
-            done += events.length
-            if (progress) yield* Effect.sync(() => process.stderr.write(`\rpublished ${done}/${items.length}`))
+          const refused = (e: PublishError) => {
+            const at = items[e.item ?? 0]!
+            return failWith(`${name}:${at.line}: ${e.detail.replace(/^item \d+ of \d+: /, "")}; nothing was published`)
           }
-          if (progress) yield* err("")
+          yield* bus.dryRun({ publishes: items.map((i) => i.item) }).pipe(
+            Effect.catchTag("PublishError", refused),
+            Effect.catchTag("TopicError", (e) => failWith(e.message))
+          )
+          const events = yield* bus.publishAll(items.map((i) => i.item)).pipe(Effect.catchTag("PublishError", refused))
+          // An id names one event: a record whose id is already stored (on another topic, say)
+          // is that event, not a new one.
+          const elsewhere = events.filter((e) => e.topic !== topic)
+          if (elsewhere.length > 0) {
+            const topics = [...new Set(elsewhere.map((e) => e.topic))].join(", ")
+            yield* err(safeText(`sib: ${elsewhere.length} record${elsewhere.length === 1 ? " has the id" : "s have ids"} of events already stored on ${topics}: not published again (leave "id" out of the records to copy them)`))
+          }
+          if (quiet) yield* err(`published ${events.length} event${events.length === 1 ? "" : "s"} to ${safeText(topic)}`)
+          else for (const e of events) yield* out(eventJson(e))
         })
       )
     }
@@ -97,13 +132,15 @@ export const publish = Command.make(
     }
     const parsed = yield* parseJson(text, "the payload").pipe(Effect.catch((m) => failWith(m)))
     const event = yield* withBus("write", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(e.message))))
-    yield* out(eventJson(event))
+    if (quiet) yield* err(`published 1 event to ${safeText(topic)}`)
+    else yield* out(eventJson(event))
   })
 ).pipe(
-  Command.withDescription("Publish one event (payload as an argument or on stdin), or every line of a JSON-lines file"),
+  Command.withDescription("Publish one event (payload as an argument or on stdin), or every line of a JSON-lines file (all or none)"),
   Command.withExamples([
     { command: "sib publish heartbeat.received '{\"pid\":42,\"name\":\"stt\"}' --key 42", description: "one event; prints the stored record" },
-    { command: "sib publish orders --file orders.jsonl", description: "one event per line, in batches of 1000" }
+    { command: "sib publish orders --file orders.jsonl", description: "one event per line, in one transaction" },
+    { command: "sib tail orders --from earliest --json | sib publish orders.replay --file - --records -q", description: "copy a topic's events with their keys, headers and ids" }
   ])
 )
 
