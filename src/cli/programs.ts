@@ -1,12 +1,14 @@
 /**
- * `sib check` and `sib test`: the `.sib` files given on the command line, loaded (read, expanded,
- * compiled) without touching any database; `check` reports diagnostics, `test` runs `deftest`s.
+ * `sib check` and `sib test`: the `.sib` files given on the command line (a directory stands for
+ * the `.sib` files directly in it), loaded (read, expanded, compiled) without touching any
+ * database; `check` reports diagnostics, `test` runs `deftest`s and fails when none ran.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { Argument, Command, Flag } from "effect/cli"
-import { existsSync, statSync } from "node:fs"
+import { existsSync, readdirSync, statSync } from "node:fs"
+import { join } from "node:path"
 import { loadProgram } from "../program/load.ts"
 import type { Program } from "../program/Program.ts"
 import { renderTestReport, runTests } from "../program/testRunner.ts"
@@ -41,6 +43,30 @@ export const loadOrReport = (files: ReadonlyArray<string>): Effect.Effect<Progra
     )
   })
 
+/**
+ * The files of `sib check` and `sib test`: each file as given, and each directory as the `.sib`
+ * files directly in it (not its subfolders), in name order. A file another one requires is loaded
+ * once however it is reached. A missing path, or a directory without `.sib` files, is a usage error.
+ */
+export const expandFiles = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, CliFailure> =>
+  Effect.gen(function*() {
+    const out: Array<string> = []
+    for (const path of paths) {
+      if (!existsSync(path)) return yield* failWith(`${path}: no such file`)
+      if (!statSync(path).isDirectory()) {
+        out.push(path)
+        continue
+      }
+      const files = readdirSync(path, { withFileTypes: true })
+        .filter((e) => e.name.endsWith(".sib") && (e.isFile() || (e.isSymbolicLink() && statSync(join(path, e.name), { throwIfNoEntry: false })?.isFile() === true)))
+        .map((e) => join(path, e.name))
+        .sort()
+      if (files.length === 0) return yield* failWith(`${path} is a directory without .sib files`)
+      out.push(...files)
+    }
+    return out
+  })
+
 const summary = (error: SibError) => `${error.diagnostics.length} error${error.diagnostics.length === 1 ? "" : "s"}; nothing was started`
 
 export const check = Command.make(
@@ -52,8 +78,8 @@ export const check = Command.make(
       Flag.withDefault("text")
     )
   },
-  Effect.fn(function*({ files, format }) {
-    yield* checkFilesExist(files)
+  Effect.fn(function*({ files: paths, format }) {
+    const files = yield* expandFiles(paths)
     const exit = yield* Effect.exit(loadProgram(files))
     if (Exit.isSuccess(exit)) {
       const p = exit.value
@@ -71,9 +97,10 @@ export const check = Command.make(
     return yield* Effect.fail(new CliFailure({ message: summary(error), exitCode: 1, reported: format === "json" }))
   })
 ).pipe(
-  Command.withDescription("Read, expand and compile .sib files without starting anything (exit 1 on any error)"),
+  Command.withDescription("Read, expand and compile .sib files (a directory: its .sib files) without starting anything (exit 1 on any error)"),
   Command.withExamples([
     { command: "sib check dsl-examples/main.sib", description: "check a program and everything it requires" },
+    { command: "sib check dsl-examples", description: "check every .sib file of a folder, as one program" },
     { command: "sib check app.sib --format json", description: "diagnostics as JSON lines, for editors and CI" }
   ])
 )
@@ -82,16 +109,31 @@ export const test = Command.make(
   "test",
   {
     files: filesArgument,
-    match: Flag.String("match").pipe(Flag.withDescription("run only tests whose name contains this text"), Flag.optional)
+    match: Flag.String("match").pipe(Flag.withDescription("run only tests whose name contains this text"), Flag.optional),
+    logs: Flag.Boolean("logs").pipe(Flag.withDescription("show the log lines of passing tests too (those of failing tests are always shown)"), Flag.withDefault(false))
   },
-  Effect.fn(function*({ files, match }) {
+  Effect.fn(function*({ files: paths, match, logs }) {
+    const files = yield* expandFiles(paths)
     const program = yield* loadOrReport(files)
+    if (program.tests.length === 0) {
+      return yield* Effect.fail(new CliFailure({ message: `no tests ran: ${files.join(" ")} define${files.length === 1 ? "s" : ""} no deftest`, exitCode: 1 }))
+    }
     const filter = match._tag === "Some" ? (name: string) => name.includes(match.value) : undefined
     const report = yield* runTests(program, { filter })
-    yield* out(renderTestReport(report, { color: useColor(process.stdout) }))
+    if (report.results.length === 0) {
+      const count = program.tests.length
+      return yield* Effect.fail(new CliFailure({
+        message: `no tests ran: no test name contains ${JSON.stringify(match._tag === "Some" ? match.value : "")} (of ${count} test${count === 1 ? "" : "s"})`,
+        exitCode: 1
+      }))
+    }
+    yield* out(renderTestReport(report, { color: useColor(process.stdout), logs: logs ? "all" : "failed" }))
     if (report.failed > 0) return yield* Effect.fail(new CliFailure({ message: `${report.failed} test(s) failed`, exitCode: 1, reported: true }))
   })
 ).pipe(
-  Command.withDescription("Run the deftests of .sib files, each on a fresh in-memory bus under a test clock"),
-  Command.withExamples([{ command: "sib test dsl-examples/main.sib", description: "one line per test, then N passed, N failed" }])
+  Command.withDescription("Run the deftests of .sib files (a directory: its .sib files), each on a fresh in-memory bus under a test clock; exit 1 when a test fails or none ran"),
+  Command.withExamples([
+    { command: "sib test dsl-examples", description: "the tests of every .sib file in the folder: one line per test, then N passed, N failed" },
+    { command: "sib test app.sib --match projector --logs", description: "only tests whose name contains projector, with their log lines" }
+  ])
 )

@@ -7,7 +7,8 @@ import * as Data from "effect/Data"
 import { renderDiagnostics } from "./render.ts"
 import type { Span } from "./Span.ts"
 
-export type DiagnosticKind = "Read" | "Expand" | "Compile" | "Runtime"
+/** Where a problem was found; `Assertion` is a failed `expect` in a test (shown as "Assertion failed"). */
+export type DiagnosticKind = "Read" | "Expand" | "Compile" | "Runtime" | "Assertion"
 
 export interface Related {
   readonly message: string
@@ -23,6 +24,8 @@ export interface Diagnostic {
   readonly hints: ReadonlyArray<string>
   readonly related: ReadonlyArray<Related>
   readonly severity: "error" | "warning"
+  /** Lines shown under the source line, before the hints (an assertion's expected and actual values). */
+  readonly details?: ReadonlyArray<string> | undefined
 }
 
 export const diagnostic = (
@@ -30,7 +33,12 @@ export const diagnostic = (
   code: string,
   message: string,
   span: Span,
-  extra: { readonly hints?: ReadonlyArray<string>; readonly related?: ReadonlyArray<Related>; readonly severity?: "error" | "warning" } = {}
+  extra: {
+    readonly hints?: ReadonlyArray<string>
+    readonly related?: ReadonlyArray<Related>
+    readonly severity?: "error" | "warning"
+    readonly details?: ReadonlyArray<string>
+  } = {}
 ): Diagnostic => ({
   kind,
   code,
@@ -38,7 +46,8 @@ export const diagnostic = (
   span,
   hints: extra.hints ?? [],
   related: extra.related ?? [],
-  severity: extra.severity ?? "error"
+  severity: extra.severity ?? "error",
+  ...(extra.details !== undefined && extra.details.length > 0 ? { details: extra.details } : {})
 })
 
 /** A program (or one of its files) did not load; nothing of it was registered or started. */

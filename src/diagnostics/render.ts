@@ -1,6 +1,7 @@
 /**
- * Rendering diagnostics for people: `file:line:col: <Kind> error: message`, the source line with a
- * caret under the span, related locations, then one `* hint` line per hint. Colors only when
+ * Rendering diagnostics for people: `file:line:col: <Kind> error: message` (`Assertion failed:`
+ * for a failed expect), the source line with a caret under the span, related locations, detail
+ * lines (an assertion's expected and actual values), then one `* hint` line per hint. Colors only when
  * asked (the CLI decides: TTY and no NO_COLOR). Source lines, file names, messages and hints are
  * escaped for the terminal (`terminal.ts`); the JSON shape is not.
  */
@@ -51,14 +52,16 @@ const excerpt = (span: Span, sources: ReadonlyMap<string, string>, color: boolea
 export const renderDiagnostic = (d: Diagnostic, options: RenderOptions): string => {
   const color = options.color === true
   const where = `${safeText(d.span.file)}:${d.span.line}:${d.span.column}`
+  const label = d.kind === "Assertion" ? "Assertion failed" : `${d.kind} ${d.severity}`
   const lines = [
-    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", `${d.kind} ${d.severity}`)}: ${safeLines(d.message)}`,
+    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", label)}: ${safeLines(d.message)}`,
     ...excerpt(d.span, options.sources, color)
   ]
   for (const r of d.related) {
     lines.push(`  ${safeText(r.span.file)}:${r.span.line}:${r.span.column}: ${safeLines(r.message)}`)
     lines.push(...excerpt(r.span, options.sources, color).map((l) => `  ${l}`))
   }
+  for (const detail of d.details ?? []) lines.push(`  ${safeLines(detail)}`)
   for (const hint of d.hints) lines.push(`  * ${safeLines(hint)}`)
   return lines.join("\n")
 }

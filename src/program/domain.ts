@@ -37,6 +37,8 @@ export interface DomainServices {
   /** Inside a handler: the delivery being handled. */
   readonly delivery?: DeliveryContext
   readonly event?: Event
+  /** Where `log` lines go instead of the runtime's log (a test keeps them for its report). */
+  readonly log?: ((line: string) => void) | undefined
 }
 
 const services = (run: RunState) => run.services as DomainServices
@@ -341,12 +343,18 @@ const maxLogChars = 10_000
 
 const log = builtin({
   name: "log", group: "domain", arglists: ["[& values]"],
-  doc: "Writes the values (strings as they are, others printed) to the runtime's log, on one line of at most 10,000 characters (a longer one is cut).",
+  doc: "Writes the values (strings as they are, others printed) to the runtime's log, on one line of at most 10,000 characters (a longer one is cut). In a test the lines are kept with the test: sib test shows those of failing tests (--logs: of every test).",
   example: "(log \"stale process\" pid)",
   impl: (args, run) => {
     // A log line is bounded (a long value is cut) and paid for like any other printing.
     const line = args.map((a) => print(a, true, { meter: run.budget, maxChars: maxLogChars })).join(" ")
-    return Effect.as(Effect.log(line.length > maxLogChars ? `${line.slice(0, maxLogChars)}...` : line), null)
+    const text = line.length > maxLogChars ? `${line.slice(0, maxLogChars)}...` : line
+    const sink = services(run).log
+    if (sink !== undefined) {
+      sink(text)
+      return null
+    }
+    return Effect.as(Effect.log(text), null)
   }
 })
 

@@ -85,6 +85,7 @@ export const sibHandler = (
   program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits, extra: {
     readonly ackTimeoutMs: number
     readonly parent?: Budget | undefined
+    readonly log?: ((line: string) => void) | undefined
   }
 ): Handler => {
   // A handler written (fn [e] ...) gets the event only.
@@ -97,7 +98,7 @@ export const sibHandler = (
       const clock = fiber.getRef(Clock.Clock)
       // Runs that follow each other without a pause let the event loop go round every few ms.
       return paced(clock, runCallable(
-        () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program }, runBudget(limits, clock, { deadline, parent: extra.parent })),
+        () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program, log: extra.log }, runBudget(limits, clock, { deadline, parent: extra.parent })),
         h,
         () => (eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]),
         def.span
@@ -108,14 +109,15 @@ export const sibHandler = (
 /** How long a timer's run may take (computing or waiting): like a handler's default ack timeout. */
 export const timerTimeoutMs = defaultAckTimeoutMs
 
-const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, onError: StartOptions["onTimerError"], parent: Budget | undefined) => {
+const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
+  const { onTimerError: onError, parentBudget: parent, log } = options
   // A tick ends within timerTimeoutMs: computing past it fails at a checkpoint, waiting past it is
   // interrupted (a timer cannot hold memory or a pool share for ever).
   const deadline = { ms: timerTimeoutMs, what: `a timer's time limit (${timerTimeoutMs} ms)` }
   const tick = Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
     return paced(clock, runCallable(
-      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program }, runBudget(limits, clock, { parent, deadline })),
+      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
       t.fn,
       () => [],
       t.span
@@ -146,6 +148,8 @@ export interface StartOptions {
   readonly onTimerError?: ((error: SibRuntimeError) => void) | undefined
   /** A budget every run of the program also counts against (a test's). */
   readonly parentBudget?: Budget | undefined
+  /** Where the handlers' and timers' `log` lines go (default: the runtime's log); a test keeps them. */
+  readonly log?: ((line: string) => void) | undefined
 }
 
 export const startProgram = (
@@ -175,7 +179,7 @@ export const startProgram = (
       for (const s of program.subscriptions) {
         const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
         const ackTimeoutMs = subscribeOptions.ackTimeoutMs ?? defaultAckTimeoutMs
-        const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget })
+        const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget, log: options.log })
         subscriptions.push(yield* bus.subscribe(s.topics, s.group, handler, subscribeOptions))
       }
       if (initial.length > 0) yield* bus.publishAll(initial)
@@ -184,7 +188,7 @@ export const startProgram = (
     const timers: Array<Fiber.Fiber<unknown, unknown>> = []
     const states: Array<TimerState> = program.timers.map(() => "starting")
     for (const [i, t] of program.timers.entries()) {
-      const tick = runTimer(program, t, bus, limits, options.onTimerError, options.parentBudget)
+      const tick = runTimer(program, t, bus, limits, options)
       timers.push(yield* Effect.forkScoped(bus.singleton(timerName(program, t), tick, {
         label: `timer at ${t.span.file}:${t.span.line}:${t.span.column}`,
         onStandby: Effect.sync(() => void (states[i] = "standby")),

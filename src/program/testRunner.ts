@@ -2,7 +2,9 @@
  * Running a program's `deftest`s. Each test gets a fresh in-memory bus under a TestClock, with a
  * Random seeded from the test's name (so a test is deterministic), starts the program (topics,
  * groups, initial publishes, timers), and runs its body in test mode. A test fails on any failed
- * expect or on an error; the report lists each test with its location.
+ * expect (an `Assertion` diagnostic with the expected and actual values) or on an error; the report
+ * lists each test with its location, and keeps the `log` lines its body, handlers and timers wrote
+ * (shown for failing tests, or for every test when asked).
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -29,7 +31,19 @@ export interface TestResult {
   readonly passed: boolean
   /** Failed expectations, then the error that ended the test (if any). */
   readonly failures: ReadonlyArray<Diagnostic>
+  /** What `log` wrote during the test (its body, handlers and timers), in order. */
+  readonly logs: ReadonlyArray<TestLog>
 }
+
+/** A `log` line of a test, with the test clock's time since the test started. */
+export interface TestLog {
+  readonly atMs: number
+  readonly line: string
+}
+
+/** A test keeps at most this many log lines and characters of them (the rest is counted, not kept). */
+const maxLogLines = 1000
+const maxLogChars = 1_000_000
 
 export interface TestReport {
   readonly results: ReadonlyArray<TestResult>
@@ -39,8 +53,14 @@ export interface TestReport {
   readonly sources: ReadonlyMap<string, string>
 }
 
-/** The report for people: a line per test, each failure rendered with its source line, then `N passed, N failed`. */
-export const renderTestReport = (report: TestReport, options: { readonly color?: boolean | undefined } = {}): string => {
+/**
+ * The report for people: a line per test, each failure rendered with its source line, the `log`
+ * lines of a failing test (of every test with `logs: "all"`), then `N passed, N failed`.
+ */
+export const renderTestReport = (
+  report: TestReport,
+  options: { readonly color?: boolean | undefined; readonly logs?: "failed" | "all" | undefined } = {}
+): string => {
   const color = options.color === true
   const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text)
   const lines: Array<string> = []
@@ -51,6 +71,11 @@ export const renderTestReport = (report: TestReport, options: { readonly color?:
     if (!r.passed) {
       const rendered = renderDiagnostics(r.failures, { sources: report.sources, color })
       lines.push(...rendered.split("\n").map((l) => (l.length > 0 ? `     ${l}` : l)))
+    }
+    const logs = r.logs ?? []
+    if (logs.length > 0 && (!r.passed || options.logs === "all")) {
+      lines.push(`     ${paint("2", "log:")}`)
+      for (const l of logs) lines.push(`       ${paint("2", `[+${l.atMs}ms]`)} ${safeText(l.line)}`)
     }
   }
   lines.push(`${report.passed} passed, ${report.failed} failed`)
@@ -65,9 +90,26 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     const bus = yield* Bus
     const failures: Array<Diagnostic> = []
     const clock = yield* Clock.Clock
+    // `log` lines of the test's runs, stamped with the test clock's time since the test started.
+    const logs: Array<TestLog> = []
+    const startedAt = clock.currentTimeMillisUnsafe()
+    let logChars = 0
+    let dropped = 0
+    const log = (line: string) => {
+      if (logs.length >= maxLogLines || logChars + line.length > maxLogChars) {
+        dropped++
+        return
+      }
+      logChars += line.length
+      logs.push({ atMs: clock.currentTimeMillisUnsafe() - startedAt, line })
+    }
+    const done = (): { readonly failures: ReadonlyArray<Diagnostic>; readonly logs: ReadonlyArray<TestLog> } => ({
+      failures,
+      logs: dropped === 0 ? logs : [...logs, { atMs: clock.currentTimeMillisUnsafe() - startedAt, line: `(${dropped} more log line(s) not kept)` }]
+    })
     // The whole test (its body, and every handler and timer run of its program) has one budget.
     const budget = testBudget(limits, clock)
-    const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, onTimerError: (e) => {
+    const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, log, onTimerError: (e) => {
       // A timer failing on every tick is one failure.
       const d = e.diagnostic
       if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failures.push(d)
@@ -75,7 +117,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     if (started._tag === "Failure") {
       const e = Cause.squash(started.cause)
       failures.push(diagnostic("Runtime", "test/start", `the program did not start: ${e instanceof Error ? e.message : String(e)}`, test.span))
-      return failures
+      return done()
     }
     yield* settle
     const topicsOf = (group: string) => program.subscriptions.find((s) => s.group === group)?.topics ?? []
@@ -103,7 +145,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
       })
     }
     const run = makeRun("test", limits, clock, yield* Random.Random, {
-      bus, program, test: { failures, advance, topicsOf }
+      bus, program, log, test: { failures, advance, topicsOf }
     }, runBudget(limits, clock, { parent: budget }))
     const exit = yield* Effect.exit(Effect.suspend(() => {
       try {
@@ -128,7 +170,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
       yield* Fiber.interrupt(stopping)
       failures.push(diagnostic("Runtime", "test/teardown", "the program's groups did not stop within 60 s of test time after the test", test.span))
     }
-    return failures
+    return done()
   }).pipe(
     Effect.scoped,
     Effect.provide(testBus, { local: true })
@@ -152,12 +194,12 @@ export const runTests = (
     const results: Array<TestResult> = []
     for (const test of program.tests) {
       if (options.filter !== undefined && !options.filter(test.name)) continue
-      const failures = yield* runOne(program, test, limits).pipe(
+      const { failures, logs } = yield* runOne(program, test, limits).pipe(
         // Seeded by file name and test name: the same run from any working directory.
         Random.withSeed(`${basename(test.span.file)}:${test.name}`),
-        Effect.catchCause((cause) => Effect.succeed([diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)]))
+        Effect.catchCause((cause) => Effect.succeed({ failures: [diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)], logs: [] }))
       )
-      results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures })
+      results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures, logs })
     }
     const passed = results.filter((r) => r.passed).length
     return { results, passed, failed: results.length - passed, sources: program.sources }

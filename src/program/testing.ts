@@ -32,7 +32,12 @@ const groupName = (v: Value, fn: string): string =>
 const inTest = ["test"] as const
 const hint = "use it inside a deftest"
 
-const failure = (span: Span, message: string) => diagnostic("Runtime", "test/expectation", message, span)
+/** A value or form as an assertion shows it: printed readably, cut at 2,000 characters, paid for. */
+const shown = (v: Value, run: RunState): string => print(v, false, { meter: run.budget, maxChars: 2000 })
+
+/** A failed expect: the assertion as written, then what was expected and what was found. */
+const assertion = (span: Span, form: string, expected: string, actual: string): Diagnostic =>
+  diagnostic("Assertion", "test/expectation", form, span, { details: [`expected: ${expected}`, `actual:   ${actual}`] })
 
 export const testingBuiltins: ReadonlyArray<Builtin> = [
   builtin({
@@ -79,16 +84,19 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
   builtin({
     name: "sib/expect", group: "testing", arglists: ["[value form]"], doc: "(internal: expect)", modes: inTest, modeHint: hint,
     impl: ([value, form], run, span) => {
-      if (!truthy(value!)) testing(run).test.failures.push(failure(span, `expected ${print(form!)} to be true, got ${print(value!)}`))
+      if (!truthy(value!)) {
+        testing(run).test.failures.push(assertion(span, `(expect ${shown(form!, run)})`, "a true value (anything but nil and false)", shown(value!, run)))
+      }
       return value!
     }
   }),
   builtin({
     name: "sib/expect=", group: "testing", arglists: ["[expected actual expected-form actual-form]"], doc: "(internal: expect=)", modes: inTest, modeHint: hint,
-    impl: ([expected, actual, , actualForm], run, span) => {
+    impl: ([expected, actual, expectedForm, actualForm], run, span) => {
       const same = equals(expected!, actual!, run.budget)
       if (!same) {
-        testing(run).test.failures.push(failure(span, `expected ${print(actualForm!)} to be ${print(expected!)}, got ${print(actual!)}`))
+        const form = `(expect= ${shown(expectedForm!, run)} ${shown(actualForm!, run)})`
+        testing(run).test.failures.push(assertion(span, form, shown(expected!, run), shown(actual!, run)))
       }
       return same
     }

@@ -132,7 +132,7 @@ describe("sib check and sib test", () => {
     expect(bad.code).toBe(1)
     expect(bad.stdout).toMatch(/^ok {3}adds \(t\.sib:1\)$/m)
     expect(bad.stdout).toMatch(/^FAIL off by one \(t\.sib:2\)$/m)
-    expect(bad.stdout).toContain("t.sib:2:23: Runtime error: expected (+ 2 2) to be 5, got 4")
+    expect(bad.stdout).toContain("t.sib:2:23: Assertion failed: (expect= 5 (+ 2 2))")
     expect(bad.stdout.trim().split("\n").at(-1)).toBe("1 passed, 1 failed")
   })
 })
