@@ -29,7 +29,7 @@ import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./options.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
-import { Wakeups } from "./Signal.ts"
+import { Signal, Wakeups } from "./Signal.ts"
 import { definitionChanges, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
 import { makeWriter } from "./Writer.ts"
@@ -240,9 +240,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   // Commits by other connections (other processes on the same file) wake every group, where the
   // database can tell (the change-detection capability).
   if (changeToken !== undefined) {
+    // Where the database can say when another process wrote, the token is checked at once; the
+    // poll stays for what notifications miss.
+    const nudge = new Signal({ immediate: true })
+    if (store.capabilities.commitNotifications !== undefined) yield* store.capabilities.commitNotifications(() => nudge.raise())
     yield* Effect.gen(function*() {
       while (true) {
-        yield* Effect.sleep(pollIntervalMs)
+        yield* Effect.raceFirst(Effect.sleep(pollIntervalMs), nudge.wait)
         const next = yield* changeToken
         if (next !== token) {
           token = next

@@ -43,6 +43,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
 import type { StoreError } from "./errors.ts"
 import type { GroupDeletion } from "./policy/groups.ts"
@@ -291,6 +292,12 @@ export interface StoreCapabilities {
    * `data_version`). A bus polls it to wake its groups for events other processes published.
    */
   readonly changeToken?: Effect.Effect<number, StoreError> | undefined
+  /**
+   * Notifications: calls `notify` soon after another connection may have committed (SQLite: the
+   * file system reports a write to the database or its log), for the life of the scope. A hint,
+   * not a promise: the change token says whether anything was committed, and a poll still runs.
+   */
+  readonly commitNotifications?: ((notify: () => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
   /**
    * Moves committed writes from a write-ahead log into the database without holding the write
    * lock (SQLite: a passive WAL checkpoint). Maintenance steps leave it to the caller, who runs it

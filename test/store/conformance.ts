@@ -3,7 +3,7 @@
  * entry of `storeFactories`. A backend-specific test is an addition, never a fork.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Context, Effect, Exit, Fiber, Layer } from "effect"
 import { openStore } from "../../src/store/open.ts"
 import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../../src/store/maintenance.ts"
 import type { DeadLetter, Delivery, EventDraft } from "../../src/store/records.ts"
@@ -780,6 +780,23 @@ export const storeConformance = (factory: StoreFactory, where: "fresh" | "shared
       ))
 
     // ---- capabilities ------------------------------------------------------------------------
+
+    it.live("notifications, where a store gives them: another connection's commit notifies within a second", () =>
+      Effect.gen(function*() {
+        const location = factory.shared()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const watcher = Context.get(yield* Layer.build(openStore(location)), Store)
+          const writer = Context.get(yield* Layer.build(openStore(location)), Store)
+          const notifications = watcher.capabilities.commitNotifications
+          if (notifications === undefined) return
+          let notified = 0
+          yield* notifications(() => void notified++)
+          yield* writer.runtime.commit({ ...emptyBatch, appends: [draft("x", "t", 1)] })
+          const started = Date.now()
+          while (notified === 0 && Date.now() - started < 1000) yield* Effect.sleep(5)
+          assert.isAbove(notified, 0)
+        }))
+      }))
 
     it.effect.skipIf(!factory.capabilities.changeToken)("change detection: a commit by another connection moves the change token", () =>
       Effect.gen(function*() {

@@ -11,12 +11,13 @@
  * runs its templates directly on the handle.
  */
 import SqliteDatabase from "better-sqlite3"
-import { existsSync } from "node:fs"
-import { basename, resolve } from "node:path"
+import { existsSync, watch } from "node:fs"
+import { basename, dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { Kysely, SqliteDialect } from "kysely"
 import { Migrator } from "kysely/migration"
 import { describeCause, StoreError, StoreOpenError } from "../errors.ts"
@@ -202,15 +203,36 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
     ({ db }) => close(db)
   )
-  return makeStore(makeDriver(db, kysely))
+  return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename))
 })
+
+/**
+ * Writes to the database file or its WAL by any process, as the file system reports them: a watch
+ * of the folder (the WAL file comes and goes), filtered to this database's files.
+ */
+const watchWrites = (filename: string) => (notify: () => void): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const base = basename(filename)
+      try {
+        const watcher = watch(dirname(resolve(filename)), { persistent: false }, (_event, name) => {
+          if (name === base || name === `${base}-wal`) notify()
+        })
+        watcher.on("error", () => watcher.close())
+        return watcher
+      } catch {
+        return undefined
+      }
+    }),
+    (watcher) => Effect.sync(() => watcher?.close())
+  ).pipe(Effect.asVoid)
 
 /**
  * The driver on one better-sqlite3 connection. Statements are prepared once per template and run
  * synchronously, so a program runs start to end inside its transaction with no other fiber in
  * between.
  */
-const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>): Driver => {
+const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filename: string | undefined): Driver => {
   const statements = makeStatements(kysely, sqliteStatements(kysely))
   const prepared = new Map<Template<string>, SqliteDatabase.Statement>()
   const stmt = (t: Template<string>): SqliteDatabase.Statement => {
@@ -377,7 +399,8 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>): Driv
       changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
       checkpoint: gated("checkpoint", () => {
         db.pragma("wal_checkpoint(PASSIVE)")
-      })
+      }),
+      commitNotifications: filename === undefined ? undefined : watchWrites(filename)
     }
   }
 }
