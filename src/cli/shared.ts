@@ -71,12 +71,6 @@ const unusable = (db: string, access: Access): string | undefined => {
   return undefined
 }
 
-/** The store's operations that only read; a failure of any other one is a failed write. */
-const readingOps: ReadonlySet<string> = new Set([
-  "readPage", "readSeqs", "eventById", "latestByKey", "headSeq", "floorForTs", "readLease", "loadGroup", "getCursor",
-  "topics", "readTopic", "topicStats", "groupPositions", "floorForLast", "countEvents", "deliveries", "deadLetters"
-])
-
 /**
  * A failure of the database as its user reads it: what could not be done, to which database, and
  * the database's own reason ("could not write to the database ./sib.db: database is locked"), never
@@ -84,7 +78,7 @@ const readingOps: ReadonlySet<string> = new Set([
  */
 export const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: boolean; readonly exitCode?: number } = {}): CliFailure =>
   new CliFailure({
-    message: `could not ${options.readOnly === true || readingOps.has(e.op) ? "read" : "write to"} the database ${redactLocation(db)}: ${describeCause(e.cause)}`,
+    message: `could not ${options.readOnly === true || e.kind === "read" ? "read" : "write to"} the database ${redactLocation(db)}: ${describeCause(e.cause)}`,
     exitCode: options.exitCode ?? 1
   })
 

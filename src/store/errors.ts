@@ -8,13 +8,28 @@ import * as Data from "effect/Data"
 const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)
 
-/** A database operation failed. `op` names the operation (`commit`, `readTopic`, ...). */
+/** The store's operations that only read; a failure of any other one is a failed write. */
+const readingOps: ReadonlySet<string> = new Set([
+  "readPage", "readSeqs", "eventById", "latestByKey", "headSeq", "floorForTs", "readLease", "loadGroup", "getCursor",
+  "topics", "readTopic", "topicStats", "groupPositions", "floorForLast", "countEvents", "deliveries", "deadLetters", "changeToken"
+])
+
+/**
+ * A database operation failed. `op` names the operation (`commit`, `readTopic`, ...) for
+ * debugging; the message is for people: whether reading or writing failed, and the database's own
+ * reason ("could not write to the database: database or disk is full").
+ */
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly op: string
   readonly cause: unknown
 }> {
+  /** Whether the failed operation only read. */
+  get kind(): "read" | "write" {
+    return readingOps.has(this.op) ? "read" : "write"
+  }
+
   override get message(): string {
-    return `store ${this.op} failed: ${describe(this.cause)}`
+    return `could not ${this.kind === "read" ? "read from" : "write to"} the database: ${describe(this.cause)}`
   }
 }
 

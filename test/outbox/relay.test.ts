@@ -186,8 +186,8 @@ describe.each(storeFactories)("failures ($name)", (factory) => {
       yield* eventually("the failure is noted", Effect.map(rowOf(db, id!), (r) => r.last_error !== null))
       const failed = yield* rows(db)
       assert.deepStrictEqual(failed.map((r) => [r.state, r.attempts, r.claimed_by, r.last_error]), [
-        ["pending", 0, null, "publishing failed: store commit failed: disk I/O error"],
-        ["pending", 0, null, "publishing failed: store commit failed: disk I/O error"]
+        ["pending", 0, null, "publishing failed: could not write to the database: disk I/O error"],
+        ["pending", 0, null, "publishing failed: could not write to the database: disk I/O error"]
       ])
       assert.strictEqual(relay.counters().errors, 1)
       down = false

@@ -44,7 +44,7 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s1"])
         yield* settle
         assert.strictEqual(flakyRec.all.length, 0)
-        assert.match(logs.join("\n"), /group g-flaky: store readPage failed: disk I\/O error; restarting in 100 ms/)
+        assert.match(logs.join("\n"), /group g-flaky: could not read from the database: disk I\/O error; restarting in 100 ms/)
         yield* advance(100)
         yield* advance(200)
         yield* advance(400)
