@@ -2,7 +2,7 @@
  * Where `sib tail` and `sib replay` start on a topic: the topic must exist (a typo is an error with
  * did-you-mean, not an empty output or a wait forever), and `--from` names the first event printed
  * or delivered, the same rule for every form: `seq:N` is N, `id:X` is X (an event of that topic),
- * `ts:T` the first event stamped at or after T, `earliest` the first, `latest` whatever comes next.
+ * `afterId:X` the event after X, `ts:T` the first event stamped at or after T, `earliest` the first, `latest` whatever comes next.
  * The position is placed as a floor (the seq after which events come) by `floorOf`, the runtime's
  * one translation; a seq past the topic's last event is placed at that event, and the note says so.
  */
@@ -12,7 +12,7 @@ import type { InspectShape } from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/options.ts"
 import { failWith } from "./shared.ts"
 
-export const fromForms = "earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID"
+export const fromForms = "earliest, latest, seq:N, ts:ISO-8601, id:EVENT-ID or afterId:EVENT-ID"
 
 /**
  * Fails unless `topic` exists: it has events, or stored settings (a program defined it). The
@@ -40,14 +40,16 @@ export const placeFrom = (inspect: InspectShape, topic: string, text: string) =>
   Effect.gen(function*() {
     const from = parseStartFrom(text)
     if (from === undefined) return yield* failWith(`--from ${text} is not ${fromForms}`)
-    if (typeof from === "object" && "afterId" in from) {
-      // `id:X` starts with X itself (as `seq:N` starts with N), so X must be an event of this topic.
-      const found = yield* inspect.event(from.afterId)
-      if (found === undefined) return yield* failWith(`--from ${text}: no event has the id ${from.afterId}`)
+    if (typeof from === "object" && ("id" in from || "afterId" in from)) {
+      // `id:X` starts with X itself (as `seq:N` starts with N), `afterId:X` just after it; either
+      // way X must be an event of this topic.
+      const id = "id" in from ? from.id : from.afterId
+      const found = yield* inspect.event(id)
+      if (found === undefined) return yield* failWith(`--from ${text}: no event has the id ${id}`)
       if (found.event.topic !== topic) {
         return yield* failWith(`--from ${text}: that event is on topic ${found.event.topic}, not ${topic} (--from seq:${found.event.seq} starts ${topic} at that point)`)
       }
-      return { floor: found.event.seq - 1 } satisfies Placed
+      return { floor: "id" in from ? found.event.seq - 1 : found.event.seq } satisfies Placed
     }
     const floor = yield* inspect.floorOf(topic, from).pipe(Effect.catchTag("StartFromError", (e) => failWith(`--from ${text}: ${e.message}`)))
     if (typeof from === "object" && "seq" in from && floor < from.seq - 1) {

@@ -9,7 +9,7 @@ import * as Exit from "effect/Exit"
 import { Argument, Command, Flag } from "effect/cli"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { loadProgram } from "../program/load.ts"
+import { type LoadOptions, loadProgram } from "../program/load.ts"
 import type { Program } from "../program/Program.ts"
 import { renderTestReport, runTests } from "../program/testRunner.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
@@ -30,11 +30,27 @@ export const checkFilesExist = (files: ReadonlyArray<string>) =>
     }
   })
 
+/**
+ * `--host name` (repeatable, or names separated by commas): host functions the program uses, as if
+ * it declared them with `declare-host`. `sib check` and `sib test` run without the application, so
+ * a declared host function is a stand-in there: it logs its call and returns nil.
+ */
+export const hostFlag = Flag.String("host").pipe(
+  Flag.withDescription("a host function the program uses (repeatable, or names separated by commas); like (declare-host name) in the program: a stand-in here that logs its call and returns nil"),
+  Flag.atLeast(0)
+)
+
+/** The load options of `sib check` and `sib test`: declared host functions are stand-ins. */
+export const checkingLoad = (hosts: ReadonlyArray<string>): LoadOptions => ({
+  declaredHost: hosts.flatMap((h) => h.split(",")).map((h) => h.trim()).filter((h) => h.length > 0),
+  undeclaredHost: "stand-in"
+})
+
 /** Loads the files; on diagnostics prints them on stderr and fails with exit code 1. */
-export const loadOrReport = (files: ReadonlyArray<string>): Effect.Effect<Program, CliFailure> =>
+export const loadOrReport = (files: ReadonlyArray<string>, options: LoadOptions = {}): Effect.Effect<Program, CliFailure> =>
   Effect.gen(function*() {
     yield* checkFilesExist(files)
-    return yield* loadProgram(files).pipe(
+    return yield* loadProgram(files, options).pipe(
       Effect.catchTag("SibError", (error) =>
         Effect.andThen(
           err(error.render({ color: useColor(process.stderr) })),
@@ -73,14 +89,15 @@ export const check = Command.make(
   "check",
   {
     files: filesArgument,
+    host: hostFlag,
     format: Flag.Literals("format", ["text", "json"]).pipe(
       Flag.withDescription("text: rendered for people (stderr); json: one diagnostic object per line (stdout)"),
       Flag.withDefault("text")
     )
   },
-  Effect.fn(function*({ files: paths, format }) {
+  Effect.fn(function*({ files: paths, host, format }) {
     const files = yield* expandFiles(paths)
-    const exit = yield* Effect.exit(loadProgram(files))
+    const exit = yield* Effect.exit(loadProgram(files, checkingLoad(host)))
     if (Exit.isSuccess(exit)) {
       const p = exit.value
       if (format === "text") {
@@ -101,7 +118,8 @@ export const check = Command.make(
   Command.withExamples([
     { command: "sib check dsl-examples/main.sib", description: "check a program and everything it requires" },
     { command: "sib check dsl-examples", description: "check every .sib file of a folder, as one program" },
-    { command: "sib check app.sib --format json", description: "diagnostics as JSON lines, for editors and CI" }
+    { command: "sib check app.sib --format json", description: "diagnostics as JSON lines, for editors and CI" },
+    { command: "sib check app.sib --host send-email", description: "a program that calls a function its application registers" }
   ])
 )
 
@@ -109,12 +127,13 @@ export const test = Command.make(
   "test",
   {
     files: filesArgument,
+    host: hostFlag,
     match: Flag.String("match").pipe(Flag.withDescription("run only tests whose name contains this text"), Flag.optional),
     logs: Flag.Boolean("logs").pipe(Flag.withDescription("show the log lines of passing tests too (those of failing tests are always shown)"), Flag.withDefault(false))
   },
-  Effect.fn(function*({ files: paths, match, logs }) {
+  Effect.fn(function*({ files: paths, host, match, logs }) {
     const files = yield* expandFiles(paths)
-    const program = yield* loadOrReport(files)
+    const program = yield* loadOrReport(files, checkingLoad(host))
     if (program.tests.length === 0) {
       return yield* Effect.fail(new CliFailure({ message: `no tests ran: ${files.join(" ")} define${files.length === 1 ? "s" : ""} no deftest`, exitCode: 1 }))
     }

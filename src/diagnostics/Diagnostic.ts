@@ -79,11 +79,14 @@ export class SibRuntimeError extends Error {
   readonly diagnostic: Diagnostic
   /** What a `.sib` `throw` gave: its message as given and its data (the diagnostic's message shows both). */
   readonly thrown: { readonly message: string; readonly data: unknown } | undefined
-  constructor(diag: Diagnostic, thrown?: { readonly message: string; readonly data: unknown }) {
+  /** Other problems found with it (every bad option of one call); a load reports each of them. */
+  readonly more: ReadonlyArray<Diagnostic>
+  constructor(diag: Diagnostic, thrown?: { readonly message: string; readonly data: unknown }, more: ReadonlyArray<Diagnostic> = []) {
     super(`${diag.span.file}:${diag.span.line}:${diag.span.column}: ${diag.message}`)
     this.name = "SibRuntimeError"
     this.diagnostic = diag
     this.thrown = thrown
+    this.more = more
     this.stack = `SibRuntimeError: ${this.message}\n    at ${diag.span.file}:${diag.span.line}:${diag.span.column}`
   }
 }

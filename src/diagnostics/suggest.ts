@@ -51,3 +51,24 @@ export const didYouMean = (name: string, candidates: Iterable<string>, show: (c:
   const found = closest(name, candidates)
   return found.length === 0 ? [] : [`did you mean ${found.map(show).join(" or ")}?`]
 }
+
+/**
+ * "Did you mean" for a word that must be one of a few (an option's value such as "key", "strict",
+ * "none"): the closest by edit distance within a looser bound than for names (two edits, or a third
+ * of the word), and a word that begins the one given or that it begins ("keyed" -> "key").
+ */
+export const didYouMeanWord = (word: string, choices: ReadonlyArray<string>, show: (c: string) => string = (c) => c): Array<string> => {
+  if (word.length === 0 || word.length > maxSuggestedLength) return []
+  const max = Math.max(2, Math.floor(word.length / 3))
+  const lower = word.toLowerCase()
+  const scored: Array<[string, number]> = []
+  for (const c of choices) {
+    if (c === word || c.length > maxSuggestedLength) continue
+    const l = c.toLowerCase()
+    const prefix = c.length >= 2 && (lower.startsWith(l) || l.startsWith(lower))
+    const dist = l === lower ? 0 : editDistance(lower, l)
+    if (prefix || dist <= max) scored.push([c, prefix ? Math.min(dist, 1) : dist])
+  }
+  const found = scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, 2).map(([c]) => c)
+  return found.length === 0 ? [] : [`did you mean ${found.map(show).join(" or ")}?`]
+}

@@ -4,11 +4,11 @@
  * and mode checks. Calling any value (a function, a keyword as a getter) goes through `callValue`.
  */
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
-import type { Span } from "../diagnostics/Span.ts"
+import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, SetValue, type Value } from "../reader/Value.ts"
-import { fail, type Mode, type RunState } from "./run.ts"
+import { fail, type Mode, type OptionAt, type RunState } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
 
@@ -97,6 +97,36 @@ export const checkCall = (b: Builtin, args: ReadonlyArray<S.Syntax>, call: S.Syn
     }
   }
   return problems
+}
+
+/** The `name value` pairs of a literal option set: `:name value ...` arguments, or one map. */
+const optionPairs = (forms: ReadonlyArray<S.Syntax>): ReadonlyArray<readonly [S.Syntax, S.Syntax]> => {
+  const items = forms.length === 1 && forms[0]!.kind === "map" ? forms[0]!.items : forms
+  const pairs: Array<readonly [S.Syntax, S.Syntax]> = []
+  for (let i = 0; i + 1 < items.length; i += 2) pairs.push([items[i]!, items[i + 1]!])
+  return pairs
+}
+
+const optionName = (s: S.Syntax): string | undefined => (s.kind === "keyword" ? s.name : s.kind === "string" ? s.value : undefined)
+
+/**
+ * Where an option of a call of a built-in is written: its name (`part: "name"`) or its name and
+ * value (`entry`), following a nested path (`backoff.initialMs`) into literal maps. Undefined when
+ * the option is not written literally in the call (options passed in a variable, say).
+ */
+export const optionSpan = (b: Builtin, args: ReadonlyArray<S.Syntax>, at: OptionAt): Span | undefined => {
+  if (b.options === undefined) return undefined
+  const leadingBus = args[0]?.kind === "symbol" && args[0].name === "bus" ? 1 : 0
+  let pairs = optionPairs(args.slice(b.options.from + leadingBus))
+  const path = at.path.split(".")
+  for (let i = 0; i < path.length; i++) {
+    const pair = pairs.find(([k]) => optionName(k) === path[i])
+    if (pair === undefined) return undefined
+    if (i === path.length - 1) return at.part === "name" ? pair[0].span : join(pair[0].span, pair[1].span)
+    if (pair[1].kind !== "map") return undefined
+    pairs = optionPairs([pair[1]])
+  }
+  return undefined
 }
 
 const modeWhere = (mode: Mode): string => {

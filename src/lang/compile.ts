@@ -13,10 +13,10 @@ import * as S from "../reader/Syntax.ts"
 import {
   costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, typeName, type Value
 } from "../reader/Value.ts"
-import { builtinOf, callValue, checkCall } from "./builtins.ts"
+import { builtinOf, callValue, checkCall, optionSpan } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
-import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
+import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlaceOption, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
@@ -197,7 +197,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     if (hints.length === 0) {
       hints.push(dotted
         ? `${s.name} must be a local, a definition or a built-in before its fields can be read`
-        : `define it with def or defn, bind it with let, or have the embedding application register it (registerHost("${s.name}", fn))`)
+        : `define it with def or defn, bind it with let, or have the embedding application register it (registerHost("${s.name}", fn)) and declare it: (declare-host ${s.name})`)
     }
     return err(compileError("unknown-symbol", `unknown symbol ${s.name}`, s, hints))
   }
@@ -220,10 +220,15 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     if (head.kind === "symbol" && (head.name === "unquote" || head.name === "splice-unquote")) {
       return err(compileError("unquote", `${head.name === "unquote" ? "~" : "~@"} can only be used inside a quasiquote (\`)`, s))
     }
+    let place: PlaceOption | undefined
     if (head.kind === "symbol" && resolveLocal(head.name, scope) === undefined) {
       const cell = ns.lookup(head.name)
       const known = cell?.kind === "builtin" ? builtinOf(cell.value) : undefined
-      if (known !== undefined) diagnostics.push(...checkCall(known, s.items.slice(1), s))
+      if (known !== undefined) {
+        diagnostics.push(...checkCall(known, s.items.slice(1), s))
+        // An error about one of its options is shown under that option, when it is written here.
+        if (known.options !== undefined) place = (o) => optionSpan(known, s.items.slice(1), o)
+      }
     }
     const callee = compile(head, scope, false)
     const args = s.items.slice(1).map((a) => compile(a, scope, false))
@@ -233,7 +238,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
         const out = callValue(fn as Value, vals, f.run, span)
         return isEffect(out) ? locatedEffect(out, span) : out
       } catch (e) {
-        throw located(e, span)
+        throw located(e, span, place)
       }
     }
     return (f) => {

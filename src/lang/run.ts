@@ -355,26 +355,73 @@ export interface Frame {
 
 export type Node = (frame: Frame) => unknown
 
+/**
+ * The option an error is about, by its path (`backoff.initialMs`): the call that raised it places
+ * the error under that option as written in its source (`name`: the option's name; `entry`: its
+ * name and value), when it is written there.
+ */
+export interface OptionAt {
+  readonly path: string
+  readonly part: "name" | "entry"
+}
+
+/** Where an error about an option is in the calling form's source, if it is written there. */
+export type PlaceOption = (option: OptionAt) => Span | undefined
+
 /** A language error without a location yet; the call node that catches it adds its span. */
 export class LangError extends Error {
   readonly code: string
   readonly hints: ReadonlyArray<string>
   /** What a `throw` attached (`ex-info`'s data), if anything. */
   readonly data: Value | undefined
-  constructor(code: string, message: string, hints: ReadonlyArray<string> = [], data?: Value) {
+  /** The option it is about, placed under that option by the call that catches it. */
+  readonly option: OptionAt | undefined
+  /** Where it is, when that is not the failing call (a handler's own definition, say). */
+  readonly at: Span | undefined
+  /** Other problems found with it (every bad option of one call), each reported as well. */
+  readonly more: ReadonlyArray<LangError>
+  constructor(
+    code: string,
+    message: string,
+    hints: ReadonlyArray<string> = [],
+    data?: Value,
+    extra: { readonly option?: OptionAt | undefined; readonly at?: Span | undefined; readonly more?: ReadonlyArray<LangError> | undefined } = {}
+  ) {
     super(message)
     this.code = code
     this.hints = hints
     this.data = data
+    this.option = extra.option
+    this.at = extra.at
+    this.more = extra.more ?? []
   }
 }
 
-export const located = (e: unknown, span: Span): unknown => {
+/** Fails with every error given: the first, carrying the others (each becomes a diagnostic of its own). */
+export const failAll = (errors: ReadonlyArray<LangError>): never => {
+  const [first, ...rest] = errors
+  throw new LangError(first!.code, first!.message, first!.hints, first!.data, { option: first!.option, at: first!.at, more: rest })
+}
+
+const langDiagnostic = (e: LangError, span: Span, place: PlaceOption | undefined) => {
+  // A throw's data is part of its message (so it reaches the dead letter), and kept for catch.
+  const message = e.data === undefined || e.data === null ? e.message : `${e.message} ${print(e.data, false, { maxChars: 2000 })}`
+  const where = e.at ?? (e.option !== undefined && place !== undefined ? place(e.option) : undefined) ?? span
+  return diagnostic("Runtime", `runtime/${e.code}`, message, where, { hints: e.hints })
+}
+
+/**
+ * `e` as a located language error: a language error at `span` (or under the option it names, as
+ * `place` finds it in the calling form), anything else raised while the form ran at `span`.
+ */
+export const located = (e: unknown, span: Span, place?: PlaceOption): unknown => {
   if (e instanceof SibRuntimeError) return e
   if (e instanceof LangError) {
-    // A throw's data is part of its message (so it reaches the dead letter), and kept for catch.
-    const message = e.data === undefined || e.data === null ? e.message : `${e.message} ${print(e.data, false, { maxChars: 2000 })}`
-    return new SibRuntimeError(diagnostic("Runtime", `runtime/${e.code}`, message, span, { hints: e.hints }), e.code === "thrown" ? { message: e.message, data: e.data } : undefined)
+    return new SibRuntimeError(
+      langDiagnostic(e, span, place),
+      e.code === "thrown" ? { message: e.message, data: e.data } : undefined,
+      e.more.map((m) => langDiagnostic(m, span, place))
+    )
   }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
     return new SibRuntimeError(diagnostic("Runtime", "runtime/stack", "the code recursed too deeply", span, {

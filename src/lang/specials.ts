@@ -244,6 +244,14 @@ const require: Special = {
   compile: topLevelOnly
 }
 
+const declareHost: Special = {
+  name: "declare-host", shapes: ["name..."], topLevel: true,
+  doc: "Names the host functions the program calls, which its embedding application registers (registerHost, or the host option of load). Loading checks that the application gives each; sib check and sib test (which run without it) use a stand-in that logs its call and returns nil.",
+  example: "(declare-host send-email call-model)",
+  expand: asWritten,
+  compile: topLevelOnly
+}
+
 const deftest: Special = {
   name: "deftest", shapes: ["\"name\" body..."], topLevel: true,
   doc: "A test, run by `sib test` on a fresh in-memory bus under a test clock. Inside: advance!, expect, expect=, published, dead-letters, attempts.",
@@ -410,7 +418,7 @@ const errorValue = (e: unknown): Value => {
   return makeMap(entries)
 }
 
-export const specials: ReadonlyArray<Special> = [def, fn, letForm, ifForm, doForm, quote, loop, recur, tryForm, defmacro, dot, require, deftest]
+export const specials: ReadonlyArray<Special> = [def, fn, letForm, ifForm, doForm, quote, loop, recur, tryForm, defmacro, dot, require, declareHost, deftest]
 
 export const specialForms: ReadonlyMap<string, Special> = new Map(specials.map((s) => [s.name, s]))
 

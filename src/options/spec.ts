@@ -4,7 +4,9 @@
  * input)` returns the resolved value or one `OptionProblem` with structured data (the path, and for
  * unknown names the names given and the valid ones), which each component wraps in its own typed
  * error and each front end renders its own way (`:keyword` in `.sib`, `--flag` in the CLI);
- * `describe(spec)` gives the rows of its reference table. It knows nothing of the components.
+ * `describe(spec)` gives the rows of its reference table. `checkAll` finds every problem at once
+ * (each unknown name and each value that does not fit, nested sets included), for front ends that
+ * report them all (`sib check`). It knows nothing of the components.
  */
 
 /** What is wrong with the options given: an unknown name, or a value that does not fit. */
@@ -31,6 +33,8 @@ export type OptionProblem =
     /** What it must be, e.g. "a number in [0, 1]". */
     readonly expected: string
     readonly got: unknown
+    /** The words it could be, when it is one of a few (for "did you mean"). */
+    readonly choices?: ReadonlyArray<string> | undefined
   }
 
 /** How a front end writes option names in messages (TypeScript: "name" and a.b; `.sib`: :name). */
@@ -77,6 +81,8 @@ export interface Option<T> {
   readonly defaultDoc?: string | undefined
   /** The value, or what is wrong with it (`path` names it in the problem). */
   readonly check: (value: unknown, path: string) => T | Invalid
+  /** A nested set's options (`object`), so that `checkAll` can report each of its problems. */
+  readonly fields?: Readonly<Record<string, Option<unknown>>> | undefined
 }
 
 /** A value that does not fit (internal to checks; `check` returns an `OptionProblem`). */
@@ -90,8 +96,9 @@ export class Invalid {
 /** Options at `path` do not go together with others: `message` says why and what to do. */
 export const conflict = (path: string, message: string, hint?: string) => new Invalid({ _tag: "conflict", path, message, hint })
 
-/** The value at `path` does not fit: it must be `expected`. */
-export const invalid = (path: string, expected: string, got: unknown) => new Invalid({ _tag: "invalid", path, expected, got })
+/** The value at `path` does not fit: it must be `expected` (one of `choices`, when given). */
+export const invalid = (path: string, expected: string, got: unknown, choices?: ReadonlyArray<string>) =>
+  new Invalid(choices === undefined ? { _tag: "invalid", path, expected, got } : { _tag: "invalid", path, expected, got, choices })
 
 interface Described {
   readonly doc: string
@@ -150,7 +157,7 @@ const alternatives = (items: ReadonlyArray<string>): string =>
 export const oneOf = <const V extends string>(values: ReadonlyArray<V>, o: Described): Option<V> => {
   const type = values.map((v) => JSON.stringify(v)).join(" | ")
   return withDefault(o, type, (v, path) =>
-    typeof v === "string" && (values as ReadonlyArray<string>).includes(v) ? (v as V) : invalid(path, alternatives(values.map((x) => JSON.stringify(x))), v))
+    typeof v === "string" && (values as ReadonlyArray<string>).includes(v) ? (v as V) : invalid(path, alternatives(values.map((x) => JSON.stringify(x))), v, values))
 }
 
 export const string = (o: Described & { readonly pattern?: RegExp; readonly patternDoc?: string }): Option<string> =>
@@ -191,15 +198,36 @@ export type Resolved<Fields extends Record<string, Option<unknown>>> = {
 }
 
 /** A nested set of options (an object value), checked like the top level. */
-export const object = <Fields extends Record<string, Option<unknown>>>(fields: Fields, o: Described): Option<Partial<Resolved<Fields>>> =>
-  withDefault(o, "object", (v, path) => checkFields(fields, v, path))
+export const object = <Fields extends Record<string, Option<unknown>>>(fields: Fields, o: Described): Option<Partial<Resolved<Fields>>> => ({
+  ...withDefault(o, "object", (v, path) => checkFields(fields, v, path)),
+  fields
+})
 
-const checkFields = <Fields extends Record<string, Option<unknown>>>(fields: Fields, input: unknown, path: string): Partial<Resolved<Fields>> | Invalid => {
-  if (input !== undefined && input !== null && (typeof input !== "object" || Array.isArray(input))) return invalid(path, "an object", input)
+/**
+ * Checks the fields of a set at `path`: the resolved value, or the first problem. With `all`, every
+ * problem is added to it instead (one per unknown name, then one per value that does not fit, nested
+ * sets walked), and the value is returned when there was none.
+ */
+const checkFields = <Fields extends Record<string, Option<unknown>>>(
+  fields: Fields,
+  input: unknown,
+  path: string,
+  all?: Array<OptionProblem>
+): Partial<Resolved<Fields>> | Invalid => {
+  if (input !== undefined && input !== null && (typeof input !== "object" || Array.isArray(input))) {
+    const bad = invalid(path, "an object", input)
+    if (all === undefined) return bad
+    all.push(bad.problem)
+    return bad
+  }
   const given = (input ?? {}) as Record<string, unknown>
   const valid = Object.keys(fields)
+  const start = all?.length ?? 0
   const unknown = Object.keys(given).filter((k) => !Object.hasOwn(fields, k) && given[k] !== undefined)
-  if (unknown.length > 0) return new Invalid({ _tag: "unknown", path, names: unknown, valid })
+  if (unknown.length > 0) {
+    if (all === undefined) return new Invalid({ _tag: "unknown", path, names: unknown, valid })
+    for (const name of unknown) all.push({ _tag: "unknown", path, names: [name], valid })
+  }
   const out: Record<string, unknown> = {}
   for (const name of valid) {
     const v = given[name]
@@ -208,10 +236,16 @@ const checkFields = <Fields extends Record<string, Option<unknown>>>(fields: Fie
       if (fields[name]!.default !== undefined) out[name] = fields[name]!.default
       continue
     }
-    const checked = fields[name]!.check(v, at)
-    if (checked instanceof Invalid) return checked
+    const nested = fields[name]!.fields
+    const checked = all !== undefined && nested !== undefined ? checkFields(nested, v, at, all) : fields[name]!.check(v, at)
+    if (checked instanceof Invalid) {
+      if (all === undefined) return checked
+      if (nested === undefined) all.push(checked.problem)
+      continue
+    }
     out[name] = checked
   }
+  if (all !== undefined && all.length > start) return new Invalid(all[start]!)
   return out as Partial<Resolved<Fields>>
 }
 
@@ -233,6 +267,20 @@ export const check = <Fields extends Record<string, Option<unknown>>>(
 ): { readonly ok: true; readonly value: Partial<Resolved<Fields>> } | { readonly ok: false; readonly problem: OptionProblem } => {
   const out = checkFields(s.fields, input, "")
   return out instanceof Invalid ? { ok: false, problem: out.problem } : { ok: true, value: out }
+}
+
+/**
+ * Checks `input` against the spec and reports every problem: each unknown name (one problem per
+ * name) and each value that does not fit, in nested sets too. `problems` is empty exactly when
+ * `check` succeeds. Rules across options are the component's to check afterwards.
+ */
+export const checkAll = <Fields extends Record<string, Option<unknown>>>(
+  s: OptionsSpec<Fields>,
+  input: unknown
+): { readonly value: Partial<Resolved<Fields>> | undefined; readonly problems: ReadonlyArray<OptionProblem> } => {
+  const problems: Array<OptionProblem> = []
+  const out = checkFields(s.fields, input, "", problems)
+  return { value: out instanceof Invalid ? undefined : out, problems }
 }
 
 /** The option names of a spec (for did-you-mean and compile-time checks). */

@@ -12,9 +12,15 @@ export type StartFrom =
   | "latest"
   | { readonly seq: number }
   | { readonly ts: number | string | Date }
+  /** Starting with that event (as `{ seq }` starts with event N). */
+  | { readonly id: string }
+  /** Just after that event. */
   | { readonly afterId: string }
 
-/** Parses `from` given as a string: earliest, latest, seq:N, ts:ISO-8601 or ts:epoch-ms, id:EVENT-ID. */
+/**
+ * Parses `from` given as a string: earliest, latest, seq:N, ts:ISO-8601 or ts:epoch-ms, id:EVENT-ID
+ * (starting with that event) or afterId:EVENT-ID (just after it).
+ */
 export const parseStartFrom = (text: string): StartFrom | undefined => {
   if (text === "earliest" || text === "latest") return text
   const [kind, ...rest] = text.split(":")
@@ -24,11 +30,12 @@ export const parseStartFrom = (text: string): StartFrom | undefined => {
     const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
     return Number.isNaN(ms) ? undefined : { ts: ms }
   }
-  if ((kind === "id" || kind === "afterId") && value.length > 0) return { afterId: value }
+  if (kind === "id" && value.length > 0) return { id: value }
+  if (kind === "afterId" && value.length > 0) return { afterId: value }
   return undefined
 }
 
-const startFromText = `"earliest", "latest", "seq:N", "ts:ISO-8601", "id:EVENT-ID", { seq: N }, { ts: date } or { afterId: id }`
+const startFromText = `"earliest", "latest", "seq:N", "ts:ISO-8601", "id:EVENT-ID", "afterId:EVENT-ID", { seq: N }, { ts: date }, { id } or { afterId }`
 
 /** A `from` value as a StartFrom (timestamps as epoch ms), or undefined when it is none. */
 const startFromOf = (from: unknown): StartFrom | undefined => {
@@ -38,6 +45,7 @@ const startFromOf = (from: unknown): StartFrom | undefined => {
   const keys = Object.keys(o)
   if (keys.length !== 1) return undefined
   if (keys[0] === "seq" && typeof o.seq === "number" && Number.isSafeInteger(o.seq) && o.seq >= 0) return { seq: o.seq }
+  if (keys[0] === "id" && typeof o.id === "string" && o.id.length > 0) return { id: o.id }
   if (keys[0] === "afterId" && typeof o.afterId === "string" && o.afterId.length > 0) return { afterId: o.afterId }
   if (keys[0] === "ts") {
     const ts = o.ts
@@ -59,8 +67,8 @@ export const maxMaxInFlight = 10_000
 export const defaultAckTimeoutMs = 30_000
 
 export const subscribeSpec = spec("subscribe", {
-  from: custom<StartFrom>("start position", { default: "latest", doc: "Where a group with no stored cursor starts: earliest, latest (only events published after it first subscribes), seq:N, ts:ISO-8601 or id:EVENT-ID (just after that event). Ignored once the group has a cursor." },
-    (v, path) => startFromOf(v) ?? invalid(path, startFromText, v)),
+  from: custom<StartFrom>("start position", { default: "latest", doc: "Where a group with no stored cursor starts: earliest, latest (only events published after it first subscribes), seq:N (starting with event N), ts:ISO-8601 (the first event stamped at or after it), id:EVENT-ID (starting with that event) or afterId:EVENT-ID (just after it); an event id places every topic of a fan-in group at that point. Ignored once the group has a cursor." },
+    (v, path) => startFromOf(v) ?? invalid(path, startFromText, v, typeof v === "string" && !v.includes(":") ? ["earliest", "latest"] : undefined)),
   batchSize: integer({ min: 1, max: maxBatchSize, default: 100, doc: "Events read per fetch." }),
   maxInFlight: integer({ min: 1, max: maxMaxInFlight, defaultDoc: "16; 1 with ordering strict", doc: "Handlers running at once." }),
   ackTimeoutMs: integer({ min: 1, unit: "milliseconds", default: defaultAckTimeoutMs, doc: "A handler running longer is interrupted and counted as a failed attempt." }),

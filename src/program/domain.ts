@@ -17,16 +17,17 @@ import type { SubscribeOptions } from "../runtime/options.ts"
 import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
-import { didYouMean } from "../diagnostics/suggest.ts"
+import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
 import { type PayloadSchema, schemaTypeNames } from "../options/payloadSchema.ts"
 import { defineTopicProblem, defineTopicSpec } from "../options/defineTopic.ts"
 import { publishOptionNames } from "../options/publish.ts"
-import { check, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
+import { checkAll, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
+import { subscribeSpec } from "../options/subscribe.ts"
 import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf, toJson } from "../lang/core.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, isEffect, makeRun, type RunState } from "../lang/run.ts"
+import { fail, failAll, isEffect, isLimit, LangError, makeRun, type OptionAt, type RunState } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {
@@ -95,17 +96,47 @@ const durationMs = (v: Value, fn: string): number => {
 const sibNaming: Naming = { name: (n) => `:${n}`, path: (p) => p.split(".").map((n) => `:${n}`).join(" ") }
 
 /**
- * Fails with an option problem the runtime found, in `.sib`'s words: option names as keywords,
- * and for an unknown name the closest valid ones.
+ * An option problem the runtime's spec found, in `.sib`'s words (option names as keywords), as
+ * language errors placed under the option they are about: one per unknown name (with the closest
+ * valid names), one per value that does not fit (with the closest word when it is one of a few).
  */
-const optionFailure = (code: string, fn: string, problem: OptionProblem): never => {
-  if (problem._tag === "conflict") return fail(code, problem.message.startsWith(`${fn}:`) ? problem.message : `${fn}: ${problem.message}`, problem.hint === undefined ? [] : [problem.hint])
-  if (problem._tag !== "unknown") return fail(code, `${fn}: ${problemText(problem, sibNaming)}`)
+const optionErrors = (code: string, fn: string, problem: OptionProblem): ReadonlyArray<LangError> => {
+  if (problem._tag === "conflict") {
+    const message = problem.message.startsWith(`${fn}:`) ? problem.message : `${fn}: ${problem.message}`
+    return [new LangError(code, message, problem.hint === undefined ? [] : [problem.hint], undefined, {
+      option: problem.path === "" ? undefined : { path: problem.path, part: "entry" }
+    })]
+  }
+  if (problem._tag === "invalid") {
+    const hints = problem.choices !== undefined && typeof problem.got === "string" ? didYouMeanWord(problem.got, problem.choices, (c) => JSON.stringify(c)) : []
+    return [new LangError(code, `${fn}: ${problemText(problem, sibNaming)}`, hints, undefined, { option: { path: problem.path, part: "entry" } })]
+  }
   const where = problem.path === "" ? "" : ` in ${sibNaming.path(problem.path)}`
-  return fail(code, `${fn}: unknown option${problem.names.length === 1 ? "" : "s"} ${problem.names.map(keywordName).join(", ")}${where}`, [
-    ...problem.names.flatMap((n) => didYouMean(n, problem.valid, keywordName)),
-    `valid options${where}: ${problem.valid.map(keywordName).join(" ")}`
-  ])
+  return problem.names.map((n) =>
+    new LangError(code, `${fn}: unknown option ${keywordName(n)}${where}`, [
+      ...didYouMean(n, problem.valid, keywordName),
+      `valid options${where}: ${problem.valid.map(keywordName).join(" ")}`
+    ], undefined, { option: { path: problem.path === "" ? n : `${problem.path}.${n}`, part: "name" } }))
+}
+
+/** Fails with every problem given (see `optionErrors`). */
+const optionFailure = (code: string, fn: string, ...problems: ReadonlyArray<OptionProblem>): never =>
+  failAll(problems.flatMap((p) => optionErrors(code, fn, p)))
+
+/**
+ * Runs a check, keeping the language error it fails with in `errors` (with `option` when it has
+ * none), so that a form reports every problem found, not only its first. A limit is never kept:
+ * it ends the run.
+ */
+const collecting = <A>(errors: Array<LangError>, check: () => A, option?: OptionAt): A | undefined => {
+  try {
+    return check()
+  } catch (e) {
+    if (!(e instanceof LangError) || isLimit(e)) throw e
+    errors.push(option === undefined || e.option !== undefined ? e : new LangError(e.code, e.message, e.hints, e.data, { option, more: e.more }))
+    errors.push(...e.more)
+    return undefined
+  }
 }
 
 // ---- payload schemas --------------------------------------------------------------------------
@@ -149,12 +180,18 @@ const defineTopic = builtin({
   modes: topLevel, modeHint: "declare topics at the top level of a program",
   options: { from: 1, names: topicOptionNames },
   impl: ([name, opts], run, span) => {
-    const topic = topicName(name!, "define-topic")
+    // Every problem of the definition is reported, each under the option it is about.
+    const errors: Array<LangError> = []
+    const topic = collecting(errors, () => topicName(name!, "define-topic"))
     const o = opts === undefined || opts === null ? {} : isMap(opts) ? opts : fail("topic", `define-topic: options must be a map, got ${typeName(opts!)}`)
     const given: Record<string, unknown> = Object.create(null)
     for (const k of Object.keys(o)) if (o[k] !== null) given[k] = plainOption(o[k]!)
-    const checked = check(defineTopicSpec, given)
-    if (!checked.ok) return optionFailure("topic", "define-topic", checked.problem)
+    const checked = checkAll(defineTopicSpec, given)
+    for (const p of checked.problems) errors.push(...optionErrors("topic", "define-topic", p))
+    const payloadSchema = o.schema === undefined || o.schema === null
+      ? undefined
+      : collecting(errors, () => payloadSchemaOf(o.schema!, "schema", run.budget), { path: "schema", part: "entry" })
+    if (errors.length > 0 || topic === undefined || checked.value === undefined) return failAll(errors)
     const v = checked.value
     const across = defineTopicProblem(v)
     if (across !== undefined) return optionFailure("topic", "define-topic", across.problem)
@@ -171,7 +208,6 @@ const defineTopic = builtin({
     if (earlier !== undefined) {
       fail("topic", `define-topic: topic ${topic} is already defined at ${earlier.span.file}:${earlier.span.line}:${earlier.span.column}`)
     }
-    const payloadSchema = o.schema === undefined || o.schema === null ? undefined : payloadSchemaOf(o.schema, "schema", run.budget)
     const options = {
       ...(Object.keys(retention).length > 0 ? { retention } : {}),
       ...(v.compaction !== undefined ? { compaction: v.compaction } : {}),
@@ -206,8 +242,20 @@ const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): Pu
     }
   }
   const out: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {}
-  if (o.key !== undefined && o.key !== null) out.key = typeof o.key === "string" ? o.key : mapKey(o.key) ?? print(o.key)
-  if (o.id !== undefined && o.id !== null) out.id = String(o.id)
+  // An event's key and id are strings, as in every other API: another value is refused, never
+  // turned into text here (a number keyed 7 and a string keyed "7" would be one key).
+  const errors: Array<LangError> = []
+  for (const name of ["key", "id"] as const) {
+    const v = o[name]
+    if (v === undefined || v === null) continue
+    if (typeof v === "string") out[name] = v
+    else {
+      errors.push(new LangError("type", `${fn}: :${name} must be a string, got ${typeName(v)}`, [
+        v instanceof Keyword || typeof v === "number" ? `write it as a string: ${JSON.stringify(mapKey(v))} (or (str x) for a computed one)` : `build one string from it, e.g. (str ...)`
+      ], undefined, { option: { path: name, part: "entry" } }))
+    }
+  }
+  if (errors.length > 0) failAll(errors)
   if (o.headers !== undefined && o.headers !== null) out.headers = toJson(o.headers, `${fn} :headers`, run.budget) as Record<string, string>
   if (o.tags !== undefined && o.tags !== null) out.tags = toJson(o.tags, `${fn} :tags`, run.budget) as Array<string>
   if (o.causedBy !== undefined && o.causedBy !== null) out.causedBy = toJson(o.causedBy, `${fn} :causedBy`, run.budget) as Array<string>
@@ -273,24 +321,37 @@ const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): 
 
 export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, handler: Value, options: Record<string, Value>, fn: string): unknown => {
   if (run.mode !== "load") fail("mode", `${fn} belongs at the top level of a program`)
-  const topicList = Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn, run).map((t) => topicName(t, fn)) : [topicName(topics, fn)]
-  if (typeof group !== "string") fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`)
-  if (!isCallable(handler)) fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`)
+  // Every problem of the subscription is reported, each under what it is about when that is written.
+  const errors: Array<LangError> = []
+  const topicList = collecting(errors, () =>
+    Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn, run).map((t) => topicName(t, fn)) : [topicName(topics, fn)])
+  if (typeof group !== "string") collecting(errors, () => fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`))
+  if (!isCallable(handler)) collecting(errors, () => fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`))
   if (handler instanceof Closure && handler.params.fixed > 2) {
-    fail("arity", `${fn}: a handler is called with the event and its delivery context, but ${handler.name} takes ${handler.params.shape}`, [
-      "write it as (fn [e] ...) or (fn [e ctx] ...)"
-    ])
+    collecting(errors, () =>
+      fail("arity", `${fn}: a handler is called with the event and its delivery context, but ${handler.name} takes ${handler.params.shape}`, [
+        "write it as (fn [e] ...) or (fn [e ctx] ...)"
+      ]))
   }
   const raw: Record<string, unknown> = Object.create(null)
   for (const [k, v] of Object.entries(options)) {
     if (k === "filter") {
       // Only a function of the language may be a filter: never a JS function reached as data.
-      if (v !== null && !isCallable(v)) fail("type", `${fn}: :filter must be a function of the event, got ${typeName(v)}`)
+      if (v !== null && !isCallable(v)) {
+        collecting(errors, () => fail("type", `${fn}: :filter must be a function of the event, got ${typeName(v)}`), { path: k, part: "entry" })
+        continue
+      }
+      if (v instanceof Closure && v.params.fixed > 1) {
+        collecting(errors, () => fail("arity", `${fn}: a filter is called with the event alone, but ${v.name} takes ${v.params.shape}`, ["write it as (fn [e] ...)"]), { path: k, part: "entry" })
+        continue
+      }
       raw[k] = v === null ? undefined : predicateOf(v as Callable, run, span)
     } else {
-      raw[k] = v instanceof Keyword ? v.name : toJson(v, `${fn} :${k}`, run.budget)
+      raw[k] = v instanceof Keyword ? v.name : collecting(errors, () => toJson(v, `${fn} :${k}`, run.budget), { path: k, part: "entry" })
     }
   }
+  for (const p of checkAll(subscribeSpec, raw).problems) errors.push(...optionErrors("subscribe", fn, p))
+  if (errors.length > 0 || topicList === undefined) return failAll(errors)
   const resolved = resolveOptions(group as string, topicList, raw as SubscribeOptions)
   if (resolved instanceof SubscribeErrorClass) {
     if (resolved.problem !== undefined) optionFailure("subscribe", fn, resolved.problem)
@@ -358,6 +419,16 @@ const log = builtin({
   }
 })
 
+/**
+ * What stands for a host function a program declares (`declare-host`) where no application gives
+ * it (`sib check`, `sib test`): it writes its call to the log (a test keeps the line) and returns nil.
+ */
+export const hostStandIn = (name: string): Callable => ({
+  [kindOf]: "fn",
+  name,
+  invoke: (run, args, span) => log.impl([`${name} (a declared host function; a stand-in here) called with`, ...args], run as RunState, span)
+})
+
 const sleep = builtin({
   name: "sleep!", group: "domain", arglists: ["[interval]"],
   doc: "Pauses the running handler, timer or test for the interval (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") on the runtime's Clock. In a test body it moves the test clock, as advance! does; a handler sleeping in a test wakes when the test advances the clock. A handler's pause counts toward its ack timeout.",
@@ -387,6 +458,9 @@ const timer = (kind: "every" | "after"): Builtin => builtin({
       fail("duration", `every!: an interval of ${ms} ms is under the minimum of ${minTimerIntervalMs} ms`, [`use "${minTimerIntervalMs}ms" or more`])
     }
     if (!isCallable(f)) fail("type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`)
+    if (f instanceof Closure && f.params.fixed > 0) {
+      fail("arity", `${kind}!: a timer calls its function with no arguments, but ${f.name} takes ${f.params.shape}`, [`write it as (fn [] ...)`])
+    }
     const builder = services(run).builder!
     if (builder.timers.length >= run.limits.maxTimers) fail("timer", `${kind}!: a program has at most ${run.limits.maxTimers} timers (maxTimers)`, ["one timer can do several things"])
     builder.timers.push({ kind, ms, fn: f as Callable, span })

@@ -27,9 +27,9 @@ import { specialForms } from "../lang/specials.ts"
 import { hostEntry, type HostValue, HostValueError } from "../lang/host.ts"
 import { Namespace } from "../lang/Namespace.ts"
 import { coreBuiltins, protectedBuiltins } from "../lang/core.ts"
-import { busObject, domainBuiltins } from "./domain.ts"
+import { busObject, domainBuiltins, hostStandIn } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "../lang/run.ts"
+import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "../lang/run.ts"
 import { testingBuiltins } from "./testing.ts"
 
 export interface LoadOptions {
@@ -38,6 +38,17 @@ export interface LoadOptions {
   readonly limits?: Partial<Limits> | undefined
   /** Reads a file (default: the file system, UTF-8). */
   readonly readFile?: ((path: string) => string) | undefined
+  /**
+   * Host names the program may use without a host giving them, as if it declared them with
+   * `declare-host` (the `--host` flag of `sib check` and `sib test`).
+   */
+  readonly declaredHost?: ReadonlyArray<string> | undefined
+  /**
+   * What a declared host name no host gives is: `"error"` (the default: the program cannot run
+   * without its application) or `"stand-in"` (a function that logs its call and returns nil; for
+   * checking and testing a program apart from its application).
+   */
+  readonly undeclaredHost?: "error" | "stand-in" | undefined
 }
 
 export interface Source {
@@ -69,6 +80,9 @@ export const baseNamespace = (host: LoadOptions["host"], problems?: Array<string
     .map((b) => [b.name, toCallable(b)] as const)
   return new Namespace(entries, protectedEntries)
 }
+
+/** The doc of a declared host function's stand-in (`sib check`, `sib test`). */
+const standInDoc = "a host function the program declares (declare-host); a stand-in that logs its call and returns nil here"
 
 /** How a file is named in spans and messages: relative to the working directory when inside it. */
 const displayName = (absolute: string): string => {
@@ -226,8 +240,6 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       top = { slots: [], parent: undefined, run: loadRun }
     }
 
-    const failed = () => diagnostics.length > 0 || compiler.diagnostics.length > 0
-
     const env: ExpandEnv = {
       forms,
       special: (name) => specialForms.get(name)?.expand,
@@ -256,9 +268,25 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       }
     }
 
-    const runtimeDiagnostic = (e: unknown, span: Span): Diagnostic => {
+    /**
+     * Program names whose definition failed (to read, expand, compile or run): a later use of one
+     * ("used before its definition ran") follows from that failure and is not reported again.
+     */
+    const failedNames = new Set<string>()
+    const followsFromFailure = (d: Diagnostic) =>
+      d.code === "runtime/unbound" && [...failedNames].some((n) => d.message.startsWith(`${n} is used before its definition ran`))
+
+    /** What a failed top-level form reports: its error and every other problem it carried. */
+    const runtimeDiagnostics = (e: unknown, span: Span): ReadonlyArray<Diagnostic> => {
+      formFailed = true
+      // A limit (time, steps, memory, depth) ends the load's running of forms: what follows is only
+      // read, expanded and compiled, so that a runaway form costs its limit once, not once per form.
+      if (isLimit(e)) exhausted = true
       const l = located(e, span)
-      return l instanceof SibRuntimeError ? l.diagnostic : diagnostic("Runtime", "runtime/internal", e instanceof Error ? e.message : String(e), span)
+      const all = l instanceof SibRuntimeError
+        ? [l.diagnostic, ...l.more]
+        : [diagnostic("Runtime", "runtime/internal", e instanceof Error ? e.message : String(e), span)]
+      return all.filter((d) => !followsFromFailure(d))
     }
 
     let lastValue: Value = null
@@ -271,16 +299,20 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         try {
           out = node(top)
         } catch (e) {
-          diagnostics.push(runtimeDiagnostic(e, span))
-          return
+          diagnostics.push(...runtimeDiagnostics(e, span))
+          return false
         }
         if (isEffect(out)) {
           const exit = yield* Effect.exit(lift(out))
-          if (exit._tag === "Failure") diagnostics.push(runtimeDiagnostic(Cause.squash(exit.cause), span))
-          else lastValue = exit.value as Value
+          if (exit._tag === "Failure") {
+            diagnostics.push(...runtimeDiagnostics(Cause.squash(exit.cause), span))
+            return false
+          }
+          lastValue = exit.value as Value
         } else {
           lastValue = out as Value
         }
+        return true
       })
 
     /** Characters of source this load may still read (every file together). */
@@ -321,6 +353,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         for (const form of result.forms) {
           const name = declaredName(form)
           if (name !== undefined) ns.declare(name.name, name.span)
+          if (S.headName(form) === "declare-host" && form.kind === "list") declareHost(form)
         }
         let since = clock.currentTimeMillisUnsafe()
         for (const form of result.forms) {
@@ -335,9 +368,72 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         }
       })
 
+    const hostNames = new Set(Object.keys(options.host ?? {}))
+    /**
+     * `(declare-host name ...)`: the program uses these host functions. A host gives each (checked
+     * here, before any form runs); else it is a stand-in where the loader allows (`sib check`,
+     * `sib test`), and an error otherwise.
+     */
+    const declareHost = (form: S.SList) => {
+      const names = form.items.slice(1)
+      if (names.length === 0) {
+        diagnostics.push(diagnostic("Compile", "compile/bad-shape", "declare-host names the host functions the program uses", form.span, { hints: ["(declare-host send-email call-model)"] }))
+      }
+      for (const n of names) {
+        if (n.kind !== "symbol") {
+          diagnostics.push(diagnostic("Compile", "compile/bad-shape", "declare-host takes names (symbols), not values", n.span, { hints: ["(declare-host send-email call-model)"] }))
+          continue
+        }
+        standInOrProblem(n.name, n.span)
+      }
+    }
+    const standInOrProblem = (name: string, span: Span) => {
+      if (hostNames.has(name)) return
+      const existing = ns.lookup(name)
+      if (existing !== undefined && existing.kind === "builtin" && existing.doc !== standInDoc) {
+        diagnostics.push(diagnostic("Compile", "compile/host", `${name} is a built-in of the language, not a host function`, span, { hints: ["host functions have names of their own"] }))
+        return
+      }
+      if (existing !== undefined && existing.kind !== "builtin") {
+        diagnostics.push(diagnostic("Compile", "compile/host", `${name} is declared as a host function and defined by the program`, span))
+        return
+      }
+      // Without a host, the name still stands for something, so its uses are not reported again.
+      ns.cells.set(name, { name, value: hostStandIn(name), kind: "builtin", span, doc: standInDoc })
+      if ((options.undeclaredHost ?? "error") === "stand-in") return
+      diagnostics.push(diagnostic("Compile", "compile/host", `the program uses the host function ${name}, which the application does not register`, span, {
+        hints: [`register it before loading (registerHost("${name}", fn), or the host option), or check and test the program with sib check / sib test`]
+      }))
+    }
+    for (const name of options.declaredHost ?? []) standInOrProblem(name, nowhere("<--host>"))
+
+    /** Set when the form being processed failed to run (its diagnostics may all follow from earlier failures). */
+    let formFailed = false
+    /** Set when a form hit a limit: later forms are not run (each would only fail the same way, or be slow). */
+    let exhausted = false
+
+    /**
+     * Processes one top-level form. A form that fails does not stop the load: every form is read,
+     * expanded, compiled and run so that one pass reports every error of a program (nothing is
+     * started from a load with any). A failed definition's name is remembered so that its uses do
+     * not report it again.
+     */
     const processTop = (form: S.Syntax, file: string): Effect.Effect<void> =>
       Effect.gen(function*() {
+        const before = diagnostics.length + compiler.diagnostics.length
+        formFailed = false
+        yield* processTopForm(form, file)
+        if (formFailed || diagnostics.length + compiler.diagnostics.length > before) {
+          const name = declaredName(form)
+          if (name !== undefined) failedNames.add(name.name)
+        }
+      })
+
+    const processTopForm = (form: S.Syntax, file: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
         const head = S.headName(form)
+        // Declared (and checked) before any form of its file ran.
+        if (head === "declare-host" && form.kind === "list") return
         if (head === "require" && form.kind === "list") {
           const path = form.items[1]
           if (path?.kind !== "string" || form.items.length !== 2) {
@@ -409,7 +505,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         }
         const before = compiler.diagnostics.length
         const node = compiler.compileTop(expanded.form)
-        if (compiler.diagnostics.length > before || failed()) return
+        if (compiler.diagnostics.length > before || exhausted) return
         yield* evaluate(node, form.span)
       })
 
@@ -486,6 +582,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       Effect.gen(function*() {
         lastValue = null
         freshBudget()
+        failedNames.clear()
+        exhausted = false
         sourceLeft = limits.maxSourceChars
         tokensLeft = limits.maxSourceTokens
         if (tooMuchSource(file, text.length, nowhere(file))) {
@@ -501,6 +599,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         for (const form of result.forms) {
           const name = declaredName(form)
           if (name !== undefined) ns.declare(name.name, name.span)
+          if (S.headName(form) === "declare-host" && form.kind === "list") declareHost(form)
         }
         for (const form of result.forms) yield* processTop(form, file)
         const all = collected()

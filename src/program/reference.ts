@@ -116,6 +116,36 @@ Only \`nil\` and \`false\` are false. Top-level names may replace built-ins of t
 core macros keep working). Calls of built-ins are checked when the file compiles: the number of
 arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`).
 
+## What a handler receives
+
+A handler is a function of \`[e]\` or \`[e ctx]\` (a filter of \`[e]\`, a timer of \`[]\`; another
+arity is an error when the program loads). \`e\` is the event, a map read with dotted names or
+keywords (\`e.payload.pid\`, \`(:key e)\`):
+
+| Field | Holds |
+| --- | --- |
+| \`e.payload\` | what was published (a map, vector, string, number, boolean or nil) |
+| \`e.id\` | the event's id (a string, a UUIDv7 unless the publisher chose one) |
+| \`e.topic\` | the topic's name |
+| \`e.seq\` | its position in the store (a number that only grows) |
+| \`e.ts\` | when it was published (milliseconds since 1970, on the publisher's clock) |
+| \`e.key\` | its key (a string), or nil |
+| \`e.partition\` | its partition (a number) on a topic defined with \`:partitions\`, else nil |
+| \`e.headers\` | a map of strings to strings, or nil |
+| \`e.tags\` | a vector of strings, or nil |
+| \`e.causedBy\` | the ids of the events that caused it (a handler's \`publish!\` sets it), or nil |
+
+\`ctx\` is the delivery: \`ctx.group\` (the consumer group's name), \`ctx.attempt\` (1 on the first
+delivery, 2 on the first retry, ...), and two methods for groups with \`:ackMode "manual"\`:
+\`(.ack ctx)\` settles the event now, \`(.nack ctx "5s")\` gives it back to be retried after the delay
+(or the group's backoff without one). A handler that returns settles its event (acknowledges it,
+with every \`publish!\` it made); one that fails (\`throw\`, an error, a limit) is retried until
+\`:maxAttempts\`, then dead-lettered with its error and location.
+
+Host functions (\`registerHost\`) are named in the program with \`(declare-host name ...)\`: the
+load checks that the application gives each, and \`sib check\` / \`sib test\` (which run without it)
+use a stand-in that logs its call and returns nil (\`--host name\` declares one from the command line).
+
 ## Limits
 
 \`.sib\` code may come from authors the application does not fully trust, so every run of it (a

@@ -366,7 +366,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }
       const resolved = resolveOptions(group, topic, subscribeOptions)
       if (resolved instanceof SubscribeError) return yield* resolved
-      const config = yield* startAfterId(resolved)
+      const config = yield* startAtEvent(resolved)
       const pending = draining.get(group)
       if (pending !== undefined) yield* Deferred.await(pending)
       if (running.has(group)) {
@@ -381,13 +381,17 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       } satisfies Subscription
     })
 
-  /** `from: { afterId }` starts every topic of the group after that event's (global) seq. */
-  const startAfterId = (config: GroupConfig): Effect.Effect<GroupConfig, SubscribeError | StoreError> =>
+  /**
+   * `from: { id }` (starting with that event) and `{ afterId }` (just after it) are placed once, at
+   * subscribe: every topic of the group starts at that event's (global) seq. An unknown id is refused.
+   */
+  const startAtEvent = (config: GroupConfig): Effect.Effect<GroupConfig, SubscribeError | StoreError> =>
     Effect.gen(function*() {
       const from = config.from
-      if (typeof from !== "object" || !("afterId" in from)) return config
+      if (typeof from !== "object" || !("afterId" in from || "id" in from)) return config
+      const id = "afterId" in from ? from.afterId : from.id
       const floor = yield* floorOf(store.runtime, config.topics[0]!, from).pipe(Effect.catchTag("StartFromError", () =>
-        Effect.fail(new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(from.afterId)}` }))
+        Effect.fail(new SubscribeError({ group: config.group, detail: `from: no event has the id ${JSON.stringify(id)}` }))
       ))
       return { ...config, from: { seq: floor + 1 } }
     })
@@ -498,7 +502,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.gen(function*() {
         const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
         const from = typeof position === "string" ? parseStartFrom(position) : position
-        if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601 or id:EVENT-ID")
+        if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601, id:EVENT-ID or afterId:EVENT-ID")
         const floor = yield* floorOf(store.runtime, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))
         const lease = yield* store.runtime.readLease(group)
         const now = yield* Clock.currentTimeMillis

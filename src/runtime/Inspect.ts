@@ -72,7 +72,7 @@ export interface InspectShape {
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
   /** The position after which the last `count` events of `topic` follow. */
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
-  /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ afterId }`, ...) names on `topic`. */
+  /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ id }`, `{ afterId }`, ...) names on `topic`. */
   readonly floorOf: (topic: string, from: StartFrom) => Effect.Effect<number, StoreError | StartFromError>
   readonly deadLetters: (query: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
   /** An event by id, with its progress in each group consuming its topic (undefined: no such event). */

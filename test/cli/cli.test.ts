@@ -210,6 +210,7 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(n(await sib(["tail", "counts", "--from", `id:${third["id"]}`, "--json"], { cwd: dir }))).toEqual([3, 4, 5])
     expect(n(await sib(["tail", "counts", "--from", `seq:${third["seq"]}`, "--json"], { cwd: dir }))).toEqual([3, 4, 5])
     expect(n(await sib(["tail", "counts", "--from", `id:${third["id"]}`, "-n", "1", "--json"], { cwd: dir }))).toEqual([3])
+    expect(n(await sib(["tail", "counts", "--from", `afterId:${third["id"]}`, "--json"], { cwd: dir }))).toEqual([4, 5])
 
     const elsewhere = await sib(["tail", "counts", "--from", `id:${other["id"]}`], { cwd: dir })
     expect(elsewhere.code).toBe(2)

@@ -107,3 +107,144 @@ describe("sib test and sib check: a directory stands for its .sib files", () => 
     expect(existsSync(join(dir, "sib.db"))).toBe(false)
   })
 })
+
+/** The diagnostics of `sib check --format json`, as objects. */
+const checkJson = async (dir: string, args: ReadonlyArray<string>) => {
+  const r = await sib(["check", ...args, "--format", "json"], { cwd: dir })
+  return { code: r.code, stderr: r.stderr, diagnostics: r.stdout.split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>) }
+}
+
+describe("sib check reports every error of a file in one run", () => {
+  // Eight mistakes: load-time (option) errors before and after compile errors, nested option maps,
+  // option values one letter off, a definition that fails and its later use.
+  const eight = [
+    `(define-topic "orders" {:retention {:maxAgee "1d"}})`,
+    `(define-topic "audit" {:partitions "two"})`,
+    `(defn handle [e ctx] (log (undefined-fn e)))`,
+    `(subscribe! "orders" "billing" (fn [e] e) {:from "earliets" :ordering "keyed" :backoff {:intialMs 5}})`,
+    `(subscribe! "orders" "shipping" (fn [e] e) {:maxInFlight 0})`,
+    `(def rate (/ 1 "a"))`,
+    `(subscribe! "audit" "auditor" (fn [e] (str rate)))`,
+    `(every! "1s" (fn [a] nil))`
+  ].join("\n") + "\n"
+
+  it("each mistake once, under what is wrong, with did-you-mean for names and values", async () => {
+    const dir = workdir({ "app.sib": eight })
+    const r = await checkJson(dir, ["app.sib"])
+    expect(r.code).toBe(1)
+    const at = (d: Record<string, unknown>) => `${d["line"]}:${d["column"]}-${d["endColumn"]}`
+    expect(r.diagnostics.map((d) => [at(d), d["message"], d["hints"]])).toEqual([
+      ["1:37-45", "define-topic: unknown option :maxAgee in :retention", ["did you mean :maxAgeMs?", "valid options in :retention: :maxAgeMs :maxCount :retainUntilConsumed"]],
+      ["2:24-41", "define-topic: :partitions must be an integer from 1 to 65536, got \"two\"", []],
+      ["3:28-40", "unknown symbol undefined-fn", [expect.stringContaining("(declare-host undefined-fn)")]],
+      ["4:44-60", expect.stringMatching(/^subscribe!: :from must be "earliest", "latest",.* got "earliets"$/), ["did you mean \"earliest\"?"]],
+      ["4:61-78", "subscribe!: :ordering must be \"key\", \"strict\" or \"none\", got \"keyed\"", ["did you mean \"key\"?"]],
+      ["4:89-98", "subscribe!: unknown option :intialMs in :backoff", ["did you mean :initialMs?", "valid options in :backoff: :initialMs :factor :maxMs :jitter"]],
+      ["5:45-59", "subscribe!: :maxInFlight must be an integer from 1 to 10000, got 0", []],
+      ["6:11-20", "/ needs numbers, got a string (\"a\")", []],
+      // Line 7 uses rate, whose definition failed: not reported again.
+      ["8:1-27", "every!: a timer calls its function with no arguments, but fn takes [a]", ["write it as (fn [] ...)"]]
+    ])
+    expect(r.stderr).toBe("")
+  })
+
+  it("rendered for people: a caret under the bad option, not the whole form", async () => {
+    const dir = workdir({ "app.sib": `(define-topic "orders")\n(subscribe! "orders" "billing" (fn [e] e) :from "earliets" :maxAttempts 3)\n` })
+    const r = await sib(["check", "app.sib"], { cwd: dir, env: { NO_COLOR: "1" } })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain([
+      `  2 | (subscribe! "orders" "billing" (fn [e] e) :from "earliets" :maxAttempts 3)`,
+      `    | ${" ".repeat(42)}${"^".repeat(16)}`,
+      `  * did you mean "earliest"?`
+    ].join("\n"))
+  })
+
+  it("a runaway form costs its limit once: later forms are compiled, not run", async () => {
+    const dir = workdir({
+      "app.sib": [
+        `(defn spin [n] (loop [i 0] (recur (inc i))))`,
+        `(def a (spin 1))`,
+        `(def b (spin 2))`,
+        `(def c (spin 3))`,
+        `(subscribe! "nowhere" "g" (fn [e] (undefined-thing)))`
+      ].join("\n")
+    })
+    const started = Date.now()
+    const r = await checkJson(dir, ["app.sib"])
+    expect(r.code).toBe(1)
+    expect(r.diagnostics.map((d) => d["line"])).toEqual([2, 5])
+    expect(r.diagnostics[0]!["message"]).toMatch(/step budget|took more than|computed for more than/)
+    expect(Date.now() - started).toBeLessThan(20_000)
+  })
+})
+
+describe("values the other APIs refuse are refused from .sib too", () => {
+  it("an event's :id and :key are strings; a timer's or filter's function of the wrong arity is caught by sib check", async () => {
+    const dir = workdir({
+      "app.sib": [
+        `(define-topic "orders")`,
+        `(publish! "orders" {:a 1} {:id {:a 1}})`,
+        `(publish! "orders" {:a 1} :id :kw)`,
+        `(publish! "orders" {:a 1} :key [1 2])`,
+        `(publish! "orders" {:a 1} :key 7)`,
+        `(every! "1s" (fn [tick] nil))`,
+        `(after! "1s" (fn [a b] nil))`,
+        `(subscribe! "orders" "g" (fn [e] e) :filter (fn [e ctx] true))`,
+        `(subscribe! "orders" "h" (fn [e ctx extra] e))`
+      ].join("\n")
+    })
+    const r = await checkJson(dir, ["app.sib"])
+    expect(r.code).toBe(1)
+    expect(r.diagnostics.map((d) => [d["line"], d["message"]])).toEqual([
+      [2, "publish!: :id must be a string, got a map"],
+      [3, "publish!: :id must be a string, got a keyword"],
+      [4, "publish!: :key must be a string, got a vector"],
+      [5, "publish!: :key must be a string, got a number"],
+      [6, "every!: a timer calls its function with no arguments, but fn takes [tick]"],
+      [7, "after!: a timer calls its function with no arguments, but fn takes [a b]"],
+      [8, "subscribe!: a filter is called with the event alone, but fn takes [e ctx]"],
+      [9, "subscribe!: a handler is called with the event and its delivery context, but fn takes [e ctx extra]"]
+    ])
+    expect(r.diagnostics[2]!["hints"]).toEqual([`build one string from it, e.g. (str ...)`])
+    expect(r.diagnostics[3]!["hints"]).toEqual([`write it as a string: "7" (or (str x) for a computed one)`])
+  })
+})
+
+describe("programs that call host functions of their application", () => {
+  const program = `(declare-host send-email)
+(define-topic "orders")
+(subscribe! "orders" "mailer" (fn [e] (send-email "ops@example.com" e.payload) (call-model 1)) :from "earliest")
+(deftest "mails" (publish! "orders" {:id 1}) (advance! "1s") (expect= 1 (count (published "orders"))))
+`
+
+  it("sib check and sib test take declared names (declare-host, --host) as stand-ins that log their calls", async () => {
+    const dir = workdir({ "app.sib": program })
+    const unknown = await checkJson(dir, ["app.sib"])
+    expect(unknown.code).toBe(1)
+    expect(unknown.diagnostics.map((d) => d["message"])).toEqual(["unknown symbol call-model"])
+    const checked = await sib(["check", "app.sib", "--host", "call-model"], { cwd: dir })
+    expect(checked.code).toBe(0)
+    expect(checked.stderr).toMatch(/^ok: 1 file\(s\)/)
+    const tested = await sib(["test", "app.sib", "--host", "call-model,other", "--logs"], { cwd: dir })
+    expect(tested.code).toBe(0)
+    expect(tested.stdout).toContain("send-email (a declared host function; a stand-in here) called with ops@example.com {:id 1}")
+    expect(tested.stdout).toContain("call-model (a declared host function; a stand-in here) called with 1")
+  })
+
+  it("sib run, which has no application, refuses a program that declares host functions; a misuse of declare-host is located", async () => {
+    const dir = workdir({
+      "app.sib": program.replace("(call-model 1)", ""),
+      "bad.sib": `(declare-host "send-email" str)\n(defn f [] (declare-host g))\n`
+    })
+    const run = await sib(["run", "app.sib", "--db", "app.db"], { cwd: dir })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain("app.sib:1:15: Compile error: the program uses the host function send-email, which the application does not register")
+    expect(existsSync(join(dir, "app.db"))).toBe(false)
+    const bad = await checkJson(dir, ["bad.sib"])
+    expect(bad.diagnostics.map((d) => [d["line"], d["column"], d["message"]])).toEqual([
+      [1, 15, "declare-host takes names (symbols), not values"],
+      [1, 28, "str is a built-in of the language, not a host function"],
+      [2, 12, "declare-host belongs at the top level of a file"]
+    ])
+  })
+})

@@ -72,6 +72,32 @@ describe("embedding .sib programs (Promise facade)", () => {
     await expect(rt.publish("signups", { user: 7 })).rejects.toThrow(/user/)
   })
 
+  it("declare-host: the application must give each declared host function, and one it gives is called", async () => {
+    const { dir, paths } = files({
+      "app.sib": `(declare-host notify mailer)
+(subscribe! "signups" "welcomer" (fn [e] (notify e.payload.user) (.send mailer e.payload.user)) :from "earliest")
+`
+    })
+    const rt = await runtime(join(dir, "app.db"))
+    rt.registerHost("notify", () => undefined)
+    const missing = await rt.load(paths[0]!).then(() => undefined, (e: unknown) => e)
+    expect(missing).toBeInstanceOf(SibError)
+    expect((missing as SibError).diagnostics.map((d) => d.message)).toEqual([
+      "the program uses the host function mailer, which the application does not register"
+    ])
+    expect(rt.groupStats("welcomer")).toBeUndefined()
+    const sent: Array<unknown> = []
+    rt.registerHost("mailer", { send: (to: unknown) => void sent.push(to) })
+    const program = await rt.load(paths[0]!)
+    await rt.publish("signups", { user: "ada" })
+    await waitFor(() => sent.length === 1)
+    expect(sent).toEqual(["ada"])
+    await program.stop()
+    // runSibTests takes the hosts as the running program does; without them it is the same error.
+    const tested = await runSibTests(paths[0]!, { host: { notify: () => undefined } }).then(() => undefined, (e: unknown) => e)
+    expect((tested as SibError).diagnostics.map((d) => d.message)).toEqual(["the program uses the host function mailer, which the application does not register"])
+  })
+
   it("a program with errors rejects with every diagnostic and starts nothing", async () => {
     const { dir, paths } = files({
       "topics.sib": `(define-topic "jobs" {:retentionDays 3})\n(every! "10ms" (fn [] (publish! "ticks" {})))\n`,

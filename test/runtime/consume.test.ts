@@ -59,7 +59,7 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
       assert.deepStrictEqual(yield* bus.deadLetters(), [])
     })))
 
-  it.effect("from: latest (default), earliest, seq, ts, afterId", () =>
+  it.effect("from: latest (default), earliest, seq, ts, id (with that event), afterId (after it)", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus
       const events = []
@@ -74,7 +74,10 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
         ["seq string", "seq:2", [2, 3, 4, 9]],
         ["ts", { ts: 20 }, [3, 4, 9]],
         ["ts string", "ts:1970-01-01T00:00:00.010Z", [2, 3, 4, 9]],
-        ["afterId", { afterId: events[0]!.id }, [2, 3, 4, 9]]
+        ["afterId", { afterId: events[0]!.id }, [2, 3, 4, 9]],
+        ["afterId string", `afterId:${events[0]!.id}`, [2, 3, 4, 9]],
+        ["id", { id: events[1]!.id }, [2, 3, 4, 9]],
+        ["id string", `id:${events[1]!.id}`, [2, 3, 4, 9]]
       ] as const
       const recs = []
       for (const [name, from] of cases) {
@@ -88,7 +91,7 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
         assert.deepStrictEqual(payloads(yield* recs[i]!.take(expected.length)), [...expected], name)
       }
       const bad = yield* Effect.flip(bus.subscribe("t", "g-bad", () => Effect.void, { from: "yesterday" }))
-      assert.match(bad.message, /from must be "earliest", "latest", "seq:N", "ts:ISO-8601", "id:EVENT-ID", \{ seq: N \}, \{ ts: date \} or \{ afterId: id \}, got "yesterday"/)
+      assert.match(bad.message, /from must be "earliest", "latest", "seq:N", "ts:ISO-8601", "id:EVENT-ID", "afterId:EVENT-ID", \{ seq: N \}, \{ ts: date \}, \{ id \} or \{ afterId \}, got "yesterday"/)
     })))
 
   it.effect("from applies only to a new group; an existing cursor wins", () =>

@@ -203,13 +203,18 @@ describe.each(storeFactories)("edge cases ($name)", (factory) => {
     const [e1, , e3] = await rt.publishAll([1, 2, 3, 4].map((payload) => ({ topic: "t", payload })))
     await rt.setCursor("t", "g", "seq:3")
     expect(await rt.getCursor("t", "g")).toBe(2)
+    // id:X starts with X (as seq:N starts with N), afterId:X just after it: the same in every API.
     await rt.setCursor("t", "g", `id:${e3!.id}`)
+    expect(await rt.getCursor("t", "g")).toBe(2)
+    await rt.setCursor("t", "g", `afterId:${e3!.id}`)
     expect(await rt.getCursor("t", "g")).toBe(3)
+    await rt.setCursor("t", "g", { id: e1!.id })
+    expect(await rt.getCursor("t", "g")).toBe(0)
     await rt.setCursor("t", "g", { afterId: e1!.id })
     expect(await rt.getCursor("t", "g")).toBe(1)
     await rt.setCursor("t", "g", "latest")
     expect(await rt.getCursor("t", "g")).toBe(4)
-    for (const bad of ["bogus", { ts: "not a date" }, 1.5, -1, { afterId: "nope" }]) {
+    for (const bad of ["bogus", { ts: "not a date" }, 1.5, -1, { afterId: "nope" }, { id: "nope" }, "id:"]) {
       await expect(rt.setCursor("t", "g", bad as never)).rejects.toBeInstanceOf(GroupError)
     }
   })

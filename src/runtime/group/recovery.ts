@@ -65,7 +65,7 @@ export const openCursors = (store: RuntimeStore, config: GroupConfig): Effect.Ef
     const cursors = new Map<string, Cursor>(snapshot.cursors)
     for (const topic of config.topics) {
       if (cursors.has(topic)) continue
-      // `from` was checked at subscribe (an `afterId` turned into a seq): it always has a floor.
+      // `from` was checked at subscribe (an event id turned into a seq): it always has a floor.
       const floor = yield* floorOf(store, topic, config.from).pipe(Effect.catchTag("StartFromError", Effect.die))
       cursors.set(topic, yield* store.initCursor(config.group, topic, floor, yield* Clock.currentTimeMillis))
     }

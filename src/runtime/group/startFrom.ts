@@ -1,7 +1,7 @@
 /**
  * Where a cursor starts: the one translation of a start position (`StartFrom`, or a seq number
  * used as a floor) into a floor, the seq after which events are delivered. Used for a group's new
- * cursors, `from: { afterId }` at subscribe, `Bus.setCursor` (and `sib replay`), and `sib tail`.
+ * cursors, `from: { id }` / `{ afterId }` at subscribe, `Bus.setCursor` (and `sib replay`), and `sib tail`.
  *
  * - `"earliest"`: 0. `"latest"`: the topic's head. A number: that floor.
  * - `{ seq: N }`: N is the first event delivered (floor N - 1, at least 0).
@@ -10,8 +10,9 @@
  *   global head it is the same floor for the topic, as seqs are global).
  * - `{ ts }` (ms, a date string or a `Date`): just before the first event of the topic stamped at or
  *   after it (the head if there is none).
- * - `{ afterId }`: that event's seq, whatever its topic (seqs are global, so a fan-in group starts
- *   every topic after the same point).
+ * - `{ id }`: starting with that event (floor: its seq - 1); `{ afterId }`: just after it (floor:
+ *   its seq). Whatever its topic: seqs are global, so a fan-in group starts every topic at the
+ *   same point.
  * A position it cannot place fails with `StartFromError` (its `reason` says why); parsing text
  * (`seq:N`, `id:X`, ...) is `parseStartFrom` in `options.ts`.
  */
@@ -65,6 +66,10 @@ export const floorOf = (
       const event = yield* store.eventById(from.afterId)
       if (event === undefined) return yield* new StartFromError({ reason: "no-such-event" })
       floor = event.seq
+    } else if (typeof from === "object" && from !== null && "id" in from && typeof from.id === "string") {
+      const event = yield* store.eventById(from.id)
+      if (event === undefined) return yield* new StartFromError({ reason: "no-such-event" })
+      floor = event.seq - 1
     }
     if (floor === undefined || !Number.isInteger(floor) || floor < 0) return yield* new StartFromError({ reason: "bad-position" })
     return floor

@@ -61,6 +61,8 @@ describe("floorOf", () => {
       assert.strictEqual(yield* floor({ ts: 9_000 }), 4, "none stamped after it: the head")
       assert.strictEqual(yield* floor({ afterId: "e2" }), 2, "after that event, whatever its topic")
       assert.strictEqual(yield* floor({ afterId: "missing" }), "no-such-event")
+      assert.strictEqual(yield* floor({ id: "e2" }), 1, "starting with that event, whatever its topic")
+      assert.strictEqual(yield* floor({ id: "missing" }), "no-such-event")
       assert.strictEqual(yield* floor({ ts: "not a date" }), "bad-time")
       for (const bad of [1.5, -1, Number.NaN, { seq: 1.5 }, { seq: "2" }, "somewhere"]) {
         assert.strictEqual(yield* floor(bad as never), "bad-position", JSON.stringify(bad))
