@@ -5,7 +5,7 @@
  */
 import { Deferred, Effect } from "effect"
 import { Bus } from "../src/facade/Bus.ts"
-import type { SubscribeOptions } from "../src/runtime/options.ts"
+import type { SubscribeOptions } from "../src/runtime/subscribeOptions.ts"
 import { payload } from "./common.ts"
 
 const withBus = <A, E>(file: string, f: (bus: Bus["Service"]) => Effect.Effect<A, E>): Promise<A> =>

@@ -4,8 +4,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { withOptionTables } from "../src/options/reference.ts"
-import { languageReference } from "../src/program/reference.ts"
+import { withOptionTables } from "../src/options/optionTables.ts"
+import { languageReference } from "../src/program/languageReference.ts"
 
 const language = join(import.meta.dirname, "language.md")
 writeFileSync(language, languageReference())

@@ -1,13 +1,13 @@
 /**
  * The Promise API (the package's `sibus/promise` entry): sibus for code that does not use Effect.
- * `createRuntime` (src/facade/runtime.ts) and `createOutbox` (src/facade/outbox.ts), both run by
- * the one facade runner (src/facade/Runner.ts), and `runSibTests`.
+ * `createRuntime` (src/facade/createRuntime.ts) and `createOutbox` (src/facade/createOutbox.ts),
+ * both run by the one facade runner (src/facade/Runner.ts), and `runSibTests`.
  */
-export { createRuntime, runSibTests } from "./facade/runtime.ts"
-export type { CloseOnSignalsOptions, HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/runtime.ts"
-export { createOutbox } from "./facade/outbox.ts"
-export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./facade/outbox.ts"
-export type { StoreError, StoreOpenError } from "./store/errors.ts"
+export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
+export type { CloseOnSignalsOptions, HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
+export { createOutbox } from "./facade/createOutbox.ts"
+export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./facade/createOutbox.ts"
+export type { StoreError, StoreOpenError } from "./store/storeErrors.ts"
 export type { Store } from "./store/Store.ts"
 export type { HostValue, Source } from "./program/load.ts"
 export type { TestReport } from "./program/testRunner.ts"

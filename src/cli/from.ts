@@ -9,7 +9,7 @@
 import * as Effect from "effect/Effect"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type { InspectShape } from "../runtime/Inspect.ts"
-import { parseStartFrom } from "../runtime/options.ts"
+import { parseStartFrom } from "../runtime/subscribeOptions.ts"
 import { failWith } from "./shared.ts"
 
 export const fromForms = "earliest, latest, seq:N, ts:ISO-8601, id:EVENT-ID or afterId:EVENT-ID"

@@ -12,9 +12,9 @@ import { Command, Flag } from "effect/cli"
 import { existsSync, statSync } from "node:fs"
 import { Bus } from "../facade/Bus.ts"
 import type { BusOptions } from "../runtime/Bus.ts"
-import type { BusOptionsError } from "../runtime/errors.ts"
+import type { BusOptionsError } from "../runtime/busErrors.ts"
 import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
-import { describeCause, StoreError, type StoreOpenError } from "../store/errors.ts"
+import { describeCause, StoreError, type StoreOpenError } from "../store/storeErrors.ts"
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
 import type { Store } from "../store/Store.ts"
 import { liveLine } from "./status.ts"
@@ -76,7 +76,7 @@ const unusable = (db: string, access: Access): string | undefined => {
  * the database's own reason ("could not write to the database ./sib.db: database is locked"), never
  * the store's operation names. Exit code 1 (the command failed), or 2 while opening it.
  */
-export const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: boolean; readonly exitCode?: number } = {}): CliFailure =>
+const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: boolean; readonly exitCode?: number } = {}): CliFailure =>
   new CliFailure({
     message: `could not ${options.readOnly === true || e.kind === "read" ? "read" : "write to"} the database ${redactLocation(db)}: ${describeCause(e.cause)}`,
     exitCode: options.exitCode ?? 1

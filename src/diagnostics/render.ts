@@ -49,7 +49,7 @@ const excerpt = (span: Span, sources: ReadonlyMap<string, string>, color: boolea
   ]
 }
 
-export const renderDiagnostic = (d: Diagnostic, options: RenderOptions): string => {
+const renderDiagnostic = (d: Diagnostic, options: RenderOptions): string => {
   const color = options.color === true
   const where = `${safeText(d.span.file)}:${d.span.line}:${d.span.column}`
   const label = d.kind === "Assertion" ? "Assertion failed" : `${d.kind} ${d.severity}`

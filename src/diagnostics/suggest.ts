@@ -6,11 +6,11 @@
  */
 
 /** Names longer than this are not compared (a typo in a 40-character name is still found). */
-export const maxSuggestedLength = 64
+const maxSuggestedLength = 64
 /** Candidates scored per suggestion. */
 const maxCandidates = 2000
 
-export const editDistance = (a: string, b: string): number => {
+const editDistance = (a: string, b: string): number => {
   const m = a.length
   const n = b.length
   if (m === 0) return n

@@ -4,10 +4,10 @@
  * runtime never knows which dialect it runs on. `Bus.layer()` still takes any `Store` layer.
  */
 import * as Layer from "effect/Layer"
-import { busSpec } from "../options/bus.ts"
+import { busSpec } from "../options/busSpec.ts"
 import { Bus as RuntimeBus, type BusOptions } from "../runtime/Bus.ts"
-import type { BusOptionsError } from "../runtime/errors.ts"
-import type { StoreError, StoreOpenError } from "../store/errors.ts"
+import type { BusOptionsError } from "../runtime/busErrors.ts"
+import type { StoreError, StoreOpenError } from "../store/storeErrors.ts"
 import { openStore, type StoreOptions } from "../store/open.ts"
 import type { SqliteOptions } from "../store/sqlite/SqliteStore.ts"
 import type { Store } from "../store/Store.ts"

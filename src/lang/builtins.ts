@@ -48,7 +48,7 @@ export const builtin = (b: Omit<Builtin, "min" | "max"> & { readonly min?: numbe
 
 const plural = (n: number) => (n === 1 ? "argument" : "arguments")
 
-export const arityMessage = (name: string, shapes: ReadonlyArray<string>, got: number, min: number, max: number): string => {
+const arityMessage = (name: string, shapes: ReadonlyArray<string>, got: number, min: number, max: number): string => {
   const wants = min === max ? `${min} ${plural(min)}` : max === Number.POSITIVE_INFINITY ? `at least ${min} ${plural(min)}` : `${min} to ${max} arguments`
   return `${name} takes ${wants}, got ${got}; shapes: ${shapes.map((s) => `(${name} ${s.replace(/^\[|\]$/g, "")})`).join(" ")}`
 }

@@ -53,7 +53,7 @@ const keyOfArg = (k: Value, fn: string): string =>
 const readable = (v: Value): Readonly<Record<string, Value>> | undefined =>
   isMap(v) ? v : isHostObject(v) ? v.fields : undefined
 
-export const getIn = (m: Value, k: Value, run: RunState): Value => {
+const getIn = (m: Value, k: Value, run: RunState): Value => {
   if (m === null) return null
   if (Array.isArray(m) || m instanceof List) {
     const items = m instanceof List ? m.items : m

@@ -18,7 +18,7 @@ import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import { diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
-import { limitsSpec } from "../options/limits.ts"
+import { limitsSpec } from "../options/limitsSpec.ts"
 import { check, problemText } from "../options/spec.ts"
 import { costs, type Meter, print, type Value } from "../reader/Value.ts"
 
@@ -57,7 +57,7 @@ export interface Limits {
 
 const MiB = 1024 * 1024
 
-/** The defaults of the limits spec (src/options/limits.ts, which documents each one). */
+/** The defaults of the limits spec (src/options/limitsSpec.ts, which documents each one). */
 export const defaultLimits: Limits = Object.fromEntries(
   Object.entries(limitsSpec.fields).map(([name, o]) => [name, o.default!])
 ) as unknown as Limits
@@ -85,7 +85,7 @@ export const bytesInFlight = (): number => pool.bytes
  * and its group's maxInFlight): a program filling the pool with large runs cannot starve the
  * small runs of other groups and timers.
  */
-export const poolFreeBytes = 1024 * 1024
+const poolFreeBytes = 1024 * 1024
 
 /**
  * The process's turn: when .sib code began computing since the event loop last went round (a
@@ -112,16 +112,16 @@ const turnElapsed = (clock: Clock.Clock): bigint => {
 }
 
 /** Milliseconds .sib code has been computing in this turn of the event loop. */
-export const busyMs = (clock: Clock.Clock): number => Number(turnElapsed(clock) / 1_000_000n)
+const busyMs = (clock: Clock.Clock): number => Number(turnElapsed(clock) / 1_000_000n)
 
 /** How long runs may follow each other in one turn before the next one lets the event loop go round. */
-export const turnMs = 50
+const turnMs = 50
 
 /**
  * Lets the event loop go round (timers, signals, I/O) until this turn has been busy for less than
  * `turnMs` (runs woken together in one turn check again, so they take turns).
  */
-export const pace = (clock: Clock.Clock): Effect.Effect<void> =>
+const pace = (clock: Clock.Clock): Effect.Effect<void> =>
   Effect.suspend(() =>
     busyMs(clock) < turnMs ? Effect.void : Effect.andThen(
       Effect.callback<void>((resume) => {
@@ -317,7 +317,7 @@ export const runBudget = (
   }, clock)
 
 /** How many runs' worth of steps a whole test (its body, handlers and timers together) may take. */
-export const testBudgetFactor = 10
+const testBudgetFactor = 10
 
 /** Steps charged for each timer firing a test's `advance!` causes, before it moves the clock. */
 export const timerFiringCost = 100

@@ -421,5 +421,3 @@ const errorValue = (e: unknown): Value => {
 export const specials: ReadonlyArray<Special> = [def, fn, letForm, ifForm, doForm, quote, loop, recur, tryForm, defmacro, dot, require, declareHost, deftest]
 
 export const specialForms: ReadonlyMap<string, Special> = new Map(specials.map((s) => [s.name, s]))
-
-export const specialNames: ReadonlySet<string> = new Set(specials.map((s) => s.name))

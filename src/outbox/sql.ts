@@ -2,10 +2,11 @@
  * Every statement the outbox runs on the application's database, one small named function each,
  * built with Kysely's query builder and nothing dialect-specific: the same SQL runs on SQLite and
  * on Postgres. Each takes the Kysely to run on (the root, a held connection, or the caller's
- * transaction) and the table name. The row life cycle they implement is described in `schema.ts`.
+ * transaction) and the table name. The row life cycle they implement is described in
+ * `outboxTable.ts`.
  */
 import type { ExpressionBuilder, Kysely } from "kysely"
-import type { OutboxDatabase, OutboxTable } from "./schema.ts"
+import type { OutboxDatabase, OutboxTable } from "./outboxTable.ts"
 
 type Db = Kysely<OutboxDatabase>
 

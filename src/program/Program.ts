@@ -5,7 +5,7 @@
  */
 import type { Span } from "../diagnostics/Span.ts"
 import type { Callable } from "../reader/Value.ts"
-import type { SubscribeOptions } from "../runtime/options.ts"
+import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { PublishOptions } from "../runtime/publish.ts"
 import type { TopicOptions } from "../runtime/Topic.ts"
 import type { Namespace } from "../lang/Namespace.ts"

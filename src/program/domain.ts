@@ -11,18 +11,18 @@ import {
 } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
-import { PublishError, SubscribeError as SubscribeErrorClass, TopicError } from "../runtime/errors.ts"
-import { resolveOptions, subscribeOptionNames } from "../runtime/options.ts"
-import type { SubscribeOptions } from "../runtime/options.ts"
+import { PublishError, SubscribeError as SubscribeErrorClass, TopicError } from "../runtime/busErrors.ts"
+import { resolveOptions, subscribeOptionNames } from "../runtime/subscribeOptions.ts"
+import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
 import { type PayloadSchema, schemaTypeNames } from "../options/payloadSchema.ts"
-import { defineTopicProblem, defineTopicSpec } from "../options/defineTopic.ts"
-import { publishOptionNames } from "../options/publish.ts"
+import { defineTopicProblem, defineTopicSpec } from "../options/defineTopicSpec.ts"
+import { publishOptionNames } from "../options/publishSpec.ts"
 import { checkAll, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
-import { subscribeSpec } from "../options/subscribe.ts"
+import { subscribeSpec } from "../options/subscribeSpec.ts"
 import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf, toJson } from "../lang/core.ts"
@@ -62,7 +62,7 @@ export const topicName = (v: Value, fn: string): string => {
  * Options given as `:key value` pairs or as one map, keyed by name. The record has no prototype,
  * so every name given (even `__proto__`) is an own key that the option checks see and refuse.
  */
-export const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState): Record<string, Value> => {
+const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState): Record<string, Value> => {
   if (extra.length === 0) return Object.create(null)
   if (extra.length === 1) {
     if (extra[0] === null) return Object.create(null)
@@ -146,7 +146,7 @@ const collecting = <A>(errors: Array<LangError>, check: () => A, option?: Option
  * stored payload schema every process checks (`options/payloadSchema.ts`). Each node is charged as
  * it is converted: a literal that shares structure pays per use.
  */
-export const payloadSchemaOf = (spec: Value, where: string, meter: Meter): PayloadSchema => {
+const payloadSchemaOf = (spec: Value, where: string, meter: Meter): PayloadSchema => {
   meter.charge(1, costs.object)
   if (spec instanceof Keyword || typeof spec === "string") {
     const name = spec instanceof Keyword ? spec.name : spec
@@ -263,7 +263,7 @@ const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): Pu
 }
 
 /** Publishes now (run modes) or registers an initial publish (load mode). */
-export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg: Value, options: Record<string, Value>, fn: string): unknown => {
+const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg: Value, options: Record<string, Value>, fn: string): unknown => {
   const topic = topicName(topicArg, fn)
   // Converting the payload charges its nodes and text: what a run buffers for publishing counts in
   // its memory budget, so no run can pile up publishes past it.
@@ -319,7 +319,7 @@ const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): 
   }
 }
 
-export const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, handler: Value, options: Record<string, Value>, fn: string): unknown => {
+const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, handler: Value, options: Record<string, Value>, fn: string): unknown => {
   if (run.mode !== "load") fail("mode", `${fn} belongs at the top level of a program`)
   // Every problem of the subscription is reported, each under what it is about when that is written.
   const errors: Array<LangError> = []
@@ -443,7 +443,7 @@ const sleep = builtin({
 })
 
 /** The shortest interval of an `every!` timer: a timer cannot keep the process busy by itself. */
-export const minTimerIntervalMs = 10
+const minTimerIntervalMs = 10
 
 const timer = (kind: "every" | "after"): Builtin => builtin({
   name: `${kind}!`, group: "domain", arglists: ["[interval f]"],

@@ -62,7 +62,7 @@ export interface Source {
  * host value the language cannot take is left out and described in `problems` (when given; else
  * its `HostValueError` is thrown).
  */
-export const baseNamespace = (host: LoadOptions["host"], problems?: Array<string>): Namespace => {
+const baseNamespace = (host: LoadOptions["host"], problems?: Array<string>): Namespace => {
   const entries: Array<readonly [string, unknown, string | undefined]> = []
   for (const b of [...coreBuiltins, ...domainBuiltins, ...testingBuiltins.filter((t) => !t.name.startsWith("sib/"))]) {
     entries.push([b.name, toCallable(b), b.doc])

@@ -16,9 +16,9 @@ import type { Span } from "../diagnostics/Span.ts"
 import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
-import { type BusClosedError, type PublishError, SubscribeError, type TopicError } from "../runtime/errors.ts"
-import { defaultAckTimeoutMs, type SubscribeOptions } from "../runtime/options.ts"
-import type { StoreError } from "../store/errors.ts"
+import { type BusClosedError, type PublishError, SubscribeError, type TopicError } from "../runtime/busErrors.ts"
+import { defaultAckTimeoutMs, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
+import type { StoreError } from "../store/storeErrors.ts"
 import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
@@ -43,7 +43,7 @@ export type TimerState = "starting" | "active" | "standby"
  * interval and source text) is one singleton however many processes run the program, so it fires
  * in one of them; a changed timer is another one.
  */
-export const timerName = (program: Program, t: TimerDef): string => {
+const timerName = (program: Program, t: TimerDef): string => {
   const text = program.sources.get(t.span.file)?.slice(t.span.offset, t.span.endOffset) ?? ""
   return `timer:${basename(t.span.file)}:${t.kind}:${t.ms}:${fnv1a(text)}`
 }
@@ -81,7 +81,7 @@ const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyAr
   })
 
 /** A `.sib` function as a consumer-group handler. */
-export const sibHandler = (
+const sibHandler = (
   program: Program, def: Program["subscriptions"][number], bus: BusShape, limits: Limits, extra: {
     readonly ackTimeoutMs: number
     readonly parent?: Budget | undefined
@@ -107,7 +107,7 @@ export const sibHandler = (
 }
 
 /** How long a timer's run may take (computing or waiting): like a handler's default ack timeout. */
-export const timerTimeoutMs = defaultAckTimeoutMs
+const timerTimeoutMs = defaultAckTimeoutMs
 
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const { onTimerError: onError, parentBudget: parent, log } = options

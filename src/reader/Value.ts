@@ -156,7 +156,7 @@ export const kindOf: unique symbol = Symbol("sibus.kind")
 export interface Callable {
   readonly [kindOf]: "fn"
   readonly name: string
-  /** Invoked by the interpreter; see compile/runtime.ts. */
+  /** Invoked by the interpreter (`callValue`, lang/builtins.ts); `run` is its run state (lang/run.ts). */
   readonly invoke: (run: unknown, args: ReadonlyArray<Value>, span: Span) => unknown
 }
 
@@ -197,10 +197,10 @@ export type Value =
 
 const spans = new WeakMap<object, Span>()
 
-export const spanOfValue = (v: Value): Span | undefined =>
+const spanOfValue = (v: Value): Span | undefined =>
   v instanceof Sym || v instanceof List ? v.span : typeof v === "object" && v !== null ? spans.get(v) : undefined
 
-export const withSpan = <V extends object>(v: V, span: Span): V => {
+const withSpan = <V extends object>(v: V, span: Span): V => {
   spans.set(v, span)
   return v
 }
@@ -217,8 +217,6 @@ export const isMap = (v: unknown): v is MapValue => {
   const proto = Object.getPrototypeOf(v)
   return proto === null || proto === Object.prototype
 }
-
-export const isVector = (v: unknown): v is ReadonlyArray<Value> => Array.isArray(v)
 
 /** The string key a value stands for in a map (keywords and strings by name; others printed). */
 export const mapKey = (v: Value): string | undefined =>
@@ -246,7 +244,7 @@ let identities = 0
  * the same items too; maps and sets regardless of order). Objects cache theirs, so hashing a value
  * visits each distinct node once. Charges the nodes it computes.
  */
-export const hashOf = (v: Value, meter: Meter): number => {
+const hashOf = (v: Value, meter: Meter): number => {
   if (v === null || v === undefined) return 0x2f0b3c1
   switch (typeof v) {
     case "boolean":

@@ -17,7 +17,7 @@
 import nearley from "nearley"
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import { describeInvisible, findInvisible } from "../diagnostics/invisible.ts"
-import { join, type Span } from "../diagnostics/Span.ts"
+import type { Span } from "../diagnostics/Span.ts"
 import { safeText } from "../diagnostics/terminal.ts"
 import { atom, type SourceToken } from "./build.ts"
 import grammar from "./grammar.ts"
@@ -398,13 +398,4 @@ const reportDuplicates = (keys: ReadonlyArray<Syntax>, what: string, container: 
       seen.set(id, k)
     }
   }
-}
-
-/** The span of a whole program's text (for diagnostics about a file as a whole). */
-export const fileSpan = (file: string, text: string): Span => {
-  const lines = text.split("\n")
-  return join(
-    { file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 },
-    { file, line: lines.length, column: 1, endLine: lines.length, endColumn: (lines[lines.length - 1]?.length ?? 0) + 1, offset: text.length, endOffset: text.length }
-  )
 }

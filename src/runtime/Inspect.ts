@@ -10,14 +10,14 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { storedTopic, type StoredTopic } from "../options/topic.ts"
-import type { StoreError } from "../store/errors.ts"
+import { storedTopic, type StoredTopic } from "../options/topicSpec.ts"
+import type { StoreError } from "../store/storeErrors.ts"
 import type { Cursor, DeadLetter, Delivery, Event, GroupPosition, TopicStats } from "../store/records.ts"
 import { type DeadLetterQuery, Store, type StoreShape } from "../store/Store.ts"
 import { isLive } from "./group/lease.ts"
 import { floorOf, type StartFromError } from "./group/startFrom.ts"
-import { type HostInfo, nodeHost } from "./host.ts"
-import type { StartFrom } from "./options.ts"
+import { type HostInfo, nodeHost } from "./HostInfo.ts"
+import type { StartFrom } from "./subscribeOptions.ts"
 
 /** A topic as stored: its settings (defaults where none were stored) and what it holds. */
 export interface TopicInfo {

@@ -15,16 +15,16 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Semaphore from "effect/Semaphore"
-import type { StoreError } from "../store/errors.ts"
-import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../store/maintenance.ts"
+import type { StoreError } from "../store/storeErrors.ts"
+import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../store/maintenanceSteps.ts"
 import type { Json } from "../store/records.ts"
 import type { StoreShape } from "../store/Store.ts"
-import { MaintenanceError } from "./errors.ts"
+import { MaintenanceError } from "./busErrors.ts"
 import { isLive } from "./group/lease.ts"
-import { type HostInfo, nodeHost } from "./host.ts"
-import { maintenanceSpec } from "../options/maintenance.ts"
+import { type HostInfo, nodeHost } from "./HostInfo.ts"
+import { maintenanceSpec } from "../options/maintenanceSpec.ts"
 import { check, type OptionProblem } from "../options/spec.ts"
-import { type StoredTopic, storedTopic } from "../options/topic.ts"
+import { type StoredTopic, storedTopic } from "../options/topicSpec.ts"
 
 export interface MaintenanceOptions {
   /** How often the bus compacts and prunes every topic (ms; default 60 000). */
@@ -41,12 +41,6 @@ export interface MaintenanceOptions {
   readonly pauseRatio?: number | undefined
 }
 
-export const defaultMaintenance = {
-  intervalMs: maintenanceSpec.fields.intervalMs.default!,
-  batchSize: maintenanceSpec.fields.batchSize.default!,
-  pauseRatio: maintenanceSpec.fields.pauseRatio.default!
-} as const
-
 export type ResolvedMaintenance = { readonly [K in keyof MaintenanceOptions]-?: number }
 
 /** The options with their defaults, or what is wrong with them (named as `maintenance.<option>`). */
@@ -59,7 +53,7 @@ export const resolveMaintenance = (options: MaintenanceOptions | undefined): Res
 /** A topic's maintenance settings, read from its stored config (invalid values are ignored). */
 export type TopicSettings = Pick<StoredTopic, "compaction" | "deleteRetentionMs" | "retention">
 
-export const settingsOf = (config: Json): TopicSettings => storedTopic(config)
+const settingsOf = (config: Json): TopicSettings => storedTopic(config)
 
 /** What one compaction pass did on one topic. */
 export interface CompactionReport {

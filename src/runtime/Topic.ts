@@ -2,7 +2,7 @@
  * Topics: names, options and what a defined topic does with a payload. A topic need not be defined
  * to be published to; defining one attaches a payload schema (checked on every publish),
  * partitions (a partition is chosen from the key) and the retention and compaction settings the
- * store keeps. The options are checked against their spec (src/options/topic.ts).
+ * store keeps. The options are checked against their spec (src/options/topicSpec.ts).
  */
 import * as Exit from "effect/Exit"
 import type * as Schema from "effect/Schema"
@@ -10,9 +10,9 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import { compileSchema, describeSchema, type PayloadSchema, sameSchema, schemaOfEffect, type StoredSchema } from "../options/payloadSchema.ts"
 import { check, problemText } from "../options/spec.ts"
-import { defaultDeleteRetentionMs, storedTopic, topicOptionsProblem, topicSpec } from "../options/topic.ts"
+import { defaultDeleteRetentionMs, storedTopic, topicOptionsProblem, topicSpec } from "../options/topicSpec.ts"
 import type { Json } from "../store/records.ts"
-import { TopicError } from "./errors.ts"
+import { TopicError } from "./busErrors.ts"
 
 export { defaultDeleteRetentionMs }
 

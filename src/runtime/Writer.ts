@@ -13,12 +13,12 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import { StoreError } from "../store/errors.ts"
+import { StoreError } from "../store/storeErrors.ts"
 import type {
   AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, RuntimeStore, WriteBatch
 } from "../store/Store.ts"
 import type { EventDraft } from "../store/records.ts"
-import { BusClosedError } from "./errors.ts"
+import { BusClosedError } from "./busErrors.ts"
 import { suspend } from "./Signal.ts"
 
 export interface WritePart {

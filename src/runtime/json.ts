@@ -6,7 +6,7 @@
  */
 
 /** Deeper than this is refused (it would overflow the stack of JSON.stringify/parse elsewhere). */
-export const maxJsonDepth = 512
+const maxJsonDepth = 512
 
 const pathOf = (path: ReadonlyArray<string | number>): string =>
   path.map((p) => (typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join("")

@@ -3,9 +3,9 @@
  * before anything is written (topic name, options, key, headers, tags, JSON safety, size, the
  * topic's schema), and the id and timestamp are chosen. Pure apart from the id generator.
  */
-import { maxIdLength, maxKeyLength, publishOptionNames } from "../options/publish.ts"
+import { maxIdLength, maxKeyLength, publishOptionNames } from "../options/publishSpec.ts"
 import type { Event, EventDraft, Json } from "../store/records.ts"
-import { PublishError } from "./errors.ts"
+import { PublishError } from "./busErrors.ts"
 import { jsonProblem, utf8Length } from "./json.ts"
 import { type Topic, topicNameProblem } from "./Topic.ts"
 

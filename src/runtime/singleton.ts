@@ -10,10 +10,10 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { StoreError } from "../store/errors.ts"
+import type { StoreError } from "../store/storeErrors.ts"
 import type { RuntimeStore } from "../store/Store.ts"
 import { claimLease, type LeaseSpec, renewLease } from "./group/lease.ts"
-import type { HostInfo } from "./host.ts"
+import type { HostInfo } from "./HostInfo.ts"
 
 export interface SingletonOptions {
   /** How long a claim lasts without renewal (default 30 s): how long a standby waits for a holder on another host that died. */
@@ -25,10 +25,10 @@ export interface SingletonOptions {
   readonly onActive?: Effect.Effect<void> | undefined
 }
 
-export const defaultSingletonLeaseMs = 30_000
+const defaultSingletonLeaseMs = 30_000
 
 /** The lease row of the singleton `name`. */
-export const singletonLeaseName = (name: string) => `singleton/${name}`
+const singletonLeaseName = (name: string) => `singleton/${name}`
 
 /**
  * Runs `work` while this runtime holds the lease of `name`, standing by while another process

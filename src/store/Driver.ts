@@ -1,13 +1,13 @@
 /**
- * What a dialect supplies to the store: a connection that runs store programs (`program.ts`) in
- * transactions, the statements compiled for it, and its capabilities. Everything else, the
+ * What a dialect supplies to the store: a connection that runs store programs (`storeProgram.ts`)
+ * in transactions, the statements compiled for it, and its capabilities. Everything else, the
  * policy included, is written once in `makeStore.ts` and `policy/` (Kysely's split: a `Driver`
  * executes, the query builder and the code above it do not know which database they talk to).
  */
 import type * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
-import type { StoreError } from "./errors.ts"
-import type { Program } from "./program.ts"
+import type { StoreError } from "./storeErrors.ts"
+import type { Program } from "./storeProgram.ts"
 import type { Statements } from "./queries.ts"
 import type { HandlerTransaction, StoreCapabilities } from "./Store.ts"
 

@@ -45,9 +45,9 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
-import type { StoreError } from "./errors.ts"
+import type { StoreError } from "./storeErrors.ts"
 import type { GroupDeletion } from "./policy/groups.ts"
-import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenance.ts"
+import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenanceSteps.ts"
 import type {
   Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
 } from "./records.ts"
@@ -275,7 +275,7 @@ export interface AdminStore {
 export interface MaintenanceStore {
   /**
    * Deletes superseded events and expired tombstones at or below the slowest cursor, never one a
-   * dead letter or delivery row points to (the rules are in `maintenance.ts`).
+   * dead letter or delivery row points to (the rules are in `maintenanceSteps.ts`).
    */
   readonly compactStep: (step: CompactStep) => Effect.Effect<CompactStepResult, StoreError>
   /** Deletes the oldest expired events. */

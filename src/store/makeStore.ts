@@ -3,10 +3,10 @@
  * (`Store.ts`) as a statement or a program (`policy/`) run in the transaction mode it needs.
  */
 import type { Driver } from "./Driver.ts"
-import { all, type EventRows, events, get, type Program, run } from "./program.ts"
+import { all, type EventRows, events, get, type Program, run } from "./storeProgram.ts"
 import { commitBatch } from "./policy/commit.ts"
 import { claimLease, deleteGroup, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
-import { compactStep, finishPurge, pruneStep, purgeStep } from "./policy/maintenance.ts"
+import { compactStep, finishPurge, pruneStep, purgeStep } from "./policy/deletion.ts"
 import type { Event } from "./records.ts"
 import { deadLetterOfRow, deliveryOfRow, leaseOfRow, num, topicOfRow } from "./rows.ts"
 import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"

@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { statSync } from "node:fs"
-import { StoreOpenError } from "./errors.ts"
+import { StoreOpenError } from "./storeErrors.ts"
 import * as Sqlite from "./sqlite/SqliteStore.ts"
 import { Store } from "./Store.ts"
 

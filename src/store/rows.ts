@@ -7,7 +7,7 @@ import type { Cursor, DeadLetter, Delivery, DeliveryState, GroupLease, Json, Seq
 import type { ConsumerGroupsTable, CursorsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"
 
 export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v))
-export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v))
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v))
 
 export const encodeRanges = (ranges: SeqRanges): string | null => (ranges.length === 0 ? null : JSON.stringify(ranges))
 export const decodeRanges = (text: string | null): SeqRanges =>

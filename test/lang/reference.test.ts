@@ -5,7 +5,7 @@ import * as Exit from "effect/Exit"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { createLoader } from "../../src/program/load.ts"
-import { languageReference, referenceSections } from "../../src/program/reference.ts"
+import { languageReference, referenceSections } from "../../src/program/languageReference.ts"
 import { read } from "../../src/reader/read.ts"
 import { print } from "../../src/reader/Value.ts"
 
@@ -54,7 +54,7 @@ describe("docs/language.md", () => {
 
 describe("README option tables", () => {
   it("are what `npm run docs` generates from the option specs", async () => {
-    const { withOptionTables, optionTables } = await import("../../src/options/reference.ts")
+    const { withOptionTables, optionTables } = await import("../../src/options/optionTables.ts")
     const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8")
     expect(readme).toBe(withOptionTables(readme))
     for (const name of optionTables.keys()) expect(readme, `README has the ${name} options table`).toContain(`<!-- options:${name} -->\n| option |`)

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
-import { PublishError } from "../../src/runtime/errors.ts"
+import { PublishError } from "../../src/runtime/busErrors.ts"
 import { Store } from "../../src/store/Store.ts"
 import { type StoreFactory, storeFactories } from "../helpers/stores.ts"
 

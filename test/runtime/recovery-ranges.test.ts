@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { createRuntime } from "../../src/index.ts"
-import type { StoreError } from "../../src/store/errors.ts"
+import type { StoreError } from "../../src/store/storeErrors.ts"
 import { openStore } from "../../src/store/open.ts"
 import { Store } from "../../src/store/Store.ts"
 import { storeFactories } from "../helpers/stores.ts"

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, ManagedRuntime, References } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
-import { GroupError } from "../../src/runtime/errors.ts"
+import { GroupError } from "../../src/runtime/busErrors.ts"
 import { makeRecorder } from "../helpers/recorder.ts"
 import { sharedDb, storeFactories } from "../helpers/stores.ts"
 

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, ManagedRuntime } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
-import { StoreError } from "../../src/store/errors.ts"
+import { StoreError } from "../../src/store/storeErrors.ts"
 import { openStore } from "../../src/store/open.ts"
 import { Store } from "../../src/store/Store.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"

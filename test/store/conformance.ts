@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer } from "effect"
 import { openStore } from "../../src/store/open.ts"
-import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../../src/store/maintenance.ts"
+import { type CompactPosition, compactStart, type CompactStepResult, type PruneStepResult } from "../../src/store/maintenanceSteps.ts"
 import type { DeadLetter, Delivery, EventDraft } from "../../src/store/records.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../../src/store/Store.ts"
 import type { StoreFactory } from "../helpers/stores.ts"

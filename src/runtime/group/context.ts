@@ -7,9 +7,9 @@
  */
 import * as Effect from "effect/Effect"
 import type { Kysely } from "kysely"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
-import { PublishError } from "../errors.ts"
+import { PublishError } from "../busErrors.ts"
 import { type PendingEvent, pendingRecordOf, type PublishOptions } from "../publish.ts"
 import type { Runs } from "./runs.ts"
 import type { DeliveryContext, GroupDeps } from "./types.ts"

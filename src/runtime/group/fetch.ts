@@ -15,11 +15,11 @@
  * new events arrive already leased and the idle publish-to-handler path takes one commit.
  */
 import * as Effect from "effect/Effect"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { Event } from "../../store/records.ts"
 import type { CommitResult, EventPage, RuntimeStore } from "../../store/Store.ts"
 import type { AckFloor } from "../AckFloor.ts"
-import type { GroupConfig } from "../options.ts"
+import type { GroupConfig } from "../subscribeOptions.ts"
 import { Signal } from "../Signal.ts"
 import type { LeaseHook, WritePart } from "../Writer.ts"
 import type { Dispatcher } from "./dispatch.ts"

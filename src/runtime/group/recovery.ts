@@ -25,11 +25,11 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { Cursor, DeadLetter, Delivery, SeqRanges } from "../../store/records.ts"
 import type { DeliveryWrite, GroupSnapshot, RuntimeStore } from "../../store/Store.ts"
 import { AckFloor } from "../AckFloor.ts"
-import type { GroupConfig } from "../options.ts"
+import type { GroupConfig } from "../subscribeOptions.ts"
 import { Ledger } from "./ledger.ts"
 import { floorOf } from "./startFrom.ts"
 import { deliveryRow, filterVerdict, newWork, stoppedWhileRunning, type Work } from "./work.ts"

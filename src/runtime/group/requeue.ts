@@ -10,7 +10,7 @@
  * drop in this process, or by any commit of another process (the bus's change poll).
  */
 import * as Effect from "effect/Effect"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { Delivery } from "../../store/records.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
 import type { Signal } from "../Signal.ts"

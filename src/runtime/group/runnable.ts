@@ -8,7 +8,7 @@
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { Event } from "../../store/records.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
 import type { Dispatcher } from "./dispatch.ts"

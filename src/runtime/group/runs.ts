@@ -8,7 +8,7 @@
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { AckError } from "../errors.ts"
+import { AckError } from "../busErrors.ts"
 import { Signal, suspend } from "../Signal.ts"
 import type { Decision, Work } from "./work.ts"
 

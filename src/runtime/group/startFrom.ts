@@ -14,13 +14,13 @@
  *   its seq). Whatever its topic: seqs are global, so a fan-in group starts every topic at the
  *   same point.
  * A position it cannot place fails with `StartFromError` (its `reason` says why); parsing text
- * (`seq:N`, `id:X`, ...) is `parseStartFrom` in `options.ts`.
+ * (`seq:N`, `id:X`, ...) is `parseStartFrom` in `options/subscribeSpec.ts`.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import type { StoreError } from "../../store/errors.ts"
+import type { StoreError } from "../../store/storeErrors.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
-import type { StartFrom } from "../options.ts"
+import type { StartFrom } from "../subscribeOptions.ts"
 
 export class StartFromError extends Data.TaggedError("StartFromError")<{
   readonly reason: "no-such-event" | "bad-time" | "bad-position"

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from "kysely"
 import type { Migration } from "kysely/migration"
-import type { SqlDialect } from "../dialect.ts"
+import type { SqlDialect } from "../SqlDialect.ts"
 
 export const migration0001 = (dialect: SqlDialect): Migration => ({
   up: async (db: Kysely<any>) => {

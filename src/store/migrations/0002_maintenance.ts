@@ -6,7 +6,7 @@
  */
 import { type Kysely, sql } from "kysely"
 import type { Migration } from "kysely/migration"
-import type { SqlDialect } from "../dialect.ts"
+import type { SqlDialect } from "../SqlDialect.ts"
 
 export const migration0002 = (_dialect: SqlDialect): Migration => ({
   up: async (db: Kysely<any>) => {

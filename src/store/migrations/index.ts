@@ -4,7 +4,7 @@
  * newer sibus and is refused.
  */
 import type { Migration, MigrationProvider } from "kysely/migration"
-import type { SqlDialect } from "../dialect.ts"
+import type { SqlDialect } from "../SqlDialect.ts"
 import { migration0001 } from "./0001_initial.ts"
 import { migration0002 } from "./0002_maintenance.ts"
 

@@ -6,7 +6,7 @@
  * It runs once per group commit, so it stays flat: one generator, statements yielded directly.
  */
 import { addDone } from "../ackRanges.ts"
-import { append, type EventRows, events, get, type Program, run } from "../program.ts"
+import { append, type EventRows, events, get, type Program, run } from "../storeProgram.ts"
 import type { Statements } from "../queries.ts"
 import type { AppendResult, CommitResult, ProgressWrite, WriteBatch } from "../Store.ts"
 import type { CursorsTable } from "../schema.ts"

@@ -3,7 +3,7 @@
  * and moving its cursors, loading what a session resumes from, requeueing dead letters, and the
  * positions `sib groups` reports. Each runs as one transaction.
  */
-import { all, get, type Program, run } from "../program.ts"
+import { all, get, type Program, run } from "../storeProgram.ts"
 import type { Statements } from "../queries.ts"
 import type { Cursor, Delivery, GroupPosition } from "../records.ts"
 import {

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { heldByOther, isLive } from "../../../src/runtime/group/lease.ts"
 import { floorOf } from "../../../src/runtime/group/startFrom.ts"
-import type { HostInfo } from "../../../src/runtime/host.ts"
+import type { HostInfo } from "../../../src/runtime/HostInfo.ts"
 import type { GroupLease } from "../../../src/store/records.ts"
 import * as Sqlite from "../../../src/store/sqlite/SqliteStore.ts"
 

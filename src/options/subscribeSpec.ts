@@ -3,7 +3,7 @@
  * starts, how much it reads and runs at once, timeouts, retries, ordering, acks, lease and drain.
  * Rules across options (`onPoison: "hold"` needs ordering, backoff's maxMs) are checked after it.
  */
-import { type BackoffValues, backoffSpec } from "./backoff.ts"
+import { type BackoffValues, backoffSpec } from "./backoffSpec.ts"
 import { custom, func, integer, invalid, object, oneOf, spec } from "./spec.ts"
 
 /** Where a group starts when it has no stored cursor yet. Ignored once it has one. */

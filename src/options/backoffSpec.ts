@@ -3,7 +3,7 @@
  * +/- `jitter` (a fraction from 0 to 1). One rule for every backoff (a group's retries, an outbox
  * row's), each with its own defaults.
  */
-import { conflict, type Invalid, number, type OptionsSpec, spec } from "./spec.ts"
+import { conflict, type Invalid, number, spec } from "./spec.ts"
 
 export interface BackoffValues {
   readonly initialMs: number
@@ -24,5 +24,3 @@ export const backoffSpec = (defaults: BackoffValues, what: string) =>
 /** The rule across fields: the longest delay is not shorter than the first. */
 export const backoffProblem = (b: BackoffValues, path: string): Invalid | undefined =>
   b.maxMs >= b.initialMs ? undefined : conflict(`${path}.maxMs`, `${path}.maxMs (${b.maxMs}) must be at least ${path}.initialMs (${b.initialMs})`)
-
-export type BackoffSpec = OptionsSpec<ReturnType<typeof backoffSpec>["fields"]>

@@ -3,14 +3,14 @@
  * README between `<!-- options:NAME -->` markers; a test keeps them in sync). One table per option
  * set; nested sets are listed as `parent.name` rows.
  */
-import { busSpec } from "./bus.ts"
-import { limitsSpec } from "./limits.ts"
-import { maintenanceSpec } from "./maintenance.ts"
-import { outboxSpec, relaySpec, rowBackoffSpec } from "./outbox.ts"
-import { publishSpec } from "./publish.ts"
+import { busSpec } from "./busSpec.ts"
+import { limitsSpec } from "./limitsSpec.ts"
+import { maintenanceSpec } from "./maintenanceSpec.ts"
+import { outboxSpec, relaySpec, rowBackoffSpec } from "./outboxSpec.ts"
+import { publishSpec } from "./publishSpec.ts"
 import { describe, markdownTable } from "./spec.ts"
-import { groupBackoffSpec, subscribeSpec } from "./subscribe.ts"
-import { retentionSpec, topicSpec } from "./topic.ts"
+import { groupBackoffSpec, subscribeSpec } from "./subscribeSpec.ts"
+import { retentionSpec, topicSpec } from "./topicSpec.ts"
 
 /** The tables by marker name. */
 export const optionTables: ReadonlyMap<string, string> = new Map([

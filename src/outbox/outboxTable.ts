@@ -44,8 +44,6 @@ export interface OutboxTable {
 /** Any table name maps to the outbox row (the name is chosen at run time). */
 export type OutboxDatabase = Record<string, OutboxTable>
 
-export const defaultTable = "sib_outbox"
-
 /** Table names become parts of index and bookkeeping names: keep them plain identifiers. */
 export const tableNameProblem = (table: unknown): string | undefined =>
   typeof table !== "string"

@@ -1,11 +1,11 @@
 /**
- * Compaction and retention steps as programs (the contract is in `../maintenance.ts`). Each step
- * runs as one bulk write transaction that reads the slowest cursor, dead letters and delivery rows
- * itself, so a cursor moved or a dead letter stored a moment before is honoured. Steps are bounded
- * by their `limit`: the write lock is held for one step, never for a whole pass.
+ * Compaction and retention steps as programs (the contract is in `../maintenanceSteps.ts`). Each
+ * step runs as one bulk write transaction that reads the slowest cursor, dead letters and delivery
+ * rows itself, so a cursor moved or a dead letter stored a moment before is honoured. Steps are
+ * bounded by their `limit`: the write lock is held for one step, never for a whole pass.
  */
-import type { CompactPosition, CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "../maintenance.ts"
-import { all, get, type Program, run } from "../program.ts"
+import type { CompactPosition, CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "../maintenanceSteps.ts"
+import { all, get, type Program, run } from "../storeProgram.ts"
 import type { Statements } from "../queries.ts"
 import type { SeqRanges } from "../records.ts"
 import { decodeRanges, num } from "../rows.ts"

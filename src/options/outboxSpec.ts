@@ -1,5 +1,5 @@
 /** Outbox options (`Outbox.make`, `createOutbox`) and relay options (`OutboxRelay.start`, `startRelay`). */
-import { backoffSpec } from "./backoff.ts"
+import { backoffSpec } from "./backoffSpec.ts"
 import { conflict, custom, integer, invalid, number, object, spec, string } from "./spec.ts"
 
 export const outboxSpec = spec("outbox", {

@@ -1,8 +1,9 @@
 /**
- * The store's side of compaction and retention: one bounded step each, run in one short
- * transaction, resumable from the position the previous step returned. The store decides what may
- * be deleted from what is stored (cursors, dead letters, delivery rows); the runtime decides when
- * to run steps and on which topics (see `runtime/Maintenance.ts`).
+ * The contract of the store's side of compaction and retention: one bounded step each, run in one
+ * short transaction, resumable from the position the previous step returned. The store decides
+ * what may be deleted from what is stored (cursors, dead letters, delivery rows; the programs are
+ * in `policy/deletion.ts`); the runtime decides when to run steps and on which topics (see
+ * `runtime/Maintenance.ts`).
  *
  * Two rules hold in every step, read inside its transaction:
  * - an event a dead letter or a delivery row (a retry, a requeued dead letter) points to is kept;

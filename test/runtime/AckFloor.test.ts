@@ -1,12 +1,7 @@
-/** The runtime's pure parts: ack floors, key lanes, ids, JSON checks, retry delays. */
+/** `AckFloor`: a group's ack floor on one topic, with out-of-order acks kept as ranges. */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Random } from "effect"
 import fc from "fast-check"
 import { AckFloor } from "../../src/runtime/AckFloor.ts"
-import { makeIdGenerator } from "../../src/runtime/ids.ts"
-import { jsonProblem } from "../../src/runtime/json.ts"
-import { Lanes } from "../../src/runtime/Lanes.ts"
-import { defaultBackoff, retryDelay } from "../../src/runtime/RetryPolicy.ts"
 
 describe("AckFloor", () => {
   it("the floor stops below the first pending event and ranges keep out-of-order acks", () => {
@@ -149,114 +144,4 @@ describe("AckFloor ranges", () => {
       { numRuns: 300 }
     )
   })
-})
-
-describe("Lanes", () => {
-  const key = (w: { k?: string }) => w.k
-  it("key: one at a time per key, others concurrent, keyless unordered", () => {
-    const lanes = new Lanes<{ n: number; k?: string }>("key", key)
-    const a1 = { n: 1, k: "a" }, a2 = { n: 2, k: "a" }, b1 = { n: 3, k: "b" }, x = { n: 4 }
-    assert.isTrue(lanes.admit(a1))
-    assert.isFalse(lanes.admit(a2))
-    assert.isTrue(lanes.admit(b1))
-    assert.isTrue(lanes.admit(x))
-    assert.strictEqual(lanes.finish(a1), a2)
-    assert.strictEqual(lanes.finish(a2), undefined)
-    assert.isTrue(lanes.admit({ n: 5, k: "a" }))
-  })
-
-  it("strict: a single lane; none: no lanes", () => {
-    const strict = new Lanes<{ k?: string }>("strict", key)
-    assert.isTrue(strict.admit({ k: "a" }))
-    assert.isFalse(strict.admit({ k: "b" }))
-    const none = new Lanes<{ k?: string }>("none", key)
-    assert.isTrue(none.admit({ k: "a" }))
-    assert.isTrue(none.admit({ k: "a" }))
-  })
-
-  it("hold keeps later events of the key until release; admitting ahead resumes a held key", () => {
-    const lanes = new Lanes<{ n: number; k?: string }>("key", key)
-    const a1 = { n: 1, k: "a" }
-    lanes.admit(a1)
-    lanes.hold(a1)
-    assert.isFalse(lanes.admit({ n: 2, k: "a" }))
-    assert.deepStrictEqual(lanes.heldKeys(), ["a"])
-    assert.isTrue(lanes.admit({ n: 9, k: "a" }, true), "a requeued dead letter runs at once and releases the hold")
-    assert.deepStrictEqual(lanes.heldKeys(), [])
-    assert.deepStrictEqual(lanes.finish({ n: 9, k: "a" }), { n: 2, k: "a" })
-    lanes.holdKey("b")
-    assert.isFalse(lanes.admit({ n: 3, k: "b" }))
-    assert.deepStrictEqual(lanes.release("b"), { n: 3, k: "b" })
-  })
-})
-
-describe("ids", () => {
-  it.effect("UUIDv7: version and variant bits, time prefix, strictly increasing within a millisecond", () =>
-    Effect.gen(function*() {
-      const clock = yield* Clock.Clock
-      const random = yield* Random.Random
-      const gen = makeIdGenerator()
-      const ids = Array.from({ length: 1000 }, () => gen.next(clock, random))
-      for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-      assert.deepStrictEqual([...ids].sort(), ids)
-      assert.strictEqual(new Set(ids).size, ids.length)
-      assert.strictEqual(ids[0]!.slice(0, 13), "00000000-0000", "TestClock starts at 0 ms")
-    }).pipe(Random.withSeed("ids")))
-
-  it.effect("the same seed gives the same ids", () =>
-    Effect.gen(function*() {
-      const run = Effect.gen(function*() {
-        const gen = makeIdGenerator()
-        const clock = yield* Clock.Clock
-        const random = yield* Random.Random
-        return Array.from({ length: 5 }, () => gen.next(clock, random))
-      })
-      assert.deepStrictEqual(yield* run.pipe(Random.withSeed(7)), yield* run.pipe(Random.withSeed(7)))
-      assert.notDeepEqual(yield* run.pipe(Random.withSeed(7)), yield* run.pipe(Random.withSeed(8)))
-    }))
-})
-
-describe("jsonProblem", () => {
-  const cyclic: Record<string, unknown> = { a: 1 }
-  cyclic.self = cyclic
-  const cases: Array<[unknown, RegExp]> = [
-    [undefined, /payload is undefined/],
-    [{ a: undefined }, /payload\.a is undefined/],
-    [{ f: () => 1 }, /payload\.f is a function/],
-    [[1, Symbol("s")], /payload\[1\] is a symbol/],
-    [{ n: 10n }, /payload\.n is a BigInt/],
-    [{ x: [NaN] }, /payload\.x\[0\] is NaN/],
-    [{ "a b": Infinity }, /payload\["a b"\] is Infinity/],
-    [cyclic, /payload\.self refers back to itself/],
-    [{ when: new Date(0) }, /payload\.when is a Date, not a plain object.*ISO string/],
-    [new Map(), /payload is a Map/],
-    [[, 1], /hole in a sparse array/],
-    [{ [Symbol("k")]: 1 }, /symbol keys/]
-  ]
-  for (const [value, pattern] of cases) {
-    it(`rejects ${pattern.source}`, () => assert.match(jsonProblem(value, "payload") ?? "", pattern))
-  }
-  it("accepts JSON data, shared (non-cyclic) references, and null-prototype objects", () => {
-    const shared = { x: 1 }
-    assert.isUndefined(jsonProblem({ a: [1, "s", true, null, { b: -0.5 }], s1: shared, s2: shared, o: Object.create(null) }, "payload"))
-  })
-  it("refuses absurd nesting instead of overflowing the stack", () => {
-    let deep: unknown = 1
-    for (let i = 0; i < 100_000; i++) deep = [deep]
-    assert.match(jsonProblem(deep, "payload") ?? "", /nests deeper than 512 levels/)
-  })
-})
-
-describe("retryDelay", () => {
-  it.effect("exponential, capped, and jitter stays within its fraction", () =>
-    Effect.gen(function*() {
-      const random = yield* Random.Random
-      const exact = { initialMs: 100, factor: 2, maxMs: 1000, jitter: 0 }
-      assert.deepStrictEqual([1, 2, 3, 4, 5, 6].map((n) => retryDelay(exact, n, random)), [100, 200, 400, 800, 1000, 1000])
-      for (let n = 1; n < 10; n++) {
-        const d = retryDelay(defaultBackoff, n, random)
-        const base = Math.min(30_000, 500 * 2 ** (n - 1))
-        assert.isTrue(d >= Math.floor(base * 0.8) && d <= Math.min(30_000, Math.ceil(base * 1.2)), `attempt ${n}: ${d}`)
-      }
-    }).pipe(Random.withSeed("jitter")))
 })

@@ -6,7 +6,7 @@
  */
 import * as Data from "effect/Data"
 import type { OptionProblem } from "../options/spec.ts"
-import type { PublishError } from "../runtime/errors.ts"
+import type { PublishError } from "../runtime/busErrors.ts"
 
 const describe = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : JSON.stringify(cause) ?? String(cause)

@@ -18,7 +18,7 @@ import { isoTime } from "./table.ts"
  * requeued (a dead letter sent back) or dead; with attempts and the last error when it failed
  * (fields null when unknown, as in `sib dlq --json`).
  */
-export const progressJson = (group: string, p: EventProgress): Record<string, unknown> => {
+const progressJson = (group: string, p: EventProgress): Record<string, unknown> => {
   switch (p.state) {
     case "done":
       return { group, state: "done" }
@@ -88,7 +88,7 @@ export const payloadText = (payload: unknown, width: number) => {
 }
 
 /** The event's fields, one per line, for people. */
-export const eventLines = (e: Event): Array<string> => {
+const eventLines = (e: Event): Array<string> => {
   const w = 11
   const lines = [
     labelled("event", e.id, w),

@@ -22,7 +22,7 @@ import { parseDuration } from "../options/spec.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { Store } from "../store/Store.ts"
-import { filesArgument, loadOrReport } from "./programs.ts"
+import { filesArgument, loadOrReport } from "./programCommands.ts"
 import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
 

@@ -4,7 +4,7 @@
  * resolved into `TopicOptions` by the domain form. Keywords given as values are read by name.
  */
 import { boolean, conflict, custom, duration, type Invalid, integer, object, spec, string } from "./spec.ts"
-import { retentionSpec } from "./topic.ts"
+import { retentionSpec } from "./topicSpec.ts"
 
 export const defineTopicSpec = spec("define-topic", {
   retention: object(retentionSpec.fields, { doc: "{:maxAgeMs n :maxCount n :retainUntilConsumed false}: the events kept." }),

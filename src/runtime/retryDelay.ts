@@ -5,12 +5,12 @@
  * `next_attempt_at`; that is why this is not a stateful `Schedule`.
  */
 import type * as Random from "effect/Random"
-import type { BackoffValues } from "../options/backoff.ts"
+import type { BackoffValues } from "../options/backoffSpec.ts"
 
-/** Backoff settings (checked by their spec, src/options/backoff.ts). */
+/** Backoff settings (checked by their spec, src/options/backoffSpec.ts). */
 export type Backoff = BackoffValues
 
-export { defaultBackoff } from "../options/subscribe.ts"
+export { defaultBackoff } from "../options/subscribeSpec.ts"
 
 /** The delay before the run after `attempts` failed runs (attempts >= 1). */
 export const retryDelay = (backoff: Backoff, attempts: number, random: Random.Random): number => {

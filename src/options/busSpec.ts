@@ -1,5 +1,5 @@
 /** Bus options (`Bus.layer`, `Bus.sqlite`, `createRuntime`): payload size, the cross-process poll, maintenance. */
-import { maintenanceSpec } from "./maintenance.ts"
+import { maintenanceSpec } from "./maintenanceSpec.ts"
 import { custom, integer, invalid, object, spec } from "./spec.ts"
 
 export const busSpec = spec("bus", {

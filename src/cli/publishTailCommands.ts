@@ -7,8 +7,8 @@ import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { safeText } from "../diagnostics/terminal.ts"
-import { parseStartFrom } from "../runtime/options.ts"
-import type { PublishError } from "../runtime/errors.ts"
+import { parseStartFrom } from "../runtime/subscribeOptions.ts"
+import type { PublishError } from "../runtime/busErrors.ts"
 import type { PublishItem } from "../runtime/publish.ts"
 import type { Event } from "../store/records.ts"
 import { fromForms, placeFrom, requireTopic } from "./from.ts"
@@ -17,7 +17,7 @@ import { isoTime } from "./table.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 
 /** The JSON contract of an event (`publish` and `tail --json`): the stored record's fields. */
-export const eventJson = (e: Event) => JSON.stringify(e)
+const eventJson = (e: Event) => JSON.stringify(e)
 
 const parseJson = (text: string, what: string) =>
   Effect.try({

@@ -22,7 +22,7 @@ export const filesArgument = Argument.String("files").pipe(
 )
 
 /** Every file must exist and be a file: a missing one is a usage error, not a diagnostic. */
-export const checkFilesExist = (files: ReadonlyArray<string>) =>
+const checkFilesExist = (files: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     for (const file of files) {
       if (!existsSync(file)) return yield* failWith(`${file}: no such file`)
@@ -35,13 +35,13 @@ export const checkFilesExist = (files: ReadonlyArray<string>) =>
  * it declared them with `declare-host`. `sib check` and `sib test` run without the application, so
  * a declared host function is a stand-in there: it logs its call and returns nil.
  */
-export const hostFlag = Flag.String("host").pipe(
+const hostFlag = Flag.String("host").pipe(
   Flag.withDescription("a host function the program uses (repeatable, or names separated by commas); like (declare-host name) in the program: a stand-in here that logs its call and returns nil"),
   Flag.atLeast(0)
 )
 
 /** The load options of `sib check` and `sib test`: declared host functions are stand-ins. */
-export const checkingLoad = (hosts: ReadonlyArray<string>): LoadOptions => ({
+const checkingLoad = (hosts: ReadonlyArray<string>): LoadOptions => ({
   declaredHost: hosts.flatMap((h) => h.split(",")).map((h) => h.trim()).filter((h) => h.length > 0),
   undeclaredHost: "stand-in"
 })
@@ -64,7 +64,7 @@ export const loadOrReport = (files: ReadonlyArray<string>, options: LoadOptions 
  * files directly in it (not its subfolders), in name order. A file another one requires is loaded
  * once however it is reached. A missing path, or a directory without `.sib` files, is a usage error.
  */
-export const expandFiles = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, CliFailure> =>
+const expandFiles = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, CliFailure> =>
   Effect.gen(function*() {
     const out: Array<string> = []
     for (const path of paths) {

@@ -1,18 +1,18 @@
 /**
  * Subscribe options: what a caller may pass, and their resolution into a `GroupConfig` through
- * their spec (src/options/subscribe.ts, which documents each one with its default and bounds).
+ * their spec (src/options/subscribeSpec.ts, which documents each one with its default and bounds).
  * Unknown option names are refused with the list of valid ones, so a typo never silently falls
  * back to a default.
  */
-import { backoffProblem } from "../options/backoff.ts"
+import { backoffProblem } from "../options/backoffSpec.ts"
 import { check, conflict, problemText } from "../options/spec.ts"
 import {
   defaultAckTimeoutMs, defaultBackoff, maxBatchSize, maxMaxInFlight, parseStartFrom, type StartFrom, subscribeOptionNames, subscribeSpec
-} from "../options/subscribe.ts"
+} from "../options/subscribeSpec.ts"
 import type { Event } from "../store/records.ts"
-import { SubscribeError } from "./errors.ts"
+import { SubscribeError } from "./busErrors.ts"
 import type { Ordering } from "./Lanes.ts"
-import type { Backoff } from "./RetryPolicy.ts"
+import type { Backoff } from "./retryDelay.ts"
 import { topicNameProblem } from "./Topic.ts"
 
 export type { StartFrom }
@@ -76,7 +76,7 @@ export interface GroupConfig {
 export { defaultAckTimeoutMs, maxBatchSize, maxMaxInFlight, subscribeOptionNames }
 
 /** Payload bytes a group's fetched, unfinished events hold at most, by default. */
-export const defaultMaxBufferedBytes = 64 * 1024 * 1024
+const defaultMaxBufferedBytes = 64 * 1024 * 1024
 
 const groupNamePattern = /^[A-Za-z0-9._:-]{1,255}$/
 

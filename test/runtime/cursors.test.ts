@@ -1,0 +1,45 @@
+/**
+ * Moving cursors and start positions on the Promise API, on every store factory: `setCursor` with
+ * every start form (and the bad ones refused), and `from: { afterId }` on a fan-in group.
+ */
+import { describe, expect, it } from "vitest"
+import { GroupError, SubscribeError } from "../../src/index.ts"
+import { freshRuntimes, waitFor } from "../helpers/runtimes.ts"
+import { storeFactories } from "../helpers/stores.ts"
+
+describe.each(storeFactories)("cursors and start positions ($name)", (factory) => {
+  const runtime = freshRuntimes(factory)
+
+  it("setCursor takes every start form and refuses bad ones with GroupError", async () => {
+    const rt = await runtime()
+    const [e1, , e3] = await rt.publishAll([1, 2, 3, 4].map((payload) => ({ topic: "t", payload })))
+    await rt.setCursor("t", "g", "seq:3")
+    expect(await rt.getCursor("t", "g")).toBe(2)
+    // id:X starts with X (as seq:N starts with N), afterId:X just after it: the same in every API.
+    await rt.setCursor("t", "g", `id:${e3!.id}`)
+    expect(await rt.getCursor("t", "g")).toBe(2)
+    await rt.setCursor("t", "g", `afterId:${e3!.id}`)
+    expect(await rt.getCursor("t", "g")).toBe(3)
+    await rt.setCursor("t", "g", { id: e1!.id })
+    expect(await rt.getCursor("t", "g")).toBe(0)
+    await rt.setCursor("t", "g", { afterId: e1!.id })
+    expect(await rt.getCursor("t", "g")).toBe(1)
+    await rt.setCursor("t", "g", "latest")
+    expect(await rt.getCursor("t", "g")).toBe(4)
+    for (const bad of ["bogus", { ts: "not a date" }, 1.5, -1, { afterId: "nope" }, { id: "nope" }, "id:"]) {
+      await expect(rt.setCursor("t", "g", bad as never)).rejects.toBeInstanceOf(GroupError)
+    }
+  })
+
+  it("from afterId starts every topic of a fan-in group after that event; an unknown id is refused", async () => {
+    const rt = await runtime()
+    const events = await rt.publishAll(["a1", "b1", "a2", "b2", "a3", "b3"].map((p) => ({ topic: p[0]!, payload: p })))
+    const seen: Array<unknown> = []
+    await rt.subscribe(["a", "b"], "g", async (e) => {
+      seen.push(e.payload)
+    }, { from: { afterId: events[2]!.id }, ordering: "strict" })
+    await waitFor(() => seen.length === 3)
+    expect(seen).toEqual(["b2", "a3", "b3"])
+    await expect(rt.subscribe("a", "g2", async () => {}, { from: { afterId: "missing" } })).rejects.toBeInstanceOf(SubscribeError)
+  })
+})

@@ -1,0 +1,51 @@
+/**
+ * Input the Promise API refuses with a typed error, on every store factory: ids and keys that are
+ * not valid Unicode, headers over the size limit, payloads that throw when read (nothing written),
+ * bad handlers and topic options, nack delays that are not milliseconds, and the ack of a delivery
+ * that timed out.
+ */
+import { describe, expect, it } from "vitest"
+import * as Schema from "effect/Schema"
+import { AckError, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
+import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
+import { storeFactories } from "../helpers/stores.ts"
+
+describe.each(storeFactories)("refused input ($name)", (factory) => {
+  const runtime = freshRuntimes(factory)
+
+  it("refuses ids and keys that are not valid Unicode, counts headers in the size limit, and catches throwing payloads", async () => {
+    const rt = await runtime({ maxPayloadBytes: 1024 })
+    await expect(rt.publish("t", 1, { id: "id-\uD800" })).rejects.toBeInstanceOf(PublishError)
+    await expect(rt.publish("t", 1, { key: "k-\uDC00" })).rejects.toThrow(/lone UTF-16 surrogate/)
+    await expect(rt.publish("t", 1, { headers: { big: "x".repeat(5000) } })).rejects.toThrow(/over the limit of 1024 bytes/)
+    const hostile = { get boom() { throw new Error("getter exploded") } }
+    await expect(rt.publish("t", hostile)).rejects.toThrow(/reading the payload failed: getter exploded/)
+    expect(await rt.read("t", 0, 10)).toEqual([])
+  })
+
+  it("bad handlers and topic options are refused with typed errors", async () => {
+    const rt = await runtime()
+    await expect(rt.subscribe("t", "g", undefined as never)).rejects.toBeInstanceOf(SubscribeError)
+    await expect(rt.defineTopic("t", { schema: { not: "a schema" } } as never)).rejects.toBeInstanceOf(TopicError)
+    await expect(rt.defineTopic("t", { retention: 5 } as never)).rejects.toThrow(/retention must be an object/)
+    await expect(rt.defineTopic("t", { description: 5 } as never)).rejects.toThrow(/description must be a string/)
+    await rt.defineTopic("s", { schema: Schema.Struct({ n: Schema.Number }) })
+    await expect(rt.publish("s", { n: "x" })).rejects.toThrow(/schema/)
+  })
+
+  it("nack delays must be milliseconds >= 0, and an ack of a delivery that timed out is refused", async () => {
+    const rt = await runtime()
+    const outcomes: Array<string> = []
+    await rt.subscribe("t", "g", async (e, ctx) => {
+      if (e.payload === "nan") {
+        await ctx.nack(Number.NaN).catch((err) => outcomes.push(err instanceof AckError ? "AckError" : "other"))
+      } else {
+        await sleep(120)
+        await ctx.ack().catch((err) => outcomes.push(err instanceof AckError ? "late ack refused" : "other"))
+      }
+    }, { from: "earliest", ackMode: "manual", ackTimeoutMs: 60, maxAttempts: 1 })
+    await rt.publishAll([{ topic: "t", payload: "nan", key: "a" }, { topic: "t", payload: "slow", key: "b" }])
+    await waitFor(() => outcomes.length === 2)
+    expect(outcomes.sort()).toEqual(["AckError", "late ack refused"])
+  }, 20_000)
+})

@@ -1,0 +1,97 @@
+/**
+ * Stopping groups and closing the runtime on the Promise API, in real time, on every store factory
+ * (each case once a bug): subscribing again while the previous subscription drains, closing while
+ * handlers publish and ack, a handler stopping its own group or closing the runtime, and every
+ * method after close.
+ */
+import { describe, expect, it } from "vitest"
+import * as Effect from "effect/Effect"
+import { Bus, BusClosedError, createRuntime } from "../../src/index.ts"
+import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
+import { storeFactories } from "../helpers/stores.ts"
+
+describe.each(storeFactories)("stopping groups and closing the runtime ($name)", (factory) => {
+  const runtime = freshRuntimes(factory)
+
+  it("subscribing again while the previous subscription drains never runs two sessions of the group", async () => {
+    const rt = await runtime()
+    let running = 0
+    let peak = 0
+    const handler = async () => {
+      running++
+      peak = Math.max(peak, running)
+      await sleep(40)
+      running--
+    }
+    const stopA = await rt.subscribe("t", "g", handler, { from: "earliest" })
+    await rt.publishAll(Array.from({ length: 4 }, (_, n) => ({ topic: "t", payload: n, key: "k" })))
+    await waitFor(() => running === 1)
+    const draining = stopA()
+    await rt.subscribe("t", "g", handler, { from: "earliest" })
+    await draining
+    await waitFor(async () => (await rt.getCursor("t", "g")) === 4)
+    expect(peak).toBe(1)
+  }, 20_000)
+
+  it("close lets running handlers finish their publishes and manual acks", async () => {
+    const rt = await createRuntime({ db: factory.fresh() })
+    let started = false
+    const results: Array<string> = []
+    await rt.subscribe("jobs", "workers", async (_e, ctx) => {
+      started = true
+      await sleep(80)
+      await ctx.publish("jobs.done", { ok: true })
+      await ctx.ack()
+      results.push("done")
+    }, { from: "earliest", ackMode: "manual", maxAttempts: 1 })
+    await rt.publish("jobs", { n: 1 })
+    await waitFor(() => started)
+    await rt.close()
+    expect(results).toEqual(["done"])
+    const effectResult = await Effect.runPromise(Effect.gen(function*() {
+      const bus = yield* Bus
+      let handled = false
+      yield* bus.subscribe("jobs", "workers", (_e, ctx) =>
+        Effect.sleep(50).pipe(Effect.andThen(ctx.publish("jobs.done", { ok: true })), Effect.andThen(Effect.sync(() => (handled = true)))), { from: "earliest" })
+      yield* bus.publish("jobs", 1)
+      return bus
+    }).pipe(Effect.provide(Bus.open(factory.fresh())), Effect.map(() => "closed")))
+    expect(effectResult).toBe("closed")
+  }, 20_000)
+
+  it("a handler can unsubscribe its own group (and close the runtime) without deadlock", async () => {
+    const rt = await createRuntime({ db: factory.fresh() })
+    let stop: () => Promise<void> = async () => {}
+    let took = -1
+    stop = await rt.subscribe("t", "g", async (e) => {
+      if (e.payload === "stop") {
+        const t0 = Date.now()
+        await stop()
+        took = Date.now() - t0
+      }
+    }, { from: "earliest" })
+    await rt.publishAll([{ topic: "t", payload: "a" }, { topic: "t", payload: "stop" }])
+    await waitFor(() => took >= 0)
+    expect(took).toBeLessThan(1000)
+    await waitFor(async () => (await rt.getCursor("t", "g")) === 2)
+    let closedFromHandler = -1
+    await rt.subscribe("t", "h", async () => {
+      const t0 = Date.now()
+      await rt.close()
+      closedFromHandler = Date.now() - t0
+    }, { from: "earliest" })
+    await waitFor(() => closedFromHandler >= 0)
+    expect(closedFromHandler).toBeLessThan(1000)
+  }, 20_000)
+
+  it("after close every method rejects with BusClosedError", async () => {
+    const rt = await createRuntime({ db: factory.fresh() })
+    await rt.close()
+    for (const call of [
+      () => rt.publish("t", 1), () => rt.publishAll([]), () => rt.subscribe("t", "g", async () => {}), () => rt.getCursor("t", "g"),
+      () => rt.read("t", 0, 1), () => rt.deadLetters(), () => rt.requeue("g", "all"), () => rt.ack("g", "x")
+    ]) {
+      await expect(call()).rejects.toBeInstanceOf(BusClosedError)
+    }
+  })
+})
