@@ -58,7 +58,7 @@ const forceFlag = Flag.Boolean("force").pipe(Flag.withDescription("even though a
 
 const removal = (operation: "purge" | "delete") =>
   Command.make(operation, { topic: Argument.String("topic"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, json, topic }) {
-    const removed = yield* withBus("write", (bus) =>
+    const removed = yield* withBus("existing", (bus) =>
       (operation === "purge" ? bus.purgeTopic(topic, { force }) : bus.deleteTopic(topic, { force })).pipe(
         Effect.catchTag("TopicError", (e) => failWith(e.message, 1))
       ))
@@ -134,7 +134,7 @@ interface GroupRow {
 }
 
 const deleteGroup = Command.make("delete", { group: Argument.String("group"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, group, json }) {
-  const deleted = yield* withBus("write", (bus) => bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message, 1))))
+  const deleted = yield* withBus("existing", (bus) => bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message, 1))))
   yield* out(json
     ? JSON.stringify({ group, ...deleted })
     : safeText(`deleted group ${group}: ${plural(deleted.cursors, "cursor")}, ${plural(deleted.deliveries, "retry record")}, ${plural(deleted.deadLetters, "dead letter")}`))
@@ -229,7 +229,7 @@ const requeue = Command.make(
   },
   Effect.fn(function*({ all, group, id, json }) {
     if (all === Option.isSome(id)) return yield* failWith("give one event id, or --all (for every dead letter of the group)")
-    const n = yield* withBus("read", (bus) => bus.requeue(group, all ? "all" : Option.getOrThrow(id)))
+    const n = yield* withBus("existing", (bus) => bus.requeue(group, all ? "all" : Option.getOrThrow(id)))
     if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
     yield* out(
       json
@@ -243,7 +243,7 @@ const drop = Command.make(
   "drop",
   { id: Argument.String("event-id"), group: groupFlag, json: jsonFlag },
   Effect.fn(function*({ group, id, json }) {
-    const dropped = yield* withBus("read", (bus) => bus.dropDeadLetter(group, id))
+    const dropped = yield* withBus("existing", (bus) => bus.dropDeadLetter(group, id))
     if (!dropped) return yield* failWith(`group ${group} has no dead letter for event ${id}`, 1)
     yield* out(json ? JSON.stringify({ group, dropped: id }) : safeText(`dropped the dead letter of event ${id} in group ${group}`))
   })
@@ -283,7 +283,7 @@ export const replay = Command.make(
   },
   Effect.fn(function*({ from, group, json, topic }) {
     if (parseStartFrom(from) === undefined) return yield* failWith(`--from ${from} is not ${fromForms}`)
-    yield* withBus("read", (bus) =>
+    yield* withBus("existing", (bus) =>
       Effect.gen(function*() {
         const before = yield* bus.getCursor(topic, group)
         if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)

@@ -49,7 +49,7 @@ const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, e
   })
 
 export const compact = Command.make("compact", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
-  const rows = yield* withBus("read", (bus) =>
+  const rows = yield* withBus("existing", (bus) =>
     bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
   yield* report(json, rows, () =>
     table<CompactionReport>(rows, [
@@ -71,7 +71,7 @@ export const compact = Command.make("compact", { topic: topicFlag, json: jsonFla
 )
 
 export const prune = Command.make("prune", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
-  const rows = yield* withBus("read", (bus) =>
+  const rows = yield* withBus("existing", (bus) =>
     bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
   yield* report(json, rows, () =>
     table<PruneReport>(rows, [

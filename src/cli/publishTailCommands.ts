@@ -100,7 +100,7 @@ export const publish = Command.make(
         items.push({ line: i + 1, item })
       }
       if (items.length === 0) return yield* failWith(`${name} has no lines to publish`)
-      return yield* withBus("write", (bus) =>
+      return yield* withBus("create", (bus) =>
         Effect.gen(function*() {
           const refused = (e: PublishError) => {
             const at = items[e.item ?? 0]!
@@ -131,7 +131,7 @@ export const publish = Command.make(
       text = yield* readStdin.pipe(Effect.catch((m) => failWith(m)))
     }
     const parsed = yield* parseJson(text, "the payload").pipe(Effect.catch((m) => failWith(m)))
-    const event = yield* withBus("write", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(e.message))))
+    const event = yield* withBus("create", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(e.message))))
     if (quiet) yield* err(`published 1 event to ${safeText(topic)}`)
     else yield* out(eventJson(event))
   })

@@ -113,7 +113,7 @@ export const run = Command.make(
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
       if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current, mode)
       return yield* Effect.never
-    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "write"))))
+    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "create"))))
   })
 ).pipe(
   Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),

@@ -59,13 +59,18 @@ export const err = (line: string) => Effect.sync(() => liveLine.write(`${line}\n
 export const useColor = (stream: NodeJS.WriteStream): boolean =>
   stream.isTTY === true && (process.env["NO_COLOR"] === undefined || process.env["NO_COLOR"] === "")
 
-export type Access = "read" | "write"
+/**
+ * How a command uses the `--db` database: `read` (inspection, opened read-only), `existing` (a
+ * command that changes a database but never creates one: it opens only an existing sibus database)
+ * or `create` (`sib run`, `sib publish`: a missing file is created).
+ */
+export type Access = "read" | "existing" | "create"
 
 /** Why the `--db` location cannot be used by a command with this access, if it cannot. */
 const unusable = (db: string, access: Access): string | undefined => {
   if (isServerUrl(db) || db === ":memory:") return undefined
   if (existsSync(db) && statSync(db).isDirectory()) return `--db ${db} is a directory; pass a database file`
-  if (access === "read" && !existsSync(db)) {
+  if (access !== "create" && !existsSync(db)) {
     return `no database at ${db}: pass --db <file> (or set SIB_DB), or create one with sib run or sib publish`
   }
   return undefined
@@ -95,13 +100,14 @@ const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreErr
   ) as Layer.Layer<A, CliFailure>
 
 /**
- * The bus on the `--db` database. Commands that only read refuse a database that does not exist
- * (rather than creating an empty one); a database this version cannot open is a one-line error.
+ * The bus on the `--db` database. Only `create` makes a database that does not exist; `existing`
+ * also refuses a file that is not a sibus database, before writing anything to it. A database this
+ * version cannot open is a one-line error.
  */
-export const busLayer = (db: string, access: Access, options: BusOptions = {}): Layer.Layer<Bus | Store, CliFailure> => {
+export const busLayer = (db: string, access: Exclude<Access, "read">, options: BusOptions = {}): Layer.Layer<Bus | Store, CliFailure> => {
   const why = unusable(db, access)
   if (why !== undefined) return Layer.effectDiscard(failWith(why)) as Layer.Layer<Bus | Store, CliFailure>
-  return reported(db, Bus.open(db, options))
+  return reported(db, Bus.open(db, { ...options, ...(access === "existing" ? { existing: true } : {}) }))
 }
 
 /** Runs `effect` with inspection of the `--db` database, opened read-only (no bus, no migration, nothing written). */
@@ -121,7 +127,7 @@ export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.E
  * off there: a command that looks at or repairs the database (`tail --follow` included) deletes
  * nothing unless it is `sib compact` or `sib prune`; `sib run` keeps them on.
  */
-export const withBus = <A, E, R>(access: Access, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
+export const withBus = <A, E, R>(access: Exclude<Access, "read">, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
     return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(withStoreFailures(db), Effect.provide(busLayer(db, access, { maintenance: false })))

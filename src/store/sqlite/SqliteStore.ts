@@ -53,6 +53,13 @@ export interface SqliteOptions {
    * does not match, is refused with `StoreOpenError`.
    */
   readonly readOnly?: boolean | undefined
+  /**
+   * Opens only an existing sibus database (`false` by default: a missing file is created). A
+   * missing file, or one that is not a sibus database (another application's SQLite file, an empty
+   * file), is refused with `StoreOpenError` before anything is written to it: no file created, no
+   * migration, no switch to WAL. An older sibus database is migrated, as by any other open.
+   */
+  readonly existing?: boolean | undefined
 }
 
 /**
@@ -82,27 +89,37 @@ const openReadOnly = (filename: string): SqliteDatabase.Database => {
   }
 }
 
+const busyTimeout = (options: SqliteOptions) => `busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`
+
+/** The connection, opened as the options say and not yet configured (nothing written). */
 const openDatabase = (options: SqliteOptions) =>
   Effect.try({
     try: () => {
       if (options.readOnly === true) {
         if (options.filename === ":memory:") throw new Error("an in-memory database cannot be opened read-only")
         const db = options.database ?? openReadOnly(options.filename)
-        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+        db.pragma(busyTimeout(options))
         return db
       }
-      const db = options.database ?? new SqliteDatabase(options.filename)
-      try {
-        // The busy timeout first: switching a new file to WAL waits for other processes opening it.
-        db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
-        db.pragma("journal_mode = WAL")
-        db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
-        db.pragma("foreign_keys = OFF")
-        return db
-      } catch (e) {
-        if (options.database === undefined) db.close()
-        throw e
+      if (options.existing === true && options.database === undefined && options.filename !== ":memory:" && !existsSync(options.filename)) {
+        throw new Error(`there is no file at ${options.filename}`)
       }
+      const db = options.database ?? new SqliteDatabase(options.filename, { fileMustExist: options.existing === true && options.filename !== ":memory:" })
+      // The busy timeout first: switching a new file to WAL waits for other processes opening it.
+      db.pragma(busyTimeout(options))
+      return db
+    },
+    catch: (cause) =>
+      new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
+  })
+
+/** Configures a connection that writes: WAL, the durability asked for, no foreign keys. */
+const configure = (db: SqliteDatabase.Database, options: SqliteOptions) =>
+  Effect.try({
+    try: () => {
+      db.pragma("journal_mode = WAL")
+      db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
+      db.pragma("foreign_keys = OFF")
     },
     catch: (cause) =>
       new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
@@ -128,10 +145,10 @@ const checkNotNewer = (db: SqliteDatabase.Database, location: string) =>
   })
 
 /**
- * What a read-only open requires: the tables of a sibus database, migrated to exactly this
- * version's schema (a read-only open cannot migrate an older one).
+ * Refuses a file that is not a sibus database: one without the tables every sibus schema has
+ * (another application's SQLite file, an empty file). Only reads.
  */
-const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
+const checkSibusTables = (db: SqliteDatabase.Database, location: string) =>
   Effect.gen(function*() {
     const tables = yield* Effect.try({
       try: () => new Set((db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>).map((r) => r.name)),
@@ -145,6 +162,15 @@ const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
         detail: tables.size === 0 ? "the file holds no tables" : `it has no ${missing.join(", ")} table${missing.length > 1 ? "s" : ""}`
       })
     }
+  })
+
+/**
+ * What a read-only open requires: a sibus database migrated to exactly this version's schema (a
+ * read-only open cannot migrate an older one).
+ */
+const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
+  Effect.gen(function*() {
+    yield* checkSibusTables(db, location)
     const applied = new Set((db.prepare("select name from kysely_migration").all() as Array<{ name: string }>).map((r) => r.name))
     const pending = Object.keys(migrations("sqlite")).filter((name) => !applied.has(name))
     if (pending.length > 0) {
@@ -191,10 +217,16 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
   const close = (db: SqliteDatabase.Database) => Effect.sync(() => options.database === undefined && db.close())
   const ready = Effect.flatMap(openDatabase(options), (db) =>
     Effect.gen(function*() {
+      // Everything that refuses the file reads only, and comes before the first write (WAL, migrations).
+      if (options.existing === true && options.readOnly !== true) yield* checkSibusTables(db, location)
       yield* checkNotNewer(db, location)
       const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
-      if (options.readOnly === true) yield* checkSibusSchema(db, location)
-      else yield* migrate(db, kysely, location)
+      if (options.readOnly === true) {
+        yield* checkSibusSchema(db, location)
+      } else {
+        yield* configure(db, options)
+        yield* migrate(db, kysely, location)
+      }
       return { db, kysely }
     }).pipe(Effect.onError(() => close(db))))
   // Processes opening a new file together can meet a lock the busy timeout does not wait for (while
