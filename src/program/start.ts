@@ -16,8 +16,8 @@ import type { Span } from "../diagnostics/Span.ts"
 import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
-import { type BusClosedError, type PublishError, SubscribeError, type TopicError } from "../runtime/busErrors.ts"
-import { defaultAckTimeoutMs, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
+import { type BusClosedError, PublishError, SubscribeError, type TopicError } from "../runtime/busErrors.ts"
+import { defaultAckTimeoutMs, type StartFrom, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { StoreError } from "../store/storeErrors.ts"
 import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
@@ -39,13 +39,14 @@ export interface RunningProgram {
 export type TimerState = "starting" | "active" | "standby"
 
 /**
- * A timer's name across processes: the same timer of the same program (its file's name, its kind,
- * interval and source text) is one singleton however many processes run the program, so it fires
- * in one of them; a changed timer is another one.
+ * A timer's name across processes: the same timer of the same program (the text of every file of
+ * the program, and where the timer is in it) is one singleton however many processes run the
+ * program, so it fires in one of them. Another program (even one whose timer reads the same, in a
+ * file of the same name) has timers of its own, and so has a changed program.
  */
 const timerName = (program: Program, t: TimerDef): string => {
-  const text = program.sources.get(t.span.file)?.slice(t.span.offset, t.span.endOffset) ?? ""
-  return `timer:${basename(t.span.file)}:${t.kind}:${t.ms}:${fnv1a(text)}`
+  const texts = program.files.map((f) => `${basename(f)}\u0000${program.sources.get(f) ?? ""}`).join("\u0000")
+  return `timer:${basename(t.span.file)}:${t.span.line}:${t.span.column}:${t.kind}:${t.ms}:${fnv1a(texts)}`
 }
 
 /** FNV-1a (32 bits) as 8 hex digits. */
@@ -171,7 +172,17 @@ export const startProgram = (
     const initial = program.publishes.length > 0 && options.initialPublishes !== false
       ? program.publishes.map((p) => ({ topic: p.topic, payload: p.payload, ...p.options }))
       : []
-    yield* bus.dryRun({ topics: program.topics.map((t) => ({ name: t.name, options: t.options })), publishes: initial })
+    yield* bus.dryRun({
+      topics: program.topics.map((t) => ({ name: t.name, options: t.options })),
+      publishes: initial,
+      subscriptions: program.subscriptions.map((s) => ({ group: s.group, from: (s.options as { from?: StartFrom | string }).from }))
+    }).pipe(
+      // A refused initial publish is shown where the program wrote it.
+      Effect.catchTag("PublishError", (e) => {
+        const at = e.item === undefined ? undefined : program.publishes[e.item]?.span
+        return Effect.fail(at === undefined ? e : new PublishError({ topic: e.topic, reason: e.reason, detail: `${at.file}:${at.line}:${at.column}: ${e.detail.replace(/^item \d+ of \d+: /, "")}` }))
+      })
+    )
     for (const t of program.topics) yield* bus.defineTopic(t.name, t.options)
     const subscriptions: Array<Subscription> = []
     const rollback = Effect.forEach(subscriptions, (s) => s.unsubscribe, { discard: true })

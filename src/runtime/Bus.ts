@@ -30,7 +30,7 @@ import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./subscribeOptions.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { Signal, Wakeups } from "./Signal.ts"
-import { definitionChanges, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
 import { makeWriter } from "./Writer.ts"
 
@@ -74,13 +74,15 @@ export interface BusShape {
   /**
    * Checks, writing nothing, that these topic definitions and publishes would be accepted now:
    * each definition against the stored settings, each publish against its topic as it would be
-   * (the planned definitions over the stored and defined ones). A program checks its start this way
-   * before it writes anything.
+   * (the planned definitions over the stored and defined ones), each group's start position. A
+   * program checks its start this way before it writes anything.
    */
   readonly dryRun: (plan: {
     readonly topics?: ReadonlyArray<{ readonly name: string; readonly options?: TopicOptions | undefined }> | undefined
     readonly publishes?: ReadonlyArray<PublishItem> | undefined
-  }) => Effect.Effect<void, TopicError | PublishError | StoreError>
+    /** Groups to start: a start position naming an event (`{ id }`, `{ afterId }`) must find it. */
+    readonly subscriptions?: ReadonlyArray<{ readonly group: string; readonly from?: StartFrom | string | undefined }> | undefined
+  }) => Effect.Effect<void, TopicError | PublishError | SubscribeError | StoreError>
   /** Publishes every item in one transaction: all are written, or (on any bad item) none. */
   readonly publishAll: (
     items: ReadonlyArray<PublishItem>
@@ -407,7 +409,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
 
   /**
    * A definition as it would be stored: valid options, and settings that agree with the stored
-   * ones unless it says `redefine: true`.
+   * ones unless it says `redefine: true`. A definition with no settings of a topic that has stored
+   * ones names it as stored (`reference`): a consumer need not repeat its producer's settings.
    */
   const checkedDefinition = (name: string, topicOptions: TopicOptions | undefined) =>
     Effect.gen(function*() {
@@ -416,16 +419,20 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         catch: (e) => (e instanceof TopicError ? e : new TopicError({ topic: String(name), detail: String(e) }))
       })
       const stored = (yield* store.runtime.topics).find((t) => t.name === name)
+      const config = topicConfig(topic)
+      if (stored !== undefined && topicOptions?.redefine !== true && !hasSettings(config)) {
+        return { topic: makeTopic(name, publishOptionsOfConfig(stored.config)), reference: true }
+      }
       if (stored !== undefined && topicOptions?.redefine !== true) {
-        const changes = definitionChanges(stored.config, topicConfig(topic))
+        const changes = definitionChanges(stored.config, config)
         if (changes.length > 0) {
           return yield* new TopicError({
             topic: name,
-            detail: `its stored settings differ (${changes.join("; ")}): define it as stored, or say redefine: true to replace them`
+            detail: `its stored settings differ (${changes.join("; ")}): define it as stored, or redefine it (redefine: true; in .sib :redefine true) to replace them`
           })
         }
       }
-      return topic
+      return { topic, reference: false }
     })
 
   /** Events deleted per purge transaction. */
@@ -464,18 +471,31 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     sid,
     defineTopic: (name, topicOptions) =>
       Effect.gen(function*() {
-        const topic = yield* checkedDefinition(name, topicOptions)
+        const { topic, reference } = yield* checkedDefinition(name, topicOptions)
+        // A reference to a stored topic keeps the stored settings (and their refreshes) in force.
+        if (reference) {
+          storedTopics.set(name, topic)
+          return topic
+        }
         yield* store.runtime.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
         topics.set(name, topic)
         storedTopics.delete(name)
         return topic
       }),
     dryRun: (plan) =>
-      Effect.withFiber<void, TopicError | PublishError | StoreError>((fiber) =>
+      Effect.withFiber<void, TopicError | PublishError | SubscribeError | StoreError>((fiber) =>
         Effect.gen(function*() {
           yield* refreshStored
+          for (const s of plan.subscriptions ?? []) {
+            const from = typeof s.from === "string" ? parseStartFrom(s.from) : s.from
+            if (typeof from !== "object" || !("afterId" in from || "id" in from)) continue
+            const id = "afterId" in from ? from.afterId : from.id
+            if ((yield* store.runtime.eventById(id)) === undefined) {
+              return yield* new SubscribeError({ group: s.group, detail: `from: no event has the id ${JSON.stringify(id)}` })
+            }
+          }
           const planned = new Map<string, Topic>()
-          for (const t of plan.topics ?? []) planned.set(t.name, yield* checkedDefinition(t.name, t.options))
+          for (const t of plan.topics ?? []) planned.set(t.name, (yield* checkedDefinition(t.name, t.options)).topic)
           // Prepared as a publish would be, under the planned topics, with a stamp that takes
           // nothing from the fiber's Random (a dry run must not change the ids a real run gets).
           const stamp = { id: () => "dry-run", ts: fiber.getRef(Clock.Clock).currentTimeMillisUnsafe(), sid }
@@ -489,7 +509,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
           }
         })
       ),
-    topic: (name) => topics.get(name),
+    topic: (name) => topicOf(name),
     publish,
     publishAll,
     subscribe,

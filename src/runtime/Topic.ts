@@ -166,10 +166,14 @@ export const publishOptionsOfConfig = (config: Json): TopicOptions => {
   }
 }
 
+/** Whether a topic's config sets anything beyond a description (a bare definition sets nothing). */
+export const hasSettings = (config: Json): boolean =>
+  typeof config === "object" && config !== null && !Array.isArray(config) && Object.keys(config).some((k) => k !== "description")
+
 /**
  * How a definition differs from the stored settings of its topic, one line per setting
  * (`retention.maxCount: stored 100, defined 50`); empty when they agree. A schema stored by a
- * version that did not describe schemas agrees with any.
+ * version that did not describe schemas agrees with any; descriptions are not compared.
  */
 export const definitionChanges = (stored: Json, defined: Json): ReadonlyArray<string> => {
   const a = storedTopic(stored)
@@ -185,8 +189,10 @@ export const definitionChanges = (stored: Json, defined: Json): ReadonlyArray<st
   compare("partitions", a.partitions, b.partitions)
   compare("retention.maxAgeMs", a.retention?.maxAgeMs, b.retention?.maxAgeMs)
   compare("retention.maxCount", a.retention?.maxCount, b.retention?.maxCount)
-  compare("retention.retainUntilConsumed", a.retention?.retainUntilConsumed, b.retention?.retainUntilConsumed)
-  compare("description", a.description, b.description)
+  // Defaults compare as their values: retention without retainUntilConsumed retains until consumed.
+  compare("retention.retainUntilConsumed", a.retention === undefined ? undefined : a.retention.retainUntilConsumed ?? true,
+    b.retention === undefined ? undefined : b.retention.retainUntilConsumed ?? true)
+  // A description is documentation, not a setting: the latest definition's is kept.
   const legacy = typeof stored === "object" && stored !== null && !Array.isArray(stored) && (stored as Record<string, Json>)["schema"] === true
   if (!legacy) {
     const x = a.schema

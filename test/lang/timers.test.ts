@@ -66,4 +66,17 @@ describe.each(storeFactories)("timers across processes ($name)", (factory) => {
       return froms.has("one") && froms.has("two")
     })
   })
+
+  it("two programs whose timers read the same, in files of the same name, are two programs: both fire", async () => {
+    const db = factory.shared()
+    const x = makeTmpDir()
+    const y = makeTmpDir()
+    writeFileSync(join(x, "app.sib"), `(defn tick [] (publish! "from-x" {:x 1}))\n(every! "20ms" tick)\n`)
+    writeFileSync(join(y, "app.sib"), `(defn tick [] (publish! "from-y" {:y 1}))\n(every! "20ms" tick)\n`)
+    const a = await runtime(db)
+    const b = await runtime(db)
+    await a.load(join(x, "app.sib"))
+    await b.load(join(y, "app.sib"))
+    await waitFor(async () => (await a.read("from-x", 0, 10)).length >= 2 && (await a.read("from-y", 0, 10)).length >= 2)
+  })
 })

@@ -85,7 +85,7 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
         yield* a.defineTopic("jobs", { retention: { maxCount: 100 }, payloadSchema: { id: "int" } })
         yield* b.defineTopic("jobs", { retention: { maxCount: 100 }, payloadSchema: { id: "int" } })
         const refused = yield* Effect.exit(b.defineTopic("jobs", { retention: { maxCount: 50 }, compaction: true, keyField: "id", payloadSchema: { id: "string" } }))
-        assert.match(failure(refused), /cannot define topic "jobs": its stored settings differ \(compaction: stored false, defined true; keyField: stored none, defined "id"; retention.maxCount: stored 100, defined 50; schema: stored \{id: int\}, defined \{id: string\}\): define it as stored, or say redefine: true to replace them/)
+        assert.match(failure(refused), /cannot define topic "jobs": its stored settings differ \(compaction: stored false, defined true; keyField: stored none, defined "id"; retention.maxCount: stored 100, defined 50; schema: stored \{id: int\}, defined \{id: string\}\): define it as stored, or redefine it \(redefine: true; in \.sib :redefine true\) to replace them/)
         const inspect = yield* Inspect
         assert.strictEqual((yield* inspect.topics).find((t) => t.name === "jobs")?.settings.retention?.maxCount, 100, "nothing changed")
         yield* b.defineTopic("jobs", { retention: { maxCount: 50 }, redefine: true })
@@ -103,11 +103,43 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
           text: `(define-topic "audit" {:retention {:maxCount 10}})\n(subscribe! "audit" "auditor" (fn [e] nil) :from "earliest")\n(publish! "orders" {:id 1})\n`
         }])
         const exit = yield* Effect.exit(Effect.scoped(startProgram(program, b)))
-        assert.match(failure(exit), /orders/)
+        // Shown where the program wrote it.
+        assert.match(failure(exit), /cannot publish to "orders": p\.sib:3:1: the topic is compacted/)
         const inspect = yield* Inspect
         assert.deepStrictEqual((yield* inspect.topics).map((t) => t.name), ["orders"])
         assert.deepStrictEqual(yield* inspect.groups, [])
         assert.deepStrictEqual(b.groups(), [])
         assert.deepStrictEqual(yield* b.read("orders", 0, 10), [])
+      })))
+
+  it.live("a start position naming an event that does not exist refuses the start before anything is written", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        yield* a.publish("other", {})
+        const program = yield* loadProgram([{
+          file: "f.sib",
+          text: `(define-topic "newt" {:retentionDays 1})\n(subscribe! "newt" "g1" (fn [e] nil) :from "earliest")\n(publish! "newt" {:a 1})\n(subscribe! "other" "g2" (fn [e] nil) :from "id:does-not-exist")\n`
+        }])
+        const exit = yield* Effect.exit(Effect.scoped(startProgram(program, b)))
+        assert.match(failure(exit), /cannot subscribe group "g2": from: no event has the id "does-not-exist"/)
+        const inspect = yield* Inspect
+        assert.deepStrictEqual((yield* inspect.topics).map((t) => t.name), ["other"], "no settings of newt")
+        assert.deepStrictEqual(yield* inspect.groups, [], "no cursor of g1")
+        assert.deepStrictEqual(yield* b.read("newt", 0, 10), [])
+      })))
+
+  it.live("a definition without settings names the topic as stored; defaults and descriptions are not differences", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        yield* a.defineTopic("jobs", { retention: { maxCount: 100 }, compaction: true, payloadSchema: { id: "string" }, description: "the jobs" })
+        // A consumer names the topic only: it gets the stored settings, and they stay stored.
+        yield* b.defineTopic("jobs")
+        yield* b.defineTopic("jobs", { description: "jobs, as the consumer sees them" })
+        assert.match(failure(yield* Effect.exit(b.publish("jobs", { id: 7 }, { key: "k" }))), /id must be a string/)
+        assert.match(failure(yield* Effect.exit(b.publish("jobs", { id: "a" }))), /compacted/)
+        const settings = (yield* (yield* Inspect).topics).find((t) => t.name === "jobs")!.settings
+        assert.deepStrictEqual([settings.retention?.maxCount, settings.compaction, settings.description], [100, true, "the jobs"])
+        // retainUntilConsumed true is the default: writing it is no difference.
+        yield* b.defineTopic("jobs", { retention: { maxCount: 100, retainUntilConsumed: true }, compaction: true, payloadSchema: { id: "string" }, description: "other words" })
       })))
 })
