@@ -9,11 +9,13 @@ import { safeText } from "../diagnostics/terminal.ts"
 import { describeSchema, type StoredSchema } from "../options/payloadSchema.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/subscribeOptions.ts"
+import type { BusShape } from "../runtime/Bus.ts"
 import type { DeadLetter, Event } from "../store/records.ts"
 import { Store } from "../store/Store.ts"
 import { failureLines, labelled, payloadText, plural } from "./eventCommand.ts"
 import { fromForms, placeFrom } from "./from.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
 import { cellOf, isoTime, table } from "./table.ts"
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per line (the documented contract)"), Flag.withDefault(false))
@@ -54,13 +56,43 @@ const retentionText = (o: TopicRow["retention"]): string => {
 
 const cut = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
 
+/**
+ * The runtime's refusals in the CLI's words: what the API calls forcing is the `--force` flag, and
+ * an unknown name gets a did-you-mean from `names`.
+ */
+const refusal = (message: string, name: string, names: ReadonlyArray<string>, see: string) => {
+  const text = message.replace(/, or force (it|the deletion)$/, ", or pass --force")
+  const missing = / there is no (group|topic) of that name( \(see sib \w+\))?$/
+  if (!missing.test(text)) return text
+  const hint = didYouMean(name, names)
+  return text.replace(missing, ` there is no $1 of that name${hint.length > 0 ? ` (${hint[0]})` : ""}; see sib ${see}`)
+}
+
+/** The names of the groups the database knows: those with a cursor or a dead letter. */
+const groupNames = Effect.fnUntraced(function*(bus: { readonly deadLetters: BusShape["deadLetters"] }) {
+  const inspect = Inspect.make(yield* Store)
+  const names = new Set((yield* inspect.groups).map((g) => g.cursor.group))
+  for (const d of yield* bus.deadLetters()) names.add(d.group)
+  return [...names].sort()
+})
+
+/** Fails unless `group` is a group the database knows (a typo would otherwise read as an empty group). */
+const requireGroup = Effect.fnUntraced(function*(bus: { readonly deadLetters: BusShape["deadLetters"] }, group: string) {
+  const names = yield* groupNames(bus)
+  if (names.includes(group)) return
+  const hint = didYouMean(group, names)
+  return yield* failWith(`no group ${group}${hint.length > 0 ? ` (${hint[0]})` : ""}; see sib groups`, 1)
+})
+
 const forceFlag = Flag.Boolean("force").pipe(Flag.withDescription("even though a live process consumes it (its consumer then starts over)"), Flag.withDefault(false))
 
 const removal = (operation: "purge" | "delete") =>
   Command.make(operation, { topic: Argument.String("topic"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, json, topic }) {
     const removed = yield* withBus("existing", (bus) =>
       (operation === "purge" ? bus.purgeTopic(topic, { force }) : bus.deleteTopic(topic, { force })).pipe(
-        Effect.catchTag("TopicError", (e) => failWith(e.message, 1))
+        Effect.catchTag("TopicError", (e) =>
+          Effect.flatMap(Effect.map(Effect.service(Store), (store) => Inspect.make(store)), (inspect) =>
+            Effect.flatMap(inspect.topics, (known) => failWith(refusal(e.message, topic, known.map((t) => t.name), "topics"), 1))))
       ))
     const one = removed.groups.length === 1
     const groups = removed.groups.length === 0
@@ -134,7 +166,9 @@ interface GroupRow {
 }
 
 const deleteGroup = Command.make("delete", { group: Argument.String("group"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, group, json }) {
-  const deleted = yield* withBus("existing", (bus) => bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message, 1))))
+  const deleted = yield* withBus("existing", (bus) =>
+    bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) =>
+      Effect.flatMap(groupNames(bus), (names) => failWith(refusal(e.message, group, names, "groups"), 1)))))
   yield* out(json
     ? JSON.stringify({ group, ...deleted })
     : safeText(`deleted group ${group}: ${plural(deleted.cursors, "cursor")}, ${plural(deleted.deliveries, "retry record")}, ${plural(deleted.deadLetters, "dead letter")}`))
@@ -194,6 +228,13 @@ const deadLetterBlock = (d: DeadLetter, event: Event | undefined) => {
   ].join("\n")
 }
 
+/** A dead letter's error in one cell: its first line, up to 100 characters, and … where it was cut. */
+const errorCell = (message: string) => {
+  const first = message.split("\n")[0]!
+  const cell = cut(first, 100)
+  return cell === first && first !== message ? `${first} …` : cell
+}
+
 const list = (group: Option.Option<string>, topic: Option.Option<string>, json: boolean, full: boolean) =>
   withInspect((inspect) =>
     Effect.gen(function*() {
@@ -215,7 +256,7 @@ const list = (group: Option.Option<string>, topic: Option.Option<string>, json: 
           { header: "KEY", cell: (r) => cellOf(r.key) },
           { header: "ATTEMPTS", cell: (r) => String(r.attempts), right: true },
           { header: "DEAD SINCE", cell: (r) => isoTime(r.deadAt) },
-          { header: "ERROR", cell: (r) => r.errorMessage.split("\n")[0]!.slice(0, 100) }
+          { header: "ERROR", cell: (r) => errorCell(r.errorMessage) }
         ], useColor(process.stdout)), "no dead letters")
     }))
 
@@ -229,7 +270,7 @@ const requeue = Command.make(
   },
   Effect.fn(function*({ all, group, id, json }) {
     if (all === Option.isSome(id)) return yield* failWith("give one event id, or --all (for every dead letter of the group)")
-    const n = yield* withBus("existing", (bus) => bus.requeue(group, all ? "all" : Option.getOrThrow(id)))
+    const n = yield* withBus("existing", (bus) => Effect.andThen(requireGroup(bus, group), bus.requeue(group, all ? "all" : Option.getOrThrow(id))))
     if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
     yield* out(
       json
@@ -243,7 +284,7 @@ const drop = Command.make(
   "drop",
   { id: Argument.String("event-id"), group: groupFlag, json: jsonFlag },
   Effect.fn(function*({ group, id, json }) {
-    const dropped = yield* withBus("existing", (bus) => bus.dropDeadLetter(group, id))
+    const dropped = yield* withBus("existing", (bus) => Effect.andThen(requireGroup(bus, group), bus.dropDeadLetter(group, id)))
     if (!dropped) return yield* failWith(`group ${group} has no dead letter for event ${id}`, 1)
     yield* out(json ? JSON.stringify({ group, dropped: id }) : safeText(`dropped the dead letter of event ${id} in group ${group}`))
   })
@@ -286,6 +327,7 @@ export const replay = Command.make(
     yield* withBus("existing", (bus) =>
       Effect.gen(function*() {
         const before = yield* bus.getCursor(topic, group)
+        if (before === undefined) yield* requireGroup(bus, group)
         if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)
         const inspect = Inspect.make(yield* Store)
         const placed = yield* placeFrom(inspect, topic, from)

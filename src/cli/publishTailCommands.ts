@@ -14,6 +14,7 @@ import type { Event } from "../store/records.ts"
 import { fromForms, placeFrom, requireTopic } from "./from.ts"
 import { liveLine } from "./status.ts"
 import { isoTime } from "./table.ts"
+import { plural } from "./eventCommand.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 
 /** The JSON contract of an event (`publish` and `tail --json`): the stored record's fields. */
@@ -39,6 +40,29 @@ const recordFields = new Set(["payload", "key", "headers", "id", "tags", "caused
 /** Fields a stored record has that a new publish assigns again. */
 const assignedFields = new Set(["seq", "ts", "topic", "sid", "partition"])
 
+/**
+ * The `--header k=v` flags as headers: each name once (an event has one value per header, so a
+ * repeated name would silently keep one of them).
+ */
+const parseHeaders = (flags: ReadonlyArray<string>): Record<string, string> | string => {
+  const headers: Record<string, string> = {}
+  const given = new Map<string, Array<string>>()
+  for (const flag of flags) {
+    const at = flag.indexOf("=")
+    if (at <= 0) return `--header ${flag} is not k=v (a header's name, =, and its value)`
+    const name = flag.slice(0, at)
+    given.set(name, [...(given.get(name) ?? []), flag])
+    headers[name] = flag.slice(at + 1)
+  }
+  for (const [name, flags] of given) {
+    if (flags.length > 1) return `--header ${name} is given ${flags.length === 2 ? "twice" : `${flags.length} times`} (${flags.join(", ")}): an event has one value per header`
+  }
+  return headers
+}
+
+/** The runtime's refusals in the CLI's words: the API's `{ key }` option is the `--key` flag. */
+const cliWording = (message: string) => message.replace(/\{ key \}/g, "--key")
+
 /** One line of a `--records` file as a publish: the record's payload and options. */
 const recordItem = (topic: string, record: unknown, options: { key?: string; headers?: Record<string, string> }): PublishItem | string => {
   if (typeof record !== "object" || record === null || Array.isArray(record)) return "a record is a JSON object with payload (as sib tail --json prints)"
@@ -57,7 +81,7 @@ export const publish = Command.make(
     topic: Argument.String("topic").pipe(Argument.withDescription("the topic to publish to")),
     payload: Argument.String("json").pipe(Argument.withDescription("the payload as JSON (default: read from stdin)"), Argument.optional),
     key: Flag.String("key").pipe(Flag.withDescription("the event's key (ordering and compaction)"), Flag.optional),
-    header: Flag.KeyValuePair("header").pipe(Flag.withDescription("a header, k=v (repeatable)"), Flag.optional),
+    header: Flag.String("header").pipe(Flag.withDescription("a header, k=v (repeatable, one value per name)"), Flag.atLeast(0)),
     file: Flag.String("file").pipe(
       Flag.withDescription("publish every line of this JSON-lines file (- reads stdin): all of them in one transaction, or none"),
       Flag.optional
@@ -69,9 +93,12 @@ export const publish = Command.make(
     quiet: Flag.Boolean("quiet").pipe(Flag.withAlias("q"), Flag.withDescription("print no stored records, only a count on stderr"), Flag.withDefault(false))
   },
   Effect.fn(function*({ file, header, key, payload, quiet, records, topic }) {
+    const headers = parseHeaders(header)
+    if (typeof headers === "string") return yield* failWith(headers)
+    // An empty --key is a key, as `publish(topic, payload, { key: "" })` is in the API.
     const options = {
       ...(Option.isSome(key) ? { key: key.value } : {}),
-      ...(Option.isSome(header) ? { headers: header.value } : {})
+      ...(header.length > 0 ? { headers } : {})
     }
     if (records && Option.isNone(file)) return yield* failWith("--records reads records from --file")
     if (Option.isSome(file)) {
@@ -90,6 +117,8 @@ export const publish = Command.make(
       // Every line is parsed and checked before anything is written, and all are written in one
       // transaction: a file is published whole or not at all.
       const items: Array<{ readonly line: number; readonly item: PublishItem }> = []
+      /** How many records named each other topic (`--records`): they go to the command's topic. */
+      const retopicked = new Map<string, number>()
       const lines = text.split("\n")
       for (let i = 0; i < lines.length; i++) {
         const line = lines[i]!.trim()
@@ -97,6 +126,8 @@ export const publish = Command.make(
         const parsed = yield* parseJson(line, `${name}:${i + 1}: the line`).pipe(Effect.catch((m) => failWith(`${m}; nothing was published`)))
         const item = records ? recordItem(topic, parsed, options) : { topic, payload: parsed, ...options }
         if (typeof item === "string") return yield* failWith(`${name}:${i + 1}: ${item}; nothing was published`)
+        const from = records ? (parsed as Record<string, unknown>)["topic"] : undefined
+        if (typeof from === "string" && from !== topic) retopicked.set(from, (retopicked.get(from) ?? 0) + 1)
         items.push({ line: i + 1, item })
       }
       if (items.length === 0) return yield* failWith(`${name} has no lines to publish`)
@@ -104,22 +135,35 @@ export const publish = Command.make(
         Effect.gen(function*() {
           const refused = (e: PublishError) => {
             const at = items[e.item ?? 0]!
-            return failWith(`${name}:${at.line}: ${e.detail.replace(/^item \d+ of \d+: /, "")}; nothing was published`)
+            return failWith(`${name}:${at.line}: ${cliWording(e.detail.replace(/^item \d+ of \d+: /, ""))}; nothing was published`)
           }
           yield* bus.dryRun({ publishes: items.map((i) => i.item) }).pipe(
             Effect.catchTag("PublishError", refused),
             Effect.catchTag("TopicError", (e) => failWith(e.message))
           )
           const events = yield* bus.publishAll(items.map((i) => i.item)).pipe(Effect.catchTag("PublishError", refused))
-          // An id names one event: a record whose id is already stored (on another topic, say)
-          // is that event, not a new one.
+          // A record's topic is assigned again (that is how a topic is copied to another): said,
+          // not silently.
+          for (const [from, n] of retopicked) {
+            yield* err(safeText(`sib: ${plural(n, "record")} of ${from} ${n === 1 ? "was" : "were"} published to ${topic} (a record's topic is assigned again)`))
+          }
+          // An id names one event: a record whose id is already stored is that event, not a new
+          // one. This process stored the new ones (its sid); an id given twice in the file is
+          // stored once.
+          const stored = new Set(events.filter((e) => e.sid === bus.sid).map((e) => e.seq)).size
           const elsewhere = events.filter((e) => e.topic !== topic)
+          const already = events.length - stored - elsewhere.length
           if (elsewhere.length > 0) {
             const topics = [...new Set(elsewhere.map((e) => e.topic))].join(", ")
             yield* err(safeText(`sib: ${elsewhere.length} record${elsewhere.length === 1 ? " has the id" : "s have ids"} of events already stored on ${topics}: not published again (leave "id" out of the records to copy them)`))
           }
-          if (quiet) yield* err(`published ${events.length} event${events.length === 1 ? "" : "s"} to ${safeText(topic)}`)
-          else for (const e of events) yield* out(eventJson(e))
+          const duplicates = already === 0 ? "" : `${plural(already, "record")} ${already === 1 ? "was" : "were"} already stored (same id): not published again`
+          if (quiet) {
+            yield* err(safeText(`published ${plural(stored, "event")} to ${topic}${duplicates === "" ? "" : `; ${duplicates}`}`))
+          } else {
+            for (const e of events) yield* out(eventJson(e))
+            if (duplicates !== "") yield* err(`sib: ${duplicates}`)
+          }
         })
       )
     }
@@ -131,7 +175,7 @@ export const publish = Command.make(
       text = yield* readStdin.pipe(Effect.catch((m) => failWith(m)))
     }
     const parsed = yield* parseJson(text, "the payload").pipe(Effect.catch((m) => failWith(m)))
-    const event = yield* withBus("create", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(e.message))))
+    const event = yield* withBus("create", (bus) => bus.publish(topic, parsed, options).pipe(Effect.catchTag("PublishError", (e) => failWith(cliWording(e.message)))))
     if (quiet) yield* err(`published 1 event to ${safeText(topic)}`)
     else yield* out(eventJson(event))
   })
@@ -147,7 +191,7 @@ export const publish = Command.make(
 /** One event for people: seq, time, key and payload; the key and payload escaped for the terminal. */
 const human = (e: Event, color: boolean) => {
   const seq = color ? `\u001b[2m#${e.seq}\u001b[0m` : `#${e.seq}`
-  const key = e.key === undefined ? "" : ` key=${safeText(e.key)}`
+  const key = e.key === undefined ? "" : ` key=${e.key === "" ? "\"\"" : safeText(e.key)}`
   // JSON.stringify escapes C0 controls but not DEL, C1 or bidi controls.
   return `${seq} ${isoTime(e.ts)}${key} ${safeText(JSON.stringify(e.payload))}`
 }

@@ -8,13 +8,15 @@ import { afterAll, describe, expect, it } from "vitest"
 import { rmSync } from "node:fs"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { BusShape } from "../../src/runtime/Bus.ts"
-import { sib } from "../helpers/sib.ts"
+import { writeFileSync } from "node:fs"
+import { killStarted, sib, startSib } from "../helpers/sib.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const jsonLines = (text: string) => text.trim().split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>)
 
 const dirs: Array<string> = []
 afterAll(() => {
+  killStarted()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
@@ -45,7 +47,7 @@ describe("sib groups delete, sib topics purge|delete", () => {
     expect([r.code, r.stdout.trim()]).toEqual([0, "deleted group g: 1 cursor, 0 retry records, 0 dead letters"])
     expect((await sib(["groups", "--json"], { cwd: dir })).stdout).toBe("")
     const again = await sib(["groups", "delete", "g", "--json"], { cwd: dir })
-    expect([again.code, again.stderr.trim()]).toEqual([1, `sib: group "g": cannot delete it: there is no group of that name`])
+    expect([again.code, again.stderr.trim()]).toEqual([1, `sib: group "g": cannot delete it: there is no group of that name; see sib groups`])
   })
 
   it("purges a topic's events (the group moves to its head) and deletes a topic with its settings", async () => {
@@ -63,7 +65,7 @@ describe("sib groups delete, sib topics purge|delete", () => {
     expect((await sib(["topics"], { cwd: dir })).stdout.trim()).toBe("no topics yet")
     expect((await sib(["groups"], { cwd: dir })).stdout.trim()).toBe("no consumer groups yet")
     const unknown = await sib(["topics", "delete", "nope"], { cwd: dir })
-    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, `sib: cannot delete topic "nope": there is no topic of that name (see sib topics)`])
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, `sib: cannot delete topic "nope": there is no topic of that name; see sib topics`])
   })
 })
 
@@ -85,5 +87,56 @@ describe("stored schemas", () => {
     expect(refused.stderr).toMatch(/payload does not match the topic's schema: id must be an integer, got string/)
     expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).find((t) => t["topic"] === "orders")?.["events"]).toBe(0)
     expect((await sib(["publish", "orders", "{\"id\":7,\"note\":null}"], { cwd: dir })).code).toBe(0)
+  })
+})
+
+/** Group "workers" dead-letters event 1 of "jobs" with a 300-character, two-line error. */
+const deadLetter = (bus: BusShape) =>
+  Effect.gen(function*() {
+    yield* bus.publish("jobs", { n: 1 })
+    const sub = yield* bus.subscribe("jobs", "workers", () => Effect.fail(new Error(`${"x".repeat(299)}y\nsecond line`)), {
+      from: "earliest", maxAttempts: 1
+    })
+    while ((yield* bus.deadLetters({ group: "workers" })).length === 0) yield* Effect.sleep(1)
+    yield* sub.unsubscribe
+  })
+
+describe("unknown groups and cut errors", () => {
+  it("an unknown group is named, with did-you-mean, by groups delete, dlq requeue, dlq drop and replay", async () => {
+    const dir = await prepared(deadLetter)
+    const del = await sib(["groups", "delete", "workerz"], { cwd: dir })
+    expect([del.code, del.stderr.trim()]).toEqual([1, `sib: group "workerz": cannot delete it: there is no group of that name (did you mean workers?); see sib groups`])
+    const requeue = await sib(["dlq", "requeue", "--all", "--group", "workerz"], { cwd: dir })
+    expect([requeue.code, requeue.stderr.trim()]).toEqual([1, "sib: no group workerz (did you mean workers?); see sib groups"])
+    const nogroup = await sib(["dlq", "requeue", "--all", "--group", "nogroup"], { cwd: dir })
+    expect([nogroup.code, nogroup.stderr.trim()]).toEqual([1, "sib: no group nogroup; see sib groups"])
+    const drop = await sib(["dlq", "drop", "01J0000000000000000000000", "--group", "workerz"], { cwd: dir })
+    expect([drop.code, drop.stderr.trim()]).toEqual([1, "sib: no group workerz (did you mean workers?); see sib groups"])
+    const replay = await sib(["replay", "--group", "workerz", "--topic", "jobs", "--from", "earliest"], { cwd: dir })
+    expect(replay.stderr.trim()).toBe("sib: no group workerz (did you mean workers?); see sib groups")
+    const purge = await sib(["topics", "purge", "jbos"], { cwd: dir })
+    expect([purge.code, purge.stderr.trim()]).toEqual([1, `sib: cannot purge topic "jbos": there is no topic of that name (did you mean jobs?); see sib topics`])
+    // The known group still works.
+    expect((await sib(["dlq", "requeue", "--all", "--group", "workers"], { cwd: dir })).stdout.trim()).toBe("requeued 1 dead letter of group workers: delivered again with fresh attempts")
+  })
+
+  it("a group or topic a live process consumes: the refusal names --force", async () => {
+    const dir = await prepared(deadLetter)
+    writeFileSync(join(dir, "w.sib"), `(defn work [e ctx] nil)\n(subscribe! "jobs" "workers" work :from "latest")\n`)
+    const run = startSib(["run", "w.sib", "--status", "off"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
+    const group = await sib(["groups", "delete", "workers"], { cwd: dir })
+    expect([group.code, group.stderr.trim()]).toEqual([1, expect.stringMatching(/^sib: group "workers": cannot delete it: process \d+ on .* consumes it; stop it first, or pass --force$/)])
+    const topic = await sib(["topics", "delete", "jobs"], { cwd: dir })
+    expect([topic.code, topic.stderr.trim()]).toEqual([1, expect.stringMatching(/^sib: cannot delete topic "jobs": it is consumed by workers \(process \d+ on .*\); stop it first, or pass --force$/)])
+    run.interrupt()
+    expect(await run.exited).toBe(0)
+  })
+
+  it("plain sib dlq shows that it cut an error (…)", async () => {
+    const dir = await prepared(deadLetter)
+    const lines = (await sib(["dlq"], { cwd: dir })).stdout.trim().split("\n")
+    const error = lines[1]!.slice(lines[0]!.indexOf("ERROR"))
+    expect(error).toBe(`${"x".repeat(99)}…`)
   })
 })

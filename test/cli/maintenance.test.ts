@@ -141,7 +141,7 @@ describe("a compacted topic defined by another process", () => {
       Effect.andThen(bus.defineTopic("state", { compaction: true }), bus.defineTopic("procs", { compaction: true, keyField: "pid" })))
     const keyless = await sib(["publish", "state", `{"up":true}`], { cwd: dir })
     expect(keyless.code).toBe(2)
-    expect(keyless.stderr.trim()).toBe(`sib: cannot publish to "state": the topic is compacted, so every event needs a key (publish with { key })`)
+    expect(keyless.stderr.trim()).toBe(`sib: cannot publish to "state": the topic is compacted, so every event needs a key (publish with --key)`)
     expect(count(dir, "state")).toBe(0)
     const keyed = await sib(["publish", "state", `{"up":true}`, "--key", "a"], { cwd: dir })
     expect(keyed.code).toBe(0)

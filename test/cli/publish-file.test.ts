@@ -85,4 +85,53 @@ describe("sib publish --file", () => {
     expect(noPayload.stderr.trim()).toBe("sib: stdin:1: a record needs payload; nothing was published")
     expect((await sib(["publish", "x", "{}", "--records"], { cwd: dir })).stderr.trim()).toBe("sib: --records reads records from --file")
   })
+
+  it("--records -q says how many records were new and how many were already stored", async () => {
+    const dir = workdir({})
+    const lines = [1, 2, 3].map((n) => JSON.stringify({ payload: { n }, id: `job-${n}` })).join("\n")
+    const first = await sib(["publish", "jobs", "--file", "-", "--records", "-q"], { cwd: dir, input: lines })
+    expect([first.code, first.stderr.trim()]).toEqual([0, "published 3 events to jobs"])
+    const again = await sib(["publish", "jobs", "--file", "-", "--records", "-q"], { cwd: dir, input: lines })
+    expect([again.code, again.stderr.trim()]).toEqual([0, "published 0 events to jobs; 3 records were already stored (same id): not published again"])
+    const more = JSON.stringify({ payload: { n: 4 }, id: "job-4" })
+    const mixed = await sib(["publish", "jobs", "--file", "-", "--records", "-q"], { cwd: dir, input: `${lines}\n${more}` })
+    expect([mixed.code, mixed.stderr.trim()]).toEqual([0, "published 1 event to jobs; 3 records were already stored (same id): not published again"])
+    const printed = await sib(["publish", "jobs", "--file", "-", "--records"], { cwd: dir, input: lines })
+    expect([printed.code, jsonLines(printed.stdout).length, printed.stderr.trim()]).toEqual([0, 3, "sib: 3 records were already stored (same id): not published again"])
+    expect(await count(dir, "jobs")).toBe(4)
+  })
+
+  it("a record of another topic is published to the command's topic, and the command says so", async () => {
+    const dir = workdir({})
+    const records = [JSON.stringify({ topic: "orders", payload: 1 }), JSON.stringify({ topic: "orders", payload: 2 }), JSON.stringify({ topic: "copy", payload: 3 })].join("\n")
+    const r = await sib(["publish", "copy", "--file", "-", "--records", "-q"], { cwd: dir, input: records })
+    expect([r.code, r.stderr.trim().split("\n")]).toEqual([0, ["sib: 2 records of orders were published to copy (a record's topic is assigned again)", "published 3 events to copy"]])
+  })
+})
+
+describe("sib publish --key and --header", () => {
+  it("a header given twice is refused; nothing is published", async () => {
+    const dir = workdir({})
+    const r = await sib(["publish", "t", "{}", "--header", "a=b", "--header", "a=c"], { cwd: dir })
+    expect([r.code, r.stderr.trim()]).toEqual([2, `sib: --header a is given twice (a=b, a=c): an event has one value per header`])
+    expect(await count(dir, "t")).toBe(0)
+  })
+
+  it("an empty --key is a key, as in the API (publish(topic, payload, { key: \"\" }))", async () => {
+    const dir = workdir({})
+    const r = await sib(["publish", "t", "{}", "--key", ""], { cwd: dir })
+    expect([r.code, JSON.parse(r.stdout)["key"]]).toEqual([0, ""])
+    expect((await sib(["tail", "t"], { cwd: dir })).stdout).toMatch(/ key="" \{\}$/m)
+  })
+
+  it("a compacted topic's missing key names the --key flag, not the API's option", async () => {
+    const dir = workdir({})
+    await Effect.runPromise(Effect.scoped(Effect.flatMap(Effect.service(Bus), (bus) => bus.defineTopic("state", { compaction: true })).pipe(
+      Effect.provide(Bus.open(join(dir, "sib.db"), { maintenance: false }))
+    )))
+    const one = await sib(["publish", "state", "{}"], { cwd: dir })
+    expect(one.stderr.trim()).toBe(`sib: cannot publish to "state": the topic is compacted, so every event needs a key (publish with --key)`)
+    const file = await sib(["publish", "state", "--file", "-"], { cwd: dir, input: "{}\n" })
+    expect(file.stderr.trim()).toBe(`sib: stdin:1: the topic is compacted, so every event needs a key (publish with --key); nothing was published`)
+  })
 })
