@@ -8,7 +8,7 @@ import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, SetValue, type Value } from "../reader/Value.ts"
-import { fail, type Mode, type OptionAt, type RunState } from "./run.ts"
+import { type CallPart, fail, type Mode, type RunState } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
 
@@ -110,23 +110,35 @@ const optionPairs = (forms: ReadonlyArray<S.Syntax>): ReadonlyArray<readonly [S.
 const optionName = (s: S.Syntax): string | undefined => (s.kind === "keyword" ? s.name : s.kind === "string" ? s.value : undefined)
 
 /**
- * Where an option of a call of a built-in is written: its name (`part: "name"`) or its name and
- * value (`entry`), following a nested path (`backoff.initialMs`) into literal maps. Undefined when
- * the option is not written literally in the call (options passed in a variable, say).
+ * Where a part of a call of a built-in is written: a positional argument, or an option's name
+ * (`part: "name"`), name and value (`entry`) or value, following a nested path into literal maps
+ * (`backoff.initialMs`) and vectors (`schema.tags.0`). When the path goes on past what is written
+ * literally (a value in a variable), the deepest value that is written. Undefined when the option
+ * is not written in the call (options passed in a variable, say).
  */
-export const optionSpan = (b: Builtin, args: ReadonlyArray<S.Syntax>, at: OptionAt): Span | undefined => {
-  if (b.options === undefined) return undefined
+export const partSpan = (b: Builtin, args: ReadonlyArray<S.Syntax>, at: CallPart): Span | undefined => {
   const leadingBus = args[0]?.kind === "symbol" && args[0].name === "bus" ? 1 : 0
-  let pairs = optionPairs(args.slice(b.options.from + leadingBus))
-  const path = at.path.split(".")
+  if ("argument" in at) return args[at.argument + leadingBus]?.span
+  if (b.options === undefined) return undefined
+  const [first, ...path] = at.path.split(".")
+  const top = optionPairs(args.slice(b.options.from + leadingBus)).find(([k]) => optionName(k) === first)
+  if (top === undefined) return undefined
+  if (path.length === 0) return at.part === "name" ? top[0].span : at.part === "value" ? top[1].span : join(top[0].span, top[1].span)
+  let node = top[1]
   for (let i = 0; i < path.length; i++) {
-    const pair = pairs.find(([k]) => optionName(k) === path[i])
-    if (pair === undefined) return undefined
-    if (i === path.length - 1) return at.part === "name" ? pair[0].span : join(pair[0].span, pair[1].span)
-    if (pair[1].kind !== "map") return undefined
-    pairs = optionPairs([pair[1]])
+    const inner: S.Syntax | readonly [S.Syntax, S.Syntax] | undefined = node.kind === "map"
+      ? optionPairs([node]).find(([k]) => optionName(k) === path[i])
+      : node.kind === "vector" && /^\d+$/.test(path[i]!) ? node.items[Number(path[i])] : undefined
+    if (inner === undefined) return node.span
+    if (Array.isArray(inner)) {
+      const [k, v] = inner as readonly [S.Syntax, S.Syntax]
+      if (i === path.length - 1) return at.part === "name" ? k.span : at.part === "value" ? v.span : join(k.span, v.span)
+      node = v
+    } else {
+      node = inner as S.Syntax
+    }
   }
-  return undefined
+  return node.span
 }
 
 const modeWhere = (mode: Mode): string => {

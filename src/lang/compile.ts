@@ -13,10 +13,10 @@ import * as S from "../reader/Syntax.ts"
 import {
   costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, typeName, type Value
 } from "../reader/Value.ts"
-import { builtinOf, callValue, checkCall, optionSpan } from "./builtins.ts"
+import { builtinOf, callValue, checkCall, partSpan } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
-import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlaceOption, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
+import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlacePart, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
@@ -220,14 +220,14 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     if (head.kind === "symbol" && (head.name === "unquote" || head.name === "splice-unquote")) {
       return err(compileError("unquote", `${head.name === "unquote" ? "~" : "~@"} can only be used inside a quasiquote (\`)`, s))
     }
-    let place: PlaceOption | undefined
+    let place: PlacePart | undefined
     if (head.kind === "symbol" && resolveLocal(head.name, scope) === undefined) {
       const cell = ns.lookup(head.name)
       const known = cell?.kind === "builtin" ? builtinOf(cell.value) : undefined
       if (known !== undefined) {
         diagnostics.push(...checkCall(known, s.items.slice(1), s))
-        // An error about one of its options is shown under that option, when it is written here.
-        if (known.options !== undefined) place = (o) => optionSpan(known, s.items.slice(1), o)
+        // An error about one of its arguments or options is shown under it, when it is written here.
+        place = (p) => partSpan(known, s.items.slice(1), p)
       }
     }
     const callee = compile(head, scope, false)

@@ -356,17 +356,17 @@ export interface Frame {
 export type Node = (frame: Frame) => unknown
 
 /**
- * The option an error is about, by its path (`backoff.initialMs`): the call that raised it places
- * the error under that option as written in its source (`name`: the option's name; `entry`: its
- * name and value), when it is written there.
+ * The part of a call an error is about, placed under that part as written in the calling form's
+ * source when it is written there: an option by its path (`backoff.initialMs`; `name`: the
+ * option's name, `entry`: its name and value, `value`: its value alone), or a positional argument
+ * by its index (counted after a leading `bus`).
  */
-export interface OptionAt {
-  readonly path: string
-  readonly part: "name" | "entry"
-}
+export type CallPart =
+  | { readonly path: string; readonly part: "name" | "entry" | "value" }
+  | { readonly argument: number }
 
-/** Where an error about an option is in the calling form's source, if it is written there. */
-export type PlaceOption = (option: OptionAt) => Span | undefined
+/** Where a part of the calling form is in its source, if it is written there. */
+export type PlacePart = (part: CallPart) => Span | undefined
 
 /** A language error without a location yet; the call node that catches it adds its span. */
 export class LangError extends Error {
@@ -374,8 +374,8 @@ export class LangError extends Error {
   readonly hints: ReadonlyArray<string>
   /** What a `throw` attached (`ex-info`'s data), if anything. */
   readonly data: Value | undefined
-  /** The option it is about, placed under that option by the call that catches it. */
-  readonly option: OptionAt | undefined
+  /** The part of the call it is about, placed under that part by the call that catches it. */
+  readonly part: CallPart | undefined
   /** Where it is, when that is not the failing call (a handler's own definition, say). */
   readonly at: Span | undefined
   /** Other problems found with it (every bad option of one call), each reported as well. */
@@ -385,13 +385,13 @@ export class LangError extends Error {
     message: string,
     hints: ReadonlyArray<string> = [],
     data?: Value,
-    extra: { readonly option?: OptionAt | undefined; readonly at?: Span | undefined; readonly more?: ReadonlyArray<LangError> | undefined } = {}
+    extra: { readonly part?: CallPart | undefined; readonly at?: Span | undefined; readonly more?: ReadonlyArray<LangError> | undefined } = {}
   ) {
     super(message)
     this.code = code
     this.hints = hints
     this.data = data
-    this.option = extra.option
+    this.part = extra.part
     this.at = extra.at
     this.more = extra.more ?? []
   }
@@ -400,13 +400,13 @@ export class LangError extends Error {
 /** Fails with every error given: the first, carrying the others (each becomes a diagnostic of its own). */
 export const failAll = (errors: ReadonlyArray<LangError>): never => {
   const [first, ...rest] = errors
-  throw new LangError(first!.code, first!.message, first!.hints, first!.data, { option: first!.option, at: first!.at, more: rest })
+  throw new LangError(first!.code, first!.message, first!.hints, first!.data, { part: first!.part, at: first!.at, more: rest })
 }
 
-const langDiagnostic = (e: LangError, span: Span, place: PlaceOption | undefined) => {
+const langDiagnostic = (e: LangError, span: Span, place: PlacePart | undefined) => {
   // A throw's data is part of its message (so it reaches the dead letter), and kept for catch.
   const message = e.data === undefined || e.data === null ? e.message : `${e.message} ${print(e.data, false, { maxChars: 2000 })}`
-  const where = e.at ?? (e.option !== undefined && place !== undefined ? place(e.option) : undefined) ?? span
+  const where = e.at ?? (e.part !== undefined && place !== undefined ? place(e.part) : undefined) ?? span
   return diagnostic("Runtime", `runtime/${e.code}`, message, where, { hints: e.hints })
 }
 
@@ -414,7 +414,7 @@ const langDiagnostic = (e: LangError, span: Span, place: PlaceOption | undefined
  * `e` as a located language error: a language error at `span` (or under the option it names, as
  * `place` finds it in the calling form), anything else raised while the form ran at `span`.
  */
-export const located = (e: unknown, span: Span, place?: PlaceOption): unknown => {
+export const located = (e: unknown, span: Span, place?: PlacePart): unknown => {
   if (e instanceof SibRuntimeError) return e
   if (e instanceof LangError) {
     return new SibRuntimeError(

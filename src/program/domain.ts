@@ -23,11 +23,11 @@ import { defineTopicProblem, defineTopicSpec } from "../options/defineTopicSpec.
 import { publishOptionNames } from "../options/publishSpec.ts"
 import { checkAll, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
 import { subscribeSpec } from "../options/subscribeSpec.ts"
-import { type Builtin, builtin, callValue } from "../lang/builtins.ts"
+import { type Builtin, builtin, builtinOf, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf, toJson } from "../lang/core.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, failAll, isEffect, isLimit, LangError, makeRun, type OptionAt, type RunState } from "../lang/run.ts"
+import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {
@@ -104,19 +104,19 @@ const optionErrors = (code: string, fn: string, problem: OptionProblem): Readonl
   if (problem._tag === "conflict") {
     const message = problem.message.startsWith(`${fn}:`) ? problem.message : `${fn}: ${problem.message}`
     return [new LangError(code, message, problem.hint === undefined ? [] : [problem.hint], undefined, {
-      option: problem.path === "" ? undefined : { path: problem.path, part: "entry" }
+      part: problem.path === "" ? undefined : { path: problem.path, part: "entry" }
     })]
   }
   if (problem._tag === "invalid") {
     const hints = problem.choices !== undefined && typeof problem.got === "string" ? didYouMeanWord(problem.got, problem.choices, (c) => JSON.stringify(c)) : []
-    return [new LangError(code, `${fn}: ${problemText(problem, sibNaming)}`, hints, undefined, { option: { path: problem.path, part: "entry" } })]
+    return [new LangError(code, `${fn}: ${problemText(problem, sibNaming)}`, hints, undefined, { part: { path: problem.path, part: "entry" } })]
   }
   const where = problem.path === "" ? "" : ` in ${sibNaming.path(problem.path)}`
   return problem.names.map((n) =>
     new LangError(code, `${fn}: unknown option ${keywordName(n)}${where}`, [
       ...didYouMean(n, problem.valid, keywordName),
       `valid options${where}: ${problem.valid.map(keywordName).join(" ")}`
-    ], undefined, { option: { path: problem.path === "" ? n : `${problem.path}.${n}`, part: "name" } }))
+    ], undefined, { part: { path: problem.path === "" ? n : `${problem.path}.${n}`, part: "name" } }))
 }
 
 /** Fails with every problem given (see `optionErrors`). */
@@ -124,16 +124,16 @@ const optionFailure = (code: string, fn: string, ...problems: ReadonlyArray<Opti
   failAll(problems.flatMap((p) => optionErrors(code, fn, p)))
 
 /**
- * Runs a check, keeping the language error it fails with in `errors` (with `option` when it has
- * none), so that a form reports every problem found, not only its first. A limit is never kept:
+ * Runs a check, keeping the language error it fails with in `errors` (placed under `part` when it
+ * has no part of its own), so that a form reports every problem found, not only its first. A limit is never kept:
  * it ends the run.
  */
-const collecting = <A>(errors: Array<LangError>, check: () => A, option?: OptionAt): A | undefined => {
+const collecting = <A>(errors: Array<LangError>, check: () => A, part?: CallPart): A | undefined => {
   try {
     return check()
   } catch (e) {
     if (!(e instanceof LangError) || isLimit(e)) throw e
-    errors.push(option === undefined || e.option !== undefined ? e : new LangError(e.code, e.message, e.hints, e.data, { option, more: e.more }))
+    errors.push(part === undefined || e.part !== undefined ? e : new LangError(e.code, e.message, e.hints, e.data, { part, more: e.more }))
     errors.push(...e.more)
     return undefined
   }
@@ -232,6 +232,23 @@ const defineTopic = builtin({
 // ---- publish! ---------------------------------------------------------------------------------
 
 
+/** How to write a keyword or number as the string expected, if it is one. */
+const asString = (v: Value): Array<string> =>
+  v instanceof Keyword || typeof v === "number" ? [`write it as a string: ${JSON.stringify(mapKey(v))}`] : []
+
+/**
+ * What is wrong with an option that must be a vector (or list) of strings, as a message starting
+ * `${fn}: ${rule}` and its hints, or undefined (also for nil: the option is not given).
+ */
+const stringsProblem = (v: Value | undefined, fn: string, rule: string): { readonly message: string; readonly hints: ReadonlyArray<string> } | undefined => {
+  if (v === undefined || v === null) return undefined
+  if (!Array.isArray(v) && !(v instanceof List)) {
+    return { message: `${fn}: ${rule}, got ${typeName(v)}`, hints: typeof v === "string" ? [`write it as a vector: [${JSON.stringify(v)}]`] : [] }
+  }
+  const bad = (v instanceof List ? v.items : v as ReadonlyArray<Value>).find((x) => typeof x !== "string")
+  return bad === undefined ? undefined : { message: `${fn}: ${rule}, got ${typeName(bad)} in it`, hints: asString(bad) }
+}
+
 const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): PublishOptions => {
   for (const k of Object.keys(o)) {
     if (!publishOptionNames.includes(k)) {
@@ -252,11 +269,31 @@ const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): Pu
     else {
       errors.push(new LangError("type", `${fn}: :${name} must be a string, got ${typeName(v)}`, [
         v instanceof Keyword || typeof v === "number" ? `write it as a string: ${JSON.stringify(mapKey(v))} (or (str x) for a computed one)` : `build one string from it, e.g. (str ...)`
-      ], undefined, { option: { path: name, part: "entry" } }))
+      ], undefined, { part: { path: name, part: "entry" } }))
     }
   }
+  // Headers, tags and causes are strings too: checked here, in .sib's words, before the runtime's
+  // own check (which speaks of JavaScript values) sees them.
+  const headers = o.headers
+  if (headers !== undefined && headers !== null) {
+    if (!isMap(headers)) {
+      errors.push(new LangError("type", `${fn}: :headers must be a map of strings, got ${typeName(headers)}`, [], undefined, { part: { path: "headers", part: "entry" } }))
+    } else {
+      for (const k of Object.keys(headers)) {
+        const v = headers[k]!
+        if (typeof v === "string") continue
+        errors.push(new LangError("type", `${fn}: the header ${keywordName(k)} must be a string, got ${typeName(v)}`, asString(v), undefined, {
+          part: { path: `headers.${k}`, part: "value" }
+        }))
+      }
+    }
+  }
+  const tags = stringsProblem(o.tags, fn, ":tags must be a vector of strings")
+  if (tags !== undefined) errors.push(new LangError("type", tags.message, tags.hints, undefined, { part: { path: "tags", part: "entry" } }))
+  const causes = typeof o.causedBy === "string" ? undefined : stringsProblem(o.causedBy, fn, ":causedBy must be an event id or a vector of them (strings)")
+  if (causes !== undefined) errors.push(new LangError("type", causes.message, causes.hints, undefined, { part: { path: "causedBy", part: "entry" } }))
   if (errors.length > 0) failAll(errors)
-  if (o.headers !== undefined && o.headers !== null) out.headers = toJson(o.headers, `${fn} :headers`, run.budget) as Record<string, string>
+  if (headers !== undefined && headers !== null) out.headers = toJson(headers, `${fn} :headers`, run.budget) as Record<string, string>
   if (o.tags !== undefined && o.tags !== null) out.tags = toJson(o.tags, `${fn} :tags`, run.budget) as Array<string>
   if (o.causedBy !== undefined && o.causedBy !== null) out.causedBy = toJson(o.causedBy, `${fn} :causedBy`, run.budget) as Array<string>
   return out
@@ -303,6 +340,39 @@ const publish = builtin({
   }
 })
 
+// ---- functions the runtime calls --------------------------------------------------------------
+
+/**
+ * Why `f` cannot be called with `n` arguments, in words such as "fn takes [a b]", or undefined: a
+ * function of the language by its parameters (keyword parameters take only `:name value` pairs
+ * or one map after the fixed ones, so they fit only when no argument is left over for them), a
+ * built-in by its arity. A host function does not say what it takes: it is taken as it is.
+ */
+const arityProblem = (f: Callable, n: number): string | undefined => {
+  if (f instanceof Closure) {
+    const p = f.params
+    const fits = p.keywords === undefined && p.rest !== undefined ? p.fixed <= n : p.fixed === n
+    return fits ? undefined : `${f.name} takes ${p.shape}`
+  }
+  const b = builtinOf(f)
+  if (b === undefined || (n >= b.min && n <= b.max)) return undefined
+  const takes = b.min === b.max ? `${b.min} argument${b.min === 1 ? "" : "s"}` : b.max === Number.POSITIVE_INFINITY ? `at least ${b.min} arguments` : `${b.min} to ${b.max} arguments`
+  return `${b.name} takes ${takes}`
+}
+
+/**
+ * How many arguments a handler is called with: the event alone for a function of the language
+ * with one fixed parameter or none (and no `&`), else the event and its delivery context (as
+ * `start.ts` calls it).
+ */
+const handlerArguments = (h: Callable): 1 | 2 =>
+  h instanceof Closure && h.params.fixed < 2 && h.params.rest === undefined && h.params.keywords === undefined ? 1 : 2
+
+/** Fails with an error placed under a part of the call (an argument, an option). */
+const failOn = (part: CallPart, code: string, message: string, hints: ReadonlyArray<string> = []): never => {
+  throw new LangError(code, message, hints, undefined, { part })
+}
+
 // ---- subscribe! -------------------------------------------------------------------------------
 
 /** A `.sib` filter as a synchronous predicate: a run of its own, with its own budget. */
@@ -326,10 +396,12 @@ const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, han
   const topicList = collecting(errors, () =>
     Array.isArray(topics) || topics instanceof List ? seqOf(topics, fn, run).map((t) => topicName(t, fn)) : [topicName(topics, fn)])
   if (typeof group !== "string") collecting(errors, () => fail("type", `${fn}: the group name must be a string, got ${typeName(group)}`))
-  if (!isCallable(handler)) collecting(errors, () => fail("type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`))
-  if (handler instanceof Closure && handler.params.fixed > 2) {
+  const handlerAt: CallPart = { argument: 2 }
+  if (!isCallable(handler)) collecting(errors, () => failOn(handlerAt, "type", `${fn}: the handler must be a function of [event ctx], got ${typeName(handler)}`))
+  const handlerProblem = isCallable(handler) ? arityProblem(handler, handlerArguments(handler)) : undefined
+  if (handlerProblem !== undefined) {
     collecting(errors, () =>
-      fail("arity", `${fn}: a handler is called with the event and its delivery context, but ${handler.name} takes ${handler.params.shape}`, [
+      failOn(handlerAt, "arity", `${fn}: a handler is called with the event and its delivery context, but ${handlerProblem}`, [
         "write it as (fn [e] ...) or (fn [e ctx] ...)"
       ]))
   }
@@ -341,8 +413,9 @@ const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, han
         collecting(errors, () => fail("type", `${fn}: :filter must be a function of the event, got ${typeName(v)}`), { path: k, part: "entry" })
         continue
       }
-      if (v instanceof Closure && v.params.fixed > 1) {
-        collecting(errors, () => fail("arity", `${fn}: a filter is called with the event alone, but ${v.name} takes ${v.params.shape}`, ["write it as (fn [e] ...)"]), { path: k, part: "entry" })
+      const filterProblem = v === null ? undefined : arityProblem(v as Callable, 1)
+      if (filterProblem !== undefined) {
+        collecting(errors, () => fail("arity", `${fn}: a filter is called with the event alone, but ${filterProblem}`, ["write it as (fn [e] ...)"]), { path: k, part: "entry" })
         continue
       }
       raw[k] = v === null ? undefined : predicateOf(v as Callable, run, span)
@@ -394,7 +467,13 @@ const latest = builtin({
   impl: ([topic, key], run) => {
     const name = topicName(topic!, "latest")
     if (services(run).bus === undefined) return fail("filter", "latest cannot run in a subscribe filter (a filter only decides)")
-    const k = typeof key === "string" ? key : mapKey(key!) ?? print(key!)
+    // A key is a string, as publish! requires: another value is refused, never turned into text.
+    if (typeof key !== "string") {
+      return failOn({ argument: 1 }, "type", `latest: the key must be a string, got ${typeName(key!)}`, [
+        ...asString(key!).map((h) => `${h} (or (str x) for a computed one)`)
+      ])
+    }
+    const k = key
     return Effect.map(services(run).bus!.latestByKey(name, [k]), (m) => (m.get(k)?.payload ?? null) as Value)
   }
 })
@@ -453,14 +532,21 @@ const timer = (kind: "every" | "after"): Builtin => builtin({
   example: `(${kind}! "5s" (fn [] (publish! "tick" {:at (now)})))`,
   modes: topLevel, modeHint: "declare timers at the top level of a program",
   impl: ([interval, f], run, span) => {
-    const ms = durationMs(interval!, `${kind}!`)
-    if (kind === "every" && ms < minTimerIntervalMs) {
-      fail("duration", `every!: an interval of ${ms} ms is under the minimum of ${minTimerIntervalMs} ms`, [`use "${minTimerIntervalMs}ms" or more`])
+    // The interval and the function are both checked, each error under the argument it is about.
+    const errors: Array<LangError> = []
+    const ms = collecting(errors, () => {
+      const ms = durationMs(interval!, `${kind}!`)
+      if (kind === "every" && ms < minTimerIntervalMs) {
+        fail("duration", `every!: an interval of ${ms} ms is under the minimum of ${minTimerIntervalMs} ms`, [`use "${minTimerIntervalMs}ms" or more`])
+      }
+      return ms
+    }, { argument: 0 })
+    if (!isCallable(f)) collecting(errors, () => failOn({ argument: 1 }, "type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`))
+    const problem = isCallable(f) ? arityProblem(f, 0) : undefined
+    if (problem !== undefined) {
+      collecting(errors, () => failOn({ argument: 1 }, "arity", `${kind}!: a timer calls its function with no arguments, but ${problem}`, [`write it as (fn [] ...)`]))
     }
-    if (!isCallable(f)) fail("type", `${kind}!: expected a function of no arguments, got ${typeName(f!)}`)
-    if (f instanceof Closure && f.params.fixed > 0) {
-      fail("arity", `${kind}!: a timer calls its function with no arguments, but ${f.name} takes ${f.params.shape}`, [`write it as (fn [] ...)`])
-    }
+    if (errors.length > 0 || ms === undefined) return failAll(errors)
     const builder = services(run).builder!
     if (builder.timers.length >= run.limits.maxTimers) fail("timer", `${kind}!: a program has at most ${run.limits.maxTimers} timers (maxTimers)`, ["one timer can do several things"])
     builder.timers.push({ kind, ms, fn: f as Callable, span })

@@ -86,7 +86,7 @@ describe("programs on a bus", () => {
     await rt.publish("in", { n: 1 })
     await waitFor(async () => (await rt.read("out", 0, 10)).length === 1)
     const error = await rt.load(file("three.sib", `(defn h [a b c] nil)\n(subscribe! "in" "three" h)\n`)).then(() => undefined, (e: unknown) => e)
-    expect((error as SibError).render()).toMatch(/three\.sib:2:1: Runtime error: subscribe!: a handler is called with the event and its delivery context, but h takes \[a b c\]/)
+    expect((error as SibError).render()).toMatch(/three\.sib:2:26: Runtime error: subscribe!: a handler is called with the event and its delivery context, but h takes \[a b c\]/)
   })
 
   it("tests: a never-acked manual delivery ends, timer errors fail the test, a loop through advance! ends, topic descriptors work", async () => {
