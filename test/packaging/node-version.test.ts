@@ -6,24 +6,13 @@
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync, rmSync } from "node:fs"
-import { delimiter, join } from "node:path"
+import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { makeTmpDir } from "../helpers/tmp.ts"
+import { olderNode } from "./olderNode.ts"
 
 const root = join(import.meta.dirname, "..", "..")
 const engines = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { engines: { node: string } }).engines.node
-
-/** A node binary older than 22.12, with its version. */
-const olderNode = (): { readonly path: string; readonly version: string } | undefined => {
-  const candidates = [...(process.env.PATH ?? "").split(delimiter).map((dir) => join(dir, "node")), "/usr/bin/node", "/usr/local/bin/node"]
-  for (const path of new Set(candidates)) {
-    if (!existsSync(path)) continue
-    const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? ""
-    const [major, minor] = version.slice(1).split(".").map(Number)
-    if (major !== undefined && minor !== undefined && (major < 22 || (major === 22 && minor < 12))) return { path, version }
-  }
-  return undefined
-}
 
 const old = olderNode()
 if (old === undefined) console.warn("test/packaging/node-version.test.ts: skipped: no Node older than 22.12 on this machine (PATH, /usr/bin/node)")

@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeTmpDir } from "../helpers/tmp.ts"
+import { olderNode } from "./olderNode.ts"
 
 const root = join(import.meta.dirname, "..", "..")
 const readme = readFileSync(join(root, "README.md"), "utf8")
@@ -138,6 +139,23 @@ describe("the packed tarball in a fresh project", () => {
     await sh(app, process.execPath, ["--import", "./the-work.js", "promise-example.ts"])
     expect(existsSync(join(app, "events.db"))).toBe(true)
   }, 60_000)
+
+  it("on a Node older than 22.12, opening a database says which Node to install (no Segmentation fault)", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    const old = olderNode()
+    ctx.skip(old === undefined, "no Node older than 22.12 on this machine (PATH, /usr/bin/node)")
+    writeFileSync(join(app, "old-node.mjs"), [
+      `import { createRuntime } from "sibus"`,
+      `import { Bus } from "sibus"`,
+      `import { Effect } from "effect"`,
+      `await createRuntime({ db: ":memory:" }).then(() => console.log("opened"), (e) => console.log(e.message))`,
+      `await Effect.runPromise(Effect.scoped(Effect.provide(Effect.void, Bus.open(":memory:")))).then(() => console.log("opened"), (e) => console.log(String(e.message)))`,
+      ""
+    ].join("\n"))
+    const result = await sh(app, old!.path, ["old-node.mjs"])
+    const wanted = `cannot open :memory:: sibus needs Node.js 22.12 or newer (its SQLite driver, better-sqlite3, crashes on older ones), this is ${old!.version} (${old!.path}); install Node 24 LTS (https://nodejs.org, or \`nvm install 24\`) and run with it`
+    expect(result.stdout.trim().split("\n")).toEqual([wanted, wanted])
+  }, 30_000)
 
   it("the installed sib command runs (its bundle needs no devDependency)", async (ctx) => {
     ctx.skip(problem !== undefined, problem)

@@ -30,6 +30,7 @@ import { decodeEventTuple, type Event, type EventTuple } from "../records.ts"
 import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
+import { unsupportedNode } from "./nodeVersion.ts"
 import { sqliteStatements } from "./statements.ts"
 
 export interface SqliteOptions {
@@ -92,8 +93,10 @@ const openReadOnly = (filename: string): SqliteDatabase.Database => {
 const busyTimeout = (options: SqliteOptions) => `busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`
 
 /** The connection, opened as the options say and not yet configured (nothing written). */
-const openDatabase = (options: SqliteOptions) =>
-  Effect.try({
+const openDatabase = (options: SqliteOptions) => {
+  const unsupported = options.database === undefined ? unsupportedNode() : undefined
+  if (unsupported !== undefined) return Effect.fail(new StoreOpenError({ reason: "unsupported", location: options.filename, detail: unsupported }))
+  return Effect.try({
     try: () => {
       if (options.readOnly === true) {
         if (options.filename === ":memory:") throw new Error("an in-memory database cannot be opened read-only")
@@ -112,6 +115,7 @@ const openDatabase = (options: SqliteOptions) =>
     catch: (cause) =>
       new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
   })
+}
 
 /** Configures a connection that writes: WAL, the durability asked for, no foreign keys. */
 const configure = (db: SqliteDatabase.Database, options: SqliteOptions) =>
