@@ -39,6 +39,12 @@ const scalarTypes: Readonly<Record<string, Check>> = {
 
 export const schemaTypeNames: ReadonlyArray<string> = Object.keys(scalarTypes)
 
+/** Type names other languages use, by the type of this one they mean (for "did you mean"). */
+export const schemaTypeAliases: Readonly<Record<string, string>> = {
+  integer: "int", long: "int", float: "number", double: "number", decimal: "number", bool: "boolean",
+  str: "string", text: "string", object: "map", dict: "map", record: "map", array: "vector", list: "vector"
+}
+
 const isFieldMap = (spec: unknown): spec is { readonly [field: string]: PayloadSchema } =>
   typeof spec === "object" && spec !== null && !Array.isArray(spec)
 

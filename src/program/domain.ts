@@ -18,7 +18,7 @@ import { prepare, type PublishOptions } from "../runtime/publish.ts"
 import { makeTopic, topicNameProblem } from "../runtime/Topic.ts"
 import type { Event } from "../store/records.ts"
 import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
-import { type PayloadSchema, schemaTypeNames } from "../options/payloadSchema.ts"
+import { type PayloadSchema, schemaTypeAliases, schemaTypeNames } from "../options/payloadSchema.ts"
 import { defineTopicProblem, defineTopicSpec } from "../options/defineTopicSpec.ts"
 import { publishOptionNames } from "../options/publishSpec.ts"
 import { checkAll, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
@@ -143,27 +143,42 @@ const collecting = <A>(errors: Array<LangError>, check: () => A, part?: CallPart
 
 /**
  * A `.sib` schema literal (:string, :int, ..., {:field type}, [type]; `:field?` optional) as the
- * stored payload schema every process checks (`options/payloadSchema.ts`). Each node is charged as
- * it is converted: a literal that shares structure pays per use.
+ * stored payload schema every process checks (`options/payloadSchema.ts`). Every bad type is kept
+ * in `errors`, placed under it (`path`: the option path to it, `schema.b.c`), with the closest
+ * type. Each node is charged as it is converted: a literal that shares structure pays per use.
  */
-const payloadSchemaOf = (spec: Value, where: string, meter: Meter): PayloadSchema => {
+const payloadSchemaOf = (spec: Value, path: ReadonlyArray<string>, meter: Meter, errors: Array<LangError>): PayloadSchema | undefined => {
   meter.charge(1, costs.object)
+  const where = path.filter((p) => !/^\d+$/.test(p)).map((p) => `:${p.endsWith("?") ? p.slice(0, -1) : p}`).join(" ")
+  const part: CallPart = { path: path.join("."), part: "value" }
   if (spec instanceof Keyword || typeof spec === "string") {
     const name = spec instanceof Keyword ? spec.name : spec
-    if (!schemaTypeNames.includes(name)) {
-      fail("schema", `${where}: unknown type :${name}`, [`types: ${schemaTypeNames.map((t) => `:${t}`).join(" ")}, a map of fields, or [type]`])
-    }
-    return name
+    if (schemaTypeNames.includes(name)) return name
+    const alias = Object.hasOwn(schemaTypeAliases, name.toLowerCase()) ? schemaTypeAliases[name.toLowerCase()] : undefined
+    errors.push(new LangError("schema", `define-topic: unknown type ${spec instanceof Keyword ? `:${name}` : JSON.stringify(name)} in ${where}`, [
+      ...(alias !== undefined ? [`did you mean :${alias}?`] : didYouMeanWord(name, schemaTypeNames, (t) => `:${t}`)),
+      `types: ${schemaTypeNames.map((t) => `:${t}`).join(" ")}, a map of fields, or [type]`
+    ], undefined, { part }))
+    return undefined
   }
-  if (Array.isArray(spec) && spec.length === 1) return [payloadSchemaOf(spec[0]!, where, meter)]
+  if (Array.isArray(spec) && spec.length === 1) {
+    const item = payloadSchemaOf(spec[0]!, [...path, "0"], meter, errors)
+    return item === undefined ? undefined : [item]
+  }
   if (isMap(spec)) {
     const keys = Object.keys(spec)
     meter.charge(keys.length + (where.length >> 4), keys.length * costs.entry)
     const fields: Record<string, PayloadSchema> = {}
-    for (const k of keys) fields[k] = payloadSchemaOf(spec[k]!, `${where}.${k.endsWith("?") ? k.slice(0, -1) : k}`, meter)
-    return fields
+    let ok = true
+    for (const k of keys) {
+      const field = payloadSchemaOf(spec[k]!, [...path, k], meter, errors)
+      if (field === undefined) ok = false
+      else fields[k] = field
+    }
+    return ok ? fields : undefined
   }
-  return fail("schema", `${where}: a schema is a type keyword (:string, :int, ...), a map of fields or [type], got ${typeName(spec)}`)
+  errors.push(new LangError("schema", `define-topic: ${where}: a schema is a type keyword (:string, :int, ...), a map of fields or [type], got ${Array.isArray(spec) ? `a vector of ${spec.length} items` : typeName(spec)}`, Array.isArray(spec) ? ["a vector type has one item type: [:string]"] : [], undefined, { part }))
+  return undefined
 }
 
 // ---- define-topic -----------------------------------------------------------------------------
@@ -188,9 +203,7 @@ const defineTopic = builtin({
     for (const k of Object.keys(o)) if (o[k] !== null) given[k] = plainOption(o[k]!)
     const checked = checkAll(defineTopicSpec, given)
     for (const p of checked.problems) errors.push(...optionErrors("topic", "define-topic", p))
-    const payloadSchema = o.schema === undefined || o.schema === null
-      ? undefined
-      : collecting(errors, () => payloadSchemaOf(o.schema!, "schema", run.budget), { path: "schema", part: "entry" })
+    const payloadSchema = o.schema === undefined || o.schema === null ? undefined : payloadSchemaOf(o.schema, ["schema"], run.budget, errors)
     if (errors.length > 0 || topic === undefined || checked.value === undefined) return failAll(errors)
     const v = checked.value
     const across = defineTopicProblem(v)

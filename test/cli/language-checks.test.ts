@@ -117,6 +117,16 @@ describe("latest reads a key as publish! writes it", () => {
 })
 
 describe("errors under the part of the form they are about", () => {
+  it("a schema reports every bad type, each under it, with did-you-mean", async () => {
+    const r = await checkJson(`(define-topic "x" {:schema {:a :strng :b {:c :integer} :d [:boolen]}})\n`)
+    expect(r.code).toBe(1)
+    expect(r.diagnostics.map((d) => [at(d), d["message"], (d["hints"] as Array<string>)[0]])).toEqual([
+      ["1:32-38", "define-topic: unknown type :strng in :schema :a", "did you mean :string?"],
+      ["1:46-54", "define-topic: unknown type :integer in :schema :b :c", "did you mean :int?"],
+      ["1:60-67", "define-topic: unknown type :boolen in :schema :d", "did you mean :boolean?"]
+    ])
+  })
+
   it("a timer's interval, and a timer's or handler's function", async () => {
     const r = await checkJson([
       `(define-topic "orders")`,
@@ -132,4 +142,6 @@ describe("errors under the part of the form they are about", () => {
       ["5:30-39", "subscribe!: a handler is called with the event and its delivery context, but fn takes []"]
     ])
   })
+
 })
+
