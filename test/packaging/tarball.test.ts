@@ -18,9 +18,9 @@ import { olderNode } from "./olderNode.ts"
 const root = join(import.meta.dirname, "..", "..")
 const readme = readFileSync(join(root, "README.md"), "utf8")
 
-/** The first ```ts block after the heading `## <title>`. */
+/** The first ```ts block after the heading `## <title>` (or `### <title>`). */
 const readmeExample = (title: string): string => {
-  const section = readme.indexOf(`\n## ${title}\n`)
+  const section = [`\n## ${title}\n`, `\n### ${title}\n`].map((h) => readme.indexOf(h)).find((i) => i >= 0) ?? -1
   if (section < 0) throw new Error(`README.md has no "## ${title}" section`)
   const block = /\n```ts\n([\s\S]*?)\n```\n/.exec(readme.slice(section))
   if (block === null) throw new Error(`README.md's "${title}" section has no ts code block`)
@@ -122,14 +122,22 @@ describe("the packed tarball in a fresh project", () => {
     writeFileSync(join(app, "effect-example.ts"), readmeExample("Embedding: the Effect API"))
     writeFileSync(join(app, "promise-example.ts"), readmeExample("Embedding: the Promise API"))
     // The Promise example leaves `doTheWork` to the reader: declared here, and defined before it runs.
-    writeFileSync(join(app, "the-work.d.ts"), "declare function doTheWork(payload: unknown, options: { signal: AbortSignal }): Promise<void>\n")
+    writeFileSync(join(app, "the-work.d.ts"), [
+      "declare function doTheWork(payload: unknown, options: { signal: AbortSignal }): Promise<void>",
+      // The .sib example's host objects, as an application would have them.
+      "declare const mailer: { send(to: string, body: string): Promise<void> }",
+      "declare const pager: { page(who: string): void }",
+      ""
+    ].join("\n"))
+    // Type-checked only: it loads dsl-examples/ from the checkout's folder.
+    writeFileSync(join(app, "sib-example.ts"), `${readmeExample("Running `.sib` programs from your application")}export {}\n`)
     writeFileSync(join(app, "the-work.js"), "globalThis.doTheWork = async (payload, { signal }) => { signal.throwIfAborted() }\n")
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
       compilerOptions: {
         target: "es2024", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true,
         skipLibCheck: false, types: ["node"]
       },
-      files: ["effect-example.ts", "promise-example.ts", "the-work.d.ts"]
+      files: ["effect-example.ts", "promise-example.ts", "sib-example.ts", "the-work.d.ts"]
     }, null, 2))
     await sh(app, join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"])
 
