@@ -18,6 +18,7 @@ import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
 import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlacePart, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
+import { coreMacros } from "../expand/macros.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
 export interface Compiler {
@@ -137,6 +138,8 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const out: Array<string> = []
     for (let s = scope; s !== undefined; s = s.parent) out.push(...s.names())
     out.push(...ns.names())
+    // Special forms and core macros are names too (`iff` -> did you mean if?).
+    out.push(...specialForms.keys(), ...coreMacros.keys())
     return out
   }
 

@@ -275,6 +275,12 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const failedNames = new Set<string>()
     const followsFromFailure = (d: Diagnostic) =>
       d.code === "runtime/unbound" && [...failedNames].some((n) => d.message.startsWith(`${n} is used before its definition ran`))
+    /**
+     * Macros whose definition failed: a use of one compiles as a call of an unknown name, which
+     * follows from that failure and is not reported (the definition's own error is).
+     */
+    const failedMacros = new Set<string>()
+    const usesFailedMacro = (d: Diagnostic) => d.code === "compile/unknown-symbol" && failedMacros.has(d.message.slice("unknown symbol ".length))
 
     /** What a failed top-level form reports: its error and every other problem it carried. */
     const runtimeDiagnostics = (e: unknown, span: Span): ReadonlyArray<Diagnostic> => {
@@ -472,6 +478,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         }
         if (head === "defmacro" && form.kind === "list") {
           const [, name, params, ...body] = form.items
+          if (name?.kind === "symbol") failedMacros.add(name.name)
           if (name?.kind !== "symbol" || params === undefined || (params.kind !== "vector" && params.kind !== "list")) {
             diagnostics.push(diagnostic("Compile", "compile/bad-shape", "defmacro needs a name and a parameter list", form.span, { hints: ["(defmacro name [params] body...) or (defmacro name (params) body...)"] }))
             return
@@ -482,6 +489,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           const node = compiler.compileFn(name.name, params, expandedBody, form.span)
           if (compiler.diagnostics.length > before) return
           macros.set(name.name, node(top) as Closure)
+          failedMacros.delete(name.name)
           return
         }
         if (head === "deftest" && form.kind === "list") {
@@ -559,7 +567,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       })
 
     const collected = () =>
-      [...diagnostics, ...compiler.diagnostics].sort((a, b) =>
+      [...diagnostics, ...compiler.diagnostics].filter((d) => !usesFailedMacro(d)).sort((a, b) =>
         a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
       )
 
@@ -583,6 +591,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         lastValue = null
         freshBudget()
         failedNames.clear()
+        failedMacros.clear()
         exhausted = false
         sourceLeft = limits.maxSourceChars
         tokensLeft = limits.maxSourceTokens

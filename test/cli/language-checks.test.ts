@@ -145,3 +145,16 @@ describe("errors under the part of the form they are about", () => {
 
 })
 
+describe("a broken macro", () => {
+  it("reports its own error once, not each use as an unknown symbol", async () => {
+    const r = await checkJson([
+      `(defmacro broken [x] (undefined-thing x))`,
+      `(defn g [] (broken 1))`,
+      `(defn h [] (broken (broken 2)))`,
+      `(def k (g))`
+    ].join("\n") + "\n")
+    expect(r.code).toBe(1)
+    expect(r.diagnostics.map((d) => [at(d), d["message"]])).toEqual([["1:23-38", "unknown symbol undefined-thing"]])
+  })
+})
+
