@@ -19,6 +19,7 @@ import { type Namespace, unbound } from "./Namespace.ts"
 import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlacePart, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
 import { coreMacros } from "../expand/macros.ts"
+import { standInMethod } from "./host.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
 
 export interface Compiler {
@@ -258,6 +259,9 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const args = argForms.map((a) => compile(a, scope, false))
     return at(s.span, (f) =>
       chain(obj(f), (o) => {
+        // A declared host name's stand-in (sib check, sib test) takes any method: it logs the call.
+        const standIn = standInMethod(o, method)
+        if (standIn !== undefined) return chain(sequence(args.length, (i) => args[i]!(f)), (vals) => standIn.invoke(f.run, vals as ReadonlyArray<Value>, s.span))
         if (!isHostObject(o)) {
           return fail("method-call", `.${method}: ${typeName(o)} has no methods; only objects the application exposes (such as bus) do`, isMap(o) ? [`read a key with (get m :${method}) or m.${method}`] : [])
         }

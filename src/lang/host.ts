@@ -101,3 +101,24 @@ export const hostObject = (kind: string, members: { readonly [member: string]: u
 /** The language value of a registered name; throws `HostValueError` for a value it cannot take. */
 export const hostEntry = (name: string, v: HostValue): Value =>
   typeof v === "function" ? hostFunction(name, v as HostFunction) : isHostObject(v) ? v : hostObject(name, v)
+
+/**
+ * Stand-ins for declared host names (`declare-host` in `sib check` and `sib test`, where no
+ * application gives them): a stand-in is called as a function, and is also what `(.method name ...)`
+ * calls, whatever the method. Each method is made by its stand-in's own function from the method's
+ * name alone (a string it only prints): no object's members are looked up, so no prototype is
+ * reachable through it.
+ */
+const standIns = new WeakMap<Callable, (method: string) => Callable>()
+
+/** Makes `standIn` answer every method call through `method`. */
+export const standInWithMethods = (standIn: Callable, method: (name: string) => Callable): Callable => {
+  standIns.set(standIn, method)
+  return standIn
+}
+
+/** The method of a stand-in (see `standInWithMethods`), or undefined when `v` is not one. */
+export const standInMethod = (v: unknown, name: string): Callable | undefined => {
+  const method = typeof v === "object" && v !== null ? standIns.get(v as Callable) : undefined
+  return method?.(name)
+}

@@ -246,7 +246,7 @@ const require: Special = {
 
 const declareHost: Special = {
   name: "declare-host", shapes: ["name..."], topLevel: true,
-  doc: "Names the host functions the program calls, which its embedding application registers (registerHost, or the host option of load). Loading checks that the application gives each; sib check and sib test (which run without it) use a stand-in that logs its call and returns nil.",
+  doc: "Names the host functions and objects the program uses, which its embedding application registers (registerHost, or the host option of load). Loading checks that the application gives each; sib check and sib test (which run without it) use a stand-in that, called as a function or with any method ((.page pager ...)), logs its call and returns nil.",
   example: "(declare-host send-email call-model)",
   expand: asWritten,
   compile: topLevelOnly

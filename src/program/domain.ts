@@ -25,6 +25,7 @@ import { checkAll, type Naming, names, type OptionProblem, parseDuration, proble
 import { subscribeSpec } from "../options/subscribeSpec.ts"
 import { type Builtin, builtin, builtinOf, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
+import { standInWithMethods } from "../lang/host.ts"
 import { seqOf, toJson } from "../lang/core.ts"
 import type { ProgramBuilder } from "./Program.ts"
 import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState } from "../lang/run.ts"
@@ -512,14 +513,20 @@ const log = builtin({
 })
 
 /**
- * What stands for a host function a program declares (`declare-host`) where no application gives
- * it (`sib check`, `sib test`): it writes its call to the log (a test keeps the line) and returns nil.
+ * What stands for a host name a program declares (`declare-host`) where no application gives it
+ * (`sib check`, `sib test`): called as a function, or as an object with any method
+ * (`(.page pager ...)`), it writes its call to the log (a test keeps the line) and returns nil.
  */
-export const hostStandIn = (name: string): Callable => ({
-  [kindOf]: "fn",
-  name,
-  invoke: (run, args, span) => log.impl([`${name} (a declared host function; a stand-in here) called with`, ...args], run as RunState, span)
-})
+export const hostStandIn = (name: string): Callable =>
+  standInWithMethods({
+    [kindOf]: "fn",
+    name,
+    invoke: (run, args, span) => log.impl([`${name} (a declared host function; a stand-in here) called with`, ...args], run as RunState, span)
+  }, (method) => ({
+    [kindOf]: "fn",
+    name: `.${method}`,
+    invoke: (run, args, span) => log.impl([`${name}.${method} (a declared host object; a stand-in here) called with`, ...args], run as RunState, span)
+  }))
 
 const sleep = builtin({
   name: "sleep!", group: "domain", arglists: ["[interval]"],

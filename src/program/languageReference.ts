@@ -142,9 +142,10 @@ delivery, 2 on the first retry, ...), and two methods for groups with \`:ackMode
 with every \`publish!\` it made); one that fails (\`throw\`, an error, a limit) is retried until
 \`:maxAttempts\`, then dead-lettered with its error and location.
 
-Host functions (\`registerHost\`) are named in the program with \`(declare-host name ...)\`: the
-load checks that the application gives each, and \`sib check\` / \`sib test\` (which run without it)
-use a stand-in that logs its call and returns nil (\`--host name\` declares one from the command line).
+Host functions and objects (\`registerHost\`) are named in the program with \`(declare-host name ...)\`:
+the load checks that the application gives each, and \`sib check\` / \`sib test\` (which run without
+it) use a stand-in that, called as a function (\`(send-email ...)\`) or with any method
+(\`(.page pager ...)\`), logs its call and returns nil (\`--host name\` declares one from the command line).
 
 ## Limits
 

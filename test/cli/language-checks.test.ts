@@ -158,3 +158,21 @@ describe("a broken macro", () => {
   })
 })
 
+describe("a declared host name", () => {
+  it("works as a host object under sib test and sib check: a method call logs its call and returns nil", async () => {
+    const dir = workdir({
+      "app.sib": [
+        `(declare-host pager)`,
+        `(define-topic "orders")`,
+        `(subscribe! "orders" "g" (fn [e] (when (not (nil? (.page pager "bob" e.payload.id))) (throw (ex-info "not nil" {})))) :maxAttempts 1)`,
+        `(deftest "pages" (publish! "orders" {:id 1}) (advance! "1s") (expect= 0 (count (dead-letters "g"))) (.notify pager :x) (expect= nil (.constructor pager)) (expect= nil (.__proto__ pager 1)))`
+      ].join("\n") + "\n"
+    })
+    const tested = await sib(["test", "app.sib", "--logs"], { cwd: dir })
+    expect(tested.stdout).toContain("pager.page (a declared host object; a stand-in here) called with bob 1")
+    expect(tested.stdout).toContain("pager.notify (a declared host object; a stand-in here) called with :x")
+    expect(tested.code).toBe(0)
+    const checked = await sib(["check", "app.sib"], { cwd: dir })
+    expect(checked.code).toBe(0)
+  })
+})
