@@ -143,18 +143,20 @@ const thread = (name: "->" | "->>", last: boolean): CoreMacro => {
   return macro
 }
 
-const bindingOf = (macro: CoreMacro, form: S.SList): { name: S.SSymbol; test: S.Syntax } | Expansion => {
+/** `[name test]`: the name may be a pattern (`[{:keys [a]} test]`), destructured by the `let` it expands to. */
+const bindingOf = (macro: CoreMacro, form: S.SList): { name: S.Syntax; test: S.Syntax } | Expansion => {
   const b = form.items[1]
-  if (b === undefined || b.kind !== "vector" || b.items.length !== 2 || b.items[0]!.kind !== "symbol") {
+  const name = b?.kind === "vector" ? b.items[0] : undefined
+  if (b === undefined || b.kind !== "vector" || b.items.length !== 2 || (name!.kind !== "symbol" && name!.kind !== "vector" && name!.kind !== "map")) {
     return shapeError(macro, b ?? form, "the binding must be a vector [name test]")
   }
-  return { name: b.items[0] as S.SSymbol, test: b.items[1]! }
+  return { name: name!, test: b.items[1]! }
 }
 
 const ifLet: CoreMacro = {
   name: "if-let",
   shapes: ["[name test] then else?"],
-  doc: "Binds name to the test's value and evaluates then when it is true, else the else branch.",
+  doc: "Binds name (or a pattern) to the test's value and evaluates then when it is true, else the else branch.",
   example: "(if-let [state (get {42 {:name \"stt\"}} 42)] (:name state) \"unknown\") ;=> \"stt\"",
   expand: (form, fresh) => {
     const b = bindingOf(ifLet, form)
@@ -171,7 +173,7 @@ const ifLet: CoreMacro = {
 const whenLet: CoreMacro = {
   name: "when-let",
   shapes: ["[name test] body..."],
-  doc: "Binds name to the test's value and evaluates the body when it is true; nil otherwise.",
+  doc: "Binds name (or a pattern) to the test's value and evaluates the body when it is true; nil otherwise.",
   example: "(when-let [pid (get {:pid 42} :pid)] (inc pid)) ;=> 43",
   expand: (form, fresh) => {
     const b = bindingOf(whenLet, form)

@@ -157,3 +157,45 @@ export const destructureParams = (
   const rewritten = params.kind === "vector" ? S.vector(plain, params.span) : S.list(plain, params.span)
   return { ok: true, value: { params: rewritten, body: [S.list([S.symbol("let", params.span), S.vector(bindings, params.span), ...body], params.span)] } }
 }
+
+/** One kind of pattern as the language reference documents it (its examples are run by the suite). */
+export interface PatternDoc {
+  readonly name: string
+  readonly forms: ReadonlyArray<string>
+  readonly doc: string
+  readonly example: string
+}
+
+/** The patterns, for the language reference (`docs/language.md`). */
+export const patternDocs: ReadonlyArray<PatternDoc> = [
+  {
+    name: "vector pattern", forms: ["[a b & more :as all]"],
+    doc: "Binds a vector's (or list's) elements by position, nil past the end; `& name` binds the elements left over as a list (nil when none is left); `:as name`, last, binds the whole value. Wherever a name is bound: `let`, `loop`, `fn` and `defn` parameters, `if-let`, `when-let`.",
+    example: "(let [[a b & more :as all] [1 2 3 4]] [a b more all]) ;=> [1 2 (3 4) [1 2 3 4]]"
+  },
+  {
+    name: "map pattern", forms: ["{:keys [a b] :or {b default} :as m}", "{name :key other \"key\"}"],
+    doc: "Binds a map's entries: `:keys [a b]` binds a and b to the entries :a and :b; `{name :key}` binds name to the entry :key (any key); `:or {name default}` gives a name its value when its entry is missing; `:as name` binds the whole map. A missing entry without a default is nil.",
+    example: "(let [{:keys [id qty] :or {qty 1} :as order} {:id 7}] [id qty order]) ;=> [7 1 {:id 7}]"
+  },
+  {
+    name: ":strs", forms: ["{:strs [a b]}"],
+    doc: "Like `:keys`, read by string keys (as `(get m \"a\")`). Keyword and string keys name the same entry, so it reads the same map entries as `:keys`: it is there for code written with string keys.",
+    example: "(let [{:strs [name]} {\"name\" \"ada\"}] name) ;=> \"ada\""
+  },
+  {
+    name: "nested patterns", forms: ["{[first-item] :items {:keys [city]} :address}"],
+    doc: "A pattern can stand wherever a name is bound in another pattern: in a vector's positions and rest, and as the name of a map entry.",
+    example: "(let [{[first-item] :items {:keys [city]} :address} {:items [\"a\" \"b\"] :address {:city \"Oslo\"}}] [first-item city]) ;=> [\"a\" \"Oslo\"]"
+  },
+  {
+    name: "patterns in parameters", forms: ["(fn [{:keys [payload]} ctx] ...)", "(defn f [[x y] & [z]] ...)"],
+    doc: "A function's parameters may be patterns (its argument is destructured when it is called), and so may the rest after `&`; keyword parameters (`& {:key default}`) are not a pattern. A handler of `[{:keys [payload key]}]` reads its event's fields directly.",
+    example: "((fn [{:keys [a b]} [x y]] (+ a b x y)) {:a 1 :b 2} [3 4]) ;=> 10"
+  },
+  {
+    name: "patterns in loop", forms: ["(loop [[x & more] coll acc 0] ...)"],
+    doc: "A `loop` binding may be a pattern: each `recur` gives a new value, destructured again.",
+    example: "(loop [[x & more] [1 2 3] acc 0] (if x (recur more (+ acc x)) acc)) ;=> 6"
+  }
+]

@@ -102,7 +102,7 @@ const def: Special = {
 
 const fn: Special = {
   name: "fn", shapes: ["[params] body...", "name [params] body..."],
-  doc: "A function. Parameters are a vector or a list; `& rest` collects the remaining arguments as a list; `& {:key default ...}` binds keyword arguments (`:key value` pairs or one map) with defaults. A name lets the function call itself.",
+  doc: "A function. Parameters are a vector or a list; `& rest` collects the remaining arguments as a list; `& {:key default ...}` binds keyword arguments (`:key value` pairs or one map) with defaults. A parameter may be a pattern (see Destructuring). A name lets the function call itself.",
   example: "((fn [x & {:scale 1}] (* x scale)) 5 :scale 3) ;=> 15",
   // (fn name? params body...): only the body is code; parameter patterns become a let.
   expand: (form, walk, x) => {
@@ -131,7 +131,7 @@ const fn: Special = {
 
 const letForm: Special = {
   name: "let", shapes: ["[name value ...] body..."],
-  doc: "Binds names in order (each value sees the earlier names) and evaluates the body.", example: "(let [a 1 b (+ a 1)] (* a b)) ;=> 2",
+  doc: "Binds names in order (each value sees the earlier names) and evaluates the body. A name may be a pattern (see Destructuring).", example: "(let [a 1 b (+ a 1)] (* a b)) ;=> 2",
   // The values of the bindings and the body are code; the names are not (patterns become names).
   expand: (form, walk, x) => expandBindings(form, walk, x),
   compile: (form, scope, _top, c, tail) => {
