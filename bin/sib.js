@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The `sib` command. It runs dist/cli/sib.js: the CLI and everything it imports bundled into one
-// minified file by scripts/build-cli.js (`npm run build`, which `npm install` runs through
-// `prepare`), since loading effect/cli and the rest as ~450 separate modules took several times
-// Node's own start-up (see docs/architecture.md, "The CLI").
+// minified file by scripts/build-cli.js (`npm run build`, which `npm pack` and `npm publish` run
+// through `prepack`), since loading effect/cli and the rest as ~450 separate modules took several
+// times Node's own start-up (see docs/architecture.md, "The CLI").
 // - An installed package runs the bundle it was packed with (scripts/ is not packed).
-// - A checkout (scripts/build-cli.js present) first rebuilds the bundle, in a child process, when a
-//   file under src/, the build script or the installed dependencies is newer than it: an edit is
-//   never run stale, and the first start after one takes a second or two longer. Stack traces name
+// - A checkout (scripts/build-cli.js present) first builds the bundle, in a child process, when it
+//   is missing (a fresh clone after `npm install`) or a file under src/, the build script or the
+//   installed dependencies is newer than it: an edit is never run stale, and the first start after
+//   one takes a second or two longer. Stack traces name
 //   the bundle's minified functions; `node --enable-source-maps bin/sib.js ...` maps them to src/.
 
 // First, before anything that can fail on an older Node (on Node 20, better-sqlite3 crashes the

@@ -2,9 +2,10 @@
  * Bundles the `sib` command into one ES module, dist/cli/sib.js: src/cli/main.ts and everything it
  * imports (effect included), tree-shaken and minified, with better-sqlite3 left external. Loading
  * the ~450 separate modules took several times Node's own start-up; one file with the compile cache
- * loads in a fraction of that. `npm run build` (and so `npm install` in a checkout, through
- * `prepare`) runs it after tsc; bin/sib.js runs it in a checkout whenever a source is newer than the
- * bundle. Plain JavaScript, so that it runs on every Node the package supports.
+ * loads in a fraction of that. `npm run build` (and so `npm pack` and `npm publish`, through
+ * `prepack`) runs it after tsc; bin/sib.js runs it in a checkout when the bundle is missing or a
+ * source is newer than it. (Not `prepare`: npm warns about every dependency's `prepare` when an
+ * application installs the package, although a packed package has nothing left to build.) Plain JavaScript, so that it runs on every Node the package supports.
  *
  * Beyond bundling, the bundle loads what most commands never use only when it is first used
  * (better-sqlite3, three Node built-ins, effect/cli's text segmenter), and takes Node built-ins
