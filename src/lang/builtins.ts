@@ -8,7 +8,7 @@ import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, SetValue, type Value } from "../reader/Value.ts"
-import { type CallPart, fail, type Mode, type RunState } from "./run.ts"
+import { type CallPart, fail, type LangError, type Mode, type RunState } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
 
@@ -30,7 +30,16 @@ export interface Builtin {
    * The option names it accepts: options (`:name value` pairs or one map) start at argument
    * `from`, after a leading `bus`. Names written literally are checked at compile time.
    */
-  readonly options?: { readonly from: number; readonly names: ReadonlyArray<string> } | undefined
+  readonly options?: {
+    readonly from: number
+    readonly names: ReadonlyArray<string>
+    /**
+     * The errors running the call would raise about the options written as literal values
+     * (keywords as their names; options in variables or computed are left out), each about its
+     * option. Used when the call cannot run because another of its parts does not compile.
+     */
+    readonly literalProblems?: ((given: Record<string, unknown>) => ReadonlyArray<LangError>) | undefined
+  } | undefined
 }
 
 export const builtin = (b: Omit<Builtin, "min" | "max"> & { readonly min?: number; readonly max?: number }): Builtin => {
@@ -97,6 +106,56 @@ export const checkCall = (b: Builtin, args: ReadonlyArray<S.Syntax>, call: S.Syn
     }
   }
   return problems
+}
+
+/** A literal value as plain data (keywords as their names), or `unwritten` when it is code. */
+const unwritten = Symbol("unwritten")
+const literalValue = (s: S.Syntax): unknown => {
+  switch (s.kind) {
+    case "string":
+    case "number":
+    case "boolean":
+      return s.value
+    case "nil":
+      return null
+    case "keyword":
+      return s.name
+    case "vector": {
+      const items = s.items.map(literalValue)
+      return items.includes(unwritten) ? unwritten : items
+    }
+    case "map": {
+      const out: Record<string, unknown> = Object.create(null)
+      for (const [k, v] of optionPairs([s])) {
+        const name = optionName(k)
+        const value = literalValue(v)
+        if (name === undefined || value === unwritten) return unwritten
+        out[name] = value
+      }
+      return out
+    }
+    default:
+      return unwritten
+  }
+}
+
+/**
+ * What running a call of a built-in would report about its options written as literal values
+ * (see `literalProblems`), as diagnostics under each option: for a call that will not run because
+ * another of its arguments does not compile, so that its option errors are not hidden.
+ */
+export const literalOptionProblems = (b: Builtin, args: ReadonlyArray<S.Syntax>, call: S.Syntax): Array<Diagnostic> => {
+  const check = b.options?.literalProblems
+  if (check === undefined) return []
+  const leadingBus = args[0]?.kind === "symbol" && args[0].name === "bus" ? 1 : 0
+  const given: Record<string, unknown> = Object.create(null)
+  for (const [k, v] of optionPairs(args.slice(b.options!.from + leadingBus))) {
+    const name = optionName(k)
+    const value = literalValue(v)
+    if (name !== undefined && value !== unwritten && value !== null) given[name] = value
+  }
+  return check(given).map((e) =>
+    diagnostic("Runtime", `runtime/${e.code}`, e.message, (e.part === undefined ? undefined : partSpan(b, args, e.part)) ?? call.span, { hints: e.hints }))
 }
 
 /** The `name value` pairs of a literal option set: `:name value ...` arguments, or one map. */

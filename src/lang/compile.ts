@@ -13,7 +13,7 @@ import * as S from "../reader/Syntax.ts"
 import {
   costs, isHostObject, isMap, Keyword, List, mapKey, SetValue, typeName, type Value
 } from "../reader/Value.ts"
-import { builtinOf, callValue, checkCall, partSpan } from "./builtins.ts"
+import { builtinOf, callValue, checkCall, literalOptionProblems, partSpan } from "./builtins.ts"
 import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
 import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlacePart, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
@@ -140,7 +140,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     for (let s = scope; s !== undefined; s = s.parent) out.push(...s.names())
     out.push(...ns.names())
     // Special forms and core macros are names too (`iff` -> did you mean if?).
-    out.push(...specialForms.keys(), ...coreMacros.keys())
+    out.push(...[...specialForms.keys()].filter((n) => n !== "."), ...coreMacros.keys())
     return out
   }
 
@@ -225,17 +225,19 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       return err(compileError("unquote", `${head.name === "unquote" ? "~" : "~@"} can only be used inside a quasiquote (\`)`, s))
     }
     let place: PlacePart | undefined
-    if (head.kind === "symbol" && resolveLocal(head.name, scope) === undefined) {
-      const cell = ns.lookup(head.name)
-      const known = cell?.kind === "builtin" ? builtinOf(cell.value) : undefined
-      if (known !== undefined) {
-        diagnostics.push(...checkCall(known, s.items.slice(1), s))
-        // An error about one of its arguments or options is shown under it, when it is written here.
-        place = (p) => partSpan(known, s.items.slice(1), p)
-      }
+    const cell = head.kind === "symbol" && resolveLocal(head.name, scope) === undefined ? ns.lookup(head.name) : undefined
+    const known = cell?.kind === "builtin" ? builtinOf(cell.value) : undefined
+    if (known !== undefined) {
+      diagnostics.push(...checkCall(known, s.items.slice(1), s))
+      // An error about one of its arguments or options is shown under it, when it is written here.
+      place = (p) => partSpan(known, s.items.slice(1), p)
     }
     const callee = compile(head, scope, false)
+    const before = diagnostics.length
     const args = s.items.slice(1).map((a) => compile(a, scope, false))
+    // A call whose arguments do not compile will not run: what it would report about its literal
+    // option values is reported now, so that one error does not hide the others.
+    if (known !== undefined && diagnostics.length > before) diagnostics.push(...literalOptionProblems(known, s.items.slice(1), s))
     const span = s.span
     const invoke = (fn: unknown, vals: ReadonlyArray<Value>, f: Frame): unknown => {
       try {

@@ -120,6 +120,15 @@ const optionErrors = (code: string, fn: string, problem: OptionProblem): Readonl
     ], undefined, { part: { path: problem.path === "" ? n : `${problem.path}.${n}`, part: "name" } }))
 }
 
+/**
+ * The errors of option values written literally in a call (see `Builtin.options.literalProblems`):
+ * values that do not fit, and unknown names in nested option maps. Rules across options are left
+ * to the run (other options may be given in variables), as are unknown top-level names (the
+ * compiler reports those).
+ */
+const literalProblems = (code: string, fn: string, problems: ReadonlyArray<OptionProblem>): ReadonlyArray<LangError> =>
+  problems.filter((p) => p._tag === "invalid" || (p._tag === "unknown" && p.path !== "")).flatMap((p) => optionErrors(code, fn, p))
+
 /** Fails with every problem given (see `optionErrors`). */
 const optionFailure = (code: string, fn: string, ...problems: ReadonlyArray<OptionProblem>): never =>
   failAll(problems.flatMap((p) => optionErrors(code, fn, p)))
@@ -194,7 +203,7 @@ const defineTopic = builtin({
   doc: "Declares a topic and returns its descriptor {:name name :opts options}. Options: :retention {:maxAgeMs n :maxCount n :retainUntilConsumed false} (or :retentionDays n, :retentionMs n, :maxCount n; expired events are kept until every group has processed them unless :retainUntilConsumed is false), :compaction true (keep the latest event per key; a nil payload is a tombstone, deleted with its key after :deleteRetention, default \"1d\", or :deleteRetentionMs n) with :key :field (the payload field that keys events published without a key), :schema (a map of field types: :string :number :int :boolean :map :vector :any, nested maps, [type]; a field written :name? may be absent or nil; stored with the topic, so every process publishing to it checks it), :partitions n, :description. A definition whose settings differ from the stored ones is refused with the differences unless it says :redefine true.",
   example: "(define-topic \"process.state\" {:compaction true :key :pid :schema {:pid :int :name :string}})",
   modes: topLevel, modeHint: "declare topics at the top level of a program",
-  options: { from: 1, names: topicOptionNames },
+  options: { from: 1, names: topicOptionNames, literalProblems: (given) => literalProblems("topic", "define-topic", checkAll(defineTopicSpec, given).problems) },
   impl: ([name, opts], run, span) => {
     // Every problem of the definition is reported, each under the option it is about.
     const errors: Array<LangError> = []
@@ -463,7 +472,7 @@ const subscribe = builtin({
   doc: `Starts a durable consumer group when the program starts. topic is a name, a descriptor or a vector of them (fan-in); handler is a function of [event ctx]. Options (:name value pairs or one map) are the runtime's (see the README's subscribe options): ${subscribeOptionNames.map((n) => `:${n}`).join(" ")}.`,
   example: "(subscribe! \"heartbeat.received\" \"ops\" on-heartbeat :from \"earliest\")",
   modes: topLevel, modeHint: "subscribe at the top level of a program",
-  options: { from: 3, names: subscribeOptionNames },
+  options: { from: 3, names: subscribeOptionNames, literalProblems: (given) => literalProblems("subscribe", "subscribe!", checkAll(subscribeSpec, given).problems) },
   impl: (args, run, span) => {
     const rest = isBus(args[0]) ? args.slice(1) : args
     if (rest.length < 3) fail("arity", "subscribe! needs a topic, a group and a handler", ["(subscribe! topic group handler :from \"earliest\")"])

@@ -119,7 +119,8 @@ A \`.sib\` file is a sequence of forms, read by the grammar in \`grammar/sib.ne\
 
 Only \`nil\` and \`false\` are false. Top-level names may replace built-ins of the same name (the
 core macros keep working). Calls of built-ins are checked when the file compiles: the number of
-arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`).
+arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`);
+a call that cannot run because an argument does not compile still reports its literal option values.
 
 ## What a handler receives
 

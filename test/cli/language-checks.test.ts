@@ -143,6 +143,15 @@ describe("errors under the part of the form they are about", () => {
     ])
   })
 
+  it("a form whose argument does not compile still reports its option values", async () => {
+    const r = await checkJson(`(define-topic "t")\n(subscribe! "t" "g" nope :from "earliets" :backoff {:intialMs 5} :maxInFlight n)\n`)
+    expect(r.diagnostics.map((d) => [at(d), d["message"], (d["hints"] as Array<string>)[0]])).toEqual([
+      ["2:21-25", "unknown symbol nope", expect.any(String)],
+      ["2:26-42", expect.stringMatching(/^subscribe!: :from must be "earliest", .* got "earliets"$/), "did you mean \"earliest\"?"],
+      ["2:53-62", "subscribe!: unknown option :intialMs in :backoff", "did you mean :initialMs?"],
+      ["2:79-80", "unknown symbol n", expect.any(String)]
+    ])
+  })
 })
 
 describe("a broken macro", () => {
