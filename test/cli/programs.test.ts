@@ -143,7 +143,7 @@ describe("sib check reports every error of a file in one run", () => {
       ["5:45-59", "subscribe!: :maxInFlight must be an integer from 1 to 10000, got 0", []],
       ["6:11-20", "/ needs numbers, got a string (\"a\")", []],
       // Line 7 uses rate, whose definition failed: not reported again.
-      ["8:1-27", "every!: a timer calls its function with no arguments, but fn takes [a]", ["write it as (fn [] ...)"]]
+      ["8:14-26", "every!: a timer calls its function with no arguments, but fn takes [a]", ["write it as (fn [] ...)"]]
     ])
     expect(r.stderr).toBe("")
   })
