@@ -28,6 +28,12 @@ export interface Diagnostic {
   readonly details?: ReadonlyArray<string> | undefined
 }
 
+/** The longest message a diagnostic keeps (a message may quote program data: it never grows with it). */
+export const maxMessageChars = 10_000
+
+/** `text` cut to `max` characters (then "..."): constant work, whatever its length. */
+export const cutText = (text: string, max = maxMessageChars): string => (text.length > max ? `${text.slice(0, max)}...` : text)
+
 export const diagnostic = (
   kind: DiagnosticKind,
   code: string,
@@ -42,7 +48,7 @@ export const diagnostic = (
 ): Diagnostic => ({
   kind,
   code,
-  message,
+  message: cutText(message),
   span,
   hints: extra.hints ?? [],
   related: extra.related ?? [],

@@ -5,7 +5,7 @@
  */
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
-import { type Callable, kindOf, isMap, Keyword, List, type Value } from "../reader/Value.ts"
+import { type Callable, kindOf, isMap, Keyword, List, print, type Value } from "../reader/Value.ts"
 import { fail, type Frame, type Node, type RunState, step } from "./run.ts"
 
 export interface Params {
@@ -77,7 +77,7 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
     for (let i = 0; i < extra.length; i += 2) {
       const k = extra[i]
       const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined
-      if (name === undefined) fail("keyword-argument", `${fn}: expected a keyword such as :${valid[0] ?? "name"}, got ${String(k)}`)
+      if (name === undefined) fail("keyword-argument", `${fn}: expected a keyword such as :${valid[0] ?? "name"}, got ${print(k ?? null, false, { maxChars: 80 })}`)
       given.set(name!, extra[i + 1]!)
     }
   }

@@ -7,7 +7,7 @@ import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
-import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, SetValue, type Value } from "../reader/Value.ts"
+import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, print, SetValue, type Value } from "../reader/Value.ts"
 import { type CallPart, fail, type LangError, type Mode, type RunState } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
@@ -235,5 +235,6 @@ export const callValue = (f: Value, args: ReadonlyArray<Value>, run: RunState, s
   return fail("not-a-function", `${describeCallee(f)} is not a function`, hint)
 }
 
+/** The called value for the message: a string is quoted cut to 80 characters (a message never grows with its value). */
 const describeCallee = (v: Value): string =>
-  v === null ? "nil" : typeof v === "string" ? `the string ${JSON.stringify(v)}` : typeof v === "number" ? `the number ${v}` : typeof v === "boolean" ? String(v) : "this value"
+  v === null ? "nil" : typeof v === "string" ? `the string ${print(v, false, { maxChars: 80 })}` : typeof v === "number" ? `the number ${v}` : typeof v === "boolean" ? String(v) : "this value"

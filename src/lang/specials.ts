@@ -7,7 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
+import { cutText, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { SpecialExpander } from "../expand/expand.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import * as S from "../reader/Syntax.ts"
@@ -399,13 +399,17 @@ const tryForm: Special = {
   }
 }
 
-/** The error a `catch` binds: {:message :data :code}, from a `throw` or any other failure. */
+/**
+ * The error a `catch` binds: {:message :data :code}, from a `throw` or any other failure. A thrown
+ * message is the program's own string (already paid for); any other is cut to 2,000 characters,
+ * so a message built from data (a host error's, say) costs nothing that grows with it.
+ */
 const errorValue = (e: unknown): Value => {
   const entries: Array<readonly [string, Value]> = []
   if (e instanceof LangError) {
-    entries.push(["message", e.message], ["data", e.data ?? null], ["code", e.code])
+    entries.push(["message", e.code === "thrown" ? e.message : cutText(e.message, 2000)], ["data", e.data ?? null], ["code", e.code])
   } else if (e instanceof SibRuntimeError) {
-    entries.push(["message", e.thrown?.message ?? e.diagnostic.message], ["data", (e.thrown?.data ?? null) as Value], ["code", e.diagnostic.code.replace(/^runtime\//, "")])
+    entries.push(["message", e.thrown?.message ?? cutText(e.diagnostic.message, 2000)], ["data", (e.thrown?.data ?? null) as Value], ["code", e.diagnostic.code.replace(/^runtime\//, "")])
   } else {
     let message: string
     try {
@@ -413,7 +417,7 @@ const errorValue = (e: unknown): Value => {
     } catch {
       message = "an error that cannot be printed"
     }
-    entries.push(["message", message], ["data", null], ["code", e instanceof Error && "_tag" in e ? String((e as { _tag: unknown })._tag) : "error"])
+    entries.push(["message", cutText(message, 2000)], ["data", null], ["code", e instanceof Error && "_tag" in e ? String((e as { _tag: unknown })._tag) : "error"])
   }
   return makeMap(entries)
 }

@@ -380,6 +380,16 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
     meter.charge(text.length >> 4, text.length * costs.char)
     parts.push(text)
   }
+  /**
+   * A string in quotes, escaped: only the part that can still show is escaped (an escaped
+   * character is never shorter than itself, so what is cut off could not have shown), and the
+   * work of escaping it is charged.
+   */
+  const emitQuoted = (s: string) => {
+    const kept = s.length > max - length + 2 ? s.slice(0, max - length + 2) : s
+    meter.charge(kept.length >> 4, 0)
+    emit(JSON.stringify(kept))
+  }
   const each = (items: ReadonlyArray<Value>, depth: number) => {
     for (let i = 0; i < items.length; i++) {
       if (i > 0) emit(" ")
@@ -396,7 +406,7 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
       case "number":
         return emit(Number.isFinite(x) ? String(x) : Number.isNaN(x) ? "##NaN" : x > 0 ? "##Inf" : "##-Inf")
       case "string":
-        return emit(top && display ? x : JSON.stringify(x))
+        return top && display ? emit(x) : emitQuoted(x)
     }
     if (x instanceof Keyword) return emit(`:${x.name}`)
     if (x instanceof Sym) return emit(x.name)
@@ -423,7 +433,9 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
       for (const k of Object.keys(x)) {
         if (!first) emit(" ")
         first = false
-        emit(symbolLike.test(k) ? `:${k}` : JSON.stringify(k))
+        meter.charge(k.length >> 4, 0)
+        if (k.length <= max - length && symbolLike.test(k)) emit(`:${k}`)
+        else emitQuoted(k)
         emit(" ")
         write(x[k]!, false, depth + 1)
       }
