@@ -54,11 +54,11 @@ const renderDiagnostic = (d: Diagnostic, options: RenderOptions): string => {
   const where = `${safeText(d.span.file)}:${d.span.line}:${d.span.column}`
   const label = d.kind === "Assertion" ? "Assertion failed" : `${d.kind} ${d.severity}`
   const lines = [
-    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", label)}: ${safeLines(d.message)}`,
+    `${paint(color, "1", where)}: ${paint(color, d.severity === "error" ? "31" : "33", label)}: ${safeText(d.message)}`,
     ...excerpt(d.span, options.sources, color)
   ]
   for (const r of d.related) {
-    lines.push(`  ${safeText(r.span.file)}:${r.span.line}:${r.span.column}: ${safeLines(r.message)}`)
+    lines.push(`  ${safeText(r.span.file)}:${r.span.line}:${r.span.column}: ${safeText(r.message)}`)
     lines.push(...excerpt(r.span, options.sources, color).map((l) => `  ${l}`))
   }
   for (const detail of d.details ?? []) lines.push(`  ${safeLines(detail)}`)

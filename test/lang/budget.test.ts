@@ -112,6 +112,18 @@ describe("walks over shared structure", () => {
     expect(messages).toMatch(/\+ needs numbers, got a vector \(\[\[\[/)
     expect(messages.length).toBeLessThan(3000)
   })
+
+  it("messages quoting a long string cut it before escaping it; a caught message is bounded; a thrown newline cannot forge a report line", async () => {
+    const big = `(defn doubled [s n] (if (= n 0) s (doubled (str s s) (dec n))))\n(def big (doubled "\\u0001" 20))\n`
+    // Calling a string, incrementing it, a vector where a keyword argument's name goes.
+    expect(await valueOf(`${big}(def result (count (try (big 1) (catch e (:message e)))))\n`)).toBeLessThan(1000)
+    expect(await valueOf(`${big}(def result (count (try (inc big) (catch e (:message e)))))\n`)).toBeLessThan(3000)
+    expect(await valueOf(`${dag}(defn f [& {:a nil}] a)\n(def result (count (try (f (dag 40) 1) (catch e (:message e)))))\n`)).toBeLessThan(1000)
+    const rendered = await Effect.runPromiseExit(loadProgram([{ file: "n.sib", text: `(throw "boom\\nn.sib:9:9: Runtime error: forged")\n` }]))
+    const text = Exit.isFailure(rendered) ? (Cause.squash(rendered.cause) as SibError).render() : ""
+    expect(text).toContain("boom\\nn.sib:9:9")
+    expect(text.split("\n").filter((l) => l.startsWith("n.sib:9:9"))).toHaveLength(0)
+  })
 })
 
 describe("memory", () => {
