@@ -85,9 +85,15 @@ const bindMap = (pattern: S.SMap, whole: S.SSymbol, fresh: (base: string) => str
       }
     }
   }
-  const read = (name: S.SSymbol, key: S.Syntax): S.Syntax => {
+  // A default is code placed where its name is read: a name with one is read once, so the default
+  // is never copied (copies of copies, pattern inside pattern, grew exponentially at expansion).
+  const readOnce = new Set<string>()
+  const read = (name: S.SSymbol, key: S.Syntax): S.Syntax | Destructured<never> => {
     const fallback = defaults.get(name.name)
-    return fallback === undefined ? call(name, "sib/get", whole, key) : call(name, "sib/get", whole, key, fallback)
+    if (fallback === undefined) return call(name, "sib/get", whole, key)
+    if (readOnce.has(name.name)) return bad(name, `${name.name} is bound twice in this map pattern, and it has an :or default`, ["bind each name once: {:keys [a b] :or {a 1}}"])
+    readOnce.add(name.name)
+    return call(name, "sib/get", whole, key, fallback)
   }
   for (let i = 0; i < items.length; i += 2) {
     const k = items[i]!
@@ -96,7 +102,9 @@ const bindMap = (pattern: S.SMap, whole: S.SSymbol, fresh: (base: string) => str
       if (v.kind !== "vector") return bad(v, `:${k.name} takes a vector of names`, [`{:${k.name} [a b]}`])
       for (const name of v.items) {
         if (name.kind !== "symbol") return bad(name, `:${k.name} lists names, not ${S.describe(name)}`, [`{:${k.name} [a b]}`])
-        out.push(name, read(name, k.name === "keys" ? S.keyword(name.name, name.span) : S.string(name.name, name.span)))
+        const value = read(name, k.name === "keys" ? S.keyword(name.name, name.span) : S.string(name.name, name.span))
+        if ("ok" in value) return value
+        out.push(name, value)
       }
       continue
     }
@@ -108,7 +116,9 @@ const bindMap = (pattern: S.SMap, whole: S.SSymbol, fresh: (base: string) => str
     }
     // {name key} or {pattern key}: the entry's value bound to the name (or destructured further).
     if (k.kind === "symbol") {
-      out.push(k, read(k, v))
+      const value = read(k, v)
+      if ("ok" in value) return value
+      out.push(k, value)
       continue
     }
     if (isPattern(k)) {

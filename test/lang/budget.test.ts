@@ -249,6 +249,17 @@ describe("time", () => {
 })
 
 describe("one budget per load", () => {
+  it("a destructuring default is never copied: nested patterns binding one defaulted name 4 times are refused at once", async () => {
+    let x = "[1 2 3]"
+    for (let i = 0; i < 12; i++) x = `(let [{:keys [a a a a] :or {a ${x}}} {}] a)`
+    const started = Date.now()
+    const messages = await loadFails(`(def result ${x})\n`)
+    expect(messages).toMatch(/^1:\d+ a is bound twice in this map pattern, and it has an :or default/)
+    expect(Date.now() - started).toBeLessThan(2000)
+    // Without a default a name may still repeat (the last one read wins), and a default read once is kept.
+    expect(await valueOf(`(def result (let [{:keys [a a] :strs [b] :or {b 2}} {:a 1}] [a b]))\n`)).toEqual([1, 2])
+  })
+
   it("macro expansions share the load's step budget (a file of burning macros ends at once)", async () => {
     const started = Date.now()
     const burn = "(defmacro burn [] (reduce + (map inc (range 900000))) nil)\n"
