@@ -95,10 +95,13 @@ const and: CoreMacro = {
   expand: (form, fresh) => {
     const args = form.items.slice(1)
     if (args.length === 0) return ok(S.boolean(true, form.span))
-    if (args.length === 1) return ok(args[0]!)
-    const t = sym(fresh("and"), form)
-    return ok(list(form, sym("let", form), S.vector([t, args[0]!], form.span),
-      list(form, sym("if", form), t, S.list([sym("and", form), ...args.slice(1)], form.span), t)))
+    // The whole chain at once, from the right (expanding one level at a time copied the rest each time).
+    let acc = args[args.length - 1]!
+    for (let i = args.length - 2; i >= 0; i--) {
+      const t = sym(fresh("and"), form)
+      acc = list(form, sym("let", form), S.vector([t, args[i]!], form.span), list(form, sym("if", form), t, acc, t))
+    }
+    return ok(acc)
   }
 }
 
@@ -110,10 +113,12 @@ const or: CoreMacro = {
   expand: (form, fresh) => {
     const args = form.items.slice(1)
     if (args.length === 0) return ok(S.nil(form.span))
-    if (args.length === 1) return ok(args[0]!)
-    const t = sym(fresh("or"), form)
-    return ok(list(form, sym("let", form), S.vector([t, args[0]!], form.span),
-      list(form, sym("if", form), t, t, S.list([sym("or", form), ...args.slice(1)], form.span))))
+    let acc = args[args.length - 1]!
+    for (let i = args.length - 2; i >= 0; i--) {
+      const t = sym(fresh("or"), form)
+      acc = list(form, sym("let", form), S.vector([t, args[i]!], form.span), list(form, sym("if", form), t, t, acc))
+    }
+    return ok(acc)
   }
 }
 
@@ -213,7 +218,33 @@ const caseMacro: CoreMacro = {
   }
 }
 
-const quoted = (s: S.Syntax) => S.list([S.symbol("quote", s.span), s], s.span)
+/** Forms of an expectation's source kept for its failure message (which shows 2,000 characters at most). */
+const maxShownForms = 500
+
+/**
+ * `s` cut to about `maxShownForms` forms, the rest of each collection as the symbol `...`: what an
+ * expectation quotes to show itself. Quoting it whole copied the source of every expectation
+ * nested inside it again (quadratic in the nesting).
+ */
+const shownForm = (s: S.Syntax): S.Syntax => {
+  let left = maxShownForms
+  const cut = (x: S.Syntax): S.Syntax => {
+    left--
+    if (x.kind !== "list" && x.kind !== "vector" && x.kind !== "map" && x.kind !== "set") return x
+    const items: Array<S.Syntax> = []
+    for (const item of x.items) {
+      if (left <= 0) {
+        items.push(S.symbol("...", item.span))
+        break
+      }
+      items.push(cut(item))
+    }
+    return x.kind === "list" ? S.list(items, x.span) : x.kind === "vector" ? S.vector(items, x.span) : x.kind === "map" ? S.map(items, x.span) : S.set(items, x.span)
+  }
+  return cut(s)
+}
+
+const quoted = (s: S.Syntax) => S.list([S.symbol("quote", s.span), shownForm(s)], s.span)
 
 const expect: CoreMacro = {
   name: "expect",

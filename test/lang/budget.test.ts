@@ -249,6 +249,26 @@ describe("time", () => {
 })
 
 describe("one budget per load", () => {
+  it("and, or and expect= expand in time linear in their source: 150,000 arguments, expect= nested 250 deep around a 100,000-element vector (as fast as a vector as long)", async () => {
+    const args = " 1".repeat(150_000)
+    // What reading and compiling that much source costs: a vector of as many elements.
+    const timed = async (text: string) => {
+      const started = Date.now()
+      const exit = await Effect.runPromiseExit(loadProgram([{ file: "e.sib", text }]))
+      return { ms: Date.now() - started, exit }
+    }
+    const baseline = (await timed(`(def result [${args}])\n`)).ms
+    for (const op of ["and", "or"]) {
+      const { ms, exit } = await timed(`(def result (${op}${args}))\n`)
+      expect(exit._tag === "Failure" ? String(Cause.squash(exit.cause)) : "loaded").toMatch(/nests deeper than 500 levels/)
+      expect(ms, `${op}: ms (a vector as long: ${baseline} ms)`).toBeLessThan(2 * baseline + 1000)
+    }
+    let nested = `[${args.slice(0, 200_000)}]`
+    for (let i = 0; i < 250; i++) nested = `(expect= 1 ${nested})`
+    const { ms } = await timed(`(deftest "t" ${nested})\n`)
+    expect(ms, `expect=: ms (a vector of 150,000: ${baseline} ms)`).toBeLessThan(2 * baseline + 1000)
+  })
+
   it("a destructuring default is never copied: nested patterns binding one defaulted name 4 times are refused at once", async () => {
     let x = "[1 2 3]"
     for (let i = 0; i < 12; i++) x = `(let [{:keys [a a a a] :or {a ${x}}} {}] a)`
