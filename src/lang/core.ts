@@ -227,6 +227,36 @@ const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): s
   })
 }
 
+/** `text` without whitespace at either end, for a parse: trimming reads it, so it costs a step per 16 characters. */
+const trimmed = (text: string, run: RunState): string => {
+  step(run, text.length >> 4)
+  return text.trim()
+}
+
+/**
+ * How deeply a JSON text's arrays and objects nest, up to `max + 1` (then it stops): read before
+ * JSON.parse, whose time grows with the nesting far faster than with the text's length.
+ */
+const jsonDepth = (text: string, max: number): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // a backslash escapes the next character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) {
+      if (++depth > deepest && (deepest = depth) > max) return deepest
+    } else if (c === 93 || c === 125) depth--
+  }
+  return deepest
+}
+
+/** Deepest nesting json/parse reads (arrays and objects). */
+const maxJsonDepth = 1000
+
 /** Searching `text` for `part` (split, includes?, replace): at worst every position compares all of `part`. */
 const searchCost = (run: RunState, text: string, part: string): void => {
   step(run, Math.ceil((text.length / 16) * Math.max(1, part.length / 16)))
@@ -748,6 +778,9 @@ const json: Array<Builtin> = [
     impl: ([s], run) => {
       const text = str(s!, "json/parse")
       checkSizeAhead(run, text.length, "string")
+      if (jsonDepth(text, maxJsonDepth) > maxJsonDepth) {
+        fail("json", `json/parse: the text nests arrays and objects deeper than ${maxJsonDepth.toLocaleString("en-US")} levels (the nesting limit of json/parse)`)
+      }
       let parsed: unknown
       try {
         parsed = JSON.parse(text)
@@ -838,11 +871,19 @@ const moreStrings: Array<Builtin> = [
   }),
   builtin({
     name: "starts-with?", group: "strings", arglists: ["[s prefix]"], doc: "True when s starts with prefix.", example: "(starts-with? \"svc.beat\" \"svc.\") ;=> true",
-    impl: ([s, prefix]) => str(s!, "starts-with?").startsWith(str(prefix!, "starts-with?"))
+    impl: ([s, prefix], run) => {
+      const p = str(prefix!, "starts-with?")
+      step(run, p.length >> 4)
+      return str(s!, "starts-with?").startsWith(p)
+    }
   }),
   builtin({
     name: "ends-with?", group: "strings", arglists: ["[s suffix]"], doc: "True when s ends with suffix.", example: "(ends-with? \"a.png\" \".png\") ;=> true",
-    impl: ([s, suffix]) => str(s!, "ends-with?").endsWith(str(suffix!, "ends-with?"))
+    impl: ([s, suffix], run) => {
+      const p = str(suffix!, "ends-with?")
+      step(run, p.length >> 4)
+      return str(s!, "ends-with?").endsWith(p)
+    }
   }),
   builtin({
     name: "replace", group: "strings", arglists: ["[s match replacement]"], doc: "s with every occurrence of match (a string, taken literally) replaced.",
@@ -864,8 +905,8 @@ const moreStrings: Array<Builtin> = [
   builtin({
     name: "parse-long", group: "strings", arglists: ["[s]"], doc: "The integer written in s (digits with an optional sign), or nil when s is not one.",
     example: "(parse-long \"42\") ;=> 42",
-    impl: ([s]) => {
-      const text = str(s!, "parse-long").trim()
+    impl: ([s], run) => {
+      const text = trimmed(str(s!, "parse-long"), run)
       if (!/^[-+]?\d{1,16}$/.test(text)) return null
       const n = Number(text)
       return Number.isSafeInteger(n) ? n : null
@@ -874,8 +915,8 @@ const moreStrings: Array<Builtin> = [
   builtin({
     name: "parse-double", group: "strings", arglists: ["[s]"], doc: "The number written in s (as JSON writes numbers, or with a leading + or .), or nil when s is not one.",
     example: "(parse-double \"2.5\") ;=> 2.5",
-    impl: ([s]) => {
-      const text = str(s!, "parse-double").trim()
+    impl: ([s], run) => {
+      const text = trimmed(str(s!, "parse-double"), run)
       if (text.length > 64 || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return null
       const n = Number(text)
       return Number.isFinite(n) ? n : null

@@ -276,7 +276,11 @@ const hashOf = (v: Value, meter: Meter): number => {
     const keys = Object.keys(v)
     meter.charge(1 + keys.length, keys.length * costs.element)
     h = 0x9b05688c
-    for (const k of keys) h = (h + mix(stringHash(k), hashOf(v[k]!, meter))) | 0
+    for (const k of keys) {
+      // A key is hashed over all of it, paid by its length as a string is.
+      if (k.length > 64) meter.charge(k.length >> 6, 0)
+      h = (h + mix(stringHash(k), hashOf(v[k]!, meter))) | 0
+    }
   } else {
     // Functions and host objects are equal only to themselves.
     h = mix(0x5be0cd19, ++identities)

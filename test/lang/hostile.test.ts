@@ -287,6 +287,7 @@ describe.concurrent("hostile .sib programs: attacks in handlers (sib run)", () =
   it("vec-huge-strings: a multi-MB string as a sequence", handlerAttack("vec-huge-strings.sib", ["vec", "split", "map", "into"]), TEST_TIMEOUT_MS)
   it("publish-buffer: 3,000 buffered publishes of a shared 0.5 MB string", handlerAttack("publish-buffer.sib", ["publish-3000"]), TEST_TIMEOUT_MS)
   it("error-text: error messages quoting an 8 MB string or a DAG, caught 100,000 times, end", handlerAttack("error-text.sib", [["not-a-function", "ends"], ["type-error", "ends"], ["keyword-arg", "ends"]]), TEST_TIMEOUT_MS)
+  it("string-work: parse-long, parse-double, starts-with?, ends-with?, map keys and json/parse of a 4 MB string, 100,000 times, end", handlerAttack("string-work.sib", [["parse-long", "ends"], ["parse-double", "ends"], ["starts-with", "ends"], ["ends-with", "ends"], ["map-key", "ends"], ["json-depth", "ends"]]), TEST_TIMEOUT_MS)
   it("deep-nesting: data 120,000 levels deep compared, hashed, in JSON, published ends", handlerAttack("deep-nesting.sib", [["=", "ends"], ["hash-set", "ends"], ["json", "ends"], ["publish", "ends"]]), TEST_TIMEOUT_MS)
 
   it("keyword-flood: 80 events of 40 distinct 256 KB keywords each keep the process bounded", scenario(async (sc, { expect }) => {
