@@ -44,6 +44,21 @@ export interface TestLog {
 /** A test keeps at most this many log lines and characters of them (the rest is counted, not kept). */
 const maxLogLines = 1000
 const maxLogChars = 1_000_000
+/** A test keeps at most this many failures (the rest is counted, not kept). */
+const maxFailures = 100
+/**
+ * Characters of failures and log lines a whole `sib test` keeps, every test together: past them,
+ * failures and lines are counted, not kept (each test still shows as failed, with the count).
+ */
+const maxReportChars = 4_000_000
+
+/** What is left of `maxReportChars` in one `runTests`. */
+interface Room {
+  chars: number
+}
+
+const diagnosticChars = (d: Diagnostic): number =>
+  d.message.length + d.hints.reduce((n, h) => n + h.length, 0) + (d.details ?? []).reduce((n, l) => n + l.length, 0)
 
 export interface TestReport {
   readonly results: ReadonlyArray<TestResult>
@@ -85,10 +100,21 @@ export const renderTestReport = (
 /** Lets every fiber that is ready run (handlers, retries, timers that became due). */
 export const settle = Effect.forEach(Array.from({ length: 64 }), () => Effect.yieldNow, { discard: true })
 
-const runOne = (program: Program, test: TestDef, limits: Limits) =>
+const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
   Effect.gen(function*() {
     const bus = yield* Bus
     const failures: Array<Diagnostic> = []
+    let droppedFailures = 0
+    /** Keeps a failure while the test and the report have room for it; counts it otherwise. */
+    const failure = (make: () => Diagnostic) => {
+      if (failures.length >= maxFailures || room.chars <= 0) {
+        droppedFailures++
+        return
+      }
+      const d = make()
+      room.chars -= diagnosticChars(d)
+      failures.push(d)
+    }
     const clock = yield* Clock.Clock
     // `log` lines of the test's runs, stamped with the test clock's time since the test started.
     const logs: Array<TestLog> = []
@@ -96,15 +122,16 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     let logChars = 0
     let dropped = 0
     const log = (line: string) => {
-      if (logs.length >= maxLogLines || logChars + line.length > maxLogChars) {
+      if (logs.length >= maxLogLines || logChars + line.length > maxLogChars || line.length > room.chars) {
         dropped++
         return
       }
       logChars += line.length
+      room.chars -= line.length
       logs.push({ atMs: clock.currentTimeMillisUnsafe() - startedAt, line })
     }
     const done = (): { readonly failures: ReadonlyArray<Diagnostic>; readonly logs: ReadonlyArray<TestLog> } => ({
-      failures,
+      failures: droppedFailures === 0 ? failures : [...failures, diagnostic("Runtime", "test/not-kept", `${droppedFailures.toLocaleString("en-US")} more failure${droppedFailures === 1 ? "" : "s"} of this test were not kept (a test keeps ${maxFailures}; the report of sib test keeps ${maxReportChars.toLocaleString("en-US")} characters of failures and logs in all)`, test.span)],
       logs: dropped === 0 ? logs : [...logs, { atMs: clock.currentTimeMillisUnsafe() - startedAt, line: `(${dropped} more log line(s) not kept)` }]
     })
     // The whole test (its body, and every handler and timer run of its program) has one budget.
@@ -112,11 +139,11 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, log, onTimerError: (e) => {
       // A timer failing on every tick is one failure.
       const d = e.diagnostic
-      if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failures.push(d)
+      if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failure(() => d)
     } }))
     if (started._tag === "Failure") {
       const e = Cause.squash(started.cause)
-      failures.push(diagnostic("Runtime", "test/start", `the program did not start: ${e instanceof Error ? e.message : String(e)}`, test.span))
+      failure(() => diagnostic("Runtime", "test/start", `the program did not start: ${e instanceof Error ? e.message : String(e)}`, test.span))
       return done()
     }
     yield* settle
@@ -145,7 +172,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
       })
     }
     const run = makeRun("test", limits, clock, yield* Random.Random, {
-      bus, program, log, test: { failures, advance, topicsOf }
+      bus, program, log, test: { failure, advance, topicsOf }
     }, runBudget(limits, clock, { parent: budget }))
     const exit = yield* Effect.exit(Effect.suspend(() => {
       try {
@@ -157,7 +184,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     }))
     if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause)) {
       const e = Cause.squash(exit.cause)
-      failures.push(e instanceof SibRuntimeError ? e.diagnostic : diagnostic("Runtime", "test/error", e instanceof Error ? e.message : String(e), test.span))
+      failure(() => e instanceof SibRuntimeError ? e.diagnostic : diagnostic("Runtime", "test/error", e instanceof Error ? e.message : String(e), test.span))
     }
     // Tear down on the test clock: stop the timers and the groups while moving the clock, so that
     // drain and ack timeouts can elapse (a handler that never acks must not hang the test).
@@ -168,7 +195,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits) =>
     }
     if (stopping.pollUnsafe() === undefined) {
       yield* Fiber.interrupt(stopping)
-      failures.push(diagnostic("Runtime", "test/teardown", "the program's groups did not stop within 60 s of test time after the test", test.span))
+      failure(() => diagnostic("Runtime", "test/teardown", "the program's groups did not stop within 60 s of test time after the test", test.span))
     }
     return done()
   }).pipe(
@@ -192,9 +219,10 @@ export const runTests = (
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const results: Array<TestResult> = []
+    const room: Room = { chars: maxReportChars }
     for (const test of program.tests) {
       if (options.filter !== undefined && !options.filter(test.name)) continue
-      const { failures, logs } = yield* runOne(program, test, limits).pipe(
+      const { failures, logs } = yield* runOne(program, test, limits, room).pipe(
         // Seeded by file name and test name: the same run from any working directory.
         Random.withSeed(`${basename(test.span.file)}:${test.name}`),
         Effect.catchCause((cause) => Effect.succeed({ failures: [diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)], logs: [] }))

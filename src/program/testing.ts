@@ -7,14 +7,15 @@ import * as Effect from "effect/Effect"
 import { diagnostic, type Diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { parseDuration } from "../options/spec.ts"
-import { equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
+import { costs, equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
 import { topicName } from "./domain.ts"
 import { fail, type RunState, step } from "../lang/run.ts"
 
 export interface TestContext {
-  readonly failures: Array<Diagnostic>
+  /** Records a failure (made only when the test's report still keeps failures). */
+  readonly failure: (make: () => Diagnostic) => void
   /**
    * Moves the TestClock and lets everything that became due run. The timer firings it will cause
    * are paid from the test's budget first: too many throw (a language error) before the clock moves.
@@ -39,6 +40,44 @@ const shown = (v: Value, run: RunState): string => print(v, false, { meter: run.
 const assertion = (span: Span, form: string, expected: string, actual: string): Diagnostic =>
   diagnostic("Assertion", "test/expectation", form, span, { details: [`expected: ${expected}`, `actual:   ${actual}`] })
 
+/** Records `published` and `dead-letters` return at most, and how many `published` reads at a time. */
+const maxRecords = 100_000
+const pageSize = 1000
+
+/**
+ * Charges the run for records just read from the test's bus, as if it had built them: a step per
+ * value and per 16 characters, their estimated bytes. They are plain data fresh from the store
+ * (nothing shared), walked without recursion.
+ */
+const chargeRecords = (records: ReadonlyArray<unknown>, run: RunState): void => {
+  const stack: Array<unknown> = [...records]
+  let steps = 0
+  let bytes = 0
+  while (stack.length > 0) {
+    const x = stack.pop()
+    steps++
+    if (typeof x === "string") {
+      steps += x.length >> 4
+      bytes += x.length * costs.char
+    } else if (Array.isArray(x)) {
+      bytes += costs.object + x.length * costs.element
+      for (const item of x) stack.push(item)
+    } else if (x !== null && typeof x === "object") {
+      bytes += costs.object
+      for (const [k, v] of Object.entries(x)) {
+        bytes += costs.entry + k.length * costs.char
+        stack.push(v)
+      }
+    }
+    if (steps > 4096) {
+      run.budget.charge(steps, bytes)
+      steps = 0
+      bytes = 0
+    }
+  }
+  run.budget.charge(steps, bytes)
+}
+
 export const testingBuiltins: ReadonlyArray<Builtin> = [
   builtin({
     name: "advance!", group: "testing", arglists: ["[interval]"],
@@ -57,13 +96,29 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     name: "published", group: "testing", arglists: ["[topic]"],
     doc: "The events published to the topic so far in this test, oldest first (records with :payload, :key, :causedBy, ...).",
     example: "(map :payload (published \"alerts\"))", modes: inTest, modeHint: hint,
-    impl: ([topic], run) => Effect.map(testing(run).bus.read(topicName(topic!, "published"), 0, 100_000), (es) => es as unknown as Value)
+    impl: ([topic], run) => {
+      const name = topicName(topic!, "published")
+      const bus = testing(run).bus
+      // Page by page, each paid before the next is read: a program reading its events over and
+      // over stops at its budget instead of holding copies of them all.
+      const from = (afterSeq: number, got: Array<Value>): Effect.Effect<Value, unknown> =>
+        Effect.flatMap(bus.read(name, afterSeq, pageSize), (page) => {
+          chargeRecords(page, run)
+          for (const e of page) got.push(e as unknown as Value)
+          return page.length < pageSize || got.length >= maxRecords ? Effect.succeed(got as Value) : from(page[page.length - 1]!.seq, got)
+        })
+      return from(0, [])
+    }
   }),
   builtin({
     name: "dead-letters", group: "testing", arglists: ["[group]"],
     doc: "The dead letters of a group in this test (maps with :eventId, :attempts, :errorMessage, ...).",
     example: "(count (dead-letters \"ops\"))", modes: inTest, modeHint: hint,
-    impl: ([group], run) => Effect.map(testing(run).bus.deadLetters({ group: groupName(group!, "dead-letters") }), (ds) => ds as unknown as Value)
+    impl: ([group], run) =>
+      Effect.map(testing(run).bus.deadLetters({ group: groupName(group!, "dead-letters"), limit: maxRecords }), (ds) => {
+        chargeRecords(ds, run)
+        return ds as unknown as Value
+      })
   }),
   builtin({
     name: "attempts", group: "testing", arglists: ["[group event-id]"],
@@ -85,7 +140,7 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     name: "sib/expect", group: "testing", arglists: ["[value form]"], doc: "(internal: expect)", modes: inTest, modeHint: hint,
     impl: ([value, form], run, span) => {
       if (!truthy(value!)) {
-        testing(run).test.failures.push(assertion(span, `(expect ${shown(form!, run)})`, "a true value (anything but nil and false)", shown(value!, run)))
+        testing(run).test.failure(() => assertion(span, `(expect ${shown(form!, run)})`, "a true value (anything but nil and false)", shown(value!, run)))
       }
       return value!
     }
@@ -95,8 +150,7 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     impl: ([expected, actual, expectedForm, actualForm], run, span) => {
       const same = equals(expected!, actual!, run.budget)
       if (!same) {
-        const form = `(expect= ${shown(expectedForm!, run)} ${shown(actualForm!, run)})`
-        testing(run).test.failures.push(assertion(span, form, shown(expected!, run), shown(actual!, run)))
+        testing(run).test.failure(() => assertion(span, `(expect= ${shown(expectedForm!, run)} ${shown(actualForm!, run)})`, shown(expected!, run), shown(actual!, run)))
       }
       return same
     }

@@ -17,7 +17,7 @@ import { join } from "node:path"
 import { loadProgram, type LoadOptions } from "../../src/program/load.ts"
 import { Budget, bytesInFlight, defaultLimits, type Limits } from "../../src/lang/run.ts"
 import { startProgram } from "../../src/program/start.ts"
-import { runTests } from "../../src/program/testRunner.ts"
+import { renderTestReport, runTests } from "../../src/program/testRunner.ts"
 import { SibError } from "../../src/diagnostics/Diagnostic.ts"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { DeadLetter } from "../../src/store/records.ts"
@@ -245,6 +245,33 @@ describe("time", () => {
       ["sleeping a day", [expect.stringMatching(/would fire timers \(the program's and the bus's own\) 8,641,440 times/)]]
     ])
     expect(Date.now() - started).toBeLessThan(5000)
+  })
+})
+
+describe("sib test", () => {
+  it("keeps at most 100 failures a test and a bounded report in all, and says how many it did not keep", async () => {
+    const tests = Array.from({ length: 40 }, (_, i) => `(deftest "t${i}" (reduce (fn [_ i] (expect= [i "${"x".repeat(1000)}"] i)) nil (range 20000)))`)
+    const program = await Effect.runPromise(loadProgram([{ file: "t.sib", text: tests.join("\n") }]))
+    const report = await Effect.runPromise(runTests(program))
+    expect(report.failed).toBe(40)
+    expect(Math.max(...report.results.map((r) => r.failures.length))).toBeLessThanOrEqual(101)
+    expect(report.results[0]!.failures.at(-1)!.message).toMatch(/^[\d,]+ more failures of this test were not kept/)
+    const text = renderTestReport(report)
+    expect(text.length).toBeLessThan(12_000_000)
+    expect(/failures of this test were not kept \(a test keeps 100; the report of sib test keeps/.test(text), "the report says what it did not keep").toBe(true)
+  })
+})
+
+describe("sib test: published and dead-letters", () => {
+  it("charge the records they return: reading 2,000 events of 1 KB 10,000 times stops at the budget", async () => {
+    const text = `(define-topic "t")
+(deftest "reads" (reduce (fn [_ i] (publish! "t" {:i i :pad "${"x".repeat(1000)}"})) nil (range 2000))
+  (expect= 0 (reduce (fn [n _] (+ n (count (published "t")) (count (dead-letters "g")))) 0 (range 10000))))\n`
+    const program = await Effect.runPromise(loadProgram([{ file: "p.sib", text }]))
+    const started = Date.now()
+    const report = await Effect.runPromise(runTests(program))
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(report.results[0]!.failures.map((f) => f.message).join("\n")).toMatch(/took more than|allocated more than/)
   })
 })
 
