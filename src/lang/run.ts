@@ -329,11 +329,15 @@ export const testBudget = (limits: Limits, clock: Clock.Clock): Budget =>
     maxBytesInFlight: limits.maxBytesInFlight, maxBlockMs: limits.maxBlockMs
   }, clock)
 
-/** The budget of a whole load (every form and macro expansion): its own bound, outside the pool. */
+/**
+ * The budget of a whole load (every form and macro expansion): its own bound, outside the pool.
+ * It may compute for maxBlockMs without pausing, as a run may (a load yields between forms, so
+ * only one form past that is refused; a reload must not freeze the running program for longer).
+ */
 export const loadBudget = (limits: Limits, clock: Clock.Clock): Budget =>
   new Budget({
     what: "load", maxSteps: limits.maxLoadSteps, maxBytes: limits.maxLoadBytes, pooled: false, maxBytesInFlight: limits.maxBytesInFlight,
-    maxBlockMs: limits.maxBlockMs * 2
+    maxBlockMs: limits.maxBlockMs
   }, clock)
 
 export const makeRun = (mode: Mode, limits: Limits, clock: Clock.Clock, random: Random.Random, services: RunServices, budget?: Budget): RunState => ({

@@ -29,7 +29,7 @@ import { Namespace } from "../lang/Namespace.ts"
 import { coreBuiltins, protectedBuiltins } from "../lang/core.ts"
 import { busObject, domainBuiltins, hostStandIn } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "../lang/run.ts"
+import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun, paced } from "../lang/run.ts"
 import { testingBuiltins } from "./testing.ts"
 
 export interface LoadOptions {
@@ -352,6 +352,9 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         order.push(file)
         const result = read(text, file, { maxTokens: tokensLeft })
         tokensLeft -= result.tokens ?? 0
+        // Reading is bounded by the source limits, not by the load's computing time: let the
+        // event loop go round after it, so that only running the forms counts against maxBlockMs.
+        yield* paced(clock, Effect.void)
         if (result.diagnostics.length > 0) {
           diagnostics.push(...result.diagnostics)
           return
@@ -601,6 +604,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           return yield* new SibError({ diagnostics: found, sources: new Map() })
         }
         const result = read(text, file, { maxTokens: tokensLeft })
+        yield* paced(clock, Effect.void)
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.
         const sources = new Map([...texts, [file, text]])

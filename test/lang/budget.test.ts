@@ -76,7 +76,8 @@ describe("walks over shared structure", () => {
     it(`${what} a value sharing structure is charged per node and ends at the budget`, async () => {
       const started = Date.now()
       const dl = await handle(`${dag}${subscribe(form)}`)
-      expect(dl?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run (took more than 1,000,000 steps|allocated more than)/)
+      // (On a busy machine the run may reach its time bound first: either way it is bounded.)
+      expect(dl?.errorMessage).toMatch(/^h\.sib:\d+:\d+: the run (took more than 1,000,000 steps|allocated more than|computed for more than 1000 ms)/)
       expect(Date.now() - started).toBeLessThan(5000)
     })
   }
@@ -99,7 +100,7 @@ describe("walks over shared structure", () => {
     run.budget.release()
     const schema = "(def s (reduce (fn [m _] {:a m :b m}) {:x :int} (range 40)))\n(define-topic \"t\" {:schema s})\n"
     // (On a busy machine the load may reach its time bound first: either way it is bounded.)
-    expect(await loadFails(schema)).toMatch(/the load took more than 8,000,000 steps|the load computed for more than 2000 ms without the process pausing/)
+    expect(await loadFails(schema)).toMatch(/the load took more than 8,000,000 steps|the load computed for more than 1000 ms without the process pausing/)
   })
 
   it("macro output sharing structure stops at the load's budget of forms", async () => {
