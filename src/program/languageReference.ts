@@ -171,7 +171,12 @@ is parsed on its own, so reading costs what it keeps).
 Fixed bounds besides: a test (its body and every handler and timer run of its program) may take 10 times
 \`maxSteps\` in all, and \`advance!\` pays 100 steps for each timer firing it causes before it moves the
 clock; \`every!\` intervals are at least 10 ms; a \`log\` line is cut at 10,000 characters; \`:batchSize\`
-and \`:maxInFlight\` are at most 10,000; \`require\` reads \`.sib\` files inside the program's folder only.
+and \`:maxInFlight\` are at most 10,000; \`require\` reads \`.sib\` files inside the program's folder only;
+\`json/parse\` refuses text nested more than 1,000 levels deep; a message a \`catch\` receives (other than
+one the program threw) is cut at 2,000 characters, and a value quoted in an error message at a few
+dozen; in a destructuring map pattern a name with an \`:or\` default is bound once. \`sib test\` keeps at
+most 100 failures of a test, and 4,000,000 characters of failures and log lines in all (the rest are
+counted in its report); \`published\` and \`dead-letters\` are charged for the records they return.
 
 ### What operations cost
 
@@ -181,6 +186,7 @@ and \`:maxInFlight\` are at most 10,000; \`require\` reads \`.sib\` files inside
 | a collection literal (\`[a b]\`, \`{:k v}\`, \`#{...}\`), each time it runs | 1 + its elements | 16 bytes per element (32 per map entry) |
 | building a collection (\`conj\`, \`assoc\`, \`cons\`, \`concat\`, \`into\`, \`vec\`, \`rest\`, \`range\`, \`map\`, \`filter\`, \`merge\`, \`keys\`, \`apply\`, ...) | the elements of the result (collections are copied when changed, so adding one element to a collection of n costs n) | 16 bytes per element |
 | building text (\`str\`, \`format\`, \`join\`, \`upper-case\`, \`split\`, \`json/parse\`, ...) | 1 per 16 characters | 2 bytes per character |
+| reading text (\`parse-long\`, \`parse-double\`, \`starts-with?\`, \`ends-with?\`, hashing a long map key) | 1 per 16 characters read | - |
 | \`sort\` | n log2 n | 16 bytes per element |
 | \`=\`, \`not=\`, \`contains?\` and set building | the distinct nodes compared or hashed (values that share structure are compared once per pair; hashes are cached per value) | - |
 | printing (\`str\`, \`format %s\`, \`join\`, \`log\`, \`json/stringify\`) | every value printed, each time it is printed | 2 bytes per character of the text |
