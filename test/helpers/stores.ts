@@ -8,10 +8,13 @@
  * removes the shared ones it made (`drop`; `sharedDb` does it when a scope closes), and opens an
  * application's own Kysely on one of them (an outbox's database, a handler's table read from
  * another connection). It imports nothing from vitest, so test children can use it too.
+ * Postgres runs when `SIB_TEST_POSTGRES_URL` is set; without it, `postgresSkipped` tells the
+ * suites to report it as skipped.
  */
 import SqliteDatabase from "better-sqlite3"
 import { Effect } from "effect"
-import { Kysely, SqliteDialect } from "kysely"
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely"
+import pg from "pg"
 import { rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { makeTmpDir, tmpPrefix } from "./tmp.ts"
@@ -25,8 +28,12 @@ export interface StoreFactory {
   readonly fresh: () => string
   /** A new database that several connections or processes open (a SQLite file); remove it with `drop`. */
   readonly shared: () => string
-  /** Removes a database `shared` made (and everything beside it that the factory created for it). */
-  readonly drop: (location: string) => void
+  /**
+   * Removes a database `shared` made (and everything beside it that the factory created for it);
+   * a dialect on a server answers a promise (what is left when a run ends is dropped by the
+   * global teardown, `test/helpers/teardown.ts`).
+   */
+  readonly drop: (location: string) => void | Promise<void>
   /**
    * A Kysely on the database at `location` (from `shared`) through a connection of its own, as an
    * application opens its database; the caller destroys it.
@@ -55,7 +62,64 @@ export const sqliteFactory: StoreFactory = {
   capabilities: { changeToken: true, checkpoint: true }
 }
 
-export const storeFactories: ReadonlyArray<StoreFactory> = [sqliteFactory]
+/** The Postgres server the tests may use (`.ci/run` sets it); without it the Postgres suites are skipped. */
+export const postgresUrl = process.env["SIB_TEST_POSTGRES_URL"]
+
+/** Every schema a test makes starts with this, then its run's id, so the teardown finds what its run left. */
+export const testSchemaPrefix = "sib_t_"
+
+/** The run's id: set by the global set-up (`teardown.ts`) for every worker, or this process's own. */
+export const testRunId = () => (process.env["SIB_TEST_RUN"] ??= `${process.pid}${Date.now().toString(36)}`)
+
+let schemas = 0
+const newSchema = () => `${testSchemaPrefix}${testRunId()}_${process.pid}_${++schemas}`
+
+const withSchema = (url: string, schema: string) => {
+  const u = new URL(url)
+  u.searchParams.set("schema", schema)
+  return u.toString()
+}
+
+const schemaOf = (location: string) => new URL(location).searchParams.get("schema")!
+
+/** Drops schemas on the server (the test ones only). */
+export const dropSchemas = async (url: string, names: ReadonlyArray<string>) => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    for (const name of names) {
+      if (name.startsWith(testSchemaPrefix)) await client.query(`drop schema if exists "${name}" cascade`)
+    }
+  } finally {
+    await client.end()
+  }
+}
+
+/** Postgres: each database is a schema of its own on the server of `url`. */
+export const postgresFactory = (url: string): StoreFactory => ({
+  name: "postgres",
+  fresh: () => withSchema(url, newSchema()),
+  shared: () => withSchema(url, newSchema()),
+  drop: (location) => dropSchemas(url, [schemaOf(location)]).catch(() => undefined),
+  kysely: (location) => {
+    const u = new URL(location)
+    const schema = u.searchParams.get("schema")!
+    u.searchParams.delete("schema")
+    return new Kysely<any>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: u.toString(), max: 4, options: `-c search_path=${schema}` }) })
+    })
+  },
+  capabilities: { changeToken: true, checkpoint: false }
+})
+
+/**
+ * The dialects the suites run on: SQLite always, Postgres when `SIB_TEST_POSTGRES_URL` is set
+ * (`SIB_TEST_DIALECTS=sqlite` or `=postgres` narrows the list).
+ */
+export const storeFactories: ReadonlyArray<StoreFactory> = [
+  sqliteFactory,
+  ...(postgresUrl === undefined ? [] : [postgresFactory(postgresUrl)])
+].filter((f) => process.env["SIB_TEST_DIALECTS"] === undefined || process.env["SIB_TEST_DIALECTS"]!.split(",").includes(f.name))
 
 /** The factory called `name` (test children get the name as an argument). */
 export const factoryNamed = (name: string): StoreFactory => {
@@ -66,7 +130,7 @@ export const factoryNamed = (name: string): StoreFactory => {
 
 /** A new shared database for the current scope, dropped when the scope closes. */
 export const sharedDb = (factory: StoreFactory) =>
-  Effect.acquireRelease(Effect.sync(() => factory.shared()), (location) => Effect.sync(() => factory.drop(location)))
+  Effect.acquireRelease(Effect.sync(() => factory.shared()), (location) => Effect.promise(async () => factory.drop(location)))
 
 /** An application's Kysely on `location` for the current scope, destroyed when it closes. */
 export const kyselyOn = (factory: StoreFactory, location: string) =>
