@@ -13,7 +13,16 @@
  */
 import SqliteDatabase from "better-sqlite3"
 import { Effect } from "effect"
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely"
+import {
+  CompiledQuery,
+  type DatabaseIntrospector,
+  type DatabaseMetadataOptions,
+  Kysely,
+  PostgresDialect,
+  sql,
+  SqliteDialect,
+  type TableMetadata
+} from "kysely"
 import pg from "pg"
 import { rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
@@ -95,6 +104,52 @@ export const dropSchemas = async (url: string, names: ReadonlyArray<string>) => 
   }
 }
 
+const bigintAsNumber = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format)
+} as pg.CustomTypesConfig
+
+/**
+ * Postgres with introspection of the current schema only (the database a test sees). Kysely's own
+ * lists every schema, calling functions that fail on a schema another test drops meanwhile
+ * (`has_schema_privilege`, `pg_get_serial_sequence` by name), which fails an outbox's `ensure`
+ * (its migrator introspects) at random while test files run in parallel.
+ */
+class SchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    const base = super.createIntrospector(db)
+    return {
+      getSchemas: () => base.getSchemas(),
+      getTables: (options) => this.tables(db, options)
+    }
+  }
+
+  private async tables(db: Kysely<any>, options?: DatabaseMetadataOptions): Promise<Array<TableMetadata>> {
+    const rows = (await sql<{ table: string; kind: string; schema: string; column: string; type: string; not_null: boolean; has_default: boolean }>`
+      select c.relname as table, c.relkind as kind, ns.nspname as schema, a.attname as column, t.typname as type,
+             a.attnotnull as not_null, a.atthasdef as has_default
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+      join pg_catalog.pg_attribute a on a.attrelid = c.oid
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+      where ns.nspname = current_schema() and c.relkind in ('r', 'v', 'p', 'f') and a.attnum > 0 and not a.attisdropped
+      order by c.relname, a.attnum`.execute(db)).rows
+    const tables = new Map<string, TableMetadata & { columns: Array<TableMetadata["columns"][number]> }>()
+    for (const r of rows) {
+      if (options?.withInternalKyselyTables !== true && (r.table === "kysely_migration" || r.table === "kysely_migration_lock")) continue
+      let table = tables.get(r.table)
+      if (table === undefined) {
+        table = { name: r.table, schema: r.schema, isView: r.kind === "v", isForeign: r.kind === "f", columns: [] }
+        tables.set(r.table, table)
+      }
+      table.columns.push({
+        name: r.column, dataType: r.type, isNullable: !r.not_null, isAutoIncrementing: false, hasDefaultValue: r.has_default
+      })
+    }
+    return [...tables.values()]
+  }
+}
+
 /** Postgres: each database is a schema of its own on the server of `url`. */
 export const postgresFactory = (url: string): StoreFactory => ({
   name: "postgres",
@@ -106,7 +161,21 @@ export const postgresFactory = (url: string): StoreFactory => ({
     const schema = u.searchParams.get("schema")!
     u.searchParams.delete("schema")
     return new Kysely<any>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: u.toString(), max: 4, options: `-c search_path=${schema}` }) })
+      dialect: new SchemaPostgresDialect({
+        // bigint columns (times, counts) as numbers, as an application storing epoch
+        // milliseconds would read them; pg gives strings by default.
+        pool: new pg.Pool({ connectionString: u.toString(), max: 4, options: `-c search_path=${schema}`, types: bigintAsNumber }),
+        // The schema stands for the database: it exists before the application's first statement
+        // (as a SQLite file does once opened), whether or not a bus has opened it yet. Connections
+        // racing to create it: the losers find it made.
+        onCreateConnection: (connection) =>
+          connection.executeQuery(CompiledQuery.raw(`create schema if not exists "${schema}"`)).then(
+            () => undefined,
+            (e: { code?: string }) => {
+              if (e.code !== "23505" && e.code !== "42P06") throw e
+            }
+          )
+      })
     })
   },
   capabilities: { changeToken: true, checkpoint: false }
