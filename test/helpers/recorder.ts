@@ -1,8 +1,9 @@
 /** A handler that records what it was given, for tests to await and inspect. */
-import { Clock, Effect, Queue } from "effect"
+import { Clock, Effect, Option, Queue } from "effect"
 import { TestClock } from "effect/testing"
 import type { DeliveryContext } from "../../src/runtime/ConsumerGroup.ts"
 import type { Event } from "../../src/store/records.ts"
+import { Store } from "../../src/store/Store.ts"
 
 export interface Delivered {
   readonly event: Event
@@ -26,8 +27,23 @@ export const makeRecorder = Effect.gen(function*() {
   return { handler, take, all, queue }
 })
 
-/** Lets every ready fiber run (for asserting that nothing more happens). */
-export const settle = Effect.forEach(Array.from({ length: 50 }), () => Effect.yieldNow, { discard: true })
+const yields = Effect.forEach(Array.from({ length: 50 }), () => Effect.yieldNow, { discard: true })
+
+/**
+ * Lets every ready fiber run (for asserting that nothing more happens). On a store whose calls
+ * are asynchronous I/O (Postgres), also lets real time pass until none is under way (the store in
+ * the context reports them); on SQLite, whose calls complete at once, only fibers run.
+ */
+export const settle = Effect.gen(function*() {
+  const store = yield* Effect.serviceOption(Store)
+  const inFlight = Option.isSome(store) ? store.value.capabilities.inFlight : undefined
+  yield* yields
+  if (inFlight === undefined) return
+  for (let i = 0; i < 10_000 && inFlight() > 0; i++) {
+    yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+    yield* yields
+  }
+})
 
 /** Lets ready fibers run (so their timers are registered), then moves the TestClock. */
 export const advance = (ms: number) =>

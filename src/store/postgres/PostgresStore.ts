@@ -246,6 +246,16 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
   const turns = new Turns()
   /** Raises of the change counter by this process (the token leaves them out). */
   let ownRaises = 0
+  /** Operations waiting for the server now (`StoreCapabilities.inFlight`). */
+  let inFlight = 0
+  const counted = <A>(f: () => Promise<A>) => async (): Promise<A> => {
+    inFlight++
+    try {
+      return await f()
+    } finally {
+      inFlight--
+    }
+  }
 
   const answer = async (c: Queryable, statement: Statement): Promise<unknown> => {
     switch (statement.kind) {
@@ -303,7 +313,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
 
   const withClient = <A>(op: string, f: (c: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
-      try: async () => {
+      try: counted(async () => {
         const client = await pool.connect()
         let broken: unknown
         try {
@@ -314,7 +324,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
         } finally {
           client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined)
         }
-      },
+      }),
       catch: (cause) => new StoreError({ op, cause })
     })
 
@@ -370,7 +380,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
       const slot = fiber.getRef(TransactionSlot)
       if (slot.current !== undefined) return Effect.succeed(slot.current)
       return Effect.tryPromise({
-        try: async () => {
+        try: counted(async () => {
           const client = await pool.connect()
           try {
             await client.query("begin")
@@ -392,7 +402,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
               if (ended) {
                 return Promise.reject(new Error("this handler transaction has ended (its run was acknowledged, failed or timed out): use ctx.transaction inside a run, and only until it settles"))
               }
-              return (client.query as (...a: Array<unknown>) => Promise<unknown>)(...args)
+              return counted(() => (client.query as (...a: Array<unknown>) => Promise<unknown>)(...args))()
             },
             release: () => {}
           }
@@ -403,7 +413,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                 turns.take,
                 () =>
                   Effect.tryPromise({
-                    try: async () => {
+                    try: counted(async () => {
                       if (ended) throw new Error("the transaction already ended")
                       try {
                         await client.query(lock)
@@ -418,21 +428,21 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                         end(e instanceof Error && isConnectionError(e) ? e : undefined)
                         throw e
                       }
-                    },
+                    }),
                     catch: (cause) => new StoreError({ op: "commit", cause })
                   }),
                 () => Effect.sync(turns.give)
               ),
-            rollback: Effect.promise(async () => {
+            rollback: Effect.promise(counted(async () => {
               if (ended) return
               await client.query("rollback").catch(() => undefined)
               end()
-            })
+            }))
           }
           const tx: HandlerTransaction = wrap(open)
           slot.current = tx
           return tx
-        },
+        }),
         catch: (cause) => new StoreError({ op: "beginTransaction", cause })
       })
     })
@@ -444,13 +454,14 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     begin,
     capabilities: {
       changeToken: Effect.tryPromise({
-        try: async () => {
+        try: counted(async () => {
           const row = (await pool.query({ name: "sibus_changes", text: "select version from changes where id = 1" })).rows[0] as { version: number } | undefined
           return (row?.version ?? 0) - ownRaises
-        },
+        }),
         catch: (cause) => new StoreError({ op: "changeToken", cause })
       }),
-      commitNotifications: (notify) => listen(location, channel, notify)
+      commitNotifications: (notify) => listen(location, channel, notify),
+      inFlight: () => inFlight
     }
   }
 }
