@@ -45,6 +45,24 @@ export const settle = Effect.gen(function*() {
   }
 })
 
-/** Lets ready fibers run (so their timers are registered), then moves the TestClock. */
+/**
+ * Lets ready fibers run (so their timers are registered), then moves the TestClock. On a store
+ * with asynchronous I/O (see `settle`) the clock moves a millisecond at a time (coarser past 10 s),
+ * settling after each step: a fiber woken by the clock reads the database before it sleeps again or reads the time,
+ * and one long adjustment would move the clock past its next sleep (or its `now`) meanwhile.
+ */
 export const advance = (ms: number) =>
-  settle.pipe(Effect.andThen(TestClock.adjust(ms)), Effect.andThen(settle))
+  Effect.gen(function*() {
+    yield* settle
+    const store = yield* Effect.serviceOption(Store)
+    if (Option.isNone(store) || store.value.capabilities.inFlight === undefined) {
+      yield* TestClock.adjust(ms)
+      return yield* settle
+    }
+    // At most 10,000 steps (a few seconds of real time): a longer wait moves in coarser steps.
+    const step = Math.max(1, Math.ceil(ms / 10_000))
+    for (let left = ms; left > 0; left -= step) {
+      yield* TestClock.adjust(Math.min(step, left))
+      yield* settle
+    }
+  })

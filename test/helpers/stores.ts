@@ -13,19 +13,11 @@
  */
 import SqliteDatabase from "better-sqlite3"
 import { Effect } from "effect"
-import {
-  CompiledQuery,
-  type DatabaseIntrospector,
-  type DatabaseMetadataOptions,
-  Kysely,
-  PostgresDialect,
-  sql,
-  SqliteDialect,
-  type TableMetadata
-} from "kysely"
+import { CompiledQuery, Kysely, SqliteDialect } from "kysely"
 import pg from "pg"
 import { rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
+import { SchemaPostgresDialect } from "../../src/store/postgres/dialect.ts"
 import { makeTmpDir, tmpPrefix } from "./tmp.ts"
 
 export interface StoreFactory {
@@ -108,47 +100,6 @@ const bigintAsNumber = {
   getTypeParser: (oid: number, format?: string) =>
     oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format)
 } as pg.CustomTypesConfig
-
-/**
- * Postgres with introspection of the current schema only (the database a test sees). Kysely's own
- * lists every schema, calling functions that fail on a schema another test drops meanwhile
- * (`has_schema_privilege`, `pg_get_serial_sequence` by name), which fails an outbox's `ensure`
- * (its migrator introspects) at random while test files run in parallel.
- */
-class SchemaPostgresDialect extends PostgresDialect {
-  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    const base = super.createIntrospector(db)
-    return {
-      getSchemas: () => base.getSchemas(),
-      getTables: (options) => this.tables(db, options)
-    }
-  }
-
-  private async tables(db: Kysely<any>, options?: DatabaseMetadataOptions): Promise<Array<TableMetadata>> {
-    const rows = (await sql<{ table: string; kind: string; schema: string; column: string; type: string; not_null: boolean; has_default: boolean }>`
-      select c.relname as table, c.relkind as kind, ns.nspname as schema, a.attname as column, t.typname as type,
-             a.attnotnull as not_null, a.atthasdef as has_default
-      from pg_catalog.pg_class c
-      join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-      join pg_catalog.pg_attribute a on a.attrelid = c.oid
-      join pg_catalog.pg_type t on t.oid = a.atttypid
-      where ns.nspname = current_schema() and c.relkind in ('r', 'v', 'p', 'f') and a.attnum > 0 and not a.attisdropped
-      order by c.relname, a.attnum`.execute(db)).rows
-    const tables = new Map<string, TableMetadata & { columns: Array<TableMetadata["columns"][number]> }>()
-    for (const r of rows) {
-      if (options?.withInternalKyselyTables !== true && (r.table === "kysely_migration" || r.table === "kysely_migration_lock")) continue
-      let table = tables.get(r.table)
-      if (table === undefined) {
-        table = { name: r.table, schema: r.schema, isView: r.kind === "v", isForeign: r.kind === "f", columns: [] }
-        tables.set(r.table, table)
-      }
-      table.columns.push({
-        name: r.column, dataType: r.type, isNullable: !r.not_null, isAutoIncrementing: false, hasDefaultValue: r.has_default
-      })
-    }
-    return [...tables.values()]
-  }
-}
 
 /** Postgres: each database is a schema of its own on the server of `url`. */
 export const postgresFactory = (url: string): StoreFactory => ({

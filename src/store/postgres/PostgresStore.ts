@@ -40,6 +40,7 @@ import { decodeEventTuple, type Event, type EventDraft, type EventTuple } from "
 import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
+import { SchemaPostgresDialect } from "./dialect.ts"
 import { postgresStatements } from "./statements.ts"
 
 export interface PostgresOptions {
@@ -171,7 +172,7 @@ export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
     try: () => pool.query("select 1"),
     catch: (cause) => openError(location, "unreadable", cause)
   })
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  const kysely = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }) })
   if (options.readOnly === true) yield* checkSibusSchema(pool, location)
   else yield* migrate(pool, kysely, location)
   return makeStore(makeDriver(pool, kysely, location))
