@@ -39,7 +39,10 @@ export const settle = Effect.gen(function*() {
   const inFlight = Option.isSome(store) ? store.value.capabilities.inFlight : undefined
   yield* yields
   if (inFlight === undefined) return
-  for (let i = 0; i < 10_000 && inFlight() > 0; i++) {
+  // Quiet twice in a row, a turn of the event loop apart: a fiber that was between two
+  // operations has started its next one by then.
+  for (let i = 0, quiet = 0; i < 10_000 && quiet < 2; i++) {
+    quiet = inFlight() === 0 ? quiet + 1 : 0
     yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
     yield* yields
   }

@@ -303,11 +303,13 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
       const ids = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
       const first = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 5000, owner: "first" })
       yield* eventually("the first relay holds the rows", Effect.map(rows(db), (rs) => rs.every((r) => r.claimed_by === "first")))
+      const { clock, stepwise } = yield* sleepCounter
       const second = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), bus, { pollIntervalMs: 1000, owner: "second" })
-      yield* advance(4000)
+        .pipe(Effect.provideService(Clock.Clock, clock))
+      yield* stepwise(4000)
       yield* quietly
       assert.deepStrictEqual(yield* bus.read("t", 0, 10), [], "nobody sends rows under a lease")
-      yield* advance(1000)
+      yield* stepwise(1000)
       yield* eventually("the second relay sends them after the lease", Effect.map(outbox.stats, (s) => s.sent === 2))
       assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), ids)
       // The first relay gave up its publish when its lease ran out; whatever it does next, the rows stay sent once.
