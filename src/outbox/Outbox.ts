@@ -134,6 +134,14 @@ export const make = Effect.fnUntraced(function*(options: OutboxOptions) {
       detail: `the first argument must be the caller's Kysely transaction (or Kysely instance), got ${describeValue(trx)}`
     })
 
+  /**
+   * Transactions of `transaction` that added rows: their commit wakes the relays again. The wake
+   * at the add comes before the commit; where the relay reads through another connection
+   * (Postgres) it finds nothing yet, and without a second wake it would find the rows only at
+   * its re-check or poll.
+   */
+  const addedThrough = new WeakSet<object>()
+
   const insert = (trx: Kysely<any>, rows: ReadonlyArray<OutboxTable>) =>
     Effect.tryPromise({
       try: async () => {
@@ -142,7 +150,12 @@ export const make = Effect.fnUntraced(function*(options: OutboxOptions) {
         }
       },
       catch: dbError("add")
-    }).pipe(Effect.tap(() => Effect.sync(() => notifyAdd(db, table))))
+    }).pipe(Effect.tap(() =>
+      Effect.sync(() => {
+        addedThrough.add(trx)
+        notifyAdd(db, table)
+      })
+    ))
 
   const add: OutboxShape["add"] = (trx, message) =>
     Effect.gen(function*() {
@@ -176,7 +189,14 @@ export const make = Effect.fnUntraced(function*(options: OutboxOptions) {
   const transaction: OutboxShape["transaction"] = (f) =>
     Effect.acquireUseRelease(
       Effect.tryPromise({ try: () => db.startTransaction().execute(), catch: dbError("begin") }),
-      (trx) => Effect.flatMap(f(trx), (a) => Effect.as(Effect.tryPromise({ try: () => trx.commit().execute(), catch: dbError("commit") }), a)),
+      (trx) =>
+        Effect.flatMap(f(trx), (a) =>
+          Effect.as(
+            Effect.tryPromise({ try: () => trx.commit().execute(), catch: dbError("commit") }).pipe(
+              Effect.tap(() => Effect.sync(() => addedThrough.has(trx) && notifyAdd(db, table)))
+            ),
+            a
+          )),
       (trx, exit) =>
         Exit.isFailure(exit) && !trx.isCommitted && !trx.isRolledBack
           ? Effect.ignore(Effect.tryPromise({ try: () => trx.rollback().execute(), catch: dbError("rollback") }))

@@ -17,7 +17,7 @@
  * - `failed`: refused `maxAttempts` times; kept until someone retries it (`retryFailed`) or
  *   deletes it.
  */
-import type { Kysely } from "kysely"
+import { type Kysely, PostgresAdapter, sql } from "kysely"
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration"
 
 export type OutboxState = "pending" | "sent" | "failed"
@@ -78,12 +78,22 @@ export const migrations = (table: string): Record<string, Migration> => ({
   }
 })
 
+/** The schema unqualified names go to, on Postgres (`search_path`); undefined elsewhere. */
+const currentSchema = async (db: Kysely<any>): Promise<string | undefined> =>
+  db.getExecutor().adapter instanceof PostgresAdapter
+    ? (await sql<{ s: string | null }>`select current_schema() as s`.execute(db)).rows[0]?.s ?? undefined
+    : undefined
+
 /** Brings the outbox table `table` to the latest schema (creating it if needed). */
 export const ensure = async (db: Kysely<any>, table: string): Promise<void> => {
   const provider: MigrationProvider = { getMigrations: async () => migrations(table) }
+  // Kysely looks for its bookkeeping tables in every schema when given none: on Postgres, an
+  // outbox in another schema of the same database would pass for this one's.
+  const schema = await currentSchema(db)
   const { error } = await new Migrator({
     db,
     provider,
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
     migrationTableName: `${table}_migration`,
     migrationLockTableName: `${table}_migration_lock`
   }).migrateToLatest()

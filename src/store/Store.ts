@@ -304,6 +304,12 @@ export interface StoreCapabilities {
    * after each step that deleted something, so a step's duration is its lock hold alone.
    */
   readonly checkpoint?: Effect.Effect<void, StoreError> | undefined
+  /**
+   * How many of its operations are waiting for the database now, where they are asynchronous
+   * I/O (Postgres; SQLite's calls complete before they return). For tests and diagnostics: a
+   * test under TestClock lets real time pass until it is 0 before it says nothing more happens.
+   */
+  readonly inFlight?: (() => number) | undefined
 }
 
 export interface StoreShape {

@@ -1,18 +1,21 @@
 /**
  * `openStore(location)`: the one way to open a store from where its data lives. A location is a
- * SQLite file path or `:memory:` today; a `postgres://` URL is recognised and refused until the
- * Postgres dialect exists. The Promise facade, the CLI and the `.sib` test runner all open their
+ * SQLite file path, `:memory:`, or a `postgres://` URL (`?schema=name` for a schema of its own). The Promise facade, the CLI and the `.sib` test runner all open their
  * database here, so they accept the same locations and report the same errors.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { statSync } from "node:fs"
+import * as Postgres from "./postgres/PostgresStore.ts"
 import { StoreOpenError } from "./storeErrors.ts"
 import * as Sqlite from "./sqlite/SqliteStore.ts"
 import { Store } from "./Store.ts"
 
-/** Options of the SQLite dialect (the only one so far), minus its file name. */
-export type StoreOptions = Omit<Sqlite.SqliteOptions, "filename">
+/**
+ * Options of the dialects, minus where the data lives: SQLite's, and Postgres's pool size.
+ * `readOnly` applies to both.
+ */
+export type StoreOptions = Omit<Sqlite.SqliteOptions, "filename"> & Omit<Postgres.PostgresOptions, "url" | "readOnly">
 
 /** A URL for a database server (`postgres://`, `postgresql://`). */
 export const isServerUrl = (location: string): boolean => /^postgres(ql)?:\/\//i.test(location)
@@ -34,12 +37,7 @@ export const redactLocation = (location: string): string => {
 
 /** Opens the store at `location` for the life of the layer. */
 export const openStore = (location: string, options: StoreOptions = {}): Layer.Layer<Store, StoreOpenError> => {
-  if (isServerUrl(location)) {
-    return Layer.effect(Store, Effect.fail(new StoreOpenError({
-      reason: "unsupported", location: redactLocation(location),
-      detail: "Postgres is not supported by this version yet; use a SQLite file path or :memory:"
-    })))
-  }
+  if (isServerUrl(location)) return Postgres.layer({ url: location, readOnly: options.readOnly, maxConnections: options.maxConnections })
   if (location === "") {
     return Layer.effect(Store, Effect.fail(new StoreOpenError({ reason: "unreadable", location: "\"\"", detail: "the database location is empty" })))
   }

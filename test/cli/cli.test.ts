@@ -48,7 +48,7 @@ describe("sib: usage and bad input", () => {
     [["check", "missing.sib"], /^sib: missing.sib: no such file$/],
     [["run", "missing.sib"], /^sib: missing.sib: no such file$/],
     [["tail", "orders"], /^sib: no database at \.\/sib\.db: pass --db/],
-    [["topics", "--db", "postgres://localhost/test"], /^sib: cannot open postgres:\/\/localhost\/test: Postgres is not supported by this version yet/],
+    [["topics", "--db", "postgres://127.0.0.1:1/test"], /^sib: cannot open database postgres:\/\/127\.0\.0\.1:1\/test: connect ECONNREFUSED/],
     [["publish", "orders", "{not json"], /^sib: the payload is not JSON/],
     [["tail", "orders", "--from", "yesterday", "--db", "x.db"], /^sib: --from yesterday is not earliest, latest/],
     [["run", "a.sib", "--drain-timeout", "soon"], /^sib: --drain-timeout soon is not a duration/]

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { it as vit } from "vitest"
 import { Effect, Exit, Layer } from "effect"
-import type { Kysely } from "kysely"
+import { type Kysely, sql } from "kysely"
 import { createRuntime } from "../../src/index.ts"
 import { OutboxAddError, OutboxDbError, OutboxOptionsError } from "../../src/outbox/outboxErrors.ts"
 import { make, Outbox, type OutboxMessage } from "../../src/outbox/Outbox.ts"
@@ -21,11 +21,19 @@ import { createOrders, eventually, rows } from "./setup.ts"
 /** An application's database of its own (a new shared database of `factory`), for the current scope. */
 const appDbOn = (factory: StoreFactory) => Effect.flatMap(sharedDb(factory), (location) => kyselyOn(factory, location))
 
-/** The names of every table in the database, internal ones included, sorted. */
+/**
+ * The names of every table in the database, internal ones included, sorted. On Postgres a
+ * database is a schema (`search_path`), and introspection lists every schema's tables: only the
+ * current schema's count.
+ */
 const tablesOf = (db: Kysely<any>) =>
-  Effect.promise(async () =>
-    (await db.introspection.getTables({ withInternalKyselyTables: true })).filter((t) => !t.isView).map((t) => t.name).sort()
-  )
+  Effect.promise(async () => {
+    const tables = (await db.introspection.getTables({ withInternalKyselyTables: true })).filter((t) => !t.isView)
+    const current = tables.some((t) => t.schema !== undefined)
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]!.s
+      : undefined
+    return tables.filter((t) => t.schema === current).map((t) => t.name).sort()
+  })
 
 describe.each(storeFactories)("Outbox.add ($name)", (factory) => {
   const appDb = appDbOn(factory)

@@ -33,6 +33,44 @@ const rowOf = (db: Kysely<any>, id: string) =>
 /** Real time passes (promises, other fibers) but the test clock does not. */
 const quietly = Effect.forEach(Array.from({ length: 20 }), () => tick, { discard: true })
 
+/**
+ * The test clock, counting the sleeps in progress of fibers that use it (a relay started under
+ * it), so a test can tell when a relay is idle: its loop and its pruner both asleep. On a server,
+ * a relay woken by the clock reads the database (real I/O) before it sleeps again, and moving the
+ * clock meanwhile would skip past its next sleep before it is registered: `stepwise` moves the
+ * clock in small steps, each once the relay is idle.
+ */
+const sleepCounter = Effect.gen(function*() {
+  const clock = yield* Clock.Clock
+  let sleeping = 0
+  const counted: Clock.Clock = {
+    ...clock,
+    sleep: (duration) =>
+      Effect.suspend(() => {
+        sleeping++
+        return Effect.ensuring(clock.sleep(duration), Effect.sync(() => sleeping--))
+      })
+  }
+  const idle = Effect.gen(function*() {
+    for (let i = 0; i < 1000; i++) {
+      yield* settle
+      if (sleeping >= 2) return
+      yield* tick
+    }
+    return yield* Effect.die(new Error("the relay never went idle"))
+  })
+  /** Moves the clock by `ms`, at most 10 ms at a time, each step once the relay is idle. */
+  const stepwise = (ms: number) =>
+    Effect.gen(function*() {
+      for (let left = ms; left > 0; left -= 10) {
+        yield* idle
+        yield* advance(Math.min(10, left))
+      }
+      yield* idle
+    })
+  return { clock: counted, stepwise }
+})
+
 describe.each(storeFactories)("waking and polling ($name)", (factory) => {
   const withBus = busOn(factory)
 
@@ -48,6 +86,10 @@ describe.each(storeFactories)("waking and polling ($name)", (factory) => {
       yield* settle
       yield* outbox.add(db, { topic: "t", payload: "local" })
       yield* eventually("the local add is sent", Effect.map(bus.read("t", 0, 10), (es) => es.length === 1))
+      // The relay idle again: the row marked, the look for more that follows a batch done (on a
+      // server that look takes real time, and would find a row added meanwhile).
+      yield* eventually("the local row is marked sent", Effect.map(outbox.stats, (s) => s.sent === 1))
+      yield* quietly
       assert.strictEqual(yield* Clock.currentTimeMillis, 0)
       // Through another connection (as another process would): no wake-up reaches this relay.
       yield* elsewhere.add(other, { topic: "t", payload: "remote" })
@@ -91,10 +133,11 @@ describe.each(storeFactories)("failures ($name)", (factory) => {
       const bus = yield* Bus
       let strict = true
       yield* bus.defineTopic("orders", { validate: (p) => (strict && (p as { ok?: boolean }).ok !== true ? "ok must be true" : undefined) })
+      const { clock, stepwise } = yield* sleepCounter
       const relay = yield* start(outbox, bus, {
         pollIntervalMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 }, maxAttempts: 3,
         retentionMs: 10_000, pruneIntervalMs: 1000
-      })
+      }).pipe(Effect.provideService(Clock.Clock, clock))
       const [a, bad, b] = yield* outbox.addAll(db, [
         { topic: "orders", payload: { n: 1, ok: true } },
         { topic: "orders", payload: { n: 2, ok: false } },
@@ -105,32 +148,32 @@ describe.each(storeFactories)("failures ($name)", (factory) => {
       const first = yield* rowOf(db, bad!)
       assert.deepStrictEqual([first.state, first.attempts, first.next_attempt_at, first.claimed_by], ["pending", 1, 1000, null])
       assert.strictEqual(first.last_error, `cannot publish to "orders": payload does not match the topic's schema: ok must be true`)
-      yield* advance(999)
+      yield* stepwise(999)
       yield* quietly
       assert.strictEqual((yield* rowOf(db, bad!)).attempts, 1)
       // Meanwhile, another row is added and goes through.
       const c = yield* outbox.add(db, { topic: "orders", payload: { n: 4, ok: true } })
       yield* eventually("the new row is sent", Effect.map(outbox.stats, (s) => s.sent === 3))
-      yield* advance(1)
+      yield* stepwise(1)
       yield* eventually("the second attempt", Effect.map(rowOf(db, bad!), (r) => r.attempts === 2))
       assert.strictEqual((yield* rowOf(db, bad!)).next_attempt_at, 3000)
-      yield* advance(1999)
+      yield* stepwise(1999)
       yield* quietly
       assert.strictEqual((yield* rowOf(db, bad!)).attempts, 2)
-      yield* advance(1)
+      yield* stepwise(1)
       yield* eventually("the third attempt fails the row", Effect.map(rowOf(db, bad!), (r) => r.state === "failed"))
       assert.strictEqual((yield* rowOf(db, bad!)).attempts, 3)
       assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.id), [a, b, c])
       assert.deepStrictEqual(yield* outbox.stats, { pending: 0, sent: 3, failed: 1, oldestPendingAt: undefined })
       assert.deepStrictEqual(relay.counters(), { sent: 3, refused: 3, failed: 1, pruned: 0, errors: 0 })
       // A failed row stays put: no more attempts.
-      yield* advance(5000)
+      yield* stepwise(5000)
       assert.strictEqual((yield* rowOf(db, bad!)).attempts, 3)
       // Retention: a and b were sent at 0, c at 999; the pruner runs every second.
       assert.strictEqual(yield* Clock.currentTimeMillis, 8000)
-      yield* advance(2000)
+      yield* stepwise(2000)
       yield* eventually("a and b are pruned", Effect.map(outbox.stats, (s) => s.sent === 1))
-      yield* advance(1000)
+      yield* stepwise(1000)
       yield* eventually("c is pruned", Effect.map(outbox.stats, (s) => s.sent === 0))
       assert.deepStrictEqual((yield* rows(db)).map((r) => r.id), [bad])
       assert.strictEqual(relay.counters().pruned, 3)
@@ -255,14 +298,18 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
       const bus = yield* Bus
       const stuck: RelayTarget = { publish: () => Effect.never, publishAll: () => Effect.never }
       // Each relay on its own connection, as in its own process: a relay holds its connection while it publishes.
-      const first = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 5000, owner: "first" })
+      // The rows first: no wake reaches a relay on another connection, so a relay started
+      // before them would find them only at its poll (if its first look came before the add).
       const ids = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
+      const first = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 5000, owner: "first" })
       yield* eventually("the first relay holds the rows", Effect.map(rows(db), (rs) => rs.every((r) => r.claimed_by === "first")))
+      const { clock, stepwise } = yield* sleepCounter
       const second = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), bus, { pollIntervalMs: 1000, owner: "second" })
-      yield* advance(4000)
+        .pipe(Effect.provideService(Clock.Clock, clock))
+      yield* stepwise(4000)
       yield* quietly
       assert.deepStrictEqual(yield* bus.read("t", 0, 10), [], "nobody sends rows under a lease")
-      yield* advance(1000)
+      yield* stepwise(1000)
       yield* eventually("the second relay sends them after the lease", Effect.map(outbox.stats, (s) => s.sent === 2))
       assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), ids)
       // The first relay gave up its publish when its lease ran out; whatever it does next, the rows stay sent once.
@@ -274,8 +321,8 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
       assert.isAbove(first.counters().errors, 0)
       yield* second.stop
       // Stopping a relay mid-publish gives its claims back without waiting for the lease.
-      const third = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 60_000, owner: "third" })
       const [late] = yield* outbox.addAll(db, [{ topic: "t", payload: 3 }])
+      const third = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 60_000, owner: "third" })
       yield* eventually("the third relay holds the row", Effect.map(rowOf(db, late!), (r) => r.claimed_by === "third"))
       yield* third.stop
       const released = yield* rowOf(db, late!)

@@ -21,6 +21,14 @@ export class Ledger {
   /** Seqs of requeued dead letters not settled yet (including any whose row's deletion has not committed). */
   readonly requeuedSeqs: Set<number>
   private deletes: Array<DeliveryWrite> = []
+  /**
+   * Moves whenever a commit of this session changed what the group's stored rows say about its
+   * dead letters and requeued events (a dead letter stored, a requeued row deleted), as the
+   * in-memory state follows it. A group snapshot read while it moved may be older than that
+   * state (the store's calls are asynchronous I/O on Postgres): the refresher reads again
+   * rather than apply it (`Requeue.refresh`).
+   */
+  epoch = 0
 
   constructor(args: {
     readonly group: string

@@ -62,17 +62,30 @@ export class Requeue {
     })
   }
 
-  /** Reads the group again: admits newly requeued dead letters, releases holds no longer held. */
+  /**
+   * Reads the group again: admits newly requeued dead letters, releases holds no longer held. A
+   * snapshot is applied only if no commit of this session moved the dead-letter state while it
+   * was read (`Ledger.epoch`), else it is read again: one older than the in-memory state would
+   * admit a requeued event whose run already settled, or release a hold just stored. (On SQLite
+   * the read completes at once and never repeats.)
+   */
   get refresh(): Effect.Effect<void, StoreError> {
     const self = this
     return Effect.gen(function*() {
       const { ledger } = self
-      const snapshot = yield* self.store.loadGroup(ledger.group, self.topics)
-      const requeued = snapshot.deliveries.filter((d) => d.state === "requeued" && !ledger.requeuedSeqs.has(d.seq))
-      yield* self.admit(requeued)
-      const stillHeld = new Set(snapshot.holds.map((h) => h.seq))
-      const released = self.dispatcher.releaseHolds((seq) => stillHeld.has(seq) || ledger.requeuedSeqs.has(seq))
-      for (const next of released) yield* self.runnable.makeRunnable(next)
+      while (true) {
+        const epoch = ledger.epoch
+        const snapshot = yield* self.store.loadGroup(ledger.group, self.topics)
+        if (ledger.epoch !== epoch) continue
+        const requeued = snapshot.deliveries.filter((d) => d.state === "requeued" && !ledger.requeuedSeqs.has(d.seq))
+        yield* self.admit(requeued)
+        // Admitting reads the events: the holds are judged on a snapshot still current.
+        if (ledger.epoch !== epoch) continue
+        const stillHeld = new Set(snapshot.holds.map((h) => h.seq))
+        const released = self.dispatcher.releaseHolds((seq) => stillHeld.has(seq) || ledger.requeuedSeqs.has(seq))
+        for (const next of released) yield* self.runnable.makeRunnable(next)
+        return
+      }
     })
   }
 

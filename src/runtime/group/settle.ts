@@ -196,8 +196,12 @@ export class Settle {
     const next = this.dispatcher.finish(work)
     const release = next === undefined ? Effect.void : this.runnable.makeRunnable(next)
     const requeuedSeqs = this.ledger.requeuedSeqs
+    const ledger = this.ledger
     if (!work.precise || persisted) {
-      if (work.requeued && persisted) requeuedSeqs.delete(work.event.seq)
+      if (work.requeued && persisted) {
+        requeuedSeqs.delete(work.event.seq)
+        this.ledger.epoch++
+      }
       return release
     }
     // A precise run's start is on record; its ack must be too before anything else runs, or a
@@ -205,7 +209,10 @@ export class Settle {
     // known as requeued until its row is gone, so a refresh cannot admit it a second time.
     return this.progress.flush(false).pipe(
       Effect.andThen(Effect.sync(() => {
-        if (work.requeued) requeuedSeqs.delete(work.event.seq)
+        if (work.requeued) {
+          requeuedSeqs.delete(work.event.seq)
+          ledger.epoch++
+        }
       })),
       Effect.andThen(release)
     )
@@ -249,6 +256,7 @@ export class Settle {
       yield* self.submit({ deadLetters: [{ owner: ledger.owner, deadLetter: dl }] })
       work.hasRow = false
       ledger.deadSeqs.add(work.event.seq)
+      ledger.epoch++
       yield* Effect.logWarning(
         `group ${ledger.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
       )

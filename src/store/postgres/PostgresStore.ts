@@ -1,0 +1,520 @@
+/**
+ * The Postgres dialect: `pg` connections from a pool, the store's programs run statement by
+ * statement (each a named prepared statement on its connection), for several processes and
+ * replicas on one database.
+ *
+ * **Writers take turns.** Every write transaction (a group commit, a handler's commit, a lease
+ * claim, maintenance) first takes one transaction-level advisory lock of the schema, held until
+ * it commits. So writes serialize as on SQLite, which keeps the store's guarantees (`Store.ts`)
+ * with the same policy: seqs are taken under the lock and become visible in seq order (a
+ * transaction becomes visible before it releases its locks, so whoever takes the lock next, and
+ * every later seq, comes after it), and what a write transaction reads cannot change before it
+ * writes. The cost: one writer transaction at a time per database, which the runtime's group
+ * commits (many publishes and acks per transaction) keep short; a handler's own statements
+ * (`ctx.transaction`) run before the lock is taken, so only its commit waits. Within a process,
+ * write transactions also take turns before they ask for the lock, so each one's `onCommit` has run
+ * before the next one reads in-memory state (`progressNow`).
+ *
+ * **Change detection.** Every write transaction raises a counter (`changes`, migration 0003) and
+ * sends a NOTIFY on the schema's channel; the change token is the counter minus this process's own
+ * raises, so it moves exactly when another process committed. A dedicated LISTEN connection
+ * (not from the pool; reconnected with backoff) turns the notifications into wake-ups.
+ *
+ * A location is a `postgres://` URL; `?schema=name` puts every table in that schema (created if
+ * missing), so several applications or test runs can share one database.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { Kysely, PostgresDialect } from "kysely"
+import { Migrator } from "kysely/migration"
+import pg from "pg"
+import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
+import { migrationProvider, migrations } from "../migrations/index.ts"
+import type { Driver, OpenTransaction, TransactionMode } from "../Driver.ts"
+import { makeStore } from "../makeStore.ts"
+import type { EventRows, Program, Statement } from "../storeProgram.ts"
+import { makeStatements } from "../queries.ts"
+import { decodeEventTuple, type Event, type EventDraft, type EventTuple } from "../records.ts"
+import type { Database } from "../schema.ts"
+import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
+import { bind, type Template } from "../template.ts"
+import { SchemaPostgresDialect } from "./dialect.ts"
+import { postgresStatements } from "./statements.ts"
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
+  readonly url: string
+  /** Connections in the pool (default 10); a handler holding `ctx.transaction` keeps one. */
+  readonly maxConnections?: number | undefined
+  /**
+   * Opens for reading only: nothing is created or migrated; a database without sibus's tables, or
+   * with a schema of another version, is refused.
+   */
+  readonly readOnly?: boolean | undefined
+}
+
+/** Where a URL points: the connection string for `pg` and the schema sibus uses. */
+export interface PostgresLocation {
+  readonly connectionString: string
+  readonly schema: string
+  /** The URL with its password hidden, for messages. */
+  readonly shown: string
+}
+
+const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** Parses a location URL; a schema name that is not a plain identifier is refused. */
+export const parseLocation = (url: string): PostgresLocation | string => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return "not a valid URL"
+  }
+  const schema = parsed.searchParams.get("schema") ?? "public"
+  if (!schemaPattern.test(schema)) return `schema ${JSON.stringify(schema)} must be a lower-case identifier (letters, digits, _)`
+  parsed.searchParams.delete("schema")
+  const shown = new URL(parsed.toString())
+  if (shown.password !== "") shown.password = "***"
+  if (schema !== "public") shown.searchParams.set("schema", schema)
+  return { connectionString: parsed.toString(), schema, shown: shown.toString() }
+}
+
+/** `bigint` (seqs, timestamps, counts) as numbers: every value sibus stores there is a safe integer. */
+const typeParsers = {
+  getTypeParser: (oid: number, format?: string) =>
+    oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format)
+} as pg.CustomTypesConfig
+
+/** The advisory lock every write transaction of a schema holds (a stable key per schema). */
+const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
+
+const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
+const quoteIdent = (s: string) => `"${s.replace(/"/g, "\"\"")}"`
+
+/** The NOTIFY channel of a schema's commits. */
+export const channelOf = (schema: string) => `sibus_${schema}`
+
+const poolOf = (location: PostgresLocation, max: number) => {
+  const pool = new pg.Pool({
+    connectionString: location.connectionString,
+    max,
+    types: typeParsers,
+    options: `-c search_path=${location.schema}`
+  })
+  // An idle connection that breaks (the server restarts) is replaced on next use; without a
+  // listener its error would end the process.
+  pool.on("error", () => {})
+  return pool
+}
+
+const openError = (location: PostgresLocation, reason: "unreadable" | "newer" | "migration" | "not-sibus" | "older", cause: unknown) =>
+  new StoreOpenError({ reason, location: location.shown, detail: typeof cause === "string" ? cause : describeCause(cause) })
+
+/** Creates the schema (if missing) and migrates it, one process at a time (Kysely's migration lock). */
+const migrate = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation) =>
+  Effect.tryPromise({
+    try: async () => {
+      if (location.schema !== "public") await pool.query(`create schema if not exists ${quoteIdent(location.schema)}`)
+      const applied = await appliedMigrations(pool, location.schema)
+      const known = new Set(Object.keys(migrations("postgres")))
+      const unknown = applied.filter((name) => !known.has(name))
+      if (unknown.length > 0) return openError(location, "newer", `unknown migrations: ${unknown.join(", ")}`)
+      const result = await new Migrator({ db: kysely, provider: migrationProvider("postgres"), migrationTableSchema: location.schema }).migrateToLatest()
+      return result.error === undefined ? undefined : openError(location, "migration", result.error)
+    },
+    catch: (cause) => openError(location, "migration", cause)
+  }).pipe(Effect.flatMap((e) => (e === undefined ? Effect.void : Effect.fail(e))))
+
+const appliedMigrations = async (pool: pg.Pool, schema: string): Promise<Array<string>> => {
+  const table = await pool.query("select 1 from information_schema.tables where table_schema = $1 and table_name = 'kysely_migration'", [schema])
+  if (table.rowCount === 0) return []
+  return (await pool.query(`select name from ${quoteIdent(schema)}.kysely_migration order by name`)).rows.map((r: { name: string }) => r.name)
+}
+
+/** What a read-only open requires: sibus's tables, migrated to exactly this version. */
+const checkSibusSchema = (pool: pg.Pool, location: PostgresLocation) =>
+  Effect.tryPromise({
+    try: async () => {
+      const tables = new Set((await pool.query("select table_name from information_schema.tables where table_schema = $1", [location.schema])).rows
+        .map((r: { table_name: string }) => r.table_name))
+      const required = ["kysely_migration", "events", "topics", "consumer_groups", "cursors", "deliveries", "dead_letters", "changes"]
+      const missing = required.filter((t) => !tables.has(t))
+      if (missing.length > 0) {
+        return openError(location, "not-sibus", tables.size === 0 ? "the schema holds no tables" : `it has no ${missing.join(", ")} table${missing.length > 1 ? "s" : ""}`)
+      }
+      const applied = await appliedMigrations(pool, location.schema)
+      const known = Object.keys(migrations("postgres"))
+      const unknown = applied.filter((name) => !known.includes(name))
+      if (unknown.length > 0) return openError(location, "newer", `unknown migrations: ${unknown.join(", ")}`)
+      const pending = known.filter((name) => !applied.includes(name))
+      if (pending.length > 0) return openError(location, "older", `it lacks migrations ${pending.join(", ")}; a command that writes (sib run, sib publish) upgrades it`)
+      return undefined
+    },
+    catch: (cause) => openError(location, "unreadable", cause)
+  }).pipe(Effect.flatMap((e) => (e === undefined ? Effect.void : Effect.fail(e))))
+
+/** Opens (and migrates) a Postgres store for the life of the current scope. */
+export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
+  const parsed = parseLocation(options.url)
+  if (typeof parsed === "string") {
+    return yield* new StoreOpenError({ reason: "unreadable", location: options.url.replace(/\/\/[^@/]*@/, "//***@"), detail: parsed })
+  }
+  const location = parsed
+  const pool = yield* Effect.acquireRelease(
+    Effect.sync(() => poolOf(location, Math.max(2, Math.floor(options.maxConnections ?? 10)))),
+    (pool) => Effect.promise(() => pool.end().catch(() => undefined))
+  )
+  // The first connection says whether the server can be reached at all.
+  yield* Effect.tryPromise({
+    try: () => pool.query("select 1"),
+    catch: (cause) => openError(location, "unreadable", cause)
+  })
+  const kysely = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }) })
+  if (options.readOnly === true) yield* checkSibusSchema(pool, location)
+  else yield* migrate(pool, kysely, location)
+  return makeStore(makeDriver(pool, kysely, location))
+})
+
+/** The Postgres store as a layer; the pool closes when the layer's scope closes. */
+export const layer = (options: PostgresOptions): Layer.Layer<Store, StoreOpenError> => Layer.effect(Store, make(options))
+
+// ---- the driver ---------------------------------------------------------------------------------
+
+/** Rows per INSERT of an append (10 parameters each, well under Postgres's 65,535). */
+const appendChunk = 500
+
+const eventInsertColumns = "(id, ts, topic, key, partition, headers, payload, caused_by, tags, sid)"
+
+/** The text of an INSERT of `n` events, returning the seq of each one written (not of ids that existed). */
+const appendSql = (n: number): string => {
+  const rows = new Array<string>(n)
+  for (let i = 0; i < n; i++) {
+    const b = i * 10
+    rows[i] = `($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7},$${b + 8},$${b + 9},$${b + 10})`
+  }
+  return `insert into events ${eventInsertColumns} values ${rows.join(",")} on conflict (id) do nothing returning id, seq`
+}
+
+const draftValues = (drafts: ReadonlyArray<EventDraft>, from: number, to: number): Array<unknown> => {
+  const out: Array<unknown> = []
+  for (let i = from; i < to; i++) {
+    const d = drafts[i]!
+    out.push(d.id, d.ts, d.topic, d.key, d.partition, d.headers, d.payload, d.causedBy, d.tags, d.sid)
+  }
+  return out
+}
+
+/** Something that runs queries: a pool or one connection. */
+type Queryable = Pick<pg.PoolClient, "query">
+
+/**
+ * A mutex in one process: who holds it runs, the others wait in order. Write transactions take it
+ * before they ask for the database's lock (see the header).
+ */
+class Turns {
+  private busy = false
+  private readonly waiting: Array<() => void> = []
+  readonly take: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (!this.busy) {
+      this.busy = true
+      return resume(Effect.void)
+    }
+    this.waiting.push(() => resume(Effect.void))
+  })
+  readonly give = (): void => {
+    const next = this.waiting.shift()
+    if (next !== undefined) next()
+    else this.busy = false
+  }
+}
+
+const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation): Driver => {
+  const statements = makeStatements(kysely, postgresStatements(kysely))
+  const names = new Map<Template<string>, string>()
+  const nameOf = (t: Template<string>): string => {
+    let name = names.get(t)
+    if (name === undefined) {
+      name = `sibus_${names.size + 1}`
+      names.set(t, name)
+    }
+    return name
+  }
+  const lock = writersLock(location.schema)
+  const channel = channelOf(location.schema)
+  const turns = new Turns()
+  /** Raises of the change counter by this process (the token leaves them out). */
+  let ownRaises = 0
+  /** Operations waiting for the server now (`StoreCapabilities.inFlight`). */
+  let inFlight = 0
+  const counted = <A>(f: () => Promise<A>) => async (): Promise<A> => {
+    inFlight++
+    try {
+      return await f()
+    } finally {
+      inFlight--
+    }
+  }
+
+  const answer = async (c: Queryable, statement: Statement): Promise<unknown> => {
+    switch (statement.kind) {
+      case "run":
+        return (await c.query({ name: nameOf(statement.template), text: statement.template.sql, values: bind(statement.template, statement.values) })).rowCount ?? 0
+      case "get":
+        return (await c.query({ name: nameOf(statement.template), text: statement.template.sql, values: bind(statement.template, statement.values) })).rows[0]
+      case "all":
+        return (await c.query({ name: nameOf(statement.template), text: statement.template.sql, values: bind(statement.template, statement.values) })).rows
+      case "events": {
+        const rows = (await c.query({
+          name: `${nameOf(statement.template)}_rows`, text: statement.template.sql, values: bind(statement.template, statement.values), rowMode: "array"
+        })).rows as unknown as Array<EventTuple>
+        const events = new Array<Event>(rows.length)
+        let bytes = 0
+        for (let i = 0; i < rows.length; i++) {
+          events[i] = decodeEventTuple(rows[i]!)
+          bytes += rows[i]![7].length
+        }
+        return { events, bytes } satisfies EventRows
+      }
+      case "append": {
+        const drafts = statement.drafts
+        const seqs = new Array<number | undefined>(drafts.length)
+        for (let from = 0; from < drafts.length; from += appendChunk) {
+          const to = Math.min(drafts.length, from + appendChunk)
+          const n = to - from
+          const written = await c.query({ name: `sibus_append_${n}`, text: appendSql(n), values: draftValues(drafts, from, to) })
+          const byId = new Map<string, number>()
+          for (const row of written.rows as Array<{ id: string; seq: number }>) byId.set(row.id, row.seq)
+          for (let i = from; i < to; i++) {
+            const seq = byId.get(drafts[i]!.id)
+            // An id twice in one batch: the first is written, the second finds it.
+            if (seq !== undefined) byId.delete(drafts[i]!.id)
+            seqs[i] = seq
+          }
+        }
+        return seqs
+      }
+    }
+  }
+
+  const runProgram = async <A>(c: Queryable, program: Program<A>): Promise<A> => {
+    let step = program.next()
+    while (!step.done) step = program.next(await answer(c, step.value))
+    return step.value
+  }
+
+  /** Raises the change counter and notifies the schema's channel (inside a write transaction). */
+  const announce = async (c: Queryable) => {
+    await c.query({ name: "sibus_raise", text: "update changes set version = version + 1 where id = 1" })
+    await c.query({ name: "sibus_notify", text: "select pg_notify($1, '')", values: [channel] })
+    ownRaises++
+  }
+
+  const withClient = <A>(op: string, f: (c: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
+    Effect.tryPromise({
+      try: counted(async () => {
+        const client = await pool.connect()
+        let broken: unknown
+        try {
+          return await f(client)
+        } catch (e) {
+          broken = e
+          throw e
+        } finally {
+          client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined)
+        }
+      }),
+      catch: (cause) => new StoreError({ op, cause })
+    })
+
+  const inTransaction = <A>(c: pg.PoolClient, begin: string, f: () => Promise<A>): Promise<A> =>
+    (async () => {
+      await c.query(begin)
+      try {
+        const out = await f()
+        await c.query("commit")
+        return out
+      } catch (e) {
+        await c.query("rollback").catch(() => undefined)
+        throw e
+      }
+    })()
+
+  const transaction: Driver["transaction"] = <A>(op: string, mode: TransactionMode, program: () => Program<A>) =>
+    mode === "read"
+      ? withClient(op, (c) => inTransaction(c, "begin isolation level repeatable read read only", () => runProgram(c, program())))
+      : Effect.acquireUseRelease(
+        turns.take,
+        () =>
+          withClient(op, (c) =>
+            inTransaction(c, "begin", async () => {
+              await c.query(lock)
+              const out = await runProgram(c, program())
+              await announce(c)
+              return out
+            })),
+        () => Effect.sync(turns.give)
+      )
+
+  // A program run outside a transaction: one statement (reads, and single-row writes fenced in
+  // their own WHERE). A write among them announces itself, as a write transaction does.
+  const statement: Driver["statement"] = (op, program) =>
+    withClient(op, async (c) => {
+      let wrote = false
+      const p = program()
+      let step = p.next()
+      while (!step.done) {
+        const s = step.value
+        if (s.kind === "append") throw new Error(`${op}: an append runs in a write transaction`)
+        const result = await answer(c, s)
+        if (s.kind === "run" && (result as number) > 0) wrote = true
+        step = p.next(result)
+      }
+      if (wrote) await announce(c)
+      return step.value
+    })
+
+  const begin: Driver["begin"] = (wrap) =>
+    Effect.withFiber((fiber) => {
+      const slot = fiber.getRef(TransactionSlot)
+      if (slot.current !== undefined) return Effect.succeed(slot.current)
+      return Effect.tryPromise({
+        try: counted(async () => {
+          const client = await pool.connect()
+          try {
+            await client.query("begin")
+          } catch (e) {
+            client.release(e instanceof Error ? e : undefined)
+            throw e
+          }
+          let ended = false
+          const end = (error?: Error) => {
+            if (ended) return
+            ended = true
+            if (slot.current === tx) slot.current = undefined
+            client.release(error)
+          }
+          // The handler's Kysely runs its statements on this connection only while the transaction
+          // is open: a handle kept past its run fails instead of writing outside it.
+          const guarded = {
+            query: (...args: Array<unknown>) => {
+              if (ended) {
+                return Promise.reject(new Error("this handler transaction has ended (its run was acknowledged, failed or timed out): use ctx.transaction inside a run, and only until it settles"))
+              }
+              return counted(() => (client.query as (...a: Array<unknown>) => Promise<unknown>)(...args))()
+            },
+            release: () => {}
+          }
+          const open: OpenTransaction = {
+            db: new Kysely<any>({ dialect: new PostgresDialect({ pool: { options: {}, connect: async () => guarded as never, end: async () => {} } }) }),
+            commit: (program, onCommit) =>
+              Effect.acquireUseRelease(
+                turns.take,
+                () =>
+                  Effect.tryPromise({
+                    try: counted(async () => {
+                      if (ended) throw new Error("the transaction already ended")
+                      try {
+                        await client.query(lock)
+                        const out = await runProgram(client, program())
+                        await announce(client)
+                        await client.query("commit")
+                        onCommit?.()
+                        end()
+                        return out
+                      } catch (e) {
+                        await client.query("rollback").catch(() => undefined)
+                        end(e instanceof Error && isConnectionError(e) ? e : undefined)
+                        throw e
+                      }
+                    }),
+                    catch: (cause) => new StoreError({ op: "commit", cause })
+                  }),
+                () => Effect.sync(turns.give)
+              ),
+            rollback: Effect.promise(counted(async () => {
+              if (ended) return
+              await client.query("rollback").catch(() => undefined)
+              end()
+            }))
+          }
+          const tx: HandlerTransaction = wrap(open)
+          slot.current = tx
+          return tx
+        }),
+        catch: (cause) => new StoreError({ op: "beginTransaction", cause })
+      })
+    })
+
+  return {
+    statements,
+    transaction,
+    statement,
+    begin,
+    capabilities: {
+      changeToken: Effect.tryPromise({
+        try: counted(async () => {
+          const row = (await pool.query({ name: "sibus_changes", text: "select version from changes where id = 1" })).rows[0] as { version: number } | undefined
+          return (row?.version ?? 0) - ownRaises
+        }),
+        catch: (cause) => new StoreError({ op: "changeToken", cause })
+      }),
+      commitNotifications: (notify) => listen(location, channel, notify),
+      inFlight: () => inFlight
+    }
+  }
+}
+
+const isConnectionError = (e: Error): boolean => {
+  const code = (e as { code?: unknown }).code
+  return typeof code !== "string" || code.startsWith("08") || code === "57P01"
+}
+
+/**
+ * A LISTEN connection of its own for the life of the scope: `notify` on each notification of
+ * `channel`. A lost connection is logged and opened again with backoff (on the Clock), and
+ * `notify` is called once it is back (what was committed meanwhile is found by the change token;
+ * a poll runs underneath, so a lost notification costs latency, never events).
+ */
+const listen = (location: PostgresLocation, channel: string, notify: () => void): Effect.Effect<void, never, Scope.Scope> => {
+  const connect = Effect.tryPromise(async () => {
+    const client = new pg.Client({ connectionString: location.connectionString, options: `-c search_path=${location.schema}` })
+    client.on("error", () => {})
+    try {
+      await client.connect()
+      await client.query(`listen ${quoteIdent(channel)}`)
+    } catch (e) {
+      await client.end().catch(() => undefined)
+      throw e
+    }
+    return client
+  })
+  const backoff = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("5 seconds")])
+  /** One connection, from connecting (retried) until it is lost. */
+  const session = Effect.acquireUseRelease(
+    connect.pipe(
+      Effect.tapError((e) => Effect.logWarning(`postgres listener: cannot connect (${describeCause(e.cause ?? e)}); retrying`)),
+      Effect.retry(backoff)
+    ),
+    (client) =>
+      Effect.callback<void>((resume) => {
+        client.on("notification", (n) => {
+          if (n.channel === channel) notify()
+        })
+        client.on("end", () => resume(Effect.void))
+        client.on("error", () => resume(Effect.void))
+        // Connected (again): whatever was committed meanwhile is looked for now.
+        notify()
+      }),
+    (client) => Effect.promise(() => client.end().catch(() => undefined))
+  )
+  return session.pipe(
+    Effect.andThen(Effect.logWarning("postgres listener: connection lost; reconnecting (events are not lost: they are found by polling meanwhile)")),
+    Effect.andThen(Effect.sleep("100 millis")),
+    Effect.forever,
+    Effect.forkScoped,
+    Effect.asVoid
+  )
+}
