@@ -52,7 +52,11 @@ describe("language fixtures", () => {
             if (Exit.isFailure(exit)) {
               const e = Cause.squash(exit.cause)
               const messages = e instanceof SibError ? e.diagnostics.map((d) => d.message).join("\n") : String(e)
-              expect(messages, where).toContain(c.expected.slice("!error".length).trim())
+              const wanted = c.expected.slice("!error".length).trim()
+              // Work that runs away is stopped by whichever limit it reaches first: on a busy machine
+              // the time bound (maxBlockMs) can come before the step budget.
+              if (wanted === "step budget" && /computed for more than \d+ ms without the process pausing/.test(messages)) continue
+              expect(messages, where).toContain(wanted)
             }
           } else {
             if (Exit.isFailure(exit)) {
