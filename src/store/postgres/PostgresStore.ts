@@ -89,7 +89,7 @@ const typeParsers = {
 } as pg.CustomTypesConfig
 
 /** The advisory lock every write transaction of a schema holds (a stable key per schema). */
-const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
+export const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
 
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
 const quoteIdent = (s: string) => `"${s.replace(/"/g, "\"\"")}"`
