@@ -42,7 +42,7 @@ export const failWith = (message: string, exitCode = 2): Effect.Effect<never, Cl
 export const root = Command.make("sib").pipe(
   Command.withSharedFlags({
     db: Flag.String("db").pipe(
-      Flag.withDescription("SQLite database file (env SIB_DB; default ./sib.db)"),
+      Flag.withDescription("SQLite database file or postgres:// URL (env SIB_DB; default ./sib.db)"),
       Flag.withFallbackConfig(Config.String("SIB_DB")),
       Flag.withDefault("./sib.db")
     )

@@ -12,12 +12,12 @@ import { openStore, type StoreOptions } from "../store/open.ts"
 import type { SqliteOptions } from "../store/sqlite/SqliteStore.ts"
 import type { Store } from "../store/Store.ts"
 
-/** Options of `Bus.open`: the bus's own, and the store's (SQLite's durability and busy timeout). */
+/** Options of `Bus.open`: the bus's own, and the store's (SQLite's durability and busy timeout, Postgres's pool size). */
 export type OpenOptions = BusOptions & StoreOptions
 
 export class Bus extends RuntimeBus {
   /**
-   * The bus on the database at `location` (a SQLite file path or `:memory:`), opened and migrated
+   * The bus on the database at `location` (a SQLite file path, `:memory:` or a `postgres://` URL), opened and migrated
    * when the layer is built and closed after the bus when its scope closes.
    */
   static readonly open = (
