@@ -5,6 +5,7 @@
  */
 export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
 export type { CloseOnSignalsOptions, HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
+export type { LiveOptions } from "./runtime/live.ts"
 export { createOutbox } from "./facade/createOutbox.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./facade/createOutbox.ts"
 export type { StoreError, StoreOpenError } from "./store/storeErrors.ts"

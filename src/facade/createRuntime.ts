@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { AsyncLocalStorage } from "node:async_hooks"
 import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
@@ -23,6 +24,7 @@ import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { PendingEvent, PublishOptions } from "../runtime/publish.ts"
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "../runtime/Topic.ts"
+import type { LiveOptions } from "../runtime/live.ts"
 import { hostEntry, type HostValue, HostValueError, loadProgram, type Source, sourceProblem } from "../program/load.ts"
 import type { Limits } from "../lang/run.ts"
 import { startProgram } from "../program/start.ts"
@@ -126,6 +128,13 @@ export interface Runtime extends Promised<BusCalls> {
    */
   readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
   readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
+  /**
+   * The events published to `topics` from now on, by any process or replica on the database, as
+   * an async iterable (`for await (const event of rt.live("orders"))`): no cursor, no ack. A slow
+   * loop is sent at most `bufferSize` events ahead (default 1,000) and continues from the store; the
+   * iteration ends when the runtime closes (leave it with `break`).
+   */
+  readonly live: (topics: string | ReadonlyArray<string>, options?: LiveOptions) => AsyncIterable<Event>
   /** Starts a durable consumer group; resolves with a function that unsubscribes (and drains). */
   readonly subscribe: (
     topic: string | ReadonlyArray<string>,
@@ -258,6 +267,10 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     sid: bus.sid,
     groupStats: (group) => bus.groupStats(group),
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions)), "use the runtime"),
+    live: (topics, liveOptions) => {
+      if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
+      return Stream.toAsyncIterable(bus.live(topics, liveOptions))
+    },
     subscribe: async (topic, group, handler, subscribeOptions) => {
       if (typeof handler !== "function") {
         return Promise.reject(new SubscribeError({ group: String(group), detail: `the handler must be a function (event, ctx) => ..., got ${handler === null ? "null" : typeof handler}` }))

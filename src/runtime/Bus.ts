@@ -14,6 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type { StoreError } from "../store/storeErrors.ts"
 import type { DeadLetter, Delivery, Event } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
@@ -32,6 +33,7 @@ import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf
 import { Signal, Wakeups } from "./Signal.ts"
 import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
+import { type LiveOptions, makeLive } from "./live.ts"
 import { makeWriter } from "./Writer.ts"
 
 export interface BusOptions {
@@ -87,6 +89,12 @@ export interface BusShape {
   readonly publishAll: (
     items: ReadonlyArray<PublishItem>
   ) => Effect.Effect<ReadonlyArray<Event>, PublishError | StoreError | BusClosedError>
+  /**
+   * The events published to `topics` from now on, by any process or replica on the database, in
+   * seq order: no cursor, no ack (`live.ts`). A slow reader is sent at most `bufferSize` events
+   * ahead and continues from the store; the stream ends when the bus closes.
+   */
+  readonly live: (topics: string | ReadonlyArray<string>, options?: LiveOptions) => Stream.Stream<Event, StoreError>
   readonly subscribe: <R = never>(
     topic: string | ReadonlyArray<string>,
     group: string,
@@ -235,6 +243,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       closed = true
+      // Live streams see the bus closing and end.
+      wakeups.notifyAll()
       yield* Effect.forEach([...running.keys()], stopGroup, { concurrency: "unbounded", discard: true })
     })
   )
@@ -512,6 +522,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     topic: (name) => topicOf(name),
     publish,
     publishAll,
+    live: makeLive({ store: store.runtime, wakeups, backstopMs: 1000, closed: () => closed }),
     subscribe,
     ack: (group, eventId) =>
       Effect.suspend(() => running.get(group)?.handle.ack(eventId) ?? Effect.fail(notOutstanding(group, eventId))),

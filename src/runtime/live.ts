@@ -1,0 +1,85 @@
+/**
+ * Live subscriptions: every event published to some topics, on any process or replica sharing the
+ * database, from the moment of subscribing; no cursor, no ack, nothing stored about the subscriber.
+ *
+ * A live subscription reads the events from the store, after the last one it gave, whenever the
+ * bus is woken for its topics: by a publish in this process, by another process's commit (the
+ * store's change detection: SQLite's file watch and `data_version`, Postgres's NOTIFY and change
+ * counter, both with the bus's poll underneath), and by a look of its own every second. So a lost
+ * notification costs latency, never events, and the same code serves both dialects.
+ *
+ * Overflow: the buffer holds at most `bufferSize` events; a subscriber that reads slower than
+ * events arrive is not sent more until it has read some, and then continues from the store where it
+ * left off (nothing is dropped, and the process's memory stays bounded). An event that retention or
+ * compaction deletes before a slow subscriber reaches it is not given.
+ */
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import type { Event } from "../store/records.ts"
+import type { RuntimeStore } from "../store/Store.ts"
+import type { StoreError } from "../store/storeErrors.ts"
+import { Signal, type Wakeups } from "./Signal.ts"
+
+export interface LiveOptions {
+  /** Events held for a slow subscriber before reading pauses (default 1,000). */
+  readonly bufferSize?: number | undefined
+}
+
+/** Events read from one topic per store read. */
+const pageSize = 256
+
+export interface LiveDeps {
+  readonly store: RuntimeStore
+  readonly wakeups: Wakeups
+  /** How often a live subscription looks for events when nothing woke it (a backstop). */
+  readonly backstopMs: number
+  /** True once the bus is closing: live streams end. */
+  readonly closed: () => boolean
+}
+
+/** The bus's `live`: a stream of the events published to `topics` from now on, in seq order. */
+export const makeLive = (deps: LiveDeps) =>
+(topics: string | ReadonlyArray<string>, options: LiveOptions = {}): Stream.Stream<Event, StoreError> =>
+  Stream.callback<Event, StoreError>(
+    (queue) =>
+      Effect.gen(function*() {
+        const names = [...new Set(typeof topics === "string" ? [topics] : topics)]
+        const signal = new Signal({ immediate: true })
+        const unwatch = deps.wakeups.watch(names, signal)
+        yield* Effect.addFinalizer(() => Effect.sync(unwatch))
+        // Where each topic stands now: only what is published from here on is given.
+        const after = new Map<string, number>()
+        for (const topic of names) after.set(topic, yield* deps.store.headSeq(topic))
+        const drain = Effect.gen(function*() {
+          while (true) {
+            const found: Array<Event> = []
+            let full = false
+            for (const topic of names) {
+              const page = yield* deps.store.readPage(topic, after.get(topic)!, pageSize)
+              if (page.events.length === pageSize) full = true
+              for (const e of page.events) found.push(e)
+            }
+            if (found.length === 0) return
+            // Topics share one seq space: merged, the events come in the order they were published.
+            found.sort((a, b) => a.seq - b.seq)
+            for (const e of found) {
+              yield* Queue.offer(queue, e)
+              after.set(e.topic, e.seq)
+            }
+            if (!full) return
+          }
+        })
+        yield* Effect.gen(function*() {
+          while (!deps.closed()) {
+            yield* drain
+            yield* Effect.raceFirst(signal.wait, Effect.sleep(deps.backstopMs))
+          }
+          yield* Queue.end(queue)
+        }).pipe(
+          Effect.catch((e: StoreError) => Queue.fail(queue, e)),
+          Effect.forkScoped
+        )
+      }),
+    { bufferSize: Math.max(1, Math.floor(options.bufferSize ?? 1000)), strategy: "suspend" }
+  )
