@@ -5,7 +5,8 @@
  * consumer never reads past it (issue 12). Skipped (and reported so) without SIB_TEST_POSTGRES_URL.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer } from "effect"
+import { Context, Effect, Fiber, Layer, Stream } from "effect"
+import { Bus } from "../../src/facade/Bus.ts"
 import pg from "pg"
 import { openStore } from "../../src/store/open.ts"
 import { writersLock } from "../../src/store/postgres/PostgresStore.ts"
@@ -45,5 +46,35 @@ describe.skipIf(postgresUrl === undefined)("Postgres: seq order is visibility or
       const page = (yield* store.runtime.readPage("t", 0, 10)).events
       assert.deepStrictEqual(page.map((e) => e.id), ["a", "b"], "A first: it took its seq first and was visible before B could take one")
       assert.isBelow(page[0]!.seq, committed.appended[0]!.seq)
+    }).pipe(Effect.scoped))
+})
+
+describe.skipIf(postgresUrl === undefined)("Postgres: a lost listener costs latency, never events", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("the LISTEN connections are killed again and again during a publish stream: every event still arrives, in order", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      const schema = new URL(location).searchParams.get("schema")!
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const a = Context.get(yield* Layer.build(Bus.open(location, { maintenance: false })), Bus)
+      const b = Context.get(yield* Layer.build(Bus.open(location, { maintenance: false })), Bus)
+      const admin = new pg.Client({ connectionString: postgresUrl! })
+      yield* Effect.promise(() => admin.connect())
+      yield* Effect.addFinalizer(() => Effect.promise(() => admin.end()))
+      const killListeners = Effect.promise(() =>
+        admin.query("select pg_terminate_backend(pid) from pg_stat_activity where query = $1", [`listen "sibus_${schema}"`])
+      ).pipe(Effect.map((r) => r.rowCount ?? 0))
+      const received = yield* Effect.forkChild(Stream.runCollect(Stream.take(a.live("t"), 200)))
+      yield* Effect.sleep("100 millis")
+      let killed = 0
+      for (let n = 0; n < 200; n++) {
+        yield* b.publish("t", { n })
+        if (n % 20 === 0) killed += yield* killListeners
+        if (n % 5 === 0) yield* Effect.sleep("5 millis")
+      }
+      const events = [...(yield* Fiber.join(received).pipe(Effect.timeout("20 seconds")))]
+      assert.deepStrictEqual(events.map((e) => (e.payload as { n: number }).n), Array.from({ length: 200 }, (_, n) => n))
+      assert.isAbove(killed, 2, "listeners were killed while events flowed")
     }).pipe(Effect.scoped))
 })
