@@ -1,6 +1,6 @@
 /**
  * A loaded program: what its top level declared (topics, consumer groups, initial publishes,
- * timers, tests), collected while the files loaded. Nothing of it touches the bus until `start`,
+ * timers, watches, tests), collected while the files loaded. Nothing of it touches the bus until `start`,
  * so a program with any error registers nothing.
  */
 import type { Span } from "../diagnostics/Span.ts"
@@ -38,6 +38,13 @@ export interface TimerDef {
   readonly span: Span
 }
 
+/** A live subscription of the program (`watch!`): its function is called with every new event. */
+export interface WatchDef {
+  readonly topics: ReadonlyArray<string>
+  readonly fn: Callable
+  readonly span: Span
+}
+
 export interface TestDef {
   readonly name: string
   readonly body: Callable
@@ -49,6 +56,7 @@ export class ProgramBuilder {
   readonly subscriptions: Array<SubscriptionDef> = []
   readonly publishes: Array<PublishDef> = []
   readonly timers: Array<TimerDef> = []
+  readonly watches: Array<WatchDef> = []
   readonly tests: Array<TestDef> = []
 
   topic(name: string): TopicDef | undefined {
@@ -66,6 +74,7 @@ export interface Program {
   readonly subscriptions: ReadonlyArray<SubscriptionDef>
   readonly publishes: ReadonlyArray<PublishDef>
   readonly timers: ReadonlyArray<TimerDef>
+  readonly watches: ReadonlyArray<WatchDef>
   readonly tests: ReadonlyArray<TestDef>
   readonly namespace: Namespace
 }

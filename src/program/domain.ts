@@ -583,7 +583,29 @@ const timer = (kind: "every" | "after"): Builtin => builtin({
   }
 })
 
-export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, subscribe, latest, log, sleep, timer("every"), timer("after")]
+const watch = builtin({
+  name: "watch!", group: "domain", arglists: ["[topic f]"],
+  doc: "Calls f with every event published to topic (a name, a descriptor or a vector of them) from the moment the program starts, by this process or any other on the database, in seq order: a live subscription, with no group, cursor, ack or retry (a failing call is logged and the next event comes). Every process running the program gets every event. For durable work use subscribe!.",
+  example: `(watch! "orders" (fn [e] (log "order" e.payload.id)))`,
+  modes: topLevel, modeHint: "declare watches at the top level of a program",
+  impl: ([topics, f], run, span) => {
+    const errors: Array<LangError> = []
+    const topicList = collecting(errors, () =>
+      Array.isArray(topics) || topics instanceof List ? seqOf(topics!, "watch!", run).map((t) => topicName(t, "watch!")) : [topicName(topics!, "watch!")], { argument: 0 })
+    if (!isCallable(f)) collecting(errors, () => failOn({ argument: 1 }, "type", `watch!: expected a function of the event, got ${typeName(f!)}`))
+    const problem = isCallable(f) ? arityProblem(f, 1) : undefined
+    if (problem !== undefined) {
+      collecting(errors, () => failOn({ argument: 1 }, "arity", `watch!: a watch calls its function with the event, but ${problem}`, [`write it as (fn [e] ...)`]))
+    }
+    if (errors.length > 0 || topicList === undefined) return failAll(errors)
+    const builder = services(run).builder!
+    if (builder.watches.length >= run.limits.maxTimers) fail("watch", `watch!: a program has at most ${run.limits.maxTimers} watches (maxTimers)`, ["one watch can take several topics"])
+    builder.watches.push({ topics: topicList, fn: f as Callable, span })
+    return null
+  }
+})
+
+export const domainBuiltins: ReadonlyArray<Builtin> = [defineTopic, publish, subscribe, latest, log, sleep, timer("every"), timer("after"), watch]
 
 /** The `bus` host object: `(.publish bus topic payload opts)` and `(.subscribe bus topic group handler opts)`. */
 export const busObject: HostObject = {

@@ -584,6 +584,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         subscriptions: [...builder.subscriptions],
         publishes: [...builder.publishes],
         timers: [...builder.timers],
+        watches: [...builder.watches],
         tests: [...builder.tests],
         namespace: ns
       } satisfies Program)

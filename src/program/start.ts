@@ -5,11 +5,13 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { basename } from "node:path"
 import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
@@ -22,7 +24,7 @@ import type { StoreError } from "../store/storeErrors.ts"
 import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
-import type { Program, TimerDef } from "./Program.ts"
+import type { Program, TimerDef, WatchDef } from "./Program.ts"
 import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, paced, releasing, runBudget, type RunState } from "../lang/run.ts"
 
 export interface RunningProgram {
@@ -139,6 +141,46 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
     : Effect.andThen(Effect.sleep(t.ms), tick).pipe(Effect.forever)
 }
 
+/**
+ * A watch (`watch!`): the program's function called with every event of its topics from now on,
+ * one call at a time, each bounded like a timer's tick; a failing call is reported (as a timer's
+ * is) and the next event comes.
+ */
+const runWatch = (program: Program, w: WatchDef, bus: BusShape, limits: Limits, options: StartOptions) => {
+  const { onTimerError: onError, parentBudget: parent, log } = options
+  const deadline = { ms: timerTimeoutMs, what: `a watch's time limit (${timerTimeoutMs} ms)` }
+  const where = `watch at ${w.span.file}:${w.span.line}:${w.span.column}`
+  const call = (event: Event) =>
+    Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock)
+      return paced(clock, runCallable(
+        () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
+        w.fn,
+        () => [event as unknown as Value],
+        w.span
+      )).pipe(
+        Effect.timeoutOption(timerTimeoutMs),
+        Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the watch ran longer than ${timerTimeoutMs} ms (a watch's time limit)`), w.span)))
+      )
+    }).pipe(
+      Effect.catchCause((cause) => {
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+        const error = Cause.squash(cause)
+        if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
+        return Effect.logWarning(`${where} failed on ${event.topic} #${event.seq}: ${error instanceof Error ? error.message : String(error)}`)
+      })
+    )
+  // Forked once it stands at the topics' ends, so what is published after the program started is seen.
+  return Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkScoped(Stream.runForEach(bus.live(w.topics, { onStart: () => Deferred.doneUnsafe(started, Effect.void) }), call).pipe(
+      Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.logWarning(`${where} stopped: ${Cause.pretty(cause)}`))
+    ))
+    yield* Effect.raceFirst(Deferred.await(started), Fiber.await(fiber))
+    return fiber
+  })
+}
+
 export interface StartOptions {
   readonly limits?: Partial<Limits> | undefined
   /** Publish the program's top-level `publish!` events (default true; a reload passes false). */
@@ -206,6 +248,8 @@ export const startProgram = (
         onActive: Effect.sync(() => void (states[i] = "active"))
       }).pipe(Effect.catchCause((cause) => Effect.logWarning(`timer at ${t.span.file}:${t.span.line}:${t.span.column} stopped: ${Cause.pretty(cause)}`)))))
     }
+    // Every process running the program watches: a watch is not a singleton.
+    for (const w of program.watches) timers.push(yield* runWatch(program, w, bus, limits, options))
     return {
       subscriptions,
       timers: () => states,

@@ -24,6 +24,8 @@ import { Signal, type Wakeups } from "./Signal.ts"
 export interface LiveOptions {
   /** Events held for a slow subscriber before reading pauses (default 1,000). */
   readonly bufferSize?: number | undefined
+  /** Called once the stream stands at the topics' ends: whatever is published after it is given. */
+  readonly onStart?: (() => void) | undefined
 }
 
 /** Events read from one topic per store read. */
@@ -51,6 +53,7 @@ export const makeLive = (deps: LiveDeps) =>
         // Where each topic stands now: only what is published from here on is given.
         const after = new Map<string, number>()
         for (const topic of names) after.set(topic, yield* deps.store.headSeq(topic))
+        options.onStart?.()
         const drain = Effect.gen(function*() {
           while (true) {
             const found: Array<Event> = []
