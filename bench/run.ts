@@ -3,8 +3,8 @@
  * work in the same run (core rows: raw better-sqlite3, rounds alternating on fresh files; language
  * rows: lexing the same text, and the same handler written in TypeScript; start-up rows: `node -e 0`).
  * Medians. Prints markdown tables; `--write` also stores them in bench/RESULTS.md and the README.
- * `--quick` runs smaller; `--only core`, `--only language`, `--only pipelines` or `--only startup`
- * runs (and writes) one section.
+ * `--quick` runs smaller; `--only core`, `--only language`, `--only pipelines`, `--only startup` or
+ * `--only postgres` (with SIB_BENCH_POSTGRES_URL or SIB_TEST_POSTGRES_URL set) runs one section.
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -18,13 +18,14 @@ import { outboxBaseline, outboxRelayRate } from "./outbox.ts"
 import { consume, consumeAndPublish, latency, publishBatches, publishConcurrent } from "./sibus.ts"
 import { startup } from "./startup.ts"
 import { wakeup } from "./wakeup.ts"
+import { dropPgDb, freshPgDb, postgresBenchUrl, rawPgInsert, rawPgReadParse } from "./postgres.ts"
 
 const quick = process.argv.includes("--quick")
 const write = process.argv.includes("--write")
 const rounds = quick ? 1 : 3
 const scale = quick ? 0.2 : 1
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined
-const sectionNames = ["core", "language", "pipelines", "startup"]
+const sectionNames = ["core", "language", "pipelines", "startup", "postgres"]
 if (only !== undefined && !sectionNames.includes(only)) throw new Error(`--only takes ${sectionNames.join(", ")}, not ${only}`)
 
 interface Row {
@@ -242,6 +243,61 @@ if (only === undefined || only === "pipelines") {
   }
 }
 
+const postgresRows: Array<Row> = []
+// Postgres runs when a server is given (SIB_BENCH_POSTGRES_URL or SIB_TEST_POSTGRES_URL).
+if ((only === undefined || only === "postgres") && postgresBenchUrl !== undefined) {
+  rows = postgresRows
+  const url = postgresBenchUrl
+  /** Rounds on fresh schemas: baseline, then sibus; the median of the per-round ratios. */
+  const pgRow = async (name: string, target: number, baseline: (l: string) => Promise<number>, ours: (l: string) => Promise<number>) => {
+    const bases: Array<number> = []
+    const oursRates: Array<number> = []
+    const ratios: Array<number> = []
+    for (let r = 0; r < rounds; r++) {
+      const a = await freshPgDb(url)
+      const b0 = await baseline(a)
+      await dropPgDb(a)
+      const b = await freshPgDb(url)
+      const o = await ours(b)
+      await dropPgDb(b)
+      bases.push(b0)
+      oursRates.push(o)
+      ratios.push(o / b0)
+    }
+    const m = { baseline: median(bases), ours: median(oursRates), ratio: median(ratios) }
+    rows.push({ name, raw: fmt(m.baseline), sibus: fmt(m.ours), ratio: `${m.ratio.toFixed(2)} x`, target: `>= ${target} x`, ok: m.ratio >= target })
+    console.error(`${name}: raw ${fmt(m.baseline)}, sibus ${fmt(m.ours)}, ratio ${m.ratio.toFixed(2)}`)
+  }
+  const events = n(50_000)
+  await pgRow("64 concurrent publishers, each awaiting its publish (vs raw pg: 1000-row inserts, one transaction each)", 0.6,
+    (l) => rawPgInsert(l, events, 1000), (l) => publishConcurrent(l, events, 64))
+  await pgRow("publishAll of 1000 (vs raw pg: 1000-row inserts, one transaction each)", 0.8,
+    (l) => rawPgInsert(l, events, 1000), (l) => publishBatches(l, events, 1000))
+  const backlog = n(100_000)
+  await pgRow(`one group, no-op handler, ${backlog / 1000}k backlog (vs raw pg: paged read + parse)`, 0.4,
+    async (l) => {
+      await rawPgInsert(l, backlog, 1000)
+      return rawPgReadParse(l)
+    },
+    async (l) => {
+      await rawPgInsert(l, backlog, 1000)
+      return consume(l, backlog, { ordering: "none", batchSize: 1000 })
+    })
+  {
+    const location = await freshPgDb(url)
+    const all = await wakeup(location, quick ? 100 : 400)
+    await dropPgDb(location)
+    const samples = all.filter(Number.isFinite)
+    const p50 = percentile(samples, 50)
+    const p99 = samples.length < all.length ? Number.POSITIVE_INFINITY : percentile(samples, 99)
+    rows.push({
+      name: "publish-to-handler latency across two processes (LISTEN/NOTIFY)", raw: "-",
+      sibus: `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`, ratio: "-", target: "p50 <= 2 ms, p99 <= 10 ms", ok: p50 <= 2 && p99 <= 10
+    })
+    console.error(`postgres wake-up across processes: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`)
+  }
+}
+
 if (only === undefined || only === "startup") {
   rows = startupRows
   const s = startup(quick ? 5 : 20)
@@ -304,11 +360,20 @@ const startupNotes = [
   "- Where the rest goes (timestamps inside the process, medians): reading and linking the 0.7 MB bundle about 0.45 x, evaluating its modules (mostly effect's) about 0.7 x, running `--help` on effect/cli about 0.45 x; `topics` and `publish` instead spend about 1.6 x opening the store (better-sqlite3, the schema check, preparing statements) and doing their work. A one-command effect/cli program bundled plainly takes 2.7 x for `--help`."
 ].join("\n")
 
+const postgresNotes = [
+  "How each row is measured:",
+  "- On the local PostgreSQL server (15), each round in a schema of its own created by sibus's migrations and dropped after. Raw `pg` is the physical baseline: one client, 1,000-row multi-row INSERTs in one transaction each, and a paged read (1,000 per page, by seq) parsing every payload.",
+  "- sibus runs the same workloads as in the core section through the Effect API on a `postgres://` location: its writes take the schema's writers' lock (one writer transaction at a time, as on SQLite) and each statement is a round trip to the server.",
+  "- Latency: a publisher in this process and a subscriber in a child process, on one schema; the subscriber is woken by NOTIFY (its LISTEN connection) and reads the event from the store.",
+  "- Not measured yet: pg-boss on the same server (issue 12 names it as the peer to beat)."
+].join("\n")
+
 const sections = [
   { marker: "<!-- core -->", title: "Core runtime", baseline: "raw better-sqlite3", rows: core, notes: coreNotes },
   { marker: "<!-- language -->", title: "Language", baseline: "baseline", rows: language, notes: languageNotes },
   { marker: "<!-- pipelines -->", title: "Transactional pipelines and maintenance", baseline: "baseline", rows: pipelines, notes: pipelineNotes },
-  { marker: "<!-- startup -->", title: "CLI start-up", baseline: "node -e 0", rows: startupRows, notes: startupNotes }
+  { marker: "<!-- startup -->", title: "CLI start-up", baseline: "node -e 0", rows: startupRows, notes: startupNotes },
+  { marker: "<!-- postgres -->", title: "Postgres", baseline: "raw pg", rows: postgresRows, notes: postgresNotes }
 ].filter((section) => section.rows.length > 0)
 
 for (const section of sections) console.log(`${section.title}\n\n${tableOf(section.baseline, section.rows)}\n`)

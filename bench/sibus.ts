@@ -9,7 +9,7 @@ import type { SubscribeOptions } from "../src/runtime/subscribeOptions.ts"
 import { payload } from "./common.ts"
 
 const withBus = <A, E>(file: string, f: (bus: Bus["Service"]) => Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromise(Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.sqlite({ filename: file }))))
+  Effect.runPromise(Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.open(file))))
 
 /** `publishers` fibers, each publishing its share (keyless) one at a time and awaiting each; events/s. */
 export const publishConcurrent = (file: string, n: number, publishers: number) =>
