@@ -305,12 +305,17 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     return step.value
   }
 
-  /** Raises the change counter and notifies the schema's channel (inside a write transaction). */
+  /** Raises the change counter and notifies the schema's channel, in one statement. */
+  const announceSql = `with raised as (update changes set version = version + 1 where id = 1 returning version) select pg_notify(${quoteLiteral(channel)}, '') from raised`
   const announce = async (c: Queryable) => {
-    await c.query({ name: "sibus_raise", text: "update changes set version = version + 1 where id = 1" })
-    await c.query({ name: "sibus_notify", text: "select pg_notify($1, '')", values: [channel] })
+    await c.query({ name: "sibus_announce", text: announceSql })
     ownRaises++
   }
+  // A write transaction's first and last round trips: its start with the writers' lock, and its
+  // announcement with the commit (each one simple query of two statements; a failure of the first
+  // statement skips the second, and the caller rolls back).
+  const beginWriting = `begin; ${lock}`
+  const announceAndCommit = `${announceSql}; commit`
 
   const withClient = <A>(op: string, f: (c: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
@@ -348,13 +353,18 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
       : Effect.acquireUseRelease(
         turns.take,
         () =>
-          withClient(op, (c) =>
-            inTransaction(c, "begin", async () => {
-              await c.query(lock)
+          withClient(op, async (c) => {
+            await c.query(beginWriting)
+            try {
               const out = await runProgram(c, program())
-              await announce(c)
+              await c.query(announceAndCommit)
+              ownRaises++
               return out
-            })),
+            } catch (e) {
+              await c.query("rollback").catch(() => undefined)
+              throw e
+            }
+          }),
         () => Effect.sync(turns.give)
       )
 
@@ -419,8 +429,8 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                       try {
                         await client.query(lock)
                         const out = await runProgram(client, program())
-                        await announce(client)
-                        await client.query("commit")
+                        await client.query(announceAndCommit)
+                        ownRaises++
                         onCommit?.()
                         end()
                         return out
