@@ -262,8 +262,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         const next = yield* changeToken
         if (next !== token) {
           token = next
-          yield* refreshStored
+          // Groups first (their events are waiting), then the stored topic settings (for publishes).
           wakeups.notifyAll()
+          yield* refreshStored
         }
       }
     }).pipe(
