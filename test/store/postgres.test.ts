@@ -78,3 +78,38 @@ describe.skipIf(postgresUrl === undefined)("Postgres: a lost listener costs late
       assert.isAbove(killed, 2, "listeners were killed while events flowed")
     }).pipe(Effect.scoped))
 })
+
+describe.skipIf(postgresUrl === undefined)("Postgres without notifications (?listen=false)", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("nothing is lost, and another process's events arrive within the poll interval", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const quiet = new URL(location)
+      quiet.searchParams.set("listen", "false")
+      const pollIntervalMs = 50
+      const a = Context.get(yield* Layer.build(Bus.open(quiet.toString(), { maintenance: false, pollIntervalMs })), Bus)
+      const b = Context.get(yield* Layer.build(Bus.open(quiet.toString(), { maintenance: false, pollIntervalMs })), Bus)
+      const schema = quiet.searchParams.get("schema")!
+      const admin = new pg.Client({ connectionString: postgresUrl! })
+      yield* Effect.promise(() => admin.connect())
+      yield* Effect.addFinalizer(() => Effect.promise(() => admin.end()))
+      const listening = yield* Effect.promise(() => admin.query("select count(*)::int as n from pg_stat_activity where query = $1", [`listen "sibus_${schema}"`]))
+      assert.strictEqual((listening.rows[0] as { n: number }).n, 0, "no LISTEN connection")
+      const arrivals: Array<number> = []
+      const sent: Array<number> = []
+      yield* a.subscribe("t", "g", (e) => Effect.sync(() => void (arrivals[(e.payload as { n: number }).n] = performance.now())), { from: "earliest" })
+      for (let n = 0; n < 40; n++) {
+        sent[n] = performance.now()
+        yield* b.publish("t", { n })
+        yield* Effect.sleep("7 millis")
+      }
+      const deadline = performance.now() + 5000
+      while (arrivals.filter((x) => x !== undefined).length < 40 && performance.now() < deadline) yield* Effect.sleep("10 millis")
+      const latencies = sent.map((t, n) => arrivals[n]! - t)
+      assert.strictEqual(latencies.filter(Number.isFinite).length, 40, "every event arrived")
+      // The poll alone: within its interval, plus a delivery's own time (generous on a busy machine).
+      assert.isBelow(Math.max(...latencies), pollIntervalMs + 250)
+    }).pipe(Effect.scoped))
+})

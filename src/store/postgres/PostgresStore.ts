@@ -21,7 +21,8 @@
  * (not from the pool; reconnected with backoff) turns the notifications into wake-ups.
  *
  * A location is a `postgres://` URL; `?schema=name` puts every table in that schema (created if
- * missing), so several applications or test runs can share one database.
+ * missing), so several applications or test runs can share one database; `?listen=false` keeps no
+ * LISTEN connection (behind a pooler in transaction mode), leaving wake-ups to the poll.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -59,6 +60,12 @@ export interface PostgresOptions {
 export interface PostgresLocation {
   readonly connectionString: string
   readonly schema: string
+  /**
+   * Whether the process keeps a LISTEN connection (`?listen=false` turns it off, e.g. behind a
+   * pooler in transaction mode, where LISTEN does not work): without it, other processes' commits
+   * are found by the poll alone (within `pollIntervalMs`).
+   */
+  readonly listen: boolean
   /** The URL with its password hidden, for messages. */
   readonly shown: string
 }
@@ -75,11 +82,15 @@ export const parseLocation = (url: string): PostgresLocation | string => {
   }
   const schema = parsed.searchParams.get("schema") ?? "public"
   if (!schemaPattern.test(schema)) return `schema ${JSON.stringify(schema)} must be a lower-case identifier (letters, digits, _)`
+  const listenParam = parsed.searchParams.get("listen") ?? "true"
+  if (listenParam !== "true" && listenParam !== "false") return `listen must be true or false, got ${JSON.stringify(listenParam)}`
   parsed.searchParams.delete("schema")
+  parsed.searchParams.delete("listen")
   const shown = new URL(parsed.toString())
   if (shown.password !== "") shown.password = "***"
   if (schema !== "public") shown.searchParams.set("schema", schema)
-  return { connectionString: parsed.toString(), schema, shown: shown.toString() }
+  if (listenParam === "false") shown.searchParams.set("listen", "false")
+  return { connectionString: parsed.toString(), schema, listen: listenParam === "true", shown: shown.toString() }
 }
 
 /** `bigint` (seqs, timestamps, counts) as numbers: every value sibus stores there is a safe integer. */
@@ -471,7 +482,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
         }),
         catch: (cause) => new StoreError({ op: "changeToken", cause })
       }),
-      commitNotifications: (notify) => listen(location, channel, notify),
+      commitNotifications: location.listen ? (notify) => listen(location, channel, notify) : undefined,
       inFlight: () => inFlight
     }
   }
