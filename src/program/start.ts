@@ -112,30 +112,46 @@ const sibHandler = (
 /** How long a timer's run may take (computing or waiting): like a handler's default ack timeout. */
 const timerTimeoutMs = defaultAckTimeoutMs
 
-const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
+/**
+ * One bounded call of a program's function outside a consumer group (a timer's tick, a watch's
+ * call): it ends within timerTimeoutMs (computing past it fails at a checkpoint, waiting past it is
+ * interrupted, so it cannot hold memory or a pool share for ever); a failure is reported (to
+ * `onTimerError`, or logged as `what failed...`), never raised.
+ */
+const boundedCall = (
+  program: Program,
+  bus: BusShape,
+  limits: Limits,
+  options: StartOptions,
+  call: { readonly fn: Callable; readonly span: Span; readonly what: "timer" | "watch"; readonly args: ReadonlyArray<Value>; readonly failed: string }
+) => {
   const { onTimerError: onError, parentBudget: parent, log } = options
-  // A tick ends within timerTimeoutMs: computing past it fails at a checkpoint, waiting past it is
-  // interrupted (a timer cannot hold memory or a pool share for ever).
-  const deadline = { ms: timerTimeoutMs, what: `a timer's time limit (${timerTimeoutMs} ms)` }
-  const tick = Effect.withFiber((fiber) => {
+  const deadline = { ms: timerTimeoutMs, what: `a ${call.what}'s time limit (${timerTimeoutMs} ms)` }
+  return Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
     return paced(clock, runCallable(
       () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
-      t.fn,
-      () => [],
-      t.span
+      call.fn,
+      () => call.args,
+      call.span
     )).pipe(
       Effect.timeoutOption(timerTimeoutMs),
-      Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the timer ran longer than ${timerTimeoutMs} ms (a timer's time limit)`), t.span)))
+      Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the ${call.what} ran longer than ${timerTimeoutMs} ms (a ${call.what}'s time limit)`), call.span)))
     )
   }).pipe(
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
       const error = Cause.squash(cause)
       if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
-      return Effect.logWarning(`timer at ${t.span.file}:${t.span.line}:${t.span.column} failed: ${error instanceof Error ? error.message : String(error)}`)
+      return Effect.logWarning(`${call.failed}: ${error instanceof Error ? error.message : String(error)}`)
     })
   )
+}
+
+const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
+  const tick = boundedCall(program, bus, limits, options, {
+    fn: t.fn, span: t.span, what: "timer", args: [], failed: `timer at ${t.span.file}:${t.span.line}:${t.span.column} failed`
+  })
   return t.kind === "after"
     ? Effect.andThen(Effect.sleep(t.ms), tick)
     : Effect.andThen(Effect.sleep(t.ms), tick).pipe(Effect.forever)
@@ -147,29 +163,11 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
  * is) and the next event comes.
  */
 const runWatch = (program: Program, w: WatchDef, bus: BusShape, limits: Limits, options: StartOptions) => {
-  const { onTimerError: onError, parentBudget: parent, log } = options
-  const deadline = { ms: timerTimeoutMs, what: `a watch's time limit (${timerTimeoutMs} ms)` }
   const where = `watch at ${w.span.file}:${w.span.line}:${w.span.column}`
   const call = (event: Event) =>
-    Effect.withFiber((fiber) => {
-      const clock = fiber.getRef(Clock.Clock)
-      return paced(clock, runCallable(
-        () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
-        w.fn,
-        () => [event as unknown as Value],
-        w.span
-      )).pipe(
-        Effect.timeoutOption(timerTimeoutMs),
-        Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the watch ran longer than ${timerTimeoutMs} ms (a watch's time limit)`), w.span)))
-      )
-    }).pipe(
-      Effect.catchCause((cause) => {
-        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
-        const error = Cause.squash(cause)
-        if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
-        return Effect.logWarning(`${where} failed on ${event.topic} #${event.seq}: ${error instanceof Error ? error.message : String(error)}`)
-      })
-    )
+    boundedCall(program, bus, limits, options, {
+      fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`
+    })
   // Forked once it stands at the topics' ends, so what is published after the program started is seen.
   return Effect.gen(function*() {
     const started = yield* Deferred.make<void>()

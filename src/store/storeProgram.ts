@@ -9,7 +9,7 @@
  *     return row === undefined ? 0 : num(row.floor)
  *   }
  */
-import type { Event, EventDraft } from "./records.ts"
+import { decodeEventTuple, type Event, type EventDraft, type EventTuple } from "./records.ts"
 import type { Template } from "./template.ts"
 
 type Values = { readonly [name: string]: unknown }
@@ -31,6 +31,17 @@ export type Statement =
 export interface EventRows {
   readonly events: ReadonlyArray<Event>
   readonly bytes: number
+}
+
+/** Decodes the rows of an `events` statement (`eventColumns` order), counting their payload bytes. */
+export const decodeEventRows = (rows: ReadonlyArray<EventTuple>): EventRows => {
+  const events = new Array<Event>(rows.length)
+  let bytes = 0
+  for (let i = 0; i < rows.length; i++) {
+    events[i] = decodeEventTuple(rows[i]!)
+    bytes += rows[i]![7].length
+  }
+  return { events, bytes }
 }
 
 /** A store program: yields statements, receives their answers, returns `A`. */

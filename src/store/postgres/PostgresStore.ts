@@ -35,9 +35,9 @@ import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
 import { migrationProvider, migrations } from "../migrations/index.ts"
 import type { Driver, OpenTransaction, TransactionMode } from "../Driver.ts"
 import { makeStore } from "../makeStore.ts"
-import type { EventRows, Program, Statement } from "../storeProgram.ts"
+import { decodeEventRows, type Program, type Statement } from "../storeProgram.ts"
 import { makeStatements } from "../queries.ts"
-import { decodeEventTuple, type Event, type EventDraft, type EventTuple } from "../records.ts"
+import type { EventDraft, EventTuple } from "../records.ts"
 import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
@@ -281,13 +281,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
         const rows = (await c.query({
           name: `${nameOf(statement.template)}_rows`, text: statement.template.sql, values: bind(statement.template, statement.values), rowMode: "array"
         })).rows as unknown as Array<EventTuple>
-        const events = new Array<Event>(rows.length)
-        let bytes = 0
-        for (let i = 0; i < rows.length; i++) {
-          events[i] = decodeEventTuple(rows[i]!)
-          bytes += rows[i]![7].length
-        }
-        return { events, bytes } satisfies EventRows
+        return decodeEventRows(rows)
       }
       case "append": {
         const drafts = statement.drafts

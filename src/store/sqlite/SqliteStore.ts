@@ -24,9 +24,9 @@ import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
 import { migrationProvider, migrations } from "../migrations/index.ts"
 import type { Driver, TransactionMode } from "../Driver.ts"
 import { makeStore } from "../makeStore.ts"
-import { type EventRows, type Program, runSync, type Statement } from "../storeProgram.ts"
+import { decodeEventRows, type Program, runSync, type Statement } from "../storeProgram.ts"
 import { makeStatements } from "../queries.ts"
-import { decodeEventTuple, type Event, type EventTuple } from "../records.ts"
+import type { EventTuple } from "../records.ts"
 import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
@@ -300,13 +300,7 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filen
         return stmt(statement.template).all(bind(statement.template, statement.values))
       case "events": {
         const rows = rawStmt(statement.template).all(bind(statement.template, statement.values)) as Array<EventTuple>
-        const events = new Array<Event>(rows.length)
-        let bytes = 0
-        for (let i = 0; i < rows.length; i++) {
-          events[i] = decodeEventTuple(rows[i]!)
-          bytes += rows[i]![7].length
-        }
-        return { events, bytes } satisfies EventRows
+        return decodeEventRows(rows)
       }
       case "append": {
         const insert = stmt(insertEvent)
