@@ -26,8 +26,6 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
 import { Kysely, PostgresDialect } from "kysely"
 import { Migrator } from "kysely/migration"
 import pg from "pg"
@@ -42,6 +40,7 @@ import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
 import { SchemaPostgresDialect } from "./dialect.ts"
+import { listen, quoteIdent } from "./listener.ts"
 import { postgresStatements } from "./statements.ts"
 
 export interface PostgresOptions {
@@ -103,7 +102,6 @@ const typeParsers = {
 export const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
 
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
-const quoteIdent = (s: string) => `"${s.replace(/"/g, "\"\"")}"`
 
 /** The NOTIFY channel of a schema's commits. */
 export const channelOf = (schema: string) => `sibus_${schema}`
@@ -485,51 +483,4 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
 const isConnectionError = (e: Error): boolean => {
   const code = (e as { code?: unknown }).code
   return typeof code !== "string" || code.startsWith("08") || code === "57P01"
-}
-
-/**
- * A LISTEN connection of its own for the life of the scope: `notify` on each notification of
- * `channel`. A lost connection is logged and opened again with backoff (on the Clock), and
- * `notify` is called once it is back (what was committed meanwhile is found by the change token;
- * a poll runs underneath, so a lost notification costs latency, never events).
- */
-const listen = (location: PostgresLocation, channel: string, notify: () => void): Effect.Effect<void, never, Scope.Scope> => {
-  const connect = Effect.tryPromise(async () => {
-    const client = new pg.Client({ connectionString: location.connectionString, options: `-c search_path=${location.schema}` })
-    client.on("error", () => {})
-    try {
-      await client.connect()
-      await client.query(`listen ${quoteIdent(channel)}`)
-    } catch (e) {
-      await client.end().catch(() => undefined)
-      throw e
-    }
-    return client
-  })
-  const backoff = Schedule.min([Schedule.exponential("100 millis", 2), Schedule.spaced("5 seconds")])
-  /** One connection, from connecting (retried) until it is lost. */
-  const session = Effect.acquireUseRelease(
-    connect.pipe(
-      Effect.tapError((e) => Effect.logWarning(`postgres listener: cannot connect (${describeCause(e.cause ?? e)}); retrying`)),
-      Effect.retry(backoff)
-    ),
-    (client) =>
-      Effect.callback<void>((resume) => {
-        client.on("notification", (n) => {
-          if (n.channel === channel) notify()
-        })
-        client.on("end", () => resume(Effect.void))
-        client.on("error", () => resume(Effect.void))
-        // Connected (again): whatever was committed meanwhile is looked for now.
-        notify()
-      }),
-    (client) => Effect.promise(() => client.end().catch(() => undefined))
-  )
-  return session.pipe(
-    Effect.andThen(Effect.logWarning("postgres listener: connection lost; reconnecting (events are not lost: they are found by polling meanwhile)")),
-    Effect.andThen(Effect.sleep("100 millis")),
-    Effect.forever,
-    Effect.forkScoped,
-    Effect.asVoid
-  )
 }
