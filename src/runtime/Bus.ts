@@ -255,15 +255,28 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     // Where the database can say when another process wrote, the token is checked at once; the
     // poll stays for what notifications miss.
     const nudge = new Signal({ immediate: true })
-    if (store.capabilities.commitNotifications !== undefined) yield* store.capabilities.commitNotifications(() => nudge.raise())
+    // Another process committed for sure (not a hint): readers are woken before the token is read.
+    let committed = false
+    if (store.capabilities.commitNotifications !== undefined) {
+      yield* store.capabilities.commitNotifications((certain) => {
+        if (certain === true) committed = true
+        nudge.raise()
+      })
+    }
     yield* Effect.gen(function*() {
       while (true) {
         yield* Effect.raceFirst(Effect.sleep(pollIntervalMs), nudge.wait)
+        const woken = committed
+        if (woken) {
+          committed = false
+          wakeups.notifyAll()
+        }
         const next = yield* changeToken
         if (next !== token) {
           token = next
           // Groups first (their events are waiting), then the stored topic settings (for publishes).
-          wakeups.notifyAll()
+          // (A commit after the wake-up above comes with a notification of its own.)
+          if (!woken) wakeups.notifyAll()
           yield* refreshStored
         }
       }

@@ -296,8 +296,11 @@ export interface StoreCapabilities {
    * Notifications: calls `notify` soon after another connection may have committed (SQLite: the
    * file system reports a write to the database or its log), for the life of the scope. A hint,
    * not a promise: the change token says whether anything was committed, and a poll still runs.
+   * `notify(true)` is more than a hint: another connection did commit (Postgres: a NOTIFY from
+   * another process), or notifications may have been missed (a listener reconnected); its
+   * committed data is visible now, so a bus wakes its readers before it reads the token.
    */
-  readonly commitNotifications?: ((notify: () => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
+  readonly commitNotifications?: ((notify: (committed?: boolean) => void) => Effect.Effect<void, never, Scope.Scope>) | undefined
   /**
    * Moves committed writes from a write-ahead log into the database without holding the write
    * lock (SQLite: a passive WAL checkpoint). Maintenance steps leave it to the caller, who runs it

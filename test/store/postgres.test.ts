@@ -113,3 +113,39 @@ describe.skipIf(postgresUrl === undefined)("Postgres without notifications (?lis
       assert.isBelow(Math.max(...latencies), pollIntervalMs + 250)
     }).pipe(Effect.scoped))
 })
+
+describe.skipIf(postgresUrl === undefined)("Postgres: change detection sees other processes only", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("a store's own commits never move its token nor notify it, even while a token read overlaps them; another store's do", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const store = Context.get(yield* Layer.build(openStore(location)), Store)
+      const other = Context.get(yield* Layer.build(openStore(location)), Store)
+      let notified = 0
+      yield* store.capabilities.commitNotifications!(() => void notified++)
+      yield* Effect.sleep("200 millis")
+      const token = store.capabilities.changeToken!
+      const before = yield* token
+      notified = 0
+      // Commits back to back (group commits and single-statement writes), token reads meanwhile:
+      // a read often answers while a commit's answer is still on its way.
+      const commits = yield* Effect.forkChild(Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) =>
+        i % 3 === 0
+          ? store.runtime.upsertTopic(`t${i}`, {}, i)
+          : Effect.asVoid(store.runtime.commit({ now: i, appends: [draft(`own${i}`)], progress: [], deliveries: [], deadLetters: [] })), { concurrency: 4, discard: true }))
+      const seen = new Set<number>()
+      while (commits.pollUnsafe() === undefined) seen.add(yield* token)
+      yield* Fiber.join(commits)
+      seen.add(yield* token)
+      assert.deepStrictEqual([...seen], [before], "own commits leave the token alone")
+      yield* Effect.sleep("200 millis")
+      assert.strictEqual(notified, 0, "own notifications are dropped")
+      yield* other.runtime.commit({ now: 1, appends: [draft("theirs")], progress: [], deliveries: [], deadLetters: [] })
+      assert.notStrictEqual(yield* token, before, "another store's commit moves it")
+      const deadline = performance.now() + 2000
+      while (notified === 0 && performance.now() < deadline) yield* Effect.sleep("10 millis")
+      assert.isAbove(notified, 0, "and notifies")
+    }).pipe(Effect.scoped))
+})

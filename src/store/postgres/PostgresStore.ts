@@ -15,10 +15,11 @@
  * write transactions also take turns before they ask for the lock, so each one's `onCommit` has run
  * before the next one reads in-memory state (`progressNow`).
  *
- * **Change detection.** Every write transaction raises a counter (`changes`, migration 0003) and
- * sends a NOTIFY on the schema's channel; the change token is the counter minus this process's own
- * raises, so it moves exactly when another process committed. A dedicated LISTEN connection
- * (not from the pool; reconnected with backoff) turns the notifications into wake-ups.
+ * **Change detection** (`changes.ts`). Every write transaction raises a counter (`changes`,
+ * migration 0003) and sends a NOTIFY naming this store on the schema's channel; the change token is
+ * the counter minus this store's own raises, so it moves exactly when another process committed. A
+ * dedicated LISTEN connection (not from the pool; reconnected with backoff) turns the other
+ * processes' notifications into wake-ups.
  *
  * A location is a `postgres://` URL; `?schema=name` puts every table in that schema (created if
  * missing), so several applications or test runs can share one database; `?listen=false` keeps no
@@ -40,7 +41,8 @@ import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
 import { SchemaPostgresDialect } from "./dialect.ts"
-import { listen, quoteIdent } from "./listener.ts"
+import { announceSql, OwnRaises, versionOf } from "./changes.ts"
+import { listen, quoteIdent, quoteLiteral } from "./listener.ts"
 import { postgresStatements } from "./statements.ts"
 
 export interface PostgresOptions {
@@ -100,8 +102,6 @@ const typeParsers = {
 
 /** The advisory lock every write transaction of a schema holds (a stable key per schema). */
 export const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
-
-const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
 
 /** The NOTIFY channel of a schema's commits. */
 export const channelOf = (schema: string) => `sibus_${schema}`
@@ -254,8 +254,10 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
   const lock = writersLock(location.schema)
   const channel = channelOf(location.schema)
   const turns = new Turns()
-  /** Raises of the change counter by this process (the token leaves them out). */
-  let ownRaises = 0
+  /** This store's name in its notifications (its own are not wake-ups). */
+  const origin = `${process.pid}.${Math.random().toString(36).slice(2, 10)}`
+  /** Raises of the change counter by this store (the token leaves them out). */
+  const raises = new OwnRaises()
   /** Operations waiting for the server now (`StoreCapabilities.inFlight`). */
   let inFlight = 0
   const counted = <A>(f: () => Promise<A>) => async (): Promise<A> => {
@@ -309,16 +311,13 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
   }
 
   /** Raises the change counter and notifies the schema's channel, in one statement. */
-  const announceSql = `with raised as (update changes set version = version + 1 where id = 1 returning version) select pg_notify(${quoteLiteral(channel)}, '') from raised`
-  const announce = async (c: Queryable) => {
-    await c.query({ name: "sibus_announce", text: announceSql })
-    ownRaises++
-  }
+  const announcement = announceSql(channel, origin)
+  const announce = (c: Queryable) => raises.raise(() => c.query({ name: "sibus_announce", text: announcement }), versionOf)
   // A write transaction's first and last round trips: its start with the writers' lock, and its
   // announcement with the commit (each one simple query of two statements; a failure of the first
   // statement skips the second, and the caller rolls back).
   const beginWriting = `begin; ${lock}`
-  const announceAndCommit = `${announceSql}; commit`
+  const announceAndCommit = (c: Queryable) => raises.raise(() => c.query(`${announcement}; commit`), versionOf)
 
   const withClient = <A>(op: string, f: (c: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
@@ -360,8 +359,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
             await c.query(beginWriting)
             try {
               const out = await runProgram(c, program())
-              await c.query(announceAndCommit)
-              ownRaises++
+              await announceAndCommit(c)
               return out
             } catch (e) {
               await c.query("rollback").catch(() => undefined)
@@ -432,8 +430,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                       try {
                         await client.query(lock)
                         const out = await runProgram(client, program())
-                        await client.query(announceAndCommit)
-                        ownRaises++
+                        await announceAndCommit(client)
                         onCommit?.()
                         end()
                         return out
@@ -468,13 +465,15 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     begin,
     capabilities: {
       changeToken: Effect.tryPromise({
-        try: counted(async () => {
-          const row = (await pool.query({ name: "sibus_changes", text: "select version from changes where id = 1" })).rows[0] as { version: number } | undefined
-          return (row?.version ?? 0) - ownRaises
-        }),
+        try: counted(() =>
+          raises.token(async () => {
+            const row = (await pool.query({ name: "sibus_changes", text: "select version from changes where id = 1" })).rows[0] as { version: number } | undefined
+            return row?.version ?? 0
+          })
+        ),
         catch: (cause) => new StoreError({ op: "changeToken", cause })
       }),
-      commitNotifications: location.listen ? (notify) => listen(location, channel, notify) : undefined,
+      commitNotifications: location.listen ? (notify) => listen(location, channel, origin, notify) : undefined,
       inFlight: () => inFlight
     }
   }

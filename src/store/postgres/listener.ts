@@ -1,6 +1,7 @@
 /**
  * The Postgres dialect's LISTEN connection: one per process, not from the pool, turning the
- * NOTIFYs of the schema's write transactions into wake-ups (`commitNotifications`).
+ * NOTIFYs of the schema's write transactions into wake-ups (`commitNotifications`). A
+ * notification whose payload is this process's own origin id is its own commit and is dropped.
  */
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -12,13 +13,22 @@ import type { PostgresLocation } from "./PostgresStore.ts"
 /** An SQL identifier, quoted. */
 export const quoteIdent = (s: string) => `"${s.replace(/"/g, "\"\"")}"`
 
+/** An SQL string literal, quoted. */
+export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
+
 /**
- * A LISTEN connection of its own for the life of the scope: `notify` on each notification of
- * `channel`. A lost connection is logged and opened again with backoff (on the Clock), and
- * `notify` is called once it is back (what was committed meanwhile is found by the change token;
- * a poll runs underneath, so a lost notification costs latency, never events).
+ * A LISTEN connection of its own for the life of the scope: `notify(true)` on each notification of
+ * `channel` sent by another process (a payload other than `origin`). A lost connection is logged
+ * and opened again with backoff (on the Clock), and `notify(true)` is called once it is back
+ * (whatever was committed meanwhile may have been missed; a poll runs underneath, so a lost
+ * notification costs latency, never events).
  */
-export const listen = (location: PostgresLocation, channel: string, notify: () => void): Effect.Effect<void, never, Scope.Scope> => {
+export const listen = (
+  location: PostgresLocation,
+  channel: string,
+  origin: string,
+  notify: (committed: boolean) => void
+): Effect.Effect<void, never, Scope.Scope> => {
   const connect = Effect.tryPromise(async () => {
     const client = new pg.Client({ connectionString: location.connectionString, options: `-c search_path=${location.schema}` })
     client.on("error", () => {})
@@ -41,12 +51,12 @@ export const listen = (location: PostgresLocation, channel: string, notify: () =
     (client) =>
       Effect.callback<void>((resume) => {
         client.on("notification", (n) => {
-          if (n.channel === channel) notify()
+          if (n.channel === channel && n.payload !== origin) notify(true)
         })
         client.on("end", () => resume(Effect.void))
         client.on("error", () => resume(Effect.void))
         // Connected (again): whatever was committed meanwhile is looked for now.
-        notify()
+        notify(true)
       }),
     (client) => Effect.promise(() => client.end().catch(() => undefined))
   )
