@@ -32,6 +32,7 @@ import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
 import { unsupportedNode } from "./nodeVersion.ts"
 import { sqliteStatements } from "./statements.ts"
+import { defaultWalLimitBytes, guardWal, limitWal } from "./walGuard.ts"
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
@@ -61,6 +62,12 @@ export interface SqliteOptions {
    * migration, no switch to WAL. An older sibus database is migrated, as by any other open.
    */
   readonly existing?: boolean | undefined
+  /**
+   * The size the write-ahead log is brought back to (default 64 MiB): SQLite truncates it to this
+   * when it starts it over, and a guard checkpoints and truncates it on the Clock once old readers
+   * let go, warning while one keeps it past this size (`walGuard.ts`).
+   */
+  readonly walLimitBytes?: number | undefined
 }
 
 /**
@@ -89,6 +96,8 @@ const openReadOnly = (filename: string): SqliteDatabase.Database => {
     }
   }
 }
+
+const walLimit = (options: SqliteOptions) => Math.max(0, Math.floor(options.walLimitBytes ?? defaultWalLimitBytes))
 
 const busyTimeout = (options: SqliteOptions) => `busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`
 
@@ -124,6 +133,7 @@ const configure = (db: SqliteDatabase.Database, options: SqliteOptions) =>
       db.pragma("journal_mode = WAL")
       db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
       db.pragma("foreign_keys = OFF")
+      limitWal(db, walLimit(options))
     },
     catch: (cause) =>
       new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
@@ -239,6 +249,7 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
     ({ db }) => close(db)
   )
+  if (options.readOnly !== true && options.filename !== ":memory:") yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
   return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename))
 })
 
