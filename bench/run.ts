@@ -119,6 +119,32 @@ if (only === undefined || only === "core") {
   await consumeRow(`one group, no-op handler, ordering none, ${backlog / 1000}k backlog (vs raw paged read + parse)`, 0.3,
     { ordering: "none", batchSize: 1000 })
   await consumeRow(`the same with ordering key over 100 keys`, 0.2, { ordering: "key", batchSize: 1000 })
+  {
+    // The same consume with metrics on (the default) and off, alternating on fresh files.
+    const on: Array<number> = []
+    const off: Array<number> = []
+    const ratios: Array<number> = []
+    const options = { ordering: "none", batchSize: 1000 } as const
+    for (let r = 0; r < Math.max(rounds, 3); r++) {
+      const a = await freshDb()
+      rawInsert(a, backlog, 1000, 100)
+      const without = await consume(a, backlog, options, { metrics: false })
+      removeDb(a)
+      const b = await freshDb()
+      rawInsert(b, backlog, 1000, 100)
+      const withMetrics = await consume(b, backlog, options)
+      removeDb(b)
+      off.push(without)
+      on.push(withMetrics)
+      ratios.push(withMetrics / without)
+    }
+    const ratio = median(ratios)
+    rows.push({
+      name: `metrics on vs off: the no-op consume row (ordering none, ${backlog / 1000}k backlog), same run`, raw: `off ${fmt(median(off))}`,
+      sibus: `on ${fmt(median(on))}`, ratio: `${ratio.toFixed(2)} x`, target: ">= 0.95 x (metrics cost <= 5%)", ok: ratio >= 0.95
+    })
+    console.error(`metrics on vs off: off ${fmt(median(off))}, on ${fmt(median(on))}, ratio ${ratio.toFixed(2)}`)
+  }
 
   {
     const file = await freshDb()

@@ -4,12 +4,12 @@
  * latency.
  */
 import { Deferred, Effect } from "effect"
-import { Bus } from "../src/facade/Bus.ts"
+import { Bus, type OpenOptions } from "../src/facade/Bus.ts"
 import type { SubscribeOptions } from "../src/runtime/subscribeOptions.ts"
 import { payload } from "./common.ts"
 
-const withBus = <A, E>(file: string, f: (bus: Bus["Service"]) => Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromise(Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.open(file))))
+const withBus = <A, E>(file: string, f: (bus: Bus["Service"]) => Effect.Effect<A, E>, options: OpenOptions = {}): Promise<A> =>
+  Effect.runPromise(Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.open(file, options))))
 
 /** `publishers` fibers, each publishing its share (keyless) one at a time and awaiting each; events/s. */
 export const publishConcurrent = (file: string, n: number, publishers: number) =>
@@ -43,8 +43,8 @@ export const publishBatches = (file: string, n: number, batch: number) =>
     })
   )
 
-/** One group with a no-op handler consuming the `n` events already stored; events/s. */
-export const consume = (file: string, n: number, options: SubscribeOptions) =>
+/** One group with a no-op handler consuming the `n` events already stored; events/s. `open`: the bus's options (`metrics: false`). */
+export const consume = (file: string, n: number, options: SubscribeOptions, open: OpenOptions = {}) =>
   withBus(file, (bus) =>
     Effect.gen(function*() {
       const done = yield* Deferred.make<void>()
@@ -58,7 +58,7 @@ export const consume = (file: string, n: number, options: SubscribeOptions) =>
       const rate = n / ((performance.now() - t0) / 1000)
       yield* sub.unsubscribe
       return rate
-    })
+    }), open
   )
 
 /**

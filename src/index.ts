@@ -3,7 +3,8 @@
  *
  * The Effect API: the `Bus` service and its layers (`Bus.open(location)`, `Bus.sqlite({ filename })`,
  * or `Bus.layer()` over any `Store`; `openStore(location)` opens a store alone), typed errors, and
- * the records it stores. The Promise facade is
+ * the records it stores; the bus's metrics (`BusMetrics`, served by `MetricsHttp.layer` or
+ * `serveHttp`). The Promise facade is
  * `createRuntime` (also at `sibus/promise`).
  *
  * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
@@ -33,6 +34,12 @@ export { openStore } from "./store/open.ts"
 export type { StoreOptions } from "./store/open.ts"
 export { Store } from "./store/Store.ts"
 export type { AdminStore, DeliveryQuery, GroupDeletion, MaintenanceStore, RuntimeStore, StoreCapabilities, StoreShape } from "./store/Store.ts"
+export { BusMetrics, maxLabelValues } from "./observability/BusMetrics.ts"
+export type { GaugeSource, MetricsOptions, Recorder } from "./observability/BusMetrics.ts"
+export { families as metricFamilies } from "./observability/metrics.ts"
+export type { Family as MetricFamily } from "./observability/metrics.ts"
+export { HttpServeError, isLoopback, MetricsHttp, metricsRoutes, parseHttpAddress, serveHttp } from "./observability/httpServer.ts"
+export type { HttpAddress, HttpReply, HttpRequest, HttpServerInfo, Route, ServeOptions } from "./observability/httpServer.ts"
 export { Outbox } from "./outbox/Outbox.ts"
 export type { OutboxMessage, OutboxOptions, OutboxShape, OutboxStats } from "./outbox/Outbox.ts"
 export { OutboxRelay } from "./outbox/Relay.ts"
@@ -41,7 +48,7 @@ export { OutboxAddError, OutboxDbError, OutboxOptionsError } from "./outbox/outb
 export { createOutbox } from "./promise.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./promise.ts"
 export { createRuntime } from "./promise.ts"
-export type { CloseOnSignalsOptions, HandlerContext, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
+export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
 export { hostObject, loadProgram } from "./program/load.ts"
 export type { HostFunction, HostValue, LoadOptions, Source } from "./program/load.ts"
 export type { Program } from "./program/Program.ts"

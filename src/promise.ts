@@ -4,7 +4,9 @@
  * both run by the one facade runner (src/facade/Runner.ts), and `runSibTests`.
  */
 export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
-export type { CloseOnSignalsOptions, HandlerContext, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
+export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
+export { HttpServeError } from "./observability/httpServer.ts"
+export type { HttpServerInfo, ServeOptions } from "./observability/httpServer.ts"
 export type { LiveOptions } from "./runtime/live.ts"
 export { createOutbox } from "./facade/createOutbox.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./facade/createOutbox.ts"

@@ -5,10 +5,13 @@
  * reloads: a broken program leaves the running one in place and reports every error; a good one
  * replaces it after the running version has drained, so in-flight handlers finish on the old code
  * and the new groups resume from the committed cursors (none moves back or skips).
+ * `--http [host:]port` serves the bus's metrics (`GET /metrics`, Prometheus text) while it runs,
+ * on a loopback address unless `--http-allow-remote`; the bound address is printed on stderr.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { Command, Flag } from "effect/cli"
@@ -22,6 +25,8 @@ import { parseDuration } from "../options/spec.ts"
 import { Bus, type BusShape } from "../runtime/Bus.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { Store } from "../store/Store.ts"
+import { BusMetrics } from "../observability/BusMetrics.ts"
+import { type HttpAddress, isLoopback, metricsRoutes, parseHttpAddress, serveHttp } from "../observability/httpServer.ts"
 import { filesArgument, loadOrReport } from "./programCommands.ts"
 import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
@@ -65,19 +70,44 @@ export const run = Command.make(
     status: Flag.Literals("status", ["auto", "live", "lines", "off"]).pipe(
       Flag.withDescription("progress on stderr: live (one updating line), lines (a line every 2 s), off; auto: live on a terminal, else lines"),
       Flag.withDefault("auto")
+    ),
+    http: Flag.String("http").pipe(
+      Flag.withDescription("serve GET /metrics (Prometheus text) on [host:]port while running; a port alone listens on 127.0.0.1; port 0 picks a free one"),
+      Flag.optional
+    ),
+    httpAllowRemote: Flag.Boolean("http-allow-remote").pipe(
+      Flag.withDescription("let --http listen on an address other than loopback (reachable from the network)"),
+      Flag.withDefault(false)
     )
   },
-  Effect.fn(function*({ drainTimeout, files, status, watch: watching }) {
+  Effect.fn(function*({ drainTimeout, files, http, httpAllowRemote, status, watch: watching }) {
     const { db } = yield* root
     const drainTimeoutMs = parseDuration(drainTimeout)
     if (drainTimeoutMs === undefined) return yield* failWith(`--drain-timeout ${drainTimeout} is not a duration (use e.g. 10s or 500ms)`)
+    let httpAddress: HttpAddress | undefined
+    if (Option.isSome(http)) {
+      const parsed = parseHttpAddress(http.value)
+      if (typeof parsed === "string") return yield* failWith(`--http ${parsed}`)
+      if (!isLoopback(parsed.host) && !httpAllowRemote) {
+        return yield* failWith(`--http ${http.value}: ${parsed.host} is not a loopback address, so the metrics would be reachable from the network; add --http-allow-remote to mean it`)
+      }
+      httpAddress = parsed
+    } else if (httpAllowRemote) return yield* failWith("--http-allow-remote needs --http [host:]port")
     // A missing file or a broken program opens no database and starts nothing.
     const first = yield* loadOrReport(files)
     yield* Effect.scoped(Effect.gen(function*() {
       const bus = yield* Effect.service(Bus)
+      const metrics = yield* Effect.service(BusMetrics)
+      metrics.programLoaded(true)
       let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
       yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(db)}: ${describe(first)}; Ctrl-C stops`)
+      if (httpAddress !== undefined) {
+        const server = yield* serveHttp(metricsRoutes(metrics), { ...httpAddress, allowRemote: httpAllowRemote }).pipe(
+          Effect.catchTag("HttpServeError", (e) => failWith(`--http: ${e.message}`))
+        )
+        yield* err(`sib: serving metrics at ${server.url}/metrics`)
+      }
       liveLine.signalEndsNormally = true
       liveLine.stopNotice = `sib: stopping: draining in-flight handlers (up to ${drainTimeout}); a second signal exits at once`
 
@@ -86,6 +116,7 @@ export const run = Command.make(
         Effect.gen(function*() {
           yield* err(`sib: reloading (${safeText(reason)})`)
           const loaded = yield* Effect.exit(loadProgram(files))
+          metrics.programLoaded(Exit.isSuccess(loaded))
           if (Exit.isFailure(loaded)) {
             const error = Cause.squash(loaded.cause)
             yield* err(error instanceof SibError ? error.render({ color: useColor(process.stderr) }) : safeLines(String(error)))

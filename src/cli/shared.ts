@@ -11,6 +11,7 @@ import * as Runtime from "effect/Runtime"
 import { Command, Flag } from "effect/cli"
 import { existsSync, statSync } from "node:fs"
 import { Bus } from "../facade/Bus.ts"
+import type { BusMetrics } from "../observability/BusMetrics.ts"
 import type { BusOptions } from "../runtime/Bus.ts"
 import type { BusOptionsError } from "../runtime/busErrors.ts"
 import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
@@ -104,9 +105,9 @@ const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreErr
  * also refuses a file that is not a sibus database, before writing anything to it. A database this
  * version cannot open is a one-line error.
  */
-export const busLayer = (db: string, access: Exclude<Access, "read">, options: BusOptions = {}): Layer.Layer<Bus | Store, CliFailure> => {
+export const busLayer = (db: string, access: Exclude<Access, "read">, options: BusOptions = {}): Layer.Layer<Bus | Store | BusMetrics, CliFailure> => {
   const why = unusable(db, access)
-  if (why !== undefined) return Layer.effectDiscard(failWith(why)) as Layer.Layer<Bus | Store, CliFailure>
+  if (why !== undefined) return Layer.effectDiscard(failWith(why)) as Layer.Layer<Bus | Store | BusMetrics, CliFailure>
   return reported(db, Bus.open(db, { ...options, ...(access === "existing" ? { existing: true } : {}) }))
 }
 

@@ -2,8 +2,10 @@
  * The Effect API's `Bus`: the runtime's service (`runtime/Bus.ts`) with the layers that open its
  * store by location (`openStore`), so an application chooses a database by naming it and the
  * runtime never knows which dialect it runs on. `Bus.layer()` still takes any `Store` layer.
+ * These layers also provide the bus's `BusMetrics` (on unless `metrics: false`).
  */
 import * as Layer from "effect/Layer"
+import { BusMetrics, type MetricsOptions } from "../observability/BusMetrics.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { Bus as RuntimeBus, type BusOptions } from "../runtime/Bus.ts"
 import type { BusOptionsError } from "../runtime/busErrors.ts"
@@ -12,8 +14,14 @@ import { openStore, type StoreOptions } from "../store/open.ts"
 import type { SqliteOptions } from "../store/sqlite/SqliteStore.ts"
 import type { Store } from "../store/Store.ts"
 
-/** Options of `Bus.open`: the bus's own, and the store's (SQLite's durability and busy timeout, Postgres's pool size). */
-export type OpenOptions = BusOptions & StoreOptions
+/** Options of `Bus.open`: the bus's own, its metrics', and the store's (SQLite's durability and busy timeout, Postgres's pool size). */
+export type OpenOptions = BusOptions & StoreOptions & {
+  /**
+   * The bus's metrics (`BusMetrics`, read with `text` or served by `MetricsHttp`): on by default, in a registry of
+   * this bus's own; `false` records nothing; `{ registry }` records into that registry (one bus per registry).
+   */
+  readonly metrics?: boolean | MetricsOptions | undefined
+}
 
 export class Bus extends RuntimeBus {
   /**
@@ -23,16 +31,23 @@ export class Bus extends RuntimeBus {
   static readonly open = (
     location: string,
     options: OpenOptions = {}
-  ): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> => {
+  ): Layer.Layer<Bus | Store | BusMetrics, StoreOpenError | StoreError | BusOptionsError> => {
     // The bus's own options go to the bus (which refuses unknown ones), the rest to the store.
+    const { metrics, ...rest } = options
     const busOptions: Record<string, unknown> = {}
     const storeOptions: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(options)) (Object.hasOwn(busSpec.fields, k) ? busOptions : storeOptions)[k] = v
-    return RuntimeBus.layer(busOptions as BusOptions).pipe(Layer.provideMerge(openStore(location, storeOptions as StoreOptions)))
+    for (const [k, v] of Object.entries(rest)) (Object.hasOwn(busSpec.fields, k) ? busOptions : storeOptions)[k] = v
+    const metricsLayer = metrics === false ? BusMetrics.disabled : BusMetrics.layer(metrics === true || metrics === undefined ? {} : metrics)
+    return RuntimeBus.layer(busOptions as BusOptions).pipe(
+      Layer.provideMerge(metricsLayer),
+      Layer.provideMerge(openStore(location, storeOptions as StoreOptions))
+    )
   }
 
   /** The bus on a SQLite file (or `:memory:`): `Bus.open(filename, options)`. */
-  static readonly sqlite = (options: SqliteOptions & BusOptions): Layer.Layer<Bus | Store, StoreOpenError | StoreError | BusOptionsError> => {
+  static readonly sqlite = (
+    options: SqliteOptions & BusOptions & Pick<OpenOptions, "metrics">
+  ): Layer.Layer<Bus | Store | BusMetrics, StoreOpenError | StoreError | BusOptionsError> => {
     const { filename, ...rest } = options
     return Bus.open(filename, rest)
   }

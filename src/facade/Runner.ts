@@ -94,6 +94,12 @@ export const makeRunner = (options: RunnerOptions): Runner => {
  */
 export const onRuntimeClose: unique symbol = Symbol.for("sibus/onRuntimeClose")
 
+/**
+ * Where a Promise runtime takes an outbox's pending count for its metrics (`sib_outbox_pending`,
+ * read at scrape time): a relay started on it registers its outbox. Returns the removal.
+ */
+export const addOutboxGauge: unique symbol = Symbol.for("sibus/addOutboxGauge")
+
 /** A Promise method for each Effect-returning member of a service shape (its docs carry over). */
 export type Promised<Shape> = {
   readonly [K in keyof Shape]: Shape[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E, infer _R> ? (...args: P) => Promise<A> : Shape[K]

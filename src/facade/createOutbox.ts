@@ -14,7 +14,7 @@ import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
 import { OutboxOptionsError } from "../outbox/outboxErrors.ts"
 import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "../outbox/Outbox.ts"
 import { type RelayCounters, type RelayOptions, type RelayStats, start } from "../outbox/Relay.ts"
-import { makeRunner, onRuntimeClose } from "./Runner.ts"
+import { addOutboxGauge, makeRunner, onRuntimeClose } from "./Runner.ts"
 
 /** Outbox calls: nothing to dispose (the database is the application's), never refused. */
 const calls = makeRunner({ runExit: Effect.runPromiseExit, dispose: () => Promise.resolve(), closedError: () => undefined })
@@ -24,6 +24,8 @@ export interface PromisePublisher {
   readonly publishAll: (items: ReadonlyArray<PublishItem>) => Promise<unknown>
   /** When present (a `createRuntime` runtime), closing it stops the relay first. */
   readonly [onRuntimeClose]?: ((stop: () => Promise<void>) => () => void) | undefined
+  /** When present (a `createRuntime` runtime), its metrics show the outbox's pending rows while the relay runs. */
+  readonly [addOutboxGauge]?: ((table: string, pending: Effect.Effect<number, unknown>) => () => void) | undefined
 }
 
 export interface PromiseRelay {
@@ -81,8 +83,10 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
       closedError: () => new OutboxOptionsError({ of: "relay", detail: "the relay was stopped" })
     })
     let forget = (): void => {}
+    const unGauge = runtime[addOutboxGauge]?.(outbox.table, Effect.map(outbox.stats, (s) => s.pending)) ?? (() => {})
     const stop = () => {
       forget()
+      unGauge()
       return runner.close()
     }
     forget = runtime[onRuntimeClose]?.(stop) ?? forget

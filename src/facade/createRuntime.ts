@@ -4,8 +4,8 @@
  * derived from `BusShape`, so they are documented there), run by the facade `Runner`: each resolves
  * with its result or rejects with its typed error instance, and `close()` stops the outbox relays
  * and programs started on it, lets the calls under way finish (a maintenance pass is cut short),
- * drains the groups and closes the database. Also `.sib` programs (`load`, `registerHost`) and
- * `runSibTests`.
+ * drains the groups and closes the database. Also `.sib` programs (`load`, `registerHost`),
+ * the bus's metrics (`metrics`, `serveHttp`) and `runSibTests`.
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -17,7 +17,9 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
 import type { BusOptions, BusShape } from "../runtime/Bus.ts"
-import { Bus } from "./Bus.ts"
+import { Bus, type OpenOptions } from "./Bus.ts"
+import { BusMetrics, type Recorder } from "../observability/BusMetrics.ts"
+import { type HttpServerInfo, metricsRoutes, serveHttp, type ServeOptions } from "../observability/httpServer.ts"
 import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
@@ -29,7 +31,7 @@ import { hostEntry, type HostValue, HostValueError, loadProgram, type Source, so
 import type { Limits } from "../lang/run.ts"
 import { startProgram } from "../program/start.ts"
 import { runTests, type TestReport } from "../program/testRunner.ts"
-import { makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
+import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
   /** A SQLite file path, or `:memory:`. */
@@ -37,6 +39,13 @@ export interface RuntimeOptions extends BusOptions {
   /** SQLite durability: `NORMAL` (default) or `FULL` (sync on every commit). */
   readonly synchronous?: "NORMAL" | "FULL" | undefined
   readonly busyTimeoutMs?: number | undefined
+  /** The bus's metrics (`rt.metrics()`, `rt.serveHttp()`): on by default; `false` records nothing. */
+  readonly metrics?: OpenOptions["metrics"]
+}
+
+/** A server started by `rt.serveHttp`: where it listens, and how to stop it (`close()` of the runtime stops it too). */
+export interface HttpServerHandle extends HttpServerInfo {
+  readonly close: () => Promise<void>
 }
 
 /** The handler's view of its delivery, with Promise methods. */
@@ -129,6 +138,17 @@ export interface Runtime extends Promised<BusCalls> {
   readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
   readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
   /**
+   * The bus's metrics in Prometheus text format (the `sib_*` families; lag is read from the
+   * database first). Empty with `metrics: false`.
+   */
+  readonly metrics: () => Promise<string>
+  /**
+   * Serves `GET /metrics` over HTTP on `host:port` (default 127.0.0.1:9464; port 0 picks a free
+   * one, read it from `port` or `url`). A host other than loopback is refused unless `allowRemote`.
+   * Rejects with `HttpServeError` when it cannot listen.
+   */
+  readonly serveHttp: (options?: ServeOptions) => Promise<HttpServerHandle>
+  /**
    * The events published to `topics` from now on, by any process or replica on the database, as
    * an async iterable (`for await (const event of rt.live("orders"))`): no cursor, no ack. A slow
    * loop is sent at most `bufferSize` events ahead (default 1,000) and continues from the store; the
@@ -161,6 +181,8 @@ export interface Runtime extends Promised<BusCalls> {
   readonly [Symbol.asyncDispose]: () => Promise<void>
   /** Registers work `close()` stops first (an outbox relay's `stop`); returns the removal. */
   readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
+  /** Registers an outbox's pending count for `sib_outbox_pending{table}` (a relay's); returns the removal. */
+  readonly [addOutboxGauge]: (table: string, pending: Effect.Effect<number, unknown>) => () => void
 }
 
 /** Opens a runtime. Rejects with `StoreOpenError` when the database cannot be opened or migrated. */
@@ -171,7 +193,9 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const { db, ...rest } = options
   const rt = ManagedRuntime.make(Bus.open(db, rest))
   let bus: BusShape
+  let metrics: Recorder
   try {
+    metrics = await rt.runPromise(Effect.service(BusMetrics))
     bus = await rt.runPromise(Effect.service(Bus))
   } catch (e) {
     await rt.dispose()
@@ -217,7 +241,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
     const sources = checkedSources(files, "load")
-    const program = await run(loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }), "load")
+    const program = await run(
+      loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }).pipe(
+        Effect.onExit((exit) => Effect.sync(() => metrics.programLoaded(Exit.isSuccess(exit))))
+      ),
+      "load"
+    )
     const scope = await run(Scope.make(), "load")
     let running
     try {
@@ -235,6 +264,26 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     }
     forget = runner.onClose(stop, "programs")
     return { files: program.files, topics: program.topics.map((t) => t.name), groups: program.subscriptions.map((s) => s.group), stop }
+  }
+
+  const startHttp = async (serveOptions: ServeOptions = {}): Promise<HttpServerHandle> => {
+    const scope = await run(Scope.make(), "serve http")
+    let info: HttpServerInfo
+    try {
+      info = await run(Scope.provide(serveHttp(metricsRoutes(metrics), serveOptions), scope), "serve http")
+    } catch (e) {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      throw e
+    }
+    let stopping: Promise<void> | undefined
+    let forget = (): void => {}
+    const stop = () => {
+      forget()
+      stopping ??= Effect.runPromise(Scope.close(scope, Exit.void))
+      return stopping
+    }
+    forget = runner.onClose(stop, "relays")
+    return { ...info, close: stop }
   }
 
   // From inside a handler: the drain waits for that handler, so do not wait for the drain.
@@ -267,6 +316,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     sid: bus.sid,
     groupStats: (group) => bus.groupStats(group),
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions)), "use the runtime"),
+    metrics: () => run(metrics.text, "use the runtime"),
+    serveHttp: startHttp,
     live: (topics, liveOptions) => {
       if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
       return Stream.toAsyncIterable(bus.live(topics, liveOptions))
@@ -293,7 +344,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     close,
     closeOnSignals: (signalOptions) => closeOnSignals(close, signalOptions),
     [Symbol.asyncDispose]: close,
-    [onRuntimeClose]: (stop) => runner.onClose(stop, "relays")
+    [onRuntimeClose]: (stop) => runner.onClose(stop, "relays"),
+    [addOutboxGauge]: (table, pending) => metrics.addPendingSource(table, pending)
   }
 }
 

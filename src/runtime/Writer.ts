@@ -13,6 +13,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { BusMetrics, disabled, type Recorder } from "../observability/BusMetrics.ts"
 import { StoreError } from "../store/storeErrors.ts"
 import type {
   AckWrite, AppendResult, CommitResult, DeadLetterWrite, DeliveryWrite, LeaseOnAppend, ProgressWrite, RuntimeStore, WriteBatch
@@ -77,13 +79,16 @@ export interface Writer {
   readonly hook: (hook: LeaseHook) => () => void
   /** Stops accepting writes, commits what is pending, and ends the writer fiber. */
   readonly close: Effect.Effect<void>
+  /** The bus's metrics (`BusMetrics` where the writer was made; disabled without it). */
+  readonly metrics: Recorder
 }
 
 const empty: ReadonlyArray<never> = []
 
 /**
  * Starts the writer in the current scope. `committed` is told which topics gained events after
- * each commit (to wake their subscribers).
+ * each commit (to wake their subscribers). Commits are recorded in the `BusMetrics` of the
+ * context, if any (published events by topic, commit time and size).
  */
 export const makeWriter = Effect.fnUntraced(function*(
   store: RuntimeStore,
@@ -93,6 +98,7 @@ export const makeWriter = Effect.fnUntraced(function*(
   const hooks = new Set<LeaseHook>()
   let wake: (() => void) | undefined
   let closed = false
+  const metrics = Option.getOrElse(yield* Effect.serviceOption(BusMetrics), () => disabled)
 
   const distribute = (items: ReadonlyArray<Pending>, result: CommitResult) => {
     for (const item of items) item.part.onCommit?.()
@@ -103,7 +109,12 @@ export const makeWriter = Effect.fnUntraced(function*(
       let appended: ReadonlyArray<AppendResult> = empty
       if (n > 0) {
         appended = items.length === 1 ? result.appended : result.appended.slice(offset, offset + n)
-        for (let i = 0; i < n; i++) if (appended[i]!.existing === undefined) topics.add(item.part.appends![i]!.topic)
+        for (let i = 0; i < n; i++) {
+          if (appended[i]!.existing !== undefined) continue
+          const topic = item.part.appends![i]!.topic
+          topics.add(topic)
+          metrics.published(topic)
+        }
         offset += n
       }
       item.resume(Exit.succeed({ appended, fenced: result.fenced }))
@@ -214,8 +225,11 @@ export const makeWriter = Effect.fnUntraced(function*(
       }
       const now = clock.currentTimeMillisUnsafe()
       const batch = merge(items, now)
+      // A measurement of real work, not a schedule: the monotonic clock, not the Effect Clock.
+      const started = performance.now()
       return Effect.flatMap(Effect.exit(store.commit(batch)), (exit) => {
         if (Exit.isSuccess(exit)) {
+          metrics.committed((performance.now() - started) / 1000, items.length)
           announceLeases(batch, exit.value)
           distribute(items, exit.value)
           return Effect.void
@@ -278,5 +292,5 @@ export const makeWriter = Effect.fnUntraced(function*(
     }
   }
 
-  return { submit, enqueue, close, hook } satisfies Writer
+  return { submit, enqueue, close, hook, metrics } satisfies Writer
 })

@@ -8,6 +8,7 @@
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import { AckError } from "../busErrors.ts"
 import { Signal, suspend } from "../Signal.ts"
 import type { Decision, Work } from "./work.ts"
@@ -23,10 +24,13 @@ export class Runs {
   /** Raised when the first run starts (the watchdog waits for it). */
   readonly started = new Signal()
 
-  constructor(group: string, ackTimeoutMs: number, clock: Clock.Clock) {
+  private readonly metrics: GroupMetrics
+
+  constructor(group: string, ackTimeoutMs: number, clock: Clock.Clock, metrics: GroupMetrics) {
     this.group = group
     this.ackTimeoutMs = ackTimeoutMs
     this.clock = clock
+    this.metrics = metrics
   }
 
   /** A new run of `work` starts on `fiber`: one more attempt, a fresh decision, buffer and deadline. */
@@ -41,12 +45,26 @@ export class Runs {
     work.fiber = fiber
     this.inFlight.add(work)
     if (this.inFlight.size === 1) this.started.raise()
+    const series = work.series ??= this.metrics.series(work.event.topic)
+    if (series !== undefined) {
+      series.delivered.n++
+      series.inflight.v++
+      if (work.attempts > 1) series.redelivered.n++
+      // A measurement of real work, not a schedule: the monotonic clock, not the Effect Clock.
+      work.startedAt = performance.now()
+    }
   }
 
   /** The run is over (settled, or taken over by the watchdog). */
   end(work: Work): void {
     this.inFlight.delete(work)
     work.fiber = undefined
+    if (work.startedAt !== 0) {
+      const series = work.series!
+      series.inflight.v--
+      series.handler.observe((performance.now() - work.startedAt) / 1000)
+      work.startedAt = 0
+    }
   }
 
   /** `work` runs now on `fiber` (false once the watchdog took it over). */

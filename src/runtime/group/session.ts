@@ -32,6 +32,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { AckError } from "../busErrors.ts"
+import { noGroupMetrics } from "../../observability/BusMetrics.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
 import type { Signal } from "../Signal.ts"
 import { Dispatcher } from "./dispatch.ts"
@@ -116,17 +117,18 @@ export const session = (
     for (const dl of recovered.holds) dispatcher.restoreHold(dl.key ?? undefined, dl.seq)
     const progress = new Progress({ ledger, dispatcher, submit, commitIntervalMs: config.commitIntervalMs })
     const runnable = new Runnable({ store, dispatcher, ledger, timers, clock, changed: progress.markDirty })
+    const metrics = deps.groupMetrics ?? noGroupMetrics
     const settle = new Settle({
-      config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random,
+      config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random, metrics,
       fail: (cause) => Deferred.doneUnsafe(fatal, Exit.failCause(cause))
     })
-    const runs = new Runs(group, config.ackTimeoutMs, clock)
+    const runs = new Runs(group, config.ackTimeoutMs, clock, metrics)
     const workers = new Workers({
       config, handler, instance, phase, dispatcher, runs, settle, ledger, submit, clock, guard,
       services: { group, runs, store, prepare: deps.prepare },
       scope: sessionScope
     })
-    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes })
+    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes, metrics })
     const requeue = new Requeue({ store, topics, ledger, dispatcher, runnable, signal: refreshSignal })
 
     // Charge the suspects and delete orphan rows before anything runs.

@@ -24,6 +24,7 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Random from "effect/Random"
+import type { GroupMetrics, GroupTopicSeries } from "../../observability/BusMetrics.ts"
 import type { DeadLetter } from "../../store/records.ts"
 import type { CommitResult } from "../../store/Store.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
@@ -51,6 +52,7 @@ export class Settle {
   private readonly wakeups: Wakeups
   private readonly clock: Clock.Clock
   private readonly random: Random.Random
+  private readonly metrics: GroupMetrics
   /** Ends the session (from the writer's callback of a pipelined ack). */
   private readonly fail: (cause: Cause.Cause<SessionError>) => void
   private acksCancelled = false
@@ -70,6 +72,7 @@ export class Settle {
     readonly wakeups: Wakeups
     readonly clock: Clock.Clock
     readonly random: Random.Random
+    readonly metrics: GroupMetrics
     readonly fail: (cause: Cause.Cause<SessionError>) => void
   }) {
     this.config = args.config
@@ -83,7 +86,19 @@ export class Settle {
     this.wakeups = args.wakeups
     this.clock = args.clock
     this.random = args.random
+    this.metrics = args.metrics
     this.fail = args.fail
+  }
+
+  /** The work's (topic, group) series, if metrics are on. */
+  private series(work: Work): GroupTopicSeries | undefined {
+    return work.series ??= this.metrics.series(work.event.topic)
+  }
+
+  /** A run succeeded (counted here, before its ack is written). */
+  succeeded(work: Work): void {
+    const series = this.series(work)
+    if (series !== undefined) series.acked.n++
   }
 
   /** Asked by the writer right before it commits one of this session's acks. */
@@ -98,7 +113,12 @@ export class Settle {
   settle(work: Work, outcome: Outcome): Effect.Effect<void, SessionError> {
     const self = this
     return Effect.gen(function*() {
-      if (outcome._tag === "ack") return yield* self.acknowledge(work)
+      if (outcome._tag === "ack") {
+        self.succeeded(work)
+        return yield* self.acknowledge(work)
+      }
+      const series = self.series(work)
+      if (series !== undefined) series.nacked.n++
       yield* self.discardRun(work)
       const t = self.clock.currentTimeMillisUnsafe()
       work.lastError = outcome.message
@@ -171,7 +191,11 @@ export class Settle {
       Effect.flatMap((result) => {
         if (result.fenced.includes(group)) return Effect.fail(new LeaseLost())
         const appended = new Set<string>()
-        for (let i = 0; i < part.appends.length; i++) if (result.appended[i]!.existing === undefined) appended.add(part.appends[i]!.topic)
+        for (let i = 0; i < part.appends.length; i++) {
+          if (result.appended[i]!.existing !== undefined) continue
+          appended.add(part.appends[i]!.topic)
+          this.writer.metrics.published(part.appends[i]!.topic)
+        }
         if (appended.size > 0) this.wakeups.notify(appended)
         return this.finish(work, true)
       })
@@ -254,6 +278,8 @@ export class Settle {
         holdsKey: holds
       }
       yield* self.submit({ deadLetters: [{ owner: ledger.owner, deadLetter: dl }] })
+      const series = self.series(work)
+      if (series !== undefined) series.deadLettered.n++
       work.hasRow = false
       ledger.deadSeqs.add(work.event.seq)
       ledger.epoch++

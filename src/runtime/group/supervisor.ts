@@ -48,12 +48,15 @@ export const startGroup = Effect.fnUntraced(function*(
   let current: SessionControl | undefined
   let waiting = false
   const refreshSignal = new Signal()
+  // The group's series in the bus's metrics; its lag is read while it runs here.
+  const groupMetrics = deps.writer.metrics.group(config.group, config.topics)
+  const sessionDeps: GroupDeps = { ...deps, groupMetrics }
 
   const supervise = Effect.gen(function*() {
     let failures = 0
     while (!Deferred.isDoneUnsafe(stopRequested)) {
       const started = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(session(config, handler, deps, stopRequested, refreshSignal, ready, id, (c) => {
+      const exit = yield* Effect.exit(session(config, handler, sessionDeps, stopRequested, refreshSignal, ready, id, (c) => {
         current = c
       }, (w) => {
         waiting = w
@@ -75,7 +78,10 @@ export const startGroup = Effect.fnUntraced(function*(
   // Every fiber of the group runs in the subscriber's context (its services, Clock, Random), so
   // handlers need no per-event provide.
   const id = `${config.group}#${++instances}`
-  const fiber = yield* Effect.forkIn(Effect.provideContext(supervise, context), scope)
+  const fiber = yield* Effect.forkIn(
+    Effect.provideContext(supervise, context).pipe(Effect.ensuring(Effect.sync(groupMetrics.release))),
+    scope
+  )
   yield* Deferred.await(ready)
 
   const notRunning = (eventId: string) =>

@@ -18,6 +18,7 @@ import type { GroupConfig } from "../subscribeOptions.ts"
 import type { PendingEvent, Prepared, PublishOptions } from "../publish.ts"
 import type { Wakeups } from "../Signal.ts"
 import type { Writer } from "../Writer.ts"
+import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import type { LeaseLost } from "./lease.ts"
 
 /** What a handler gets besides the event. */
@@ -65,6 +66,8 @@ export interface GroupDeps {
   readonly maxEventBytes: number
   /** Checks a handler's publish (with the calling fiber's Clock and Random for its id and time). */
   readonly prepare: (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, options: PublishOptions) => Prepared | PublishError
+  /** What the group records (set by the supervisor from `writer.metrics`). */
+  readonly groupMetrics?: GroupMetrics | undefined
 }
 
 /** What a running group is doing right now (in this process). */

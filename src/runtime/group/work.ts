@@ -8,6 +8,7 @@ import * as Cause from "effect/Cause"
 import type * as Fiber from "effect/Fiber"
 import type { Delivery, Event } from "../../store/records.ts"
 import type { HandlerTransaction } from "../../store/Store.ts"
+import type { GroupTopicSeries } from "../../observability/BusMetrics.ts"
 import type { AckFloor } from "../AckFloor.ts"
 import type { Prepared } from "../publish.ts"
 
@@ -54,6 +55,10 @@ export interface Work {
   publishes: Array<Prepared> | undefined
   /** The database transaction the current run opened (`ctx.transaction`), committed with its ack. */
   tx: HandlerTransaction | undefined
+  /** Its (topic, group) metrics, looked up at its first run (undefined with metrics off). */
+  series: GroupTopicSeries | undefined
+  /** When the current run started (`performance.now()`; 0 when no run is measured). */
+  startedAt: number
 }
 
 /**
@@ -99,7 +104,9 @@ export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery
   fiber: undefined,
   handlerDone: false,
   publishes: undefined,
-  tx: undefined
+  tx: undefined,
+  series: undefined,
+  startedAt: 0
 })
 
 /** The delivery row that records `work` in `state`. */

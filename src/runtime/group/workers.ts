@@ -171,6 +171,7 @@ export class Workers {
     return Effect.flatMap(Effect.exit(Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work)))), (exit) => {
       if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self) {
         this.runs.end(work)
+        this.settle.succeeded(work)
         return work.publishes === undefined && work.tx === undefined ? this.settle.finish(work) : this.settle.acknowledge(work)
       }
       return this.completeSlow(work, exit, self)
@@ -203,6 +204,7 @@ export class Workers {
       runs.end(work)
       const decision = work.decision as Decision | undefined
       if (decision?._tag === "nack") return yield* settle.settle(work, failure("nacked", decision.delayMs))
+      settle.succeeded(work)
       return yield* settle.acknowledge(work)
     })
   }

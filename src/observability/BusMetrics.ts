@@ -1,0 +1,320 @@
+/**
+ * `BusMetrics`: one bus's metrics, recorded where they happen and read at scrape time. It owns a
+ * `MetricRegistry` of its own (so two buses in one process never share or overwrite a series)
+ * holding every series of the families in `metrics.ts`; `text` writes them in Prometheus format.
+ *
+ * - **Hot path.** The writer and the consumer groups update plain numbers in series objects made
+ *   once per (topic, group); each series is registered in the registry with a `get` hook that the
+ *   exporter calls. An event costs a few additions, no allocation and no Effect.
+ * - **At scrape time.** Lag (events and seconds) per (topic, group) of the groups running in this
+ *   bus is read from the store, and registered sources (an outbox's pending rows) are asked.
+ * - **Bounded labels.** A label value is a topic, a group, `ok`/`error` or a table name; at most
+ *   `maxLabelValues` topics and as many groups get their own series, the rest share `_other`.
+ *
+ * The bus records only when this service is in the context where it is built (`Bus.open` provides
+ * it; `metrics: false` provides a disabled one, which records nothing).
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import { formatUnsafe } from "effect/observability/PrometheusMetrics"
+import type { StoreError } from "../store/storeErrors.ts"
+import { Store, type StoreShape } from "../store/Store.ts"
+import { type Family, families, metricOf } from "./metrics.ts"
+
+/** Distinct topics (and, separately, groups) with series of their own; others are labelled `_other`. */
+export const maxLabelValues = 1000
+export const otherLabel = "_other"
+
+export interface MetricsOptions {
+  /** Registry to record into (default: a new one for this bus). One bus per registry. */
+  readonly registry?: Metric.MetricRegistry | undefined
+}
+
+class Counter {
+  n = 0
+  readonly state = () => ({ count: this.n, incremental: true })
+}
+
+class Gauge {
+  v = 0
+  readonly state = () => ({ value: this.v })
+}
+
+class Histogram {
+  private readonly bounds: Float64Array
+  private readonly counts: Uint32Array
+  private count = 0
+  private sum = 0
+  private min = Number.MAX_VALUE
+  private max = -Number.MAX_VALUE
+  constructor(boundaries: ReadonlyArray<number>) {
+    this.bounds = Float64Array.from(boundaries)
+    this.counts = new Uint32Array(boundaries.length + 1)
+  }
+  observe(v: number): void {
+    const b = this.bounds
+    let i = 0
+    while (i < b.length && v > b[i]!) i++
+    this.counts[i]!++
+    this.count++
+    this.sum += v
+    if (v < this.min) this.min = v
+    if (v > this.max) this.max = v
+  }
+  readonly state = () => {
+    const buckets: Array<[number, number]> = []
+    let cumulative = 0
+    for (let i = 0; i < this.bounds.length; i++) buckets.push([this.bounds[i]!, cumulative += this.counts[i]!])
+    return { buckets, count: this.count, min: this.min, max: this.max, sum: this.sum }
+  }
+}
+
+/** The series of one (topic, group) that a consumer group updates on every run. */
+export class GroupTopicSeries {
+  readonly delivered = new Counter()
+  readonly inflight = new Gauge()
+  readonly acked = new Counter()
+  readonly nacked = new Counter()
+  readonly deadLettered = new Counter()
+  readonly redelivered = new Counter()
+  readonly poll: Histogram
+  readonly handler: Histogram
+  constructor() {
+    this.poll = new Histogram(families.pollDuration.boundaries)
+    this.handler = new Histogram(families.handlerDuration.boundaries)
+  }
+}
+
+/**
+ * What a consumer group records. `series(topic)` is looked up once per run; the group keeps it on
+ * the run. A disabled recorder hands out `undefined`, and the group skips its updates.
+ */
+export interface GroupMetrics {
+  readonly series: (topic: string) => GroupTopicSeries | undefined
+  /** The group stopped in this bus: its lag is no longer read (its counters stay). */
+  readonly release: () => void
+}
+
+export const noGroupMetrics: GroupMetrics = { series: () => undefined, release: () => {} }
+
+/** A reading made at scrape time (an outbox's pending rows); failures leave the last value. */
+export type GaugeSource = Effect.Effect<number, unknown>
+
+export class Recorder {
+  readonly enabled: boolean
+  readonly registry: Metric.MetricRegistry
+  private readonly context: Context.Context<never>
+  private readonly store: StoreShape | undefined
+  private readonly topicCounters = new Map<string, Counter>()
+  private readonly groupSeries = new Map<string, GroupTopicSeries>()
+  private readonly labelled = { topic: new Set<string>(), group: new Set<string>() }
+  /** Groups running in this bus (how many sessions of each), with their topics: their lag is read. */
+  private readonly running = new Map<string, { topics: ReadonlyArray<string>; count: number }>()
+  private readonly lagGauges = new Map<string, { lag: Gauge; seconds: Gauge }>()
+  private readonly sources = new Map<string, { source: GaugeSource; gauge: Gauge }>()
+  private readonly loads: { ok: Counter; error: Counter }
+  private readonly commitSeconds: Histogram
+  private readonly commitBatch: Histogram
+
+  constructor(store: StoreShape | undefined, options: MetricsOptions & { readonly enabled?: boolean } = {}) {
+    this.enabled = options.enabled ?? true
+    this.store = store
+    this.registry = options.registry ?? new Map()
+    this.context = Context.make(Metric.MetricRegistry, this.registry)
+    this.loads = { ok: new Counter(), error: new Counter() }
+    this.commitSeconds = new Histogram(families.commitDuration.boundaries)
+    this.commitBatch = new Histogram(families.commitBatch.boundaries)
+    if (!this.enabled) return
+    this.register(families.programLoads, { result: "ok" }, this.loads.ok.state)
+    this.register(families.programLoads, { result: "error" }, this.loads.error.state)
+    this.register(families.commitDuration, {}, this.commitSeconds.state)
+    this.register(families.commitBatch, {}, this.commitBatch.state)
+  }
+
+  private register(f: Family, attributes: Readonly<Record<string, string>>, get: () => unknown): void {
+    Metric.registerUnsafe(metricOf(f, attributes), this.context, { get, update: () => {}, modify: () => {} })
+  }
+
+  /** The label value for `value`: itself while fewer than `maxLabelValues` have their own series, else `_other`. */
+  label(kind: "topic" | "group", value: string): string {
+    const seen = this.labelled[kind]
+    if (seen.has(value)) return value
+    if (seen.size >= maxLabelValues) return otherLabel
+    seen.add(value)
+    return value
+  }
+
+  /** `n` events of `topic` were committed. */
+  published(topic: string, n = 1): void {
+    if (!this.enabled) return
+    let c = this.topicCounters.get(topic)
+    if (c === undefined) {
+      const label = this.label("topic", topic)
+      c = this.topicCounters.get(label)
+      if (c === undefined) {
+        c = new Counter()
+        this.register(families.published, { topic: label }, c.state)
+        this.topicCounters.set(label, c)
+      }
+      this.topicCounters.set(topic, c)
+    }
+    c.n += n
+  }
+
+  /** One group commit of the writer: how long it took and how many writes it merged. */
+  committed(seconds: number, writes: number): void {
+    if (!this.enabled) return
+    this.commitSeconds.observe(seconds)
+    this.commitBatch.observe(writes)
+  }
+
+  programLoaded(ok: boolean): void {
+    if (this.enabled) (ok ? this.loads.ok : this.loads.error).n++
+  }
+
+  /** The recorder of a group starting in this bus (call `release` when it stops). */
+  group(group: string, topics: ReadonlyArray<string>): GroupMetrics {
+    if (!this.enabled) return noGroupMetrics
+    const g = this.label("group", group)
+    const running = this.running.get(g)
+    if (running === undefined) this.running.set(g, { topics, count: 1 })
+    else running.count++
+    const byTopic = new Map<string, GroupTopicSeries>()
+    const series = (topic: string) => {
+      let s = byTopic.get(topic)
+      if (s === undefined) byTopic.set(topic, s = this.seriesOf(topic, g))
+      return s
+    }
+    for (const topic of topics) series(topic)
+    let released = false
+    return {
+      series,
+      release: () => {
+        if (released) return
+        released = true
+        const r = this.running.get(g)
+        if (r !== undefined && --r.count === 0) this.running.delete(g)
+      }
+    }
+  }
+
+  private seriesOf(topic: string, group: string): GroupTopicSeries {
+    const key = `${group}\u0000${topic}`
+    let s = this.groupSeries.get(key)
+    if (s !== undefined) return s
+    const t = this.label("topic", topic)
+    const labelledKey = `${group}\u0000${t}`
+    s = this.groupSeries.get(labelledKey)
+    if (s === undefined) {
+      s = new GroupTopicSeries()
+      const attributes = { topic: t, group }
+      this.register(families.delivered, attributes, s.delivered.state)
+      this.register(families.inflight, attributes, s.inflight.state)
+      this.register(families.acked, attributes, s.acked.state)
+      this.register(families.nacked, attributes, s.nacked.state)
+      this.register(families.deadLettered, attributes, s.deadLettered.state)
+      this.register(families.redelivered, attributes, s.redelivered.state)
+      this.register(families.pollDuration, attributes, s.poll.state)
+      this.register(families.handlerDuration, attributes, s.handler.state)
+      this.groupSeries.set(labelledKey, s)
+    }
+    this.groupSeries.set(key, s)
+    return s
+  }
+
+  /**
+   * A gauge read at scrape time (`sib_outbox_pending{table}`): `source` is run on every scrape;
+   * returns its removal. A second source for the same table replaces the first.
+   */
+  addPendingSource(table: string, source: GaugeSource): () => void {
+    if (!this.enabled) return () => {}
+    let entry = this.sources.get(table)
+    if (entry === undefined) {
+      entry = { source, gauge: new Gauge() }
+      this.register(families.outboxPending, { table }, entry.gauge.state)
+      this.sources.set(table, entry)
+    } else entry.source = source
+    const mine = entry
+    return () => {
+      if (this.sources.get(table) === mine && mine.source === source) {
+        this.sources.delete(table)
+        Metric.removeUnsafe(metricOf(families.outboxPending, { table }), this.context)
+      }
+    }
+  }
+
+  /** Reads the lag of the groups running here and the registered sources (a failed read keeps the last value). */
+  readonly refresh: Effect.Effect<void> = Effect.suspend(() => {
+    const store = this.store
+    const lags = store === undefined ? [] : [...this.running].flatMap(([group, r]) => r.topics.map((topic) => ({ group, topic })))
+    const self = this
+    return Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const { group, topic } of lags) {
+        const read = yield* Effect.result(lagOf(store!, group, topic, now))
+        if (read._tag === "Failure") continue
+        const gauges = self.lagGauge(topic, group)
+        gauges.lag.v = read.success.events
+        gauges.seconds.v = read.success.seconds
+      }
+      for (const entry of self.sources.values()) {
+        const read = yield* Effect.result(entry.source)
+        if (read._tag === "Success") entry.gauge.v = read.success
+      }
+    })
+  })
+
+  private lagGauge(topic: string, group: string) {
+    const t = this.label("topic", topic)
+    const key = `${group}\u0000${t}`
+    let g = this.lagGauges.get(key)
+    if (g === undefined) {
+      g = { lag: new Gauge(), seconds: new Gauge() }
+      this.register(families.lag, { topic: t, group }, g.lag.state)
+      this.register(families.lagSeconds, { topic: t, group }, g.seconds.state)
+      this.lagGauges.set(key, g)
+    }
+    return g
+  }
+
+  /** Every series in Prometheus text format (lag and sources read first). */
+  readonly text: Effect.Effect<string> = Effect.suspend(() =>
+    this.enabled ? Effect.map(this.refresh, () => formatUnsafe(this.context)) : Effect.succeed("")
+  )
+}
+
+/** A group's lag on a topic from its stored cursor: events after it, and the age of the oldest not done. */
+const lagOf = (store: StoreShape, group: string, topic: string, now: number): Effect.Effect<{ readonly events: number; readonly seconds: number }, StoreError> =>
+  Effect.gen(function*() {
+    const cursor = yield* store.runtime.getCursor(group, topic)
+    if (cursor === undefined) return { events: 0, seconds: 0 }
+    const head = yield* store.runtime.headSeq(topic)
+    if (head <= cursor.floor) return { events: 0, seconds: 0 }
+    const events = yield* store.admin.countEvents(topic, cursor.floor, head)
+    // The oldest event after the floor that is not in an acked range.
+    let after = cursor.floor
+    for (let i = 0; i <= cursor.acked.length; i++) {
+      const first = (yield* store.admin.readTopic(topic, after, 1))[0]
+      if (first === undefined) break
+      const range = cursor.acked.find(([from, to]) => first.seq >= from && first.seq <= to)
+      if (range === undefined) return { events, seconds: Math.max(0, now - first.ts) / 1000 }
+      after = range[1]
+    }
+    return { events, seconds: 0 }
+  })
+
+/** The disabled recorder: records nothing, `text` is empty. */
+export const disabled = new Recorder(undefined, { enabled: false })
+
+/** One bus's metrics (see the top of this file). */
+export class BusMetrics extends Context.Service<BusMetrics, Recorder>()("sibus/BusMetrics") {
+  /** A recorder for the bus built over it, reading lag from the provided `Store`. */
+  static readonly layer = (options: MetricsOptions = {}): Layer.Layer<BusMetrics, never, Store> =>
+    Layer.effect(BusMetrics, Effect.map(Effect.service(Store), (store) => new Recorder(store, options)))
+
+  /** A recorder that records nothing (`metrics: false`). */
+  static readonly disabled: Layer.Layer<BusMetrics> = Layer.succeed(BusMetrics, disabled)
+}

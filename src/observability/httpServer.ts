@@ -1,0 +1,153 @@
+/**
+ * The operator's HTTP server (`sib run --http`, `rt.serveHttp`, `MetricsHttp.layer`): a `node:http`
+ * server in an Effect scope (listening when acquired, closed with its connections when the scope
+ * closes) that answers a table of routes, each an Effect run in the server's context. Today the
+ * table holds `GET /metrics` (`metricsRoutes`); the ops page and its server-sent events add routes.
+ *
+ * Binding: an address is `host:port` or a port alone (then 127.0.0.1). A host that is not a
+ * loopback address is refused unless `allowRemote` says so: metrics (and later the page) name
+ * topics and groups, which is not for the network at large.
+ *
+ * Not `@effect/platform-node`'s server: an embedding application would have to install that
+ * package (and its dependencies) for one route, and `node:http` keeps `sib` quick to start.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Layer from "effect/Layer"
+import { BusMetrics, type Recorder } from "./BusMetrics.ts"
+
+/** Where to listen: a host (name or IP) and a port (0: any free port). */
+export interface HttpAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export interface ServeOptions extends Partial<HttpAddress> {
+  /** Allow a host that is not a loopback address (the server is then reachable from the network). */
+  readonly allowRemote?: boolean | undefined
+}
+
+/** The server cannot listen: a bad address, a non-loopback host not allowed, the port in use. */
+export class HttpServeError extends Data.TaggedError("HttpServeError")<{ readonly message: string }> {}
+
+/** A request as a route sees it. */
+export interface HttpRequest {
+  readonly method: string
+  readonly url: URL
+  readonly headers: IncomingMessage["headers"]
+}
+
+/** A route's answer. (A streaming kind, for server-sent events, is for the ops page to add.) */
+export interface HttpReply {
+  readonly status: number
+  readonly contentType: string
+  readonly body: string
+}
+
+export interface Route {
+  readonly method: "GET" | "POST"
+  readonly path: string
+  readonly handle: (request: HttpRequest) => Effect.Effect<HttpReply>
+}
+
+/** A running server: where it listens (the bound port, when 0 was asked) and its base URL. */
+export interface HttpServerInfo extends HttpAddress {
+  readonly url: string
+}
+
+export const defaultHost = "127.0.0.1"
+export const defaultPort = 9464
+
+/** Loopback names and addresses: `localhost`, 127.0.0.0/8, `::1`. */
+export const isLoopback = (host: string): boolean => {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase()
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
+}
+
+/**
+ * `9464`, `127.0.0.1:9464`, `localhost:0`, `[::1]:9464`, `0.0.0.0:9464`: the address, or why it is
+ * not one. A port alone listens on 127.0.0.1.
+ */
+export const parseHttpAddress = (text: string): HttpAddress | string => {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):)?(\d{1,5})$/.exec(text.trim())
+  if (m === null) return `${JSON.stringify(text)} is not an address: use host:port or a port (e.g. 127.0.0.1:9464 or 9464)`
+  const port = Number(m[2])
+  if (port > 65535) return `${JSON.stringify(text)}: the port must be 0 to 65535`
+  return { host: m[1] === undefined ? defaultHost : m[1].replace(/^\[(.*)\]$/, "$1"), port }
+}
+
+const text = (status: number, body: string): HttpReply => ({ status, contentType: "text/plain; charset=utf-8", body })
+
+/** `GET /metrics`: the bus's metrics in Prometheus text format (lag read from the store first). */
+export const metricsRoutes = (metrics: Recorder): ReadonlyArray<Route> => [{
+  method: "GET",
+  path: "/metrics",
+  handle: () => Effect.map(metrics.text, (body) => ({ status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body }))
+}]
+
+const reply = (res: ServerResponse, r: HttpReply, head: boolean) => {
+  res.writeHead(r.status, { "content-type": r.contentType, "content-length": Buffer.byteLength(r.body), "cache-control": "no-store" })
+  res.end(head ? undefined : r.body)
+}
+
+/**
+ * Listens on `options` (default 127.0.0.1:9464) and answers `routes` until the scope closes. An
+ * unknown path is 404, a known path with another method 405; a route that fails or dies is 500.
+ */
+export const serveHttp = (
+  routes: ReadonlyArray<Route>,
+  options: ServeOptions = {}
+): Effect.Effect<HttpServerInfo, HttpServeError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? defaultHost
+    const port = options.port ?? defaultPort
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* new HttpServeError({ message: `port ${String(port)}: must be an integer from 0 to 65535` })
+    if (!isLoopback(host) && options.allowRemote !== true) {
+      return yield* new HttpServeError({
+        message: `${host} is not a loopback address: the metrics would be reachable from the network; listen on 127.0.0.1 (the default), or allow it explicitly (sib run --http-allow-remote; allowRemote: true)`
+      })
+    }
+    const context = yield* Effect.context<never>()
+    const run = Effect.runPromiseWith(context)
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      const url = new URL(req.url ?? "/", "http://localhost")
+      const method = req.method ?? "GET"
+      const head = method === "HEAD"
+      const atPath = routes.filter((r) => r.path === url.pathname)
+      const route = atPath.find((r) => r.method === method || (head && r.method === "GET"))
+      if (route === undefined) {
+        return reply(res, atPath.length === 0 ? text(404, "not found\n") : text(405, "method not allowed\n"), head)
+      }
+      run(Effect.catchCause(route.handle({ method, url, headers: req.headers }), () => Effect.succeed(text(500, "internal error\n"))))
+        .then((r) => reply(res, r, head), () => reply(res, text(500, "internal error\n"), head))
+    }
+    const server = yield* Effect.acquireRelease(
+      Effect.callback<Server, HttpServeError>((resume) => {
+        const s = createServer(handler)
+        const failed = (e: Error) => resume(Effect.fail(new HttpServeError({ message: `cannot listen on ${host}:${port}: ${e.message}` })))
+        s.once("error", failed)
+        s.listen(port, host, () => {
+          s.off("error", failed)
+          resume(Effect.succeed(s))
+        })
+      }),
+      (s) => Effect.callback<void>((resume) => {
+        s.close(() => resume(Effect.void))
+        s.closeAllConnections()
+      })
+    )
+    const bound = (server.address() as AddressInfo).port
+    const shown = host.includes(":") ? `[${host}]` : host
+    return { host, port: bound, url: `http://${shown}:${bound}` }
+  })
+
+/** The running HTTP server of `MetricsHttp.layer`: where it listens. */
+export class MetricsHttp extends Context.Service<MetricsHttp, HttpServerInfo>()("sibus/MetricsHttp") {
+  /** Serves `GET /metrics` of the provided `BusMetrics` (see `serveHttp`) while the layer's scope is open. */
+  static readonly layer = (options: ServeOptions = {}): Layer.Layer<MetricsHttp, HttpServeError, BusMetrics> =>
+    Layer.effect(MetricsHttp, Effect.flatMap(Effect.service(BusMetrics), (metrics) => serveHttp(metricsRoutes(metrics), options)))
+}
