@@ -205,8 +205,18 @@ export interface RuntimeStore {
    */
   readonly beginTransaction: Effect.Effect<HandlerTransaction, StoreError>
 
-  /** A consumer's page: events of `topic` with seq > `afterSeq`, ascending, at most `limit`, with their payload bytes. */
-  readonly readPage: (topic: string, afterSeq: number, limit: number) => Effect.Effect<EventPage, StoreError>
+  /**
+   * A consumer's page: events of `topic` with seq > `afterSeq`, ascending, at most `limit`, with
+   * their payload bytes. A store whose `pageBytes` is true also honors `maxBytes`: the page stops
+   * before the event that would bring its payloads' UTF-8 bytes above it (its first event comes
+   * whatever its size); other stores ignore it.
+   */
+  readonly readPage: (topic: string, afterSeq: number, limit: number, maxBytes?: number) => Effect.Effect<EventPage, StoreError>
+  /**
+   * The database cuts `readPage` at `maxBytes` (Postgres), so a reader may ask for a whole batch of
+   * events of unknown size; without it a reader bounds its pages by count alone.
+   */
+  readonly pageBytes?: boolean | undefined
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>

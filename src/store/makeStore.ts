@@ -33,10 +33,13 @@ export const makeStore = (driver: Driver): StoreShape => {
     runtime: {
       commit: (batch) => driver.transaction("commit", "write", () => commitBatch(q, batch)),
       beginTransaction,
-      readPage: (topic, after, limit) =>
+      readPage: (topic, after, limit, maxBytes) =>
         read("readPage", function*() {
-          return (yield events(q.readTopic, { topic, after, limit })) as EventRows
+          return (maxBytes !== undefined && q.readTopicBounded !== undefined
+            ? yield events(q.readTopicBounded, { topic, after, limit, maxBytes })
+            : yield events(q.readTopic, { topic, after, limit })) as EventRows
         }),
+      pageBytes: q.readTopicBounded !== undefined,
       readSeqs: (seqs) =>
         read("readSeqs", function*() {
           if (seqs.length === 0) return []

@@ -17,6 +17,11 @@ export interface DialectStatements {
    * statement; tombstones (payload JSON `null`) are left out.
    */
   readonly latestOfKeys: Template<"topic" | "keys">
+  /**
+   * `readTopic` that also stops before the event that would bring the page's payload bytes above
+   * `maxBytes` (its first event always comes), where the dialect has it (`RuntimeStore.pageBytes`).
+   */
+  readonly readTopicBounded?: Template<"topic" | "after" | "limit" | "maxBytes"> | undefined
 }
 
 /** The statements of a dialect: the shared ones built with its Kysely, and its own. */

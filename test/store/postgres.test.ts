@@ -149,3 +149,27 @@ describe.skipIf(postgresUrl === undefined)("Postgres: change detection sees othe
       assert.isAbove(notified, 0, "and notifies")
     }).pipe(Effect.scoped))
 })
+
+describe.skipIf(postgresUrl === undefined)("Postgres: a consumer's page cut by bytes on the server", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("readPage stops before the event that would bring the page above maxBytes; the first event always comes", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const store = Context.get(yield* Layer.build(openStore(location)), Store)
+      assert.isTrue(store.runtime.pageBytes)
+      // Payloads of 10, 20, 30, 40 and 50 bytes ("é" is two bytes in UTF-8, one JavaScript char).
+      const sizes = [10, 20, 30, 40, 50]
+      const drafts = sizes.map((n, i) => ({ ...draft(`e${i}`), payload: JSON.stringify("x".repeat(n - 4) + "é") }))
+      yield* store.runtime.commit({ now: 1, appends: drafts, progress: [], deliveries: [], deadLetters: [] })
+      const ids = (after: number, limit: number, maxBytes?: number) =>
+        Effect.map(store.runtime.readPage("t", after, limit, maxBytes), (p) => p.events.map((e) => e.id))
+      assert.deepStrictEqual(yield* ids(0, 10, 60), ["e0", "e1", "e2"], "10 + 20 + 30 = 60 bytes: the 40-byte event would pass it")
+      assert.deepStrictEqual(yield* ids(0, 10, 59), ["e0", "e1"])
+      assert.deepStrictEqual(yield* ids(0, 2, 1000), ["e0", "e1"], "the count still bounds it")
+      assert.deepStrictEqual(yield* ids(3, 10, 1), ["e3"], "a first event larger than maxBytes comes alone")
+      assert.deepStrictEqual(yield* ids(0, 10), ["e0", "e1", "e2", "e3", "e4"], "without maxBytes, by count alone")
+      assert.deepStrictEqual(yield* ids(5, 10, 100), [])
+    }).pipe(Effect.scoped))
+})
