@@ -15,6 +15,7 @@
  * new events arrive already leased and the idle publish-to-handler path takes one commit.
  */
 import * as Effect from "effect/Effect"
+import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import type { StoreError } from "../../store/storeErrors.ts"
 import type { Event } from "../../store/records.ts"
 import type { CommitResult, EventPage, RuntimeStore } from "../../store/Store.ts"
@@ -44,6 +45,7 @@ export class Fetcher {
   private readonly phase: SessionPhase
   private readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
   private readonly maxEventBytes: number
+  private readonly metrics: GroupMetrics
 
   constructor(args: {
     readonly config: GroupConfig
@@ -56,6 +58,7 @@ export class Fetcher {
     readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
     /** The largest event there can be (bytes): a page has no more events than the buffer's room holds at this size. */
     readonly maxEventBytes: number
+    readonly metrics: GroupMetrics
   }) {
     this.config = args.config
     this.store = args.store
@@ -66,6 +69,19 @@ export class Fetcher {
     this.phase = args.phase
     this.submit = args.submit
     this.maxEventBytes = args.maxEventBytes
+    this.metrics = args.metrics
+  }
+
+  /** One page of `topic` from the store, its read time recorded. */
+  private readTopic(topic: string, limit: number, maxBytes?: number): Effect.Effect<EventPage, StoreError> {
+    const series = this.metrics.series(topic)
+    const read = this.store.readPage(topic, this.ledger.floor(topic).position, limit, maxBytes)
+    if (series === undefined) return read
+    return Effect.suspend(() => {
+      // A measurement of real work, not a schedule: the monotonic clock, not the Effect Clock.
+      const started = performance.now()
+      return Effect.tap(read, () => Effect.sync(() => series.poll.observe((performance.now() - started) / 1000)))
+    })
   }
 
   /** The writer's hook: while we wait for news (and run), its appends to our topics are leased to us. */
@@ -128,18 +144,15 @@ export class Fetcher {
    * most `limit` events (and `maxBytes`, one topic on a store that cuts pages by bytes).
    */
   private readPage(limit: number, maxBytes?: number): Effect.Effect<EventPage, StoreError> {
-    const { store, ledger } = this
     const topics = this.config.topics
-    if (topics.length === 1) {
-      const topic = topics[0]!
-      return store.readPage(topic, ledger.floor(topic).position, limit, maxBytes)
-    }
+    if (topics.length === 1) return this.readTopic(topics[0]!, limit, maxBytes)
+    const self = this
     return Effect.gen(function*() {
       const merged: Array<Event> = []
       let bytes = 0
       let cutoff = Number.POSITIVE_INFINITY
       for (const topic of topics) {
-        const page = yield* store.readPage(topic, ledger.floor(topic).position, limit)
+        const page = yield* self.readTopic(topic, limit)
         for (const e of page.events) merged.push(e)
         bytes += page.bytes
         if (page.events.length === limit) cutoff = Math.min(cutoff, page.events[page.events.length - 1]!.seq)
