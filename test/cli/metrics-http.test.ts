@@ -2,13 +2,15 @@
  * `sib run --http` on the real binary: a program whose timer publishes jobs and whose handler fails
  * on a third of them (retries, then dead letters) is scraped over HTTP twice; every family of the
  * Metrics section is there and the counters move as events flow; a SIGHUP reload counts a program
- * load. A non-loopback address is refused unless `--http-allow-remote`.
+ * load (on every dialect of `storeFactories`). A non-loopback address is refused unless
+ * `--http-allow-remote`.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it, onTestFinished } from "vitest"
 import { families } from "../../src/observability/metrics.ts"
 import { killStarted, sib, startSib } from "../helpers/sib.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 import { declared, samples, total } from "../observability/prometheusText.ts"
 
@@ -35,11 +37,13 @@ const untilTrue = async (what: string, check: () => Promise<boolean>, ms = 20_00
   }
 }
 
-describe("sib run --http", () => {
+describe.each(storeFactories)("sib run --http ($name)", (factory) => {
   it("serves every metric family at /metrics, and they move as events flow", async () => {
     const dir = makeTmpDir()
     writeFileSync(join(dir, "jobs.sib"), program)
-    const run = startSib(["run", "jobs.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env: { SIB_DB: join(dir, "sib.db") } })
+    const db = factory.shared()
+    onTestFinished(() => factory.drop(db))
+    const run = startSib(["run", "jobs.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env: { SIB_DB: db } })
     await run.waitFor(/sib: serving metrics at (http:\/\/127\.0\.0\.1:\d+)\/metrics\n/)
     const url = /sib: serving metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(run.stderr())![1]!
 
@@ -99,7 +103,9 @@ describe("sib run --http", () => {
     expect(await run.exited).toBe(0)
     await expect(fetch(url)).rejects.toThrow()
   }, 60_000)
+})
 
+describe("sib run --http on other addresses", () => {
   it("refuses a non-loopback address unless --http-allow-remote", async () => {
     const dir = makeTmpDir()
     writeFileSync(join(dir, "jobs.sib"), program)

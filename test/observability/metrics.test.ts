@@ -3,7 +3,8 @@
  * (no event id, key, header or payload value in the text), the bound on label values, two buses in
  * one process keeping separate figures, lag read at scrape time, `metrics: false`, the outbox's
  * pending gauge, and serving them over HTTP (the Promise `rt.serveHttp`, the Effect
- * `MetricsHttp.layer`), refused on a non-loopback address unless allowed.
+ * `MetricsHttp.layer`), refused on a non-loopback address unless allowed. The bus-level tests run
+ * on every dialect of `storeFactories`.
  */
 import SqliteDatabase from "better-sqlite3"
 import { Context, Deferred, Effect, Layer } from "effect"
@@ -16,11 +17,12 @@ import { createRuntime } from "../../src/facade/createRuntime.ts"
 import { BusMetrics, maxLabelValues, otherLabel, Recorder } from "../../src/observability/BusMetrics.ts"
 import { HttpServeError, isLoopback, MetricsHttp, parseHttpAddress } from "../../src/observability/httpServer.ts"
 import { families } from "../../src/observability/metrics.ts"
+import { storeFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 import { declared, samples, total } from "./prometheusText.ts"
 
-const run = <A, E>(effect: Effect.Effect<A, E, Bus | BusMetrics>, location = ":memory:") =>
-  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provide(Bus.open(location))) as Effect.Effect<A, E>)
+const runOn = (location: () => string) => <A, E>(effect: Effect.Effect<A, E, Bus | BusMetrics>) =>
+  Effect.runPromise(Effect.scoped(effect).pipe(Effect.provide(Bus.open(location()))) as Effect.Effect<A, E>)
 
 const waitUntil = async (check: () => Promise<boolean> | boolean, ms = 10_000) => {
   const deadline = Date.now() + ms
@@ -44,7 +46,9 @@ describe("the metric families", () => {
   })
 })
 
-describe("label hygiene", () => {
+describe.each(storeFactories)("the metrics of a bus ($name)", (factory) => {
+  const run = runOn(factory.fresh)
+
   it("no event id, key, header or payload value reaches the text; labels are topic, group, result and le", async () => {
     const text = await run(Effect.gen(function*() {
       const bus = yield* Bus
@@ -82,22 +86,6 @@ describe("label hygiene", () => {
     expect(total(text, "sib_events_delivered_total", tg)).toBe(5)
   }, 20_000)
 
-  it(`at most ${maxLabelValues} topics get series of their own; the rest share ${otherLabel}`, () => {
-    const recorder = new Recorder(undefined)
-    for (let i = 0; i < maxLabelValues + 50; i++) recorder.published(`topic-${i}`)
-    recorder.published("topic-0", 2)
-    recorder.published(`topic-${maxLabelValues + 7}`)
-    const text = Effect.runSync(recorder.text)
-    const series = samples(text).filter((s) => s.name === "sib_events_published_total")
-    expect(series).toHaveLength(maxLabelValues + 1)
-    expect(total(text, "sib_events_published_total", { topic: "topic-0" })).toBe(3)
-    expect(total(text, "sib_events_published_total", { topic: otherLabel })).toBe(51)
-    const group = recorder.group("g", [`topic-${maxLabelValues + 1}`])
-    expect(group.series(`topic-${maxLabelValues + 1}`)).toBe(group.series(`topic-${maxLabelValues + 2}`))
-  })
-})
-
-describe("one registry per bus", () => {
   it("two buses in one process keep their own figures", async () => {
     const count = (publishes: number) =>
       Effect.gen(function*() {
@@ -108,24 +96,9 @@ describe("one registry per bus", () => {
     const [a, b] = await Promise.all([run(count(3)), run(count(5))])
     expect(total(a, "sib_events_published_total", { topic: "shared.topic" })).toBe(3)
     expect(total(b, "sib_events_published_total", { topic: "shared.topic" })).toBe(5)
-  })
+  }, 20_000)
 
-  it("records into a registry given to it, and nothing with metrics: false", async () => {
-    const registry = new Map()
-    await Effect.runPromise(Effect.gen(function*() {
-      yield* (yield* Bus).publish("t", 1)
-    }).pipe(Effect.provide(Bus.open(":memory:", { metrics: { registry } }))))
-    expect([...registry.keys()].some((k) => k.includes("sib_events_published_total"))).toBe(true)
-    const off = await Effect.runPromise(Effect.gen(function*() {
-      yield* (yield* Bus).publish("t", 1)
-      return yield* (yield* BusMetrics).text
-    }).pipe(Effect.provide(Bus.open(":memory:", { metrics: false }))))
-    expect(off).toBe("")
-  })
-})
-
-describe("lag at scrape time", () => {
-  it("counts the events after the stored cursor and the age of the oldest", async () => {
+  it("lag, read at scrape time: the events after the stored cursor and the age of the oldest", async () => {
     const text = await run(Effect.gen(function*() {
       const bus = yield* Bus
       const gate = yield* Deferred.make<void>()
@@ -141,6 +114,49 @@ describe("lag at scrape time", () => {
     expect(total(text, "sib_consumer_lag_seconds", { topic: "jobs", group: "slow" })).toBeGreaterThanOrEqual(0.05)
     expect(total(text, "sib_events_inflight", { topic: "jobs", group: "slow" })).toBe(1)
   }, 20_000)
+
+  it("MetricsHttp.layer serves GET /metrics of the bus while its scope is open", async () => {
+    const url = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* Layer.build(MetricsHttp.layer({ port: 0 }).pipe(Layer.provideMerge(Bus.open(factory.fresh()))))
+      const server = Context.get(ctx, MetricsHttp)
+      yield* Context.get(ctx, Bus).publish("t", { x: 1 })
+      const text = yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text()))
+      expect(total(text, "sib_events_published_total", { topic: "t" })).toBe(1)
+      return server.url
+    })))
+    await expect(fetch(`${url}/metrics`)).rejects.toThrow()
+  }, 20_000)
+})
+
+describe("label values", () => {
+  it(`at most ${maxLabelValues} topics get series of their own; the rest share ${otherLabel}`, () => {
+    const recorder = new Recorder(undefined)
+    for (let i = 0; i < maxLabelValues + 50; i++) recorder.published(`topic-${i}`)
+    recorder.published("topic-0", 2)
+    recorder.published(`topic-${maxLabelValues + 7}`)
+    const text = Effect.runSync(recorder.text)
+    const series = samples(text).filter((s) => s.name === "sib_events_published_total")
+    expect(series).toHaveLength(maxLabelValues + 1)
+    expect(total(text, "sib_events_published_total", { topic: "topic-0" })).toBe(3)
+    expect(total(text, "sib_events_published_total", { topic: otherLabel })).toBe(51)
+    const group = recorder.group("g", [`topic-${maxLabelValues + 1}`])
+    expect(group.series(`topic-${maxLabelValues + 1}`)).toBe(group.series(`topic-${maxLabelValues + 2}`))
+  })
+})
+
+describe("the registry", () => {
+  it("records into a registry given to it, and nothing with metrics: false", async () => {
+    const registry = new Map()
+    await Effect.runPromise(Effect.gen(function*() {
+      yield* (yield* Bus).publish("t", 1)
+    }).pipe(Effect.provide(Bus.open(":memory:", { metrics: { registry } }))))
+    expect([...registry.keys()].some((k) => k.includes("sib_events_published_total"))).toBe(true)
+    const off = await Effect.runPromise(Effect.gen(function*() {
+      yield* (yield* Bus).publish("t", 1)
+      return yield* (yield* BusMetrics).text
+    }).pipe(Effect.provide(Bus.open(":memory:", { metrics: false }))))
+    expect(off).toBe("")
+  })
 })
 
 describe("the Promise facade", () => {
@@ -206,20 +222,6 @@ describe("the Promise facade", () => {
       await db.destroy()
     }
   }, 20_000)
-})
-
-describe("the Effect API's MetricsHttp.layer", () => {
-  it("serves GET /metrics of the bus while its scope is open", async () => {
-    const url = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const ctx = yield* Layer.build(MetricsHttp.layer({ port: 0 }).pipe(Layer.provideMerge(Bus.open(":memory:"))))
-      const server = Context.get(ctx, MetricsHttp)
-      yield* Context.get(ctx, Bus).publish("t", { x: 1 })
-      const text = yield* Effect.promise(() => fetch(`${server.url}/metrics`).then((r) => r.text()))
-      expect(total(text, "sib_events_published_total", { topic: "t" })).toBe(1)
-      return server.url
-    })))
-    await expect(fetch(`${url}/metrics`)).rejects.toThrow()
-  })
 })
 
 describe("addresses", () => {
