@@ -48,7 +48,8 @@ describe.each(storeFactories)("stored acked ranges across a recovery ($name)", (
       const unsubscribe = await rt.subscribe("t", "g", async (e) => {
         seen.push(e.seq)
         if (failing.has(e.seq)) throw new Error("not yet")
-      }, { from: "earliest", backoff: { initialMs: 600_000, maxMs: 600_000, jitter: 0 }, commitIntervalMs: 5 })
+        // The dead owner's lease is taken once it has stood unrenewed for leaseMs here.
+      }, { from: "earliest", backoff: { initialMs: 600_000, maxMs: 600_000, jitter: 0 }, commitIntervalMs: 5, leaseMs: 200 })
       for (let i = 0; i < 400 && seen.length < 20 - 6; i++) await new Promise((resolve) => setTimeout(resolve, 5))
       await new Promise((resolve) => setTimeout(resolve, 50))
       await unsubscribe()

@@ -4,9 +4,11 @@
  *
  * - The liveness rule, used everywhere a lease is judged (claiming, moving a cursor, `sib groups`):
  *   an owner is live while its lease has not expired and it is not a dead process on this host.
- * - Claiming: a session takes the lease when it is free, already its own, expired, or held by a
- *   dead pid on this host (a restarted process takes over at once); otherwise it stands by,
- *   looking again before the lease would expire. The claim is a compare-and-set on the owner.
+ * - Claiming: a session takes the lease when it is free, already its own, unrenewed for `leaseMs`
+ *   of this process's monotonic time (see `claimLease`: never judged by comparing two processes'
+ *   wall clocks), or held by a dead pid on this host (a restarted process takes over at once);
+ *   otherwise it stands by, looking again at least every second. The claim is a compare-and-set
+ *   on the owner.
  * - Renewal every `leaseMs / 3`; a renewal that finds another owner ends the session (`LeaseLost`).
  * - Fencing: every group write carries its owner; the store skips (and reports) the writes of a
  *   group another owner holds, which `fencedSubmit` turns into `LeaseLost`.
@@ -56,6 +58,14 @@ export const groupLease = (config: GroupConfig): LeaseSpec => ({ name: config.gr
 /**
  * Claims a lease, standing by while another live owner holds it (`standingBy` runs once, when it
  * starts to). Returns the previous owner (null when the lease was free).
+ *
+ * Expiry is judged by this process's monotonic clock alone: the owner's renewals change the
+ * stored expiry, and a lease is taken once that value has stood still for `leaseMs` of monotonic
+ * time here. The stored expiry was computed by the owner's wall clock, so comparing it with ours
+ * would let a standby whose clock runs ahead take the lease from a live, renewing owner, and one
+ * whose clock runs behind wait on a dead one. The cost: a lease whose owner died elsewhere is
+ * taken `leaseMs` after this process first looks at it, however long ago it stopped being renewed
+ * (a lease released on close, or held by a dead process on this host, is taken at once).
  */
 export const claimLease = (
   spec: LeaseSpec,
@@ -65,11 +75,18 @@ export const claimLease = (
   Effect.gen(function*() {
     const { store, sid, host } = deps
     let announced = false
+    /** The lease as last seen (owner and stored expiry) and since when, in monotonic milliseconds. */
+    let seen: { readonly token: string; readonly since: number } | undefined
     while (true) {
       const now = yield* Clock.currentTimeMillis
+      const monotonic = Number((yield* Clock.monotonicTimeNanos) / 1_000_000n)
       const lease = yield* store.readLease(spec.name)
       const owner = lease?.ownerSid ?? null
-      if (!heldByOther(lease, sid, now, host)) {
+      const token = `${owner}@${lease?.expiresAt ?? null}`
+      if (seen?.token !== token) seen = { token, since: monotonic }
+      const unrenewedFor = monotonic - seen.since
+      const held = lease !== undefined && owner !== null && owner !== sid && !diedHere(lease, host) && unrenewedFor < spec.leaseMs
+      if (!held) {
         const ok = yield* store.claimLease({
           group: spec.name,
           expectedOwner: owner,
@@ -89,7 +106,7 @@ export const claimLease = (
           `${spec.label}: held by ${owner} (pid ${lease?.ownerPid ?? "?"} on ${lease?.ownerHost ?? "?"}); standing by`
         )
       }
-      yield* Effect.sleep(Math.max(10, Math.min(1000, (lease?.expiresAt ?? now) - now)))
+      yield* Effect.sleep(Math.max(10, Math.min(1000, spec.leaseMs - unrenewedFor)))
     }
   })
 

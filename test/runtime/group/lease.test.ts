@@ -4,8 +4,9 @@
  * start form on a `:memory:` store and refuses what it cannot place.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { heldByOther, isLive } from "../../../src/runtime/group/lease.ts"
+import { Clock, Effect, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { claimLease, heldByOther, isLive, renewLease } from "../../../src/runtime/group/lease.ts"
 import { floorOf } from "../../../src/runtime/group/startFrom.ts"
 import type { HostInfo } from "../../../src/runtime/HostInfo.ts"
 import type { GroupLease } from "../../../src/store/records.ts"
@@ -35,6 +36,46 @@ describe("lease liveness", () => {
     assert.isFalse(heldByOther(lease({ ownerSid: "me" }), "me", 1_000, host))
     assert.isFalse(heldByOther(lease({ expiresAt: 0 }), "me", 1_000, host))
   })
+})
+
+/** The current Clock with its wall time moved by `offsetMs` (monotonic time unchanged): another host's clock. */
+const skewed = (offsetMs: number) =>
+  Effect.map(Clock.clockWith(Effect.succeed), (clock): Clock.Clock => ({
+    ...clock,
+    currentTimeMillisUnsafe: () => clock.currentTimeMillisUnsafe() + offsetMs,
+    currentTimeMillis: Effect.sync(() => clock.currentTimeMillisUnsafe() + offsetMs),
+    currentTimeNanosUnsafe: () => clock.currentTimeNanosUnsafe() + BigInt(offsetMs) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => clock.currentTimeNanosUnsafe() + BigInt(offsetMs) * 1_000_000n)
+  }))
+
+describe("claiming under skewed wall clocks (issue 13)", () => {
+  const spec = { name: "g", leaseMs: 3_000, label: "group g" }
+  const elsewhere: HostInfo = { pid: 1, hostname: "b", isAlive: () => true }
+
+  for (const offset of [3_600_000, -3_600_000]) {
+    it.effect(`a standby whose clock is ${offset > 0 ? "an hour ahead" : "an hour behind"} takes the lease only once renewals stop, leaseMs later`, () =>
+      Effect.gen(function*() {
+        const store = yield* Sqlite.make({ filename: ":memory:" })
+        const ownerHost: HostInfo = { pid: 2, hostname: "a", isAlive: () => true }
+        assert.strictEqual(yield* claimLease(spec, { store: store.runtime, sid: "A", host: ownerHost }, Effect.void), null)
+        const renewing = yield* Effect.forkChild(renewLease(store.runtime, "g", "A", spec.leaseMs))
+        const clock = yield* skewed(offset)
+        const standby = yield* Effect.forkChild(claimLease(spec, { store: store.runtime, sid: "B", host: elsewhere }, Effect.void).pipe(
+          Effect.provideService(Clock.Clock, clock)
+        ))
+        // Ten leases' worth of renewals: never taken.
+        for (let i = 0; i < 100; i++) yield* TestClock.adjust(300)
+        assert.isUndefined(standby.pollUnsafe(), "the standby took the lease from a live, renewing owner")
+        assert.strictEqual((yield* store.runtime.readLease("g"))?.ownerSid, "A")
+        // The owner stops renewing (paused, or dead on another host): taken after leaseMs, not before.
+        yield* Fiber.interrupt(renewing)
+        for (let i = 0; i < 8; i++) yield* TestClock.adjust(300)
+        assert.isUndefined(standby.pollUnsafe(), "taken before leaseMs without renewal")
+        for (let i = 0; i < 10; i++) yield* TestClock.adjust(300)
+        assert.strictEqual(yield* Fiber.join(standby), "A")
+        assert.strictEqual((yield* store.runtime.readLease("g"))?.ownerSid, "B")
+      }))
+  }
 })
 
 describe("floorOf", () => {
