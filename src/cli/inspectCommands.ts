@@ -2,6 +2,7 @@
  * Looking at and repairing a database: `sib topics`, `sib groups`, `sib dlq` (list, requeue,
  * drop) and `sib replay`. Each works on the database file while other processes use it.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
@@ -156,6 +157,8 @@ interface GroupRow {
   readonly cursor: number
   readonly headSeq: number
   readonly lag: number
+  /** Age (ms) of the oldest event after the cursor not done yet; 0 when caught up. */
+  readonly lagMs: number
   readonly inFlight: number
   readonly retrying: number
   readonly deadLetters: number
@@ -163,6 +166,19 @@ interface GroupRow {
   readonly skipped: number
   readonly owner: { readonly pid: number | null; readonly host: string | null } | null
   readonly leaseExpiresAt: number | null
+  /** When the group's cursor on the topic was last written: its last fetch (lease mark) or acks. */
+  readonly lastActiveAt: number
+}
+
+/** A span of time as an operator reads it: 0s, 850ms, 12s, 4m05s, 3h12m, 2d04h. */
+export const age = (ms: number): string => {
+  if (ms < 1000) return ms === 0 ? "0s" : `${Math.round(ms)}ms`
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  const pad = (n: number) => String(n).padStart(2, "0")
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${pad(Math.floor(s / 60) % 60)}m`
+  return `${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`
 }
 
 const deleteGroup = Command.make("delete", { group: Argument.String("group"), force: forceFlag, json: jsonFlag }, Effect.fn(function*({ force, group, json }) {
@@ -177,18 +193,21 @@ const deleteGroup = Command.make("delete", { group: Argument.String("group"), fo
 export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(function*({ json }) {
   yield* withInspect((inspect) =>
     Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
       const rows: Array<GroupRow> = (yield* inspect.groups).map((g) => ({
         group: g.cursor.group,
         topic: g.cursor.topic,
         cursor: g.cursor.floor,
         headSeq: g.headSeq,
         lag: g.lag,
+        lagMs: g.lagMs,
         inFlight: g.inFlight,
         retrying: g.retrying,
         deadLetters: g.deadLetters,
         skipped: g.skipped,
         owner: g.owner === undefined ? null : { pid: g.owner.pid, host: g.owner.host },
-        leaseExpiresAt: g.owner?.leaseExpiresAt ?? null
+        leaseExpiresAt: g.owner?.leaseExpiresAt ?? null,
+        lastActiveAt: g.cursor.updatedAt
       }))
       yield* print(json, rows, (r) => r, () =>
         table(rows, [
@@ -197,15 +216,17 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           { header: "CURSOR", cell: (r) => String(r.cursor), right: true },
           { header: "HEAD", cell: (r) => String(r.headSeq), right: true },
           { header: "LAG", cell: (r) => String(r.lag), right: true },
+          { header: "LAG AGE", cell: (r) => age(r.lagMs), right: true },
           { header: "IN FLIGHT", cell: (r) => String(r.inFlight), right: true },
           { header: "RETRYING", cell: (r) => String(r.retrying), right: true },
           { header: "DEAD", cell: (r) => String(r.deadLetters), right: true },
           { header: "SKIPPED", cell: (r) => String(r.skipped), right: true },
+          { header: "ACTIVE", cell: (r) => `${age(Math.max(0, now - r.lastActiveAt))} ago`, right: true },
           { header: "CONSUMER", cell: (r) => (r.owner === null ? "-" : `pid ${r.owner.pid ?? "?"} on ${r.owner.host ?? "?"}`) }
         ], useColor(process.stdout)), "no consumer groups yet")
     }))
 })).pipe(
-  Command.withDescription("List consumer groups per topic: cursor, head, lag, in flight, retrying, dead letters, skipped by retention, consumer; groups delete removes one"),
+  Command.withDescription("List consumer groups per topic: cursor, head, lag (events, and the age of the oldest), in flight, retrying, dead letters, skipped by retention, last activity, consumer; groups delete removes one"),
   Command.withSubcommands([deleteGroup])
 )
 

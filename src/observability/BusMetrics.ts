@@ -22,6 +22,7 @@ import * as Metric from "effect/Metric"
 import { formatUnsafe } from "effect/observability/PrometheusMetrics"
 import type { StoreError } from "../store/storeErrors.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
+import { oldestUndone } from "../runtime/oldestUndone.ts"
 import { type Family, families, metricOf } from "./metrics.ts"
 
 /** Distinct topics (and, separately, groups) with series of their own; others are labelled `_other`. */
@@ -294,16 +295,8 @@ const lagOf = (store: StoreShape, group: string, topic: string, now: number): Ef
     const head = yield* store.runtime.headSeq(topic)
     if (head <= cursor.floor) return { events: 0, seconds: 0 }
     const events = yield* store.admin.countEvents(topic, cursor.floor, head)
-    // The oldest event after the floor that is not in an acked range.
-    let after = cursor.floor
-    for (let i = 0; i <= cursor.acked.length; i++) {
-      const first = (yield* store.admin.readTopic(topic, after, 1))[0]
-      if (first === undefined) break
-      const range = cursor.acked.find(([from, to]) => first.seq >= from && first.seq <= to)
-      if (range === undefined) return { events, seconds: Math.max(0, now - first.ts) / 1000 }
-      after = range[1]
-    }
-    return { events, seconds: 0 }
+    const oldest = yield* oldestUndone(store.admin, cursor)
+    return { events, seconds: oldest === undefined ? 0 : Math.max(0, now - oldest.ts) / 1000 }
   })
 
 /** The disabled recorder: records nothing, `text` is empty. */

@@ -17,6 +17,7 @@ import { type DeadLetterQuery, Store, type StoreShape } from "../store/Store.ts"
 import { isLive } from "./group/lease.ts"
 import { floorOf, type StartFromError } from "./group/startFrom.ts"
 import { type HostInfo, nodeHost } from "./HostInfo.ts"
+import { oldestUndone } from "./oldestUndone.ts"
 import type { StartFrom } from "./subscribeOptions.ts"
 
 /** A topic as stored: its settings (defaults where none were stored) and what it holds. */
@@ -34,6 +35,8 @@ export interface GroupInfo {
   readonly headSeq: number
   /** Events after the cursor. */
   readonly lag: number
+  /** Age (ms) of the oldest event after the cursor that is not done; 0 when caught up (the time lag). */
+  readonly lagMs: number
   /** Events a live consumer has fetched and not finished (0 without a live consumer). */
   readonly inFlight: number
   readonly retrying: number
@@ -103,10 +106,13 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
         inFlight = yield* admin.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)
         for (const [from, to] of cursor.acked) inFlight -= yield* admin.countEvents(cursor.topic, from - 1, Math.min(to, cursor.leasedUpto))
       }
+      const lag = yield* admin.countEvents(cursor.topic, cursor.floor, headSeq)
+      const oldest = lag === 0 ? undefined : yield* oldestUndone(admin, cursor)
       out.push({
         cursor,
         headSeq,
-        lag: yield* admin.countEvents(cursor.topic, cursor.floor, headSeq),
+        lag,
+        lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest.ts),
         inFlight: Math.max(0, inFlight),
         retrying: p.retrying,
         deadLetters: p.deadLetters,

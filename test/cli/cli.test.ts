@@ -243,8 +243,9 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(orders).toHaveLength(3)
     const groups = jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)
     expect(groups).toHaveLength(1)
-    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "leaseExpiresAt", "owner", "retrying", "skipped", "topic"])
-    expect(groups[0]).toMatchObject({ group: "billing", topic: "orders", cursor: orders[2], headSeq: orders[2], lag: 0, deadLetters: 1, owner: { pid: run.child.pid } })
+    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "lagMs", "lastActiveAt", "leaseExpiresAt", "owner", "retrying", "skipped", "topic"])
+    expect(groups[0]).toMatchObject({ group: "billing", topic: "orders", cursor: orders[2], headSeq: orders[2], lag: 0, lagMs: 0, deadLetters: 1, owner: { pid: run.child.pid } })
+    expect(groups[0]!["lastActiveAt"]).toBeGreaterThan(Date.now() - 60_000)
 
     run.child.kill("SIGTERM")
     expect(await run.exited).toBe(0)
@@ -253,8 +254,8 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(topics.map((t) => [t["topic"], t["events"]])).toEqual([["invoices", 2], ["orders", 3]])
     expect(Object.keys(topics[0]!).sort()).toEqual(["compaction", "description", "events", "firstSeq", "keyField", "lastPublishedAt", "lastSeq", "retention", "schema", "topic"])
     const human = await sib(["groups"], { cwd: dir })
-    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +IN FLIGHT +RETRYING +DEAD +SKIPPED +CONSUMER$/)
-    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0 +0 +1 +0 +-`))
+    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +LAG AGE +IN FLIGHT +RETRYING +DEAD +SKIPPED +ACTIVE +CONSUMER$/)
+    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0s +0 +0 +1 +0 +\\d+(ms|s) ago +-`))
 
     const [dead] = jsonLines((await sib(["dlq", "--group", "billing", "--json"], { cwd: dir })).stdout)
     expect(dead).toMatchObject({ group: "billing", topic: "orders", seq: orders[1], key: "o-2", attempts: 2 })
