@@ -6,6 +6,7 @@
  * over, is refused.
  */
 import type * as Clock from "effect/Clock"
+import { monotonicMillis } from "../monotonic.ts"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
@@ -41,7 +42,7 @@ export class Runs {
     work.handlerDone = false
     work.publishes = undefined
     work.tx = undefined
-    work.deadline = this.clock.currentTimeMillisUnsafe() + this.ackTimeoutMs
+    work.deadline = monotonicMillis(this.clock) + this.ackTimeoutMs
     work.fiber = fiber
     this.inFlight.add(work)
     if (this.inFlight.size === 1) this.started.raise()

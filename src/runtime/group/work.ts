@@ -45,7 +45,7 @@ export interface Work {
   run: number
   decision: Decision | undefined
   onDecision: (() => void) | undefined
-  /** When the current run times out (start + ackTimeoutMs). */
+  /** When the current run times out (start + ackTimeoutMs), on the monotonic clock. */
   deadline: number
   /** The worker running it, while it runs. */
   fiber: Fiber.Fiber<unknown, unknown> | undefined

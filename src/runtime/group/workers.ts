@@ -23,6 +23,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import { monotonicMillis } from "../monotonic.ts"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -95,11 +96,12 @@ export class Workers {
     this.scope = args.scope
     this.clock = args.clock
     this.guard = args.guard
-    this.lastYield = args.clock.currentTimeMillisUnsafe()
+    this.lastYield = monotonicMillis(args.clock)
   }
 
+  /** Monotonic: run times and ack deadlines do not move with the wall clock. */
   private now(): number {
-    return this.clock.currentTimeMillisUnsafe()
+    return monotonicMillis(this.clock)
   }
 
   /** Starts one worker in the session's scope. */
