@@ -36,7 +36,8 @@ export const makeStore = (driver: Driver): StoreShape => {
       readPage: (topic, after, limit, maxBytes) =>
         read("readPage", function*() {
           return (maxBytes !== undefined && q.readTopicBounded !== undefined
-            ? yield events(q.readTopicBounded, { topic, after, limit, maxBytes })
+            // (Whole bytes: a buffer's room is counted in pages' average event sizes, fractions included.)
+            ? yield events(q.readTopicBounded, { topic, after, limit, maxBytes: Math.floor(maxBytes) })
             : yield events(q.readTopic, { topic, after, limit })) as EventRows
         }),
       pageBytes: q.readTopicBounded !== undefined,

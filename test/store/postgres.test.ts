@@ -167,6 +167,7 @@ describe.skipIf(postgresUrl === undefined)("Postgres: a consumer's page cut by b
         Effect.map(store.runtime.readPage("t", after, limit, maxBytes), (p) => p.events.map((e) => e.id))
       assert.deepStrictEqual(yield* ids(0, 10, 60), ["e0", "e1", "e2"], "10 + 20 + 30 = 60 bytes: the 40-byte event would pass it")
       assert.deepStrictEqual(yield* ids(0, 10, 59), ["e0", "e1"])
+      assert.deepStrictEqual(yield* ids(0, 10, 60.75), ["e0", "e1", "e2"], "a room counted in average event sizes has fractions")
       assert.deepStrictEqual(yield* ids(0, 2, 1000), ["e0", "e1"], "the count still bounds it")
       assert.deepStrictEqual(yield* ids(3, 10, 1), ["e3"], "a first event larger than maxBytes comes alone")
       assert.deepStrictEqual(yield* ids(0, 10), ["e0", "e1", "e2", "e3", "e4"], "without maxBytes, by count alone")
