@@ -180,8 +180,9 @@ export class Recorder {
   group(group: string, topics: ReadonlyArray<string>): GroupMetrics {
     if (!this.enabled) return noGroupMetrics
     const g = this.label("group", group)
-    const running = this.running.get(g)
-    if (running === undefined) this.running.set(g, { topics, count: 1 })
+    // Keyed by the group's own name (its cursors are read by it), labelled by `g`.
+    const running = this.running.get(group)
+    if (running === undefined) this.running.set(group, { topics, count: 1 })
     else running.count++
     const byTopic = new Map<string, GroupTopicSeries>()
     const series = (topic: string) => {
@@ -196,8 +197,8 @@ export class Recorder {
       release: () => {
         if (released) return
         released = true
-        const r = this.running.get(g)
-        if (r !== undefined && --r.count === 0) this.running.delete(g)
+        const r = this.running.get(group)
+        if (r !== undefined && --r.count === 0) this.running.delete(group)
       }
     }
   }
@@ -257,7 +258,7 @@ export class Recorder {
       for (const { group, topic } of lags) {
         const read = yield* Effect.result(lagOf(store!, group, topic, now))
         if (read._tag === "Failure") continue
-        const gauges = self.lagGauge(topic, group)
+        const gauges = self.lagGauge(topic, self.label("group", group))
         gauges.lag.v = read.success.events
         gauges.seconds.v = read.success.seconds
       }
