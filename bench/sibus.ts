@@ -43,14 +43,17 @@ export const publishBatches = (file: string, n: number, batch: number) =>
     })
   )
 
-/** One group with a no-op handler consuming the `n` events already stored; events/s. `open`: the bus's options (`metrics: false`). */
-export const consume = (file: string, n: number, options: SubscribeOptions, open: OpenOptions = {}) =>
+/**
+ * One group with a no-op handler consuming the `n` events already stored; events/s. `open`: the
+ * bus's options (`metrics: false`); `group`: another group reads the same backlog again.
+ */
+export const consume = (file: string, n: number, options: SubscribeOptions, open: OpenOptions = {}, group = "bench-group") =>
   withBus(file, (bus) =>
     Effect.gen(function*() {
       const done = yield* Deferred.make<void>()
       let handled = 0
       const t0 = performance.now()
-      const sub = yield* bus.subscribe("bench", "bench-group", () =>
+      const sub = yield* bus.subscribe("bench", group, () =>
         Effect.sync(() => {
           if (++handled === n) Deferred.doneUnsafe(done, Effect.void)
         }), { from: "earliest", ...options })

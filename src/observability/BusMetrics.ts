@@ -185,9 +185,15 @@ export class Recorder {
     if (running === undefined) this.running.set(group, { topics, count: 1 })
     else running.count++
     const byTopic = new Map<string, GroupTopicSeries>()
+    // Most groups read one topic: the last answer is kept.
+    let lastTopic: string | undefined
+    let last: GroupTopicSeries | undefined
     const series = (topic: string) => {
+      if (topic === lastTopic) return last
       let s = byTopic.get(topic)
       if (s === undefined) byTopic.set(topic, s = this.seriesOf(topic, g))
+      lastTopic = topic
+      last = s
       return s
     }
     for (const topic of topics) series(topic)
