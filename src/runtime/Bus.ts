@@ -249,6 +249,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
   )
 
+  /** The longest wait between two checks for other processes' commits while the database fails. */
+  const maxCheckBackoffMs = 5000
   // Commits by other connections (other processes on the same file) wake every group, where the
   // database can tell (the change-detection capability).
   if (changeToken !== undefined) {
@@ -263,25 +265,47 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         nudge.raise()
       })
     }
+    /** Checks that failed in a row (the database unreachable): the poll backs off, and says so. */
+    let failures = 0
+    const check = Effect.gen(function*() {
+      const woken = committed
+      if (woken) {
+        committed = false
+        wakeups.notifyAll()
+      }
+      const next = yield* changeToken
+      if (failures > 0) {
+        failures = 0
+        yield* Effect.logInfo("the check for other processes' commits works again")
+        // What was committed meanwhile is looked for now.
+        wakeups.notifyAll()
+      }
+      if (next !== token) {
+        token = next
+        // Groups first (their events are waiting), then the stored topic settings (for publishes).
+        // (A commit after the wake-up above comes with a notification of its own.)
+        if (!woken) wakeups.notifyAll()
+        yield* refreshStored
+      }
+    })
     yield* Effect.gen(function*() {
       while (true) {
-        yield* Effect.raceFirst(Effect.sleep(pollIntervalMs), nudge.wait)
-        const woken = committed
-        if (woken) {
-          committed = false
-          wakeups.notifyAll()
-        }
-        const next = yield* changeToken
-        if (next !== token) {
-          token = next
-          // Groups first (their events are waiting), then the stored topic settings (for publishes).
-          // (A commit after the wake-up above comes with a notification of its own.)
-          if (!woken) wakeups.notifyAll()
-          yield* refreshStored
+        const wait = failures === 0 ? pollIntervalMs : Math.min(maxCheckBackoffMs, pollIntervalMs * 2 ** failures)
+        yield* Effect.raceFirst(Effect.sleep(wait), nudge.wait)
+        const result = yield* Effect.result(check)
+        if (result._tag === "Success") continue
+        failures++
+        // The first failure, then every doubling: a database down for long logs a few lines, not one per poll.
+        if ((failures & (failures - 1)) === 0) {
+          yield* Effect.logWarning(
+            `cannot check for other processes' commits (${result.failure.message}); trying again (${failures} failure(s) in a row). ` +
+              "Events are not lost: this process's groups find them once the database answers."
+          )
         }
       }
     }).pipe(
-      Effect.catchCause((cause) => Effect.logWarning(`change poller stopped: ${String(cause)}`)),
+      // Only a defect (a bug) ends it.
+      Effect.catchCause((cause) => Effect.logError(`the check for other processes' commits stopped: ${String(cause)}`)),
       Effect.forkScoped
     )
   }

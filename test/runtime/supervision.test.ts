@@ -10,7 +10,7 @@ import { StoreError } from "../../src/store/storeErrors.ts"
 import { openStore } from "../../src/store/open.ts"
 import { Store } from "../../src/store/Store.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
-import { storeFactories } from "../helpers/stores.ts"
+import { sharedDb, storeFactories } from "../helpers/stores.ts"
 
 describe.each(storeFactories)("supervision ($name)", (factory) => {
   it.effect("a failing store read restarts that group with backoff and a log line; other groups keep flowing", () =>
@@ -53,6 +53,49 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         yield* bus.publish("steady", "s2")
         assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s2"])
       }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+    }))
+
+  it.effect("a failing check for other processes' commits is tried again with a log line; their events still arrive", () =>
+    Effect.gen(function*() {
+      const db = yield* sharedDb(factory)
+      const logs: Array<string> = []
+      // The bus's first check (when it opens) works; the next three fail.
+      let calls = 0
+      const flaky = Layer.effect(Store, Effect.gen(function*() {
+        const store = yield* Store
+        const token = store.capabilities.changeToken!
+        return Store.of({
+          ...store,
+          capabilities: {
+            ...store.capabilities,
+            changeToken: Effect.suspend(() =>
+              ++calls >= 2 && calls <= 4
+                ? Effect.void.pipe(Effect.andThen(Effect.fail(new StoreError({ op: "changeToken", cause: new Error("connection reset") }))))
+                : token
+            )
+          }
+        })
+      })).pipe(Layer.provide(openStore(db)))
+      const logger = Logger.make((options) => {
+        logs.push(String(options.message))
+      })
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const rec = yield* makeRecorder
+        yield* bus.subscribe("t", "g", rec.handler(), { from: "earliest" })
+        // The first checks fail; another process publishes meanwhile.
+        yield* advance(50)
+        const elsewhere = Effect.gen(function*() {
+          const other = yield* Bus
+          yield* other.publish("t", "elsewhere")
+        }).pipe(Effect.provide(Bus.open(db, { metrics: false })))
+        yield* Effect.promise(() => Effect.runPromise(elsewhere))
+        yield* advance(5_000)
+        assert.deepStrictEqual((yield* rec.take(1)).map((d) => d.event.payload), ["elsewhere"])
+        assert.match(logs.join("\n"), /cannot check for other processes' commits \(could not .*connection reset\)/)
+        assert.match(logs.join("\n"), /works again/)
+        assert.notMatch(logs.join("\n"), /stopped/)
+      }).pipe(Effect.provide(Bus.layer({ pollIntervalMs: 50 }).pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
     }))
 
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
