@@ -8,6 +8,9 @@
  * counter, both with the bus's poll underneath), and by a look of its own every second. So a lost
  * notification costs latency, never events, and the same code serves both dialects.
  *
+ * A failing read (the database unreachable) is tried again with backoff and a log line, from where
+ * the stream stands: the subscriber sees a delay, not an error or a gap.
+ *
  * Overflow: the buffer holds at most `bufferSize` events; a subscriber that reads slower than
  * events arrive is not sent more until it has read some, and then continues from the store where it
  * left off (nothing is dropped, and the process's memory stays bounded). An event that retention or
@@ -30,6 +33,9 @@ export interface LiveOptions {
 
 /** Events read from one topic per store read. */
 const pageSize = 256
+
+/** The longest wait before reading again after the database failed. */
+const maxRetryMs = 5000
 
 export interface LiveDeps {
   readonly store: RuntimeStore
@@ -74,15 +80,23 @@ export const makeLive = (deps: LiveDeps) =>
           }
         })
         yield* Effect.gen(function*() {
+          /** Reads that failed in a row: the stream keeps its place and tries again, backing off. */
+          let failures = 0
           while (!deps.closed()) {
-            yield* drain
+            const read = yield* Effect.result(drain)
+            if (read._tag === "Failure") {
+              failures++
+              if ((failures & (failures - 1)) === 0) {
+                yield* Effect.logWarning(`live subscription to ${names.join(", ")}: ${read.failure.message}; trying again (${failures} failure(s) in a row, nothing is skipped)`)
+              }
+              yield* Effect.sleep(Math.min(maxRetryMs, 50 * 2 ** failures))
+              continue
+            }
+            failures = 0
             yield* Effect.raceFirst(signal.wait, Effect.sleep(deps.backstopMs))
           }
           yield* Queue.end(queue)
-        }).pipe(
-          Effect.catch((e: StoreError) => Queue.fail(queue, e)),
-          Effect.forkScoped
-        )
+        }).pipe(Effect.forkScoped)
       }),
     { bufferSize: Math.max(1, Math.floor(options.bufferSize ?? 1000)), strategy: "suspend" }
   )

@@ -5,11 +5,14 @@
  * database stand for two processes or replicas.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Layer, Stream } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { BusShape } from "../../src/runtime/Bus.ts"
 import { createRuntime } from "../../src/index.ts"
+import { openStore } from "../../src/store/open.ts"
 import type { Event } from "../../src/store/records.ts"
+import { Store } from "../../src/store/Store.ts"
+import { StoreError } from "../../src/store/storeErrors.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
 describe.each(storeFactories)("live subscriptions ($name)", (factory) => {
@@ -38,6 +41,36 @@ describe.each(storeFactories)("live subscriptions ($name)", (factory) => {
         assert.deepStrictEqual(events.map((e) => e.topic), ["orders", "audit", "audit", "orders"])
         assert.isTrue(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq))
       })))
+
+  it.live("a failing read is tried again from where the stream stands: a delay, no error, no gap", () =>
+    Effect.gen(function*() {
+      let failing = 0
+      const flaky = Layer.effect(Store, Effect.gen(function*() {
+        const store = yield* Store
+        return Store.of({
+          ...store,
+          runtime: {
+            ...store.runtime,
+            readPage: (topic, after, limit, maxBytes) =>
+              failing > 0
+                ? Effect.sync(() => failing--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("connection reset") }))))
+                : store.runtime.readPage(topic, after, limit, maxBytes)
+          }
+        })
+      })).pipe(Layer.provide(openStore(factory.fresh())))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const seen = yield* Effect.forkChild(Stream.runCollect(Stream.take(bus.live("t", { onStart: () => undefined }), 6)))
+        yield* Effect.sleep("100 millis")
+        yield* bus.publishAll([1, 2, 3].map((n) => ({ topic: "t", payload: n })))
+        yield* Effect.sleep("100 millis")
+        failing = 3
+        yield* bus.publishAll([4, 5, 6].map((n) => ({ topic: "t", payload: n })))
+        const events = [...(yield* Fiber.join(seen).pipe(Effect.timeout("10 seconds")))] as Array<Event>
+        assert.deepStrictEqual(events.map((e) => e.payload), [1, 2, 3, 4, 5, 6])
+        assert.strictEqual(failing, 0, "the reads failed meanwhile")
+      }).pipe(Effect.provide(Bus.layer({ maintenance: false }).pipe(Layer.provideMerge(flaky))))
+    }))
 
   it.live("a slow reader with a buffer of 2 loses nothing: it continues from the store", () =>
     twoProcesses((a, b) =>

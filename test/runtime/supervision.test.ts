@@ -4,7 +4,7 @@
  * On every store factory.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { Deferred, Effect, Layer, Logger, ManagedRuntime } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import { StoreError } from "../../src/store/storeErrors.ts"
 import { openStore } from "../../src/store/open.ts"
@@ -96,6 +96,36 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         assert.match(logs.join("\n"), /works again/)
         assert.notMatch(logs.join("\n"), /stopped/)
       }).pipe(Effect.provide(Bus.layer({ pollIntervalMs: 50 }).pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+    }))
+
+  it.effect("a singleton whose lease cannot be read stands by and tries again with a log line; then it runs", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      let calls = 0
+      const flaky = Layer.effect(Store, Effect.gen(function*() {
+        const store = yield* Store
+        return Store.of({
+          ...store,
+          runtime: {
+            ...store.runtime,
+            readLease: (name) =>
+              ++calls <= 3
+                ? Effect.fail(new StoreError({ op: "readLease", cause: new Error("connection reset") }))
+                : store.runtime.readLease(name)
+          }
+        })
+      })).pipe(Layer.provide(openStore(factory.fresh())))
+      const logger = Logger.make((options) => {
+        logs.push(String(options.message))
+      })
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const ran = yield* Deferred.make<void>()
+        yield* Effect.forkChild(bus.singleton("job", Deferred.succeed(ran, undefined)))
+        for (const ms of [200, 400, 800, 1600]) yield* advance(ms)
+        yield* Deferred.await(ran).pipe(Effect.timeout("1 second"))
+        assert.match(logs.join("\n"), /singleton job: could not .*connection reset; trying again \(1 failure/)
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
     }))
 
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
