@@ -41,6 +41,8 @@ export interface WritePart {
    * submitter gets a `StoreError` (a group cancels the acks that follow one that failed).
    */
   readonly cancelled?: (() => boolean) | undefined
+  /** The part only records lease marks (`WriteBatch.relaxed`); a batch is relaxed when all its parts are. */
+  readonly relaxed?: boolean | undefined
 }
 
 /** The failure of a write its submitter cancelled (see `WritePart.cancelled`): nothing was written. */
@@ -149,7 +151,8 @@ export const makeWriter = Effect.fnUntraced(function*(
         acks: p.acks,
         deliveries: p.deliveries ?? empty,
         deadLetters: p.deadLetters ?? empty,
-        leases: leasesFor(appends)
+        leases: leasesFor(appends),
+        relaxed: p.relaxed === true && appends.length === 0
       }
     }
     const appends: Array<EventDraft> = []
@@ -174,7 +177,8 @@ export const makeWriter = Effect.fnUntraced(function*(
       acks,
       deliveries,
       deadLetters,
-      leases: leasesFor(appends)
+      leases: leasesFor(appends),
+      relaxed: appends.length === 0 && items.every((i) => i.part.relaxed === true)
     }
   }
 

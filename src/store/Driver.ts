@@ -19,7 +19,13 @@ import type { HandlerTransaction, StoreCapabilities } from "./Store.ts"
  * - `bulk`: a `write` that deletes many rows; the dialect may leave log housekeeping to the
  *   `checkpoint` capability (SQLite skips its automatic WAL checkpoint).
  */
-export type TransactionMode = "read" | "write" | "bulk"
+/**
+ * read: a consistent snapshot; write: a transaction that commits durably and is announced to other
+ * processes; bulk: a write of many deletions (SQLite skips its automatic checkpoint); relaxed: a
+ * write of bookkeeping only (`WriteBatch.relaxed`), which a store may commit without waiting for
+ * the disk and without announcing.
+ */
+export type TransactionMode = "read" | "write" | "bulk" | "relaxed"
 
 /** A transaction a handler holds open (the driver's side of `HandlerTransaction`). */
 export interface OpenTransaction {

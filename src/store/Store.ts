@@ -114,6 +114,13 @@ export interface WriteBatch {
   readonly deliveries: ReadonlyArray<DeliveryWrite>
   readonly deadLetters: ReadonlyArray<DeadLetterWrite>
   readonly leases?: ReadonlyArray<LeaseOnAppend> | undefined
+  /**
+   * The batch only records how far groups fetched (their lease marks, with the progress already in
+   * memory): bookkeeping for crash accounting that no other process waits for. A store may commit
+   * it without waiting for the disk (a database server's crash may lose it: the events it marked
+   * then count one attempt less) and without announcing it to other processes.
+   */
+  readonly relaxed?: boolean | undefined
 }
 
 /** The outcome of one append: the seq it has, and the stored record when the id already existed. */

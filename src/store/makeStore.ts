@@ -31,7 +31,7 @@ export const makeStore = (driver: Driver): StoreShape => {
 
   return {
     runtime: {
-      commit: (batch) => driver.transaction("commit", "write", () => commitBatch(q, batch)),
+      commit: (batch) => driver.transaction("commit", batch.relaxed === true ? "relaxed" : "write", () => commitBatch(q, batch)),
       beginTransaction,
       readPage: (topic, after, limit, maxBytes) =>
         read("readPage", function*() {

@@ -174,3 +174,27 @@ describe.skipIf(postgresUrl === undefined)("Postgres: a consumer's page cut by b
       assert.deepStrictEqual(yield* ids(5, 10, 100), [])
     }).pipe(Effect.scoped))
 })
+
+describe.skipIf(postgresUrl === undefined)("Postgres: relaxed commits (lease marks)", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("a relaxed batch is stored but announces nothing: another process's change token does not move", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const mine = Context.get(yield* Layer.build(openStore(location)), Store)
+      const other = Context.get(yield* Layer.build(openStore(location)), Store)
+      yield* mine.runtime.commit({ now: 1, appends: [draft("a")], progress: [], deliveries: [], deadLetters: [] })
+      yield* mine.runtime.initCursor("g", "t", 0, 1)
+      assert.isTrue(yield* mine.runtime.claimLease({ group: "g", expectedOwner: null, owner: "me", pid: null, host: null, expiresAt: 60_000, now: 1 }))
+      const token = yield* other.capabilities.changeToken!
+      yield* mine.runtime.commit({
+        now: 2, appends: [], deliveries: [], deadLetters: [], relaxed: true,
+        progress: [{ group: "g", owner: "me", topic: "t", floor: 0, acked: [], leasedUpto: 1 }]
+      })
+      assert.strictEqual((yield* mine.runtime.getCursor("g", "t"))?.leasedUpto, 1, "stored")
+      assert.strictEqual(yield* other.capabilities.changeToken!, token, "not announced")
+      yield* mine.runtime.commit({ now: 3, appends: [draft("b")], progress: [], deliveries: [], deadLetters: [] })
+      assert.notStrictEqual(yield* other.capabilities.changeToken!, token, "a write is")
+    }).pipe(Effect.scoped))
+})

@@ -130,7 +130,9 @@ export class Fetcher {
             leased.push([topic, floor])
           }
         }
-        if (leased.length > 0) yield* self.submit(self.progress.part(leased, false))
+        // The marks are bookkeeping for crash accounting: committed without waiting for the disk
+        // where the store can (they are on the way from another process's publish to the handler).
+        if (leased.length > 0) yield* self.submit({ ...self.progress.part(leased, false), relaxed: true })
         // Each event holds its page's average of payload bytes in the buffer.
         const each = bytes / page.length
         for (const e of page) yield* self.admit(e, each)

@@ -429,6 +429,7 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filen
           case "read":
             return inTransaction.deferred(program) as A
           case "write":
+          case "relaxed":
             return inTransaction.immediate(program) as A
           case "bulk":
             return withoutAutoCheckpoint(() => inTransaction.immediate(program)) as A
