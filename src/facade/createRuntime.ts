@@ -34,11 +34,13 @@ import { runTests, type TestReport } from "../program/testRunner.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
-  /** A SQLite file path, or `:memory:`. */
+  /** A SQLite file path, `:memory:`, or a `postgres://` URL. */
   readonly db: string
   /** SQLite durability: `NORMAL` (default) or `FULL` (sync on every commit). */
   readonly synchronous?: "NORMAL" | "FULL" | undefined
   readonly busyTimeoutMs?: number | undefined
+  /** SQLite: the size the WAL is brought back to once long readers let go (default 64 MiB). */
+  readonly walLimitBytes?: number | undefined
   /** The bus's metrics (`rt.metrics()`, `rt.serveHttp()`): on by default; `false` records nothing. */
   readonly metrics?: OpenOptions["metrics"]
 }
