@@ -150,7 +150,8 @@ export const run = Command.make(
   Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),
   Command.withExamples([
     { command: "sib run dsl-examples/main.sib", description: "run the example program on ./sib.db" },
-    { command: "sib --db /var/lib/agent/events.db run app.sib --watch", description: "reload on every save" }
+    { command: "sib --db /var/lib/agent/events.db run app.sib --watch", description: "reload on every save" },
+    { command: "sib run app.sib --http 9464", description: "serve Prometheus metrics at http://127.0.0.1:9464/metrics" }
   ])
 )
 
