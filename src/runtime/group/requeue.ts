@@ -6,10 +6,14 @@
  * a refresh cannot admit it twice. A hold whose dead letter was dropped (or requeued elsewhere)
  * is released, and its key's queue runs.
  *
- * The refresher re-reads the group (`loadGroup`) whenever its signal is raised: by a requeue or a
- * drop in this process, or by any commit of another process (the bus's change poll).
+ * The refresher re-reads the group (`loadGroup`) whenever its signal is raised by a requeue or a
+ * drop in this process, and after any commit of another process (the bus's change detection), at
+ * most once per `refreshPauseMs` for those.
  */
 import * as Effect from "effect/Effect"
+
+/** The least time between two reads of the group (see `loop`). */
+const refreshPauseMs = 100
 import type { StoreError } from "../../store/storeErrors.ts"
 import type { Delivery } from "../../store/records.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
@@ -27,6 +31,8 @@ export class Requeue {
   private readonly runnable: Runnable
   /** Raised when dead letters may have been requeued or dropped. */
   private readonly signal: Signal
+  /** Raised by every commit of another process (the bus's change detection). */
+  private readonly others: Signal
 
   constructor(args: {
     readonly store: RuntimeStore
@@ -35,6 +41,7 @@ export class Requeue {
     readonly dispatcher: Dispatcher
     readonly runnable: Runnable
     readonly signal: Signal
+    readonly others: Signal
   }) {
     this.store = args.store
     this.topics = args.topics
@@ -42,6 +49,7 @@ export class Requeue {
     this.dispatcher = args.dispatcher
     this.runnable = args.runnable
     this.signal = args.signal
+    this.others = args.others
   }
 
   /** Admits requeued dead letters; `known` rows (loaded at start) are already in `requeuedSeqs`. */
@@ -93,8 +101,12 @@ export class Requeue {
     const self = this
     return Effect.gen(function*() {
       while (true) {
-        yield* self.signal.wait
+        yield* Effect.raceFirst(self.signal.wait, self.others.wait)
         yield* self.refresh
+        // Other processes' commits that come meanwhile are served by one more read after a pause,
+        // not one read each (the reads stay off the path of the events those commits bring); a
+        // requeue or drop in this process ends the pause at once.
+        yield* Effect.raceFirst(Effect.sleep(refreshPauseMs), Effect.andThen(self.signal.wait, Effect.sync(() => self.signal.raise())))
       }
     })
   }

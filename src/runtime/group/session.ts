@@ -34,7 +34,7 @@ import * as Scope from "effect/Scope"
 import type { AckError } from "../busErrors.ts"
 import { noGroupMetrics } from "../../observability/BusMetrics.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
-import type { Signal } from "../Signal.ts"
+import { Signal } from "../Signal.ts"
 import { Dispatcher } from "./dispatch.ts"
 import { Fetcher } from "./fetch.ts"
 import { claimLease, fencedSubmit, groupLease, renewLease } from "./lease.ts"
@@ -129,7 +129,8 @@ export const session = (
       scope: sessionScope
     })
     const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes, metrics })
-    const requeue = new Requeue({ store, topics, ledger, dispatcher, runnable, signal: refreshSignal })
+    const othersCommitted = new Signal()
+    const requeue = new Requeue({ store, topics, ledger, dispatcher, runnable, signal: refreshSignal, others: othersCommitted })
 
     // Charge the suspects and delete orphan rows before anything runs.
     if (recovered.writes.length > 0) yield* submit({ deliveries: recovered.writes })
@@ -142,7 +143,7 @@ export const session = (
     // ---- 3. start -------------------------------------------------------------------------------
     const unwatch = deps.wakeups.watch(topics, fetcher.news)
     const unhook = writer.hook(fetcher.leaseHook())
-    const unwatchRefresh = deps.wakeups.watch([], refreshSignal)
+    const unwatchRefresh = deps.wakeups.watch([], othersCommitted)
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       unwatch()
       unwatchRefresh()
