@@ -499,7 +499,7 @@ if (write) {
   const readme = join(import.meta.dirname, "..", "README.md")
   const text = readFileSync(readme, "utf8")
   const benchMarker = "<!-- bench -->"
-  const tables = [...results.matchAll(/<!-- (core|language|pipelines|startup) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
+  const tables = [...results.matchAll(/<!-- (core|language|pipelines|startup|postgres) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
     .map((m) => `${m[2]}, from ${m[3]} (${m[4]}):\n\n${m[5]}`)
   if (text.includes(benchMarker)) {
     writeFileSync(readme, text.replace(new RegExp(`${benchMarker}[\\s\\S]*?${benchMarker}`), `${benchMarker}\n${tables.join("\n\n")}\n${benchMarker}`))
