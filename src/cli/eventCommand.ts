@@ -18,7 +18,7 @@ import { isoTime } from "./table.ts"
  * requeued (a dead letter sent back) or dead; with attempts and the last error when it failed
  * (fields null when unknown, as in `sib dlq --json`).
  */
-const progressJson = (group: string, p: EventProgress): Record<string, unknown> => {
+export const progressJson = (group: string, p: EventProgress): Record<string, unknown> => {
   switch (p.state) {
     case "done":
       return { group, state: "done" }

@@ -18,6 +18,7 @@ import { readFileSync } from "node:fs"
 import { safeLines, safeText } from "../diagnostics/terminal.ts"
 import { check, test } from "./programCommands.ts"
 import { event } from "./eventCommand.ts"
+import { trace } from "./traceCommand.ts"
 import { publish, tail } from "./publishTailCommands.ts"
 import { dlq, groups, replay, topics } from "./inspectCommands.ts"
 import { compact, prune } from "./maintenanceCommands.ts"
@@ -27,7 +28,7 @@ import { liveLine } from "./status.ts"
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version
 
-const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, event, topics, groups, dlq, replay, compact, prune]))
+const cli = root.pipe(Command.withSubcommands([run, check, test, publish, tail, event, trace, topics, groups, dlq, replay, compact, prune]))
 
 /** A parse error as one line: what is wrong, a suggestion when there is one, and where to look. */
 const oneLine = (error: CliError.NonShowHelpErrors, path: ReadonlyArray<string>): string => {

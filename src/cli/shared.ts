@@ -17,7 +17,7 @@ import type { BusOptionsError } from "../runtime/busErrors.ts"
 import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
 import { describeCause, StoreError, type StoreOpenError } from "../store/storeErrors.ts"
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
-import type { Store } from "../store/Store.ts"
+import { Store } from "../store/Store.ts"
 import { liveLine } from "./status.ts"
 
 /**
@@ -111,15 +111,18 @@ export const busLayer = (db: string, access: Exclude<Access, "read">, options: B
   return reported(db, Bus.open(db, { ...options, ...(access === "existing" ? { existing: true } : {}) }))
 }
 
-/** Runs `effect` with inspection of the `--db` database, opened read-only (no bus, no migration, nothing written). */
-export const withInspect = <A, E, R>(effect: (inspect: InspectShape) => Effect.Effect<A, E, R>) =>
+/**
+ * Runs `effect` with inspection of the `--db` database, opened read-only (no bus, no migration,
+ * nothing written); the store's own reads too, for a command that needs one `Inspect` lacks.
+ */
+export const withInspect = <A, E, R>(effect: (inspect: InspectShape, store: Store["Service"]) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
     const why = unusable(db, "read")
     if (why !== undefined) return yield* failWith(why)
-    return yield* Effect.flatMap(Effect.service(Inspect), effect).pipe(
+    return yield* Effect.flatMap(Effect.all([Effect.service(Inspect), Effect.service(Store)]), ([inspect, store]) => effect(inspect, store)).pipe(
       withStoreFailures(db, true),
-      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provide(openStore(db, { readOnly: true }))), true))
+      Effect.provide(reported(db, Inspect.layer.pipe(Layer.provideMerge(openStore(db, { readOnly: true }))), true))
     )
   })
 

@@ -250,6 +250,12 @@ export interface RuntimeStore {
   readonly topics: Effect.Effect<ReadonlyArray<TopicRecord>, StoreError>
 }
 
+/** The events one event caused (`AdminStore.eventsCausedBy`): the first few, and how many in all. */
+export interface CausedEvents {
+  readonly events: ReadonlyArray<Event>
+  readonly total: number
+}
+
 /** Inspection and operator repairs: what `sib` commands and the bus's admin operations call. */
 export interface AdminStore {
   /** Events of `topic` with seq > `afterSeq`, ascending, at most `limit` (no cursor moves). */
@@ -262,6 +268,11 @@ export interface AdminStore {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+  /**
+   * Events that name `eventId` in their `causedBy`, among those with a seq in (afterSeq, uptoSeq]:
+   * the first `limit` by seq, and how many there are in that range (a bounded scan, no index).
+   */
+  readonly eventsCausedBy: (eventId: string, afterSeq: number, uptoSeq: number, limit: number) => Effect.Effect<CausedEvents, StoreError>
   /** Open delivery records (retries, suspects, requeued dead letters) of a group, or of an event in every group. */
   readonly deliveries: (query: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
 

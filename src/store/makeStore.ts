@@ -121,6 +121,16 @@ export const makeStore = (driver: Driver): StoreShape => {
         read("countEvents", function*() {
           return num(((yield get(q.countEvents, { topic, after, upto })) as { n: number } | undefined)?.n ?? 0)
         }),
+      eventsCausedBy: (eventId, after, upto, limit) =>
+        driver.transaction("eventsCausedBy", "read", function*() {
+          // The id as a JSON string inside the array; LIKE's wildcards (and the escape) escaped.
+          const pattern = `%${JSON.stringify(eventId).replace(/[!%_]/g, (c) => `!${c}`)}%`
+          const rows = ((yield events(q.eventsCausedBy, { pattern, after, upto, limit })) as EventRows).events
+          const total = num(((yield get(q.countCausedBy, { pattern, after, upto })) as { n: number } | undefined)?.n ?? 0)
+          // SQLite's LIKE ignores ASCII case: keep the events that name exactly this id.
+          const found = rows.filter((e) => e.causedBy?.includes(eventId) === true)
+          return { events: found, total: total - (rows.length - found.length) }
+        }),
       deliveries: (query) =>
         read("deliveries", function*() {
           const rows = query.eventId !== undefined

@@ -233,6 +233,21 @@ const sharedStatements = (db: Kysely<Database>) => ({
     db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
       .where("topic", "=", p("topic")).where("seq", ">", p("after")).where("seq", "<=", p("upto"))
   ),
+  /**
+   * The events with a seq in (after, upto] whose `caused_by` (JSON text in both dialects) contains
+   * `pattern` (a LIKE pattern, `!` escapes): a range scan of the seq key, no index on `caused_by`.
+   */
+  eventsCausedBy: template<"pattern" | "after" | "upto" | "limit">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("seq", ">", p("after")).where("seq", "<=", p("upto"))
+      .where(sql<boolean>`caused_by like ${p("pattern")} escape '!'`)
+      .orderBy("seq").limit(p("limit"))
+  ),
+  countCausedBy: template<"pattern" | "after" | "upto">((p) =>
+    db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("seq", ">", p("after")).where("seq", "<=", p("upto"))
+      .where(sql<boolean>`caused_by like ${p("pattern")} escape '!'`)
+  ),
 
   // ---- deleting groups and topics --------------------------------------------------------------
   deleteGroupCursors: template<"group">((p) => db.deleteFrom("cursors").where("grp", "=", p("group"))),
