@@ -7,6 +7,9 @@
  * and the new groups resume from the committed cursors (none moves back or skips).
  * `--http [host:]port` serves the bus's metrics (`GET /metrics`, Prometheus text) while it runs,
  * on a loopback address unless `--http-allow-remote`; the bound address is printed on stderr.
+ * With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set, publishes and handler runs are
+ * spans exported over OTLP/HTTP (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json` for JSON); the last spans
+ * are flushed when it stops.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -27,6 +30,7 @@ import * as Inspect from "../runtime/Inspect.ts"
 import { Store } from "../store/Store.ts"
 import { BusMetrics } from "../observability/BusMetrics.ts"
 import { type HttpAddress, isLoopback, metricsRoutes, parseHttpAddress, serveHttp } from "../observability/httpServer.ts"
+import { Tracing } from "../observability/tracing.ts"
 import { filesArgument, loadOrReport } from "./programCommands.ts"
 import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
@@ -144,7 +148,7 @@ export const run = Command.make(
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
       if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current, mode)
       return yield* Effect.never
-    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "create"))))
+    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "create")), Effect.provide(Tracing.layerFromEnv(process.env, "sib run"))))
   })
 ).pipe(
   Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),

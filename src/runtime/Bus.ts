@@ -30,6 +30,7 @@ import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./subscribeOptions.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
+import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
 import { Signal, Wakeups } from "./Signal.ts"
 import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
@@ -319,19 +320,55 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   })
 
   type PublishFailure = PublishError | StoreError | BusClosedError
-  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
+  // A publish from a fiber with a current span carries its context (`traceparent`); with a tracer
+  // installed it is a `publish <topic>` span of its own (see src/observability/tracing.ts).
+  const publishOne = (topic: string, payload: unknown, publishOptions: PublishOptions | undefined, traced: boolean) =>
     Effect.withFiber<Event, PublishFailure>((fiber) => {
-      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
-      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
+      const span = currentSpanOf(fiber)
       const prepared = prepare(
-        topic, payload, publishOptions, topicOf(topic), limits,
+        topic, payload, span === undefined ? publishOptions : withTraceparent(publishOptions, traceparentOf(span)), topicOf(topic), limits,
         stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
       )
       if (prepared instanceof PublishError) return Effect.fail(prepared)
+      if (traced && span?._tag === "Span") span.attribute("messaging.message.id", prepared.draft.id)
       return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
         const appended = r.appended[0]!
         return appended.existing ?? recordOf(prepared, appended.seq)
       })
+    })
+
+  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
+    Effect.withFiber<Event, PublishFailure>((fiber) => {
+      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
+      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
+      if (!tracingOn(fiber)) return publishOne(topic, payload, publishOptions, false)
+      const name = String(topic)
+      return Effect.withSpan(publishOne(topic, payload, publishOptions, true), publishSpanName(name), publishSpanOptions(name))
+    })
+
+  const publishMany = (items: ReadonlyArray<PublishItem>, traced: boolean) =>
+    Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
+      const span = currentSpanOf(fiber)
+      const traceparent = span === undefined ? undefined : traceparentOf(span)
+      const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
+      const prepared: Array<Prepared> = []
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        if (typeof item !== "object" || item === null) {
+          return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
+        }
+        const { topic, payload, ...rest } = item
+        const p = prepare(topic, payload, withTraceparent(rest, traceparent), topicOf(topic), limits, next)
+        if (p instanceof PublishError) {
+          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
+        }
+        prepared.push(p)
+      }
+      if (prepared.length === 0) return Effect.succeed([])
+      if (traced && span?._tag === "Span" && prepared.length === 1) span.attribute("messaging.message.id", prepared[0]!.draft.id)
+      return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
+        r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
+      )
     })
 
   const publishAll: BusShape["publishAll"] = (items) =>
@@ -341,24 +378,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       if (!Array.isArray(items)) {
         return Effect.fail(new PublishError({ topic: "", reason: "options", detail: "publishAll takes an array of { topic, payload, ...options }" }))
       }
-      const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
-      const prepared: Array<Prepared> = []
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]
-        if (typeof item !== "object" || item === null) {
-          return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
-        }
-        const { topic, payload, ...rest } = item
-        const p = prepare(topic, payload, rest, topicOf(topic), limits, next)
-        if (p instanceof PublishError) {
-          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
-        }
-        prepared.push(p)
-      }
-      if (prepared.length === 0) return Effect.succeed([])
-      return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
-        r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
-      )
+      if (items.length === 0 || !tracingOn(fiber)) return publishMany(items, false)
+      // One span for the batch: named by its topic when all items share one.
+      const first = (items[0] as PublishItem | undefined)?.topic
+      const topic = typeof first === "string" && items.every((i: PublishItem | undefined) => i?.topic === first) ? first : undefined
+      const options = publishSpanOptions(topic ?? "(several)", items.length)
+      return Effect.withSpan(publishMany(items, true), topic === undefined ? "publish" : publishSpanName(topic), options)
     })
 
   const deps: GroupDeps = {

@@ -6,9 +6,11 @@
  * transaction fail with `PublishError` reason `"settled"`.
  */
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type { Kysely } from "kysely"
 import type { StoreError } from "../../store/storeErrors.ts"
 import type { RuntimeStore } from "../../store/Store.ts"
+import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentHeader, traceparentOf, tracingOn, withTraceparent } from "../../observability/tracing.ts"
 import { PublishError } from "../busErrors.ts"
 import { type PendingEvent, pendingRecordOf, type PublishOptions } from "../publish.ts"
 import type { Runs } from "./runs.ts"
@@ -74,11 +76,38 @@ export class RunContext implements DeliveryContext {
           detail: `the delivery of event ${work.event.id} that would cause it is already settled (a handler publishes before it returns or acks)`
         }))
       }
-      const given = options ?? {}
-      const prepared = this.services.prepare(fiber, topic, payload, typeof given === "object" && given !== null && given.causedBy === undefined ? { ...given, causedBy: work.event.id } : given)
-      if (prepared instanceof PublishError) return Effect.fail(prepared)
-      ;(work.publishes ??= []).push(prepared)
-      return Effect.succeed(pendingRecordOf(prepared))
+      // Without a tracer the follow-up carries the handled event's trace context on; with one it
+      // is a `publish <topic>` span, a child of the run's `process` span, and carries that span's.
+      if (!tracingOn(fiber)) return this.buffer(fiber, topic, payload, options, work.event.headers?.[traceparentHeader], false)
+      const name = String(topic)
+      return Effect.withSpan(
+        Effect.withFiber((inner) => {
+          const span = currentSpanOf(inner)
+          return this.buffer(inner, topic, payload, options, span === undefined ? undefined : traceparentOf(span), true)
+        }),
+        publishSpanName(name),
+        publishSpanOptions(name)
+      )
     })
+  }
+
+  private buffer(
+    fiber: Fiber.Fiber<unknown, unknown>,
+    topic: string,
+    payload: unknown,
+    options: PublishOptions | undefined,
+    traceparent: string | undefined,
+    traced: boolean
+  ): Effect.Effect<PendingEvent, PublishError> {
+    const work = this.work
+    const given = withTraceparent(options, traceparent) ?? {}
+    const prepared = this.services.prepare(fiber, topic, payload, typeof given === "object" && given !== null && given.causedBy === undefined ? { ...given, causedBy: work.event.id } : given)
+    if (prepared instanceof PublishError) return Effect.fail(prepared)
+    if (traced) {
+      const span = currentSpanOf(fiber)
+      if (span?._tag === "Span") span.attribute("messaging.message.id", prepared.draft.id)
+    }
+    ;(work.publishes ??= []).push(prepared)
+    return Effect.succeed(pendingRecordOf(prepared))
   }
 }

@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import { processSpanName, processSpanOptions, tracingOn } from "../../observability/tracing.ts"
 import type { CommitResult, HandlerTransaction } from "../../store/Store.ts"
 import { TransactionSlot } from "../../store/Store.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
@@ -170,7 +171,12 @@ export class Workers {
 
   private runHandler(work: Work, self: Self): Effect.Effect<void, SessionError> {
     this.runs.begin(work, self)
-    return Effect.flatMap(Effect.exit(Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work)))), (exit) => {
+    const run = Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work)))
+    // With a tracer installed the run is a `process <topic>` span whose parent is the publisher's.
+    const traced = tracingOn(self)
+      ? Effect.withSpan(run, processSpanName(work.event.topic), processSpanOptions(work.event, this.ledger.group, work.attempts))
+      : run
+    return Effect.flatMap(Effect.exit(traced), (exit) => {
       if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self) {
         this.runs.end(work)
         this.settle.succeeded(work)

@@ -1,0 +1,117 @@
+/**
+ * Traces exported over OTLP/HTTP (JSON) by the real `sib run` binary to a small local receiver
+ * (`node:http`, POST /v1/traces): a program's start-up publish of `orders`, whose handler publishes
+ * an `invoices` follow-up that another group handles, is one trace of four spans, each the parent
+ * of the next (publish orders -> process orders -> publish invoices -> process invoices), with the
+ * messaging attributes. SQLite only: the spans are made above the store.
+ */
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { afterEach, expect, it } from "vitest"
+import { killStarted, startSib } from "../helpers/sib.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+afterEach(killStarted)
+
+interface OtlpValue { readonly stringValue?: string; readonly intValue?: string | number; readonly boolValue?: boolean }
+interface OtlpSpan {
+  readonly traceId: string
+  readonly spanId: string
+  readonly parentSpanId?: string
+  readonly name: string
+  readonly kind: number
+  readonly attributes: ReadonlyArray<{ readonly key: string; readonly value: OtlpValue }>
+}
+
+/** A receiver of OTLP/HTTP JSON trace exports: every span it was sent, and the content types. */
+const receiver = async () => {
+  const spans: Array<OtlpSpan> = []
+  const contentTypes = new Set<string>()
+  const server: Server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      if (req.method === "POST" && req.url === "/v1/traces") {
+        contentTypes.add(String(req.headers["content-type"]))
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          resourceSpans: ReadonlyArray<{ scopeSpans: ReadonlyArray<{ spans: ReadonlyArray<OtlpSpan> }> }>
+        }
+        for (const r of body.resourceSpans) for (const s of r.scopeSpans) spans.push(...s.spans)
+        res.writeHead(200, { "content-type": "application/json" }).end("{}")
+      } else res.writeHead(404).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return { spans, contentTypes, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() }
+}
+
+const attrs = (s: OtlpSpan) =>
+  Object.fromEntries(s.attributes.map((a) => [a.key, a.value.stringValue ?? (a.value.intValue === undefined ? a.value.boolValue : Number(a.value.intValue))]))
+
+const program = `
+(defn bill [e ctx] (publish! "invoices" {:order e.payload.id}))
+(defn mail [e ctx] nil)
+(subscribe! "orders" "billing" bill :from "earliest")
+(subscribe! "invoices" "mailer" mail :from "earliest")
+(publish! "orders" {:id 1})
+`
+
+it("sib run exports publish -> process -> publish -> process as one trace over OTLP", async () => {
+  const otlp = await receiver()
+  try {
+    const dir = makeTmpDir()
+    writeFileSync(join(dir, "app.sib"), program)
+    const run = startSib(["run", "app.sib", "--status", "off"], {
+      cwd: dir,
+      env: {
+        SIB_DB: join(dir, "app.db"),
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_SCHEDULE_DELAY: "100",
+        OTEL_SERVICE_NAME: "shop"
+      }
+    })
+    await run.waitFor(/sib: running app\.sib/)
+    const deadline = Date.now() + 15_000
+    while (!otlp.spans.some((s) => s.name === "process invoices")) {
+      if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}\n${run.stderr()}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    run.interrupt("SIGTERM")
+    expect(await run.exited).toBe(0)
+    expect([...otlp.contentTypes]).toEqual(["application/json"])
+
+    const named = (name: string) => {
+      const found = otlp.spans.filter((s) => s.name === name)
+      expect(found.map((s) => s.name)).toEqual([name])
+      return found[0]!
+    }
+    const publishA = named("publish orders")
+    const processA = named("process orders")
+    const publishB = named("publish invoices")
+    const processB = named("process invoices")
+    const chain = [publishA, processA, publishB, processB]
+    expect(new Set(chain.map((s) => s.traceId)).size).toBe(1)
+    expect(publishA.traceId).toMatch(/^[0-9a-f]{32}$/)
+    expect(chain.map((s) => s.parentSpanId || undefined)).toEqual([undefined, publishA.spanId, processA.spanId, publishB.spanId])
+    // OTLP span kinds: 4 producer, 5 consumer.
+    expect(chain.map((s) => s.kind)).toEqual([4, 5, 4, 5])
+
+    const a = attrs(processA)
+    expect(a).toMatchObject({
+      "messaging.system": "sibus",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": "orders",
+      "messaging.consumer.group.name": "billing",
+      "messaging.sibus.message.delivery_attempt": 1
+    })
+    expect(attrs(publishA)).toMatchObject({ "messaging.system": "sibus", "messaging.destination.name": "orders", "messaging.operation.type": "send" })
+    expect(attrs(publishA)["messaging.message.id"]).toBe(a["messaging.message.id"])
+    expect(attrs(processB)).toMatchObject({ "messaging.destination.name": "invoices", "messaging.consumer.group.name": "mailer" })
+    expect(attrs(publishB)["messaging.message.id"]).toBe(attrs(processB)["messaging.message.id"])
+  } finally {
+    otlp.close()
+  }
+}, 30_000)
