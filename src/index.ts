@@ -4,7 +4,7 @@
  * The Effect API: the `Bus` service and its layers (`Bus.open(location)`, `Bus.sqlite({ filename })`,
  * or `Bus.layer()` over any `Store`; `openStore(location)` opens a store alone), typed errors, and
  * the records it stores; the bus's metrics (`BusMetrics`, served by `MetricsHttp.layer` or
- * `serveHttp`). The Promise facade is
+ * `serveHttp`); traces exported over OTLP (`Tracing.layerOtlp`, `Tracing.layerFromEnv`). The Promise facade is
  * `createRuntime` (also at `sibus/promise`).
  *
  * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
@@ -40,6 +40,8 @@ export { families as metricFamilies } from "./observability/metrics.ts"
 export type { Family as MetricFamily } from "./observability/metrics.ts"
 export { HttpServeError, isLoopback, MetricsHttp, metricsRoutes, parseHttpAddress, serveHttp } from "./observability/httpServer.ts"
 export type { HttpAddress, HttpReply, HttpRequest, HttpServerInfo, Route, ServeOptions } from "./observability/httpServer.ts"
+export { Tracing } from "./observability/tracing.ts"
+export type { OtlpOptions } from "./observability/tracing.ts"
 export { Outbox } from "./outbox/Outbox.ts"
 export type { OutboxMessage, OutboxOptions, OutboxShape, OutboxStats } from "./outbox/Outbox.ts"
 export { OutboxRelay } from "./outbox/Relay.ts"

@@ -6,6 +6,7 @@
 export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
 export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
 export { HttpServeError } from "./observability/httpServer.ts"
+export type { OtlpOptions } from "./observability/tracing.ts"
 export type { HttpServerInfo, ServeOptions } from "./observability/httpServer.ts"
 export type { LiveOptions } from "./runtime/live.ts"
 export { createOutbox } from "./facade/createOutbox.ts"

@@ -9,6 +9,7 @@
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
@@ -31,6 +32,7 @@ import { hostEntry, type HostValue, HostValueError, loadProgram, type Source, so
 import type { Limits } from "../lang/run.ts"
 import { startProgram } from "../program/start.ts"
 import { runTests, type TestReport } from "../program/testRunner.ts"
+import { layerFromEnv, layerOtlp, type OtlpOptions } from "../observability/tracing.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
@@ -43,6 +45,12 @@ export interface RuntimeOptions extends BusOptions {
   readonly walLimitBytes?: number | undefined
   /** The bus's metrics (`rt.metrics()`, `rt.serveHttp()`): on by default; `false` records nothing. */
   readonly metrics?: OpenOptions["metrics"]
+  /**
+   * Traces (`publish <topic>` and `process <topic>` spans) exported over OTLP/HTTP: `"env"` reads
+   * the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...; nothing when unset), or the
+   * exporter's options. Default: no tracer (events still carry a caller's `traceparent` on).
+   */
+  readonly tracing?: "env" | OtlpOptions | undefined
 }
 
 /** A server started by `rt.serveHttp`: where it listens, and how to stop it (`close()` of the runtime stops it too). */
@@ -192,8 +200,11 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   if (typeof options?.db !== "string" || options.db.length === 0) {
     throw new TypeError("createRuntime needs { db: <SQLite file path or \":memory:\"> }")
   }
-  const { db, ...rest } = options
-  const rt = ManagedRuntime.make(Bus.open(db, rest))
+  const { db, tracing, ...rest } = options
+  // The tracer is built before the bus and released after it (its last spans are flushed then).
+  const rt = ManagedRuntime.make(
+    tracing === undefined ? Bus.open(db, rest) : Bus.open(db, rest).pipe(Layer.provideMerge(tracing === "env" ? layerFromEnv() : layerOtlp(tracing)))
+  )
   let bus: BusShape
   let metrics: Recorder
   try {

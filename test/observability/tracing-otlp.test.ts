@@ -3,13 +3,16 @@
  * (`node:http`, POST /v1/traces): a program's start-up publish of `orders`, whose handler publishes
  * an `invoices` follow-up that another group handles, is one trace of four spans, each the parent
  * of the next (publish orders -> process orders -> publish invoices -> process invoices), with the
- * messaging attributes. SQLite only: the spans are made above the store.
+ * messaging attributes. Then the Promise API's `tracing` option, two runtimes on one database file
+ * (as two processes would be): one publishes, the other handles and publishes the follow-up; the
+ * trace continues through the stored `traceparent`. SQLite only: the spans are made above the store.
  */
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, expect, it } from "vitest"
+import { createRuntime } from "../../src/promise.ts"
 import { killStarted, startSib } from "../helpers/sib.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
@@ -112,6 +115,38 @@ it("sib run exports publish -> process -> publish -> process as one trace over O
     expect(attrs(processB)).toMatchObject({ "messaging.destination.name": "invoices", "messaging.consumer.group.name": "mailer" })
     expect(attrs(publishB)["messaging.message.id"]).toBe(attrs(processB)["messaging.message.id"])
   } finally {
+    otlp.close()
+  }
+}, 30_000)
+
+it("createRuntime({ tracing }): the trace continues from one runtime's publish to another's handlers", async () => {
+  const otlp = await receiver()
+  const dir = makeTmpDir()
+  const db = join(dir, "app.db")
+  const tracing = { url: `${otlp.url}/v1/traces`, encoding: "json", exportIntervalMs: 50 } as const
+  const publisher = await createRuntime({ db, tracing })
+  const worker = await createRuntime({ db, tracing })
+  try {
+    let followUp: string | undefined
+    await worker.subscribe("orders", "billing", async (e, ctx) => {
+      followUp = (await ctx.publish("invoices", { order: e.id })).id
+    }, { from: "earliest" })
+    await worker.subscribe("invoices", "mailer", () => undefined, { from: "earliest" })
+    const a = await publisher.publish("orders", { id: 1 })
+    expect(a.headers?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    const deadline = Date.now() + 15_000
+    while (!otlp.spans.some((s) => s.name === "process invoices")) {
+      if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const chain = ["publish orders", "process orders", "publish invoices", "process invoices"].map((n) => otlp.spans.find((s) => s.name === n)!)
+    expect(new Set(chain.map((s) => s.traceId)).size).toBe(1)
+    expect(chain.map((s) => s.parentSpanId || undefined)).toEqual([undefined, chain[0]!.spanId, chain[1]!.spanId, chain[2]!.spanId])
+    expect(a.headers?.traceparent).toBe(`00-${chain[0]!.traceId}-${chain[0]!.spanId}-01`)
+    expect(attrs(chain[2]!)["messaging.message.id"]).toBe(followUp)
+  } finally {
+    await worker.close()
+    await publisher.close()
     otlp.close()
   }
 }, 30_000)
