@@ -9,7 +9,7 @@
  * gave every committed event once, in seq order.
  *
  * On every dialect of the conformance suite (SQLite, and Postgres when SIB_TEST_POSTGRES_URL is
- * set): 10,000 events in the default tier, 50,000 with SIB_SLOW=1.
+ * set): 5,000 events in the default tier, 50,000 with SIB_SLOW=1.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -64,7 +64,7 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
     await factory.drop(appDb)
   })
 
-  const total = slow ? 50_000 : 10_000
+  const total = slow ? 50_000 : 5_000
   it(`soak: 2 replicas, 8 publishers with rollbacks, 3 groups, ${total} events: each committed event handled once per group in key order, live once per replica`, async () => {
     const replicaLog = join(dir, "replicas.log")
     const publisherLog = join(dir, "publishers.log")
