@@ -10,6 +10,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
@@ -322,54 +323,52 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   type PublishFailure = PublishError | StoreError | BusClosedError
   // A publish from a fiber with a current span carries its context (`traceparent`); with a tracer
   // installed it is a `publish <topic>` span of its own (see src/observability/tracing.ts).
-  const publishOne = (topic: string, payload: unknown, publishOptions: PublishOptions | undefined, traced: boolean) =>
-    Effect.withFiber<Event, PublishFailure>((fiber) => {
-      const span = currentSpanOf(fiber)
-      const prepared = prepare(
-        topic, payload, span === undefined ? publishOptions : withTraceparent(publishOptions, traceparentOf(span)), topicOf(topic), limits,
-        stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
-      )
-      if (prepared instanceof PublishError) return Effect.fail(prepared)
-      if (traced && span?._tag === "Span") span.attribute("messaging.message.id", prepared.draft.id)
-      return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
-        const appended = r.appended[0]!
-        return appended.existing ?? recordOf(prepared, appended.seq)
-      })
+  const publishOne = (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, publishOptions: PublishOptions | undefined, traced: boolean): Effect.Effect<Event, PublishFailure> => {
+    const span = currentSpanOf(fiber)
+    const prepared = prepare(
+      topic, payload, span === undefined ? publishOptions : withTraceparent(publishOptions, traceparentOf(span)), topicOf(topic), limits,
+      stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
+    )
+    if (prepared instanceof PublishError) return Effect.fail(prepared)
+    if (traced && span?._tag === "Span") span.attribute("messaging.message.id", prepared.draft.id)
+    return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
+      const appended = r.appended[0]!
+      return appended.existing ?? recordOf(prepared, appended.seq)
     })
+  }
 
   const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
     Effect.withFiber<Event, PublishFailure>((fiber) => {
       if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
       if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
-      if (!tracingOn(fiber)) return publishOne(topic, payload, publishOptions, false)
+      if (!tracingOn(fiber)) return publishOne(fiber, topic, payload, publishOptions, false)
       const name = String(topic)
-      return Effect.withSpan(publishOne(topic, payload, publishOptions, true), publishSpanName(name), publishSpanOptions(name))
+      return Effect.withSpan(Effect.withFiber((inner) => publishOne(inner, topic, payload, publishOptions, true)), publishSpanName(name), publishSpanOptions(name))
     })
 
-  const publishMany = (items: ReadonlyArray<PublishItem>, traced: boolean) =>
-    Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
-      const span = currentSpanOf(fiber)
-      const traceparent = span === undefined ? undefined : traceparentOf(span)
-      const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
-      const prepared: Array<Prepared> = []
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]
-        if (typeof item !== "object" || item === null) {
-          return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
-        }
-        const { topic, payload, ...rest } = item
-        const p = prepare(topic, payload, withTraceparent(rest, traceparent), topicOf(topic), limits, next)
-        if (p instanceof PublishError) {
-          return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
-        }
-        prepared.push(p)
+  const publishMany = (fiber: Fiber.Fiber<unknown, unknown>, items: ReadonlyArray<PublishItem>, traced: boolean): Effect.Effect<ReadonlyArray<Event>, PublishFailure> => {
+    const span = currentSpanOf(fiber)
+    const traceparent = span === undefined ? undefined : traceparentOf(span)
+    const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
+    const prepared: Array<Prepared> = []
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]
+      if (typeof item !== "object" || item === null) {
+        return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
       }
-      if (prepared.length === 0) return Effect.succeed([])
-      if (traced && span?._tag === "Span" && prepared.length === 1) span.attribute("messaging.message.id", prepared[0]!.draft.id)
-      return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
-        r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
-      )
-    })
+      const { topic, payload, ...rest } = item
+      const p = prepare(topic, payload, withTraceparent(rest, traceparent), topicOf(topic), limits, next)
+      if (p instanceof PublishError) {
+        return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
+      }
+      prepared.push(p)
+    }
+    if (prepared.length === 0) return Effect.succeed([])
+    if (traced && span?._tag === "Span" && prepared.length === 1) span.attribute("messaging.message.id", prepared[0]!.draft.id)
+    return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
+      r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
+    )
+  }
 
   const publishAll: BusShape["publishAll"] = (items) =>
     Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
@@ -378,12 +377,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       if (!Array.isArray(items)) {
         return Effect.fail(new PublishError({ topic: "", reason: "options", detail: "publishAll takes an array of { topic, payload, ...options }" }))
       }
-      if (items.length === 0 || !tracingOn(fiber)) return publishMany(items, false)
+      if (items.length === 0 || !tracingOn(fiber)) return publishMany(fiber, items, false)
       // One span for the batch: named by its topic when all items share one.
       const first = (items[0] as PublishItem | undefined)?.topic
       const topic = typeof first === "string" && items.every((i: PublishItem | undefined) => i?.topic === first) ? first : undefined
       const options = publishSpanOptions(topic ?? "(several)", items.length)
-      return Effect.withSpan(publishMany(items, true), topic === undefined ? "publish" : publishSpanName(topic), options)
+      return Effect.withSpan(Effect.withFiber((inner) => publishMany(inner, items, true)), topic === undefined ? "publish" : publishSpanName(topic), options)
     })
 
   const deps: GroupDeps = {
