@@ -19,6 +19,7 @@ import { describeCause, StoreError, type StoreOpenError } from "../store/storeEr
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
 import { Store } from "../store/Store.ts"
 import { liveLine } from "./status.ts"
+import { Tracing } from "../observability/tracing.ts"
 
 /**
  * A command that cannot go on: the message is printed as one line on stderr (`sib: message`), and
@@ -134,5 +135,10 @@ export const withInspect = <A, E, R>(effect: (inspect: InspectShape, store: Stor
 export const withBus = <A, E, R>(access: Exclude<Access, "read">, effect: (bus: Bus["Service"]) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { db } = yield* root
-    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(withStoreFailures(db), Effect.provide(busLayer(db, access, { maintenance: false })))
+    // With OTEL_EXPORTER_OTLP_ENDPOINT set, `sib publish` is a traced publish (its event carries the span's traceparent).
+    return yield* Effect.flatMap(Effect.service(Bus), effect).pipe(
+      withStoreFailures(db),
+      Effect.provide(busLayer(db, access, { maintenance: false })),
+      Effect.provide(Tracing.layerFromEnv(process.env, "sib"))
+    )
   })

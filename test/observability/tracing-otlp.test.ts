@@ -3,7 +3,8 @@
  * (`node:http`, POST /v1/traces): a program's start-up publish of `orders`, whose handler publishes
  * an `invoices` follow-up that another group handles, is one trace of four spans, each the parent
  * of the next (publish orders -> process orders -> publish invoices -> process invoices), with the
- * messaging attributes. Then the Promise API's `tracing` option, two runtimes on one database file
+ * messaging attributes; a `sib publish` (another process) of `orders` starts a second such trace.
+ * Then the Promise API's `tracing` option, two runtimes on one database file
  * (as two processes would be): one publishes, the other handles and publishes the follow-up; the
  * trace continues through the stored `traceparent`. SQLite only: the spans are made above the store.
  */
@@ -13,7 +14,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, expect, it } from "vitest"
 import { createRuntime } from "../../src/promise.ts"
-import { killStarted, startSib } from "../helpers/sib.ts"
+import { killStarted, sib, startSib } from "../helpers/sib.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 afterEach(killStarted)
@@ -61,59 +62,71 @@ const program = `
 (publish! "orders" {:id 1})
 `
 
-it("sib run exports publish -> process -> publish -> process as one trace over OTLP", async () => {
+it("sib run exports publish -> process -> publish -> process as one trace over OTLP, also from a sib publish in another process", async () => {
   const otlp = await receiver()
   try {
     const dir = makeTmpDir()
     writeFileSync(join(dir, "app.sib"), program)
-    const run = startSib(["run", "app.sib", "--status", "off"], {
-      cwd: dir,
-      env: {
-        SIB_DB: join(dir, "app.db"),
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        OTEL_BSP_SCHEDULE_DELAY: "100",
-        OTEL_SERVICE_NAME: "shop"
-      }
-    })
-    await run.waitFor(/sib: running app\.sib/)
-    const deadline = Date.now() + 15_000
-    while (!otlp.spans.some((s) => s.name === "process invoices")) {
-      if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}\n${run.stderr()}`)
-      await new Promise((r) => setTimeout(r, 50))
+    const env = {
+      SIB_DB: join(dir, "app.db"),
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+      OTEL_SERVICE_NAME: "shop"
     }
+    const run = startSib(["run", "app.sib", "--status", "off"], { cwd: dir, env })
+    await run.waitFor(/sib: running app\.sib/)
+    const until = async (count: number) => {
+      const deadline = Date.now() + 15_000
+      while (otlp.spans.filter((s) => s.name === "process invoices").length < count) {
+        if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}\n${run.stderr()}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    await until(1)
+    // Across processes: `sib publish` exports its publish span; the running `sib run` continues it.
+    const published = await sib(["publish", "orders", '{"id":2}'], { cwd: dir, env: { ...env, OTEL_SERVICE_NAME: "cli" } })
+    expect(published.code, published.stderr).toBe(0)
+    await until(2)
     run.interrupt("SIGTERM")
     expect(await run.exited).toBe(0)
     expect([...otlp.contentTypes]).toEqual(["application/json"])
 
-    const named = (name: string) => {
-      const found = otlp.spans.filter((s) => s.name === name)
-      expect(found.map((s) => s.name)).toEqual([name])
-      return found[0]!
-    }
-    const publishA = named("publish orders")
-    const processA = named("process orders")
-    const publishB = named("publish invoices")
-    const processB = named("process invoices")
-    const chain = [publishA, processA, publishB, processB]
-    expect(new Set(chain.map((s) => s.traceId)).size).toBe(1)
-    expect(publishA.traceId).toMatch(/^[0-9a-f]{32}$/)
-    expect(chain.map((s) => s.parentSpanId || undefined)).toEqual([undefined, publishA.spanId, processA.spanId, publishB.spanId])
-    // OTLP span kinds: 4 producer, 5 consumer.
-    expect(chain.map((s) => s.kind)).toEqual([4, 5, 4, 5])
+    const traces = [...new Set(otlp.spans.map((s) => s.traceId))]
+    expect(traces).toHaveLength(2)
+    for (const traceId of traces) {
+      const named = (name: string) => {
+        const found = otlp.spans.filter((s) => s.traceId === traceId && s.name === name)
+        expect(found.map((s) => s.name)).toEqual([name])
+        return found[0]!
+      }
+      const publishA = named("publish orders")
+      const processA = named("process orders")
+      const publishB = named("publish invoices")
+      const processB = named("process invoices")
+      const chain = [publishA, processA, publishB, processB]
+      expect(otlp.spans.filter((s) => s.traceId === traceId)).toHaveLength(4)
+      expect(publishA.traceId).toMatch(/^[0-9a-f]{32}$/)
+      expect(chain.map((s) => s.parentSpanId || undefined)).toEqual([undefined, publishA.spanId, processA.spanId, publishB.spanId])
+      // OTLP span kinds: 4 producer, 5 consumer.
+      expect(chain.map((s) => s.kind)).toEqual([4, 5, 4, 5])
 
-    const a = attrs(processA)
-    expect(a).toMatchObject({
-      "messaging.system": "sibus",
-      "messaging.operation.type": "process",
-      "messaging.destination.name": "orders",
-      "messaging.consumer.group.name": "billing",
-      "messaging.sibus.message.delivery_attempt": 1
-    })
-    expect(attrs(publishA)).toMatchObject({ "messaging.system": "sibus", "messaging.destination.name": "orders", "messaging.operation.type": "send" })
-    expect(attrs(publishA)["messaging.message.id"]).toBe(a["messaging.message.id"])
-    expect(attrs(processB)).toMatchObject({ "messaging.destination.name": "invoices", "messaging.consumer.group.name": "mailer" })
-    expect(attrs(publishB)["messaging.message.id"]).toBe(attrs(processB)["messaging.message.id"])
+      const a = attrs(processA)
+      expect(a).toMatchObject({
+        "messaging.system": "sibus",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": "orders",
+        "messaging.consumer.group.name": "billing",
+        "messaging.sibus.message.delivery_attempt": 1
+      })
+      expect(attrs(publishA)).toMatchObject({ "messaging.system": "sibus", "messaging.destination.name": "orders", "messaging.operation.type": "send" })
+      expect(attrs(publishA)["messaging.message.id"]).toBe(a["messaging.message.id"])
+      expect(attrs(processB)).toMatchObject({ "messaging.destination.name": "invoices", "messaging.consumer.group.name": "mailer" })
+      expect(attrs(publishB)["messaging.message.id"]).toBe(attrs(processB)["messaging.message.id"])
+    }
+    const fromCli = JSON.parse(published.stdout) as { id: string; headers?: Record<string, string> }
+    const cliPublish = otlp.spans.find((s) => s.name === "publish orders" && attrs(s)["messaging.message.id"] === fromCli.id)!
+    expect(fromCli.headers?.traceparent).toBe(`00-${cliPublish.traceId}-${cliPublish.spanId}-01`)
   } finally {
     otlp.close()
   }
