@@ -53,17 +53,13 @@ export const withTraceparent = (options: PublishOptions | undefined, traceparent
   return { ...options, headers: { ...headers, [traceparentHeader]: traceparent } }
 }
 
-/** The `publish <topic>` span's options (OpenTelemetry messaging conventions). */
-export const publishSpanOptions = (topic: string, batch?: number): Tracer.SpanOptions => ({
-  kind: "producer",
-  captureStackTrace: false,
-  attributes: batch === undefined
-    ? { "messaging.system": "sibus", "messaging.operation.type": "send", "messaging.operation.name": "publish", "messaging.destination.name": topic }
-    : {
-      "messaging.system": "sibus", "messaging.operation.type": "send", "messaging.operation.name": "publish",
-      "messaging.destination.name": topic, "messaging.batch.message_count": batch
-    }
-})
+/** The `publish <topic>` span's options (OpenTelemetry messaging conventions); a batch over several topics names none. */
+export const publishSpanOptions = (topic: string | undefined, batch?: number): Tracer.SpanOptions => {
+  const attributes: Record<string, unknown> = { "messaging.system": "sibus", "messaging.operation.type": "send", "messaging.operation.name": "publish" }
+  if (topic !== undefined) attributes["messaging.destination.name"] = topic
+  if (batch !== undefined) attributes["messaging.batch.message_count"] = batch
+  return { kind: "producer", captureStackTrace: false, attributes }
+}
 
 /** The span name of a publish to `topic`. */
 export const publishSpanName = (topic: string) => `publish ${topic}`

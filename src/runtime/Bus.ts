@@ -381,7 +381,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       // One span for the batch: named by its topic when all items share one.
       const first = (items[0] as PublishItem | undefined)?.topic
       const topic = typeof first === "string" && items.every((i: PublishItem | undefined) => i?.topic === first) ? first : undefined
-      const options = publishSpanOptions(topic ?? "(several)", items.length)
+      const options = publishSpanOptions(topic, items.length)
       return Effect.withSpan(Effect.withFiber((inner) => publishMany(inner, items, true)), topic === undefined ? "publish" : publishSpanName(topic), options)
     })
 

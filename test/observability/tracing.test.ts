@@ -108,20 +108,31 @@ describe("traces", () => {
     }))
   })
 
-  it.effect("an event published with no current span has no traceparent; its process span starts a trace", () => {
+  it.effect("publishAll is one publish span that every event of the batch carries; a traceparent given by the caller is kept, and a malformed one starts a new trace", () => {
     const { spans, tracer } = memoryTracer()
     return traced(tracer, Effect.gen(function*() {
       const bus = yield* Bus
       const rec = yield* makeRecorder
-      yield* bus.subscribe("t", "g", rec.handler(), { from: "earliest" })
+      yield* bus.subscribe(["t", "u"], "g", rec.handler(), { from: "earliest" })
       const [e1, e2] = yield* bus.publishAll([{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
-      yield* rec.take(2)
+      const mixed = yield* bus.publishAll([{ topic: "t", payload: 3 }, { topic: "u", payload: 4 }])
+      const given = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+      const kept = yield* bus.publish("t", 5, { headers: { traceparent: given } })
+      const bad = yield* bus.publish("t", 6, { headers: { traceparent: "garbage" } })
+      yield* rec.take(6)
       yield* settle
-      // publish itself is a span (with a tracer installed), so the events carry its context.
-      const batch = spans.find((s) => s.name === "publish t")!
-      assert.strictEqual(batch.attributes.get("messaging.batch.message_count"), 2)
+      const batch = spans.find((s) => s.name === "publish t" && s.attributes.get("messaging.batch.message_count") === 2)!
       assert.strictEqual(traceparent(e1!), ctxOf(batch))
       assert.strictEqual(traceparent(e2!), ctxOf(batch))
+      const several = spans.find((s) => s.name === "publish")!
+      assert.isFalse(several.attributes.has("messaging.destination.name"))
+      assert.deepStrictEqual(mixed.map(traceparent), [ctxOf(several), ctxOf(several)])
+      assert.strictEqual(traceparent(kept), given)
+      const runOf = (e: Event) => spans.find((s) => s.name.startsWith("process ") && s.attributes.get("messaging.message.id") === e.id)!
+      assert.strictEqual(parentId(runOf(kept)), "b7ad6b7169203331")
+      assert.strictEqual(runOf(kept).traceId, "0af7651916cd43dd8448eb211c80319c")
+      assert.isUndefined(parentId(runOf(bad)))
+      assert.strictEqual(parentId(runOf(e1!)), batch.spanId)
     }))
   })
 
