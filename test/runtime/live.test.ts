@@ -9,10 +9,8 @@ import { Effect, Fiber, Layer, Stream } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { BusShape } from "../../src/runtime/Bus.ts"
 import { createRuntime } from "../../src/index.ts"
-import { openStore } from "../../src/store/open.ts"
 import type { Event } from "../../src/store/records.ts"
-import { Store } from "../../src/store/Store.ts"
-import { StoreError } from "../../src/store/storeErrors.ts"
+import { alteredStore, storeFailure } from "../helpers/faults.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
 describe.each(storeFactories)("live subscriptions ($name)", (factory) => {
@@ -45,19 +43,16 @@ describe.each(storeFactories)("live subscriptions ($name)", (factory) => {
   it.live("a failing read is tried again from where the stream stands: a delay, no error, no gap", () =>
     Effect.gen(function*() {
       let failing = 0
-      const flaky = Layer.effect(Store, Effect.gen(function*() {
-        const store = yield* Store
-        return Store.of({
-          ...store,
-          runtime: {
-            ...store.runtime,
-            readPage: (topic, after, limit, maxBytes) =>
-              failing > 0
-                ? Effect.sync(() => failing--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("connection reset") }))))
-                : store.runtime.readPage(topic, after, limit, maxBytes)
-          }
-        })
-      })).pipe(Layer.provide(openStore(factory.fresh())))
+      const flaky = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          readPage: (topic, after, limit, maxBytes) =>
+            failing > 0
+              ? Effect.andThen(Effect.sync(() => failing--), storeFailure("readPage", "connection reset"))
+              : store.runtime.readPage(topic, after, limit, maxBytes)
+        }
+      }))
       yield* Effect.gen(function*() {
         const bus = yield* Bus
         const seen = yield* Effect.forkChild(Stream.runCollect(Stream.take(bus.live("t", { onStart: () => undefined }), 6)))

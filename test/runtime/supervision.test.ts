@@ -1,38 +1,32 @@
 /**
  * Supervision and clean shutdown: a failing store call restarts only its group (with a log line
- * and a backoff), other groups and the process keep going; closing leaves no timers or handles.
+ * and a backoff), other groups and the process keep going; the check for other processes' commits
+ * and a singleton's lease survive a failing database the same way; closing leaves no timers or
+ * handles.
  * On every store factory.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Logger, ManagedRuntime } from "effect"
+import { Deferred, Effect, Layer, ManagedRuntime } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
-import { StoreError } from "../../src/store/storeErrors.ts"
-import { openStore } from "../../src/store/open.ts"
-import { Store } from "../../src/store/Store.ts"
+import { alteredStore, keptLogs, storeFailure } from "../helpers/faults.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 import { sharedDb, storeFactories } from "../helpers/stores.ts"
 
 describe.each(storeFactories)("supervision ($name)", (factory) => {
   it.effect("a failing store read restarts that group with backoff and a log line; other groups keep flowing", () =>
     Effect.gen(function*() {
-      const logs: Array<string> = []
+      const logs = keptLogs()
       let failuresLeft = 3
-      const flaky = Layer.effect(Store, Effect.gen(function*() {
-        const store = yield* Store
-        return Store.of({
-          ...store,
-          runtime: {
-            ...store.runtime,
-            readPage: (topic, after, limit) =>
-              topic === "flaky" && failuresLeft > 0
-                ? Effect.sync(() => failuresLeft--).pipe(Effect.andThen(Effect.fail(new StoreError({ op: "readPage", cause: new Error("disk I/O error") }))))
-                : store.runtime.readPage(topic, after, limit)
-          }
-        })
-      })).pipe(Layer.provide(openStore(factory.fresh())))
-      const logger = Logger.make((options) => {
-        logs.push(String(options.message))
-      })
+      const flaky = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          readPage: (topic, after, limit) =>
+            topic === "flaky" && failuresLeft > 0
+              ? Effect.andThen(Effect.sync(() => failuresLeft--), storeFailure("readPage", "disk I/O error"))
+              : store.runtime.readPage(topic, after, limit)
+        }
+      }))
       yield* Effect.gen(function*() {
         const bus = yield* Bus
         const steady = yield* makeRecorder
@@ -44,41 +38,30 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s1"])
         yield* settle
         assert.strictEqual(flakyRec.all.length, 0)
-        assert.match(logs.join("\n"), /group g-flaky: could not read from the database: disk I\/O error; restarting in 100 ms/)
+        assert.match(logs.text(), /group g-flaky: could not read from the database: disk I\/O error; restarting in 100 ms/)
         yield* advance(100)
         yield* advance(200)
         yield* advance(400)
         assert.deepStrictEqual((yield* flakyRec.take(1)).map((d) => d.event.payload), ["f1"])
-        assert.match(logs.join("\n"), /restarting in 400 ms/)
+        assert.match(logs.text(), /restarting in 400 ms/)
         yield* bus.publish("steady", "s2")
         assert.deepStrictEqual((yield* steady.take(1)).map((d) => d.event.payload), ["s2"])
-      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
     }))
 
   it.effect("a failing check for other processes' commits is tried again with a log line; their events still arrive", () =>
     Effect.gen(function*() {
       const db = yield* sharedDb(factory)
-      const logs: Array<string> = []
+      const logs = keptLogs()
       // The bus's first check (when it opens) works; the next three fail.
       let calls = 0
-      const flaky = Layer.effect(Store, Effect.gen(function*() {
-        const store = yield* Store
-        const token = store.capabilities.changeToken!
-        return Store.of({
-          ...store,
-          capabilities: {
-            ...store.capabilities,
-            changeToken: Effect.suspend(() =>
-              ++calls >= 2 && calls <= 4
-                ? Effect.void.pipe(Effect.andThen(Effect.fail(new StoreError({ op: "changeToken", cause: new Error("connection reset") }))))
-                : token
-            )
-          }
-        })
-      })).pipe(Layer.provide(openStore(db)))
-      const logger = Logger.make((options) => {
-        logs.push(String(options.message))
-      })
+      const flaky = alteredStore(db, (store) => ({
+        ...store,
+        capabilities: {
+          ...store.capabilities,
+          changeToken: Effect.suspend(() => (++calls >= 2 && calls <= 4 ? storeFailure("changeToken", "connection reset") : store.capabilities.changeToken!))
+        }
+      }))
       yield* Effect.gen(function*() {
         const bus = yield* Bus
         const rec = yield* makeRecorder
@@ -92,40 +75,28 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         yield* Effect.promise(() => Effect.runPromise(elsewhere))
         yield* advance(5_000)
         assert.deepStrictEqual((yield* rec.take(1)).map((d) => d.event.payload), ["elsewhere"])
-        assert.match(logs.join("\n"), /cannot check for other processes' commits \(could not .*connection reset\)/)
-        assert.match(logs.join("\n"), /works again/)
-        assert.notMatch(logs.join("\n"), /stopped/)
-      }).pipe(Effect.provide(Bus.layer({ pollIntervalMs: 50 }).pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+        assert.match(logs.text(), /cannot check for other processes' commits \(could not .*connection reset\)/)
+        assert.match(logs.text(), /works again/)
+        assert.notMatch(logs.text(), /stopped/)
+      }).pipe(Effect.provide(Bus.layer({ pollIntervalMs: 50 }).pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
     }))
 
   it.effect("a singleton whose lease cannot be read stands by and tries again with a log line; then it runs", () =>
     Effect.gen(function*() {
-      const logs: Array<string> = []
+      const logs = keptLogs()
       let calls = 0
-      const flaky = Layer.effect(Store, Effect.gen(function*() {
-        const store = yield* Store
-        return Store.of({
-          ...store,
-          runtime: {
-            ...store.runtime,
-            readLease: (name) =>
-              ++calls <= 3
-                ? Effect.fail(new StoreError({ op: "readLease", cause: new Error("connection reset") }))
-                : store.runtime.readLease(name)
-          }
-        })
-      })).pipe(Layer.provide(openStore(factory.fresh())))
-      const logger = Logger.make((options) => {
-        logs.push(String(options.message))
-      })
+      const flaky = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: { ...store.runtime, readLease: (name) => (++calls <= 3 ? storeFailure("readLease", "connection reset") : store.runtime.readLease(name)) }
+      }))
       yield* Effect.gen(function*() {
         const bus = yield* Bus
         const ran = yield* Deferred.make<void>()
         yield* Effect.forkChild(bus.singleton("job", Deferred.succeed(ran, undefined)))
         for (const ms of [200, 400, 800, 1600]) yield* advance(ms)
         yield* Deferred.await(ran).pipe(Effect.timeout("1 second"))
-        assert.match(logs.join("\n"), /singleton job: could not .*connection reset; trying again \(1 failure/)
-      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(Logger.layer([logger])))))
+        assert.match(logs.text(), /singleton job: could not .*connection reset; trying again \(1 failure/)
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
     }))
 
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
