@@ -33,6 +33,7 @@ import type { Limits } from "../lang/run.ts"
 import { startProgram } from "../program/start.ts"
 import { runTests, type TestReport } from "../program/testRunner.ts"
 import { layerFromEnv, layerOtlp, type OtlpOptions } from "../observability/tracing.ts"
+import { type LogFunction, logTo } from "./logSink.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
@@ -43,6 +44,11 @@ export interface RuntimeOptions extends BusOptions {
   readonly busyTimeoutMs?: number | undefined
   /** SQLite: the size the WAL is brought back to once long readers let go (default 64 MiB). */
   readonly walLimitBytes?: number | undefined
+  /**
+   * Where the runtime's log lines go (a group restarting, a lease taken over, a retention pass):
+   * the console by default; a function receives each line with its level instead.
+   */
+  readonly logger?: LogFunction | undefined
   /** The bus's metrics (`rt.metrics()`, `rt.serveHttp()`): on by default; `false` records nothing. */
   readonly metrics?: OpenOptions["metrics"]
   /**
@@ -200,11 +206,13 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   if (typeof options?.db !== "string" || options.db.length === 0) {
     throw new TypeError("createRuntime needs { db: <SQLite file path or \":memory:\"> }")
   }
-  const { db, tracing, ...rest } = options
+  const { db, tracing, logger, ...rest } = options
+  if (logger !== undefined && typeof logger !== "function") {
+    throw new TypeError(`createRuntime's logger must be a function (entry) => void, got ${logger === null ? "null" : typeof logger}`)
+  }
   // The tracer is built before the bus and released after it (its last spans are flushed then).
-  const rt = ManagedRuntime.make(
-    tracing === undefined ? Bus.open(db, rest) : Bus.open(db, rest).pipe(Layer.provideMerge(tracing === "env" ? layerFromEnv() : layerOtlp(tracing)))
-  )
+  const traced = tracing === undefined ? Bus.open(db, rest) : Bus.open(db, rest).pipe(Layer.provideMerge(tracing === "env" ? layerFromEnv() : layerOtlp(tracing)))
+  const rt = ManagedRuntime.make(logger === undefined ? traced : traced.pipe(Layer.provideMerge(logTo(logger))))
   let bus: BusShape
   let metrics: Recorder
   try {
