@@ -52,6 +52,7 @@ export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./promise.ts
 export { createRuntime } from "./promise.ts"
 export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
 export type { LogEntry, LogFunction } from "./promise.ts"
+export type { BusEvent, BusEventListener } from "./promise.ts"
 export { hostObject, loadProgram } from "./program/load.ts"
 export type { HostFunction, HostValue, LoadOptions, Source } from "./program/load.ts"
 export type { Program } from "./program/Program.ts"

@@ -4,7 +4,7 @@
  * changes nothing else.
  */
 import { describe, expect, it } from "vitest"
-import { createRuntime, type LogEntry } from "../src/index.ts"
+import { type BusEvent, createRuntime, type LogEntry } from "../src/index.ts"
 
 describe("createRuntime's logger option", () => {
   it("gets the runtime's warnings with their level; the console gets none of them", async () => {
@@ -42,5 +42,30 @@ describe("createRuntime's logger option", () => {
     await rt.close()
     expect(seen).toEqual([1, 1])
     await expect(createRuntime({ db: ":memory:", logger: "console" as never })).rejects.toThrow(/logger must be a function/)
+  })
+})
+
+describe("rt.onEvent", () => {
+  it("tells dead letters and group failures; a removed or throwing listener changes nothing", async () => {
+    const rt = await createRuntime({ db: ":memory:", logger: () => {} })
+    const events: Array<BusEvent> = []
+    const remove = rt.onEvent((e) => events.push(e))
+    rt.onEvent(() => {
+      throw new Error("listener down")
+    })
+    await rt.subscribe("t", "g", () => {
+      throw new Error("boom")
+    }, { from: "earliest", maxAttempts: 2, backoff: { initialMs: 1, jitter: 0 } })
+    const [published] = await rt.publishAll([{ topic: "t", payload: { n: 1 }, key: "k" }])
+    for (let i = 0; i < 200 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+    expect(events).toEqual([{
+      type: "deadLettered", group: "g", topic: "t", seq: published!.seq, eventId: published!.id, key: "k", attempts: 2, error: "boom"
+    }])
+    remove()
+    await rt.publish("t", { n: 2 })
+    await new Promise((r) => setTimeout(r, 100))
+    expect(events.length, "a removed listener hears nothing more").toBe(1)
+    await rt.close()
+    expect(() => rt.onEvent("nope" as never)).toThrow(/onEvent takes a function/)
   })
 })

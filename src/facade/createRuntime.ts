@@ -34,6 +34,7 @@ import { startProgram } from "../program/start.ts"
 import { runTests, type TestReport } from "../program/testRunner.ts"
 import { layerFromEnv, layerOtlp, type OtlpOptions } from "../observability/tracing.ts"
 import { type LogFunction, logTo } from "./logSink.ts"
+import type { BusEventListener } from "../runtime/busEvents.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
@@ -153,6 +154,13 @@ export interface Runtime extends Promised<BusCalls> {
    */
   readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
   readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
+  /**
+   * Calls `listener` with what happens to this process's groups: `deadLettered` (group, topic, seq,
+   * eventId, key, attempts, error), `groupError` (a failing group, restarting in `restartInMs`),
+   * `leaseLost` (another process took the group over). Returns the removal. A throwing listener is
+   * ignored.
+   */
+  readonly onEvent: (listener: BusEventListener) => () => void
   /**
    * The bus's metrics in Prometheus text format (the `sib_*` families; lag is read from the
    * database first). Empty with `metrics: false`.
@@ -336,6 +344,10 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     ...busCalls,
     sid: bus.sid,
     groupStats: (group) => bus.groupStats(group),
+    onEvent: (listener) => {
+      if (typeof listener !== "function") throw new TypeError(`onEvent takes a function (event) => void, got ${listener === null ? "null" : typeof listener}`)
+      return bus.onEvent(listener)
+    },
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions)), "use the runtime"),
     metrics: () => run(metrics.text, "use the runtime"),
     serveHttp: startHttp,

@@ -35,6 +35,7 @@ import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, trac
 import { Signal, Wakeups } from "./Signal.ts"
 import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
+import { type BusEventListener, BusEvents } from "./busEvents.ts"
 import { type LiveOptions, makeLive } from "./live.ts"
 import { makeWriter } from "./Writer.ts"
 
@@ -169,6 +170,11 @@ export interface BusShape {
    * stops the work and releases the lease.
    */
   readonly singleton: <E>(name: string, work: Effect.Effect<void, E>, options?: SingletonOptions) => Effect.Effect<never, StoreError | E>
+  /**
+   * Calls `listener` with what happens to this process's groups (a dead letter, a group failing and
+   * restarting, a lease lost to another process; see `busEvents.ts`); returns its removal.
+   */
+  readonly onEvent: (listener: BusEventListener) => () => void
 }
 
 /** Options of the deleting operations. */
@@ -385,8 +391,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return Effect.withSpan(Effect.withFiber((inner) => publishMany(inner, items, true)), topic === undefined ? "publish" : publishSpanName(topic), options)
     })
 
+  const events = new BusEvents()
   const deps: GroupDeps = {
-    store: store.runtime, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes,
+    store: store.runtime, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes, events,
     prepare: (fiber, topic, payload, publishOptions) =>
       prepare(topic, payload, publishOptions, topicOf(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
   }
@@ -658,7 +665,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }),
     purgeTopic: (topic, adminOptions) => removeTopic(topic, "purge", adminOptions),
     deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions),
-    singleton: (name, work, singletonOptions) => runAsSingleton({ store: store.runtime, sid, host }, name, work, singletonOptions)
+    singleton: (name, work, singletonOptions) => runAsSingleton({ store: store.runtime, sid, host }, name, work, singletonOptions),
+    onEvent: (listener) => events.on(listener)
   }
 
   return bus

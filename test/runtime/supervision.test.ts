@@ -6,8 +6,11 @@
  * On every store factory.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, ManagedRuntime } from "effect"
+import { Context, Deferred, Effect, Layer, ManagedRuntime } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
+import type { BusEvent } from "../../src/runtime/busEvents.ts"
+import { openStore } from "../../src/store/open.ts"
+import { Store } from "../../src/store/Store.ts"
 import { alteredStore, keptLogs, storeFailure } from "../helpers/faults.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 import { sharedDb, storeFactories } from "../helpers/stores.ts"
@@ -29,6 +32,8 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
       }))
       yield* Effect.gen(function*() {
         const bus = yield* Bus
+        const told: Array<BusEvent> = []
+        bus.onEvent((e) => told.push(e))
         const steady = yield* makeRecorder
         const flakyRec = yield* makeRecorder
         yield* bus.subscribe("steady", "g-steady", steady.handler())
@@ -39,6 +44,7 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         yield* settle
         assert.strictEqual(flakyRec.all.length, 0)
         assert.match(logs.text(), /group g-flaky: could not read from the database: disk I\/O error; restarting in 100 ms/)
+        assert.deepStrictEqual(told[0], { type: "groupError", group: "g-flaky", error: "could not read from the database: disk I/O error", restartInMs: 100 })
         yield* advance(100)
         yield* advance(200)
         yield* advance(400)
@@ -98,6 +104,26 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
         assert.match(logs.text(), /singleton job: could not .*connection reset; trying again \(1 failure/)
       }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
     }))
+
+  it.effect("a lease taken over by another process is told as leaseLost, and the group stands by", () =>
+    Effect.gen(function*() {
+      const db = yield* sharedDb(factory)
+      const logs = keptLogs()
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const told: Array<BusEvent> = []
+        bus.onEvent((e) => told.push(e))
+        yield* bus.subscribe("t", "g", () => Effect.void, { leaseMs: 3000 })
+        yield* settle
+        // Another process takes the lease (as `sib groups delete --force` or a clock bug could).
+        const other = Context.get(yield* Layer.build(openStore(db)), Store)
+        const lease = yield* other.runtime.readLease("g")
+        assert.isTrue(yield* other.runtime.claimLease({ group: "g", expectedOwner: lease!.ownerSid, owner: "thief", pid: null, host: null, expiresAt: 1e13, now: 0 }))
+        yield* advance(1000)
+        assert.deepStrictEqual(told, [{ type: "leaseLost", group: "g" }])
+        assert.match(logs.text(), /lease was taken over/)
+      }).pipe(Effect.provide(Bus.open(db, { metrics: false }).pipe(Layer.provideMerge(logs.layer))))
+    }).pipe(Effect.scoped))
 
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
     Effect.gen(function*() {

@@ -119,7 +119,7 @@ export const session = (
     const runnable = new Runnable({ store, dispatcher, ledger, timers, clock, changed: progress.markDirty })
     const metrics = deps.groupMetrics ?? noGroupMetrics
     const settle = new Settle({
-      config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random, metrics,
+      config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random, metrics, events: deps.events,
       fail: (cause) => Deferred.doneUnsafe(fatal, Exit.failCause(cause))
     })
     const runs = new Runs(group, config.ackTimeoutMs, clock, metrics)

@@ -27,6 +27,7 @@ import type * as Random from "effect/Random"
 import type { GroupMetrics, GroupTopicSeries } from "../../observability/BusMetrics.ts"
 import type { DeadLetter } from "../../store/records.ts"
 import type { CommitResult } from "../../store/Store.ts"
+import type { BusEvents } from "../busEvents.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
 import { retryDelay } from "../retryDelay.ts"
 import { Signal, type Wakeups } from "../Signal.ts"
@@ -39,6 +40,7 @@ import type { Progress } from "./progress.ts"
 import type { Runnable } from "./runnable.ts"
 import type { SessionError } from "./types.ts"
 import { deliveryRow, type Outcome, type Slot, stoppedWhileRunning, type Work } from "./work.ts"
+
 
 export class Settle {
   private readonly config: GroupConfig
@@ -53,6 +55,7 @@ export class Settle {
   private readonly clock: Clock.Clock
   private readonly random: Random.Random
   private readonly metrics: GroupMetrics
+  private readonly events: BusEvents | undefined
   /** Ends the session (from the writer's callback of a pipelined ack). */
   private readonly fail: (cause: Cause.Cause<SessionError>) => void
   private acksCancelled = false
@@ -73,6 +76,7 @@ export class Settle {
     readonly clock: Clock.Clock
     readonly random: Random.Random
     readonly metrics: GroupMetrics
+    readonly events?: BusEvents | undefined
     readonly fail: (cause: Cause.Cause<SessionError>) => void
   }) {
     this.config = args.config
@@ -87,6 +91,7 @@ export class Settle {
     this.clock = args.clock
     this.random = args.random
     this.metrics = args.metrics
+    this.events = args.events
     this.fail = args.fail
   }
 
@@ -286,6 +291,9 @@ export class Settle {
       yield* Effect.logWarning(
         `group ${ledger.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
       )
+      self.events?.emit({
+        type: "deadLettered", group: dl.group, topic: dl.topic, seq: dl.seq, eventId: dl.eventId, key: dl.key, attempts: dl.attempts, error: dl.errorMessage
+      })
       if (!holds) return yield* self.finish(work)
       if (work.floor !== undefined) {
         work.floor.done(work.event.seq)

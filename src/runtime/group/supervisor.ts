@@ -68,8 +68,12 @@ export const startGroup = Effect.fnUntraced(function*(
       const ended = yield* Clock.currentTimeMillis
       failures = ended - started > 60_000 ? 1 : failures + 1
       const delay = restartDelay(failures)
-      yield* Effect.logWarning(
-        `group ${config.group}: ${errorText(exit.cause).message}; restarting in ${delay} ms`
+      const error = errorText(exit.cause).message
+      yield* Effect.logWarning(`group ${config.group}: ${error}; restarting in ${delay} ms`)
+      sessionDeps.events?.emit(
+        Cause.hasFails(exit.cause) && exit.cause.reasons.some((r) => r._tag === "Fail" && (r.error as { _tag?: unknown })._tag === "LeaseLost")
+          ? { type: "leaseLost", group: config.group }
+          : { type: "groupError", group: config.group, error, restartInMs: delay }
       )
       yield* Effect.raceFirst(Effect.sleep(delay), Deferred.await(stopRequested))
     }

@@ -20,6 +20,7 @@ import type { Wakeups } from "../Signal.ts"
 import type { Writer } from "../Writer.ts"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import type { LeaseLost } from "./lease.ts"
+import type { BusEvents } from "../busEvents.ts"
 
 /** What a handler gets besides the event. */
 export interface DeliveryContext {
@@ -68,6 +69,8 @@ export interface GroupDeps {
   readonly prepare: (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, options: PublishOptions) => Prepared | PublishError
   /** What the group records (set by the supervisor from `writer.metrics`). */
   readonly groupMetrics?: GroupMetrics | undefined
+  /** Where dead letters, group failures and lost leases are told (the bus's `onEvent` listeners). */
+  readonly events?: BusEvents | undefined
 }
 
 /** What a running group is doing right now (in this process). */
