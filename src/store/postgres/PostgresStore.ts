@@ -100,8 +100,21 @@ const typeParsers = {
     oid === 20 ? (value: string) => Number(value) : (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format)
 } as pg.CustomTypesConfig
 
-/** The advisory lock every write transaction of a schema holds (a stable key per schema). */
-export const writersLock = (schema: string) => `select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
+/**
+ * How long a transaction holding the writers' lock may sit idle (its process paused: SIGSTOP, a
+ * frozen VM, a long GC) before the server ends it. Every other writer of the schema waits for the
+ * lock meanwhile, so a paused process would otherwise stall the whole database, the standbys'
+ * lease claims included, for as long as it stays paused. A live writer is never idle that long
+ * between its statements; a writer that was is rolled back and sees a failed commit.
+ */
+export const writerIdleTimeoutMs = 5000
+
+/**
+ * The advisory lock every write transaction of a schema holds (a stable key per schema), with the
+ * idle limit of a transaction holding it (`writerIdleTimeoutMs`).
+ */
+export const writersLock = (schema: string) =>
+  `set local idle_in_transaction_session_timeout = ${writerIdleTimeoutMs}; select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
 
 /** The NOTIFY channel of a schema's commits. */
 export const channelOf = (schema: string) => `sibus_${schema}`
@@ -322,10 +335,23 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
   const beginRelaxed = `begin; set local synchronous_commit = off; ${lock}`
   const announceAndCommit = (c: Queryable) => raises.raise(() => c.query(`${announcement}; commit`), versionOf)
 
+  /**
+   * A connection the server ends between two queries (an idle-in-transaction timeout, a terminated
+   * backend) is reported on its client, which the pool listens to only while the client is idle in
+   * the pool: without a listener of ours, that would end the process. The next query fails instead.
+   */
+  const listened = new WeakSet<pg.PoolClient>()
+  const guardClient = (client: pg.PoolClient): pg.PoolClient => {
+    if (!listened.has(client)) {
+      listened.add(client)
+      client.on("error", () => {})
+    }
+    return client
+  }
   const withClient = <A>(op: string, f: (c: pg.PoolClient) => Promise<A>): Effect.Effect<A, StoreError> =>
     Effect.tryPromise({
       try: counted(async () => {
-        const client = await pool.connect()
+        const client = guardClient(await pool.connect())
         let broken: unknown
         try {
           return await f(client)
@@ -397,7 +423,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
       if (slot.current !== undefined) return Effect.succeed(slot.current)
       return Effect.tryPromise({
         try: counted(async () => {
-          const client = await pool.connect()
+          const client = guardClient(await pool.connect())
           try {
             await client.query("begin")
           } catch (e) {
