@@ -4,18 +4,13 @@
  * group's lease lost to another process. Listeners are called synchronously where it happens;
  * one that throws is ignored (the bus carries on), so a listener should only hand the event on.
  */
+import type { DeadLetter } from "../store/records.ts"
 
 export type BusEvent =
-  | {
-    readonly type: "deadLettered"
-    readonly group: string
-    readonly topic: string
-    readonly seq: number
-    readonly eventId: string
-    readonly key: string | null
-    readonly attempts: number
-    readonly error: string
-  }
+  | (
+    & { readonly type: "deadLettered"; readonly error: string }
+    & Pick<DeadLetter, "group" | "topic" | "seq" | "eventId" | "key" | "attempts">
+  )
   | { readonly type: "groupError"; readonly group: string; readonly error: string; readonly restartInMs: number }
   | { readonly type: "leaseLost"; readonly group: string }
 

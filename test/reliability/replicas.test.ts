@@ -18,7 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { createRuntime } from "../../src/promise.ts"
 import type { Event } from "../../src/store/records.ts"
 import { type Child, fixture, sleep, spawnNode } from "../helpers/child.ts"
-import { conformanceFactories, postgresUrl } from "../helpers/stores.ts"
+import { conformanceFactories } from "../helpers/stores.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const slow = process.env.SIB_SLOW === "1"
@@ -199,4 +199,3 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
   }, 300_000)
 })
 
-if (postgresUrl === undefined) describe.skip("replicas on one database (postgres): SIB_TEST_POSTGRES_URL is not set", () => it("skipped", () => {}))
