@@ -32,7 +32,8 @@ import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type StartFrom, type SubscribeOptions } from "./subscribeOptions.ts"
 import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
 import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
-import { Signal, Wakeups } from "./Signal.ts"
+import { watchOtherCommits } from "./otherCommits.ts"
+import { Wakeups } from "./Signal.ts"
 import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton, type SingletonOptions } from "./singleton.ts"
 import { type BusEventListener, BusEvents } from "./busEvents.ts"
@@ -239,7 +240,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   })
   // The change token is read before the settings: a commit in between shows as a change.
   const changeToken = store.capabilities.changeToken
-  let token = changeToken === undefined ? 0 : yield* changeToken
+  const token = changeToken === undefined ? 0 : yield* changeToken
   yield* refreshStored
   const topicOf = (name: string): Topic | undefined => topics.get(name) ?? storedTopics.get(name)
   const running = new Map<string, RunningGroup>()
@@ -257,65 +258,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
   )
 
-  /** The longest wait between two checks for other processes' commits while the database fails. */
-  const maxCheckBackoffMs = 5000
   // Commits by other connections (other processes on the same file) wake every group, where the
   // database can tell (the change-detection capability).
   if (changeToken !== undefined) {
-    // Where the database can say when another process wrote, the token is checked at once; the
-    // poll stays for what notifications miss.
-    const nudge = new Signal({ immediate: true })
-    // Another process committed for sure (not a hint): readers are woken before the token is read.
-    let committed = false
-    if (store.capabilities.commitNotifications !== undefined) {
-      yield* store.capabilities.commitNotifications((certain) => {
-        if (certain === true) committed = true
-        nudge.raise()
-      })
-    }
-    /** Checks that failed in a row (the database unreachable): the poll backs off, and says so. */
-    let failures = 0
-    const check = Effect.gen(function*() {
-      const woken = committed
-      if (woken) {
-        committed = false
-        wakeups.notifyAll()
-      }
-      const next = yield* changeToken
-      if (failures > 0) {
-        failures = 0
-        yield* Effect.logInfo("the check for other processes' commits works again")
-        // What was committed meanwhile is looked for now.
-        wakeups.notifyAll()
-      }
-      if (next !== token) {
-        token = next
-        // Groups first (their events are waiting), then the stored topic settings (for publishes).
-        // (A commit after the wake-up above comes with a notification of its own.)
-        if (!woken) wakeups.notifyAll()
-        yield* refreshStored
-      }
+    yield* watchOtherCommits({
+      changeToken, token, wakeups, pollIntervalMs, refreshStored,
+      commitNotifications: store.capabilities.commitNotifications
     })
-    yield* Effect.gen(function*() {
-      while (true) {
-        const wait = failures === 0 ? pollIntervalMs : Math.min(maxCheckBackoffMs, pollIntervalMs * 2 ** failures)
-        yield* Effect.raceFirst(Effect.sleep(wait), nudge.wait)
-        const result = yield* Effect.result(check)
-        if (result._tag === "Success") continue
-        failures++
-        // The first failure, then every doubling: a database down for long logs a few lines, not one per poll.
-        if ((failures & (failures - 1)) === 0) {
-          yield* Effect.logWarning(
-            `cannot check for other processes' commits (${result.failure.message}); trying again (${failures} failure(s) in a row). ` +
-              "Events are not lost: this process's groups find them once the database answers."
-          )
-        }
-      }
-    }).pipe(
-      // Only a defect (a bug) ends it.
-      Effect.catchCause((cause) => Effect.logError(`the check for other processes' commits stopped: ${String(cause)}`)),
-      Effect.forkScoped
-    )
   }
 
   if (options.maintenance !== false) yield* Effect.forkScoped(maintenance.schedule)
