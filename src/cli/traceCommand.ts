@@ -5,98 +5,17 @@
  * every group consuming its topic did with it (as `sib event`), and the time from cause to effect.
  * Bounded in depth, in children per event and in events in all, so fan-outs and `causedBy` cycles
  * (possible with `sib publish --records`) end; it does not follow events into other databases.
+ * The tree is built by `runtime/causation.ts` (which the ops page uses too); this module prints it.
  */
 import * as Effect from "effect/Effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { safeText } from "../diagnostics/terminal.ts"
-import type { EventInfo, EventProgress, InspectShape } from "../runtime/Inspect.ts"
+import { type CausationDirection, type CausationNode, causationTree } from "../runtime/causation.ts"
+import type { EventInfo, EventProgress } from "../runtime/Inspect.ts"
 import type { Event } from "../store/records.ts"
-import type { Store } from "../store/Store.ts"
-import type { StoreError } from "../store/storeErrors.ts"
 import { plural, progressJson } from "./eventCommand.ts"
 import { failWith, out, withInspect } from "./shared.ts"
 import { isoTime } from "./table.ts"
-
-/** How far a trace goes. */
-interface Bounds {
-  /** Levels of causes and of effects below the event. */
-  readonly depth: number
-  /** Children shown per event (the rest are counted). */
-  readonly breadth: number
-  /** Events after a cause (by seq) searched for its effects. */
-  readonly scan: number
-  /** Events shown in all, both directions together. */
-  readonly maxEvents: number
-}
-
-/**
- * One event of the tree. `info` is undefined when the id is not stored (pruned, compacted, or never
- * published); `repeated` when it is shown already in this direction (a diamond or a cycle), with no
- * children. `lagMs`: from the cause's publish to the effect's publish on the edge above it.
- * `more`: children not shown (breadth, depth or the event budget).
- */
-interface TraceNode {
-  readonly id: string
-  readonly info: EventInfo | undefined
-  readonly repeated: boolean
-  readonly lagMs: number | undefined
-  readonly children: ReadonlyArray<TraceNode>
-  readonly more: number
-}
-
-type Direction = "causes" | "effects"
-
-const walk = (inspect: InspectShape, store: Store["Service"], bounds: Bounds, root: EventInfo) => {
-  let budget = bounds.maxEvents - 1
-  let truncated = false
-  const tree = (direction: Direction) => {
-    const seen = new Set([root.event.id])
-    const childrenOf = (parent: Event, level: number): Effect.Effect<{ children: Array<TraceNode>; more: number }, StoreError> =>
-      Effect.gen(function*() {
-        const wanted = level >= bounds.depth ? 0 : bounds.breadth
-        let ids: ReadonlyArray<string | Event>
-        let total: number
-        if (direction === "causes") {
-          const named = [...new Set(parent.causedBy ?? [])]
-          ids = named.slice(0, wanted)
-          total = named.length
-        } else {
-          const found = yield* store.admin.eventsCausedBy(parent.id, parent.seq, parent.seq + bounds.scan, wanted)
-          ids = found.events.slice(0, wanted)
-          total = found.total
-        }
-        const children: Array<TraceNode> = []
-        for (const item of ids) {
-          const id = typeof item === "string" ? item : item.id
-          if (budget <= 0) {
-            truncated = true
-            break
-          }
-          budget--
-          if (seen.has(id)) {
-            children.push({ id, info: undefined, repeated: true, lagMs: undefined, children: [], more: 0 })
-            continue
-          }
-          seen.add(id)
-          const info = yield* inspect.event(id)
-          if (info === undefined) {
-            children.push({ id, info: undefined, repeated: false, lagMs: undefined, children: [], more: 0 })
-            continue
-          }
-          const lagMs = direction === "causes" ? parent.ts - info.event.ts : info.event.ts - parent.ts
-          const below = yield* childrenOf(info.event, level + 1)
-          children.push({ id, info, repeated: false, lagMs, ...below })
-        }
-        return { children, more: total - children.length }
-      })
-    return childrenOf(root.event, 0)
-  }
-  return Effect.gen(function*() {
-    const causes = yield* tree("causes")
-    const effects = yield* tree("effects")
-    return { causes, effects, truncated }
-  })
-}
 
 // ---- JSON ----------------------------------------------------------------------------------------
 
@@ -114,7 +33,7 @@ const eventJson = (info: EventInfo) => {
   }
 }
 
-const nodeJson = (node: TraceNode, direction: Direction): Record<string, unknown> => {
+const nodeJson = (node: CausationNode, direction: CausationDirection): Record<string, unknown> => {
   if (node.repeated) return { id: node.id, found: true, repeated: true }
   if (node.info === undefined) return { id: node.id, found: false }
   return {
@@ -166,7 +85,7 @@ const details = (info: EventInfo, pad: string): Array<string> => {
 
 const ms = (n: number) => (n < 10_000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`)
 
-const nodeLines = (node: TraceNode, direction: Direction, pad: string): Array<string> => {
+const nodeLines = (node: CausationNode, direction: CausationDirection, pad: string): Array<string> => {
   const arrow = direction === "causes" ? "<-" : "->"
   if (node.repeated) return [`${pad}${arrow} ${safeText(node.id)} (shown above)`]
   if (node.info === undefined) return [`${pad}${arrow} ${safeText(node.id)} (not stored: pruned, compacted or never published)`]
@@ -180,7 +99,7 @@ const nodeLines = (node: TraceNode, direction: Direction, pad: string): Array<st
   ]
 }
 
-const section = (title: string, direction: Direction, part: { children: ReadonlyArray<TraceNode>; more: number }): Array<string> =>
+const section = (title: string, direction: CausationDirection, part: { children: ReadonlyArray<CausationNode>; more: number }): Array<string> =>
   part.children.length === 0 && part.more === 0
     ? [`${title}: none`]
     : [
@@ -213,7 +132,8 @@ export const trace = Command.make(
       Effect.gen(function*() {
         const root = yield* inspect.event(id)
         if (root === undefined) return yield* failWith(`no event has the id ${id}`, 1)
-        const { causes, effects, truncated } = yield* walk(inspect, store, { breadth, depth, maxEvents: Math.max(maxEvents, 1), scan }, root)
+        const reads = { event: inspect.event, eventsCausedBy: store.admin.eventsCausedBy }
+        const { causes, effects, truncated } = yield* causationTree(reads, { breadth, depth, maxEvents, scan }, root)
         if (json) {
           return yield* out(JSON.stringify({
             event: eventJson(root),
