@@ -138,4 +138,47 @@ export const buildCli = async () => {
   }
 }
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await buildCli()
+/** Where `npm run page` writes the ops page's script: a module the server imports (committed, like the grammar). */
+export const pageScriptUrl = new URL("src/observability/web/pageScript.ts", root)
+
+/**
+ * The ops page's browser code (src/observability/web/browser/main.ts and the modules it imports)
+ * bundled into one script, as the text of `pageScript.ts`: the script as an array of lines (so a
+ * change reads as a diff), served by the page's server as `/app.js`. Not minified: operators and
+ * reviewers can read what their browser runs. A module rather than a file read at run time, so the
+ * same text reaches the CLI's bundle, the compiled library and the sources the tests import.
+ */
+export const buildPageScript = async () => {
+  const bundle = await rolldown({
+    input: fileURLToPath(new URL("src/observability/web/browser/main.ts", root)),
+    cwd: fileURLToPath(root),
+    platform: "browser",
+    onLog(level, log, handler) {
+      if (level === "warn" && (log.code === "MISSING_EXPORT" || log.code === "IMPORT_IS_UNDEFINED")) handler("error", log)
+      else handler(level, log)
+    },
+    logLevel: "warn"
+  })
+  try {
+    const { output } = await bundle.generate({ format: "iife", minify: false, codeSplitting: false })
+    const lines = output[0].code.replace(/\s+$/, "").split("\n")
+    return [
+      "/**",
+      " * The ops page's script, served as `/app.js`: src/observability/web/browser/*.ts bundled by",
+      " * `npm run page` (scripts/build-cli.js, `buildPageScript`). Generated: do not edit; a test checks",
+      " * that it is what the build makes of the sources now.",
+      " */",
+      "export const pageScript: string = [",
+      ...lines.map((line) => `  ${JSON.stringify(line)},`),
+      "].join(\"\\n\")",
+      ""
+    ].join("\n")
+  } finally {
+    await bundle.close()
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv[2] === "--page") writeFileSync(process.argv[3] ?? fileURLToPath(pageScriptUrl), await buildPageScript())
+  else await buildCli()
+}

@@ -5,13 +5,17 @@
  * reloads: a broken program leaves the running one in place and reports every error; a good one
  * replaces it after the running version has drained, so in-flight handlers finish on the old code
  * and the new groups resume from the committed cursors (none moves back or skips).
- * `--http [host:]port` serves the bus's metrics (`GET /metrics`, Prometheus text) while it runs,
- * on a loopback address unless `--http-allow-remote`; the bound address is printed on stderr.
+ * `--http [host:]port` serves the bus's metrics (`GET /metrics`, Prometheus text) and the ops page
+ * (`/`: topics, groups, dead letters with requeue and drop, events and their causation trees) while
+ * it runs, on a loopback address unless `--http-allow-remote`; the bound address is printed on
+ * stderr, the page's with the token its actions need (`#token=...`, generated, or `--http-token` /
+ * `SIB_HTTP_TOKEN`).
  * With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set, publishes and handler runs are
  * spans exported over OTLP/HTTP (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json` for JSON); the last spans
  * are flushed when it stops.
  */
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -30,6 +34,8 @@ import * as Inspect from "../runtime/Inspect.ts"
 import { Store } from "../store/Store.ts"
 import { BusMetrics } from "../observability/BusMetrics.ts"
 import { type HttpAddress, isLoopback, metricsRoutes, parseHttpAddress, serveHttp } from "../observability/httpServer.ts"
+import { tokenProblem } from "../observability/web/auth.ts"
+import { opsPage, pageUrl } from "../observability/web/opsRoutes.ts"
 import { Tracing } from "../observability/tracing.ts"
 import { filesArgument, loadOrReport } from "./programCommands.ts"
 import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
@@ -76,15 +82,20 @@ export const run = Command.make(
       Flag.withDefault("auto")
     ),
     http: Flag.String("http").pipe(
-      Flag.withDescription("serve GET /metrics (Prometheus text) on [host:]port while running; a port alone listens on 127.0.0.1; port 0 picks a free one"),
+      Flag.withDescription("serve GET /metrics (Prometheus text) and the ops page (/) on [host:]port while running; a port alone listens on 127.0.0.1; port 0 picks a free one"),
       Flag.optional
     ),
     httpAllowRemote: Flag.Boolean("http-allow-remote").pipe(
       Flag.withDescription("let --http listen on an address other than loopback (reachable from the network)"),
       Flag.withDefault(false)
+    ),
+    httpToken: Flag.String("http-token").pipe(
+      Flag.withDescription("the token the ops page's actions (requeue, drop) need (env SIB_HTTP_TOKEN; default: a new one, printed with the page's address)"),
+      Flag.withFallbackConfig(Config.String("SIB_HTTP_TOKEN")),
+      Flag.optional
     )
   },
-  Effect.fn(function*({ drainTimeout, files, http, httpAllowRemote, status, watch: watching }) {
+  Effect.fn(function*({ drainTimeout, files, http, httpAllowRemote, httpToken, status, watch: watching }) {
     const { db } = yield* root
     const drainTimeoutMs = parseDuration(drainTimeout)
     if (drainTimeoutMs === undefined) return yield* failWith(`--drain-timeout ${drainTimeout} is not a duration (use e.g. 10s or 500ms)`)
@@ -97,6 +108,11 @@ export const run = Command.make(
       }
       httpAddress = parsed
     } else if (httpAllowRemote) return yield* failWith("--http-allow-remote needs --http [host:]port")
+    const token = Option.getOrUndefined(httpToken)
+    if (token !== undefined && httpAddress !== undefined) {
+      const problem = tokenProblem(token)
+      if (problem !== undefined) return yield* failWith(`--http-token (or SIB_HTTP_TOKEN): ${problem}`)
+    }
     // A missing file or a broken program opens no database and starts nothing.
     const first = yield* loadOrReport(files)
     yield* Effect.scoped(Effect.gen(function*() {
@@ -107,10 +123,14 @@ export const run = Command.make(
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
       yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(db)}: ${describe(first)}; Ctrl-C stops`)
       if (httpAddress !== undefined) {
-        const server = yield* serveHttp(metricsRoutes(metrics), { ...httpAddress, allowRemote: httpAllowRemote }).pipe(
+        const page = yield* opsPage({ token, loopbackOnly: isLoopback(httpAddress.host) })
+        const server = yield* serveHttp([...metricsRoutes(metrics), ...page.routes], { ...httpAddress, allowRemote: httpAllowRemote }).pipe(
           Effect.catchTag("HttpServeError", (e) => failWith(`--http: ${e.message}`))
         )
         yield* err(`sib: serving metrics at ${server.url}/metrics`)
+        yield* err(token === undefined
+          ? `sib: ops page at ${pageUrl(server.url, page.token)} (the link holds the token that requeue and drop need)`
+          : `sib: ops page at ${server.url}/ (add #token=<your --http-token> to requeue and drop)`)
       }
       liveLine.signalEndsNormally = true
       liveLine.stopNotice = `sib: stopping: draining in-flight handlers (up to ${drainTimeout}); a second signal exits at once`
@@ -155,7 +175,7 @@ export const run = Command.make(
   Command.withExamples([
     { command: "sib run dsl-examples/main.sib", description: "run the example program on ./sib.db" },
     { command: "sib --db /var/lib/agent/events.db run app.sib --watch", description: "reload on every save" },
-    { command: "sib run app.sib --http 9464", description: "serve Prometheus metrics at http://127.0.0.1:9464/metrics" }
+    { command: "sib run app.sib --http 9464", description: "serve Prometheus metrics at http://127.0.0.1:9464/metrics and the ops page at http://127.0.0.1:9464/" }
   ])
 )
 

@@ -20,7 +20,9 @@ import type { Event } from "../store/records.ts"
 import type { BusOptions, BusShape } from "../runtime/Bus.ts"
 import { Bus, type OpenOptions } from "./Bus.ts"
 import { BusMetrics, type Recorder } from "../observability/BusMetrics.ts"
-import { type HttpServerInfo, metricsRoutes, serveHttp, type ServeOptions } from "../observability/httpServer.ts"
+import { type HttpServerInfo, isLoopback, metricsRoutes, serveHttp, type ServeOptions } from "../observability/httpServer.ts"
+import { tokenProblem } from "../observability/web/auth.ts"
+import { opsPage, type OpsPageServices, pageUrl } from "../observability/web/opsRoutes.ts"
 import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
@@ -63,6 +65,16 @@ export interface RuntimeOptions extends BusOptions {
 /** A server started by `rt.serveHttp`: where it listens, and how to stop it (`close()` of the runtime stops it too). */
 export interface HttpServerHandle extends HttpServerInfo {
   readonly close: () => Promise<void>
+  /** With `page: true`: the ops page's address with its token (`http://127.0.0.1:9464/#token=...`), for the operator. */
+  readonly pageUrl?: string | undefined
+}
+
+/** `rt.serveHttp`'s options: where to listen, and whether to serve the ops page beside the metrics. */
+export interface HttpServeOptions extends ServeOptions {
+  /** Serve the ops page at `/` (topics, groups, dead letters with requeue and drop, events, traces). */
+  readonly page?: boolean | undefined
+  /** The token the page's actions need (16 to 256 characters); a new random one when absent (see `pageUrl`). */
+  readonly token?: string | undefined
 }
 
 /** The handler's view of its delivery, with Promise methods. */
@@ -169,9 +181,10 @@ export interface Runtime extends Promised<BusCalls> {
   /**
    * Serves `GET /metrics` over HTTP on `host:port` (default 127.0.0.1:9464; port 0 picks a free
    * one, read it from `port` or `url`). A host other than loopback is refused unless `allowRemote`.
-   * Rejects with `HttpServeError` when it cannot listen.
+   * With `page: true` it also serves the ops page at `/`; its actions need `token` (or the one
+   * generated, in the handle's `pageUrl`). Rejects with `HttpServeError` when it cannot listen.
    */
-  readonly serveHttp: (options?: ServeOptions) => Promise<HttpServerHandle>
+  readonly serveHttp: (options?: HttpServeOptions) => Promise<HttpServerHandle>
   /**
    * The events published to `topics` from now on, by any process or replica on the database, as
    * an async iterable (`for await (const event of rt.live("orders"))`): no cursor, no ack. A slow
@@ -295,11 +308,20 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     return { files: program.files, topics: program.topics.map((t) => t.name), groups: program.subscriptions.map((s) => s.group), stop }
   }
 
-  const startHttp = async (serveOptions: ServeOptions = {}): Promise<HttpServerHandle> => {
+  const startHttp = async ({ page, token, ...serveOptions }: HttpServeOptions = {}): Promise<HttpServerHandle> => {
+    const problem = token === undefined ? undefined : tokenProblem(token)
+    if (problem !== undefined) throw new TypeError(`serveHttp's token: ${problem}`)
     const scope = await run(Scope.make(), "serve http")
-    let info: HttpServerInfo
+    let info: Omit<HttpServerHandle, "close">
     try {
-      info = await run(Scope.provide(serveHttp(metricsRoutes(metrics), serveOptions), scope), "serve http")
+      // The page reads through the runtime's store and acts through its bus.
+      const services = await rt.runPromise(Effect.context<OpsPageServices>())
+      const served = Effect.gen(function*() {
+        const ops = page === true ? yield* opsPage({ token, loopbackOnly: isLoopback(serveOptions.host ?? "127.0.0.1") }) : undefined
+        const server = yield* serveHttp([...metricsRoutes(metrics), ...(ops?.routes ?? [])], serveOptions)
+        return ops === undefined ? server : { ...server, pageUrl: pageUrl(server.url, ops.token) }
+      })
+      info = await run(Scope.provide(Effect.provideContext(served, services), scope), "serve http")
     } catch (e) {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       throw e

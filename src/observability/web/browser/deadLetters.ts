@@ -1,0 +1,53 @@
+/**
+ * The browser side of the ops page, part 5: the dead letters, one card each: group, topic and seq,
+ * the event (a link to its view), attempts and times, the error with its `.sib` location, the
+ * stack and the payload; with Requeue and Drop buttons when the page holds a valid token (none
+ * otherwise: the page is then read-only, and the server would refuse anyway).
+ */
+import type { DeadLetterJson, DeadLettersJson } from "../wire.ts"
+import { type El, h, oneLine, visible } from "./dom.ts"
+import { location, payloadBlock, time } from "./format.ts"
+
+export interface DeadLetterActions {
+  /** Undefined: read-only, no buttons. */
+  readonly requeue: ((d: DeadLetterJson) => void) | undefined
+  readonly drop: ((d: DeadLetterJson) => void) | undefined
+  readonly open: (eventId: string) => void
+}
+
+const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
+  const { drop, requeue } = actions
+  return h(
+    "article",
+    { class: "dead-letter", "data-event-id": d.eventId, "data-group": d.group },
+    h(
+      "header",
+      {},
+      h("strong", {}, oneLine(d.group)),
+      " \u00b7 ",
+      `${oneLine(d.topic)} #${d.seq}`,
+      " \u00b7 ",
+      h("a", { href: "#", class: "event-link", onclick: (e) => (e.preventDefault(), actions.open(d.eventId)) }, oneLine(d.eventId)),
+      d.key === null ? null : ` \u00b7 key ${oneLine(d.key)}`,
+      requeue === undefined ? null : h("button", { type: "button", class: "requeue", onclick: () => requeue(d) }, "Requeue"),
+      drop === undefined ? null : h("button", { type: "button", class: "drop", onclick: () => drop(d) }, "Drop")
+    ),
+    h(
+      "p",
+      { class: "meta" },
+      `${d.attempts} attempt${d.attempts === 1 ? "" : "s"}, first failed ${time(d.firstFailedAt)}, dead since ${time(d.deadAt)}${d.holdsKey ? "; holds its key" : ""}`
+    ),
+    h("p", { class: "error" }, h("span", { class: "label" }, "error "), visible(d.errorMessage)),
+    d.location === null ? null : h("p", { class: "location" }, h("span", { class: "label" }, "at "), location(d.location)),
+    d.errorStack === null ? null : h("details", {}, h("summary", {}, "stack"), h("pre", { class: "stack" }, visible(d.errorStack))),
+    d.found
+      ? h("details", { open: true }, h("summary", {}, "payload"), h("pre", { class: "payload" }, payloadBlock(d.payload)))
+      : h("p", { class: "meta" }, "the event is no longer stored (pruned or compacted)")
+  )
+}
+
+/** Draws the list (or says there is none). */
+export const drawDeadLetters = (list: DeadLettersJson, into: El, heading: El, actions: DeadLetterActions): void => {
+  heading.textContent = list.total === 0 ? "" : list.total > list.deadLetters.length ? `(${list.deadLetters.length} of ${list.total})` : `(${list.total})`
+  into.replaceChildren(...(list.deadLetters.length === 0 ? [h("p", { class: "empty" }, "no dead letters")] : list.deadLetters.map((d) => card(d, actions))))
+}

@@ -1,0 +1,271 @@
+/**
+ * What the ops page's JSON routes and server-sent events carry: the types (which the browser code
+ * imports as types only, so both sides agree at compile time) and the conversions from the
+ * runtime's records. Times are epoch milliseconds; every string is data to be shown as text. It
+ * holds no I/O: the routes read (`opsRoutes.ts`), the feed polls (`feed.ts`).
+ */
+import type { CausationBranch, CausationNode, CausationTree } from "../../runtime/causation.ts"
+import type { EventInfo, EventProgress, GroupInfo, TopicInfo } from "../../runtime/Inspect.ts"
+import type { DeadLetter, Event } from "../../store/records.ts"
+
+/** A topic on the page: its size (as last counted) and its publish rate. */
+export interface TopicJson {
+  readonly name: string
+  /** Events stored (counted every few seconds, with the events published since added). */
+  readonly events: number
+  readonly firstSeq: number | null
+  /** The topic's highest seq (0 when it has none). */
+  readonly headSeq: number
+  readonly lastPublishedAt: number | null
+  /** Events per second over the last seconds; null until two samples a second apart exist. */
+  readonly ratePerSec: number | null
+  readonly description: string | null
+  readonly compaction: boolean
+}
+
+/** A group's position on one topic (`Inspect.groups`). */
+export interface GroupJson {
+  readonly group: string
+  readonly topic: string
+  readonly cursor: number
+  readonly headSeq: number
+  readonly lag: number
+  readonly lagMs: number
+  readonly inFlight: number
+  readonly retrying: number
+  readonly deadLetters: number
+  readonly skipped: number
+  readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | null
+}
+
+/** The live figures, sent every second over `GET /events` (and once by `GET /api/overview`). */
+export interface OverviewJson {
+  readonly at: number
+  readonly topics: ReadonlyArray<TopicJson>
+  readonly groups: ReadonlyArray<GroupJson>
+  /** Dead letters in all, and a digest of the first ones: the page reloads its list when it changes. */
+  readonly deadLetters: { readonly count: number; readonly digest: string }
+  /** Why the last read failed (the figures are then the previous ones), or null. */
+  readonly error: string | null
+}
+
+/** Where in a `.sib` file a failure happened, read from its stack (`at app.sib:3:7`) or message. */
+export interface SibLocation {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+}
+
+export interface EventJson {
+  readonly id: string
+  readonly topic: string
+  readonly seq: number
+  readonly ts: number
+  readonly key: string | null
+  readonly partition: number | null
+  readonly headers: Readonly<Record<string, string>> | null
+  readonly payload: unknown
+  readonly causedBy: ReadonlyArray<string>
+  readonly tags: ReadonlyArray<string>
+  readonly sid: string | null
+}
+
+export interface DeadLetterJson {
+  readonly group: string
+  readonly topic: string
+  readonly seq: number
+  readonly eventId: string
+  readonly key: string | null
+  readonly attempts: number
+  readonly errorMessage: string
+  readonly errorStack: string | null
+  readonly location: SibLocation | null
+  readonly firstFailedAt: number
+  readonly lastFailedAt: number
+  readonly deadAt: number
+  readonly holdsKey: boolean
+  /** The event's payload; `found` is false when the event itself is gone (pruned or compacted). */
+  readonly found: boolean
+  readonly payload: unknown
+}
+
+export interface DeadLettersJson {
+  readonly deadLetters: ReadonlyArray<DeadLetterJson>
+  /** Dead letters in all (the list holds the first `limit`, by group then seq). */
+  readonly total: number
+}
+
+/** A group's progress with one event (`Inspect.EventProgress`, flattened). */
+export interface ProgressJson {
+  readonly group: string
+  readonly state: "done" | "pending" | "running" | "retrying" | "suspect" | "requeued" | "dead"
+  readonly attempts: number | null
+  readonly error: string | null
+  readonly errorStack: string | null
+  readonly location: SibLocation | null
+  /** The next attempt (retrying) or when it was dead-lettered (dead). */
+  readonly at: number | null
+}
+
+export interface EventInfoJson {
+  readonly event: EventJson
+  readonly groups: ReadonlyArray<ProgressJson>
+}
+
+/** A page of a topic's events, ascending; `next` continues after the last one (null: none yet). */
+export interface EventPageJson {
+  readonly topic: string
+  readonly events: ReadonlyArray<EventJson>
+  readonly next: number | null
+}
+
+export type TraceNodeJson =
+  | { readonly id: string; readonly kind: "repeated" }
+  | { readonly id: string; readonly kind: "missing" }
+  | {
+    readonly id: string
+    readonly kind: "event"
+    readonly info: EventInfoJson
+    readonly lagMs: number | null
+    readonly children: ReadonlyArray<TraceNodeJson>
+    readonly more: number
+  }
+
+export interface TraceJson {
+  readonly root: EventInfoJson
+  readonly causes: ReadonlyArray<TraceNodeJson>
+  readonly moreCauses: number
+  readonly effects: ReadonlyArray<TraceNodeJson>
+  readonly moreEffects: number
+  readonly truncated: boolean
+}
+
+/** What a request to act (requeue, drop) answers. */
+export interface ActionJson {
+  readonly ok: boolean
+  readonly message: string
+}
+
+// ---- conversions ---------------------------------------------------------------------------------
+
+/** The first `.sib` location of a failure: a stack frame `at file.sib:L:C`, else `file.sib:L:C:` in the message. */
+export const sibLocation = (stack: string | null, message: string | null): SibLocation | null => {
+  for (const text of [stack, message]) {
+    const m = text === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(text)
+    if (m !== null) return { file: m[1]!, line: Number(m[2]), column: Number(m[3]) }
+  }
+  return null
+}
+
+export const eventJson = (e: Event): EventJson => ({
+  id: e.id,
+  topic: e.topic,
+  seq: e.seq,
+  ts: e.ts,
+  key: e.key ?? null,
+  partition: e.partition ?? null,
+  headers: e.headers ?? null,
+  payload: e.payload,
+  causedBy: e.causedBy ?? [],
+  tags: e.tags ?? [],
+  sid: e.sid ?? null
+})
+
+export const progressJson = (group: string, p: EventProgress): ProgressJson => {
+  switch (p.state) {
+    case "done":
+      return { group, state: "done", attempts: null, error: null, errorStack: null, location: null, at: null }
+    case "pending":
+      return { group, state: p.running ? "running" : "pending", attempts: null, error: null, errorStack: null, location: null, at: null }
+    case "retrying": {
+      const d = p.delivery
+      return {
+        group,
+        state: d.state === "retry" ? "retrying" : d.state,
+        attempts: d.attempts,
+        error: d.lastError,
+        errorStack: d.lastErrorStack,
+        location: sibLocation(d.lastErrorStack, d.lastError),
+        at: d.nextAttemptAt
+      }
+    }
+    case "dead": {
+      const d = p.deadLetter
+      return {
+        group,
+        state: "dead",
+        attempts: d.attempts,
+        error: d.errorMessage,
+        errorStack: d.errorStack,
+        location: sibLocation(d.errorStack, d.errorMessage),
+        at: d.deadAt
+      }
+    }
+  }
+}
+
+export const eventInfoJson = (info: EventInfo): EventInfoJson => ({
+  event: eventJson(info.event),
+  groups: info.groups.map((g) => progressJson(g.group, g.progress))
+})
+
+export const deadLetterJson = (d: DeadLetter, event: Event | undefined): DeadLetterJson => ({
+  group: d.group,
+  topic: d.topic,
+  seq: d.seq,
+  eventId: d.eventId,
+  key: d.key,
+  attempts: d.attempts,
+  errorMessage: d.errorMessage,
+  errorStack: d.errorStack,
+  location: sibLocation(d.errorStack, d.errorMessage),
+  firstFailedAt: d.firstFailedAt,
+  lastFailedAt: d.lastFailedAt,
+  deadAt: d.deadAt,
+  holdsKey: d.holdsKey,
+  found: event !== undefined,
+  payload: event?.payload ?? null
+})
+
+export const groupJson = (g: GroupInfo): GroupJson => ({
+  group: g.cursor.group,
+  topic: g.cursor.topic,
+  cursor: g.cursor.floor,
+  headSeq: g.headSeq,
+  lag: g.lag,
+  lagMs: g.lagMs,
+  inFlight: g.inFlight,
+  retrying: g.retrying,
+  deadLetters: g.deadLetters,
+  skipped: g.skipped,
+  owner: g.owner ?? null
+})
+
+/** A topic's figures: `events` and `headSeq` as the feed keeps them (they move between counts). */
+export const topicJson = (t: TopicInfo, figures: { readonly events: number; readonly headSeq: number; readonly ratePerSec: number | null }): TopicJson => ({
+  name: t.name,
+  events: figures.events,
+  firstSeq: t.stats?.firstSeq ?? null,
+  headSeq: figures.headSeq,
+  lastPublishedAt: t.stats?.lastTs ?? null,
+  ratePerSec: figures.ratePerSec,
+  description: t.settings.description ?? null,
+  compaction: t.settings.compaction
+})
+
+const nodeJson = (node: CausationNode): TraceNodeJson => {
+  if (node.repeated) return { id: node.id, kind: "repeated" }
+  if (node.info === undefined) return { id: node.id, kind: "missing" }
+  return { id: node.id, kind: "event", info: eventInfoJson(node.info), lagMs: node.lagMs ?? null, children: node.children.map(nodeJson), more: node.more }
+}
+
+const branch = (b: CausationBranch) => b.children.map(nodeJson)
+
+export const traceJson = (t: CausationTree): TraceJson => ({
+  root: eventInfoJson(t.root),
+  causes: branch(t.causes),
+  moreCauses: t.causes.more,
+  effects: branch(t.effects),
+  moreEffects: t.effects.more,
+  truncated: t.truncated
+})

@@ -1,0 +1,223 @@
+/**
+ * The ops page's routes through real HTTP, served by `rt.serveHttp({ page: true })` on a runtime
+ * running the page's test program (SQLite, and Postgres when its URL is set: these tests are quick,
+ * so they use `conformanceFactories`): the page and its assets with a strict
+ * Content-Security-Policy; the JSON reads (figures, dead letters with payload, error, `.sib`
+ * location and stack, events by latest/seq/time/after, one event, its causation tree both ways); a
+ * hostile payload carried as data; the actions refused without the token, with a wrong one, from
+ * another site or under another host name (nothing changes), and done with it (a requeued dead
+ * letter is delivered; a dropped one is gone); the server-sent events, which end when the server
+ * closes.
+ */
+import { request as httpRequest } from "node:http"
+import { join, relative } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createRuntime, type HttpServerHandle, type Runtime } from "../../src/facade/createRuntime.ts"
+import { pageScript } from "../../src/observability/web/page.ts"
+import type { DeadLettersJson, EventInfoJson, EventPageJson, OverviewJson, TraceJson } from "../../src/observability/web/wire.ts"
+import { conformanceFactories } from "../helpers/stores.ts"
+
+const program = join(import.meta.dirname, "..", "fixtures", "webpage-shop.sib")
+/** Where the program throws, as the runtime names the file (relative to the working directory). */
+const thrown = { file: relative(process.cwd(), program), line: 9, column: 5 }
+const token = "routes-test-token-0123456789"
+const hostile = { id: 66, fail: true, note: "<script>window.__pwned = 1</script><img src=x onerror=alert(1)>\u0007\u001b[2J\u202eevil" }
+
+const until = async <A>(what: string, read: () => Promise<A>, ok: (a: A) => boolean, ms = 15_000): Promise<A> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const a = await read()
+    if (ok(a)) return a
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(a)}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** A request with any headers (fetch will not send another `Host`). */
+const raw = (url: string, options: { method?: string; headers?: Record<string, string>; body?: string }) =>
+  new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? "GET", headers: options.headers }, (res) => {
+      let body = ""
+      res.on("data", (d: Buffer) => (body += d.toString()))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on("error", reject)
+    req.end(options.body)
+  })
+
+describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) => {
+  let rt: Runtime
+  let server: HttpServerHandle
+  let base: string
+  let order: { id: string }
+  let failing: { id: string }
+
+  const get = async <A>(path: string): Promise<A> => {
+    const res = await fetch(`${base}${path}`)
+    expect(res.status, `${path}: ${res.status}`).toBe(200)
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/)
+    return (await res.json()) as A
+  }
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) })
+  const deadLetters = () => get<DeadLettersJson>("/api/dead-letters")
+
+  beforeAll(async () => {
+    rt = await createRuntime({ db: factory.fresh() })
+    await rt.load(program)
+    server = await rt.serveHttp({ port: 0, page: true, token })
+    base = server.url
+    order = await rt.publish("orders", { id: 1 })
+    failing = await rt.publish("orders", hostile)
+    await until("the dead letter and the receipt", async () => [await deadLetters(), await get<EventPageJson>("/api/events?topic=receipts")] as const,
+      ([d, r]) => d.total === 1 && r.events.length === 1)
+  }, 30_000)
+  afterAll(async () => {
+    await rt?.close()
+  })
+
+  it("serves the page, its script and style, under a strict Content-Security-Policy", async () => {
+    expect(server.pageUrl).toBe(`${base}/#token=${token}`)
+    const page = await fetch(`${base}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8")
+    const csp = page.headers.get("content-security-policy") ?? ""
+    for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"]) {
+      expect(csp).toContain(directive)
+    }
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/)
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff")
+    expect(page.headers.get("referrer-policy")).toBe("no-referrer")
+    const html = await page.text()
+    expect(html).toContain(`<script src="app.js" defer></script>`)
+    expect(html).not.toMatch(/<script>|<style|\sstyle=|\son\w+=/) // nothing inline
+    const script = await fetch(`${base}/app.js`)
+    expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8")
+    expect(await script.text()).toBe(pageScript)
+    expect((await fetch(`${base}/app.css`)).headers.get("content-type")).toBe("text/css; charset=utf-8")
+    expect((await fetch(`${base}/metrics`)).status).toBe(200) // the metrics stay beside the page
+  })
+
+  it("the figures: topics with sizes, groups with their positions, the dead letters' count", async () => {
+    const o = await get<OverviewJson>("/api/overview")
+    expect(o.error).toBeNull()
+    const orders = o.topics.find((t) => t.name === "orders")!
+    expect(orders).toMatchObject({ events: 2, description: "orders to charge", compaction: false })
+    expect(o.topics.find((t) => t.name === "receipts")?.events).toBe(1)
+    expect(o.groups).toEqual([expect.objectContaining({ group: "billing", topic: "orders", lag: 0, inFlight: 0, retrying: 0, deadLetters: 1 })])
+    expect(o.groups[0]!.owner?.pid).toBe(process.pid)
+    expect(o.deadLetters.count).toBe(1)
+  })
+
+  it("a dead letter with its payload (a hostile one carried as data), error, .sib location and stack", async () => {
+    const list = await deadLetters()
+    const d = list.deadLetters[0]!
+    expect(d).toMatchObject({ group: "billing", topic: "orders", eventId: failing.id, attempts: 2, found: true, holdsKey: false })
+    expect(d.payload).toEqual(hostile)
+    expect(d.errorMessage).toBe(`${thrown.file}:9:5: card declined for order 66`)
+    expect(d.location).toEqual(thrown)
+    expect(d.errorStack).toContain(`at ${thrown.file}:9:5`)
+    // The JSON is data for the page's script, which sets it as text; as JSON it cannot open a tag.
+    const text = await (await fetch(`${base}/api/dead-letters`)).text()
+    expect(text).toContain("\\u0007\\u001b[2J")
+  })
+
+  it("events: the latest, from a seq, from a time, after a seq; one event with its groups", async () => {
+    const latest = await get<EventPageJson>("/api/events?topic=orders")
+    expect(latest.events.map((e) => e.id)).toEqual([order.id, failing.id])
+    const fromSeq = await get<EventPageJson>(`/api/events?topic=orders&seq=${latest.events[1]!.seq}`)
+    expect(fromSeq.events.map((e) => e.id)).toEqual([failing.id])
+    const fromTime = await get<EventPageJson>(`/api/events?topic=orders&time=${new Date(latest.events[1]!.ts).toISOString()}`)
+    expect(fromTime.events.map((e) => e.id)).toContain(failing.id)
+    const after = await get<EventPageJson>(`/api/events?topic=orders&after=${latest.next}`)
+    expect(after).toEqual({ topic: "orders", events: [], next: latest.next })
+    const one = await get<EventInfoJson>(`/api/event?id=${failing.id}`)
+    expect(one.event.payload).toEqual(hostile)
+    expect(one.groups).toEqual([expect.objectContaining({ group: "billing", state: "dead", attempts: 2, location: thrown })])
+    expect((await fetch(`${base}/api/event?id=no-such-id`)).status).toBe(404)
+    expect((await fetch(`${base}/api/events`)).status).toBe(400)
+    const bad = await fetch(`${base}/api/events?topic=orders&limit=100000`)
+    expect(bad.status).toBe(400)
+    expect(await bad.json()).toEqual({ error: `limit must be a whole number from 1 to 500 (got "100000")` })
+    expect((await fetch(`${base}/api/events?topic=orders&time=yesterday`)).status).toBe(400)
+  })
+
+  it("the causation tree both ways: the order caused the receipt", async () => {
+    const down = await get<TraceJson>(`/api/trace?id=${order.id}`)
+    expect(down.causes).toEqual([])
+    expect(down.effects).toHaveLength(1)
+    const receipt = down.effects[0]!
+    if (receipt.kind !== "event") throw new Error(`expected an event, got ${receipt.kind}`)
+    expect(receipt.info.event).toMatchObject({ topic: "receipts", payload: { order: 1 }, causedBy: [order.id] })
+    expect(receipt.lagMs).toBeGreaterThanOrEqual(0)
+    const up = await get<TraceJson>(`/api/trace?id=${receipt.id}`)
+    expect(up.root.event.id).toBe(receipt.id)
+    expect(up.causes.map((c) => c.id)).toEqual([order.id])
+    expect(up.effects).toEqual([])
+  })
+
+  it("refuses to act without the token, with a wrong one, from another site or host name; nothing changes", async () => {
+    const body = { group: "billing", eventId: failing.id }
+    const none = await post("/api/requeue", body)
+    expect(none.status).toBe(401)
+    expect(none.headers.get("www-authenticate")).toBe("Bearer")
+    expect((await post("/api/drop", body)).status).toBe(401)
+    expect((await post("/api/requeue", body, { authorization: "Bearer not-the-token-at-all" })).status).toBe(401)
+    expect((await post("/api/requeue", body, { authorization: `Bearer ${token}`, origin: "https://evil.example" })).status).toBe(403)
+    expect((await post("/api/drop", body, { authorization: `Bearer ${token}`, "sec-fetch-site": "cross-site" })).status).toBe(403)
+    const rebound = await raw(`${base}/api/drop`, {
+      method: "POST",
+      headers: { host: "rebound.example", "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify(body)
+    })
+    expect(rebound.status).toBe(403)
+    expect((await raw(`${base}/api/overview`, { headers: { host: "rebound.example" } })).status).toBe(403)
+    expect((await post("/api/requeue", { group: "billing" }, { authorization: `Bearer ${token}` })).status).toBe(400)
+    expect((await fetch(`${base}/api/requeue`)).status).toBe(405)
+    expect((await fetch(`${base}/api/token`)).status).toBe(401)
+    expect((await fetch(`${base}/api/token`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    const still = await deadLetters()
+    expect(still.deadLetters.map((d) => d.eventId)).toEqual([failing.id])
+  })
+
+  it("requeues with the token (the fixed handler delivers it), and drops", async () => {
+    await rt.publish("fixes", { fixed: true }, { key: "charge" })
+    const requeued = await post("/api/requeue", { group: "billing", eventId: failing.id }, { authorization: `Bearer ${token}` })
+    expect(requeued.status).toBe(200)
+    expect(await requeued.json()).toMatchObject({ ok: true, message: expect.stringMatching(/^requeued event/) })
+    await until("the requeued order's receipt", () => get<EventPageJson>("/api/events?topic=receipts"), (p) => p.events.some((e) => (e.payload as { order?: number }).order === 66))
+    expect((await deadLetters()).total).toBe(0)
+    const again = await post("/api/requeue", { group: "billing", eventId: failing.id }, { "x-sib-token": token })
+    expect(again.status).toBe(404)
+
+    // A poisoned order is declined whatever the fixes: dropped, it is gone.
+    const poisoned = await rt.publish("orders", { id: 67, poison: true })
+    await until("the poisoned order's dead letter", deadLetters, (l) => l.deadLetters.some((d) => d.eventId === poisoned.id))
+    const dropped = await post("/api/drop", { group: "billing", eventId: poisoned.id }, { authorization: `Bearer ${token}` })
+    expect(dropped.status).toBe(200)
+    expect(await dropped.json()).toMatchObject({ ok: true, message: expect.stringMatching(/^dropped the dead letter/) })
+    expect((await deadLetters()).total).toBe(0)
+  }, 20_000)
+
+  it("streams the figures as server-sent events, which end when the server closes", async () => {
+    const res = await fetch(`${base}/events`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8")
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    while (!/event: overview\ndata: .*\n\n/.test(text)) {
+      const chunk = await reader.read()
+      if (chunk.done) throw new Error(`the stream ended early: ${text}`)
+      text += decoder.decode(chunk.value)
+    }
+    expect(text.startsWith("retry: 2000\n\n")).toBe(true)
+    const o = JSON.parse(/event: overview\ndata: (.*)\n\n/.exec(text)![1]!) as OverviewJson
+    expect(o.topics.map((t) => t.name)).toContain("orders")
+    const started = Date.now()
+    await server.close()
+    const ended = await reader.read().then((r) => r.done, () => true)
+    expect(ended).toBe(true)
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+})
