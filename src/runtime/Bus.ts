@@ -20,9 +20,11 @@ import type { StoreError } from "../store/storeErrors.ts"
 import type { DeadLetter, Delivery, Event } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText } from "../options/spec.ts"
+import { storedTopic } from "../options/topicSpec.ts"
 import { type DeadLetterQuery, type DeliveryQuery, type GroupDeletion, Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
+import { startPartitioned } from "./group/partitioned.ts"
 import { startGroup } from "./group/supervisor.ts"
 import { CurrentGroup, type DeliveryContext, type GroupDeps, type GroupHandle, type GroupStats, type Handler } from "./group/types.ts"
 import { AckError, BusClosedError, BusOptionsError, GroupError, type MaintenanceError, PublishError, SubscribeError, TopicError } from "./busErrors.ts"
@@ -352,10 +354,24 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const start = (entry: Omit<RunningGroup, "handle" | "scope">, config: Exclude<ReturnType<typeof resolveOptions>, SubscribeError>) =>
     Effect.gen(function*() {
       const scope = yield* Scope.fork(groupsScope, "sequential")
-      const handle = yield* startGroup(config, entry.handler, deps, scope, entry.context)
+      const partitions = yield* partitionsOf(config.topics)
+      const handle = partitions > 1
+        ? yield* startPartitioned(config, partitions, entry.handler, deps, scope, entry.context)
+        : yield* startGroup(config, entry.handler, deps, scope, entry.context)
       const group: RunningGroup = { ...entry, handle, scope }
       running.set(config.group, group)
       return group
+    })
+
+  /**
+   * How many partitions a group over `topics` has: the most any of them has, as stored (every
+   * process reads the same answer, whether or not it defined the topics).
+   */
+  const partitionsOf = (groupTopics: ReadonlyArray<string>) =>
+    Effect.map(store.runtime.topics, (stored) => {
+      let most = 1
+      for (const record of stored) if (groupTopics.includes(record.name)) most = Math.max(most, storedTopic(record.config).partitions ?? 1)
+      return most
     })
 
   const stopGroup = (name: string): Effect.Effect<void> =>
@@ -450,6 +466,15 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       const config = topicConfig(topic)
       if (stored !== undefined && topicOptions?.redefine !== true && !hasSettings(config)) {
         return { topic: makeTopic(name, publishOptionsOfConfig(stored.config)), reference: true }
+      }
+      // Keys would move to other partitions while their earlier events wait in the old ones: per-key
+      // order would break, so the count is fixed once the topic has events, redefined or not.
+      const storedPartitions = stored === undefined ? undefined : storedTopic(stored.config).partitions
+      if (stored !== undefined && (storedPartitions ?? 1) !== (topic.options.partitions ?? 1) && (yield* store.runtime.headSeq(name)) > 0) {
+        return yield* new TopicError({
+          topic: name,
+          detail: `its partitions cannot change once it has events (stored ${storedPartitions ?? "none"}, defined ${topic.options.partitions ?? "none"}): a key's later events would land in another partition than its earlier ones; publish to a new topic instead`
+        })
       }
       if (stored !== undefined && topicOptions?.redefine !== true) {
         const changes = definitionChanges(stored.config, config)

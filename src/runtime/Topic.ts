@@ -77,8 +77,11 @@ export interface Topic {
   readonly keyOf: (payload: unknown) => string | undefined
   /** A problem with `payload` under the topic's schema, or undefined. */
   readonly checkPayload: (payload: unknown) => string | undefined
-  /** The partition of an event with this key, or undefined when the topic is not partitioned. */
-  readonly partitionOf: (key: string | undefined) => number | undefined
+  /**
+   * The partition of an event with this key (a keyless one: with this id), or undefined when the
+   * topic is not partitioned.
+   */
+  readonly partitionOf: (key: string | undefined, id: string) => number | undefined
 }
 
 
@@ -121,8 +124,9 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
       const issue = Exit.findErrorOption(exit)
       return `payload does not match the topic's schema: ${issue._tag === "Some" ? format(issue.value) : "invalid"}`
     },
-    partitionOf: (key) =>
-      partitions === undefined ? undefined : key === undefined ? 0 : hashKey(key) % partitions
+    // A keyless event has no order to keep: its id spreads such events over the partitions.
+    partitionOf: (key, id) =>
+      partitions === undefined ? undefined : hashKey(key ?? id) % partitions
   }
 }
 

@@ -64,6 +64,8 @@ export interface LeaseHook {
   readonly group: string
   readonly owner: string
   readonly topics: ReadonlySet<string>
+  /** The partition a partitioned group's unit reads (appends to other partitions do not concern it). */
+  readonly partition?: number | undefined
   /** True while the group has read everything and waits for news. */
   readonly idle: () => boolean
   /** Called after a commit raised the group's lease mark on `topic` to `seq`. */
@@ -132,6 +134,7 @@ export const makeWriter = Effect.fnUntraced(function*(
       if (!hook.idle()) continue
       let topics: Set<string> | undefined
       for (const a of appends) {
+        if (hook.partition !== undefined && a.partition !== hook.partition) continue
         if (hook.topics.has(a.topic) && !(topics ??= new Set()).has(a.topic)) topics.add(a.topic)
       }
       if (topics !== undefined) for (const topic of topics) (out ??= []).push({ group: hook.group, owner: hook.owner, topic })

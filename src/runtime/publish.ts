@@ -126,10 +126,11 @@ export const prepare = (
     const schemaProblem = topic.checkPayload(payload)
     if (schemaProblem !== undefined) return fail(topicName, "schema", schemaProblem)
   }
-  const partition = topic?.partitionOf(o.key)
+  const id = o.id ?? next.id()
+  const partition = topic?.partitionOf(o.key, id)
   return {
     draft: {
-      id: o.id ?? next.id(),
+      id,
       ts: next.ts,
       topic: topicName,
       key: o.key ?? null,

@@ -51,8 +51,20 @@ export interface SubscribeOptions {
   readonly maxBufferedBytes?: number | undefined
 }
 
+/**
+ * One partition of a partitioned group, run as a group of its own (`group/partitioned.ts`): its
+ * lease, cursors, delivery records and dead letters are stored under `name` (`group/units.ts`).
+ */
+export interface GroupUnit {
+  readonly name: string
+  readonly partition: number
+}
+
 export interface GroupConfig {
+  /** The group's name, as its subscribers, metrics, logs and handlers know it. */
   readonly group: string
+  /** Set on one partition of a partitioned group; unset on a group consumed whole. */
+  readonly unit?: GroupUnit | undefined
   readonly topics: ReadonlyArray<string>
   readonly from: StartFrom
   readonly batchSize: number
@@ -72,6 +84,9 @@ export interface GroupConfig {
   /** Payload bytes those may hold, about (a page stops there). */
   readonly maxBufferedBytes: number
 }
+
+/** The name a group's state is stored under: its own, or its unit's. */
+export const storedName = (config: Pick<GroupConfig, "group" | "unit">): string => config.unit?.name ?? config.group
 
 export { defaultAckTimeoutMs, maxBatchSize, maxMaxInFlight, subscribeOptionNames }
 

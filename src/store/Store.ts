@@ -49,7 +49,7 @@ import type { StoreError } from "./storeErrors.ts"
 import type { GroupDeletion } from "./policy/groups.ts"
 import type { CompactStep, CompactStepResult, PruneStep, PruneStepResult } from "./maintenanceSteps.ts"
 import type {
-  Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
+  Cursor, DeadLetter, Delivery, Event, EventDraft, GroupLease, GroupMember, GroupPosition, Json, SeqRanges, TopicRecord, TopicStats
 } from "./records.ts"
 
 /** New durable progress of a group on one topic (see `Cursor`). */
@@ -202,6 +202,25 @@ export interface EventPage {
   readonly bytes: number
 }
 
+/**
+ * A page of one partition of a topic (`RuntimeStore.readPartition`), and how far it covers the
+ * topic: every event of the partition with a seq in (afterSeq, readUpto] is in `events`, so a
+ * reader may move its position to `readUpto` even past the last event of the page (the other
+ * partitions' events in between are not its own).
+ */
+export interface PartitionPage extends EventPage {
+  readonly readUpto: number
+}
+
+/** A member's heartbeat (`RuntimeStore.beatMember`). */
+export interface MemberBeat {
+  readonly group: string
+  readonly member: string
+  readonly pid: number | null
+  readonly host: string | null
+  readonly now: number
+}
+
 /** What a running bus calls: group-committed writes, consumer reads, leases, cursors and topics. */
 export interface RuntimeStore {
   /** Applies a batch in one transaction. Appends are idempotent by event id. */
@@ -224,6 +243,13 @@ export interface RuntimeStore {
    * events of unknown size; without it a reader bounds its pages by count alone.
    */
   readonly pageBytes?: boolean | undefined
+  /**
+   * Events of one partition of `topic` with seq > `afterSeq`, ascending, at most `limit`. The
+   * topic's head is read first, so when the page is not full, `readUpto` is at least that head:
+   * a partition's reader moves past the other partitions' events (its floor does not stay behind
+   * at its partition's last event, holding back compaction, retention and lag).
+   */
+  readonly readPartition: (topic: string, partition: number, afterSeq: number, limit: number) => Effect.Effect<PartitionPage, StoreError>
   /** The events with these seqs that still exist, ascending. */
   readonly readSeqs: (seqs: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Event>, StoreError>
   readonly eventById: (id: string) => Effect.Effect<Event | undefined, StoreError>
@@ -248,6 +274,12 @@ export interface RuntimeStore {
 
   readonly upsertTopic: (name: string, config: Json, now: number) => Effect.Effect<void, StoreError>
   readonly topics: Effect.Effect<ReadonlyArray<TopicRecord>, StoreError>
+
+  /** Joins a partitioned group as `member`, or raises its heartbeat counter when it has joined. */
+  readonly beatMember: (beat: MemberBeat) => Effect.Effect<void, StoreError>
+  readonly leaveMember: (group: string, member: string) => Effect.Effect<void, StoreError>
+  /** A group's members, by join time. */
+  readonly groupMembers: (group: string) => Effect.Effect<ReadonlyArray<GroupMember>, StoreError>
 }
 
 /** The events one event caused (`AdminStore.eventsCausedBy`): the first few, and how many in all. */
@@ -266,8 +298,10 @@ export interface AdminStore {
   readonly groupPositions: Effect.Effect<ReadonlyArray<GroupPosition>, StoreError>
   /** The floor after which exactly the last `count` events of `topic` follow (0 when there are fewer). */
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
-  /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
-  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+  /** How many events of `topic` (of one of its partitions, if given) have a seq in (afterSeq, uptoSeq]. */
+  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number, partition?: number) => Effect.Effect<number, StoreError>
+  /** Every member of every partitioned group, by group then join time. */
+  readonly members: Effect.Effect<ReadonlyArray<GroupMember>, StoreError>
   /**
    * Events that name `eventId` in their `causedBy`, among those with a seq in (afterSeq, uptoSeq]:
    * the first `limit` by seq, and how many there are in that range (a bounded scan, no index).

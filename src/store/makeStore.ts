@@ -8,8 +8,8 @@ import { commitBatch } from "./policy/commit.ts"
 import { claimLease, deleteGroup, getCursor, groupPositions, initCursor, loadGroup, requeue, setCursor } from "./policy/groups.ts"
 import { compactStep, finishPurge, pruneStep, purgeStep } from "./policy/deletion.ts"
 import type { Event } from "./records.ts"
-import { deadLetterOfRow, deliveryOfRow, leaseOfRow, num, topicOfRow } from "./rows.ts"
-import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"
+import { deadLetterOfRow, deliveryOfRow, leaseOfRow, memberOfRow, num, topicOfRow } from "./rows.ts"
+import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, GroupMembersTable, TopicsTable } from "./schema.ts"
 import type { HandlerTransaction, StoreShape } from "./Store.ts"
 
 /** A row limit that means "all" in every dialect (SQLite's `LIMIT -1` is its own). */
@@ -41,6 +41,14 @@ export const makeStore = (driver: Driver): StoreShape => {
             : yield events(q.readTopic, { topic, after, limit })) as EventRows
         }),
       pageBytes: q.readTopicBounded !== undefined,
+      readPartition: (topic, partition, after, limit) =>
+        read("readPartition", function*() {
+          // The head first: every event at or below it is visible to the page's read that follows.
+          const head = yield* highestSeq(topic)
+          const page = (yield events(q.readPartition, { topic, partition, after, limit })) as EventRows
+          const last = page.events.at(-1)?.seq ?? after
+          return { ...page, readUpto: page.events.length < limit ? Math.max(head, last) : last }
+        }),
       readSeqs: (seqs) =>
         read("readSeqs", function*() {
           if (seqs.length === 0) return []
@@ -99,7 +107,19 @@ export const makeStore = (driver: Driver): StoreShape => {
         }),
       topics: read("topics", function*() {
         return ((yield all(q.topics, {})) as ReadonlyArray<TopicsTable>).map(topicOfRow)
-      })
+      }),
+      beatMember: (beat) =>
+        read("beatMember", function*() {
+          yield run(q.beatMember, { group: beat.group, member: beat.member, pid: beat.pid, host: beat.host, now: beat.now })
+        }),
+      leaveMember: (group, member) =>
+        read("leaveMember", function*() {
+          yield run(q.leaveMember, { group, member })
+        }),
+      groupMembers: (group) =>
+        read("groupMembers", function*() {
+          return ((yield all(q.groupMembers, { group })) as ReadonlyArray<GroupMembersTable>).map(memberOfRow)
+        })
     },
 
     admin: {
@@ -117,10 +137,16 @@ export const makeStore = (driver: Driver): StoreShape => {
           const row = (yield get(q.nthLastSeq, { topic, offset: count - 1 })) as { seq: number } | undefined
           return row === undefined ? 0 : num(row.seq) - 1
         }),
-      countEvents: (topic, after, upto) =>
+      countEvents: (topic, after, upto, partition) =>
         read("countEvents", function*() {
-          return num(((yield get(q.countEvents, { topic, after, upto })) as { n: number } | undefined)?.n ?? 0)
+          const row = partition === undefined
+            ? yield get(q.countEvents, { topic, after, upto })
+            : yield get(q.countPartitionEvents, { topic, partition, after, upto })
+          return num((row as { n: number } | undefined)?.n ?? 0)
         }),
+      members: read("members", function*() {
+        return ((yield all(q.allMembers, {})) as ReadonlyArray<GroupMembersTable>).map(memberOfRow)
+      }),
       eventsCausedBy: (eventId, after, upto, limit) =>
         driver.transaction("eventsCausedBy", "read", function*() {
           // The id as a JSON string inside the array; LIKE's wildcards (and the escape) escaped.

@@ -46,6 +46,17 @@ const sharedStatements = (db: Kysely<Database>) => ({
       .where("topic", "=", p("topic")).where("seq", ">", p("after"))
       .orderBy("seq").limit(p("limit"))
   ),
+  /** One partition of a topic, by seq (the partial index of migration 0004). */
+  readPartition: template<"topic" | "partition" | "after" | "limit">((p) =>
+    db.selectFrom("events").select(eventColumns)
+      .where("topic", "=", p("topic")).where("partition", "=", p("partition")).where("seq", ">", p("after"))
+      .orderBy("seq").limit(p("limit"))
+  ),
+  countPartitionEvents: template<"topic" | "partition" | "after" | "upto">((p) =>
+    db.selectFrom("events").select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("topic", "=", p("topic")).where("partition", "=", p("partition"))
+      .where("seq", ">", p("after")).where("seq", "<=", p("upto"))
+  ),
   headSeq: template<"topic">((p) =>
     db.selectFrom("events").select((eb) => eb.fn.max("seq").as("seq")).where("topic", "=", p("topic"))
   ),
@@ -87,6 +98,22 @@ const sharedStatements = (db: Kysely<Database>) => ({
   leaseOwner: template<"group">((p) =>
     db.selectFrom("consumer_groups").select("owner_sid").where("grp", "=", p("group"))
   ),
+
+  /** A member's heartbeat: joins the group (beats 1) or raises its counter. */
+  beatMember: template<"group" | "member" | "pid" | "host" | "now">((p) =>
+    db.insertInto("group_members").values({
+      grp: p("group"), member: p("member"), pid: p("pid"), host: p("host"), beats: 1, joined_at: p("now"), updated_at: p("now")
+    }).onConflict((oc) => oc.columns(["grp", "member"]).doUpdateSet((eb) => ({
+      beats: eb("group_members.beats", "+", 1), updated_at: eb.ref("excluded.updated_at")
+    })))
+  ),
+  leaveMember: template<"group" | "member">((p) =>
+    db.deleteFrom("group_members").where("grp", "=", p("group")).where("member", "=", p("member"))
+  ),
+  groupMembers: template<"group">((p) =>
+    db.selectFrom("group_members").selectAll().where("grp", "=", p("group")).orderBy("joined_at").orderBy("member")
+  ),
+  allMembers: template(() => db.selectFrom("group_members").selectAll().orderBy("grp").orderBy("joined_at").orderBy("member")),
 
   getCursor: template<"topic" | "group">((p) =>
     db.selectFrom("cursors").select(["topic", "grp", "floor", "acked", "leased_upto", "updated_at"])

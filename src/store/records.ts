@@ -130,6 +130,21 @@ export interface GroupLease {
   readonly expiresAt: number | null
 }
 
+/**
+ * A process consuming a partitioned group: it joined at `joinedAt` and raises `beats` while it
+ * lives (its heartbeat). Liveness is judged by watching `beats` rise, on the watcher's own
+ * monotonic clock, never by comparing the stored times with another clock.
+ */
+export interface GroupMember {
+  readonly group: string
+  readonly member: string
+  readonly pid: number | null
+  readonly host: string | null
+  readonly beats: number
+  readonly joinedAt: number
+  readonly updatedAt: number
+}
+
 /** A topic's stored settings. */
 export interface TopicRecord {
   readonly name: string

@@ -3,8 +3,8 @@
  * side, the records of `records.ts` on the other. Numbers may arrive as strings or bigints from
  * some drivers (Postgres BIGINT); `num` normalizes them.
  */
-import type { Cursor, DeadLetter, Delivery, DeliveryState, GroupLease, Json, SeqRanges, TopicRecord } from "./records.ts"
-import type { ConsumerGroupsTable, CursorsTable, DeadLettersTable, DeliveriesTable, TopicsTable } from "./schema.ts"
+import type { Cursor, DeadLetter, Delivery, DeliveryState, GroupLease, GroupMember, Json, SeqRanges, TopicRecord } from "./records.ts"
+import type { ConsumerGroupsTable, CursorsTable, DeadLettersTable, DeliveriesTable, GroupMembersTable, TopicsTable } from "./schema.ts"
 
 export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v))
@@ -28,6 +28,16 @@ export const leaseOfRow = (row: Pick<ConsumerGroupsTable, "grp" | "owner_sid" | 
   ownerPid: numOrNull(row.owner_pid),
   ownerHost: row.owner_host,
   expiresAt: numOrNull(row.lease_expires_at)
+})
+
+export const memberOfRow = (row: GroupMembersTable): GroupMember => ({
+  group: row.grp,
+  member: row.member,
+  pid: numOrNull(row.pid),
+  host: row.host,
+  beats: num(row.beats),
+  joinedAt: num(row.joined_at),
+  updatedAt: num(row.updated_at)
 })
 
 export const deliveryOfRow = (row: DeliveriesTable): Delivery => ({

@@ -76,6 +76,17 @@ export interface DeadLettersTable {
   readonly holds_key: number
 }
 
+/** A process consuming a partitioned group (migration 0004): its heartbeat is `beats` rising. */
+export interface GroupMembersTable {
+  readonly grp: string
+  readonly member: string
+  readonly pid: number | null
+  readonly host: string | null
+  readonly beats: number
+  readonly joined_at: number
+  readonly updated_at: number
+}
+
 export interface Database {
   readonly events: EventsTable
   readonly topics: TopicsTable
@@ -83,4 +94,5 @@ export interface Database {
   readonly cursors: CursorsTable
   readonly deliveries: DeliveriesTable
   readonly dead_letters: DeadLettersTable
+  readonly group_members: GroupMembersTable
 }

@@ -31,6 +31,11 @@ import type { Runnable } from "./runnable.ts"
 import type { SessionError } from "./types.ts"
 import { filterVerdict, newWork, type Parked } from "./work.ts"
 
+/** A fetched page; a partition's page also says how far it covers each topic (`PartitionPage`). */
+interface Page extends EventPage {
+  readonly readUpto?: ReadonlyMap<string, number> | undefined
+}
+
 export class Fetcher {
   /** Raised when one of the group's topics gained events. */
   readonly news = new Signal({ immediate: true })
@@ -72,10 +77,17 @@ export class Fetcher {
     this.metrics = args.metrics
   }
 
-  /** One page of `topic` from the store, its read time recorded. */
-  private readTopic(topic: string, limit: number, maxBytes?: number): Effect.Effect<EventPage, StoreError> {
+  /**
+   * One page of `topic` from the store (of the unit's partition, for a partitioned group's unit),
+   * its read time recorded.
+   */
+  private readTopic(topic: string, limit: number, maxBytes?: number): Effect.Effect<Page, StoreError> {
     const series = this.metrics.series(topic)
-    const read = this.store.readPage(topic, this.ledger.floor(topic).position, limit, maxBytes)
+    const unit = this.config.unit
+    const after = this.ledger.floor(topic).position
+    const read: Effect.Effect<Page, StoreError> = unit === undefined
+      ? this.store.readPage(topic, after, limit, maxBytes)
+      : Effect.map(this.store.readPartition(topic, unit.partition, after, limit), (page) => ({ ...page, readUpto: new Map([[topic, page.readUpto]]) }))
     if (series === undefined) return read
     return Effect.suspend(() => {
       // A measurement of real work, not a schedule: the monotonic clock, not the Effect Clock.
@@ -91,6 +103,7 @@ export class Fetcher {
       group: ledger.group,
       owner: ledger.owner,
       topics: new Set(this.config.topics),
+      partition: this.config.unit?.partition,
       idle: () => this.waitingForNews && phase.leasesOnAppend,
       leased: (topic, seq) => {
         const floor = ledger.floors.get(topic)
@@ -110,10 +123,11 @@ export class Fetcher {
         // A page fits in the room left: the store cuts it by bytes where it can (one topic), else
         // its count is what fits even if every event were as large as an event can be.
         const room = dispatcher.roomBytes
-        const cutByStore = self.store.pageBytes === true && config.topics.length === 1
+        const cutByStore = self.store.pageBytes === true && config.topics.length === 1 && config.unit === undefined
         const limit = cutByStore ? config.batchSize : Math.max(1, Math.min(config.batchSize, Math.floor(room / self.maxEventBytes)))
-        const { events: page, bytes } = yield* self.readPage(limit, cutByStore ? room : undefined)
+        const { events: page, bytes, readUpto } = yield* self.readPage(limit, cutByStore ? room : undefined)
         if (page.length === 0) {
+          if (readUpto !== undefined && self.passOthers(readUpto)) self.progress.markDirty()
           self.waitingForNews = true
           yield* self.news.wait.pipe(Effect.ensuring(Effect.sync(() => {
             self.waitingForNews = false
@@ -136,16 +150,33 @@ export class Fetcher {
         // Each event holds its page's average of payload bytes in the buffer.
         const each = bytes / page.length
         for (const e of page) yield* self.admit(e, each)
+        if (readUpto !== undefined) self.passOthers(readUpto)
         self.progress.markDirty()
       }
     })
   }
 
   /**
+   * Moves a partition's read positions past the other partitions' events up to where its last
+   * page covered each topic (after the page's own events were admitted); true when one moved.
+   */
+  private passOthers(readUpto: ReadonlyMap<string, number>): boolean {
+    let moved = false
+    for (const [topic, upto] of readUpto) {
+      const floor = this.ledger.floor(topic)
+      if (upto > floor.position) {
+        floor.passed(upto)
+        moved = true
+      }
+    }
+    return moved
+  }
+
+  /**
    * The next page after each topic's read position, in seq order (merged across topics), of at
    * most `limit` events (and `maxBytes`, one topic on a store that cuts pages by bytes).
    */
-  private readPage(limit: number, maxBytes?: number): Effect.Effect<EventPage, StoreError> {
+  private readPage(limit: number, maxBytes?: number): Effect.Effect<Page, StoreError> {
     const topics = this.config.topics
     if (topics.length === 1) return this.readTopic(topics[0]!, limit, maxBytes)
     const self = this
@@ -153,17 +184,24 @@ export class Fetcher {
       const merged: Array<Event> = []
       let bytes = 0
       let cutoff = Number.POSITIVE_INFINITY
+      const covered = new Map<string, number>()
       for (const topic of topics) {
         const page = yield* self.readTopic(topic, limit)
         for (const e of page.events) merged.push(e)
         bytes += page.bytes
         if (page.events.length === limit) cutoff = Math.min(cutoff, page.events[page.events.length - 1]!.seq)
+        const upto = page.readUpto?.get(topic)
+        if (upto !== undefined) covered.set(topic, upto)
       }
       merged.sort((a, b) => a.seq - b.seq)
       const kept = merged.filter((e) => e.seq <= cutoff)
       const events = kept.length > limit ? kept.slice(0, limit) : kept
+      // What the merge kept covers each topic up to its cut at most.
+      const last = events.at(-1)?.seq
+      const bound = events.length < kept.length && last !== undefined ? last : cutoff
+      const readUpto = covered.size === 0 ? undefined : new Map([...covered].map(([topic, upto]) => [topic, Math.min(upto, bound)]))
       // (Bytes of events the merge dropped are counted too: an over-estimate, read again later.)
-      return { events, bytes: merged.length === 0 ? 0 : bytes * (events.length / merged.length) }
+      return { events, bytes: merged.length === 0 ? 0 : bytes * (events.length / merged.length), readUpto }
     })
   }
 

@@ -21,7 +21,7 @@ import type { StoreError } from "../../store/storeErrors.ts"
 import type { GroupLease } from "../../store/records.ts"
 import type { CommitResult, RuntimeStore } from "../../store/Store.ts"
 import type { HostInfo } from "../HostInfo.ts"
-import type { GroupConfig } from "../subscribeOptions.ts"
+import { type GroupConfig, storedName } from "../subscribeOptions.ts"
 import type { WritePart, Writer } from "../Writer.ts"
 import type { SessionError } from "./types.ts"
 
@@ -53,7 +53,11 @@ export interface LeaseSpec {
 }
 
 /** A consumer group's lease. */
-export const groupLease = (config: GroupConfig): LeaseSpec => ({ name: config.group, leaseMs: config.leaseMs, label: `group ${config.group}` })
+export const groupLease = (config: GroupConfig): LeaseSpec => ({
+  name: storedName(config),
+  leaseMs: config.leaseMs,
+  label: config.unit === undefined ? `group ${config.group}` : `group ${config.group} (partition ${config.unit.partition})`
+})
 
 /**
  * Claims a lease, standing by while another live owner holds it (`standingBy` runs once, when it

@@ -29,7 +29,7 @@ import type { StoreError } from "../../store/storeErrors.ts"
 import type { Cursor, DeadLetter, Delivery, SeqRanges } from "../../store/records.ts"
 import type { DeliveryWrite, GroupSnapshot, RuntimeStore } from "../../store/Store.ts"
 import { AckFloor } from "../AckFloor.ts"
-import type { GroupConfig } from "../subscribeOptions.ts"
+import { type GroupConfig, storedName } from "../subscribeOptions.ts"
 import { Ledger } from "./ledger.ts"
 import { floorOf } from "./startFrom.ts"
 import { deliveryRow, filterVerdict, newWork, stoppedWhileRunning, type Work } from "./work.ts"
@@ -61,13 +61,15 @@ export interface Recovered {
 /** Loads the group and creates its missing cursors at `config.from`. */
 export const openCursors = (store: RuntimeStore, config: GroupConfig): Effect.Effect<Opened, StoreError> =>
   Effect.gen(function*() {
-    const snapshot = yield* store.loadGroup(config.group, config.topics)
+    const stored = storedName(config)
+    const snapshot = yield* store.loadGroup(stored, config.topics)
     const cursors = new Map<string, Cursor>(snapshot.cursors)
     for (const topic of config.topics) {
       if (cursors.has(topic)) continue
       // `from` was checked at subscribe (an event id turned into a seq): it always has a floor.
+      // (A partitioned group's units have theirs from subscribe: `partitioned.ts`.)
       const floor = yield* floorOf(store, topic, config.from).pipe(Effect.catchTag("StartFromError", Effect.die))
-      cursors.set(topic, yield* store.initCursor(config.group, topic, floor, yield* Clock.currentTimeMillis))
+      cursors.set(topic, yield* store.initCursor(stored, topic, floor, yield* Clock.currentTimeMillis))
     }
     return { snapshot, cursors }
   })
@@ -100,7 +102,8 @@ export const recover = (
   crashed: boolean
 ): Effect.Effect<Recovered, StoreError> =>
   Effect.gen(function*() {
-    const { group, topics, filter } = config
+    const { topics, filter } = config
+    const group = storedName(config)
     const { snapshot, cursors } = opened
     const floors = new Map<string, AckFloor>()
     for (const topic of topics) floors.set(topic, new AckFloor(cursors.get(topic)!))

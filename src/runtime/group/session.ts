@@ -33,7 +33,7 @@ import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { AckError } from "../busErrors.ts"
 import { noGroupMetrics } from "../../observability/BusMetrics.ts"
-import type { GroupConfig } from "../subscribeOptions.ts"
+import { type GroupConfig, storedName } from "../subscribeOptions.ts"
 import { Signal } from "../Signal.ts"
 import { Dispatcher } from "./dispatch.ts"
 import { Fetcher } from "./fetch.ts"
@@ -68,6 +68,10 @@ export const session = (
 ): Effect.Effect<void, SessionError> =>
   Effect.scoped(Effect.gen(function*() {
     const { group, topics } = config
+    /** What the group's state is stored under (a unit of a partitioned group has its own). */
+    const stored = storedName(config)
+    /** How logs name it. */
+    const label = config.unit === undefined ? `group ${group}` : `group ${group} (partition ${config.unit.partition})`
     const { store, writer, sid } = deps
     const clock = yield* Clock.Clock
     const random = yield* Random.Random
@@ -88,7 +92,7 @@ export const session = (
     const crashed = previousOwner !== null && previousOwner !== sid
     phase.claimed(crashed)
     yield* Effect.addFinalizer(() =>
-      phase.current._tag === "Done" ? Effect.void : store.releaseLease(group, sid, now()).pipe(Effect.ignore)
+      phase.current._tag === "Done" ? Effect.void : store.releaseLease(stored, sid, now()).pipe(Effect.ignore)
     )
 
     // ---- 2. recover -----------------------------------------------------------------------------
@@ -108,7 +112,7 @@ export const session = (
         )
       )
     const timers = yield* Scope.fork(sessionScope, "parallel")
-    const submit = fencedSubmit(writer, group)
+    const submit = fencedSubmit(writer, stored)
 
     const dispatcher = new Dispatcher({
       ordering: config.ordering, gate: phase, capacity: config.capacity, batchSize: config.batchSize, maxBytes: config.maxBufferedBytes
@@ -136,7 +140,7 @@ export const session = (
     if (recovered.writes.length > 0) yield* submit({ deliveries: recovered.writes })
     if (suspects > 0) {
       yield* Effect.logWarning(
-        `group ${group}: recovering ${suspects} event(s) that were in flight when the previous owner stopped; running them one at a time`
+        `${label}: recovering ${suspects} event(s) that were in flight when the previous owner stopped; running them one at a time`
       )
     }
 
@@ -169,7 +173,7 @@ export const session = (
     const background = [
       yield* Effect.forkIn(guard(workers.watchdog), sessionScope),
       yield* Effect.forkIn(guard(progress.loop), sessionScope),
-      yield* Effect.forkIn(guard(renewLease(store, group, sid, config.leaseMs)), sessionScope),
+      yield* Effect.forkIn(guard(renewLease(store, stored, sid, config.leaseMs)), sessionScope),
       yield* Effect.forkIn(guard(requeue.loop), sessionScope),
       yield* Effect.forkIn(guard(settle.successor), sessionScope)
     ]
@@ -195,11 +199,11 @@ export const session = (
     dispatcher.dismissIdle()
     const drained = yield* Effect.timeoutOption(Fiber.awaitAll(workers.fibers), config.drainTimeoutMs)
     if (Option.isNone(drained)) {
-      yield* Effect.logWarning(`group ${group}: handlers still running after ${config.drainTimeoutMs} ms; interrupting them`)
+      yield* Effect.logWarning(`${label}: handlers still running after ${config.drainTimeoutMs} ms; interrupting them`)
       yield* Fiber.interruptAll(workers.fibers)
     }
     yield* Fiber.interruptAll(background)
     yield* progress.flush(true)
-    yield* store.releaseLease(group, sid, now())
+    yield* store.releaseLease(stored, sid, now())
     phase.done()
   }))

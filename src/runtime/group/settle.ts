@@ -289,10 +289,10 @@ export class Settle {
       ledger.deadSeqs.add(work.event.seq)
       ledger.epoch++
       yield* Effect.logWarning(
-        `group ${ledger.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
+        `group ${config.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
       )
       self.events?.emit({
-        type: "deadLettered", group: dl.group, topic: dl.topic, seq: dl.seq, eventId: dl.eventId, key: dl.key, attempts: dl.attempts, error: dl.errorMessage
+        type: "deadLettered", group: config.group, topic: dl.topic, seq: dl.seq, eventId: dl.eventId, key: dl.key, attempts: dl.attempts, error: dl.errorMessage
       })
       if (!holds) return yield* self.finish(work)
       if (work.floor !== undefined) {

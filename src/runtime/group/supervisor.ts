@@ -39,7 +39,9 @@ export const startGroup = Effect.fnUntraced(function*(
   handler: Handler,
   deps: GroupDeps,
   scope: Scope.Scope,
-  context: Context.Context<never>
+  context: Context.Context<never>,
+  /** The instance id its handlers carry (`CurrentGroup`): a partitioned group's units share their group's. */
+  instance?: string
 ) {
   const stopRequested = yield* Deferred.make<void>()
   /** Completed once the first session has its cursors (or stands by, or failed): `subscribe`
@@ -81,7 +83,7 @@ export const startGroup = Effect.fnUntraced(function*(
 
   // Every fiber of the group runs in the subscriber's context (its services, Clock, Random), so
   // handlers need no per-event provide.
-  const id = `${config.group}#${++instances}`
+  const id = instance ?? `${config.group}#${++instances}`
   const fiber = yield* Effect.forkIn(
     Effect.provideContext(supervise, context).pipe(Effect.ensuring(Effect.sync(groupMetrics.release))),
     scope

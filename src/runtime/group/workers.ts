@@ -174,7 +174,7 @@ export class Workers {
     const run = Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work)))
     // With a tracer installed the run is a `process <topic>` span whose parent is the publisher's.
     const traced = tracingOn(self)
-      ? Effect.withSpan(run, processSpanName(work.event.topic), processSpanOptions(work.event, this.ledger.group, work.attempts))
+      ? Effect.withSpan(run, processSpanName(work.event.topic), processSpanOptions(work.event, this.config.group, work.attempts))
       : run
     return Effect.flatMap(Effect.exit(traced), (exit) => {
       if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self) {
