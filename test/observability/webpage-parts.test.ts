@@ -146,6 +146,7 @@ describe("the live feed", () => {
       const o = second.topics.find((t) => t.name === "orders")!
       assert.strictEqual(o.events, 15) // counted at the start, moved by the 10 since (no full count yet)
       assert.strictEqual(o.ratePerSec, 5) // 10 events in 2 s of the Clock
+      assert.strictEqual(o.lastPublishedAt, second.at) // the newest event's time, read when the head moved
       assert.strictEqual(second.topics.find((t) => t.name === "other")!.ratePerSec, 5)
       assert.strictEqual(second.at - first.at, 2000)
       assert.strictEqual(second.deadLetters.count, 0)

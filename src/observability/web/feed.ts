@@ -8,7 +8,7 @@
  * skips to the newest figures; a new one gets the last figures at once). Reads do not follow
  * events: however fast events arrive, the store is read once a poll. Sizes are counted in full
  * (`Inspect.topics`, a scan of the events) every `countEveryMs`, and between counts moved by the
- * events after the counted head (an indexed range count). A failed read keeps the previous figures
+ * events after the counted head (an indexed range count; the newest one read for its time). A failed read keeps the previous figures
  * with its message in `error`. The polling fiber lives in the scope the feed was made in.
  */
 import * as Clock from "effect/Clock"
@@ -52,6 +52,8 @@ interface Size {
   events: number
   /** The head seq up to which `events` counts. */
   head: number
+  /** When the event at `head` was published (null: no events). */
+  lastTs: number | null
 }
 
 export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effect.Effect<Feed, never, Scope.Scope> =>
@@ -70,7 +72,7 @@ export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effe
       if (countedAt === undefined || at - countedAt >= countEveryMs) {
         infos = yield* inspect.topics
         countedAt = at
-        for (const t of infos) sizes.set(t.name, { events: t.stats?.events ?? 0, head: t.stats?.lastSeq ?? 0 })
+        for (const t of infos) sizes.set(t.name, { events: t.stats?.events ?? 0, head: t.stats?.lastSeq ?? 0, lastTs: t.stats?.lastTs ?? null })
       }
       const groups = yield* inspect.groups
       const names = [...new Set([...infos.map((t) => t.name), ...groups.map((g) => g.cursor.topic)])].sort()
@@ -78,17 +80,21 @@ export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effe
       const topics = []
       for (const name of names) {
         const head = yield* inspect.headSeq(name)
-        const size = sizes.get(name) ?? { events: 0, head: 0 }
+        const size = sizes.get(name) ?? { events: 0, head: 0, lastTs: null }
         sizes.set(name, size)
         const before = size.head
-        const grown = head > size.head ? yield* inspect.countEvents(name, size.head, head) : 0
-        size.events += grown
-        size.head = Math.max(size.head, head)
+        let grown = 0
+        if (head > size.head) {
+          grown = yield* inspect.countEvents(name, size.head, head)
+          size.events += grown
+          size.lastTs = (yield* inspect.read(name, head - 1, 1))[0]?.ts ?? size.lastTs
+          size.head = head
+        }
         const previous = rates.lastHead(name)
         const added = previous === undefined || head <= previous ? 0 : previous === before ? grown : yield* inspect.countEvents(name, previous, head)
         rates.record(name, at, head, added)
         const info = infos.find((t) => t.name === name)
-        const figures = { events: size.events, headSeq: head, ratePerSec: rates.rate(name) }
+        const figures = { events: size.events, headSeq: head, lastPublishedAt: size.lastTs, ratePerSec: rates.rate(name) }
         topics.push(topicJson(info ?? { name, stats: undefined, settings: storedTopic(undefined) }, figures))
       }
       const first = yield* inspect.deadLetters({ limit: digestSize })

@@ -241,13 +241,20 @@ export const groupJson = (g: GroupInfo): GroupJson => ({
   owner: g.owner ?? null
 })
 
-/** A topic's figures: `events` and `headSeq` as the feed keeps them (they move between counts). */
-export const topicJson = (t: TopicInfo, figures: { readonly events: number; readonly headSeq: number; readonly ratePerSec: number | null }): TopicJson => ({
+/** A topic's figures as the feed keeps them (they move between full counts). */
+export interface TopicFigures {
+  readonly events: number
+  readonly headSeq: number
+  readonly lastPublishedAt: number | null
+  readonly ratePerSec: number | null
+}
+
+export const topicJson = (t: TopicInfo, figures: TopicFigures): TopicJson => ({
   name: t.name,
   events: figures.events,
   firstSeq: t.stats?.firstSeq ?? null,
   headSeq: figures.headSeq,
-  lastPublishedAt: t.stats?.lastTs ?? null,
+  lastPublishedAt: figures.lastPublishedAt,
   ratePerSec: figures.ratePerSec,
   description: t.settings.description ?? null,
   compaction: t.settings.compaction

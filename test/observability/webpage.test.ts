@@ -1,0 +1,140 @@
+/**
+ * The ops page end to end: the real `sib run --http` on a temporary SQLite file, running
+ * test/fixtures/webpage-shop.sib, driven in headless Chromium (Debian's `chromium`, or the one
+ * `SIB_CHROMIUM` names) by playwright-core. The page shows a published event in the event browser
+ * and its causation tree; a dead letter appears after failures without a reload (server-sent
+ * events), its hostile payload shown as text (no script runs, no element is made of it); read-only
+ * without the token (no buttons), and a POST without the token is refused with nothing changed;
+ * with the token, Requeue delivers the event once the handler is fixed. Screenshots go to
+ * test-output/webpage/ for review. Without Chromium the test is skipped, saying why.
+ */
+import { copyFileSync, existsSync, mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { afterEach, describe, expect, it } from "vitest"
+import type { DeadLettersJson, EventPageJson } from "../../src/observability/web/wire.ts"
+import { killStarted, sib, startSib } from "../helpers/sib.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+
+const root = join(import.meta.dirname, "..", "..")
+const fixture = join(root, "test", "fixtures", "webpage-shop.sib")
+const screenshots = join(root, "test-output", "webpage")
+const executablePath = process.env["SIB_CHROMIUM"] ?? "/usr/bin/chromium"
+const missing = existsSync(executablePath)
+  ? undefined
+  : `no Chromium at ${executablePath} (install Debian's chromium, as .ci/run does, or set SIB_CHROMIUM to a Chromium binary)`
+// Printed whatever the reporter, so that a skip is never silent.
+if (missing !== undefined) console.warn(`test/observability/webpage.test.ts: the browser test is skipped: ${missing}`)
+
+afterEach(killStarted)
+
+const hostileNote = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">\u0007\u202eevil"
+
+describe("the ops page in a browser", () => {
+  let browser: Browser | undefined
+  afterEach(async () => {
+    await browser?.close()
+    browser = undefined
+  })
+
+  it("shows events, a dead letter live, read-only without the token, and requeues with it", async (ctx) => {
+    ctx.skip(missing !== undefined, missing)
+    const dir = makeTmpDir()
+    copyFileSync(fixture, join(dir, "webpage-shop.sib"))
+    const env = { SIB_DB: join(dir, "sib.db") }
+    const run = startSib(["run", "webpage-shop.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env })
+    await run.waitFor(/sib: ops page at http:\/\/127\.0\.0\.1:\d+\/#token=\S+ /)
+    const link = /sib: ops page at (\S+) /.exec(run.stderr())![1]!
+    const base = link.replace(/\/#token=.*$/, "")
+    const publish = async (topic: string, payload: unknown, ...more: Array<string>) => {
+      const r = await sib(["publish", topic, JSON.stringify(payload), ...more], { cwd: dir, env })
+      expect(r.code, r.stderr).toBe(0)
+      return JSON.parse(r.stdout) as { id: string; seq: number }
+    }
+    const api = async <A>(path: string): Promise<A> => (await fetch(`${base}${path}`)).json() as Promise<A>
+
+    const [order] = await Promise.all([
+      publish("orders", { id: 1 }),
+      chromium.launch({ executablePath }).then((b) => (browser = b))
+    ])
+    const problems: Array<string> = []
+    const open = async (url: string): Promise<Page> => {
+      const page = await browser!.newPage({ viewport: { width: 1280, height: 1000 } })
+      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console: ${m.text()}`)
+      })
+      await page.goto(url)
+      return page
+    }
+
+    // Read-only: no token in the address.
+    const viewer = await open(`${base}/`)
+    await expect.poll(() => viewer.locator("#mode").textContent()).toMatch(/^read-only: open the link sib printed/)
+    await viewer.locator("#topics tr.topic", { hasText: "orders" }).waitFor()
+    await viewer.locator("#status", { hasText: "live" }).waitFor()
+
+    // With the token: it leaves the address bar for this tab's sessionStorage.
+    const operator = await open(link)
+    await operator.locator("#mode", { hasText: "actions enabled" }).waitFor()
+    expect(operator.url()).toBe(`${base}/`)
+    expect(await operator.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem("sib-ops-token")))
+      .toBe(link.replace(/^.*#token=/, ""))
+
+    // The event browser shows the published order; its causation tree shows the receipt it caused.
+    await expect.poll(async () => (await api<EventPageJson>("/api/events?topic=receipts")).events.length, { timeout: 10_000 }).toBe(1)
+    await operator.locator("#browse-topic option[value=orders]").waitFor({ state: "attached" })
+    await operator.selectOption("#browse-topic", "orders")
+    await operator.click("#browse-go")
+    const row = operator.locator(`#events tr.event[data-event-id="${order.id}"]`)
+    await row.waitFor()
+    expect(await row.textContent()).toContain(`{"id":1}`)
+    await row.locator("a.event-link").click()
+    await operator.locator("#detail .trace-effects .trace-node", { hasText: "receipts" }).waitFor()
+    expect(await operator.locator("#event").textContent()).toContain("billing: done")
+
+    // A failing order: dead-lettered after two attempts, and the pages show it without a reload.
+    const failing = await publish("orders", { id: 2, fail: true, note: hostileNote })
+    const card = operator.locator(`.dead-letter[data-event-id="${failing.id}"]`)
+    await card.waitFor({ timeout: 10_000 })
+    const seen = viewer.locator(`.dead-letter[data-event-id="${failing.id}"]`)
+    await seen.waitFor({ timeout: 10_000 })
+    expect(await seen.locator("button").count()).toBe(0) // read-only: no Requeue, no Drop
+    expect(await card.locator("button.requeue").isVisible()).toBe(true)
+    const text = (await card.textContent()) ?? ""
+    expect(text).toContain(`<script>window.__pwned = 1</script><img src=x onerror=\\"window.__pwned = 2\\">\\u0007\\u202eevil`)
+    expect(text).toContain("card declined for order 2")
+    expect(await card.locator(".location").textContent()).toBe("at webpage-shop.sib:9:5")
+    expect(await card.locator("img, script").count()).toBe(0)
+    expect(await operator.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined()
+    mkdirSync(screenshots, { recursive: true })
+    await operator.screenshot({ path: join(screenshots, "dead-letter.png"), fullPage: true })
+    await viewer.screenshot({ path: join(screenshots, "read-only.png"), fullPage: true })
+
+    // Without the token the server refuses, and the dead letter stays.
+    const refused = await fetch(`${base}/api/requeue`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ group: "billing", eventId: failing.id })
+    })
+    expect(refused.status).toBe(401)
+    expect((await api<DeadLettersJson>("/api/dead-letters")).deadLetters.map((d) => d.eventId)).toEqual([failing.id])
+
+    // Fixed, then requeued from the page: delivered, its receipt published, the card gone.
+    await publish("fixes", { fixed: true }, "--key", "charge")
+    await card.locator("button.requeue").click()
+    await operator.locator("#notice", { hasText: `requeued event ${failing.id}` }).waitFor()
+    await card.waitFor({ state: "detached", timeout: 10_000 })
+    await expect.poll(async () => (await api<EventPageJson>("/api/events?topic=receipts")).events.map((e) => e.payload), { timeout: 10_000 })
+      .toContainEqual({ order: 2 })
+    await seen.waitFor({ state: "detached", timeout: 10_000 }) // the other page too, live
+    await operator.locator("#dead-letters .empty", { hasText: "no dead letters" }).waitFor()
+    await operator.screenshot({ path: join(screenshots, "requeued.png"), fullPage: true })
+
+    expect(problems).toEqual([])
+    await browser!.close()
+    browser = undefined
+    run.interrupt("SIGTERM")
+    expect(await run.exited).toBe(0)
+  }, 30_000)
+})
