@@ -13,6 +13,7 @@
  * Not `@effect/platform-node`'s server: an embedding application would have to install that
  * package (and its dependencies) for one route, and `node:http` keeps `sib` quick to start.
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -197,7 +198,10 @@ export const serveHttp = (
           return yield* streamTo(res, r)
         }
         reply(res, r, head)
-      }).pipe(Effect.catchCause(() => Effect.sync(() => res.headersSent ? res.destroy() : reply(res, text(500, "internal error\n"), head))))
+      }).pipe(Effect.catchCause((cause) =>
+        // Interrupted (the server is closing): a streamed reply has ended itself; others are cut with their connection.
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => (res.headersSent ? res.destroy() : reply(res, text(500, "internal error\n"), head)))
+      ))
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://localhost")
       const method = req.method ?? "GET"

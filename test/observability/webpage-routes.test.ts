@@ -216,7 +216,7 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     expect(o.topics.map((t) => t.name)).toContain("orders")
     const started = Date.now()
     await server.close()
-    const ended = await reader.read().then((r) => r.done, () => true)
+    const ended = await reader.read().then((r) => r.done, (e: Error) => e.message)
     expect(ended).toBe(true)
     expect(Date.now() - started).toBeLessThan(2000)
   })

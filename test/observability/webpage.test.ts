@@ -70,7 +70,7 @@ describe("the ops page in a browser", () => {
 
     // Read-only: no token in the address.
     const viewer = await open(`${base}/`)
-    await expect.poll(() => viewer.locator("#mode").textContent()).toMatch(/^read-only: open the link sib printed/)
+    await viewer.locator("#mode", { hasText: /^read-only: open the link sib printed/ }).waitFor()
     await viewer.locator("#topics tr.topic", { hasText: "orders" }).waitFor()
     await viewer.locator("#status", { hasText: "live" }).waitFor()
 
