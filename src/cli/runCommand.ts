@@ -104,7 +104,7 @@ export const run = Command.make(
       const parsed = parseHttpAddress(http.value)
       if (typeof parsed === "string") return yield* failWith(`--http ${parsed}`)
       if (!isLoopback(parsed.host) && !httpAllowRemote) {
-        return yield* failWith(`--http ${http.value}: ${parsed.host} is not a loopback address, so the metrics would be reachable from the network; add --http-allow-remote to mean it`)
+        return yield* failWith(`--http ${http.value}: ${parsed.host} is not a loopback address, so the metrics and the ops page (with event payloads) would be reachable from the network; add --http-allow-remote to mean it`)
       }
       httpAddress = parsed
     } else if (httpAllowRemote) return yield* failWith("--http-allow-remote needs --http [host:]port")

@@ -7,8 +7,8 @@
  * (`metricsRoutes`) and, with the ops page, the page's routes (`web/opsRoutes.ts`).
  *
  * Binding: an address is `host:port` or a port alone (then 127.0.0.1). A host that is not a
- * loopback address is refused unless `allowRemote` says so: metrics (and later the page) name
- * topics and groups, which is not for the network at large.
+ * loopback address is refused unless `allowRemote` says so: metrics name topics and groups, and
+ * the ops page shows payloads, which is not for the network at large.
  *
  * Not `@effect/platform-node`'s server: an embedding application would have to install that
  * package (and its dependencies) for one route, and `node:http` keeps `sib` quick to start.
@@ -183,7 +183,7 @@ export const serveHttp = (
     if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* new HttpServeError({ message: `port ${String(port)}: must be an integer from 0 to 65535` })
     if (!isLoopback(host) && options.allowRemote !== true) {
       return yield* new HttpServeError({
-        message: `${host} is not a loopback address: the metrics would be reachable from the network; listen on 127.0.0.1 (the default), or allow it explicitly (sib run --http-allow-remote; allowRemote: true)`
+        message: `${host} is not a loopback address: what it serves would be reachable from the network; listen on 127.0.0.1 (the default), or allow it explicitly (sib run --http-allow-remote; allowRemote: true)`
       })
     }
     const requests = yield* FiberSet.make<void>()
