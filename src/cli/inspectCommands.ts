@@ -11,7 +11,7 @@ import { describeSchema, type StoredSchema } from "../options/payloadSchema.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/subscribeOptions.ts"
 import type { BusShape } from "../runtime/Bus.ts"
-import type { DeadLetter, Event } from "../store/records.ts"
+import type { DeadLetter, Event, GroupMember } from "../store/records.ts"
 import { Store } from "../store/Store.ts"
 import { failureLines, labelled, payloadText, plural } from "./eventCommand.ts"
 import { fromForms, placeFrom } from "./from.ts"
@@ -154,6 +154,8 @@ export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(funct
 interface GroupRow {
   readonly group: string
   readonly topic: string
+  /** The partition, on a row of one partition of a partitioned group; null for a group consumed whole. */
+  readonly partition: number | null
   readonly cursor: number
   readonly headSeq: number
   readonly lag: number
@@ -194,9 +196,11 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
   yield* withInspect((inspect) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const rows: Array<GroupRow> = (yield* inspect.groups).map((g) => ({
+      const infos = yield* inspect.groups
+      const rows: Array<GroupRow> = infos.map((g) => ({
         group: g.cursor.group,
         topic: g.cursor.topic,
+        partition: g.partition ?? null,
         cursor: g.cursor.floor,
         headSeq: g.headSeq,
         lag: g.lag,
@@ -209,10 +213,13 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
         leaseExpiresAt: g.owner?.leaseExpiresAt ?? null,
         lastActiveAt: g.cursor.updatedAt
       }))
+      const partitioned = rows.some((r) => r.partition !== null)
+      const members = partitioned ? yield* inspect.members : []
       yield* print(json, rows, (r) => r, () =>
         table(rows, [
           { header: "GROUP", cell: (r) => r.group },
           { header: "TOPIC", cell: (r) => r.topic },
+          ...(partitioned ? [{ header: "PART", cell: (r: GroupRow) => (r.partition === null ? "-" : String(r.partition)), right: true }] : []),
           { header: "CURSOR", cell: (r) => String(r.cursor), right: true },
           { header: "HEAD", cell: (r) => String(r.headSeq), right: true },
           { header: "LAG", cell: (r) => String(r.lag), right: true },
@@ -223,12 +230,55 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           { header: "SKIPPED", cell: (r) => String(r.skipped), right: true },
           { header: "ACTIVE", cell: (r) => `${age(Math.max(0, now - r.lastActiveAt))} ago`, right: true },
           { header: "CONSUMER", cell: (r) => (r.owner === null ? "-" : `pid ${r.owner.pid ?? "?"} on ${r.owner.host ?? "?"}`) }
-        ], useColor(process.stdout)), "no consumer groups yet")
+        ], useColor(process.stdout)) + (members.length === 0 ? "" : `\n\n${membersTable(memberRows(members, infos, now))}`), "no consumer groups yet")
     }))
 })).pipe(
-  Command.withDescription("List consumer groups per topic: cursor, head, lag (events, and the age of the oldest), in flight, retrying, dead letters, skipped by retention, last activity, consumer; groups delete removes one"),
-  Command.withSubcommands([deleteGroup])
+  Command.withDescription("List consumer groups per topic (a partitioned group per partition): cursor, head, lag (events, and the age of the oldest), in flight, retrying, dead letters, skipped by retention, last activity, consumer; then the members of partitioned groups. groups members lists those alone; groups delete removes a group"),
+  Command.withSubcommands([deleteGroup, Command.make("members", { json: jsonFlag }, Effect.fn(function*({ json }) {
+    yield* withInspect((inspect) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = memberRows(yield* inspect.members, yield* inspect.groups, now)
+        yield* print(json, rows, (r) => r, () => membersTable(rows), "no partitioned group has members")
+      }))
+  })).pipe(Command.withDescription("List the processes consuming each partitioned group, with the partitions each runs now and its last heartbeat"))])
 )
+
+interface MemberRow {
+  readonly group: string
+  readonly member: string
+  readonly pid: number | null
+  readonly host: string | null
+  /** The partitions whose lease it holds now (on any of the group's topics). */
+  readonly partitions: ReadonlyArray<number>
+  readonly joinedAt: number
+  /** Its last heartbeat, by its own clock (a member that stopped beating for its lease's length is gone). */
+  readonly lastBeatAt: number
+  readonly lastBeatAgoMs: number
+}
+
+const memberRows = (members: ReadonlyArray<GroupMember>, groups: ReadonlyArray<Inspect.GroupInfo>, now: number): ReadonlyArray<MemberRow> =>
+  members.map((m) => ({
+    group: m.group,
+    member: m.member,
+    pid: m.pid,
+    host: m.host,
+    partitions: [...new Set(groups.flatMap((g) => (g.cursor.group === m.group && g.partition !== undefined && g.owner?.sid === m.member ? [g.partition] : [])))]
+      .sort((a, b) => a - b),
+    joinedAt: m.joinedAt,
+    lastBeatAt: m.updatedAt,
+    lastBeatAgoMs: Math.max(0, now - m.updatedAt)
+  }))
+
+const membersTable = (rows: ReadonlyArray<MemberRow>) =>
+  table(rows, [
+    { header: "GROUP", cell: (r) => r.group },
+    { header: "MEMBER", cell: (r) => `pid ${r.pid ?? "?"} on ${r.host ?? "?"}` },
+    { header: "PARTITIONS", cell: (r) => (r.partitions.length === 0 ? "-" : r.partitions.join(",")) },
+    { header: "COUNT", cell: (r) => String(r.partitions.length), right: true },
+    { header: "JOINED", cell: (r) => isoTime(r.joinedAt) },
+    { header: "LAST BEAT", cell: (r) => `${age(r.lastBeatAgoMs)} ago`, right: true }
+  ], useColor(process.stdout))
 
 // ---- dlq ----------------------------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ import * as Metric from "effect/Metric"
 import { formatUnsafe } from "effect/observability/PrometheusMetrics"
 import type { StoreError } from "../store/storeErrors.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
-import { oldestUndone } from "../runtime/oldestUndone.ts"
+import { foldUnits } from "../runtime/foldedAdmin.ts"
+import { parseUnit } from "../runtime/group/units.ts"
+import { firstEventAfter, oldestUndone } from "../runtime/oldestUndone.ts"
 import { type Family, families, metricOf } from "./metrics.ts"
 
 /** Distinct topics (and, separately, groups) with series of their own; others are labelled `_other`. */
@@ -294,16 +296,24 @@ export class Recorder {
   )
 }
 
-/** A group's lag on a topic from its stored cursor: events after it, and the age of the oldest not done. */
+/**
+ * A group's lag on a topic from its stored cursors: events after them, and the age of the oldest
+ * not done (a partitioned group's: summed over its partitions, and its oldest).
+ */
 const lagOf = (store: StoreShape, group: string, topic: string, now: number): Effect.Effect<{ readonly events: number; readonly seconds: number }, StoreError> =>
   Effect.gen(function*() {
-    const cursor = yield* store.runtime.getCursor(group, topic)
-    if (cursor === undefined) return { events: 0, seconds: 0 }
     const head = yield* store.runtime.headSeq(topic)
-    if (head <= cursor.floor) return { events: 0, seconds: 0 }
-    const events = yield* store.admin.countEvents(topic, cursor.floor, head)
-    const oldest = yield* oldestUndone(store.admin, cursor)
-    return { events, seconds: oldest === undefined ? 0 : Math.max(0, now - oldest.ts) / 1000 }
+    let events = 0
+    let seconds = 0
+    for (const name of yield* foldUnits(store).namesOf(group)) {
+      const cursor = yield* store.runtime.getCursor(name, topic)
+      if (cursor === undefined || head <= cursor.floor) continue
+      const { partition } = parseUnit(name)
+      events += yield* store.admin.countEvents(topic, cursor.floor, head, partition)
+      const oldest = yield* oldestUndone(firstEventAfter(store, topic, partition), cursor)
+      if (oldest !== undefined) seconds = Math.max(seconds, Math.max(0, now - oldest.ts) / 1000)
+    }
+    return { events, seconds }
   })
 
 /** The disabled recorder: records nothing, `text` is empty. */

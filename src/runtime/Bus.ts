@@ -17,13 +17,14 @@ import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { StoreError } from "../store/storeErrors.ts"
-import type { DeadLetter, Delivery, Event } from "../store/records.ts"
+import type { DeadLetter, Delivery, Event, GroupLease } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText } from "../options/spec.ts"
 import { storedTopic } from "../options/topicSpec.ts"
 import { type DeadLetterQuery, type DeliveryQuery, type GroupDeletion, Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
+import { foldUnits } from "./foldedAdmin.ts"
 import { startPartitioned } from "./group/partitioned.ts"
 import { startGroup } from "./group/supervisor.ts"
 import { CurrentGroup, type DeliveryContext, type GroupDeps, type GroupHandle, type GroupStats, type Handler } from "./group/types.ts"
@@ -213,6 +214,8 @@ const insideTransaction = (topic: string) =>
 
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
+  /** Admin operations with partitioned groups folded back into their groups. */
+  const admin = foldUnits(store)
   const busScope = yield* Effect.scope
   const clock = yield* Clock.Clock
   const sid = bootId(clock, yield* Random.Random)
@@ -446,7 +449,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     new AckError({ group, eventId, detail: "the group is not running in this process" })
 
   const eventIdsToSeqs = (group: string, eventIds: ReadonlyArray<string>) =>
-    Effect.map(store.admin.deadLetters({ group }), (dls) => {
+    Effect.map(admin.deadLetters({ group }), (dls) => {
       const wanted = new Set(eventIds)
       return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
     })
@@ -571,38 +574,61 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.suspend(() => running.get(group)?.handle.ack(eventId) ?? Effect.fail(notOutstanding(group, eventId))),
     nack: (group, eventId, delayMs) =>
       Effect.suspend(() => running.get(group)?.handle.nack(eventId, delayMs) ?? Effect.fail(notOutstanding(group, eventId))),
-    getCursor: (topic, group) => Effect.map(store.runtime.getCursor(group, topic), (c) => c?.floor),
+    // A partitioned group's floor on a topic: its slowest partition's (every event at or below it is done).
+    getCursor: (topic, group) =>
+      Effect.gen(function*() {
+        let floor: number | undefined
+        for (const name of yield* admin.namesOf(group)) {
+          const cursor = yield* store.runtime.getCursor(name, topic)
+          if (cursor !== undefined) floor = Math.min(floor ?? cursor.floor, cursor.floor)
+        }
+        return floor
+      }),
     setCursor: (topic, group, position) =>
       Effect.gen(function*() {
         const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
         const from = typeof position === "string" ? parseStartFrom(position) : position
         if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601, id:EVENT-ID or afterId:EVENT-ID")
         const floor = yield* floorOf(store.runtime, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))
-        const lease = yield* store.runtime.readLease(group)
+        const names = yield* admin.namesOf(group)
         const now = yield* Clock.currentTimeMillis
-        if (heldByOther(lease, sid, now, host)) {
-          return yield* new GroupError({
-            group,
-            detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`
-          })
+        for (const name of names) {
+          const lease = yield* store.runtime.readLease(name)
+          if (heldByOther(lease, sid, now, host)) {
+            return yield* new GroupError({
+              group,
+              detail: `it is being consumed by process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"}; stop that consumer before moving its cursor`
+            })
+          }
         }
+        /** Every stored name of the group moves (a partitioned group's partitions, each); a new group gets its own cursor. */
+        const moveAll = (at: number) =>
+          Effect.gen(function*() {
+            let moved = false
+            for (const name of names) {
+              if (name === group && names.length > 1 && (yield* store.runtime.getCursor(name, topic)) === undefined) continue
+              yield* store.admin.setCursor(name, topic, floor, at)
+              moved = true
+            }
+            if (!moved) yield* store.admin.setCursor(group, topic, floor, at)
+          })
         const here = running.get(group)
         if (here !== undefined) {
           yield* stopGroup(group)
-          yield* store.admin.setCursor(group, topic, floor, yield* Clock.currentTimeMillis)
+          yield* moveAll(yield* Clock.currentTimeMillis)
           const config = resolveOptions(group, here.topic, here.options)
           if (config instanceof SubscribeError) return yield* config
           yield* start({ handler: here.handler, context: here.context, options: here.options, topic: here.topic }, config)
           return
         }
-        yield* store.admin.setCursor(group, topic, floor, now)
+        yield* moveAll(now)
       }),
-    deadLetters: (query) => store.admin.deadLetters(query ?? {}),
-    deliveries: (query) => store.admin.deliveries(query),
+    deadLetters: (query) => admin.deadLetters(query ?? {}),
+    deliveries: (query) => admin.deliveries(query),
     requeue: (group, eventIds) =>
       Effect.gen(function*() {
         const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
-        const requeued = yield* store.admin.requeue(group, seqs)
+        const requeued = yield* admin.requeue(group, seqs)
         if (requeued.length > 0) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
         return requeued.length
       }),
@@ -610,7 +636,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.gen(function*() {
         const [seq] = yield* eventIdsToSeqs(group, [eventId])
         if (seq === undefined) return false
-        const dropped = yield* store.admin.dropDeadLetter(group, seq)
+        const dropped = yield* admin.dropDeadLetter(group, seq)
         if (dropped) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
         return dropped
       }),
@@ -625,17 +651,30 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       Effect.gen(function*() {
         const refuse = (detail: string) => new GroupError({ group, detail: `cannot delete it: ${detail}` })
         if (running.has(group) || draining.has(group)) return yield* refuse("it runs in this process; unsubscribe it first")
-        const lease = yield* store.runtime.readLease(group)
         const now = yield* Clock.currentTimeMillis
-        if (heldByOther(lease, sid, now, host) && adminOptions?.force !== true) {
-          return yield* refuse(`process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"} consumes it; stop it first, or force the deletion`)
+        const names = yield* admin.namesOf(group)
+        const leases = new Map<string, GroupLease | undefined>()
+        for (const name of names) {
+          const lease = yield* store.runtime.readLease(name)
+          leases.set(name, lease)
+          if (heldByOther(lease, sid, now, host) && adminOptions?.force !== true) {
+            return yield* refuse(`process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"} consumes it; stop it first, or force the deletion`)
+          }
         }
-        const deleted = yield* store.admin.deleteGroup(group, lease?.ownerSid ?? null)
-        if (deleted === undefined) return yield* refuse("its consumer changed while it was being deleted; try again")
-        if (deleted.cursors === 0 && deleted.deliveries === 0 && deleted.deadLetters === 0 && lease === undefined) {
+        const total = { cursors: 0, deliveries: 0, deadLetters: 0 }
+        for (const name of names) {
+          const deleted = yield* store.admin.deleteGroup(name, leases.get(name)?.ownerSid ?? null)
+          if (deleted === undefined) return yield* refuse("its consumer changed while it was being deleted; try again")
+          total.cursors += deleted.cursors
+          total.deliveries += deleted.deliveries
+          total.deadLetters += deleted.deadLetters
+        }
+        const members = yield* store.runtime.groupMembers(group)
+        for (const m of members) yield* store.runtime.leaveMember(group, m.member)
+        if (total.cursors === 0 && total.deliveries === 0 && total.deadLetters === 0 && [...leases.values()].every((l) => l === undefined) && members.length === 0) {
           return yield* refuse("there is no group of that name")
         }
-        return deleted
+        return total
       }),
     purgeTopic: (topic, adminOptions) => removeTopic(topic, "purge", adminOptions),
     deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions),

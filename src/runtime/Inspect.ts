@@ -12,12 +12,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { storedTopic, type StoredTopic } from "../options/topicSpec.ts"
 import type { StoreError } from "../store/storeErrors.ts"
-import type { Cursor, DeadLetter, Delivery, Event, GroupPosition, TopicStats } from "../store/records.ts"
+import type { Cursor, DeadLetter, Delivery, Event, GroupMember, GroupPosition, TopicStats } from "../store/records.ts"
 import { type DeadLetterQuery, Store, type StoreShape } from "../store/Store.ts"
 import { isLive } from "./group/lease.ts"
 import { floorOf, type StartFromError } from "./group/startFrom.ts"
 import { type HostInfo, nodeHost } from "./HostInfo.ts"
-import { oldestUndone } from "./oldestUndone.ts"
+import { foldUnits } from "./foldedAdmin.ts"
+import { firstEventAfter, oldestUndone } from "./oldestUndone.ts"
 import type { StartFrom } from "./subscribeOptions.ts"
 
 /** A topic as stored: its settings (defaults where none were stored) and what it holds. */
@@ -31,6 +32,8 @@ export interface TopicInfo {
 /** One group on one topic: where its cursor is, how far behind, and what it has outstanding. */
 export interface GroupInfo {
   readonly cursor: Cursor
+  /** The partition, for one partition of a partitioned group (one `GroupInfo` per partition). */
+  readonly partition?: number | undefined
   /** The topic's highest seq (at least the cursor: retention may have deleted every event). */
   readonly headSeq: number
   /** Events after the cursor. */
@@ -44,7 +47,7 @@ export interface GroupInfo {
   /** Events retention deleted before the group processed them. */
   readonly skipped: number
   /** The live consumer, if one holds the group's lease. */
-  readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | undefined
+  readonly owner: { readonly sid: string; readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | undefined
 }
 
 /** Where one event stands for one group that has a cursor on its topic. */
@@ -72,7 +75,9 @@ export interface InspectShape {
   readonly positions: Effect.Effect<ReadonlyArray<GroupPosition>, StoreError>
   readonly headSeq: (topic: string) => Effect.Effect<number, StoreError>
   /** How many events of `topic` have a seq in (afterSeq, uptoSeq]. */
-  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number) => Effect.Effect<number, StoreError>
+  readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number, partition?: number) => Effect.Effect<number, StoreError>
+  /** The members of every partitioned group (the processes consuming it), by group then join time. */
+  readonly members: Effect.Effect<ReadonlyArray<GroupMember>, StoreError>
   /** The position after which the last `count` events of `topic` follow. */
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** The position a start (`earliest`, `{ seq }`, `{ ts }`, `{ id }`, `{ afterId }`, ...) names on `topic`. */
@@ -92,24 +97,27 @@ export interface InspectShape {
 }
 
 export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape => {
-  const { admin, runtime } = store
+  const { runtime } = store
+  const admin = foldUnits(store)
 
   const groups = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const out: Array<GroupInfo> = []
     for (const p of yield* admin.groupPositions) {
-      const { cursor, lease } = p
+      const { cursor, lease, partition } = p
       const headSeq = Math.max(yield* runtime.headSeq(cursor.topic), cursor.floor)
       const live = isLive(lease, now, host)
+      const count = (after: number, upto: number) => admin.countEvents(cursor.topic, after, upto, partition)
       let inFlight = 0
       if (live && cursor.leasedUpto > cursor.floor) {
-        inFlight = yield* admin.countEvents(cursor.topic, cursor.floor, cursor.leasedUpto)
-        for (const [from, to] of cursor.acked) inFlight -= yield* admin.countEvents(cursor.topic, from - 1, Math.min(to, cursor.leasedUpto))
+        inFlight = yield* count(cursor.floor, cursor.leasedUpto)
+        for (const [from, to] of cursor.acked) inFlight -= yield* count(from - 1, Math.min(to, cursor.leasedUpto))
       }
-      const lag = yield* admin.countEvents(cursor.topic, cursor.floor, headSeq)
-      const oldest = lag === 0 ? undefined : yield* oldestUndone(admin, cursor)
+      const lag = yield* count(cursor.floor, headSeq)
+      const oldest = lag === 0 ? undefined : yield* oldestUndone(firstEventAfter(store, cursor.topic, partition), cursor)
       out.push({
         cursor,
+        partition,
         headSeq,
         lag,
         lagMs: oldest === undefined ? 0 : Math.max(0, now - oldest.ts),
@@ -117,7 +125,7 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
         retrying: p.retrying,
         deadLetters: p.deadLetters,
         skipped: p.skipped,
-        owner: live ? { pid: lease.ownerPid, host: lease.ownerHost, leaseExpiresAt: lease.expiresAt } : undefined
+        owner: live ? { sid: lease.ownerSid, pid: lease.ownerPid, host: lease.ownerHost, leaseExpiresAt: lease.expiresAt } : undefined
       })
     }
     return out
@@ -144,6 +152,8 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
       for (const p of yield* admin.groupPositions) {
         const { cursor, lease } = p
         if (cursor.topic !== found.topic) continue
+        // A partitioned group's event is its partition's business alone.
+        if (p.partition !== undefined && p.partition !== found.partition) continue
         const group = cursor.group
         const deadLetter = dead.get(group)
         const delivery = retrying.get(group)
@@ -183,6 +193,7 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     positions: admin.groupPositions,
     headSeq: runtime.headSeq,
     countEvents: admin.countEvents,
+    members: admin.members,
     floorForLast: admin.floorForLast,
     floorOf: (topic, from) => floorOf(runtime, topic, from),
     deadLetters: admin.deadLetters,

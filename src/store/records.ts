@@ -165,6 +165,8 @@ export interface TopicStats {
 /** A group's position on one of its topics, with its lease and the work it has outstanding. */
 export interface GroupPosition {
   readonly cursor: Cursor
+  /** The partition, for a unit of a partitioned group (its cursor named by the group). */
+  readonly partition?: number | undefined
   readonly lease: GroupLease | undefined
   /** Events with recorded failed attempts that are not dead letters (retrying or waiting). */
   readonly retrying: number
