@@ -26,7 +26,12 @@ export type HistoryRecord =
   | { readonly k: "attempt"; readonly pid: number; readonly batch: string; readonly ids: ReadonlyArray<string> }
   | { readonly k: "resolved"; readonly pid: number; readonly batch: string }
   | { readonly k: "failed"; readonly pid: number; readonly batch: string; readonly error: string }
-  | { readonly k: "run"; readonly pid: number; readonly group: string; readonly id: string; readonly seq: number; readonly key: string | null; readonly attempt: number }
+  | {
+    readonly k: "run"; readonly pid: number; readonly group: string; readonly id: string; readonly seq: number; readonly key: string | null
+    readonly attempt: number
+    /** The event's partition, on a partitioned topic. */
+    readonly partition?: number | null
+  }
   | { readonly k: "crash"; readonly pid: number }
   | { readonly k: "start"; readonly pid: number; readonly role: string }
 

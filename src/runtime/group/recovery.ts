@@ -102,7 +102,7 @@ export const recover = (
   crashed: boolean
 ): Effect.Effect<Recovered, StoreError> =>
   Effect.gen(function*() {
-    const { topics, filter } = config
+    const { topics, filter, unit } = config
     const group = storedName(config)
     const { snapshot, cursors } = opened
     const floors = new Map<string, AckFloor>()
@@ -138,7 +138,9 @@ export const recover = (
       for (const [from, to] of gapsOf(cursor.acked, cursor.floor, end)) {
         let after = from - 1
         while (after < to) {
-          const page = (yield* store.readPage(topic, after, scanPage)).events
+          const page = unit === undefined
+            ? (yield* store.readPage(topic, after, scanPage)).events
+            : (yield* store.readPartition(topic, unit.partition, after, scanPage)).events
           if (page.length === 0) break
           for (const event of page) {
             if (event.seq > to) break
