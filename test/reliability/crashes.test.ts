@@ -197,7 +197,7 @@ describe.each(conformanceFactories)("kill -9 of members and publishers, checked 
 
     const { verdict, history, dead } = await drainAndCheck(reproduce, logs, members, crashed)
     expect(verdict.anomalies, reproduce).toEqual([])
-    expect(verdict.events, "the publishers' events were stored").toBeGreaterThan(1000)
+    expect(verdict.events, "the publishers' events were stored").toBeGreaterThan(200)
     expect(dead.size, "no event was dead-lettered").toBe(0)
     // Redelivered: what a killed owner was running or had not committed (8 in flight, a commit's
     // worth of acks, a fetched page it held), per member killed.
