@@ -2,8 +2,9 @@
  * The ops page's parts that need no server: publish rates from head samples (`RateWindow`), a
  * failure's `.sib` location, tokens (drawn from `Random`, checked in constant time, chosen ones
  * validated), the checks a request to act passes (cross-site, host, token), the live feed's
- * figures and rates on a real bus under `TestClock`, and the committed page script being what
- * `npm run page` builds from `browser/` now.
+ * figures and rates on a real bus under `TestClock`, a partitioned group's rows and its members
+ * with the partitions they hold, and the committed page script being what `npm run page` builds
+ * from `browser/` now.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Random } from "effect"
@@ -16,7 +17,8 @@ import type { HttpRequest } from "../../src/observability/httpServer.ts"
 import { checkAction, checkHost, cryptoRandom, generateToken, sameToken, tokenOf, tokenProblem } from "../../src/observability/web/auth.ts"
 import { makeFeed } from "../../src/observability/web/feed.ts"
 import { RateWindow } from "../../src/observability/web/rates.ts"
-import { sibLocation } from "../../src/observability/web/wire.ts"
+import { byGroup, groupJson, memberJson, sibLocation } from "../../src/observability/web/wire.ts"
+import type { GroupInfo } from "../../src/runtime/Inspect.ts"
 import * as Inspect from "../../src/runtime/Inspect.ts"
 import { Store } from "../../src/store/Store.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
@@ -164,5 +166,34 @@ describe("the page's script", () => {
   it("the browser code sets text, never HTML", () => {
     const script = readFileSync(join(root, "src", "observability", "web", "pageScript.ts"), "utf8")
     expect(script).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/)
+  })
+})
+
+describe("a partitioned group on the page", () => {
+  const unit = (partition: number | undefined, ownerSid: string | undefined, group = "billing"): GroupInfo => ({
+    cursor: { group, topic: "orders", floor: 0, leasedUpto: 0, acked: [], updatedAt: 0 },
+    partition,
+    headSeq: 0,
+    lag: 0,
+    lagMs: 0,
+    inFlight: 0,
+    retrying: 0,
+    deadLetters: 0,
+    skipped: 0,
+    owner: ownerSid === undefined ? undefined : { sid: ownerSid, pid: 7, host: "h", leaseExpiresAt: 1 }
+  })
+
+  it("rows by group, topic and partition (10 after 2); a group consumed whole has partition null", () => {
+    const rows = [unit(0, "a"), unit(10, "a"), unit(2, "b"), unit(undefined, "c", "audit")].map(groupJson).sort(byGroup)
+    expect(rows.map((r) => [r.group, r.partition])).toEqual([["audit", null], ["billing", 0], ["billing", 2], ["billing", 10]])
+    expect(rows[0]!.owner).toEqual({ pid: 7, host: "h", leaseExpiresAt: 1 }) // the member's id stays on the server
+  })
+
+  it("a member holds the partitions whose lease it owns in its group, ascending; none while it stands by", () => {
+    const units = [unit(3, "a"), unit(1, "a"), unit(2, "b"), unit(0, undefined), unit(0, "a", "other")]
+    const member = (id: string) => ({ group: "billing", member: id, pid: 1, host: "h", beats: 3, joinedAt: 10, updatedAt: 20 })
+    expect(memberJson(member("a"), units)).toEqual({ group: "billing", member: "a", pid: 1, host: "h", partitions: [1, 3], joinedAt: 10, lastBeatAt: 20 })
+    expect(memberJson(member("b"), units).partitions).toEqual([2])
+    expect(memberJson(member("c"), units).partitions).toEqual([])
   })
 })

@@ -7,7 +7,7 @@
  * hostile payload carried as data; the actions refused without the token, with a wrong one, from
  * another site or under another host name (nothing changes), and done with it (a requeued dead
  * letter is delivered; a dropped one is gone); the server-sent events, which end when the server
- * closes.
+ * closes. And a partitioned group: one row per partition, and its one member holding them all.
  */
 import { request as httpRequest } from "node:http"
 import { join, relative } from "node:path"
@@ -104,8 +104,9 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     const orders = o.topics.find((t) => t.name === "orders")!
     expect(orders).toMatchObject({ events: 2, description: "orders to charge", compaction: false })
     expect(o.topics.find((t) => t.name === "receipts")?.events).toBe(1)
-    expect(o.groups).toEqual([expect.objectContaining({ group: "billing", topic: "orders", lag: 0, inFlight: 0, retrying: 0, deadLetters: 1 })])
+    expect(o.groups).toEqual([expect.objectContaining({ group: "billing", topic: "orders", partition: null, lag: 0, inFlight: 0, retrying: 0, deadLetters: 1 })])
     expect(o.groups[0]!.owner?.pid).toBe(process.pid)
+    expect(o.members).toEqual([]) // a group consumed whole has no members to show
     expect(o.deadLetters.count).toBe(1)
   })
 
@@ -219,5 +220,63 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     const ended = await reader.read().then((r) => r.done, (e: Error) => e.message)
     expect(ended).toBe(true)
     expect(Date.now() - started).toBeLessThan(2000)
+  })
+})
+
+describe.each(conformanceFactories)("the ops page's figures of a partitioned group ($name)", (factory) => {
+  let rt: Runtime
+  let base: string
+  const overview = async () => {
+    const res = await fetch(`${base}/api/overview`)
+    expect(res.status).toBe(200)
+    return (await res.json()) as OverviewJson
+  }
+
+  beforeAll(async () => {
+    rt = await createRuntime({ db: factory.fresh() })
+    await rt.defineTopic("orders", { partitions: 4 })
+    await rt.subscribe("orders", "billing", async () => {}, { from: "earliest" })
+    for (let id = 0; id < 8; id++) await rt.publish("orders", { id }, { key: `customer-${id}` })
+    base = (await rt.serveHttp({ port: 0, page: true, token })).url
+  }, 30_000)
+  afterAll(async () => {
+    await rt?.close()
+  })
+
+  it("a row per partition (0 to 3), each owned by this process; the member names this process with all four", async () => {
+    const o = await until("the member holding every partition, and the events handled", overview, (o) =>
+      o.members[0]?.partitions.length === 4 && o.groups.length === 4 && o.groups.every((g) => g.owner !== null && g.lag === 0))
+    expect(o.error).toBeNull()
+    expect(o.groups.map((g) => [g.group, g.topic, g.partition])).toEqual([0, 1, 2, 3].map((p) => ["billing", "orders", p]))
+    expect(o.groups.map((g) => g.owner?.pid)).toEqual([process.pid, process.pid, process.pid, process.pid])
+    expect(o.groups.map((g) => g.lag)).toEqual([0, 0, 0, 0])
+    expect(o.topics.find((t) => t.name === "orders")?.events).toBe(8)
+    expect(o.members).toEqual([{
+      group: "billing",
+      member: expect.any(String),
+      pid: process.pid,
+      host: expect.any(String),
+      partitions: [0, 1, 2, 3],
+      joinedAt: expect.any(Number),
+      lastBeatAt: expect.any(Number)
+    }])
+    expect(o.at - o.members[0]!.lastBeatAt).toBeLessThan(30_000)
+  }, 20_000)
+
+  it("the server-sent figures carry the partitions and the members too", async () => {
+    const controller = new AbortController()
+    const res = await fetch(`${base}/events`, { signal: controller.signal })
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ""
+    while (!/event: overview\ndata: .*\n\n/.test(text)) {
+      const chunk = await reader.read()
+      if (chunk.done) throw new Error(`the stream ended early: ${text}`)
+      text += decoder.decode(chunk.value)
+    }
+    controller.abort()
+    const o = JSON.parse(/event: overview\ndata: (.*)\n\n/.exec(text)![1]!) as OverviewJson
+    expect(o.groups.map((g) => g.partition)).toEqual([0, 1, 2, 3])
+    expect(o.members.map((m) => [m.pid, m.partitions])).toEqual([[process.pid, [0, 1, 2, 3]]])
   })
 })

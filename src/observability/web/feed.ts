@@ -1,7 +1,8 @@
 /**
  * The ops page's live figures (`OverviewJson`): topics with sizes and rates, groups with their
- * positions, the dead letters' count and digest, read from the store through `Inspect`. One feed
- * per server, shared by every page watching it (`GET /events`).
+ * positions (a partitioned group per partition), the members of partitioned groups with the
+ * partitions each holds, the dead letters' count and digest, read from the store through
+ * `Inspect`. One feed per server, shared by every page watching it (`GET /events`).
  *
  * Modes: *idle* while no page watches (no reads at all); *polling* while at least one does: one
  * read every `intervalMs` on the `Clock`, published to the watchers (a watcher that falls behind
@@ -22,7 +23,7 @@ import { storedTopic } from "../../options/topicSpec.ts"
 import type { InspectShape, TopicInfo } from "../../runtime/Inspect.ts"
 import type { StoreError } from "../../store/storeErrors.ts"
 import { RateWindow } from "./rates.ts"
-import { groupJson, type OverviewJson, topicJson } from "./wire.ts"
+import { byGroup, groupJson, memberJson, type OverviewJson, topicJson } from "./wire.ts"
 
 export interface FeedOptions {
   /** Time between reads while a page watches (default 1 s). */
@@ -75,6 +76,7 @@ export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effe
         for (const t of infos) sizes.set(t.name, { events: t.stats?.events ?? 0, head: t.stats?.lastSeq ?? 0, lastTs: t.stats?.lastTs ?? null })
       }
       const groups = yield* inspect.groups
+      const members = yield* inspect.members
       const names = [...new Set([...infos.map((t) => t.name), ...groups.map((g) => g.cursor.topic)])].sort()
       rates.keep(new Set(names))
       const topics = []
@@ -100,7 +102,14 @@ export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effe
       const first = yield* inspect.deadLetters({ limit: digestSize })
       const count = groups.reduce((n, g) => n + g.deadLetters, 0)
       const digest = fnv1a(`${count}\n${first.map((d) => `${d.group}\u0000${d.seq}\u0000${d.deadAt}`).join("\n")}`)
-      const overview: OverviewJson = { at, topics, groups: groups.map(groupJson), deadLetters: { count: Math.max(count, first.length), digest }, error: null }
+      const overview: OverviewJson = {
+        at,
+        topics,
+        groups: groups.map(groupJson).sort(byGroup),
+        members: members.map((m) => memberJson(m, groups)),
+        deadLetters: { count: Math.max(count, first.length), digest },
+        error: null
+      }
       last = overview
       return overview
     }).pipe(Semaphore.withPermit(reading))
@@ -113,7 +122,7 @@ export const makeFeed = (inspect: InspectShape, options: FeedOptions = {}): Effe
       const overview = yield* read.pipe(
         Effect.catch((e: StoreError) =>
           Effect.map(Clock.currentTimeMillis, (at): OverviewJson => ({
-            ...(last ?? { topics: [], groups: [], deadLetters: { count: 0, digest: "" } }),
+            ...(last ?? { topics: [], groups: [], members: [], deadLetters: { count: 0, digest: "" } }),
             at,
             error: e.message
           })))

@@ -54,6 +54,7 @@ export const pageHtml = `<!doctype html>
   <section>
     <h2>Groups</h2>
     <table id="groups"></table>
+    <div id="members"></div>
   </section>
   <section>
     <h2>Dead letters <span id="dead-letter-count"></span></h2>
@@ -118,6 +119,7 @@ dl.fields dt { color: var(--muted); }
 dl.fields dd { margin: 0; word-break: break-all; }
 ul.trace, ul.trace ul { list-style: none; padding-left: 1.4em; margin: 0.2em 0; }
 ul.groups { margin: 0.2em 0; padding-left: 1.2em; }
+.members ul { list-style: none; margin: 0.2em 0; padding-left: 0.6em; }
 .state-dead { color: var(--bad); }
 .state-done { color: var(--good); }
 `

@@ -6,7 +6,7 @@
  */
 import type { CausationBranch, CausationNode, CausationTree } from "../../runtime/causation.ts"
 import type { EventInfo, EventProgress, GroupInfo, TopicInfo } from "../../runtime/Inspect.ts"
-import type { DeadLetter, Event } from "../../store/records.ts"
+import type { DeadLetter, Event, GroupMember } from "../../store/records.ts"
 
 /** A topic on the page: its size (as last counted) and its publish rate. */
 export interface TopicJson {
@@ -23,10 +23,12 @@ export interface TopicJson {
   readonly compaction: boolean
 }
 
-/** A group's position on one topic (`Inspect.groups`). */
+/** A group's position on one topic, or on one partition of it for a partitioned group (`Inspect.groups`). */
 export interface GroupJson {
   readonly group: string
   readonly topic: string
+  /** The partition this row is (a partitioned group has one row per partition); null: the group is consumed whole. */
+  readonly partition: number | null
   readonly cursor: number
   readonly headSeq: number
   readonly lag: number
@@ -38,11 +40,27 @@ export interface GroupJson {
   readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | null
 }
 
+/** A member (a process) of a partitioned group, with the partitions it runs now. */
+export interface MemberJson {
+  readonly group: string
+  /** The member's id (its bus's session id). */
+  readonly member: string
+  readonly pid: number | null
+  readonly host: string | null
+  /** The partitions whose lease it holds now (on any of the group's topics), ascending. */
+  readonly partitions: ReadonlyArray<number>
+  readonly joinedAt: number
+  /** Its last heartbeat, by its own clock (the page shows its age from the figures' `at`). */
+  readonly lastBeatAt: number
+}
+
 /** The live figures, sent every second over `GET /events` (and once by `GET /api/overview`). */
 export interface OverviewJson {
   readonly at: number
   readonly topics: ReadonlyArray<TopicJson>
   readonly groups: ReadonlyArray<GroupJson>
+  /** The members of the partitioned groups, by group then join time (empty when none is partitioned). */
+  readonly members: ReadonlyArray<MemberJson>
   /** Dead letters in all, and a digest of the first ones: the page reloads its list when it changes. */
   readonly deadLetters: { readonly count: number; readonly digest: string }
   /** Why the last read failed (the figures are then the previous ones), or null. */
@@ -230,6 +248,7 @@ export const deadLetterJson = (d: DeadLetter, event: Event | undefined): DeadLet
 export const groupJson = (g: GroupInfo): GroupJson => ({
   group: g.cursor.group,
   topic: g.cursor.topic,
+  partition: g.partition ?? null,
   cursor: g.cursor.floor,
   headSeq: g.headSeq,
   lag: g.lag,
@@ -238,7 +257,28 @@ export const groupJson = (g: GroupInfo): GroupJson => ({
   retrying: g.retrying,
   deadLetters: g.deadLetters,
   skipped: g.skipped,
-  owner: g.owner ?? null
+  owner: g.owner === undefined ? null : { pid: g.owner.pid, host: g.owner.host, leaseExpiresAt: g.owner.leaseExpiresAt }
+})
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+
+/**
+ * The page's order of groups: by group, topic, then partition (Inspect gives a partitioned group's
+ * rows in the order of their stored names, where `#10` comes before `#2`).
+ */
+export const byGroup = (a: GroupJson, b: GroupJson): number =>
+  compare(a.group, b.group) || compare(a.topic, b.topic) || (a.partition ?? -1) - (b.partition ?? -1)
+
+/** The members with the partitions each holds now: the rows of its group whose lease it owns. */
+export const memberJson = (m: GroupMember, groups: ReadonlyArray<GroupInfo>): MemberJson => ({
+  group: m.group,
+  member: m.member,
+  pid: m.pid,
+  host: m.host,
+  partitions: [...new Set(groups.flatMap((g) => (g.cursor.group === m.group && g.partition !== undefined && g.owner?.sid === m.member ? [g.partition] : [])))]
+    .sort((a, b) => a - b),
+  joinedAt: m.joinedAt,
+  lastBeatAt: m.updatedAt
 })
 
 /** A topic's figures as the feed keeps them (they move between full counts). */

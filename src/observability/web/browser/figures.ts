@@ -1,9 +1,11 @@
 /**
  * The browser side of the ops page, part 4: the live figures as tables. Topics with size, head and
  * rate; groups with cursor, head, lag in events and in time, in-flight, retrying, dead letters and
- * owner. Redrawn from each `OverviewJson` the server sends (about once a second).
+ * owner (a partitioned group one row per partition, with a part column then); below them, each
+ * partitioned group's members with the partitions they hold and their last heartbeat. Redrawn from
+ * each `OverviewJson` the server sends (about once a second).
  */
-import type { GroupJson, OverviewJson, TopicJson } from "../wire.ts"
+import type { GroupJson, MemberJson, OverviewJson, TopicJson } from "../wire.ts"
 import { type El, h, oneLine } from "./dom.ts"
 import { count, duration, rate, time } from "./format.ts"
 
@@ -37,9 +39,11 @@ const topicColumns = (at: number): ReadonlyArray<Column<TopicJson>> => [
 const owner = (g: GroupJson): string =>
   g.owner === null ? "none" : `pid ${g.owner.pid ?? "?"} on ${oneLine(g.owner.host ?? "?")}`
 
-const groupColumns: ReadonlyArray<Column<GroupJson>> = [
+/** The groups' columns; `part` only when some group is partitioned. */
+const groupColumns = (partitioned: boolean): ReadonlyArray<Column<GroupJson>> => [
   { header: "group", cell: (g) => oneLine(g.group) },
   { header: "topic", cell: (g) => oneLine(g.topic) },
+  ...(partitioned ? [{ header: "part", cell: (g: GroupJson) => (g.partition === null ? "-" : String(g.partition)), numeric: true }] : []),
   { header: "cursor", cell: (g) => String(g.cursor), numeric: true },
   { header: "head", cell: (g) => String(g.headSeq), numeric: true },
   { header: "lag", cell: (g) => count(g.lag), numeric: true },
@@ -50,10 +54,33 @@ const groupColumns: ReadonlyArray<Column<GroupJson>> = [
   { header: "owner", cell: owner }
 ]
 
-/** Draws the topics and groups tables and the header's figures from `o`. */
-export const drawFigures = (o: OverviewJson, topics: El, groups: El, updated: El): void => {
+const member = (m: MemberJson, at: number): El =>
+  h(
+    "li",
+    { class: "member" },
+    h("strong", {}, `${m.pid ?? "?"}@${oneLine(m.host ?? "?")}`),
+    m.partitions.length === 0 ? " holds no partition now" : ` holds ${m.partitions.length === 1 ? "partition" : "partitions"} ${m.partitions.join(", ")}`,
+    h("span", { class: "meta" }, ` \u00b7 last beat ${duration(Math.max(0, at - m.lastBeatAt))} ago`)
+  )
+
+/** Each partitioned group's members, by group (in the order the server sends them). */
+const memberLists = (o: OverviewJson): Array<El> => {
+  const groups = [...new Set(o.members.map((m) => m.group))]
+  return groups.map((group) =>
+    h(
+      "div",
+      { class: "members" },
+      h("h3", {}, `members of ${oneLine(group)}`),
+      h("ul", {}, ...o.members.filter((m) => m.group === group).map((m) => member(m, o.at)))
+    )
+  )
+}
+
+/** Draws the topics and groups tables, the members of partitioned groups and the header's figures from `o`. */
+export const drawFigures = (o: OverviewJson, topics: El, groups: El, members: El, updated: El): void => {
   topics.replaceChildren(...table(topicColumns(o.at), o.topics, "no topics yet", "topic"))
-  groups.replaceChildren(...table(groupColumns, o.groups, "no consumer groups yet", "group"))
+  groups.replaceChildren(...table(groupColumns(o.groups.some((g) => g.partition !== null)), o.groups, "no consumer groups yet", "group"))
+  members.replaceChildren(...memberLists(o))
   updated.textContent = o.error === null ? `updated ${time(o.at)}` : `reading failed at ${time(o.at)}: ${oneLine(o.error)} (figures from before)`
   updated.className = o.error === null ? "" : "bad"
 }

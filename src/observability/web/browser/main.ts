@@ -139,7 +139,7 @@ const live = () => {
   }
   source.addEventListener("overview", (message) => {
     const o = JSON.parse(message.data) as OverviewJson
-    drawFigures(o, byId("topics"), byId("groups"), byId("updated"))
+    drawFigures(o, byId("topics"), byId("groups"), byId("members"), byId("updated"))
     syncTopics(o)
     if (o.deadLetters.digest !== digest) {
       digest = o.deadLetters.digest
