@@ -4,8 +4,9 @@
  * The Effect API: the `Bus` service and its layers (`Bus.open(location)`, `Bus.sqlite({ filename })`,
  * or `Bus.layer()` over any `Store`; `openStore(location)` opens a store alone), typed errors, and
  * the records it stores; the bus's metrics (`BusMetrics`, served by `MetricsHttp.layer` or
- * `serveHttp`); traces exported over OTLP (`Tracing.layerOtlp`, `Tracing.layerFromEnv`). The Promise facade is
- * `createRuntime` (also at `sibus/promise`).
+ * `serveHttp`) and the ops page (`opsPage`'s routes, served by `serveHttp` beside `metricsRoutes`
+ * and any of the application's own); traces exported over OTLP (`Tracing.layerOtlp`,
+ * `Tracing.layerFromEnv`). The Promise facade is `createRuntime` (also at `sibus/promise`).
  *
  * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
  * with `SibError`, every diagnostic located); `startProgram` runs it on a bus; `runTests` runs its
@@ -40,6 +41,8 @@ export { families as metricFamilies } from "./observability/metrics.ts"
 export type { Family as MetricFamily } from "./observability/metrics.ts"
 export { HttpServeError, isLoopback, MetricsHttp, metricsRoutes, parseHttpAddress, serveHttp } from "./observability/httpServer.ts"
 export type { HttpAddress, HttpReply, HttpRequest, HttpServerInfo, Route, ServeOptions } from "./observability/httpServer.ts"
+export { opsPage, pageUrl } from "./observability/web/opsRoutes.ts"
+export type { OpsPage, OpsPageOptions, OpsPageServices } from "./observability/web/opsRoutes.ts"
 export { Tracing } from "./observability/tracing.ts"
 export type { OtlpOptions } from "./observability/tracing.ts"
 export { Outbox } from "./outbox/Outbox.ts"
@@ -50,7 +53,7 @@ export { OutboxAddError, OutboxDbError, OutboxOptionsError } from "./outbox/outb
 export { createOutbox } from "./promise.ts"
 export type { PromiseOutbox, PromisePublisher, PromiseRelay } from "./promise.ts"
 export { createRuntime } from "./promise.ts"
-export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
+export type { CloseOnSignalsOptions, HandlerContext, HttpServeOptions, HttpServerHandle, PromiseHandler, Runtime, RuntimeOptions } from "./promise.ts"
 export type { LogEntry, LogFunction } from "./promise.ts"
 export type { BusEvent, BusEventListener } from "./promise.ts"
 export { hostObject, loadProgram } from "./program/load.ts"

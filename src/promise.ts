@@ -4,7 +4,7 @@
  * both run by the one facade runner (src/facade/Runner.ts), and `runSibTests`.
  */
 export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
-export type { CloseOnSignalsOptions, HandlerContext, HttpServerHandle, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
+export type { CloseOnSignalsOptions, HandlerContext, HttpServeOptions, HttpServerHandle, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
 export { HttpServeError } from "./observability/httpServer.ts"
 export type { OtlpOptions } from "./observability/tracing.ts"
 export type { HttpServerInfo, ServeOptions } from "./observability/httpServer.ts"

@@ -2,20 +2,24 @@
  * The ops page's parts that need no server: publish rates from head samples (`RateWindow`), a
  * failure's `.sib` location, tokens (drawn from `Random`, checked in constant time, chosen ones
  * validated), the checks a request to act passes (cross-site, host, token), the live feed's
- * figures and rates on a real bus under `TestClock`, a partitioned group's rows and its members
- * with the partitions they hold, and the committed page script being what `npm run page` builds
- * from `browser/` now.
+ * figures and rates on a real bus under `TestClock`, a partitioned group's members with the
+ * partitions they hold, the committed page script being what `npm run page` builds from
+ * `browser/` now, a chosen token `opsPage` cannot use, and the README's examples of the page
+ * passing strict tsc against the sources (the package's examples are checked packed, in
+ * test/packaging, but only those of the Embedding sections).
  */
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Effect, Random } from "effect"
 import { TestClock } from "effect/testing"
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { execFile, execFileSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { promisify } from "node:util"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { HttpRequest } from "../../src/observability/httpServer.ts"
 import { checkAction, checkHost, cryptoRandom, generateToken, sameToken, tokenOf, tokenProblem } from "../../src/observability/web/auth.ts"
 import { makeFeed } from "../../src/observability/web/feed.ts"
+import { opsPage } from "../../src/observability/web/opsRoutes.ts"
 import { RateWindow } from "../../src/observability/web/rates.ts"
 import { byGroup, groupJson, memberJson, sibLocation } from "../../src/observability/web/wire.ts"
 import type { GroupInfo } from "../../src/runtime/Inspect.ts"
@@ -196,4 +200,48 @@ describe("a partitioned group on the page", () => {
     expect(memberJson(member("b"), units).partitions).toEqual([2])
     expect(memberJson(member("c"), units).partitions).toEqual([])
   })
+})
+
+describe("opsPage", () => {
+  it.effect("refuses a chosen token it cannot use (a defect: a programming error, as createRuntime's TypeError)", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.scoped(opsPage({ loopbackOnly: true, token: "short" })))
+      assert.isTrue(exit._tag === "Failure")
+      expect(String(exit._tag === "Failure" ? exit.cause : "")).toMatch(/opsPage's token: the token is 5 characters long: use at least 16/)
+    }).pipe(Effect.provide(Bus.open(":memory:"))))
+})
+
+describe("the README's examples of the page", () => {
+  it("pass strict tsc, with sibus read from the sources", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8")
+    const start = readme.indexOf("\n### Ops web page\n")
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1))
+    const [promise, effect, ...rest] = [...section.matchAll(/\n```ts\n([\s\S]*?)\n```\n/g)].map((m) => m[1]!)
+    expect(start).toBeGreaterThan(0)
+    expect(rest).toEqual([])
+    expect(effect).toMatch(/from "sibus"/)
+    // Under the checkout, so that `effect` resolves to its node_modules; test-output/ is git-ignored.
+    mkdirSync(join(root, "test-output"), { recursive: true })
+    const dir = mkdtempSync(join(root, "test-output", "readme-ops-"))
+    try {
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module" }))
+      // The Promise one continues the section's `rt`.
+      writeFileSync(join(dir, "promise-example.ts"), `import type { Runtime } from "sibus"\ndeclare const rt: Runtime\n${promise}\nexport {}\n`)
+      writeFileSync(join(dir, "effect-example.ts"), `${effect}\n`)
+      writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
+        compilerOptions: {
+          target: "es2024", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true, types: ["node"],
+          skipLibCheck: true, allowImportingTsExtensions: true, paths: { sibus: [join(root, "src", "index.ts")] }
+        },
+        files: ["promise-example.ts", "effect-example.ts"]
+      }))
+      const tsc = await promisify(execFile)(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], { cwd: dir }).then(
+        () => "",
+        (e: Error & { stdout?: string }) => e.stdout ?? e.message
+      )
+      expect(tsc).toBe("")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
 })

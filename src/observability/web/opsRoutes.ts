@@ -16,13 +16,16 @@ import { causationTree, defaultCausationBounds } from "../../runtime/causation.t
 import * as Inspect from "../../runtime/Inspect.ts"
 import { Store, type StoreShape } from "../../store/Store.ts"
 import type { HttpBodyReply, HttpReply, HttpRequest, Route } from "../httpServer.ts"
-import { checkAction, checkHost, cryptoRandom, generateToken, type Refusal, tokenOf, sameToken } from "./auth.ts"
+import { checkAction, checkHost, cryptoRandom, generateToken, type Refusal, sameToken, tokenOf, tokenProblem } from "./auth.ts"
 import { type Feed, type FeedOptions, makeFeed } from "./feed.ts"
 import { pageCss, pageHeaders, pageHtml, pageScript } from "./page.ts"
 import { type ActionJson, deadLetterJson, type DeadLettersJson, type EventPageJson, eventInfoJson, eventJson, traceJson } from "./wire.ts"
 
 export interface OpsPageOptions extends FeedOptions {
-  /** The token actions need; a new one (32 characters from a cryptographic `Random`) when absent. */
+  /**
+   * The token actions need (16 to 256 letters, digits or `._~+/=-`; another is a defect, a
+   * `TypeError`); a new one (32 characters from a cryptographic `Random`) when absent.
+   */
   readonly token?: string | undefined
   /**
    * Whether every request must name a loopback host (`Host: 127.0.0.1:...`, `localhost`): true
@@ -92,6 +95,8 @@ const serverSentEvents = (feed: Feed): Stream.Stream<string> =>
 /** The routes, over the bus and store of the context; the feed's poller lives in the current scope. */
 export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, OpsPageServices | Scope.Scope> =>
   Effect.gen(function*() {
+    const badToken = options.token === undefined ? undefined : tokenProblem(options.token)
+    if (badToken !== undefined) return yield* Effect.die(new TypeError(`opsPage's token: ${badToken}`))
     const bus: BusShape = yield* Effect.service(Bus)
     const store: StoreShape = yield* Effect.service(Store)
     const inspect = Inspect.make(store)
