@@ -9,6 +9,7 @@ import { check, conflict, problemText } from "../options/spec.ts"
 import {
   defaultAckTimeoutMs, defaultBackoff, maxBatchSize, maxMaxInFlight, parseStartFrom, type StartFrom, subscribeOptionNames, subscribeSpec
 } from "../options/subscribeSpec.ts"
+import type * as Semaphore from "effect/Semaphore"
 import type { Event } from "../store/records.ts"
 import { SubscribeError } from "./busErrors.ts"
 import type { Ordering } from "./Lanes.ts"
@@ -58,6 +59,11 @@ export interface SubscribeOptions {
 export interface GroupUnit {
   readonly name: string
   readonly partition: number
+  /**
+   * The member's budget of running handlers, shared by every unit it runs: `maxInFlight` is per
+   * process, however many partitions it owns (a worker takes a permit before each run).
+   */
+  readonly slots: Semaphore.Semaphore
 }
 
 export interface GroupConfig {

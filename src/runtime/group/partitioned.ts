@@ -13,6 +13,8 @@
  * started (a unit still leased by its previous owner stands by until that owner releases it, or
  * until its lease has gone unrenewed for `leaseMs` when that owner died or froze).
  *
+ * `maxInFlight` is the member's: its units share one budget of running handlers.
+ *
  * At subscribe every unit's cursors are created (at `from`, or where the group's own cursor stands
  * if it was consumed whole before), so a partition owned by a member that starts later misses
  * nothing published after the first subscribe.
@@ -24,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type { StoreError } from "../../store/storeErrors.ts"
 import { AckError } from "../busErrors.ts"
 import { monotonicMillis } from "../monotonic.ts"
@@ -92,6 +95,7 @@ export const startPartitioned = Effect.fnUntraced(function*(
   let stopped = false
 
   yield* initUnitCursors(config, partitions, deps)
+  const slots = yield* Semaphore.make(config.maxInFlight)
 
   const beat = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     store.beatMember({ group, member: sid, pid: host.pid, host: host.hostname, now }))
@@ -99,7 +103,7 @@ export const startPartitioned = Effect.fnUntraced(function*(
   const startUnit = (partition: number) =>
     Effect.gen(function*() {
       const unitScope = yield* Scope.fork(scope, "sequential")
-      const unitConfig: GroupConfig = { ...config, unit: { name: unitName(group, partition), partition } }
+      const unitConfig: GroupConfig = { ...config, unit: { name: unitName(group, partition), partition, slots } }
       const handle = yield* startGroup(unitConfig, handler, deps, unitScope, context, id)
       units.set(partition, { handle, scope: unitScope })
     })

@@ -131,10 +131,20 @@ export class Workers {
       if (this.phase.isolating && this.dispatcher.quiet) this.phase.run()
       this.dispatcher.wakeIdle()
     })
+    // A partitioned group's units share their process's maxInFlight: a permit per run (taken
+    // before its start: waiting for one is waiting in line, not running, for the ack timeout).
+    const slots = this.config.unit?.slots
     const loop: Effect.Effect<void, SessionError> = Effect.flatMap(this.dispatcher.take, (work) => {
       if (work === undefined) return Effect.void
-      started = this.now()
-      return Effect.flatMap(this.handle(work, self), () => Effect.flatMap(afterRun, () => next))
+      if (slots === undefined) {
+        started = this.now()
+        return Effect.flatMap(this.handle(work, self), () => Effect.flatMap(afterRun, () => next))
+      }
+      const handled = slots.withPermit(Effect.suspend(() => {
+        started = this.now()
+        return this.handle(work, self)
+      }))
+      return Effect.flatMap(handled, () => Effect.flatMap(afterRun, () => next))
     })
     return loop
   }

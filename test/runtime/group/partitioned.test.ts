@@ -173,15 +173,15 @@ const cluster = Effect.gen(function*() {
     }, { discard: true })
 
   /** A member of the group; its handler never returns for the events `hangs` names. */
-  const join = (name: string, hangs: (i: number) => boolean = () => false) =>
+  const join = (name: string, hangs: (i: number) => boolean = () => false, options: { readonly maxInFlight?: number; readonly workMs?: number } = {}) =>
     Effect.gen(function*() {
       const { bus, scope, store } = yield* open(name)
       const subscription = yield* bus.subscribe("orders", "g", (event) => {
         const i = (event.payload as { i: number }).i
         handled.push({ member: name, i, key: event.key! })
-        return hangs(i) ? Effect.never : Effect.void
+        return hangs(i) ? Effect.never : options.workMs === undefined ? Effect.void : Effect.sleep(options.workMs)
       }, {
-        from: "earliest", leaseMs, backoff: { initialMs: 100, jitter: 0 }, drainTimeoutMs: 1000
+        from: "earliest", leaseMs, backoff: { initialMs: 100, jitter: 0 }, drainTimeoutMs: 1000, ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight })
       })
       return { name, bus, scope, crash: store.crash, unsubscribe: subscription.unsubscribe } satisfies Member
     })
@@ -274,6 +274,20 @@ describe("a partitioned group over several buses on one file (TestClock)", () =>
       // What a ran again is only what b had not committed: never an event a had run itself.
       const ranByA = c.handled.filter((h) => h.member === "a").map((h) => h.i)
       assert.strictEqual(new Set(ranByA).size, ranByA.length, "a ran one of its own events twice (recovery read other partitions)")
+    }))
+
+  it.effect("maxInFlight is the member's: its partitions share it", () =>
+    Effect.gen(function*() {
+      const c = yield* cluster
+      yield* c.join("a", () => false, { maxInFlight: 3, workMs: 1000 })
+      yield* step(1000)
+      yield* c.publish(50)
+      yield* step(500)
+      assert.strictEqual(c.handled.length, 3, "8 partitions, yet 3 handlers at once, as maxInFlight says")
+      yield* step(1000)
+      assert.strictEqual(c.handled.length, 6)
+      yield* step(20_000)
+      assert.strictEqual(c.checkComplete(), 0)
     }))
 
   it.effect("a flapping member: partitions move back and forth, every event is handled once, each key in order", () =>
