@@ -263,8 +263,7 @@ const memberRows = (members: ReadonlyArray<GroupMember>, groups: ReadonlyArray<I
     member: m.member,
     pid: m.pid,
     host: m.host,
-    partitions: [...new Set(groups.flatMap((g) => (g.cursor.group === m.group && g.partition !== undefined && g.owner?.sid === m.member ? [g.partition] : [])))]
-      .sort((a, b) => a - b),
+    partitions: Inspect.partitionsHeld(m, groups),
     joinedAt: m.joinedAt,
     lastBeatAt: m.updatedAt,
     lastBeatAgoMs: Math.max(0, now - m.updatedAt)

@@ -131,12 +131,14 @@ type BusCalls = Pick<
   BusShape,
   | "sid" | "publish" | "publishAll" | "ack" | "nack" | "getCursor" | "setCursor" | "deadLetters" | "requeue" | "dropDeadLetter"
   | "read" | "latestByKey" | "compact" | "prune" | "groupStats" | "deliveries" | "deleteGroup" | "purgeTopic" | "deleteTopic"
+  | "describeGroup"
 >
 
 /** How each bus call behaves when `close()` comes while it runs, and what a refusal names. */
 const calls: { readonly [K in Exclude<keyof BusCalls, "sid" | "groupStats">]: readonly [operation: string, onClose: "finish" | "interrupt"] } = {
   publish: ["publish", "finish"],
   publishAll: ["publish", "finish"],
+  describeGroup: ["use the runtime", "finish"],
   ack: ["use the runtime", "finish"],
   nack: ["use the runtime", "finish"],
   getCursor: ["use the runtime", "finish"],

@@ -17,7 +17,7 @@ import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { StoreError } from "../store/storeErrors.ts"
-import type { DeadLetter, Delivery, Event, GroupLease } from "../store/records.ts"
+import type { DeadLetter, Delivery, Event, GroupLease, GroupMember } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText } from "../options/spec.ts"
 import { storedTopic } from "../options/topicSpec.ts"
@@ -25,6 +25,7 @@ import { type DeadLetterQuery, type DeliveryQuery, type GroupDeletion, Store, Tr
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
 import { foldUnits } from "./foldedAdmin.ts"
+import * as Inspect from "./Inspect.ts"
 import { startPartitioned } from "./group/partitioned.ts"
 import { startGroup } from "./group/supervisor.ts"
 import { CurrentGroup, type DeliveryContext, type GroupDeps, type GroupHandle, type GroupStats, type Handler } from "./group/types.ts"
@@ -69,6 +70,13 @@ export interface Subscription {
 export type EffectHandler<R> = (event: Event, ctx: DeliveryContext) => Effect.Effect<unknown, unknown, R>
 
 export type { DeadLetterQuery } from "../store/Store.ts"
+
+/** A group as stored (`BusShape.describeGroup`). */
+export interface GroupDescription {
+  readonly group: string
+  readonly positions: ReadonlyArray<Inspect.GroupInfo>
+  readonly members: ReadonlyArray<GroupMember>
+}
 
 export interface BusShape {
   /** This runtime's boot id (stamped on the events it publishes, owner of its leases). */
@@ -143,6 +151,12 @@ export interface BusShape {
   /** Whether a group subscribed here stands by: another live process consumes it. */
   readonly standingBy: (group: string) => boolean
   /**
+   * A group as stored, whichever process consumes it: its position on each topic (one per
+   * partition of a partitioned group, with its cursor, lag and owner) and the processes that are
+   * its members (a partitioned group's; none for a group consumed whole), as `sib groups` shows.
+   */
+  readonly describeGroup: (group: string) => Effect.Effect<GroupDescription, StoreError>
+  /**
    * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
    * tombstones at or below the slowest group's cursor, in short transactions.
    */
@@ -216,11 +230,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
   /** Admin operations with partitioned groups folded back into their groups. */
   const admin = foldUnits(store)
+
   const busScope = yield* Effect.scope
   const clock = yield* Clock.Clock
   const sid = bootId(clock, yield* Random.Random)
   const ids = makeIdGenerator()
   const host = options.host ?? nodeHost
+  const inspect = Inspect.make(store, host)
   const checked = check(busSpec, options)
   if (!checked.ok) return yield* new BusOptionsError({ detail: problemText(checked.problem), problem: checked.problem })
   const limits = { maxPayloadBytes: checked.value.maxPayloadBytes! }
@@ -645,6 +661,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     standingBy: (group) => running.get(group)?.handle.standingBy() ?? false,
+    describeGroup: (group) =>
+      Effect.gen(function*() {
+        const positions = (yield* inspect.groups).filter((g) => g.cursor.group === group)
+        const members = (yield* inspect.members).filter((m) => m.group === group)
+        return { group, positions, members }
+      }),
     compact: (topic) => maintenance.compact(topic),
     prune: (topic) => maintenance.prune(topic),
     deleteGroup: (group, adminOptions) =>

@@ -66,6 +66,11 @@ export interface EventInfo {
   readonly groups: ReadonlyArray<{ readonly group: string; readonly progress: EventProgress }>
 }
 
+/** The partitions whose lease `member` holds now, ascending (on any of its group's topics). */
+export const partitionsHeld = (member: GroupMember, groups: ReadonlyArray<GroupInfo>): ReadonlyArray<number> =>
+  [...new Set(groups.flatMap((g) => (g.cursor.group === member.group && g.partition !== undefined && g.owner?.sid === member.member ? [g.partition] : [])))]
+    .sort((a, b) => a - b)
+
 export interface InspectShape {
   /** Every topic that has settings or events, by name. */
   readonly topics: Effect.Effect<ReadonlyArray<TopicInfo>, StoreError>

@@ -5,7 +5,7 @@
  * holds no I/O: the routes read (`opsRoutes.ts`), the feed polls (`feed.ts`).
  */
 import type { CausationBranch, CausationNode, CausationTree } from "../../runtime/causation.ts"
-import type { EventInfo, EventProgress, GroupInfo, TopicInfo } from "../../runtime/Inspect.ts"
+import { type EventInfo, type EventProgress, type GroupInfo, partitionsHeld, type TopicInfo } from "../../runtime/Inspect.ts"
 import type { DeadLetter, Event, GroupMember } from "../../store/records.ts"
 
 /** A topic on the page: its size (as last counted) and its publish rate. */
@@ -275,8 +275,7 @@ export const memberJson = (m: GroupMember, groups: ReadonlyArray<GroupInfo>): Me
   member: m.member,
   pid: m.pid,
   host: m.host,
-  partitions: [...new Set(groups.flatMap((g) => (g.cursor.group === m.group && g.partition !== undefined && g.owner?.sid === m.member ? [g.partition] : [])))]
-    .sort((a, b) => a - b),
+  partitions: partitionsHeld(m, groups),
   joinedAt: m.joinedAt,
   lastBeatAt: m.updatedAt
 })

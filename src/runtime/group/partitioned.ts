@@ -40,12 +40,6 @@ import { unitName } from "./units.ts"
 
 let instances = 0
 
-/** What a member shows of itself: the partitions it runs now and the members it sees. */
-export interface MemberView {
-  readonly partitions: ReadonlyArray<number>
-  readonly members: ReadonlyArray<string>
-}
-
 interface Unit {
   readonly handle: GroupHandle
   readonly scope: Scope.Closeable
@@ -91,7 +85,6 @@ export const startPartitioned = Effect.fnUntraced(function*(
   const stopping = new Map<number, Fiber.Fiber<void>>()
   const watch = new MemberWatch({ self: sid, timeoutMs: config.leaseMs, host })
   const beatMs = Math.max(1, Math.floor(config.leaseMs / 3))
-  let view: MemberView = { partitions: [], members: [sid] }
   let stopped = false
 
   yield* initUnitCursors(config, partitions, deps)
@@ -108,7 +101,7 @@ export const startPartitioned = Effect.fnUntraced(function*(
       units.set(partition, { handle, scope: unitScope })
     })
 
-  /** Stops a unit: waits for its drain (the hand-off) when `wait`, else lets it finish in the background. */
+  /** Stops a unit in the background (the hand-off: it drains, persists and releases its lease). */
   const stopUnit = (partition: number, unit: Unit) =>
     Effect.gen(function*() {
       units.delete(partition)
@@ -130,7 +123,6 @@ export const startPartitioned = Effect.fnUntraced(function*(
     const mine = new Set(assign(partitions, live).get(sid) ?? [])
     for (const [partition, unit] of [...units]) if (!mine.has(partition)) yield* stopUnit(partition, unit)
     for (const partition of mine) if (!units.has(partition) && !stopping.has(partition)) yield* startUnit(partition)
-    view = { partitions: [...units.keys()].sort((a, b) => a - b), members: live }
   })
 
   yield* beat
@@ -180,7 +172,7 @@ export const startPartitioned = Effect.fnUntraced(function*(
       return tryFrom(0)
     })
 
-  const handle: GroupHandle & { readonly members: () => MemberView } = {
+  const handle: GroupHandle = {
     id,
     config,
     stop,
@@ -188,8 +180,7 @@ export const startPartitioned = Effect.fnUntraced(function*(
     nack: (eventId, delayMs) => decide((h) => h.nack(eventId, delayMs), eventId),
     deadLettersChanged: Effect.suspend(() => Effect.forEach(running(), (h) => h.deadLettersChanged, { discard: true })),
     stats: () => mergeStats(group, config.topics, running().map((h) => h.stats()).filter((s) => s !== undefined)),
-    standingBy: () => running().every((h) => h.standingBy()),
-    members: () => view
+    standingBy: () => running().every((h) => h.standingBy())
   }
   return handle
 })

@@ -241,6 +241,13 @@ describe("a partitioned group over several buses on one file (TestClock)", () =>
       assert.deepStrictEqual(owners, yield* c.expected)
       assert.strictEqual(owners.filter((o) => o === "a").length, 4)
       assert.strictEqual(owners.filter((o) => o === "b").length, 4)
+      // The API shows what sib groups shows: a position per partition with its owner, and the members.
+      const described = yield* a.bus.describeGroup("g")
+      assert.deepStrictEqual(described.positions.map((p) => p.partition), [0, 1, 2, 3, 4, 5, 6, 7])
+      assert.deepStrictEqual(described.members.map((m) => m.host).sort(), ["host-a", "host-b"])
+      const sidOfA = described.members.find((m) => m.host === "host-a")!.member
+      assert.strictEqual(described.positions.filter((p) => p.owner?.sid === sidOfA).length, 4)
+      assert.isTrue(described.positions.every((p) => p.lag === 0))
       yield* c.publish(200)
       yield* step(2000)
       assert.isAbove(c.handled.filter((h) => h.member === "b").length, 0, "b took a share of the work")
@@ -251,7 +258,6 @@ describe("a partitioned group over several buses on one file (TestClock)", () =>
       yield* c.publish(100)
       yield* step(2000)
       assert.strictEqual(c.checkComplete(), 0, "a cooperative hand-off redelivers nothing")
-      void a
     }))
 
   it.effect("a crashed member's partitions move once its heartbeat and leases go unrenewed; only its uncommitted work runs again", () =>
