@@ -163,6 +163,8 @@ interface GroupRow {
   readonly lagMs: number
   readonly inFlight: number
   readonly retrying: number
+  /** Runs that were redeliveries (an event's second run or later), over the group's life. */
+  readonly redelivered: number
   readonly deadLetters: number
   /** Events retention deleted before the group processed them (`retainUntilConsumed: false`). */
   readonly skipped: number
@@ -207,6 +209,7 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
         lagMs: g.lagMs,
         inFlight: g.inFlight,
         retrying: g.retrying,
+        redelivered: g.cursor.redelivered,
         deadLetters: g.deadLetters,
         skipped: g.skipped,
         owner: g.owner === undefined ? null : { pid: g.owner.pid, host: g.owner.host },
@@ -226,6 +229,7 @@ export const groups = Command.make("groups", { json: jsonFlag }, Effect.fn(funct
           { header: "LAG AGE", cell: (r) => age(r.lagMs), right: true },
           { header: "IN FLIGHT", cell: (r) => String(r.inFlight), right: true },
           { header: "RETRYING", cell: (r) => String(r.retrying), right: true },
+          { header: "REDELIVERED", cell: (r) => String(r.redelivered), right: true },
           { header: "DEAD", cell: (r) => String(r.deadLetters), right: true },
           { header: "SKIPPED", cell: (r) => String(r.skipped), right: true },
           { header: "ACTIVE", cell: (r) => `${age(Math.max(0, now - r.lastActiveAt))} ago`, right: true },

@@ -36,7 +36,11 @@ export class AckFloor {
   private changes = 0
   private persistedChanges = 0
 
-  constructor(cursor: Pick<Cursor, "floor" | "acked" | "leasedUpto">) {
+  /** Runs that were redeliveries, over the group's life (the stored count, then this session's). */
+  private redeliveries: number
+
+  constructor(cursor: Pick<Cursor, "floor" | "acked" | "leasedUpto"> & Partial<Pick<Cursor, "redelivered">>) {
+    this.redeliveries = cursor.redelivered ?? 0
     this.readPos = cursor.floor
     this.carried = cursor.acked.filter(([, to]) => to > cursor.floor).map(([from, to]) => [Math.max(from, cursor.floor + 1), to] as const)
     for (const [from] of this.carried) this.doneSeqs.push(from)
@@ -145,6 +149,17 @@ export class AckFloor {
     }
     for (const range of this.carried) if (range[1] > this.readPos) out.push([Math.max(range[0], this.readPos + 1), range[1]])
     return out
+  }
+
+  /** A run of an event that had run before started. */
+  redelivery(): void {
+    this.redeliveries++
+    this.changes++
+  }
+
+  /** Runs that were redeliveries, over the group's life. */
+  get redelivered(): number {
+    return this.redeliveries
   }
 
   progress(): Progress {

@@ -60,6 +60,8 @@ export interface ProgressWrite {
   readonly floor: number
   readonly acked: SeqRanges
   readonly leasedUpto: number
+  /** The cursor's lifetime count of redeliveries (`Cursor.redelivered`), as the owner counts it; unchanged when absent. */
+  readonly redelivered?: number | undefined
 }
 
 /**

@@ -116,7 +116,7 @@ const sharedStatements = (db: Kysely<Database>) => ({
   allMembers: template(() => db.selectFrom("group_members").selectAll().orderBy("grp").orderBy("joined_at").orderBy("member")),
 
   getCursor: template<"topic" | "group">((p) =>
-    db.selectFrom("cursors").select(["topic", "grp", "floor", "acked", "leased_upto", "updated_at"])
+    db.selectFrom("cursors").select(["topic", "grp", "floor", "acked", "leased_upto", "updated_at", "redelivered"])
       .where("topic", "=", p("topic")).where("grp", "=", p("group"))
   ),
   insertCursor: template<"topic" | "group" | "floor" | "now">((p) =>
@@ -124,9 +124,13 @@ const sharedStatements = (db: Kysely<Database>) => ({
       topic: p("topic"), grp: p("group"), floor: p("floor"), acked: null, leased_upto: p("floor"), updated_at: p("now")
     }).onConflict((oc) => oc.columns(["topic", "grp"]).doNothing())
   ),
-  writeProgress: template<"topic" | "group" | "floor" | "acked" | "leasedUpto" | "now">((p) =>
+  writeProgress: template<"topic" | "group" | "floor" | "acked" | "leasedUpto" | "redelivered" | "now">((p) =>
     db.updateTable("cursors")
-      .set({ floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now") })
+      .set((eb) => ({
+        floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now"),
+        // A write that does not count redeliveries leaves the count as it is.
+        redelivered: eb.fn.coalesce(eb.cast<number>(eb.val(p("redelivered")), "bigint"), eb.ref("redelivered"))
+      }))
       .where("topic", "=", p("topic")).where("grp", "=", p("group"))
   ),
   raiseLease: template<"topic" | "group" | "seq" | "now">((p) =>
@@ -242,6 +246,7 @@ const sharedStatements = (db: Kysely<Database>) => ({
       .leftJoin("consumer_groups", "consumer_groups.grp", "cursors.grp")
       .select([
         "cursors.topic", "cursors.grp", "cursors.floor", "cursors.acked", "cursors.leased_upto", "cursors.updated_at", "cursors.skipped",
+        "cursors.redelivered",
         "consumer_groups.owner_sid", "consumer_groups.owner_pid", "consumer_groups.owner_host", "consumer_groups.lease_expires_at"
       ])
       .orderBy("cursors.grp").orderBy("cursors.topic")

@@ -83,6 +83,8 @@ export interface Cursor {
   readonly acked: SeqRanges
   readonly leasedUpto: number
   readonly updatedAt: number
+  /** Runs that were redeliveries (an event's second run or later), over the group's life. */
+  readonly redelivered: number
 }
 
 /** Why a delivery row exists: a failed event waiting for its retry, a crash suspect, a run in

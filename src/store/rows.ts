@@ -19,7 +19,8 @@ export const cursorOfRow = (row: CursorsTable): Cursor => ({
   floor: num(row.floor),
   acked: decodeRanges(row.acked),
   leasedUpto: num(row.leased_upto),
-  updatedAt: num(row.updated_at)
+  updatedAt: num(row.updated_at),
+  redelivered: num(row.redelivered)
 })
 
 export const leaseOfRow = (row: Pick<ConsumerGroupsTable, "grp" | "owner_sid" | "owner_pid" | "owner_host" | "lease_expires_at">): GroupLease => ({

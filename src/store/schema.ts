@@ -45,6 +45,8 @@ export interface CursorsTable {
   readonly updated_at: number
   /** Events retention deleted before the group processed them (migration 0002). */
   readonly skipped: Generated<number>
+  /** Runs that were redeliveries (an event's second run or later), over the group's life (migration 0005). */
+  readonly redelivered: Generated<number>
 }
 
 export interface DeliveriesTable {

@@ -243,7 +243,7 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(orders).toHaveLength(3)
     const groups = jsonLines((await sib(["groups", "--json"], { cwd: dir })).stdout)
     expect(groups).toHaveLength(1)
-    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "lagMs", "lastActiveAt", "leaseExpiresAt", "owner", "partition", "retrying", "skipped", "topic"])
+    expect(Object.keys(groups[0]!).sort()).toEqual(["cursor", "deadLetters", "group", "headSeq", "inFlight", "lag", "lagMs", "lastActiveAt", "leaseExpiresAt", "owner", "partition", "redelivered", "retrying", "skipped", "topic"])
     expect(groups[0]).toMatchObject({ group: "billing", topic: "orders", cursor: orders[2], headSeq: orders[2], lag: 0, lagMs: 0, deadLetters: 1, owner: { pid: run.child.pid } })
     expect(groups[0]!["lastActiveAt"]).toBeGreaterThan(Date.now() - 60_000)
 

@@ -175,7 +175,7 @@ describe("the page's script", () => {
 
 describe("a partitioned group on the page", () => {
   const unit = (partition: number | undefined, ownerSid: string | undefined, group = "billing"): GroupInfo => ({
-    cursor: { group, topic: "orders", floor: 0, leasedUpto: 0, acked: [], updatedAt: 0 },
+    cursor: { group, topic: "orders", floor: 0, leasedUpto: 0, acked: [], updatedAt: 0, redelivered: 0 },
     partition,
     headSeq: 0,
     lag: 0,

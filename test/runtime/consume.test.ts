@@ -34,6 +34,34 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
       assert.strictEqual(yield* bus.getCursor("t", "g"), 6)
     })))
 
+  it.effect("the cursor counts redeliveries over the group's life (sib groups' REDELIVERED), across sessions", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const store = yield* Store
+      yield* bus.publish("t", "x")
+      const rec = yield* makeRecorder
+      const failing = (times: number) => {
+        let calls = 0
+        return rec.handler(() => (++calls <= times ? Effect.fail(new Error(`fail ${calls}`)) : Effect.void))
+      }
+      const options = { from: "earliest" as const, backoff: { initialMs: 10, jitter: 0 } }
+      const first = yield* bus.subscribe("t", "g", failing(2), options)
+      yield* advance(100)
+      yield* rec.take(3)
+      yield* first.unsubscribe
+      assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.redelivered, 2, "runs 2 and 3 of the event")
+      // A later session adds to the stored count.
+      yield* bus.publish("t", "y")
+      yield* bus.subscribe("t", "g", failing(1), options)
+      yield* advance(100)
+      yield* rec.take(2)
+      yield* advance(100)
+      yield* settle
+      assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.redelivered, 3)
+      const [info] = (yield* bus.describeGroup("g")).positions
+      assert.strictEqual(info!.cursor.redelivered, 3)
+    })))
+
   it.effect("a failing handler is retried after its backoff, then succeeds", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus

@@ -35,6 +35,8 @@ export interface GroupJson {
   readonly lagMs: number
   readonly inFlight: number
   readonly retrying: number
+  /** Runs that were redeliveries (an event's second run or later), over the group's life. */
+  readonly redelivered: number
   readonly deadLetters: number
   readonly skipped: number
   readonly owner: { readonly pid: number | null; readonly host: string | null; readonly leaseExpiresAt: number | null } | null
@@ -255,6 +257,7 @@ export const groupJson = (g: GroupInfo): GroupJson => ({
   lagMs: g.lagMs,
   inFlight: g.inFlight,
   retrying: g.retrying,
+  redelivered: g.cursor.redelivered,
   deadLetters: g.deadLetters,
   skipped: g.skipped,
   owner: g.owner === undefined ? null : { pid: g.owner.pid, host: g.owner.host, leaseExpiresAt: g.owner.leaseExpiresAt }

@@ -53,7 +53,7 @@ export class Progress {
         for (const [topic, floor] of floors) {
           if (onlyDirty && !floor.dirty) continue
           marks.push([floor, floor.mark])
-          progress.push({ group, owner, topic, ...floor.progress() })
+          progress.push({ group, owner, topic, ...floor.progress(), redelivered: floor.redelivered })
         }
         return progress
       },

@@ -46,6 +46,7 @@ export class Runs {
     work.fiber = fiber
     this.inFlight.add(work)
     if (this.inFlight.size === 1) this.started.raise()
+    if (work.attempts > 1) work.floor?.redelivery()
     const series = work.series ??= this.metrics.series(work.event.topic)
     if (series !== undefined) {
       series.delivered.n++

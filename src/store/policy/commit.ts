@@ -53,7 +53,7 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
   for (const p of progress) {
     if (!holds(p.group, p.owner)) continue
     yield run(q.writeProgress, {
-      topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, now: batch.now
+      topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, redelivered: p.redelivered ?? null, now: batch.now
     })
   }
 
@@ -76,7 +76,8 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
       const cursor = cursorOfRow(row)
       const done = addDone(cursor.floor, cursor.acked, seqs)
       yield run(q.writeProgress, {
-        topic, group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: Math.max(cursor.leasedUpto, done.floor), now: batch.now
+        topic, group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: Math.max(cursor.leasedUpto, done.floor),
+        redelivered: cursor.redelivered, now: batch.now
       })
     }
   }

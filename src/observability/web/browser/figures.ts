@@ -50,6 +50,7 @@ const groupColumns = (partitioned: boolean): ReadonlyArray<Column<GroupJson>> =>
   { header: "lag time", cell: (g) => (g.lag === 0 ? "-" : duration(g.lagMs)), numeric: true },
   { header: "in flight", cell: (g) => String(g.inFlight), numeric: true },
   { header: "retrying", cell: (g) => String(g.retrying), numeric: true },
+  { header: "redelivered", cell: (g) => String(g.redelivered), numeric: true },
   { header: "dead letters", cell: (g) => h("span", { class: g.deadLetters > 0 ? "bad" : undefined }, String(g.deadLetters)), numeric: true },
   { header: "owner", cell: owner }
 ]
