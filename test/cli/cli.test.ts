@@ -254,8 +254,8 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(topics.map((t) => [t["topic"], t["events"]])).toEqual([["invoices", 2], ["orders", 3]])
     expect(Object.keys(topics[0]!).sort()).toEqual(["compaction", "description", "events", "firstSeq", "keyField", "lastPublishedAt", "lastSeq", "retention", "schema", "topic"])
     const human = await sib(["groups"], { cwd: dir })
-    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +LAG AGE +IN FLIGHT +RETRYING +DEAD +SKIPPED +ACTIVE +CONSUMER$/)
-    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0s +0 +0 +1 +0 +\\d+(ms|s) ago +-`))
+    expect(human.stdout.split("\n")[0]).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +LAG AGE +IN FLIGHT +RETRYING +REDELIVERED +DEAD +SKIPPED +ACTIVE +CONSUMER$/)
+    expect(human.stdout).toMatch(new RegExp(`billing +orders +${orders[2]} +${orders[2]} +0 +0s +0 +0 +\\d+ +1 +0 +\\d+(ms|s) ago +-`))
 
     const [dead] = jsonLines((await sib(["dlq", "--group", "billing", "--json"], { cwd: dir })).stdout)
     expect(dead).toMatchObject({ group: "billing", topic: "orders", seq: orders[1], key: "o-2", attempts: 2 })

@@ -38,8 +38,8 @@ describe("sib groups", () => {
     expect(row!["lagMs"]).toBeLessThanOrEqual(Date.now() - published + 50)
     expect(row!["lastActiveAt"]).toBeLessThanOrEqual(published + 50)
     const human = await sib(["groups"], { cwd: dir, env: { SIB_DB: db } })
-    expect(human.stdout).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +LAG AGE +IN FLIGHT +RETRYING +DEAD +SKIPPED +ACTIVE +CONSUMER\n/)
-    expect(human.stdout).toMatch(/billing +orders +0 +2 +2 +[1-9]s +0 +0 +0 +0 +[1-9]s ago +-/)
+    expect(human.stdout).toMatch(/^GROUP +TOPIC +CURSOR +HEAD +LAG +LAG AGE +IN FLIGHT +RETRYING +REDELIVERED +DEAD +SKIPPED +ACTIVE +CONSUMER\n/)
+    expect(human.stdout).toMatch(/billing +orders +0 +2 +2 +[1-9]s +0 +0 +0 +0 +0 +[1-9]s ago +-/)
 
     const again = await createRuntime({ db })
     let handled = 0

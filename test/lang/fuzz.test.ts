@@ -37,7 +37,9 @@ const saw = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ??
 
 /** Loads `text` as `file`; returns what went wrong with the outcome, or undefined when it was acceptable. */
 const problemWith = async (file: string, text: string): Promise<string | undefined> => {
-  const started = performance.now()
+  // The bound is on this process's CPU time, not the wall clock: other tests' processes share the
+  // machine's cores, and what is bounded is the work a load does.
+  const started = process.cpuUsage()
   let exit: Exit.Exit<unknown, SibError>
   try {
     // A load's step budget of 1M (not the default 8M) keeps every input well under the time bound
@@ -46,8 +48,9 @@ const problemWith = async (file: string, text: string): Promise<string | undefin
   } catch (e) {
     return `threw outside Effect: ${e instanceof Error ? e.stack : String(e)}`
   }
-  const elapsed = performance.now() - started
-  if (elapsed > 1000) return `took ${elapsed.toFixed(0)} ms`
+  const used = process.cpuUsage(started)
+  const elapsed = (used.user + used.system) / 1000
+  if (elapsed > 1000) return `took ${elapsed.toFixed(0)} ms of CPU`
   if (Exit.isSuccess(exit)) {
     saw("loaded")
     return undefined

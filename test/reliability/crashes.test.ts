@@ -44,7 +44,9 @@ describe.each(conformanceFactories)("kill -9 of members and publishers, checked 
   // spread over the members; a kill moves the victim's partitions to the others.
   for (const partitions of [undefined, 8]) {
   const mode = partitions === undefined ? "one owner" : `${partitions} partitions`
-  it(`${kills} kills at random moments, then a drain: no anomaly (${mode})`, async () => {
+  // (On Postgres, npm test runs the partitioned variant; replicas.test.ts kills a one-owner group's
+  // owner there too. The long tier runs both.)
+  it.skipIf(factory.name === "postgres" && partitions === undefined && !slow)(`${kills} kills at random moments, then a drain: no anomaly (${mode})`, async () => {
     const seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
     let state = seed
     const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31

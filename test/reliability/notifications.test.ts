@@ -62,7 +62,7 @@ describe.skipIf(url === undefined)("lost notifications on Postgres, checked by t
     await admin.connect()
     let terminated = 0
     try {
-      const { verdict } = await scenario(db, 6000, async () => {
+      const { verdict } = await scenario(db, 4000, async () => {
         await sleep(300)
         const r = await admin.query(
           "select pg_terminate_backend(pid) from pg_stat_activity where query = $1 and pid <> pg_backend_pid()",
@@ -82,7 +82,7 @@ describe.skipIf(url === undefined)("lost notifications on Postgres, checked by t
 
   it("no member listens (?listen=false): the poll alone delivers everything, no anomaly", async () => {
     const silent = `${db}${db.includes("?") ? "&" : "?"}listen=false`
-    const { verdict } = await scenario(silent, 4000, async () => {
+    const { verdict } = await scenario(silent, 3000, async () => {
       await sleep(100)
     })
     expect(verdict.anomalies).toEqual([])

@@ -6,7 +6,7 @@
  *   drains and commits before the new one starts), so nothing runs twice;
  * - scenario 2 per partition: a member paused (SIGSTOP) past its lease loses its partitions to the
  *   other member; resumed, its late acks and follow-ups are refused.
- * On every conformance dialect (SQLite, one file; Postgres when SIB_TEST_POSTGRES_URL is set). 8
+ * On every conformance dialect (SQLite, one file; Postgres when SIB_TEST_POSTGRES_URL is set). 6
  * moves in `npm test`, 40 with SIB_SLOW=1. A failure prints the seed: SIB_SEED=<seed> repeats the
  * same choices.
  */
@@ -44,7 +44,7 @@ describe.each(conformanceFactories)("a partitioned group under membership change
   const member = () => spawnNode(fixture("history-member.ts"), [db, logs], childEnv)
   const ranBy = (pid: number) => readHistory(logs).filter((r) => r.k === "run" && r.pid === pid)
 
-  const moves = slow ? 40 : 8
+  const moves = slow ? 40 : 6
   it(`${moves} joins and leaves during a stream: no anomaly, nothing run twice`, async () => {
     const seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
     let state = seed
@@ -89,8 +89,9 @@ describe.each(conformanceFactories)("a partitioned group under membership change
     const seed = Number(process.env.SIB_SEED ?? Date.now() % 100_000)
     const reproduce = `seed ${seed}: SIB_SEED=${seed} npx vitest run test/reliability/rebalance.test.ts -t "${factory.name}.*paused"`
     const members = [member(), member()]
-    const publisher = spawnNode(fixture("history-publisher.ts"), [db, logs, "3000", String(seed)], childEnv)
-    const partitionsOf = (pid: number) => new Set(ranBy(pid).flatMap((r) => (r.k === "run" && typeof r.partition === "number" ? [r.partition] : [])))
+    // Publishing at a steady pace until the scenario is over, so the partitions always have work.
+    const stop = join(dir, "stop")
+    const publisher = spawnNode(fixture("history-publisher.ts"), [db, logs, stop, String(seed)], childEnv)
     // Both members run a share of the partitions.
     const deadline = Date.now() + 60_000
     while (members.some((m) => ranBy(m.process.pid!).length < 20)) {
@@ -98,14 +99,24 @@ describe.each(conformanceFactories)("a partitioned group under membership change
       await sleep(50)
     }
     const [paused, other] = members as [Child, Child]
-    const pausedPartitions = partitionsOf(paused.process.pid!)
-    const otherBefore = partitionsOf(other.process.pid!)
+    // Each member's share now: the partitions it ran over the last second, once the two had settled
+    // (one of them may have run every partition while it was alone).
+    await sleep(2000)
+    const counts = members.map((m) => ranBy(m.process.pid!).length)
+    await sleep(1000)
+    const recent = (m: Child, i: number) =>
+      new Set(ranBy(m.process.pid!).slice(counts[i]!).flatMap((r) => (r.k === "run" && typeof r.partition === "number" ? [r.partition] : [])))
+    const pausedPartitions = recent(paused, 0)
+    const otherBefore = recent(other, 1)
     const taken = [...pausedPartitions].filter((p) => !otherBefore.has(p))
     expect(taken.length, "the paused member had partitions of its own").toBeGreaterThan(0)
+    const otherAtPause = ranBy(other.process.pid!).length
     await pauseOutsideWrites(paused, factory.name, db)
     // The other member takes them over once the paused one's heartbeat and leases have lapsed.
     const takeover = Date.now() + 30_000
-    while (!taken.some((p) => partitionsOf(other.process.pid!).has(p))) {
+    const otherSincePause = () =>
+      new Set(ranBy(other.process.pid!).slice(otherAtPause).flatMap((r) => (r.k === "run" && typeof r.partition === "number" ? [r.partition] : [])))
+    while (!taken.some((p) => otherSincePause().has(p))) {
       if (Date.now() > takeover) {
         paused.process.kill("SIGCONT")
         throw new Error(`the other member did not take the paused one's partitions (${reproduce})`)
@@ -114,6 +125,8 @@ describe.each(conformanceFactories)("a partitioned group under membership change
     }
     await sleep(500)
     paused.process.kill("SIGCONT")
+    await sleep(500)
+    writeFileSync(stop, "")
     const published = await publisher.exited
     expect(published.code, `${reproduce}\n${published.stderr}`).toBe(0)
     const { verdict } = await drainAndCheckAt(db, reproduce, logs, members, [])

@@ -64,7 +64,7 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
     await factory.drop(appDb)
   })
 
-  const total = slow ? 50_000 : 5_000
+  const total = slow ? 50_000 : 3_000
   it(`soak: 2 replicas, 8 publishers with rollbacks, 3 groups, ${total} events: each committed event handled once per group in key order, live once per replica`, async () => {
     const replicaLog = join(dir, "replicas.log")
     const publisherLog = join(dir, "publishers.log")
