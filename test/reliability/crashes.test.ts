@@ -93,10 +93,12 @@ describe.each(conformanceFactories)("kill -9 of members and publishers, checked 
     await waitForOwner()
     for (let i = 0; i < kills; i++) {
       await sleep(200 + random() * 800)
-      const pickMember = random() < 0.6
+      // The first kill hits the running owner (so the group changes hands in every run); after it,
+      // 60% hit members, half of those the owner, mid-run, the others a standby.
+      const first = i === 0
+      const pickMember = random() < 0.6 || first
       const pool = pickMember ? members : publishers
-      // Half the member kills hit the owner, mid-run; the others a standby.
-      const running = pickMember && random() < 0.5 ? owner() : undefined
+      const running = pickMember && (random() < 0.5 || first) ? owner() : undefined
       const victim = running !== undefined ? running : pool[Math.floor(random() * pool.length)]!
       pool.splice(pool.indexOf(victim), 1)
       victim.process.kill("SIGKILL")
