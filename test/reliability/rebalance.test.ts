@@ -55,13 +55,16 @@ describe.each(conformanceFactories)("a partitioned group under membership change
     const members: Array<Child> = [member(), member()]
     let joined = 0
     let left = 0
+    // Joins and leaves alternate (the longest-serving member leaves), at random intervals: the two
+    // members that started, which have run events, are among the first to leave, so their
+    // partitions move in every run.
     for (let i = 0; i < moves; i++) {
       await sleep(1000 + random() * 1000)
-      if (members.length < 2 || (members.length < 4 && random() < 0.5)) {
+      if (i % 2 === 0) {
         members.push(member())
         joined++
       } else {
-        const leaving = members.splice(Math.floor(random() * members.length), 1)[0]!
+        const leaving = members.shift()!
         leaving.process.kill("SIGTERM")
         const exit = await leaving.exited
         const ranNothing = ranBy(leaving.process.pid!).length === 0
@@ -79,7 +82,10 @@ describe.each(conformanceFactories)("a partitioned group under membership change
     // committed before the new one started.
     expect(verdict.redeliveries, reproduce).toBe(0)
     const runners = new Set(history.flatMap((r) => (r.k === "run" ? [r.pid] : [])))
-    expect(runners.size, "the work moved between members").toBeGreaterThan(2)
+    // The work moved: some partition was run by more than one member.
+    const runnersOf = new Map<number, Set<number>>()
+    for (const r of history) if (r.k === "run" && typeof r.partition === "number") runnersOf.set(r.partition, (runnersOf.get(r.partition) ?? new Set()).add(r.pid))
+    expect([...runnersOf.values()].some((pids) => pids.size > 1), "the work moved between members").toBe(true)
     if (process.env.SIB_HISTORY_REPORT === "1") {
       console.log(`${factory.name}: ${joined} joins, ${left} leaves, ${runners.size} members ran events, ${verdict.events} events checked, ${verdict.redeliveries} redeliveries, anomalies ${verdict.anomalies.length}`)
     }
