@@ -31,11 +31,11 @@ const renamed = <A extends { readonly group: string }>(record: A): A => {
 export const foldUnits = (store: StoreShape): FoldedAdmin => {
   const { admin } = store
 
+  // One read of the cursors table's names, not every cursor with its counts (this runs per metrics scrape and getCursor).
   const namesOf = (group: string) =>
-    Effect.map(admin.groupPositions, (positions) => {
-      const units = new Set<string>()
-      for (const p of positions) if (p.cursor.group !== group && isOfGroup(p.cursor.group, group)) units.add(p.cursor.group)
-      return [...[...units].sort((a, b) => (parseUnit(a).partition ?? 0) - (parseUnit(b).partition ?? 0)), group]
+    Effect.map(admin.cursorGroupsWithPrefix(`${group}#`), (names) => {
+      const units = names.filter((name) => isOfGroup(name, group))
+      return [...units.sort((a, b) => (parseUnit(a).partition ?? 0) - (parseUnit(b).partition ?? 0)), group]
     })
 
   /** The records of each stored name of `group` (every group when undefined), folded and ordered. */

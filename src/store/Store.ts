@@ -302,6 +302,8 @@ export interface AdminStore {
   readonly floorForLast: (topic: string, count: number) => Effect.Effect<number, StoreError>
   /** How many events of `topic` (of one of its partitions, if given) have a seq in (afterSeq, uptoSeq]. */
   readonly countEvents: (topic: string, afterSeq: number, uptoSeq: number, partition?: number) => Effect.Effect<number, StoreError>
+  /** The stored names of groups that have cursors and start with `prefix`, in no particular order. */
+  readonly cursorGroupsWithPrefix: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Every member of every partitioned group, by group then join time. */
   readonly members: Effect.Effect<ReadonlyArray<GroupMember>, StoreError>
   /**

@@ -144,6 +144,10 @@ export const makeStore = (driver: Driver): StoreShape => {
             : yield get(q.countPartitionEvents, { topic, partition, after, upto })
           return num((row as { n: number } | undefined)?.n ?? 0)
         }),
+      cursorGroupsWithPrefix: (prefix) =>
+        read("cursorGroupsWithPrefix", function*() {
+          return ((yield all(q.cursorGroupsWithPrefix, { prefix, length: prefix.length })) as ReadonlyArray<{ grp: string }>).map((r) => r.grp)
+        }),
       members: read("members", function*() {
         return ((yield all(q.allMembers, {})) as ReadonlyArray<GroupMembersTable>).map(memberOfRow)
       }),

@@ -251,6 +251,11 @@ const sharedStatements = (db: Kysely<Database>) => ({
       ])
       .orderBy("cursors.grp").orderBy("cursors.topic")
   ),
+  /** The groups with cursors whose stored name starts with `prefix` (of length `length`). */
+  cursorGroupsWithPrefix: template<"prefix" | "length">((p) =>
+    db.selectFrom("cursors").select("grp").distinct()
+      .where((eb) => eb(eb.fn("substr", [eb.ref("grp"), eb.val(1), eb.cast<number>(eb.val(p("length")), "integer")]), "=", p("prefix")))
+  ),
   retryingCounts: template(() =>
     db.selectFrom("deliveries").select((eb) => ["grp", "topic", eb.fn.countAll<number>().as("n")])
       .where("attempts", ">", 0).groupBy(["grp", "topic"])

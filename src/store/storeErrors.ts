@@ -10,7 +10,7 @@ const describe = (cause: unknown): string =>
 
 /** The store's operations that only read; a failure of any other one is a failed write. */
 const readingOps: ReadonlySet<string> = new Set([
-  "readPage", "readPartition", "groupMembers", "members", "readSeqs", "eventById", "latestByKey", "headSeq", "floorForTs", "readLease", "loadGroup", "getCursor",
+  "readPage", "readPartition", "groupMembers", "members", "cursorGroupsWithPrefix", "readSeqs", "eventById", "latestByKey", "headSeq", "floorForTs", "readLease", "loadGroup", "getCursor",
   "topics", "readTopic", "topicStats", "groupPositions", "floorForLast", "countEvents", "deliveries", "deadLetters", "changeToken",
   "eventsCausedBy"
 ])
