@@ -9,6 +9,7 @@ import type { Kysely } from "kysely"
 import type { StoreError } from "./storeErrors.ts"
 import type { Program } from "./storeProgram.ts"
 import type { Statements } from "./queries.ts"
+import type { EventDraft } from "./records.ts"
 import type { HandlerTransaction, StoreCapabilities } from "./Store.ts"
 
 /**
@@ -50,5 +51,15 @@ export interface Driver {
    * transaction ends. A fiber whose slot already holds one gets that one.
    */
   readonly begin: (wrap: (open: OpenTransaction) => HandlerTransaction) => Effect.Effect<HandlerTransaction, StoreError>
+  /**
+   * A `write` transaction of appends alone (at most `maxAppendsAtOnce` drafts) as one statement:
+   * the seq of each draft written, none where its id existed. A server dialect offers it because
+   * a transaction of three round trips (begin and lock, insert, commit) becomes one; the store
+   * uses it for batches of publishes and nothing else.
+   */
+  readonly appendAtOnce?: ((drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<number | undefined>, StoreError>) | undefined
+  readonly maxAppendsAtOnce?: number | undefined
+  /** Reads wait on a server (`RuntimeStore.readsWait`). */
+  readonly readsWait?: boolean | undefined
   readonly capabilities: StoreCapabilities
 }

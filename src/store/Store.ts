@@ -246,6 +246,11 @@ export interface RuntimeStore {
    */
   readonly pageBytes?: boolean | undefined
   /**
+   * Reads wait on a database server (Postgres): a reader gains by starting its next read while it
+   * works on what it read. Without it (SQLite) a read is work in this process and gains nothing.
+   */
+  readonly readsWait?: boolean | undefined
+  /**
    * Events of one partition of `topic` with seq > `afterSeq`, ascending, at most `limit`. The
    * topic's head is read first, so when the page is not full, `readUpto` is at least that head:
    * a partition's reader moves past the other partitions' events (its floor does not stay behind

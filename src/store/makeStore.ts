@@ -2,6 +2,7 @@
  * The store, written once over a dialect's `Driver`: every operation of the contract
  * (`Store.ts`) as a statement or a program (`policy/`) run in the transaction mode it needs.
  */
+import * as Effect from "effect/Effect"
 import type { Driver } from "./Driver.ts"
 import { all, type EventRows, events, get, type Program, run } from "./storeProgram.ts"
 import { commitBatch } from "./policy/commit.ts"
@@ -10,7 +11,14 @@ import { compactStep, finishPurge, pruneStep, purgeStep } from "./policy/deletio
 import type { Event } from "./records.ts"
 import { deadLetterOfRow, deliveryOfRow, leaseOfRow, memberOfRow, num, topicOfRow } from "./rows.ts"
 import type { ConsumerGroupsTable, DeadLettersTable, DeliveriesTable, GroupMembersTable, TopicsTable } from "./schema.ts"
-import type { HandlerTransaction, StoreShape } from "./Store.ts"
+import type { AppendResult, CommitResult, HandlerTransaction, StoreShape, WriteBatch } from "./Store.ts"
+import type { StoreError } from "./storeErrors.ts"
+
+/** A batch that writes events and nothing else (no group's progress, acks, deliveries or leases). */
+const appendsAlone = (batch: WriteBatch): boolean =>
+  batch.appends.length > 0 && batch.relaxed !== true && batch.progress.length === 0 && batch.progressNow === undefined &&
+  (batch.acks === undefined || batch.acks.length === 0) && batch.deliveries.length === 0 && batch.deadLetters.length === 0 &&
+  (batch.leases === undefined || batch.leases.length === 0)
 
 /** A row limit that means "all" in every dialect (SQLite's `LIMIT -1` is its own). */
 const noLimit = Number.MAX_SAFE_INTEGER
@@ -18,6 +26,38 @@ const noLimit = Number.MAX_SAFE_INTEGER
 export const makeStore = (driver: Driver): StoreShape => {
   const q = driver.statements
   const read = <A>(op: string, program: () => Program<A>) => driver.statement(op, program)
+
+  /**
+   * A batch of publishes alone, as the dialect's one-statement transaction; the events whose ids
+   * existed are read after it. One deleted meanwhile (retention, compaction) is appended again by
+   * a transaction of its own, as it would have been had the batch come a moment later.
+   */
+  const commitAppends = (
+    appendAtOnce: NonNullable<Driver["appendAtOnce"]>,
+    batch: WriteBatch
+  ): Effect.Effect<CommitResult, StoreError> =>
+    Effect.gen(function*() {
+      const seqs = yield* appendAtOnce(batch.appends)
+      const appended: Array<AppendResult | undefined> = []
+      const gone: Array<number> = []
+      for (let i = 0; i < seqs.length; i++) {
+        const seq = seqs[i]
+        if (seq !== undefined) {
+          appended.push({ seq, existing: undefined })
+          continue
+        }
+        const existing = yield* read("commit", function*() {
+          return ((yield events(q.eventById, { id: batch.appends[i]!.id })) as EventRows).events[0]
+        })
+        appended.push(existing === undefined ? undefined : { seq: existing.seq, existing })
+        if (existing === undefined) gone.push(i)
+      }
+      if (gone.length > 0) {
+        const again = yield* driver.transaction("commit", "write", () => commitBatch(q, { ...batch, appends: gone.map((i) => batch.appends[i]!) }))
+        gone.forEach((i, k) => (appended[i] = again.appended[k]))
+      }
+      return { appended: appended as Array<AppendResult>, fenced: [] }
+    })
 
   function* highestSeq(topic: string): Program<number> {
     return num(((yield get(q.headSeq, { topic })) as { seq: number | null } | undefined)?.seq ?? 0)
@@ -31,7 +71,10 @@ export const makeStore = (driver: Driver): StoreShape => {
 
   return {
     runtime: {
-      commit: (batch) => driver.transaction("commit", batch.relaxed === true ? "relaxed" : "write", () => commitBatch(q, batch)),
+      commit: (batch) =>
+        appendsAlone(batch) && batch.appends.length <= (driver.maxAppendsAtOnce ?? 0) && driver.appendAtOnce !== undefined
+          ? commitAppends(driver.appendAtOnce, batch)
+          : driver.transaction("commit", batch.relaxed === true ? "relaxed" : "write", () => commitBatch(q, batch)),
       beginTransaction,
       readPage: (topic, after, limit, maxBytes) =>
         read("readPage", function*() {
@@ -41,6 +84,7 @@ export const makeStore = (driver: Driver): StoreShape => {
             : yield events(q.readTopic, { topic, after, limit })) as EventRows
         }),
       pageBytes: q.readTopicBounded !== undefined,
+      readsWait: driver.readsWait === true,
       readPartition: (topic, partition, after, limit) =>
         read("readPartition", function*() {
           // The head first: every event at or below it is visible to the page's read that follows.

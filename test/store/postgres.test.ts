@@ -49,6 +49,56 @@ describe.skipIf(postgresUrl === undefined)("Postgres: seq order is visibility or
     }).pipe(Effect.scoped))
 })
 
+describe.skipIf(postgresUrl === undefined)("Postgres: a batch of publishes as one statement", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+  const batch = (drafts: ReadonlyArray<EventDraft>) => ({ now: 1, appends: drafts, progress: [], deliveries: [], deadLetters: [] })
+
+  it.live("it takes the writers' lock before it takes a seq: a writer holding the lock and inserting later still comes first", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      const schema = new URL(location).searchParams.get("schema")!
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const store = Context.get(yield* Layer.build(openStore(location)), Store)
+      const a = new pg.Client({ connectionString: postgresUrl!, options: `-c search_path=${schema}` })
+      yield* Effect.promise(() => a.connect())
+      yield* Effect.addFinalizer(() => Effect.promise(() => a.end()))
+      // A holds the lock and has taken no seq yet.
+      yield* Effect.promise(async () => {
+        await a.query("begin")
+        await a.query(writersLock(schema))
+      })
+      const b = yield* Effect.forkChild(store.runtime.commit(batch([draft("b1"), draft("b2")])))
+      yield* Effect.sleep("300 millis")
+      assert.isUndefined(b.pollUnsafe(), "the batch waits for the lock")
+      yield* Effect.promise(async () => {
+        await a.query("insert into events (id, ts, topic, payload) values ('a', 1000, 't', '{}')")
+        await a.query("commit")
+      })
+      const committed = yield* Fiber.join(b)
+      const page = (yield* store.runtime.readPage("t", 0, 10)).events
+      assert.deepStrictEqual(page.map((e) => e.id), ["a", "b1", "b2"])
+      assert.deepStrictEqual(committed.appended.map((x) => x.seq), [page[1]!.seq, page[2]!.seq])
+    }).pipe(Effect.scoped))
+
+  it.live("a batch of 1,000 with an id twice and an id stored before: each written once, the others answered with the stored event", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const store = Context.get(yield* Layer.build(openStore(location)), Store)
+      yield* store.runtime.commit(batch([{ ...draft("old"), payload: "1" }]))
+      const drafts = Array.from({ length: 1000 }, (_, i) => draft(i === 500 ? "old" : i === 999 ? "e0" : `e${i}`))
+      const result = yield* store.runtime.commit(batch(drafts))
+      assert.strictEqual(result.appended.length, 1000)
+      assert.strictEqual(result.appended[500]!.existing?.payload, 1)
+      assert.strictEqual(result.appended[999]!.existing?.id, "e0")
+      assert.strictEqual(result.appended[999]!.seq, result.appended[0]!.seq)
+      assert.strictEqual(result.appended.filter((x) => x.existing === undefined).length, 998)
+      const stored = yield* store.admin.readTopic("t", 0, 2000)
+      assert.strictEqual(stored.length, 999)
+      assert.deepStrictEqual(stored.slice(1).map((e) => e.seq), result.appended.filter((x) => x.existing === undefined).map((x) => x.seq))
+    }).pipe(Effect.scoped))
+})
+
 describe.skipIf(postgresUrl === undefined)("Postgres: a lost listener costs latency, never events", () => {
   const factory = postgresFactory(postgresUrl ?? "postgres://unused")
 

@@ -36,7 +36,8 @@ export interface Gate {
 export class Dispatcher {
   private readonly lanes: Lanes<Slot>
   private readonly gate: Gate
-  private readonly capacity: number
+  /** Fetched events the buffer holds at most (`GroupConfig.capacity`). */
+  readonly capacity: number
   private readonly batchSize: number
   private readonly maxBytes: number
   private readonly ready = new Fifo<Work>()
@@ -166,7 +167,12 @@ export class Dispatcher {
 
   /** A whole batch fits in the buffer, and a quarter of its bytes are free. */
   get hasRoom(): boolean {
-    return this.buffered <= this.capacity - this.batchSize && this.bufferedBytes <= this.maxBytes * 0.75
+    return this.buffered <= this.capacity - this.batchSize && this.bytesFit(0)
+  }
+
+  /** With `more` bytes buffered besides, a quarter of the buffer's bytes would still be free. */
+  bytesFit(more: number): boolean {
+    return this.bufferedBytes + more <= this.maxBytes * 0.75
   }
 
   /** Payload bytes a page may still bring (at least one event's worth is always allowed). */

@@ -9,12 +9,16 @@
  * the filter skips is done (its row, if an earlier session left one, deleted); one whose key is
  * held or has a long queue is parked (`dispatch.ts`); the others are buffered and admitted.
  *
+ * Where reads wait on a server (Postgres), the next page is read while this one's lease mark
+ * commits and its events are admitted, if the buffer has room for both (`readAhead`).
+ *
  * With nothing to read it waits for news: a `Signal` raised by commits to its topics (at once in
  * this process; other processes' commits through the bus's change poll). Meanwhile the writer
  * raises the group's lease mark in every transaction that appends to its topics (`leaseHook`), so
  * new events arrive already leased and the idle publish-to-handler path takes one commit.
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import type { StoreError } from "../../store/storeErrors.ts"
 import type { Event } from "../../store/records.ts"
@@ -81,10 +85,9 @@ export class Fetcher {
    * One page of `topic` from the store (of the unit's partition, for a partitioned group's unit),
    * its read time recorded.
    */
-  private readTopic(topic: string, limit: number, maxBytes?: number): Effect.Effect<Page, StoreError> {
+  private readTopic(topic: string, limit: number, maxBytes?: number, after = this.ledger.floor(topic).position): Effect.Effect<Page, StoreError> {
     const series = this.metrics.series(topic)
     const unit = this.config.unit
-    const after = this.ledger.floor(topic).position
     const read: Effect.Effect<Page, StoreError> = unit === undefined
       ? this.store.readPage(topic, after, limit, maxBytes)
       : Effect.map(this.store.readPartition(topic, unit.partition, after, limit), (page) => ({ ...page, readUpto: new Map([[topic, page.readUpto]]) }))
@@ -117,15 +120,21 @@ export class Fetcher {
     return Effect.gen(function*() {
       const { config, dispatcher, ledger } = self
       yield* self.phase.fetchGate.await
+      /** The next page, being read while this one's lease mark commits (see `readAhead`). */
+      let ahead: Fiber.Fiber<Page, StoreError> | undefined
       while (true) {
-        // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
-        while (!dispatcher.hasRoom) yield* dispatcher.room.wait
-        // A page fits in the room left: the store cuts it by bytes where it can (one topic), else
-        // its count is what fits even if every event were as large as an event can be.
-        const room = dispatcher.roomBytes
-        const cutByStore = self.store.pageBytes === true && config.topics.length === 1 && config.unit === undefined
-        const limit = cutByStore ? config.batchSize : Math.max(1, Math.min(config.batchSize, Math.floor(room / self.maxEventBytes)))
-        const { events: page, bytes, readUpto } = yield* self.readPage(limit, cutByStore ? room : undefined)
+        let next: Page
+        if (ahead !== undefined) {
+          // It was read into room kept for it.
+          next = yield* Fiber.join(ahead)
+          ahead = undefined
+        } else {
+          // Refill only when a whole batch fits, so each fetch (and its lease write) carries a batch.
+          while (!dispatcher.hasRoom) yield* dispatcher.room.wait
+          const { limit, maxBytes } = self.pageSize(dispatcher.roomBytes)
+          next = yield* self.readPage(limit, maxBytes)
+        }
+        const { events: page, bytes, readUpto } = next
         if (page.length === 0) {
           if (readUpto !== undefined && self.passOthers(readUpto)) self.progress.markDirty()
           self.waitingForNews = true
@@ -144,6 +153,7 @@ export class Fetcher {
             leased.push([topic, floor])
           }
         }
+        ahead = yield* self.readAhead(page, bytes, readUpto)
         // The marks are bookkeeping for crash accounting: committed without waiting for the disk
         // where the store can (they are on the way from another process's publish to the handler).
         if (leased.length > 0) yield* self.submit({ ...self.progress.part(leased, false), relaxed: true })
@@ -154,6 +164,37 @@ export class Fetcher {
         self.progress.markDirty()
       }
     })
+  }
+
+  /**
+   * How large a page may be with `room` bytes free: the store cuts it by bytes where it can (one
+   * topic), else its count is what fits even if every event were as large as an event can be.
+   */
+  private pageSize(room: number): { readonly limit: number; readonly maxBytes: number | undefined } {
+    const config = this.config
+    const cutByStore = this.store.pageBytes === true && config.topics.length === 1 && config.unit === undefined
+    return cutByStore
+      ? { limit: config.batchSize, maxBytes: room }
+      : { limit: Math.max(1, Math.min(config.batchSize, Math.floor(room / this.maxEventBytes))), maxBytes: undefined }
+  }
+
+  /**
+   * Where reads wait on a server (`RuntimeStore.readsWait`), the page after `page` (of one topic)
+   * starts reading now, while `page`'s lease mark commits and its events are admitted, when the
+   * buffer has room for both beside what it holds: a fetcher whose handlers keep up then takes
+   * the longer of a read and a mark per page, not both. Undefined when there is no such room.
+   */
+  private readAhead(page: ReadonlyArray<Event>, bytes: number, readUpto: ReadonlyMap<string, number> | undefined) {
+    const { config, dispatcher } = this
+    if (this.store.readsWait !== true || config.topics.length !== 1) return Effect.succeed(undefined)
+    const buffered = dispatcher.buffered + page.length
+    const room = dispatcher.roomBytes - bytes
+    if (buffered > dispatcher.capacity - config.batchSize || !dispatcher.bytesFit(bytes)) return Effect.succeed(undefined)
+    const { limit, maxBytes } = this.pageSize(Math.max(1, room))
+    const topic = config.topics[0]!
+    // Where admitting `page` leaves the read position (see `admit` and `passOthers`).
+    const after = Math.max(this.ledger.floor(topic).position, page.at(-1)!.seq, readUpto?.get(topic) ?? 0)
+    return Effect.forkChild(this.readTopic(topic, limit, maxBytes, after), { startImmediately: true })
   }
 
   /**

@@ -114,7 +114,10 @@ export const writerIdleTimeoutMs = 5000
  * idle limit of a transaction holding it (`writerIdleTimeoutMs`).
  */
 export const writersLock = (schema: string) =>
-  `set local idle_in_transaction_session_timeout = ${writerIdleTimeoutMs}; select pg_advisory_xact_lock(hashtext('sibus:' || ${quoteLiteral(schema)}))`
+  `set local idle_in_transaction_session_timeout = ${writerIdleTimeoutMs}; select pg_advisory_xact_lock(${writersLockKey(schema)})`
+
+/** The key of a schema's writers' lock. */
+const writersLockKey = (schema: string) => `hashtext('sibus:' || ${quoteLiteral(schema)})`
 
 /** The NOTIFY channel of a schema's commits. */
 export const channelOf = (schema: string) => `sibus_${schema}`
@@ -220,6 +223,32 @@ const appendSql = (n: number): string => {
   return `insert into events ${eventInsertColumns} values ${rows.join(",")} on conflict (id) do nothing returning id, seq`
 }
 
+/** The most drafts `appendAtOnce` takes (10 parameters each, well under Postgres's 65,535). */
+const maxAppendsAtOnce = 1000
+
+/**
+ * One statement that is a whole write transaction of appends (run outside an explicit
+ * transaction, so the server commits it as it ends): takes the writers' lock, inserts the `n`
+ * events, raises the change counter and notifies `channel`, answering the new version and the
+ * id and seq of each event written (a JSON array of pairs). The lock comes first: the insert's rows and the counter's
+ * update are filtered by it, a condition the server evaluates once before either produces a row.
+ * The first row's casts give the VALUES list its column types.
+ */
+const appendAtOnceSql = (n: number, lockKey: string, channel: string, origin: string): string => {
+  const rows = new Array<string>(n)
+  rows[0] = "($1::text,$2::bigint,$3::text,$4::text,$5::integer,$6::text,$7::text,$8::text,$9::text,$10::text)"
+  for (let i = 1; i < n; i++) {
+    const b = i * 10
+    rows[i] = `($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7},$${b + 8},$${b + 9},$${b + 10})`
+  }
+  return `with locked as (select pg_advisory_xact_lock(${lockKey}) is not null as held), ` +
+    `written as (insert into events ${eventInsertColumns} select * from (values ${rows.join(",")}) v ` +
+    `where (select held from locked) on conflict (id) do nothing returning id, seq), ` +
+    `raised as (update changes set version = version + 1 where id = 1 and (select held from locked) returning version) ` +
+    `select r.version, pg_notify(${quoteLiteral(channel)}, ${quoteLiteral(origin)}) as notified, w.written ` +
+    `from raised r, (select json_agg(json_build_array(id, seq)) as written from written) w`
+}
+
 const draftValues = (drafts: ReadonlyArray<EventDraft>, from: number, to: number): Array<unknown> => {
   const out: Array<unknown> = []
   for (let i = from; i < to; i++) {
@@ -265,6 +294,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     return name
   }
   const lock = writersLock(location.schema)
+  const lockKey = writersLockKey(location.schema)
   const channel = channelOf(location.schema)
   const turns = new Turns()
   /** This store's name in its notifications (its own are not wake-ups). */
@@ -399,6 +429,30 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
         () => Effect.sync(turns.give)
       )
 
+  const appendAtOnce = (drafts: ReadonlyArray<EventDraft>): Effect.Effect<ReadonlyArray<number | undefined>, StoreError> =>
+    Effect.acquireUseRelease(
+      turns.take,
+      () =>
+        withClient("commit", async (c) => {
+          const n = drafts.length
+          const result = await raises.raise(
+            () => c.query({ name: `sibus_append_at_once_${n}`, text: appendAtOnceSql(n, lockKey, channel, origin), values: draftValues(drafts, 0, n) }),
+            versionOf
+          )
+          // (JSON, parsed natively: a Postgres array is parsed character by character in JavaScript.)
+          const written = (result.rows[0] as { written: Array<[string, number]> | null }).written ?? []
+          const byId = new Map<string, number>()
+          for (const [id, seq] of written) byId.set(id, seq)
+          return drafts.map((d) => {
+            const seq = byId.get(d.id)
+            // An id twice in one batch: the first is written, the second finds it.
+            if (seq !== undefined) byId.delete(d.id)
+            return seq
+          })
+        }),
+      () => Effect.sync(turns.give)
+    )
+
   // A program run outside a transaction: one statement (reads, and single-row writes fenced in
   // their own WHERE). A write among them announces itself, as a write transaction does.
   const statement: Driver["statement"] = (op, program) =>
@@ -493,6 +547,9 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     transaction,
     statement,
     begin,
+    appendAtOnce,
+    maxAppendsAtOnce,
+    readsWait: true,
     capabilities: {
       changeToken: Effect.tryPromise({
         try: counted(() =>
