@@ -5,8 +5,8 @@
  * Postgres rows: raw `pg` and pg-boss on the same server).
  * Medians. Prints markdown tables; `--write` also stores them in bench/RESULTS.md and the README.
  * `--quick` runs smaller; `--only core`, `--only language`, `--only pipelines`, `--only startup` or
- * `--only postgres` (with SIB_BENCH_POSTGRES_URL or SIB_TEST_POSTGRES_URL set) or `--only replicas`
- * (SQLite, and Postgres when a server is given) runs one section.
+ * `--only postgres` (with SIB_BENCH_POSTGRES_URL or SIB_TEST_POSTGRES_URL set), `--only replicas`
+ * (SQLite, and Postgres when a server is given) or `--only performance` runs one section.
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -17,7 +17,8 @@ import { rawInsert, rawReadParse, rawReadPublish } from "./raw.ts"
 import { compactionBench } from "./compaction.ts"
 import { compileRate, generateProgram, handlerRate, lexRate } from "./language.ts"
 import { outboxBaseline, outboxRelayRate } from "./outbox.ts"
-import { consume, consumeAndPublish, latency, publishBatches, publishConcurrent } from "./sibus.ts"
+import { consume, consumeAndPublish, latency, latencyUnderLoad, publishBatches, publishConcurrent } from "./sibus.ts"
+import { plainjobAddMany } from "./plainjob.ts"
 import { startup } from "./startup.ts"
 import { wakeup } from "./wakeup.ts"
 import { dropPgDb, freshPgDb, postgresBenchUrl, rawPgInsert, rawPgReadParse } from "./postgres.ts"
@@ -30,7 +31,7 @@ const write = process.argv.includes("--write")
 const rounds = quick ? 1 : 3
 const scale = quick ? 0.2 : 1
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined
-const sectionNames = ["core", "language", "pipelines", "startup", "postgres", "replicas"]
+const sectionNames = ["core", "language", "pipelines", "startup", "postgres", "replicas", "performance"]
 if (only !== undefined && !sectionNames.includes(only)) throw new Error(`--only takes ${sectionNames.join(", ")}, not ${only}`)
 
 interface Row {
@@ -458,6 +459,92 @@ if (only === undefined || only === "replicas") {
   }
 }
 
+const performanceRows: Array<Row> = []
+if (only === undefined || only === "performance") {
+  rows = performanceRows
+  const backlog = n(100_000)
+  /** One consume of the backlog in a fresh process (bench/consumeProcess.ts), by `api`, as `group`. */
+  const consumeIn = (file: string, api: "promise" | "effect", group: string) =>
+    JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, "consumeProcess.ts"), file, String(backlog), api, group], {
+      encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]
+    })) as { rate: number; peakMb: number }
+  const runs = quick ? 3 : 10
+  const raws: Array<number> = []
+  const promised: Array<{ rate: number; peakMb: number }> = []
+  const effects: Array<number> = []
+  const apiRatios: Array<number> = []
+  for (let r = 0; r < runs; r++) {
+    const file = await freshDb()
+    rawInsert(file, backlog, 1000, 100)
+    raws.push(rawReadParse(file).rate)
+    // The two APIs take turns going first; each reads the whole backlog as a group of its own.
+    const order = r % 2 === 0 ? ["promise", "effect"] as const : ["effect", "promise"] as const
+    const got: Record<string, { rate: number; peakMb: number }> = {}
+    for (const api of order) got[api] = consumeIn(file, api, `${api}-${r}`)
+    removeDb(file)
+    promised.push(got["promise"]!)
+    effects.push(got["effect"]!.rate)
+    apiRatios.push(got["promise"]!.rate / got["effect"]!.rate)
+    console.error(`consume round ${r + 1}: raw ${fmt(raws.at(-1)!)}, promise ${fmt(got["promise"]!.rate)} (${got["promise"]!.peakMb.toFixed(0)} MB), effect ${fmt(got["effect"]!.rate)}`)
+  }
+  {
+    const rates = promised.map((p) => p.rate)
+    const best = Math.max(...rates)
+    const worst = Math.min(...rates)
+    const ratio = median(rates) / median(raws)
+    rows.push({
+      name: `consume, no-op handler, ${backlog / 1000}k backlog, through the Promise API, ${runs} runs each in a fresh process (vs raw paged read + parse)`,
+      raw: fmt(median(raws)), sibus: `median ${fmt(median(rates))}; best ${fmt(best)}, worst ${fmt(worst)} (${(worst / best).toFixed(2)} x the best)`,
+      ratio: `${ratio.toFixed(2)} x`, target: ">= 0.5 x; every run >= 0.85 x the best", ok: ratio >= 0.5 && worst >= 0.85 * best
+    })
+    const apiRatio = median(apiRatios)
+    rows.push({
+      name: `the same consume, Promise API vs Effect API (each run's two processes on one backlog)`, raw: `Effect ${fmt(median(effects))}`,
+      sibus: `Promise ${fmt(median(rates))}`, ratio: `${apiRatio.toFixed(2)} x`, target: ">= 0.9 x", ok: apiRatio >= 0.9
+    })
+    const peaks = promised.map((p) => p.peakMb)
+    rows.push({
+      name: "peak RSS of those Promise API consume processes (default Node flags)", raw: "-",
+      sibus: `median ${median(peaks).toFixed(0)} MB, max ${Math.max(...peaks).toFixed(0)} MB`, ratio: "-", target: "<= 150 MB", ok: Math.max(...peaks) <= 150
+    })
+  }
+  const events = n(100_000)
+  await ratioRow("publishAll of 1000 (vs raw 1000-row transactions into the same schema)", 0.9,
+    (f) => rawInsert(f, events, 1000), (f) => publishBatches(f, events, 1000))
+  {
+    const m = await alternate((f) => plainjobAddMany(f, events, 1000), (f) => publishBatches(f, events, 1000))
+    rows.push({
+      name: "publishAll of 1000 (vs plainjob 0.0.14 `addMany` of 1000 jobs, its own schema and settings)", raw: `plainjob ${fmt(m.baseline)}`,
+      sibus: fmt(m.ours), ratio: `${m.ratio.toFixed(2)} x`, target: ">= 1 x", ok: m.ratio >= 1
+    })
+    console.error(`publishAll vs plainjob: plainjob ${fmt(m.baseline)}, sibus ${fmt(m.ours)}, ratio ${m.ratio.toFixed(2)}`)
+  }
+  {
+    const file = await freshDb()
+    const samples = await latency(file, quick ? 300 : 2000)
+    removeDb(file)
+    const p50 = percentile(samples, 50)
+    const p99 = percentile(samples, 99)
+    rows.push({
+      name: "publish-to-handler latency, idle bus", raw: "-", sibus: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`,
+      ratio: "-", target: "p50 <= 0.15 ms, p99 <= 1 ms", ok: p50 <= 0.15 && p99 <= 1
+    })
+    console.error(`idle latency: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`)
+  }
+  {
+    const file = await freshDb()
+    const { load, samples } = await latencyUnderLoad(file, quick ? 300 : 2000, 10_000)
+    removeDb(file)
+    const p50 = percentile(samples, 50)
+    const p99 = percentile(samples, 99)
+    rows.push({
+      name: `the same under a background publish load (another topic, ${fmt(load)} achieved of 10k/s)`, raw: "-",
+      sibus: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`, ratio: "-", target: "p99 <= 3 ms", ok: p99 <= 3 && load >= 9000
+    })
+    console.error(`latency under load (${fmt(load)}): p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`)
+  }
+}
+
 rmSync(tmpRoot, { recursive: true, force: true })
 
 const command = `npm run bench${quick ? " -- --quick" : ""}${only === undefined ? "" : ` -- --only ${only}`}`.replace(" -- --quick -- ", " -- --quick ")
@@ -519,13 +606,21 @@ const replicaNotes = [
   "- This machine has 2 cores for the parent, up to 4 members and (for Postgres) the server. Measured with process CPU times: one member alone spends about 150 us of CPU per event (fetching, dispatching, the handler's timer, acks, commits); with 4 members each spends more (every commit of one wakes the others' readers, and on Postgres every write transaction of every member takes the schema's writers' lock in turn), so the 4-member rows are bounded by the cores and by that lock, not by the handlers' waits. Across runs the SQLite 4-member figure ranged 2.9-3.4 x."
 ].join("\n")
 
+const performanceNotes = [
+  "How each row is measured:",
+  "- Consume: a backlog of ~200-byte events over 100 keys written with raw inserts; then, in each run, two fresh Node processes (bench/consumeProcess.ts, default flags, the TypeScript sources run by Node's type stripping), one through the Promise API (`createRuntime`, `rt.subscribe`) and one through the Effect API (`Bus`), each draining the backlog as a group of its own with a no-op handler (ordering none, batchSize 1000), timed from subscribing until the last event's handler ran; they take turns going first. The raw row reads the same file in pages of 1,000 and parses every payload. Peak RSS is the process's `maxRSS`: about 130 MB of it is the process before its first event (Node, effect, Kysely, the runtime's modules).",
+  "- publishAll: keyless events, batches of 1,000, on fresh files; raw is one prepared INSERT into sibus's own schema (unique id, (topic, seq), (topic, key, seq) and two partial indexes, an AUTOINCREMENT key), plainjob its `addMany` into its own table (one index), both with WAL and synchronous NORMAL.",
+  "- Latency: one event at a time, from the publish call to the handler's first line, 1 ms apart; under load a fiber of the same bus publishes to another topic in batches every millisecond to keep 10k events/s."
+].join("\n")
+
 const sections = [
   { marker: "<!-- core -->", title: "Core runtime", baseline: "raw better-sqlite3", rows: core, notes: coreNotes },
   { marker: "<!-- language -->", title: "Language", baseline: "baseline", rows: language, notes: languageNotes },
   { marker: "<!-- pipelines -->", title: "Transactional pipelines and maintenance", baseline: "baseline", rows: pipelines, notes: pipelineNotes },
   { marker: "<!-- startup -->", title: "CLI start-up", baseline: "node -e 0", rows: startupRows, notes: startupNotes },
   { marker: "<!-- postgres -->", title: "Postgres", baseline: "baseline", rows: postgresRows, notes: postgresNotes },
-  { marker: "<!-- replicas -->", title: "One group over several processes", baseline: "1 member", rows: replicaRows, notes: replicaNotes }
+  { marker: "<!-- replicas -->", title: "One group over several processes", baseline: "1 member", rows: replicaRows, notes: replicaNotes },
+  { marker: "<!-- performance -->", title: "Steady consume, the Promise API, batches and latency", baseline: "baseline", rows: performanceRows, notes: performanceNotes }
 ].filter((section) => section.rows.length > 0)
 
 for (const section of sections) console.log(`${section.title}\n\n${tableOf(section.baseline, section.rows)}\n`)
@@ -550,7 +645,7 @@ if (write) {
   const readme = join(import.meta.dirname, "..", "README.md")
   const text = readFileSync(readme, "utf8")
   const benchMarker = "<!-- bench -->"
-  const tables = [...results.matchAll(/<!-- (core|language|pipelines|startup|postgres|replicas) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
+  const tables = [...results.matchAll(/<!-- (core|language|pipelines|startup|postgres|replicas|performance) -->\n## ([^\n]+)\n\nProduced by (`[^`]+`) on \S+ \((.*)\)\.\n\n(\|[\s\S]*?)\n\n/g)]
     .map((m) => `${m[2]}, from ${m[3]} (${m[4]}):\n\n${m[5]}`)
   if (text.includes(benchMarker)) {
     writeFileSync(readme, text.replace(new RegExp(`${benchMarker}[\\s\\S]*?${benchMarker}`), `${benchMarker}\n${tables.join("\n\n")}\n${benchMarker}`))

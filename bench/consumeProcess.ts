@@ -1,0 +1,53 @@
+/**
+ * Child process for the consume rows of the performance section: opens a database that already
+ * holds a backlog (written by the parent) and drains it with one group and a no-op handler, through
+ * the Promise API (`createRuntime`) or the Effect API (`Bus`), as a user's process would, with
+ * default Node flags. Prints the rate (events/s, from subscribing until the last event's handler
+ * ran) and the process's peak RSS in MB.
+ *
+ * `node bench/consumeProcess.ts <file> <count> promise|effect [group]`
+ */
+import { Deferred, Effect } from "effect"
+import { Bus } from "../src/facade/Bus.ts"
+import { createRuntime } from "../src/promise.ts"
+
+const [file, countArg, api, groupArg] = process.argv.slice(2) as [string, string, "promise" | "effect", string | undefined]
+/** The group (a new one reads the backlog again from the start). */
+const group = groupArg ?? `${api}-group`
+const count = Number(countArg)
+const options = { from: "earliest", ordering: "none", batchSize: 1000 } as const
+
+const viaPromise = async (): Promise<number> => {
+  const rt = await createRuntime({ db: file, maintenance: false })
+  let handled = 0
+  let done!: () => void
+  const all = new Promise<void>((resolve) => (done = resolve))
+  const t0 = performance.now()
+  const unsubscribe = await rt.subscribe("bench", group, () => {
+    if (++handled === count) done()
+  }, options)
+  await all
+  const rate = count / ((performance.now() - t0) / 1000)
+  await unsubscribe()
+  await rt.close()
+  return rate
+}
+
+const viaEffect = (): Promise<number> =>
+  Effect.runPromise(Effect.gen(function*() {
+    const bus = yield* Bus
+    const all = yield* Deferred.make<void>()
+    let handled = 0
+    const t0 = performance.now()
+    const sub = yield* bus.subscribe("bench", group, () =>
+      Effect.sync(() => {
+        if (++handled === count) Deferred.doneUnsafe(all, Effect.void)
+      }), options)
+    yield* Deferred.await(all)
+    const rate = count / ((performance.now() - t0) / 1000)
+    yield* sub.unsubscribe
+    return rate
+  }).pipe(Effect.provide(Bus.open(file, { maintenance: false }))))
+
+const rate = api === "promise" ? await viaPromise() : await viaEffect()
+console.log(JSON.stringify({ rate, peakMb: process.resourceUsage().maxRSS / 1024 }))
