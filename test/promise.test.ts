@@ -110,6 +110,43 @@ describe("createRuntime (Promise facade)", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  it("a handler past its ack timeout sees its signal aborted, whether it read the signal before or after; a handler that returns no promise completes at once", async () => {
+    const rt = await createRuntime({ db: ":memory:" })
+    open.push(rt)
+    const aborted: Array<string> = []
+    const gate: { release?: () => void } = {}
+    await rt.subscribe("slow", "early", (_event, ctx) =>
+      new Promise<void>((resolve) => {
+        // Read at the start: aborted when the run times out.
+        ctx.signal.addEventListener("abort", () => {
+          aborted.push(`early ${ctx.attempt}`)
+          resolve()
+        })
+      }), { from: "earliest", ackTimeoutMs: 100, maxAttempts: 1 })
+    await rt.subscribe("slow", "late", (_event, ctx) =>
+      new Promise<void>((resolve) => {
+        // Read only after the timeout: already aborted.
+        gate.release = () => {
+          aborted.push(`late ${ctx.signal.aborted}`)
+          resolve()
+        }
+      }), { from: "earliest", ackTimeoutMs: 100, maxAttempts: 1 })
+    let syncRuns = 0
+    await rt.subscribe("slow", "sync", () => {
+      syncRuns++
+    }, { from: "earliest" })
+    await rt.publish("slow", 1)
+    await waitFor(() => aborted.includes("early 1") && gate.release !== undefined && syncRuns === 1)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    gate.release!()
+    await waitFor(() => aborted.includes("late true"))
+    for (let i = 0; i < 100 && ((await rt.deadLetters({ group: "early" })).length === 0 || (await rt.deadLetters({ group: "late" })).length === 0); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect([(await rt.deadLetters({ group: "early" })).length, (await rt.deadLetters({ group: "late" })).length]).toEqual([1, 1])
+    expect(await rt.getCursor("slow", "sync")).toBe(1)
+  })
+
   it("rejects with the typed error instances", async () => {
     const rt = await createRuntime({ db: ":memory:" })
     open.push(rt)
