@@ -318,10 +318,13 @@ const sharedStatements = (db: Kysely<Database>) => ({
     db.updateTable("cursors").set((eb) => ({ skipped: eb("skipped", "+", p("count")) }))
       .where("topic", "=", p("topic")).where("grp", "=", p("group"))
   ),
-  /** Keyed events of `topic` after (key, seq) in key order: a scan of the (topic, key, seq) index alone. */
+  /**
+   * Keyed events of `topic` after (key, seq) in key order: a scan of the (topic, key, seq) index
+   * alone (it holds keyed events only: `key is not null` lets the database use it).
+   */
   keyScan: template<"topic" | "key" | "seq" | "limit">((p) =>
     db.selectFrom("events").select(["key", "seq"])
-      .where("topic", "=", p("topic"))
+      .where("topic", "=", p("topic")).where("key", "is not", null)
       .where((eb) => eb(eb.refTuple("key", "seq"), ">", eb.tuple(p("key"), p("seq"))))
       .orderBy("key").orderBy("seq").limit(p("limit"))
   ),

@@ -69,7 +69,7 @@ describe("read-only inspection", () => {
     const before = digest(db)
     const r = await sib(["groups", "--db", db], { cwd: d })
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/old\.db was written by an older version of sibus: it lacks migrations 0002_maintenance, 0004_partitions, 0005_redelivered; a command that writes \(sib run, sib publish\) upgrades it/)
+    expect(r.stderr).toMatch(/old\.db was written by an older version of sibus: it lacks migrations 0002_maintenance, 0004_partitions, 0005_redelivered, 0006_keyed_index; a command that writes \(sib run, sib publish\) upgrades it/)
     expect(digest(db)).toBe(before)
   })
 

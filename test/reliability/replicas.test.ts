@@ -149,7 +149,8 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
 
   it("kill -9 of the replica holding a group: the standby takes over after the lease; acked work is not redone, unacked work is redelivered, no follow-up is doubled", async () => {
     const log = join(dir, "takeover.log")
-    const jobs = 3000
+    // Enough that the owner, killed once it has handled 1,200, cannot have finished them all by then.
+    const jobs = 8000
     const app = factory.kysely(busDb)
     await app.schema.createTable("done").addColumn("job", "text").addColumn("pid", "integer").execute()
     const rt = await createRuntime({ db: busDb })
@@ -165,6 +166,7 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
     expect(handled(b.process.pid!), "the standby handles nothing while the owner lives").toEqual([])
     a.process.kill("SIGKILL")
     await a.exited
+    expect(handled(a.process.pid!).length, "the owner still had jobs to run when it was killed").toBeLessThan(jobs)
     const killedAt = Date.now()
     await within(30_000, "the standby to take over", () => handled(b.process.pid!).length > 0)
     expect(Date.now() - killedAt, "takeover follows the lease's expiry (1 s), not much later").toBeLessThan(10_000)

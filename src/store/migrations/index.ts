@@ -10,6 +10,7 @@ import { migration0002 } from "./0002_maintenance.ts"
 import { migration0003 } from "./0003_changes.ts"
 import { migration0004 } from "./0004_partitions.ts"
 import { migration0005 } from "./0005_redelivered.ts"
+import { migration0006 } from "./0006_keyed_index.ts"
 
 /** The migrations of a dialect, by name (a dialect may have some the other has not). */
 export const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
@@ -17,7 +18,8 @@ export const migrations = (dialect: SqlDialect): Record<string, Migration> => ({
   "0002_maintenance": migration0002(dialect),
   ...(dialect === "postgres" ? { "0003_changes": migration0003 } : {}),
   "0004_partitions": migration0004,
-  "0005_redelivered": migration0005
+  "0005_redelivered": migration0005,
+  "0006_keyed_index": migration0006
 })
 
 export const migrationProvider = (dialect: SqlDialect): MigrationProvider => ({
