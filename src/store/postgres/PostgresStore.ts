@@ -227,22 +227,38 @@ const appendSql = (n: number): string => {
 const maxAppendsAtOnce = 1000
 
 /**
+ * The columns a batch of appends sends: all of them, or (`bare`, the common case of plain
+ * publishes) only those every event has, so the statement carries half the parameters.
+ */
+const atOnceShapes = {
+  full: { columns: eventInsertColumns, casts: ["text", "bigint", "text", "text", "integer", "text", "text", "text", "text", "text"] },
+  bare: { columns: "(id, ts, topic, payload, sid)", casts: ["text", "bigint", "text", "text", "text"] }
+} as const
+
+type AtOnceShape = keyof typeof atOnceShapes
+
+/** `bare` when no draft has a key, partition, headers, causes or tags. */
+const shapeOf = (drafts: ReadonlyArray<EventDraft>): AtOnceShape =>
+  drafts.every((d) => d.key === null && d.partition === null && d.headers === null && d.causedBy === null && d.tags === null) ? "bare" : "full"
+
+/**
  * One statement that is a whole write transaction of appends (run outside an explicit
  * transaction, so the server commits it as it ends): takes the writers' lock, inserts the `n`
- * events, raises the change counter and notifies `channel`, answering the new version and the
- * id and seq of each event written (a JSON array of pairs). The lock comes first: the insert's rows and the counter's
- * update are filtered by it, a condition the server evaluates once before either produces a row.
- * The first row's casts give the VALUES list its column types.
+ * events, raises the change counter and notifies `channel`, answering the new version and the id
+ * and seq of each event written (a JSON array of pairs). The lock comes first: the insert's rows
+ * and the counter's update are filtered by it, a condition the server evaluates once before either
+ * produces a row. The first row's casts give the VALUES list its column types.
  */
-const appendAtOnceSql = (n: number, lockKey: string, channel: string, origin: string): string => {
+const appendAtOnceSql = (n: number, shape: AtOnceShape, lockKey: string, channel: string, origin: string): string => {
+  const { casts, columns } = atOnceShapes[shape]
+  const width = casts.length
   const rows = new Array<string>(n)
-  rows[0] = "($1::text,$2::bigint,$3::text,$4::text,$5::integer,$6::text,$7::text,$8::text,$9::text,$10::text)"
-  for (let i = 1; i < n; i++) {
-    const b = i * 10
-    rows[i] = `($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7},$${b + 8},$${b + 9},$${b + 10})`
+  for (let i = 0; i < n; i++) {
+    const b = i * width
+    rows[i] = `(${casts.map((cast, k) => (i === 0 ? `$${b + k + 1}::${cast}` : `$${b + k + 1}`)).join(",")})`
   }
   return `with locked as (select pg_advisory_xact_lock(${lockKey}) is not null as held), ` +
-    `written as (insert into events ${eventInsertColumns} select * from (values ${rows.join(",")}) v ` +
+    `written as (insert into events ${columns} select * from (values ${rows.join(",")}) v ` +
     `where (select held from locked) on conflict (id) do nothing returning id, seq), ` +
     `raised as (update changes set version = version + 1 where id = 1 and (select held from locked) returning version) ` +
     `select r.version, pg_notify(${quoteLiteral(channel)}, ${quoteLiteral(origin)}) as notified, w.written ` +
@@ -254,6 +270,20 @@ const draftValues = (drafts: ReadonlyArray<EventDraft>, from: number, to: number
   for (let i = from; i < to; i++) {
     const d = drafts[i]!
     out.push(d.id, d.ts, d.topic, d.key, d.partition, d.headers, d.payload, d.causedBy, d.tags, d.sid)
+  }
+  return out
+}
+
+const bareValues = (drafts: ReadonlyArray<EventDraft>): Array<unknown> => {
+  const out = new Array<unknown>(drafts.length * 5)
+  for (let i = 0; i < drafts.length; i++) {
+    const d = drafts[i]!
+    const b = i * 5
+    out[b] = d.id
+    out[b + 1] = d.ts
+    out[b + 2] = d.topic
+    out[b + 3] = d.payload
+    out[b + 4] = d.sid
   }
   return out
 }
@@ -436,7 +466,14 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
         withClient("commit", async (c) => {
           const n = drafts.length
           const result = await raises.raise(
-            () => c.query({ name: `sibus_append_at_once_${n}`, text: appendAtOnceSql(n, lockKey, channel, origin), values: draftValues(drafts, 0, n) }),
+            () => {
+              const shape = shapeOf(drafts)
+              return c.query({
+                name: `sibus_append_at_once_${shape}_${n}`,
+                text: appendAtOnceSql(n, shape, lockKey, channel, origin),
+                values: shape === "bare" ? bareValues(drafts) : draftValues(drafts, 0, n)
+              })
+            },
             versionOf
           )
           // (JSON, parsed natively: a Postgres array is parsed character by character in JavaScript.)
