@@ -34,7 +34,7 @@ import { bind, type Template } from "../template.ts"
 import { unsupportedNode } from "./nodeVersion.ts"
 import { sqliteStatements } from "./statements.ts"
 import { defaultWalLimitBytes, guardWal, limitWal } from "./walGuard.ts"
-import { checkpointInWorker } from "./checkpointer.ts"
+import { type Checkpointer, checkpointInWorker } from "./checkpointer.ts"
 
 export interface SqliteOptions {
   /** A file path, or `:memory:`. */
@@ -253,9 +253,10 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
   )
   if (options.readOnly !== true && options.filename !== ":memory:") {
     yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
-    yield* checkpointInWorker(db, options.filename)
+    const checkpointer = yield* checkpointInWorker(db, options.filename)
+    return makeStore(makeDriver(db, kysely, options.filename, checkpointer))
   }
-  return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename))
+  return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename, undefined))
 })
 
 /**
@@ -284,7 +285,12 @@ const watchWrites = (filename: string) => (notify: () => void): Effect.Effect<vo
  * synchronously, so a program runs start to end inside its transaction with no other fiber in
  * between.
  */
-const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filename: string | undefined): Driver => {
+const makeDriver = (
+  db: SqliteDatabase.Database,
+  kysely: Kysely<Database>,
+  filename: string | undefined,
+  checkpointer: Checkpointer | undefined
+): Driver => {
   const statements = makeStatements(kysely, sqliteStatements(kysely))
   const prepared = new Map<Template<string>, SqliteDatabase.Statement>()
   const stmt = (t: Template<string>): SqliteDatabase.Statement => {
@@ -319,6 +325,7 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filen
         return decodeEventRows(rows)
       }
       case "append": {
+        checkpointer?.appended()
         const insert = stmt(insertEvent)
         const seqs = new Array<number | undefined>(statement.drafts.length)
         for (let i = 0; i < statement.drafts.length; i++) {
@@ -428,8 +435,8 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filen
 
   return {
     statements,
-    transaction: <A>(op: string, mode: TransactionMode, program: () => Program<A>) =>
-      gated(op, () => {
+    transaction: <A>(op: string, mode: TransactionMode, program: () => Program<A>) => {
+      const run = gated(op, () => {
         switch (mode) {
           case "read":
             return inTransaction.deferred(program) as A
@@ -439,14 +446,22 @@ const makeDriver = (db: SqliteDatabase.Database, kysely: Kysely<Database>, filen
           case "bulk":
             return withoutAutoCheckpoint(() => inTransaction.immediate(program)) as A
         }
-      }),
+      })
+      if (mode !== "bulk" || checkpointer === undefined) return run
+      // A bulk deletion starts once no checkpoint runs beside it (see `Checkpointer.idle`), checked
+      // again right before it starts (a periodic one may have begun while it waited).
+      const bulk: Effect.Effect<A, StoreError> = Effect.suspend(() => (checkpointer.busy() ? Effect.andThen(checkpointer.idle, bulk) : run))
+      return bulk
+    },
     statement: (op, program) => gated(op, () => runProgram(program)),
     begin,
     capabilities: {
       changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
-      checkpoint: gated("checkpoint", () => {
-        db.pragma("wal_checkpoint(PASSIVE)")
-      }),
+      // In the checkpoint thread where there is one: off the event loop, never beside another.
+      checkpoint: Effect.flatMap(checkpointer?.checkpoint ?? Effect.succeed(false), (done) =>
+        done ? Effect.void : gated("checkpoint", () => {
+          db.pragma("wal_checkpoint(PASSIVE)")
+        })),
       commitNotifications: filename === undefined ? undefined : watchWrites(filename)
     }
   }

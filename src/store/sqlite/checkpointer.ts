@@ -7,10 +7,12 @@
  * asked on the Clock whenever the WAL was written since the last one, and this process's
  * connection checkpoints by itself only past a safety size (a worker that fell behind or died).
  *
- * The worker starts at the first write it is needed for (a short-lived command never starts one),
- * holds no lock between checkpoints, and is stopped before the store's connection closes (so that
+ * The worker (about 15 MB) starts once the process has published (appended events): a process that
+ * only consumes writes little, and its handlers gain little from it; a short-lived command never
+ * starts one. Until then the connection checkpoints as SQLite does by default. The worker holds no
+ * lock between checkpoints and is stopped before the store's connection closes (so that
  * connection, the last one, still removes the WAL). If it cannot start, the connection checkpoints
- * by itself again, as SQLite does by default, and a warning says why.
+ * by itself again, and a warning says why.
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -61,20 +63,46 @@ const writtenAt = (walPath: string): bigint => {
   }
 }
 
-/** Checkpoints `filename` (opened as `db`) from a worker thread for the life of the scope. */
-export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string): Effect.Effect<void, never, Scope.Scope> =>
+/** A checkpoint run off the event loop; runs in this thread when the worker cannot. */
+export interface Checkpointer {
+  /**
+   * A passive checkpoint in the worker now, completing when it is done (maintenance's, after a
+   * bulk step); false when there is no worker (the caller checkpoints itself).
+   */
+  readonly checkpoint: Effect.Effect<boolean>
+  /**
+   * Completes once no checkpoint is under way. A bulk deletion waits for it: a checkpoint beside
+   * it (copying pages and syncing the database file) made single steps hold the write lock several
+   * times longer.
+   */
+  readonly idle: Effect.Effect<void>
+  /** True while a checkpoint is under way. */
+  readonly busy: () => boolean
+  /** The process appended events (the worker may start). */
+  readonly appended: () => void
+}
+
+/**
+ * Checkpoints `filename` (opened as `db`) from a worker thread for the life of the scope: on the
+ * Clock when the WAL was written, and when asked (`checkpoint`). One runs at a time, so an asked
+ * checkpoint never overlaps a periodic one.
+ */
+export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string): Effect.Effect<Checkpointer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const walPath = `${filename}-wal`
     let worker: Worker | undefined
     let failed = false
-    let busy = false
+    /** The checkpoint under way, if any, settled when the worker answers. */
+    let running: { readonly done: Promise<void>; readonly settle: () => void } | undefined
     let seen = writtenAt(walPath)
+    let published = false
 
     const fallBack = (why: string) =>
       Effect.suspend(() => {
+        running?.settle()
+        running = undefined
         if (failed) return Effect.void
         failed = true
-        busy = false
         db.pragma(`wal_autocheckpoint = ${defaultAutoCheckpoint}`)
         return Effect.logWarning(`sqlite: checkpoints of ${filename} run in this thread again (${why})`)
       })
@@ -88,14 +116,34 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
       })
       w.unref()
       w.on("message", (message) => {
-        busy = false
+        const r = running
+        running = undefined
+        r?.settle()
         if (message !== "done") Effect.runFork(fallBack(`the checkpoint failed: ${String(message)}`))
       })
       w.on("error", (e) => Effect.runFork(fallBack(`the checkpoint thread failed: ${e.message}`)))
       return w
     }
 
-    db.pragma(`wal_autocheckpoint = ${safetyAutoCheckpoint}`)
+    /** Starts a checkpoint in the worker (starting the worker first); false when there is none. */
+    const begin = (): boolean => {
+      if (failed || (worker === undefined && !published)) return false
+      try {
+        if (worker === undefined) {
+          worker = start()
+          db.pragma(`wal_autocheckpoint = ${safetyAutoCheckpoint}`)
+        }
+      } catch (e) {
+        Effect.runFork(fallBack(`no checkpoint thread: ${e instanceof Error ? e.message : String(e)}`))
+        return false
+      }
+      let settle!: () => void
+      const done = new Promise<void>((resolve) => (settle = resolve))
+      running = { done, settle }
+      worker.postMessage("checkpoint")
+      return true
+    }
+
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         const w = worker
@@ -109,18 +157,33 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
     )
 
     const look = Effect.suspend(() => {
-      if (failed || busy) return Effect.void
+      if (failed || running !== undefined || !published) return Effect.void
       const at = writtenAt(walPath)
       if (at === seen) return Effect.void
       seen = at
-      try {
-        worker ??= start()
-      } catch (e) {
-        return fallBack(`no checkpoint thread: ${e instanceof Error ? e.message : String(e)}`)
-      }
-      busy = true
-      worker.postMessage("checkpoint")
+      begin()
       return Effect.void
     })
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(intervalMs), look)))
+
+    const checkpoint: Effect.Effect<boolean> = Effect.suspend(() => {
+      // One under way began before the caller's writes: wait for it, then run one of our own.
+      const before = running
+      if (before !== undefined) return Effect.andThen(Effect.promise(() => before.done), checkpoint)
+      if (!begin()) return Effect.succeed(false)
+      const mine = running!
+      return Effect.as(Effect.promise(() => mine.done), true)
+    })
+    const idle: Effect.Effect<void> = Effect.suspend(() => {
+      const r = running
+      return r === undefined ? Effect.void : Effect.andThen(Effect.promise(() => r.done), idle)
+    })
+    return {
+      checkpoint,
+      idle,
+      busy: () => running !== undefined,
+      appended: () => {
+        published = true
+      }
+    }
   })
