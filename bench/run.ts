@@ -562,7 +562,7 @@ const coreNotes = [
   "- Raw baselines use the same schema (sibus's own migration), build the same rows (UUIDv7 id, JSON payload of about 200 bytes) and run one prepared statement on better-sqlite3 with WAL and synchronous=NORMAL.",
   "- The publish rows publish keyless events on both sides. With keys, every commit also writes the (topic, key, seq) index pages it touched, so 64-row transactions cost raw SQLite itself about 0.58 x of 1000-row ones on this machine: a limit of the schema, not of the runtime.",
   "- The consume rows read a backlog written beforehand (100 keys), with batchSize 1000; the raw row reads the same events in pages of 1000 and parses each payload.",
-  "- Latency: one event at a time on an idle bus, from the publish call to the handler's first line; it includes two SQLite commits (the event, then the group's lease mark), about 60-100 us each on this disk.",
+  "- Latency: one event at a time on an idle bus, from the publish call to the handler's first line; it includes one SQLite commit (the event, with the idle group's lease mark raised in the same transaction) and three fiber hops (writer, fetcher, worker), each a turn of the event loop.",
   "- Memory: the backlog is written by the parent process; the consumer process is measured alone (peak RSS, 16 handlers sleeping 1 ms each, 5 s, default Node flags). Its live heap stays near 45 MB; about 50 MB of the peak is V8's young generation growing to its default size under this allocation rate (with --max-semi-space-size=4 the peak is about 130 MB)."
 ].join("\n")
 const languageNotes = [

@@ -435,8 +435,8 @@ const makeDriver = (
 
   return {
     statements,
-    transaction: <A>(op: string, mode: TransactionMode, program: () => Program<A>) => {
-      const run = gated(op, () => {
+    transaction: <A>(op: string, mode: TransactionMode, program: () => Program<A>) =>
+      gated(op, () => {
         switch (mode) {
           case "read":
             return inTransaction.deferred(program) as A
@@ -444,24 +444,17 @@ const makeDriver = (
           case "relaxed":
             return inTransaction.immediate(program) as A
           case "bulk":
+            checkpointer?.bulkRan()
             return withoutAutoCheckpoint(() => inTransaction.immediate(program)) as A
         }
-      })
-      if (mode !== "bulk" || checkpointer === undefined) return run
-      // A bulk deletion starts once no checkpoint runs beside it (see `Checkpointer.idle`), checked
-      // again right before it starts (a periodic one may have begun while it waited).
-      const bulk: Effect.Effect<A, StoreError> = Effect.suspend(() => (checkpointer.busy() ? Effect.andThen(checkpointer.idle, bulk) : run))
-      return bulk
-    },
+      }),
     statement: (op, program) => gated(op, () => runProgram(program)),
     begin,
     capabilities: {
       changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
-      // In the checkpoint thread where there is one: off the event loop, never beside another.
-      checkpoint: Effect.flatMap(checkpointer?.checkpoint ?? Effect.succeed(false), (done) =>
-        done ? Effect.void : gated("checkpoint", () => {
-          db.pragma("wal_checkpoint(PASSIVE)")
-        })),
+      checkpoint: gated("checkpoint", () => {
+        db.pragma("wal_checkpoint(PASSIVE)")
+      }),
       commitNotifications: filename === undefined ? undefined : watchWrites(filename)
     }
   }

@@ -63,43 +63,35 @@ const writtenAt = (walPath: string): bigint => {
   }
 }
 
-/** A checkpoint run off the event loop; runs in this thread when the worker cannot. */
+/** The checkpoint thread's side the store's connection talks to. */
 export interface Checkpointer {
-  /**
-   * A passive checkpoint in the worker now, completing when it is done (maintenance's, after a
-   * bulk step); false when there is no worker (the caller checkpoints itself).
-   */
-  readonly checkpoint: Effect.Effect<boolean>
-  /**
-   * Completes once no checkpoint is under way. A bulk deletion waits for it: a checkpoint beside
-   * it (copying pages and syncing the database file) made single steps hold the write lock several
-   * times longer.
-   */
-  readonly idle: Effect.Effect<void>
-  /** True while a checkpoint is under way. */
-  readonly busy: () => boolean
   /** The process appended events (the worker may start). */
   readonly appended: () => void
+  /**
+   * A bulk deletion ran (maintenance, which checkpoints after each step itself): the next look
+   * starts no checkpoint, so none runs beside the pass's next step (one beside a step made its
+   * lock hold several times longer).
+   */
+  readonly bulkRan: () => void
 }
 
 /**
- * Checkpoints `filename` (opened as `db`) from a worker thread for the life of the scope: on the
- * Clock when the WAL was written, and when asked (`checkpoint`). One runs at a time, so an asked
- * checkpoint never overlaps a periodic one.
+ * Checkpoints `filename` (opened as `db`) from a worker thread for the life of the scope, on the
+ * Clock when the WAL was written (one at a time).
  */
 export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string): Effect.Effect<Checkpointer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const walPath = `${filename}-wal`
     let worker: Worker | undefined
     let failed = false
-    /** The checkpoint under way, if any, settled when the worker answers. */
-    let running: { readonly done: Promise<void>; readonly settle: () => void } | undefined
+    /** True while the worker runs a checkpoint. */
+    let running: true | undefined
     let seen = writtenAt(walPath)
     let published = false
+    let bulk = false
 
     const fallBack = (why: string) =>
       Effect.suspend(() => {
-        running?.settle()
         running = undefined
         if (failed) return Effect.void
         failed = true
@@ -116,18 +108,16 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
       })
       w.unref()
       w.on("message", (message) => {
-        const r = running
         running = undefined
-        r?.settle()
         if (message !== "done") Effect.runFork(fallBack(`the checkpoint failed: ${String(message)}`))
       })
       w.on("error", (e) => Effect.runFork(fallBack(`the checkpoint thread failed: ${e.message}`)))
       return w
     }
 
-    /** Starts a checkpoint in the worker (starting the worker first); false when there is none. */
-    const begin = (): boolean => {
-      if (failed || (worker === undefined && !published)) return false
+    /** Starts a checkpoint in the worker (starting the worker first). */
+    const begin = (): void => {
+      if (failed) return
       try {
         if (worker === undefined) {
           worker = start()
@@ -135,13 +125,10 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
         }
       } catch (e) {
         Effect.runFork(fallBack(`no checkpoint thread: ${e instanceof Error ? e.message : String(e)}`))
-        return false
+        return
       }
-      let settle!: () => void
-      const done = new Promise<void>((resolve) => (settle = resolve))
-      running = { done, settle }
+      running = true
       worker.postMessage("checkpoint")
-      return true
     }
 
     yield* Effect.addFinalizer(() =>
@@ -158,6 +145,10 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
 
     const look = Effect.suspend(() => {
       if (failed || running !== undefined || !published) return Effect.void
+      if (bulk) {
+        bulk = false
+        return Effect.void
+      }
       const at = writtenAt(walPath)
       if (at === seen) return Effect.void
       seen = at
@@ -166,24 +157,12 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
     })
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(intervalMs), look)))
 
-    const checkpoint: Effect.Effect<boolean> = Effect.suspend(() => {
-      // One under way began before the caller's writes: wait for it, then run one of our own.
-      const before = running
-      if (before !== undefined) return Effect.andThen(Effect.promise(() => before.done), checkpoint)
-      if (!begin()) return Effect.succeed(false)
-      const mine = running!
-      return Effect.as(Effect.promise(() => mine.done), true)
-    })
-    const idle: Effect.Effect<void> = Effect.suspend(() => {
-      const r = running
-      return r === undefined ? Effect.void : Effect.andThen(Effect.promise(() => r.done), idle)
-    })
     return {
-      checkpoint,
-      idle,
-      busy: () => running !== undefined,
       appended: () => {
         published = true
+      },
+      bulkRan: () => {
+        bulk = true
       }
     }
   })
