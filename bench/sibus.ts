@@ -88,27 +88,28 @@ export const consumeAndPublish = (file: string, n: number, options: SubscribeOpt
     })
   )
 
+/** `samples` publishes to "lat", one at a time 1 ms apart, each timed until its handler's first line; milliseconds. */
+const timeDeliveries = (bus: Bus["Service"], samples: number) =>
+  Effect.gen(function*() {
+    let arrived: Deferred.Deferred<number> | undefined
+    yield* bus.subscribe("lat", "lat-group", () =>
+      Effect.sync(() => {
+        if (arrived !== undefined) Deferred.doneUnsafe(arrived, Effect.succeed(performance.now()))
+      }))
+    const out: Array<number> = []
+    for (let i = 0; i < samples; i++) {
+      arrived = Deferred.makeUnsafe<number>()
+      const t0 = performance.now()
+      yield* bus.publish("lat", payload(i))
+      const t1 = yield* Deferred.await(arrived)
+      out.push(t1 - t0)
+      yield* Effect.sleep(1)
+    }
+    return out
+  })
+
 /** Publish-to-handler latency on an idle bus, one event at a time; milliseconds per event. */
-export const latency = (file: string, samples: number) =>
-  withBus(file, (bus) =>
-    Effect.gen(function*() {
-      let arrived: Deferred.Deferred<number> | undefined
-      yield* bus.subscribe("lat", "lat-group", () =>
-        Effect.sync(() => {
-          if (arrived !== undefined) Deferred.doneUnsafe(arrived, Effect.succeed(performance.now()))
-        }))
-      const out: Array<number> = []
-      for (let i = 0; i < samples; i++) {
-        arrived = Deferred.makeUnsafe<number>()
-        const t0 = performance.now()
-        yield* bus.publish("lat", payload(i))
-        const t1 = yield* Deferred.await(arrived)
-        out.push(t1 - t0)
-        yield* Effect.sleep(1)
-      }
-      return out
-    })
-  )
+export const latency = (file: string, samples: number) => withBus(file, (bus) => timeDeliveries(bus, samples))
 
 /**
  * The idle latency row under a background publish load: another topic gains `rate` events/s
@@ -118,11 +119,6 @@ export const latency = (file: string, samples: number) =>
 export const latencyUnderLoad = (file: string, samples: number, rate: number) =>
   withBus(file, (bus) =>
     Effect.gen(function*() {
-      let arrived: Deferred.Deferred<number> | undefined
-      yield* bus.subscribe("lat", "lat-group", () =>
-        Effect.sync(() => {
-          if (arrived !== undefined) Deferred.doneUnsafe(arrived, Effect.succeed(performance.now()))
-        }))
       let sent = 0
       const started = performance.now()
       const load = yield* Effect.forkChild(Effect.forever(Effect.gen(function*() {
@@ -134,15 +130,7 @@ export const latencyUnderLoad = (file: string, samples: number, rate: number) =>
         yield* Effect.sleep(1)
       })))
       yield* Effect.sleep(200)
-      const out: Array<number> = []
-      for (let i = 0; i < samples; i++) {
-        arrived = Deferred.makeUnsafe<number>()
-        const t0 = performance.now()
-        yield* bus.publish("lat", payload(i))
-        const t1 = yield* Deferred.await(arrived)
-        out.push(t1 - t0)
-        yield* Effect.sleep(1)
-      }
+      const out = yield* timeDeliveries(bus, samples)
       yield* Fiber.interrupt(load)
       return { samples: out, load: sent / ((performance.now() - started) / 1000) }
     })

@@ -52,13 +52,15 @@ export interface Driver {
    */
   readonly begin: (wrap: (open: OpenTransaction) => HandlerTransaction) => Effect.Effect<HandlerTransaction, StoreError>
   /**
-   * A `write` transaction of appends alone (at most `maxAppendsAtOnce` drafts) as one statement:
-   * the seq of each draft written, none where its id existed. A server dialect offers it because
-   * a transaction of three round trips (begin and lock, insert, commit) becomes one; the store
-   * uses it for batches of publishes and nothing else.
+   * A `write` transaction of appends alone (at most `max` drafts) as one statement: the seq of
+   * each draft written, none where its id existed. A server dialect offers it because a
+   * transaction of three round trips (begin and lock, insert, commit) becomes one; the store uses
+   * it for batches of publishes and nothing else.
    */
-  readonly appendAtOnce?: ((drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<number | undefined>, StoreError>) | undefined
-  readonly maxAppendsAtOnce?: number | undefined
+  readonly appendAtOnce?: {
+    readonly run: (drafts: ReadonlyArray<EventDraft>) => Effect.Effect<ReadonlyArray<number | undefined>, StoreError>
+    readonly max: number
+  } | undefined
   /** Reads wait on a server (`RuntimeStore.readsWait`). */
   readonly readsWait?: boolean | undefined
   readonly capabilities: StoreCapabilities

@@ -33,7 +33,7 @@ export const makeStore = (driver: Driver): StoreShape => {
    * a transaction of its own, as it would have been had the batch come a moment later.
    */
   const commitAppends = (
-    appendAtOnce: NonNullable<Driver["appendAtOnce"]>,
+    appendAtOnce: NonNullable<Driver["appendAtOnce"]>["run"],
     batch: WriteBatch
   ): Effect.Effect<CommitResult, StoreError> =>
     Effect.gen(function*() {
@@ -72,8 +72,8 @@ export const makeStore = (driver: Driver): StoreShape => {
   return {
     runtime: {
       commit: (batch) =>
-        appendsAlone(batch) && batch.appends.length <= (driver.maxAppendsAtOnce ?? 0) && driver.appendAtOnce !== undefined
-          ? commitAppends(driver.appendAtOnce, batch)
+        driver.appendAtOnce !== undefined && batch.appends.length <= driver.appendAtOnce.max && appendsAlone(batch)
+          ? commitAppends(driver.appendAtOnce.run, batch)
           : driver.transaction("commit", batch.relaxed === true ? "relaxed" : "write", () => commitBatch(q, batch)),
       beginTransaction,
       readPage: (topic, after, limit, maxBytes) =>

@@ -18,19 +18,29 @@ const draft = (id: string): EventDraft => ({
   id, ts: 1000, topic: "t", key: null, partition: null, headers: null, payload: "{}", causedBy: null, tags: null, sid: "s"
 })
 
+/**
+ * A store on a schema of its own (dropped when the scope closes) and another connection to that
+ * schema, "A", a writer of its own.
+ */
+const storeWithWriter = (factory: ReturnType<typeof postgresFactory>) =>
+  Effect.gen(function*() {
+    const location = factory.shared()
+    const schema = new URL(location).searchParams.get("schema")!
+    yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+    const store = Context.get(yield* Layer.build(openStore(location)), Store)
+    const a = new pg.Client({ connectionString: postgresUrl!, options: `-c search_path=${schema}` })
+    yield* Effect.promise(() => a.connect())
+    yield* Effect.addFinalizer(() => Effect.promise(() => a.end()))
+    return { a, schema, store }
+  })
+
 describe.skipIf(postgresUrl === undefined)("Postgres: seq order is visibility order", () => {
   const factory = postgresFactory(postgresUrl ?? "postgres://unused")
 
   it.live("a transaction that appended and is still open holds back later appends; the consumer never passes it", () =>
     Effect.gen(function*() {
-      const location = factory.shared()
-      const schema = new URL(location).searchParams.get("schema")!
-      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
-      const store = Context.get(yield* Layer.build(openStore(location)), Store)
+      const { a, schema, store } = yield* storeWithWriter(factory)
       // Transaction A, as the store's own writers do: the lock, then the insert; left open.
-      const a = new pg.Client({ connectionString: postgresUrl!, options: `-c search_path=${schema}` })
-      yield* Effect.promise(() => a.connect())
-      yield* Effect.addFinalizer(() => Effect.promise(() => a.end()))
       yield* Effect.promise(async () => {
         await a.query("begin")
         await a.query(writersLock(schema))
@@ -55,13 +65,7 @@ describe.skipIf(postgresUrl === undefined)("Postgres: a batch of publishes as on
 
   it.live("it takes the writers' lock before it takes a seq: a writer holding the lock and inserting later still comes first", () =>
     Effect.gen(function*() {
-      const location = factory.shared()
-      const schema = new URL(location).searchParams.get("schema")!
-      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
-      const store = Context.get(yield* Layer.build(openStore(location)), Store)
-      const a = new pg.Client({ connectionString: postgresUrl!, options: `-c search_path=${schema}` })
-      yield* Effect.promise(() => a.connect())
-      yield* Effect.addFinalizer(() => Effect.promise(() => a.end()))
+      const { a, schema, store } = yield* storeWithWriter(factory)
       // A holds the lock and has taken no seq yet.
       yield* Effect.promise(async () => {
         await a.query("begin")

@@ -288,6 +288,27 @@ const bareValues = (drafts: ReadonlyArray<EventDraft>): Array<unknown> => {
   return out
 }
 
+/**
+ * Fills `seqs[from..to)` with the seq each draft was written at (`byId`, from the insert's
+ * RETURNING), undefined where its id existed. An id twice in one batch: the first is written, the
+ * second finds it.
+ */
+const assignSeqs = (
+  drafts: ReadonlyArray<EventDraft>,
+  from: number,
+  to: number,
+  byId: Map<string, number>,
+  seqs: Array<number | undefined>
+): Array<number | undefined> => {
+  for (let i = from; i < to; i++) {
+    const id = drafts[i]!.id
+    const seq = byId.get(id)
+    if (seq !== undefined) byId.delete(id)
+    seqs[i] = seq
+  }
+  return seqs
+}
+
 /** Something that runs queries: a pool or one connection. */
 type Queryable = Pick<pg.PoolClient, "query">
 
@@ -365,12 +386,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
           const written = await c.query({ name: `sibus_append_${n}`, text: appendSql(n), values: draftValues(drafts, from, to) })
           const byId = new Map<string, number>()
           for (const row of written.rows as Array<{ id: string; seq: number }>) byId.set(row.id, row.seq)
-          for (let i = from; i < to; i++) {
-            const seq = byId.get(drafts[i]!.id)
-            // An id twice in one batch: the first is written, the second finds it.
-            if (seq !== undefined) byId.delete(drafts[i]!.id)
-            seqs[i] = seq
-          }
+          assignSeqs(drafts, from, to, byId, seqs)
         }
         return seqs
       }
@@ -478,14 +494,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
           )
           // (JSON, parsed natively: a Postgres array is parsed character by character in JavaScript.)
           const written = (result.rows[0] as { written: Array<[string, number]> | null }).written ?? []
-          const byId = new Map<string, number>()
-          for (const [id, seq] of written) byId.set(id, seq)
-          return drafts.map((d) => {
-            const seq = byId.get(d.id)
-            // An id twice in one batch: the first is written, the second finds it.
-            if (seq !== undefined) byId.delete(d.id)
-            return seq
-          })
+          return assignSeqs(drafts, 0, drafts.length, new Map(written), new Array<number | undefined>(drafts.length))
         }),
       () => Effect.sync(turns.give)
     )
@@ -584,8 +593,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     transaction,
     statement,
     begin,
-    appendAtOnce,
-    maxAppendsAtOnce,
+    appendAtOnce: { run: appendAtOnce, max: maxAppendsAtOnce },
     readsWait: true,
     capabilities: {
       changeToken: Effect.tryPromise({

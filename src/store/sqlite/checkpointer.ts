@@ -85,14 +85,14 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
     let worker: Worker | undefined
     let failed = false
     /** True while the worker runs a checkpoint. */
-    let running: true | undefined
+    let running = false
     let seen = writtenAt(walPath)
     let published = false
     let bulk = false
 
     const fallBack = (why: string) =>
       Effect.suspend(() => {
-        running = undefined
+        running = false
         if (failed) return Effect.void
         failed = true
         db.pragma(`wal_autocheckpoint = ${defaultAutoCheckpoint}`)
@@ -108,7 +108,7 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
       })
       w.unref()
       w.on("message", (message) => {
-        running = undefined
+        running = false
         if (message !== "done") Effect.runFork(fallBack(`the checkpoint failed: ${String(message)}`))
       })
       w.on("error", (e) => Effect.runFork(fallBack(`the checkpoint thread failed: ${e.message}`)))
@@ -144,7 +144,7 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
     )
 
     const look = Effect.suspend(() => {
-      if (failed || running !== undefined || !published) return Effect.void
+      if (failed || running || !published) return Effect.void
       if (bulk) {
         bulk = false
         return Effect.void
