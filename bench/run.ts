@@ -25,6 +25,7 @@ import { dropPgDb, freshPgDb, postgresBenchUrl, rawPgInsert, rawPgReadParse } fr
 import { rebalance, scaling } from "./replicas.ts"
 import { bossInsert, bossLatency, bossSend, bossWork } from "./pgboss.ts"
 import { liveLatency } from "./live.ts"
+import { coreNotes, languageNotes, performanceNotes, pipelineNotes, postgresNotes, replicaNotes, startupNotes } from "./notes.ts"
 
 const quick = process.argv.includes("--quick")
 const write = process.argv.includes("--write")
@@ -548,62 +549,6 @@ const tableOf = (baseline: string, rs: ReadonlyArray<Row>) =>
   ].join("\n")
 const machine = `Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${rounds} round(s), medians`
 const date = new Date().toISOString().slice(0, 10)
-
-const coreNotes = [
-  "How each row is measured:",
-  "- Raw baselines use the same schema (sibus's own migration), build the same rows (UUIDv7 id, JSON payload of about 200 bytes) and run one prepared statement on better-sqlite3 with WAL and synchronous=NORMAL.",
-  "- The publish rows publish keyless events on both sides. With keys, every commit also writes the (topic, key, seq) index pages it touched, so 64-row transactions cost raw SQLite itself about 0.58 x of 1000-row ones on this machine: a limit of the schema, not of the runtime.",
-  "- The consume rows read a backlog written beforehand (100 keys), with batchSize 1000; the raw row reads the same events in pages of 1000 and parses each payload.",
-  "- Latency: one event at a time on an idle bus, from the publish call to the handler's first line; it includes one SQLite commit (the event, with the idle group's lease mark raised in the same transaction) and three fiber hops (writer, fetcher, worker), each a turn of the event loop.",
-  "- Memory: the backlog is written by the parent process; the consumer process is measured alone (peak RSS, 16 handlers sleeping 1 ms each, 5 s, default Node flags). Its live heap stays near 45 MB; about 50 MB of the peak is V8's young generation growing to its default size under this allocation rate (with --max-semi-space-size=4 the peak is about 130 MB)."
-].join("\n")
-const languageNotes = [
-  "How each row is measured:",
-  "- Compile: `loadProgram` on a generated program of repeated realistic blocks (a topic with a schema, helpers with let, cond, ->, get-in, update, a handler with publish!, a subscription), best of 5; it includes running the top level (defining, subscribing). The baseline tokenizes the same text with the reader's moo lexer and nothing else.",
-  "- Handler: a backlog of heartbeats (~150-byte payloads) written first; then one group (batchSize 1000) runs a handler that reads fields, builds a new map with assoc and a lookup table, and publishes it with a key; timed from subscribing until the group's cursor passes the last event. The TypeScript handler does the same work with object spreads and `ctx.publish`. Both sides pay the same runtime costs (delivery, the publish's commit, acks), so the ratio is the whole per-event cost, not the interpreter alone.",
-  "- Metering (issue 9: every walk, builder and publish charged to a work and memory budget, a checkpoint on the Clock every 4096 steps), measured before/after on this machine with `npm run bench -- --only language`, the tree before (3af59dc) and after run back to back: handler cost 1.57 x and 1.56 x before, 1.65-1.90 x with the first metered version (about 5 % more interpreter time per run in a direct micro-benchmark, 117k vs 111k runs/s), and the row above after toJson stopped defining each key with Object.defineProperty (137k runs/s in the micro-benchmark, faster than before metering). Compile: 58k and 55k lines/s before, 67k-74k after (the reader now parses one top-level form at a time, which also cut the memory of reading a 40k-line file from 340 MB to 194 MB)."
-].join("\n")
-
-const pipelineNotes = [
-  "How each row is measured:",
-  "- Follow-ups: a backlog of ~200-byte events over 100 keys written first; one group (batchSize 1000) runs a handler that publishes one follow-up per event with `ctx.publish` (same payload and key), written in the transaction that acks the event; timed from subscribing until every ack is committed, then the follow-ups are counted. The no-op baseline is the same group with an empty handler on the same backlog. The raw baseline does the physical minimum of the same work: pages of 1000 read and parsed, and per page one transaction inserting the follow-ups (caused_by set) and advancing a cursor row.",
-  "- The follow-up target of 0.5 x the no-op handler (issue 5) is above what SQLite allows here: the raw baseline itself, which does no runtime work at all, runs at about 0.4 x of sibus's no-op consume, because inserting an event into the (topic, key, seq)-indexed log costs several times more than reading one.",
-  "- Under ordering key a key's next event runs only after the previous run's ack and follow-ups have committed (so it can read them), so a commit carries at most one run per key: with 100 keys about 70 runs per commit instead of hundreds, and each commit writes the index pages of every key it touches. Keyless or ordering none groups share commits freely.",
-  "- Outbox: rows added to an outbox table in the application's own SQLite file beforehand; timed from starting a relay (batch 100) until every row is published into the bus (a second file) and marked sent. The baseline inserts the same events into the bus schema, 100 per transaction.",
-  "- Compaction: a compacted topic of 100 versions per key written with raw inserts, then one `compact` pass with the default maintenance settings (bounded delete batches aimed at 20 ms, resting as long as each batch took). The peak hold is the longest single delete transaction, i.e. the longest a publisher can wait for the write lock because of compaction."
-].join("\n")
-
-const startupNotes = [
-  "How each row is measured:",
-  "- Each command runs as scripts run it: `node bin/sib.js ...` spawned with its output on pipes, timed from spawn to exit, in rounds that also time `node -e 0` (Node's own start-up, the yardstick); the ratio is the median of the per-round ratios. Two warm-up runs per command come first (they fill Node's compile cache and, in a checkout, rebuild a stale bundle), as any earlier use of `sib` would have.",
-  "- `sib` runs dist/cli/sib.js, the CLI bundled into one minified file (scripts/build-cli.js) that loads better-sqlite3, `node:child_process`, `node:crypto`, `node:readline` and effect/cli's `Intl.Segmenter` on first use. Before the bundle, the same commands run from the TypeScript sources as ~450 modules (with the compile cache) took, with this method on this machine, 11.6 x (`--help`), 12.2 x (`topics`) and 12.1 x (`publish`).",
-  "- Where the rest goes (timestamps inside the process, medians): reading and linking the 0.7 MB bundle about 0.45 x, evaluating its modules (mostly effect's) about 0.7 x, running `--help` on effect/cli about 0.45 x; `topics` and `publish` instead spend about 1.6 x opening the store (better-sqlite3, the schema check, preparing statements) and doing their work. A one-command effect/cli program bundled plainly takes 2.7 x for `--help`."
-].join("\n")
-
-const postgresNotes = [
-  "How each row is measured:",
-  "- On the local PostgreSQL server (15), each round in a schema of its own created by sibus's migrations and dropped after. Raw `pg` is the physical baseline: one client, 1,000-row multi-row INSERTs in one transaction each, and a paged read (1,000 per page, by seq) parsing every payload.",
-  "- sibus runs the same workloads as in the core section through the Effect API on a `postgres://` location: its writes take the schema's writers' lock (one writer transaction at a time, as on SQLite) and each statement is a round trip to the server.",
-  "- pg-boss (12.38.1) is the peer: in each round it is installed by its own `start()` into a schema of its own (its `schema` option) and that schema is dropped after. Its background work is off (`supervise`, `schedule`, `registerInstance` and OpenTelemetry false), as sibus's maintenance is; its pool is its default of 10 connections, as is sibus's. Jobs carry the same ~200-byte payload. A round runs raw pg, then pg-boss, then sibus; each pg-boss row's ratio is the median of the per-round ratios sibus / pg-boss, against the same sibus measurement as the raw row above it.",
-  "- pg-boss `send`: 64 concurrent senders, each awaiting its `send` (one job per call) and sending again until 5 s have passed (2 s with `--quick`); the rate is the jobs whose send returned over the time until the last one returned. `insert`: 1,000 jobs per call.",
-  "- pg-boss `work`: the backlog inserted beforehand with `insert` (not timed), then `work` with `batchSize: 1000`, `pollingIntervalSeconds: 0.5` (its minimum), `burstWhenBatchFull: true` (fetch again at once while batches come back full; without it the poll caps the drain at about 2k jobs/s) and `localConcurrency: 2` (1, 3 and 4 workers, and batches of 500 or 2,000, were no faster on this machine), and a handler that only counts its jobs; timed from calling `work` until the handler has seen every job. pg-boss completes each batch in one statement after its handler returns.",
-  "- Latency: a publisher in this process and a subscriber in a child process, on one schema; one event at a time at random gaps of 5-25 ms, timed from the moment the publish (or `send`) returned to the subscriber's handler, by wall clock. sibus's subscriber is a group woken by NOTIFY (its LISTEN connection) that reads the event from the store. pg-boss's is a `work` worker (`batchSize: 100`, polling at 0.5 s), measured twice: with `useListenNotify` and a queue created with `notify: true` (pg-boss 12 wakes its workers on NOTIFY), and polling only (then the 0.5 s minimum poll bounds the latency).",
-  "- Live fan-out: the same method, the child iterating `rt.live(\"live\")` (the Promise API) on the schema and saying it is ready from the stream's `onStart`; the parent publishes with `rt.publish`."
-].join("\n")
-
-const replicaNotes = [
-  "How each row is measured (bench/replicas.ts):",
-  "- Scaling: a topic of 8 partitions; N member processes (`bench/replica-member.ts`, the Promise API) subscribe to one group with maxInFlight 8 (per process, shared by the partitions it runs) and a handler that waits 5 ms (I/O-bound, like a tool call), so one member's ceiling is about 1,600 events/s. Once every partition is leased and each member holds its share, the parent publishes the events (1,000 keys, publishAll of 1,000) and times until the group's slowest partition has passed the last one. One run per member count.",
-  "- Hand-off: two members (handler 2 ms, leaseMs 1000) while the parent publishes 10 events every 10 ms; once both hold their share, one is killed with SIGKILL, and the time from the kill to the survivor's first run of an event of a partition only the victim had run is the hand-off. The victim ran on this host, so its death is seen at the next heartbeat (leaseMs / 3) and its leases are taken at once; a member on another host is judged by its heartbeat and leases standing still for leaseMs each (about 2 x leaseMs plus a heartbeat). Redelivered: events the victim had started and the survivor ran again. A replacement joins after each kill.",
-  "- This machine has 2 cores for the parent, up to 4 members and (for Postgres) the server. Measured with process CPU times: one member alone spends about 150 us of CPU per event (fetching, dispatching, the handler's timer, acks, commits); with 4 members each spends more (every commit of one wakes the others' readers, and on Postgres every write transaction of every member takes the schema's writers' lock in turn), so the 4-member rows are bounded by the cores and by that lock, not by the handlers' waits. On the machine of the table above, three runs met every row: SQLite 4 members 3.47-3.54 x, Postgres 4 members 3.22-3.29 x (the code before Postgres's one-statement publish batches and read-ahead: 3.11 x there). On the previous machine the SQLite 4-member figure ranged 2.9-3.4 x and Postgres's was 2.2 x."
-].join("\n")
-
-const performanceNotes = [
-  "How each row is measured:",
-  "- Consume: a backlog of ~200-byte events over 100 keys written with raw inserts; then, in each run, two fresh Node processes (bench/consumeProcess.ts, default flags, the TypeScript sources run by Node's type stripping), one through the Promise API (`createRuntime`, `rt.subscribe`) and one through the Effect API (`Bus`), each draining the backlog as a group of its own with a no-op handler (ordering none, batchSize 1000), timed from subscribing until the last event's handler ran; they take turns going first. The raw row reads the same file in pages of 1,000 and parses every payload. Peak RSS is the process's `maxRSS`: about 130 MB of it is the process before its first event (Node, effect, Kysely, the runtime's modules).",
-  "- publishAll: keyless events, batches of 1,000, on fresh files; raw is one prepared INSERT into sibus's own schema (unique id, (topic, seq), (topic, key, seq) and two partial indexes, an AUTOINCREMENT key), plainjob its `addMany` into its own table (one index), both with WAL and synchronous NORMAL.",
-  "- Latency: one event at a time, from the publish call to the handler's first line, 1 ms apart; under load a fiber of the same bus publishes to another topic in batches every millisecond to keep 10k events/s."
-].join("\n")
 
 const sections = [
   { marker: "<!-- core -->", title: "Core runtime", baseline: "raw better-sqlite3", rows: core, notes: coreNotes },

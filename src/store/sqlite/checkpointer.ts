@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import type SqliteDatabase from "better-sqlite3"
 import { statSync } from "node:fs"
 import { createRequire } from "node:module"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 
 /** How often the WAL is looked at. */
 const intervalMs = 100
@@ -100,6 +100,8 @@ export const checkpointInWorker = (db: SqliteDatabase.Database, filename: string
       })
 
     const start = (): Worker => {
+      // Loaded on first use: a command that never publishes (most of `sib`) does not pay for it.
+      const { Worker } = process.getBuiltinModule("node:worker_threads")
       const w = new Worker(workerSource, {
         eval: true,
         workerData: { driver: createRequire(import.meta.url).resolve("better-sqlite3"), filename },
