@@ -92,7 +92,8 @@ describe("createRuntime (Promise facade)", () => {
       seen.push(event.payload)
       expect(ctx.group).toBe("billing")
       expect(ctx.signal.aborted).toBe(false)
-      await ctx.publish("invoices", { order: (event.payload as { id: number }).id })
+      const { publish } = ctx
+      await publish("invoices", { order: (event.payload as { id: number }).id })
     }, { from: "earliest" })
     const e = await rt.publish("orders", { id: 1 }, { key: "c-1", headers: { source: "test" } })
     expect(e).toMatchObject({ seq: 1, topic: "orders", key: "c-1", payload: { id: 1 }, headers: { source: "test" } })
@@ -158,15 +159,15 @@ describe("createRuntime (Promise facade)", () => {
     await expect(createRuntime({} as never)).rejects.toThrow(/needs \{ db/)
   })
 
-  it("manual ack, dead letters and requeue from plain async code", async () => {
+  it("manual ack (ctx's methods destructured), dead letters and requeue from plain async code", async () => {
     const rt = await createRuntime({ db: ":memory:" })
     open.push(rt)
     let healthy = false
     const attempts: Array<number> = []
-    await rt.subscribe("jobs", "workers", async (event, ctx) => {
-      attempts.push(ctx.attempt)
+    await rt.subscribe("jobs", "workers", async (_event, { attempt, ack }) => {
+      attempts.push(attempt)
       if (!healthy) throw new Error("upstream down")
-      await ctx.ack()
+      await ack()
     }, { from: "earliest", ackMode: "manual", maxAttempts: 2, backoff: { initialMs: 1, jitter: 0 } })
     const job = await rt.publish("jobs", { task: "resize" })
     await waitFor(() => attempts.length === 2)

@@ -101,6 +101,63 @@ export interface HandlerContext {
 
 export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown
 
+/**
+ * A Promise handler's `ctx`. Its methods and signal are getters on the prototype: a delivery
+ * allocates one small object, not four closures and an AbortController (most handlers use
+ * neither), and destructuring (`{ ack }`) still works. The signal is made when first read, and
+ * aborted at once if the run was already interrupted.
+ */
+class PromiseHandlerContext implements HandlerContext {
+  readonly group: string
+  readonly attempt: number
+  private readonly delivery: DeliveryContext
+  /** The handler's fiber context: its ctx calls run there (so they work while `close()` drains). */
+  private readonly context: Context.Context<never>
+  private controller: AbortController | undefined = undefined
+  private aborted = false
+
+  constructor(delivery: DeliveryContext, context: Context.Context<never>) {
+    this.group = delivery.group
+    this.attempt = delivery.attempt
+    this.delivery = delivery
+    this.context = context
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort()
+    }
+    return this.controller.signal
+  }
+
+  /** The run was interrupted (ack timeout or shutdown): the signal is aborted. */
+  interrupted(): void {
+    this.aborted = true
+    this.controller?.abort()
+  }
+
+  get ack(): () => Promise<void> {
+    const { delivery, context } = this
+    return () => Effect.runPromiseWith(context)(delivery.ack)
+  }
+
+  get nack(): (delayMs?: number) => Promise<void> {
+    const { delivery, context } = this
+    return (delayMs) => Effect.runPromiseWith(context)(delivery.nack(delayMs))
+  }
+
+  get publish(): (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent> {
+    const { delivery, context } = this
+    return (topic, payload, options) => Effect.runPromiseWith(context)(delivery.publish(topic, payload, options))
+  }
+
+  get transaction(): () => Promise<Kysely<any>> {
+    const { delivery, context } = this
+    return () => Effect.runPromiseWith(context)(delivery.transaction)
+  }
+}
+
 /** A `.sib` program running on a runtime. */
 export interface LoadedProgram {
   readonly files: ReadonlyArray<string>
@@ -263,24 +320,23 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
 
   // A handler's ctx methods run in the handler's own fiber context, so they keep working while
   // close() drains the groups (the ManagedRuntime itself is already shutting down then).
+  // One callback per delivery: a handler that returns synchronously completes the run without
+  // suspending it, a promise resumes it when it settles.
   const wrap = (group: string, handler: PromiseHandler) => (event: Event, ctx: DeliveryContext) =>
-    Effect.flatMap(Effect.context<never>(), (context: Context.Context<never>) => {
-      const here = Effect.runPromiseWith(context)
-      return Effect.tryPromise({
-        try: async (signal) =>
-          inHandler.run({ group, context }, () =>
-            handler(event, {
-              group: ctx.group,
-              attempt: ctx.attempt,
-              signal,
-              ack: () => here(ctx.ack),
-              nack: (delayMs) => here(ctx.nack(delayMs)),
-              publish: (topic, payload, publishOptions) => here(ctx.publish(topic, payload, publishOptions)),
-              transaction: () => here(ctx.transaction)
-            })),
-        catch: (e) => e
+    Effect.withFiber((fiber) =>
+      Effect.callback<unknown, unknown>((resume) => {
+        const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
+        let result: unknown
+        try {
+          result = inHandler.run({ group, context: fiber.context }, handler, event, handlerContext)
+        } catch (e) {
+          return resume(Effect.fail(e))
+        }
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
+        ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
+        return Effect.sync(() => handlerContext.interrupted())
       })
-    })
+    )
 
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {

@@ -19,7 +19,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import { formatUnsafe } from "effect/observability/PrometheusMetrics"
 import type { StoreError } from "../store/storeErrors.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
 import { foldUnits } from "../runtime/foldedAdmin.ts"
@@ -292,9 +291,19 @@ export class Recorder {
 
   /** Every series in Prometheus text format (lag and sources read first). */
   readonly text: Effect.Effect<string> = Effect.suspend(() =>
-    this.enabled ? Effect.map(this.refresh, () => formatUnsafe(this.context)) : Effect.succeed("")
+    this.enabled
+      ? Effect.flatMap(this.refresh, () => Effect.map(prometheusFormat, (format) => format(this.context)))
+      : Effect.succeed("")
   )
 }
+
+/**
+ * Effect's Prometheus text format, loaded at the first scrape: its module brings Effect's HTTP
+ * server and Schema (~25 MB of a process's memory), which a process nobody scrapes never needs.
+ */
+const prometheusFormat = Effect.promise(() => import("effect/observability/PrometheusMetrics")).pipe(
+  Effect.map((m) => m.formatUnsafe)
+)
 
 /**
  * A group's lag on a topic from its stored cursors: events after them, and the age of the oldest

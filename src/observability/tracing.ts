@@ -6,10 +6,11 @@
  * (`tracingOn`); this module does not decide where spans are made (`Bus.ts`, `group/`).
  */
 import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import { FetchHttpClient } from "effect/http"
 import * as Layer from "effect/Layer"
-import { OtlpExporter, OtlpSerialization, OtlpTracer } from "effect/observability"
+import * as Scope from "effect/Scope"
+import type * as OtlpExporter from "effect/observability/OtlpExporter"
 import * as Tracer from "effect/Tracer"
 import type { PublishOptions } from "../runtime/publish.ts"
 
@@ -105,18 +106,45 @@ export interface OtlpOptions {
 
 /**
  * Installs Effect's OTLP tracer, posting over global `fetch` (no platform package needed). Its
- * spans are flushed when the layer's scope closes.
+ * spans are flushed when the layer's scope closes. The exporter's modules (Effect's HTTP client
+ * and Schema, ~20 MB of a process's memory) load when the layer is built, so a process that
+ * exports no traces never loads them.
  */
 export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flusher> =>
-  OtlpTracer.layer({
-    url: options.url,
-    resource: { serviceName: options.serviceName ?? "sibus" },
-    ...(options.headers === undefined ? {} : { headers: options.headers }),
-    ...(options.exportIntervalMs === undefined ? {} : { exportInterval: options.exportIntervalMs })
-  }).pipe(
-    Layer.provide(options.encoding === "json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf),
-    Layer.provide(FetchHttpClient.layer)
-  )
+  Layer.unwrap(Effect.promise(async () => {
+    const [{ layer }, { layerJson, layerProtobuf }, { layer: fetchClient }] = await Promise.all([
+      import("effect/observability/OtlpTracer"),
+      import("effect/observability/OtlpSerialization"),
+      import("effect/http/FetchHttpClient")
+    ])
+    return layer({
+      url: options.url,
+      resource: { serviceName: options.serviceName ?? "sibus" },
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.exportIntervalMs === undefined ? {} : { exportInterval: options.exportIntervalMs })
+    }).pipe(
+      Layer.provide(options.encoding === "json" ? layerJson : layerProtobuf),
+      Layer.provide(fetchClient)
+    )
+  }))
+
+/**
+ * Effect's `OtlpExporter.Flusher` service, found by its key (services are): the exporter's own
+ * tag lives in a module that loads the HTTP client. Without our exporter, an application's own
+ * OTLP layers (logs, metrics) still register with it and are flushed, as by `layerFlusher`.
+ */
+const Flusher = Context.Service<OtlpExporter.Flusher, OtlpExporter.Flusher["Service"]>("effect/observability/OtlpExporter/Flusher")
+const noExporter: Layer.Layer<OtlpExporter.Flusher> = Layer.sync(Flusher, () => {
+  const registry = new Set<Effect.Effect<void>>()
+  return {
+    flush: Effect.forEach(registry, (run) => run, { concurrency: "unbounded", discard: true }),
+    register: (run) =>
+      Effect.flatMap(Effect.scope, (scope) => {
+        registry.add(run)
+        return Scope.addFinalizer(scope, Effect.sync(() => registry.delete(run)))
+      })
+  }
+})
 
 /** The OTLP options the standard environment variables name, or undefined when no endpoint is set. */
 export const otlpOptionsFromEnv = (env: Readonly<Record<string, string | undefined>>, serviceName = "sibus"): OtlpOptions | undefined => {
@@ -153,7 +181,7 @@ export const otlpOptionsFromEnv = (env: Readonly<Record<string, string | undefin
 /** `layerOtlp` configured from the environment (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...); empty if unset. */
 export const layerFromEnv = (env: Readonly<Record<string, string | undefined>> = process.env, serviceName?: string): Layer.Layer<OtlpExporter.Flusher> => {
   const options = otlpOptionsFromEnv(env, serviceName)
-  return options === undefined ? OtlpExporter.layerFlusher : layerOtlp(options)
+  return options === undefined ? noExporter : layerOtlp(options)
 }
 
 /** The Effect API of traces: `Tracing.layerOtlp(options)`, `Tracing.layerFromEnv()`. */

@@ -129,12 +129,12 @@ describe.each(storeFactories)("the metrics of a bus ($name)", (factory) => {
 })
 
 describe("label values", () => {
-  it(`at most ${maxLabelValues} topics get series of their own; the rest share ${otherLabel}`, () => {
+  it(`at most ${maxLabelValues} topics get series of their own; the rest share ${otherLabel}`, async () => {
     const recorder = new Recorder(undefined)
     for (let i = 0; i < maxLabelValues + 50; i++) recorder.published(`topic-${i}`)
     recorder.published("topic-0", 2)
     recorder.published(`topic-${maxLabelValues + 7}`)
-    const text = Effect.runSync(recorder.text)
+    const text = await Effect.runPromise(recorder.text)
     const series = samples(text).filter((s) => s.name === "sib_events_published_total")
     expect(series).toHaveLength(maxLabelValues + 1)
     expect(total(text, "sib_events_published_total", { topic: "topic-0" })).toBe(3)

@@ -15,6 +15,9 @@
  * - **Workers**: runnable work waits in a FIFO, or goes straight to a waiting worker. At most
  *   `gate.limit` run at once, and none starts while `gate.accepting` is false (the session's
  *   phase: one at a time while isolating, none once draining); work pushed then is dropped.
+ *   While the fetcher admits a page (`admittingPage`), its work only queues, and the waiting
+ *   workers get it when the page is in: a worker handed one event at a time would run it inside
+ *   the fetcher and wait again for the next, a suspension per event.
  */
 import * as Effect from "effect/Effect"
 import { Fifo } from "../Fifo.ts"
@@ -43,6 +46,8 @@ export class Dispatcher {
   private readonly ready = new Fifo<Work>()
   /** Workers waiting for work. */
   private idle: Array<(w: Work | undefined) => void> = []
+  /** A page is being admitted: pushed work queues (see the module's comment). */
+  private admitting = false
   /** Lane key -> seq of the dead letter holding it. */
   private readonly heldBy = new Map<string, number>()
   /** Handlers running (taken and not yet `ended`). */
@@ -189,12 +194,26 @@ export class Dispatcher {
   /** Work that may run now: to a waiting worker, or to the ready queue (dropped when not accepting). */
   push(work: Work): void {
     if (!this.gate.accepting) return
-    if (this.idle.length > 0 && this.canStart()) {
+    if (!this.admitting && this.idle.length > 0 && this.canStart()) {
       this.running++
       this.idle.shift()!(work)
     } else {
       this.ready.push(work)
     }
+  }
+
+  /**
+   * Runs `admit` (the admission of a page) with hand-offs held, then hands what it queued to the
+   * waiting workers.
+   */
+  admittingPage<E>(admit: Effect.Effect<void, E>): Effect.Effect<void, E> {
+    return Effect.suspend(() => {
+      this.admitting = true
+      return Effect.ensuring(admit, Effect.sync(() => {
+        this.admitting = false
+        this.wakeIdle()
+      }))
+    })
   }
 
   /** Hands ready work to waiting workers, as far as the limit allows. */

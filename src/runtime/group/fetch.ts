@@ -159,7 +159,7 @@ export class Fetcher {
         if (leased.length > 0) yield* self.submit({ ...self.progress.part(leased, false), relaxed: true })
         // Each event holds its page's average of payload bytes in the buffer.
         const each = bytes / page.length
-        for (const e of page) yield* self.admit(e, each)
+        yield* dispatcher.admittingPage(Effect.forEach(page, (e) => self.admit(e, each), { discard: true }))
         if (readUpto !== undefined) self.passOthers(readUpto)
         self.progress.markDirty()
       }
