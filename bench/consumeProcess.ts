@@ -1,23 +1,25 @@
 /**
  * Child process for the consume rows of the performance section: opens a database that already
  * holds a backlog (written by the parent) and drains it with one group and a no-op handler, through
- * the Promise API (`createRuntime`) or the Effect API (`Bus`), as a user's process would, with
- * default Node flags. Prints the rate (events/s, from subscribing until the last event's handler
- * ran) and the process's peak RSS in MB.
+ * the Promise API (`sibus/promise`'s `createRuntime`) or the Effect API (`sibus`'s `Bus`), as a
+ * user's process would: the built package (`dist/`, what the tarball ships; the parent builds it
+ * first), default Node flags, and only the modules that API needs. Prints the rate (events/s,
+ * from subscribing until the last event's handler ran) and the process's peak RSS in MB.
  *
  * `node bench/consumeProcess.ts <file> <count> promise|effect [group]`
  */
-import { Deferred, Effect } from "effect"
-import { Bus } from "../src/facade/Bus.ts"
-import { createRuntime } from "../src/promise.ts"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
 
 const [file, countArg, api, groupArg] = process.argv.slice(2) as [string, string, "promise" | "effect", string | undefined]
 /** The group (a new one reads the backlog again from the start). */
 const group = groupArg ?? `${api}-group`
 const count = Number(countArg)
 const options = { from: "earliest", ordering: "none", batchSize: 1000 } as const
+const dist = (module: string) => pathToFileURL(join(import.meta.dirname, "..", "dist", module)).href
 
 const viaPromise = async (): Promise<number> => {
+  const { createRuntime } = await import(dist("promise.js")) as typeof import("../src/promise.ts")
   const rt = await createRuntime({ db: file, maintenance: false })
   let handled = 0
   let done!: () => void
@@ -33,8 +35,11 @@ const viaPromise = async (): Promise<number> => {
   return rate
 }
 
-const viaEffect = (): Promise<number> =>
-  Effect.runPromise(Effect.gen(function*() {
+const viaEffect = async (): Promise<number> => {
+  const { Bus } = await import(dist("index.js")) as typeof import("../src/index.ts")
+  const Effect = await import("effect/Effect")
+  const Deferred = await import("effect/Deferred")
+  return Effect.runPromise(Effect.gen(function*() {
     const bus = yield* Bus
     const all = yield* Deferred.make<void>()
     let handled = 0
@@ -48,6 +53,7 @@ const viaEffect = (): Promise<number> =>
     yield* sub.unsubscribe
     return rate
   }).pipe(Effect.provide(Bus.open(file, { maintenance: false }))))
+}
 
 const rate = api === "promise" ? await viaPromise() : await viaEffect()
 console.log(JSON.stringify({ rate, peakMb: process.resourceUsage().maxRSS / 1024 }))

@@ -467,6 +467,8 @@ const performanceRows: Array<Row> = []
 if (only === undefined || only === "performance") {
   rows = performanceRows
   const backlog = n(100_000)
+  // The consume processes run the built package, as users do: build it from these sources first.
+  execFileSync("npm", ["run", "--silent", "build"], { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "ignore", "inherit"] })
   /** One consume of the backlog in a fresh process (bench/consumeProcess.ts), by `api`, as `group`. */
   const consumeIn = (file: string, api: "promise" | "effect", group: string) =>
     JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, "consumeProcess.ts"), file, String(backlog), api, group], {

@@ -8,7 +8,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Tracer } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
-import { otlpOptionsFromEnv, parseTraceparent, traceparentOf } from "../../src/observability/tracing.ts"
+import { OtlpExporter } from "effect/observability"
+import { layerFromEnv, otlpOptionsFromEnv, parseTraceparent, traceparentOf } from "../../src/observability/tracing.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
 
@@ -177,4 +178,18 @@ describe("traces", () => {
       OTEL_EXPORTER_OTLP_HEADERS: "api-key=a%20b,x=1", OTEL_BSP_SCHEDULE_DELAY: "200"
     }), { url: "http://t/x", encoding: "protobuf", serviceName: "shop", headers: { "api-key": "a b", x: "1" }, exportIntervalMs: 200 })
   })
+
+  it.effect("without an endpoint, layerFromEnv still provides Effect's OtlpExporter.Flusher: what registers with it (an application's own OTLP layers) is flushed", () =>
+    Effect.gen(function*() {
+      const flusher = yield* OtlpExporter.Flusher
+      let flushed = 0
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* flusher.register(Effect.sync(() => flushed++))
+        yield* flusher.flush
+      }))
+      assert.strictEqual(flushed, 1)
+      // Unregistered when its scope closed.
+      yield* flusher.flush
+      assert.strictEqual(flushed, 1)
+    }).pipe(Effect.provide(layerFromEnv({}))))
 })
