@@ -469,9 +469,9 @@ if (only === undefined || only === "performance") {
   const backlog = n(100_000)
   // The consume processes run the built package, as users do: build it from these sources first.
   execFileSync("npm", ["run", "--silent", "build"], { cwd: join(import.meta.dirname, ".."), stdio: ["ignore", "ignore", "inherit"] })
-  /** One consume of the backlog in a fresh process (bench/consumeProcess.ts), by `api`, as `group`. */
+  /** One consume of the backlog in a fresh process (bench/consumeProcess.js), by `api`, as `group`. */
   const consumeIn = (file: string, api: "promise" | "effect", group: string) =>
-    JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, "consumeProcess.ts"), file, String(backlog), api, group], {
+    JSON.parse(execFileSync(process.execPath, [join(import.meta.dirname, "consumeProcess.js"), file, String(backlog), api, group], {
       encoding: "utf8", stdio: ["ignore", "pipe", "inherit"]
     })) as { rate: number; peakMb: number }
   const runs = quick ? 3 : 10

@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { statSync } from "node:fs"
-import * as Postgres from "./postgres/PostgresStore.ts"
+import type * as Postgres from "./postgres/PostgresStore.ts"
 import { StoreOpenError } from "./storeErrors.ts"
 import * as Sqlite from "./sqlite/SqliteStore.ts"
 import { Store } from "./Store.ts"
@@ -37,7 +37,13 @@ export const redactLocation = (location: string): string => {
 
 /** Opens the store at `location` for the life of the layer. */
 export const openStore = (location: string, options: StoreOptions = {}): Layer.Layer<Store, StoreOpenError> => {
-  if (isServerUrl(location)) return Postgres.layer({ url: location, readOnly: options.readOnly, maxConnections: options.maxConnections })
+  if (isServerUrl(location)) {
+    // Loaded on use: the Postgres store and its driver (~10 MB of a process's memory) stay out of a SQLite process.
+    return Layer.unwrap(Effect.map(
+      Effect.promise(() => import("./postgres/PostgresStore.ts")),
+      (postgres) => postgres.layer({ url: location, readOnly: options.readOnly, maxConnections: options.maxConnections })
+    ))
+  }
   if (location === "") {
     return Layer.effect(Store, Effect.fail(new StoreOpenError({ reason: "unreadable", location: "\"\"", detail: "the database location is empty" })))
   }
