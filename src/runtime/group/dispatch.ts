@@ -15,9 +15,11 @@
  * - **Workers**: runnable work waits in a FIFO, or goes straight to a waiting worker. At most
  *   `gate.limit` run at once, and none starts while `gate.accepting` is false (the session's
  *   phase: one at a time while isolating, none once draining); work pushed then is dropped.
- *   While the fetcher admits a page (`admittingPage`), its work only queues, and the waiting
- *   workers get it when the page is in: a worker handed one event at a time would run it inside
- *   the fetcher and wait again for the next, a suspension per event.
+ *   Without key order, while the fetcher admits a page (`admittingPage`), its work only queues,
+ *   and the waiting workers get it when the page is in: a worker handed one event at a time would
+ *   run it inside the fetcher and wait again for the next, a suspension per event. With key order
+ *   the hand-offs stay: the runs between admissions keep the keys' queues short, and a page
+ *   admitted whole would park (and later read again) most events behind their keys.
  */
 import * as Effect from "effect/Effect"
 import { Fifo } from "../Fifo.ts"
@@ -48,6 +50,8 @@ export class Dispatcher {
   private idle: Array<(w: Work | undefined) => void> = []
   /** A page is being admitted: pushed work queues (see the module's comment). */
   private admitting = false
+  /** Pages are admitted whole (no key order; see the module's comment). */
+  private readonly wholePages: boolean
   /** Lane key -> seq of the dead letter holding it. */
   private readonly heldBy = new Map<string, number>()
   /** Handlers running (taken and not yet `ended`). */
@@ -67,6 +71,7 @@ export class Dispatcher {
     readonly ordering: Ordering; readonly gate: Gate; readonly capacity: number; readonly batchSize: number; readonly maxBytes: number
   }) {
     this.lanes = new Lanes<Slot>(options.ordering, keyOfSlot)
+    this.wholePages = options.ordering === "none"
     this.gate = options.gate
     this.capacity = options.capacity
     this.batchSize = options.batchSize
@@ -203,10 +208,11 @@ export class Dispatcher {
   }
 
   /**
-   * Runs `admit` (the admission of a page) with hand-offs held, then hands what it queued to the
-   * waiting workers.
+   * Runs `admit` (the admission of a page); without key order with hand-offs held, then hands
+   * what it queued to the waiting workers.
    */
   admittingPage<E>(admit: Effect.Effect<void, E>): Effect.Effect<void, E> {
+    if (!this.wholePages) return admit
     return Effect.suspend(() => {
       this.admitting = true
       return Effect.ensuring(admit, Effect.sync(() => {
