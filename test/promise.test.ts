@@ -7,9 +7,9 @@ import { makeTmpDir } from "./helpers/tmp.ts"
 import SqliteDatabase from "better-sqlite3"
 import type { Kysely } from "kysely"
 
-const waitFor = async (check: () => boolean, ms = 5000) => {
+const waitFor = async (check: () => boolean | Promise<boolean>, ms = 5000) => {
   const deadline = Date.now() + ms
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error("timed out waiting")
     await new Promise((resolve) => setTimeout(resolve, 2))
   }
@@ -179,6 +179,29 @@ describe("createRuntime (Promise facade)", () => {
     await waitFor(() => attempts.length === 3)
     await waitFor(() => rt.groupStats("workers")?.buffered === 0)
     expect(await rt.deadLetters()).toEqual([])
+  })
+
+  it("a handler's failures are failed runs: a synchronous throw, a rejection, and a thenable whose then throws", async () => {
+    const rt = await createRuntime({ db: ":memory:" })
+    open.push(rt)
+    const handlers: Record<string, () => unknown> = {
+      sync: () => {
+        throw new Error("thrown at once")
+      },
+      rejected: () => Promise.reject(new Error("rejected later")),
+      thenable: () => ({
+        then() {
+          throw new Error("then threw")
+        }
+      })
+    }
+    for (const [name, handler] of Object.entries(handlers)) {
+      await rt.subscribe("jobs", name, handler, { from: "earliest", maxAttempts: 1 })
+    }
+    await rt.publish("jobs", { n: 1 })
+    await waitFor(async () => (await rt.deadLetters()).length === 3)
+    const dead = Object.fromEntries((await rt.deadLetters()).map((d) => [d.group, d.errorMessage]))
+    expect(dead).toEqual({ sync: "thrown at once", rejected: "rejected later", thenable: "then threw" })
   })
 
   it("close is idempotent and a closed runtime refuses work", async () => {

@@ -333,7 +333,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
           return resume(Effect.fail(e))
         }
         if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
-        ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
+        try {
+          ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
+        } catch (e) {
+          // A thenable whose then throws: a failed run, as awaiting it would reject.
+          return resume(Effect.fail(e))
+        }
         return Effect.sync(() => handlerContext.interrupted())
       })
     )
