@@ -4,6 +4,9 @@
  * nack) its handler may make. A run is identified by its work and its run number: a decision, a
  * publish or a transaction from an earlier run of the same event, or from a run the watchdog took
  * over, is refused.
+ *
+ * The runs in flight are a list threaded through their `Work` (start order, O(1) removal from
+ * anywhere): a `Set` churned by a start and an end per event rehashed its table every few runs.
  */
 import type * as Clock from "effect/Clock"
 import { monotonicMillis } from "../monotonic.ts"
@@ -20,8 +23,10 @@ export class Runs {
   private readonly group: string
   private readonly ackTimeoutMs: number
   private readonly clock: Clock.Clock
-  /** In start order, so the first is the oldest. */
-  private readonly inFlight = new Set<Work>()
+  /** The runs in flight, oldest first (linked through `Work.olderRun`/`newerRun`). */
+  private oldestRun: Work | undefined = undefined
+  private newestRun: Work | undefined = undefined
+  private count = 0
   /** Raised when the first run starts (the watchdog waits for it). */
   readonly started = new Signal()
 
@@ -44,8 +49,8 @@ export class Runs {
     work.tx = undefined
     work.deadline = monotonicMillis(this.clock) + this.ackTimeoutMs
     work.fiber = fiber
-    this.inFlight.add(work)
-    if (this.inFlight.size === 1) this.started.raise()
+    this.link(work)
+    if (this.count === 1) this.started.raise()
     if (work.attempts > 1) work.floor?.redelivery()
     const series = work.series ??= this.metrics.series(work.event.topic)
     if (series !== undefined) {
@@ -59,7 +64,7 @@ export class Runs {
 
   /** The run is over (settled, or taken over by the watchdog). */
   end(work: Work): void {
-    this.inFlight.delete(work)
+    this.unlink(work)
     work.fiber = undefined
     if (work.startedAt !== 0) {
       const series = work.series!
@@ -71,18 +76,43 @@ export class Runs {
 
   /** `work` runs now on `fiber` (false once the watchdog took it over). */
   runsOn(work: Work, fiber: Fiber.Fiber<unknown, unknown>): boolean {
-    return work.fiber === fiber && this.inFlight.has(work)
+    return work.fiber === fiber && work.inFlight
   }
 
   /** The run that expires first. */
   oldest(): Work | undefined {
-    return this.inFlight.values().next().value
+    return this.oldestRun
+  }
+
+  /** Adds `work` as the newest run (one already in flight keeps its place). */
+  private link(work: Work): void {
+    if (work.inFlight) return
+    work.inFlight = true
+    work.olderRun = this.newestRun
+    work.newerRun = undefined
+    if (this.newestRun === undefined) this.oldestRun = work
+    else this.newestRun.newerRun = work
+    this.newestRun = work
+    this.count++
+  }
+
+  private unlink(work: Work): void {
+    if (!work.inFlight) return
+    work.inFlight = false
+    const { olderRun, newerRun } = work
+    if (olderRun === undefined) this.oldestRun = newerRun
+    else olderRun.newerRun = newerRun
+    if (newerRun === undefined) this.newestRun = olderRun
+    else newerRun.olderRun = olderRun
+    work.olderRun = undefined
+    work.newerRun = undefined
+    this.count--
   }
 
   /** Settles the run in flight of the event `eventId` (`run`: only that run of it), as `decide`. */
   decideById(eventId: string, run: number | undefined, decision: Decision): Effect.Effect<void, AckError> {
     let work: Work | undefined
-    for (const w of this.inFlight) if (w.event.id === eventId) work = w
+    for (let w = this.oldestRun; w !== undefined; w = w.newerRun) if (w.event.id === eventId) work = w
     if (work === undefined || (run !== undefined && work.run !== run)) return Effect.fail(this.notOutstanding(eventId))
     return this.decide(work, work.run, decision)
   }
@@ -95,7 +125,7 @@ export class Runs {
         group, eventId: work.event.id, detail: `a nack delay is a number of milliseconds >= 0, got ${JSON.stringify(decision.delayMs) ?? String(decision.delayMs)}`
       }))
     }
-    if (work.run !== run || !this.inFlight.has(work)) return Effect.fail(this.notOutstanding(work.event.id))
+    if (work.run !== run || !work.inFlight) return Effect.fail(this.notOutstanding(work.event.id))
     if (work.decision !== undefined) {
       return Effect.fail(new AckError({ group, eventId: work.event.id, detail: `this delivery was already ${work.decision._tag}ed` }))
     }
@@ -118,7 +148,7 @@ export class Runs {
 
   /** True once run `run` can take no more publishes or writes: over, or acked/nacked. */
   settled(work: Work, run: number): boolean {
-    return work.run !== run || !this.inFlight.has(work) || work.decision !== undefined
+    return work.run !== run || !work.inFlight || work.decision !== undefined
   }
 
   private notOutstanding(eventId: string): AckError {

@@ -59,6 +59,10 @@ export interface Work {
   series: GroupTopicSeries | undefined
   /** When the current run started (`performance.now()`; 0 when no run is measured). */
   startedAt: number
+  /** Its place among the runs in flight (`Runs`, a list in start order): in it, and its neighbours. */
+  inFlight: boolean
+  olderRun: Work | undefined
+  newerRun: Work | undefined
 }
 
 /**
@@ -106,7 +110,10 @@ export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery
   publishes: undefined,
   tx: undefined,
   series: undefined,
-  startedAt: 0
+  startedAt: 0,
+  inFlight: false,
+  olderRun: undefined,
+  newerRun: undefined
 })
 
 /** The delivery row that records `work` in `state`. */

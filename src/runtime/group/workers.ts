@@ -120,17 +120,17 @@ export class Workers {
 
   private loop(self: Self): Effect.Effect<void, SessionError> {
     let started = 0
-    const next = Effect.suspend(() => {
-      const at = this.now()
-      if (at - started < slowRunMs && at - this.lastYield < yieldAfterMs) return loop
-      this.lastYield = at
-      return Effect.andThen(Effect.yieldNow, loop)
-    })
-    const afterRun = Effect.sync(() => {
+    const loopAfterYield: Effect.Effect<void, SessionError> = Effect.andThen(Effect.yieldNow, Effect.suspend(() => loop))
+    // After each run (one function for every run: the hot path allocates no closure of its own).
+    const afterRun = (): Effect.Effect<void, SessionError> => {
       this.dispatcher.ended()
       if (this.phase.isolating && this.dispatcher.quiet) this.phase.run()
       this.dispatcher.wakeIdle()
-    })
+      const at = this.now()
+      if (at - started < slowRunMs && at - this.lastYield < yieldAfterMs) return loop
+      this.lastYield = at
+      return loopAfterYield
+    }
     // A partitioned group's units share their process's maxInFlight: a permit per run (taken
     // before its start: waiting for one is waiting in line, not running, for the ack timeout).
     const slots = this.config.unit?.slots
@@ -138,13 +138,13 @@ export class Workers {
       if (work === undefined) return Effect.void
       if (slots === undefined) {
         started = this.now()
-        return Effect.flatMap(this.handle(work, self), () => Effect.flatMap(afterRun, () => next))
+        return Effect.flatMap(this.handle(work, self), afterRun)
       }
       const handled = slots.withPermit(Effect.suspend(() => {
         started = this.now()
         return this.handle(work, self)
       }))
-      return Effect.flatMap(handled, () => Effect.flatMap(afterRun, () => next))
+      return Effect.flatMap(handled, afterRun)
     })
     return loop
   }
@@ -181,11 +181,16 @@ export class Workers {
 
   private runHandler(work: Work, self: Self): Effect.Effect<void, SessionError> {
     this.runs.begin(work, self)
-    const run = Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work)))
-    // With a tracer installed the run is a `process <topic>` span whose parent is the publisher's.
+    // With a tracer installed the run is a `process <topic>` span whose parent is the publisher's
+    // (and the handler is called inside it); without one it is called here, as the run starts
+    // (a throw is a defect, as in `Effect.suspend`).
     const traced = tracingOn(self)
-      ? Effect.withSpan(run, processSpanName(work.event.topic), processSpanOptions(work.event, this.config.group, work.attempts))
-      : run
+      ? Effect.withSpan(
+        Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work))),
+        processSpanName(work.event.topic),
+        processSpanOptions(work.event, this.config.group, work.attempts)
+      )
+      : this.callHandler(work)
     return Effect.flatMap(Effect.exit(traced), (exit) => {
       if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self) {
         this.runs.end(work)
@@ -194,6 +199,14 @@ export class Workers {
       }
       return this.completeSlow(work, exit, self)
     })
+  }
+
+  private callHandler(work: Work): Effect.Effect<unknown, unknown> {
+    try {
+      return this.handler(work.event, new RunContext(this.services, work))
+    } catch (e) {
+      return Effect.die(e)
+    }
   }
 
   private completeSlow(work: Work, exit: Exit.Exit<unknown, unknown>, self: Self): Effect.Effect<void, SessionError> {
