@@ -14,15 +14,15 @@ import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AsyncLocalStorage } from "node:async_hooks"
+import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
 import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
 import type { BusOptions, BusShape } from "../runtime/Bus.ts"
 import { Bus, type OpenOptions } from "./Bus.ts"
 import { BusMetrics, type Recorder } from "../observability/BusMetrics.ts"
-import { type HttpServerInfo, isLoopback, metricsRoutes, serveHttp, type ServeOptions } from "../observability/httpServer.ts"
+import type { HttpServerInfo, ServeOptions } from "../observability/httpServer.ts"
 import { tokenProblem } from "../observability/web/auth.ts"
-import { opsPage, type OpsPageServices, pageUrl } from "../observability/web/opsRoutes.ts"
+import type { OpsPageServices } from "../observability/web/opsRoutes.ts"
 import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
 import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
@@ -30,10 +30,11 @@ import type { PendingEvent, PublishOptions } from "../runtime/publish.ts"
 import type { Kysely } from "kysely"
 import type { TopicOptions } from "../runtime/Topic.ts"
 import type { LiveOptions } from "../runtime/live.ts"
-import { hostEntry, type HostValue, HostValueError, loadProgram, type Source, sourceProblem } from "../program/load.ts"
+import { hostEntry, type HostValue, HostValueError } from "../lang/host.ts"
+import type { Source } from "../program/load.ts"
+import { sourceProblem } from "../program/sources.ts"
 import type { Limits } from "../lang/run.ts"
-import { startProgram } from "../program/start.ts"
-import { runTests, type TestReport } from "../program/testRunner.ts"
+import type { TestReport } from "../program/testRunner.ts"
 import { layerFromEnv, layerOtlp, type OtlpOptions } from "../observability/tracing.ts"
 import { type LogFunction, logTo } from "./logSink.ts"
 import type { BusEventListener } from "../runtime/busEvents.ts"
@@ -321,31 +322,46 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   // A handler's ctx methods run in the handler's own fiber context, so they keep working while
   // close() drains the groups (the ManagedRuntime itself is already shutting down then).
   // One callback per delivery: a handler that returns synchronously completes the run without
-  // suspending it, a promise resumes it when it settles.
-  const wrap = (group: string, handler: PromiseHandler) => (event: Event, ctx: DeliveryContext) =>
-    Effect.withFiber((fiber) =>
-      Effect.callback<unknown, unknown>((resume) => {
-        const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
-        let result: unknown
-        try {
-          result = inHandler.run({ group, context: fiber.context }, handler, event, handlerContext)
-        } catch (e) {
-          return resume(Effect.fail(e))
-        }
-        if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
-        try {
-          ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
-        } catch (e) {
-          // A thenable whose then throws: a failed run, as awaiting it would reject.
-          return resume(Effect.fail(e))
-        }
-        return Effect.sync(() => handlerContext.interrupted())
-      })
-    )
+  // suspending it, a promise resumes it when it settles. The handler runs in the async scope of
+  // its worker (an AsyncResource made once per worker's fiber context, inside `inHandler.run`):
+  // entering a scope sets its context frame, where `run` per delivery built a new one (a Map
+  // copied from the current frame, ~650 bytes a delivery).
+  const wrap = (group: string, handler: PromiseHandler) => {
+    const scopes = new WeakMap<Context.Context<never>, AsyncResource>()
+    const scopeOf = (context: Context.Context<never>): AsyncResource => {
+      let scope = scopes.get(context)
+      if (scope === undefined) {
+        scope = inHandler.run({ group, context }, () => new AsyncResource("sibus.handler"))
+        scopes.set(context, scope)
+      }
+      return scope
+    }
+    return (event: Event, ctx: DeliveryContext) =>
+      Effect.withFiber((fiber) =>
+        Effect.callback<unknown, unknown>((resume) => {
+          const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
+          let result: unknown
+          try {
+            result = scopeOf(fiber.context).runInAsyncScope(handler, undefined, event, handlerContext)
+          } catch (e) {
+            return resume(Effect.fail(e))
+          }
+          if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
+          try {
+            ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
+          } catch (e) {
+            // A thenable whose then throws: a failed run, as awaiting it would reject.
+            return resume(Effect.fail(e))
+          }
+          return Effect.sync(() => handlerContext.interrupted())
+        })
+      )
+  }
 
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
     const sources = checkedSources(files, "load")
+    const [{ loadProgram }, { startProgram }] = await programModules()
     const program = await run(
       loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }).pipe(
         Effect.onExit((exit) => Effect.sync(() => metrics.programLoaded(Exit.isSuccess(exit))))
@@ -374,6 +390,10 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const startHttp = async ({ page, token, ...serveOptions }: HttpServeOptions = {}): Promise<HttpServerHandle> => {
     const problem = token === undefined ? undefined : tokenProblem(token)
     if (problem !== undefined) throw new TypeError(`serveHttp's token: ${problem}`)
+    const [{ isLoopback, metricsRoutes, serveHttp }, { opsPage, pageUrl }] = await Promise.all([
+      import("../observability/httpServer.ts"),
+      import("../observability/web/opsRoutes.ts")
+    ])
     const scope = await run(Scope.make(), "serve http")
     let info: Omit<HttpServerHandle, "close">
     try {
@@ -515,8 +535,17 @@ export const runSibTests = (files: string | ReadonlyArray<string | Source>, opti
   } catch (e) {
     return Promise.reject(e)
   }
-  return Effect.runPromise(Effect.flatMap(loadProgram(sources, options), (program) => runTests(program, { limits: options.limits })))
+  return programModules().then(([{ loadProgram }, , { runTests }]) =>
+    Effect.runPromise(Effect.flatMap(loadProgram(sources, options), (program) => runTests(program, { limits: options.limits })))
+  )
 }
+
+/**
+ * The language's modules (the reader, expander, compiler and the program runner), loaded by the
+ * first `load` or `runSibTests`: a process that runs no `.sib` program never loads them.
+ */
+const programModules = () =>
+  Promise.all([import("../program/load.ts"), import("../program/start.ts"), import("../program/testRunner.ts")])
 
 /** The sources argument of load and runSibTests: a path, or an array of paths and { file, text } (a TypeError otherwise). */
 const checkedSources = (files: unknown, fn: string): ReadonlyArray<string | Source> => {

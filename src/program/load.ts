@@ -31,6 +31,7 @@ import { busObject, domainBuiltins, hostStandIn } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
 import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun, paced } from "../lang/run.ts"
 import { testingBuiltins } from "./testing.ts"
+import { sourceProblem } from "./sources.ts"
 
 export interface LoadOptions {
   /** Functions and objects the `.sib` code may use, by name (`registerHost`). */
@@ -109,22 +110,6 @@ const fileProblem = (e: unknown): string => {
 
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
-
-/** What is wrong with a source given to a load (a path, or `{ file, text? }`), or undefined. */
-export const sourceProblem = (source: unknown): string | undefined => {
-  if (typeof source === "string") return source.length > 0 ? undefined : "a source path cannot be empty"
-  if (typeof source !== "object" || source === null || Array.isArray(source)) {
-    return `a source is a file path or { file, text }, got ${source === null ? "null" : Array.isArray(source) ? "an array" : typeof source}`
-  }
-  const s = source as { readonly file?: unknown; readonly text?: unknown }
-  const extra = Object.keys(s).filter((k) => k !== "file" && k !== "text")
-  if (typeof s.file !== "string" || s.file.length === 0) {
-    return `a source object needs file (a path, or the name to show for its text)${extra.length > 0 ? `; it has ${extra.map((k) => JSON.stringify(k)).join(", ")}` : ""}`
-  }
-  if (extra.length > 0) return `a source object has file and text only, not ${extra.map((k) => JSON.stringify(k)).join(", ")}`
-  if (s.text !== undefined && typeof s.text !== "string") return `a source's text must be a string, got ${typeof s.text}`
-  return undefined
-}
 
 /** A file's first position, for diagnostics about the file as a whole. */
 const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
