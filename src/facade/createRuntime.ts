@@ -7,14 +7,13 @@
  * drains the groups and closes the database. Also `.sib` programs (`load`, `registerHost`),
  * the bus's metrics (`metrics`, `serveHttp`) and `runSibTests`.
  */
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AsyncLocalStorage, AsyncResource } from "node:async_hooks"
+import { AsyncLocalStorage } from "node:async_hooks"
 import { constants as osConstants } from "node:os"
 import type { Event } from "../store/records.ts"
 import type { BusOptions, BusShape } from "../runtime/Bus.ts"
@@ -24,10 +23,7 @@ import type { HttpServerInfo, ServeOptions } from "../observability/httpServer.t
 import { tokenProblem } from "../observability/web/auth.ts"
 import type { OpsPageServices } from "../observability/web/opsRoutes.ts"
 import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
-import type { DeliveryContext } from "../runtime/ConsumerGroup.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
-import type { PendingEvent, PublishOptions } from "../runtime/publish.ts"
-import type { Kysely } from "kysely"
 import type { TopicOptions } from "../runtime/Topic.ts"
 import type { LiveOptions } from "../runtime/live.ts"
 import { hostEntry, type HostValue, HostValueError } from "../lang/host.ts"
@@ -37,6 +33,8 @@ import type { Limits } from "../lang/run.ts"
 import type { TestReport } from "../program/testRunner.ts"
 import { layerFromEnv, layerOtlp, type OtlpOptions } from "../observability/tracing.ts"
 import { type LogFunction, logTo } from "./logSink.ts"
+export type { HandlerContext, PromiseHandler } from "./promiseHandler.ts"
+import { type InHandler, type PromiseHandler, runPromiseHandler } from "./promiseHandler.ts"
 import type { BusEventListener } from "../runtime/busEvents.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
 
@@ -76,87 +74,6 @@ export interface HttpServeOptions extends ServeOptions {
   readonly page?: boolean | undefined
   /** The token the page's actions need (16 to 256 characters); a new random one when absent (see `pageUrl`). */
   readonly token?: string | undefined
-}
-
-/** The handler's view of its delivery, with Promise methods. */
-export interface HandlerContext {
-  readonly group: string
-  readonly attempt: number
-  /** Aborted when the handler is interrupted (ack timeout or shutdown). */
-  readonly signal: AbortSignal
-  readonly ack: () => Promise<void>
-  readonly nack: (delayMs?: number) => Promise<void>
-  /**
-   * Publishes an event caused by this one, written in the transaction that acknowledges it (so
-   * it exists exactly once if the handler succeeds, and never if it fails). The returned record
-   * has no `seq` yet.
-   */
-  readonly publish: (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent>
-  /**
-   * A Kysely transaction on the bus's database for the handler's own writes, committed together
-   * with the ack and this run's publishes (rolled back if the handler fails). Opened on first call;
-   * later calls return the same one. Other store work waits while it is open: keep it short.
-   */
-  readonly transaction: () => Promise<Kysely<any>>
-}
-
-export type PromiseHandler = (event: Event, ctx: HandlerContext) => unknown
-
-/**
- * A Promise handler's `ctx`. Its methods and signal are getters on the prototype: a delivery
- * allocates one small object, not four closures and an AbortController (most handlers use
- * neither), and destructuring (`{ ack }`) still works. The signal is made when first read, and
- * aborted at once if the run was already interrupted.
- */
-class PromiseHandlerContext implements HandlerContext {
-  readonly group: string
-  readonly attempt: number
-  private readonly delivery: DeliveryContext
-  /** The handler's fiber context: its ctx calls run there (so they work while `close()` drains). */
-  private readonly context: Context.Context<never>
-  private controller: AbortController | undefined = undefined
-  private aborted = false
-
-  constructor(delivery: DeliveryContext, context: Context.Context<never>) {
-    this.group = delivery.group
-    this.attempt = delivery.attempt
-    this.delivery = delivery
-    this.context = context
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController()
-      if (this.aborted) this.controller.abort()
-    }
-    return this.controller.signal
-  }
-
-  /** The run was interrupted (ack timeout or shutdown): the signal is aborted. */
-  interrupted(): void {
-    this.aborted = true
-    this.controller?.abort()
-  }
-
-  get ack(): () => Promise<void> {
-    const { delivery, context } = this
-    return () => Effect.runPromiseWith(context)(delivery.ack)
-  }
-
-  get nack(): (delayMs?: number) => Promise<void> {
-    const { delivery, context } = this
-    return (delayMs) => Effect.runPromiseWith(context)(delivery.nack(delayMs))
-  }
-
-  get publish(): (topic: string, payload: unknown, options?: PublishOptions) => Promise<PendingEvent> {
-    const { delivery, context } = this
-    return (topic, payload, options) => Effect.runPromiseWith(context)(delivery.publish(topic, payload, options))
-  }
-
-  get transaction(): () => Promise<Kysely<any>> {
-    const { delivery, context } = this
-    return () => Effect.runPromiseWith(context)(delivery.transaction)
-  }
 }
 
 /** A `.sib` program running on a runtime. */
@@ -317,46 +234,11 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const run = runner.run
 
   /** Which group's handler (if any) the current async code runs in, and that handler's fiber context. */
-  const inHandler = new AsyncLocalStorage<{ readonly group: string; readonly context: Context.Context<never> }>()
+  const inHandler: InHandler = new AsyncLocalStorage()
 
   // A handler's ctx methods run in the handler's own fiber context, so they keep working while
   // close() drains the groups (the ManagedRuntime itself is already shutting down then).
-  // One callback per delivery: a handler that returns synchronously completes the run without
-  // suspending it, a promise resumes it when it settles. The handler runs in the async scope of
-  // its worker (an AsyncResource made once per worker's fiber context, inside `inHandler.run`):
-  // entering a scope sets its context frame, where `run` per delivery built a new one (a Map
-  // copied from the current frame, ~650 bytes a delivery).
-  const wrap = (group: string, handler: PromiseHandler) => {
-    const scopes = new WeakMap<Context.Context<never>, AsyncResource>()
-    const scopeOf = (context: Context.Context<never>): AsyncResource => {
-      let scope = scopes.get(context)
-      if (scope === undefined) {
-        scope = inHandler.run({ group, context }, () => new AsyncResource("sibus.handler"))
-        scopes.set(context, scope)
-      }
-      return scope
-    }
-    return (event: Event, ctx: DeliveryContext) =>
-      Effect.withFiber((fiber) =>
-        Effect.callback<unknown, unknown>((resume) => {
-          const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
-          let result: unknown
-          try {
-            result = scopeOf(fiber.context).runInAsyncScope(handler, undefined, event, handlerContext)
-          } catch (e) {
-            return resume(Effect.fail(e))
-          }
-          if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
-          try {
-            ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
-          } catch (e) {
-            // A thenable whose then throws: a failed run, as awaiting it would reject.
-            return resume(Effect.fail(e))
-          }
-          return Effect.sync(() => handlerContext.interrupted())
-        })
-      )
-  }
+  const wrap = (group: string, handler: PromiseHandler) => runPromiseHandler(inHandler, group, handler)
 
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {

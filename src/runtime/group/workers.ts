@@ -186,7 +186,7 @@ export class Workers {
     // (a throw is a defect, as in `Effect.suspend`).
     const traced = tracingOn(self)
       ? Effect.withSpan(
-        Effect.suspend(() => this.handler(work.event, new RunContext(this.services, work))),
+        Effect.suspend(() => this.callHandler(work)),
         processSpanName(work.event.topic),
         processSpanOptions(work.event, this.config.group, work.attempts)
       )
