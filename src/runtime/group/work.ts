@@ -86,35 +86,57 @@ export const isParked = (s: Slot): s is Parked => (s as Parked).parked === true
 /** The key a slot's lane is chosen by. */
 export const keyOfSlot = (s: Slot): string | undefined => (isParked(s) ? s.key : s.event.key)
 
+/**
+ * A `Work`, made by `new` rather than by an object literal: V8 pretenures a literal's allocation
+ * site when a young-generation collection finds most of its objects alive, which a buffer full of
+ * fresh work can cause (see `PlainEvent` in store/records.ts).
+ */
+class WorkState implements Work {
+  readonly event: Event
+  readonly floor: AckFloor | undefined
+  attempts: number
+  readonly precise: boolean
+  readonly requeued: boolean
+  hasRow: boolean
+  notBefore: number
+  firstFailedAt: number | null
+  lastFailedAt: number | null
+  lastError: string | null
+  lastErrorStack: string | null
+  filterPending = false
+  bytes = 0
+  run = 0
+  decision: Decision | undefined = undefined
+  onDecision: (() => void) | undefined = undefined
+  deadline = 0
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  handlerDone = false
+  publishes: Array<Prepared> | undefined = undefined
+  tx: HandlerTransaction | undefined = undefined
+  series: GroupTopicSeries | undefined = undefined
+  startedAt = 0
+  inFlight = false
+  olderRun: Work | undefined = undefined
+  newerRun: Work | undefined = undefined
+
+  constructor(event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean) {
+    this.event = event
+    this.floor = floor
+    this.attempts = row?.attempts ?? 0
+    this.precise = precise
+    this.requeued = floor === undefined
+    this.hasRow = row !== undefined
+    this.notBefore = row?.nextAttemptAt ?? 0
+    this.firstFailedAt = row?.firstFailedAt ?? null
+    this.lastFailedAt = row?.lastFailedAt ?? null
+    this.lastError = row?.lastError ?? null
+    this.lastErrorStack = row?.lastErrorStack ?? null
+  }
+}
+
 /** Work for `event`, resuming the attempts its stored delivery row records (if any). */
-export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work => ({
-  event,
-  floor,
-  attempts: row?.attempts ?? 0,
-  precise,
-  requeued: floor === undefined,
-  hasRow: row !== undefined,
-  notBefore: row?.nextAttemptAt ?? 0,
-  firstFailedAt: row?.firstFailedAt ?? null,
-  lastFailedAt: row?.lastFailedAt ?? null,
-  lastError: row?.lastError ?? null,
-  lastErrorStack: row?.lastErrorStack ?? null,
-  filterPending: false,
-  bytes: 0,
-  run: 0,
-  decision: undefined,
-  onDecision: undefined,
-  deadline: 0,
-  fiber: undefined,
-  handlerDone: false,
-  publishes: undefined,
-  tx: undefined,
-  series: undefined,
-  startedAt: 0,
-  inFlight: false,
-  olderRun: undefined,
-  newerRun: undefined
-})
+export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work =>
+  new WorkState(event, floor, row, precise)
 
 /** The delivery row that records `work` in `state`. */
 export const deliveryRow = (group: string, work: Work, state: Delivery["state"]): Delivery => ({
