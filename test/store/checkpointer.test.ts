@@ -6,9 +6,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import SqliteDatabase from "better-sqlite3"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import { statSync } from "node:fs"
+import { join } from "node:path"
 import { Bus } from "../../src/facade/Bus.ts"
-import { tmpDb } from "../helpers/tmp.ts"
+import { makeTmpDir, tmpDb } from "../helpers/tmp.ts"
 
 const sizeOf = (path: string) => {
   try {
@@ -52,4 +54,19 @@ describe("SQLite checkpoints off the event loop", () => {
       assert.strictEqual(sizeOf(`${filename}-wal`), 0)
       assert.strictEqual(pendingPages(filename), 0)
     }))
+
+  it("the worker starts in a process run with --input-type=module too (an eval'd worker is then an ES module)", () => {
+    const filename = join(makeTmpDir(), "bus.db")
+    const promise = join(import.meta.dirname, "..", "..", "src", "promise.ts")
+    const script = `
+      const { createRuntime } = await import(${JSON.stringify(promise)})
+      const rt = await createRuntime({ db: ${JSON.stringify(filename)}, maintenance: false })
+      for (let b = 0; b < 5; b++) await rt.publishAll(Array.from({ length: 1000 }, (_, i) => ({ topic: "t", payload: { i, pad: "x".repeat(200) } })))
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await rt.close()
+    `
+    const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+    // A worker that fails to start says so and falls back to checkpointing in the process.
+    assert.notInclude(output, "checkpoint")
+  })
 })

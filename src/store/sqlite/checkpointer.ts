@@ -31,13 +31,14 @@ const defaultAutoCheckpoint = 1000
 const safetyAutoCheckpoint = 10_000
 
 /**
- * The worker, as CommonJS source: one connection, a passive checkpoint per message (it never
- * waits for readers or writers), closed on "close". better-sqlite3 is loaded from the path this
- * module resolves, so the worker finds it from a bundle too.
+ * The worker's source: one connection, a passive checkpoint per message (it never waits for
+ * readers or writers), closed on "close". better-sqlite3 is loaded from the path this module
+ * resolves, so the worker finds it from a bundle too. Neither `require` nor `import`: an eval'd
+ * worker is an ES module when the process runs with `--input-type=module` and CommonJS otherwise.
  */
 const workerSource = `
-const { parentPort, workerData } = require("node:worker_threads")
-const Database = require(workerData.driver)
+const { parentPort, workerData } = process.getBuiltinModule("node:worker_threads")
+const Database = process.getBuiltinModule("node:module").createRequire(workerData.driver)(workerData.driver)
 const db = new Database(workerData.filename, { fileMustExist: true })
 parentPort.on("message", (message) => {
   if (message === "close") {
