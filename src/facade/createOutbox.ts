@@ -12,8 +12,8 @@ import * as Scope from "effect/Scope"
 import type { Kysely } from "kysely"
 import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
 import { OutboxOptionsError } from "../outbox/outboxErrors.ts"
-import { make, type OutboxMessage, type OutboxOptions, type OutboxStats } from "../outbox/Outbox.ts"
-import { type RelayCounters, type RelayOptions, type RelayStats, start } from "../outbox/Relay.ts"
+import type { OutboxMessage, OutboxOptions, OutboxStats } from "../outbox/Outbox.ts"
+import type { RelayCounters, RelayOptions, RelayStats } from "../outbox/Relay.ts"
 import { addOutboxGauge, makeRunner, onRuntimeClose } from "./Runner.ts"
 
 /** Outbox calls: nothing to dispose (the database is the application's), never refused. */
@@ -59,8 +59,13 @@ export interface PromiseOutbox {
   readonly startRelay: (runtime: PromisePublisher, options?: RelayOptions) => Promise<PromiseRelay>
 }
 
-/** Opens an outbox on the application's Kysely database, creating its table if needed. */
+/**
+ * Opens an outbox on the application's Kysely database, creating its table if needed. The outbox's
+ * modules (and Kysely's migrator with them) load here: a runtime that never makes an outbox does
+ * not load them.
+ */
 export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbox> => {
+  const [{ make }, { start }] = await Promise.all([import("../outbox/Outbox.ts"), import("../outbox/Relay.ts")])
   const outbox = await calls.run(make(options), "open")
   const startRelay = async (runtime: PromisePublisher, relayOptions?: RelayOptions): Promise<PromiseRelay> => {
     if (typeof runtime?.publish !== "function" || typeof runtime?.publishAll !== "function") {

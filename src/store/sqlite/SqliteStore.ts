@@ -8,8 +8,10 @@
  * WAL checkpoints (bulk deletions skip the automatic one; maintenance runs a passive one after).
  * Checkpoints otherwise run in a worker thread (`checkpointer.ts`), so no commit waits for one.
  *
- * Kysely executes only the migrations (at open, before anything else runs); after that the store
- * runs its templates directly on the handle.
+ * Kysely executes only the migrations (at open, before anything else runs, and only when one is
+ * pending) and a handler's own statements (`ctx.transaction`); the store runs its statements,
+ * compiled by Kysely at build time (`compiledStatements.ts`), directly on the handle. So a process
+ * that publishes and consumes on a migrated file never loads Kysely.
  */
 import SqliteDatabase from "better-sqlite3"
 import { existsSync, watch } from "node:fs"
@@ -19,20 +21,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { Kysely, SqliteDialect } from "kysely"
-import { Migrator } from "kysely/migration"
 import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
-import { migrationProvider, migrations } from "../migrations/index.ts"
+import { migrationNames } from "../migrations/names.ts"
 import type { Driver, TransactionMode } from "../Driver.ts"
 import { makeStore } from "../makeStore.ts"
 import { decodeEventRows, type Program, runSync, type Statement } from "../storeProgram.ts"
-import { makeStatements } from "../queries.ts"
 import type { EventTuple } from "../records.ts"
-import type { Database } from "../schema.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
 import { unsupportedNode } from "./nodeVersion.ts"
-import { sqliteStatements } from "./statements.ts"
+import { compiledStatements } from "./compiledStatements.ts"
 import { defaultWalLimitBytes, guardWal, limitWal } from "./walGuard.ts"
 import { type Checkpointer, checkpointInWorker } from "./checkpointer.ts"
 
@@ -141,23 +139,28 @@ const configure = (db: SqliteDatabase.Database, options: SqliteOptions) =>
       new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
   })
 
-/** Refuses a database that ran migrations this version does not have. */
-const checkNotNewer = (db: SqliteDatabase.Database, location: string) =>
+/** The migrations the database has run (none when it has no migration table). */
+const appliedMigrations = (db: SqliteDatabase.Database, location: string) =>
+  Effect.try({
+    try: () => {
+      const table = db.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").get()
+      return table === undefined
+        ? []
+        : (db.prepare("select name from kysely_migration order by name").all() as Array<{ name: string }>).map((r) => r.name)
+    },
+    catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
+  })
+
+/** Refuses a database that ran migrations this version does not have; answers those it has not run yet. */
+const pendingMigrations = (db: SqliteDatabase.Database, location: string) =>
   Effect.gen(function*() {
-    const known = new Set(Object.keys(migrations("sqlite")))
-    const applied = yield* Effect.try({
-      try: () => {
-        const table = db.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").get()
-        return table === undefined
-          ? []
-          : (db.prepare("select name from kysely_migration order by name").all() as Array<{ name: string }>).map((r) => r.name)
-      },
-      catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
-    })
-    const unknown = applied.filter((name) => !known.has(name))
+    const known = migrationNames("sqlite")
+    const applied = yield* appliedMigrations(db, location)
+    const unknown = applied.filter((name) => !known.includes(name))
     if (unknown.length > 0) {
       return yield* new StoreOpenError({ reason: "newer", location, detail: `unknown migrations: ${unknown.join(", ")}` })
     }
+    return known.filter((name) => !applied.includes(name))
   })
 
 /**
@@ -184,11 +187,9 @@ const checkSibusTables = (db: SqliteDatabase.Database, location: string) =>
  * What a read-only open requires: a sibus database migrated to exactly this version's schema (a
  * read-only open cannot migrate an older one).
  */
-const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
+const checkSibusSchema = (db: SqliteDatabase.Database, location: string, pending: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     yield* checkSibusTables(db, location)
-    const applied = new Set((db.prepare("select name from kysely_migration").all() as Array<{ name: string }>).map((r) => r.name))
-    const pending = Object.keys(migrations("sqlite")).filter((name) => !applied.has(name))
     if (pending.length > 0) {
       return yield* new StoreOpenError({
         reason: "older", location,
@@ -200,11 +201,15 @@ const checkSibusSchema = (db: SqliteDatabase.Database, location: string) =>
 /**
  * Migrates under the database's write lock (`BEGIN IMMEDIATE`), so processes opening a new file
  * at the same moment take turns: the second finds the migrations done instead of racing to create
- * the same tables.
+ * the same tables. Kysely and the migrations load here, when a migration is pending.
  */
-const migrate = (db: SqliteDatabase.Database, kysely: Kysely<Database>, location: string) =>
+const migrate = (db: SqliteDatabase.Database, location: string) =>
   Effect.tryPromise({
     try: async () => {
+      const [{ Kysely, SqliteDialect }, { Migrator }, { migrationProvider }] = await Promise.all([
+        import("kysely"), import("kysely/migration"), import("../migrations/index.ts")
+      ])
+      const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) })
       db.exec("BEGIN IMMEDIATE")
       try {
         const result = await new Migrator({ db: kysely, provider: migrationProvider("sqlite"), disableTransactions: true }).migrateToLatest()
@@ -224,6 +229,14 @@ const migrate = (db: SqliteDatabase.Database, kysely: Kysely<Database>, location
     )
   )
 
+/** Kysely, for handlers' own statements (`ctx.transaction`): loaded by the first one. */
+let kyselyModule: typeof import("kysely") | undefined
+const loadKysely: Effect.Effect<typeof import("kysely")> = Effect.suspend(() =>
+  kyselyModule !== undefined
+    ? Effect.succeed(kyselyModule)
+    : Effect.map(Effect.promise(() => import("kysely")), (m) => (kyselyModule = m))
+)
+
 const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
   Effect.try({ try: f, catch: (cause) => new StoreError({ op, cause }) })
 
@@ -235,28 +248,27 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     Effect.gen(function*() {
       // Everything that refuses the file reads only, and comes before the first write (WAL, migrations).
       if (options.existing === true && options.readOnly !== true) yield* checkSibusTables(db, location)
-      yield* checkNotNewer(db, location)
-      const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: db }) })
+      const pending = yield* pendingMigrations(db, location)
       if (options.readOnly === true) {
-        yield* checkSibusSchema(db, location)
+        yield* checkSibusSchema(db, location, pending)
       } else {
         yield* configure(db, options)
-        yield* migrate(db, kysely, location)
+        if (pending.length > 0) yield* migrate(db, location)
       }
-      return { db, kysely }
+      return db
     }).pipe(Effect.onError(() => close(db))))
   // Processes opening a new file together can meet a lock the busy timeout does not wait for (while
   // one sets up WAL): such an open is tried again, on the Clock.
-  const { db, kysely } = yield* Effect.acquireRelease(
+  const db = yield* Effect.acquireRelease(
     ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
-    ({ db }) => close(db)
+    close
   )
   if (options.readOnly !== true && options.filename !== ":memory:") {
     yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
     const checkpointer = yield* checkpointInWorker(db, options.filename)
-    return makeStore(makeDriver(db, kysely, options.filename, checkpointer))
+    return makeStore(makeDriver(db, options.filename, checkpointer))
   }
-  return makeStore(makeDriver(db, kysely, options.filename === ":memory:" ? undefined : options.filename, undefined))
+  return makeStore(makeDriver(db, options.filename === ":memory:" ? undefined : options.filename, undefined))
 })
 
 /**
@@ -287,11 +299,10 @@ const watchWrites = (filename: string) => (notify: () => void): Effect.Effect<vo
  */
 const makeDriver = (
   db: SqliteDatabase.Database,
-  kysely: Kysely<Database>,
   filename: string | undefined,
   checkpointer: Checkpointer | undefined
 ): Driver => {
-  const statements = makeStatements(kysely, sqliteStatements(kysely))
+  const statements = compiledStatements
   const prepared = new Map<Template<string>, SqliteDatabase.Statement>()
   const stmt = (t: Template<string>): SqliteDatabase.Statement => {
     let s = prepared.get(t)
@@ -383,7 +394,7 @@ const makeDriver = (
     Effect.withFiber((fiber) => {
       const slot = fiber.getRef(TransactionSlot)
       if (slot.current !== undefined) return Effect.succeed(slot.current)
-      return gated("beginTransaction", () => {
+      return Effect.flatMap(loadKysely, ({ Kysely, SqliteDialect }) => gated("beginTransaction", () => {
         db.exec("BEGIN IMMEDIATE")
         const ended = () => open?.slot !== slot || slot.current !== tx
         // The handler's Kysely runs its statements on the store's connection only while this
@@ -430,7 +441,7 @@ const makeDriver = (
         open = { slot, waiters: [] }
         slot.current = tx
         return tx
-      })
+      }))
     })
 
   return {
