@@ -46,6 +46,8 @@ export interface RuntimeOptions extends BusOptions {
   readonly busyTimeoutMs?: number | undefined
   /** SQLite: the size the WAL is brought back to once long readers let go (default 64 MiB). */
   readonly walLimitBytes?: number | undefined
+  /** SQLite: the most memory its page cache holds (default 4 MiB). */
+  readonly pageCacheBytes?: number | undefined
   /**
    * Where the runtime's log lines go (a group restarting, a lease taken over, a retention pass):
    * the console by default; a function receives each line with its level instead.

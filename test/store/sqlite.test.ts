@@ -24,6 +24,19 @@ describe("SQLite store", () => {
       db.close()
     }))
 
+  it.effect("the page cache: pageCacheBytes sizes it; a connection the application hands in keeps its own unless told", () =>
+    Effect.gen(function*() {
+      const filename = yield* tmpDb
+      const own = new SqliteDatabase(filename)
+      const before = own.pragma("cache_size", { simple: true })
+      yield* Effect.scoped(Sqlite.make({ filename, database: own }))
+      assert.strictEqual(own.pragma("cache_size", { simple: true }), before)
+      yield* Effect.scoped(Sqlite.make({ filename, database: own, pageCacheBytes: 1024 * 1024 }))
+      // A negative cache_size is in KiB.
+      assert.strictEqual(own.pragma("cache_size", { simple: true }), -1024)
+      own.close()
+    }))
+
   it.effect("data survives reopening; seqs continue after the last one", () =>
     Effect.gen(function*() {
       const filename = yield* tmpDb
