@@ -5,7 +5,7 @@
  */
 export { createRuntime, runSibTests } from "./facade/createRuntime.ts"
 export type { CloseOnSignalsOptions, HandlerContext, HttpServeOptions, HttpServerHandle, LoadedProgram, ProgramOptions, PromiseHandler, Runtime, RuntimeOptions } from "./facade/createRuntime.ts"
-export { HttpServeError } from "./observability/httpServer.ts"
+export { HttpServeError } from "./observability/httpAddress.ts"
 export type { OtlpOptions } from "./observability/tracing.ts"
 export type { HttpServerInfo, ServeOptions } from "./observability/httpServer.ts"
 export type { LiveOptions } from "./runtime/live.ts"

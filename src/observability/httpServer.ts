@@ -15,7 +15,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
@@ -24,20 +23,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import * as Layer from "effect/Layer"
 import { BusMetrics, type Recorder } from "./BusMetrics.ts"
+import { defaultHost, defaultPort, type HttpAddress, HttpServeError, isLoopback } from "./httpAddress.ts"
 
-/** Where to listen: a host (name or IP) and a port (0: any free port). */
-export interface HttpAddress {
-  readonly host: string
-  readonly port: number
-}
+export { defaultHost, defaultPort, HttpServeError, isLoopback, parseHttpAddress } from "./httpAddress.ts"
+export type { HttpAddress } from "./httpAddress.ts"
 
 export interface ServeOptions extends Partial<HttpAddress> {
   /** Allow a host that is not a loopback address (the server is then reachable from the network). */
   readonly allowRemote?: boolean | undefined
 }
 
-/** The server cannot listen: a bad address, a non-loopback host not allowed, the port in use. */
-export class HttpServeError extends Data.TaggedError("HttpServeError")<{ readonly message: string }> {}
 
 /** A request as a route sees it. */
 export interface HttpRequest {
@@ -87,27 +82,6 @@ export interface Route {
 /** A running server: where it listens (the bound port, when 0 was asked) and its base URL. */
 export interface HttpServerInfo extends HttpAddress {
   readonly url: string
-}
-
-export const defaultHost = "127.0.0.1"
-export const defaultPort = 9464
-
-/** Loopback names and addresses: `localhost`, 127.0.0.0/8, `::1`. */
-export const isLoopback = (host: string): boolean => {
-  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase()
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
-}
-
-/**
- * `9464`, `127.0.0.1:9464`, `localhost:0`, `[::1]:9464`, `0.0.0.0:9464`: the address, or why it is
- * not one. A port alone listens on 127.0.0.1.
- */
-export const parseHttpAddress = (text: string): HttpAddress | string => {
-  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):)?(\d{1,5})$/.exec(text.trim())
-  if (m === null) return `${JSON.stringify(text)} is not an address: use host:port or a port (e.g. 127.0.0.1:9464 or 9464)`
-  const port = Number(m[2])
-  if (port > 65535) return `${JSON.stringify(text)}: the port must be 0 to 65535`
-  return { host: m[1] === undefined ? defaultHost : m[1].replace(/^\[(.*)\]$/, "$1"), port }
 }
 
 const text = (status: number, body: string): HttpBodyReply => ({ status, contentType: "text/plain; charset=utf-8", body })

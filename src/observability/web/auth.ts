@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { HttpRequest } from "../httpServer.ts"
-import { isLoopback } from "../httpServer.ts"
+import { isLoopback } from "../httpAddress.ts"
 
 /** A `Random` drawing from the operating system's generator (Web Crypto's `getRandomValues`). */
 export const cryptoRandom: Random.Random = {

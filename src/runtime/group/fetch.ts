@@ -118,7 +118,7 @@ export class Fetcher {
   get loop(): Effect.Effect<never, SessionError> {
     const self = this
     return Effect.gen(function*() {
-      const { config, dispatcher, ledger } = self
+      const { dispatcher, ledger } = self
       yield* self.phase.fetchGate.await
       /** The next page, being read while this one's lease mark commits (see `readAhead`). */
       let ahead: Fiber.Fiber<Page, StoreError> | undefined

@@ -1,0 +1,40 @@
+/**
+ * Addresses the HTTP server listens on: parsing `host:port`, which hosts are loopback, and the
+ * error of a server that cannot listen. Apart
+ * from the server (`httpServer.ts`, which re-exports them), so that checking an address or a token
+ * (`web/auth.ts`, used when a runtime is created) does not load `node:http`: its module loads
+ * Node's fetch implementation (undici) with it, ~12 ms and memory a runtime without a server
+ * never needs.
+ */
+
+import * as Data from "effect/Data"
+
+/** Where to listen: a host (name or IP) and a port (0: any free port). */
+export interface HttpAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export const defaultHost = "127.0.0.1"
+export const defaultPort = 9464
+
+/** Loopback names and addresses: `localhost`, 127.0.0.0/8, `::1`. */
+export const isLoopback = (host: string): boolean => {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase()
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
+}
+
+/**
+ * `9464`, `127.0.0.1:9464`, `localhost:0`, `[::1]:9464`, `0.0.0.0:9464`: the address, or why it is
+ * not one. A port alone listens on 127.0.0.1.
+ */
+export const parseHttpAddress = (text: string): HttpAddress | string => {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):)?(\d{1,5})$/.exec(text.trim())
+  if (m === null) return `${JSON.stringify(text)} is not an address: use host:port or a port (e.g. 127.0.0.1:9464 or 9464)`
+  const port = Number(m[2])
+  if (port > 65535) return `${JSON.stringify(text)}: the port must be 0 to 65535`
+  return { host: m[1] === undefined ? defaultHost : m[1].replace(/^\[(.*)\]$/, "$1"), port }
+}
+
+/** The server cannot listen: a bad address, a non-loopback host not allowed, the port in use. */
+export class HttpServeError extends Data.TaggedError("HttpServeError")<{ readonly message: string }> {}
