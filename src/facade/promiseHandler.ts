@@ -2,8 +2,8 @@
  * Promise handlers: the `ctx` a handler of the Promise API gets (`HandlerContext`), and how such a
  * handler runs as the bus's handler of a delivery (`runPromiseHandler`).
  *
- * One callback per delivery: a handler that returns synchronously completes the run without
- * suspending it, a promise resumes it when it settles. The handler runs in the async scope of its
+ * A handler that returns synchronously completes the run at once (no callback, no suspension); a
+ * promise resumes the run, through one callback, when it settles. The handler runs in the async scope of its
  * worker (an AsyncResource made once per worker's fiber context, inside `inHandler.run`, so
  * `inHandler` says which group's handler async code runs in): entering a scope sets its context
  * frame, where `AsyncLocalStorage.run` per delivery built a new one (a Map copied from the current
@@ -104,25 +104,32 @@ class PromiseHandlerContext implements HandlerContext {
 /** `handler` as the bus's handler of `group`'s deliveries. */
 export const runPromiseHandler = (inHandler: InHandler, group: string, handler: PromiseHandler) => {
   const scopes = new WeakMap<Context.Context<never>, AsyncResource>()
+  // The workers of a group share one fiber context, so the last lookup is nearly always the answer.
+  let lastContext: Context.Context<never> | undefined
+  let lastScope: AsyncResource | undefined
   const scopeOf = (context: Context.Context<never>): AsyncResource => {
+    if (context === lastContext) return lastScope!
     let scope = scopes.get(context)
     if (scope === undefined) {
       scope = inHandler.run({ group, context }, () => new AsyncResource("sibus.handler"))
       scopes.set(context, scope)
     }
+    lastContext = context
+    lastScope = scope
     return scope
   }
   return (event: Event, ctx: DeliveryContext) =>
-    Effect.withFiber((fiber) =>
-      Effect.callback<unknown, unknown>((resume) => {
-        const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
-        let result: unknown
-        try {
-          result = scopeOf(fiber.context).runInAsyncScope(handler, undefined, event, handlerContext)
-        } catch (e) {
-          return resume(Effect.fail(e))
-        }
-        if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return resume(Effect.succeed(result))
+    Effect.withFiber((fiber) => {
+      const handlerContext = new PromiseHandlerContext(ctx, fiber.context)
+      let result: unknown
+      try {
+        result = scopeOf(fiber.context).runInAsyncScope(handler, undefined, event, handlerContext)
+      } catch (e) {
+        return Effect.fail(e)
+      }
+      // Returned synchronously: the run completes without suspending.
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then !== "function") return result === undefined ? Effect.void : Effect.succeed(result)
+      return Effect.callback<unknown, unknown>((resume) => {
         try {
           ;(result as PromiseLike<unknown>).then((value) => resume(Effect.succeed(value)), (e) => resume(Effect.fail(e)))
         } catch (e) {
@@ -131,5 +138,5 @@ export const runPromiseHandler = (inHandler: InHandler, group: string, handler: 
         }
         return Effect.sync(() => handlerContext.interrupted())
       })
-    )
+    })
 }
