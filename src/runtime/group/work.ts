@@ -20,8 +20,12 @@ export type Outcome =
   | { readonly _tag: "ack" }
   | { readonly _tag: "fail"; readonly message: string; readonly stack: string | null; readonly delayMs?: number | undefined }
 
-/** One event on its way through the group. */
-export interface Work {
+/**
+ * One event on its way through the group. Made by `new`, not by an object literal: V8 pretenures a
+ * literal's allocation site when a young-generation collection finds most of its objects alive,
+ * which a buffer full of fresh work can cause (see `PlainEvent` in store/records.ts).
+ */
+export class Work {
   readonly event: Event
   /** The ack floor it counts against; undefined for requeued dead letters (below the floor). */
   readonly floor: AckFloor | undefined
@@ -38,31 +42,45 @@ export interface Work {
   lastError: string | null
   lastErrorStack: string | null
   /** The filter threw when the event was fetched; the worker evaluates it again. */
-  filterPending: boolean
+  filterPending: boolean = false
   /** Payload bytes it holds in the buffer (its page's average; 0 when read back alone). */
-  bytes: number
+  bytes: number = 0
   /** Increments per run; an ack from an earlier run is refused. */
-  run: number
-  decision: Decision | undefined
-  onDecision: (() => void) | undefined
+  run: number = 0
+  decision: Decision | undefined = undefined
+  onDecision: (() => void) | undefined = undefined
   /** When the current run times out (start + ackTimeoutMs), on the monotonic clock. */
-  deadline: number
+  deadline: number = 0
   /** The worker running it, while it runs. */
-  fiber: Fiber.Fiber<unknown, unknown> | undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** The handler returned (in manual mode the delivery then waits for its ack). */
-  handlerDone: boolean
+  handlerDone: boolean = false
   /** Events the current run published, written with its ack. */
-  publishes: Array<Prepared> | undefined
+  publishes: Array<Prepared> | undefined = undefined
   /** The database transaction the current run opened (`ctx.transaction`), committed with its ack. */
-  tx: HandlerTransaction | undefined
+  tx: HandlerTransaction | undefined = undefined
   /** Its (topic, group) metrics, looked up at its first run (undefined with metrics off). */
-  series: GroupTopicSeries | undefined
+  series: GroupTopicSeries | undefined = undefined
   /** When the current run started (`performance.now()`; 0 when no run is measured). */
-  startedAt: number
+  startedAt: number = 0
   /** Its place among the runs in flight (`Runs`, a list in start order): in it, and its neighbours. */
-  inFlight: boolean
-  olderRun: Work | undefined
-  newerRun: Work | undefined
+  inFlight: boolean = false
+  olderRun: Work | undefined = undefined
+  newerRun: Work | undefined = undefined
+
+  constructor(event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean) {
+    this.event = event
+    this.floor = floor
+    this.attempts = row?.attempts ?? 0
+    this.precise = precise
+    this.requeued = floor === undefined
+    this.hasRow = row !== undefined
+    this.notBefore = row?.nextAttemptAt ?? 0
+    this.firstFailedAt = row?.firstFailedAt ?? null
+    this.lastFailedAt = row?.lastFailedAt ?? null
+    this.lastError = row?.lastError ?? null
+    this.lastErrorStack = row?.lastErrorStack ?? null
+  }
 }
 
 /**
@@ -86,57 +104,9 @@ export const isParked = (s: Slot): s is Parked => (s as Parked).parked === true
 /** The key a slot's lane is chosen by. */
 export const keyOfSlot = (s: Slot): string | undefined => (isParked(s) ? s.key : s.event.key)
 
-/**
- * A `Work`, made by `new` rather than by an object literal: V8 pretenures a literal's allocation
- * site when a young-generation collection finds most of its objects alive, which a buffer full of
- * fresh work can cause (see `PlainEvent` in store/records.ts).
- */
-class WorkState implements Work {
-  readonly event: Event
-  readonly floor: AckFloor | undefined
-  attempts: number
-  readonly precise: boolean
-  readonly requeued: boolean
-  hasRow: boolean
-  notBefore: number
-  firstFailedAt: number | null
-  lastFailedAt: number | null
-  lastError: string | null
-  lastErrorStack: string | null
-  filterPending = false
-  bytes = 0
-  run = 0
-  decision: Decision | undefined = undefined
-  onDecision: (() => void) | undefined = undefined
-  deadline = 0
-  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  handlerDone = false
-  publishes: Array<Prepared> | undefined = undefined
-  tx: HandlerTransaction | undefined = undefined
-  series: GroupTopicSeries | undefined = undefined
-  startedAt = 0
-  inFlight = false
-  olderRun: Work | undefined = undefined
-  newerRun: Work | undefined = undefined
-
-  constructor(event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean) {
-    this.event = event
-    this.floor = floor
-    this.attempts = row?.attempts ?? 0
-    this.precise = precise
-    this.requeued = floor === undefined
-    this.hasRow = row !== undefined
-    this.notBefore = row?.nextAttemptAt ?? 0
-    this.firstFailedAt = row?.firstFailedAt ?? null
-    this.lastFailedAt = row?.lastFailedAt ?? null
-    this.lastError = row?.lastError ?? null
-    this.lastErrorStack = row?.lastErrorStack ?? null
-  }
-}
-
 /** Work for `event`, resuming the attempts its stored delivery row records (if any). */
 export const newWork = (event: Event, floor: AckFloor | undefined, row: Delivery | undefined, precise: boolean): Work =>
-  new WorkState(event, floor, row, precise)
+  new Work(event, floor, row, precise)
 
 /** The delivery row that records `work` in `state`. */
 export const deliveryRow = (group: string, work: Work, state: Delivery["state"]): Delivery => ({
