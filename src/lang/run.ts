@@ -21,6 +21,7 @@ import type { Span } from "../diagnostics/Span.ts"
 import { limitsSpec } from "../options/limitsSpec.ts"
 import { check, problemText } from "../options/spec.ts"
 import { costs, type Meter, print, type Value } from "../reader/Value.ts"
+import { turnElapsed } from "./turns.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
 
@@ -86,54 +87,6 @@ export const bytesInFlight = (): number => pool.bytes
  * small runs of other groups and timers.
  */
 const poolFreeBytes = 1024 * 1024
-
-/**
- * The process's turn: when .sib code began computing since the event loop last went round (a
- * setImmediate callback, which runs only once the loop turns, closes it). Every run and filter
- * shares it, so runs that follow each other without a pause (a group's workers, the filters of a
- * page) cannot together block timers and signals past `maxBlockMs`; `busyMs` tells a run about to
- * start that it should let the loop turn first. On a TestClock time does not move while code
- * runs, so tests are not affected.
- */
-const turn: { open: boolean; start: bigint; clock: Clock.Clock | undefined } = { open: false, start: 0n, clock: undefined }
-
-/** Nanoseconds .sib code has been computing in this turn of the event loop (starting one if none is open). */
-const turnElapsed = (clock: Clock.Clock): bigint => {
-  const now = clock.monotonicTimeNanosUnsafe()
-  if (!turn.open || turn.clock !== clock) {
-    turn.open = true
-    turn.start = now
-    turn.clock = clock
-    setImmediate(() => {
-      turn.open = false
-    })
-  }
-  return now - turn.start
-}
-
-/** Milliseconds .sib code has been computing in this turn of the event loop. */
-const busyMs = (clock: Clock.Clock): number => Number(turnElapsed(clock) / 1_000_000n)
-
-/** How long runs may follow each other in one turn before the next one lets the event loop go round. */
-const turnMs = 50
-
-/**
- * Lets the event loop go round (timers, signals, I/O) until this turn has been busy for less than
- * `turnMs` (runs woken together in one turn check again, so they take turns).
- */
-const pace = (clock: Clock.Clock): Effect.Effect<void> =>
-  Effect.suspend(() =>
-    busyMs(clock) < turnMs ? Effect.void : Effect.andThen(
-      Effect.callback<void>((resume) => {
-        setImmediate(() => resume(Effect.void))
-      }),
-      pace(clock)
-    )
-  )
-
-/** `effect`, after `pace` when this turn is busy (as it is, with no extra step, when it is not). */
-export const paced = <A, E, R>(clock: Clock.Clock, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  busyMs(clock) < turnMs ? effect : Effect.andThen(pace(clock), effect)
 
 /** Steps between checkpoints (budget, clock): small enough that one stretch stays well under 1 ms. */
 const checkEvery = 4096

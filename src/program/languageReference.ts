@@ -178,6 +178,12 @@ dozen; in a destructuring map pattern a name with an \`:or\` default is bound on
 most 100 failures of a test, and 4,000,000 characters of failures and log lines in all (the rest are
 counted in its report); \`published\` and \`dead-letters\` are charged for the records they return.
 
+Runs take turns: once \`.sib\` code has kept the process busy for 50 ms without the event loop going
+round, the next runs wait for it to go round and are let in one group (or timer, or watch) after
+another, so a group with a backlog of heavy runs cannot hold back another group's or a timer's run
+until its backlog is done. A run that computes for 50 ms or more without pausing makes its group
+(or timer) wait a quarter as long before its next run; shorter runs never wait for this.
+
 ### What operations cost
 
 | Operation | Steps | Memory |

@@ -29,7 +29,8 @@ import { Namespace } from "../lang/Namespace.ts"
 import { coreBuiltins, protectedBuiltins } from "../lang/core.ts"
 import { busObject, domainBuiltins, hostStandIn } from "./domain.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
-import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun, paced } from "../lang/run.ts"
+import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "../lang/run.ts"
+import { paced, Share } from "../lang/turns.ts"
 import { testingBuiltins } from "./testing.ts"
 import { sourceProblem } from "./sources.ts"
 
@@ -212,6 +213,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
     const order: Array<string> = []
     const clock = yield* Clock.Clock
     const random = yield* Random.Random
+    // The load takes turns with the running program's groups and timers (a reload runs beside them).
+    const share = new Share("load")
     // One budget for the whole load: every top-level form and every macro expansion spend from it.
     // (`evaluate` starts a new one for each text it is given, as a separate load would.)
     let budget = loadBudget(limits, clock)
@@ -339,7 +342,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         tokensLeft -= result.tokens ?? 0
         // Reading is bounded by the source limits, not by the load's computing time: let the
         // event loop go round after it, so that only running the forms counts against maxBlockMs.
-        yield* paced(clock, Effect.void)
+        yield* paced(clock, share, Effect.void)
         if (result.diagnostics.length > 0) {
           diagnostics.push(...result.diagnostics)
           return
@@ -590,7 +593,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           return yield* new SibError({ diagnostics: found, sources: new Map() })
         }
         const result = read(text, file, { maxTokens: tokensLeft })
-        yield* paced(clock, Effect.void)
+        yield* paced(clock, share, Effect.void)
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.
         const sources = new Map([...texts, [file, text]])

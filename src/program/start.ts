@@ -25,7 +25,8 @@ import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef, WatchDef } from "./Program.ts"
-import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, paced, releasing, runBudget, type RunState } from "../lang/run.ts"
+import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
+import { paced, Share } from "../lang/turns.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
@@ -65,7 +66,7 @@ const fnv1a = (text: string): string => {
  * Runs a `.sib` function as one run with its own budget (made by `start`, which may already fail:
  * a spent test budget), giving the run's pooled memory back however it ends.
  */
-const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyArray<Value>, span: Span) =>
+const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyArray<Value>, span: Span, share: Share) =>
   Effect.suspend(() => {
     let run: RunState
     try {
@@ -73,13 +74,16 @@ const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyAr
     } catch (e) {
       return Effect.fail(located(e, span))
     }
+    const began = run.clock.monotonicTimeNanosUnsafe()
     let out: unknown
     try {
       out = fn.invoke(run, args(), span)
     } catch (e) {
+      share.computed(run.clock, began)
       run.budget.release()
       return Effect.fail(located(e, span))
     }
+    share.computed(run.clock, began)
     return releasing(run, lift(out))
   })
 
@@ -96,15 +100,17 @@ const sibHandler = (
   const eventOnly = h instanceof Closure && h.params.fixed < 2 && h.params.rest === undefined && h.params.keywords === undefined
   // A run that computes past its ack timeout fails at its next checkpoint, even without pausing.
   const deadline = { ms: extra.ackTimeoutMs, what: `its ack timeout (${extra.ackTimeoutMs} ms, ackTimeoutMs)` }
+  const share = new Share(`group ${def.group}`)
   return (event, ctx) =>
     Effect.withFiber((fiber) => {
       const clock = fiber.getRef(Clock.Clock)
-      // Runs that follow each other without a pause let the event loop go round every few ms.
-      return paced(clock, runCallable(
+      // Runs that follow each other without a pause take turns with other groups and timers.
+      return paced(clock, share, runCallable(
         () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program, log: extra.log }, runBudget(limits, clock, { deadline, parent: extra.parent })),
         h,
         () => (eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]),
-        def.span
+        def.span,
+        share
       ))
     })
 }
@@ -123,17 +129,25 @@ const boundedCall = (
   bus: BusShape,
   limits: Limits,
   options: StartOptions,
-  call: { readonly fn: Callable; readonly span: Span; readonly what: "timer" | "watch"; readonly args: ReadonlyArray<Value>; readonly failed: string }
+  call: {
+    readonly fn: Callable
+    readonly span: Span
+    readonly what: "timer" | "watch"
+    readonly args: ReadonlyArray<Value>
+    readonly failed: string
+    readonly share: Share
+  }
 ) => {
   const { onTimerError: onError, parentBudget: parent, log } = options
   const deadline = { ms: timerTimeoutMs, what: `a ${call.what}'s time limit (${timerTimeoutMs} ms)` }
   return Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
-    return paced(clock, runCallable(
+    return paced(clock, call.share, runCallable(
       () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
       call.fn,
       () => call.args,
-      call.span
+      call.span,
+      call.share
     )).pipe(
       Effect.timeoutOption(timerTimeoutMs),
       Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the ${call.what} ran longer than ${timerTimeoutMs} ms (a ${call.what}'s time limit)`), call.span)))
@@ -149,8 +163,9 @@ const boundedCall = (
 }
 
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
+  const where = `timer at ${t.span.file}:${t.span.line}:${t.span.column}`
   const tick = boundedCall(program, bus, limits, options, {
-    fn: t.fn, span: t.span, what: "timer", args: [], failed: `timer at ${t.span.file}:${t.span.line}:${t.span.column} failed`
+    fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where)
   })
   return t.kind === "after"
     ? Effect.andThen(Effect.sleep(t.ms), tick)
@@ -164,9 +179,10 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
  */
 const runWatch = (program: Program, w: WatchDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const where = `watch at ${w.span.file}:${w.span.line}:${w.span.column}`
+  const share = new Share(where)
   const call = (event: Event) =>
     boundedCall(program, bus, limits, options, {
-      fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`
+      fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`, share
     })
   // Forked once it stands at the topics' ends, so what is published after the program started is seen.
   return Effect.gen(function*() {

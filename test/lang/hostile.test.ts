@@ -307,6 +307,21 @@ describe.concurrent("hostile .sib programs: attacks in handlers (sib run)", () =
     expect(run.mem.peak(), "peak RSS").toBeLessThan(RSS_LIMIT_BYTES)
   }), TEST_TIMEOUT_MS)
 
+  it("slow-backlog: 60 events of ~60 ms of legal work each, 16 workers: other groups and timers keep their turns", scenario(async (sc, { expect }) => {
+    const events = 60
+    const run = await sc.startRun("slow-backlog.sib")
+    const from = Date.now()
+    const published = await sc.publishAttack(Array.from({ length: events }, () => ({ variant: "backlog" })))
+    const last = published[published.length - 1]!
+    await sc.until(run, () => sc.attackerPassed(last.seq), ATTACK_MS, `slow-backlog: ${events} events handled`, true)
+    const to = Date.now()
+    expect(sc.query<{ n: number }>(`select count(*) as n from dead_letters where grp = 'attacker'`)[0]!.n, "dead letters").toBe(0)
+    await sc.until(run, () => (sc.lastHealthy() ?? 0) >= to, HEALTHY_GAP_MS + 500, "slow-backlog: healthy.out after the backlog", true)
+    expect(sc.largestHealthyGap(from, to), "largest healthy.out gap (ms)").toBeLessThan(HEALTHY_GAP_MS)
+    expect(await sc.stopDuringAttack(run, { variant: "last" }), "exit code after SIGTERM").toBe(0)
+    expect(run.mem.peak(), "peak RSS").toBeLessThan(RSS_LIMIT_BYTES)
+  }), TEST_TIMEOUT_MS)
+
   it("SIGHUP reload to a file printing a DAG at the top level: reported, and the running program keeps delivering", scenario(async (sc, { expect }) => {
     const path = join(sc.dir, "hostile", "reloaded.sib")
     writeFileSync(path, readFileSync(join(hostileDir, "control.sib")))
