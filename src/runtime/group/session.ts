@@ -132,7 +132,7 @@ export const session = (
       services: { group, runs, store, prepare: deps.prepare },
       scope: sessionScope
     })
-    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes, metrics })
+    const fetcher = new Fetcher({ config, store, ledger, dispatcher, runnable, progress, phase, submit, maxEventBytes: deps.maxEventBytes, metrics, clock })
     const othersCommitted = new Signal()
     const requeue = new Requeue({ store, topics, ledger, dispatcher, runnable, signal: refreshSignal, others: othersCommitted })
 

@@ -42,10 +42,10 @@ import type { Settle } from "./settle.ts"
 import { CurrentGroup, type Handler, type SessionError } from "./types.ts"
 import { type Decision, deliveryRow, errorText, failure, filterVerdict, type Work } from "./work.ts"
 
-/** A handler run this long (ms) makes its worker yield to the event loop afterwards. */
-const slowRunMs = 10
-/** The longest (ms) handlers may keep the event loop from a turn. */
-const yieldAfterMs = 250
+/** A handler run (or a filter call) this long (ms) makes its worker (or the fetcher) yield to the event loop afterwards. */
+export const slowRunMs = 10
+/** The longest (ms) handlers (or filters) may keep the event loop from a turn. */
+export const yieldAfterMs = 250
 
 type Self = Fiber.Fiber<unknown, unknown>
 
