@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { Bus, BusClosedError, createRuntime } from "../../src/index.ts"
+import { Bus, BusClosedError, createRuntime, type PublishError } from "../../src/index.ts"
 import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
@@ -97,6 +97,37 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
     await waitFor(() => closedFromHandler >= 0)
     expect(closedFromHandler).toBeLessThan(1000)
   }, 20_000)
+
+  for (const [how, ackMode] of [["unsubscribe", "manual"], ["unsubscribe", "auto"], ["close", "manual"], ["close", "auto"]] as const) {
+    it(`a handler still running after ${how}'s drain timeout (${ackMode} acks) has its late ack and publish refused, and the event comes back`, async () => {
+      const location = factory.shared()
+      const rt = await createRuntime({ db: location, logger: () => {} })
+      const late: Array<string> = []
+      let finished!: () => void
+      const lateDone = new Promise<void>((resolve) => (finished = resolve))
+      const stop = await rt.subscribe("t", "g", async (_e, ctx) => {
+        await sleep(400)
+        await ctx.publish("t.out", 1).then(() => late.push("publish resolved"), (e: unknown) => late.push(`publish ${(e as Error).constructor.name} ${(e as PublishError).reason}`))
+        if (ackMode === "manual") await ctx.ack().then(() => late.push("ack resolved"), (e: unknown) => late.push(`ack ${(e as Error).constructor.name}`))
+        finished()
+      }, { from: "earliest", drainTimeoutMs: 100, ackMode })
+      await rt.publish("t", "A")
+      await waitFor(async () => (await rt.groupStats("g"))?.running === 1)
+      if (how === "unsubscribe") await stop()
+      else await rt.close()
+      await lateDone
+      expect(late).toEqual(ackMode === "manual" ? ["publish PublishError settled", "ack AckError"] : ["publish PublishError settled"])
+      const again = how === "close" ? await createRuntime({ db: location, logger: () => {} }) : rt
+      expect(await again.read("t.out", 0, 10)).toEqual([])
+      const seen: Array<number> = []
+      await again.subscribe("t", "g", (_e, ctx) => {
+        seen.push(ctx.attempt)
+      }, { from: "earliest" })
+      await waitFor(() => seen.length === 1)
+      await again.close()
+      await factory.drop(location)
+    }, 20_000)
+  }
 
   it("after close every method rejects with BusClosedError", async () => {
     const rt = await createRuntime({ db: factory.fresh() })

@@ -74,6 +74,15 @@ export class Runs {
     }
   }
 
+  /** Ends every run in flight (their workers were interrupted): their decisions and publishes are refused from now on. */
+  endAll(): void {
+    while (this.oldestRun !== undefined) {
+      const work = this.oldestRun
+      this.end(work)
+      work.publishes = undefined
+    }
+  }
+
   /** `work` runs now on `fiber` (false once the watchdog took it over). */
   runsOn(work: Work, fiber: Fiber.Fiber<unknown, unknown>): boolean {
     return work.fiber === fiber && work.inFlight

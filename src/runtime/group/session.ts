@@ -127,6 +127,10 @@ export const session = (
       fail: (cause) => Deferred.doneUnsafe(fatal, Exit.failCause(cause))
     })
     const runs = new Runs(group, config.ackTimeoutMs, clock, metrics)
+    // A run its worker never finished (interrupted by the drain, or the session failed) is over:
+    // its handler, if it still runs (a Promise handler cannot be stopped), has its late ack,
+    // publishes and transaction refused instead of accepted and never written.
+    yield* Effect.addFinalizer(() => Effect.sync(() => runs.endAll()))
     const workers = new Workers({
       config, handler, instance, phase, dispatcher, runs, settle, ledger, submit, clock, guard,
       services: { group, runs, store, prepare: deps.prepare },
@@ -201,6 +205,7 @@ export const session = (
     if (Option.isNone(drained)) {
       yield* Effect.logWarning(`${label}: handlers still running after ${config.drainTimeoutMs} ms; interrupting them`)
       yield* Fiber.interruptAll(workers.fibers)
+      runs.endAll()
     }
     yield* Fiber.interruptAll(background)
     yield* progress.flush(true)
