@@ -1,8 +1,8 @@
 /** The Promise facade: the whole surface from plain async code (maintenance included), and typed rejections. */
 import { afterEach, describe, expect, it } from "vitest"
-import { rmSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { AckError, BusClosedError, createRuntime, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
+import { AckError, BusClosedError, BusOptionsError, createRuntime, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
 import { makeTmpDir } from "./helpers/tmp.ts"
 import SqliteDatabase from "better-sqlite3"
 import type { Kysely } from "kysely"
@@ -157,6 +157,30 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.ack("g", "nope")).rejects.toBeInstanceOf(AckError)
     await expect(createRuntime({ db: "/no/such/dir/x.db" })).rejects.toBeInstanceOf(StoreOpenError)
     await expect(createRuntime({} as never)).rejects.toThrow(/needs \{ db/)
+  })
+
+  it("refuses store options that do not fit and names that are no option, before the database is touched", async () => {
+    const dir = makeTmpDir()
+    const db = join(dir, "bus.db")
+    const refused = [
+      [{ synchronous: "OFF" }, /synchronous must be "NORMAL" or "FULL", got "OFF"/],
+      [{ synchronous: "1 garbage" }, /synchronous must be "NORMAL" or "FULL"/],
+      [{ busyTimeoutMs: -1 }, /busyTimeoutMs must be an integer >= 0 \(milliseconds\), got -1/],
+      [{ busyTimeoutMs: "abc" }, /busyTimeoutMs must be/],
+      [{ walLimitBytes: -1 }, /walLimitBytes must be an integer >= 0, got -1/],
+      [{ pageCacheBytes: "x" }, /pageCacheBytes must be an integer >= 65536, got "x"/],
+      [{ maxConnections: 0 }, /maxConnections must be a positive integer, got 0/],
+      [{ pollIntervalMsTypo: 10 }, /unknown option "pollIntervalMsTypo"; valid options: .*pollIntervalMs.*synchronous/]
+    ] as const
+    for (const [options, message] of refused) {
+      const opened = createRuntime({ db, ...(options as object) })
+      await expect(opened, JSON.stringify(options)).rejects.toBeInstanceOf(BusOptionsError)
+      await expect(opened).rejects.toThrow(message)
+    }
+    expect(existsSync(db), "no database was created").toBe(false)
+    const rt = await createRuntime({ db, synchronous: "FULL", busyTimeoutMs: 0, walLimitBytes: 0, pageCacheBytes: 65536 })
+    open.push(rt)
+    await rt.publish("t", 1)
   })
 
   it("manual ack (ctx's methods destructured), dead letters and requeue from plain async code", async () => {

@@ -4,11 +4,14 @@
  * runtime never knows which dialect it runs on. `Bus.layer()` still takes any `Store` layer.
  * These layers also provide the bus's `BusMetrics` (on unless `metrics: false`).
  */
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { BusMetrics, type MetricsOptions } from "../observability/BusMetrics.ts"
 import { busSpec } from "../options/busSpec.ts"
+import { check, custom, invalid, problemText, spec } from "../options/spec.ts"
+import { storeSpec } from "../options/storeSpec.ts"
 import { Bus as RuntimeBus, type BusOptions } from "../runtime/Bus.ts"
-import type { BusOptionsError } from "../runtime/busErrors.ts"
+import { BusOptionsError } from "../runtime/busErrors.ts"
 import type { StoreError, StoreOpenError } from "../store/storeErrors.ts"
 import { openStore, type StoreOptions } from "../store/open.ts"
 import type { SqliteOptions } from "../store/sqlite/SqliteStore.ts"
@@ -23,6 +26,14 @@ export type OpenOptions = BusOptions & StoreOptions & {
   readonly metrics?: boolean | MetricsOptions | undefined
 }
 
+/** Every option `Bus.open` takes besides `metrics`: the bus's and the store's (for one check, and one list of valid names). */
+const openSpec = spec("open", {
+  ...busSpec.fields,
+  ...storeSpec.fields,
+  metrics: custom("boolean | { registry }", { doc: "The bus's metrics." }, (v, path) =>
+    typeof v === "boolean" || (typeof v === "object" && v !== null) ? v : invalid(path, "true, false or { registry }", v))
+})
+
 export class Bus extends RuntimeBus {
   /**
    * The bus on the database at `location` (a SQLite file path, `:memory:` or a `postgres://` URL), opened and migrated
@@ -32,8 +43,11 @@ export class Bus extends RuntimeBus {
     location: string,
     options: OpenOptions = {}
   ): Layer.Layer<Bus | Store | BusMetrics, StoreOpenError | StoreError | BusOptionsError> => {
-    // The bus's own options go to the bus (which refuses unknown ones), the rest to the store.
-    const { metrics, ...rest } = options
+    // The bus's own options go to the bus, the store's to the store; a name that is neither, or a
+    // store option's value that does not fit, is refused before anything opens.
+    const checked = check(openSpec, options)
+    if (!checked.ok) return Layer.effectContext(Effect.fail(new BusOptionsError({ detail: problemText(checked.problem), problem: checked.problem })))
+    const { metrics, ...rest } = options ?? {}
     const busOptions: Record<string, unknown> = {}
     const storeOptions: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(rest)) (Object.hasOwn(busSpec.fields, k) ? busOptions : storeOptions)[k] = v

@@ -54,12 +54,15 @@ export const problemText = (p: OptionProblem, naming: Naming = plain): string =>
     return `unknown option${p.names.length === 1 ? "" : "s"} ${p.names.map(naming.name).join(", ")}${where}; valid options: ${p.valid.join(", ")}`
   }
   if (p._tag === "conflict") return p.hint === undefined ? p.message : `${p.message}; ${p.hint}`
-  return `${naming.path(p.path)} must be ${p.expected}, got ${shown(p.got)}`
+  return `${p.path === "" ? "the options" : naming.path(p.path)} must be ${p.expected}, got ${shown(p.got)}`
 }
 
 /** A value as a message shows it (short, never the whole of a large value). */
 export const shown = (v: unknown): string => {
   if (typeof v === "function") return "a function"
+  // JSON would show NaN and the infinities as null, and cannot show a bigint.
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v)
+  if (typeof v === "bigint") return `${v}n`
   if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v)
   if (v === undefined) return "undefined"
   try {

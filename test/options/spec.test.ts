@@ -40,6 +40,20 @@ describe("option specs", () => {
     ])
   })
 
+  it("show NaN, the infinities and bigints as they are (JSON would say null), and name the options themselves when they are not an object", () => {
+    const texts = [{ size: Number.NaN }, { size: Number.POSITIVE_INFINITY }, { size: Number.NEGATIVE_INFINITY }, { size: 5n }, "x"].map((o) => {
+      const r = check(outer, o)
+      return r.ok ? "ok" : problemText(r.problem)
+    })
+    expect(texts).toEqual([
+      "size must be an integer from 1 to 10, got NaN",
+      "size must be an integer from 1 to 10, got Infinity",
+      "size must be an integer from 1 to 10, got -Infinity",
+      "size must be an integer from 1 to 10, got 5n",
+      `the options must be an object, got "x"`
+    ])
+  })
+
   it("parse one duration syntax: digits are milliseconds, units ms s m h d", () => {
     expect(["250", "250ms", "1.5s", "2m", "1h", "1d", " 3s "].map(parseDuration)).toEqual([250, 250, 1500, 120_000, 3_600_000, 86_400_000, 3000])
     expect(["", "5 weeks", "-1s", "1e3", "s"].map(parseDuration)).toEqual([undefined, undefined, undefined, undefined, undefined])
