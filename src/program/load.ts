@@ -12,7 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs"
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from "node:fs"
 import { dirname, isAbsolute, relative, resolve, sep } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
@@ -104,6 +104,8 @@ const fileProblem = (e: unknown): string => {
       return "it is a directory"
     case "ELOOP":
       return "it became a link (links are followed only when the program is loaded, and only inside its folder)"
+    case "ENOTREG":
+      return "it is not a regular file (a FIFO, a device or a socket): program files are read whole, and such a file could block or never end"
     default:
       return e instanceof Error ? e.message : String(e)
   }
@@ -134,8 +136,8 @@ const realRoot = (root: string): string => realOrSelf(root)
  * the root and be a .sib file (on Linux, where /proc tells its path; elsewhere it must be the file
  * the path named when confine looked). A link swapped in between is refused, never read.
  */
-const readConfined = (path: string, root: string): string => {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0))
+const readConfined = (path: string, root: string, maxBytes: number): string => {
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0))
   try {
     let opened: string | undefined
     try {
@@ -146,10 +148,50 @@ const readConfined = (path: string, root: string): string => {
     if (opened !== undefined ? !inside(opened, root) || !opened.endsWith(".sib") : fstatSync(fd).ino !== statSync(path).ino) {
       throw Object.assign(new Error("it changed into a link to another file while being read"), { code: "ECHANGED" })
     }
-    return readFileSync(fd, "utf8")
+    return readRegular(fd, maxBytes)
   } finally {
     closeSync(fd)
   }
+}
+
+/** Reads a program file from disk: a regular file only, of at most `maxBytes`. */
+const readSourceFile = (path: string, maxBytes: number): string => {
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+  try {
+    return readRegular(fd, maxBytes)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Thrown when a file holds more than a load may read. */
+class TooLarge extends Error {
+  readonly bytes: number
+  constructor(bytes: number) {
+    super(`more than ${bytes.toLocaleString("en-US")} bytes`)
+    this.bytes = bytes
+  }
+}
+
+/**
+ * The text of an open file that must be a regular file (a FIFO would block the process on the
+ * read, a device such as /dev/zero never end), read up to `maxBytes`: a file that grows past it
+ * while being read is refused too. (Opened with O_NONBLOCK, so that opening a FIFO does not wait
+ * for a writer; a regular file ignores the flag.)
+ */
+const readRegular = (fd: number, maxBytes: number): string => {
+  if (!fstatSync(fd).isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREG" })
+  const chunks: Array<Buffer> = []
+  let total = 0
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total))
+    const n = readSync(fd, chunk, 0, chunk.length, null)
+    if (n === 0) break
+    chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n))
+    total += n
+    if (total > maxBytes) throw new TooLarge(maxBytes)
+  }
+  return Buffer.concat(chunks, total).toString("utf8")
 }
 
 /** Names a form defines at the top level, found without expanding it. */
@@ -173,7 +215,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
   Effect.gen(function*() {
     const limitsError = limitsProblem(options.limits)
     const limits: Limits = { ...defaultLimits, ...(limitsError === undefined ? options.limits : {}) }
-    const readFile = options.readFile ?? ((p: string) => readFileSync(p, "utf8"))
+    const readFile = options.readFile ?? ((p: string) => readSourceFile(p, maxSourceBytes()))
     const hostProblems: Array<string> = []
     const ns = baseNamespace(options.host, hostProblems)
     const builder = new ProgramBuilder()
@@ -320,14 +362,27 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       }))
       return true
     }
+    /**
+     * The most bytes a file may hold and still fit in the characters left: UTF-8 takes at most 3
+     * bytes for each UTF-16 unit of the text (4 for a pair). The text read is then measured in
+     * characters (`processFile`).
+     */
+    const maxSourceBytes = () => 3 * sourceLeft
     /** The file's size on disk when it is too large to read at all (checked before reading). */
     const tooLargeOnDisk = (path: string, shown: string, at: Span): boolean => {
       if (!onDisk) return false
       try {
-        return tooMuchSource(shown, statSync(path).size, at)
+        const bytes = statSync(path).size
+        return bytes > maxSourceBytes() && tooManyBytes(shown, at)
       } catch {
         return false
       }
+    }
+    const tooManyBytes = (file: string, at: Span): true => {
+      diagnostics.push(diagnostic("Compile", "compile/source-size", `${file} (more than ${maxSourceBytes().toLocaleString("en-US")} bytes) would take the program's source over the limit of ${limits.maxSourceChars.toLocaleString("en-US")} characters (maxSourceChars)`, at, {
+        hints: ["a program's files are code: keep large data in events or in the application"]
+      }))
+      return true
     }
 
     const processFile = (file: string, text: string): Effect.Effect<void> =>
@@ -455,8 +510,12 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           if (tooLargeOnDisk(target, path.value, path.span)) return
           let text: string
           try {
-            text = onDisk ? readConfined(target, realRoot(root)) : readFile(target)
+            text = onDisk ? readConfined(target, realRoot(root), maxSourceBytes()) : readFile(target)
           } catch (e) {
+            if (e instanceof TooLarge) {
+              tooManyBytes(path.value, path.span)
+              return
+            }
             diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${fileProblem(e)}`, path.span, {
               hints: ["the path is relative to the file that requires it"]
             }))
@@ -548,6 +607,10 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           try {
             text = readFile(resolve(file))
           } catch (e) {
+            if (e instanceof TooLarge) {
+              tooManyBytes(s.file, nowhere(s.file))
+              return Effect.void
+            }
             diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, nowhere(s.file)))
             return Effect.void
           }

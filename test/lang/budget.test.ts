@@ -367,6 +367,26 @@ describe("the host and the file system", () => {
       expect(Exit.isFailure(entry) && String(Cause.squash(entry.cause))).toMatch(/notes\.txt is not a \.sib file/)
     })()
   })
+
+  it("program files are regular files, read up to what maxSourceChars allows: a FIFO (required or given) is refused at once, not waited on; the limit counts characters, not bytes", async () => {
+    const dir = makeTmpDir()
+    execFileSync("mkfifo", [join(dir, "lib.sib")])
+    writeFileSync(join(dir, "main.sib"), `(require "lib.sib")\n`)
+    const render = async (files: ReadonlyArray<string>, limits?: Partial<Limits>) => {
+      const exit = await Effect.runPromiseExit(loadProgram(files, limits === undefined ? {} : { limits }))
+      return Exit.isSuccess(exit) ? "loaded" : String((Cause.squash(exit.cause) as SibError).render())
+    }
+    expect(await render([join(dir, "main.sib")])).toMatch(/cannot read lib\.sib: it is not a regular file \(a FIFO, a device or a socket\)/)
+    expect(await render([join(dir, "lib.sib")])).toMatch(/it is not a regular file/)
+    // 400,000 characters of 3 bytes each (1.2 MB) fit the 1,048,576-character default; 1,100,000 do not.
+    writeFileSync(join(dir, "cjk.sib"), `(def a "${"\u5b57".repeat(400_000)}")\n`)
+    expect(await render([join(dir, "cjk.sib")])).toBe("loaded")
+    writeFileSync(join(dir, "big.sib"), `(def a "${"\u5b57".repeat(1_100_000)}")\n`)
+    expect(await render([join(dir, "big.sib")])).toMatch(/would take the program's source over the limit of 1,048,576 characters \(maxSourceChars\)/)
+    // Past three bytes a character, a file is refused before it is read.
+    writeFileSync(join(dir, "ascii.sib"), `(def a "${"x".repeat(400)}")\n`)
+    expect(await render([join(dir, "ascii.sib")], { maxSourceChars: 100 })).toMatch(/ascii\.sib \(more than 300 bytes\) would take the program's source over the limit of 100 characters/)
+  })
 })
 
 describe("options", () => {
