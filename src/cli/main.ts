@@ -87,9 +87,26 @@ const program = Command.run(cli, { version }).pipe(
   Effect.provideService(Logger.LogToStderr, true)
 )
 
+/**
+ * Exits once what was written to stdout and stderr has been handed to them: `process.exit` drops
+ * writes still queued for a pipe (`sib check ... | less` lost all but the first 64 KiB of a long
+ * report, its summary line included). An empty write's callback runs after the writes before it.
+ */
+const exitAfterOutput = (onExit: (code: number) => void) => (code: number) => {
+  let pending = 2
+  const done = () => {
+    if (--pending === 0) onExit(code)
+  }
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || stream.writableEnded) done()
+    else stream.write("", done)
+  }
+}
+
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
-  teardown: (exit, onExit) => {
+  teardown: (exit, exitNow) => {
+    const onExit = exitAfterOutput(exitNow)
     // Stopped by a signal: success for a command a signal ends (after a clean drain), else the
     // signal's usual exit code (130 for SIGINT, 143 for SIGTERM).
     if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) {

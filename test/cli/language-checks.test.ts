@@ -185,3 +185,23 @@ describe("a declared host name", () => {
     expect(checked.code).toBe(0)
   })
 })
+
+describe("a long report reaches a pipe whole, before the failing exit", () => {
+  it("sib check of 1,500 errors: every diagnostic and the summary line (text and --format json); sib test of 1,500 failures: the count line", async () => {
+    const dir = workdir({
+      "many.sib": Array.from({ length: 1500 }, (_, i) => `(def a${i} (undefined-thing-${i} 1 2 3))`).join("\n") + "\n",
+      "failing.sib": Array.from({ length: 1500 }, (_, i) => `(deftest "t${i}" (expect= ${i} (+ 1 1)))`).join("\n") + "\n"
+    })
+    // The helper reads the child's output through pipes, as an editor or CI does.
+    const text = await sib(["check", "many.sib"], { cwd: dir })
+    expect(text.code).toBe(1)
+    expect(text.stderr.match(/Compile error: unknown symbol/g)?.length).toBe(1500)
+    expect(text.stderr.trimEnd().split("\n").at(-1)).toBe("sib: 1500 errors; nothing was started")
+    const json = await sib(["check", "many.sib", "--format", "json"], { cwd: dir })
+    expect(json.code).toBe(1)
+    expect(json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { message: string })).toHaveLength(1500)
+    const tests = await sib(["test", "failing.sib"], { cwd: dir })
+    expect(tests.code).toBe(1)
+    expect(tests.stdout + tests.stderr).toMatch(/1 passed, 1499 failed/)
+  }, 60_000)
+})
