@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { statSync } from "node:fs"
 import type * as Postgres from "./postgres/PostgresStore.ts"
+import { redactText, redactUrl } from "./redact.ts"
 import { StoreOpenError } from "./storeErrors.ts"
 import * as Sqlite from "./sqlite/SqliteStore.ts"
 import { Store } from "./Store.ts"
@@ -21,17 +22,16 @@ export type StoreOptions = Omit<Sqlite.SqliteOptions, "filename"> & Omit<Postgre
 export const isServerUrl = (location: string): boolean => /^postgres(ql)?:\/\//i.test(location)
 
 /**
- * Hides a URL's password, for messages: `postgres://app:***@db/events`. Anything else is returned
+ * Hides a URL's password (in the user part or a `password` parameter), for messages:
+ * `postgres://app:***@db/events`. Anything else is returned
  * as it is.
  */
 export const redactLocation = (location: string): string => {
   if (!isServerUrl(location)) return location
   try {
-    const url = new URL(location)
-    if (url.password !== "") url.password = "***"
-    return url.toString()
+    return redactUrl(new URL(location)).toString()
   } catch {
-    return location.replace(/\/\/[^@/]*@/, "//***@")
+    return redactText(location)
   }
 }
 

@@ -45,6 +45,7 @@ import { announceSql, OwnRaises, versionOf } from "./changes.ts"
 import { listen, quoteIdent, quoteLiteral } from "./listener.ts"
 import { postgresStatements } from "./statements.ts"
 import { appendAtOnceSql, appendChunk, appendSql, assignSeqs, bareValues, draftValues, maxAppendsAtOnce, shapeOf } from "./appends.ts"
+import { redactUrl } from "../redact.ts"
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
@@ -88,8 +89,7 @@ export const parseLocation = (url: string): PostgresLocation | string => {
   if (listenParam !== "true" && listenParam !== "false") return `listen must be true or false, got ${JSON.stringify(listenParam)}`
   parsed.searchParams.delete("schema")
   parsed.searchParams.delete("listen")
-  const shown = new URL(parsed.toString())
-  if (shown.password !== "") shown.password = "***"
+  const shown = redactUrl(parsed)
   if (schema !== "public") shown.searchParams.set("schema", schema)
   if (listenParam === "false") shown.searchParams.set("listen", "false")
   return { connectionString: parsed.toString(), schema, listen: listenParam === "true", shown: shown.toString() }
