@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { safeLines, safeText } from "../diagnostics/terminal.ts"
+import { jsonText, safeLines, safeText } from "../diagnostics/terminal.ts"
 import type { EventInfo, EventProgress } from "../runtime/Inspect.ts"
 import type { Event } from "../store/records.ts"
 import { failWith, out, withInspect } from "./shared.ts"
@@ -83,8 +83,8 @@ export const failureLines = (message: string | null, stack: string | null, inden
 
 /** A payload as JSON: on one line when it fits in `width`, else indented over several. */
 export const payloadText = (payload: unknown, width: number) => {
-  const line = JSON.stringify(payload)
-  return line.length <= width ? line : JSON.stringify(payload, null, 2)
+  const line = jsonText(payload)
+  return line.length <= width ? line : jsonText(payload, 2)
 }
 
 /** The event's fields, one per line, for people. */
@@ -153,7 +153,7 @@ export const event = Command.make(
       Effect.gen(function*() {
         const found = yield* inspect.event(id)
         if (found === undefined) return yield* failWith(`no event has the id ${id}`, 1)
-        yield* out(json ? JSON.stringify({ ...found.event, groups: found.groups.map((g) => progressJson(g.group, g.progress)) }) : human(found))
+        yield* out(json ? jsonText({ ...found.event, groups: found.groups.map((g) => progressJson(g.group, g.progress)) }) : human(found))
       }))
   })
 ).pipe(

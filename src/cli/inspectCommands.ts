@@ -6,7 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
-import { safeText } from "../diagnostics/terminal.ts"
+import { jsonText, safeText } from "../diagnostics/terminal.ts"
 import { describeSchema, type StoredSchema } from "../options/payloadSchema.ts"
 import * as Inspect from "../runtime/Inspect.ts"
 import { parseStartFrom } from "../runtime/subscribeOptions.ts"
@@ -24,7 +24,7 @@ const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object
 const print = <Row>(json: boolean, rows: ReadonlyArray<Row>, toJson: (r: Row) => object, human: () => string, empty: string) =>
   Effect.gen(function*() {
     if (json) {
-      for (const r of rows) yield* out(JSON.stringify(toJson(r)))
+      for (const r of rows) yield* out(jsonText(toJson(r)))
     } else {
       yield* out(rows.length === 0 ? empty : human())
     }
@@ -100,7 +100,7 @@ const removal = (operation: "purge" | "delete") =>
       ? ""
       : `; ${one ? "group" : "groups"} ${removed.groups.join(", ")} ${operation === "purge" ? "moved to its head" : one ? "no longer consumes it" : "no longer consume it"}`
     yield* out(json
-      ? JSON.stringify(removed)
+      ? jsonText(removed)
       : safeText(`${operation === "purge" ? "purged" : "deleted"} topic ${topic}: ${plural(removed.events, "event")} deleted${operation === "delete" ? ", its settings forgotten" : ""}${groups}`))
   })).pipe(Command.withDescription(operation === "purge"
     ? "Delete every event of a topic (its settings stay; its groups' cursors move to its head, their retries and dead letters on it go)"
@@ -190,7 +190,7 @@ const deleteGroup = Command.make("delete", { group: Argument.String("group"), fo
     bus.deleteGroup(group, { force }).pipe(Effect.catchTag("GroupError", (e) =>
       Effect.flatMap(groupNames(bus), (names) => failWith(refusal(e.message, group, names, "groups"), 1)))))
   yield* out(json
-    ? JSON.stringify({ group, ...deleted })
+    ? jsonText({ group, ...deleted })
     : safeText(`deleted group ${group}: ${plural(deleted.cursors, "cursor")}, ${plural(deleted.deliveries, "retry record")}, ${plural(deleted.deadLetters, "dead letter")}`))
 })).pipe(Command.withDescription("Delete a consumer group: its cursors, retries, dead letters and lease (an abandoned group holds retention and compaction back)"))
 
@@ -348,7 +348,7 @@ const requeue = Command.make(
     if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
     yield* out(
       json
-        ? JSON.stringify({ group, requeued: n })
+        ? jsonText({ group, requeued: n })
         : safeText(n === 0 ? `group ${group} has no dead letters; nothing requeued` : `requeued ${plural(n, "dead letter")} of group ${group}: delivered again with fresh attempts`)
     )
   })
@@ -360,7 +360,7 @@ const drop = Command.make(
   Effect.fn(function*({ group, id, json }) {
     const dropped = yield* withBus("existing", (bus) => Effect.andThen(requireGroup(bus, group), bus.dropDeadLetter(group, id)))
     if (!dropped) return yield* failWith(`group ${group} has no dead letter for event ${id}`, 1)
-    yield* out(json ? JSON.stringify({ group, dropped: id }) : safeText(`dropped the dead letter of event ${id} in group ${group}`))
+    yield* out(json ? jsonText({ group, dropped: id }) : safeText(`dropped the dead letter of event ${id} in group ${group}`))
   })
 ).pipe(Command.withDescription("Forget a dead letter (releasing the key it holds, if any)"))
 
@@ -408,7 +408,7 @@ export const replay = Command.make(
         yield* bus.setCursor(topic, group, placed.floor).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
         if (placed.note !== undefined) yield* err(`sib: ${safeText(placed.note)}`)
         const after = (yield* bus.getCursor(topic, group)) ?? placed.floor
-        if (json) return yield* out(JSON.stringify({ group, topic, from: before, to: after }))
+        if (json) return yield* out(jsonText({ group, topic, from: before, to: after }))
         const moved = `group ${group} on ${topic}: cursor`
         if (after === before) return yield* out(safeText(`${moved} stays at ${after}`))
         const between = plural(yield* inspect.countEvents(topic, Math.min(before, after), Math.max(before, after)), "event")

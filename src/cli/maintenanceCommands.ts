@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
-import { safeText } from "../diagnostics/terminal.ts"
+import { jsonText, safeText } from "../diagnostics/terminal.ts"
 import type { CompactionReport, Holder, PruneReport } from "../runtime/Maintenance.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { table } from "./table.ts"
@@ -42,7 +42,7 @@ const holdersText = (holders: ReadonlyArray<Holder>): string =>
 const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, empty: string) =>
   Effect.gen(function*() {
     if (json) {
-      for (const r of rows) yield* out(JSON.stringify(r))
+      for (const r of rows) yield* out(jsonText(r))
     } else {
       yield* out(rows.length === 0 ? empty : human())
     }

@@ -14,6 +14,7 @@ import type { Program } from "../program/Program.ts"
 import { renderTestReport, runTests } from "../program/testRunner.ts"
 import { SibError } from "../diagnostics/Diagnostic.ts"
 import { diagnosticJson } from "../diagnostics/render.ts"
+import { jsonText } from "../diagnostics/terminal.ts"
 import { CliFailure, err, failWith, out, useColor } from "./shared.ts"
 
 export const filesArgument = Argument.String("files").pipe(
@@ -107,7 +108,7 @@ export const check = Command.make(
     }
     const error = Cause.squash(exit.cause) as SibError
     if (format === "json") {
-      for (const d of error.diagnostics) yield* out(JSON.stringify(diagnosticJson(d)))
+      for (const d of error.diagnostics) yield* out(jsonText(diagnosticJson(d)))
     } else {
       yield* err(error.render({ color: useColor(process.stderr) }))
     }

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
-import { safeText } from "../diagnostics/terminal.ts"
+import { jsonText, safeText } from "../diagnostics/terminal.ts"
 import { parseStartFrom } from "../runtime/subscribeOptions.ts"
 import type { PublishError } from "../runtime/busErrors.ts"
 import type { PublishItem } from "../runtime/publish.ts"
@@ -18,7 +18,7 @@ import { plural } from "./eventCommand.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 
 /** The JSON contract of an event (`publish` and `tail --json`): the stored record's fields. */
-const eventJson = (e: Event) => JSON.stringify(e)
+const eventJson = (e: Event) => jsonText(e)
 
 const parseJson = (text: string, what: string) =>
   Effect.try({

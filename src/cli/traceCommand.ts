@@ -9,7 +9,7 @@
  */
 import * as Effect from "effect/Effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { safeText } from "../diagnostics/terminal.ts"
+import { jsonText, safeText } from "../diagnostics/terminal.ts"
 import { type CausationDirection, type CausationNode, causationTree } from "../runtime/causation.ts"
 import type { EventInfo, EventProgress } from "../runtime/Inspect.ts"
 import type { Event } from "../store/records.ts"
@@ -135,7 +135,7 @@ export const trace = Command.make(
         const reads = { event: inspect.event, eventsCausedBy: store.admin.eventsCausedBy }
         const { causes, effects, truncated } = yield* causationTree(reads, { breadth, depth, maxEvents, scan }, root)
         if (json) {
-          return yield* out(JSON.stringify({
+          return yield* out(jsonText({
             event: eventJson(root),
             causes: causes.children.map((c) => nodeJson(c, "causes")),
             moreCauses: causes.more,

@@ -5,7 +5,8 @@
  * unassigned code points, and fillers become visible escapes (`\x1b`, `\n`, `\u202e`, `\u{e0041}`),
  * so data can neither drive the terminal (clear, retitle, move the cursor) nor reorder or hide text.
  * Everything else, backslashes included, is left as it is. JSON output (`--json`, `--format json`)
- * does not use this: it is a data contract, and JSON.stringify already escapes the C0 controls.
+ * is a data contract: `jsonText` writes the same characters as JSON's `\uXXXX` escapes (JSON.stringify
+ * escapes only the C0 controls), so it parses to the same data and shows nothing raw either.
  */
 const named: Readonly<Record<string, string>> = { "\t": "\\t", "\n": "\\n", "\r": "\\r" }
 
@@ -27,3 +28,20 @@ export const safeText = (text: string): string => text.replace(unsafe, escapeOne
 /** Like `safeText`, but newlines stay (each line is escaped on its own): for multi-line reports. */
 export const safeLines = (text: string): string => text.split("\n").map(safeText).join("\n")
 
+
+/**
+ * `value` as JSON text (`JSON.stringify`, `space` to indent) with every character `safeText`
+ * escapes written as `\uXXXX` (each UTF-16 unit): the same data for a JSON reader, nothing a
+ * terminal acts on. Newlines and tabs stay: outside strings they are only indentation (inside
+ * strings JSON already escapes them).
+ */
+export const jsonText = (value: unknown, space?: number): string => {
+  const text: string | undefined = JSON.stringify(value, null, space)
+  if (text === undefined) return "undefined"
+  return text.replace(unsafe, (ch) => {
+    if (ch === "\n" || ch === "\t" || ch === "\r") return ch
+    let out = ""
+    for (let i = 0; i < ch.length; i++) out += `\\u${hex(ch.charCodeAt(i), 4)}`
+    return out
+  })
+}

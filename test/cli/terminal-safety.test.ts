@@ -2,7 +2,8 @@
  * Terminal safety: text from events, stored data and source files reaches the human output of
  * `sib` (tail, event, dlq, groups, run's log and status lines, check, test) only escaped, so an event key
  * like ESC[2J ESC]0;pwned BEL cannot clear the screen, retitle the terminal, overwrite a line (CR)
- * or reorder text (bidi controls). JSON output stays JSON.stringify's. Also `safeText` itself.
+ * or reorder text (bidi controls). JSON output (`--json`, `sib publish`'s echo) is JSON with those
+ * characters written as \u escapes: the same data, nothing raw. Also `safeText` itself.
  */
 import { afterEach, describe, expect, it } from "vitest"
 import SqliteDatabase from "better-sqlite3"
@@ -57,12 +58,14 @@ describe("safeText", () => {
 })
 
 describe("sib human output escapes data", () => {
-  it("tail: a hostile key and payload are escaped; --json stays JSON", async () => {
+  it("tail: a hostile key and payload are escaped; --json (and publish's echo) is JSON with them as \\u escapes", async () => {
     const dir = workdir()
     // JSON \u escapes decode to the raw characters: the stored payload holds ESC, BEL, CR, C1 and bidi.
     const payload = JSON.stringify({ s: hostile, [hostile]: 1 })
     const published = await sib(["publish", "orders", payload, "--key", hostile, "--header", `h=${hostile}`], { cwd: dir })
     expect(published.code).toBe(0)
+    expectClean("publish stdout", published.stdout)
+    expect(JSON.parse(published.stdout)).toMatchObject({ key: hostile, payload: { s: hostile } })
     const tail = await sib(["tail", "orders"], { cwd: dir })
     expect(tail.code).toBe(0)
     expectClean("tail stdout", tail.stdout)
@@ -73,6 +76,8 @@ describe("sib human output escapes data", () => {
     expect(tail.stdout.trim().split("\n")).toHaveLength(1)
 
     const json = await sib(["tail", "orders", "--json"], { cwd: dir })
+    expectClean("tail --json stdout", json.stdout)
+    expect(json.stdout).toContain(String.raw`"s":"\u001b[2J\u001b]0;pwned\u0007\r\u009b31m\u202eevil"`)
     const [event] = json.stdout.trim().split("\n").map((l) => JSON.parse(l) as { key: string; payload: { s: string }; headers: Record<string, string> })
     expect(event).toMatchObject({ key: hostile, payload: { s: hostile }, headers: { h: hostile } })
   })
@@ -96,6 +101,7 @@ describe("sib human output escapes data", () => {
       if (dead.length === 0) await new Promise((r) => setTimeout(r, 50))
     }
     expect(dead).toHaveLength(1)
+    expectClean("dlq --json stdout", (await sib(["dlq", "--json"], { cwd: dir })).stdout)
     // The stored error holds the raw characters (the keyword's name is printed as it is).
     expect(dead[0]!.errorMessage).toContain(`:${hostile}`)
     expect(dead[0]!.key).toBe(hostile)
