@@ -3,15 +3,15 @@
  * create files, and they say so when a file is not a sibus database (issue 11, item 7).
  */
 import SqliteDatabase from "better-sqlite3"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Kysely, SqliteDialect } from "kysely"
 import { Migrator } from "kysely/migration"
 import { migration0001 } from "../../src/store/migrations/0001_initial.ts"
-import { sib } from "../helpers/sib.ts"
+import { sib, sibBin } from "../helpers/sib.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const digest = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex")
@@ -109,5 +109,26 @@ describe("read-only inspection", () => {
       execFileSync("umount", [ro])
     }
     expect(existsSync(join(data, "bus.db"))).toBe(true)
+  })
+
+  it("in a folder whose permissions keep this user out (a service's database read as another user), topics and tail read the database", async (ctx) => {
+    if (process.getuid?.() !== 0) return ctx.skip("runs sib as another user (setpriv), which needs root")
+    const d = dir()
+    chmodSync(d, 0o755)
+    const data = join(d, "data")
+    mkdirSync(data, { mode: 0o755 })
+    const db = join(data, "bus.db")
+    expect((await sib(["publish", "orders", "{\"n\":1}", "--db", db], { cwd: d })).code).toBe(0)
+    chmodSync(db, 0o644)
+    const asNobody = (args: ReadonlyArray<string>) =>
+      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, ...args], { cwd: d, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } })
+    const probe = asNobody([sibBin, "--version"])
+    if (probe.error !== undefined || probe.status !== 0) return ctx.skip(`another user cannot run this checkout's sib here: ${probe.error?.message ?? probe.stderr.split("\n")[0]}`)
+    for (const args of [["topics"], ["tail", "orders", "--json"]]) {
+      const r = asNobody([sibBin, ...args, "--db", db])
+      expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(0)
+      if (args[0] === "tail") expect(r.stdout).toContain("\"n\":1")
+    }
+    expect(readdirSync(data)).toEqual(["bus.db"])
   })
 })

@@ -86,8 +86,17 @@ export const defaultPageCacheBytes = 4 * 1024 * 1024
  * Opens a file for reading only. SQLite reads a WAL database through an index file (`-shm`) it
  * creates beside it; in a folder it cannot write, the file opens immutable instead (a URI filename,
  * which needs `SQLITE_USE_URI=1` when better-sqlite3 loads: the `sib` binary sets it), on the
- * grounds that no process writes a database in a folder where its index cannot exist.
+ * grounds that no process is writing it then: a writer keeps the index beside it while it has the
+ * database open (and with the index there, the read-only connection uses it and sees the writer's
+ * commits). A writer that opens the file after this one did is not seen.
  */
+/**
+ * What SQLite says when a read-only connection cannot create the WAL index: a folder it cannot
+ * write at all (a read-only mount: CANTOPEN), or one whose permissions keep this user out
+ * (READONLY_DIRECTORY: the service's own folder, read as another user).
+ */
+const cannotMakeWalIndex = new Set(["SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY", "SQLITE_READONLY_CANTINIT"])
+
 const openReadOnly = (filename: string): SqliteDatabase.Database => {
   try {
     const db = new SqliteDatabase(filename, { readonly: true, fileMustExist: true })
@@ -100,7 +109,7 @@ const openReadOnly = (filename: string): SqliteDatabase.Database => {
     }
     return db
   } catch (e) {
-    if ((e as { code?: unknown }).code !== "SQLITE_CANTOPEN" || !existsSync(filename)) throw e
+    if (!cannotMakeWalIndex.has(String((e as { code?: unknown }).code)) || !existsSync(filename)) throw e
     try {
       return new SqliteDatabase(`${pathToFileURL(resolve(filename)).href}?immutable=1`, { readonly: true, fileMustExist: true })
     } catch {
