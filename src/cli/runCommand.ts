@@ -23,6 +23,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import { Command, Flag } from "effect/cli"
 import { watch, type FSWatcher } from "node:fs"
+import { basename, dirname } from "node:path"
 import { loadProgram } from "../program/load.ts"
 import type { Program } from "../program/Program.ts"
 import { startProgram, type TimerState } from "../program/start.ts"
@@ -180,8 +181,9 @@ export const run = Command.make(
 )
 
 /**
- * Watches the program's files (re-armed after every change, since editors often replace a file),
- * calling `changed` once per burst of changes (100 ms quiet).
+ * Watches the program's files (re-armed after every change, since editors often replace a file;
+ * a file that is gone is watched for through its folder, so a deleted and re-created file is
+ * picked up), calling `changed` once per burst of changes (100 ms quiet).
  */
 const watchFiles = (files: () => ReadonlyArray<string>, changed: (file: string) => void) =>
   Effect.gen(function*() {
@@ -193,7 +195,15 @@ const watchFiles = (files: () => ReadonlyArray<string>, changed: (file: string) 
         try {
           return [watch(file, () => Queue.offerUnsafe(events, file))]
         } catch {
-          return []
+          // Gone (deleted, or between an editor's delete and write): its folder says when it is back.
+          try {
+            const name = basename(file)
+            return [watch(dirname(file), (_event, changedName) => {
+              if (changedName === name) Queue.offerUnsafe(events, file)
+            })]
+          } catch {
+            return []
+          }
         }
       })
     }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import SqliteDatabase from "better-sqlite3"
 import { spawn } from "node:child_process"
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { makeTmpDir } from "../helpers/tmp.ts"
 import { killStarted, sib, sibBin, startSib } from "../helpers/sib.ts"
@@ -455,6 +455,25 @@ describe("sib run", () => {
     run.child.kill("SIGTERM")
     expect(await run.exited).toBe(0)
     expect(await greetings()).toEqual(["hello ada", "hello grace", "welcome linus"])
+  }, 60_000)
+
+  it("--watch reloads on a save, an atomic save (write then rename) and a file deleted then written again", async () => {
+    const version = (n: number) => `(every! "50ms" (fn [] (log "tick v${n}")))\n`
+    const dir = workdir({ "app.sib": version(1) })
+    const run = startSib(["run", "app.sib", "--watch", "--status", "off"], { cwd: dir })
+    await run.waitFor(/tick v1/)
+    writeFileSync(join(dir, "app.sib"), version(2))
+    await run.waitFor(/tick v2/, "stderr", 10_000)
+    writeFileSync(join(dir, "app.tmp"), version(3))
+    renameSync(join(dir, "app.tmp"), join(dir, "app.sib"))
+    await run.waitFor(/tick v3/, "stderr", 10_000)
+    rmSync(join(dir, "app.sib"))
+    await run.waitFor(/reload failed; the running program is unchanged/, "stderr", 10_000)
+    await new Promise((r) => setTimeout(r, 500))
+    writeFileSync(join(dir, "app.sib"), version(4))
+    await run.waitFor(/tick v4/, "stderr", 10_000)
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
   }, 60_000)
 
   it("npm start runs the example program: events flow, Ctrl-C exits 0, a restart continues from the stored cursors", async () => {
