@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { existsSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { AckError, BusClosedError, BusOptionsError, createRuntime, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
+import { AckError, BusClosedError, BusOptionsError, createRuntime, GroupError, TopicError, MaintenanceError, PublishError, type Runtime, StoreOpenError, SubscribeError } from "../src/index.ts"
 import { makeTmpDir } from "./helpers/tmp.ts"
 import SqliteDatabase from "better-sqlite3"
 import type { Kysely } from "kysely"
@@ -157,6 +157,32 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.ack("g", "nope")).rejects.toBeInstanceOf(AckError)
     await expect(createRuntime({ db: "/no/such/dir/x.db" })).rejects.toBeInstanceOf(StoreOpenError)
     await expect(createRuntime({} as never)).rejects.toThrow(/needs \{ db/)
+  })
+
+  it("misused calls reject with typed errors, never a bare TypeError: deliveries without a query, requeue of a number, read of a bad topic or range, a validate function that throws", async () => {
+    const rt = await createRuntime({ db: ":memory:" })
+    open.push(rt)
+    expect(await rt.deliveries()).toEqual([])
+    expect(await rt.deliveries(null as never)).toEqual([])
+    await expect(rt.deliveries("g" as never)).rejects.toBeInstanceOf(GroupError)
+    await expect(rt.requeue("g", 5 as never)).rejects.toBeInstanceOf(GroupError)
+    await expect(rt.requeue("g", [1] as never)).rejects.toThrow(/requeue takes "all", an event id or an array of event ids/)
+    await expect(rt.read("a b", 0, 1)).rejects.toBeInstanceOf(TopicError)
+    await expect(rt.read("t", "x" as never, 1)).rejects.toThrow(/afterSeq must be an integer >= 0, got "x"/)
+    await expect(rt.read("t", 0, -1)).rejects.toThrow(/limit must be a positive integer, got -1/)
+    await expect(rt.read("t", 0, Number.NaN)).rejects.toThrow(/got NaN/)
+    await rt.defineTopic("checked", {
+      validate: (p) => {
+        if ((p as { n?: unknown }).n === 0) throw new Error("validator bug")
+        return undefined
+      }
+    })
+    const refused = await rt.publish("checked", { n: 0 }).then(() => undefined, (e: unknown) => e)
+    expect(refused).toBeInstanceOf(PublishError)
+    expect((refused as PublishError).reason).toBe("schema")
+    expect(String((refused as Error).message)).toMatch(/its validate function threw: validator bug/)
+    await rt.publish("checked", { n: 1 })
+    expect((await rt.read("checked", 0, 10)).map((e) => e.payload)).toEqual([{ n: 1 }])
   })
 
   it("refuses store options that do not fit and names that are no option, before the database is touched", async () => {

@@ -18,7 +18,7 @@ import * as Scope from "effect/Scope"
 import type { StoreError } from "../store/storeErrors.ts"
 import type { Event, GroupLease } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
-import { check, problemText } from "../options/spec.ts"
+import { check, problemText, shown } from "../options/spec.ts"
 import { storedTopic } from "../options/topicSpec.ts"
 import { Store, TransactionSlot } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
@@ -37,7 +37,7 @@ import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf
 import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
 import { watchOtherCommits } from "./otherCommits.ts"
 import { Wakeups } from "./Signal.ts"
-import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, type TopicOptions } from "./Topic.ts"
+import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, topicNameProblem, type TopicOptions } from "./Topic.ts"
 import { runAsSingleton } from "./singleton.ts"
 import { BusEvents } from "./busEvents.ts"
 import { makeLive } from "./live.ts"
@@ -478,9 +478,18 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         yield* moveAll(now)
       }),
     deadLetters: (query) => admin.deadLetters(query ?? {}),
-    deliveries: (query) => admin.deliveries(query),
+    deliveries: (query) => {
+      if (query === undefined || query === null) return admin.deliveries({})
+      if (typeof query !== "object") {
+        return Effect.fail(new GroupError({ group: "", detail: `deliveries takes { group?, eventId? }, got ${typeof query}` }))
+      }
+      return admin.deliveries(query)
+    },
     requeue: (group, eventIds) =>
       Effect.gen(function*() {
+        if (eventIds !== "all" && typeof eventIds !== "string" && !(Array.isArray(eventIds) && eventIds.every((id) => typeof id === "string"))) {
+          return yield* new GroupError({ group, detail: `requeue takes "all", an event id or an array of event ids, got ${Array.isArray(eventIds) ? "an array holding something else" : typeof eventIds}` })
+        }
         const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
         const requeued = yield* admin.requeue(group, seqs)
         if (requeued.length > 0) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
@@ -494,7 +503,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         if (dropped) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
         return dropped
       }),
-    read: (topic, afterSeq, limit) => store.admin.readTopic(topic, afterSeq, limit),
+    read: (topic, afterSeq, limit) => {
+      const problem = topicNameProblem(topic) ??
+        (typeof afterSeq === "number" && Number.isSafeInteger(afterSeq) && afterSeq >= 0 ? undefined : `afterSeq must be an integer >= 0, got ${shown(afterSeq)}`) ??
+        (typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 1 ? undefined : `limit must be a positive integer, got ${shown(limit)}`)
+      if (problem !== undefined) return Effect.fail(new TopicError({ topic: String(topic), operation: "read", detail: problem }))
+      return store.admin.readTopic(topic, afterSeq, limit)
+    },
     latestByKey: (topic, keys) => store.runtime.latestByKey(topic, keys),
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),

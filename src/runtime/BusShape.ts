@@ -107,13 +107,13 @@ export interface BusShape {
    * for their retry (with their attempts and last error), crash suspects, requeued dead letters.
    * An event that never failed has none.
    */
-  readonly deliveries: (query: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError>
+  readonly deliveries: (query?: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError | GroupError>
   /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
-  readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError>
+  readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError | GroupError>
   /** Forgets a dead letter (releasing the key it holds, if any). */
   readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError>
   /** Events of `topic` after `afterSeq`, without touching any cursor. */
-  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError>
+  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError | TopicError>
   /**
    * The latest event of each of `keys` on `topic` (a key whose latest event is a tombstone, or
    * that has none, is absent), in one indexed query: the current state of a compacted topic.

@@ -116,7 +116,7 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
       return v === null || v === undefined || typeof v === "object" ? undefined : String(v)
     },
     checkPayload: (payload) => {
-      const invalid = options.validate?.(payload) ?? declared?.(payload)
+      const invalid = validated(options.validate, payload) ?? declared?.(payload)
       if (invalid !== undefined) return `payload does not match the topic's schema: ${invalid}`
       if (decode === undefined) return undefined
       const exit = decode(payload, { errors: "all" })
@@ -128,6 +128,24 @@ export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
     partitionOf: (key, id) =>
       partitions === undefined ? undefined : hashKey(key ?? id) % partitions
   }
+}
+
+/**
+ * The application's own check of a payload: what it says is wrong, or undefined. A check that
+ * throws refuses the payload too (a publish is refused with the reason, never failed with a bare
+ * error, and nothing is written); what it returns other than a string, undefined or null is a
+ * refusal.
+ */
+const validated = (validate: ((payload: unknown) => string | undefined) | undefined, payload: unknown): string | undefined => {
+  if (validate === undefined) return undefined
+  let verdict: unknown
+  try {
+    verdict = validate(payload)
+  } catch (e) {
+    return `its validate function threw: ${e instanceof Error ? e.message : String(e)}`
+  }
+  if (verdict === undefined || verdict === null) return undefined
+  return typeof verdict === "string" ? verdict : `its validate function returned ${typeof verdict}, not a string or undefined`
 }
 
 /** The settings of a topic as stored (and shown by `sib topics`). */
