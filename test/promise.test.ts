@@ -148,6 +148,26 @@ describe("createRuntime (Promise facade)", () => {
     expect(await rt.getCursor("slow", "sync")).toBe(1)
   })
 
+  it("a handler that blocks the process past its ack timeout fails that attempt when it returns (no timer could interrupt it): its publish is not written", async () => {
+    const rt = await createRuntime({ db: ":memory:" })
+    open.push(rt)
+    let runs = 0
+    await rt.subscribe("busy", "spinner", async (_e, ctx) => {
+      runs++
+      const until = Date.now() + 400
+      while (Date.now() < until) {
+        // blocking
+      }
+      await ctx.publish("busy.out", 1)
+    }, { from: "earliest", ackTimeoutMs: 100, maxAttempts: 1 })
+    await rt.publish("busy", 1)
+    await waitFor(async () => (await rt.deadLetters({ group: "spinner" })).length === 1)
+    const [dead] = await rt.deadLetters({ group: "spinner" })
+    expect(dead!.errorMessage).toMatch(/did not finish within 100 ms \(ackTimeoutMs\)/)
+    expect(runs).toBe(1)
+    expect(await rt.read("busy.out", 0, 10)).toEqual([])
+  })
+
   it("rejects with the typed error instances", async () => {
     const rt = await createRuntime({ db: ":memory:" })
     open.push(rt)

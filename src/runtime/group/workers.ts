@@ -192,7 +192,9 @@ export class Workers {
       )
       : this.callHandler(work)
     return Effect.flatMap(Effect.exit(traced), (exit) => {
-      if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self) {
+      // (A handler that blocked the process past its deadline returns before the watchdog could
+      // run: its run failed all the same.)
+      if (exit._tag === "Success" && work.decision === undefined && this.config.ackMode === "auto" && work.fiber === self && this.now() <= work.deadline) {
         this.runs.end(work)
         this.settle.succeeded(work)
         return work.publishes === undefined && work.tx === undefined ? this.settle.finish(work) : this.settle.acknowledge(work)
@@ -216,6 +218,12 @@ export class Workers {
       // The watchdog took this delivery over (ack timeout) and interrupted us.
       if (!runs.runsOn(work, self)) return yield* Effect.interrupt
       work.handlerDone = true
+      if (work.decision === undefined && Exit.isSuccess(exit) && it.now() > work.deadline) {
+        // It returned after its ack deadline without the watchdog seeing it (it kept the process
+        // busy, so no timer could fire): it did not finish in time, as if interrupted.
+        runs.end(work)
+        return yield* settle.settle(work, failure(`the handler did not finish within ${it.config.ackTimeoutMs} ms (ackTimeoutMs): it returned after its deadline, having kept the process busy`))
+      }
       if (work.decision === undefined && Exit.isFailure(exit)) {
         runs.end(work)
         if (Cause.hasInterruptsOnly(exit.cause)) {
