@@ -191,6 +191,10 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.read("t", "x" as never, 1)).rejects.toThrow(/afterSeq must be an integer >= 0, got "x"/)
     await expect(rt.read("t", 0, -1)).rejects.toThrow(/limit must be a positive integer, got -1/)
     await expect(rt.read("t", 0, Number.NaN)).rejects.toThrow(/got NaN/)
+    expect(() => rt.live("a b")).toThrow(TopicError)
+    expect(() => rt.live([])).toThrow(/a topic name or a non-empty array of them/)
+    expect(() => rt.live("t", { bufferSize: 0 })).toThrow(/bufferSize must be an integer from 1 to 1000000, got 0/)
+    expect(() => rt.live("t", { bufersize: 5 } as never)).toThrow(/unknown option "bufersize"/)
     await rt.defineTopic("checked", {
       validate: (p) => {
         if ((p as { n?: unknown }).n === 0) throw new Error("validator bug")
@@ -202,6 +206,9 @@ describe("createRuntime (Promise facade)", () => {
     expect((refused as PublishError).reason).toBe("schema")
     expect(String((refused as Error).message)).toMatch(/its validate function threw: validator bug/)
     await rt.publish("checked", { n: 1 })
+    await rt.defineTopic("counted", { payloadSchema: { n: "int" } })
+    await expect(rt.publish("counted", { n: 2 ** 60 })).rejects.toThrow(/n must be an integer from -\(2\^53 - 1\) to 2\^53 - 1 \(exact in JSON\), got 1152921504606846976/)
+    await rt.publish("counted", { n: Number.MAX_SAFE_INTEGER })
     expect((await rt.read("checked", 0, 10)).map((e) => e.payload)).toEqual([{ n: 1 }])
   })
 

@@ -25,7 +25,7 @@ import type { OpsPageServices } from "../observability/web/opsRoutes.ts"
 import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { TopicOptions } from "../runtime/Topic.ts"
-import type { LiveOptions } from "../runtime/live.ts"
+import { liveProblem, type LiveOptions } from "../runtime/live.ts"
 import { hostEntry, type HostValue, HostValueError } from "../lang/host.ts"
 import type { Source } from "../program/load.ts"
 import { sourceProblem } from "../program/sources.ts"
@@ -342,6 +342,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     serveHttp: startHttp,
     live: (topics, liveOptions) => {
       if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
+      const problem = liveProblem(topics, liveOptions)
+      if (problem !== undefined) throw problem
       return Stream.toAsyncIterable(bus.live(topics, liveOptions))
     },
     subscribe: async (topic, group, handler, subscribeOptions) => {

@@ -30,7 +30,13 @@ const scalar = (name: string, test: (v: unknown) => boolean): Check => (v, path)
 const scalarTypes: Readonly<Record<string, Check>> = {
   string: scalar("a string", (v) => typeof v === "string"),
   number: scalar("a number", (v) => typeof v === "number"),
-  int: scalar("an integer", (v) => typeof v === "number" && Number.isInteger(v)),
+  // Beyond ±(2^53 - 1) a JSON number is no longer exact: such an "integer" is refused.
+  int: (v, path) =>
+    typeof v === "number" && Number.isSafeInteger(v)
+      ? undefined
+      : typeof v === "number" && Number.isInteger(v)
+      ? `${path || "payload"} must be an integer from -(2^53 - 1) to 2^53 - 1 (exact in JSON), got ${v}`
+      : `${path || "payload"} must be an integer, got ${kindOf(v)}`,
   boolean: scalar("a boolean", (v) => typeof v === "boolean"),
   map: scalar("a map", (v) => typeof v === "object" && v !== null && !Array.isArray(v)),
   vector: scalar("a vector", Array.isArray),

@@ -84,7 +84,7 @@ export interface BusShape {
    * seq order: no cursor, no ack (`live.ts`). A slow reader is sent at most `bufferSize` events
    * ahead and continues from the store; the stream ends when the bus closes.
    */
-  readonly live: (topics: string | ReadonlyArray<string>, options?: LiveOptions) => Stream.Stream<Event, StoreError>
+  readonly live: (topics: string | ReadonlyArray<string>, options?: LiveOptions) => Stream.Stream<Event, StoreError | TopicError>
   readonly subscribe: <R = never>(
     topic: string | ReadonlyArray<string>,
     group: string,

@@ -35,7 +35,7 @@ export class TopicError extends Data.TaggedError("TopicError")<{
   readonly topic: string
   readonly detail: string
   /** What was refused (default `define`). */
-  readonly operation?: "define" | "purge" | "delete" | "read" | undefined
+  readonly operation?: "define" | "purge" | "delete" | "read" | "watch" | undefined
   /** When an option is at fault: which, and why (structured, for front ends to render their way). */
   readonly problem?: OptionProblem | undefined
 }> {

@@ -22,7 +22,10 @@ import * as Stream from "effect/Stream"
 import type { Event } from "../store/records.ts"
 import type { RuntimeStore } from "../store/Store.ts"
 import type { StoreError } from "../store/storeErrors.ts"
+import { shown } from "../options/spec.ts"
+import { TopicError } from "./busErrors.ts"
 import { Signal, type Wakeups } from "./Signal.ts"
+import { topicNameProblem } from "./Topic.ts"
 
 export interface LiveOptions {
   /** Events held for a slow subscriber before reading pauses (default 1,000). */
@@ -46,9 +49,39 @@ export interface LiveDeps {
   readonly closed: () => boolean
 }
 
+/** The most events a live subscription may hold for a slow reader. */
+const maxBufferSize = 1_000_000
+
+/** What is wrong with a live subscription's topics or options, as a `TopicError`; undefined when nothing is. */
+export const liveProblem = (topics: unknown, options: unknown): TopicError | undefined => {
+  const list: ReadonlyArray<unknown> = typeof topics === "string" ? [topics] : Array.isArray(topics) ? topics : []
+  const refuse = (topic: unknown, detail: string) => new TopicError({ topic: typeof topic === "string" ? topic : String(list[0] ?? ""), operation: "watch", detail })
+  if (list.length === 0) return refuse("", `live takes a topic name or a non-empty array of them, got ${Array.isArray(topics) ? "[]" : shown(topics)}`)
+  for (const topic of list) {
+    const problem = topicNameProblem(topic)
+    if (problem !== undefined) return refuse(topic, problem)
+  }
+  if (options === undefined) return undefined
+  if (typeof options !== "object" || options === null) return refuse(list[0], `live's options must be an object, got ${shown(options)}`)
+  const { bufferSize, onStart, ...unknown } = options as Record<string, unknown>
+  const names = Object.keys(unknown)
+  if (names.length > 0) return refuse(list[0], `unknown option${names.length === 1 ? "" : "s"} ${names.map((n) => JSON.stringify(n)).join(", ")}; valid options: bufferSize, onStart`)
+  if (bufferSize !== undefined && !(typeof bufferSize === "number" && Number.isSafeInteger(bufferSize) && bufferSize >= 1 && bufferSize <= maxBufferSize)) {
+    return refuse(list[0], `bufferSize must be an integer from 1 to ${maxBufferSize}, got ${shown(bufferSize)}`)
+  }
+  if (onStart !== undefined && typeof onStart !== "function") return refuse(list[0], `onStart must be a function, got ${shown(onStart)}`)
+  return undefined
+}
+
 /** The bus's `live`: a stream of the events published to `topics` from now on, in seq order. */
 export const makeLive = (deps: LiveDeps) =>
-(topics: string | ReadonlyArray<string>, options: LiveOptions = {}): Stream.Stream<Event, StoreError> =>
+(topics: string | ReadonlyArray<string>, options: LiveOptions = {}): Stream.Stream<Event, StoreError | TopicError> => {
+  const problem = liveProblem(topics, options)
+  if (problem !== undefined) return Stream.fail(problem)
+  return live(deps, topics, options)
+}
+
+const live = (deps: LiveDeps, topics: string | ReadonlyArray<string>, options: LiveOptions): Stream.Stream<Event, StoreError> =>
   Stream.callback<Event, StoreError>(
     (queue) =>
       Effect.gen(function*() {
