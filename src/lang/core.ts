@@ -649,7 +649,11 @@ const collections: Array<Builtin> = [
       const [start, end, by] = args.length === 1 ? [0, num(args[0]!, "range"), 1] : [num(args[0]!, "range"), num(args[1]!, "range"), args[2] === undefined ? 1 : num(args[2], "range")]
       if (by === 0) fail("range", "range: the step cannot be 0")
       const size = Math.max(0, Math.ceil((end - start) / by))
-      if (!Number.isFinite(size)) fail("range", "range: the end must be a finite number")
+      if (!Number.isFinite(size)) {
+        fail("range", ![start, end, by].every(Number.isFinite)
+          ? "range: start, end and step must be finite numbers"
+          : `range: from ${start} to ${end} by ${by} is more numbers than a collection can hold`)
+      }
       checkSizeAhead(run, size, "collection")
       const out = new Array<Value>(size)
       for (let i = 0; i < size; i++) out[i] = start + i * by

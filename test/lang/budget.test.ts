@@ -142,6 +142,9 @@ describe("memory", () => {
       expect(await loadFails(`(def result ${form})`), form).toMatch(/a collection of 8,388,60\d elements would be over the limit of 1,000,000/)
     }
     expect(await loadFails(`(def result (upper-case (reduce (fn [s _] (str s s)) "ab" (range 24))))`)).toMatch(/string (of [\d,]+ characters )?would be over the limit of 10,000,000/)
+    // A range whose count is not even a number says why, not that its (finite) end is not finite.
+    expect(await loadFails(`(def result (range 0 1e15 1e-300))`)).toMatch(/range: from 0 to 1000000000000000 by 1e-300 is more numbers than a collection can hold/)
+    expect(await loadFails(`(def result (range 0 1e15 1))`)).toMatch(/would be over the limit of 1,000,000/)
   })
 
   it("the runs in progress share one pool, given back when each run ends", async () => {
