@@ -402,7 +402,7 @@ export const replay = Command.make(
       Effect.gen(function*() {
         const before = yield* bus.getCursor(topic, group)
         if (before === undefined) yield* requireGroup(bus, group)
-        if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`)
+        if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`, 1)
         const inspect = Inspect.make(yield* Store)
         const placed = yield* placeFrom(inspect, topic, from)
         yield* bus.setCursor(topic, group, placed.floor).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))

@@ -113,7 +113,10 @@ describe("unknown groups and cut errors", () => {
     const drop = await sib(["dlq", "drop", "01J0000000000000000000000", "--group", "workerz"], { cwd: dir })
     expect([drop.code, drop.stderr.trim()]).toEqual([1, "sib: no group workerz (did you mean workers?); see sib groups"])
     const replay = await sib(["replay", "--group", "workerz", "--topic", "jobs", "--from", "earliest"], { cwd: dir })
-    expect(replay.stderr.trim()).toBe("sib: no group workerz (did you mean workers?); see sib groups")
+    expect([replay.code, replay.stderr.trim()]).toEqual([1, "sib: no group workerz (did you mean workers?); see sib groups"])
+    // A known group on a topic it has no cursor on: nothing found either, the same exit code.
+    const elsewhere = await sib(["replay", "--group", "workers", "--topic", "nosuchtopic", "--from", "earliest"], { cwd: dir })
+    expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([1, "sib: group workers has no cursor on nosuchtopic (see sib groups)"])
     const purge = await sib(["topics", "purge", "jbos"], { cwd: dir })
     expect([purge.code, purge.stderr.trim()]).toEqual([1, `sib: cannot purge topic "jbos": there is no topic of that name (did you mean jobs?); see sib topics`])
     // The known group still works.
