@@ -110,7 +110,10 @@ NodeRuntime.runMain(program, {
     // Stopped by a signal: success for a command a signal ends (after a clean drain), else the
     // signal's usual exit code (130 for SIGINT, 143 for SIGTERM).
     if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && signals > 0) {
-      return onExit(liveLine.signalEndsNormally ? 0 : firstSignal === "SIGTERM" ? 143 : 130)
+      if (liveLine.signalEndsNormally) return onExit(0)
+      // Cut short (a check, a publish, a run still starting): say so, not only by the exit code.
+      liveLine.write(`sib: stopped by ${firstSignal ?? "a signal"} before the command finished\n`)
+      return onExit(firstSignal === "SIGTERM" ? 143 : 130)
     }
     if (Exit.isFailure(exit)) {
       const error = Cause.squash(exit.cause)

@@ -510,9 +510,13 @@ describe("commands stopped by a signal", () => {
     const dir = makeTmpDir()
     // A publish reading its payload from a stdin that stays open: it waits there until the signal.
     const child = spawn(process.execPath, [sibBin, "publish", "t", "--db", join(dir, "x.db")], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
     await new Promise((resolve) => setTimeout(resolve, 1500))
     child.kill("SIGTERM")
     expect(await exited).toBe(143)
+    // Said in words too, not only by the exit code.
+    expect(stderr).toContain("sib: stopped by SIGTERM before the command finished")
   })
 })
