@@ -23,8 +23,31 @@ const sourceLine = (span: Span, sources: ReadonlyMap<string, string>): string | 
   return text.split("\n")[span.line - 1]
 }
 
-/** How wide `raw` source text is once shown: tabs as one space, unsafe characters escaped. */
-const shownWidth = (raw: string): number => show(raw).length
+/**
+ * How many terminal columns `raw` source text takes once shown: tabs as one space, unsafe
+ * characters escaped; a wide character (CJK, fullwidth forms, most emoji) takes two columns, a
+ * combining mark none.
+ */
+const shownWidth = (raw: string): number => {
+  let width = 0
+  for (const ch of show(raw)) width += columnsOf(ch.codePointAt(0)!)
+  return width
+}
+
+const combining = /^[\p{Mn}\p{Me}]$/u
+
+/** Columns a character takes in a terminal (East Asian Wide and Fullwidth: 2, combining marks: 0). */
+const columnsOf = (code: number): number => {
+  if (code < 0x300) return 1
+  if (combining.test(String.fromCodePoint(code))) return 0
+  return (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0x303e) || (code >= 0x3041 && code <= 0x33ff) ||
+      (code >= 0x3400 && code <= 0x4dbf) || (code >= 0x4e00 && code <= 0x9fff) || (code >= 0xa000 && code <= 0xa4cf) ||
+      (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) || (code >= 0xfe30 && code <= 0xfe4f) ||
+      (code >= 0xff00 && code <= 0xff60) || (code >= 0xffe0 && code <= 0xffe6) || (code >= 0x1f300 && code <= 0x1f64f) ||
+      (code >= 0x1f900 && code <= 0x1f9ff) || (code >= 0x20000 && code <= 0x3fffd)
+    ? 2
+    : 1
+}
 
 const show = (raw: string): string => safeText(raw.replace(/\t/g, " "))
 

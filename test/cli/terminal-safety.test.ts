@@ -162,6 +162,18 @@ describe("sib human output escapes data", () => {
     expect(JSON.parse(json.stdout.trim())).toMatchObject({ file: "bad.sib", line: 2, column: 27, message: "unknown symbol nope" })
   })
 
+  it("check: the caret counts terminal columns: a wide character takes two, a combining mark none", async () => {
+    const dir = workdir({ "wide.sib": `(def a "\u6f22\u5b57\u6f22\u5b57") (foo)\n(def b "e\u0301\u0301") (bar)\n` })
+    const r = await sib(["check", "wide.sib"], { cwd: dir })
+    expect(r.code).toBe(1)
+    const lines = r.stderr.split("\n")
+    const caretUnder = (symbol: string) => lines[lines.findIndex((l) => l.endsWith(`unknown symbol ${symbol}`)) + 2]!
+    // "(def a \"" is 8 columns, four wide characters 8, "\") (" 4: foo starts at column 20 of the source.
+    expect(caretUnder("foo")).toBe(`    | ${" ".repeat(20)}^^^`)
+    // "(def b \"" 8, e 1, two combining acute accents 0, "\") (" 4: bar starts at column 13.
+    expect(caretUnder("bar")).toBe(`    | ${" ".repeat(13)}^^^`)
+  })
+
   it("check: a look-alike name (a zero-width space in a symbol) is refused and shown escaped", async () => {
     const dir = workdir({ "a.sib": "(def limit 10)\n(def over (> 11 limit\u200b))\n" })
     const r = await sib(["check", "a.sib"], { cwd: dir })
