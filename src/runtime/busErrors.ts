@@ -12,9 +12,13 @@ export class PublishError extends Data.TaggedError("PublishError")<{
   readonly detail: string
   /** In `publishAll`, the index of the refused item. */
   readonly item?: number | undefined
+  /** What was refused when it was not a publish: a handler's transaction opened after its delivery settled. */
+  readonly operation?: "transaction" | undefined
 }> {
   override get message(): string {
-    return `cannot publish to ${JSON.stringify(this.topic)}: ${this.detail}`
+    return this.operation === "transaction"
+      ? `cannot open the handler's transaction: ${this.detail}`
+      : `cannot publish to ${JSON.stringify(this.topic)}: ${this.detail}`
   }
 }
 

@@ -108,6 +108,7 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
       const stop = await rt.subscribe("t", "g", async (_e, ctx) => {
         await sleep(400)
         await ctx.publish("t.out", 1).then(() => late.push("publish resolved"), (e: unknown) => late.push(`publish ${(e as Error).constructor.name} ${(e as PublishError).reason}`))
+        await ctx.transaction().then(() => late.push("transaction opened"), (e: unknown) => late.push((e as Error).message.replace(/: the delivery.*/, "")))
         if (ackMode === "manual") await ctx.ack().then(() => late.push("ack resolved"), (e: unknown) => late.push(`ack ${(e as Error).constructor.name}`))
         finished()
       }, { from: "earliest", drainTimeoutMs: 100, ackMode })
@@ -116,7 +117,10 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
       if (how === "unsubscribe") await stop()
       else await rt.close()
       await lateDone
-      expect(late).toEqual(ackMode === "manual" ? ["publish PublishError settled", "ack AckError"] : ["publish PublishError settled"])
+      const refusedTransaction = "cannot open the handler's transaction"
+      expect(late).toEqual(ackMode === "manual"
+        ? ["publish PublishError settled", refusedTransaction, "ack AckError"]
+        : ["publish PublishError settled", refusedTransaction])
       const again = how === "close" ? await createRuntime({ db: location, logger: () => {} }) : rt
       expect(await again.read("t.out", 0, 10)).toEqual([])
       const seen: Array<number> = []

@@ -55,7 +55,7 @@ export class RunContext implements DeliveryContext {
       const work = this.work
       if (this.services.runs.settled(work, this.run)) {
         return Effect.fail(new PublishError({
-          topic: work.event.topic, reason: "settled",
+          topic: work.event.topic, reason: "settled", operation: "transaction",
           detail: `the delivery of event ${work.event.id} is already settled: its transaction is closed`
         }))
       }
