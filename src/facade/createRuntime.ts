@@ -332,7 +332,10 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     load,
     ...busCalls,
     sid: bus.sid,
-    groupStats: (group) => bus.groupStats(group),
+    groupStats: (group) => {
+      if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
+      return bus.groupStats(group)
+    },
     onEvent: (listener) => {
       if (typeof listener !== "function") throw new TypeError(`onEvent takes a function (event) => void, got ${listener === null ? "null" : typeof listener}`)
       return bus.onEvent(listener)

@@ -142,5 +142,8 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
     ]) {
       await expect(call()).rejects.toBeInstanceOf(BusClosedError)
     }
+    // The synchronous ones throw it.
+    expect(() => rt.groupStats("g")).toThrow(BusClosedError)
+    expect(() => rt.live("t")).toThrow(BusClosedError)
   })
 })
