@@ -431,6 +431,15 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
             throw e
           }
           let ended = false
+          /** Set once a rollback was asked for: no commit starts after it. */
+          let rollingBack = false
+          /**
+           * The commit under way. A rollback asked for meanwhile (the session ending: a lost lease,
+           * a drain) waits for it: sent on the same connection between the commit's statements, it
+           * ended the transaction there and the rest of the commit (the run's follow-ups) ran
+           * outside it, each statement committed on its own, with no ack and no writers' lock.
+           */
+          let committing: Promise<unknown> | undefined
           const end = (error?: Error) => {
             if (ended) return
             ended = true
@@ -456,18 +465,26 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                 () =>
                   Effect.tryPromise({
                     try: counted(async () => {
-                      if (ended) throw new Error("the transaction already ended")
+                      if (ended || rollingBack) throw new Error("the transaction already ended")
+                      const run = (async () => {
+                        try {
+                          await client.query(lock)
+                          const out = await runProgram(client, program())
+                          await announceAndCommit(client)
+                          onCommit?.()
+                          end()
+                          return out
+                        } catch (e) {
+                          await client.query("rollback").catch(() => undefined)
+                          end(e instanceof Error && isConnectionError(e) ? e : undefined)
+                          throw e
+                        }
+                      })()
+                      committing = run
                       try {
-                        await client.query(lock)
-                        const out = await runProgram(client, program())
-                        await announceAndCommit(client)
-                        onCommit?.()
-                        end()
-                        return out
-                      } catch (e) {
-                        await client.query("rollback").catch(() => undefined)
-                        end(e instanceof Error && isConnectionError(e) ? e : undefined)
-                        throw e
+                        return await run
+                      } finally {
+                        committing = undefined
                       }
                     }),
                     catch: (cause) => new StoreError({ op: "commit", cause })
@@ -475,6 +492,9 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
                 () => Effect.sync(turns.give)
               ),
             rollback: Effect.promise(counted(async () => {
+              rollingBack = true
+              // A commit under way decides: it commits (fenced), or rolls back itself.
+              if (committing !== undefined) await committing.catch(() => undefined)
               if (ended) return
               await client.query("rollback").catch(() => undefined)
               end()
