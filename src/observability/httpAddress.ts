@@ -25,6 +25,14 @@ export const isLoopback = (host: string): boolean => {
 }
 
 /**
+ * Whether a request's `Host` header names a loopback address (`127.0.0.1:9464`, `[::1]:80`,
+ * `localhost`). A server listening on loopback answers only such requests: a page of another site
+ * whose name was rebound to 127.0.0.1 sends its own name, and must not read what the server says.
+ */
+export const isLoopbackHostHeader = (host: string | undefined): boolean =>
+  host !== undefined && isLoopback(host.replace(/:\d+$/, ""))
+
+/**
  * `9464`, `127.0.0.1:9464`, `localhost:0`, `[::1]:9464`, `0.0.0.0:9464`: the address, or why it is
  * not one. A port alone listens on 127.0.0.1.
  */

@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import * as Layer from "effect/Layer"
 import { BusMetrics, type Recorder } from "./BusMetrics.ts"
-import { defaultHost, defaultPort, type HttpAddress, HttpServeError, isLoopback } from "./httpAddress.ts"
+import { defaultHost, defaultPort, type HttpAddress, HttpServeError, isLoopback, isLoopbackHostHeader } from "./httpAddress.ts"
 
 export { defaultHost, defaultPort, HttpServeError, isLoopback, parseHttpAddress } from "./httpAddress.ts"
 export type { HttpAddress } from "./httpAddress.ts"
@@ -93,8 +93,15 @@ export const metricsRoutes = (metrics: Recorder): ReadonlyArray<Route> => [{
   handle: () => Effect.map(metrics.text, (body) => ({ status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body }))
 }]
 
+/**
+ * Sent with every reply unless its route says otherwise (the ops page sends its own policy): no
+ * reply is a document that may load or run anything, or be framed.
+ */
+const strictHeaders = { "content-security-policy": "default-src 'none'; frame-ancestors 'none'", "x-content-type-options": "nosniff" }
+
 const reply = (res: ServerResponse, r: HttpBodyReply, head: boolean) => {
   res.writeHead(r.status, {
+    ...strictHeaders,
     ...r.headers,
     "content-type": r.contentType,
     "content-length": Buffer.byteLength(r.body),
@@ -176,10 +183,15 @@ export const serveHttp = (
         // Interrupted (the server is closing): a streamed reply has ended itself; others are cut with their connection.
         Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => (res.headersSent ? res.destroy() : reply(res, text(500, "internal error\n"), head)))
       ))
+    const loopbackOnly = isLoopback(host)
     const handler = (req: IncomingMessage, res: ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://localhost")
       const method = req.method ?? "GET"
       const head = method === "HEAD"
+      // Listening on loopback, every route (metrics too) answers requests to a loopback name only.
+      if (loopbackOnly && !isLoopbackHostHeader(req.headers.host)) {
+        return reply(res, text(403, `this server answers requests to a loopback address only (Host: ${req.headers.host ?? "none"})\n`), head)
+      }
       const atPath = routes.filter((r) => r.path === url.pathname)
       const route = atPath.find((r) => r.method === method || (head && r.method === "GET"))
       if (route === undefined) {

@@ -10,6 +10,7 @@ import SqliteDatabase from "better-sqlite3"
 import { Context, Deferred, Effect, Layer } from "effect"
 import { Kysely, SqliteDialect } from "kysely"
 import { join } from "node:path"
+import { request as httpRequest } from "node:http"
 import { describe, expect, it } from "vitest"
 import { Bus } from "../../src/facade/Bus.ts"
 import { createOutbox } from "../../src/facade/createOutbox.ts"
@@ -185,6 +186,27 @@ describe("the Promise facade", () => {
       expect(declared(await res.text()).get("sib_events_published_total")).toBe("counter")
       expect((await fetch(`${server.url}/metrics`, { method: "POST" })).status).toBe(405)
       expect((await fetch(`${server.url}/`)).status).toBe(404)
+      // Every reply, metrics and 404s too, forbids loading, running and framing anything.
+      expect(res.headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'")
+      expect((await fetch(`${server.url}/nothing`)).headers.get("content-security-policy")).toBe("default-src 'none'; frame-ancestors 'none'")
+      // A request under another name (DNS rebinding: a web site's name pointed at 127.0.0.1) is
+      // refused on a loopback server; localhost and [::1]-style names are loopback.
+      const withHost = (host: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = httpRequest({ host: "127.0.0.1", port: server.port, path: "/metrics", headers: { host } }, (r) => {
+            let body = ""
+            r.on("data", (d: Buffer) => (body += d.toString()))
+            r.on("end", () => resolve({ status: r.statusCode ?? 0, body }))
+          })
+          req.on("error", reject)
+          req.end()
+        })
+      for (const host of [`attacker.example:${server.port}`, "127.0.0.1.nip.io", `0x7f000001:${server.port}`, "evil.localhost"]) {
+        const r = await withHost(host)
+        expect(r.status, host).toBe(403)
+        expect(r.body).not.toMatch(/sib_/)
+      }
+      for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`]) expect((await withHost(host)).status, host).toBe(200)
 
       const remote = await rt.serveHttp({ host: "0.0.0.0", port: 0, allowRemote: true })
       expect((await fetch(`http://127.0.0.1:${remote.port}/metrics`)).status).toBe(200)

@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { HttpRequest } from "../httpServer.ts"
-import { isLoopback } from "../httpAddress.ts"
+import { isLoopbackHostHeader } from "../httpAddress.ts"
 
 /** A `Random` drawing from the operating system's generator (Web Crypto's `getRandomValues`). */
 export const cryptoRandom: Random.Random = {
@@ -63,9 +63,6 @@ export const tokenOf = (request: HttpRequest): string | undefined => {
   return bearer ?? header(request, "x-sib-token")
 }
 
-/** The host name of a `Host` header (`127.0.0.1:9464`, `[::1]:80`, `localhost`). */
-const hostName = (host: string) => host.replace(/:\d+$/, "")
-
 /** A request the page refuses: its status and why, in words for the operator. */
 export interface Refusal {
   readonly status: 401 | 403 | 415
@@ -79,7 +76,7 @@ export interface Refusal {
 export const checkHost = (request: HttpRequest, loopbackOnly: boolean): Refusal | undefined => {
   if (!loopbackOnly) return undefined
   const host = header(request, "host")
-  if (host !== undefined && isLoopback(hostName(host))) return undefined
+  if (isLoopbackHostHeader(host)) return undefined
   return { status: 403, message: `this page answers requests to a loopback address only (Host: ${host ?? "none"})` }
 }
 
