@@ -262,12 +262,25 @@ export class Recorder {
     const self = this
     return Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
+      // Pairs past the label limit share the `_other` series: their lag adds up (events), and its
+      // age is the oldest's (seconds). A series with a failed read keeps its last value.
+      const totals = new Map<{ lag: Gauge; seconds: Gauge }, { events: number; seconds: number; failed: boolean }>()
       for (const { group, topic } of lags) {
-        const read = yield* Effect.result(lagOf(store!, group, topic, now))
-        if (read._tag === "Failure") continue
         const gauges = self.lagGauge(topic, self.label("group", group))
-        gauges.lag.v = read.success.events
-        gauges.seconds.v = read.success.seconds
+        const total = totals.get(gauges) ?? { events: 0, seconds: 0, failed: false }
+        totals.set(gauges, total)
+        const read = yield* Effect.result(lagOf(store!, group, topic, now))
+        if (read._tag === "Failure") {
+          total.failed = true
+          continue
+        }
+        total.events += read.success.events
+        total.seconds = Math.max(total.seconds, read.success.seconds)
+      }
+      for (const [gauges, total] of totals) {
+        if (total.failed) continue
+        gauges.lag.v = total.events
+        gauges.seconds.v = total.seconds
       }
       for (const entry of self.sources.values()) {
         const read = yield* Effect.result(entry.source)

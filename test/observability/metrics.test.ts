@@ -16,6 +16,7 @@ import { Bus } from "../../src/facade/Bus.ts"
 import { createOutbox } from "../../src/facade/createOutbox.ts"
 import { createRuntime } from "../../src/facade/createRuntime.ts"
 import { BusMetrics, maxLabelValues, otherLabel, Recorder } from "../../src/observability/BusMetrics.ts"
+import { Store } from "../../src/store/Store.ts"
 import { HttpServeError, isLoopback, MetricsHttp, parseHttpAddress } from "../../src/observability/httpServer.ts"
 import { families } from "../../src/observability/metrics.ts"
 import { storeFactories } from "../helpers/stores.ts"
@@ -143,6 +144,25 @@ describe("label values", () => {
     const group = recorder.group("g", [`topic-${maxLabelValues + 1}`])
     expect(group.series(`topic-${maxLabelValues + 1}`)).toBe(group.series(`topic-${maxLabelValues + 2}`))
   })
+
+  it(`the lag of the groups past the limit adds up in ${otherLabel} (events), its age is the oldest's`, async () => {
+    const text = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const ctx = yield* Layer.build(Bus.open(":memory:", { metrics: false }))
+      const bus = Context.get(ctx, Bus)
+      const store = Context.get(ctx, Store)
+      const recorder = new Recorder(store)
+      const extra = [7, 3, 5]
+      for (let i = 0; i < maxLabelValues + extra.length; i++) {
+        const n = i < maxLabelValues ? 1 : extra[i - maxLabelValues]!
+        yield* bus.publishAll(Array.from({ length: n }, () => ({ topic: `o.${i}`, payload: i })))
+        yield* bus.setCursor(`o.${i}`, `g.${i}`, 0)
+        recorder.group(`g.${i}`, [`o.${i}`])
+      }
+      return yield* recorder.text
+    })))
+    expect(total(text, "sib_consumer_lag", { topic: "o.0", group: "g.0" })).toBe(1)
+    expect(total(text, "sib_consumer_lag", { topic: otherLabel, group: otherLabel })).toBe(15)
+  }, 60_000)
 })
 
 describe("the registry", () => {
