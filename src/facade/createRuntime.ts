@@ -7,6 +7,7 @@
  * drains the groups and closes the database. Also `.sib` programs (`load`, `registerHost`),
  * the bus's metrics (`metrics`, `serveHttp`) and `runSibTests`.
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
@@ -215,9 +216,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const rt = ManagedRuntime.make(logger === undefined ? traced : traced.pipe(Layer.provideMerge(logTo(logger))))
   let bus: BusShape
   let metrics: Recorder
+  /** The runtime's services (its logger among them), for what runs outside `run`: live streams. */
+  let services: Context.Context<never>
   try {
     metrics = await rt.runPromise(Effect.service(BusMetrics))
     bus = await rt.runPromise(Effect.service(Bus))
+    services = await rt.context()
   } catch (e) {
     await rt.dispose()
     throw e
@@ -347,7 +351,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
       if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
       const problem = liveProblem(topics, liveOptions)
       if (problem !== undefined) throw problem
-      return Stream.toAsyncIterable(bus.live(topics, liveOptions))
+      // With the runtime's services: its log lines (a failed read, retried) go to `logger` too.
+      return Stream.toAsyncIterableWith(bus.live(topics, liveOptions), services)
     },
     subscribe: async (topic, group, handler, subscribeOptions) => {
       if (typeof handler !== "function") {
