@@ -59,6 +59,13 @@ describe("sibLocation", () => {
     expect(sibLocation(null, "dir/app.sib:3:14: boom")).toEqual({ file: "dir/app.sib", line: 3, column: 14 })
     expect(sibLocation("Error: x\n    at handler (file:///app/main.js:3:9)", "x")).toBeNull()
   })
+
+  it("keeps a path with spaces whole (it was cut at the last space)", () => {
+    expect(sibLocation("SibRuntimeError: my app/order handlers.sib:1:39: boom\n    at my app/order handlers.sib:1:39", "my app/order handlers.sib:1:39: boom"))
+      .toEqual({ file: "my app/order handlers.sib", line: 1, column: 39 })
+    expect(sibLocation(null, "my app/order handlers.sib:1:39: boom")).toEqual({ file: "my app/order handlers.sib", line: 1, column: 39 })
+    expect(sibLocation("Error: x\n    at run (/srv/my app/lib.sib:4:2)", null)).toEqual({ file: "/srv/my app/lib.sib", line: 4, column: 2 })
+  })
 })
 
 describe("tokens", () => {

@@ -170,11 +170,14 @@ export interface ActionJson {
 
 /** The first `.sib` location of a failure: a stack frame `at file.sib:L:C`, else `file.sib:L:C:` in the message. */
 export const sibLocation = (stack: string | null, message: string | null): SibLocation | null => {
-  for (const text of [stack, message]) {
-    const m = text === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(text)
-    if (m !== null) return { file: m[1]!, line: Number(m[2]), column: Number(m[3]) }
-  }
-  return null
+  // A path may hold spaces ("my app/order handlers.sib"): a frame's location is the rest of its
+  // line (or what its parentheses hold), a message's is where the message begins; else the first
+  // space-free one anywhere.
+  const m = (stack === null ? null : /^\s*at (?:[^(\n]*\()?([^()\n]+?\.sib):(\d+):(\d+)\)?\s*$/m.exec(stack)) ??
+    (message === null ? null : /^([^\n]+?\.sib):(\d+):(\d+)/.exec(message)) ??
+    (stack === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(stack)) ??
+    (message === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(message))
+  return m === null ? null : { file: m[1]!, line: Number(m[2]), column: Number(m[3]) }
 }
 
 export const eventJson = (e: Event): EventJson => ({
