@@ -131,6 +131,18 @@ describe("the ops page in a browser", () => {
     await operator.locator("#dead-letters .empty", { hasText: "no dead letters" }).waitFor()
     await operator.screenshot({ path: join(screenshots, "requeued.png"), fullPage: true })
 
+    // A very long key wraps in its cell: the events table stays within the window, every column in view.
+    const long = await publish("orders", { id: 3 }, "--key", "k".repeat(1024))
+    await operator.click("#browse-go")
+    const longRow = operator.locator(`#events tr.event[data-event-id="${long.id}"]`)
+    await longRow.waitFor()
+    const widths = await operator.locator("#events").evaluate((table) => {
+      const cells = [...table.querySelectorAll("tr.event td")].map((td) => td.getBoundingClientRect().right)
+      return { table: table.getBoundingClientRect().right, rightmost: Math.max(...cells) }
+    })
+    expect(widths.table).toBeLessThanOrEqual(1280)
+    expect(widths.rightmost).toBeLessThanOrEqual(1280)
+
     expect(problems).toEqual([])
     await browser!.close()
     browser = undefined

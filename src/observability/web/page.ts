@@ -98,6 +98,7 @@ h2 { font-size: 1.05em; margin: 0 0 0.4em; }
 h3, h4 { font-size: 1em; margin: 0.8em 0 0.3em; }
 table { border-collapse: collapse; min-width: 60%; }
 th, td { text-align: left; padding: 0.25em 0.6em; border-bottom: 1px solid var(--line); vertical-align: top; }
+td { max-width: 32em; overflow-wrap: anywhere; }
 th { font-weight: 600; color: var(--muted); }
 .num { text-align: right; font-variant-numeric: tabular-nums; }
 .empty, .meta { color: var(--muted); }
