@@ -49,6 +49,8 @@ export interface RuntimeOptions extends BusOptions {
   readonly walLimitBytes?: number | undefined
   /** SQLite: the most memory its page cache holds (default 4 MiB). */
   readonly pageCacheBytes?: number | undefined
+  /** Postgres: the pool's size (default 10). */
+  readonly maxConnections?: number | undefined
   /**
    * Where the runtime's log lines go (a group restarting, a lease taken over, a retention pass):
    * the console by default; a function receives each line with its level instead.

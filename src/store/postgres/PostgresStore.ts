@@ -45,7 +45,7 @@ import { announceSql, OwnRaises, versionOf } from "./changes.ts"
 import { listen, quoteIdent, quoteLiteral } from "./listener.ts"
 import { postgresStatements } from "./statements.ts"
 import { appendAtOnceSql, appendChunk, appendSql, assignSeqs, bareValues, draftValues, maxAppendsAtOnce, shapeOf } from "./appends.ts"
-import { redactUrl } from "../redact.ts"
+import { redactText, redactUrl } from "../redact.ts"
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
@@ -139,24 +139,33 @@ const poolOf = (location: PostgresLocation, max: number) => {
 const openError = (location: PostgresLocation, reason: "unreadable" | "newer" | "migration" | "not-sibus" | "older", cause: unknown) =>
   new StoreOpenError({ reason, location: location.shown, detail: typeof cause === "string" ? cause : describeCause(cause) })
 
-/** Creates the schema (if missing) and migrates it, one process at a time (Kysely's migration lock). */
+/**
+ * Creates the schema (if missing) and migrates it, one process at a time (Kysely's migration lock).
+ * A schema that exists and has every migration is only read: an application's role with rights on
+ * sibus's tables, but not to create schemas or tables, opens it.
+ */
 const migrate = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation) =>
   Effect.tryPromise({
     try: async () => {
-      if (location.schema !== "public") await pool.query(`create schema if not exists ${quoteIdent(location.schema)}`)
+      const exists = (await pool.query("select 1 from pg_catalog.pg_namespace where nspname = $1", [location.schema])).rowCount !== 0
+      if (!exists) await pool.query(`create schema if not exists ${quoteIdent(location.schema)}`)
       const applied = await appliedMigrations(pool, location.schema)
       const known = new Set(Object.keys(migrations("postgres")))
       const unknown = applied.filter((name) => !known.has(name))
       if (unknown.length > 0) return openError(location, "newer", `unknown migrations: ${unknown.join(", ")}`)
+      if ([...known].every((name) => applied.includes(name))) return undefined
       const result = await new Migrator({ db: kysely, provider: migrationProvider("postgres"), migrationTableSchema: location.schema }).migrateToLatest()
       return result.error === undefined ? undefined : openError(location, "migration", result.error)
     },
     catch: (cause) => openError(location, "migration", cause)
   }).pipe(Effect.flatMap((e) => (e === undefined ? Effect.void : Effect.fail(e))))
 
+/** The tables of `schema` (from the catalog: information_schema hides those the role may not use). */
+const tablesOf = async (pool: pg.Pool, schema: string): Promise<Set<string>> =>
+  new Set((await pool.query("select tablename from pg_catalog.pg_tables where schemaname = $1", [schema])).rows.map((r: { tablename: string }) => r.tablename))
+
 const appliedMigrations = async (pool: pg.Pool, schema: string): Promise<Array<string>> => {
-  const table = await pool.query("select 1 from information_schema.tables where table_schema = $1 and table_name = 'kysely_migration'", [schema])
-  if (table.rowCount === 0) return []
+  if (!(await tablesOf(pool, schema)).has("kysely_migration")) return []
   return (await pool.query(`select name from ${quoteIdent(schema)}.kysely_migration order by name`)).rows.map((r: { name: string }) => r.name)
 }
 
@@ -164,8 +173,7 @@ const appliedMigrations = async (pool: pg.Pool, schema: string): Promise<Array<s
 const checkSibusSchema = (pool: pg.Pool, location: PostgresLocation) =>
   Effect.tryPromise({
     try: async () => {
-      const tables = new Set((await pool.query("select table_name from information_schema.tables where table_schema = $1", [location.schema])).rows
-        .map((r: { table_name: string }) => r.table_name))
+      const tables = await tablesOf(pool, location.schema)
       const required = ["kysely_migration", "events", "topics", "consumer_groups", "cursors", "deliveries", "dead_letters", "changes"]
       const missing = required.filter((t) => !tables.has(t))
       if (missing.length > 0) {
@@ -186,7 +194,7 @@ const checkSibusSchema = (pool: pg.Pool, location: PostgresLocation) =>
 export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
   const parsed = parseLocation(options.url)
   if (typeof parsed === "string") {
-    return yield* new StoreOpenError({ reason: "unreadable", location: options.url.replace(/\/\/[^@/]*@/, "//***@"), detail: parsed })
+    return yield* new StoreOpenError({ reason: "unreadable", location: redactText(options.url), detail: parsed })
   }
   const location = parsed
   const pool = yield* Effect.acquireRelease(
