@@ -17,6 +17,7 @@ import SqliteDatabase from "better-sqlite3"
 import { existsSync, watch } from "node:fs"
 import { basename, dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -269,6 +270,40 @@ const loadKysely: Effect.Effect<typeof import("kysely")> = Effect.suspend(() =>
 const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
   Effect.try({ try: f, catch: (cause) => new StoreError({ op, cause }) })
 
+/**
+ * How long a call waits for another connection's lock synchronously, once the store is open: the
+ * process does nothing else meanwhile (better-sqlite3's busy handler sleeps in the call), so the
+ * rest of the wait (up to `busyTimeoutMs`) happens between tries on the Clock (`whileBusy`).
+ */
+const syncBusyMs = 10
+
+const isBusy = (e: StoreError): boolean => {
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY")
+}
+
+/**
+ * `run` (a store call that changed nothing when it failed: a transaction that could not begin or
+ * commit is rolled back) tried again while another connection holds the lock, on the Clock, until
+ * `totalMs` have passed: timers, HTTP and other groups go on meanwhile. (A write lock held for 30 s
+ * by another process used to freeze the process for 5 s at a time, once per waiting call.)
+ */
+const whileBusy = <A>(run: Effect.Effect<A, StoreError>, totalMs: number): Effect.Effect<A, StoreError> =>
+  Effect.catch(run, (e) => {
+    if (!isBusy(e) || totalMs <= syncBusyMs) return Effect.fail(e)
+    return Effect.flatMap(Clock.clockWith((clock) => Effect.succeed(clock.monotonicTimeNanosUnsafe())), (start) => {
+      const again = (delayMs: number): Effect.Effect<A, StoreError> =>
+        Effect.andThen(Effect.sleep(delayMs), Effect.catch(run, (e2) => {
+          if (!isBusy(e2)) return Effect.fail(e2)
+          return Clock.clockWith((clock) => {
+            const waitedMs = Number((clock.monotonicTimeNanosUnsafe() - start) / 1_000_000n)
+            return waitedMs + syncBusyMs >= totalMs ? Effect.fail(e2) : again(Math.min(50, delayMs * 2, Math.max(1, totalMs - waitedMs)))
+          })
+        }))
+      return again(2)
+    })
+  })
+
 /** Opens (and migrates) a SQLite store for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
   const location = options.filename
@@ -292,12 +327,17 @@ export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
     ready.pipe(Effect.retry({ while: (e) => /database is locked|SQLITE_BUSY/.test(e.detail), schedule: Schedule.exponential("20 millis"), times: 6 })),
     close
   )
+  // Open: from here a call waits for other connections' locks on the Clock (`whileBusy`), past a
+  // short synchronous wait. A connection the application handed in keeps its own busy timeout.
+  const busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))
+  if (options.database === undefined && options.filename !== ":memory:") db.pragma(`busy_timeout = ${Math.min(busyMs, syncBusyMs)}`)
+  const waitBusyMs = options.database === undefined ? busyMs : 0
   if (options.readOnly !== true && options.filename !== ":memory:") {
     yield* Effect.forkScoped(guardWal(db, options.filename, walLimit(options)))
     const checkpointer = yield* checkpointInWorker(db, options.filename)
-    return makeStore(makeDriver(db, options.filename, checkpointer))
+    return makeStore(makeDriver(db, options.filename, checkpointer, waitBusyMs))
   }
-  return makeStore(makeDriver(db, options.filename === ":memory:" ? undefined : options.filename, undefined))
+  return makeStore(makeDriver(db, options.filename === ":memory:" ? undefined : options.filename, undefined, waitBusyMs))
 })
 
 /**
@@ -329,7 +369,9 @@ const watchWrites = (filename: string) => (notify: () => void): Effect.Effect<vo
 const makeDriver = (
   db: SqliteDatabase.Database,
   filename: string | undefined,
-  checkpointer: Checkpointer | undefined
+  checkpointer: Checkpointer | undefined,
+  /** How long a call waits on the Clock for another connection's lock (see `whileBusy`). */
+  waitBusyMs: number
 ): Driver => {
   const statements = compiledStatements
   const prepared = new Map<Template<string>, SqliteDatabase.Statement>()
@@ -410,7 +452,7 @@ const makeDriver = (
   })
 
   const gated = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> => {
-    const run = attempt(op, f)
+    const run = whileBusy(attempt(op, f), waitBusyMs)
     const self: Effect.Effect<A, StoreError> = Effect.suspend(() =>
       open === undefined
         ? run
