@@ -186,7 +186,8 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
             floor = yield* inspect.floorOf(topic, { ts: ms })
           } else floor = yield* inspect.floorForLast(topic, limit)
           const events = yield* inspect.read(topic, floor, limit)
-          const page: EventPageJson = { topic, events: events.map(eventJson), next: events.length === 0 ? floor : events[events.length - 1]!.seq }
+          // A page that is not full reached the topic's end: no next page (yet).
+          const page: EventPageJson = { topic, events: events.map(eventJson), next: events.length < limit ? null : events[events.length - 1]!.seq }
           return json(200, page)
         })),
       read("/api/event", (request) =>
