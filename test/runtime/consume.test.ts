@@ -62,6 +62,32 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
       assert.strictEqual(info!.cursor.redelivered, 3)
     })))
 
+  it.effect("a requeued dead letter's retries count as redeliveries in the stored figure, as in the metric", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const store = yield* Store
+      const event = yield* bus.publish("t", "x")
+      const rec = yield* makeRecorder
+      // Fails its first three runs: twice before it is dead-lettered, once after the requeue.
+      let runs = 0
+      yield* bus.subscribe("t", "g", rec.handler(() => (++runs <= 3 ? Effect.fail(new Error("down")) : Effect.void)), {
+        from: "earliest", maxAttempts: 2, backoff: { initialMs: 10, jitter: 0 }
+      })
+      yield* advance(100)
+      yield* rec.take(2)
+      yield* settle
+      assert.strictEqual((yield* bus.deadLetters({ group: "g" })).length, 1)
+      assert.strictEqual(yield* bus.requeue("g", event.id), 1)
+      yield* advance(100)
+      yield* rec.take(2)
+      yield* advance(100)
+      yield* settle
+      assert.strictEqual((yield* bus.deadLetters({ group: "g" })).length, 0)
+      // The second attempt before the dead letter, and the second after the requeue (a requeue
+      // gives fresh attempts: its first run is attempt 1 again, as the metric counts it too).
+      assert.strictEqual((yield* store.runtime.getCursor("g", "t"))?.redelivered, 2)
+    })))
+
   it.effect("a failing handler is retried after its backoff, then succeeds", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus

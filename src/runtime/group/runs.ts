@@ -15,6 +15,7 @@ import type * as Fiber from "effect/Fiber"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import { AckError } from "../busErrors.ts"
 import { Signal, suspend } from "../Signal.ts"
+import type { AckFloor } from "../AckFloor.ts"
 import type { Decision, Work } from "./work.ts"
 
 const validDelay = (delayMs: unknown) => delayMs === undefined || (typeof delayMs === "number" && Number.isFinite(delayMs) && delayMs >= 0)
@@ -32,11 +33,15 @@ export class Runs {
 
   private readonly metrics: GroupMetrics
 
-  constructor(group: string, ackTimeoutMs: number, clock: Clock.Clock, metrics: GroupMetrics) {
+  /** The floor of a topic, for runs whose work has none of its own (requeued dead letters). */
+  private readonly floorOf: (topic: string) => AckFloor | undefined
+
+  constructor(group: string, ackTimeoutMs: number, clock: Clock.Clock, metrics: GroupMetrics, floorOf: (topic: string) => AckFloor | undefined = () => undefined) {
     this.group = group
     this.ackTimeoutMs = ackTimeoutMs
     this.clock = clock
     this.metrics = metrics
+    this.floorOf = floorOf
   }
 
   /** A new run of `work` starts on `fiber`: one more attempt, a fresh decision, buffer and deadline. */
@@ -51,7 +56,8 @@ export class Runs {
     work.fiber = fiber
     this.link(work)
     if (this.count === 1) this.started.raise()
-    if (work.attempts > 1) work.floor?.redelivery()
+    // A requeued dead letter's run counts too (its work, below the floor, has no floor of its own).
+    if (work.attempts > 1) (work.floor ?? this.floorOf(work.event.topic))?.redelivery()
     const series = work.series ??= this.metrics.series(work.event.topic)
     if (series !== undefined) {
       series.delivered.n++

@@ -126,7 +126,7 @@ export const session = (
       config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random, metrics, events: deps.events,
       fail: (cause) => Deferred.doneUnsafe(fatal, Exit.failCause(cause))
     })
-    const runs = new Runs(group, config.ackTimeoutMs, clock, metrics)
+    const runs = new Runs(group, config.ackTimeoutMs, clock, metrics, (topic) => ledger.floors.get(topic))
     // A run its worker never finished (interrupted by the drain, or the session failed) is over:
     // its handler, if it still runs (a Promise handler cannot be stopped), has its late ack,
     // publishes and transaction refused instead of accepted and never written.
