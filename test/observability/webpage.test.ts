@@ -105,6 +105,14 @@ describe("the ops page in a browser", () => {
     expect(text).toContain(`<script>window.__pwned = 1</script><img src=x onerror=\\"window.__pwned = 2\\">\\u0007\\u202eevil`)
     expect(text).toContain("card declined for order 2")
     expect(await card.locator(".location").textContent()).toBe("at webpage-shop.sib:9:5")
+    // The list can be narrowed to one group (the first 100 of every group's are shown otherwise).
+    await operator.locator("#dead-letter-group option", { hasText: "billing (1)" }).waitFor({ state: "attached" })
+    const filtered = operator.waitForRequest((r) => r.url().endsWith("/api/dead-letters?group=billing"))
+    await operator.selectOption("#dead-letter-group", "billing")
+    await filtered
+    await card.waitFor()
+    expect(await operator.locator("#dead-letter-count").textContent()).toMatch(/1/)
+    await operator.selectOption("#dead-letter-group", "")
     expect(await card.locator("img, script").count()).toBe(0)
     expect(await operator.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned)).toBeUndefined()
     mkdirSync(screenshots, { recursive: true })

@@ -58,6 +58,7 @@ export const pageHtml = `<!doctype html>
   </section>
   <section>
     <h2>Dead letters <span id="dead-letter-count"></span></h2>
+    <label>group <select id="dead-letter-group"><option value="">every group</option></select></label>
     <div id="dead-letters"><p class="empty">loading&hellip;</p></div>
   </section>
   <section>

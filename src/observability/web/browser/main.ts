@@ -40,9 +40,12 @@ const acting = (verb: "requeue" | "drop") => async (d: DeadLetterJson) => {
   await loadDeadLetters()
 }
 
+/** Whose dead letters the list shows ("": every group's, the first 100 of them). */
+const deadLetterGroup = byId<InputEl>("dead-letter-group")
+
 const loadDeadLetters = async () => {
   try {
-    const list = await getJson<DeadLettersJson>("api/dead-letters")
+    const list = await getJson<DeadLettersJson>("api/dead-letters", { group: deadLetterGroup.value })
     drawDeadLetters(list, byId("dead-letters"), byId("dead-letter-count"), {
       requeue: token === undefined ? undefined : acting("requeue"),
       drop: token === undefined ? undefined : acting("drop"),
@@ -114,6 +117,23 @@ modeSelect.addEventListener("change", () => {
   valueInput.disabled = modeSelect.value === "latest"
 })
 
+deadLetterGroup.addEventListener("change", () => void loadDeadLetters())
+
+/** Offers the groups that have dead letters, with their counts (the choice made stays). */
+const syncDeadLetterGroups = (o: OverviewJson) => {
+  const counts = new Map<string, number>()
+  for (const g of o.groups) if (g.deadLetters > 0) counts.set(g.group, (counts.get(g.group) ?? 0) + g.deadLetters)
+  const chosen = deadLetterGroup.value
+  const names = [...counts.keys()].sort()
+  if (chosen !== "" && !counts.has(chosen)) names.push(chosen)
+  const labels = ["", ...names].map((n) => (n === "" ? "every group" : `${oneLine(n)} (${counts.get(n) ?? 0})`))
+  const options = deadLetterGroup as unknown as { options: { length: number; [i: number]: { textContent: string | null } } }
+  const current = Array.from({ length: options.options.length }, (_, i) => options.options[i]!.textContent ?? "")
+  if (current.join("\n") === labels.join("\n")) return
+  deadLetterGroup.replaceChildren(...["", ...names].map((n, i) => h("option", { value: n }, labels[i]!)))
+  deadLetterGroup.value = chosen
+}
+
 /** Keeps the topic choices in step with the figures (the choice made stays). */
 const syncTopics = (o: OverviewJson) => {
   const names = o.topics.map((t) => t.name)
@@ -141,6 +161,7 @@ const live = () => {
     const o = JSON.parse(message.data) as OverviewJson
     drawFigures(o, byId("topics"), byId("groups"), byId("members"), byId("updated"))
     syncTopics(o)
+    syncDeadLetterGroups(o)
     if (o.deadLetters.digest !== digest) {
       digest = o.deadLetters.digest
       void loadDeadLetters()
