@@ -147,12 +147,14 @@ it("createRuntime({ tracing }): the trace continues from one runtime's publish t
     await worker.subscribe("invoices", "mailer", () => undefined, { from: "earliest" })
     const a = await publisher.publish("orders", { id: 1 })
     expect(a.headers?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/)
+    // Each runtime exports its own batches: wait for all four spans (the publisher's may come last).
+    const names = ["publish orders", "process orders", "publish invoices", "process invoices"]
     const deadline = Date.now() + 15_000
-    while (!otlp.spans.some((s) => s.name === "process invoices")) {
+    while (!names.every((n) => otlp.spans.some((s) => s.name === n))) {
       if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}`)
       await new Promise((r) => setTimeout(r, 50))
     }
-    const chain = ["publish orders", "process orders", "publish invoices", "process invoices"].map((n) => otlp.spans.find((s) => s.name === n)!)
+    const chain = names.map((n) => otlp.spans.find((s) => s.name === n)!)
     expect(new Set(chain.map((s) => s.traceId)).size).toBe(1)
     expect(chain.map((s) => s.parentSpanId || undefined)).toEqual([undefined, chain[0]!.spanId, chain[1]!.spanId, chain[2]!.spanId])
     expect(a.headers?.traceparent).toBe(`00-${chain[0]!.traceId}-${chain[0]!.spanId}-01`)
