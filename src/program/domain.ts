@@ -353,7 +353,7 @@ const isBus = (v: Value | undefined): boolean => isHostObject(v) && v.kind === "
 
 const publish = builtin({
   name: "publish!", group: "domain", arglists: ["[topic payload & options]", "[bus topic payload & options]"],
-  doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts and returned with its :seq. Inside a handler it is caused by the handled event and written in the transaction that acknowledges it: if the handler fails it is never written, and the returned event has no :seq yet. On a compacted topic it needs a :key, and a nil payload is a tombstone.",
+  doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts, in one batch with the program's other top-level publishes, and the form's value is nil (the event does not exist yet while the program loads). Inside a handler it is caused by the handled event and written in the transaction that acknowledges it: if the handler fails it is never written, and the returned event has no :seq yet. On a compacted topic it needs a :key, and a nil payload is a tombstone.",
   example: "(publish! \"heartbeat.received\" {:pid 42 :name \"stt\"} :key \"42\")",
   options: { from: 2, names: publishOptionNames },
   impl: (args, run, span) => {
