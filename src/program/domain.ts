@@ -425,7 +425,9 @@ const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, han
   if (handlerProblem !== undefined) {
     collecting(errors, () =>
       failOn(handlerAt, "arity", `${fn}: a handler is called with the event and its delivery context, but ${handlerProblem}`, [
-        "write it as (fn [e] ...) or (fn [e ctx] ...)"
+        handler instanceof Closure
+          ? "write it as (fn [e] ...) or (fn [e ctx] ...)"
+          : `a built-in is called with both: wrap it in a function of the event, (fn [e] (${builtinOf(handler as Callable)?.name ?? "f"} e))`
       ]))
   }
   const raw: Record<string, unknown> = Object.create(null)

@@ -186,6 +186,16 @@ describe("a declared host name", () => {
   })
 })
 
+describe("a built-in given as a handler", () => {
+  it("is refused with a hint that fits it: wrap it in a function of the event", async () => {
+    const r = await checkJson(`(define-topic "x")\n(subscribe! "x" "g6" inc)\n`)
+    expect(r.code).toBe(1)
+    const [d] = r.diagnostics
+    expect(d!["message"]).toMatch(/a handler is called with the event and its delivery context, but inc takes 1 argument/)
+    expect(JSON.stringify(d!["hints"])).toContain("(fn [e] (inc e))")
+  })
+})
+
 describe("a long report reaches a pipe whole, before the failing exit", () => {
   it("sib check of 1,500 errors: every diagnostic and the summary line (text and --format json); sib test of 1,500 failures: the count line", async () => {
     const dir = workdir({
