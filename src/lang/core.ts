@@ -210,8 +210,13 @@ const textOf = (v: Value, run: RunState, room: number): string =>
 const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): string => {
   let i = 0
   let length = fmt.length
-  return fmt.replace(/%(%|s|d|(?:\.(\d+))?f)/g, (whole, kind: string, digits: string | undefined) => {
+  // Anything else after a % is refused, not left in the text with its argument dropped.
+  return fmt.replace(/%(%|s|d|(?:\.(\d+))?f|\.?\d*[\s\S]?)/g, (whole, kind: string, digits: string | undefined) => {
     if (kind === "%") return "%"
+    if (kind !== "s" && kind !== "d" && !kind.endsWith("f")) {
+      fail("format", `format: ${JSON.stringify(whole)} is not a directive format knows: %s (any value), %d (integer), %f or %.2f (number), %% (a % sign)`)
+    }
+    if (digits !== undefined && Number(digits) > 100) fail("format", `format: ${whole} asks for more than 100 decimals`)
     if (i >= args.length) fail("format", `format: ${whole} has no argument (only ${args.length} given)`)
     const a = args[i++]!
     if (kind === "s") {

@@ -145,6 +145,10 @@ describe("memory", () => {
     // A range whose count is not even a number says why, not that its (finite) end is not finite.
     expect(await loadFails(`(def result (range 0 1e15 1e-300))`)).toMatch(/range: from 0 to 1000000000000000 by 1e-300 is more numbers than a collection can hold/)
     expect(await loadFails(`(def result (range 0 1e15 1))`)).toMatch(/would be over the limit of 1,000,000/)
+    // format refuses what it does not know instead of leaving it in the text and dropping its argument.
+    expect(await loadFails(`(def result (format "%05d|%x" 3 255))`)).toMatch(/format: "%05d" is not a directive format knows/)
+    expect(await loadFails(`(def result (format "50%" 1))`)).toMatch(/format: "%" is not a directive format knows/)
+    expect(await loadFails(`(def result (format "%.200f" 1))`)).toMatch(/format: %\.200f asks for more than 100 decimals/)
   })
 
   it("the runs in progress share one pool, given back when each run ends", async () => {
