@@ -379,7 +379,7 @@ const strings: Array<Builtin> = [
     }
   }),
   builtin({
-    name: "format", group: "strings", arglists: ["[fmt & args]"], doc: "Fills %s (any value), %d (integer), %f / %.2f (number) and %% in fmt.",
+    name: "format", group: "strings", arglists: ["[fmt & args]"], doc: "Fills %s (any value), %d (integer), %f / %.2f (number, at most 100 decimals) and %% in fmt; any other % is an error.",
     example: "(format \"%s took %.1f ms\" \"fetch\" 12.345) ;=> \"fetch took 12.3 ms\"",
     impl: ([fmt, ...args], run) => {
       const f = str(fmt!, "format")
