@@ -438,7 +438,7 @@ const strings: Array<Builtin> = [
 
 const collections: Array<Builtin> = [
   builtin({
-    name: "get", group: "collections", arglists: ["[m k]", "[m k default]"], doc: "The value of key k in map m (keywords and strings name the same key), the element at index k of a vector, or default (nil).",
+    name: "get", group: "collections", arglists: ["[m k]", "[m k default]"], doc: "The value of key k in map m (keywords and strings name the same key), the element at index k of a vector, or default (nil) when there is none or it is nil (a payload field sent as null too, unlike Clojure).",
     example: "(get {:pid 42} :pid) ;=> 42",
     impl: ([m, k, d], run) => {
       const v = getIn(m!, k!, run)

@@ -185,7 +185,7 @@ export const patternDocs: ReadonlyArray<PatternDoc> = [
   },
   {
     name: "map pattern", forms: ["{:keys [a b] :or {b default} :as m}", "{name :key other \"key\"}"],
-    doc: "Binds a map's entries: `:keys [a b]` binds a and b to the entries :a and :b; `{name :key}` binds name to the entry :key (any key); `:or {name default}` gives a name its value when its entry is missing; `:as name` binds the whole map. A missing entry without a default is nil.",
+    doc: "Binds a map's entries: `:keys [a b]` binds a and b to the entries :a and :b; `{name :key}` binds name to the entry :key (any key); `:or {name default}` gives a name its value when its entry is missing or nil (JSON's null: a payload field sent as null takes the default too, unlike Clojure); `:as name` binds the whole map. A missing entry without a default is nil.",
     example: "(let [{:keys [id qty] :or {qty 1} :as order} {:id 7}] [id qty order]) ;=> [7 1 {:id 7}]"
   },
   {
