@@ -5,9 +5,11 @@
  * code keeps the process busy. It does not run code or count steps (run.ts does).
  *
  * Two rules keep one owner from starving the others:
- * - When a turn has been busy for `turnMs`, runs about to start wait in one queue and are let in
- *   one per turn of the event loop, the owners in rotation (round robin): a group with a backlog of
- *   heavy runs gets every other run, not every run, while a timer's or another group's run waits.
+ * - When a turn has been busy for `turnMs`, runs about to start wait in one queue; once the event
+ *   loop has gone round they are let in with the owners in rotation (round robin), each checking
+ *   the turn again as it begins: the first runs until the turn is busy, the others keep their
+ *   place. A group with a backlog of heavy runs gets every other run, not every run, while a
+ *   timer's or another group's run waits; cheap runs still go many to a turn.
  * - An owner whose run held the process for `turnMs` or more (without pausing) starts its next run
  *   no sooner than a quarter as long after it ended (a run stopped at `maxBlockMs`, 1 s, rests
  *   250 ms before its retry): what the others need several turns of the event loop for (a
