@@ -22,7 +22,7 @@ import * as Stream from "effect/Stream"
 import type { Event } from "../store/records.ts"
 import type { RuntimeStore } from "../store/Store.ts"
 import type { StoreError } from "../store/storeErrors.ts"
-import { shown } from "../options/spec.ts"
+import { check, func, integer, problemText, shown, spec } from "../options/spec.ts"
 import { TopicError } from "./busErrors.ts"
 import { Signal, type Wakeups } from "./Signal.ts"
 import { topicNameProblem } from "./Topic.ts"
@@ -49,8 +49,11 @@ export interface LiveDeps {
   readonly closed: () => boolean
 }
 
-/** The most events a live subscription may hold for a slow reader. */
-const maxBufferSize = 1_000_000
+/** A live subscription's options, checked as every option set is (`src/options/spec.ts`). */
+const liveSpec = spec("live", {
+  bufferSize: integer({ min: 1, max: 1_000_000, default: 1000, doc: "Events held for a slow subscriber before reading pauses." }),
+  onStart: func<() => void>({ shape: "() => void", doc: "Called once the stream stands at the topics' ends." })
+})
 
 /** What is wrong with a live subscription's topics or options, as a `TopicError`; undefined when nothing is. */
 export const liveProblem = (topics: unknown, options: unknown): TopicError | undefined => {
@@ -61,16 +64,8 @@ export const liveProblem = (topics: unknown, options: unknown): TopicError | und
     const problem = topicNameProblem(topic)
     if (problem !== undefined) return refuse(topic, problem)
   }
-  if (options === undefined) return undefined
-  if (typeof options !== "object" || options === null) return refuse(list[0], `live's options must be an object, got ${shown(options)}`)
-  const { bufferSize, onStart, ...unknown } = options as Record<string, unknown>
-  const names = Object.keys(unknown)
-  if (names.length > 0) return refuse(list[0], `unknown option${names.length === 1 ? "" : "s"} ${names.map((n) => JSON.stringify(n)).join(", ")}; valid options: bufferSize, onStart`)
-  if (bufferSize !== undefined && !(typeof bufferSize === "number" && Number.isSafeInteger(bufferSize) && bufferSize >= 1 && bufferSize <= maxBufferSize)) {
-    return refuse(list[0], `bufferSize must be an integer from 1 to ${maxBufferSize}, got ${shown(bufferSize)}`)
-  }
-  if (onStart !== undefined && typeof onStart !== "function") return refuse(list[0], `onStart must be a function, got ${shown(onStart)}`)
-  return undefined
+  const checked = check(liveSpec, options)
+  return checked.ok ? undefined : refuse(list[0], problemText(checked.problem))
 }
 
 /** The bus's `live`: a stream of the events published to `topics` from now on, in seq order. */
