@@ -12,8 +12,9 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from "node:fs"
-import { dirname, isAbsolute, relative, resolve, sep } from "node:path"
+import { realpathSync, statSync } from "node:fs"
+import { dirname, isAbsolute, relative, resolve } from "node:path"
+import { fileProblem, inside, readSourceFile, TooLarge } from "./sourceFiles.ts"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { type ExpandEnv, expand } from "../expand/expand.ts"
@@ -92,33 +93,11 @@ const displayName = (absolute: string): string => {
   return rel.length > 0 && !rel.startsWith("..") && !isAbsolute(rel) ? rel : absolute
 }
 
-/** A file-system error in a few words. */
-const fileProblem = (e: unknown): string => {
-  switch ((e as NodeJS.ErrnoException)?.code) {
-    case "ENOENT":
-      return "no such file"
-    case "EACCES":
-    case "EPERM":
-      return "permission denied"
-    case "EISDIR":
-      return "it is a directory"
-    case "ELOOP":
-      return "it became a link (links are followed only when the program is loaded, and only inside its folder)"
-    case "ENOTREG":
-      return "it is not a regular file (a FIFO, a device or a socket): program files are read whole, and such a file could block or never end"
-    default:
-      return e instanceof Error ? e.message : String(e)
-  }
-}
-
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
 
 /** A file's first position, for diagnostics about the file as a whole. */
 const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
-
-/** True when `path` is `root` or lies under it. */
-const inside = (path: string, root: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
 
 const realOrSelf = (path: string): string => {
   try {
@@ -129,70 +108,6 @@ const realOrSelf = (path: string): string => {
 }
 
 const realRoot = (root: string): string => realOrSelf(root)
-
-/**
- * Reads a required file that `confine` found inside `root`, without trusting that it is still the
- * same file: it is opened without following a link, and the file actually opened must lie inside
- * the root and be a .sib file (on Linux, where /proc tells its path; elsewhere it must be the file
- * the path named when confine looked). A link swapped in between is refused, never read.
- */
-const readConfined = (path: string, root: string, maxBytes: number): string => {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0))
-  try {
-    let opened: string | undefined
-    try {
-      opened = readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      opened = undefined
-    }
-    if (opened !== undefined ? !inside(opened, root) || !opened.endsWith(".sib") : fstatSync(fd).ino !== statSync(path).ino) {
-      throw Object.assign(new Error("it changed into a link to another file while being read"), { code: "ECHANGED" })
-    }
-    return readRegular(fd, maxBytes)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Reads a program file from disk: a regular file only, of at most `maxBytes`. */
-const readSourceFile = (path: string, maxBytes: number): string => {
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
-  try {
-    return readRegular(fd, maxBytes)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Thrown when a file holds more than a load may read. */
-class TooLarge extends Error {
-  readonly bytes: number
-  constructor(bytes: number) {
-    super(`more than ${bytes.toLocaleString("en-US")} bytes`)
-    this.bytes = bytes
-  }
-}
-
-/**
- * The text of an open file that must be a regular file (a FIFO would block the process on the
- * read, a device such as /dev/zero never end), read up to `maxBytes`: a file that grows past it
- * while being read is refused too. (Opened with O_NONBLOCK, so that opening a FIFO does not wait
- * for a writer; a regular file ignores the flag.)
- */
-const readRegular = (fd: number, maxBytes: number): string => {
-  if (!fstatSync(fd).isFile()) throw Object.assign(new Error("not a regular file"), { code: "ENOTREG" })
-  const chunks: Array<Buffer> = []
-  let total = 0
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total))
-    const n = readSync(fd, chunk, 0, chunk.length, null)
-    if (n === 0) break
-    chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n))
-    total += n
-    if (total > maxBytes) throw new TooLarge(maxBytes)
-  }
-  return Buffer.concat(chunks, total).toString("utf8")
-}
 
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
@@ -510,7 +425,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           if (tooLargeOnDisk(target, path.value, path.span)) return
           let text: string
           try {
-            text = onDisk ? readConfined(target, realRoot(root), maxSourceBytes()) : readFile(target)
+            text = onDisk ? readSourceFile(target, maxSourceBytes(), realRoot(root)) : readFile(target)
           } catch (e) {
             if (e instanceof TooLarge) {
               tooManyBytes(path.value, path.span)

@@ -28,10 +28,8 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Kysely, PostgresDialect } from "kysely"
-import { Migrator } from "kysely/migration"
 import pg from "pg"
-import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
-import { migrationProvider, migrations } from "../migrations/index.ts"
+import { StoreError, StoreOpenError } from "../storeErrors.ts"
 import type { Driver, OpenTransaction, TransactionMode } from "../Driver.ts"
 import { makeStore } from "../makeStore.ts"
 import { decodeEventRows, type Program, type Statement } from "../storeProgram.ts"
@@ -42,10 +40,11 @@ import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
 import { SchemaPostgresDialect } from "./dialect.ts"
 import { announceSql, OwnRaises, versionOf } from "./changes.ts"
-import { listen, quoteIdent, quoteLiteral } from "./listener.ts"
+import { listen, quoteLiteral } from "./listener.ts"
 import { postgresStatements } from "./statements.ts"
 import { appendAtOnceSql, appendChunk, appendSql, assignSeqs, bareValues, draftValues, maxAppendsAtOnce, shapeOf } from "./appends.ts"
 import { redactText, redactUrl } from "../redact.ts"
+import { checkSibusSchema, migrate, openError } from "./schema.ts"
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
@@ -135,60 +134,6 @@ const poolOf = (location: PostgresLocation, max: number) => {
   pool.on("error", () => {})
   return pool
 }
-
-const openError = (location: PostgresLocation, reason: "unreadable" | "newer" | "migration" | "not-sibus" | "older", cause: unknown) =>
-  new StoreOpenError({ reason, location: location.shown, detail: typeof cause === "string" ? cause : describeCause(cause) })
-
-/**
- * Creates the schema (if missing) and migrates it, one process at a time (Kysely's migration lock).
- * A schema that exists and has every migration is only read: an application's role with rights on
- * sibus's tables, but not to create schemas or tables, opens it.
- */
-const migrate = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation) =>
-  Effect.tryPromise({
-    try: async () => {
-      const exists = (await pool.query("select 1 from pg_catalog.pg_namespace where nspname = $1", [location.schema])).rowCount !== 0
-      if (!exists) await pool.query(`create schema if not exists ${quoteIdent(location.schema)}`)
-      const applied = await appliedMigrations(pool, location.schema)
-      const known = new Set(Object.keys(migrations("postgres")))
-      const unknown = applied.filter((name) => !known.has(name))
-      if (unknown.length > 0) return openError(location, "newer", `unknown migrations: ${unknown.join(", ")}`)
-      if ([...known].every((name) => applied.includes(name))) return undefined
-      const result = await new Migrator({ db: kysely, provider: migrationProvider("postgres"), migrationTableSchema: location.schema }).migrateToLatest()
-      return result.error === undefined ? undefined : openError(location, "migration", result.error)
-    },
-    catch: (cause) => openError(location, "migration", cause)
-  }).pipe(Effect.flatMap((e) => (e === undefined ? Effect.void : Effect.fail(e))))
-
-/** The tables of `schema` (from the catalog: information_schema hides those the role may not use). */
-const tablesOf = async (pool: pg.Pool, schema: string): Promise<Set<string>> =>
-  new Set((await pool.query("select tablename from pg_catalog.pg_tables where schemaname = $1", [schema])).rows.map((r: { tablename: string }) => r.tablename))
-
-const appliedMigrations = async (pool: pg.Pool, schema: string): Promise<Array<string>> => {
-  if (!(await tablesOf(pool, schema)).has("kysely_migration")) return []
-  return (await pool.query(`select name from ${quoteIdent(schema)}.kysely_migration order by name`)).rows.map((r: { name: string }) => r.name)
-}
-
-/** What a read-only open requires: sibus's tables, migrated to exactly this version. */
-const checkSibusSchema = (pool: pg.Pool, location: PostgresLocation) =>
-  Effect.tryPromise({
-    try: async () => {
-      const tables = await tablesOf(pool, location.schema)
-      const required = ["kysely_migration", "events", "topics", "consumer_groups", "cursors", "deliveries", "dead_letters", "changes"]
-      const missing = required.filter((t) => !tables.has(t))
-      if (missing.length > 0) {
-        return openError(location, "not-sibus", tables.size === 0 ? "the schema holds no tables" : `it has no ${missing.join(", ")} table${missing.length > 1 ? "s" : ""}`)
-      }
-      const applied = await appliedMigrations(pool, location.schema)
-      const known = Object.keys(migrations("postgres"))
-      const unknown = applied.filter((name) => !known.includes(name))
-      if (unknown.length > 0) return openError(location, "newer", `unknown migrations: ${unknown.join(", ")}`)
-      const pending = known.filter((name) => !applied.includes(name))
-      if (pending.length > 0) return openError(location, "older", `it lacks migrations ${pending.join(", ")}; a command that writes (sib run, sib publish) upgrades it`)
-      return undefined
-    },
-    catch: (cause) => openError(location, "unreadable", cause)
-  }).pipe(Effect.flatMap((e) => (e === undefined ? Effect.void : Effect.fail(e))))
 
 /** Opens (and migrates) a Postgres store for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: PostgresOptions) {

@@ -17,19 +17,19 @@ import SqliteDatabase from "better-sqlite3"
 import { existsSync, watch } from "node:fs"
 import { basename, dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { describeCause, StoreError, StoreOpenError } from "../storeErrors.ts"
-import { migrationNames } from "../migrations/names.ts"
 import type { Driver, TransactionMode } from "../Driver.ts"
 import { makeStore } from "../makeStore.ts"
 import { decodeEventRows, type Program, runSync, type Statement } from "../storeProgram.ts"
 import type { EventTuple } from "../records.ts"
 import { type HandlerTransaction, Store, TransactionSlot } from "../Store.ts"
 import { bind, type Template } from "../template.ts"
+import { syncBusyMs, whileBusy } from "./busy.ts"
+import { checkSibusSchema, checkSibusTables, migrate, pendingMigrations } from "./schema.ts"
 import { unsupportedNode } from "./nodeVersion.ts"
 import { compiledStatements } from "./compiledStatements.ts"
 import { defaultWalLimitBytes, guardWal, limitWal } from "./walGuard.ts"
@@ -169,96 +169,6 @@ const configure = (db: SqliteDatabase.Database, options: SqliteOptions) =>
       new StoreOpenError({ reason: "unreadable", location: options.filename, detail: describeCause(cause) })
   })
 
-/** The migrations the database has run (none when it has no migration table). */
-const appliedMigrations = (db: SqliteDatabase.Database, location: string) =>
-  Effect.try({
-    try: () => {
-      const table = db.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").get()
-      return table === undefined
-        ? []
-        : (db.prepare("select name from kysely_migration order by name").all() as Array<{ name: string }>).map((r) => r.name)
-    },
-    catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
-  })
-
-/** Refuses a database that ran migrations this version does not have; answers those it has not run yet. */
-const pendingMigrations = (db: SqliteDatabase.Database, location: string) =>
-  Effect.gen(function*() {
-    const known = migrationNames("sqlite")
-    const applied = yield* appliedMigrations(db, location)
-    const unknown = applied.filter((name) => !known.includes(name))
-    if (unknown.length > 0) {
-      return yield* new StoreOpenError({ reason: "newer", location, detail: `unknown migrations: ${unknown.join(", ")}` })
-    }
-    return known.filter((name) => !applied.includes(name))
-  })
-
-/**
- * Refuses a file that is not a sibus database: one without the tables every sibus schema has
- * (another application's SQLite file, an empty file). Only reads.
- */
-const checkSibusTables = (db: SqliteDatabase.Database, location: string) =>
-  Effect.gen(function*() {
-    const tables = yield* Effect.try({
-      try: () => new Set((db.prepare("select name from sqlite_master where type = 'table'").all() as Array<{ name: string }>).map((r) => r.name)),
-      catch: (cause) => new StoreOpenError({ reason: "unreadable", location, detail: describeCause(cause) })
-    })
-    const required = ["kysely_migration", "events", "topics", "consumer_groups", "cursors", "deliveries", "dead_letters"]
-    const missing = required.filter((t) => !tables.has(t))
-    if (missing.length > 0) {
-      return yield* new StoreOpenError({
-        reason: "not-sibus", location,
-        detail: tables.size === 0 ? "the file holds no tables" : `it has no ${missing.join(", ")} table${missing.length > 1 ? "s" : ""}`
-      })
-    }
-  })
-
-/**
- * What a read-only open requires: a sibus database migrated to exactly this version's schema (a
- * read-only open cannot migrate an older one).
- */
-const checkSibusSchema = (db: SqliteDatabase.Database, location: string, pending: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    yield* checkSibusTables(db, location)
-    if (pending.length > 0) {
-      return yield* new StoreOpenError({
-        reason: "older", location,
-        detail: `it lacks migrations ${pending.join(", ")}; a command that writes (sib run, sib publish) upgrades it`
-      })
-    }
-  })
-
-/**
- * Migrates under the database's write lock (`BEGIN IMMEDIATE`), so processes opening a new file
- * at the same moment take turns: the second finds the migrations done instead of racing to create
- * the same tables. Kysely and the migrations load here, when a migration is pending.
- */
-const migrate = (db: SqliteDatabase.Database, location: string) =>
-  Effect.tryPromise({
-    try: async () => {
-      const [{ Kysely, SqliteDialect }, { Migrator }, { migrationProvider }] = await Promise.all([
-        import("kysely"), import("kysely/migration"), import("../migrations/index.ts")
-      ])
-      const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) })
-      db.exec("BEGIN IMMEDIATE")
-      try {
-        const result = await new Migrator({ db: kysely, provider: migrationProvider("sqlite"), disableTransactions: true }).migrateToLatest()
-        db.exec(result.error === undefined ? "COMMIT" : "ROLLBACK")
-        return result
-      } catch (e) {
-        if (db.inTransaction) db.exec("ROLLBACK")
-        throw e
-      }
-    },
-    catch: (cause) => new StoreOpenError({ reason: "migration", location, detail: describeCause(cause) })
-  }).pipe(
-    Effect.flatMap(({ error }) =>
-      error === undefined
-        ? Effect.void
-        : Effect.fail(new StoreOpenError({ reason: "migration", location, detail: describeCause(error) }))
-    )
-  )
-
 /** Kysely, for handlers' own statements (`ctx.transaction`): loaded by the first one. */
 let kyselyModule: typeof import("kysely") | undefined
 const loadKysely: Effect.Effect<typeof import("kysely")> = Effect.suspend(() =>
@@ -269,40 +179,6 @@ const loadKysely: Effect.Effect<typeof import("kysely")> = Effect.suspend(() =>
 
 const attempt = <A>(op: string, f: () => A): Effect.Effect<A, StoreError> =>
   Effect.try({ try: f, catch: (cause) => new StoreError({ op, cause }) })
-
-/**
- * How long a call waits for another connection's lock synchronously, once the store is open: the
- * process does nothing else meanwhile (better-sqlite3's busy handler sleeps in the call), so the
- * rest of the wait (up to `busyTimeoutMs`) happens between tries on the Clock (`whileBusy`).
- */
-const syncBusyMs = 10
-
-const isBusy = (e: StoreError): boolean => {
-  const code = (e.cause as { code?: unknown } | undefined)?.code
-  return typeof code === "string" && code.startsWith("SQLITE_BUSY")
-}
-
-/**
- * `run` (a store call that changed nothing when it failed: a transaction that could not begin or
- * commit is rolled back) tried again while another connection holds the lock, on the Clock, until
- * `totalMs` have passed: timers, HTTP and other groups go on meanwhile. (A write lock held for 30 s
- * by another process used to freeze the process for 5 s at a time, once per waiting call.)
- */
-const whileBusy = <A>(run: Effect.Effect<A, StoreError>, totalMs: number): Effect.Effect<A, StoreError> =>
-  Effect.catch(run, (e) => {
-    if (!isBusy(e) || totalMs <= syncBusyMs) return Effect.fail(e)
-    return Effect.flatMap(Clock.clockWith((clock) => Effect.succeed(clock.monotonicTimeNanosUnsafe())), (start) => {
-      const again = (delayMs: number): Effect.Effect<A, StoreError> =>
-        Effect.andThen(Effect.sleep(delayMs), Effect.catch(run, (e2) => {
-          if (!isBusy(e2)) return Effect.fail(e2)
-          return Clock.clockWith((clock) => {
-            const waitedMs = Number((clock.monotonicTimeNanosUnsafe() - start) / 1_000_000n)
-            return waitedMs + syncBusyMs >= totalMs ? Effect.fail(e2) : again(Math.min(50, delayMs * 2, Math.max(1, totalMs - waitedMs)))
-          })
-        }))
-      return again(2)
-    })
-  })
 
 /** Opens (and migrates) a SQLite store for the life of the current scope. */
 export const make = Effect.fnUntraced(function*(options: SqliteOptions) {
