@@ -33,12 +33,29 @@ describe.skipIf(postgresUrl === undefined)("Postgres: live() logs through the ru
     }) as typeof process.stdout.write
     try {
       const seen: Array<number> = []
+      let started!: () => void
+      const start = new Promise<void>((resolve) => (started = resolve))
       const iterating = (async () => {
-        for await (const e of rt.live("t", { onStart: () => {} })) {
+        for await (const e of rt.live("t", { onStart: () => started() })) {
           seen.push((e.payload as { i: number }).i)
           if (seen.length === 30) return
         }
       })()
+      await start
+      // A read certainly in flight when its connection goes: the table is locked, so the live
+      // subscription's next look (its backstop runs every second) waits on the lock; the waiting
+      // connections are terminated, then the lock is let go.
+      await admin.query("begin")
+      await admin.query(`lock table "${schema}".events in access exclusive mode`)
+      let blocked = 0
+      for (let waited = 0; blocked === 0 && waited < 5000; waited += 20) {
+        await sleep(20)
+        const r = await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))`)
+        blocked = r.rowCount ?? 0
+      }
+      await admin.query("rollback")
+      expect(blocked, "a live read waited on the locked table").toBeGreaterThan(0)
+      // Then terminations in the middle of a publish stream: the listener's and the pool's.
       for (let i = 0; i < 30; i++) {
         await rt.publish("t", { i })
         if (i % 5 === 2) {
