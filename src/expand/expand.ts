@@ -61,7 +61,14 @@ const measure = (root: S.Syntax, limit: number, budget: number): { readonly form
 }
 
 let counter = 0
-const fresh = (base: string) => `${base}__${++counter}`
+/**
+ * A name for a temporary that no program can write or capture: `~` cannot occur in a symbol the
+ * reader reads (grammar/sib.ne), so `or~12` is nobody's but the expansion's.
+ */
+const fresh = (base: string) => `${base}~${++counter}`
+
+/** True for a name `fresh` made (kept out of suggestions). */
+export const isFreshName = (name: string): boolean => name.includes("~")
 
 export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
   const diagnostics: Array<Diagnostic> = []
@@ -165,7 +172,7 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
         diagnostics.push(diagnostic("Expand", "expand/quasiquote", "` (quasiquote) takes exactly one form", s.span))
         return s
       }
-      const rewritten = quasiquote(s.items[1]!)
+      const rewritten = quasiquote(s.items[1]!, fresh)
       if (!rewritten.ok) {
         diagnostics.push(rewritten.diagnostic)
         return s

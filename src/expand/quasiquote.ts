@@ -3,6 +3,9 @@
  * that builds `x`, with `~y` evaluated and `~@ys` spliced. The generated calls use protected core
  * names (`sib/cons`, ...) that user definitions cannot shadow. Output nodes keep the span of the
  * form they were made from.
+ *
+ * A symbol ending in `#` (`v#`) is replaced by a fresh name, the same one everywhere in that
+ * quasiquote (Clojure's auto-gensym): a macro's locals then cannot capture its caller's names.
  */
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import * as S from "../reader/Syntax.ts"
@@ -20,7 +23,7 @@ const fail = (message: string, at: S.Syntax): Rewrite => ({
 })
 
 /** Code that builds the sequence of `items` as a list, splicing `~@` forms. */
-const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax): Rewrite => {
+const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax, gensyms: Gensyms): Rewrite => {
   let acc: S.Syntax = call("sib/list", [], at)
   for (let i = items.length - 1; i >= 0; i--) {
     const item = items[i]!
@@ -28,7 +31,7 @@ const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax): Rewrite => {
       if (item.items.length !== 2) return fail("~@ takes exactly one form", item)
       acc = call("sib/concat", [item.items[1]!, acc], item)
     } else {
-      const inner = quasiquote(item)
+      const inner = rewrite(item, gensyms)
       if (!inner.ok) return inner
       acc = call("sib/cons", [inner.form, acc], item)
     }
@@ -36,28 +39,44 @@ const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax): Rewrite => {
   return { ok: true, form: acc }
 }
 
-export const quasiquote = (form: S.Syntax): Rewrite => {
+/** The fresh names given to one quasiquote's `v#` symbols. */
+interface Gensyms {
+  readonly fresh: (base: string) => string
+  readonly given: Map<string, string>
+}
+
+/** `(quasiquote form)` rewritten; `fresh` names its `v#` symbols. */
+export const quasiquote = (form: S.Syntax, fresh: (base: string) => string): Rewrite => rewrite(form, { fresh, given: new Map() })
+
+const rewrite = (form: S.Syntax, gensyms: Gensyms): Rewrite => {
   switch (form.kind) {
-    case "symbol":
-      return { ok: true, form: S.list([S.symbol("quote", form.span), form], form.span) }
+    case "symbol": {
+      let symbol = form
+      if (form.name.length > 1 && form.name.endsWith("#")) {
+        let name = gensyms.given.get(form.name)
+        if (name === undefined) gensyms.given.set(form.name, name = gensyms.fresh(form.name.slice(0, -1)))
+        symbol = S.symbol(name, form.span)
+      }
+      return { ok: true, form: S.list([S.symbol("quote", form.span), symbol], form.span) }
+    }
     case "list": {
       if (isForm(form, "unquote")) {
         if (form.items.length !== 2) return fail("~ takes exactly one form", form)
         return { ok: true, form: form.items[1]! }
       }
       if (isForm(form, "splice-unquote")) return fail("~@ can only splice into a list, vector, map or set", form)
-      return sequence(form.items, form)
+      return sequence(form.items, form, gensyms)
     }
     case "vector": {
-      const seq = sequence(form.items, form)
+      const seq = sequence(form.items, form, gensyms)
       return seq.ok ? { ok: true, form: call("sib/vec", [seq.form], form) } : seq
     }
     case "map": {
-      const seq = sequence(form.items, form)
+      const seq = sequence(form.items, form, gensyms)
       return seq.ok ? { ok: true, form: call("sib/apply-hash-map", [seq.form], form) } : seq
     }
     case "set": {
-      const seq = sequence(form.items, form)
+      const seq = sequence(form.items, form, gensyms)
       return seq.ok ? { ok: true, form: call("sib/apply-hash-set", [seq.form], form) } : seq
     }
     default:

@@ -18,6 +18,7 @@ import { Closure, type Params } from "./Closure.ts"
 import { type Namespace, unbound } from "./Namespace.ts"
 import { fail, type Frame, isEffect, located, locatedEffect, loopOver, type Node, type PlacePart, type RecurTarget, sequence, sequenceLast, chain } from "./run.ts"
 import { Scope } from "./Scope.ts"
+import { isFreshName } from "../expand/expand.ts"
 import { coreMacros } from "../expand/macros.ts"
 import { standInMethod } from "./host.ts"
 import { type SpecialCompiler, specialForms } from "./specials.ts"
@@ -137,7 +138,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
   /** Every name visible from `scope`, for suggestions. */
   const visibleNames = (scope: Scope | undefined): Array<string> => {
     const out: Array<string> = []
-    for (let s = scope; s !== undefined; s = s.parent) out.push(...s.names())
+    for (let s = scope; s !== undefined; s = s.parent) out.push(...s.names().filter((n) => !isFreshName(n)))
     out.push(...ns.names())
     // Special forms and core macros are names too (`iff` -> did you mean if?).
     out.push(...[...specialForms.keys()].filter((n) => n !== "."), ...coreMacros.keys())
@@ -216,7 +217,9 @@ export const makeCompiler = (ns: Namespace): Compiler => {
   const compileList = (s: S.SList, scope: Scope | undefined, top: boolean, tail: RecurTarget | undefined): Node => {
     const head = s.items[0]
     if (head === undefined) return constant(new List([]))
-    const special = head.kind === "symbol" && resolveLocal(head.name, scope) === undefined ? specialForms.get(head.name) : undefined
+    // A special form's name in call position is the special form, also where a local has that name
+    // (as in Clojure): the core macros expand into specials, so a local `let` or `if` cannot break them.
+    const special = head.kind === "symbol" ? specialForms.get(head.name) : undefined
     if (special !== undefined) return special.compile(s, scope, top, forSpecials, tail)
     if (head.kind === "symbol" && head.name.startsWith(".") && head.name.length > 1 && head.name !== "..") {
       return compileMethodCall(head.name.slice(1), s.items[1], s.items.slice(2), s, scope)

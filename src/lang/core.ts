@@ -41,6 +41,30 @@ export const seqOf = (v: Value, fn: string, run: RunState): ReadonlyArray<Value>
 
 const meterOf = (run: RunState): Meter => run.budget
 
+/**
+ * Strings are sequences of characters (Unicode code points) everywhere in the language: `count`,
+ * `subs`, `nth`, `first`, `split` on "" and destructuring agree, and no operation cuts an emoji
+ * into lone surrogates. Text without surrogates (almost all) takes JavaScript's own indices.
+ */
+const hasSurrogates = (text: string): boolean => /[\uD800-\uDFFF]/.test(text)
+
+/** The number of characters of `text`, paid as a scan of it. */
+const characterCount = (text: string, run: RunState): number => {
+  step(run, text.length >> 6)
+  if (!hasSurrogates(text)) return text.length
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    // A high surrogate followed by a low one is one character; any lone surrogate counts as one.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) i++
+    }
+    n++
+  }
+  return n
+}
+
 const num = (v: Value, fn: string): number =>
   typeof v === "number" ? v : fail("type", `${fn} needs numbers, got ${typeName(v)} (${print(v)})`)
 
@@ -401,7 +425,8 @@ const strings: Array<Builtin> = [
       checkSizeAhead(run, text.length, "string")
       searchCost(run, text, separator)
       if (separator.length === 0) checkSizeAhead(run, text.length, "collection")
-      const parts = text.split(separator, run.limits.maxCollection + 1)
+      // On "", one part per character (not per UTF-16 unit: an emoji stays whole).
+      const parts = separator.length === 0 ? [...text] : text.split(separator, run.limits.maxCollection + 1)
       checkSize(run, parts.length, "collection")
       return parts
     }
@@ -530,7 +555,7 @@ const collections: Array<Builtin> = [
     example: "(count [1 2 3]) ;=> 3",
     impl: ([c], run) => {
       if (c === null) return 0
-      if (typeof c === "string") return c.length
+      if (typeof c === "string") return characterCount(c, run)
       if (Array.isArray(c)) return c.length
       if (c instanceof List) return c.items.length
       if (c instanceof SetValue) return c.size
@@ -852,13 +877,16 @@ const moreStrings: Array<Builtin> = [
     example: "(subs \"heartbeat\" 5) ;=> \"beat\"",
     impl: ([s, start, end], run) => {
       const text = str(s!, "subs")
+      const length = characterCount(text, run)
       const from = num(start!, "subs")
-      const to = end === undefined ? text.length : num(end, "subs")
-      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > text.length || from > to) {
-        fail("index", `subs: ${from}..${to} is outside the string (length ${text.length})`)
+      const to = end === undefined ? length : num(end, "subs")
+      if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > length || from > to) {
+        fail("index", `subs: ${from}..${to} is outside the string (length ${length})`)
       }
       checkSizeAhead(run, to - from, "string")
-      return text.slice(from, to)
+      if (length === text.length) return text.slice(from, to)
+      checkSizeAhead(run, length, "collection")
+      return [...text].slice(from, to).join("")
     }
   }),
   builtin({

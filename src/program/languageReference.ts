@@ -117,8 +117,16 @@ A \`.sib\` file is a sequence of forms, read by the grammar in \`grammar/sib.ne\
 | \`; text\` | a comment to the end of the line |
 | \`#_form\` | a comment of the next form |
 
-Only \`nil\` and \`false\` are false. Top-level names may replace built-ins of the same name (the
-core macros keep working). Calls of built-ins are checked when the file compiles: the number of
+Only \`nil\` and \`false\` are false. A string is a sequence of characters (Unicode code points):
+\`count\`, \`subs\`, \`nth\`, \`first\`, \`split\` on \`""\` and destructuring agree, and none cuts an
+emoji in two. Top-level names may replace built-ins of the same name (the core macros keep working).
+A local may take any name, but in call position a special form's name (\`if\`, \`let\`, \`quote\`, ...)
+is always the special form. In a macro's quasiquote, a symbol ending in \`#\` (\`v#\`) becomes a fresh
+name, the same everywhere in that quasiquote, that no program can write: use it for the macro's own
+locals, so that they never capture the caller's names:
+\`\` (defmacro or2 [a b] \`(let [v# ~a] (if v# v# ~b))) \`\`.
+
+Calls of built-ins are checked when the file compiles: the number of
 arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`);
 a call that cannot run because an argument does not compile still reports its literal option values.
 
