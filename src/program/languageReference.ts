@@ -74,7 +74,7 @@ export const referenceSections = (): ReadonlyArray<{ readonly title: string; rea
         forms: m.shapes.map((shape) => shapeOf(m.name, shape)),
         doc: m.doc,
         example: m.example,
-        where: m.name.startsWith("expect") ? "use it inside a deftest" : undefined
+        where: m.name.startsWith("expect") ? "use it inside a deftest (or code a deftest runs)" : undefined
       }))
     },
     ...groups.map(([group, title]) => ({

@@ -27,6 +27,7 @@ import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef, WatchDef } from "./Program.ts"
 import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
 import { paced, Share } from "../lang/turns.ts"
+import type { Expectations } from "./testing.ts"
 
 export interface RunningProgram {
   readonly subscriptions: ReadonlyArray<Subscription>
@@ -93,6 +94,7 @@ const sibHandler = (
     readonly ackTimeoutMs: number
     readonly parent?: Budget | undefined
     readonly log?: ((line: string) => void) | undefined
+    readonly expectations?: Expectations | undefined
   }
 ): Handler => {
   // A handler written (fn [e] ...) gets the event only.
@@ -106,7 +108,7 @@ const sibHandler = (
       const clock = fiber.getRef(Clock.Clock)
       // Runs that follow each other without a pause take turns with other groups and timers.
       return paced(clock, share, runCallable(
-        () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program, log: extra.log }, runBudget(limits, clock, { deadline, parent: extra.parent })),
+        () => makeRun("handler", limits, clock, fiber.getRef(Random.Random), { bus, delivery: ctx, event, program, log: extra.log, expectations: extra.expectations }, runBudget(limits, clock, { deadline, parent: extra.parent })),
         h,
         () => (eventOnly ? [event as unknown as Value] : [event as unknown as Value, deliveryObject(ctx)]),
         def.span,
@@ -138,12 +140,12 @@ const boundedCall = (
     readonly share: Share
   }
 ) => {
-  const { onTimerError: onError, parentBudget: parent, log } = options
+  const { onTimerError: onError, parentBudget: parent, log, expectations } = options
   const deadline = { ms: timerTimeoutMs, what: `a ${call.what}'s time limit (${timerTimeoutMs} ms)` }
   return Effect.withFiber((fiber) => {
     const clock = fiber.getRef(Clock.Clock)
     return paced(clock, call.share, runCallable(
-      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log }, runBudget(limits, clock, { parent, deadline })),
+      () => makeRun("timer", limits, clock, fiber.getRef(Random.Random), { bus, program, log, expectations }, runBudget(limits, clock, { parent, deadline })),
       call.fn,
       () => call.args,
       call.span,
@@ -207,6 +209,11 @@ export interface StartOptions {
   readonly parentBudget?: Budget | undefined
   /** Where the handlers' and timers' `log` lines go (default: the runtime's log); a test keeps them. */
   readonly log?: ((line: string) => void) | undefined
+  /**
+   * Where `expect` and `expect=` in the handlers, timers and watches record their failures (a
+   * test's report, while the test runs); without it they are an error there.
+   */
+  readonly expectations?: Expectations | undefined
 }
 
 export const startProgram = (
@@ -246,7 +253,7 @@ export const startProgram = (
       for (const s of program.subscriptions) {
         const subscribeOptions = { ...options.subscribeDefaults, ...s.options }
         const ackTimeoutMs = subscribeOptions.ackTimeoutMs ?? defaultAckTimeoutMs
-        const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget, log: options.log })
+        const handler = sibHandler(program, s, bus, limits, { ackTimeoutMs, parent: options.parentBudget, log: options.log, expectations: options.expectations })
         subscriptions.push(yield* bus.subscribe(s.topics, s.group, handler, subscribeOptions))
       }
       if (initial.length > 0) yield* bus.publishAll(initial)

@@ -136,7 +136,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
     })
     // The whole test (its body, and every handler and timer run of its program) has one budget.
     const budget = testBudget(limits, clock)
-    const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, log, onTimerError: (e) => {
+    const started = yield* Effect.exit(startProgram(program, bus, { limits, parentBudget: budget, log, expectations: failure, onTimerError: (e) => {
       // A timer failing on every tick is one failure.
       const d = e.diagnostic
       if (!failures.some((f) => f.message === d.message && f.span.offset === d.span.offset && f.span.file === d.span.file)) failure(() => d)

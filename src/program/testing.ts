@@ -27,6 +27,22 @@ export interface TestContext {
 
 const testing = (run: RunState) => run.services as { readonly test: TestContext; readonly bus: BusShape }
 
+/** Where failed expectations go: a test's report. */
+export type Expectations = (make: () => Diagnostic) => void
+
+/**
+ * Where a failed `expect` goes: the test's report, from the test's body or from the handlers,
+ * timers and watches its program runs meanwhile (their runs carry the test's `expectations`).
+ */
+const expectationsOf = (run: RunState, fn: string): Expectations => {
+  if (run.mode === "test") return testing(run).test.failure
+  const recorder = run.services["expectations"]
+  if (typeof recorder === "function") return recorder as Expectations
+  return fail("mode", `${fn} checks a test's run: it cannot be used outside sib test (here ${run.mode === "load" ? "at the top level of a program" : run.mode === "macro" ? "inside a macro" : `in a ${run.mode} of a running program`})`, [
+    "use it in a deftest's body, or in a handler or timer while a deftest runs it"
+  ])
+}
+
 const groupName = (v: Value, fn: string): string =>
   typeof v === "string" ? v : fail("type", `${fn}: a group is named by a string, got ${typeName(v)}`)
 
@@ -137,20 +153,22 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     }
   }),
   builtin({
-    name: "sib/expect", group: "testing", arglists: ["[value form]"], doc: "(internal: expect)", modes: inTest, modeHint: hint,
+    name: "sib/expect", group: "testing", arglists: ["[value form]"], doc: "(internal: expect)",
     impl: ([value, form], run, span) => {
+      const failure = expectationsOf(run, "expect")
       if (!truthy(value!)) {
-        testing(run).test.failure(() => assertion(span, `(expect ${shown(form!, run)})`, "a true value (anything but nil and false)", shown(value!, run)))
+        failure(() => assertion(span, `(expect ${shown(form!, run)})`, "a true value (anything but nil and false)", shown(value!, run)))
       }
       return value!
     }
   }),
   builtin({
-    name: "sib/expect=", group: "testing", arglists: ["[expected actual expected-form actual-form]"], doc: "(internal: expect=)", modes: inTest, modeHint: hint,
+    name: "sib/expect=", group: "testing", arglists: ["[expected actual expected-form actual-form]"], doc: "(internal: expect=)",
     impl: ([expected, actual, expectedForm, actualForm], run, span) => {
+      const failure = expectationsOf(run, "expect=")
       const same = equals(expected!, actual!, run.budget)
       if (!same) {
-        testing(run).test.failure(() => assertion(span, `(expect= ${shown(expectedForm!, run)} ${shown(actualForm!, run)})`, shown(expected!, run), shown(actual!, run)))
+        failure(() => assertion(span, `(expect= ${shown(expectedForm!, run)} ${shown(actualForm!, run)})`, shown(expected!, run), shown(actual!, run)))
       }
       return same
     }

@@ -111,4 +111,25 @@ describe("programs on a bus", () => {
     expect(byName.get("a keyword is not a topic")).toEqual(["10:37 published: a topic is a name or a descriptor from define-topic, got a keyword"])
     expect(renderTestReport(report)).toMatch(/\n1 passed, 3 failed$/)
   }, 60_000)
+
+  it("an expectation that fails in a handler or timer the test runs fails the test, at its location; outside sib test it is an error", async () => {
+    const path = file("inside.sib", `(define-topic "t")
+(subscribe! "t" "g" (fn [e] (expect= 1 (:n e.payload)) (publish! "seen" e.payload)))
+(every! "1s" (fn [] (expect (< (now) 1500))))
+(deftest "both fail" (publish! "t" {:n 2}) (advance! "2s") (expect= 1 (count (published "seen"))))
+(deftest "both hold" (publish! "t" {:n 1}) (advance! "1s") (expect= [{:n 1}] (map :payload (published "seen"))))
+`)
+    const report = await runSibTests(path)
+    const byName = new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
+    // The handler's expect= is recorded and the handler goes on (its publish happens, once).
+    expect(byName.get("both fail")).toEqual(["2:29 (expect= 1 (:n e.payload))", "3:21 (expect (< (now) 1500))"])
+    expect(byName.get("both hold")).toEqual([])
+    // In a running program it is a located error: the handler fails (and is retried, then dead-lettered).
+    const rt = await runtime()
+    await rt.load(path)
+    await rt.publish("t", { n: 2 })
+    await waitFor(async () => (await rt.deadLetters({ group: "g" })).length === 1, 20_000)
+    const [dead] = await rt.deadLetters({ group: "g" })
+    expect(dead!.errorMessage).toMatch(/inside\.sib:2:29: expect= checks a test's run: it cannot be used outside sib test \(here in a handler of a running program\)/)
+  }, 60_000)
 })
