@@ -353,13 +353,19 @@ const checkLiterals = (form: Syntax, out: Array<Diagnostic>): void => {
   }
 }
 
-const literalKey = (s: Syntax): string | undefined => {
+/**
+ * What a literal key or member is compared as. A map's keyword, string and number keys name one
+ * entry by their text (`:a` and "a", 1 and "1" are the same key); a set's members are equal only
+ * as values (`:a` and "a" are two members), as at run time.
+ */
+const literalKey = (s: Syntax, container: "map" | "set"): string | undefined => {
   switch (s.kind) {
     case "keyword":
+      return container === "map" ? `s:${s.name}` : `k:${s.name}`
     case "string":
-      return `s:${s.kind === "keyword" ? s.name : s.value}`
+      return `s:${s.value}`
     case "number":
-      return `n:${s.value}`
+      return container === "map" ? `s:${String(s.value)}` : `n:${s.value}`
     case "boolean":
       return `b:${s.value}`
     case "nil":
@@ -384,15 +390,16 @@ const literalText = (s: Syntax): string => {
   }
 }
 
-const reportDuplicates = (keys: ReadonlyArray<Syntax>, what: string, container: string, out: Array<Diagnostic>) => {
+const reportDuplicates = (keys: ReadonlyArray<Syntax>, what: string, container: "map" | "set", out: Array<Diagnostic>) => {
   const seen = new Map<string, Syntax>()
   for (const k of keys) {
-    const id = literalKey(k)
+    const id = literalKey(k, container)
     if (id === undefined) continue
     const first = seen.get(id)
     if (first !== undefined) {
       out.push(readError(`duplicate-${what}`, `duplicate ${what} ${literalText(k)} in a ${container} literal`, k.span, {
-        related: [{ message: "first written here", span: first.span }]
+        related: [{ message: `first written here${first.kind === k.kind ? "" : ` (as ${literalText(first)})`}`, span: first.span }],
+        hints: first.kind === k.kind ? [] : ["a map's keyword, string and number keys name the same entry by their text"]
       }))
     } else {
       seen.set(id, k)
