@@ -302,12 +302,26 @@ const changeCase = (v: Value, fn: "upper-case" | "lower-case", run: RunState): s
 
 // ---- the library ----------------------------------------------------------------------------
 
+/**
+ * Integer arithmetic is exact or an error: numbers are doubles, which hold integers exactly only up
+ * to 2^53 - 1, so an operation of exact integers whose result lies beyond fails instead of silently
+ * rounding (as Clojure's long arithmetic throws on overflow). An operand with a fraction, or already
+ * beyond that range, makes the operation a double's (rounded, possibly ##Inf, as in Clojure).
+ */
+const exact = (result: number, a: number, b: number, fn: string): number =>
+  Number.isSafeInteger(result) || !Number.isSafeInteger(a) || !Number.isSafeInteger(b)
+    ? result
+    : fail("overflow", `${fn}: integer overflow (${a} and ${b} give a result beyond ±9,007,199,254,740,991, the largest integer a number holds exactly)`)
+
 const arithmetic: Array<Builtin> = [
   builtin({
     name: "+", group: "core", arglists: ["[& xs]"], doc: "The sum of the numbers (0 with none).", example: "(+ 1 2 3) ;=> 6",
     impl: (args) => {
       let s = 0
-      for (const a of args) s += num(a, "+")
+      for (const a of args) {
+        const x = num(a, "+")
+        s = exact(s + x, s, x, "+")
+      }
       return s
     }
   }),
@@ -317,7 +331,10 @@ const arithmetic: Array<Builtin> = [
       const first = num(args[0]!, "-")
       if (args.length === 1) return -first
       let s = first
-      for (let i = 1; i < args.length; i++) s -= num(args[i]!, "-")
+      for (let i = 1; i < args.length; i++) {
+        const x = num(args[i]!, "-")
+        s = exact(s - x, s, x, "-")
+      }
       return s
     }
   }),
@@ -325,7 +342,10 @@ const arithmetic: Array<Builtin> = [
     name: "*", group: "core", arglists: ["[& xs]"], doc: "The product of the numbers (1 with none).", example: "(* 2 3 4) ;=> 24",
     impl: (args) => {
       let s = 1
-      for (const a of args) s *= num(a, "*")
+      for (const a of args) {
+        const x = num(a, "*")
+        s = exact(s * x, s, x, "*")
+      }
       return s
     }
   }),
@@ -351,8 +371,14 @@ const arithmetic: Array<Builtin> = [
       return ((a % b) + b) % b
     }
   }),
-  builtin({ name: "inc", group: "core", arglists: ["[x]"], doc: "The number plus one.", example: "(inc 41) ;=> 42", impl: ([x]) => num(x!, "inc") + 1 }),
-  builtin({ name: "dec", group: "core", arglists: ["[x]"], doc: "The number minus one.", example: "(dec 43) ;=> 42", impl: ([x]) => num(x!, "dec") - 1 }),
+  builtin({ name: "inc", group: "core", arglists: ["[x]"], doc: "The number plus one.", example: "(inc 41) ;=> 42", impl: ([x]) => {
+    const n = num(x!, "inc")
+    return exact(n + 1, n, 1, "inc")
+  } }),
+  builtin({ name: "dec", group: "core", arglists: ["[x]"], doc: "The number minus one.", example: "(dec 43) ;=> 42", impl: ([x]) => {
+    const n = num(x!, "dec")
+    return exact(n - 1, n, 1, "dec")
+  } }),
   builtin({
     name: "max", group: "core", arglists: ["[x & more]"], doc: "The largest number.", example: "(max 3 9 4) ;=> 9",
     impl: (args) => args.reduce<number>((m, a) => Math.max(m, num(a, "max")), Number.NEGATIVE_INFINITY)
@@ -940,7 +966,7 @@ const moreStrings: Array<Builtin> = [
     }
   }),
   builtin({
-    name: "parse-long", group: "strings", arglists: ["[s]"], doc: "The integer written in s (digits with an optional sign), or nil when s is not one.",
+    name: "parse-long", group: "strings", arglists: ["[s]"], doc: "The integer written in s (digits with an optional sign; whitespace around it is ignored), or nil when s is not one or is beyond 2^53 - 1.",
     example: "(parse-long \"42\") ;=> 42",
     impl: ([s], run) => {
       const text = trimmed(str(s!, "parse-long"), run)
@@ -950,7 +976,7 @@ const moreStrings: Array<Builtin> = [
     }
   }),
   builtin({
-    name: "parse-double", group: "strings", arglists: ["[s]"], doc: "The number written in s (as JSON writes numbers, or with a leading + or .), or nil when s is not one.",
+    name: "parse-double", group: "strings", arglists: ["[s]"], doc: "The number written in s (as JSON writes numbers, or with a leading + or .; whitespace around it is ignored), or nil when s is not one or is not finite.",
     example: "(parse-double \"2.5\") ;=> 2.5",
     impl: ([s], run) => {
       const text = trimmed(str(s!, "parse-double"), run)

@@ -175,8 +175,8 @@ export const duration = (o: Described & { readonly min?: number }): Option<numbe
   const min = o.min ?? 0
   const expected = `a duration of at least ${min} ms (milliseconds, or "500ms", "5s", "2m", "1h", "1d")`
   return withDefault(o, "duration", (v, path) => {
-    const ms = typeof v === "number" ? v : typeof v === "string" ? parseDuration(v) : undefined
-    return ms !== undefined && Number.isFinite(ms) && ms >= min ? ms : invalid(path, expected, v)
+    const ms = durationValue(v)
+    return ms !== undefined && ms >= min ? ms : invalid(path, expected, v)
   })
 }
 
@@ -190,6 +190,15 @@ export const parseDuration = (text: string): number | undefined => {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim())
   if (m === null) return undefined
   return Math.round(Number(m[1]) * units[m[2] ?? "ms"]!)
+}
+
+/**
+ * A duration given as a number or as text, in whole milliseconds (a fraction is rounded, as in
+ * "1.5s"); undefined when it is neither a finite number >= 0 nor duration text.
+ */
+export const durationValue = (v: unknown): number | undefined => {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined
+  return typeof v === "string" ? parseDuration(v) : undefined
 }
 
 /** An option of a shape the combinators above do not cover: its own check (returning `invalid(...)` when it does not fit). */

@@ -21,7 +21,7 @@ import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
 import { type PayloadSchema, schemaTypeAliases, schemaTypeNames } from "../options/payloadSchema.ts"
 import { defineTopicProblem, defineTopicSpec } from "../options/defineTopicSpec.ts"
 import { publishOptionNames } from "../options/publishSpec.ts"
-import { checkAll, type Naming, names, type OptionProblem, parseDuration, problemText } from "../options/spec.ts"
+import { checkAll, type Naming, names, type OptionProblem, durationValue, problemText } from "../options/spec.ts"
 import { subscribeSpec } from "../options/subscribeSpec.ts"
 import { type Builtin, builtin, builtinOf, callValue } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
@@ -87,8 +87,7 @@ const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState): Reco
 }
 
 const durationMs = (v: Value, fn: string): number => {
-  if (typeof v === "number" && Number.isFinite(v) && v > 0) return v
-  const ms = typeof v === "string" ? parseDuration(v) : undefined
+  const ms = durationValue(v)
   if (ms !== undefined) return ms
   return fail("duration", `${fn}: ${print(v)} is not a duration`, ["write it as milliseconds (500) or as \"500ms\", \"5s\", \"2m\", \"1h\", \"1d\""])
 }

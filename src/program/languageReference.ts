@@ -117,7 +117,9 @@ A \`.sib\` file is a sequence of forms, read by the grammar in \`grammar/sib.ne\
 | \`; text\` | a comment to the end of the line |
 | \`#_form\` | a comment of the next form |
 
-Only \`nil\` and \`false\` are false. A string is a sequence of characters (Unicode code points):
+Only \`nil\` and \`false\` are false. Numbers are doubles (as JSON's): integers are exact up to
+2^53 - 1, and \`+\`, \`-\`, \`*\`, \`inc\` and \`dec\` of exact integers fail with an integer overflow
+instead of rounding beyond it. A string is a sequence of characters (Unicode code points):
 \`count\`, \`subs\`, \`nth\`, \`first\`, \`split\` on \`""\` and destructuring agree, and none cuts an
 emoji in two. Top-level names may replace built-ins of the same name (the core macros keep working).
 A local may take any name, but in call position a special form's name (\`if\`, \`let\`, \`quote\`, ...)

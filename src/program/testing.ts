@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import { diagnostic, type Diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
-import { parseDuration } from "../options/spec.ts"
+import { durationValue } from "../options/spec.ts"
 import { costs, equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
@@ -101,8 +101,8 @@ export const testingBuiltins: ReadonlyArray<Builtin> = [
     example: "(advance! \"5s\")", modes: inTest, modeHint: hint,
     impl: ([interval], run) => {
       const v = interval!
-      const ms = typeof v === "number" ? v : typeof v === "string" ? parseDuration(v) : undefined
-      if (ms === undefined || !(ms >= 0)) return fail("duration", `advance!: ${print(v)} is not a duration`, ["500, \"500ms\", \"5s\", \"2m\", \"1h\""])
+      const ms = durationValue(v)
+      if (ms === undefined) return fail("duration", `advance!: ${print(v)} is not a duration`, ["500, \"500ms\", \"5s\", \"2m\", \"1h\""])
       // Moving the clock runs everything that became due: it counts for much in the test's budget.
       step(run, 1000)
       return Effect.as(testing(run).test.advance(ms), null)

@@ -1,7 +1,7 @@
 /** Option specs: checking (defaults, unknown names, invalid values, nested sets) and the one duration syntax. */
 import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
-import { boolean, check, integer, number, object, oneOf, parseDuration, problemText, spec } from "../../src/options/spec.ts"
+import { boolean, check, duration, durationValue, integer, number, object, oneOf, parseDuration, problemText, spec } from "../../src/options/spec.ts"
 
 const inner = spec("inner", { ms: integer({ min: 0, default: 5, doc: "ms" }), ratio: number({ min: 0, max: 1, doc: "r" }) })
 const outer = spec("outer", {
@@ -59,5 +59,13 @@ describe("option specs", () => {
     expect(["", "5 weeks", "-1s", "1e3", "s"].map(parseDuration)).toEqual([undefined, undefined, undefined, undefined, undefined])
     fc.assert(fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.constantFrom(["ms", 1], ["s", 1000], ["m", 60_000], ["h", 3_600_000], ["d", 86_400_000]), (n, [unit, scale]) =>
       parseDuration(`${n}${unit as string}`) === n * (scale as number)))
+  })
+
+  it("take a duration as a number or as text, in whole milliseconds either way", () => {
+    expect([10.7, 0.4, 0, 250, "0.0004s", "1.5s"].map(durationValue)).toEqual([11, 0, 0, 250, 0, 1500])
+    expect([-1, Number.POSITIVE_INFINITY, Number.NaN, null, "x"].map(durationValue)).toEqual([undefined, undefined, undefined, undefined, undefined])
+    const timeout = spec("t", { ms: duration({ min: 1, doc: "ms" }) })
+    expect(check(timeout, { ms: 2.6 })).toEqual({ ok: true, value: { ms: 3 } })
+    expect(check(timeout, { ms: 0.4 }).ok).toBe(false)
   })
 })
