@@ -174,11 +174,17 @@ const comparison = (name: string, test: (c: number) => boolean, doc: string): Bu
  */
 export const toJson = (v: Value, where: string, meter: Meter): unknown => {
   meter.charge(1, costs.element)
-  return jsonOf(v, where, meter)
+  return jsonOf(v, where, meter, 0)
 }
 
+/** Deepest nesting a program writes as JSON (a payload, json/stringify) or reads (json/parse). */
+const maxJsonDepth = 1000
+
+const tooDeep = (where: string) =>
+  fail("json", `${where}: the value nests vectors and maps deeper than ${maxJsonDepth.toLocaleString("en-US")} levels (the nesting limit of JSON a program writes)`)
+
 /** The conversion, the node itself paid for: each container pays for its children, each string for its text. */
-const jsonOf = (v: Value, where: string, meter: Meter): unknown => {
+const jsonOf = (v: Value, where: string, meter: Meter, depth: number): unknown => {
   if (v === null || typeof v === "boolean") return v
   if (typeof v === "string") {
     // Its bytes now (the JSON text will hold it once per occurrence); a step per 64 characters.
@@ -191,9 +197,10 @@ const jsonOf = (v: Value, where: string, meter: Meter): unknown => {
   if (v instanceof Keyword) return v.name
   if (v instanceof Sym) return v.name
   const items = v instanceof List ? v.items : Array.isArray(v) ? v : v instanceof SetValue ? v.values() : undefined
+  if (depth >= maxJsonDepth && (items !== undefined || isMap(v))) return tooDeep(where)
   if (items !== undefined) {
     meter.charge(items.length, items.length * costs.element)
-    return items.map((x) => jsonOf(x, where, meter))
+    return items.map((x) => jsonOf(x, where, meter, depth + 1))
   }
   if (isMap(v)) {
     const keys = Object.keys(v)
@@ -202,7 +209,7 @@ const jsonOf = (v: Value, where: string, meter: Meter): unknown => {
     meter.charge(keys.length, bytes)
     const out: Record<string, unknown> = {}
     for (const k of keys) {
-      const x = jsonOf(v[k]!, where, meter)
+      const x = jsonOf(v[k]!, where, meter, depth + 1)
       // An own "__proto__" entry is data: defined, never assigned (which would set the prototype).
       if (k === "__proto__") Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true })
       else out[k] = x
@@ -283,8 +290,6 @@ const jsonDepth = (text: string, max: number): number => {
   return deepest
 }
 
-/** Deepest nesting json/parse reads (arrays and objects). */
-const maxJsonDepth = 1000
 
 /** Searching `text` for `part` (split, includes?, replace): at worst every position compares all of `part`. */
 const searchCost = (run: RunState, text: string, part: string): void => {

@@ -381,8 +381,8 @@ export const located = (e: unknown, span: Span, place?: PlacePart): unknown => {
     )
   }
   if (e instanceof RangeError && /call stack/i.test(e.message)) {
-    return new SibRuntimeError(diagnostic("Runtime", "runtime/stack", "the code recursed too deeply", span, {
-      hints: ["check the recursion's end condition"]
+    return new SibRuntimeError(diagnostic("Runtime", "runtime/stack", "the code recursed too deeply, or walked data nested too deeply", span, {
+      hints: ["check the recursion's end condition", "data nested thousands of levels deep cannot be hashed, compared or written"]
     }))
   }
   if (e instanceof RangeError && /Invalid (array|string) length/i.test(e.message)) {
