@@ -177,8 +177,11 @@ export const toJson = (v: Value, where: string, meter: Meter): unknown => {
   return jsonOf(v, where, meter, 0)
 }
 
-/** Deepest nesting a program writes as JSON (a payload, json/stringify) or reads (json/parse). */
-const maxJsonDepth = 1000
+/**
+ * Deepest nesting a program writes as JSON (a payload, json/stringify) or reads (json/parse): a
+ * payload's limit (src/runtime/json.ts), so what a program builds can be published.
+ */
+const maxJsonDepth = 512
 
 const tooDeep = (where: string) =>
   fail("json", `${where}: the value nests vectors and maps deeper than ${maxJsonDepth.toLocaleString("en-US")} levels (the nesting limit of JSON a program writes)`)

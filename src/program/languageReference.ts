@@ -182,7 +182,8 @@ Fixed bounds besides: a test (its body and every handler and timer run of its pr
 \`maxSteps\` in all, and \`advance!\` pays 100 steps for each timer firing it causes before it moves the
 clock; \`every!\` intervals are at least 10 ms; a \`log\` line is cut at 10,000 characters; \`:batchSize\`
 and \`:maxInFlight\` are at most 10,000; \`require\` reads \`.sib\` files inside the program's folder only;
-\`json/parse\` refuses text nested more than 1,000 levels deep; a message a \`catch\` receives (other than
+JSON nests at most 512 levels, as a payload may: \`json/parse\` refuses text nested deeper, and
+\`json/stringify\` and \`publish!\` data nested deeper; a message a \`catch\` receives (other than
 one the program threw) is cut at 2,000 characters, and a value quoted in an error message at a few
 dozen; in a destructuring map pattern a name with an \`:or\` default is bound once. \`sib test\` keeps at
 most 100 failures of a test, and 4,000,000 characters of failures and log lines in all (the rest are

@@ -8,8 +8,14 @@
 /** Deeper than this is refused (it would overflow the stack of JSON.stringify/parse elsewhere). */
 const maxJsonDepth = 512
 
+const stepOf = (p: string | number): string =>
+  typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`
+
+/** A path as code writes it; a deep one keeps its first and last steps (the message stays short). */
 const pathOf = (path: ReadonlyArray<string | number>): string =>
-  path.map((p) => (typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join("")
+  path.length <= 16
+    ? path.map(stepOf).join("")
+    : `${path.slice(0, 6).map(stepOf).join("")}…(${path.length - 12} more levels)…${path.slice(-6).map(stepOf).join("")}`
 
 const describeValue = (v: unknown): string => {
   switch (typeof v) {

@@ -30,5 +30,7 @@ describe("jsonProblem", () => {
     let deep: unknown = 1
     for (let i = 0; i < 100_000; i++) deep = [deep]
     assert.match(jsonProblem(deep, "payload") ?? "", /nests deeper than 512 levels/)
+    // The path is shortened: a 1.5 KB message of [0][0]... helps nobody.
+    assert.strictEqual(jsonProblem(deep, "payload"), "payload[0][0][0][0][0][0]…(500 more levels)…[0][0][0][0][0][0] nests deeper than 512 levels")
   })
 })
