@@ -9,7 +9,7 @@ export const maxKeyLength = 1024
 export const maxIdLength = 255
 
 export const publishSpec = spec("publish", {
-  id: string({ defaultDoc: "a new UUIDv7", doc: `The event id (at most ${maxIdLength} characters); publishing an id that exists returns the stored event and writes nothing.` }),
+  id: string({ defaultDoc: "a new UUIDv7", doc: `The event id (at most ${maxIdLength} characters); publishing an id that exists on the same topic returns the stored event and writes nothing; an id of an event of another topic is refused (PublishError, reason \"id\"; a batch is refused whole). Ids name one event across all topics.` }),
   key: string({ doc: `Orders events (ordering key), chooses the partition, and is the compaction key (at most ${maxKeyLength} characters).` }),
   headers: custom("Record<string, string>", { doc: "String headers stored with the event." }, (v) => v),
   tags: custom("string[]", { doc: "Labels stored with the event." }, (v) => v),

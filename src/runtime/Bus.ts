@@ -15,7 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
-import type { StoreError } from "../store/storeErrors.ts"
+import { IdTaken, StoreError } from "../store/storeErrors.ts"
 import type { Event, GroupLease } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText, shown } from "../options/spec.ts"
@@ -135,6 +135,16 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   })
 
   type PublishFailure = PublishError | StoreError | BusClosedError
+  /** A publish refused because its id names another topic's event: the publisher's mistake, said as one (nothing was written). */
+  const idTakenAsPublishError = (prepared: ReadonlyArray<Prepared>) => (e: PublishFailure): PublishFailure => {
+    if (!(e instanceof StoreError && e.cause instanceof IdTaken)) return e
+    const taken = e.cause
+    const item = prepared.findIndex((p) => p.draft.id === taken.id && p.draft.topic === taken.topic)
+    return new PublishError({
+      topic: e.cause.topic, reason: "id", detail: prepared.length > 1 ? `item ${item} of ${prepared.length}: ${e.cause.message}` : e.cause.message,
+      item: prepared.length > 1 ? item : undefined
+    })
+  }
   // A publish from a fiber with a current span carries its context (`traceparent`); with a tracer
   // installed it is a `publish <topic>` span of its own (see src/observability/tracing.ts).
   const publishOne = (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, publishOptions: PublishOptions | undefined, traced: boolean): Effect.Effect<Event, PublishFailure> => {
@@ -148,7 +158,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
       const appended = r.appended[0]!
       return appended.existing ?? recordOf(prepared, appended.seq)
-    })
+    }).pipe(Effect.mapError(idTakenAsPublishError([prepared])))
   }
 
   const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
@@ -181,7 +191,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     if (traced && span?._tag === "Span" && prepared.length === 1) span.attribute("messaging.message.id", prepared[0]!.draft.id)
     return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
       r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
-    )
+    ).pipe(Effect.mapError(idTakenAsPublishError(prepared)))
   }
 
   const publishAll: BusShape["publishAll"] = (items) =>

@@ -8,7 +8,7 @@ import type { OptionProblem } from "../options/spec.ts"
 /** A publish was refused before anything was written. */
 export class PublishError extends Data.TaggedError("PublishError")<{
   readonly topic: string
-  readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema" | "settled"
+  readonly reason: "topic" | "payload" | "size" | "headers" | "key" | "tags" | "options" | "schema" | "settled" | "id"
   readonly detail: string
   /** In `publishAll`, the index of the refused item. */
   readonly item?: number | undefined

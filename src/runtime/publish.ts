@@ -139,7 +139,8 @@ export const prepare = (
       payload: payloadText,
       causedBy: causedByText,
       tags: tagsText,
-      sid: next.sid
+      sid: next.sid,
+      ...(o.id === undefined ? {} : { idGiven: true as const })
     },
     payload: payload as Json,
     key: o.key,

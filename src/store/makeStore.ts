@@ -72,7 +72,8 @@ export const makeStore = (driver: Driver): StoreShape => {
   return {
     runtime: {
       commit: (batch) =>
-        driver.appendAtOnce !== undefined && batch.appends.length <= driver.appendAtOnce.max && appendsAlone(batch)
+        // A publisher's own ids may name an event of another topic: found only inside a transaction.
+        driver.appendAtOnce !== undefined && batch.appends.length <= driver.appendAtOnce.max && appendsAlone(batch) && !batch.appends.some((d) => d.idGiven === true)
           ? commitAppends(driver.appendAtOnce.run, batch)
           : driver.transaction("commit", batch.relaxed === true ? "relaxed" : "write", () => commitBatch(q, batch)),
       beginTransaction,

@@ -37,6 +37,11 @@ export interface EventDraft {
   readonly causedBy: string | null
   readonly tags: string | null
   readonly sid: string | null
+  /**
+   * The publisher chose the id (not stored): only such an id can already name an event, and one
+   * naming an event of another topic fails the whole transaction (see `IdTaken`).
+   */
+  readonly idGiven?: true | undefined
 }
 
 /** The columns of an event row, in the order every event query selects them. */

@@ -35,6 +35,23 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 }
 
 /**
+ * An append whose id already names an event of another topic: its transaction is rolled back (an
+ * id names one event across all topics; publishing it again is idempotent on its own topic only).
+ * Thrown inside the store's transaction; it reaches the caller as a `StoreError`'s cause.
+ */
+export class IdTaken extends Error {
+  readonly id: string
+  readonly topic: string
+  readonly taken: { readonly topic: string; readonly seq: number }
+  constructor(id: string, topic: string, taken: { readonly topic: string; readonly seq: number }) {
+    super(`the id ${JSON.stringify(id)} already names event #${taken.seq} of topic ${JSON.stringify(taken.topic)} (an id names one event across all topics; publishing it again is idempotent on its own topic only)`)
+    this.id = id
+    this.topic = topic
+    this.taken = { topic: taken.topic, seq: taken.seq }
+  }
+}
+
+/**
  * The database could not be opened or brought to the current schema.
  * - `unreadable`: the file is missing its directory, not a database, or not accessible.
  * - `newer`: it was written by a newer sibus (it has migrations this version does not know).

@@ -51,6 +51,35 @@ describe.each(storeFactories)("publish ($name)", (factory) => {
       })
     ))
 
+  it.effect("an id names one event across topics: reusing it on another topic is refused and writes nothing, alone, in a batch or beside other publishers", () =>
+    withBus((bus) =>
+      Effect.gen(function*() {
+        const first = yield* bus.publish("t", { v: 1 }, { id: "fixed-id" })
+        const alone = yield* Effect.flip(bus.publish("x", { v: 2 }, { id: "fixed-id" }))
+        assert.instanceOf(alone, PublishError)
+        assert.strictEqual(alone.reason, "id")
+        assert.strictEqual(alone.message, `cannot publish to "x": the id "fixed-id" already names event #1 of topic "t" (an id names one event across all topics; publishing it again is idempotent on its own topic only)`)
+        // In a batch: the whole batch is refused, naming the item; its other events are not written.
+        const batch = yield* Effect.flip(bus.publishAll([{ topic: "x", payload: 1, id: "new-id" }, { topic: "orders", payload: 2, id: "fixed-id" }]))
+        assert.instanceOf(batch, PublishError)
+        assert.strictEqual(batch.item, 1)
+        assert.match(batch.message, /item 1 of 2: the id "fixed-id" already names event #1 of topic "t"/)
+        // One id twice in a batch, on two topics.
+        const twice = yield* Effect.flip(bus.publishAll([{ topic: "x", payload: 1, id: "twice" }, { topic: "t", payload: 2, id: "twice" }]))
+        assert.match(twice.message, /item 1 of 2: the id "twice" already names event #\d+ of topic "x"/)
+        // Concurrent publishers sharing its commit are not failed by it.
+        const results = yield* Effect.all([
+          bus.publish("orders", { n: 1 }),
+          Effect.flip(bus.publish("orders", { n: 2 }, { id: "fixed-id" })),
+          bus.publish("orders", { n: 3 })
+        ], { concurrency: "unbounded" })
+        assert.strictEqual((results[1] as PublishError).reason, "id")
+        assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.payload), [{ n: 1 }, { n: 3 }])
+        assert.strictEqual(yield* countAll, 3)
+        assert.deepStrictEqual(yield* bus.publish("t", { v: 3 }, { id: "fixed-id" }), first)
+      })
+    ))
+
   it.effect("publishAll writes the whole batch in order, or nothing when one item is bad", () =>
     withBus((bus) =>
       Effect.gen(function*() {

@@ -11,6 +11,7 @@ import type { Statements } from "../queries.ts"
 import type { AppendResult, CommitResult, ProgressWrite, WriteBatch } from "../Store.ts"
 import type { CursorsTable } from "../schema.ts"
 import { cursorOfRow, deadLetterParams, deliveryParams, encodeRanges } from "../rows.ts"
+import { IdTaken } from "../storeErrors.ts"
 
 export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitResult> {
   const appended: Array<AppendResult> = []
@@ -21,7 +22,9 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
       if (seq !== undefined) {
         appended.push({ seq, existing: undefined })
       } else {
-        const existing = ((yield events(q.eventById, { id: batch.appends[i]!.id })) as EventRows).events[0]!
+        const draft = batch.appends[i]!
+        const existing = ((yield events(q.eventById, { id: draft.id })) as EventRows).events[0]!
+        if (existing.topic !== draft.topic) throw new IdTaken(draft.id, draft.topic, existing)
         appended.push({ seq: existing.seq, existing })
       }
     }
