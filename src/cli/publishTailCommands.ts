@@ -135,7 +135,10 @@ export const publish = Command.make(
         Effect.gen(function*() {
           const refused = (e: PublishError) => {
             const at = items[e.item ?? 0]!
-            return failWith(`${name}:${at.line}: ${cliWording(e.detail.replace(/^item \d+ of \d+: /, ""))}; nothing was published`)
+            // A record's id names its event on its own topic: a copy into another topic of the same
+            // database takes new ids.
+            const hint = e.reason === "id" && records ? ` (leave "id" out of the records to copy them to ${topic})` : ""
+            return failWith(`${name}:${at.line}: ${cliWording(e.detail.replace(/^item \d+ of \d+: /, ""))}${hint}; nothing was published`)
           }
           yield* bus.dryRun({ publishes: items.map((i) => i.item) }).pipe(
             Effect.catchTag("PublishError", refused),
@@ -147,16 +150,11 @@ export const publish = Command.make(
           for (const [from, n] of retopicked) {
             yield* err(safeText(`sib: ${plural(n, "record")} of ${from} ${n === 1 ? "was" : "were"} published to ${topic} (a record's topic is assigned again)`))
           }
-          // An id names one event: a record whose id is already stored is that event, not a new
-          // one. This process stored the new ones (its sid); an id given twice in the file is
-          // stored once.
+          // An id names one event: a record whose id is already stored (on this topic: another
+          // topic's id was refused) is that event, not a new one. This process stored the new ones
+          // (its sid); an id given twice in the file is stored once.
           const stored = new Set(events.filter((e) => e.sid === bus.sid).map((e) => e.seq)).size
-          const elsewhere = events.filter((e) => e.topic !== topic)
-          const already = events.length - stored - elsewhere.length
-          if (elsewhere.length > 0) {
-            const topics = [...new Set(elsewhere.map((e) => e.topic))].join(", ")
-            yield* err(safeText(`sib: ${elsewhere.length} record${elsewhere.length === 1 ? " has the id" : "s have ids"} of events already stored on ${topics}: not published again (leave "id" out of the records to copy them)`))
-          }
+          const already = events.length - stored
           const duplicates = already === 0 ? "" : `${plural(already, "record")} ${already === 1 ? "was" : "were"} already stored (same id): not published again`
           if (quiet) {
             yield* err(safeText(`published ${plural(stored, "event")} to ${topic}${duplicates === "" ? "" : `; ${duplicates}`}`))
@@ -184,7 +182,7 @@ export const publish = Command.make(
   Command.withExamples([
     { command: "sib publish heartbeat.received '{\"pid\":42,\"name\":\"stt\"}' --key 42", description: "one event; prints the stored record" },
     { command: "sib publish orders --file orders.jsonl", description: "one event per line, in one transaction" },
-    { command: "sib tail orders --from earliest --json | sib publish orders.replay --file - --records -q", description: "copy a topic's events with their keys, headers and ids" }
+    { command: "sib tail orders --from earliest --json | sib publish orders --file - --records -q --db copy.db", description: "copy a topic's events with their keys, headers and ids to another database" }
   ])
 )
 

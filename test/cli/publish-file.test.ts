@@ -75,9 +75,11 @@ describe("sib publish --file", () => {
     // Ids are kept: replaying the same records again stores nothing new.
     await sib(["publish", "orders", "--file", "-", "--records", "-q", "--db", "copy.db"], { cwd: dir, input: tailed })
     expect(jsonLines((await sib(["topics", "--json", "--db", "copy.db"], { cwd: dir })).stdout)[0]?.["events"]).toBe(2)
-    // Into another topic of the same database, an id already names its event: said, not copied.
+    // Into another topic of the same database, an id already names its event: refused, nothing copied.
     const same = await sib(["publish", "orders.copy", "--file", "-", "--records", "-q"], { cwd: dir, input: tailed })
-    expect(same.stderr).toMatch(/2 records have ids of events already stored on orders: not published again \(leave "id" out of the records to copy them\)/)
+    expect(same.code).toBe(2)
+    expect(same.stderr.trim()).toMatch(/^sib: stdin:1: the id "[^"]+" already names event #1 of topic "orders" \(an id names one event across all topics; publishing it again is idempotent on its own topic only\) \(leave "id" out of the records to copy them to orders\.copy\); nothing was published$/)
+    expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).map((t) => t["name"])).not.toContain("orders.copy")
 
     const typo = await sib(["publish", "x", "--file", "-", "--records"], { cwd: dir, input: `{"payload":1,"kye":"a"}\n` })
     expect([typo.code, typo.stderr.trim()]).toEqual([2, `sib: stdin:1: a record has payload, key, headers, id, tags and causedBy (seq, ts, topic, sid and partition are assigned again), not "kye"; nothing was published`])
