@@ -10,17 +10,16 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
-import { IdTaken, StoreError } from "../store/storeErrors.ts"
-import type { Event, GroupLease } from "../store/records.ts"
+import type { StoreError } from "../store/storeErrors.ts"
+import type { GroupLease } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText, shown } from "../options/spec.ts"
 import { storedTopic } from "../options/topicSpec.ts"
-import { Store, TransactionSlot } from "../store/Store.ts"
+import { Store } from "../store/Store.ts"
 import { heldByOther } from "./group/lease.ts"
 import { floorOf } from "./group/startFrom.ts"
 import { foldUnits } from "./foldedAdmin.ts"
@@ -33,8 +32,7 @@ import { nodeHost } from "./HostInfo.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
 import { type GroupConfig, parseStartFrom, resolveOptions, type SubscribeOptions } from "./subscribeOptions.ts"
-import { prepare, type Prepared, type PublishItem, type PublishOptions, recordOf } from "./publish.ts"
-import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
+import { prepare } from "./publish.ts"
 import { watchOtherCommits } from "./otherCommits.ts"
 import { Wakeups } from "./Signal.ts"
 import { definitionChanges, hasSettings, makeTopic, publishOptionsOfConfig, type Topic, topicConfig, topicNameProblem, type TopicOptions } from "./Topic.ts"
@@ -42,6 +40,7 @@ import { runAsSingleton } from "./singleton.ts"
 import { BusEvents } from "./busEvents.ts"
 import { makeLive } from "./live.ts"
 import { makeWriter } from "./Writer.ts"
+import { makePublishing } from "./busPublish.ts"
 import type { AdminOptions, BusOptions, BusShape, EffectHandler, Subscription, TopicRemoval } from "./BusShape.ts"
 
 // The bus's contract lives in BusShape.ts; its users import it from here.
@@ -56,13 +55,6 @@ interface RunningGroup {
   readonly topic: string | ReadonlyArray<string>
   scope: Scope.Closeable
 }
-
-/** A publish through the bus from a handler holding its transaction would wait for that transaction. */
-const insideTransaction = (topic: string) =>
-  new PublishError({
-    topic: String(topic), reason: "options",
-    detail: "this handler holds ctx.transaction, which the bus would wait for: publish with ctx.publish (written with the ack)"
-  })
 
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
@@ -134,80 +126,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     sid
   })
 
-  type PublishFailure = PublishError | StoreError | BusClosedError
-  /** A publish refused because its id names another topic's event: the publisher's mistake, said as one (nothing was written). */
-  const idTakenAsPublishError = (prepared: ReadonlyArray<Prepared>) => (e: PublishFailure): PublishFailure => {
-    if (!(e instanceof StoreError && e.cause instanceof IdTaken)) return e
-    const taken = e.cause
-    const item = prepared.findIndex((p) => p.draft.id === taken.id && p.draft.topic === taken.topic)
-    return new PublishError({
-      topic: e.cause.topic, reason: "id", detail: prepared.length > 1 ? `item ${item} of ${prepared.length}: ${e.cause.message}` : e.cause.message,
-      item: prepared.length > 1 ? item : undefined
-    })
-  }
-  // A publish from a fiber with a current span carries its context (`traceparent`); with a tracer
-  // installed it is a `publish <topic>` span of its own (see src/observability/tracing.ts).
-  const publishOne = (fiber: Fiber.Fiber<unknown, unknown>, topic: string, payload: unknown, publishOptions: PublishOptions | undefined, traced: boolean): Effect.Effect<Event, PublishFailure> => {
-    const span = currentSpanOf(fiber)
-    const prepared = prepare(
-      topic, payload, span === undefined ? publishOptions : withTraceparent(publishOptions, traceparentOf(span)), topicOf(topic), limits,
-      stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
-    )
-    if (prepared instanceof PublishError) return Effect.fail(prepared)
-    if (traced && span?._tag === "Span") span.attribute("messaging.message.id", prepared.draft.id)
-    return Effect.map(writer.submit({ appends: [prepared.draft] }), (r) => {
-      const appended = r.appended[0]!
-      return appended.existing ?? recordOf(prepared, appended.seq)
-    }).pipe(Effect.mapError(idTakenAsPublishError([prepared])))
-  }
-
-  const publish: BusShape["publish"] = (topic, payload, publishOptions) =>
-    Effect.withFiber<Event, PublishFailure>((fiber) => {
-      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
-      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
-      if (!tracingOn(fiber)) return publishOne(fiber, topic, payload, publishOptions, false)
-      const name = String(topic)
-      return Effect.withSpan(Effect.withFiber((inner) => publishOne(inner, topic, payload, publishOptions, true)), publishSpanName(name), publishSpanOptions(name))
-    })
-
-  const publishMany = (fiber: Fiber.Fiber<unknown, unknown>, items: ReadonlyArray<PublishItem>, traced: boolean): Effect.Effect<ReadonlyArray<Event>, PublishFailure> => {
-    const span = currentSpanOf(fiber)
-    const traceparent = span === undefined ? undefined : traceparentOf(span)
-    const next = stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random))
-    const prepared: Array<Prepared> = []
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]
-      if (typeof item !== "object" || item === null) {
-        return Effect.fail(new PublishError({ topic: "", reason: "options", detail: `item ${i} is not an object { topic, payload }` }))
-      }
-      const { topic, payload, ...rest } = item
-      const p = prepare(topic, payload, withTraceparent(rest, traceparent), topicOf(topic), limits, next)
-      if (p instanceof PublishError) {
-        return Effect.fail(new PublishError({ topic: p.topic, reason: p.reason, detail: `item ${i} of ${items.length}: ${p.detail}`, item: i }))
-      }
-      prepared.push(p)
-    }
-    if (prepared.length === 0) return Effect.succeed([])
-    if (traced && span?._tag === "Span" && prepared.length === 1) span.attribute("messaging.message.id", prepared[0]!.draft.id)
-    return Effect.map(writer.submit({ appends: prepared.map((p) => p.draft) }), (r) =>
-      r.appended.map((a, i) => a.existing ?? recordOf(prepared[i]!, a.seq))
-    ).pipe(Effect.mapError(idTakenAsPublishError(prepared)))
-  }
-
-  const publishAll: BusShape["publishAll"] = (items) =>
-    Effect.withFiber<ReadonlyArray<Event>, PublishFailure>((fiber) => {
-      if (closed) return Effect.fail(new BusClosedError({ operation: "publish" }))
-      if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(""))
-      if (!Array.isArray(items)) {
-        return Effect.fail(new PublishError({ topic: "", reason: "options", detail: "publishAll takes an array of { topic, payload, ...options }" }))
-      }
-      if (items.length === 0 || !tracingOn(fiber)) return publishMany(fiber, items, false)
-      // One span for the batch: named by its topic when all items share one.
-      const first = (items[0] as PublishItem | undefined)?.topic
-      const topic = typeof first === "string" && items.every((i: PublishItem | undefined) => i?.topic === first) ? first : undefined
-      const options = publishSpanOptions(topic, items.length)
-      return Effect.withSpan(Effect.withFiber((inner) => publishMany(inner, items, true)), topic === undefined ? "publish" : publishSpanName(topic), options)
-    })
+  const { publish, publishAll } = makePublishing({ writer, topicOf, limits, stamp, closed: () => closed })
 
   const events = new BusEvents()
   const deps: GroupDeps = {

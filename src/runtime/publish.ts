@@ -30,6 +30,13 @@ export interface PublishLimits {
   readonly maxPayloadBytes: number
 }
 
+/** Where a prepared event's id, time and publisher come from. */
+export interface Stamp {
+  readonly id: () => string
+  readonly ts: number
+  readonly sid: string
+}
+
 /** A checked event: the row to write and the parts of the record the caller gets back. */
 export interface Prepared {
   readonly draft: EventDraft
@@ -53,7 +60,7 @@ export const prepare = (
   options: PublishOptions | undefined,
   topic: Topic | undefined,
   limits: PublishLimits,
-  next: { readonly id: () => string; readonly ts: number; readonly sid: string }
+  next: Stamp
 ): Prepared | PublishError => {
   const nameProblem = topicNameProblem(topicName)
   if (nameProblem !== undefined) return fail(String(topicName), "topic", nameProblem)
