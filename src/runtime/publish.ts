@@ -147,7 +147,7 @@ export const prepare = (
       causedBy: causedByText,
       tags: tagsText,
       sid: next.sid,
-      ...(o.id === undefined ? {} : { idGiven: true as const })
+      idGiven: o.id === undefined ? undefined : true
     },
     payload: payload as Json,
     key: o.key,
