@@ -82,10 +82,13 @@ export const prepare = (
   // SQLite stores text as UTF-8, where a lone surrogate becomes U+FFFD: two different ids (or keys)
   // would then be stored as the same one.
   if (o.id !== undefined && !o.id.isWellFormed()) return fail(topicName, "options", "id contains a lone UTF-16 surrogate (not valid Unicode text)")
+  // Postgres text cannot hold U+0000 (SQLite would, so a program moving to Postgres would break).
+  if (o.id !== undefined && o.id.includes("\u0000")) return fail(topicName, "options", "id contains the NUL character (U+0000), which the database cannot store")
   if (o.key !== undefined && (typeof o.key !== "string" || o.key.length > maxKeyLength)) {
     return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${o.key.length} characters` : typeof o.key}`)
   }
   if (o.key !== undefined && !o.key.isWellFormed()) return fail(topicName, "key", "key contains a lone UTF-16 surrogate (not valid Unicode text)")
+  if (o.key !== undefined && o.key.includes("\u0000")) return fail(topicName, "key", "key contains the NUL character (U+0000), which the database cannot store")
   if (topic?.options.compaction === true && o.key === undefined) {
     return fail(topicName, "key", topic.options.keyField === undefined
       ? "the topic is compacted, so every event needs a key (publish with { key })"

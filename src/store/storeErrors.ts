@@ -42,9 +42,12 @@ export class StoreError extends Data.TaggedError("StoreError")<{
 export class IdTaken extends Error {
   readonly id: string
   readonly topic: string
-  readonly taken: { readonly topic: string; readonly seq: number }
-  constructor(id: string, topic: string, taken: { readonly topic: string; readonly seq: number }) {
-    super(`the id ${JSON.stringify(id)} already names event #${taken.seq} of topic ${JSON.stringify(taken.topic)} (an id names one event across all topics; publishing it again is idempotent on its own topic only)`)
+  /** The event the id names: its seq, or none when it is another event of the same transaction. */
+  readonly taken: { readonly topic: string; readonly seq: number | undefined }
+  constructor(id: string, topic: string, taken: { readonly topic: string; readonly seq: number | undefined }) {
+    super(taken.seq === undefined
+      ? `the id ${JSON.stringify(id)} is given to two events of one transaction, on topics ${JSON.stringify(taken.topic)} and ${JSON.stringify(topic)} (an id names one event across all topics)`
+      : `the id ${JSON.stringify(id)} already names event #${taken.seq} of topic ${JSON.stringify(taken.topic)} (an id names one event across all topics; publishing it again is idempotent on its own topic only)`)
     this.id = id
     this.topic = topic
     this.taken = { topic: taken.topic, seq: taken.seq }

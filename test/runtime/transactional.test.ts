@@ -192,6 +192,53 @@ describe.each(storeFactories)("handler publishes commit with the ack ($name)", (
       assert.deepStrictEqual(payloads(yield* bus.read("out", 0, 10)), ["fine"])
     })))
 
+  it.effect("a publish refused only at the ack's commit (its id names another topic's event) fails the run: counted, retried, dead-lettered; the other runs commit once", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      for (let n = 1; n <= 5; n++) yield* bus.publish("jobs", { n }, { key: `k${n % 2}` })
+      const runs = new Map<number, number>()
+      yield* bus.subscribe("jobs", "workers", (e, ctx) =>
+        Effect.gen(function*() {
+          const n = (e.payload as { n: number }).n
+          runs.set(n, (runs.get(n) ?? 0) + 1)
+          // Event 2's follow-up reuses the event's own id (taken on "jobs"); event 4's gives one id
+          // to two events of its commit.
+          if (n === 2) yield* ctx.publish("jobs.done", { n }, { id: e.id })
+          else if (n === 4) {
+            yield* ctx.publish("jobs.done", { n }, { id: "four" })
+            yield* ctx.publish("jobs.other", { n }, { id: "four" })
+          } else yield* ctx.publish("jobs.done", { n })
+        }), { from: "earliest", maxAttempts: 3, backoff: { initialMs: 100, jitter: 0 } })
+      for (let i = 0; i < 20; i++) yield* advance(100)
+      assert.deepStrictEqual([...runs].sort((a, b) => a[0] - b[0]), [[1, 1], [2, 3], [3, 1], [4, 3], [5, 1]])
+      const dead = yield* bus.deadLetters({ group: "workers" })
+      assert.deepStrictEqual(dead.map((d) => [d.seq, d.attempts]), [[2, 3], [4, 3]])
+      assert.match(dead[0]!.errorMessage, /^what the handler published was refused: the id "[^"]+" already names event #2 of topic "jobs"/)
+      assert.match(dead[1]!.errorMessage, /^what the handler published was refused: the id "four" is given to two events of one transaction, on topics "jobs.done" and "jobs.other"/)
+      assert.deepStrictEqual(payloads(yield* bus.read("jobs.done", 0, 100)).map((p) => (p as { n: number }).n).sort(), [1, 3, 5])
+      assert.deepStrictEqual(yield* bus.read("jobs.other", 0, 100), [])
+      const store = yield* Store
+      assert.strictEqual((yield* store.runtime.getCursor("workers", "jobs"))?.floor, 5)
+    })))
+
+  it.effect("the same refusal inside the handler's own transaction fails the run and rolls the transaction back", () =>
+    provideBus(Effect.gen(function*() {
+      const bus = yield* Bus
+      const taken = yield* bus.publish("elsewhere", 1, { id: "taken" })
+      yield* bus.publish("jobs", { n: 1 })
+      let runs = 0
+      yield* bus.subscribe("jobs", "workers", (_e, ctx) =>
+        Effect.gen(function*() {
+          runs++
+          yield* ctx.transaction
+          yield* ctx.publish("jobs.done", 1, { id: taken.id })
+        }), { from: "earliest", maxAttempts: 2, backoff: { initialMs: 100, jitter: 0 } })
+      for (let i = 0; i < 10; i++) yield* advance(100)
+      assert.strictEqual(runs, 2)
+      assert.deepStrictEqual((yield* bus.deadLetters({ group: "workers" })).map((d) => d.attempts), [2])
+      assert.deepStrictEqual(yield* bus.read("jobs.done", 0, 10), [])
+    })))
+
   it.effect("a chain of stages: every stage's output is caused by its input, each exactly once", () =>
     provideBus(Effect.gen(function*() {
       const bus = yield* Bus

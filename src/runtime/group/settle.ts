@@ -27,6 +27,7 @@ import type * as Random from "effect/Random"
 import type { GroupMetrics, GroupTopicSeries } from "../../observability/BusMetrics.ts"
 import type { DeadLetter } from "../../store/records.ts"
 import type { CommitResult } from "../../store/Store.ts"
+import { IdTaken, StoreError } from "../../store/storeErrors.ts"
 import type { BusEvents } from "../busEvents.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
 import { retryDelay } from "../retryDelay.ts"
@@ -41,6 +42,18 @@ import type { Runnable } from "./runnable.ts"
 import type { SessionError } from "./types.ts"
 import { deliveryRow, type Outcome, type Slot, stoppedWhileRunning, type Work } from "./work.ts"
 
+
+/**
+ * An ack's commit refused for what the run itself published (an id naming another topic's event):
+ * the run's failure, counted, retried and at last dead-lettered like a throw, not a database
+ * failure that would end the session and run the same events again for ever.
+ */
+const refusedPublish = (cause: Cause.Cause<unknown>): Outcome | undefined => {
+  const e = Cause.squash(cause)
+  return e instanceof StoreError && e.cause instanceof IdTaken
+    ? { _tag: "fail", message: `what the handler published was refused: ${e.cause.message}`, stack: null }
+    : undefined
+}
 
 export class Settle {
   private readonly config: GroupConfig
@@ -61,6 +74,8 @@ export class Settle {
   private acksCancelled = false
   /** The lanes' next items after runs whose ack commits landed, for `successor` to start. */
   private readonly successors: Array<Slot> = []
+  /** Runs whose pipelined ack was refused for what they published, for `successor` to settle as failed. */
+  private readonly refused: Array<{ readonly work: Work; readonly outcome: Outcome }> = []
   private readonly successorsReady = new Signal()
 
   constructor(args: {
@@ -163,7 +178,13 @@ export class Settle {
       onCommit: floor === undefined ? undefined : () => floor.done(seq),
       cancelled: this.cancelled
     }
+    const hadRow = work.hasRow
     work.hasRow = false
+    /** Its publishes were refused: nothing was written, the run failed. */
+    const failed = (outcome: Outcome) => {
+      work.hasRow = hadRow
+      return this.settle(work, outcome)
+    }
     if (tx === undefined && !work.precise && this.phase.pipelining) {
       // The worker does not wait for the commit: it goes on with other work, so the acks of many
       // runs share one transaction. The key's next event runs only once the commit has landed
@@ -171,7 +192,14 @@ export class Settle {
       // commit fails, the session ends and every event not acked yet is redelivered, in order:
       // the acks submitted after it are cancelled, never committed.
       this.writer.enqueue(part, (exit) => {
-        if (Exit.isFailure(exit)) {
+        const refused = Exit.isFailure(exit) ? refusedPublish(exit.cause) : undefined
+        if (refused !== undefined) {
+          // Its own part failed alone (the writer retries a merged batch part by part): the others
+          // committed, and this run is settled as failed by the successor fiber.
+          work.hasRow = hadRow
+          this.refused.push({ work, outcome: refused })
+          this.successorsReady.raise()
+        } else if (Exit.isFailure(exit)) {
           this.cancelAcks()
           this.fail(exit.cause)
         } else if (exit.value.fenced.includes(group)) {
@@ -188,12 +216,25 @@ export class Settle {
       })
       return Effect.void
     }
-    if (tx === undefined) return Effect.flatMap(this.submit(part), () => this.finish(work, true))
+    if (tx === undefined) {
+      return this.submit(part).pipe(Effect.matchCauseEffect({
+        onFailure: (cause) => {
+          const refused = refusedPublish(cause)
+          return refused === undefined ? Effect.failCause(cause) : failed(refused)
+        },
+        onSuccess: () => this.finish(work, true)
+      }))
+    }
     // The handler's own transaction: the ack and the publishes are applied in it, then it commits
     // (unless an earlier ack failed: then none may commit after it).
     if (this.acksCancelled) return Effect.andThen(tx.rollback, Effect.fail(cancelledWrite))
     return tx.commit({ ...part, now: this.clock.currentTimeMillisUnsafe(), progress: [], deadLetters: [] }, part.onCommit).pipe(
+      Effect.catchCause((cause) => {
+        const refused = refusedPublish(cause)
+        return refused === undefined ? Effect.failCause(cause) : Effect.andThen(failed(refused), Effect.succeed(undefined))
+      }),
       Effect.flatMap((result) => {
+        if (result === undefined) return Effect.void
         if (result.fenced.includes(group)) return Effect.fail(new LeaseLost())
         const appended = new Set<string>()
         for (let i = 0; i < part.appends.length; i++) {
@@ -313,6 +354,7 @@ export class Settle {
       while (true) {
         yield* self.successorsReady.wait
         yield* self.runnable.makeAllRunnable(self.successors.splice(0))
+        for (const { outcome, work } of self.refused.splice(0)) yield* self.settle(work, outcome)
       }
     })
   }

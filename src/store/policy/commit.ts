@@ -24,7 +24,10 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
       } else {
         const draft = batch.appends[i]!
         const existing = ((yield events(q.eventById, { id: draft.id })) as EventRows).events[0]!
-        if (existing.topic !== draft.topic) throw new IdTaken(draft.id, draft.topic, existing)
+        if (existing.topic !== draft.topic) {
+          // An event this very batch inserted (rolled back with it) is named by its topic alone.
+          throw new IdTaken(draft.id, draft.topic, { topic: existing.topic, seq: seqs.includes(existing.seq) ? undefined : existing.seq })
+        }
         appended.push({ seq: existing.seq, existing })
       }
     }
