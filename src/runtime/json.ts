@@ -35,19 +35,28 @@ const describeValue = (v: unknown): string => {
 }
 
 /**
- * True when `value` survives a JSON round trip. The fast check: no path bookkeeping, and cycles
- * are caught by the depth bound (the detailed walk below then names them).
+ * Characters the JSON text may still take in the walk under way: each value is charged the least
+ * text it becomes, so a value shared many times (a small DAG that JSON writes out in full, up to
+ * 2^depth times) is found too large after as much work as the limit allows, not after writing it.
+ */
+let room = 0
+
+/**
+ * True when `value` survives a JSON round trip and its text may fit in `room`. The fast check: no
+ * path bookkeeping, and cycles are caught by the depth bound (the detailed walk below then names
+ * them). False with `room < 0` means too large.
  */
 const isJsonSafe = (v: unknown, depth: number): boolean => {
   switch (typeof v) {
     case "string":
+      return (room -= v.length + 2) >= 0
     case "boolean":
-      return true
+      return --room >= 0
     case "number":
-      return Number.isFinite(v)
+      return --room >= 0 && Number.isFinite(v)
     case "object": {
-      if (v === null) return true
-      if (depth >= maxJsonDepth) return false
+      if (v === null) return --room >= 0
+      if (depth >= maxJsonDepth || (room -= 2) < 0) return false
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) if (!(i in v) || !isJsonSafe(v[i], depth + 1)) return false
         return true
@@ -55,7 +64,8 @@ const isJsonSafe = (v: unknown, depth: number): boolean => {
       const proto = Object.getPrototypeOf(v)
       if (proto !== Object.prototype && proto !== null) return false
       for (const k in v) {
-        if (Object.prototype.hasOwnProperty.call(v, k) && !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue
+        if ((room -= k.length + 3) < 0 || !isJsonSafe((v as Record<string, unknown>)[k], depth + 1)) return false
       }
       return Object.getOwnPropertySymbols(v).length === 0
     }
@@ -64,12 +74,34 @@ const isJsonSafe = (v: unknown, depth: number): boolean => {
   }
 }
 
+/** Why a value cannot be stored as JSON: a value JSON cannot hold, or text over the limit. */
+export interface JsonProblem {
+  readonly reason: "payload" | "size"
+  readonly detail: string
+}
+
 /**
- * Returns a description of the first value that would not survive a JSON round trip, or
- * `undefined` when `value` is JSON-safe. `root` names the value in the message ("payload").
+ * Returns why `value` would not survive a JSON round trip (the first such value, by its path), or
+ * why its text would be longer than `maxChars` (found before writing it), or `undefined` when it
+ * is JSON-safe. `root` names the value in the message ("payload").
  */
-export const jsonProblem = (value: unknown, root: string): string | undefined =>
-  isJsonSafe(value, 0) ? undefined : describeProblem(value, root)
+export const jsonProblem = (value: unknown, root: string, maxChars = Number.MAX_SAFE_INTEGER): JsonProblem | undefined => {
+  room = maxChars
+  if (isJsonSafe(value, 0)) return undefined
+  // The detailed walk, charged the same way: the first problem on its way, or the size.
+  room = maxChars
+  const problem = describeProblem(value, root)
+  if (problem === tooLarge) {
+    return {
+      reason: "size",
+      detail: `the ${root} is over the limit of ${maxChars} bytes as JSON (found before writing it; a value it holds several times is written each time)`
+    }
+  }
+  return problem === undefined ? undefined : { reason: "payload", detail: problem }
+}
+
+/** What the detailed walk answers when it ran out of `room` before finding another problem. */
+const tooLarge = "\u0000too large"
 
 const describeProblem = (value: unknown, root: string): string | undefined => {
   const seen = new Set<object>()
@@ -77,13 +109,15 @@ const describeProblem = (value: unknown, root: string): string | undefined => {
   const visit = (v: unknown, depth: number): string | undefined => {
     switch (typeof v) {
       case "string":
+        return (room -= v.length + 2) < 0 ? tooLarge : undefined
       case "boolean":
-        return undefined
+        return --room < 0 ? tooLarge : undefined
       case "number":
-        return Number.isFinite(v) ? undefined : `${root}${pathOf(path)} is ${describeValue(v)}`
+        return --room < 0 ? tooLarge : Number.isFinite(v) ? undefined : `${root}${pathOf(path)} is ${describeValue(v)}`
       case "object": {
-        if (v === null) return undefined
+        if (v === null) return --room < 0 ? tooLarge : undefined
         if (depth >= maxJsonDepth) return `${root}${pathOf(path)} nests deeper than ${maxJsonDepth} levels`
+        if ((room -= 2) < 0) return tooLarge
         if (seen.has(v)) return `${root}${pathOf(path)} refers back to itself (a cycle), which JSON cannot hold`
         seen.add(v)
         let problem: string | undefined
@@ -107,6 +141,10 @@ const describeProblem = (value: unknown, root: string): string | undefined => {
           for (const k in v) {
             if (problem !== undefined) break
             if (!Object.prototype.hasOwnProperty.call(v, k)) continue
+            if ((room -= k.length + 3) < 0) {
+              problem = tooLarge
+              break
+            }
             path.push(k)
             problem = visit((v as Record<string, unknown>)[k], depth + 1)
             path.pop()

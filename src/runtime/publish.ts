@@ -114,8 +114,8 @@ export const prepare = (
   }
   let payloadText: string
   try {
-    const problem = jsonProblem(payload, "payload")
-    if (problem !== undefined) return fail(topicName, "payload", problem)
+    const problem = jsonProblem(payload, "payload", limits.maxPayloadBytes)
+    if (problem !== undefined) return fail(topicName, problem.reason, problem.detail)
     payloadText = JSON.stringify(payload)
   } catch (e) {
     return fail(topicName, "payload", `reading the payload failed: ${e instanceof Error ? e.message : String(e)}`)

@@ -20,7 +20,7 @@ describe("jsonProblem", () => {
     [{ [Symbol("k")]: 1 }, /symbol keys/]
   ]
   for (const [value, pattern] of cases) {
-    it(`rejects ${pattern.source}`, () => assert.match(jsonProblem(value, "payload") ?? "", pattern))
+    it(`rejects ${pattern.source}`, () => assert.match(jsonProblem(value, "payload")?.detail ?? "", pattern))
   }
   it("accepts JSON data, shared (non-cyclic) references, and null-prototype objects", () => {
     const shared = { x: 1 }
@@ -29,8 +29,26 @@ describe("jsonProblem", () => {
   it("refuses absurd nesting instead of overflowing the stack", () => {
     let deep: unknown = 1
     for (let i = 0; i < 100_000; i++) deep = [deep]
-    assert.match(jsonProblem(deep, "payload") ?? "", /nests deeper than 512 levels/)
+    assert.match(jsonProblem(deep, "payload")?.detail ?? "", /nests deeper than 512 levels/)
     // The path is shortened: a 1.5 KB message of [0][0]... helps nobody.
-    assert.strictEqual(jsonProblem(deep, "payload"), "payload[0][0][0][0][0][0]…(500 more levels)…[0][0][0][0][0][0] nests deeper than 512 levels")
+    assert.strictEqual(jsonProblem(deep, "payload")?.detail, "payload[0][0][0][0][0][0]…(500 more levels)…[0][0][0][0][0][0] nests deeper than 512 levels")
+  })
+  it("finds a value written out larger than the limit after work bounded by the limit, however often it shares parts", () => {
+    // 41 small arrays whose JSON text would be 2^40 copies of "x": found at once, not written.
+    let dag: unknown = "x"
+    for (let i = 0; i < 40; i++) dag = [dag, dag]
+    const started = performance.now()
+    assert.deepStrictEqual(jsonProblem(dag, "payload", 1_048_576), {
+      reason: "size", detail: "the payload is over the limit of 1048576 bytes as JSON (found before writing it; a value it holds several times is written each time)"
+    })
+    // Bounded work: about a million values visited (a generous bound for a slow machine).
+    assert.isBelow(performance.now() - started, 2000)
+    // Sharing that fits is fine; the limit counts its text each time it occurs.
+    let small: unknown = "x"
+    for (let i = 0; i < 10; i++) small = [small, small]
+    assert.isUndefined(jsonProblem(small, "payload", 1_048_576))
+    assert.strictEqual(jsonProblem(small, "payload", 1000)?.reason, "size")
+    assert.strictEqual(jsonProblem("a".repeat(10), "payload", 12), undefined)
+    assert.strictEqual(jsonProblem("a".repeat(11), "payload", 12)?.reason, "size")
   })
 })
