@@ -31,7 +31,7 @@ import { AckError, BusClosedError, BusOptionsError, GroupError, PublishError, Su
 import { nodeHost } from "./HostInfo.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
-import { type GroupConfig, parseStartFrom, resolveOptions, type SubscribeOptions } from "./subscribeOptions.ts"
+import { type GroupConfig, groupNameProblem, parseStartFrom, resolveOptions, type SubscribeOptions } from "./subscribeOptions.ts"
 import { prepare } from "./publish.ts"
 import { watchOtherCommits } from "./otherCommits.ts"
 import { Wakeups } from "./Signal.ts"
@@ -370,6 +370,10 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     setCursor: (topic, group, position) =>
       Effect.gen(function*() {
         const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
+        const groupProblem = groupNameProblem(group)
+        if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot place the cursor: ${groupProblem}` })
+        const topicProblem = topicNameProblem(topic)
+        if (topicProblem !== undefined) return yield* new TopicError({ topic: String(topic), operation: "cursor", detail: topicProblem })
         const from = typeof position === "string" ? parseStartFrom(position) : position
         if (from === undefined) return yield* invalid("use a seq number, earliest, latest, seq:N, ts:ISO-8601, id:EVENT-ID or afterId:EVENT-ID")
         const floor = yield* floorOf(store.runtime, topic, from).pipe(Effect.catchTag("StartFromError", (e) => Effect.fail(invalid(e.message))))

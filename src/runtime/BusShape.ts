@@ -95,12 +95,16 @@ export interface BusShape {
   readonly nack: (group: string, eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
   /** The group's stored ack floor on `topic`: every event at or below it is done. */
   readonly getCursor: (topic: string, group: string) => Effect.Effect<number | undefined, StoreError>
-  /** Moves a group's cursor (a number is the new ack floor). A group running here restarts there. */
+  /**
+   * Moves a group's cursor. A number is the new ack floor, as `getCursor` answers it (the group
+   * gets the event after it); every other position names the first event the group gets. A group
+   * running here restarts there.
+   */
   readonly setCursor: (
     topic: string,
     group: string,
     position: number | StartFrom | string
-  ) => Effect.Effect<void, GroupError | StoreError | BusClosedError | SubscribeError>
+  ) => Effect.Effect<void, GroupError | TopicError | StoreError | BusClosedError | SubscribeError>
   readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
   /**
    * Open delivery records of a group, or of one event in every group: events that failed and wait

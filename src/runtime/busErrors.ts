@@ -39,12 +39,13 @@ export class TopicError extends Data.TaggedError("TopicError")<{
   readonly topic: string
   readonly detail: string
   /** What was refused (default `define`). */
-  readonly operation?: "define" | "purge" | "delete" | "read" | "watch" | undefined
+  readonly operation?: "define" | "purge" | "delete" | "read" | "watch" | "cursor" | undefined
   /** When an option is at fault: which, and why (structured, for front ends to render their way). */
   readonly problem?: OptionProblem | undefined
 }> {
   override get message(): string {
-    return `cannot ${this.operation ?? "define"} topic ${JSON.stringify(this.topic)}: ${this.detail}`
+    const topic = JSON.stringify(this.topic)
+    return this.operation === "cursor" ? `cannot move a cursor on topic ${topic}: ${this.detail}` : `cannot ${this.operation ?? "define"} topic ${topic}: ${this.detail}`
   }
 }
 

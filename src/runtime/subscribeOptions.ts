@@ -101,15 +101,18 @@ const defaultMaxBufferedBytes = 64 * 1024 * 1024
 
 const groupNamePattern = /^[A-Za-z0-9._:-]{1,255}$/
 
+/** What is wrong with a group's name, or undefined. */
+export const groupNameProblem = (group: unknown): string | undefined =>
+  typeof group === "string" && groupNamePattern.test(group) ? undefined : "a group name must be 1-255 letters, digits, '.', '_', ':' or '-'"
+
 export const resolveOptions = (
   group: string,
   topic: string | ReadonlyArray<string>,
   options: SubscribeOptions | undefined
 ): GroupConfig | SubscribeError => {
   const fail = (detail: string) => new SubscribeError({ group: String(group), detail })
-  if (typeof group !== "string" || !groupNamePattern.test(group)) {
-    return fail("a group name must be 1-255 letters, digits, '.', '_', ':' or '-'")
-  }
+  const nameProblem = groupNameProblem(group)
+  if (nameProblem !== undefined) return fail(nameProblem)
   const checked = check(subscribeSpec, options)
   const o = checked.ok ? checked.value : undefined
   const backoff: Backoff = { ...defaultBackoff, ...o?.backoff }

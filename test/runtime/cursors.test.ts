@@ -3,7 +3,7 @@
  * every start form (and the bad ones refused), and `from: { afterId }` on a fan-in group.
  */
 import { describe, expect, it } from "vitest"
-import { GroupError, SubscribeError } from "../../src/index.ts"
+import { GroupError, SubscribeError, TopicError } from "../../src/index.ts"
 import { freshRuntimes, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
@@ -29,6 +29,17 @@ describe.each(storeFactories)("cursors and start positions ($name)", (factory) =
     for (const bad of ["bogus", { ts: "not a date" }, 1.5, -1, { afterId: "nope" }, { id: "nope" }, "id:"]) {
       await expect(rt.setCursor("t", "g", bad as never)).rejects.toBeInstanceOf(GroupError)
     }
+    // A bare number is the ack floor, as getCursor answers it: setCursor(getCursor()) moves nothing.
+    await rt.setCursor("t", "g", 2)
+    expect(await rt.getCursor("t", "g")).toBe(2)
+    await rt.setCursor("t", "g", (await rt.getCursor("t", "g"))!)
+    expect(await rt.getCursor("t", "g")).toBe(2)
+    // Names that could never be a topic or a group are refused, and no cursor is written for them.
+    await expect(rt.setCursor("bad topic!", "g", 1)).rejects.toThrow(`cannot move a cursor on topic "bad topic!"`)
+    await expect(rt.setCursor("", "g", 1)).rejects.toBeInstanceOf(TopicError)
+    await expect(rt.setCursor("t", "bad group!", 1)).rejects.toThrow(/a group name must be 1-255 letters/)
+    expect((await rt.describeGroup("g"))?.positions.map((p) => p.cursor.topic)).toEqual(["t"])
+    expect(await rt.getCursor("t", "bad group!")).toBeUndefined()
   })
 
   it("from afterId starts every topic of a fan-in group after that event; an unknown id is refused", async () => {
