@@ -254,12 +254,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         return { topic: makeTopic(name, publishOptionsOfConfig(stored.config)), reference: true }
       }
       // Keys would move to other partitions while their earlier events wait in the old ones: per-key
-      // order would break, so the count is fixed once the topic has events, redefined or not.
+      // order would break, so the count is fixed once the topic has events, redefined or not (and
+      // a topic that got events without a definition has none).
       const storedPartitions = stored === undefined ? undefined : storedTopic(stored.config).partitions
-      if (stored !== undefined && (storedPartitions ?? 1) !== (topic.options.partitions ?? 1) && (yield* store.runtime.headSeq(name)) > 0) {
+      if ((storedPartitions ?? 1) !== (topic.options.partitions ?? 1) && (yield* store.runtime.headSeq(name)) > 0) {
         return yield* new TopicError({
           topic: name,
-          detail: `its partitions cannot change once it has events (stored ${storedPartitions ?? "none"}, defined ${topic.options.partitions ?? "none"}): a key's later events would land in another partition than its earlier ones; publish to a new topic instead`
+          detail: `its partitions cannot change once it has events (stored ${storedPartitions ?? (stored === undefined ? "none: its events were published without a definition" : "none")}, defined ${topic.options.partitions ?? "none"}): a key's later events would land in another partition than its earlier ones; publish to a new topic instead`
         })
       }
       if (stored !== undefined && topicOptions?.redefine !== true) {

@@ -181,4 +181,19 @@ describe.each(storeFactories)("publish ($name)", (factory) => {
         assert.match((yield* Effect.flip(bus.defineTopic("t", { retain: 1 } as never))).message, /unknown option "retain"/)
       })
     ))
+
+  it.effect("a topic's partition count is fixed once it has events, also when they came without a definition", () =>
+    withBus((bus) =>
+      Effect.gen(function*() {
+        yield* bus.defineTopic("p1", { partitions: 1 })
+        yield* bus.publish("p1", 1, { key: "k" })
+        assert.match((yield* Effect.flip(bus.defineTopic("p1", { partitions: 4, redefine: true }))).message, /its partitions cannot change once it has events \(stored 1, defined 4\)/)
+        yield* bus.publish("q", 1, { key: "k" })
+        assert.match((yield* Effect.flip(bus.defineTopic("q", { partitions: 4 }))).message, /its partitions cannot change once it has events \(stored none: its events were published without a definition, defined 4\)/)
+        assert.isUndefined((yield* bus.publish("q", 2, { key: "k" })).partition)
+        // Without events, or keeping one partition, it may be defined.
+        yield* bus.defineTopic("fresh", { partitions: 4 })
+        yield* bus.defineTopic("q", { retention: { maxAgeMs: 60_000 } })
+      })
+    ))
 })
