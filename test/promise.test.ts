@@ -176,7 +176,7 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.subscribe("t", "g", () => {}, { batchsize: 1 } as never)).rejects.toBeInstanceOf(SubscribeError)
     await expect(rt.ack("g", "nope")).rejects.toBeInstanceOf(AckError)
     await expect(createRuntime({ db: "/no/such/dir/x.db" })).rejects.toBeInstanceOf(StoreOpenError)
-    await expect(createRuntime({} as never)).rejects.toThrow(/needs \{ db/)
+    await expect(createRuntime({} as never)).rejects.toBeInstanceOf(BusOptionsError)
   })
 
   it("misused calls reject with typed errors, never a bare TypeError: deliveries without a query, requeue of a number, read of a bad topic or range, a validate function that throws", async () => {
@@ -191,6 +191,11 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.read("t", "x" as never, 1)).rejects.toThrow(/afterSeq must be an integer >= 0, got "x"/)
     await expect(rt.read("t", 0, -1)).rejects.toThrow(/limit must be a positive integer, got -1/)
     await expect(rt.read("t", 0, Number.NaN)).rejects.toThrow(/got NaN/)
+    await expect(rt.latestByKey("t", "k" as never)).rejects.toThrow(`cannot read topic "t": latestByKey takes an array of string keys, got "k"`)
+    await expect(rt.latestByKey("t", [1] as never)).rejects.toBeInstanceOf(TopicError)
+    await expect(rt.latestByKey("bad topic", ["k"])).rejects.toBeInstanceOf(TopicError)
+    await rt.defineTopic("nulled", null as never)
+    await expect(rt.defineTopic("c", 5 as never)).rejects.toThrow(`cannot define topic "c": the options must be an object, got 5`)
     expect(() => rt.live("a b")).toThrow(TopicError)
     expect(() => rt.live([])).toThrow(/a topic name or a non-empty array of them/)
     expect(() => rt.live("t", { bufferSize: 0 })).toThrow(/bufferSize must be an integer from 1 to 1000000, got 0/)
@@ -227,6 +232,21 @@ describe("createRuntime (Promise facade)", () => {
     ] as const
     for (const [options, message] of refused) {
       const opened = createRuntime({ db, ...(options as object) })
+      await expect(opened, JSON.stringify(options)).rejects.toBeInstanceOf(BusOptionsError)
+      await expect(opened).rejects.toThrow(message)
+    }
+    expect(existsSync(db), "no database was created").toBe(false)
+    // createRuntime's own options, refused the same way.
+    const own = [
+      [{}, /db must be a SQLite file path, ":memory:" or a postgres:\/\/ URL, got undefined/],
+      [{ db: 5 }, /db must be a SQLite file path/],
+      [{ db, logger: 5 }, /logger must be a function \(entry\) => void, got 5/],
+      [{ db, tracing: "bogus" }, /tracing must be "env" or \{ url, encoding\?, serviceName\?, headers\?, exportIntervalMs\? \}, got "bogus"/],
+      [{ db, tracing: { url: "http://c:4318/v1/traces", encodng: "json" } }, /unknown tracing option "encodng"/],
+      [{ db, tracing: { url: "collector:4318" } }, /tracing.url must be an http\(s\) URL/]
+    ] as const
+    for (const [options, message] of own) {
+      const opened = createRuntime(options as never)
       await expect(opened, JSON.stringify(options)).rejects.toBeInstanceOf(BusOptionsError)
       await expect(opened).rejects.toThrow(message)
     }
@@ -344,7 +364,7 @@ describe("createRuntime (Promise facade)", () => {
     await expect(rt.compact("nope")).rejects.toBeInstanceOf(MaintenanceError)
     await rt.defineTopic("plain")
     await expect(rt.compact("plain")).rejects.toThrow(/the topic is not compacted/)
-    await expect(rt.latestByKey("prices", "a" as never)).rejects.toBeInstanceOf(TypeError)
+    await expect(rt.latestByKey("prices", "a" as never)).rejects.toBeInstanceOf(TopicError)
     await rt.close()
     await expect(rt.compact()).rejects.toBeInstanceOf(BusClosedError)
     await expect(rt.latestByKey("prices", ["a"])).rejects.toBeInstanceOf(BusClosedError)

@@ -23,7 +23,8 @@ import { BusMetrics, type Recorder } from "../observability/BusMetrics.ts"
 import type { HttpServerInfo, ServeOptions } from "../observability/httpServer.ts"
 import { tokenProblem } from "../observability/web/auth.ts"
 import type { OpsPageServices } from "../observability/web/opsRoutes.ts"
-import { BusClosedError, SubscribeError } from "../runtime/busErrors.ts"
+import { BusClosedError, BusOptionsError, SubscribeError } from "../runtime/busErrors.ts"
+import { shown } from "../options/spec.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { TopicOptions } from "../runtime/Topic.ts"
 import { liveProblem, type LiveOptions } from "../runtime/live.ts"
@@ -204,15 +205,39 @@ export interface Runtime extends Promised<BusCalls> {
   readonly [addOutboxGauge]: (table: string, pending: Effect.Effect<number, unknown>) => () => void
 }
 
-/** Opens a runtime. Rejects with `StoreOpenError` when the database cannot be opened or migrated. */
+const otlpFields = ["url", "encoding", "serviceName", "headers", "exportIntervalMs"]
+
+/** What is wrong with `createRuntime`'s own options (the bus's and the store's are checked by `Bus.open`). */
+const runtimeOptionsProblem = (options: RuntimeOptions): string | undefined => {
+  if (typeof options !== "object" || options === null) return `createRuntime takes an options object { db, ... }, got ${shown(options)}`
+  const { db, logger, tracing } = options
+  if (typeof db !== "string" || db.length === 0) return `db must be a SQLite file path, ":memory:" or a postgres:// URL, got ${shown(db)}`
+  if (logger !== undefined && typeof logger !== "function") return `logger must be a function (entry) => void, got ${shown(logger)}`
+  if (tracing === undefined || tracing === "env") return undefined
+  const expected = `tracing must be "env" or { url, encoding?, serviceName?, headers?, exportIntervalMs? }, got ${shown(tracing)}`
+  if (typeof tracing !== "object" || tracing === null || Array.isArray(tracing)) return expected
+  const unknown = Object.keys(tracing).filter((k) => !otlpFields.includes(k))
+  if (unknown.length > 0) return `unknown tracing option ${JSON.stringify(unknown[0])}; valid options: ${otlpFields.join(", ")}`
+  if (typeof tracing.url !== "string" || !/^https?:\/\/./.test(tracing.url)) return `tracing.url must be an http(s) URL of the traces endpoint, got ${shown(tracing.url)}`
+  if (tracing.encoding !== undefined && tracing.encoding !== "json" && tracing.encoding !== "protobuf") return `tracing.encoding must be "json" or "protobuf", got ${shown(tracing.encoding)}`
+  if (tracing.serviceName !== undefined && typeof tracing.serviceName !== "string") return `tracing.serviceName must be a string, got ${shown(tracing.serviceName)}`
+  const headers: unknown = tracing.headers
+  if (headers !== undefined && (typeof headers !== "object" || headers === null || Object.values(headers).some((v) => typeof v !== "string"))) {
+    return `tracing.headers must be an object of string values, got ${shown(headers)}`
+  }
+  const interval = tracing.exportIntervalMs
+  if (interval !== undefined && !(typeof interval === "number" && Number.isSafeInteger(interval) && interval >= 1)) return `tracing.exportIntervalMs must be a positive integer, got ${shown(interval)}`
+  return undefined
+}
+
+/**
+ * Opens a runtime. Rejects with `BusOptionsError` when an option is unusable (before anything
+ * opens), with `StoreOpenError` when the database cannot be opened or migrated.
+ */
 export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> => {
-  if (typeof options?.db !== "string" || options.db.length === 0) {
-    throw new TypeError("createRuntime needs { db: <SQLite file path or \":memory:\"> }")
-  }
+  const problem = runtimeOptionsProblem(options)
+  if (problem !== undefined) throw new BusOptionsError({ detail: problem })
   const { db, tracing, logger, ...rest } = options
-  if (logger !== undefined && typeof logger !== "function") {
-    throw new TypeError(`createRuntime's logger must be a function (entry) => void, got ${logger === null ? "null" : typeof logger}`)
-  }
   // The tracer is built before the bus and released after it (its last spans are flushed then).
   const traced = tracing === undefined ? Bus.open(db, rest) : Bus.open(db, rest).pipe(Layer.provideMerge(tracing === "env" ? layerFromEnv() : layerOtlp(tracing)))
   const rt = ManagedRuntime.make(logger === undefined ? traced : traced.pipe(Layer.provideMerge(logTo(logger))))
@@ -371,10 +396,6 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
         return runner.runAlways(sub.unsubscribe, "unsubscribe")
       }
     },
-    latestByKey: (topic, keys) =>
-      Array.isArray(keys) && keys.every((k) => typeof k === "string")
-        ? busCalls.latestByKey(topic, keys)
-        : Promise.reject(new TypeError(`latestByKey(topic, keys) takes an array of string keys, got ${keys === null ? "null" : Array.isArray(keys) ? "an array with a non-string" : typeof keys}`)),
     close,
     closeOnSignals: (signalOptions) => closeOnSignals(close, signalOptions),
     [Symbol.asyncDispose]: close,

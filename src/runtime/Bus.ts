@@ -444,7 +444,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       if (problem !== undefined) return Effect.fail(new TopicError({ topic: String(topic), operation: "read", detail: problem }))
       return store.admin.readTopic(topic, afterSeq, limit)
     },
-    latestByKey: (topic, keys) => store.runtime.latestByKey(topic, keys),
+    latestByKey: (topic, keys) => {
+      const problem = topicNameProblem(topic) ??
+        (Array.isArray(keys) && keys.every((k) => typeof k === "string") ? undefined : `latestByKey takes an array of string keys, got ${Array.isArray(keys) ? "an array holding something else" : shown(keys)}`)
+      if (problem !== undefined) return Effect.fail(new TopicError({ topic: String(topic), operation: "read", detail: problem }))
+      return store.runtime.latestByKey(topic, keys)
+    },
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     standingBy: (group) => running.get(group)?.handle.standingBy() ?? false,

@@ -122,7 +122,7 @@ export interface BusShape {
    * The latest event of each of `keys` on `topic` (a key whose latest event is a tombstone, or
    * that has none, is absent), in one indexed query: the current state of a compacted topic.
    */
-  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError>
+  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError | TopicError>
   /** Groups running in this process. */
   readonly groups: () => ReadonlyArray<string>
   /** What a group running in this process is doing now (undefined if it is not consuming here). */

@@ -95,7 +95,9 @@ const hashKey = (key: string): number => {
   return h >>> 0
 }
 
-export const makeTopic = (name: string, options: TopicOptions = {}): Topic => {
+export const makeTopic = (name: string, given?: TopicOptions | null): Topic => {
+  // No options and null alike (as for a publish's options).
+  const options: TopicOptions = given ?? {}
   const problem = topicNameProblem(name)
   if (problem !== undefined) throw new TopicError({ topic: String(name), detail: problem })
   const checked = check(topicSpec, options)
