@@ -56,6 +56,20 @@ interface RunningGroup {
   scope: Scope.Closeable
 }
 
+/**
+ * What is wrong with an options or query object of an admin call (`what` names it): not an object,
+ * a field that is not one of `names` (a typo must not widen a query or skip a `force`), or a
+ * `force` that is not a boolean. Undefined and null are no options.
+ */
+const fieldsProblem = (given: unknown, what: string, names: ReadonlyArray<string>): string | undefined => {
+  if (given === undefined || given === null) return undefined
+  if (typeof given !== "object" || Array.isArray(given)) return `${what} must be an object { ${names.join(", ")} }, got ${shown(given)}`
+  const unknown = Object.keys(given).find((k) => !names.includes(k) && (given as Record<string, unknown>)[k] !== undefined)
+  if (unknown !== undefined) return `unknown ${what} field ${JSON.stringify(unknown)}; valid fields: ${names.join(", ")}`
+  const force = (given as { force?: unknown }).force
+  return force === undefined || typeof force === "boolean" ? undefined : `force must be true or false, got ${shown(force)}`
+}
+
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
   /** Admin operations with partitioned groups folded back into their groups. */
@@ -281,6 +295,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const removeTopic = (topic: string, operation: "purge" | "delete", adminOptions: AdminOptions | undefined) =>
     Effect.gen(function*() {
       const refuse = (detail: string) => new TopicError({ topic, operation, detail })
+      const optionsProblem = fieldsProblem(adminOptions, "option", ["force"])
+      if (optionsProblem !== undefined) return yield* refuse(optionsProblem)
       const head = yield* store.runtime.headSeq(topic)
       const known = topicOf(topic) !== undefined || head > 0 || (yield* store.runtime.topics).some((t) => t.name === topic)
       const positions = (yield* store.admin.groupPositions).filter((p) => p.cursor.topic === topic)
@@ -411,12 +427,17 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         }
         yield* moveAll(now)
       }),
-    deadLetters: (query) => admin.deadLetters(query ?? {}),
+    deadLetters: (query) => {
+      const problem = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit"])
+      return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
+    },
     deliveries: (query) => {
       if (query === undefined || query === null) return admin.deliveries({})
       if (typeof query !== "object") {
         return Effect.fail(new GroupError({ group: "", detail: `deliveries takes { group?, eventId? }, got ${typeof query}` }))
       }
+      const problem = fieldsProblem(query, "delivery query", ["group", "eventId"])
+      if (problem !== undefined) return Effect.fail(new GroupError({ group: String(query.group ?? ""), detail: problem }))
       return admin.deliveries(query)
     },
     requeue: (group, eventIds) =>
@@ -464,6 +485,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     deleteGroup: (group, adminOptions) =>
       Effect.gen(function*() {
         const refuse = (detail: string) => new GroupError({ group, detail: `cannot delete it: ${detail}` })
+        const optionsProblem = fieldsProblem(adminOptions, "option", ["force"])
+        if (optionsProblem !== undefined) return yield* refuse(optionsProblem)
         if (running.has(group) || draining.has(group)) return yield* refuse("it runs in this process; unsubscribe it first")
         const now = yield* Clock.currentTimeMillis
         const names = yield* admin.namesOf(group)

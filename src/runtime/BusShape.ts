@@ -105,7 +105,7 @@ export interface BusShape {
     group: string,
     position: number | StartFrom | string
   ) => Effect.Effect<void, GroupError | TopicError | StoreError | BusClosedError | SubscribeError>
-  readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError>
+  readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError | GroupError>
   /**
    * Open delivery records of a group, or of one event in every group: events that failed and wait
    * for their retry (with their attempts and last error), crash suspects, requeued dead letters.
