@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import { AckError } from "../busErrors.ts"
+import { shown } from "../../options/spec.ts"
 import { Signal, suspend } from "../Signal.ts"
 import type { AckFloor } from "../AckFloor.ts"
 import type { Decision, Work } from "./work.ts"
@@ -137,7 +138,7 @@ export class Runs {
     const { group } = this
     if (decision._tag === "nack" && !validDelay(decision.delayMs)) {
       return Effect.fail(new AckError({
-        group, eventId: work.event.id, detail: `a nack delay is a number of milliseconds >= 0, got ${JSON.stringify(decision.delayMs) ?? String(decision.delayMs)}`
+        group, eventId: work.event.id, detail: `a nack delay is a number of milliseconds >= 0, got ${shown(decision.delayMs)}`
       }))
     }
     if (work.run !== run || !work.inFlight) return Effect.fail(this.notOutstanding(work.event.id))
