@@ -100,6 +100,12 @@ export const onRuntimeClose: unique symbol = Symbol.for("sibus/onRuntimeClose")
  */
 export const addOutboxGauge: unique symbol = Symbol.for("sibus/addOutboxGauge")
 
+/**
+ * A Promise runtime's way to run work of its own kind (a relay started on it) with its `logger`,
+ * and to refuse it once closed: the effect given, ready to run, or the error to reject with.
+ */
+export const runtimeWork: unique symbol = Symbol.for("sibus/runtimeWork")
+
 /** A Promise method for each Effect-returning member of a service shape (its docs carry over). */
 export type Promised<Shape> = {
   readonly [K in keyof Shape]: Shape[K] extends (...args: infer P) => Effect.Effect<infer A, infer _E, infer _R> ? (...args: P) => Promise<A> : Shape[K]

@@ -14,7 +14,8 @@ import type { PublishItem, PublishOptions } from "../runtime/publish.ts"
 import { OutboxOptionsError } from "../outbox/outboxErrors.ts"
 import type { OutboxMessage, OutboxOptions, OutboxStats } from "../outbox/Outbox.ts"
 import type { RelayCounters, RelayOptions, RelayStats } from "../outbox/Relay.ts"
-import { addOutboxGauge, makeRunner, onRuntimeClose } from "./Runner.ts"
+import { addOutboxGauge, makeRunner, onRuntimeClose, runtimeWork } from "./Runner.ts"
+import { BusClosedError } from "../runtime/busErrors.ts"
 
 /** Outbox calls: nothing to dispose (the database is the application's), never refused. */
 const calls = makeRunner({ runExit: Effect.runPromiseExit, dispose: () => Promise.resolve(), closedError: () => undefined })
@@ -26,6 +27,8 @@ export interface PromisePublisher {
   readonly [onRuntimeClose]?: ((stop: () => Promise<void>) => () => void) | undefined
   /** When present (a `createRuntime` runtime), its metrics show the outbox's pending rows while the relay runs. */
   readonly [addOutboxGauge]?: ((table: string, pending: Effect.Effect<number, unknown>) => () => void) | undefined
+  /** When present (a `createRuntime` runtime), the relay logs through its logger and is refused once it is closed. */
+  readonly [runtimeWork]?: (<A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E> | BusClosedError) | undefined
 }
 
 export interface PromiseRelay {
@@ -75,15 +78,24 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
       publish: (topic: string, payload: unknown, o?: PublishOptions) => Effect.tryPromise({ try: () => runtime.publish(topic, payload, o), catch: (e) => e }),
       publishAll: (items: ReadonlyArray<PublishItem>) => Effect.tryPromise({ try: () => runtime.publishAll(items), catch: (e) => e })
     }
+    /** The relay's work, with the runtime's logger (the relay's fibers inherit it). */
+    const asRuntimeWork = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | BusClosedError> => {
+      const work = runtime[runtimeWork]?.(effect) ?? effect
+      return work instanceof BusClosedError ? Effect.fail(work) : work
+    }
     const scope = Effect.runSync(Scope.make())
-    const relay = await Effect.runPromise(Scope.provide(scope)(start(outbox, target, relayOptions))).catch(async (e) => {
+    const relay = await Effect.runPromise(asRuntimeWork(Scope.provide(scope)(start(outbox, target, relayOptions)))).catch(async (e) => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       throw e
     })
     // The relay's own runner: stopping it closes its scope (a publish in flight is interrupted and
     // its claims given back); its reads of the outbox work before and after.
     const runner = makeRunner({
-      runExit: Effect.runPromiseExit,
+      // Its reads of the outbox work after the runtime closed too: with its logger while it is open.
+      runExit: (effect) => {
+        const work = runtime[runtimeWork]?.(effect)
+        return Effect.runPromiseExit(work === undefined || work instanceof BusClosedError ? effect : work)
+      },
       dispose: () => Effect.runPromise(Scope.close(scope, Exit.void)),
       closedError: () => new OutboxOptionsError({ of: "relay", detail: "the relay was stopped" })
     })

@@ -38,7 +38,7 @@ import { type LogFunction, logTo } from "./logSink.ts"
 export type { HandlerContext, PromiseHandler } from "./promiseHandler.ts"
 import { type InHandler, type PromiseHandler, runPromiseHandler } from "./promiseHandler.ts"
 import type { BusEventListener } from "../runtime/busEvents.ts"
-import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised } from "./Runner.ts"
+import { addOutboxGauge, makeRunner, onRuntimeClose, type Promised, runtimeWork } from "./Runner.ts"
 
 export interface RuntimeOptions extends BusOptions {
   /** A SQLite file path, `:memory:`, or a `postgres://` URL. */
@@ -203,6 +203,8 @@ export interface Runtime extends Promised<BusCalls> {
   readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
   /** Registers an outbox's pending count for `sib_outbox_pending{table}` (a relay's); returns the removal. */
   readonly [addOutboxGauge]: (table: string, pending: Effect.Effect<number, unknown>) => () => void
+  /** Work started on this runtime (a relay), with its logger; a `BusClosedError` once it closes. */
+  readonly [runtimeWork]: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E> | BusClosedError
 }
 
 const otlpFields = ["url", "encoding", "serviceName", "headers", "exportIntervalMs"]
@@ -400,7 +402,9 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     closeOnSignals: (signalOptions) => closeOnSignals(close, signalOptions),
     [Symbol.asyncDispose]: close,
     [onRuntimeClose]: (stop) => runner.onClose(stop, "relays"),
-    [addOutboxGauge]: (table, pending) => metrics.addPendingSource(table, pending)
+    [addOutboxGauge]: (table, pending) => metrics.addPendingSource(table, pending),
+    [runtimeWork]: (effect) =>
+      runner.closing() ? new BusClosedError({ operation: "start a relay on the runtime" }) : logger === undefined ? effect : Effect.provide(effect, logTo(logger))
   }
 }
 

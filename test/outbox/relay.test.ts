@@ -16,6 +16,7 @@ import { type RelayTarget, start } from "../../src/outbox/Relay.ts"
 import { createRuntime, type Runtime } from "../../src/promise.ts"
 import { Bus } from "../../src/facade/Bus.ts"
 import { StoreError } from "../../src/store/storeErrors.ts"
+import { BusClosedError } from "../../src/runtime/busErrors.ts"
 import { advance, settle } from "../helpers/recorder.ts"
 import { kyselyOn, sharedDb, type StoreFactory, storeFactories } from "../helpers/stores.ts"
 import { eventually, rows, tick } from "./setup.ts"
@@ -386,6 +387,30 @@ describe.each(storeFactories)("the bus closing under the relay ($name)", (factor
         assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 50 }, (_, n) => n))
       }).pipe(Effect.scoped, Effect.provide(Bus.open(busLocation), { local: true }))
     }))
+
+  it("a relay started on a Promise runtime logs through its logger, and cannot start on a closed one", async () => {
+    const busLocation = factory.shared()
+    const appLocation = factory.shared()
+    const db = factory.kysely(appLocation)
+    const lines: Array<string> = []
+    try {
+      const outbox = await createOutbox({ db })
+      const rt = await createRuntime({ db: busLocation, logger: ({ level, message }) => lines.push(`${level}: ${message}`) })
+      await rt.defineTopic("strict", { payloadSchema: { n: "int" } })
+      await db.transaction().execute((trx) => outbox.add(trx, { topic: "strict", payload: { n: "x" } }))
+      const relay = await outbox.startRelay(rt, { pollIntervalMs: 10, maxAttempts: 1 })
+      for (let i = 0; i < 500 && (await outbox.stats()).failed < 1; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      await relay.stop()
+      assert.isTrue(lines.some((l) => /^warn: outbox sib_outbox: relay .*: row .* \(topic "strict"\) failed after 1 attempts: cannot publish to "strict"/.test(l)), JSON.stringify(lines))
+      await rt.close()
+      const refused = await outbox.startRelay(rt).catch((e: unknown) => e)
+      assert.instanceOf(refused, BusClosedError)
+    } finally {
+      await db.destroy()
+      factory.drop(busLocation)
+      factory.drop(appLocation)
+    }
+  })
 
   it("closing the Promise runtime stops an idle relay started on it, at once", async () => {
     const busLocation = factory.shared()
