@@ -119,12 +119,13 @@ export const startStatus = (bus: BusShape, inspect: InspectShape, source: () => 
       let dead = 0
       const lag = new Map<string, number>()
       for (const g of stored) {
-        const key = `${g.cursor.group}\u0000${g.cursor.topic}`
-        const floor = floorOf(g.cursor.group, g.cursor.topic, g.cursor.floor)
+        // A partitioned group has a position per partition: each counts that partition's events only.
+        const key = `${g.cursor.group}\u0000${g.cursor.topic}\u0000${g.partition ?? ""}`
+        const floor = g.partition === undefined ? floorOf(g.cursor.group, g.cursor.topic, g.cursor.floor) : g.cursor.floor
         if (!floorAtStart.has(key)) floorAtStart.set(key, floor)
-        handled += yield* inspect.countEvents(g.cursor.topic, floorAtStart.get(key)!, floor)
+        handled += yield* inspect.countEvents(g.cursor.topic, floorAtStart.get(key)!, floor, g.partition)
         const head = yield* inspect.headSeq(g.cursor.topic)
-        lag.set(g.cursor.group, (lag.get(g.cursor.group) ?? 0) + (yield* inspect.countEvents(g.cursor.topic, floor, head)))
+        lag.set(g.cursor.group, (lag.get(g.cursor.group) ?? 0) + (yield* inspect.countEvents(g.cursor.topic, floor, head, g.partition)))
         dead += g.deadLetters
       }
       for (const s of p.subscriptions) if (!lag.has(s.group)) lag.set(s.group, 0)

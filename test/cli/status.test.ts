@@ -72,3 +72,26 @@ describe("sib run on a database another sib run consumes", () => {
     expect(await second.exited).toBe(0)
   }, 45_000)
 })
+
+describe("sib run on a partitioned topic", () => {
+  it("the status line counts each event once: its lag and then its handling, in its partition only", async () => {
+    const dir = makeTmpDir()
+    writeFileSync(join(dir, "p.sib"), `(define-topic "cmd" {:partitions 2})\n(subscribe! "cmd" "w" (fn [e] (log "HANDLED" e.payload.id)) :from "earliest")\n`)
+    // The group's positions exist (a first run), then one event waits for it.
+    const first = startSib(["run", "p.sib", "--status", "lines"], { cwd: dir })
+    await first.waitFor(/published \d+/)
+    first.child.kill("SIGTERM")
+    expect(await first.exited).toBe(0)
+    const sib = startSib(["publish", "cmd", "{\"id\":1}", "--key", "a", "-q"], { cwd: dir })
+    expect(await sib.exited).toBe(0)
+    const run = startSib(["run", "p.sib", "--status", "lines"], { cwd: dir })
+    await run.waitFor(/HANDLED 1/)
+    await run.waitFor(/published 0 {2}handled 1 {2}lag w 0/, "stderr", 15_000)
+    run.child.kill("SIGTERM")
+    expect(await run.exited).toBe(0)
+    // Each line is stamped with its time: "12:00:01 published ...".
+    const lines = run.stderr().split("\n").filter((l) => / published \d/.test(l))
+    expect(lines[0]).toMatch(/ published 0 {2}handled 0 {2}lag w 1 /)
+    for (const line of lines) expect(line).not.toMatch(/handled [2-9]|lag w [2-9]/)
+  }, 45_000)
+})
