@@ -233,6 +233,14 @@ const fromJson = (v: unknown, meter: Meter): Value => {
   return v as Value
 }
 
+/** A `JSON.parse` reviver refusing an integer its text writes beyond 2^53 - 1 (it would be rounded). */
+const exactIntegers = (_key: string, value: unknown, context?: { readonly source?: string }): unknown => {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)) {
+    throw new Error(`the integer ${context.source.length > 40 ? `${context.source.slice(0, 40)}...` : context.source} is beyond ±9,007,199,254,740,991, the largest a number holds exactly (send it as a string)`)
+  }
+  return value
+}
+
 /** Text of a value for str, format and join: metered, and failing past the string limit. */
 const textOf = (v: Value, run: RunState, room: number): string =>
   print(v, true, {
@@ -240,6 +248,20 @@ const textOf = (v: Value, run: RunState, room: number): string =>
     maxChars: Math.max(0, room),
     tooLong: () => fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`)
   })
+
+/** `%d`: a number's integer part (its fraction dropped), all its digits (1e21 is 1000000000000000000000, not "1e+21"). */
+const integerDigits = (v: Value): string => {
+  const n = Math.trunc(num(v, "format %d"))
+  if (!Number.isFinite(n)) fail("format", `format: %d needs a finite number, got ${print(v)}`)
+  return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString()
+}
+
+/** `%f`: a number with `digits` decimals, in digits (toFixed writes 1e21 and above in exponent form). */
+const fixedDigits = (n: number, digits: number): string => {
+  if (!Number.isFinite(n) || Math.abs(n) < 1e21) return n.toFixed(digits)
+  // So large a double has no fraction: its integer digits, then zeros.
+  return `${BigInt(n).toString()}${digits === 0 ? "" : `.${"0".repeat(digits)}`}`
+}
 
 const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): string => {
   let i = 0
@@ -258,7 +280,7 @@ const formatString = (fmt: string, args: ReadonlyArray<Value>, run: RunState): s
       length += text.length
       return text
     }
-    const out = kind === "d" ? String(Math.trunc(num(a, "format %d"))) : num(a, "format %f").toFixed(digits === undefined ? 6 : Math.min(100, Number(digits)))
+    const out = kind === "d" ? integerDigits(a) : fixedDigits(num(a, "format %f"), digits === undefined ? 6 : Math.min(100, Number(digits)))
     length += out.length
     if (length > run.limits.maxString) fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`)
     allocate(run, out.length * costs.char)
@@ -437,7 +459,7 @@ const strings: Array<Builtin> = [
     }
   }),
   builtin({
-    name: "format", group: "strings", arglists: ["[fmt & args]"], doc: "Fills %s (any value), %d (integer), %f / %.2f (number, at most 100 decimals) and %% in fmt; any other % is an error.",
+    name: "format", group: "strings", arglists: ["[fmt & args]"], doc: "Fills %s (any value), %d (a number's integer part, its fraction dropped), %f / %.2f (a number with 6 or N decimals, at most 100, in digits however large) and %% in fmt; any other % is an error.",
     example: "(format \"%s took %.1f ms\" \"fetch\" 12.345) ;=> \"fetch took 12.3 ms\"",
     impl: ([fmt, ...args], run) => {
       const f = str(fmt!, "format")
@@ -842,7 +864,7 @@ const higherOrder: Array<Builtin> = [
 
 const json: Array<Builtin> = [
   builtin({
-    name: "json/parse", group: "json", arglists: ["[s]"], doc: "The value of a JSON text (objects become maps with string keys).", example: "(json/parse \"{\\\"a\\\": 1}\") ;=> {:a 1}",
+    name: "json/parse", group: "json", arglists: ["[s]"], doc: "The value of a JSON text (objects become maps with string keys); an integer beyond 2^53 - 1, which a number cannot hold exactly, is an error.", example: "(json/parse \"{\\\"a\\\": 1}\") ;=> {:a 1}",
     impl: ([s], run) => {
       const text = str(s!, "json/parse")
       checkSizeAhead(run, text.length, "string")
@@ -851,7 +873,8 @@ const json: Array<Builtin> = [
       }
       let parsed: unknown
       try {
-        parsed = JSON.parse(text)
+        // An integer written beyond 2^53 - 1 would be rounded: refused, as arithmetic refuses it.
+        parsed = /\d{16}/.test(text) ? JSON.parse(text, exactIntegers) : JSON.parse(text)
       } catch (e) {
         return fail("json", `json/parse: ${e instanceof Error ? e.message : String(e)}`)
       }
