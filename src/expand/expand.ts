@@ -118,9 +118,12 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
       const core = user === undefined && !env.shadows(name) ? coreMacros.get(name) : undefined
       if (user === undefined && core === undefined) return s
       if (++expansions > maxExpansions) {
-        diagnostics.push(diagnostic("Expand", "expand/runaway", `macro expansion of ${name} does not terminate (more than ${maxExpansions} expansions)`, s.span, {
-          hints: ["a macro expands into a call of itself without end"]
-        }))
+        // Said once for the form: every expansion left after it is one more of the same.
+        if (expansions === maxExpansions + 1) {
+          diagnostics.push(diagnostic("Expand", "expand/runaway", `expanding this form took more than ${maxExpansions.toLocaleString("en-US")} macro expansions (${name} was expanding)`, s.span, {
+            hints: ["a macro expands into a call of itself without end, or into several copies of a form that expands further"]
+          }))
+        }
         return S.nil(s.span)
       }
       if (user !== undefined) {
@@ -135,7 +138,9 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
         const back = valueToSyntax(result.value, s.span, env.forms)
         if (typeof back === "string") {
           diagnostics.push(env.forms.left < 0
-            ? diagnostic("Expand", "expand/too-large", `macro expansions in this load produced more than their budget of forms (${name} was expanding; ${budgetBefore.toLocaleString("en-US")} forms were left)`, s.span, {
+            ? diagnostic("Expand", "expand/too-large", budgetBefore > 0
+              ? `macro expansions in this load produced more than their budget of forms (${name} was expanding; ${budgetBefore.toLocaleString("en-US")} forms were left)`
+              : `macro expansions in this load had used up their budget of forms before ${name} expanded here`, s.span, {
               hints: ["a macro probably expands into itself without end, or builds code from a large collection", "the budget is the limit maxExpandedForms"]
             })
             : diagnostic("Expand", "expand/bad-expansion", `macro ${name} returned ${back}`, s.span))
