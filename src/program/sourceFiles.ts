@@ -53,9 +53,24 @@ export const readSourceFile = (path: string, maxBytes: number, confinedTo?: stri
       total += n
       if (total > maxBytes) throw new TooLarge(maxBytes)
     }
-    return Buffer.concat(chunks, total).toString("utf8")
+    return utf8Text(Buffer.concat(chunks, total))
   } finally {
     closeSync(fd)
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
+
+/** The text of a file's bytes; bytes that are not UTF-8 are refused (decoded they would read as U+FFFD symbols). */
+const utf8Text = (bytes: Buffer): string => {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    // Where: the first byte the lenient decoding could not keep.
+    const lenient = bytes.toString("utf8")
+    const at = lenient.indexOf("\uFFFD")
+    const line = lenient.slice(0, Math.max(0, at)).split("\n").length
+    throw Object.assign(new Error(`it is not UTF-8 text (an invalid byte on line ${line}); program files are UTF-8`), { code: "ENOTUTF8" })
   }
 }
 
@@ -71,6 +86,8 @@ export const fileProblem = (e: unknown): string => {
       return "it is a directory"
     case "ELOOP":
       return "it became a link (links are followed only when the program is loaded, and only inside its folder)"
+    case "ENOTUTF8":
+      return e instanceof Error ? e.message : String(e)
     case "ENOTREG":
       return "it is not a regular file (a FIFO, a device or a socket): program files are read whole, and such a file could block or never end"
     default:

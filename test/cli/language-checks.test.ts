@@ -215,3 +215,17 @@ describe("a long report reaches a pipe whole, before the failing exit", () => {
     expect(tests.stdout + tests.stderr).toMatch(/1 passed, 1499 failed/)
   }, 60_000)
 })
+
+describe("program files that are not UTF-8", () => {
+  it("are refused with the line of the first bad byte, not read as symbols of U+FFFD; a byte-order mark is no problem", async () => {
+    const dir = makeTmpDir()
+    dirs.push(dir)
+    writeFileSync(join(dir, "bin.sib"), Buffer.from([0xff, 0xfe, ...Buffer.from("(def a 1)")]))
+    writeFileSync(join(dir, "late.sib"), Buffer.concat([Buffer.from("(def a \"\u00e9\")\n(def b\n \""), Buffer.from([0xc3]), Buffer.from("\")\n")]))
+    writeFileSync(join(dir, "bom.sib"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("(def a 1)\n")]))
+    const bin = await sib(["check", "bin.sib"], { cwd: dir })
+    expect([bin.code, bin.stderr.split("\n")[0]]).toEqual([1, "bin.sib:1:1: Compile error: cannot read bin.sib: it is not UTF-8 text (an invalid byte on line 1); program files are UTF-8"])
+    expect((await sib(["check", "late.sib"], { cwd: dir })).stderr).toContain("it is not UTF-8 text (an invalid byte on line 3)")
+    expect((await sib(["check", "bom.sib"], { cwd: dir })).code).toBe(0)
+  })
+})
