@@ -70,8 +70,19 @@ const fieldsProblem = (given: unknown, what: string, names: ReadonlyArray<string
   return force === undefined || typeof force === "boolean" ? undefined : `force must be true or false, got ${shown(force)}`
 }
 
+/** The bus's calls that reach the store: refused with `BusClosedError` once the bus has ended. */
+const storeCalls = [
+  "defineTopic", "dryRun", "getCursor", "setCursor", "deadLetters", "deliveries", "requeue", "dropDeadLetter", "read", "latestByKey",
+  "describeGroup", "compact", "prune", "deleteGroup", "purgeTopic", "deleteTopic"
+] as const satisfies ReadonlyArray<keyof BusShape>
+
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
+  // Set by the bus's last finalizer (added first, it runs after the groups drained and the writer's
+  // last commit): the store closes next, so a call from then on is the closed bus's (BusClosedError),
+  // not a failure of the database. Calls during the drain (a handler's read) still work.
+  let ended = false
+  yield* Effect.addFinalizer(() => Effect.sync(() => (ended = true)))
   /** Admin operations with partitioned groups folded back into their groups. */
   const admin = foldUnits(store)
 
@@ -519,7 +530,12 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     onEvent: (listener) => events.on(listener)
   }
 
-  return bus
+  const guarded: Record<string, unknown> = { ...bus }
+  for (const name of storeCalls) {
+    const call = bus[name] as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+    guarded[name] = (...args: ReadonlyArray<unknown>) => Effect.suspend(() => (ended ? Effect.fail(new BusClosedError({ operation: name })) : call(...args)))
+  }
+  return guarded as unknown as BusShape
 })
 
 export class Bus extends Context.Service<Bus, BusShape>()("sibus/Bus") {

@@ -56,7 +56,7 @@ export interface GroupDescription {
 export interface BusShape {
   /** This runtime's boot id (stamped on the events it publishes, owner of its leases). */
   readonly sid: string
-  readonly defineTopic: (name: string, options?: TopicOptions) => Effect.Effect<Topic, TopicError | StoreError>
+  readonly defineTopic: (name: string, options?: TopicOptions) => Effect.Effect<Topic, TopicError | StoreError | BusClosedError>
   readonly topic: (name: string) => Topic | undefined
   readonly publish: (
     topic: string,
@@ -94,7 +94,7 @@ export interface BusShape {
   readonly ack: (group: string, eventId: string) => Effect.Effect<void, AckError>
   readonly nack: (group: string, eventId: string, delayMs?: number) => Effect.Effect<void, AckError>
   /** The group's stored ack floor on `topic`: every event at or below it is done. */
-  readonly getCursor: (topic: string, group: string) => Effect.Effect<number | undefined, StoreError>
+  readonly getCursor: (topic: string, group: string) => Effect.Effect<number | undefined, StoreError | BusClosedError>
   /**
    * Moves a group's cursor. A number is the new ack floor, as `getCursor` answers it (the group
    * gets the event after it); every other position names the first event the group gets. A group
@@ -105,24 +105,24 @@ export interface BusShape {
     group: string,
     position: number | StartFrom | string
   ) => Effect.Effect<void, GroupError | TopicError | StoreError | BusClosedError | SubscribeError>
-  readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError | GroupError>
+  readonly deadLetters: (query?: DeadLetterQuery) => Effect.Effect<ReadonlyArray<DeadLetter>, StoreError | GroupError | BusClosedError>
   /**
    * Open delivery records of a group, or of one event in every group: events that failed and wait
    * for their retry (with their attempts and last error), crash suspects, requeued dead letters.
    * An event that never failed has none.
    */
-  readonly deliveries: (query?: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError | GroupError>
+  readonly deliveries: (query?: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError | GroupError | BusClosedError>
   /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
-  readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError | GroupError>
+  readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError | GroupError | BusClosedError>
   /** Forgets a dead letter (releasing the key it holds, if any). */
-  readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError>
+  readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError | BusClosedError>
   /** Events of `topic` after `afterSeq`, without touching any cursor. */
-  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError | TopicError>
+  readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError | TopicError | BusClosedError>
   /**
    * The latest event of each of `keys` on `topic` (a key whose latest event is a tombstone, or
    * that has none, is absent), in one indexed query: the current state of a compacted topic.
    */
-  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError | TopicError>
+  readonly latestByKey: (topic: string, keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Event>, StoreError | TopicError | BusClosedError>
   /** Groups running in this process. */
   readonly groups: () => ReadonlyArray<string>
   /** What a group running in this process is doing now (undefined if it is not consuming here). */
@@ -134,32 +134,32 @@ export interface BusShape {
    * partition of a partitioned group, with its cursor, lag and owner) and the processes that are
    * its members (a partitioned group's; none for a group consumed whole), as `sib groups` shows.
    */
-  readonly describeGroup: (group: string) => Effect.Effect<GroupDescription, StoreError>
+  readonly describeGroup: (group: string) => Effect.Effect<GroupDescription, StoreError | BusClosedError>
   /**
    * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
    * tombstones at or below the slowest group's cursor, in short transactions.
    */
-  readonly compact: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.CompactionReport>, MaintenanceError | StoreError>
+  readonly compact: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.CompactionReport>, MaintenanceError | StoreError | BusClosedError>
   /** Applies retention now: `topic`, or every topic with retention. */
-  readonly prune: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.PruneReport>, MaintenanceError | StoreError>
+  readonly prune: (topic?: string) => Effect.Effect<ReadonlyArray<Maintenance.PruneReport>, MaintenanceError | StoreError | BusClosedError>
   /**
    * Deletes a consumer group: its cursors, retries, dead letters and lease, so it no longer holds
    * retention or compaction back. Refused while the group runs in this process (unsubscribe it
    * first) or while another live process holds its lease, unless `force` (that consumer's next
    * writes are fenced and its session starts over, from its `from` option).
    */
-  readonly deleteGroup: (group: string, options?: AdminOptions) => Effect.Effect<GroupDeletion, GroupError | StoreError>
+  readonly deleteGroup: (group: string, options?: AdminOptions) => Effect.Effect<GroupDeletion, GroupError | StoreError | BusClosedError>
   /**
    * Deletes every event of `topic` published before the call, in short transactions; its settings
    * stay, its groups' cursors move to its head, and their retries and dead letters on it go.
    * Refused while a live consumer reads the topic (in this process or another), unless `force`.
    */
-  readonly purgeTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError>
+  readonly purgeTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError | BusClosedError>
   /**
    * Deletes a topic: its events (as `purgeTopic`), its stored settings and every group's cursor,
    * retries and dead letters on it. Refused while a live consumer reads it, unless `force`.
    */
-  readonly deleteTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError>
+  readonly deleteTopic: (topic: string, options?: AdminOptions) => Effect.Effect<TopicRemoval, TopicError | StoreError | BusClosedError>
   /**
    * Runs `work` only while this runtime holds the lease of `name`, the group lease rule applied to
    * any work: one process at a time across every process on the database, the others standing by

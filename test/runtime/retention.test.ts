@@ -9,7 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Layer, Logger } from "effect"
 import type { BusOptions, BusShape } from "../../src/runtime/Bus.ts"
 import { Bus } from "../../src/facade/Bus.ts"
-import { BusOptionsError, type MaintenanceError } from "../../src/runtime/busErrors.ts"
+import { type BusClosedError, BusOptionsError, type MaintenanceError } from "../../src/runtime/busErrors.ts"
 import type { StoreError } from "../../src/store/storeErrors.ts"
 import type { Event } from "../../src/store/records.ts"
 import { advance, settle } from "../helpers/recorder.ts"
@@ -210,7 +210,7 @@ describe.each(storeFactories)("refused input changes nothing ($name)", (factory)
         yield* bus.publish("state", 1, { key: "k" })
         yield* bus.publish("state", 2, { key: "k" })
         const messages = []
-        const runs: ReadonlyArray<Effect.Effect<unknown, MaintenanceError | StoreError>> = [
+        const runs: ReadonlyArray<Effect.Effect<unknown, MaintenanceError | StoreError | BusClosedError>> = [
           bus.compact("nope"), bus.compact("plain"), bus.prune("state"), bus.prune("undefined")
         ]
         for (const run of runs) {

@@ -6,7 +6,11 @@
  */
 import { describe, expect, it } from "vitest"
 import * as Deferred from "effect/Deferred"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import { Bus, BusClosedError, createRuntime, type PublishError } from "../../src/index.ts"
 import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
@@ -145,5 +149,27 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
     // The synchronous ones throw it.
     expect(() => rt.groupStats("g")).toThrow(BusClosedError)
     expect(() => rt.live("t")).toThrow(BusClosedError)
+  })
+})
+
+describe("the Effect API's bus after its layer's scope closed", () => {
+  it("fails its calls with BusClosedError, not with the closed store's StoreError", async () => {
+    const calls = await Effect.runPromise(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Bus.open(":memory:"), scope)
+      const bus = Context.get(context, Bus)
+      yield* bus.publish("t", 1)
+      yield* Scope.close(scope, Exit.void)
+      const failures = []
+      for (const call of [
+        bus.read("t", 0, 10), bus.getCursor("t", "g"), bus.setCursor("t", "g", 0), bus.latestByKey("t", ["k"]), bus.deadLetters(), bus.deliveries(),
+        bus.requeue("g", "all"), bus.dropDeadLetter("g", "x"), bus.describeGroup("g"), bus.defineTopic("x"), bus.compact(), bus.prune(),
+        bus.deleteGroup("g"), bus.purgeTopic("t"), bus.deleteTopic("t"), bus.publish("t", 2)
+      ] as ReadonlyArray<Effect.Effect<unknown, unknown>>) {
+        failures.push(yield* Effect.flip(call))
+      }
+      return failures
+    }))
+    for (const failure of calls) expect(failure).toBeInstanceOf(BusClosedError)
   })
 })
