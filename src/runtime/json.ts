@@ -81,20 +81,27 @@ export interface JsonProblem {
 }
 
 /**
- * Returns why `value` would not survive a JSON round trip (the first such value, by its path), or
- * why its text would be longer than `maxChars` (found before writing it), or `undefined` when it
- * is JSON-safe. `root` names the value in the message ("payload").
+ * How many times its size limit a value's text may be for the walk to go on: the caller measures
+ * text up to that (and says exactly how large it is); beyond, the walk stops, its work bounded.
  */
-export const jsonProblem = (value: unknown, root: string, maxChars = Number.MAX_SAFE_INTEGER): JsonProblem | undefined => {
-  room = maxChars
+const walkSlack = 2
+
+/**
+ * Returns why `value` would not survive a JSON round trip (the first such value, by its path), or
+ * that its text would be far over `maxBytes` (found before writing it), or `undefined` when it is
+ * JSON-safe (its text may still be over `maxBytes` by less than `walkSlack` times: the caller
+ * measures it). `root` names the value in the message ("payload").
+ */
+export const jsonProblem = (value: unknown, root: string, maxBytes = Number.MAX_SAFE_INTEGER / walkSlack): JsonProblem | undefined => {
+  room = maxBytes * walkSlack
   if (isJsonSafe(value, 0)) return undefined
   // The detailed walk, charged the same way: the first problem on its way, or the size.
-  room = maxChars
+  room = maxBytes * walkSlack
   const problem = describeProblem(value, root)
   if (problem === tooLarge) {
     return {
       reason: "size",
-      detail: `the ${root} is over the limit of ${maxChars} bytes as JSON (found before writing it; a value it holds several times is written each time)`
+      detail: `the ${root} is over the limit of ${maxBytes} bytes as JSON: more than ${walkSlack} times it (found before writing it; a value it holds several times counts each time)`
     }
   }
   return problem === undefined ? undefined : { reason: "payload", detail: problem }
