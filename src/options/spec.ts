@@ -197,8 +197,10 @@ export const parseDuration = (text: string): number | undefined => {
  * "1.5s"); undefined when it is neither a finite number >= 0 nor duration text.
  */
 export const durationValue = (v: unknown): number | undefined => {
-  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? Math.round(v) : undefined
-  return typeof v === "string" ? parseDuration(v) : undefined
+  // Beyond 2^53 ms (285,000 years) a number is no duration anyone means, nor one a clock can add.
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? Math.round(v) : undefined
+  const ms = typeof v === "string" ? parseDuration(v) : undefined
+  return ms !== undefined && ms <= Number.MAX_SAFE_INTEGER ? ms : undefined
 }
 
 /** An option of a shape the combinators above do not cover: its own check (returning `invalid(...)` when it does not fit). */

@@ -63,7 +63,8 @@ describe("option specs", () => {
 
   it("take a duration as a number or as text, in whole milliseconds either way", () => {
     expect([10.7, 0.4, 0, 250, "0.0004s", "1.5s"].map(durationValue)).toEqual([11, 0, 0, 250, 0, 1500])
-    expect([-1, Number.POSITIVE_INFINITY, Number.NaN, null, "x"].map(durationValue)).toEqual([undefined, undefined, undefined, undefined, undefined])
+    expect([-1, Number.POSITIVE_INFINITY, Number.NaN, null, "x", 1e300, "1e300"].map(durationValue)).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined])
+    expect(durationValue(`${"9".repeat(20)}d`)).toBeUndefined()
     const timeout = spec("t", { ms: duration({ min: 1, doc: "ms" }) })
     expect(check(timeout, { ms: 2.6 })).toEqual({ ok: true, value: { ms: 3 } })
     expect(check(timeout, { ms: 0.4 }).ok).toBe(false)
