@@ -28,7 +28,7 @@ import { Closure } from "../lang/Closure.ts"
 import { standInWithMethods } from "../lang/host.ts"
 import { seqOf, toJson } from "../lang/core.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState } from "../lang/run.ts"
+import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState, step } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {
@@ -322,8 +322,16 @@ const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): Pu
 }
 
 /** Publishes now (run modes) or registers an initial publish (load mode). */
+/**
+ * Steps a publish costs beside its payload: writing an event and delivering it take far more work
+ * than a call (tens of microseconds against tenths of one), so a program that publishes in a loop
+ * (a group or a watch feeding its own topic) reaches its budget after a bounded amount of real work.
+ */
+export const publishSteps = 100
+
 const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg: Value, options: Record<string, Value>, fn: string): unknown => {
   const topic = topicName(topicArg, fn)
+  step(run, publishSteps)
   // Converting the payload charges its nodes and text: what a run buffers for publishing counts in
   // its memory budget, so no run can pile up publishes past it.
   const payload = toJson(payloadArg, `${fn} payload`, run.budget)

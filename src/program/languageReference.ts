@@ -7,7 +7,7 @@
 import { coreMacros } from "../expand/macros.ts"
 import type { Builtin, BuiltinGroup } from "../lang/builtins.ts"
 import { coreBuiltins } from "../lang/core.ts"
-import { domainBuiltins } from "./domain.ts"
+import { domainBuiltins, publishSteps } from "./domain.ts"
 import { defaultMaxFormTokens } from "../reader/read.ts"
 import { limitsSpec } from "../options/limitsSpec.ts"
 import { describe, markdownTable } from "../options/spec.ts"
@@ -207,6 +207,7 @@ until its backlog is done. A run that computes for 50 ms or more without pausing
 | \`sort\` | n log2 n | 16 bytes per element |
 | \`=\`, \`not=\`, \`contains?\` and set building | the distinct nodes compared or hashed (values that share structure are compared once per pair; hashes are cached per value) | - |
 | printing (\`str\`, \`format %s\`, \`join\`, \`log\`, \`json/stringify\`) | every value printed, each time it is printed | 2 bytes per character of the text |
+| \`publish!\` | ${publishSteps} per event (writing and delivering it), besides its payload | - |
 | \`publish!\` (and \`json/stringify\`): the payload converted to JSON | every node, each time it occurs; 1 per 64 characters of text | 16 bytes per node and 2 bytes per character, each time it occurs: a run's publishes count in its memory |
 | \`keyword\` from a string | 1 | 32 bytes + 2 per character (keywords nothing holds any more are freed) |
 | a macro's output converted back to code | - | one form of the load's \`maxExpandedForms\` per form |
