@@ -96,11 +96,13 @@ const eventLines = (e: Event): Array<string> => {
     labelled("seq", String(e.seq), w),
     labelled("time", isoTime(e.ts), w)
   ]
-  if (e.key !== undefined) lines.push(labelled("key", e.key, w))
+  // A key, a header, an id or a tag is one line each: a newline in one is shown escaped, never as a
+  // line of its own (a header value could otherwise forge a "payload" line).
+  if (e.key !== undefined) lines.push(labelled("key", safeText(e.key), w))
   if (e.partition !== undefined) lines.push(labelled("partition", String(e.partition), w))
-  if (e.headers !== undefined) lines.push(labelled("headers", Object.entries(e.headers).map(([k, v]) => `${k}=${v}`).join("\n"), w))
-  if (e.causedBy !== undefined) lines.push(labelled("caused by", e.causedBy.join("\n"), w))
-  if (e.tags !== undefined) lines.push(labelled("tags", e.tags.join(", "), w))
+  if (e.headers !== undefined) lines.push(labelled("headers", Object.entries(e.headers).map(([k, v]) => `${safeText(k)}=${safeText(v)}`).join("\n"), w))
+  if (e.causedBy !== undefined) lines.push(labelled("caused by", e.causedBy.map(safeText).join("\n"), w))
+  if (e.tags !== undefined) lines.push(labelled("tags", e.tags.map(safeText).join(", "), w))
   if (e.sid !== undefined) lines.push(labelled("publisher", e.sid, w))
   lines.push(labelled("payload", payloadText(e.payload, 80 - w), w))
   return lines

@@ -82,6 +82,18 @@ describe("sib human output escapes data", () => {
     expect(event).toMatchObject({ key: hostile, payload: { s: hostile }, headers: { h: hostile } })
   })
 
+  it("event: a newline in a key or a header value is shown escaped, never as a line of its own (a forged field)", async () => {
+    const dir = workdir()
+    const published = await sib(["publish", "t2", "{\"a\":1}", "--key", "line1\nline2", "--header", "h=v1\npayload    {\"forged\":true}"], { cwd: dir })
+    const id = (JSON.parse(published.stdout) as { id: string }).id
+    const shown = await sib(["event", id], { cwd: dir })
+    expect(shown.code).toBe(0)
+    const lines = shown.stdout.split("\n")
+    expect(lines).toContain("key        line1\\nline2")
+    expect(lines).toContain("headers    h=v1\\npayload    {\"forged\":true}")
+    expect(lines.filter((l) => l.startsWith("payload"))).toEqual(["payload    {\"a\":1}"])
+  })
+
   it("run, dlq, groups: log lines, handler errors and dead letters with control characters are escaped", async () => {
     const dir = workdir({
       "bill.sib": `
