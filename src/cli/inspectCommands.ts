@@ -405,7 +405,12 @@ export const replay = Command.make(
         if (before === undefined) return yield* failWith(`group ${group} has no cursor on ${topic} (see sib groups)`, 1)
         const inspect = Inspect.make(yield* Store)
         const placed = yield* placeFrom(inspect, topic, from)
-        yield* bus.setCursor(topic, group, placed.floor).pipe(Effect.catchTag("GroupError", (e) => failWith(e.message)))
+        // A live consumer's refusal is the state of things (exit 1, as groups delete and topics purge
+        // say it); a name that cannot be is bad input (exit 2).
+        yield* bus.setCursor(topic, group, placed.floor).pipe(
+          Effect.catchTag("GroupError", (e) => failWith(e.message, /being consumed by/.test(e.detail) ? 1 : 2)),
+          Effect.catchTag("TopicError", (e) => failWith(e.message))
+        )
         if (placed.note !== undefined) yield* err(`sib: ${safeText(placed.note)}`)
         const after = (yield* bus.getCursor(topic, group)) ?? placed.floor
         if (json) return yield* out(jsonText({ group, topic, from: before, to: after }))
