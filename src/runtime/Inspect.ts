@@ -198,7 +198,10 @@ export const make = (store: StoreShape, host: HostInfo = nodeHost): InspectShape
     positions: admin.groupPositions,
     headSeq: runtime.headSeq,
     countEvents: admin.countEvents,
-    members: admin.members,
+    // A member that is a dead process on this host is gone (as the group's members judge it),
+    // though its row stays until a live member removes it.
+    members: Effect.map(admin.members, (members) =>
+      members.filter((m) => !(m.host === host.hostname && m.pid !== null && m.pid !== host.pid && !host.isAlive(m.pid)))),
     floorForLast: admin.floorForLast,
     floorOf: (topic, from) => floorOf(runtime, topic, from),
     deadLetters: admin.deadLetters,

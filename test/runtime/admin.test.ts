@@ -3,7 +3,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
 import type { BusShape } from "../../src/runtime/Bus.ts"
+import * as InspectModule from "../../src/runtime/Inspect.ts"
 import { Inspect } from "../../src/runtime/Inspect.ts"
+import { Store } from "../../src/store/Store.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
 /** A group "g" on "t" that handled every event and dead-lettered the one with payload "bad". */
@@ -124,4 +126,17 @@ describe.each(storeFactories)("deleting groups and topics ($name)", (factory) =>
           assert.strictEqual(a.topic("t"), undefined)
         }))
     }))
+})
+
+describe.each(storeFactories)("inspecting members ($name)", (factory) => {
+  it.effect("a member that is a dead process on this host is not listed; one alive here or on another host is", () =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const host = { pid: 100, hostname: "here", isAlive: (pid: number) => pid !== 200 }
+      for (const [member, pid, hostname] of [["alive", 300, "here"], ["dead", 200, "here"], ["elsewhere", 200, "there"], ["self", 100, "here"]] as const) {
+        yield* store.runtime.beatMember({ group: "g", member, pid, host: hostname, now: 1 })
+      }
+      const listed = (yield* InspectModule.make(store, host).members).map((m) => m.member).sort()
+      assert.deepStrictEqual(listed, ["alive", "elsewhere", "self"])
+    }).pipe(Effect.provide(Bus.open(factory.fresh(), { maintenance: false }), { local: true }), Effect.scoped))
 })
