@@ -124,14 +124,21 @@ const sharedStatements = (db: Kysely<Database>) => ({
       topic: p("topic"), grp: p("group"), floor: p("floor"), acked: null, leased_upto: p("floor"), updated_at: p("now")
     }).onConflict((oc) => oc.columns(["topic", "grp"]).doNothing())
   ),
+  // An upsert: a cursor deleted under a live consumer (a forced topic deletion) is written again
+  // where that consumer stands, so its progress is kept and it is seen consuming.
   writeProgress: template<"topic" | "group" | "floor" | "acked" | "leasedUpto" | "redelivered" | "now">((p) =>
-    db.updateTable("cursors")
-      .set((eb) => ({
-        floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now"),
-        // A write that does not count redeliveries leaves the count as it is.
-        redelivered: eb.fn.coalesce(eb.cast<number>(eb.val(p("redelivered")), "bigint"), eb.ref("redelivered"))
+    db.insertInto("cursors")
+      .values((eb) => ({
+        topic: p("topic"), grp: p("group"), floor: p("floor"), acked: p("acked"), leased_upto: p("leasedUpto"), updated_at: p("now"),
+        redelivered: eb.fn.coalesce(eb.cast<number>(eb.val(p("redelivered")), "bigint"), eb.lit(0))
       }))
-      .where("topic", "=", p("topic")).where("grp", "=", p("group"))
+      .onConflict((oc) =>
+        oc.columns(["topic", "grp"]).doUpdateSet((eb) => ({
+          floor: eb.ref("excluded.floor"), acked: eb.ref("excluded.acked"), leased_upto: eb.ref("excluded.leased_upto"), updated_at: eb.ref("excluded.updated_at"),
+          // A write that does not count redeliveries leaves the count as it is.
+          redelivered: eb.fn.coalesce(eb.cast<number>(eb.val(p("redelivered")), "bigint"), eb.ref("cursors.redelivered"))
+        }))
+      )
   ),
   raiseLease: template<"topic" | "group" | "seq" | "now">((p) =>
     db.updateTable("cursors").set({ leased_upto: p("seq"), updated_at: p("now") })

@@ -3,7 +3,7 @@
  * every start form (and the bad ones refused), and `from: { afterId }` on a fan-in group.
  */
 import { describe, expect, it } from "vitest"
-import { GroupError, SubscribeError, TopicError } from "../../src/index.ts"
+import { createRuntime, GroupError, SubscribeError, TopicError } from "../../src/index.ts"
 import { freshRuntimes, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
@@ -53,4 +53,42 @@ describe.each(storeFactories)("cursors and start positions ($name)", (factory) =
     expect(seen).toEqual(["b2", "a3", "b3"])
     await expect(rt.subscribe("a", "g2", async () => {}, { from: { afterId: "missing" } })).rejects.toBeInstanceOf(SubscribeError)
   })
+})
+
+describe.each(storeFactories)("a topic deleted under a live consumer ($name)", (factory) => {
+  it("the consumer keeps its place: its cursor is written again, a deletion without force is refused again, and a restart redoes nothing", async () => {
+    const location = factory.shared()
+    const [a, admin] = [await createRuntime({ db: location }), await createRuntime({ db: location })]
+    try {
+      const seen: Array<unknown> = []
+      const handler = async (e: { payload: unknown }, ctx: { publish: (topic: string, payload: unknown) => Promise<unknown> }) => {
+        seen.push(e.payload)
+        await ctx.publish("done", e.payload)
+      }
+      await a.subscribe("t", "g", handler, { from: "earliest" })
+      await admin.publish("t", 1)
+      await waitFor(() => seen.length === 1)
+      await admin.deleteTopic("t", { force: true })
+      await admin.publish("t", 4)
+      await admin.publish("t", 5)
+      await waitFor(() => seen.length === 3)
+      // Its progress is stored again, so it is seen consuming.
+      await waitFor(async () => ((await admin.getCursor("t", "g")) ?? 0) >= 3)
+      await expect(admin.purgeTopic("t")).rejects.toThrow(/consumed by/)
+      await a.close()
+      const again = await createRuntime({ db: location })
+      const rerun: Array<unknown> = []
+      await again.subscribe("t", "g", async (e) => {
+        rerun.push(e.payload)
+      }, { from: "earliest" })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await again.close()
+      expect(rerun).toEqual([])
+      expect((await admin.read("done", 0, 100)).map((e) => e.payload)).toEqual([1, 4, 5])
+    } finally {
+      await a.close()
+      await admin.close()
+      factory.drop(location)
+    }
+  }, 30_000)
 })

@@ -25,10 +25,10 @@ import { type GroupConfig, storedName } from "../subscribeOptions.ts"
 import type { WritePart, Writer } from "../Writer.ts"
 import type { SessionError } from "./types.ts"
 
-/** The session lost its lease to another owner: its writes were refused. */
+/** The session lost its lease (another owner took it, or the group was deleted): its writes were refused. */
 export class LeaseLost extends Data.TaggedError("LeaseLost")<{}> {
   override get message() {
-    return "the group's lease was taken over by another owner"
+    return "the group's lease was taken over by another owner, or removed (the group was deleted)"
   }
 }
 

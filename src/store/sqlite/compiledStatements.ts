@@ -96,8 +96,8 @@ export const compiledStatements: Statements = {
     slots: [{ name: "topic" }, { name: "group" }, { name: "floor" }, { value: null }, { name: "floor" }, { name: "now" }]
   },
   writeProgress: {
-    sql: "update \"cursors\" set \"floor\" = ?, \"acked\" = ?, \"leased_upto\" = ?, \"updated_at\" = ?, \"redelivered\" = coalesce(cast(? as bigint), \"redelivered\") where \"topic\" = ? and \"grp\" = ?",
-    slots: [{ name: "floor" }, { name: "acked" }, { name: "leasedUpto" }, { name: "now" }, { name: "redelivered" }, { name: "topic" }, { name: "group" }]
+    sql: "insert into \"cursors\" (\"topic\", \"grp\", \"floor\", \"acked\", \"leased_upto\", \"updated_at\", \"redelivered\") values (?, ?, ?, ?, ?, ?, coalesce(cast(? as bigint), 0)) on conflict (\"topic\", \"grp\") do update set \"floor\" = \"excluded\".\"floor\", \"acked\" = \"excluded\".\"acked\", \"leased_upto\" = \"excluded\".\"leased_upto\", \"updated_at\" = \"excluded\".\"updated_at\", \"redelivered\" = coalesce(cast(? as bigint), \"cursors\".\"redelivered\")",
+    slots: [{ name: "topic" }, { name: "group" }, { name: "floor" }, { name: "acked" }, { name: "leasedUpto" }, { name: "now" }, { name: "redelivered" }, { name: "redelivered" }]
   },
   raiseLease: {
     sql: "update \"cursors\" set \"leased_upto\" = ?, \"updated_at\" = ? where \"topic\" = ? and \"grp\" = ? and \"leased_upto\" < ?",
