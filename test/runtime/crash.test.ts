@@ -109,6 +109,30 @@ describe.each(storeFactories)("crash recovery with real processes ($name)", (fac
     expect(new Set(runs.map((r) => r.n)).size).toBe(total / 2)
   }, 120_000)
 
+  it("with maxAttempts 1, a crash dead-letters no event that did not run: every fetched event is charged, and runs once before that charge could end it", async () => {
+    const log = join(dir, "runs.log")
+    const rt = await createRuntime({ db })
+    await rt.publishAll(Array.from({ length: 400 }, (_, n) => ({ topic: "t", payload: { n }, key: `k${n % 5}` })))
+    await rt.close()
+    const child = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ maxAttempts: 1, workMs: 5 })])
+    let alive = true
+    void child.exited.then(() => (alive = false))
+    while (alive && readLog(log).length < 30) await sleep(2)
+    child.process.kill("SIGKILL")
+    await child.exited
+    const ranBefore = new Set(readLog(log).map((r) => r.n))
+    const last = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ maxAttempts: 1 })])
+    expect((await last.exited).code).toBe(0)
+    const check = await createRuntime({ db })
+    const dead = await check.deadLetters({ group: "g" })
+    await check.close()
+    // Only an event that was running when the process died can be dead-lettered by it (none here
+    // crash the process themselves, so none is): every other event ran and was done.
+    expect(dead.length, JSON.stringify(dead.slice(0, 3))).toBe(0)
+    expect(new Set(readLog(log).map((r) => r.n)).size).toBe(400)
+    expect(ranBefore.size).toBeGreaterThan(0)
+  }, 60_000)
+
   it("an event that kills the process is dead-lettered after exactly maxAttempts runs; the others are delivered", async () => {
     const log = join(dir, "runs.log")
     const rt = await createRuntime({ db })

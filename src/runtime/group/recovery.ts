@@ -19,7 +19,9 @@
  * runs. A row already `suspect` or `running` is not charged again: the crash that wrote it, or
  * the start recorded before the run, already counted that attempt. Suspects then run one at a
  * time, each start recorded first (the session's Isolating phase), so the event that kills the
- * process is counted exactly. Filtered-out events were never delivered: they are done, and their
+ * process is counted exactly. A suspect whose charge alone used up its attempts (`crashCharged`)
+ * runs once more before it can be a dead letter: a crash never dead-letters an event that did not
+ * run (with `maxAttempts: 1`, a crash would otherwise dead-letter every event the group had fetched). Filtered-out events were never delivered: they are done, and their
  * rows deleted. Events of the region between dead letters, requeued ones and acked ranges are
  * passed over (done for the floor).
  */
@@ -164,6 +166,8 @@ export const recover = (
             if (suspect) {
               suspects++
               if (!wasSuspect) work.attempts += 1
+              // A "running" row is a start recorded before the run: that run is the process's.
+              work.crashCharged = row?.state !== "running"
               work.notBefore = 0
               work.lastError ??= stoppedWhileRunning
               charges.push(ledger.upsertRow(deliveryRow(group, work, "suspect")))

@@ -43,6 +43,12 @@ export class Work {
   lastErrorStack: string | null
   /** The filter threw when the event was fetched; the worker evaluates it again. */
   filterPending: boolean = false
+  /**
+   * Its last attempt was charged by a crash that cannot tell which fetched event was running (a
+   * suspect's charge), not by a run of its own: it runs once more before that attempt can make it
+   * a dead letter (an event that never ran is never dead-lettered by a crash).
+   */
+  crashCharged: boolean = false
   /** Payload bytes it holds in the buffer (its page's average; 0 when read back alone). */
   bytes: number = 0
   /** Increments per run; an ack from an earlier run is refused. */

@@ -160,7 +160,9 @@ export class Workers {
   private prepareSlow(work: Work, self: Self): Effect.Effect<void, SessionError> {
     const it = this
     return Effect.gen(function*() {
-      if (work.attempts >= it.config.maxAttempts) return yield* it.settle.deadLetter(work)
+      if (work.attempts >= it.config.maxAttempts && !work.crashCharged) return yield* it.settle.deadLetter(work)
+      // From its next start on, its attempts are its own runs.
+      work.crashCharged = false
       if (work.filterPending) {
         const verdict = filterVerdict(it.config.filter!, work.event)
         if (verdict === "skip") return yield* it.settle.finish(work)
