@@ -66,6 +66,21 @@ describe("sibLocation", () => {
     expect(sibLocation(null, "my app/order handlers.sib:1:39: boom")).toEqual({ file: "my app/order handlers.sib", line: 1, column: 39 })
     expect(sibLocation("Error: x\n    at run (/srv/my app/lib.sib:4:2)", null)).toEqual({ file: "/srv/my app/lib.sib", line: 4, column: 2 })
   })
+
+  it("a message naming a frame gives its file, not the words before it", () => {
+    expect(sibLocation(null, "at handler (x.sib:3:4) failed")).toEqual({ file: "x.sib", line: 3, column: 4 })
+    expect(sibLocation("Error: see\n  deep in a/b.sib:7:1 somewhere", "see")).toEqual({ file: "a/b.sib", line: 7, column: 1 })
+  })
+
+  it("takes time linear in the text: a stored error of one unbroken 32 KB token is read at once (it took seconds, holding the process)", () => {
+    const token = "a".repeat(32_768)
+    const started = performance.now()
+    for (let i = 0; i < 10; i++) {
+      expect(sibLocation(`Error: ${token}\n    at ${token}`, token)).toBeNull()
+      expect(sibLocation(null, `${"b".repeat(30_000)}.sib:1:2 ${token}`)).toBeNull()
+    }
+    expect(performance.now() - started).toBeLessThan(1000)
+  })
 })
 
 describe("tokens", () => {

@@ -168,16 +168,67 @@ export interface ActionJson {
 
 // ---- conversions ---------------------------------------------------------------------------------
 
-/** The first `.sib` location of a failure: a stack frame `at file.sib:L:C`, else `file.sib:L:C:` in the message. */
-export const sibLocation = (stack: string | null, message: string | null): SibLocation | null => {
-  // A path may hold spaces ("my app/order handlers.sib"): a frame's location is the rest of its
-  // line (or what its parentheses hold), a message's is where the message begins; else the first
-  // space-free one anywhere.
-  const m = (stack === null ? null : /^\s*at (?:[^(\n]*\()?([^()\n]+?\.sib):(\d+):(\d+)\)?\s*$/m.exec(stack)) ??
-    (message === null ? null : /^([^\n]+?\.sib):(\d+):(\d+)/.exec(message)) ??
-    (stack === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(stack)) ??
-    (message === null ? null : /([^\s():]+\.sib):(\d+):(\d+)/.exec(message))
-  return m === null ? null : { file: m[1]!, line: Number(m[2]), column: Number(m[3]) }
+/** A `.sib` reference's tail: `.sib:L:C` (its file name is what comes before it). */
+const sibTail = /\.sib:(\d+):(\d+)/g
+
+/** Longest file name looked for before a `.sib:L:C` (a path; a longer run is not one). */
+const maxPathChars = 4096
+
+/**
+ * The first `.sib` location of a failure: a stack frame `at file.sib:L:C`, else `file.sib:L:C:` at
+ * the start of the message, else the first space-free one anywhere. A path may hold spaces
+ * ("my app/order handlers.sib"): a frame's location is the rest of its line (or what its
+ * parentheses hold), a message's is where the message begins. Linear in the text (a stored error
+ * can be 32 KB of one unbroken token, which a backtracking pattern would take seconds over).
+ */
+export const sibLocation = (stack: string | null, message: string | null): SibLocation | null =>
+  (stack === null ? null : frameLocation(stack)) ??
+    (message === null ? null : leadingLocation(message)) ??
+    (stack === null ? null : anyLocation(stack)) ??
+    (message === null ? null : anyLocation(message))
+
+const locationAt = (file: string, m: RegExpExecArray): SibLocation | null =>
+  file.length === 0 || file.length > maxPathChars ? null : { file: `${file}.sib`, line: Number(m[1]), column: Number(m[2]) }
+
+/** A stack frame `at file.sib:L:C` or `at name (file.sib:L:C)`, the frame's whole location. */
+const frameLocation = (stack: string): SibLocation | null => {
+  for (const raw of stack.split("\n")) {
+    const line = raw.trim()
+    if (!line.startsWith("at ")) continue
+    let body = line.slice(3)
+    if (body.endsWith(")") && body.includes("(")) body = body.slice(body.lastIndexOf("(") + 1, -1)
+    sibTail.lastIndex = 0
+    const m = sibTail.exec(body)
+    if (m === null || m.index + m[0].length !== body.length) continue
+    const file = body.slice(0, m.index)
+    if (file.includes("(") || file.includes(")")) continue
+    const found = locationAt(file, m)
+    if (found !== null) return found
+  }
+  return null
+}
+
+/** `file.sib:L:C` where the message's first line begins (after a `(` when it names a frame). */
+const leadingLocation = (message: string): SibLocation | null => {
+  const first = message.slice(0, message.indexOf("\n") === -1 ? message.length : message.indexOf("\n"))
+  sibTail.lastIndex = 0
+  const m = sibTail.exec(first)
+  if (m === null) return null
+  const before = first.slice(0, m.index)
+  return locationAt(before.slice(before.lastIndexOf("(") + 1), m)
+}
+
+/** The first space-free `file.sib:L:C` anywhere in `text`. */
+const anyLocation = (text: string): SibLocation | null => {
+  sibTail.lastIndex = 0
+  for (let m = sibTail.exec(text); m !== null; m = sibTail.exec(text)) {
+    let start = m.index
+    while (start > 0 && m.index - start <= maxPathChars && !/[\s():]/.test(text[start - 1]!)) start--
+    // A run longer than a path could be is no file name.
+    const found = start > 0 && !/[\s():]/.test(text[start - 1]!) ? null : locationAt(text.slice(start, m.index), m)
+    if (found !== null) return found
+  }
+  return null
 }
 
 export const eventJson = (e: Event): EventJson => ({
