@@ -344,7 +344,7 @@ const requeue = Command.make(
   },
   Effect.fn(function*({ all, group, id, json }) {
     if (all === Option.isSome(id)) return yield* failWith("give one event id, or --all (for every dead letter of the group)")
-    const n = yield* withBus("existing", (bus) => Effect.andThen(requireGroup(bus, group), bus.requeue(group, all ? "all" : Option.getOrThrow(id))))
+    const n = yield* withBus("existing", (bus) => Effect.andThen(requireGroup(bus, group), bus.requeue(group, all ? "all" : [Option.getOrThrow(id)])))
     if (n === 0 && !all) return yield* failWith(`group ${group} has no dead letter for event ${Option.getOrThrow(id)}`, 1)
     yield* out(
       json

@@ -112,7 +112,7 @@ export interface BusShape {
    * An event that never failed has none.
    */
   readonly deliveries: (query?: DeliveryQuery) => Effect.Effect<ReadonlyArray<Delivery>, StoreError | GroupError | BusClosedError>
-  /** Sends dead letters (by event id, or all of the group's) back to their group; returns how many. */
+  /** Sends dead letters (by event id, or all of the group's: `"all"` alone; an event whose id is "all" is `["all"]`) back to their group; returns how many. */
   readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError | GroupError | BusClosedError>
   /** Forgets a dead letter (releasing the key it holds, if any). */
   readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError | BusClosedError>

@@ -119,6 +119,9 @@ describe("unknown groups and cut errors", () => {
     expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([1, "sib: group workers has no cursor on nosuchtopic (see sib groups)"])
     const purge = await sib(["topics", "purge", "jbos"], { cwd: dir })
     expect([purge.code, purge.stderr.trim()]).toEqual([1, `sib: cannot purge topic "jbos": there is no topic of that name (did you mean jobs?); see sib topics`])
+    // An id is an id: "all" names no dead letter of the group (--all is the flag for every one).
+    const named = await sib(["dlq", "requeue", "all", "--group", "workers"], { cwd: dir })
+    expect([named.code, named.stderr.trim()]).toEqual([1, "sib: group workers has no dead letter for event all"])
     // The known group still works.
     expect((await sib(["dlq", "requeue", "--all", "--group", "workers"], { cwd: dir })).stdout.trim()).toBe("requeued 1 dead letter of group workers: delivered again with fresh attempts")
   })

@@ -184,6 +184,8 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     expect((await fetch(`${base}/api/requeue`)).status).toBe(405)
     expect((await fetch(`${base}/api/token`)).status).toBe(401)
     expect((await fetch(`${base}/api/token`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    // An event id is an id, "all" too: it names no dead letter here, so nothing is requeued.
+    expect((await post("/api/requeue", { group: "billing", eventId: "all" }, { authorization: `Bearer ${token}` })).status).toBe(404)
     const still = await deadLetters()
     expect(still.deadLetters.map((d) => d.eventId)).toEqual([failing.id])
   })

@@ -219,7 +219,7 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
             : { kind: "stream", status: 200, contentType: "text/event-stream; charset=utf-8", headers: pageHeaders, stream: watched }
         )),
       action("/api/requeue", (group, eventId) =>
-        Effect.map(bus.requeue(group, eventId), (n): ActionJson =>
+        Effect.map(bus.requeue(group, [eventId]), (n): ActionJson =>
           n === 0
             ? { ok: false, message: `group ${group} has no dead letter for event ${eventId}` }
             : { ok: true, message: `requeued event ${eventId} in group ${group}: it is delivered again with fresh attempts` })),
