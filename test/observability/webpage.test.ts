@@ -151,7 +151,18 @@ describe("the ops page in a browser", () => {
     expect(widths.table).toBeLessThanOrEqual(1280)
     expect(widths.rightmost).toBeLessThanOrEqual(1280)
 
+    // A dead letter with a very long key: its card wraps the key, the page does not scroll sideways.
+    const longDead = await publish("orders", { id: 4, poison: true }, "--key", "y".repeat(1024))
+    await operator.locator(`.dead-letter[data-event-id="${longDead.id}"]`).waitFor({ timeout: 10_000 })
+    expect(await operator.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280)
+
     expect(problems).toEqual([])
+    // A malformed escape in the link's token is a wrong token (read-only), not a page that stops
+    // (the browser logs the server's 401 to the token check; no error of the page's own).
+    const garbled = await open(`${base}/#token=%E0%A4%A`)
+    await garbled.locator("#mode", { hasText: /^read-only/ }).waitFor()
+    await garbled.locator("#topics tr.topic", { hasText: "orders" }).waitFor()
+    expect(problems.filter((p) => !/status of 401/.test(p))).toEqual([])
     await browser!.close()
     browser = undefined
     run.interrupt("SIGTERM")

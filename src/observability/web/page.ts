@@ -109,7 +109,8 @@ th { font-weight: 600; color: var(--muted); }
 pre { margin: 0.3em 0; padding: 0.5em; background: #8881; overflow: auto; max-height: 24em; white-space: pre-wrap; word-break: break-word; }
 .payload-line { font-family: ui-monospace, monospace; font-size: 0.9em; word-break: break-all; }
 .dead-letter { border: 1px solid var(--line); border-left: 3px solid var(--bad); padding: 0.5em 0.8em; margin: 0.5em 0; }
-.dead-letter header { padding: 0; border: 0; gap: 0.3em; flex-wrap: wrap; }
+.dead-letter header { padding: 0; border: 0; gap: 0.3em; flex-wrap: wrap; overflow-wrap: anywhere; min-width: 0; }
+.dead-letter { overflow-wrap: anywhere; }
 .dead-letter button { margin-left: 0.5em; }
 .dead-letter p { margin: 0.3em 0; }
 .label { color: var(--muted); }

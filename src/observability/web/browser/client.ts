@@ -14,7 +14,13 @@ const storageKey = "sib-ops-token"
 export const takeToken = (): string | undefined => {
   const m = /(?:^#|&)token=([^&]+)/.exec(browser.location.hash)
   if (m !== null) {
-    const token = decodeURIComponent(m[1]!)
+    // A malformed escape (%E0%A4%A) is a token that is not the server's, not an error that stops the page.
+    let token: string
+    try {
+      token = decodeURIComponent(m[1]!)
+    } catch {
+      token = m[1]!
+    }
     browser.sessionStorage.setItem(storageKey, token)
     browser.history.replaceState(null, "", browser.location.pathname + browser.location.search)
     return token
