@@ -250,7 +250,7 @@ describe("createRuntime (Promise facade)", () => {
       [{}, /db must be a SQLite file path, ":memory:" or a postgres:\/\/ URL, got undefined/],
       [{ db: 5 }, /db must be a SQLite file path/],
       [{ db, logger: 5 }, /logger must be a function \(entry\) => void, got 5/],
-      [{ db, tracing: "bogus" }, /tracing must be "env" or \{ url, encoding\?, serviceName\?, headers\?, exportIntervalMs\? \}, got "bogus"/],
+      [{ db, tracing: "bogus" }, /tracing must be "env" or \{ url, encoding\?, serviceName\?, headers\?, exportIntervalMs\?, exportTimeoutMs\? \}, got "bogus"/],
       [{ db, tracing: { url: "http://c:4318/v1/traces", encodng: "json" } }, /unknown tracing option "encodng"/],
       [{ db, tracing: { url: "collector:4318" } }, /tracing.url must be an http\(s\) URL/]
     ] as const

@@ -207,7 +207,7 @@ export interface Runtime extends Promised<BusCalls> {
   readonly [runtimeWork]: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E> | BusClosedError
 }
 
-const otlpFields = ["url", "encoding", "serviceName", "headers", "exportIntervalMs"]
+const otlpFields = ["url", "encoding", "serviceName", "headers", "exportIntervalMs", "exportTimeoutMs"]
 
 /** What is wrong with `createRuntime`'s own options (the bus's and the store's are checked by `Bus.open`). */
 const runtimeOptionsProblem = (options: RuntimeOptions): string | undefined => {
@@ -216,7 +216,7 @@ const runtimeOptionsProblem = (options: RuntimeOptions): string | undefined => {
   if (typeof db !== "string" || db.length === 0) return `db must be a SQLite file path, ":memory:" or a postgres:// URL, got ${shown(db)}`
   if (logger !== undefined && typeof logger !== "function") return `logger must be a function (entry) => void, got ${shown(logger)}`
   if (tracing === undefined || tracing === "env") return undefined
-  const expected = `tracing must be "env" or { url, encoding?, serviceName?, headers?, exportIntervalMs? }, got ${shown(tracing)}`
+  const expected = `tracing must be "env" or { url, encoding?, serviceName?, headers?, exportIntervalMs?, exportTimeoutMs? }, got ${shown(tracing)}`
   if (typeof tracing !== "object" || tracing === null || Array.isArray(tracing)) return expected
   const unknown = Object.keys(tracing).filter((k) => !otlpFields.includes(k))
   if (unknown.length > 0) return `unknown tracing option ${JSON.stringify(unknown[0])}; valid options: ${otlpFields.join(", ")}`
@@ -227,8 +227,10 @@ const runtimeOptionsProblem = (options: RuntimeOptions): string | undefined => {
   if (headers !== undefined && (typeof headers !== "object" || headers === null || Object.values(headers).some((v) => typeof v !== "string"))) {
     return `tracing.headers must be an object of string values, got ${shown(headers)}`
   }
-  const interval = tracing.exportIntervalMs
-  if (interval !== undefined && !(typeof interval === "number" && Number.isSafeInteger(interval) && interval >= 1)) return `tracing.exportIntervalMs must be a positive integer, got ${shown(interval)}`
+  for (const name of ["exportIntervalMs", "exportTimeoutMs"] as const) {
+    const ms = tracing[name]
+    if (ms !== undefined && !(typeof ms === "number" && Number.isSafeInteger(ms) && ms >= 1)) return `tracing.${name} must be a positive integer, got ${shown(ms)}`
+  }
   return undefined
 }
 

@@ -102,7 +102,14 @@ export interface OtlpOptions {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** How often batched spans are sent (ms; default 5000, Effect's default). */
   readonly exportIntervalMs?: number | undefined
+  /**
+   * How long one export may wait for the collector (ms; default 10000): a collector that takes a
+   * request and never answers would otherwise hold a socket and its spans per export, without end.
+   */
+  readonly exportTimeoutMs?: number | undefined
 }
+
+const defaultExportTimeoutMs = 10_000
 
 /**
  * Installs Effect's OTLP tracer, posting over global `fetch` (no platform package needed). Its
@@ -112,11 +119,16 @@ export interface OtlpOptions {
  */
 export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flusher> =>
   Layer.unwrap(Effect.promise(async () => {
-    const [{ layer }, { layerJson, layerProtobuf }, { layer: fetchClient }] = await Promise.all([
+    const [{ layer }, { layerJson, layerProtobuf }, { Fetch, layer: fetchClient }] = await Promise.all([
       import("effect/observability/OtlpTracer"),
       import("effect/observability/OtlpSerialization"),
       import("effect/http/FetchHttpClient")
     ])
+    const timeoutMs = options.exportTimeoutMs ?? defaultExportTimeoutMs
+    const timedFetch: typeof globalThis.fetch = (input, init) => {
+      const timeout = AbortSignal.timeout(timeoutMs)
+      return globalThis.fetch(input, { ...init, signal: init?.signal == null ? timeout : AbortSignal.any([init.signal, timeout]) })
+    }
     return layer({
       url: options.url,
       resource: { serviceName: options.serviceName ?? "sibus" },
@@ -124,7 +136,8 @@ export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flushe
       ...(options.exportIntervalMs === undefined ? {} : { exportInterval: options.exportIntervalMs })
     }).pipe(
       Layer.provide(options.encoding === "json" ? layerJson : layerProtobuf),
-      Layer.provide(fetchClient)
+      Layer.provide(fetchClient),
+      Layer.provide(Layer.succeed(Fetch, timedFetch))
     )
   }))
 
@@ -169,12 +182,14 @@ export const otlpOptionsFromEnv = (env: Readonly<Record<string, string | undefin
     if (at > 0) headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim())
   }
   const delay = Number(nonEmpty("OTEL_BSP_SCHEDULE_DELAY"))
+  const timeout = Number(nonEmpty("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") ?? nonEmpty("OTEL_EXPORTER_OTLP_TIMEOUT"))
   return {
     url,
     encoding: protocol === "http/json" ? "json" : "protobuf",
     serviceName: nonEmpty("OTEL_SERVICE_NAME") ?? serviceName,
     ...(Object.keys(headers).length === 0 ? {} : { headers }),
-    ...(Number.isFinite(delay) && delay > 0 ? { exportIntervalMs: delay } : {})
+    ...(Number.isFinite(delay) && delay > 0 ? { exportIntervalMs: delay } : {}),
+    ...(Number.isSafeInteger(timeout) && timeout > 0 ? { exportTimeoutMs: timeout } : {})
   }
 }
 

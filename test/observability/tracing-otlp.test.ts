@@ -165,3 +165,32 @@ it("createRuntime({ tracing }): the trace continues from one runtime's publish t
     otlp.close()
   }
 }, 30_000)
+
+it("a collector that takes exports and never answers holds none of them past the export timeout (exportTimeoutMs)", async () => {
+  const lifetimes: Array<number> = []
+  const server: Server = createServer((req, res) => {
+    const started = Date.now()
+    // Closed by the client before any answer: the export gave up.
+    res.on("close", () => lifetimes.push(Date.now() - started))
+    req.resume() // read it, never answer
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`
+  const rt = await createRuntime({ db: ":memory:", tracing: { url, encoding: "json", exportIntervalMs: 50, exportTimeoutMs: 300 } })
+  try {
+    await rt.subscribe("t", "g", () => undefined, { from: "earliest" })
+    const until = Date.now() + 2000
+    while (Date.now() < until) {
+      await rt.publish("t", { at: Date.now() })
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    // The first export was given up after its timeout: the socket closed by the client, not held
+    // (a collector that never answers held every export's socket and spans, without end).
+    expect(lifetimes.length).toBeGreaterThan(0)
+    expect(Math.max(...lifetimes)).toBeLessThan(1500)
+  } finally {
+    await rt.close()
+    server.closeAllConnections()
+    server.close()
+  }
+}, 30_000)

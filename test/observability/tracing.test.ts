@@ -177,6 +177,8 @@ describe("traces", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://t/x", OTEL_SERVICE_NAME: "shop",
       OTEL_EXPORTER_OTLP_HEADERS: "api-key=a%20b,x=1", OTEL_BSP_SCHEDULE_DELAY: "200"
     }), { url: "http://t/x", encoding: "protobuf", serviceName: "shop", headers: { "api-key": "a b", x: "1" }, exportIntervalMs: 200 })
+    assert.strictEqual(otlpOptionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TIMEOUT: "2500" })?.exportTimeoutMs, 2500)
+    assert.strictEqual(otlpOptionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_EXPORTER_OTLP_TIMEOUT: "2500", OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: "700" })?.exportTimeoutMs, 700)
   })
 
   it.effect("without an endpoint, layerFromEnv still provides Effect's OtlpExporter.Flusher: what registers with it (an application's own OTLP layers) is flushed", () =>
