@@ -54,6 +54,25 @@ export const withTraceparent = (options: PublishOptions | undefined, traceparent
   return { ...options, headers: { ...headers, [traceparentHeader]: traceparent } }
 }
 
+/**
+ * A caller's own trace context for a publish made outside any span (a Promise-API caller's way to
+ * propagate it): the `traceparent` its headers carry, as the parent the `publish` span takes, and
+ * the options without it (the stored event then carries the publish span's own, so its runs are
+ * the publish's children). Undefined when the fiber has a span or the header is not a valid one.
+ */
+export const callerTraceparent = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  options: PublishOptions | undefined
+): { readonly parent: Tracer.ExternalSpan; readonly options: PublishOptions } | undefined => {
+  if (currentSpanOf(fiber) !== undefined || typeof options !== "object" || options === null) return undefined
+  const headers = options.headers
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return undefined
+  const parent = parseTraceparent((headers as Record<string, unknown>)[traceparentHeader] as string | undefined)
+  if (parent === undefined) return undefined
+  const { [traceparentHeader]: _, ...rest } = headers as Record<string, string>
+  return { parent, options: { ...options, headers: rest } }
+}
+
 /** The `publish <topic>` span's options (OpenTelemetry messaging conventions); a batch over several topics names none. */
 export const publishSpanOptions = (topic: string | undefined, batch?: number): Tracer.SpanOptions => {
   const attributes: Record<string, unknown> = { "messaging.system": "sibus", "messaging.operation.type": "send", "messaging.operation.name": "publish" }

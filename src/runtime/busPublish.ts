@@ -8,7 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
-import { currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
+import { callerTraceparent, currentSpanOf, publishSpanName, publishSpanOptions, traceparentOf, tracingOn, withTraceparent } from "../observability/tracing.ts"
 import type { Event } from "../store/records.ts"
 import { TransactionSlot } from "../store/Store.ts"
 import { IdTaken, StoreError } from "../store/storeErrors.ts"
@@ -71,7 +71,10 @@ export const makePublishing = (deps: PublishingDeps): Pick<BusShape, "publish" |
       if (fiber.getRef(TransactionSlot).current !== undefined) return Effect.fail(insideTransaction(topic))
       if (!tracingOn(fiber)) return publishOne(fiber, topic, payload, publishOptions, false)
       const name = String(topic)
-      return Effect.withSpan(Effect.withFiber((inner) => publishOne(inner, topic, payload, publishOptions, true)), publishSpanName(name), publishSpanOptions(name))
+      // A caller's own traceparent (outside any span) is the publish span's parent.
+      const caller = callerTraceparent(fiber, publishOptions)
+      const spanOptions = caller === undefined ? publishSpanOptions(name) : { ...publishSpanOptions(name), parent: caller.parent }
+      return Effect.withSpan(Effect.withFiber((inner) => publishOne(inner, topic, payload, caller?.options ?? publishOptions, true)), publishSpanName(name), spanOptions)
     })
 
   const publishMany = (fiber: Fiber.Fiber<unknown, unknown>, items: ReadonlyArray<PublishItem>, traced: boolean): Effect.Effect<ReadonlyArray<Event>, PublishFailure> => {

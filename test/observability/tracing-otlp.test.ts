@@ -194,3 +194,26 @@ it("a collector that takes exports and never answers holds none of them past the
     server.close()
   }
 }, 30_000)
+
+it("a caller's own traceparent (no span around the publish) is the publish span's parent, and the run is the publish's child", async () => {
+  const otlp = await receiver()
+  const rt = await createRuntime({ db: ":memory:", tracing: { url: `${otlp.url}/v1/traces`, encoding: "json", exportIntervalMs: 50 } })
+  try {
+    await rt.subscribe("a", "g", () => undefined, { from: "earliest" })
+    const caller = { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331" }
+    const e = await rt.publish("a", { n: 1 }, { headers: { traceparent: `00-${caller.traceId}-${caller.spanId}-01`, other: "kept" } })
+    const deadline = Date.now() + 15_000
+    while (!["publish a", "process a"].every((n) => otlp.spans.some((s) => s.name === n))) {
+      if (Date.now() > deadline) throw new Error(`timed out; spans so far: ${otlp.spans.map((s) => s.name).join(", ")}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const publish = otlp.spans.find((s) => s.name === "publish a")!
+    const process = otlp.spans.find((s) => s.name === "process a")!
+    expect([publish.traceId, publish.parentSpanId]).toEqual([caller.traceId, caller.spanId])
+    expect([process.traceId, process.parentSpanId]).toEqual([caller.traceId, publish.spanId])
+    expect(e.headers).toEqual({ traceparent: `00-${caller.traceId}-${publish.spanId}-01`, other: "kept" })
+  } finally {
+    await rt.close()
+    otlp.close()
+  }
+}, 30_000)

@@ -109,7 +109,7 @@ describe("traces", () => {
     }))
   })
 
-  it.effect("publishAll is one publish span that every event of the batch carries; a traceparent given by the caller is kept, and a malformed one starts a new trace", () => {
+  it.effect("publishAll is one publish span that every event of the batch carries; a traceparent given by the caller is the publish's parent, and a malformed one starts a new trace", () => {
     const { spans, tracer } = memoryTracer()
     return traced(tracer, Effect.gen(function*() {
       const bus = yield* Bus
@@ -128,9 +128,14 @@ describe("traces", () => {
       const several = spans.find((s) => s.name === "publish")!
       assert.isFalse(several.attributes.has("messaging.destination.name"))
       assert.deepStrictEqual(mixed.map(traceparent), [ctxOf(several), ctxOf(several)])
-      assert.strictEqual(traceparent(kept), given)
+      // The caller's traceparent (no span around the publish) is the publish span's parent; the
+      // event carries the publish span, so the run is the publish's child, in the caller's trace.
+      const keptPublish = spans.find((s) => s.name === "publish t" && s.attributes.get("messaging.message.id") === kept.id)!
+      assert.strictEqual(keptPublish.traceId, "0af7651916cd43dd8448eb211c80319c")
+      assert.strictEqual(parentId(keptPublish), "b7ad6b7169203331")
+      assert.strictEqual(traceparent(kept), ctxOf(keptPublish))
       const runOf = (e: Event) => spans.find((s) => s.name.startsWith("process ") && s.attributes.get("messaging.message.id") === e.id)!
-      assert.strictEqual(parentId(runOf(kept)), "b7ad6b7169203331")
+      assert.strictEqual(parentId(runOf(kept)), keptPublish.spanId)
       assert.strictEqual(runOf(kept).traceId, "0af7651916cd43dd8448eb211c80319c")
       assert.isUndefined(parentId(runOf(bad)))
       assert.strictEqual(parentId(runOf(e1!)), batch.spanId)
