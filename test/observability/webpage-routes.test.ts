@@ -200,9 +200,14 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     const again = await post("/api/requeue", { group: "billing", eventId: failing.id }, { "x-sib-token": token })
     expect(again.status).toBe(404)
 
-    // A poisoned order is declined whatever the fixes: dropped, it is gone.
-    const poisoned = await rt.publish("orders", { id: 67, poison: true })
+    // A poisoned order is declined whatever the fixes: dropped, it is gone. Its large payload is in
+    // the list as a preview only (the event view has all of it).
+    const poisoned = await rt.publish("orders", { id: 67, poison: true, blob: "x".repeat(100_000) })
     await until("the poisoned order's dead letter", deadLetters, (l) => l.deadLetters.some((d) => d.eventId === poisoned.id))
+    const listed = (await deadLetters()).deadLetters.find((d) => d.eventId === poisoned.id)!
+    expect(listed.payload).toBeNull()
+    expect(listed.preview?.chars).toBe(JSON.stringify(poisoned.payload).length)
+    expect(listed.preview?.text).toBe(JSON.stringify(poisoned.payload).slice(0, 8192))
     const dropped = await post("/api/drop", { group: "billing", eventId: poisoned.id }, { authorization: `Bearer ${token}` })
     expect(dropped.status).toBe(200)
     expect(await dropped.json()).toMatchObject({ ok: true, message: expect.stringMatching(/^dropped the dead letter/) })

@@ -106,8 +106,14 @@ export interface DeadLetterJson {
   readonly holdsKey: boolean
   /** The event's payload; `found` is false when the event itself is gone (pruned or compacted). */
   readonly found: boolean
+  /** The payload, when its JSON is at most `payloadPreviewChars` long (else null, and `preview` holds its start). */
   readonly payload: unknown
+  /** A large payload's JSON text: its first `payloadPreviewChars` characters, and how long it is (the event view has it all). */
+  readonly preview: { readonly text: string; readonly chars: number } | null
 }
+
+/** How much of a dead letter's payload the list carries: 100 dead letters of 1 MB each made every refresh 100 MB. */
+export const payloadPreviewChars = 8192
 
 export interface DeadLettersJson {
   readonly deadLetters: ReadonlyArray<DeadLetterJson>
@@ -298,8 +304,13 @@ export const deadLetterJson = (d: DeadLetter, event: Event | undefined): DeadLet
   deadAt: d.deadAt,
   holdsKey: d.holdsKey,
   found: event !== undefined,
-  payload: event?.payload ?? null
+  ...payloadOrPreview(event?.payload ?? null)
 })
+
+const payloadOrPreview = (payload: unknown): Pick<DeadLetterJson, "payload" | "preview"> => {
+  const text = JSON.stringify(payload) ?? "null"
+  return text.length <= payloadPreviewChars ? { payload, preview: null } : { payload: null, preview: { text: text.slice(0, payloadPreviewChars), chars: text.length } }
+}
 
 export const groupJson = (g: GroupInfo): GroupJson => ({
   group: g.cursor.group,

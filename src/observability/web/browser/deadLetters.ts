@@ -40,9 +40,16 @@ const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
     h("p", { class: "error" }, h("span", { class: "label" }, "error "), visible(d.errorMessage)),
     d.location === null ? null : h("p", { class: "location" }, h("span", { class: "label" }, "at "), location(d.location)),
     d.errorStack === null ? null : h("details", {}, h("summary", {}, "stack"), h("pre", { class: "stack" }, visible(d.errorStack))),
-    d.found
+    !d.found
+      ? h("p", { class: "meta" }, "the event is no longer stored (pruned or compacted)")
+      : d.preview === null
       ? h("details", { open: true }, h("summary", {}, "payload"), h("pre", { class: "payload" }, payloadBlock(d.payload)))
-      : h("p", { class: "meta" }, "the event is no longer stored (pruned or compacted)")
+      : h(
+        "details",
+        {},
+        h("summary", {}, `payload (${d.preview.chars.toLocaleString("en-US")} characters of JSON; the event view shows it all)`),
+        h("pre", { class: "payload" }, `${visible(d.preview.text)}\u2026`)
+      )
   )
 }
 

@@ -43,9 +43,14 @@ const acting = (verb: "requeue" | "drop") => async (d: DeadLetterJson) => {
 /** Whose dead letters the list shows ("": every group's, the first 100 of them). */
 const deadLetterGroup = byId<InputEl>("dead-letter-group")
 
+/** The latest load of the list: an older one answering after it is not drawn over it. */
+let deadLettersLoad = 0
+
 const loadDeadLetters = async () => {
+  const load = ++deadLettersLoad
   try {
     const list = await getJson<DeadLettersJson>("api/dead-letters", { group: deadLetterGroup.value })
+    if (load !== deadLettersLoad) return
     drawDeadLetters(list, byId("dead-letters"), byId("dead-letter-count"), {
       requeue: token === undefined ? undefined : acting("requeue"),
       drop: token === undefined ? undefined : acting("drop"),
