@@ -15,7 +15,8 @@ import { openStore } from "../../src/store/open.ts"
 import { type RuntimeStore, Store } from "../../src/store/Store.ts"
 import { makeWriter } from "../../src/runtime/Writer.ts"
 import { advance, makeRecorder, settle } from "../helpers/recorder.ts"
-import { kyselyOn, sharedDb, sqliteFactory, type StoreFactory, storeFactories } from "../helpers/stores.ts"
+import { kyselyOn, postgresFactory, postgresUrl, sharedDb, sqliteFactory, type StoreFactory, storeFactories } from "../helpers/stores.ts"
+import { sql } from "kysely"
 
 /** Runs an effect on a bus over a fresh database of `factory`. */
 const busOn = (factory: StoreFactory) => <A, E>(effect: Effect.Effect<A, E, Bus | Store>) =>
@@ -493,4 +494,37 @@ describe("ctx.transaction on SQLite's single connection", () => {
       assert.deepStrictEqual(refused, ["PublishError"])
       assert.deepStrictEqual(yield* rowsOf(app), [{ account: "x", amount: 1 }])
     })))
+})
+
+describe.skipIf(postgresUrl === undefined)("a handler transaction refused at its commit (postgres)", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+  it.live("a deferred constraint of the handler's own table failing at COMMIT fails the run: retried, then dead-lettered; the group goes on", () =>
+    Effect.gen(function*() {
+      const location = yield* sharedDb(factory)
+      const app = yield* kyselyOn(factory, location)
+      yield* Effect.promise(() => sql`create table uniq (k text, constraint u unique (k) deferrable initially deferred)`.execute(app))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        for (let n = 1; n <= 3; n++) yield* bus.publish("jobs", { n })
+        const runs = new Map<number, number>()
+        yield* bus.subscribe("jobs", "g", (e, ctx) =>
+          Effect.gen(function*() {
+            const n = (e.payload as { n: number }).n
+            runs.set(n, (runs.get(n) ?? 0) + 1)
+            const trx = yield* ctx.transaction
+            yield* Effect.promise(() => trx.insertInto("uniq").values({ k: n === 2 ? "dup" : `k${n}-${runs.get(n)}` }).execute())
+            if (n === 2) yield* Effect.promise(() => trx.insertInto("uniq").values({ k: "dup" }).execute())
+            yield* ctx.publish("done", { n })
+          }), { from: "earliest", maxAttempts: 2, backoff: { initialMs: 10, jitter: 0 } })
+        const deadline = Date.now() + 15_000
+        while ((yield* bus.deadLetters({ group: "g" })).length === 0 || (yield* bus.read("done", 0, 10)).length < 2) {
+          if (Date.now() > deadline) throw new Error(`timed out: runs ${JSON.stringify([...runs])}`)
+          yield* Effect.sleep(20)
+        }
+        const [dead] = yield* bus.deadLetters({ group: "g" })
+        assert.deepStrictEqual([dead!.seq, dead!.attempts, runs.get(2)], [2, 2, 2])
+        assert.match(dead!.errorMessage, /^the handler's writes were refused at commit: .*duplicate key value violates unique constraint "u"/)
+        assert.deepStrictEqual((yield* bus.read("done", 0, 10)).map((e) => (e.payload as { n: number }).n).sort(), [1, 3])
+      }).pipe(Effect.provide(Bus.open(location), { local: true }))
+    }).pipe(Effect.scoped), 30_000)
 })

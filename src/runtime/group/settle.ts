@@ -50,9 +50,21 @@ import { deliveryRow, type Outcome, type Slot, stoppedWhileRunning, type Work } 
  */
 const refusedPublish = (cause: Cause.Cause<unknown>): Outcome | undefined => {
   const e = Cause.squash(cause)
-  return e instanceof StoreError && e.cause instanceof IdTaken
-    ? { _tag: "fail", message: `what the handler published was refused: ${e.cause.message}`, stack: null }
-    : undefined
+  if (!(e instanceof StoreError)) return undefined
+  if (e.cause instanceof IdTaken) return { _tag: "fail", message: `what the handler published was refused: ${e.cause.message}`, stack: null }
+  return refusedData(e.cause) ? { _tag: "fail", message: `the handler's writes were refused at commit: ${e.message}`, stack: null } : undefined
+}
+
+/**
+ * A database's refusal of what a commit wrote, not a failure of the database: a constraint of the
+ * handler's own tables (checked at commit when deferred), a value it cannot take, a serialization
+ * failure or a deadlock (Postgres SQLSTATE classes 22, 23 and 40; SQLite's constraint codes). The
+ * run fails and is retried, as if it had thrown.
+ */
+const refusedData = (cause: unknown): boolean => {
+  const code = (cause as { code?: unknown } | null)?.code
+  if (typeof code !== "string") return false
+  return /^(22|23|40)[0-9A-Z]{3}$/.test(code) || code.startsWith("SQLITE_CONSTRAINT")
 }
 
 export class Settle {
