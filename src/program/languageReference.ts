@@ -119,7 +119,8 @@ A \`.sib\` file is a sequence of forms, read by the grammar in \`grammar/sib.ne\
 
 Only \`nil\` and \`false\` are false. Numbers are doubles (as JSON's): integers are exact up to
 2^53 - 1, and \`+\`, \`-\`, \`*\`, \`inc\` and \`dec\` of exact integers fail with an integer overflow
-instead of rounding beyond it. A string is a sequence of characters (Unicode code points):
+instead of rounding beyond it; an integer literal beyond it is a read error (write \`9.1e15\` for a
+double), and such a double prints with its exponent. A string is a sequence of characters (Unicode code points):
 \`count\`, \`subs\`, \`nth\`, \`first\`, \`split\` on \`""\` and destructuring agree, and none cuts an
 emoji in two. Top-level names may replace built-ins of the same name (the core macros keep working).
 A local may take any name, but in call position a special form's name (\`if\`, \`let\`, \`quote\`, ...)

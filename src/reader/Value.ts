@@ -369,6 +369,13 @@ const symbolLike = /^[A-Za-z_*+!?<>=/.-][\w*+!?<>=/.-]*$/
  * text stops at `maxChars` (a message quoting a value never grows with it), and with a meter every
  * value printed is charged, so printing shared structure costs what the text costs.
  */
+/**
+ * A number as the reader reads it back: an integer beyond 2^53 - 1 (not exact, so not readable as
+ * an integer literal) is written with its exponent, `1.2345678901234567e+19`, the same double.
+ */
+const numberText = (x: number): string =>
+  Number.isInteger(x) && !Number.isSafeInteger(x) && Math.abs(x) < 1e21 ? x.toExponential() : String(x)
+
 export const print = (v: Value, display = false, options: PrintOptions = {}): string => {
   const meter = options.meter ?? unmetered
   const max = options.maxChars ?? 2000
@@ -408,7 +415,7 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
       case "boolean":
         return emit(String(x))
       case "number":
-        return emit(Number.isFinite(x) ? String(x) : Number.isNaN(x) ? "##NaN" : x > 0 ? "##Inf" : "##-Inf")
+        return emit(Number.isFinite(x) ? numberText(x) : Number.isNaN(x) ? "##NaN" : x > 0 ? "##Inf" : "##-Inf")
       case "string":
         return top && display ? emit(x) : emitQuoted(x)
     }

@@ -211,6 +211,11 @@ export const read = (text: string, file: string, options: ReadOptions = {}): Rea
           diagnostics.push(readError("invalid-number", `invalid number ${token.text}`, at, {
             hints: ["numbers look like 42, -7, 3.14, 1e-3 or 0xff; a symbol cannot start with a digit"]
           }))
+        } else if (invisible === undefined && !/[.eE]/.test(token.text.replace(/^[-+]?0[xX]/, "")) && !Number.isSafeInteger(numberValue(token.text))) {
+          // An integer written beyond 2^53 - 1 would be read as a rounded one (as arithmetic refuses to make).
+          diagnostics.push(readError("inexact-integer", `the integer ${token.text.length > 40 ? `${token.text.slice(0, 40)}...` : token.text} is beyond ±9,007,199,254,740,991, the largest a number holds exactly`, at, {
+            hints: ["write it as a string, or with an exponent (9.1e15) for a number that may be rounded"]
+          }))
         }
         break
       case "string":
