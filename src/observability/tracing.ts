@@ -56,19 +56,21 @@ export const withTraceparent = (options: PublishOptions | undefined, traceparent
 
 /**
  * A caller's own trace context for a publish made outside any span (a Promise-API caller's way to
- * propagate it): the `traceparent` its headers carry, as the parent the `publish` span takes, and
- * the options without it (the stored event then carries the publish span's own, so its runs are
- * the publish's children). Undefined when the fiber has a span or the header is not a valid one.
+ * propagate it): the `traceparent` its headers carry, as the parent the `publish` span takes (none
+ * when it is not a valid one), and the options without it (the stored event then carries the
+ * publish span's own, so its runs are the publish's children). Undefined when the fiber has a span
+ * or the headers carry no traceparent.
  */
 export const callerTraceparent = (
   fiber: Fiber.Fiber<unknown, unknown>,
   options: PublishOptions | undefined
-): { readonly parent: Tracer.ExternalSpan; readonly options: PublishOptions } | undefined => {
+): { readonly parent: Tracer.ExternalSpan | undefined; readonly options: PublishOptions } | undefined => {
   if (currentSpanOf(fiber) !== undefined || typeof options !== "object" || options === null) return undefined
   const headers = options.headers
-  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return undefined
-  const parent = parseTraceparent((headers as Record<string, unknown>)[traceparentHeader] as string | undefined)
-  if (parent === undefined) return undefined
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers) || !(traceparentHeader in headers)) return undefined
+  // One that is not a valid traceparent is no parent; the event carries the publish span's instead.
+  const given = (headers as Record<string, unknown>)[traceparentHeader]
+  const parent = typeof given === "string" ? parseTraceparent(given) : undefined
   const { [traceparentHeader]: _, ...rest } = headers as Record<string, string>
   return { parent, options: { ...options, headers: rest } }
 }

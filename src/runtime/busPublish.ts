@@ -73,7 +73,7 @@ export const makePublishing = (deps: PublishingDeps): Pick<BusShape, "publish" |
       const name = String(topic)
       // A caller's own traceparent (outside any span) is the publish span's parent.
       const caller = callerTraceparent(fiber, publishOptions)
-      const spanOptions = caller === undefined ? publishSpanOptions(name) : { ...publishSpanOptions(name), parent: caller.parent }
+      const spanOptions = caller?.parent === undefined ? publishSpanOptions(name) : { ...publishSpanOptions(name), parent: caller.parent }
       return Effect.withSpan(Effect.withFiber((inner) => publishOne(inner, topic, payload, caller?.options ?? publishOptions, true)), publishSpanName(name), spanOptions)
     })
 

@@ -137,7 +137,11 @@ describe("traces", () => {
       const runOf = (e: Event) => spans.find((s) => s.name.startsWith("process ") && s.attributes.get("messaging.message.id") === e.id)!
       assert.strictEqual(parentId(runOf(kept)), keptPublish.spanId)
       assert.strictEqual(runOf(kept).traceId, "0af7651916cd43dd8448eb211c80319c")
-      assert.isUndefined(parentId(runOf(bad)))
+      // A malformed one is no parent: the publish span starts a trace and the event carries it.
+      const badPublish = spans.find((s) => s.name === "publish t" && s.attributes.get("messaging.message.id") === bad.id)!
+      assert.isUndefined(parentId(badPublish))
+      assert.strictEqual(traceparent(bad), ctxOf(badPublish))
+      assert.strictEqual(parentId(runOf(bad)), badPublish.spanId)
       assert.strictEqual(parentId(runOf(e1!)), batch.spanId)
     }))
   })
