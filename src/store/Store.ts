@@ -359,6 +359,11 @@ export interface MaintenanceStore {
  */
 export interface StoreCapabilities {
   /**
+   * Its text cannot hold U+0000 (Postgres): nothing stored has it, so a lookup by a key or id that
+   * holds one finds nothing without asking (the server would refuse the parameter).
+   */
+  readonly textWithoutNul?: boolean | undefined
+  /**
    * Change detection: a number that changes whenever another connection commits (SQLite's
    * `data_version`). A bus polls it to wake its groups for events other processes published.
    */

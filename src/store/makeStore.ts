@@ -26,6 +26,8 @@ const noLimit = Number.MAX_SAFE_INTEGER
 export const makeStore = (driver: Driver): StoreShape => {
   const q = driver.statements
   const read = <A>(op: string, program: () => Program<A>) => driver.statement(op, program)
+  /** A key or id this database cannot have stored (see `StoreCapabilities.textWithoutNul`). */
+  const unstorable = (text: string): boolean => driver.capabilities.textWithoutNul === true && text.includes("\u0000")
 
   /**
    * A batch of publishes alone, as the dialect's one-statement transaction; the events whose ids
@@ -102,13 +104,13 @@ export const makeStore = (driver: Driver): StoreShape => {
             : (yield events(q.eventsBySeqs, { seqs: JSON.stringify(seqs) })) as EventRows
           return found.events
         }),
-      eventById: (id) => read("eventById", function*() {
+      eventById: (id) => unstorable(id) ? Effect.succeed(undefined) : read("eventById", function*() {
         return ((yield events(q.eventById, { id })) as EventRows).events[0]
       }),
       latestByKey: (topic, keys) =>
         read("latestByKey", function*() {
           const out = new Map<string, Event>()
-          const wanted = [...new Set(keys)]
+          const wanted = [...new Set(keys)].filter((k) => !unstorable(k))
           if (wanted.length === 0) return out
           const found = wanted.length === 1
             ? ((yield events(q.latestOfKey, { topic, key: wanted[0] })) as EventRows).events
@@ -207,7 +209,7 @@ export const makeStore = (driver: Driver): StoreShape => {
           return { events: found, total: total - (rows.length - found.length) }
         }),
       deliveries: (query) =>
-        read("deliveries", function*() {
+        query.eventId !== undefined && unstorable(query.eventId) ? Effect.succeed([]) : read("deliveries", function*() {
           const rows = query.eventId !== undefined
             ? ((yield all(q.eventDeliveries, { eventId: query.eventId })) as ReadonlyArray<DeliveriesTable>).filter((r) => query.group === undefined || r.grp === query.group)
             : query.group !== undefined
@@ -216,7 +218,7 @@ export const makeStore = (driver: Driver): StoreShape => {
           return rows.map(deliveryOfRow)
         }),
       deadLetters: (query) =>
-        read("deadLetters", function*() {
+        query.eventId !== undefined && unstorable(query.eventId) ? Effect.succeed([]) : read("deadLetters", function*() {
           const rows = (yield all(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, eventId: query.eventId ?? null, limit: query.limit ?? noLimit })) as ReadonlyArray<DeadLettersTable>
           return rows.map(deadLetterOfRow)
         }),

@@ -92,3 +92,15 @@ describe.each(storeFactories)("a topic deleted under a live consumer ($name)", (
     }
   }, 30_000)
 })
+
+describe.each(storeFactories)("lookups by an id or key holding NUL ($name)", (factory) => {
+  const runtime = freshRuntimes(factory)
+  it("find nothing, as on every dialect (Postgres text cannot hold NUL: it refused the parameter with a StoreError)", async () => {
+    const rt = await runtime()
+    await rt.publish("t", 1, { key: "a" })
+    expect([...(await rt.latestByKey("t", ["a\u0000b", "a"])).keys()]).toEqual(["a"])
+    expect(await rt.deadLetters({ eventId: "a\u0000" })).toEqual([])
+    expect(await rt.deliveries({ eventId: "a\u0000" })).toEqual([])
+    await expect(rt.setCursor("t", "g", "id:a\u0000")).rejects.toThrow(/no event has that id/)
+  })
+})

@@ -469,6 +469,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     appendAtOnce: { run: appendAtOnce, max: maxAppendsAtOnce },
     readsWait: true,
     capabilities: {
+      textWithoutNul: true,
       changeToken: Effect.tryPromise({
         try: counted(() =>
           raises.token(async () => {
