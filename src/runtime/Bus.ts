@@ -27,7 +27,7 @@ import * as Inspect from "./Inspect.ts"
 import { startPartitioned } from "./group/partitioned.ts"
 import { startGroup } from "./group/supervisor.ts"
 import { CurrentGroup, type GroupDeps, type GroupHandle, type Handler } from "./group/types.ts"
-import { AckError, BusClosedError, BusOptionsError, GroupError, PublishError, SubscribeError, TopicError } from "./busErrors.ts"
+import { AckError, BusClosedError, BusOptionsError, GroupError, MaintenanceError, PublishError, SubscribeError, TopicError } from "./busErrors.ts"
 import { nodeHost } from "./HostInfo.ts"
 import { bootId, makeIdGenerator } from "./ids.ts"
 import * as Maintenance from "./Maintenance.ts"
@@ -75,6 +75,10 @@ const storeCalls = [
   "defineTopic", "dryRun", "getCursor", "setCursor", "deadLetters", "deliveries", "requeue", "dropDeadLetter", "read", "latestByKey",
   "describeGroup", "compact", "prune", "deleteGroup", "purgeTopic", "deleteTopic"
 ] as const satisfies ReadonlyArray<keyof BusShape>
+
+/** compact and prune take a topic's name, or nothing for every topic. */
+const notATopic = (operation: "compact" | "prune", topic: unknown) =>
+  new MaintenanceError({ operation, topic: shown(topic), detail: `${operation} takes a topic name, or nothing for every topic` })
 
 export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const store = yield* Store
@@ -397,7 +401,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }),
     setCursor: (topic, group, position) =>
       Effect.gen(function*() {
-        const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${JSON.stringify(position)}: ${why}` })
+        const invalid = (why: string) => new GroupError({ group, detail: `cannot place the cursor at ${shown(position)}: ${why}` })
         const groupProblem = groupNameProblem(group)
         if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot place the cursor: ${groupProblem}` })
         const topicProblem = topicNameProblem(topic)
@@ -491,8 +495,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         const members = (yield* inspect.members).filter((m) => m.group === group)
         return { group, positions, members }
       }),
-    compact: (topic) => maintenance.compact(topic),
-    prune: (topic) => maintenance.prune(topic),
+    compact: (topic) => (topic === undefined || typeof topic === "string" ? maintenance.compact(topic) : Effect.fail(notATopic("compact", topic))),
+    prune: (topic) => (topic === undefined || typeof topic === "string" ? maintenance.prune(topic) : Effect.fail(notATopic("prune", topic))),
     deleteGroup: (group, adminOptions) =>
       Effect.gen(function*() {
         const refuse = (detail: string) => new GroupError({ group, detail: `cannot delete it: ${detail}` })
