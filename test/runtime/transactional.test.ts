@@ -498,6 +498,32 @@ describe("ctx.transaction on SQLite's single connection", () => {
 
 describe.skipIf(postgresUrl === undefined)("a handler transaction refused at its commit (postgres)", () => {
   const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+  it.live("more handlers holding transactions than the pool has connections (defaults: 16 and 10) do not deadlock the process", () =>
+    Effect.gen(function*() {
+      const location = yield* sharedDb(factory)
+      const app = yield* kyselyOn(factory, location)
+      yield* Effect.promise(() => sql`create table ledger (k text primary key, n int not null)`.execute(app))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        yield* bus.publishAll(Array.from({ length: 100 }, (_, n) => ({ topic: "jobs", payload: { n }, key: `k${n}` })))
+        yield* bus.subscribe("jobs", "g", (e, ctx) =>
+          Effect.gen(function*() {
+            const trx = yield* ctx.transaction
+            const n = (e.payload as { n: number }).n
+            yield* Effect.promise(() => trx.insertInto("ledger").values({ k: `k${n}`, n }).onConflict((oc) => oc.column("k").doUpdateSet({ n })).execute())
+            yield* Effect.sleep(5)
+            yield* ctx.publish("done", { n })
+          }), { from: "earliest" })
+        const deadline = Date.now() + 20_000
+        while ((yield* bus.read("done", 0, 200)).length < 100) {
+          if (Date.now() > deadline) throw new Error(`stuck at ${(yield* bus.read("done", 0, 200)).length} of 100`)
+          yield* Effect.sleep(50)
+        }
+        // And the bus still publishes.
+        yield* bus.publish("jobs", { n: 100 }, { key: "k100" })
+      }).pipe(Effect.provide(Bus.open(location), { local: true }))
+    }).pipe(Effect.scoped), 40_000)
+
   it.live("a deferred constraint of the handler's own table failing at COMMIT fails the run: retried, then dead-lettered; the group goes on", () =>
     Effect.gen(function*() {
       const location = yield* sharedDb(factory)

@@ -46,6 +46,41 @@ import { appendAtOnceSql, appendChunk, appendSql, assignSeqs, bareValues, draftV
 import { redactText, redactUrl } from "../redact.ts"
 import { checkSibusSchema, migrate, openError } from "./schema.ts"
 
+
+/**
+ * At most `n` holders at a time, the others waiting in order; a waiter whose `signal` aborts (its
+ * fiber interrupted) leaves the queue, and a permit granted to it after that is given back.
+ */
+const permits = (n: number) => {
+  let free = n
+  const waiting: Array<() => void> = []
+  const give = (): void => {
+    const next = waiting.shift()
+    if (next !== undefined) next()
+    else free++
+  }
+  const take = (signal: AbortSignal): Promise<void> => {
+    if (free > 0) {
+      free--
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        signal.removeEventListener("abort", aborted)
+        if (signal.aborted) give()
+        else resolve()
+      }
+      const aborted = () => {
+        const at = waiting.indexOf(granted)
+        if (at >= 0) waiting.splice(at, 1)
+        reject(new Error("interrupted while waiting for a connection for the handler's transaction"))
+      }
+      waiting.push(granted)
+      signal.addEventListener("abort", aborted, { once: true })
+    })
+  }
+  return { take, give }
+}
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
   readonly url: string
@@ -142,10 +177,12 @@ export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
     return yield* new StoreOpenError({ reason: "unreadable", location: redactText(options.url), detail: parsed })
   }
   const location = parsed
+  const poolSize = Math.max(2, Math.floor(options.maxConnections ?? 10))
   const pool = yield* Effect.acquireRelease(
-    Effect.sync(() => poolOf(location, Math.max(2, Math.floor(options.maxConnections ?? 10)))),
+    Effect.sync(() => poolOf(location, poolSize)),
     (pool) => Effect.promise(() => pool.end().catch(() => undefined))
   )
+
   // The first connection says whether the server can be reached at all.
   yield* Effect.tryPromise({
     try: () => pool.query("select 1"),
@@ -154,7 +191,7 @@ export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
   const kysely = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }) })
   if (options.readOnly === true) yield* checkSibusSchema(pool, location)
   else yield* migrate(pool, kysely, location)
-  return makeStore(makeDriver(pool, kysely, location))
+  return makeStore(makeDriver(pool, kysely, location, poolSize))
 })
 
 /** The Postgres store as a layer; the pool closes when the layer's scope closes. */
@@ -186,7 +223,12 @@ class Turns {
   }
 }
 
-const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation): Driver => {
+const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation, poolSize: number): Driver => {
+  // Handler transactions hold a connection from their run's first statement until their commit,
+  // which waits for the writers' turn; whoever holds the turn (the group commit) needs a connection
+  // too. With every connection held by open transactions the process deadlocked (16 handlers, 10
+  // connections): two stay free for the writer and for reads.
+  const handlerTransactions = permits(Math.max(1, poolSize - 2))
   const statements = makeStatements(kysely, postgresStatements(kysely))
   const names = new Map<Template<string>, string>()
   const nameOf = (t: Template<string>): string => {
@@ -375,12 +417,20 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
       const slot = fiber.getRef(TransactionSlot)
       if (slot.current !== undefined) return Effect.succeed(slot.current)
       return Effect.tryPromise({
-        try: counted(async () => {
-          const client = guardClient(await pool.connect())
+        try: (signal) => counted(async () => {
+          await handlerTransactions.take(signal)
+          let client: pg.PoolClient
+          try {
+            client = guardClient(await pool.connect())
+          } catch (e) {
+            handlerTransactions.give()
+            throw e
+          }
           try {
             await client.query("begin")
           } catch (e) {
             client.release(e instanceof Error ? e : undefined)
+            handlerTransactions.give()
             throw e
           }
           let ended = false
@@ -398,6 +448,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
             ended = true
             if (slot.current === tx) slot.current = undefined
             client.release(error)
+            handlerTransactions.give()
           }
           // The handler's Kysely runs its statements on this connection only while the transaction
           // is open: a handle kept past its run fails instead of writing outside it.
@@ -456,7 +507,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
           const tx: HandlerTransaction = wrap(open)
           slot.current = tx
           return tx
-        }),
+        })(),
         catch: (cause) => new StoreError({ op: "beginTransaction", cause })
       })
     })
