@@ -53,6 +53,13 @@ const fail = (topic: string, reason: PublishError["reason"], detail: string) => 
 
 const stringList = (v: unknown): v is ReadonlyArray<string> => Array.isArray(v) && v.every((x) => typeof x === "string")
 
+/** The number of characters (code points) of `text`. */
+const characters = (text: string): number => {
+  let n = 0
+  for (const _ of text) n++
+  return n
+}
+
 /** Checks one publish; returns the prepared event or the reason it is refused. */
 export const prepare = (
   topicName: string,
@@ -76,7 +83,8 @@ export const prepare = (
       return fail(topicName, "options", `unknown publish option ${JSON.stringify(name)}; valid options: ${optionNames.join(", ")}`)
     }
   }
-  if (o.id !== undefined && (typeof o.id !== "string" || o.id.length === 0 || o.id.length > maxIdLength)) {
+  // Lengths are characters (code points), as the README counts them: 255 emoji are 510 UTF-16 units.
+  if (o.id !== undefined && (typeof o.id !== "string" || o.id.length === 0 || (o.id.length > maxIdLength && characters(o.id) > maxIdLength))) {
     return fail(topicName, "options", `id must be a non-empty string of at most ${maxIdLength} characters`)
   }
   // SQLite stores text as UTF-8, where a lone surrogate becomes U+FFFD: two different ids (or keys)
@@ -84,8 +92,8 @@ export const prepare = (
   if (o.id !== undefined && !o.id.isWellFormed()) return fail(topicName, "options", "id contains a lone UTF-16 surrogate (not valid Unicode text)")
   // Postgres text cannot hold U+0000 (SQLite would, so a program moving to Postgres would break).
   if (o.id !== undefined && o.id.includes("\u0000")) return fail(topicName, "options", "id contains the NUL character (U+0000), which the database cannot store")
-  if (o.key !== undefined && (typeof o.key !== "string" || o.key.length > maxKeyLength)) {
-    return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${o.key.length} characters` : typeof o.key}`)
+  if (o.key !== undefined && (typeof o.key !== "string" || (o.key.length > maxKeyLength && characters(o.key) > maxKeyLength))) {
+    return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${characters(o.key)} characters` : typeof o.key}`)
   }
   if (o.key !== undefined && !o.key.isWellFormed()) return fail(topicName, "key", "key contains a lone UTF-16 surrogate (not valid Unicode text)")
   if (o.key !== undefined && o.key.includes("\u0000")) return fail(topicName, "key", "key contains the NUL character (U+0000), which the database cannot store")

@@ -83,6 +83,10 @@ describe.each(storeFactories)("publish ($name)", (factory) => {
         const nulKey = yield* Effect.flip(bus.publish("t", 1, { key: "a\u0000b" }))
         assert.strictEqual(nulKey.message, `cannot publish to "t": key contains the NUL character (U+0000), which the database cannot store`)
         assert.strictEqual(yield* countAll, 3)
+        // Lengths are characters: 1024 emoji are a key of 1024 characters (2048 UTF-16 units).
+        const emojiKey = yield* bus.publish("t", 9, { key: "\u{1F600}".repeat(1024), id: "\u{1F600}".repeat(255) })
+        assert.strictEqual(emojiKey.key, "\u{1F600}".repeat(1024))
+        assert.match((yield* Effect.flip(bus.publish("t", 9, { key: "\u{1F600}".repeat(1025) }))).message, /key must be a string of at most 1024 characters, got 1025 characters/)
       })
     ))
 

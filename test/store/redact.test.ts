@@ -26,3 +26,14 @@ describe("database URLs shown without their secrets", () => {
     expect(r.stderr + r.stdout).not.toMatch(/S3cretPass/)
   })
 })
+
+describe("Postgres schema names", () => {
+  it("are refused where Postgres would refuse their channel (over 57 characters) or they are its own", () => {
+    const at = (schema: string) => parseLocation(`postgres://db/events?schema=${schema}`)
+    expect(typeof at(`a${"x".repeat(56)}`)).toBe("object")
+    expect(at(`a${"x".repeat(57)}`)).toMatch(/must be a lower-case identifier \(letters, digits, _\) of at most 57 characters/)
+    expect(at("information_schema")).toMatch(/is one of Postgres's own/)
+    expect(at("pg_catalog")).toMatch(/is one of Postgres's own/)
+    expect(typeof at("app_1")).toBe("object")
+  })
+})

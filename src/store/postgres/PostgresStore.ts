@@ -107,7 +107,8 @@ export interface PostgresLocation {
   readonly shown: string
 }
 
-const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
+// At most 57 characters: the NOTIFY channel is `sibus_<schema>`, and Postgres names hold 63 bytes.
+const schemaPattern = /^[a-z_][a-z0-9_]{0,56}$/
 
 /** Parses a location URL; a schema name that is not a plain identifier is refused. */
 export const parseLocation = (url: string): PostgresLocation | string => {
@@ -118,7 +119,8 @@ export const parseLocation = (url: string): PostgresLocation | string => {
     return "not a valid URL"
   }
   const schema = parsed.searchParams.get("schema") ?? "public"
-  if (!schemaPattern.test(schema)) return `schema ${JSON.stringify(schema)} must be a lower-case identifier (letters, digits, _)`
+  if (!schemaPattern.test(schema)) return `schema ${JSON.stringify(schema)} must be a lower-case identifier (letters, digits, _) of at most 57 characters`
+  if (schema.startsWith("pg_") || schema === "information_schema") return `schema ${JSON.stringify(schema)} is one of Postgres's own: choose a schema of the application's`
   const listenParam = parsed.searchParams.get("listen") ?? "true"
   if (listenParam !== "true" && listenParam !== "false") return `listen must be true or false, got ${JSON.stringify(listenParam)}`
   parsed.searchParams.delete("schema")
