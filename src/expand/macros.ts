@@ -249,7 +249,7 @@ const quoted = (s: S.Syntax) => S.list([S.symbol("quote", s.span), shownForm(s)]
 const expect: CoreMacro = {
   name: "expect",
   shapes: ["test"],
-  doc: "In a deftest: records a failure (with this location and the test's source) when test is false or nil; the test goes on. Also in a handler or timer while a deftest runs it (the failure is the test's); outside sib test it is an error.",
+  doc: "In a deftest: records a failure (with this location and the test's source) when test is false or nil; the test goes on. Also in a handler, filter, timer or watch while a deftest runs it (the failure is the test's); outside sib test it is an error.",
   example: "(expect (> (count (published \"alerts\")) 0))",
   expand: (form) => {
     const [, test, ...extra] = form.items
@@ -261,7 +261,7 @@ const expect: CoreMacro = {
 const expectEqual: CoreMacro = {
   name: "expect=",
   shapes: ["expected actual"],
-  doc: "In a deftest: records a failure showing both values when they are not equal (=); the test goes on. Also in a handler or timer while a deftest runs it (the failure is the test's).",
+  doc: "In a deftest: records a failure showing both values when they are not equal (=); the test goes on. Also in a handler, filter, timer or watch while a deftest runs it (the failure is the test's).",
   example: "(expect= 2 (count (published \"alerts\")))",
   expand: (form) => {
     const [, expected, actual, ...extra] = form.items

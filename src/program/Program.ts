@@ -51,7 +51,16 @@ export interface TestDef {
   readonly span: Span
 }
 
+/**
+ * What a program's subscribe filters see of the run that started it: filters are made when the
+ * program loads, before any start; `startProgram` sets it (a test's expectations, while the test runs).
+ */
+export interface FilterServices {
+  expectations: unknown
+}
+
 export class ProgramBuilder {
+  readonly filterServices: FilterServices = { expectations: undefined }
   readonly topics: Array<TopicDef> = []
   readonly subscriptions: Array<SubscriptionDef> = []
   readonly publishes: Array<PublishDef> = []
@@ -77,4 +86,5 @@ export interface Program {
   readonly watches: ReadonlyArray<WatchDef>
   readonly tests: ReadonlyArray<TestDef>
   readonly namespace: Namespace
+  readonly filterServices: FilterServices
 }

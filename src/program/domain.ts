@@ -27,7 +27,7 @@ import { type Builtin, builtin, builtinOf, callValue } from "../lang/builtins.ts
 import { Closure } from "../lang/Closure.ts"
 import { standInWithMethods } from "../lang/host.ts"
 import { seqOf, toJson } from "../lang/core.ts"
-import type { ProgramBuilder } from "./Program.ts"
+import type { FilterServices, ProgramBuilder } from "./Program.ts"
 import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState, step } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
@@ -406,10 +406,11 @@ const failOn = (part: CallPart, code: string, message: string, hints: ReadonlyAr
 // ---- subscribe! -------------------------------------------------------------------------------
 
 /** A `.sib` filter as a synchronous predicate: a run of its own, with its own budget. */
-const predicateOf = (f: Callable, run: RunState, span: Span) => (event: Event): boolean => {
+const predicateOf = (f: Callable, run: RunState, span: Span, filterServices: FilterServices | undefined) => (event: Event): boolean => {
   // A filter runs as part of delivery, not of loading: domain forms act as in a handler (and being
-  // effectful, they are refused below); its errors fail the event's attempt like a handler's.
-  const sub = makeRun("handler", run.limits, run.clock, run.random, { event, filter: true })
+  // effectful, they are refused below); its errors fail the event's attempt like a handler's. While
+  // a test runs the program, its expect and expect= are the test's.
+  const sub = makeRun("handler", run.limits, run.clock, run.random, { event, filter: true, expectations: filterServices?.expectations })
   try {
     const out = callValue(f, [event as unknown as Value], sub, span)
     if (isEffect(out)) fail("filter", "a subscribe filter must not publish or call effectful functions")
@@ -450,7 +451,7 @@ const doSubscribe = (run: RunState, span: Span, topics: Value, group: Value, han
         collecting(errors, () => fail("arity", `${fn}: a filter is called with the event alone, but ${filterProblem}`, ["write it as (fn [e] ...)"]), { path: k, part: "entry" })
         continue
       }
-      raw[k] = v === null ? undefined : predicateOf(v as Callable, run, span)
+      raw[k] = v === null ? undefined : predicateOf(v as Callable, run, span, services(run).builder?.filterServices)
     } else {
       raw[k] = v instanceof Keyword ? v.name : collecting(errors, () => toJson(v, `${fn} :${k}`, run.budget), { path: k, part: "entry" })
     }

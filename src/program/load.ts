@@ -552,6 +552,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         timers: [...builder.timers],
         watches: [...builder.watches],
         tests: [...builder.tests],
+        filterServices: builder.filterServices,
         namespace: ns
       } satisfies Program)
     })

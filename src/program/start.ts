@@ -223,6 +223,8 @@ export const startProgram = (
 ): Effect.Effect<RunningProgram, TopicError | StoreError | SubscribeError | BusClosedError | PublishError, Scope.Scope> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
+    // The program's filters (made when it loaded) see this start's expectations (a test's).
+    program.filterServices.expectations = options.expectations
     // Everything that can be refused is checked before anything starts (the loader has checked
     // the topics and the initial publishes); a group already running here is the one thing left.
     const runningHere = new Set(bus.groups())

@@ -118,9 +118,14 @@ describe("programs on a bus", () => {
 (every! "1s" (fn [] (expect (< (now) 1500))))
 (deftest "both fail" (publish! "t" {:n 2}) (advance! "2s") (expect= 1 (count (published "seen"))))
 (deftest "both hold" (publish! "t" {:n 1}) (advance! "1s") (expect= [{:n 1}] (map :payload (published "seen"))))
+(define-topic "f")
+(subscribe! "f" "fg" (fn [e] nil) :filter (fn [e] (expect= "ok" (:s e.payload)) true))
+(deftest "a filter's expectation" (publish! "f" {:s "no"}) (advance! "10ms"))
 `)
     const report = await runSibTests(path)
     const byName = new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
+    // A subscribe filter's too (it is made when the program loads, before the test starts it).
+    expect(byName.get("a filter's expectation")).toEqual([`7:51 (expect= "ok" (:s e.payload))`])
     // The handler's expect= is recorded and the handler goes on (its publish happens, once).
     expect(byName.get("both fail")).toEqual(["2:29 (expect= 1 (:n e.payload))", "3:21 (expect (< (now) 1500))"])
     expect(byName.get("both hold")).toEqual([])
