@@ -65,4 +65,12 @@ describe("rt.closeOnSignals", () => {
     expect(exit.signal).toBe("SIGTERM")
     expect(app.stdout()).not.toContain("signal")
   }, 30_000)
+
+  it("refuses options it does not know (a misspelt onSignal would skip the application's shutdown work), installing nothing", async () => {
+    const rt = await createRuntime({ db: ":memory:" })
+    const before = process.listenerCount("SIGTERM")
+    expect(() => rt.closeOnSignals({ onsignal: () => undefined } as never)).toThrow(`closeOnSignals: unknown option "onsignal"; valid options: signals, onSignal`)
+    expect(process.listenerCount("SIGTERM")).toBe(before)
+    await rt.close()
+  })
 })
