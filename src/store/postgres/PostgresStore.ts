@@ -45,46 +45,15 @@ import { postgresStatements } from "./statements.ts"
 import { appendAtOnceSql, appendChunk, appendSql, assignSeqs, bareValues, draftValues, maxAppendsAtOnce, shapeOf } from "./appends.ts"
 import { redactText, redactUrl } from "../redact.ts"
 import { checkSibusSchema, migrate, openError } from "./schema.ts"
+import { permits } from "./permits.ts"
 
-
-/**
- * At most `n` holders at a time, the others waiting in order; a waiter whose `signal` aborts (its
- * fiber interrupted) leaves the queue, and a permit granted to it after that is given back.
- */
-const permits = (n: number) => {
-  let free = n
-  const waiting: Array<() => void> = []
-  const give = (): void => {
-    const next = waiting.shift()
-    if (next !== undefined) next()
-    else free++
-  }
-  const take = (signal: AbortSignal): Promise<void> => {
-    if (free > 0) {
-      free--
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve, reject) => {
-      const granted = () => {
-        signal.removeEventListener("abort", aborted)
-        if (signal.aborted) give()
-        else resolve()
-      }
-      const aborted = () => {
-        const at = waiting.indexOf(granted)
-        if (at >= 0) waiting.splice(at, 1)
-        reject(new Error("interrupted while waiting for a connection for the handler's transaction"))
-      }
-      waiting.push(granted)
-      signal.addEventListener("abort", aborted, { once: true })
-    })
-  }
-  return { take, give }
-}
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database`, optionally with `?schema=name`. */
   readonly url: string
-  /** Connections in the pool (default 10); a handler holding `ctx.transaction` keeps one. */
+  /**
+   * Connections in the pool (default 10); a handler holding `ctx.transaction` keeps one, and at
+   * most all but two are held by handler transactions at once (the others wait to open theirs).
+   */
   readonly maxConnections?: number | undefined
   /**
    * Opens for reading only: nothing is created or migrated; a database without sibus's tables, or
