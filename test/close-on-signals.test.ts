@@ -69,7 +69,7 @@ describe("rt.closeOnSignals", () => {
   it("refuses options it does not know (a misspelt onSignal would skip the application's shutdown work), installing nothing", async () => {
     const rt = await createRuntime({ db: ":memory:" })
     const before = process.listenerCount("SIGTERM")
-    expect(() => rt.closeOnSignals({ onsignal: () => undefined } as never)).toThrow(`closeOnSignals: unknown option "onsignal"; valid options: signals, onSignal`)
+    expect(() => rt.closeOnSignals({ onsignal: () => undefined } as never)).toThrow(`closeOnSignals: unknown option "onsignal"; valid options: signals, onSignal, exit`)
     expect(process.listenerCount("SIGTERM")).toBe(before)
     await rt.close()
   })

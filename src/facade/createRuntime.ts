@@ -411,10 +411,13 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
 }
 
 /** `rt.closeOnSignals`: listens for the signals; the first one closes (then exits), a second exits at once. */
+const closeOnSignalsOptions: ReadonlyArray<string> = ["signals", "onSignal", "exit"]
+
 const closeOnSignals = (close: () => Promise<void>, options: CloseOnSignalsOptions = {}): (() => void) => {
   // A misspelt option (onsignal) would be ignored, the application's shutdown work skipped.
-  const unknown = typeof options === "object" && options !== null ? Object.keys(options).find((k) => k !== "signals" && k !== "onSignal") : undefined
-  if (unknown !== undefined) throw new TypeError(`closeOnSignals: unknown option ${JSON.stringify(unknown)}; valid options: signals, onSignal`)
+  const unknown = typeof options === "object" && options !== null ? Object.keys(options).find((k) => !closeOnSignalsOptions.includes(k)) : undefined
+  if (unknown !== undefined) throw new TypeError(`closeOnSignals: unknown option ${JSON.stringify(unknown)}; valid options: ${closeOnSignalsOptions.join(", ")}`)
+  if (options.exit !== undefined && typeof options.exit !== "boolean") throw new TypeError(`closeOnSignals: exit must be true or false, got ${shown(options.exit)}`)
   const signals = options.signals ?? ["SIGINT", "SIGTERM"]
   if (!Array.isArray(signals) || signals.some((s) => typeof s !== "string" || !(s in osConstants.signals))) {
     throw new TypeError(`closeOnSignals: signals must be an array of signal names such as "SIGINT", got ${JSON.stringify(signals)}`)
