@@ -447,13 +447,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
     },
     deliveries: (query) => {
-      if (query === undefined || query === null) return admin.deliveries({})
-      if (typeof query !== "object") {
-        return Effect.fail(new GroupError({ group: "", detail: `deliveries takes { group?, eventId? }, got ${typeof query}` }))
-      }
       const problem = fieldsProblem(query, "delivery query", ["group", "eventId"])
-      if (problem !== undefined) return Effect.fail(new GroupError({ group: String(query.group ?? ""), detail: problem }))
-      return admin.deliveries(query)
+      return problem === undefined ? admin.deliveries(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
     },
     requeue: (group, eventIds) =>
       Effect.gen(function*() {
