@@ -66,12 +66,16 @@ export class Share {
   }
 
   /**
-   * Records that a run of this share computed from `startNanos` to now without pausing: held for
-   * `turnMs` or more, the share rests as long before its next run.
+   * Records that a run of this share that began at `startNanos` ended now: the stretch it held the
+   * process for at its end is the time since it began or since the turn began, whichever is
+   * shorter (a run that paused, for a log line or a read, held it only since the loop last went
+   * round). Held for `turnMs` or more, the share rests a quarter as long before its next run.
    */
   computed(clock: Clock.Clock, startNanos: bigint): void {
     const now = clock.monotonicTimeNanosUnsafe()
-    const held = now - startNanos
+    const sinceStart = now - startNanos
+    const inTurn = turnElapsed(clock)
+    const held = inTurn < sinceStart ? inTurn : sinceStart
     if (held >= turnNanos && now + held / restDivisor > this.restUntil) this.restUntil = now + held / restDivisor
   }
 }

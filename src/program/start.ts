@@ -25,7 +25,7 @@ import type { Event } from "../store/records.ts"
 import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef, WatchDef } from "./Program.ts"
-import { type Budget, defaultLimits, LangError, type Limits, lift, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
+import { type Budget, defaultLimits, isEffect, LangError, type Limits, located, makeRun, releasing, runBudget, type RunState } from "../lang/run.ts"
 import { paced, Share } from "../lang/turns.ts"
 import type { Expectations } from "./testing.ts"
 
@@ -84,8 +84,12 @@ const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyAr
       run.budget.release()
       return Effect.fail(located(e, span))
     }
-    share.computed(run.clock, began)
-    return releasing(run, lift(out))
+    if (!isEffect(out)) {
+      share.computed(run.clock, began)
+      return releasing(run, Effect.succeed(out))
+    }
+    // The run paused (an effect) and goes on after it: what it held is known when it ends.
+    return releasing(run, Effect.ensuring(out, Effect.sync(() => share.computed(run.clock, began))))
   })
 
 /** A `.sib` function as a consumer-group handler. */

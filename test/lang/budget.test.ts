@@ -236,6 +236,17 @@ describe("time", () => {
     expect(gap).toBeLessThan(1000)
   })
 
+  it("a run that paused before computing for long still makes its group rest before its next run", async () => {
+    // The log line pauses the run (an effect) before it burns: only the stretch after it held the
+    // process. That stretch (over 400 ms, maxBlockMs) makes the group rest a quarter as long
+    // before the retry, as a run burning from its start does; the retry burns 400 ms again.
+    const burn = "(defn burn [] (reduce (fn [a x] (+ a (count (range 50)))) 0 (range 1000000)))\n"
+    const program = `${burn}(defn h [e] (log "begins") (reduce (fn [_ _] (burn)) nil (range 1000000)))\n(subscribe! "t" "g" h :from "earliest" :maxAttempts 2 :backoff {:initialMs 1 :jitter 0})\n`
+    const dl = await handle(program, { limits: { maxSteps: 1_000_000_000_000, maxBytes: 1_000_000_000_000, maxBytesInFlight: 1_000_000_000_000, maxBlockMs: 400 } })
+    expect(dl?.errorMessage).toMatch(/without the process pausing \(maxBlockMs\)/)
+    expect(dl!.lastFailedAt - dl!.firstFailedAt, "first failure to last: the rest (100 ms) and the retry's 400 ms").toBeGreaterThanOrEqual(495)
+  })
+
   it("the ack timeout is real for .sib handlers: a run computing past it fails there", async () => {
     const dl = await handle(`(defn burn [] (reduce (fn [a x] (+ a (count (range 50)))) 0 (range 1000000)))\n${subscribe("(reduce (fn [_ _] (burn)) nil (range 1000000))", ":ackTimeoutMs 150")}`, {
       limits: { maxSteps: 1_000_000_000_000, maxBytes: 1_000_000_000_000, maxBytesInFlight: 1_000_000_000_000, maxBlockMs: 60_000 }
