@@ -21,7 +21,7 @@ import type { Span } from "../diagnostics/Span.ts"
 import { limitsSpec } from "../options/limitsSpec.ts"
 import { check, problemText } from "../options/spec.ts"
 import { costs, type Meter, print, type Value } from "../reader/Value.ts"
-import { turnElapsed } from "./turns.ts"
+import { turnElapsed, turnStart } from "./turns.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
 
@@ -126,6 +126,15 @@ export class Budget implements Meter {
   readonly options: BudgetOptions
   private readonly clock: Clock.Clock
   private readonly maxBlockNanos: bigint
+  /**
+   * The longest this run computed without the event loop going round (nanoseconds), as its start
+   * and checkpoints saw it: a run that paused (a log line, a read) and then computed for long held
+   * the process for that stretch, not for its whole time. Its share rests by it (turns.ts).
+   */
+  longestStretch = 0n
+  /** The turn the run last computed in, and when its stretch in that turn began. */
+  private stretchTurn: bigint
+  private stretchFrom: bigint
   /** Steps and bytes already counted against the parent. */
   private passedUp = 0
   private bytesPassedUp = 0
@@ -136,7 +145,8 @@ export class Budget implements Meter {
     this.nextCheck = Math.min(options.maxSteps, checkEvery)
     this.maxBlockNanos = BigInt(options.maxBlockMs) * 1_000_000n
     // The turn is started (if none is open) when the run starts, so its first checkpoint measures.
-    turnElapsed(clock)
+    this.stretchTurn = turnStart(clock)
+    this.stretchFrom = clock.monotonicTimeNanosUnsafe()
     if (options.parent?.spent === true) options.parent.failSpent()
   }
 
@@ -222,6 +232,14 @@ export class Budget implements Meter {
       if (o.parent.spent) o.parent.failSpent()
     }
     const now = this.clock.monotonicTimeNanosUnsafe()
+    const turnBegan = turnStart(this.clock)
+    if (turnBegan !== this.stretchTurn) {
+      // The loop went round since the last checkpoint: a new stretch (its first steps uncounted).
+      this.stretchTurn = turnBegan
+      this.stretchFrom = now
+    } else if (now - this.stretchFrom > this.longestStretch) {
+      this.longestStretch = now - this.stretchFrom
+    }
     if (o.deadline !== undefined && now > o.deadline.atNanos) {
       fail("time-limit", `the ${o.what} ran longer than ${o.deadline.what}`, ["look for a loop that does not end or work that grows with the data"])
     }

@@ -51,6 +51,12 @@ export const turnElapsed = (clock: Clock.Clock): bigint => {
   return now - turn.start
 }
 
+/** When the process's current turn began (starting one if none is open): a stretch of computing is named by it. */
+export const turnStart = (clock: Clock.Clock): bigint => {
+  turnElapsed(clock)
+  return turn.start
+}
+
 const busy = (clock: Clock.Clock): boolean => turnElapsed(clock) >= turnNanos
 
 /**
@@ -66,17 +72,17 @@ export class Share {
   }
 
   /**
-   * Records that a run of this share that began at `startNanos` ended now: the stretch it held the
-   * process for at its end is the time since it began or since the turn began, whichever is
-   * shorter (a run that paused, for a log line or a read, held it only since the loop last went
-   * round). Held for `turnMs` or more, the share rests a quarter as long before its next run.
+   * Records that a run of this share computed from `startNanos` to now without pausing: held for
+   * `turnMs` or more, the share rests a quarter as long before its next run.
    */
   computed(clock: Clock.Clock, startNanos: bigint): void {
+    this.held(clock, clock.monotonicTimeNanosUnsafe() - startNanos)
+  }
+
+  /** Records that a run of this share, ending now, held the process for `nanos` at its longest stretch. */
+  held(clock: Clock.Clock, nanos: bigint): void {
     const now = clock.monotonicTimeNanosUnsafe()
-    const sinceStart = now - startNanos
-    const inTurn = turnElapsed(clock)
-    const held = inTurn < sinceStart ? inTurn : sinceStart
-    if (held >= turnNanos && now + held / restDivisor > this.restUntil) this.restUntil = now + held / restDivisor
+    if (nanos >= turnNanos && now + nanos / restDivisor > this.restUntil) this.restUntil = now + nanos / restDivisor
   }
 }
 

@@ -88,8 +88,8 @@ const runCallable = (start: () => RunState, fn: Callable, args: () => ReadonlyAr
       share.computed(run.clock, began)
       return releasing(run, Effect.succeed(out))
     }
-    // The run paused (an effect) and goes on after it: what it held is known when it ends.
-    return releasing(run, Effect.ensuring(out, Effect.sync(() => share.computed(run.clock, began))))
+    // The run paused (an effect) and goes on after it: its longest stretch is known when it ends.
+    return releasing(run, Effect.ensuring(out, Effect.sync(() => share.held(run.clock, run.budget.longestStretch))))
   })
 
 /** A `.sib` function as a consumer-group handler. */
