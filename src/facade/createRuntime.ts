@@ -52,6 +52,13 @@ export interface RuntimeOptions extends BusOptions {
   readonly pageCacheBytes?: number | undefined
   /** Postgres: the pool's size (default 10). */
   readonly maxConnections?: number | undefined
+  /** SQLite: opens only an existing sibus database (a missing file is refused, not created). */
+  readonly existing?: boolean | undefined
+  /**
+   * Opens an existing sibus database for reading only: reads, inspection and `live()` work, every
+   * write is refused, and a consumer group is refused at `subscribe` (it writes its cursors).
+   */
+  readonly readOnly?: boolean | undefined
   /**
    * Where the runtime's log lines go (a group restarting, a lease taken over, a retention pass):
    * the console by default; a function receives each line with its level instead.

@@ -147,7 +147,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     })
   }
 
-  if (options.maintenance !== false) yield* Effect.forkScoped(maintenance.schedule)
+  // Maintenance deletes and compacts: nothing to do on a database opened read-only.
+  if (options.maintenance !== false && store.capabilities.readOnly !== true) yield* Effect.forkScoped(maintenance.schedule)
 
   const stamp = (fiberClock: Clock.Clock, fiberRandom: Random.Random) => ({
     id: () => ids.next(fiberClock, fiberRandom),
@@ -227,6 +228,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }
       const resolved = resolveOptions(group, topic, subscribeOptions)
       if (resolved instanceof SubscribeError) return yield* resolved
+      if (store.capabilities.readOnly === true) {
+        return yield* new SubscribeError({ group, detail: "the database was opened read-only, and a consumer group writes its cursors and leases (live() watches topics without writing)" })
+      }
       const config = yield* startAtEvent(resolved)
       const pending = draining.get(group)
       if (pending !== undefined) yield* Deferred.await(pending)

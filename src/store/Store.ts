@@ -358,6 +358,8 @@ export interface MaintenanceStore {
  * events only when something else wakes its groups (its own publishes, a retry, a poll of its own).
  */
 export interface StoreCapabilities {
+  /** It was opened for reading only: every write is refused (a bus starts no consumer group on it). */
+  readonly readOnly?: boolean | undefined
   /**
    * Its text cannot hold U+0000 (Postgres): nothing stored has it, so a lookup by a key or id that
    * holds one finds nothing without asking (the server would refuse the parameter).

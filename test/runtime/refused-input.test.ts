@@ -2,11 +2,11 @@
  * Input the Promise API refuses with a typed error, on every store factory: ids and keys that are
  * not valid Unicode, headers over the size limit, payloads that throw when read (nothing written),
  * bad handlers and topic options, nack delays that are not milliseconds, and the ack of a delivery
- * that timed out.
+ * that timed out; a read-only runtime refuses consumer groups and writes nothing.
  */
 import { describe, expect, it } from "vitest"
 import * as Schema from "effect/Schema"
-import { AckError, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
+import { AckError, createRuntime, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
 import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
@@ -48,4 +48,33 @@ describe.each(storeFactories)("refused input ($name)", (factory) => {
     await waitFor(() => outcomes.length === 2)
     expect(outcomes.sort()).toEqual(["AckError", "late ack refused"])
   }, 20_000)
+
+  it("a read-only runtime reads, refuses a consumer group at subscribe (it would write its cursors) and writes nothing", async () => {
+    const db = factory.shared()
+    try {
+      const writer = await createRuntime({ db })
+      await writer.publish("t", { n: 1 })
+      await writer.close()
+      const reader = await createRuntime({ db, readOnly: true, maintenance: { intervalMs: 50 } })
+      try {
+        expect((await reader.read("t", 0, 10)).map((e) => e.payload)).toEqual([{ n: 1 }])
+        const refused = await reader.subscribe("t", "g", async () => {}, { from: "earliest" }).catch((e: unknown) => e)
+        expect(refused).toBeInstanceOf(SubscribeError)
+        expect(String(refused)).toMatch(/read-only/)
+        await expect(reader.publish("t", { n: 2 })).rejects.toThrow(/read-only|readonly/)
+        await sleep(200)
+      } finally {
+        await reader.close()
+      }
+      const again = await createRuntime({ db })
+      try {
+        expect((await again.read("t", 0, 10)).map((e) => e.payload)).toEqual([{ n: 1 }])
+        expect(await again.getCursor("t", "g"), "no cursor was written").toBeUndefined()
+      } finally {
+        await again.close()
+      }
+    } finally {
+      await factory.drop(db)
+    }
+  })
 })

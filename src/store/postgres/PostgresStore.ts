@@ -128,12 +128,13 @@ const writersLockKey = (schema: string) => `hashtext('sibus:' || ${quoteLiteral(
 /** The NOTIFY channel of a schema's commits. */
 export const channelOf = (schema: string) => `sibus_${schema}`
 
-const poolOf = (location: PostgresLocation, max: number) => {
+const poolOf = (location: PostgresLocation, max: number, readOnly: boolean) => {
   const pool = new pg.Pool({
     connectionString: location.connectionString,
     max,
     types: typeParsers,
-    options: `-c search_path=${location.schema}`
+    // Read-only: the server refuses every write of its sessions, as SQLite's read-only connection does.
+    options: `-c search_path=${location.schema}${readOnly ? " -c default_transaction_read_only=on" : ""}`
   })
   // An idle connection that breaks (the server restarts) is replaced on next use; without a
   // listener its error would end the process.
@@ -150,7 +151,7 @@ export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
   const location = parsed
   const poolSize = Math.max(2, Math.floor(options.maxConnections ?? 10))
   const pool = yield* Effect.acquireRelease(
-    Effect.sync(() => poolOf(location, poolSize)),
+    Effect.sync(() => poolOf(location, poolSize, options.readOnly === true)),
     (pool) => Effect.promise(() => pool.end().catch(() => undefined))
   )
 
@@ -162,7 +163,7 @@ export const make = Effect.fnUntraced(function*(options: PostgresOptions) {
   const kysely = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }) })
   if (options.readOnly === true) yield* checkSibusSchema(pool, location)
   else yield* migrate(pool, kysely, location)
-  return makeStore(makeDriver(pool, kysely, location, poolSize))
+  return makeStore(makeDriver(pool, kysely, location, poolSize, options.readOnly === true))
 })
 
 /** The Postgres store as a layer; the pool closes when the layer's scope closes. */
@@ -194,7 +195,7 @@ class Turns {
   }
 }
 
-const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation, poolSize: number): Driver => {
+const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresLocation, poolSize: number, readOnly: boolean): Driver => {
   // Handler transactions hold a connection from their run's first statement until their commit,
   // which waits for the writers' turn; whoever holds the turn (the group commit) needs a connection
   // too. With every connection held by open transactions the process deadlocked (16 handlers, 10
@@ -491,6 +492,7 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
     appendAtOnce: { run: appendAtOnce, max: maxAppendsAtOnce },
     readsWait: true,
     capabilities: {
+      readOnly,
       textWithoutNul: true,
       changeToken: Effect.tryPromise({
         try: counted(() =>

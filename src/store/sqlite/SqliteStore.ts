@@ -409,6 +409,7 @@ const makeDriver = (
     statement: (op, program) => gated(op, () => runProgram(program)),
     begin,
     capabilities: {
+      readOnly: db.readonly,
       changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
       checkpoint: gated("checkpoint", () => {
         db.pragma("wal_checkpoint(PASSIVE)")
