@@ -91,20 +91,60 @@ const live = (deps: LiveDeps, topics: string | ReadonlyArray<string>, options: L
         const drain = Effect.gen(function*() {
           while (true) {
             const found: Array<Event> = []
-            let full = false
-            for (const topic of names) {
-              const page = yield* deps.store.readPage(topic, after.get(topic)!, pageSize)
-              if (page.events.length === pageSize) full = true
-              for (const e of page.events) found.push(e)
+            // Events above `bound` wait for the next round: a topic whose page was full may have
+            // more events below them.
+            let bound = Infinity
+            let more = false
+            const take = (page: ReadonlyArray<Event>) => {
+              if (page.length < pageSize) return
+              bound = Math.min(bound, page[pageSize - 1]!.seq)
+              more = true
+            }
+            // The topics are read one after another: the newest event seen, and the first topic it
+            // was seen in.
+            let top = 0
+            let topAt = 0
+            const lastOf = new Map<string, number>()
+            for (let i = 0; i < names.length; i++) {
+              const topic = names[i]!
+              const page = (yield* deps.store.readPage(topic, after.get(topic)!, pageSize)).events
+              take(page)
+              for (const e of page) found.push(e)
+              const last = page[page.length - 1]
+              if (last !== undefined) {
+                lastOf.set(topic, last.seq)
+                if (last.seq > top) {
+                  top = last.seq
+                  topAt = i
+                }
+              }
+            }
+            // Events become visible in seq order (the store's promise): once the event `top` was
+            // seen, every event below it was committed. A topic read before that may have missed
+            // some committed since its read: read it again, up to `top`.
+            for (let i = 0; i < topAt; i++) {
+              const topic = names[i]!
+              const from = lastOf.get(topic) ?? after.get(topic)!
+              if (from >= bound) continue
+              const page = (yield* deps.store.readPage(topic, from, pageSize)).events
+              take(page)
+              for (const e of page) {
+                if (e.seq < top) found.push(e)
+                else more = true
+              }
             }
             if (found.length === 0) return
             // Topics share one seq space: merged, the events come in the order they were published.
             found.sort((a, b) => a.seq - b.seq)
             for (const e of found) {
+              if (e.seq > bound) {
+                more = true
+                break
+              }
               yield* Queue.offer(queue, e)
               after.set(e.topic, e.seq)
             }
-            if (!full) return
+            if (!more) return
           }
         })
         yield* Effect.gen(function*() {

@@ -40,6 +40,47 @@ describe.each(storeFactories)("live subscriptions ($name)", (factory) => {
         assert.isTrue(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq))
       })))
 
+  it.live("several topics stay in seq order when one topic's backlog is more than a page", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        const seen = yield* Effect.forkChild(Stream.runCollect(Stream.take(a.live(["bulk", "rare"]), 605)))
+        yield* Effect.sleep("100 millis")
+        // One commit: 600 events of "bulk" (over two pages of it), then 5 of "rare".
+        yield* b.publishAll([
+          ...Array.from({ length: 600 }, (_, n) => ({ topic: "bulk", payload: n })),
+          ...Array.from({ length: 5 }, (_, n) => ({ topic: "rare", payload: 600 + n }))
+        ])
+        const events = [...(yield* Fiber.join(seen).pipe(Effect.timeout("10 seconds")))] as Array<Event>
+        assert.deepStrictEqual(events.map((e) => e.payload), Array.from({ length: 605 }, (_, n) => n))
+      })))
+
+  it.live("several topics stay in seq order when an event of a topic already read commits before the next topic's read", () =>
+    Effect.gen(function*() {
+      // The store reads one topic at a time: between the read of "first" and that of "second",
+      // another writer commits an event to each. The one of "first" has the lower seq.
+      let between: Effect.Effect<void, unknown> | undefined
+      const interleaved = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          readPage: (topic, after, limit, maxBytes) => {
+            const hook = topic === "second" ? between : undefined
+            if (hook !== undefined) between = undefined
+            return Effect.andThen(hook === undefined ? Effect.void : Effect.orDie(hook), store.runtime.readPage(topic, after, limit, maxBytes))
+          }
+        }
+      }))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const seen = yield* Effect.forkChild(Stream.runCollect(Stream.take(bus.live(["first", "second"]), 3)))
+        yield* Effect.sleep("100 millis")
+        between = Effect.andThen(bus.publish("first", 1), bus.publish("second", 2))
+        yield* bus.publish("second", 0)
+        const events = [...(yield* Fiber.join(seen).pipe(Effect.timeout("10 seconds")))] as Array<Event>
+        assert.deepStrictEqual(events.map((e) => e.payload), [0, 1, 2])
+      }).pipe(Effect.provide(Bus.layer({ maintenance: false }).pipe(Layer.provideMerge(interleaved))))
+    }))
+
   it.live("a failing read is tried again from where the stream stands: a delay, no error, no gap", () =>
     Effect.gen(function*() {
       let failing = 0
