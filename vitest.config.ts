@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "docs/examples/*.test.ts"],
     globalSetup: ["test/helpers/teardown.ts"],
     // The default reporter, then the failed tests named again at the very end (CI shows the tail).
     reporters: ["default", "./test/helpers/failureSummary.ts"],

@@ -11,8 +11,11 @@
  * The `.sib` language: `loadProgram` reads, expands and compiles files into a `Program` (or fails
  * with `SibError`, every diagnostic located); `startProgram` runs it on a bus; `runTests` runs its
  * `deftest`s on fresh in-memory buses under a test clock.
+ *
+ * `Testing` (`settle`, `advance`) drives a bus under Effect's `TestClock` in an application's tests.
  */
 export { Bus } from "./facade/Bus.ts"
+export * as Testing from "./testing.ts"
 export type { OpenOptions } from "./facade/Bus.ts"
 export type { AdminOptions, BusOptions, BusShape, DeadLetterQuery, EffectHandler, GroupDescription, Subscription, TopicRemoval } from "./runtime/Bus.ts"
 export type { SingletonOptions } from "./runtime/singleton.ts"

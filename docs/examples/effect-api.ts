@@ -21,9 +21,10 @@ const program = Effect.gen(function*() {
     }), { from: "earliest", maxAttempts: 3 })
 
   yield* bus.publish("orders.placed", { orderId: "o-1", total: 42.5 }, { key: "customer-7" })
-  yield* bus.publish("orders.placed", { orderId: "o-2", total: 10 }, { key: "customer-7" })
+  const last = yield* bus.publish("orders.placed", { orderId: "o-2", total: 10 }, { key: "customer-7" })
 
-  yield* Effect.sleep("100 millis")
+  // Billing's stored cursor passes an order once its invoice is committed (with its ack).
+  while (((yield* bus.getCursor("orders.placed", "billing")) ?? 0) < last.seq) yield* Effect.sleep("10 millis")
   yield* sub.unsubscribe
   const invoices = yield* bus.read("invoices.created", 0, 100)
   yield* Effect.log(`invoices: ${invoices.map((e) => JSON.stringify(e.payload)).join(", ")}`)

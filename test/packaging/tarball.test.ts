@@ -70,11 +70,16 @@ const effectCopies = (dir: string): Array<string> => {
   return found
 }
 
+/** A docs/examples file as the README shows it: without its header comment, importing "sibus". */
+const asShown = (file: string): string =>
+  readFileSync(join(root, "docs", "examples", file), "utf8").replace(/^\/\*\*[\s\S]*?\*\/\n/, "").replace(`from "../../src/index.ts"`, `from "sibus"`)
+
 describe("README examples and docs/examples agree", () => {
   it("the Effect API example is docs/examples/effect-api.ts (its import aside)", () => {
-    const file = readFileSync(join(root, "docs", "examples", "effect-api.ts"), "utf8")
-    const body = file.replace(/^\/\*\*[\s\S]*?\*\/\n/, "").replace(`from "../../src/index.ts"`, `from "sibus"`)
-    expect(readmeExample("Embedding: the Effect API")).toBe(body)
+    expect(readmeExample("Embedding: the Effect API")).toBe(asShown("effect-api.ts"))
+  })
+  it("the TestClock example is docs/examples/testclock.test.ts (its import aside)", () => {
+    expect(readmeExample("Testing handlers with TestClock")).toBe(asShown("testclock.test.ts"))
   })
 })
 
@@ -150,6 +155,24 @@ describe("the packed tarball in a fresh project", () => {
     await sh(app, process.execPath, ["--import", "./the-work.js", "promise-example.ts"])
     expect(existsSync(join(app, "events.db"))).toBe(true)
   }, 60_000)
+
+  it("the README's TestClock example passes strict tsc and its test passes under vitest", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    const versions = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies as Record<string, string>
+    await sh(app, "npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", `@effect/vitest@${versions["@effect/vitest"]}`, `vitest@${versions["vitest"]}`])
+    expect(effectCopies(app), "still one copy of effect").toHaveLength(1)
+    writeFileSync(join(app, "testclock.test.ts"), readmeExample("Testing handlers with TestClock"))
+    writeFileSync(join(app, "tsconfig.test.json"), JSON.stringify({
+      compilerOptions: {
+        target: "es2024", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true,
+        exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true, skipLibCheck: true, types: ["node"]
+      },
+      files: ["testclock.test.ts"]
+    }, null, 2))
+    await sh(app, join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.test.json"])
+    const vitest = await sh(app, join(app, "node_modules", ".bin", "vitest"), ["run", "testclock.test.ts"])
+    expect(vitest.stdout).toMatch(/1 passed/)
+  }, 120_000)
 
   it("on a Node older than 22.12, opening a database says which Node to install (no Segmentation fault)", async (ctx) => {
     ctx.skip(problem !== undefined, problem)
