@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import { Argument, Command, Flag } from "effect/cli"
 import { readFileSync } from "node:fs"
 import { jsonText, safeText } from "../diagnostics/terminal.ts"
+import { parseExactJson } from "../runtime/json.ts"
 import { parseStartFrom } from "../runtime/subscribeOptions.ts"
 import type { PublishError } from "../runtime/busErrors.ts"
 import type { PublishItem } from "../runtime/publish.ts"
@@ -22,7 +23,7 @@ const eventJson = (e: Event) => jsonText(e)
 
 const parseJson = (text: string, what: string) =>
   Effect.try({
-    try: () => JSON.parse(text) as unknown,
+    try: () => parseExactJson(text),
     catch: (e) => `${what} is not JSON: ${e instanceof Error ? e.message : String(e)}`
   })
 
@@ -45,19 +46,20 @@ const assignedFields = new Set(["seq", "ts", "topic", "sid", "partition"])
  * repeated name would silently keep one of them).
  */
 const parseHeaders = (flags: ReadonlyArray<string>): Record<string, string> | string => {
-  const headers: Record<string, string> = {}
   const given = new Map<string, Array<string>>()
+  const pairs: Array<[string, string]> = []
   for (const flag of flags) {
     const at = flag.indexOf("=")
     if (at <= 0) return `--header ${flag} is not k=v (a header's name, =, and its value)`
     const name = flag.slice(0, at)
     given.set(name, [...(given.get(name) ?? []), flag])
-    headers[name] = flag.slice(at + 1)
+    pairs.push([name, flag.slice(at + 1)])
   }
   for (const [name, flags] of given) {
     if (flags.length > 1) return `--header ${name} is given ${flags.length === 2 ? "twice" : `${flags.length} times`} (${flags.join(", ")}): an event has one value per header`
   }
-  return headers
+  // Own properties whatever the name: an assignment to "__proto__" would set the prototype instead.
+  return Object.fromEntries(pairs)
 }
 
 /** The runtime's refusals in the CLI's words: the API's `{ key }` option is the `--key` flag. */

@@ -13,6 +13,7 @@ import {
   costs, equals, isCallable, isHostObject, isMap, Keyword, List, makeMap, type MapValue, mapKey, type Meter, print, SetValue, Sym, truthy,
   typeName, type Value
 } from "../reader/Value.ts"
+import { parseExactJson } from "../runtime/json.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
 import { allocate, checkSize, checkSizeAhead, fail, isEffect, LangError, lift, nowMillis, type RunState, sequence, step, chain } from "./run.ts"
 
@@ -231,14 +232,6 @@ const fromJson = (v: unknown, meter: Meter): Value => {
     return out
   }
   return v as Value
-}
-
-/** A `JSON.parse` reviver refusing an integer its text writes beyond 2^53 - 1 (it would be rounded). */
-const exactIntegers = (_key: string, value: unknown, context?: { readonly source?: string }): unknown => {
-  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)) {
-    throw new Error(`the integer ${context.source.length > 40 ? `${context.source.slice(0, 40)}...` : context.source} is beyond ±9,007,199,254,740,991, the largest a number holds exactly (send it as a string)`)
-  }
-  return value
 }
 
 /** Text of a value for str, format and join: metered, and failing past the string limit. */
@@ -874,7 +867,7 @@ const json: Array<Builtin> = [
       let parsed: unknown
       try {
         // An integer written beyond 2^53 - 1 would be rounded: refused, as arithmetic refuses it.
-        parsed = /\d{16}/.test(text) ? JSON.parse(text, exactIntegers) : JSON.parse(text)
+        parsed = parseExactJson(text)
       } catch (e) {
         return fail("json", `json/parse: ${e instanceof Error ? e.message : String(e)}`)
       }

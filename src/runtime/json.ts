@@ -169,3 +169,17 @@ const describeProblem = (value: unknown, root: string): string | undefined => {
 
 /** UTF-8 byte length of a string. A string of n UTF-16 units is at most 3n bytes. */
 export const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8")
+
+/** A `JSON.parse` reviver refusing an integer its text writes beyond 2^53 - 1 (it would be rounded). */
+const exactIntegers = (_key: string, value: unknown, context?: { readonly source?: string }): unknown => {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)) {
+    throw new Error(`the integer ${context.source.length > 40 ? `${context.source.slice(0, 40)}...` : context.source} is beyond ±9,007,199,254,740,991, the largest a number holds exactly (send it as a string)`)
+  }
+  return value
+}
+
+/**
+ * `JSON.parse`, refusing an integer written beyond 2^53 - 1 instead of rounding it (a text
+ * without 16 digits in a row has none, and is parsed without the reviver's cost).
+ */
+export const parseExactJson = (text: string): unknown => (/\d{16}/.test(text) ? JSON.parse(text, exactIntegers) : JSON.parse(text))
