@@ -156,12 +156,20 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
       // maintenance runs every minute (the test bus does not poll for other processes).
       const timers = program.timers.reduce((n, timer) => n + (timer.kind === "every" ? Math.floor(ms / timer.ms) : 0), 0)
       const renewals = program.subscriptions.reduce((n, s) => n + Math.floor(ms / Math.max(1, Math.floor((s.options.leaseMs ?? 30_000) / 3))), 0)
-      const firings = timers + renewals + Math.floor(ms / 60_000)
+      const maintenance = Math.floor(ms / 60_000)
+      const firings = timers + renewals + maintenance
       const cost = firings * timerFiringCost
       const left = budget.options.maxSteps - budget.steps
       if (cost > left) {
-        fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire timers (the program's and the bus's own) ${firings.toLocaleString("en-US")} times, more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings)`, [
-          "move the clock in a shorter step, or test the timer with a longer interval"
+        const parts = [
+          timers > 0 ? `the program's timers ${timers.toLocaleString("en-US")}` : undefined,
+          renewals > 0 ? `lease renewals of its groups ${renewals.toLocaleString("en-US")}` : undefined,
+          maintenance > 0 ? `maintenance ${maintenance.toLocaleString("en-US")}` : undefined
+        ].filter((p) => p !== undefined)
+        fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire timers (the program's and the bus's own) ${firings.toLocaleString("en-US")} times (${parts.join(", ")}), more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings; the budget is the whole test's, however the clock is moved)`, [
+          renewals >= timers
+            ? "a group renews its lease every leaseMs / 3 (10 s by default): to test days or weeks, give its subscribe! a longer :leaseMs (3600000, an hour, renews every 20 minutes)"
+            : "test the timer with a longer interval, or move the clock by less"
         ])
       }
       budget.absorb(cost)

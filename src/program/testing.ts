@@ -97,7 +97,7 @@ const chargeRecords = (records: ReadonlyArray<unknown>, run: RunState): void => 
 export const testingBuiltins: ReadonlyArray<Builtin> = [
   builtin({
     name: "advance!", group: "testing", arglists: ["[interval]"],
-    doc: "Moves the test clock forward (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") and lets timers, retries and handlers that became due run.",
+    doc: "Moves the test clock forward (milliseconds, or \"500ms\", \"5s\", \"2m\", \"1h\") and lets timers, retries and handlers that became due run. Every timer firing it causes is paid from the test's budget first: the program's timers, each group's lease renewal (every leaseMs / 3, 10 s by default) and maintenance (every minute). A test moves its clock by about ten days with the defaults; a group with a longer :leaseMs lets it move by weeks.",
     example: "(advance! \"5s\")", modes: inTest, modeHint: hint,
     impl: ([interval], run) => {
       const v = interval!

@@ -259,12 +259,22 @@ describe("time", () => {
     const program = await Effect.runPromise(loadProgram([{ file: "t.sib", text: `(every! "10ms" (fn [] nil))\n(deftest "a day" (advance! "1d"))\n(deftest "a second" (advance! "1s"))\n(deftest "sleeping a day" (sleep! "1d"))\n` }]))
     const report = await Effect.runPromise(runTests(program))
     expect(report.results.map((r) => [r.name, r.failures.map((f) => f.message)])).toEqual([
-      ["a day", [expect.stringMatching(/^moving the test clock by 86,400,000 ms would fire timers \(the program's and the bus's own\) 8,641,440 times, more than the test's budget allows/)]],
+      ["a day", [expect.stringMatching(/^moving the test clock by 86,400,000 ms would fire timers \(the program's and the bus's own\) 8,641,440 times \(the program's timers 8,640,000, maintenance 1,440\), more than the test's budget allows/)]],
       ["a second", []],
       ["sleeping a day", [expect.stringMatching(/would fire timers \(the program's and the bus's own\) 8,641,440 times/)]]
     ])
     expect(Date.now() - started).toBeLessThan(5000)
   })
+
+  it("a group's lease renewals are most of a long advance: the refusal says so, and a longer :leaseMs moves the clock by weeks", async () => {
+    const group = (lease: string) => `(define-topic "s")\n(subscribe! "s" "g" (fn [e] nil) :from "earliest"${lease})\n(deftest "days" (loop [i 0] (when (< i 12) (advance! "1d") (recur (inc i)))) (publish! "s" 1) (advance! "1s") (expect= 1 (count (published "s"))))\n`
+    const run = async (text: string) => (await Effect.runPromise(runTests(await Effect.runPromise(loadProgram([{ file: "t.sib", text }]))))).results[0]!
+    const refused = await run(group(""))
+    expect(refused.failures[0]?.message).toMatch(/lease renewals of its groups 8,640, maintenance 1,440\), more than the test's budget allows .* the budget is the whole test's, however the clock is moved/)
+    expect(refused.failures[0]?.hints.join(" ")).toMatch(/give its subscribe! a longer :leaseMs/)
+    const longer = await run(group(" :leaseMs 3600000"))
+    expect(longer.failures).toEqual([])
+  }, 30_000)
 })
 
 describe("sib test", () => {
