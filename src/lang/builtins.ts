@@ -8,7 +8,7 @@ import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, print, SetValue, type Value } from "../reader/Value.ts"
-import { type CallPart, fail, type LangError, type Mode, type RunState } from "./run.ts"
+import { type CallPart, fail, type LangError, type Mode, type RunState, step } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
 
@@ -221,6 +221,8 @@ export const callValue = (f: Value, args: ReadonlyArray<Value>, run: RunState, s
   if (f instanceof Keyword) {
     if (args.length < 1 || args.length > 2) fail("arity", `a keyword used as a function takes a map and an optional default, got ${args.length} arguments`)
     const m = args[0]
+    // A keyword made from data may be long: the lookup reads it whole (as `get` pays for it).
+    if (f.name.length >= 64) step(run, f.name.length >> 4)
     if (isMap(m) && Object.hasOwn(m, f.name)) return m[f.name]!
     if (isHostObject(m) && Object.hasOwn(m.fields, f.name)) return m.fields[f.name]!
     return args[1] ?? null

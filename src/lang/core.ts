@@ -71,8 +71,18 @@ const num = (v: Value, fn: string): number =>
 
 const str = (v: Value, fn: string): string => (typeof v === "string" ? v : fail("type", `${fn} needs a string, got ${typeName(v)}`))
 
-const keyOfArg = (k: Value, fn: string): string =>
-  mapKey(k) ?? fail("type", `${fn}: a map key must be a keyword, string or number, got ${typeName(k)}`)
+/**
+ * The map key a value stands for, paid for: a map reads its key whole to find it (1 step per 16
+ * characters, as reading text is; a key of a few characters costs nothing more).
+ */
+const readKey = (k: Value, run: RunState): string | undefined => {
+  const key = mapKey(k)
+  if (key !== undefined && key.length >= 64) step(run, key.length >> 4)
+  return key
+}
+
+const keyOfArg = (k: Value, fn: string, run: RunState): string =>
+  readKey(k, run) ?? fail("type", `${fn}: a map key must be a keyword, string or number, got ${typeName(k)}`)
 
 /** The map view of a value for reading: maps and records; host objects expose their fields. */
 const readable = (v: Value): Readonly<Record<string, Value>> | undefined =>
@@ -87,7 +97,7 @@ const getIn = (m: Value, k: Value, run: RunState): Value => {
   if (m instanceof SetValue) return m.has(k, meterOf(run)) ? k : null
   const r = readable(m)
   if (r === undefined) return null
-  const key = mapKey(k)
+  const key = readKey(k, run)
   return key !== undefined && Object.hasOwn(r, key) ? r[key]! : null
 }
 
@@ -114,7 +124,7 @@ const assoc1 = (m: Value, k: Value, v: Value, run: RunState, fn: string): Value 
     return out
   }
   const out = copyMap(m, fn, run, 1)
-  out[keyOfArg(k, fn)] = v
+  out[keyOfArg(k, fn, run)] = v
   return out
 }
 
@@ -559,7 +569,7 @@ const collections: Array<Builtin> = [
     name: "dissoc", group: "collections", arglists: ["[m & ks]"], doc: "m without the keys.", example: "(dissoc {:a 1 :b 2} :a) ;=> {:b 2}",
     impl: ([m, ...ks], run) => {
       const out = copyMap(m!, "dissoc", run, 0)
-      for (const k of ks) delete out[keyOfArg(k, "dissoc")]
+      for (const k of ks) delete out[keyOfArg(k, "dissoc", run)]
       return out
     }
   }),
@@ -705,7 +715,7 @@ const collections: Array<Builtin> = [
       if (c instanceof SetValue) return c.has(k!, run.budget)
       if (Array.isArray(c)) return typeof k === "number" && Number.isInteger(k) && k >= 0 && k < c.length
       const r = readable(c!)
-      const key = mapKey(k!)
+      const key = readKey(k!, run)
       return r !== undefined && key !== undefined && Object.hasOwn(r, key)
     }
   }),
@@ -768,7 +778,7 @@ const collections: Array<Builtin> = [
       if (kvs.length % 2 === 1) fail("arity", "hash-map needs a value for every key")
       checkSizeAhead(run, kvs.length, "collection")
       const out: Record<string, Value> = Object.create(null)
-      for (let i = 0; i < kvs.length; i += 2) out[keyOfArg(kvs[i]!, "hash-map")] = kvs[i + 1]!
+      for (let i = 0; i < kvs.length; i += 2) out[keyOfArg(kvs[i]!, "hash-map", run)] = kvs[i + 1]!
       return out
     }
   }),

@@ -127,6 +127,19 @@ describe("walks over shared structure", () => {
   })
 })
 
+describe("map keys", () => {
+  it("a long key is paid for at every lookup, insertion and removal (get, contains?, assoc, dissoc, hash-map, a keyword as a function)", async () => {
+    const ops = { get: "(get m b)", contains: "(contains? m b)", assoc: "(assoc m b 1)", dissoc: "(dissoc m b)", "hash-map": "(hash-map b 1)", keyword: "(kb m)" }
+    const text = `(defn doubled [s n] (if (= n 0) s (doubled (str s s) (dec n))))\n(def b (doubled "x" 21))\n(def kb (keyword b))\n` +
+      Object.entries(ops).map(([name, op]) => `(deftest "${name}" (let [m {"a" 1}] (loop [i 0] (when (< i 1000000) ${op} (recur (inc i))))))\n`).join("")
+    const started = Date.now()
+    const report = await Effect.runPromise(runTests(await Effect.runPromise(loadProgram([{ file: "k.sib", text }]))))
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => /step budget/.test(f.message))])).toEqual(Object.keys(ops).map((name) => [name, [true]]))
+    // Each stops after about 4,000 lookups of its 2 MB key (before: a million, about 100 s each).
+    expect(Date.now() - started).toBeLessThan(20_000)
+  }, 120_000)
+})
+
 describe("memory", () => {
   it("a run's buffered publishes count in its memory budget: 3,000 publishes of a shared 0.5 MB string stop at 64 MiB", async () => {
     const started = Date.now()
