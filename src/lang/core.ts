@@ -29,6 +29,11 @@ export const seqOf = (v: Value, fn: string, run: RunState): ReadonlyArray<Value>
   if (v instanceof List) return v.items
   if (v instanceof SetValue) return v.values()
   if (typeof v === "string") {
+    if (v.length > run.limits.maxCollection) {
+      fail("value-size", `${fn}: the string's ${v.length.toLocaleString("en-US")} characters, taken one by one, would be a collection over the limit of ${run.limits.maxCollection.toLocaleString("en-US")}`, [
+        "first, second, last, nth, subs, count and split read a long string without taking it apart"
+      ])
+    }
     checkSizeAhead(run, v.length, "collection")
     return [...v]
   }
@@ -64,6 +69,39 @@ const characterCount = (text: string, run: RunState): number => {
     n++
   }
   return n
+}
+
+const isHigh = (c: number): boolean => c >= 0xd800 && c <= 0xdbff
+const isLow = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff
+
+/**
+ * The UTF-16 offset where character `n` of `text` starts, counting from the offset `from`
+ * (text.length when that is its end, -1 past it), paid as a scan up to it: `first`, `nth` and `subs` read only as far as
+ * they need, and never build the string's characters.
+ */
+const offsetOfCharacter = (text: string, n: number, run: RunState, from = 0): number => {
+  step(run, n >> 4)
+  let i = from
+  for (let k = 0; k < n; k++) {
+    if (i >= text.length) return -1
+    i += isHigh(text.charCodeAt(i)) && i + 1 < text.length && isLow(text.charCodeAt(i + 1)) ? 2 : 1
+  }
+  return i
+}
+
+/** The character (code point) at index `n` of `text`, or undefined outside it. */
+const characterAt = (text: string, n: number, run: RunState): string | undefined => {
+  if (!Number.isInteger(n) || n < 0) return undefined
+  const at = offsetOfCharacter(text, n, run)
+  if (at < 0 || at >= text.length) return undefined
+  return text.slice(at, isHigh(text.charCodeAt(at)) && at + 1 < text.length && isLow(text.charCodeAt(at + 1)) ? at + 2 : at + 1)
+}
+
+/** The last character of `text` (a surrogate pair whole), or undefined when it is empty. */
+const lastCharacter = (text: string): string | undefined => {
+  if (text.length === 0) return undefined
+  const end = text.length - 1
+  return isLow(text.charCodeAt(end)) && end > 0 && isHigh(text.charCodeAt(end - 1)) ? text.slice(end - 1) : text.slice(end)
 }
 
 const num = (v: Value, fn: string): number =>
@@ -626,11 +664,18 @@ const collections: Array<Builtin> = [
       return fail("type", `count needs a collection, got ${typeName(c!)}`)
     }
   }),
-  builtin({ name: "first", group: "collections", arglists: ["[coll]"], doc: "The first element, or nil.", example: "(first [1 2]) ;=> 1", impl: ([c], run) => seqOf(c!, "first", run)[0] ?? null }),
-  builtin({ name: "second", group: "collections", arglists: ["[coll]"], doc: "The second element, or nil.", example: "(second [1 2]) ;=> 2", impl: ([c], run) => seqOf(c!, "second", run)[1] ?? null }),
+  builtin({
+    name: "first", group: "collections", arglists: ["[coll]"], doc: "The first element, or nil.", example: "(first [1 2]) ;=> 1",
+    impl: ([c], run) => (typeof c === "string" ? characterAt(c, 0, run) : seqOf(c!, "first", run)[0]) ?? null
+  }),
+  builtin({
+    name: "second", group: "collections", arglists: ["[coll]"], doc: "The second element, or nil.", example: "(second [1 2]) ;=> 2",
+    impl: ([c], run) => (typeof c === "string" ? characterAt(c, 1, run) : seqOf(c!, "second", run)[1]) ?? null
+  }),
   builtin({
     name: "last", group: "collections", arglists: ["[coll]"], doc: "The last element, or nil.", example: "(last [1 2]) ;=> 2",
     impl: ([c], run) => {
+      if (typeof c === "string") return lastCharacter(c) ?? null
       const s = seqOf(c!, "last", run)
       return s[s.length - 1] ?? null
     }
@@ -639,8 +684,13 @@ const collections: Array<Builtin> = [
     name: "nth", group: "collections", arglists: ["[coll i]", "[coll i default]"], doc: "The element at index i; without a default, an index outside the collection is an error.",
     example: "(nth [:a :b] 1) ;=> :b",
     impl: ([c, i, d], run) => {
-      const s = seqOf(c!, "nth", run)
       const n = num(i!, "nth")
+      if (typeof c === "string") {
+        const ch = characterAt(c, n, run)
+        if (ch !== undefined) return ch
+        return d !== undefined ? d : fail("index", `nth: index ${n} is outside the string (length ${characterCount(c, run)})`)
+      }
+      const s = seqOf(c!, "nth", run)
       if (Number.isInteger(n) && n >= 0 && n < s.length) return s[n]!
       return d !== undefined ? d : fail("index", `nth: index ${n} is outside the collection (size ${s.length})`)
     }
@@ -945,8 +995,8 @@ const moreStrings: Array<Builtin> = [
       }
       checkSizeAhead(run, to - from, "string")
       if (length === text.length) return text.slice(from, to)
-      checkSizeAhead(run, length, "collection")
-      return [...text].slice(from, to).join("")
+      const begin = offsetOfCharacter(text, from, run)
+      return text.slice(begin, offsetOfCharacter(text, to - from, run, begin))
     }
   }),
   builtin({
