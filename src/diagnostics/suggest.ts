@@ -32,9 +32,10 @@ const editDistance = (a: string, b: string): number => {
   return prev[n]!
 }
 
-/** Up to `limit` candidates close to `name` (distance at most a third of its length, at least 1). */
+/** Up to `limit` candidates close to `name` (distance at most a third of its length, at least 1; none for one character). */
 export const closest = (name: string, candidates: Iterable<string>, limit = 3): Array<string> => {
-  if (name.length > maxSuggestedLength) return []
+  // A one-character name is one edit from every other one: nothing is closer than the rest.
+  if (name.length > maxSuggestedLength || name.length < 2) return []
   const max = Math.max(1, Math.floor(name.length / 3))
   const scored: Array<[string, number]> = []
   let scoredCount = 0

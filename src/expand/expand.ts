@@ -65,7 +65,7 @@ let counter = 0
  * A name for a temporary that no program can write or capture: `~` cannot occur in a symbol the
  * reader reads (grammar/sib.ne), so `or~12` is nobody's but the expansion's.
  */
-const fresh = (base: string) => `${base}~${++counter}`
+export const fresh = (base: string) => `${base}~${++counter}`
 
 /** True for a name `fresh` made (kept out of suggestions). */
 export const isFreshName = (name: string): boolean => name.includes("~")

@@ -305,6 +305,14 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     let keywords: Array<{ name: string; slot: number; fallback: Node }> | undefined
     const items = params.items
     const problems: Array<Diagnostic> = []
+    /** The names a refused parameter holds, bound all the same: the body's uses of them are not errors of their own. */
+    const bindNamesIn = (x: S.Syntax): void => {
+      if (x.kind === "symbol") {
+        if (x.name !== "&" && scope.lookup(x.name) === undefined) scope.bind(x.name)
+      } else if (x.kind === "vector" || x.kind === "list" || x.kind === "map") {
+        for (const item of x.items) bindNamesIn(item)
+      }
+    }
     for (let i = 0; i < items.length; i++) {
       const p = items[i]!
       if (p.kind === "symbol" && p.name === "&") {
@@ -317,6 +325,14 @@ export const makeCompiler = (ns: Namespace): Compiler => {
           for (let j = 0; j + 1 < after.items.length; j += 2) {
             const k = after.items[j]!
             const kname = k.kind === "keyword" ? k.name : k.kind === "symbol" ? k.name : undefined
+            if (k.kind === "keyword" && ["keys", "strs", "or", "as"].includes(k.name)) {
+              // Clojure's & {:keys [a b] :or {a 1}}: here the map itself names the arguments.
+              problems.push(compileError("bad-params", `keyword parameters are written & {:name default ...}: :${k.name} is Clojure's destructuring, not an argument's name`, k, [
+                "(defn f [x & {:p nil :q 1}] ...) takes (f 1 :p 2) or (f 1 {:p 2}); p is nil and q is 1 unless given"
+              ]))
+              bindNamesIn(after.items[j + 1]!)
+              continue
+            }
             if (kname === undefined) {
               problems.push(compileError("bad-params", `keyword parameters are written {:name default ...}, not ${S.describe(k)}`, k))
               continue
@@ -331,6 +347,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
       }
       if (p.kind !== "symbol") {
         problems.push(compileError("bad-params", `a parameter must be a name, not ${S.describe(p)}`, p))
+        bindNamesIn(p)
         continue
       }
       scope.bind(p.name)

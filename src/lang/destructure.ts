@@ -152,6 +152,12 @@ export const destructureParams = (
   fresh: (base: string) => string
 ): Destructured<{ readonly params: S.SVector | S.SList; readonly body: ReadonlyArray<S.Syntax> }> | undefined => {
   const items = params.items
+  // Clojure's (defn f ([x] ...) ([x y] ...)): the first "parameter list" holds a vector and a body.
+  if (params.kind === "list" && items[0]?.kind === "vector") {
+    return bad(params, "a function has one parameter list: functions with one body per number of arguments (multi-arity) are not supported", [
+      "define one function per arity, or take optional arguments with [a & more] or [a & {:key default}]"
+    ])
+  }
   const amp = items.findIndex((p) => p.kind === "symbol" && p.name === "&")
   // Keyword arguments (`& {:key default}`) are not a pattern: leave that part alone.
   const keywordArgs = amp >= 0 && items[amp + 1]?.kind === "map"

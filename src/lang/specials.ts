@@ -111,8 +111,11 @@ const fn: Special = {
     if (params !== undefined && (params.kind === "vector" || params.kind === "list")) {
       const d = destructureParams(params, form.items.slice(named ? 3 : 2), x.fresh)
       if (d !== undefined) {
-        if (!d.ok) x.report(d.diagnostic)
-        else return S.list([...form.items.slice(0, named ? 2 : 1), d.value.params, ...d.value.body.map(walk)], form.span)
+        if (d.ok) return S.list([...form.items.slice(0, named ? 2 : 1), d.value.params, ...d.value.body.map(walk)], form.span)
+        // Reported once: the function stands as one of no parameters returning nil, so neither its
+        // parameters nor its body are errors of their own.
+        x.report(d.diagnostic)
+        return S.list([...form.items.slice(0, named ? 2 : 1), S.vector([], params.span), S.nil(params.span)], form.span)
       }
     }
     return expandAfter(named ? 2 : 1)(form, walk)
@@ -219,7 +222,7 @@ const quote: Special = {
 
 const defmacro: Special = {
   name: "defmacro", shapes: ["name [params] body...", "name (params) body..."], topLevel: true,
-  doc: "Defines a macro: a function from code (as data) to code, run before compilation. Quasiquote (`) builds code, ~ inserts a value and ~@ splices a list.",
+  doc: "Defines a macro: a function from code (as data) to code, run before compilation. Its parameters are written as fn's (patterns too). Quasiquote (`) builds code, ~ inserts a value and ~@ splices a list.",
   example: "(defmacro unless (test body) `(if ~test nil ~body))",
   expand: asWritten,
   compile: topLevelOnly

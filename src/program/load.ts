@@ -17,7 +17,8 @@ import { dirname, isAbsolute, relative, resolve } from "node:path"
 import { fileProblem, inside, readSourceFile, TooLarge } from "./sourceFiles.ts"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
-import { type ExpandEnv, expand } from "../expand/expand.ts"
+import { type ExpandEnv, expand, fresh } from "../expand/expand.ts"
+import { destructureParams } from "../lang/destructure.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
 import type { Callable, FormBudget, HostObject, Value } from "../reader/Value.ts"
@@ -448,10 +449,16 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
             diagnostics.push(diagnostic("Compile", "compile/bad-shape", "defmacro needs a name and a parameter list", form.span, { hints: ["(defmacro name [params] body...) or (defmacro name (params) body...)"] }))
             return
           }
-          const expandedBody = expandAll(body)
+          // Parameter patterns, as fn takes them: plain names, destructured by a let around the body.
+          const d = destructureParams(params, body, fresh)
+          if (d !== undefined && !d.ok) {
+            diagnostics.push(d.diagnostic)
+            return
+          }
+          const expandedBody = expandAll(d === undefined ? body : d.value.body)
           if (expandedBody === undefined) return
           const before = compiler.diagnostics.length
-          const node = compiler.compileFn(name.name, params, expandedBody, form.span)
+          const node = compiler.compileFn(name.name, d === undefined ? params : d.value.params, expandedBody, form.span)
           if (compiler.diagnostics.length > before) return
           macros.set(name.name, node(top) as Closure)
           failedMacros.delete(name.name)

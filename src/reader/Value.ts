@@ -567,5 +567,5 @@ export const valueToSyntax = (v: Value, site: Span, budget: FormBudget): S.Synta
     const items = many(flat)
     return typeof items === "string" ? items : S.map(items, at)
   }
-  return `${typeName(v)} cannot appear in code`
+  return `${typeName(v)}, which cannot appear in code`
 }
