@@ -24,8 +24,10 @@ export const requireTopic = (inspect: InspectShape, topic: string) =>
     const names = (yield* inspect.topics).map((t) => t.name)
     if (names.includes(topic)) return
     const hint = didYouMean(topic, names)
+    // A name that matches nothing exits 1, as in every command (groups delete, topics purge, dlq).
     return yield* failWith(
-      `no topic ${topic}${hint.length > 0 ? ` (${hint[0]})` : ""}: a topic exists once it has events or a program defined it; see sib topics`
+      `no topic ${topic}${hint.length > 0 ? ` (${hint[0]})` : ""}: a topic exists once it has events or a program defined it; see sib topics`,
+      1
     )
   })
 

@@ -8,9 +8,13 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Command, Flag } from "effect/cli"
 import { jsonText, safeText } from "../diagnostics/terminal.ts"
+import type { MaintenanceError } from "../runtime/busErrors.ts"
 import type { CompactionReport, Holder, PruneReport } from "../runtime/Maintenance.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { table } from "./table.ts"
+
+/** A topic that matches nothing exits 1, as in every command; a request the topic cannot take (not compacted) is bad input. */
+const unknownTopic = (e: MaintenanceError): boolean => /there is no topic of that name/.test(e.detail)
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per topic and line (the documented contract)"), Flag.withDefault(false))
 const topicFlag = Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional)
@@ -50,7 +54,7 @@ const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, e
 
 export const compact = Command.make("compact", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
   const rows = yield* withBus("existing", (bus) =>
-    bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
+    bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message, unknownTopic(e) ? 1 : 2))))
   yield* report(json, rows, () =>
     table<CompactionReport>(rows, [
       { header: "TOPIC", cell: (r) => r.topic },
@@ -72,7 +76,7 @@ export const compact = Command.make("compact", { topic: topicFlag, json: jsonFla
 
 export const prune = Command.make("prune", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
   const rows = yield* withBus("existing", (bus) =>
-    bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message))))
+    bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message, unknownTopic(e) ? 1 : 2))))
   yield* report(json, rows, () =>
     table<PruneReport>(rows, [
       { header: "TOPIC", cell: (r) => r.topic },

@@ -186,7 +186,7 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     await sib(["publish", "orders", `{"n":1}`], { cwd: dir })
     for (const args of [["tail", "ordres"], ["tail", "ordres", "-f"], ["tail", "ordres", "--from", "earliest", "--json"]]) {
       const r = await sib(args, { cwd: dir })
-      expect(r.code).toBe(2)
+      expect(r.code).toBe(1)
       expect(r.stdout).toBe("")
       expect(r.stderr.trim()).toBe("sib: no topic ordres (did you mean orders?): a topic exists once it has events or a program defined it; see sib topics")
     }

@@ -102,13 +102,15 @@ describe("sib compact", () => {
         yield* (yield* Store).runtime.initCursor("slow", "state", events[2]!.seq, 1)
       }))
 
+    // A name that matches nothing exits 1 (as in every command); a topic that cannot be compacted is bad input.
     const refusals = [
-      [["compact", "--topic", "nope"], `sib: cannot compact "nope": there is no topic of that name (see sib topics)`],
-      [["compact", "--topic", "plain"], `sib: cannot compact "plain": the topic is not compacted: define it with compaction: true`]
+      [["compact", "--topic", "nope"], `sib: cannot compact "nope": there is no topic of that name (see sib topics)`, 1],
+      [["prune", "--topic", "nope"], `sib: cannot prune "nope": there is no topic of that name (see sib topics)`, 1],
+      [["compact", "--topic", "plain"], `sib: cannot compact "plain": the topic is not compacted: define it with compaction: true`, 2]
     ] as const
     const results = await Promise.all(refusals.map(([args]) => sib(args, { cwd: dir })))
     for (const [i, r] of results.entries()) {
-      expect(r.code).toBe(2)
+      expect(r.code).toBe(refusals[i]![2])
       expect(r.stdout).toBe("")
       expect(r.stderr.trim()).toBe(refusals[i]![1])
     }
