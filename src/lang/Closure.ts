@@ -78,6 +78,7 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
       const k = extra[i]
       const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined
       if (name === undefined) fail("keyword-argument", `${fn}: expected a keyword such as :${valid[0] ?? "name"}, got ${print(k ?? null, false, { maxChars: 80 })}`)
+      if (given.has(name!)) fail("keyword-argument", `${fn}: the keyword argument :${name} is given twice`)
       given.set(name!, extra[i + 1]!)
     }
   }

@@ -81,6 +81,8 @@ const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState): Reco
     const k = extra[i]
     const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined
     if (name === undefined) fail("options", `${fn}: expected an option name such as :key, got ${print(k!)}`)
+    // Given twice, one value would be dropped without a word: say which.
+    if (Object.hasOwn(out, name!)) fail("options", `${fn}: the option :${name} is given twice`)
     out[name!] = extra[i + 1]!
   }
   return out
