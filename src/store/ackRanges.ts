@@ -28,3 +28,30 @@ export const addDone = (
   while (merged.length > 0 && merged[0]![0] <= newFloor + 1) newFloor = Math.max(newFloor, merged.shift()![1])
   return { floor: newFloor, acked: merged }
 }
+
+/**
+ * The union of two done sets (`floor`/`acked` and `other`): what either holds is done. A progress
+ * write merges what it brings from memory into what is stored this way, so it can never take back
+ * an ack stored meanwhile (a handler transaction whose commit landed though its answer was lost).
+ */
+export const unionDone = (
+  floor: number,
+  acked: SeqRanges,
+  other: { readonly floor: number; readonly acked: SeqRanges }
+): { readonly floor: number; readonly acked: SeqRanges } => {
+  const top = Math.max(floor, other.floor)
+  const ranges: Array<readonly [number, number]> = [...acked, ...other.acked].filter(([, to]) => to > top)
+  ranges.sort((a, b) => a[0] - b[0])
+  const merged: Array<readonly [number, number]> = []
+  for (const [from, to] of ranges) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && from <= last[1] + 1) {
+      if (to > last[1]) merged[merged.length - 1] = [last[0], to]
+    } else {
+      merged.push([Math.max(from, top + 1), to])
+    }
+  }
+  // The floor is the higher of the two, not raised further: what is written is what memory holds
+  // whenever the stored set adds nothing to it.
+  return { floor: top, acked: merged }
+}

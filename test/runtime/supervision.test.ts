@@ -125,6 +125,48 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
       }).pipe(Effect.provide(Bus.open(db, { metrics: false }).pipe(Layer.provideMerge(logs.layer))))
     }).pipe(Effect.scoped))
 
+  it.effect("a handler transaction that committed although its commit reported a failure (a connection lost in COMMIT) is not run again", () =>
+    Effect.gen(function*() {
+      const logs = keptLogs()
+      let ambiguous = 1
+      // The commit lands; the caller hears, a second later, that it failed (as when the server
+      // commits and the connection drops before its answer arrives).
+      const lossy = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          beginTransaction: Effect.map(store.runtime.beginTransaction, (tx) => ({
+            ...tx,
+            commit: (batch, onCommit) =>
+              ambiguous > 0
+                ? Effect.andThen(tx.commit(batch), Effect.andThen(Effect.andThen(Effect.sync(() => ambiguous--), Effect.sleep("1 second")), storeFailure("commit", "Connection terminated unexpectedly")))
+                : tx.commit(batch, onCommit)
+          }))
+        }
+      }))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const runs: Array<string> = []
+        yield* bus.subscribe("jobs", "g", (event, ctx) =>
+          Effect.gen(function*() {
+            runs.push(String(event.payload))
+            // Its ack commits in its own transaction; the other event's is kept in memory.
+            if (event.payload === "in-tx") yield* ctx.transaction
+          }), { from: "earliest", maxInFlight: 2 })
+        yield* bus.publishAll([{ topic: "jobs", payload: "in-tx" }, { topic: "jobs", payload: "plain" }])
+        yield* settle
+        // While the answer is on its way, the group's progress is written from memory.
+        yield* advance(100)
+        yield* advance(1000)
+        assert.match(logs.text(), /group g: could not write to the database: Connection terminated unexpectedly; restarting in 100 ms/)
+        yield* advance(100)
+        yield* advance(1000)
+        // The next session reads what is stored: "in-tx" is acknowledged (its transaction
+        // committed) and must not run again.
+        assert.deepStrictEqual(runs.filter((r) => r === "in-tx"), ["in-tx"], `runs: ${runs.join(", ")}`)
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(lossy), Layer.provideMerge(logs.layer))))
+    }))
+
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
     Effect.gen(function*() {
       const before = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap").length

@@ -243,7 +243,11 @@ export class Settle {
     return tx.commit({ ...part, now: this.clock.currentTimeMillisUnsafe(), progress: [], deadLetters: [] }, part.onCommit).pipe(
       Effect.catchCause((cause) => {
         const refused = refusedPublish(cause)
-        return refused === undefined ? Effect.failCause(cause) : Effect.andThen(failed(refused), Effect.succeed(undefined))
+        if (refused !== undefined) return Effect.andThen(failed(refused), Effect.succeed(undefined))
+        // The commit may have landed (a connection lost in COMMIT): from here nothing of this
+        // session commits; the next one reads what is stored.
+        this.cancelAcks()
+        return Effect.failCause(cause)
       }),
       Effect.flatMap((result) => {
         if (result === undefined) return Effect.void

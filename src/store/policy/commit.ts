@@ -5,7 +5,7 @@
  *
  * It runs once per group commit, so it stays flat: one generator, statements yielded directly.
  */
-import { addDone } from "../ackRanges.ts"
+import { addDone, unionDone } from "../ackRanges.ts"
 import { append, type EventRows, events, get, type Program, run } from "../storeProgram.ts"
 import type { Statements } from "../queries.ts"
 import type { AppendResult, CommitResult, ProgressWrite, WriteBatch } from "../Store.ts"
@@ -58,8 +58,13 @@ export function* commitBatch(q: Statements, batch: WriteBatch): Program<CommitRe
 
   for (const p of progress) {
     if (!holds(p.group, p.owner)) continue
+    // Merged with the stored cursor, never lowering it: an ack stored by a handler transaction
+    // whose commit landed though its answer was lost (a connection dropped in COMMIT) is not in
+    // the owner's memory, and overwriting would make its event run again.
+    const row = (yield get(q.getCursor, { topic: p.topic, group: p.group })) as CursorsTable | undefined
+    const done = row === undefined ? p : unionDone(p.floor, p.acked, cursorOfRow(row))
     yield run(q.writeProgress, {
-      topic: p.topic, group: p.group, floor: p.floor, acked: encodeRanges(p.acked), leasedUpto: p.leasedUpto, redelivered: p.redelivered ?? null, now: batch.now
+      topic: p.topic, group: p.group, floor: done.floor, acked: encodeRanges(done.acked), leasedUpto: p.leasedUpto, redelivered: p.redelivered ?? null, now: batch.now
     })
   }
 
