@@ -4,10 +4,11 @@
  * or dead-lettered. Under TestClock on fresh and shared databases of every store factory; one test
  * (other store calls wait for an open handler transaction) is about SQLite's single connection.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import type { Kysely } from "kysely"
 import { Bus } from "../../src/facade/Bus.ts"
+import { createRuntime } from "../../src/index.ts"
 import { PublishError } from "../../src/runtime/busErrors.ts"
 import type { Event } from "../../src/store/records.ts"
 import { StoreError } from "../../src/store/storeErrors.ts"
@@ -462,6 +463,86 @@ describe.each(storeFactories)("ctx.transaction: the handler's own writes commit 
       for (let i = 0; i < 5; i++) yield* advance(1000)
       assert.deepStrictEqual(yield* rowsOf(app), [{ account: "stuck", amount: 2 }, { account: "fine", amount: 1 }])
     })))
+})
+
+describe.each(storeFactories)("ctx.transaction while another run holds the only one ($name)", (factory) => {
+  it.live("a run that times out while its transaction waits to open leaves none open: the other groups and its retry carry on", () =>
+    Effect.gen(function*() {
+      const location = yield* sharedDb(factory)
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const runs: Array<string> = []
+        // One run holds a transaction for 1.5 s: on SQLite the connection, on Postgres the pool's
+        // only handler transaction (3 connections).
+        yield* bus.subscribe("hold", "holder", (_e, ctx) =>
+          Effect.gen(function*() {
+            // Both runs have started (on SQLite nothing starts while the transaction is open).
+            yield* Effect.sleep("100 millis")
+            yield* ctx.transaction
+            yield* Effect.sleep("1500 millis")
+            runs.push("holder")
+          }), { from: "earliest", ackTimeoutMs: 10_000 })
+        yield* bus.subscribe("wait", "waiter", (_e, ctx) =>
+          Effect.gen(function*() {
+            // The holder opens first.
+            yield* Effect.sleep("200 millis")
+            runs.push(`waiter ${ctx.attempt} opens`)
+            yield* ctx.transaction
+            runs.push(`waiter ${ctx.attempt} opened`)
+          }), { from: "earliest", ackTimeoutMs: 500, maxAttempts: 3, backoff: { initialMs: 1000, jitter: 0 } })
+        // Both at once: on SQLite a publish waits while a handler's transaction holds the connection.
+        yield* bus.publishAll([{ topic: "hold", payload: 1 }, { topic: "wait", payload: 1 }])
+        const until = (done: () => boolean) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 200 && !done(); i++) yield* Effect.sleep("50 millis")
+          })
+        yield* until(() => runs.includes("waiter 2 opened"))
+        // Attempt 1 timed out waiting; its transaction, opened once the holder let go, was rolled
+        // back at once (on Postgres it was left open: a permit and a connection gone for good).
+        assert.deepStrictEqual(runs, ["waiter 1 opens", "holder", "waiter 2 opens", "waiter 2 opened"])
+        yield* bus.publish("hold", 2)
+        yield* until(() => runs.length === 5)
+        assert.deepStrictEqual(runs.slice(4), ["holder"])
+      }).pipe(Effect.provide(Bus.open(location, { maxConnections: 3 }), { local: true }))
+    }).pipe(Effect.scoped), 30_000)
+})
+
+describe.each(storeFactories)("ctx.transaction of the Promise API while another run holds the only one ($name)", (factory) => {
+  it("a run that times out while its transaction waits to open leaves none open: its retry and the other group carry on", async () => {
+    const location = factory.shared()
+    const rt = await createRuntime({ db: location, maxConnections: 3 })
+    try {
+      const runs: Array<string> = []
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+      await rt.subscribe("hold", "holder", async (_e, ctx) => {
+        await sleep(100)
+        await ctx.transaction()
+        await sleep(1500)
+        runs.push("holder")
+      }, { from: "earliest", ackTimeoutMs: 10_000 })
+      await rt.subscribe("wait", "waiter", async (_e, ctx) => {
+        await sleep(200)
+        runs.push(`waiter ${ctx.attempt} opens`)
+        await ctx.transaction()
+        runs.push(`waiter ${ctx.attempt} opened`)
+      }, { from: "earliest", ackTimeoutMs: 500, maxAttempts: 3, backoff: { initialMs: 1000, jitter: 0 } })
+      await rt.publishAll([{ topic: "hold", payload: 1 }, { topic: "wait", payload: 1 }])
+      const until = async (done: () => boolean) => {
+        for (let i = 0; i < 200 && !done(); i++) await sleep(50)
+      }
+      await until(() => runs.includes("waiter 2 opened"))
+      // Attempt 1's transaction, opened in the background once the holder let go, was rolled back
+      // at once: before, it stayed open (holding the connection or the pool's permit) and the
+      // worker's next run was handed it.
+      expect(runs.filter((r) => r !== "waiter 1 opened")).toEqual(["waiter 1 opens", "holder", "waiter 2 opens", "waiter 2 opened"])
+      await rt.publish("hold", 2)
+      await until(() => runs.filter((r) => r === "holder").length === 2)
+      expect(runs.filter((r) => r === "holder")).toHaveLength(2)
+    } finally {
+      await rt.close()
+      await factory.drop(location)
+    }
+  }, 30_000)
 })
 
 // SQLite has one connection per store: while a handler's transaction holds it, every other call

@@ -11,7 +11,7 @@ import pg from "pg"
 import { openStore } from "../../src/store/open.ts"
 import { writersLock } from "../../src/store/postgres/PostgresStore.ts"
 import type { EventDraft } from "../../src/store/records.ts"
-import { Store } from "../../src/store/Store.ts"
+import { Store, TransactionSlot } from "../../src/store/Store.ts"
 import { postgresFactory, postgresUrl } from "../helpers/stores.ts"
 
 const draft = (id: string): EventDraft => ({
@@ -251,4 +251,41 @@ describe.skipIf(postgresUrl === undefined)("Postgres: relaxed commits (lease mar
       yield* mine.runtime.commit({ now: 3, appends: [draft("b")], progress: [], deliveries: [], deadLetters: [] })
       assert.notStrictEqual(yield* other.capabilities.changeToken!, token, "a write is")
     }).pipe(Effect.scoped))
+})
+
+describe.skipIf(postgresUrl === undefined)("Postgres: handler transactions", () => {
+  const factory = postgresFactory(postgresUrl ?? "postgres://unused")
+
+  it.live("a handler transaction interrupted while it opens (a run timed out, a session ended) leaves no connection idle in its transaction and no permit taken", () =>
+    Effect.gen(function*() {
+      const location = factory.shared()
+      yield* Effect.addFinalizer(() => Effect.promise(async () => factory.drop(location)))
+      const app = `sib_begin_${process.pid}_${Date.now()}`
+      const url = new URL(location)
+      url.searchParams.set("application_name", app)
+      // A pool of 3: one handler transaction at a time.
+      const store = Context.get(yield* Layer.build(openStore(url.toString(), { maxConnections: 3 })), Store)
+      const begin = Effect.provideService(store.runtime.beginTransaction, TransactionSlot, { current: undefined })
+      const outcomes: Array<string> = []
+      for (let i = 0; i < 40; i++) {
+        const opening = yield* Effect.forkChild(begin)
+        // Interrupted at every stage of opening: waiting for a connection, connecting, in BEGIN.
+        for (let y = 0; y < i % 8; y++) yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+        yield* Fiber.interrupt(opening)
+        const exit = opening.pollUnsafe()
+        // Opened before the interruption: the caller's to roll back, as a worker does.
+        outcomes.push(exit === undefined ? "pending" : exit._tag)
+        if (exit !== undefined && exit._tag === "Success") yield* exit.value.rollback
+      }
+      console.log("OUTCOMES", outcomes.join(" "))
+      yield* Effect.sleep("300 millis")
+      const probe = new pg.Client({ connectionString: postgresUrl! })
+      yield* Effect.promise(() => probe.connect())
+      const idle = yield* Effect.promise(() => probe.query("select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'idle in transaction'", [app]))
+      yield* Effect.promise(() => probe.end())
+      assert.strictEqual(idle.rows[0].n, 0, "connections left idle in a transaction")
+      // The one permit is free: a transaction opens at once.
+      const tx = yield* begin.pipe(Effect.timeout("2 seconds"))
+      yield* tx.rollback
+    }).pipe(Effect.scoped), 30_000)
 })

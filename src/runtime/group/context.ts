@@ -60,10 +60,23 @@ export class RunContext implements DeliveryContext {
         }))
       }
       if (work.tx !== undefined) return Effect.succeed(work.tx.db)
-      return Effect.uninterruptible(Effect.map(this.services.store.beginTransaction, (tx) => {
+      return Effect.uninterruptible(Effect.flatMap(this.services.store.beginTransaction, (tx) => {
+        // Opening waits for a connection (on SQLite, for the one another run's transaction holds):
+        // a run that timed out or was settled meanwhile gives it back at once. Kept, it would stay
+        // open for ever, holding the connection and a permit (every later run would wait on it).
+        if (this.services.runs.settled(work, this.run)) {
+          return Effect.andThen(tx.rollback, Effect.fail(this.settledTransaction(work)))
+        }
         work.tx = tx
-        return tx.db
+        return Effect.succeed(tx.db)
       }))
+    })
+  }
+
+  private settledTransaction(work: Work): PublishError {
+    return new PublishError({
+      topic: work.event.topic, reason: "settled", operation: "transaction",
+      detail: `the delivery of event ${work.event.id} was settled (timed out, or acked or nacked) while its transaction was opening: it was rolled back`
     })
   }
 

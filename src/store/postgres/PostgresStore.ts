@@ -137,8 +137,13 @@ const poolOf = (location: PostgresLocation, max: number, readOnly: boolean) => {
     options: `-c search_path=${location.schema}${readOnly ? " -c default_transaction_read_only=on" : ""}`
   })
   // An idle connection that breaks (the server restarts) is replaced on next use; without a
-  // listener its error would end the process.
+  // listener its error would end the process. So would a connection's own error event while it is
+  // checked out by code that adds no listener (Kysely's migrator, on the first open of a schema):
+  // every connection gets one as it is made; the failing query still rejects.
   pool.on("error", () => {})
+  pool.on("connect", (client) => {
+    client.on("error", () => {})
+  })
   return pool
 }
 
