@@ -55,6 +55,32 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
       }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
     }))
 
+  it.effect("restarts back off to 5 s at most: a database that comes back costs a group seconds, not half a minute", () =>
+    Effect.gen(function*() {
+      const logs = keptLogs()
+      let failuresLeft = 9
+      const flaky = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          readPage: (topic, after, limit) =>
+            failuresLeft > 0
+              ? Effect.andThen(Effect.sync(() => failuresLeft--), storeFailure("readPage", "Connection terminated unexpectedly"))
+              : store.runtime.readPage(topic, after, limit)
+        }
+      }))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const rec = yield* makeRecorder
+        yield* bus.subscribe("jobs", "g", rec.handler())
+        yield* bus.publish("jobs", "j1")
+        for (const ms of [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000]) yield* advance(ms)
+        assert.deepStrictEqual((yield* rec.take(1)).map((d) => d.event.payload), ["j1"])
+        const delays = [...logs.text().matchAll(/restarting in (\d+) ms/g)].map((m) => Number(m[1]))
+        assert.deepStrictEqual(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000, 5000])
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(flaky), Layer.provideMerge(logs.layer))))
+    }))
+
   it.effect("a failing check for other processes' commits is tried again with a log line; their events still arrive", () =>
     Effect.gen(function*() {
       const db = yield* sharedDb(factory)

@@ -1,7 +1,7 @@
 /**
  * Starts a consumer group and keeps it running: one session at a time (`session.ts`), and a new
  * one after a session fails (a store error, a closed bus, a lost lease), after a backoff of
- * 100 ms doubling to 30 s; a session that lasted over a minute resets the count. A stop ends the
+ * 100 ms doubling to 5 s; a session that lasted over 10 s resets the count. A stop ends the
  * loop: the current session drains; a session interrupted (the group's scope closed) is not
  * restarted. Handler failures never reach this level: they are settled per event (`settle.ts`).
  *
@@ -27,7 +27,15 @@ import { errorText } from "./work.ts"
 let instances = 0
 
 /** The delay before the session after `failures` consecutive failed ones. */
-const restartDelay = (failures: number): number => Math.min(30_000, 100 * 2 ** (failures - 1))
+const restartDelay = (failures: number): number => Math.min(maxRestartMs, 100 * 2 ** (failures - 1))
+/**
+ * The longest wait before a new session: a database that fails for long is tried every 5 s (a
+ * lease claim and a read), and one that comes back (a lost connection, a failover) costs a group
+ * seconds, not half a minute.
+ */
+const maxRestartMs = 5000
+/** A session that lasted this long ended a run of failures: the next restart waits 100 ms again. */
+const healthySessionMs = 10_000
 
 /**
  * Starts a group in `scope` and returns its handle once its first session has its cursors (or
@@ -68,7 +76,7 @@ export const startGroup = Effect.fnUntraced(function*(
       if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(stopRequested)) return
       if (Cause.hasInterruptsOnly(exit.cause)) return
       const ended = yield* Clock.currentTimeMillis
-      failures = ended - started > 60_000 ? 1 : failures + 1
+      failures = ended - started > healthySessionMs ? 1 : failures + 1
       const delay = restartDelay(failures)
       const error = errorText(exit.cause).message
       yield* Effect.logWarning(`group ${config.group}: ${error}; restarting in ${delay} ms`)
