@@ -25,7 +25,7 @@ const workdir = (files: Record<string, string>) => {
 }
 
 const count = async (dir: string, topic: string) =>
-  jsonLines((await sib(["topics"], { cwd: dir })).stdout).find((t) => t["topic"] === topic)?.["events"] ?? 0
+  jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).find((t) => t["topic"] === topic)?.["events"] ?? 0
 
 describe("sib publish --file", () => {
   it("a line after the first 1000 that breaks a topic rule (a compacted topic's missing key) publishes nothing", async () => {
@@ -48,7 +48,7 @@ describe("sib publish --file", () => {
     const r = await sib(["publish", "blobs", "--file", "big.jsonl"], { cwd: dir })
     expect(r.code).toBe(2)
     expect(r.stderr.trim()).toMatch(/^sib: big\.jsonl:2: the event is \d+ bytes as JSON .* over the limit of 1048576 bytes; nothing was published$/)
-    expect((await sib(["topics"], { cwd: dir })).stdout).toBe("")
+    expect((await sib(["topics", "--json"], { cwd: dir })).stdout).toBe("")
   })
 
   it("--file - reads stdin; --quiet prints a count on stderr and nothing on stdout", async () => {
@@ -64,7 +64,7 @@ describe("sib publish --file", () => {
     const dir = workdir({})
     await sib(["publish", "orders", "{\"id\":1}", "--key", "k1", "--header", "source=cli"], { cwd: dir })
     await sib(["publish", "orders", "{\"id\":2}"], { cwd: dir })
-    const tailed = (await sib(["tail", "orders", "--from", "earliest"], { cwd: dir })).stdout
+    const tailed = (await sib(["tail", "orders", "--from", "earliest", "--json"], { cwd: dir })).stdout
     const copied = await sib(["publish", "orders", "--file", "-", "--records", "--db", "copy.db"], { cwd: dir, input: tailed })
     expect(copied.code).toBe(0)
     const original = jsonLines(tailed)
@@ -79,7 +79,7 @@ describe("sib publish --file", () => {
     const same = await sib(["publish", "orders.copy", "--file", "-", "--records", "-q"], { cwd: dir, input: tailed })
     expect(same.code).toBe(2)
     expect(same.stderr.trim()).toMatch(/^sib: stdin:1: the id "[^"]+" already names event #1 of topic "orders" \(an id names one event across all topics; publishing it again is idempotent on its own topic only\) \(leave "id" out of the records to copy them to orders\.copy\); nothing was published$/)
-    expect(jsonLines((await sib(["topics"], { cwd: dir })).stdout).map((t) => t["name"])).not.toContain("orders.copy")
+    expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).map((t) => t["name"])).not.toContain("orders.copy")
 
     const typo = await sib(["publish", "x", "--file", "-", "--records"], { cwd: dir, input: `{"payload":1,"kye":"a"}\n` })
     expect([typo.code, typo.stderr.trim()]).toEqual([2, `sib: stdin:1: a record has payload, key, headers, id, tags and causedBy (seq, ts, topic, sid and partition are assigned again), not "kye"; nothing was published`])
