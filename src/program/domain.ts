@@ -28,6 +28,7 @@ import { Closure } from "../lang/Closure.ts"
 import { standInWithMethods } from "../lang/host.ts"
 import { seqOf, toJson } from "../lang/core.ts"
 import type { FilterServices, ProgramBuilder } from "./Program.ts"
+import { admitLogLine } from "./logRate.ts"
 import { fail, failAll, isEffect, isLimit, LangError, makeRun, type CallPart, type RunState, step } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
@@ -518,7 +519,7 @@ const maxLogChars = 10_000
 
 const log = builtin({
   name: "log", group: "domain", arglists: ["[& values]"],
-  doc: "Writes the values (strings as they are, others printed) to the runtime's log, on one line of at most 10,000 characters (a longer one is cut). In a test the lines are kept with the test: sib test shows those of failing tests (--logs: of every test).",
+  doc: "Writes the values (strings as they are, others printed) to the runtime's log, on one line of at most 10,000 characters (a longer one is cut). Programs share a budget of 1 MiB of log a second (8 MiB at once): past it lines are dropped, and a line says how many. In a test the lines are kept with the test: sib test shows those of failing tests (--logs: of every test).",
   example: "(log \"stale process\" pid)",
   impl: (args, run) => {
     // A log line is bounded (a long value is cut) and paid for like any other printing.
@@ -529,7 +530,10 @@ const log = builtin({
       sink(text)
       return null
     }
-    return Effect.as(Effect.log(text), null)
+    // The runtime's log (a terminal, a file) takes at most so much a second from programs.
+    const lines = admitLogLine(text, run.clock)
+    if (lines.length === 0) return null
+    return Effect.as(Effect.forEach(lines, (l) => Effect.log(l), { discard: true }), null)
   }
 })
 
