@@ -447,7 +447,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         yield* moveAll(now)
       }),
     deadLetters: (query) => {
-      const problem = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit"])
+      const fields = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit", "offset"])
+      const offset = query?.offset
+      const problem = fields ?? (offset !== undefined && !(Number.isSafeInteger(offset) && offset >= 0) ? `offset must be a whole number >= 0, got ${String(offset)}` : undefined)
       return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
     },
     deliveries: (query) => {

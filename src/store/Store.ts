@@ -196,6 +196,8 @@ export interface DeadLetterQuery {
   readonly topic?: string | undefined
   readonly eventId?: string | undefined
   readonly limit?: number | undefined
+  /** How many of the list (by group, then seq) to pass over first: a page after the first. */
+  readonly offset?: number | undefined
 }
 
 /** A consumer's page of events, with the payload bytes they hold. */

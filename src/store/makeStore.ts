@@ -219,7 +219,7 @@ export const makeStore = (driver: Driver): StoreShape => {
         }),
       deadLetters: (query) =>
         query.eventId !== undefined && unstorable(query.eventId) ? Effect.succeed([]) : read("deadLetters", function*() {
-          const rows = (yield all(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, eventId: query.eventId ?? null, limit: query.limit ?? noLimit })) as ReadonlyArray<DeadLettersTable>
+          const rows = (yield all(q.deadLetters, { group: query.group ?? null, topic: query.topic ?? null, eventId: query.eventId ?? null, limit: query.limit ?? noLimit, offset: query.offset ?? 0 })) as ReadonlyArray<DeadLettersTable>
           return rows.map(deadLetterOfRow)
         }),
       requeue: (group, seqs) => driver.transaction("requeue", "write", () => requeue(q, group, seqs)),

@@ -215,12 +215,12 @@ const sharedStatements = (db: Kysely<Database>) => ({
   ),
   /** Dead letters, filtered by whichever of group, topic and event id is not null (typed text, so
    * a dialect that types parameters from their use can tell what a null is). */
-  deadLetters: template<"group" | "topic" | "eventId" | "limit">((p) =>
+  deadLetters: template<"group" | "topic" | "eventId" | "limit" | "offset">((p) =>
     db.selectFrom("dead_letters").selectAll()
       .where((eb) => eb.or([eb(eb.cast(eb.val(p("group")), "text"), "is", null), eb("grp", "=", p("group"))]))
       .where((eb) => eb.or([eb(eb.cast(eb.val(p("topic")), "text"), "is", null), eb("topic", "=", p("topic"))]))
       .where((eb) => eb.or([eb(eb.cast(eb.val(p("eventId")), "text"), "is", null), eb("event_id", "=", p("eventId"))]))
-      .orderBy("grp").orderBy("seq").limit(p("limit"))
+      .orderBy("grp").orderBy("seq").limit(p("limit")).offset(p("offset"))
   ),
   deadLetter: template<"group" | "seq">((p) =>
     db.selectFrom("dead_letters").selectAll().where("grp", "=", p("group")).where("seq", "=", p("seq"))

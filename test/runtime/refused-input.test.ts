@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest"
 import * as Schema from "effect/Schema"
-import { AckError, createRuntime, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
+import { AckError, createRuntime, GroupError, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
 import { freshRuntimes, sleep, waitFor } from "../helpers/runtimes.ts"
 import { storeFactories } from "../helpers/stores.ts"
 
@@ -48,6 +48,19 @@ describe.each(storeFactories)("refused input ($name)", (factory) => {
     await waitFor(() => outcomes.length === 2)
     expect(outcomes.sort()).toEqual(["AckError", "late ack refused"])
   }, 20_000)
+
+  it("a dead-letter query pages with limit and offset; a negative or fractional offset is refused", async () => {
+    const rt = await runtime()
+    await rt.subscribe("t", "g", async () => {
+      throw new Error("no")
+    }, { from: "earliest", maxAttempts: 1 })
+    await rt.publishAll(Array.from({ length: 5 }, (_, n) => ({ topic: "t", payload: n })))
+    await waitFor(async () => (await rt.deadLetters({ group: "g" })).length === 5)
+    const all = (await rt.deadLetters({ group: "g" })).map((d) => d.seq)
+    expect((await rt.deadLetters({ group: "g", offset: 2, limit: 2 })).map((d) => d.seq)).toEqual(all.slice(2, 4))
+    await expect(rt.deadLetters({ group: "g", offset: -1 })).rejects.toThrow(/offset must be a whole number >= 0/)
+    await expect(rt.deadLetters({ group: "g", offset: 1.5 })).rejects.toBeInstanceOf(GroupError)
+  })
 
   it("a read-only runtime reads, refuses a consumer group at subscribe (it would write its cursors) and writes nothing", async () => {
     const db = factory.shared()

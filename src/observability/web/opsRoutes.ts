@@ -155,14 +155,16 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
           const q = request.url.searchParams
           const limit = whole("limit", q.get("limit"), 100, 1, 1000)
           if (typeof limit === "string") return problem(400, limit)
+          const offset = whole("offset", q.get("offset"), 0, 0, Number.MAX_SAFE_INTEGER)
+          if (typeof offset === "string") return problem(400, offset)
           const group = q.get("group") ?? undefined
           const topic = q.get("topic") ?? undefined
-          const list = yield* inspect.deadLetters({ group, topic, limit })
+          const list = yield* inspect.deadLetters({ group, topic, limit, offset })
           const events = new Map((yield* inspect.eventsAt(list.map((d) => d.seq))).map((e) => [e.seq, e]))
           const total = (yield* inspect.positions)
             .filter((p) => (group === undefined || p.cursor.group === group) && (topic === undefined || p.cursor.topic === topic))
             .reduce((n, p) => n + p.deadLetters, 0)
-          const out: DeadLettersJson = { deadLetters: list.map((d) => deadLetterJson(d, events.get(d.seq))), total: Math.max(total, list.length) }
+          const out: DeadLettersJson = { deadLetters: list.map((d) => deadLetterJson(d, events.get(d.seq))), total: Math.max(total, offset + list.length), offset }
           return json(200, out)
         })),
       read("/api/events", (request) =>

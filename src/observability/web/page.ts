@@ -60,6 +60,7 @@ export const pageHtml = `<!doctype html>
     <h2>Dead letters <span id="dead-letter-count"></span></h2>
     <label>group <select id="dead-letter-group"><option value="">every group</option></select></label>
     <div id="dead-letters"><p class="empty">loading&hellip;</p></div>
+    <p id="dead-letter-pages" hidden><button type="button" id="dead-letters-previous">Previous</button> <button type="button" id="dead-letters-next">Next</button></p>
   </section>
   <section>
     <h2>Events</h2>

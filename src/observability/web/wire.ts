@@ -117,8 +117,10 @@ export const payloadPreviewChars = 8192
 
 export interface DeadLettersJson {
   readonly deadLetters: ReadonlyArray<DeadLetterJson>
-  /** Dead letters in all (the list holds the first `limit`, by group then seq). */
+  /** Dead letters in all (the list holds `limit` of them from `offset`, by group then seq). */
   readonly total: number
+  /** How many came before the list's first (`?offset=`). */
+  readonly offset: number
 }
 
 /** A group's progress with one event (`Inspect.EventProgress`, flattened). */

@@ -144,8 +144,8 @@ export const compiledStatements: Statements = {
     slots: [{ name: "group" }, { value: 1 }]
   },
   deadLetters: {
-    sql: "select * from \"dead_letters\" where (cast(? as text) is null or \"grp\" = ?) and (cast(? as text) is null or \"topic\" = ?) and (cast(? as text) is null or \"event_id\" = ?) order by \"grp\", \"seq\" limit ?",
-    slots: [{ name: "group" }, { name: "group" }, { name: "topic" }, { name: "topic" }, { name: "eventId" }, { name: "eventId" }, { name: "limit" }]
+    sql: "select * from \"dead_letters\" where (cast(? as text) is null or \"grp\" = ?) and (cast(? as text) is null or \"topic\" = ?) and (cast(? as text) is null or \"event_id\" = ?) order by \"grp\", \"seq\" limit ? offset ?",
+    slots: [{ name: "group" }, { name: "group" }, { name: "topic" }, { name: "topic" }, { name: "eventId" }, { name: "eventId" }, { name: "limit" }, { name: "offset" }]
   },
   deadLetter: {
     sql: "select * from \"dead_letters\" where \"grp\" = ? and \"seq\" = ?",

@@ -55,6 +55,11 @@ const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
 
 /** Draws the list (or says there is none). */
 export const drawDeadLetters = (list: DeadLettersJson, into: El, heading: El, actions: DeadLetterActions): void => {
-  heading.textContent = list.total === 0 ? "" : list.total > list.deadLetters.length ? `(${list.deadLetters.length} of ${list.total})` : `(${list.total})`
+  const shown = list.deadLetters.length
+  heading.textContent = list.total === 0
+    ? ""
+    : list.total > shown
+    ? shown === 0 ? `(${list.total})` : `(${(list.offset + 1).toLocaleString("en-US")}\u2013${(list.offset + shown).toLocaleString("en-US")} of ${list.total.toLocaleString("en-US")})`
+    : `(${list.total})`
   into.replaceChildren(...(list.deadLetters.length === 0 ? [h("p", { class: "empty" }, "no dead letters")] : list.deadLetters.map((d) => card(d, actions))))
 }

@@ -40,8 +40,11 @@ const acting = (verb: "requeue" | "drop") => async (d: DeadLetterJson) => {
   await loadDeadLetters()
 }
 
-/** Whose dead letters the list shows ("": every group's, the first 100 of them). */
+/** Whose dead letters the list shows ("": every group's), a page of them at a time. */
 const deadLetterGroup = byId<InputEl>("dead-letter-group")
+const deadLetterPage = 100
+/** Where the page shown starts (by group, then seq). */
+let deadLetterOffset = 0
 
 /** The latest load of the list: an older one answering after it is not drawn over it. */
 let deadLettersLoad = 0
@@ -49,13 +52,21 @@ let deadLettersLoad = 0
 const loadDeadLetters = async () => {
   const load = ++deadLettersLoad
   try {
-    const list = await getJson<DeadLettersJson>("api/dead-letters", { group: deadLetterGroup.value })
+    let list = await getJson<DeadLettersJson>("api/dead-letters", { group: deadLetterGroup.value, offset: deadLetterOffset, limit: deadLetterPage })
+    // The page emptied (its dead letters requeued or dropped): the last page that has some.
+    if (list.deadLetters.length === 0 && deadLetterOffset > 0) {
+      deadLetterOffset = Math.max(0, Math.floor((list.total - 1) / deadLetterPage) * deadLetterPage)
+      list = await getJson<DeadLettersJson>("api/dead-letters", { group: deadLetterGroup.value, offset: deadLetterOffset, limit: deadLetterPage })
+    }
     if (load !== deadLettersLoad) return
     drawDeadLetters(list, byId("dead-letters"), byId("dead-letter-count"), {
       requeue: token === undefined ? undefined : acting("requeue"),
       drop: token === undefined ? undefined : acting("drop"),
       open: openEvent
     })
+    byId("dead-letter-pages").hidden = list.total <= deadLetterPage
+    byId<InputEl>("dead-letters-previous").disabled = list.offset === 0
+    byId<InputEl>("dead-letters-next").disabled = list.offset + list.deadLetters.length >= list.total
   } catch (e) {
     say(`dead letters: ${messageOf(e)}`, true)
   }
@@ -122,7 +133,18 @@ modeSelect.addEventListener("change", () => {
   valueInput.disabled = modeSelect.value === "latest"
 })
 
-deadLetterGroup.addEventListener("change", () => void loadDeadLetters())
+deadLetterGroup.addEventListener("change", () => {
+  deadLetterOffset = 0
+  void loadDeadLetters()
+})
+byId("dead-letters-previous").addEventListener("click", () => {
+  deadLetterOffset = Math.max(0, deadLetterOffset - deadLetterPage)
+  void loadDeadLetters()
+})
+byId("dead-letters-next").addEventListener("click", () => {
+  deadLetterOffset += deadLetterPage
+  void loadDeadLetters()
+})
 
 /** Offers the groups that have dead letters, with their counts (the choice made stays). */
 const syncDeadLetterGroups = (o: OverviewJson) => {
