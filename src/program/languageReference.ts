@@ -133,6 +133,21 @@ Calls of built-ins are checked when the file compiles: the number of
 arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`);
 a call that cannot run because an argument does not compile still reports its literal option values.
 
+### Where it differs from Clojure
+
+- Maps are JSON objects. A key is a keyword, a string or a number, and all three name one entry by
+  their text (\`:a\` and \`"a"\`, \`1\` and \`"1"\`); booleans, \`nil\` and collections are not keys. Keys
+  that read as array indices (\`"2"\`, \`"10"\`) come first, in numeric order, then the others in the
+  order they were added (a payload keeps that order through a round trip).
+- Maps, vectors and sets are not functions: \`(get m :a)\` or \`(:a m)\`, \`(nth v 0)\`, \`(contains? s x)\`.
+  \`get\` and \`contains?\` on a string find nothing (\`nth\` reads a character).
+- A function has one parameter list (no multi-arity); keyword arguments are \`[x & {:name default}]\`.
+- A vector pattern over a map binds its \`[key value]\` entries.
+- \`split\` keeps trailing empty strings: \`(split "a,b,," ",")\` is \`["a" "b" "" ""]\`.
+- Strings order (\`<\`, \`sort\`) by code point; \`sort\` refuses NaN, which has no place in an order.
+- Numbers are doubles (see above): there are no ratios, big integers or characters (a character is a
+  string of one).
+
 ## What a handler receives
 
 A handler is a function of \`[e]\` or \`[e ctx]\` (a filter of \`[e]\`, a timer of \`[]\`; another

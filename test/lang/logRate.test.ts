@@ -40,6 +40,7 @@ describe("the log budget of programs", () => {
       ""
     ].join("\n"))
     const run = startSib(["run", "flood.sib", "--status", "off", "--db", "sib.db"], { cwd: dir })
+    await run.waitFor(/Ctrl-C stops/)
     await new Promise((resolve) => setTimeout(resolve, 4000))
     run.interrupt("SIGTERM")
     expect(await run.exited).toBe(0)
