@@ -79,7 +79,15 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
 
-const program = Command.run(cli, { version }).pipe(
+/**
+ * `--wizard` asks its questions on a terminal: without one it would print "Wizard cancelled." and
+ * exit 0, as if the user had cancelled.
+ */
+const wizardWithoutTerminal = process.argv.slice(2).includes("--wizard") && process.stdin.isTTY !== true
+  ? Effect.fail(new CliFailure({ message: "--wizard asks its questions on a terminal, and stdin is not one", exitCode: 2 }))
+  : undefined
+
+const program = (wizardWithoutTerminal ?? Command.run(cli, { version })).pipe(
   Effect.catchTag("ShowHelp", (help) =>
     help.errors.length === 0 ? Effect.void : Effect.fail(new CliFailure({ message: "invalid invocation", exitCode: 2, reported: true }))),
   Effect.tapError((e) => (e instanceof CliFailure && e.reported !== true ? Effect.sync(() => liveLine.write(`sib: ${safeText(e.message)}\n`)) : Effect.void)),

@@ -181,6 +181,11 @@ describe("sib publish, tail, topics, groups, dlq, replay", () => {
     expect(jsonLines(follow.stdout()).map((e) => (e["payload"] as { n: number }).n)).toEqual([25, 26])
   })
 
+  it("--wizard without a terminal says it needs one and exits 2 (it said it was cancelled and exited 0)", async () => {
+    const r = await sib(["--wizard"], { cwd: workdir({}) })
+    expect([r.code, r.stderr.trim()]).toEqual([2, "sib: --wizard asks its questions on a terminal, and stdin is not one"])
+  })
+
   it("tail: an unknown topic is an error with did-you-mean, with -f too; a defined topic without events is not", async () => {
     const dir = workdir({ "quiet.sib": `(define-topic "quiet.topic")\n` })
     await sib(["publish", "orders", `{"n":1}`], { cwd: dir })
