@@ -33,8 +33,10 @@
  *    `TransactionSlot`) run in it; on a database with one connection, everyone else's calls wait
  *    until it commits or rolls back. The ack of a handler transaction is merged into the stored
  *    cursor (`AckWrite`); the runtime applies it to its in-memory state in `onCommit`, before any
- *    other store call, so a later `ProgressWrite` (which overwrites the stored cursor from memory)
- *    already includes it. `progressNow` reads memory inside the transaction for the same reason.
+ *    other store call, so a later `ProgressWrite` (the cursor from memory) already includes it.
+ *    `progressNow` reads memory inside the transaction for the same reason. A progress write is
+ *    merged into the stored cursor all the same (`unionDone`), never lowering it: a commit whose
+ *    answer was lost (a connection dropped in COMMIT) ran no `onCommit`, and its ack must stay.
  * 5. **Each call is atomic** and reads only committed data; a call that fails changed nothing.
  *
  * How the store is built: the policy (fencing, ack merging, lease raising, what compaction and
