@@ -264,8 +264,11 @@ const jsonOf = (v: Value, where: string, meter: Meter, depth: number): unknown =
   if (typeof v === "number") {
     return Number.isFinite(v) ? v : fail("json", `${where}: ${v} cannot be written as JSON`)
   }
-  if (v instanceof Keyword) return v.name
-  if (v instanceof Sym) return v.name
+  if (v instanceof Keyword || v instanceof Sym) {
+    // Written as its name, as a string is: paid the same (a keyword made from data can be long).
+    if (v.name.length > 16) meter.charge(v.name.length >> 6, v.name.length * costs.char)
+    return v.name
+  }
   const items = v instanceof List ? v.items : Array.isArray(v) ? v : v instanceof SetValue ? v.values() : undefined
   if (depth >= maxJsonDepth && (items !== undefined || isMap(v))) return tooDeep(where)
   if (items !== undefined) {

@@ -259,10 +259,10 @@ const hashOf = (v: Value, meter: Meter): number => {
   const known = hashes.get(v)
   if (known !== undefined) return known
   let h: number
-  if (v instanceof Keyword) {
-    h = mix(0x3c6ef372, stringHash(v.name))
-  } else if (v instanceof Sym) {
-    h = mix(0x1f83d9ab, stringHash(v.name))
+  if (v instanceof Keyword || v instanceof Sym) {
+    // Once per keyword (the hash is cached), paid by its name's length as a string's is.
+    if (v.name.length > 64) meter.charge(v.name.length >> 6, 0)
+    h = mix(v instanceof Keyword ? 0x3c6ef372 : 0x1f83d9ab, stringHash(v.name))
   } else if (v instanceof List || Array.isArray(v)) {
     const items = v instanceof List ? v.items : (v as ReadonlyArray<Value>)
     meter.charge(1 + items.length, 0)
@@ -320,6 +320,11 @@ const deepEquals = (a: Value, b: Value, meter: Meter, proven: Map<object, Array<
   return same
 }
 
+const sameName = (a: string, b: string, meter: Meter): boolean => {
+  if (a.length === b.length && a.length > 64) meter.charge(a.length >> 6, 0)
+  return a === b
+}
+
 const compareNodes = (a: object, b: object, meter: Meter, proven: Map<object, Array<object>>): boolean => {
   const seqA = a instanceof List ? a.items : Array.isArray(a) ? (a as ReadonlyArray<Value>) : undefined
   const seqB = b instanceof List ? b.items : Array.isArray(b) ? (b as ReadonlyArray<Value>) : undefined
@@ -335,8 +340,9 @@ const compareNodes = (a: object, b: object, meter: Meter, proven: Map<object, Ar
     for (const x of a.values()) if (!b.has(x, meter)) return false
     return true
   }
-  if (a instanceof Sym || b instanceof Sym) return a instanceof Sym && b instanceof Sym && a.name === b.name
-  if (a instanceof Keyword || b instanceof Keyword) return a instanceof Keyword && b instanceof Keyword && a.name === b.name
+  // Names are compared over all of their text (keywords made from data can be long): paid as strings are.
+  if (a instanceof Sym || b instanceof Sym) return a instanceof Sym && b instanceof Sym && sameName(a.name, b.name, meter)
+  if (a instanceof Keyword || b instanceof Keyword) return a instanceof Keyword && b instanceof Keyword && sameName(a.name, b.name, meter)
   if (isMap(a) && isMap(b)) {
     const ka = Object.keys(a)
     meter.charge(ka.length, ka.length * costs.element)

@@ -138,6 +138,18 @@ describe("map keys", () => {
     // Each stops after about 4,000 lookups of its 2 MB key (before: a million, about 100 s each).
     expect(Date.now() - started).toBeLessThan(20_000)
   }, 120_000)
+
+  it("keywords made from long text are paid for when compared, hashed and written as JSON", async () => {
+    const text = `(defn big [n] (loop [s "a" i 0] (if (< i n) (recur (str s s) (inc i)) s)))\n(def s (big 21))\n(def k1 (keyword s))\n(def k2 (keyword (subs (str "x" s) 1)))\n` +
+      `(deftest "equal" (loop [i 0] (when (< i 1000000) (= k1 k2) (recur (inc i)))))\n` +
+      `(deftest "in a set" (let [ks #{k1}] (loop [i 0] (when (< i 1000000) (contains? ks k2) (recur (inc i))))))\n` +
+      `(deftest "json" (count (json/stringify (map (fn [_] k1) (range 400)))))\n`
+    const started = Date.now()
+    const report = await Effect.runPromise(runTests(await Effect.runPromise(loadProgram([{ file: "k.sib", text }]))))
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => /step budget|memory budget/.test(f.message))])).toEqual([["equal", [true]], ["in a set", [true]], ["json", [true]]])
+    // Before: 73 s of CPU for the first, 893 MB of memory for the last.
+    expect(Date.now() - started).toBeLessThan(20_000)
+  }, 120_000)
 })
 
 describe("memory", () => {
