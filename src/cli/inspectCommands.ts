@@ -14,7 +14,7 @@ import type { BusShape } from "../runtime/Bus.ts"
 import type { DeadLetter, Event, GroupMember } from "../store/records.ts"
 import { Store } from "../store/Store.ts"
 import { failureLines, labelled, payloadText, plural } from "./eventCommand.ts"
-import { fromForms, placeFrom } from "./from.ts"
+import { fromForms, placeFrom, requireTopic } from "./from.ts"
 import { err, failWith, out, useColor, withBus, withInspect } from "./shared.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import { cellOf, isoTime, table } from "./table.ts"
@@ -316,6 +316,16 @@ const list = (group: Option.Option<string>, topic: Option.Option<string>, json: 
         ...(Option.isSome(group) ? { group: group.value } : {}),
         ...(Option.isSome(topic) ? { topic: topic.value } : {})
       })
+      // None: a name that matches nothing is said so (a typo would read as no dead letters).
+      if (rows.length === 0 && Option.isSome(topic)) yield* requireTopic(inspect, topic.value)
+      if (rows.length === 0 && Option.isSome(group)) {
+        const names = new Set((yield* inspect.groups).map((g) => g.cursor.group))
+        for (const d of yield* inspect.deadLetters({})) names.add(d.group)
+        if (!names.has(group.value)) {
+          const hint = didYouMean(group.value, [...names])
+          return yield* failWith(`no group ${group.value}${hint.length > 0 ? ` (${hint[0]})` : ""}; see sib groups`, 1)
+        }
+      }
       const events = full ? new Map((yield* inspect.eventsAt([...new Set(rows.map((r) => r.seq))])).map((e) => [e.seq, e])) : new Map<number, Event>()
       if (full && !json) {
         yield* out(rows.length === 0 ? "no dead letters" : rows.map((r) => deadLetterBlock(r, events.get(r.seq))).join("\n\n"))

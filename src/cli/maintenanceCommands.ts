@@ -12,9 +12,21 @@ import type { MaintenanceError } from "../runtime/busErrors.ts"
 import type { CompactionReport, Holder, PruneReport } from "../runtime/Maintenance.ts"
 import { failWith, out, useColor, withBus } from "./shared.ts"
 import { table } from "./table.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
+import * as Inspect from "../runtime/Inspect.ts"
+import { Store } from "../store/Store.ts"
 
 /** A topic that matches nothing exits 1, as in every command; a request the topic cannot take (not compacted) is bad input. */
 const unknownTopic = (e: MaintenanceError): boolean => /there is no topic of that name/.test(e.detail)
+
+/** A maintenance refusal in the CLI's words: an unknown topic with the closest names, exit 1. */
+const refused = (e: MaintenanceError) =>
+  unknownTopic(e)
+    ? Effect.flatMap(Effect.flatMap(Effect.service(Store), (store) => Inspect.make(store).topics), (topics) => {
+      const hint = didYouMean(e.topic, topics.map((t) => t.name))
+      return failWith(hint.length === 0 ? e.message : e.message.replace("(see sib topics)", `(${hint[0]}; see sib topics)`), 1)
+    })
+    : failWith(e.message, 2)
 
 const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("one JSON object per topic and line (the documented contract)"), Flag.withDefault(false))
 const topicFlag = Flag.String("topic").pipe(Flag.withAlias("t"), Flag.withDescription("only this topic"), Flag.optional)
@@ -54,7 +66,7 @@ const report = <R>(json: boolean, rows: ReadonlyArray<R>, human: () => string, e
 
 export const compact = Command.make("compact", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
   const rows = yield* withBus("existing", (bus) =>
-    bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message, unknownTopic(e) ? 1 : 2))))
+    bus.compact(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", refused)))
   yield* report(json, rows, () =>
     table<CompactionReport>(rows, [
       { header: "TOPIC", cell: (r) => r.topic },
@@ -76,7 +88,7 @@ export const compact = Command.make("compact", { topic: topicFlag, json: jsonFla
 
 export const prune = Command.make("prune", { topic: topicFlag, json: jsonFlag }, Effect.fn(function*({ json, topic }) {
   const rows = yield* withBus("existing", (bus) =>
-    bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", (e) => failWith(e.message, unknownTopic(e) ? 1 : 2))))
+    bus.prune(Option.getOrUndefined(topic)).pipe(Effect.catchTag("MaintenanceError", refused)))
   yield* report(json, rows, () =>
     table<PruneReport>(rows, [
       { header: "TOPIC", cell: (r) => r.topic },

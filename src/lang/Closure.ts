@@ -73,7 +73,7 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
   if (extra.length === 1 && isMap(extra[0])) {
     for (const k of Object.keys(extra[0])) given.set(k, extra[0][k]!)
   } else {
-    if (extra.length % 2 === 1) fail("arity", `${fn}: keyword arguments come in pairs (:name value); ${extra.length} values given`)
+    if (extra.length % 2 === 1) fail("arity", `${fn}: keyword arguments come in pairs (:name value); ${extra.length} ${extra.length === 1 ? "value" : "values"} given`)
     for (let i = 0; i < extra.length; i += 2) {
       const k = extra[i]
       const name = k instanceof Keyword ? k.name : typeof k === "string" ? k : undefined

@@ -11,6 +11,8 @@ import type * as Clock from "effect/Clock"
 export const logRatePerSecond = 1024 * 1024
 /** Characters a quiet process may write at once. */
 export const logBurst = 8 * 1024 * 1024
+/** What a line costs beyond its text (the logger's time and level). */
+const lineOverhead = 32
 
 /**
  * A budget of log characters: `admit(text, clock)` gives the lines to write for a program's line
@@ -21,12 +23,15 @@ export const makeLogBudget = (ratePerSecond = logRatePerSecond, burst = logBurst
   let at = -1
   let droppedLines = 0
   let droppedChars = 0
+  /** When the last note about dropped lines was written: at most one a second. */
+  let notedAt = Number.NEGATIVE_INFINITY
   return (text: string, clock: Clock.Clock): ReadonlyArray<string> => {
     const now = clock.currentTimeMillisUnsafe()
     if (at < 0 || now < at) at = now
     tokens = Math.min(burst, tokens + ((now - at) * ratePerSecond) / 1000)
     at = now
-    const cost = Math.max(1, text.length)
+    // A written line also carries its time and level: an empty one is not free.
+    const cost = text.length + lineOverhead
     if (cost > tokens) {
       droppedLines++
       droppedChars += text.length
@@ -34,6 +39,12 @@ export const makeLogBudget = (ratePerSecond = logRatePerSecond, burst = logBurst
     }
     tokens -= cost
     if (droppedLines === 0) return [text]
+    if (now - notedAt < 1000) {
+      // Lines were dropped since the last note, which was less than a second ago: this one is
+      // written, the count goes on until the next note.
+      return [text]
+    }
+    notedAt = now
     const note = `(${droppedLines.toLocaleString("en-US")} log line(s) of .sib programs, ${droppedChars.toLocaleString("en-US")} characters, were dropped: programs may log ${(ratePerSecond / 1024 / 1024).toLocaleString("en-US")} MiB a second)`
     droppedLines = 0
     droppedChars = 0

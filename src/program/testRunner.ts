@@ -167,7 +167,9 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
           maintenance > 0 ? `maintenance ${maintenance.toLocaleString("en-US")}` : undefined
         ].filter((p) => p !== undefined)
         fail("step-budget", `moving the test clock by ${ms.toLocaleString("en-US")} ms would fire timers (the program's and the bus's own) ${firings.toLocaleString("en-US")} times (${parts.join(", ")}), more than the test's budget allows (about ${Math.max(0, Math.floor(left / timerFiringCost)).toLocaleString("en-US")} more firings; the budget is the whole test's, however the clock is moved)`, [
-          renewals >= timers
+          maintenance >= renewals && maintenance >= timers
+            ? "maintenance (retention, compaction) runs every minute: a test moves its clock by about 69 days at most"
+            : renewals >= timers
             ? "a group renews its lease every leaseMs / 3 (10 s by default): to test days or weeks, give its subscribe! a longer :leaseMs (3600000, an hour, renews every 20 minutes)"
             : "test the timer with a longer interval, or move the clock by less"
         ])

@@ -119,6 +119,13 @@ describe("unknown groups and cut errors", () => {
     expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([1, "sib: group workers has no cursor on nosuchtopic (see sib groups)"])
     const purge = await sib(["topics", "purge", "jbos"], { cwd: dir })
     expect([purge.code, purge.stderr.trim()]).toEqual([1, `sib: cannot purge topic "jbos": there is no topic of that name (did you mean jobs?); see sib topics`])
+    // Listing: a typo is not "no dead letters"; compact and prune name the closest topic too.
+    const listed = await sib(["dlq", "-g", "workerz"], { cwd: dir })
+    expect([listed.code, listed.stderr.trim()]).toEqual([1, "sib: no group workerz (did you mean workers?); see sib groups"])
+    const byTopic = await sib(["dlq", "-t", "jbos"], { cwd: dir })
+    expect([byTopic.code, byTopic.stderr.trim()]).toEqual([1, "sib: no topic jbos (did you mean jobs?): a topic exists once it has events or a program defined it; see sib topics"])
+    const compacted = await sib(["compact", "-t", "jbos"], { cwd: dir })
+    expect([compacted.code, compacted.stderr.trim()]).toEqual([1, `sib: cannot compact "jbos": there is no topic of that name (did you mean jobs?; see sib topics)`])
     // An id is an id: "all" names no dead letter of the group (--all is the flag for every one).
     const named = await sib(["dlq", "requeue", "all", "--group", "workers"], { cwd: dir })
     expect([named.code, named.stderr.trim()]).toEqual([1, "sib: group workers has no dead letter for event all"])

@@ -14,22 +14,27 @@ import { makeTmpDir } from "../helpers/tmp.ts"
 const clockAt = (t: { ms: number }) => ({ currentTimeMillisUnsafe: () => t.ms }) as unknown as Clock.Clock
 
 describe("the log budget of programs", () => {
-  it("drops what does not fit, says how much once a line fits again, refills with time", () => {
+  it("drops what does not fit (a line costs its text and 32 for its time and level), says how much at most once a second, refills with time", () => {
     const t = { ms: 1000 }
-    const admit = makeLogBudget(100, 250)
+    const admit = makeLogBudget(100, 400)
     const clock = clockAt(t)
-    expect(admit("a".repeat(200), clock)).toHaveLength(1)
-    expect(admit("b".repeat(100), clock)).toEqual([])
-    expect(admit("c".repeat(60), clock)).toEqual([])
+    expect(admit("a".repeat(200), clock)).toHaveLength(1) // 232 spent, 168 left
+    expect(admit("b".repeat(150), clock)).toEqual([]) // 182 > 168
+    expect(admit("c".repeat(140), clock)).toEqual([]) // 172 > 168
     expect(admit("d".repeat(50), clock)).toEqual([
-      "(2 log line(s) of .sib programs, 160 characters, were dropped: programs may log 0 MiB a second)",
+      "(2 log line(s) of .sib programs, 290 characters, were dropped: programs may log 0 MiB a second)",
       "d".repeat(50)
-    ])
-    expect(admit("e", clock)).toEqual([])
+    ]) // 86 left
+    expect(admit("e".repeat(60), clock)).toEqual([]) // 92 > 86
+    // Within the second of the last note: the line, and the count goes on.
+    expect(admit("f", clock)).toEqual(["f"])
     t.ms += 1000
-    expect(admit("f".repeat(100), clock)).toHaveLength(2)
+    expect(admit("g".repeat(10), clock)).toEqual([
+      "(1 log line(s) of .sib programs, 60 characters, were dropped: programs may log 0 MiB a second)",
+      "g".repeat(10)
+    ])
     t.ms += 10_000
-    expect(admit("g".repeat(250), clock)).toEqual(["g".repeat(250)])
+    expect(admit("h".repeat(368), clock)).toEqual(["h".repeat(368)])
   })
 
   it("sib run: a timer logging 16 KB lines in a loop writes a bounded log, and says what it dropped", async () => {

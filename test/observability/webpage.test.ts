@@ -174,6 +174,9 @@ describe("the ops page in a browser", () => {
     const second = await api<DeadLettersJson>("/api/dead-letters?offset=100&limit=100")
     expect([second.offset, second.deadLetters.length, second.total]).toEqual([100, 100, 231])
     expect((await fetch(`${base}/api/dead-letters?offset=-1`)).status).toBe(400)
+    expect((await fetch(`${base}/api/dead-letters?offset=1e3`)).status).toBe(400)
+    const past = await api<DeadLettersJson>("/api/dead-letters?offset=1000")
+    expect([past.deadLetters.length, past.total]).toEqual([0, 231])
 
     expect(problems).toEqual([])
     // A malformed escape in the link's token is a wrong token (read-only), not a page that stops

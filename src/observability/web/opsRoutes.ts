@@ -67,7 +67,8 @@ const asset = (contentType: string, body: string): HttpBodyReply => ({ status: 2
 /** A whole number in `text` within [min, max], the default when absent, or a message. */
 const whole = (name: string, text: string | null, fallback: number, min: number, max: number): number | string => {
   if (text === null || text === "") return fallback
-  const n = Number(text)
+  // Digits only: Number() would take 1e3, 0x10 and " 7 ".
+  const n = /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN
   return Number.isSafeInteger(n) && n >= min && n <= max ? n : `${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(text)})`
 }
 
@@ -164,7 +165,7 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
           const total = (yield* inspect.positions)
             .filter((p) => (group === undefined || p.cursor.group === group) && (topic === undefined || p.cursor.topic === topic))
             .reduce((n, p) => n + p.deadLetters, 0)
-          const out: DeadLettersJson = { deadLetters: list.map((d) => deadLetterJson(d, events.get(d.seq))), total: Math.max(total, offset + list.length), offset }
+          const out: DeadLettersJson = { deadLetters: list.map((d) => deadLetterJson(d, events.get(d.seq))), total: list.length === 0 ? total : Math.max(total, offset + list.length), offset }
           return json(200, out)
         })),
       read("/api/events", (request) =>
