@@ -410,6 +410,15 @@ const makeDriver = (pool: pg.Pool, kysely: Kysely<Database>, location: PostgresL
             handlerTransactions.give()
             throw e
           }
+          // Interrupted while it opened (its run timed out, its session ended): no one will get
+          // this transaction, so it is ended here. Kept, it stayed open for ever, holding a
+          // connection and a permit.
+          if (signal.aborted) {
+            await client.query("rollback").catch(() => undefined)
+            client.release()
+            handlerTransactions.give()
+            throw new Error("interrupted while the handler's transaction opened")
+          }
           let ended = false
           /** Set once a rollback was asked for: no commit starts after it. */
           let rollingBack = false
