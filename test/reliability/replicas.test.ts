@@ -41,10 +41,11 @@ const readAll = async (db: string, topic: string): Promise<Array<Event>> => {
   return all
 }
 
-const within = async (ms: number, what: string, done: () => boolean | Promise<boolean>) => {
+/** Waits until `done`; on a timeout the error says what was awaited and, with `state`, where things stood. */
+const within = async (ms: number, what: string, done: () => boolean | Promise<boolean>, state?: () => string | Promise<string>) => {
   const deadline = Date.now() + ms
   while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${state === undefined ? "" : ` (${await state()})`}`)
     await sleep(100)
   }
 }
@@ -170,7 +171,8 @@ describe.each(conformanceFactories)("replicas on one database ($name)", (factory
     const killedAt = Date.now()
     await within(30_000, "the standby to take over", () => handled(b.process.pid!).length > 0)
     expect(Date.now() - killedAt, "takeover follows the lease's expiry (1 s), not much later").toBeLessThan(10_000)
-    await within(120_000, "every job to have its follow-up", async () => (await readAll(busDb, "jobs.done")).length >= jobs)
+    await within(120_000, "every job to have its follow-up", async () => (await readAll(busDb, "jobs.done")).length >= jobs, async () =>
+      `${(await readAll(busDb, "jobs.done")).length} follow-ups of ${jobs}; the standby handled ${handled(b.process.pid!).length}, ${new Set(handled(b.process.pid!)).size} distinct`)
     b.process.kill("SIGTERM")
     const exit = await b.exited
     expect(exit.code, exit.stderr).toBe(0)
