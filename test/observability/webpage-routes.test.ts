@@ -148,6 +148,14 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     expect(bad.status).toBe(400)
     expect(await bad.json()).toEqual({ error: `limit must be a whole number from 1 to 500 (got "100000")` })
     expect((await fetch(`${base}/api/events?topic=orders&time=yesterday`)).status).toBe(400)
+    // A name that matches no topic is 404 with the closest name, as /api/event's unknown id is.
+    const unknown = await fetch(`${base}/api/events?topic=order`)
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toEqual({ error: "no topic order (did you mean orders?): a topic exists once it has events or a program defined it" })
+    const unknownGroup = await fetch(`${base}/api/dead-letters?group=biling`)
+    expect(unknownGroup.status).toBe(404)
+    expect(await unknownGroup.json()).toEqual({ error: "no group biling (did you mean billing?) consumes any topic" })
+    expect((await fetch(`${base}/api/dead-letters?topic=nope`)).status).toBe(404)
   })
 
   it("the causation tree both ways: the order caused the receipt", async () => {

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { didYouMean } from "../../diagnostics/suggest.ts"
 import { Bus, type BusShape } from "../../runtime/Bus.ts"
 import { causationTree, defaultCausationBounds } from "../../runtime/causation.ts"
 import * as Inspect from "../../runtime/Inspect.ts"
@@ -56,6 +57,12 @@ const json = (status: number, value: unknown): HttpBodyReply => ({
 })
 
 const problem = (status: number, message: string) => json(status, { error: message })
+
+/** " (did you mean x?)" when a known name is close to `name`. */
+const hint = (name: string, known: ReadonlyArray<string>) => {
+  const found = didYouMean(name, new Set(known))
+  return found.length === 0 ? "" : ` (${found[0]})`
+}
 
 const refused = (r: Refusal): HttpBodyReply => ({
   ...problem(r.status, r.message),
@@ -110,6 +117,15 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
       serverSentEvents(feed)
     ))
 
+    /** Why `topic` names no topic (no events, no settings), with the closest name; undefined: it exists. */
+    const unknownTopic = (topic: string) =>
+      Effect.gen(function*() {
+        if ((yield* inspect.headSeq(topic)) > 0) return undefined
+        const names = (yield* inspect.topics).map((t) => t.name)
+        if (names.includes(topic)) return undefined
+        return `no topic ${topic}${hint(topic, names)}: a topic exists once it has events or a program defined it`
+      })
+
     /** A route for reading: the host check, then `handle`; a store failure is 503 with its message. */
     const read = (path: string, handle: (request: HttpRequest) => Effect.Effect<HttpReply, unknown>): Route => ({
       method: "GET",
@@ -158,11 +174,19 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
           if (typeof limit === "string") return problem(400, limit)
           const offset = whole("offset", q.get("offset"), 0, 0, Number.MAX_SAFE_INTEGER)
           if (typeof offset === "string") return problem(400, offset)
-          const group = q.get("group") ?? undefined
-          const topic = q.get("topic") ?? undefined
+          const group = q.get("group") || undefined
+          const topic = q.get("topic") || undefined
+          const positions = yield* inspect.positions
+          if (group !== undefined && !positions.some((p) => p.cursor.group === group)) {
+            return problem(404, `no group ${group}${hint(group, positions.map((p) => p.cursor.group))} consumes any topic`)
+          }
+          if (topic !== undefined) {
+            const unknown = yield* unknownTopic(topic)
+            if (unknown !== undefined) return problem(404, unknown)
+          }
           const list = yield* inspect.deadLetters({ group, topic, limit, offset })
           const events = new Map((yield* inspect.eventsAt(list.map((d) => d.seq))).map((e) => [e.seq, e]))
-          const total = (yield* inspect.positions)
+          const total = positions
             .filter((p) => (group === undefined || p.cursor.group === group) && (topic === undefined || p.cursor.topic === topic))
             .reduce((n, p) => n + p.deadLetters, 0)
           const out: DeadLettersJson = { deadLetters: list.map((d) => deadLetterJson(d, events.get(d.seq))), total: list.length === 0 ? total : Math.max(total, offset + list.length), offset }
@@ -189,6 +213,10 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
             floor = yield* inspect.floorOf(topic, { ts: ms })
           } else floor = yield* inspect.floorForLast(topic, limit)
           const events = yield* inspect.read(topic, floor, limit)
+          if (events.length === 0) {
+            const unknown = yield* unknownTopic(topic)
+            if (unknown !== undefined) return problem(404, unknown)
+          }
           // A page that is not full reached the topic's end: no next page (yet).
           const page: EventPageJson = { topic, events: events.map(eventJson), next: events.length < limit ? null : events[events.length - 1]!.seq }
           return json(200, page)
