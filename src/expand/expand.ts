@@ -3,7 +3,8 @@
  * core macros, runs user macros through `ExpandEnv.callMacro`, and expands only the code parts of
  * special forms, as each special's `ExpandEnv.special` says (never inside `quote`, parameter lists
  * or binding names). The language provides both, so this layer does not depend on the compiler.
- * A user global with a core macro's name shadows that macro. Errors are collected, not thrown.
+ * A user global with a core macro's name shadows that macro, and so does a local (a name bound by
+ * let, loop, fn or catch) where it is in scope. Errors are collected, not thrown.
  */
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
@@ -33,6 +34,11 @@ export interface SpecialExpander {
   readonly fresh: (base: string) => string
   /** Reports a problem with the form; the expansion goes on with what it returns. */
   readonly report: (d: Diagnostic) => void
+  /**
+   * Runs `f` in a scope of locals it adds with `bind` (the forms walked after a `bind` see it);
+   * they end with `f`. In call position a local is called, not expanded as a macro of its name.
+   */
+  readonly scope: <A>(f: (bind: (name: string) => void) => A) => A
 }
 
 export type Expanded = { readonly ok: true; readonly form: S.Syntax } | { readonly ok: false; readonly diagnostics: ReadonlyArray<Diagnostic> }
@@ -75,6 +81,23 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
   let expansions = 0
 
   const expandAll = (items: ReadonlyArray<S.Syntax>): Array<S.Syntax> => items.map(walk)
+  /** The locals in scope where the walk is, with how many bindings of each name are open. */
+  const locals = new Map<string, number>()
+  const scope = <A>(f: (bind: (name: string) => void) => A): A => {
+    const bound: Array<string> = []
+    try {
+      return f((name) => {
+        bound.push(name)
+        locals.set(name, (locals.get(name) ?? 0) + 1)
+      })
+    } finally {
+      for (const name of bound) {
+        const n = locals.get(name)! - 1
+        if (n === 0) locals.delete(name)
+        else locals.set(name, n)
+      }
+    }
+  }
   let nesting = 0
 
   const walk = (s: S.Syntax): S.Syntax => {
@@ -114,6 +137,8 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
     let s = start
     while (s.kind === "list" && s.items[0]?.kind === "symbol") {
       const name = (s.items[0] as S.SSymbol).name
+      // A local shadows a macro of its name, as in Clojure: (let [and f] (and 1)) calls f.
+      if (locals.has(name)) return s
       const user = env.userMacro(name)
       const core = user === undefined && !env.shadows(name) ? coreMacros.get(name) : undefined
       if (user === undefined && core === undefined) return s
@@ -185,7 +210,7 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
       return walk(rewritten.form)
     }
     const special = env.special(head.name)
-    if (special !== undefined) return special(s, walk, { fresh, report: (d) => diagnostics.push(d) })
+    if (special !== undefined) return special(s, walk, { fresh, report: (d) => diagnostics.push(d), scope })
     return S.list([head, ...expandAll(s.items.slice(1))], s.span)
   }
 

@@ -58,8 +58,23 @@ const expandBindings = (form: S.SList, walk: (s: S.Syntax) => S.Syntax, x: Speci
   const d = destructureBindings(bindings.items, x.fresh)
   if (!d.ok) x.report(d.diagnostic)
   const plain = d.ok ? d.value : bindings.items
-  const expanded = plain.map((b, i) => (i % 2 === 1 ? walk(b) : b))
-  return S.list([head!, S.vector(expanded, bindings.span), ...form.items.slice(2).map(walk)], form.span)
+  // Each value sees the names bound before it; the body sees them all.
+  return x.scope((bind) => {
+    const expanded = plain.map((b, i) => {
+      if (i % 2 === 0) return b
+      const value = walk(b)
+      const name = plain[i - 1]!
+      if (name.kind === "symbol") bind(name.name)
+      return value
+    })
+    return S.list([head!, S.vector(expanded, bindings.span), ...form.items.slice(2).map(walk)], form.span)
+  })
+}
+
+/** Binds the names of a parameter list (not `&`) in `bind`'s scope. */
+const bindParams = (params: S.Syntax | undefined, bind: (name: string) => void): void => {
+  if (params === undefined || (params.kind !== "vector" && params.kind !== "list")) return
+  for (const p of params.items) if (p.kind === "symbol" && p.name !== "&") bind(p.name)
 }
 
 /** Every part after the head is code. */
@@ -108,17 +123,25 @@ const fn: Special = {
   expand: (form, walk, x) => {
     const named = form.items[1]?.kind === "symbol"
     const params = form.items[named ? 2 : 1]
-    if (params !== undefined && (params.kind === "vector" || params.kind === "list")) {
-      const d = destructureParams(params, form.items.slice(named ? 3 : 2), x.fresh)
-      if (d !== undefined) {
-        if (d.ok) return S.list([...form.items.slice(0, named ? 2 : 1), d.value.params, ...d.value.body.map(walk)], form.span)
-        // Reported once: the function stands as one of no parameters returning nil, so neither its
-        // parameters nor its body are errors of their own.
-        x.report(d.diagnostic)
-        return S.list([...form.items.slice(0, named ? 2 : 1), S.vector([], params.span), S.nil(params.span)], form.span)
+    return x.scope((bind) => {
+      // The body sees the function's own name and its parameters.
+      if (named) bind((form.items[1] as S.SSymbol).name)
+      if (params !== undefined && (params.kind === "vector" || params.kind === "list")) {
+        const d = destructureParams(params, form.items.slice(named ? 3 : 2), x.fresh)
+        if (d !== undefined) {
+          if (d.ok) {
+            bindParams(d.value.params, bind)
+            return S.list([...form.items.slice(0, named ? 2 : 1), d.value.params, ...d.value.body.map(walk)], form.span)
+          }
+          // Reported once: the function stands as one of no parameters returning nil, so neither its
+          // parameters nor its body are errors of their own.
+          x.report(d.diagnostic)
+          return S.list([...form.items.slice(0, named ? 2 : 1), S.vector([], params.span), S.nil(params.span)], form.span)
+        }
       }
-    }
-    return expandAfter(named ? 2 : 1)(form, walk)
+      bindParams(params, bind)
+      return expandAfter(named ? 2 : 1)(form, walk)
+    })
   },
   compile: (form, scope, _top, c) => {
     const args = form.items.slice(1)
@@ -349,11 +372,17 @@ const tryForm: Special = {
   name: "try", shapes: ["body... (catch name handler...)"],
   doc: "Evaluates the body; if it fails (a throw, or an error such as a refused publish), binds name to the error, a map {:message :data :code}, and evaluates the handler instead. A run's limits (steps, memory, time, depth, sizes) are not caught: they end the run.",
   example: "(try (throw (ex-info \"no stock\" {:sku 7})) (catch e (:data e))) ;=> {:sku 7}",
-  expand: (form, walk) =>
+  expand: (form, walk, x) =>
     S.list(form.items.map((item, i) => {
       if (i === 0) return item
-      // (catch name handler...): the handler is code, the name is not.
-      if (item.kind === "list" && S.isSymbol(item.items[0], "catch")) return S.list([...item.items.slice(0, 2), ...item.items.slice(2).map(walk)], item.span)
+      // (catch name handler...): the handler is code (where the name is bound), the name is not.
+      if (item.kind === "list" && S.isSymbol(item.items[0], "catch")) {
+        const name = item.items[1]
+        return x.scope((bind) => {
+          if (name?.kind === "symbol") bind(name.name)
+          return S.list([...item.items.slice(0, 2), ...item.items.slice(2).map(walk)], item.span)
+        })
+      }
       return walk(item)
     }), form.span),
   compile: (form, scope, _top, c) => {
