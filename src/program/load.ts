@@ -7,14 +7,16 @@
  * the program's folder (the entry file's, symlinks resolved). The whole load (every top-level form
  * and every macro expansion) spends one budget. Every diagnostic found is reported; if there is
  * any, the load fails with `SibError` and nothing is registered.
+ *
+ * This module holds the loader: reading, expanding, compiling and evaluating the forms, and what
+ * it reports. Which files it reads and their limits are programFiles.ts's; the names a program
+ * starts with (and `declare-host`) are programNamespace.ts's.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { realpathSync, statSync } from "node:fs"
-import { dirname, isAbsolute, relative, resolve } from "node:path"
-import { fileProblem, inside, readSourceFile, TooLarge } from "./sourceFiles.ts"
+import { resolve } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { type ExpandEnv, expand, fresh } from "../expand/expand.ts"
@@ -22,19 +24,16 @@ import { destructureParams } from "../lang/destructure.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
 import type { Callable, FormBudget, HostObject, Value } from "../reader/Value.ts"
-import { toCallable } from "../lang/builtins.ts"
 import type { Closure } from "../lang/Closure.ts"
 import { makeCompiler } from "../lang/compile.ts"
 import { specialForms } from "../lang/specials.ts"
-import { hostEntry, type HostValue, HostValueError } from "../lang/host.ts"
-import { Namespace } from "../lang/Namespace.ts"
-import { coreBuiltins, protectedBuiltins } from "../lang/core.ts"
-import { busObject, domainBuiltins, hostStandIn } from "./domain.ts"
+import type { HostValue } from "../lang/host.ts"
 import { type Program, ProgramBuilder } from "./Program.ts"
+import { nowhere, ProgramFiles } from "./programFiles.ts"
+import { baseNamespace, hostDeclarations } from "./programNamespace.ts"
 import { defaultLimits, type Frame, isEffect, isLimit, type Limits, limitsProblem, lift, loadBudget, located, makeRun } from "../lang/run.ts"
 import { paced, Share } from "../lang/turns.ts"
-import { testingBuiltins } from "./testing.ts"
-import { sourceProblem } from "./sources.ts"
+import type { Source } from "./sources.ts"
 
 export interface LoadOptions {
   /** Functions and objects the `.sib` code may use, by name (`registerHost`). */
@@ -55,60 +54,8 @@ export interface LoadOptions {
   readonly undeclaredHost?: "error" | "stand-in" | undefined
 }
 
-export interface Source {
-  readonly file: string
-  /** The text; read from `file` when absent. */
-  readonly text?: string | undefined
-}
-
-/**
- * The namespace a program starts from: the language's built-ins, `bus`, and the host's names. A
- * host value the language cannot take is left out and described in `problems` (when given; else
- * its `HostValueError` is thrown).
- */
-const baseNamespace = (host: LoadOptions["host"], problems?: Array<string>): Namespace => {
-  const entries: Array<readonly [string, unknown, string | undefined]> = []
-  for (const b of [...coreBuiltins, ...domainBuiltins, ...testingBuiltins.filter((t) => !t.name.startsWith("sib/"))]) {
-    entries.push([b.name, toCallable(b), b.doc])
-  }
-  entries.push(["bus", busObject, "The bus: (.publish bus topic payload options) and (.subscribe bus topic group handler options)."])
-  for (const [name, v] of Object.entries(host ?? {})) {
-    try {
-      entries.push([name, hostEntry(name, v), "registered by the application"])
-    } catch (e) {
-      if (!(e instanceof HostValueError) || problems === undefined) throw e
-      problems.push(e.message)
-    }
-  }
-  const protectedEntries = [...protectedBuiltins, ...testingBuiltins.filter((t) => t.name.startsWith("sib/"))]
-    .map((b) => [b.name, toCallable(b)] as const)
-  return new Namespace(entries, protectedEntries)
-}
-
-/** The doc of a declared host function's stand-in (`sib check`, `sib test`). */
-const standInDoc = "a host function the program declares (declare-host); a stand-in that logs its call and returns nil here"
-
-/** How a file is named in spans and messages: relative to the working directory when inside it. */
-const displayName = (absolute: string): string => {
-  const rel = relative(process.cwd(), absolute)
-  return rel.length > 0 && !rel.startsWith("..") && !isAbsolute(rel) ? rel : absolute
-}
-
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
-
-/** A file's first position, for diagnostics about the file as a whole. */
-const nowhere = (file: string): Span => ({ file, line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 })
-
-const realOrSelf = (path: string): string => {
-  try {
-    return realpathSync(path)
-  } catch {
-    return path
-  }
-}
-
-const realRoot = (root: string): string => realOrSelf(root)
 
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
@@ -131,7 +78,6 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
   Effect.gen(function*() {
     const limitsError = limitsProblem(options.limits)
     const limits: Limits = { ...defaultLimits, ...(limitsError === undefined ? options.limits : {}) }
-    const readFile = options.readFile ?? ((p: string) => readSourceFile(p, maxSourceBytes()))
     const hostProblems: Array<string> = []
     const ns = baseNamespace(options.host, hostProblems)
     const builder = new ProgramBuilder()
@@ -142,31 +88,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         hints: ["register the function by its own name (registerHost(\"name\", fn)), or make it a method of a registered object"]
       }))
     if (limitsError !== undefined) diagnostics.push(diagnostic("Compile", "compile/limits", `the load's limits option is not usable: ${limitsError}`, nowhere("<options>")))
-    const loaded = new Set<string>()
-    /** The folder each loaded file's requires are confined to: its entry file's (real) folder. */
-    const roots = new Map<string, string>()
-    const onDisk = options.readFile === undefined
-
-    /**
-     * Where `(require "p")` in `from` leads, if it stays inside `root`: a relative path, resolved
-     * lexically and then (on disk) through symlinks, to a `.sib` file under the root's real path.
-     */
-    const confine = (p: string, from: string, root: string): string | { readonly problem: string } => {
-      if (isAbsolute(p)) return { problem: `require takes a path relative to the requiring file, not an absolute path (${JSON.stringify(p)})` }
-      const target = resolve(dirname(resolve(from)), p)
-      if (!inside(target, root)) return { problem: `require of ${JSON.stringify(p)} leads outside the program's folder` }
-      if (!onDisk) return target
-      let real: string
-      try {
-        real = realpathSync(target)
-      } catch {
-        // Missing: reported by the read that follows, with its reason.
-        return target
-      }
-      if (!inside(real, realRoot(root))) return { problem: `require of ${JSON.stringify(p)} is a link to a file outside the program's folder` }
-      if (!real.endsWith(".sib")) return { problem: `require of ${JSON.stringify(p)} is a link to a file that is not a .sib file` }
-      return real
-    }
+    const files = new ProgramFiles(limits, options.readFile, diagnostics)
     const texts = new Map<string, string>()
     const order: Array<string> = []
     const clock = yield* Clock.Clock
@@ -267,50 +189,16 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         return true
       })
 
-    /** Characters of source this load may still read (every file together). */
-    let sourceLeft = limits.maxSourceChars
-    /** Tokens this load may still read. */
-    let tokensLeft = limits.maxSourceTokens
-    const tooMuchSource = (file: string, size: number, at: Span): boolean => {
-      if (size <= sourceLeft) return false
-      diagnostics.push(diagnostic("Compile", "compile/source-size", `${file} (${size.toLocaleString("en-US")} characters) would take the program's source over the limit of ${limits.maxSourceChars.toLocaleString("en-US")} characters (maxSourceChars)`, at, {
-        hints: ["a program's files are code: keep large data in events or in the application"]
-      }))
-      return true
-    }
-    /**
-     * The most bytes a file may hold and still fit in the characters left: UTF-8 takes at most 3
-     * bytes for each UTF-16 unit of the text (4 for a pair). The text read is then measured in
-     * characters (`processFile`).
-     */
-    const maxSourceBytes = () => 3 * sourceLeft
-    /** The file's size on disk when it is too large to read at all (checked before reading). */
-    const tooLargeOnDisk = (path: string, shown: string, at: Span): boolean => {
-      if (!onDisk) return false
-      try {
-        const bytes = statSync(path).size
-        return bytes > maxSourceBytes() && tooManyBytes(shown, at)
-      } catch {
-        return false
-      }
-    }
-    const tooManyBytes = (file: string, at: Span): true => {
-      diagnostics.push(diagnostic("Compile", "compile/source-size", `${file} (more than ${maxSourceBytes().toLocaleString("en-US")} bytes) would take the program's source over the limit of ${limits.maxSourceChars.toLocaleString("en-US")} characters (maxSourceChars)`, at, {
-        hints: ["a program's files are code: keep large data in events or in the application"]
-      }))
-      return true
-    }
-
     const processFile = (file: string, text: string): Effect.Effect<void> =>
       Effect.gen(function*() {
-        if (loaded.has(resolve(file))) return
-        loaded.add(resolve(file))
-        if (tooMuchSource(file, text.length, nowhere(file))) return
-        sourceLeft -= text.length
+        if (files.loaded.has(resolve(file))) return
+        files.loaded.add(resolve(file))
+        if (files.tooMuchSource(file, text.length, nowhere(file))) return
+        files.sourceLeft -= text.length
         texts.set(file, text)
         order.push(file)
-        const result = read(text, file, { maxTokens: tokensLeft })
-        tokensLeft -= result.tokens ?? 0
+        const result = read(text, file, { maxTokens: files.tokensLeft })
+        files.tokensLeft -= result.tokens ?? 0
         // Reading is bounded by the source limits, not by the load's computing time: let the
         // event loop go round after it, so that only running the forms counts against maxBlockMs.
         yield* paced(clock, share, Effect.void)
@@ -336,43 +224,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         }
       })
 
-    const hostNames = new Set(Object.keys(options.host ?? {}))
-    /**
-     * `(declare-host name ...)`: the program uses these host functions. A host gives each (checked
-     * here, before any form runs); else it is a stand-in where the loader allows (`sib check`,
-     * `sib test`), and an error otherwise.
-     */
-    const declareHost = (form: S.SList) => {
-      const names = form.items.slice(1)
-      if (names.length === 0) {
-        diagnostics.push(diagnostic("Compile", "compile/bad-shape", "declare-host names the host functions the program uses", form.span, { hints: ["(declare-host send-email call-model)"] }))
-      }
-      for (const n of names) {
-        if (n.kind !== "symbol") {
-          diagnostics.push(diagnostic("Compile", "compile/bad-shape", "declare-host takes names (symbols), not values", n.span, { hints: ["(declare-host send-email call-model)"] }))
-          continue
-        }
-        standInOrProblem(n.name, n.span)
-      }
-    }
-    const standInOrProblem = (name: string, span: Span) => {
-      if (hostNames.has(name)) return
-      const existing = ns.lookup(name)
-      if (existing !== undefined && existing.kind === "builtin" && existing.doc !== standInDoc) {
-        diagnostics.push(diagnostic("Compile", "compile/host", `${name} is a built-in of the language, not a host function`, span, { hints: ["host functions have names of their own"] }))
-        return
-      }
-      if (existing !== undefined && existing.kind !== "builtin") {
-        diagnostics.push(diagnostic("Compile", "compile/host", `${name} is declared as a host function and defined by the program`, span))
-        return
-      }
-      // Without a host, the name still stands for something, so its uses are not reported again.
-      ns.cells.set(name, { name, value: hostStandIn(name), kind: "builtin", span, doc: standInDoc })
-      if ((options.undeclaredHost ?? "error") === "stand-in") return
-      diagnostics.push(diagnostic("Compile", "compile/host", `the program uses the host function ${name}, which the application does not register`, span, {
-        hints: [`register it before loading (registerHost("${name}", fn), or the host option), or check and test the program with sib check / sib test`]
-      }))
-    }
+    const { declareHost, standInOrProblem } = hostDeclarations(ns, options.host, options.undeclaredHost, diagnostics)
     for (const name of options.declaredHost ?? []) standInOrProblem(name, nowhere("<--host>"))
 
     /** Set when the form being processed failed to run (its diagnostics may all follow from earlier failures). */
@@ -403,43 +255,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         // Declared (and checked) before any form of its file ran.
         if (head === "declare-host" && form.kind === "list") return
         if (head === "require" && form.kind === "list") {
-          const path = form.items[1]
-          if (path?.kind !== "string" || form.items.length !== 2) {
-            diagnostics.push(diagnostic("Compile", "compile/bad-shape", "require takes one file name string", form.span, { hints: ["(require \"topics.sib\")"] }))
-            return
-          }
-          if (!path.value.endsWith(".sib")) {
-            diagnostics.push(diagnostic("Compile", "compile/require", `require loads .sib files only, not ${JSON.stringify(path.value)}`, path.span, {
-              hints: ["functions of the embedding application are registered by name (registerHost), not required"]
-            }))
-            return
-          }
-          const root = roots.get(file) ?? dirname(resolve(file))
-          const target = confine(path.value, file, root)
-          if (typeof target !== "string") {
-            diagnostics.push(diagnostic("Compile", "compile/require", target.problem, path.span, {
-              hints: [`a program requires files from its own folder (${displayName(root)}) and the folders under it, by a relative path`]
-            }))
-            return
-          }
-          if (loaded.has(target)) return
-          if (tooLargeOnDisk(target, path.value, path.span)) return
-          let text: string
-          try {
-            text = onDisk ? readSourceFile(target, maxSourceBytes(), realRoot(root)) : readFile(target)
-          } catch (e) {
-            if (e instanceof TooLarge) {
-              tooManyBytes(path.value, path.span)
-              return
-            }
-            diagnostics.push(diagnostic("Compile", "compile/require", `cannot read ${path.value}: ${fileProblem(e)}`, path.span, {
-              hints: ["the path is relative to the file that requires it"]
-            }))
-            return
-          }
-          const name = displayName(target)
-          roots.set(name, root)
-          yield* processFile(name, text)
+          const required = files.required(form, file)
+          if (required !== undefined) yield* processFile(required.file, required.text)
           return
         }
         if (head === "defmacro" && form.kind === "list") {
@@ -504,42 +321,8 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     const add = (source: Source | string): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const problem = sourceProblem(source)
-        if (problem !== undefined) {
-          diagnostics.push(diagnostic("Compile", "compile/source", problem, nowhere("<sources>"), {
-            hints: ["a source is a file path, or { file, text } (the text given, file naming it in messages)"]
-          }))
-          return Effect.void
-        }
-        const s = typeof source === "string" ? { file: source } : source
-        const file = s.text === undefined ? displayName(resolve(s.file)) : s.file
-        let text = s.text
-        if (text === undefined) {
-          // A program's own file is read only if it is a .sib file (after links): a diagnostic
-          // never shows lines of anything else.
-          const real = onDisk ? realOrSelf(resolve(file)) : resolve(file)
-          if (!real.endsWith(".sib")) {
-            diagnostics.push(diagnostic("Compile", "compile/file", `${s.file} is not a .sib file${real !== resolve(file) ? ` (it links to ${displayName(real)})` : ""}`, nowhere(s.file), {
-              hints: ["programs are .sib files"]
-            }))
-            return Effect.void
-          }
-          roots.set(file, dirname(resolve(file)))
-          if (tooLargeOnDisk(resolve(file), s.file, nowhere(s.file))) return Effect.void
-          try {
-            text = readFile(resolve(file))
-          } catch (e) {
-            if (e instanceof TooLarge) {
-              tooManyBytes(s.file, nowhere(s.file))
-              return Effect.void
-            }
-            diagnostics.push(diagnostic("Compile", "compile/file", `cannot read ${s.file}: ${fileProblem(e)}`, nowhere(s.file)))
-            return Effect.void
-          }
-        } else {
-          roots.set(file, dirname(resolve(file)))
-        }
-        return processFile(file, text)
+        const entry = files.entry(source)
+        return entry === undefined ? Effect.void : processFile(entry.file, entry.text)
       })
 
     const collected = () =>
@@ -571,14 +354,14 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         failedNames.clear()
         failedMacros.clear()
         exhausted = false
-        sourceLeft = limits.maxSourceChars
-        tokensLeft = limits.maxSourceTokens
-        if (tooMuchSource(file, text.length, nowhere(file))) {
+        files.sourceLeft = limits.maxSourceChars
+        files.tokensLeft = limits.maxSourceTokens
+        if (files.tooMuchSource(file, text.length, nowhere(file))) {
           const found = [...diagnostics]
           diagnostics.length = 0
           return yield* new SibError({ diagnostics: found, sources: new Map() })
         }
-        const result = read(text, file, { maxTokens: tokensLeft })
+        const result = read(text, file, { maxTokens: files.tokensLeft })
         yield* paced(clock, share, Effect.void)
         texts.set(file, (texts.get(file) ?? "") + text)
         // Spans of evaluated text count from its own first line.
@@ -610,5 +393,5 @@ export const loadProgram = (sources: ReadonlyArray<Source | string>, options: Lo
     return yield* loader.finish
   })
 
-export type { HostObject }
+export type { HostObject, Source }
 export { type HostFunction, type HostValue, HostValueError, hostEntry, hostFunction, hostObject } from "../lang/host.ts"

@@ -3,6 +3,13 @@
  * Promise facade checks its arguments at once without loading the language.
  */
 
+/** A source of a program: a file, or a text named as one. */
+export interface Source {
+  readonly file: string
+  /** The text; read from `file` when absent. */
+  readonly text?: string | undefined
+}
+
 /** What is wrong with a source given to a load (a path, or `{ file, text? }`), or undefined. */
 export const sourceProblem = (source: unknown): string | undefined => {
   if (typeof source === "string") return source.length > 0 ? undefined : "a source path cannot be empty"

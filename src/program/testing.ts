@@ -10,7 +10,7 @@ import { durationValue } from "../options/spec.ts"
 import { costs, equals, print, truthy, typeName, type Value } from "../reader/Value.ts"
 import type { BusShape } from "../runtime/Bus.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
-import { topicName } from "./domain.ts"
+import { topicName } from "./domainOperands.ts"
 import { fail, type RunState, step } from "../lang/run.ts"
 
 export interface TestContext {
