@@ -11,6 +11,10 @@ import { Fifo } from "./Fifo.ts"
 
 export type Ordering = "key" | "strict" | "none"
 
+/** The lane an event key belongs to under `ordering`, or undefined when it runs unordered. */
+export const laneOf = (ordering: Ordering, key: string | undefined): string | undefined =>
+  ordering === "none" ? undefined : ordering === "strict" ? "" : key
+
 interface Lane<W> {
   readonly queue: Fifo<W>
   held: boolean
@@ -32,14 +36,7 @@ export class Lanes<W> {
 
   /** The lane an event key belongs to, or undefined when it runs unordered. */
   laneOf(key: string | undefined): string | undefined {
-    switch (this.ordering) {
-      case "none":
-        return undefined
-      case "strict":
-        return ""
-      case "key":
-        return key
-    }
+    return laneOf(this.ordering, key)
   }
 
   /**

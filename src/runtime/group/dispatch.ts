@@ -36,6 +36,8 @@ export interface Gate {
   readonly accepting: boolean
   /** Runs at once, at most. */
   readonly limit: number
+  /** Suspects are isolated: other work waits until they are done (see `push`). */
+  readonly isolating: boolean
 }
 
 export class Dispatcher {
@@ -46,6 +48,8 @@ export class Dispatcher {
   private readonly batchSize: number
   private readonly maxBytes: number
   private readonly ready = new Fifo<Work>()
+  /** Work made runnable while suspects were isolated that is none of them: ready once isolation ends. */
+  private readonly deferred = new Fifo<Work>()
   /** Workers waiting for work. */
   private idle: Array<(w: Work | undefined) => void> = []
   /** A page is being admitted: pushed work queues (see the module's comment). */
@@ -140,6 +144,15 @@ export class Dispatcher {
 
   // ---- parking and the buffer -----------------------------------------------------------------
 
+  /**
+   * Parks a recovered event behind the first of its key (recovery keeps the region's later events
+   * of a key as stubs); true if its key is free, and it may run now.
+   */
+  parkRecovered(stub: Parked): boolean {
+    this.parked++
+    return this.lanes.admit(stub)
+  }
+
   /** Parks `stub` if its key is held or has `parkAfter` events waiting; true if it did. */
   park(stub: Parked): boolean {
     const waiting = this.lanes.waiting(stub)
@@ -196,9 +209,18 @@ export class Dispatcher {
     return this.running < this.gate.limit && this.gate.accepting
   }
 
-  /** Work that may run now: to a waiting worker, or to the ready queue (dropped when not accepting). */
+  /**
+   * Work that may run now: to a waiting worker, or to the ready queue (dropped when not accepting).
+   * While suspects are isolated, other work (the recovered events behind a suspect of their key)
+   * waits apart: isolation runs the suspects alone, one at a time, and ends when they are settled.
+   */
   push(work: Work): void {
     if (!this.gate.accepting) return
+    if (this.gate.isolating && !work.suspect && !work.requeued) {
+      this.deferred.push(work)
+      return
+    }
+    if (this.deferred.length > 0) this.undefer()
     if (!this.admitting && this.idle.length > 0 && this.canStart()) {
       this.running++
       this.idle.shift()!(work)
@@ -222,8 +244,15 @@ export class Dispatcher {
     })
   }
 
+  /** Isolation ended: the work it deferred is ready. */
+  private undefer(): void {
+    if (this.gate.isolating) return
+    while (this.deferred.length > 0) this.ready.push(this.deferred.shift()!)
+  }
+
   /** Hands ready work to waiting workers, as far as the limit allows. */
   wakeIdle(): void {
+    if (this.deferred.length > 0) this.undefer()
     while (this.idle.length > 0 && this.ready.length > 0 && this.canStart()) {
       this.running++
       this.idle.shift()!(this.ready.shift()!)
@@ -233,6 +262,7 @@ export class Dispatcher {
   /** The next work for a worker, waiting for it; undefined: stop (the session drains). */
   readonly take: Effect.Effect<Work | undefined> = Effect.suspend(() => {
     if (!this.gate.accepting) return Effect.succeed(undefined)
+    if (this.deferred.length > 0) this.undefer()
     if (this.canStart()) {
       const w = this.ready.shift()
       if (w !== undefined) {

@@ -50,6 +50,11 @@ export class Ledger {
     return this.floors.get(topic)!
   }
 
+  /** The stored delivery row of an event above its floor, left for `takeRow`. */
+  peekRow(seq: number): Delivery | undefined {
+    return this.rows.get(seq)
+  }
+
   /** The stored delivery row of an event above its floor, once: the event's work takes it over. */
   takeRow(seq: number): Delivery | undefined {
     const row = this.rows.get(seq)

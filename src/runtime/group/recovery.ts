@@ -12,18 +12,27 @@
  * or leased on append) when the previous owner crashed, and otherwise the highest row left as
  * `suspect` or `running` by an earlier crash (none: no region).
  *
- * How a crashed owner's events are charged: every event of the region that is not a dead letter,
- * not requeued and not filtered out may have been running when the owner died. Each becomes a
- * **suspect**: charged one attempt (its row written as `suspect` with attempts + 1 and, unless it
- * has an error already, "the process stopped while the handler was running") before anything
- * runs. A row already `suspect` or `running` is not charged again: the crash that wrote it, or
- * the start recorded before the run, already counted that attempt. Suspects then run one at a
- * time, each start recorded first (the session's Isolating phase), so the event that kills the
- * process is counted exactly. A suspect whose charge alone used up its attempts (`crashCharged`)
- * runs once more before it can be a dead letter: a crash never dead-letters an event that did not
- * run (with `maxAttempts: 1`, a crash would otherwise dead-letter every event the group had fetched). Filtered-out events were never delivered: they are done, and their
- * rows deleted. Events of the region between dead letters, requeued ones and acked ranges are
- * passed over (done for the floor).
+ * How a crashed owner's events are charged: an event of the region that is not a dead letter, not
+ * requeued and not filtered out may have been running when the owner died, unless an earlier event
+ * of its key (its lane, under `ordering: "key"` or `"strict"`) lies in the region: a key's events
+ * run one at a time, in order. Each event that may have been running becomes a **suspect**:
+ * charged one attempt (its row written as `suspect` with attempts + 1 and, unless it has an error
+ * already, "the process stopped while the handler was running") before anything runs. A row
+ * already `suspect` or `running` is not charged again: the crash that wrote it, or the start
+ * recorded before the run, already counted that attempt. Suspects then run one at a time, each
+ * start recorded first (the session's Isolating phase), so one that kills the process is counted
+ * exactly. A suspect whose charge alone used up its attempts (`crashCharged`) runs once more
+ * before it can be a dead letter: a crash never dead-letters an event that did not run (with
+ * `maxAttempts: 1`, a crash would otherwise dead-letter every event the group had fetched).
+ *
+ * A key's later events in the region (most of it when a long backlog of few keys was fetched
+ * ahead, parked behind their keys) are charged nothing: they wait behind the key's first as stubs,
+ * read back in their turn (their payloads are not held), and run after the isolation, concurrently,
+ * each start recorded first (precise). The one that was running when the owner died (its key's
+ * earlier events had finished, their acks not yet stored) thus goes uncounted for that crash only:
+ * from its next run on, its start is on record. Filtered-out events were never delivered: they are
+ * done, and their rows deleted. Events of the region between dead letters, requeued ones and acked
+ * ranges are passed over (done for the floor).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -31,10 +40,11 @@ import type { StoreError } from "../../store/storeErrors.ts"
 import type { Cursor, DeadLetter, Delivery, SeqRanges } from "../../store/records.ts"
 import type { DeliveryWrite, GroupSnapshot, RuntimeStore } from "../../store/Store.ts"
 import { AckFloor } from "../AckFloor.ts"
+import { laneOf } from "../Lanes.ts"
 import { type GroupConfig, storedName } from "../subscribeOptions.ts"
 import { Ledger } from "./ledger.ts"
 import { floorOf } from "./startFrom.ts"
-import { deliveryRow, filterVerdict, newWork, stoppedWhileRunning, type Work } from "./work.ts"
+import { deliveryRow, filterVerdict, newWork, type Parked, type Slot, stoppedWhileRunning } from "./work.ts"
 
 /** A page of the uncertain region read at a time. */
 const scanPage = 500
@@ -52,8 +62,11 @@ export interface Recovered {
   readonly requeued: ReadonlyArray<Delivery>
   /** Dead letters that hold their key (`onPoison: "hold"`). */
   readonly holds: ReadonlyArray<DeadLetter>
-  /** The uncertain region's events to run again, in seq order per topic; each counts against the buffer. */
-  readonly inFlight: ReadonlyArray<Work>
+  /**
+   * The uncertain region's events to run again, in seq order per topic: work (each counts against
+   * the buffer), and the later events of a key as stubs, read back in their turn (as parked ones).
+   */
+  readonly inFlight: ReadonlyArray<Slot>
   /** How many of `inFlight` are suspects (0: no isolation). */
   readonly suspects: number
   /** Written before anything runs: the suspects' charges, then the deletes of orphan and filtered-out rows. */
@@ -128,7 +141,7 @@ export const recover = (
     const ledger = new Ledger({ group, owner, floors, rows, deadSeqs, requeuedSeqs })
     const deletes = orphans.map((seq) => ledger.deleteRow(seq))
 
-    const inFlight: Array<Work> = []
+    const inFlight: Array<Slot> = []
     const charges: Array<DeliveryWrite> = []
     let suspects = 0
     for (const topic of topics) {
@@ -137,6 +150,8 @@ export const recover = (
       let end = crashed ? cursor.leasedUpto : cursor.floor
       for (const d of rows.values()) if (d.topic === topic && isSuspectRow(d)) end = Math.max(end, d.seq)
       if (end <= cursor.floor) continue
+      /** Keys (lanes) whose first event in the region was seen. */
+      const lanesSeen = new Set<string>()
       for (const [from, to] of gapsOf(cursor.acked, cursor.floor, end)) {
         let after = from - 1
         while (after < to) {
@@ -151,17 +166,32 @@ export const recover = (
               floor.passed(event.seq)
               continue
             }
-            const row = ledger.takeRow(event.seq)
             const verdict = filter === undefined ? "run" : filterVerdict(filter, event)
             if (verdict === "skip") {
               floor.passed(event.seq)
-              if (row !== undefined) deletes.push(ledger.deleteRow(event.seq))
+              if (ledger.takeRow(event.seq) !== undefined) deletes.push(ledger.deleteRow(event.seq))
               continue
             }
-            const wasSuspect = isSuspectRow(row)
-            const suspect = wasSuspect || crashed
+            const wasSuspect = isSuspectRow(ledger.peekRow(event.seq))
+            // A key's events run one at a time, in order: of those the crashed owner may have been
+            // running, only the key's first in the region could run without the ones before it
+            // done. The later ones are charged nothing (one that killed the process is counted by
+            // its start record next time) and wait behind it as stubs, read back in their turn.
+            const lane = laneOf(config.ordering, event.key ?? undefined)
+            const laterOfKey = lane !== undefined && lanesSeen.has(lane)
+            if (lane !== undefined) lanesSeen.add(lane)
             floor.fetched(event.seq)
+            if (laterOfKey && !wasSuspect) {
+              const stub: Parked = {
+                parked: true, seq: event.seq, topic, key: event.key ?? undefined, floor, filterPending: verdict !== "run", precise: crashed
+              }
+              inFlight.push(stub)
+              continue
+            }
+            const row = ledger.takeRow(event.seq)
+            const suspect = wasSuspect || crashed
             const work = newWork(event, floor, row, suspect)
+            work.suspect = suspect
             work.filterPending = verdict !== "run"
             if (suspect) {
               suspects++

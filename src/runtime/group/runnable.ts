@@ -45,6 +45,11 @@ export class Runnable {
     return this.dispatcher.admit(work, ahead) ? this.makeRunnable(work) : Effect.void
   }
 
+  /** Admits a recovered event kept as a stub behind the first of its key (read back when its turn comes). */
+  admitParked(stub: Parked): Effect.Effect<void, StoreError> {
+    return this.dispatcher.parkRecovered(stub) ? this.makeRunnable(stub) : Effect.void
+  }
+
   /** Admits a requeued dead letter (ahead of its key, releasing the key it holds). */
   admitRequeued(work: Work): Effect.Effect<void, StoreError> {
     return this.dispatcher.admitRequeued(work) ? this.makeRunnable(work) : Effect.void
@@ -94,7 +99,7 @@ export class Runnable {
       const next = this.dispatcher.finish(slot)
       return next === undefined ? Effect.void : this.makeRunnable(next)
     }
-    const work = newWork(event, slot.floor, this.ledger.takeRow(event.seq), false)
+    const work = newWork(event, slot.floor, this.ledger.takeRow(event.seq), slot.precise === true)
     work.filterPending = slot.filterPending
     this.dispatcher.buffer()
     return this.runnableNow(work)

@@ -46,7 +46,7 @@ import { Runnable } from "./runnable.ts"
 import { Runs } from "./runs.ts"
 import { Settle } from "./settle.ts"
 import type { GroupDeps, GroupStats, Handler, SessionError } from "./types.ts"
-import type { Decision } from "./work.ts"
+import { type Decision, isParked } from "./work.ts"
 import { Workers } from "./workers.ts"
 
 /** What the supervisor's handle reaches of the current session. */
@@ -117,7 +117,7 @@ export const session = (
     const dispatcher = new Dispatcher({
       ordering: config.ordering, gate: phase, capacity: config.capacity, batchSize: config.batchSize, maxBytes: config.maxBufferedBytes
     })
-    dispatcher.bufferRecovered(recovered.inFlight.length)
+    dispatcher.bufferRecovered(recovered.inFlight.filter((slot) => !isParked(slot)).length)
     for (const dl of recovered.holds) dispatcher.restoreHold(dl.key ?? undefined, dl.seq)
     const progress = new Progress({ ledger, dispatcher, submit, commitIntervalMs: config.commitIntervalMs })
     const runnable = new Runnable({ store, dispatcher, ledger, timers, clock, changed: progress.markDirty })
@@ -184,7 +184,7 @@ export const session = (
     const fetcherFiber = yield* Effect.forkIn(guard(fetcher.loop), sessionScope)
 
     if (suspects > 0) phase.isolate(suspects)
-    for (const work of recovered.inFlight) yield* runnable.admit(work)
+    for (const slot of recovered.inFlight) yield* (isParked(slot) ? runnable.admitParked(slot) : runnable.admit(slot))
     if (suspects === 0 || dispatcher.quiet) phase.run()
     yield* requeue.admit(recovered.requeued, true)
     dispatcher.wakeIdle()

@@ -31,8 +31,10 @@ export class Work {
   readonly floor: AckFloor | undefined
   /** Runs started, including the current one. */
   attempts: number
-  /** Record each start before running (suspects and requeued events). */
+  /** Record each start before running (suspects, requeued events, a crashed owner's region). */
   readonly precise: boolean
+  /** It may have been running when its owner crashed: it runs while suspects are isolated. */
+  suspect: boolean = false
   readonly requeued: boolean
   /** A delivery row exists for it (deleted when it is acked). */
   hasRow: boolean
@@ -100,6 +102,8 @@ export interface Parked {
   readonly key: string | undefined
   readonly floor: AckFloor
   readonly filterPending: boolean
+  /** Read back as precise work (each start recorded): recovered after a crash. */
+  readonly precise?: boolean
 }
 
 /** What waits in a key's lane. */

@@ -23,7 +23,7 @@ const workOf = (seq: number, key?: string): Work => newWork(eventOf(seq, key), f
 const stubOf = (seq: number, key?: string): Parked => ({ parked: true, seq, topic: "t", key, floor, filterPending: false })
 
 const make = (options: { ordering?: Ordering; limit?: number; capacity?: number; batchSize?: number } = {}) => {
-  const gate = { accepting: true, limit: options.limit ?? 16 }
+  const gate = { accepting: true, limit: options.limit ?? 16, isolating: false }
   const dispatcher = new Dispatcher({
     ordering: options.ordering ?? "key", gate: gate satisfies Gate, capacity: options.capacity ?? 100, batchSize: options.batchSize ?? 10,
     maxBytes: 64 * 1024 * 1024
@@ -110,6 +110,22 @@ describe("Dispatcher", () => {
       d.ended()
       assert.isTrue(d.quiet, "the work pushed while not accepting was dropped")
       assert.strictEqual(yield* d.take, undefined)
+    }).pipe(Effect.runSync))
+
+  it("isolation: only suspects run; other work waits apart (not counted as ready) until isolation ends", () =>
+    Effect.gen(function*() {
+      const { gate, dispatcher: d } = make({ limit: 1 })
+      gate.isolating = true
+      const suspect = workOf(1, "a")
+      suspect.suspect = true
+      d.push(workOf(2, "b"))
+      d.push(suspect)
+      assert.strictEqual(take(d).event.seq, 1)
+      d.ended()
+      assert.isTrue(d.quiet, "the deferred work does not keep the isolation going")
+      gate.isolating = false
+      d.wakeIdle()
+      assert.strictEqual(take(d).event.seq, 2)
     }).pipe(Effect.runSync))
 
   it("a waiting worker gets pushed work at once; dismissIdle sends waiting workers away", () =>

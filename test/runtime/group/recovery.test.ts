@@ -7,8 +7,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { gapsOf, openCursors, recover } from "../../../src/runtime/group/recovery.ts"
+import type { Ordering } from "../../../src/runtime/Lanes.ts"
 import { resolveOptions } from "../../../src/runtime/subscribeOptions.ts"
 import type { Delivery, Event } from "../../../src/store/records.ts"
+import { isParked, type Slot, type Work } from "../../../src/runtime/group/work.ts"
 import * as Sqlite from "../../../src/store/sqlite/SqliteStore.ts"
 import type { DeliveryWrite, StoreShape } from "../../../src/store/Store.ts"
 
@@ -24,6 +26,8 @@ interface Seed {
   readonly dead: ReadonlyArray<number>
   readonly requeued: ReadonlyArray<number>
   readonly rows: ReadonlyArray<{ readonly seq: number; readonly state: "retry" | "suspect" | "running"; readonly attempts: number }>
+  /** Event n's key (none: keyless). */
+  readonly keys?: ReadonlyArray<string | null>
 }
 
 const emptyBatch = { now: 1, appends: [], progress: [], deliveries: [], deadLetters: [] }
@@ -40,7 +44,7 @@ const seeded = (seed: Seed) =>
     yield* store.runtime.commit({
       ...emptyBatch,
       appends: Array.from({ length: seed.count }, (_, i) => ({
-        id: `e${i + 1}`, ts: 1000, topic, key: null, partition: null, headers: null, payload: String(i + 1),
+        id: `e${i + 1}`, ts: 1000, topic, key: seed.keys?.[i] ?? null, partition: null, headers: null, payload: String(i + 1),
         causedBy: null, tags: null, sid: "old"
       }))
     })
@@ -63,17 +67,20 @@ const seeded = (seed: Seed) =>
     return store
   })
 
-const configWith = (filter?: (event: Event) => boolean) => {
-  const config = resolveOptions(group, topic, { from: "earliest", ...(filter === undefined ? {} : { filter }) })
+const configWith = (filter?: (event: Event) => boolean, ordering: Ordering = "key") => {
+  const config = resolveOptions(group, topic, { from: "earliest", ordering, ...(filter === undefined ? {} : { filter }) })
   if (!("capacity" in config)) throw config
   return config
 }
 
-const recoverFrom = (store: StoreShape, crashed: boolean, filter?: (event: Event) => boolean) =>
+const recoverFrom = (store: StoreShape, crashed: boolean, filter?: (event: Event) => boolean, ordering: Ordering = "key") =>
   Effect.gen(function*() {
-    const config = configWith(filter)
+    const config = configWith(filter, ordering)
     return yield* recover(store.runtime, config, "new", yield* openCursors(store.runtime, config), crashed)
   })
+
+/** The recovered work (stubs left out, each with its event). */
+const worksOf = (slots: ReadonlyArray<Slot>): Array<Work> => slots.filter((s): s is Work => !isParked(s))
 
 const seqsOfWrites = (writes: ReadonlyArray<DeliveryWrite>, tag: DeliveryWrite["_tag"]) =>
   writes.flatMap((w) => (w._tag !== tag ? [] : [w._tag === "upsert" ? w.delivery.seq : w.seq]))
@@ -124,9 +131,9 @@ describe("recovery", () => {
         ]
       })
       const r = yield* recoverFrom(store, true, (e) => e.seq !== 8)
-      assert.deepStrictEqual(r.inFlight.map((w) => w.event.seq), [3, 9])
+      assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.event.seq), [3, 9])
       assert.strictEqual(r.suspects, 2)
-      assert.deepStrictEqual(r.inFlight.map((w) => [w.attempts, w.precise, w.hasRow, w.lastError]), [[3, true, true, "failed 3"], [1, true, true, "failed 9"]])
+      assert.deepStrictEqual(worksOf(r.inFlight).map((w) => [w.attempts, w.precise, w.hasRow, w.lastError]), [[3, true, true, "failed 3"], [1, true, true, "failed 9"]])
       assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), [3, 9])
       assert.deepStrictEqual(r.writes.flatMap((w) => (w._tag === "upsert" ? [[w.delivery.state, w.delivery.attempts]] : [])), [["suspect", 3], ["suspect", 1]])
       assert.deepStrictEqual(seqsOfWrites(r.writes, "delete"), [1, 5, 8])
@@ -138,11 +145,35 @@ describe("recovery", () => {
       assert.isTrue(r.ledger.settledApart(4) && r.ledger.settledApart(7))
     }).pipe(Effect.scoped))
 
+  it.effect("keyed events: only a key's first event in the region is charged; the later ones wait as stubs, uncharged", () =>
+    Effect.gen(function*() {
+      // A backlog of two keys fetched far ahead (parked behind their keys), and a keyless event.
+      const keys = ["a", "a", "b", "a", null, "b", "a", "a", "b"]
+      const store = yield* seeded({
+        count: 9, floor: 0, acked: [], leasedUpto: 9, dead: [1], requeued: [], keys,
+        rows: [{ seq: 7, state: "running", attempts: 1 }] // its start was recorded: it was running
+      })
+      const r = yield* recoverFrom(store, true)
+      assert.deepStrictEqual(r.inFlight.map((s) => (isParked(s) ? `stub ${s.seq}` : `${s.precise ? "suspect" : "work"} ${s.event.seq}`)), [
+        "suspect 2", "suspect 3", "stub 4", "suspect 5", "stub 6", "suspect 7", "stub 8", "stub 9"
+      ])
+      assert.strictEqual(r.suspects, 4)
+      assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), [2, 3, 5, 7])
+      assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.attempts), [1, 1, 1, 1])
+      assert.strictEqual(r.ledger.floor(topic).pendingCount, 8)
+      // Under "strict" one lane holds every event: only the first is charged.
+      const strict = yield* recoverFrom(yield* seeded({ count: 4, floor: 0, acked: [], leasedUpto: 4, dead: [], requeued: [], keys, rows: [] }), true, undefined, "strict")
+      assert.deepStrictEqual(strict.inFlight.map((s) => (isParked(s) ? `stub ${s.seq}` : `suspect ${s.event.seq}`)), ["suspect 1", "stub 2", "stub 3", "stub 4"])
+      // Without order every event may have been running.
+      const none = yield* recoverFrom(yield* seeded({ count: 4, floor: 0, acked: [], leasedUpto: 4, dead: [], requeued: [], keys, rows: [] }), true, undefined, "none")
+      assert.strictEqual(none.suspects, 4)
+    }).pipe(Effect.scoped))
+
   it.effect("a charged event with no error yet gets the crash's message", () =>
     Effect.gen(function*() {
       const store = yield* seeded({ count: 3, floor: 0, acked: [], leasedUpto: 2, dead: [], requeued: [], rows: [] })
       const r = yield* recoverFrom(store, true)
-      assert.deepStrictEqual(r.inFlight.map((w) => [w.event.seq, w.attempts, w.lastError]), [
+      assert.deepStrictEqual(worksOf(r.inFlight).map((w) => [w.event.seq, w.attempts, w.lastError]), [
         [1, 1, "the process stopped while the handler was running"],
         [2, 1, "the process stopped while the handler was running"]
       ])
@@ -157,7 +188,7 @@ describe("recovery", () => {
       assert.strictEqual(clean.ledger.takeRow(4)?.attempts, 1, "the retry row waits for its event to be fetched")
 
       const left = yield* recoverFrom(yield* seeded({ count: 6, floor: 1, acked: [], leasedUpto: 6, dead: [], requeued: [], rows: [{ seq: 4, state: "suspect", attempts: 2 }] }), false)
-      assert.deepStrictEqual(left.inFlight.map((w) => [w.event.seq, w.precise, w.attempts]), [[2, false, 0], [3, false, 0], [4, true, 2]])
+      assert.deepStrictEqual(worksOf(left.inFlight).map((w) => [w.event.seq, w.precise, w.attempts]), [[2, false, 0], [3, false, 0], [4, true, 2]])
       assert.strictEqual(left.suspects, 1)
       assert.strictEqual(left.ledger.floor(topic).position, 4)
     }).pipe(Effect.scoped))
@@ -172,7 +203,9 @@ describe("recovery", () => {
         marks: fc.array(fc.constantFrom("none", "dead", "requeued", "retry", "suspect", "running"), { minLength: count, maxLength: count }),
         attempts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: count, maxLength: count }),
         skipped: fc.uniqueArray(fc.integer({ min: 1, max: count })),
-        crashed: fc.boolean()
+        crashed: fc.boolean(),
+        keys: fc.array(fc.constantFrom(null, "a", "b", "c"), { minLength: count, maxLength: count }),
+        ordering: fc.constantFrom<Ordering>("key", "strict", "none")
       })
     )
     await fc.assert(fc.asyncProperty(seedArb, (c) =>
@@ -183,11 +216,11 @@ describe("recovery", () => {
         const mark = (s: number) => c.marks[s - 1]!
         const rowSeqs = (states: ReadonlyArray<string>) => Array.from({ length: c.count }, (_, i) => i + 1).filter((s) => states.includes(mark(s)))
         const store = yield* seeded({
-          count: c.count, floor: c.floor, acked, leasedUpto,
+          count: c.count, floor: c.floor, acked, leasedUpto, keys: c.keys,
           dead: rowSeqs(["dead"]), requeued: rowSeqs(["requeued"]),
           rows: rowSeqs(["retry", "suspect", "running"]).map((seq) => ({ seq, state: mark(seq) as "retry", attempts: c.attempts[seq - 1]! }))
         })
-        const r = yield* recoverFrom(store, c.crashed, (e) => !c.skipped.includes(e.seq))
+        const r = yield* recoverFrom(store, c.crashed, (e) => !c.skipped.includes(e.seq), c.ordering)
 
         // The model.
         const hasRow = (s: number) => ["retry", "suspect", "running"].includes(mark(s))
@@ -198,13 +231,24 @@ describe("recovery", () => {
         const region = Array.from({ length: c.count }, (_, i) => i + 1).filter((s) => s > c.floor && s <= end && !isAcked(s))
         const candidates = region.filter((s) => !["dead", "requeued"].includes(mark(s)))
         const runs = candidates.filter((s) => !c.skipped.includes(s))
-        const suspects = runs.filter((s) => c.crashed || suspectRow(s))
+        // A key's later events in the region wait as stubs, uncharged (unless a row says they ran).
+        const laneOf = (s: number) => (c.ordering === "none" ? undefined : c.ordering === "strict" ? "" : c.keys[s - 1] ?? undefined)
+        const seen = new Set<string>()
+        const stubs = runs.filter((s) => {
+          const lane = laneOf(s)
+          const later = lane !== undefined && seen.has(lane)
+          if (lane !== undefined) seen.add(lane)
+          return later && !suspectRow(s)
+        })
+        const works = runs.filter((s) => !stubs.includes(s))
+        const suspects = works.filter((s) => c.crashed || suspectRow(s))
         const attemptsOf = (s: number) => (hasRow(s) ? c.attempts[s - 1]! : 0) + (suspectRow(s) ? 0 : 1)
 
-        assert.deepStrictEqual(r.inFlight.map((w) => w.event.seq), runs)
+        assert.deepStrictEqual(r.inFlight.map((s) => (isParked(s) ? s.seq : s.event.seq)), runs)
+        assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.event.seq), works)
         assert.strictEqual(r.suspects, suspects.length)
-        assert.deepStrictEqual(r.inFlight.filter((w) => w.precise).map((w) => w.event.seq), suspects)
-        for (const w of r.inFlight) if (w.precise) assert.strictEqual(w.attempts, attemptsOf(w.event.seq))
+        assert.deepStrictEqual(worksOf(r.inFlight).filter((w) => w.precise).map((w) => w.event.seq), suspects)
+        for (const w of worksOf(r.inFlight)) if (w.precise) assert.strictEqual(w.attempts, attemptsOf(w.event.seq))
         assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), suspects)
         const deletes = [
           ...Array.from({ length: c.count }, (_, i) => i + 1).filter(orphan),
@@ -215,10 +259,11 @@ describe("recovery", () => {
         const floor = r.ledger.floor(topic)
         assert.strictEqual(floor.pendingCount, runs.length)
         assert.strictEqual(floor.position, Math.max(c.floor, end))
-        // Rows outside the region stay for the fetcher; those inside were taken by the scan.
+        // Rows outside the region stay for the fetcher, and a stub's for its read back; those of
+        // the region's work were taken by the scan.
         for (let s = c.floor + 1; s <= c.count; s++) {
           if (!hasRow(s) || orphan(s)) continue
-          assert.strictEqual(r.ledger.takeRow(s) !== undefined, !region.includes(s), `row ${s}`)
+          assert.strictEqual(r.ledger.takeRow(s) !== undefined, !region.includes(s) || stubs.includes(s), `row ${s}`)
         }
       })))
     ), { numRuns: 60 })
