@@ -10,7 +10,9 @@
  * - **Parking**: an event behind a held key, or behind `parkAfter` waiting events of its key, is
  *   kept as a stub (`Parked`: seq, topic, key) instead of a buffered event (`park`).
  * - **Backpressure**: `buffered` counts fetched events not done, parked ones excepted. The fetcher
- *   refills only when a whole batch fits under `capacity` (`hasRoom`, else it waits for `room`);
+ *   refills only when a whole batch fits under `capacity` (`hasRoom`, else it waits for `room`)
+ *   and fewer than `parkedPerCapacity` x `capacity` events are parked (a stub is small, but a
+ *   backlog of one key is not: its stubs and their places in the ack floor would grow without end);
  *   `idleNow` is raised when the buffer empties (the flusher then writes at once).
  * - **Workers**: runnable work waits in a FIFO, or goes straight to a waiting worker. At most
  *   `gate.limit` run at once, and none starts while `gate.accepting` is false (the session's
@@ -29,6 +31,9 @@ import { keyOfSlot, type Parked, type Slot, type Work } from "./work.ts"
 
 /** Events waiting behind one key beyond this many are parked. */
 export const parkAfter = 4
+
+/** Parked events a group keeps at most, per event of its buffer's capacity (then its fetcher waits). */
+export const parkedPerCapacity = 50
 
 /** What the session's phase allows (see `phase.ts`). */
 export interface Gate {
@@ -165,6 +170,7 @@ export class Dispatcher {
   /** A parked event left its lane (read back, or found gone). */
   unparked(): void {
     this.parked--
+    if (this.hasRoom) this.room.raise()
   }
 
   /** One more fetched event in the buffer, holding `bytes` of payload. */
@@ -188,9 +194,14 @@ export class Dispatcher {
     if (this.hasRoom) this.room.raise()
   }
 
-  /** A whole batch fits in the buffer, and a quarter of its bytes are free. */
+  /** A whole batch fits in the buffer, a quarter of its bytes are free, and parking has room. */
   get hasRoom(): boolean {
-    return this.buffered <= this.capacity - this.batchSize && this.bytesFit(0)
+    return this.buffered <= this.capacity - this.batchSize && this.parkedFit && this.bytesFit(0)
+  }
+
+  /** Fewer events are parked than the group keeps at most. */
+  get parkedFit(): boolean {
+    return this.parked < this.capacity * parkedPerCapacity
   }
 
   /** With `more` bytes buffered besides, a quarter of the buffer's bytes would still be free. */

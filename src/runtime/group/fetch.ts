@@ -221,7 +221,7 @@ export class Fetcher {
     if (this.store.readsWait !== true || config.topics.length !== 1) return Effect.succeed(undefined)
     const buffered = dispatcher.buffered + page.length
     const room = dispatcher.roomBytes - bytes
-    if (buffered > dispatcher.capacity - config.batchSize || !dispatcher.bytesFit(bytes)) return Effect.succeed(undefined)
+    if (buffered > dispatcher.capacity - config.batchSize || !dispatcher.parkedFit || !dispatcher.bytesFit(bytes)) return Effect.succeed(undefined)
     const { limit, maxBytes } = this.pageSize(Math.max(1, room))
     const topic = config.topics[0]!
     // Where admitting `page` leaves the read position (see `admit` and `passOthers`).

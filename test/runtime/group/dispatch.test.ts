@@ -8,7 +8,7 @@ import { Effect, Fiber } from "effect"
 import fc from "fast-check"
 import { AckFloor } from "../../../src/runtime/AckFloor.ts"
 import type { Ordering } from "../../../src/runtime/Lanes.ts"
-import { Dispatcher, type Gate, parkAfter } from "../../../src/runtime/group/dispatch.ts"
+import { Dispatcher, type Gate, parkAfter, parkedPerCapacity } from "../../../src/runtime/group/dispatch.ts"
 import { isParked, newWork, type Parked, type Slot, type Work } from "../../../src/runtime/group/work.ts"
 import type { Event } from "../../../src/store/records.ts"
 
@@ -78,6 +78,19 @@ describe("Dispatcher", () => {
     assert.strictEqual(fetch(d, 11, "b"), "runs")
     assert.deepStrictEqual([d.buffered, d.parked], [parkAfter + 2, 1])
   })
+
+  it("backpressure: parked events are bounded (capacity x parkedPerCapacity); room comes back as they are read back", () =>
+    Effect.gen(function*() {
+      const { dispatcher: d } = make({ capacity: 10, batchSize: 2 })
+      // One key's backlog: one runs, parkAfter wait, the rest park until the bound.
+      let seq = 0
+      while (d.hasRoom) fetch(d, ++seq, "hot")
+      assert.strictEqual(d.parked, 10 * parkedPerCapacity)
+      assert.strictEqual(d.buffered, parkAfter + 1, "the buffer itself has room: parking is what is full")
+      d.unparked()
+      assert.isTrue(d.hasRoom)
+      yield* d.room.wait
+    }).pipe(Effect.runSync))
 
   it("backpressure: room while a whole batch fits; idleNow when the buffer empties", () =>
     Effect.gen(function*() {
