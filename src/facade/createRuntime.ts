@@ -380,6 +380,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     },
     onEvent: (listener) => {
       if (typeof listener !== "function") throw new TypeError(`onEvent takes a function (event) => void, got ${listener === null ? "null" : typeof listener}`)
+      if (runner.closing()) throw new BusClosedError({ operation: "use the runtime" })
       return bus.onEvent(listener)
     },
     defineTopic: (name, topicOptions) => run(Effect.asVoid(bus.defineTopic(name, topicOptions)), "use the runtime"),

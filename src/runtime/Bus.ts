@@ -70,6 +70,26 @@ const fieldsProblem = (given: unknown, what: string, names: ReadonlyArray<string
   return force === undefined || typeof force === "boolean" ? undefined : `force must be true or false, got ${shown(force)}`
 }
 
+/**
+ * What is wrong with a dead-letter or delivery query's values: names are strings, `limit` a
+ * whole number from 1, `offset` one from 0.
+ */
+const queryValuesProblem = (query: Readonly<Record<string, unknown>> | undefined): string | undefined => {
+  if (query === undefined || query === null) return undefined
+  for (const name of ["group", "topic", "eventId"]) {
+    const v = query[name]
+    if (v !== undefined && (typeof v !== "string" || v === "")) return `${name} must be a non-empty string, got ${shown(v)}`
+  }
+  const { limit, offset } = query
+  if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 1)) return `limit must be a whole number >= 1, got ${shown(limit)}`
+  if (offset !== undefined && !(typeof offset === "number" && Number.isSafeInteger(offset) && offset >= 0)) return `offset must be a whole number >= 0, got ${shown(offset)}`
+  return undefined
+}
+
+/** A refused query: named by its group when it gives a valid one. */
+const queryError = (query: { readonly group?: unknown } | undefined, detail: string) =>
+  new GroupError({ group: typeof query?.group === "string" ? query.group : "", detail })
+
 /** The bus's calls that reach the store: refused with `BusClosedError` once the bus has ended. */
 const storeCalls = [
   "defineTopic", "dryRun", "getCursor", "setCursor", "deadLetters", "deliveries", "requeue", "dropDeadLetter", "read", "latestByKey",
@@ -447,17 +467,17 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         yield* moveAll(now)
       }),
     deadLetters: (query) => {
-      const fields = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit", "offset"])
-      const offset = query?.offset
-      const problem = fields ?? (offset !== undefined && !(Number.isSafeInteger(offset) && offset >= 0) ? `offset must be a whole number >= 0, got ${String(offset)}` : undefined)
-      return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
+      const problem = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit", "offset"]) ?? queryValuesProblem(query as never)
+      return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(queryError(query, problem))
     },
     deliveries: (query) => {
-      const problem = fieldsProblem(query, "delivery query", ["group", "eventId"])
-      return problem === undefined ? admin.deliveries(query ?? {}) : Effect.fail(new GroupError({ group: String(query?.group ?? ""), detail: problem }))
+      const problem = fieldsProblem(query, "delivery query", ["group", "eventId"]) ?? queryValuesProblem(query as never)
+      return problem === undefined ? admin.deliveries(query ?? {}) : Effect.fail(queryError(query, problem))
     },
     requeue: (group, eventIds) =>
       Effect.gen(function*() {
+        const groupProblem = groupNameProblem(group)
+        if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot requeue: ${groupProblem}` })
         if (eventIds !== "all" && typeof eventIds !== "string" && !(Array.isArray(eventIds) && eventIds.every((id) => typeof id === "string"))) {
           return yield* new GroupError({ group, detail: `requeue takes "all", an event id or an array of event ids, got ${Array.isArray(eventIds) ? "an array holding something else" : typeof eventIds}` })
         }
@@ -468,6 +488,9 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }),
     dropDeadLetter: (group, eventId) =>
       Effect.gen(function*() {
+        const groupProblem = groupNameProblem(group)
+        if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot drop a dead letter: ${groupProblem}` })
+        if (typeof eventId !== "string") return yield* new GroupError({ group, detail: `dropDeadLetter takes an event id, got ${shown(eventId)}` })
         const [seq] = yield* eventIdsToSeqs(group, [eventId])
         if (seq === undefined) return false
         const dropped = yield* admin.dropDeadLetter(group, seq)

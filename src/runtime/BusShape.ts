@@ -115,7 +115,7 @@ export interface BusShape {
   /** Sends dead letters (by event id, or all of the group's: `"all"` alone; an event whose id is "all" is `["all"]`) back to their group; returns how many. */
   readonly requeue: (group: string, eventIds: "all" | string | ReadonlyArray<string>) => Effect.Effect<number, StoreError | GroupError | BusClosedError>
   /** Forgets a dead letter (releasing the key it holds, if any). */
-  readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, StoreError | BusClosedError>
+  readonly dropDeadLetter: (group: string, eventId: string) => Effect.Effect<boolean, GroupError | StoreError | BusClosedError>
   /** Events of `topic` after `afterSeq`, without touching any cursor. */
   readonly read: (topic: string, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<Event>, StoreError | TopicError | BusClosedError>
   /**

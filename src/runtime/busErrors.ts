@@ -66,7 +66,8 @@ export class GroupError extends Data.TaggedError("GroupError")<{
   readonly detail: string
 }> {
   override get message(): string {
-    return `group ${JSON.stringify(this.group)}: ${this.detail}`
+    // A query that named no group (or not a valid one) is refused as itself.
+    return this.group === "" ? this.detail : `group ${JSON.stringify(this.group)}: ${this.detail}`
   }
 }
 

@@ -93,7 +93,9 @@ export const prepare = (
   // Postgres text cannot hold U+0000 (SQLite would, so a program moving to Postgres would break).
   if (o.id !== undefined && o.id.includes("\u0000")) return fail(topicName, "options", "id contains the NUL character (U+0000), which the database cannot store")
   if (o.key !== undefined && (typeof o.key !== "string" || (o.key.length > maxKeyLength && characters(o.key) > maxKeyLength))) {
-    return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${typeof o.key === "string" ? `${characters(o.key)} characters` : typeof o.key}`)
+    return fail(topicName, "key", `key must be a string of at most ${maxKeyLength} characters, got ${
+      typeof o.key === "string" ? `${characters(o.key)} characters` : o.key === null ? "null (leave key out for an event without a key)" : typeof o.key
+    }`)
   }
   if (o.key !== undefined && !o.key.isWellFormed()) return fail(topicName, "key", "key contains a lone UTF-16 surrogate (not valid Unicode text)")
   if (o.key !== undefined && o.key.includes("\u0000")) return fail(topicName, "key", "key contains the NUL character (U+0000), which the database cannot store")

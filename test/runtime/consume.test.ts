@@ -258,7 +258,9 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
       yield* bus.publish("t", "next", { key: "k" })
       const rec = yield* makeRecorder
       const sub = yield* bus.subscribe("t", "g", rec.handler((e) =>
-        e.payload === "poison" ? Effect.fail(new TypeError("cannot read property 'x' of poison")) : Effect.void
+        e.payload === "poison"
+          ? Effect.fail(new TypeError("cannot read property 'x' of poison", { cause: new Error("upstream said 503", { cause: "socket hang up" }) }))
+          : Effect.void
       ), { from: "earliest", maxAttempts: 3, backoff: { initialMs: 100, jitter: 0 } })
       const fiber = yield* Effect.forkChild(rec.take(4))
       yield* settle
@@ -273,6 +275,8 @@ describe.each(storeFactories)("consumer groups ($name)", (factory) => {
       assert.strictEqual(dl!.attempts, 3)
       assert.strictEqual(dl!.errorMessage, "cannot read property 'x' of poison")
       assert.match(dl!.errorStack ?? "", /TypeError: cannot read property/)
+      // Its causes are kept, after its own stack, as Node prints them.
+      assert.match(dl!.errorStack ?? "", /\nCaused by: Error: upstream said 503\n\s+at [^]*\nCaused by: socket hang up$/)
       assert.deepStrictEqual([dl!.firstFailedAt, dl!.lastFailedAt, dl!.deadAt, dl!.holdsKey], [0, 300, 300, false])
       assert.strictEqual(dl!.eventId, seen[0]!.event.id)
       yield* sub.unsubscribe

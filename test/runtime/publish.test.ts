@@ -87,6 +87,7 @@ describe.each(storeFactories)("publish ($name)", (factory) => {
         const emojiKey = yield* bus.publish("t", 9, { key: "\u{1F600}".repeat(1024), id: "\u{1F600}".repeat(255) })
         assert.strictEqual(emojiKey.key, "\u{1F600}".repeat(1024))
         assert.match((yield* Effect.flip(bus.publish("t", 9, { key: "\u{1F600}".repeat(1025) }))).message, /key must be a string of at most 1024 characters, got 1025 characters/)
+        assert.match((yield* Effect.flip(bus.publish("t", 9, { key: null as never }))).message, /got null \(leave key out for an event without a key\)/)
       })
     ))
 

@@ -60,6 +60,17 @@ describe.each(storeFactories)("refused input ($name)", (factory) => {
     expect((await rt.deadLetters({ group: "g", offset: 2, limit: 2 })).map((d) => d.seq)).toEqual(all.slice(2, 4))
     await expect(rt.deadLetters({ group: "g", offset: -1 })).rejects.toThrow(/offset must be a whole number >= 0/)
     await expect(rt.deadLetters({ group: "g", offset: 1.5 })).rejects.toBeInstanceOf(GroupError)
+    // Every value is checked before the database sees it (1.5 reached SQL: "datatype mismatch").
+    await expect(rt.deadLetters({ group: "g", limit: 1.5 })).rejects.toThrow(`group "g": limit must be a whole number >= 1, got 1.5`)
+    await expect(rt.deadLetters({ limit: 0 })).rejects.toThrow(/^limit must be a whole number >= 1, got 0$/)
+    await expect(rt.deadLetters({ limit: -1 })).rejects.toBeInstanceOf(GroupError)
+    await expect(rt.deadLetters({ limit: "1" } as never)).rejects.toThrow(/limit must be a whole number >= 1, got "1"/)
+    await expect(rt.deadLetters({ group: 5 } as never)).rejects.toThrow(/^group must be a non-empty string, got 5$/)
+    await expect(rt.deadLetters({ grup: "g" } as never)).rejects.toThrow(/^unknown dead letter query field "grup"/)
+    await expect(rt.deliveries({ eventId: 7 } as never)).rejects.toThrow(/eventId must be a non-empty string, got 7/)
+    await expect(rt.requeue("", "all")).rejects.toThrow(/cannot requeue: a group name must be/)
+    await expect(rt.dropDeadLetter("g", 5 as never)).rejects.toThrow(/dropDeadLetter takes an event id, got 5/)
+    expect((await rt.deadLetters({ group: "g" })).length).toBe(5)
   })
 
   it("a read-only runtime reads, refuses a consumer group at subscribe (it would write its cursors) and writes nothing", async () => {

@@ -111,7 +111,11 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
       const lateDone = new Promise<void>((resolve) => (finished = resolve))
       const stop = await rt.subscribe("t", "g", async (_e, ctx) => {
         await sleep(400)
-        await ctx.publish("t.out", 1).then(() => late.push("publish resolved"), (e: unknown) => late.push(`publish ${(e as Error).constructor.name} ${(e as PublishError).reason}`))
+        await ctx.publish("t.out", 1).then(() => late.push("publish resolved"), (e: unknown) => {
+          late.push(`publish ${(e as Error).constructor.name} ${(e as PublishError).reason}`)
+          // It says what happened (the drain interrupted it), not that the handler published late.
+          if (!/the group stopped while it ran .*it will be delivered again/.test((e as Error).message)) late.push((e as Error).message)
+        })
         await ctx.transaction().then(() => late.push("transaction opened"), (e: unknown) => late.push((e as Error).message.replace(/: the delivery.*/, "")))
         if (ackMode === "manual") await ctx.ack().then(() => late.push("ack resolved"), (e: unknown) => late.push(`ack ${(e as Error).constructor.name}`))
         finished()
@@ -148,6 +152,7 @@ describe.each(storeFactories)("stopping groups and closing the runtime ($name)",
     }
     // The synchronous ones throw it.
     expect(() => rt.groupStats("g")).toThrow(BusClosedError)
+    expect(() => rt.onEvent(() => {})).toThrow(BusClosedError)
     expect(() => rt.live("t")).toThrow(BusClosedError)
   })
 })

@@ -56,7 +56,7 @@ export class RunContext implements DeliveryContext {
       if (this.services.runs.settled(work, this.run)) {
         return Effect.fail(new PublishError({
           topic: work.event.topic, reason: "settled", operation: "transaction",
-          detail: `the delivery of event ${work.event.id} is already settled: its transaction is closed`
+          detail: `the delivery of event ${work.event.id} is already settled: ${this.services.runs.settledHow(work, this.run)}; its transaction is closed`
         }))
       }
       if (work.tx !== undefined) return Effect.succeed(work.tx.db)
@@ -86,7 +86,7 @@ export class RunContext implements DeliveryContext {
       if (this.services.runs.settled(work, this.run)) {
         return Effect.fail(new PublishError({
           topic: String(topic), reason: "settled",
-          detail: `the delivery of event ${work.event.id} that would cause it is already settled (a handler publishes before it returns or acks)`
+          detail: `the delivery of event ${work.event.id} that would cause it is already settled: ${this.services.runs.settledHow(work, this.run)}`
         }))
       }
       // Without a tracer the follow-up carries the handled event's trace context on; with one it

@@ -50,6 +50,7 @@ export class Runs {
     work.attempts++
     work.run++
     work.decision = undefined
+    work.cutShort = undefined
     work.handlerDone = false
     work.publishes = undefined
     work.tx = undefined
@@ -85,6 +86,7 @@ export class Runs {
   endAll(): void {
     while (this.oldestRun !== undefined) {
       const work = this.oldestRun
+      work.cutShort = "stop"
       this.end(work)
       work.publishes = undefined
     }
@@ -165,6 +167,15 @@ export class Runs {
   /** True once run `run` can take no more publishes or writes: over, or acked/nacked. */
   settled(work: Work, run: number): boolean {
     return work.run !== run || !work.inFlight || work.decision !== undefined
+  }
+
+  /** How run `run` of `work` was settled, in words, for the errors of a handler that goes on after it. */
+  settledHow(work: Work, run: number): string {
+    if (work.run !== run) return "a later run of it has started (this one was ended: see ackTimeoutMs)"
+    if (work.decision !== undefined) return `it was ${work.decision._tag}ed`
+    if (work.cutShort === "timeout") return `it ran past ackTimeoutMs (${this.ackTimeoutMs} ms) and was interrupted; it will be delivered again`
+    if (work.cutShort === "stop") return "the group stopped while it ran (its handler was interrupted after drainTimeoutMs, or its session ended); it will be delivered again"
+    return "its handler already returned (a handler publishes before it returns or acks)"
   }
 
   private notOutstanding(eventId: string): AckError {

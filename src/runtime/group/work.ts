@@ -61,6 +61,8 @@ export class Work {
   deadline: number = 0
   /** The worker running it, while it runs. */
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** Why the current run was ended from outside (its ack timeout, the group stopping), if it was. */
+  cutShort: "timeout" | "stop" | undefined = undefined
   /** The handler returned (in manual mode the delivery then waits for its ack). */
   handlerDone: boolean = false
   /** Events the current run published, written with its ack. */
@@ -177,7 +179,31 @@ const textOf = (v: unknown): string => {
   }
 }
 
-/** The message and stack of a handler failure, as the dead-letter record keeps them. */
+/** How many `cause`s of an error the record follows. */
+const maxCauses = 5
+
+/** An error's causes (`new Error(m, { cause })`), each as "Caused by: " and its stack or text (never throws). */
+const causeChain = (e: Error): string => {
+  let out = ""
+  const seen = new Set<unknown>([e])
+  let current: unknown = e
+  try {
+    for (let i = 0; i < maxCauses; i++) {
+      const cause = (current as { cause?: unknown }).cause
+      if (cause === undefined || seen.has(cause)) break
+      seen.add(cause)
+      const text = cause instanceof Error && typeof cause.stack === "string" ? cause.stack : textOf(cause)
+      out += `\nCaused by: ${text}`
+      if (!(cause instanceof Error)) break
+      current = cause
+    }
+  } catch {
+    out += "\nCaused by: an error that cannot be printed"
+  }
+  return out
+}
+
+/** The message and stack of a handler failure, as the dead-letter record keeps them (with its causes). */
 export const errorText = (cause: Cause.Cause<unknown>): { message: string; stack: string | null } => {
   try {
     const e = Cause.squash(cause)
@@ -190,11 +216,13 @@ export const errorText = (cause: Cause.Cause<unknown>): { message: string; stack
       }
       let stack: string | null = null
       try {
-        stack = typeof e.stack === "string" ? clip(e.stack, maxStack) : null
+        stack = typeof e.stack === "string" ? e.stack : null
       } catch {
         stack = null
       }
-      return { message: clip(message || "Error", maxMessage), stack }
+      const causes = causeChain(e)
+      if (causes !== "") stack = `${stack ?? `Error: ${message}`}${causes}`
+      return { message: clip(message || "Error", maxMessage), stack: stack === null ? null : clip(stack, maxStack) }
     }
     return { message: clip(textOf(e), maxMessage), stack: null }
   } catch {

@@ -267,6 +267,7 @@ export class Workers {
           continue
         }
         const fiber = oldest.fiber
+        oldest.cutShort = "timeout"
         runs.end(oldest)
         if (fiber !== undefined) yield* Fiber.interrupt(fiber)
         it.dispatcher.ended()
