@@ -5,11 +5,11 @@
  * returns an effect. identity, odd? and even? sit here as the helpers they are for map and filter.
  */
 import * as Effect from "effect/Effect"
-import { isMap, List, type MapValue, print, SetValue, truthy, typeName, type Value } from "../reader/Value.ts"
+import { costs, isMap, List, type MapValue, print, SetValue, truthy, typeName, type Value } from "../reader/Value.ts"
 import { type Builtin, builtin, callValue } from "./builtins.ts"
 import { getIn, keyOfArg, num, readable, readKey, seqOf } from "./operands.ts"
 import { compare } from "./order.ts"
-import { chain, checkSize, checkSizeAhead, fail, isEffect, lift, type RunState, sequence, step } from "./run.ts"
+import { allocate, chain, checkSize, checkSizeAhead, fail, isEffect, lift, type RunState, sequence, step } from "./run.ts"
 import { characterAt, characterCount, lastCharacter } from "./text.ts"
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -18,11 +18,13 @@ import { characterAt, characterCount, lastCharacter } from "./text.ts"
 const copyMap = (m: Value, fn: string, run: RunState, extra: number): Record<string, Value> => {
   if (m === null) {
     checkSizeAhead(run, extra, "collection")
+    allocate(run, costs.map)
     return Object.create(null)
   }
   if (!isMap(m)) fail("type", `${fn} needs a map, got ${typeName(m)}`)
   const keys = Object.keys(m)
   checkSizeAhead(run, keys.length + extra, "collection")
+  allocate(run, costs.map)
   const out: Record<string, Value> = Object.create(null)
   for (const k of keys) out[k] = (m as MapValue)[k]!
   return out
@@ -137,6 +139,7 @@ export const collections: Array<Builtin> = [
       const given = maps.filter((m) => m !== null).map((m) => (isMap(m) ? m : fail("type", `merge needs maps, got ${typeName(m)}`)))
       const keys = given.map((m) => Object.keys(m))
       checkSizeAhead(run, keys.reduce((n, ks) => n + ks.length, 0), "collection")
+      allocate(run, costs.map)
       const out: Record<string, Value> = Object.create(null)
       for (let i = 0; i < given.length; i++) for (const k of keys[i]!) out[k] = given[i]![k]!
       return out
@@ -341,6 +344,7 @@ export const collections: Array<Builtin> = [
     impl: (kvs, run) => {
       if (kvs.length % 2 === 1) fail("arity", "hash-map needs a value for every key")
       checkSizeAhead(run, kvs.length, "collection")
+      allocate(run, costs.map)
       const out: Record<string, Value> = Object.create(null)
       for (let i = 0; i < kvs.length; i += 2) out[keyOfArg(kvs[i]!, "hash-map", run)] = kvs[i + 1]!
       return out

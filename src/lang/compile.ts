@@ -118,7 +118,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     const dynamicKeys = keys.some((k) => typeof k !== "string")
     const n = values.length
     return at(s.span, (f) => {
-      f.run.budget.charge(n + 1, n * costs.entry)
+      f.run.budget.charge(n + 1, costs.map + n * costs.entry)
       const build = (vals: ReadonlyArray<Value>, ks: ReadonlyArray<Value>) => {
         const out: Record<string, Value> = Object.create(null)
         for (let i = 0; i < vals.length; i++) {

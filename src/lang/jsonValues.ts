@@ -71,6 +71,7 @@ const fromJson = (v: unknown, meter: Meter): Value => {
   meter.charge(1, costs.element)
   if (Array.isArray(v)) return v.map((x) => fromJson(x, meter))
   if (v !== null && typeof v === "object") {
+    meter.charge(0, costs.map)
     const out: Record<string, Value> = Object.create(null)
     for (const k of Object.keys(v)) out[k] = fromJson((v as Record<string, unknown>)[k], meter)
     return out

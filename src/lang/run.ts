@@ -52,6 +52,8 @@ export interface Limits {
   readonly maxSourceTokens: number
   /** Consumer groups a program subscribes. */
   readonly maxGroups: number
+  /** Consumers (a group's partitions, or 1) a program runs in one process together. */
+  readonly maxConsumers: number
   /** Timers a program declares. */
   readonly maxTimers: number
 }
@@ -82,9 +84,10 @@ const pool = { bytes: 0 }
 export const bytesInFlight = (): number => pool.bytes
 
 /**
- * A run holding at most this much is never refused by the pool (it is bounded by its own maxBytes
- * and its group's maxInFlight): a program filling the pool with large runs cannot starve the
- * small runs of other groups and timers.
+ * A run holding at most this much is not refused by a full pool (a program filling the pool with
+ * large runs cannot starve the small runs of other groups and timers), until the pool holds twice
+ * maxBytesInFlight: many small runs at once (thousands of handlers waiting on a pause, each under
+ * this) are then refused too, or together they would hold any amount.
  */
 const poolFreeBytes = 1024 * 1024
 
@@ -194,8 +197,10 @@ export class Budget implements Meter {
     if (this.options.pooled) {
       pool.bytes += bytes
       this.held += bytes
-      if (pool.bytes > this.options.maxBytesInFlight && this.held > poolFreeBytes) {
-        fail("memory-in-flight", `the .sib runs in progress hold more than ${formatBytes(this.options.maxBytesInFlight)} together (maxBytesInFlight); this run was stopped`, [
+      if (pool.bytes > this.options.maxBytesInFlight && (this.held > poolFreeBytes || pool.bytes > this.options.maxBytesInFlight * 2)) {
+        fail("memory-in-flight", this.held > poolFreeBytes
+          ? `the .sib runs in progress hold more than ${formatBytes(this.options.maxBytesInFlight)} together (maxBytesInFlight); this run was stopped`
+          : `the .sib runs in progress hold more than twice maxBytesInFlight (${formatBytes(this.options.maxBytesInFlight)}) together, small runs included; this run was stopped`, [
           "many handlers holding large values at once: lower the group's maxInFlight, or build smaller values"
         ])
       }

@@ -19,6 +19,7 @@ export const limitsSpec = spec("limits", {
   maxLoadBytes: integer({ min: 1, default: 128 * MiB, defaultDoc: "128 MiB", doc: "memory a whole load allocates (estimated)" }),
   maxExpandedForms: integer({ min: 1, default: 250_000, doc: "forms all macro expansions of a load may produce together" }),
   maxGroups: integer({ min: 1, default: 256, doc: "consumer groups a program subscribes (each one is a session with its fibers, lease and buffers)" }),
+  maxConsumers: integer({ min: 1, default: 1024, doc: "consumers a program's groups run in one process together: a group is one per partition of its most partitioned topic (1 when none is), each a session with its fibers, lease and buffers" }),
   maxTimers: integer({ min: 1, default: 256, doc: "every! and after! timers a program declares" }),
   maxSourceTokens: integer({ min: 1, default: 200_000, doc: "tokens a load reads, every file together (a 10,000-line program has about 66,000): what reading holds in memory grows with them" }),
   maxSourceChars: integer({ min: 1, default: MiB, defaultDoc: "1 MiB (1,048,576)", doc: "characters of source a load reads, every file together" })

@@ -17,6 +17,7 @@ import { SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
+import { clipForLog, LineThrottle } from "../runtime/lineThrottle.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
 import { type BusClosedError, PublishError, SubscribeError, type TopicError } from "../runtime/busErrors.ts"
 import { defaultAckTimeoutMs, type StartFrom, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
@@ -142,6 +143,8 @@ const boundedCall = (
     readonly args: ReadonlyArray<Value>
     readonly failed: string
     readonly share: Share
+    /** Its failures' log lines (a timer failing every 10 ms would write 100 a second). */
+    readonly lines: LineThrottle
   }
 ) => {
   const { onTimerError: onError, parentBudget: parent, log, expectations } = options
@@ -163,15 +166,21 @@ const boundedCall = (
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
       const error = Cause.squash(cause)
       if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
-      return Effect.logWarning(`${call.failed}: ${error instanceof Error ? error.message : String(error)}`)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const line = call.lines.pass(`${call.failed}: ${clipForLog(error instanceof Error ? error.message : String(error), 500)}`, now)
+        return line === undefined ? Effect.void : Effect.logWarning(line)
+      })
     })
   )
 }
 
+/** A timer's or watch's failure lines a second, at most. */
+const failureLinesPerSecond = 10
+
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const where = `timer at ${t.span.file}:${t.span.line}:${t.span.column}`
   const tick = boundedCall(program, bus, limits, options, {
-    fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where)
+    fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where), lines: new LineThrottle(failureLinesPerSecond)
   })
   return t.kind === "after"
     ? Effect.andThen(Effect.sleep(t.ms), tick)
@@ -186,9 +195,10 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
 const runWatch = (program: Program, w: WatchDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const where = `watch at ${w.span.file}:${w.span.line}:${w.span.column}`
   const share = new Share(where)
+  const lines = new LineThrottle(failureLinesPerSecond)
   const call = (event: Event) =>
     boundedCall(program, bus, limits, options, {
-      fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`, share
+      fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`, share, lines
     })
   // Forked once it stands at the topics' ends, so what is published after the program started is seen.
   return Effect.gen(function*() {
@@ -252,6 +262,20 @@ export const startProgram = (
         return Effect.fail(at === undefined ? e : new PublishError({ topic: e.topic, reason: e.reason, detail: `${at.file}:${at.line}:${at.column}: ${e.detail.replace(/^item \d+ of \d+: /, "")}` }))
       })
     )
+    // Each partition a group consumes is a session of its own: bounded like the groups themselves.
+    let consumers = 0
+    for (const s of program.subscriptions) {
+      const partitionsOf = (name: string) =>
+        program.topics.findLast((t) => t.name === name)?.options.partitions ?? bus.topic(name)?.options.partitions ?? 1
+      const partitions = Math.max(1, ...s.topics.map(partitionsOf))
+      consumers += partitions
+      if (consumers > limits.maxConsumers) {
+        return yield* new SubscribeError({
+          group: s.group,
+          detail: `${s.span.file}:${s.span.line}:${s.span.column}: the program's groups would run ${consumers.toLocaleString("en-US")} consumers or more (this one reads ${partitions.toLocaleString("en-US")} partition${partitions === 1 ? "" : "s"}), over its limit of ${limits.maxConsumers.toLocaleString("en-US")} (maxConsumers): each partition is a session of its own`
+        })
+      }
+    }
     for (const t of program.topics) yield* bus.defineTopic(t.name, t.options)
     const subscriptions: Array<Subscription> = []
     const rollback = Effect.forEach(subscriptions, (s) => s.unsubscribe, { discard: true })

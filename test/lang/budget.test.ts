@@ -196,6 +196,25 @@ describe("memory", () => {
     c.charge(0, 2 * MiB)
     c.release()
     expect(bytesInFlight()).toBe(before)
+    // Small runs are not refused until the pool holds twice maxBytesInFlight: thousands of handlers
+    // each holding under 1 MiB while they wait (a probe's 6,000) held 4.4 GB and the process died.
+    const smalls: Array<Budget> = []
+    const refused = (() => {
+      for (let i = 0; i < 100; i++) {
+        const s = new Budget(options, clock)
+        smalls.push(s)
+        try {
+          s.charge(0, MiB - 1)
+        } catch (e) {
+          return { i, message: String((e as Error).message) }
+        }
+      }
+      return undefined
+    })()
+    for (const s of smalls) s.release()
+    expect(refused?.i).toBe(6)
+    expect(refused?.message).toMatch(/hold more than twice maxBytesInFlight \(3 MiB\) together, small runs included/)
+    expect(bytesInFlight()).toBe(before)
   })
 
   it("handler runs give their memory back however they end (ok, failed, interrupted by the ack timeout)", async () => {

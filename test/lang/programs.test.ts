@@ -137,4 +137,23 @@ describe("programs on a bus", () => {
     const [dead] = await rt.deadLetters({ group: "g" })
     expect(dead!.errorMessage).toMatch(/inside\.sib:2:29: expect= checks a test's run: it cannot be used outside sib test \(here in a handler of a running program\)/)
   }, 60_000)
+  it("a program's groups run at most maxConsumers partitions together: one over is refused before anything is written", async () => {
+    // 65,536 partitions made 65,536 sessions: 4 GB and the process died before the program started.
+    const path = file("parts.sib", `(define-topic "t" {:partitions 1000})
+(define-topic "u" {:partitions 30})
+(subscribe! "t" "g1" (fn [e] nil))
+(subscribe! ["u" "t"] "g2" (fn [e] nil))
+`)
+    const db = join(makeTmpDir(), "parts.db")
+    const rt = await runtime(db)
+    const error = await rt.load(path).then(() => undefined, (e: unknown) => e)
+    expect(String((error as Error).message)).toMatch(/parts\.sib:4:1: the program's groups would run 2,000 consumers or more \(this one reads 1,000 partitions\), over its limit of 1,024 \(maxConsumers\)/)
+    const raw = new SqliteDatabase(db, { readonly: true })
+    expect(raw.prepare("select count(*) as n from topics").get()).toEqual({ n: 0 })
+    raw.close()
+    // Within the limit it runs.
+    const loaded = await rt.load(path, { limits: { maxConsumers: 2000 } })
+    expect([...loaded.groups].sort()).toEqual(["g1", "g2"])
+    await loaded.stop()
+  }, 60_000)
 })

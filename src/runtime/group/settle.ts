@@ -29,6 +29,7 @@ import type { DeadLetter } from "../../store/records.ts"
 import type { CommitResult } from "../../store/Store.ts"
 import { IdTaken, StoreError } from "../../store/storeErrors.ts"
 import type { BusEvents } from "../busEvents.ts"
+import { clipForLog, LineThrottle } from "../lineThrottle.ts"
 import type { GroupConfig } from "../subscribeOptions.ts"
 import { retryDelay } from "../retryDelay.ts"
 import { Signal, type Wakeups } from "../Signal.ts"
@@ -78,6 +79,8 @@ export class Settle {
   private readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
   private readonly wakeups: Wakeups
   private readonly clock: Clock.Clock
+  /** The dead letters' log lines (see `deadLetter`). */
+  private readonly deadLetterLines = new LineThrottle(10)
   private readonly random: Random.Random
   private readonly metrics: GroupMetrics
   private readonly events: BusEvents | undefined
@@ -345,9 +348,13 @@ export class Settle {
       work.hasRow = false
       ledger.deadSeqs.add(work.event.seq)
       ledger.epoch++
-      yield* Effect.logWarning(
-        `group ${config.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${dl.errorMessage}`
+      // A line each, at most 10 a second (a handler failing on every event of a backlog would
+      // write thousands), its error cut to 500 characters: the dead letter keeps the whole text.
+      const line = self.deadLetterLines.pass(
+        `group ${config.group}: event ${work.event.id} (${work.event.topic} #${work.event.seq}) dead-lettered after ${work.attempts} attempt(s): ${clipForLog(dl.errorMessage, 500)}`,
+        self.clock.currentTimeMillisUnsafe()
       )
+      if (line !== undefined) yield* Effect.logWarning(line)
       self.events?.emit({
         type: "deadLettered", group: config.group, topic: dl.topic, seq: dl.seq, eventId: dl.eventId, key: dl.key, attempts: dl.attempts, error: dl.errorMessage
       })

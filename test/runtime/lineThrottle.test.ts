@@ -1,0 +1,37 @@
+/**
+ * Repeated log lines are bounded: at most 10 dead-letter lines a second per group (a handler failing
+ * on every event of a backlog wrote thousands, 8 KB each), the rest counted in the next line.
+ */
+import { describe, expect, it } from "vitest"
+import { createRuntime } from "../../src/index.ts"
+import { clipForLog, LineThrottle } from "../../src/runtime/lineThrottle.ts"
+import { makeTmpDir } from "../helpers/tmp.ts"
+import { join } from "node:path"
+
+describe("LineThrottle", () => {
+  it("passes a burst of perSecond, then one per 1/perSecond s; the next line says how many were left out", () => {
+    const t = new LineThrottle(10)
+    const passed = Array.from({ length: 15 }, (_, i) => t.pass(`line ${i}`, 0))
+    expect(passed.filter((l) => l !== undefined)).toHaveLength(10)
+    expect(t.pass("later", 50)).toBeUndefined()
+    expect(t.pass("later", 100)).toBe("later (and 6 more like it not logged before it)")
+    expect(t.pass("again", 200)).toBe("again")
+    expect(clipForLog("x".repeat(12), 5)).toBe("xxxxx... (7 more characters)")
+  })
+
+  it("a group dead-lettering a backlog at once logs at most a burst of lines, each error cut to 500 characters", async () => {
+    const lines: Array<string> = []
+    const rt = await createRuntime({ db: join(makeTmpDir(), "t.db"), logger: ({ level, message }) => void (level === "warn" && lines.push(message)) })
+    await rt.publishAll(Array.from({ length: 300 }, (_, n) => ({ topic: "t", payload: n })))
+    await rt.subscribe("t", "g", () => {
+      throw new Error("e".repeat(9000))
+    }, { from: "earliest", maxAttempts: 1, maxInFlight: 50 })
+    for (let i = 0; i < 200 && (await rt.deadLetters({ group: "g", limit: 1000 })).length < 300; i++) await new Promise((r) => setTimeout(r, 25))
+    await rt.close()
+    const deadLines = lines.filter((l) => l.includes("dead-lettered"))
+    expect(deadLines.length).toBeGreaterThan(0)
+    expect(deadLines.length).toBeLessThan(100)
+    expect(deadLines.every((l) => l.length < 800)).toBe(true)
+    expect(deadLines[0]).toMatch(/: e{500}\.\.\. \(\d+ more characters\)$/)
+  }, 30_000)
+})
