@@ -220,8 +220,8 @@ until its backlog is done. A run that computes for 50 ms or more without pausing
 | Operation | Steps | Memory |
 | --- | --- | --- |
 | a call of a function | 1 | - |
-| a collection literal (\`[a b]\`, \`{:k v}\`, \`#{...}\`), each time it runs | 1 + its elements | 16 bytes per element (32 per map entry) |
-| building a collection (\`conj\`, \`assoc\`, \`cons\`, \`concat\`, \`into\`, \`vec\`, \`rest\`, \`range\`, \`map\`, \`filter\`, \`merge\`, \`keys\`, \`apply\`, ...) | the elements of the result (collections are copied when changed, so adding one element to a collection of n costs n) | 16 bytes per element |
+| a collection literal (\`[a b]\`, \`{:k v}\`, \`#{...}\`), each time it runs | 1 + its elements | 16 bytes per element (a map: 160 bytes, and 32 per entry) |
+| building a collection (\`conj\`, \`assoc\`, \`cons\`, \`concat\`, \`into\`, \`vec\`, \`rest\`, \`range\`, \`map\`, \`filter\`, \`merge\`, \`keys\`, \`apply\`, ...) | the elements of the result (collections are copied when changed, so adding one element to a collection of n costs n) | 16 bytes per element (and 160 for each map built) |
 | building text (\`str\`, \`format\`, \`join\`, \`upper-case\`, \`split\`, \`json/parse\`, ...) | 1 per 16 characters | 2 bytes per character |
 | reading text (\`parse-long\`, \`parse-double\`, \`starts-with?\`, \`ends-with?\`, hashing a long map key) | 1 per 16 characters read | - |
 | \`sort\` | n log2 n | 16 bytes per element |
