@@ -54,15 +54,34 @@ export const schemaTypeAliases: Readonly<Record<string, string>> = {
 const isFieldMap = (spec: unknown): spec is { readonly [field: string]: PayloadSchema } =>
   typeof spec === "object" && spec !== null && !Array.isArray(spec)
 
+/**
+ * Types a schema may hold (each field and each item type is one): every publish to the topic, in
+ * every process, checks its payload against all of them, so a schema of 400,000 fields made each
+ * publish cost 45 ms of CPU.
+ */
+export const maxSchemaTypes = 1000
+
+/** How deeply a schema's maps and vectors may nest. */
+export const maxSchemaDepth = 32
+
 /** What is wrong with `spec` as a payload schema (at `where`), or undefined. */
 export const schemaProblem = (spec: unknown, where = "schema"): string | undefined => {
+  const count = { types: 0 }
+  return shapeProblem(spec, where, count, 0)
+}
+
+const shapeProblem = (spec: unknown, where: string, count: { types: number }, depth: number): string | undefined => {
+  if (++count.types > maxSchemaTypes) return `${where}: a schema holds at most ${maxSchemaTypes} types (fields and item types together): every publish checks them all`
+  if (depth > maxSchemaDepth) return `${where}: a schema nests at most ${maxSchemaDepth} maps and vectors deep`
   if (typeof spec === "string") {
     return Object.hasOwn(scalarTypes, spec) ? undefined : `${where}: unknown type ${JSON.stringify(spec)} (types: ${schemaTypeNames.join(", ")}, a map of fields, or [type])`
   }
-  if (Array.isArray(spec)) return spec.length === 1 ? schemaProblem(spec[0], `${where}[]`) : `${where}: a vector type has exactly one item type, [type]`
+  if (Array.isArray(spec)) return spec.length === 1 ? shapeProblem(spec[0], `${where}[]`, count, depth + 1) : `${where}: a vector type has exactly one item type, [type]`
   if (isFieldMap(spec)) {
-    for (const [k, v] of Object.entries(spec)) {
-      const problem = schemaProblem(v, `${where}.${k}`)
+    const fields = Object.keys(spec)
+    if (count.types + fields.length > maxSchemaTypes) return `${where}: a schema holds at most ${maxSchemaTypes} types (fields and item types together): every publish checks them all`
+    for (const k of fields) {
+      const problem = shapeProblem(spec[k], `${where}.${k}`, count, depth + 1)
       if (problem !== undefined) return problem
     }
     return undefined
@@ -147,7 +166,8 @@ export const schemaOfEffect = (schema: Parameters<typeof Schema.toJsonSchemaDocu
     return "opaque"
   }
   const spec = fromJsonSchema(document.schema as JsonSchemaNode, 0)
-  return spec === "any" ? "opaque" : spec
+  // One too large to store is not described at all: other processes check nothing (looser, never stricter).
+  return spec === "any" || schemaProblem(spec) !== undefined ? "opaque" : spec
 }
 
 const nullOnly = (n: unknown) => typeof n === "object" && n !== null && (n as JsonSchemaNode)["type"] === "null"

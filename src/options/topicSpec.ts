@@ -23,7 +23,7 @@ export const topicSpec = spec("topic", {
     (typeof v === "object" || typeof v === "function") && v !== null && "ast" in v ? v : invalid(path, "an Effect Schema (from effect/Schema)", v)),
   validate: func<(payload: unknown) => string | undefined>({ shape: "(payload) => problem | undefined", doc: "Every payload must pass this check (in this process only: a function is not stored)." }),
   payloadSchema: custom<PayloadSchema>("PayloadSchema", {
-    doc: "A declarative payload schema (`{ pid: \"int\", \"name?\": \"string\", tags: [\"string\"] }`), stored with the topic and checked by every process that publishes to it."
+    doc: "A declarative payload schema (`{ pid: \"int\", \"name?\": \"string\", tags: [\"string\"] }`), stored with the topic and checked by every process that publishes to it; at most 1,000 types (fields and item types), 32 deep."
   }, (v, path) => {
     const problem = schemaProblem(v, path || "payloadSchema")
     return problem === undefined ? v as PayloadSchema : invalid(path, `a payload schema (${problem})`, v)

@@ -50,10 +50,24 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
         yield* a.defineTopic("users", { schema: Schema.Struct({ id: Schema.Int, name: Schema.String, email: Schema.optional(Schema.String) }) })
         yield* a.defineTopic("blobs", { schema: Schema.Union([Schema.String, Schema.Number]) })
         yield* a.defineTopic("checked", { validate: (p) => (p === 1 ? undefined : "must be 1") })
+        // One too large to store (every publish in every process checks all of it) is opaque too.
+        yield* a.defineTopic("wide", { schema: Schema.Struct(Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`f${i}`, Schema.String]))) })
         const byName = new Map((yield* (yield* Inspect).topics).map((t) => [t.name, t.settings.schema]))
+        assert.strictEqual(byName.get("wide"), "opaque")
         assert.deepStrictEqual(byName.get("users"), { id: "int", name: "string", "email?": "string" })
         assert.strictEqual(byName.get("blobs"), "opaque")
         assert.strictEqual(byName.get("checked"), "opaque")
+      })))
+
+  it.live("a declared schema holds at most 1,000 types and nests at most 32 deep", () =>
+    twoProcesses((a) =>
+      Effect.gen(function*() {
+        const wide = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`f${i}?`, "string"]))
+        assert.match(failure(yield* Effect.exit(a.defineTopic("wide", { payloadSchema: wide }))), /a schema holds at most 1000 types \(fields and item types together\): every publish checks them all/)
+        let deep: unknown = "int"
+        for (let i = 0; i < 40; i++) deep = [deep]
+        assert.match(failure(yield* Effect.exit(a.defineTopic("deep", { payloadSchema: deep as never }))), /a schema nests at most 32 maps and vectors deep/)
+        yield* a.defineTopic("fine", { payloadSchema: Object.fromEntries(Array.from({ length: 999 }, (_, i) => [`f${i}?`, "string"])) })
       })))
 
   it.live("every publisher checks the stored schema: a second bus opened on the database refuses what the definer refuses", () =>
