@@ -16,6 +16,7 @@ import { builtin } from "../lang/builtins.ts"
 import { toJson } from "../lang/jsonValues.ts"
 import { keywordName } from "./callErrors.ts"
 import { asString, isBus, optionsOf, services, topicName } from "./domainOperands.ts"
+import { publishDelay } from "./publishRate.ts"
 import { fail, failAll, LangError, type RunState, step } from "../lang/run.ts"
 
 /**
@@ -94,7 +95,9 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   step(run, publishSteps)
   // Converting the payload charges its nodes and text: what a run buffers for publishing counts in
   // its memory budget, so no run can pile up publishes past it.
+  const bytesBefore = run.budget.bytes
   const payload = toJson(payloadArg, `${fn} payload`, run.budget)
+  const bytes = run.budget.bytes - bytesBefore
   const opts = publishOptions(options, fn, run)
   const s = services(run)
   if (run.mode === "load") {
@@ -112,12 +115,16 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   if (s.bus === undefined) return fail("filter", `${fn} cannot run in a subscribe filter (a filter only decides)`)
   const withKey = opts
   const effect = s.delivery !== undefined ? s.delivery.publish(topic, payload, withKey) : s.bus!.publish(topic, payload, withKey)
-  return Effect.map(effect, (e) => e as unknown as Value)
+  // Programs publish at most publishBytesPerSecond together (after a burst): past it, a publish
+  // waits. A test's runs (they carry its expectations) are bounded by the test's own budgets.
+  const wait = run.services["expectations"] === undefined ? publishDelay(bytes, run.clock) : 0
+  const paced = wait === 0 ? effect : Effect.andThen(Effect.sleep(wait), effect)
+  return Effect.map(paced, (e) => e as unknown as Value)
 }
 
 export const publish = builtin({
   name: "publish!", group: "domain", arglists: ["[topic payload & options]", "[bus topic payload & options]"],
-  doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts, in one batch with the program's other top-level publishes, and the form's value is nil (the event does not exist yet while the program loads). Inside a handler it is caused by the handled event and written in the transaction that acknowledges it: if the handler fails it is never written, and the returned event has no :seq yet. On a compacted topic it needs a :key, and a nil payload is a tombstone.",
+  doc: "Publishes an event. Options (:name value pairs or one map): :key, :headers, :tags, :id, :causedBy. At the top level the event is published when the program starts, in one batch with the program's other top-level publishes, and the form's value is nil (the event does not exist yet while the program loads). Inside a handler it is caused by the handled event and written in the transaction that acknowledges it: if the handler fails it is never written, and the returned event has no :seq yet. On a compacted topic it needs a :key, and a nil payload is a tombstone. Programs share a pace of 8 MiB of payload a second (64 MiB at once, estimated as a run's memory counts it; tests excepted): past it a publish waits.",
   example: "(publish! \"heartbeat.received\" {:pid 42 :name \"stt\"} :key \"42\")",
   options: { from: 2, names: publishOptionNames },
   impl: (args, run, span) => {
