@@ -4,7 +4,7 @@
  * share (count, first, nth and last on a string read characters, not UTF-16 units). Each pays for
  * the text it reads or builds before building it. Sequences of values are collections.ts's.
  */
-import { costs, Keyword, print, Sym, type Value } from "../reader/Value.ts"
+import { costs, Keyword, maxPrintDepth, print, Sym, type Value } from "../reader/Value.ts"
 import { type Builtin, builtin } from "./builtins.ts"
 import { num, seqOf, str } from "./operands.ts"
 import { allocate, checkSize, checkSizeAhead, fail, type RunState, step } from "./run.ts"
@@ -75,7 +75,8 @@ const textOf = (v: Value, run: RunState, room: number): string =>
   print(v, true, {
     meter: run.budget,
     maxChars: Math.max(0, room),
-    tooLong: () => fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`)
+    tooLong: () => fail("value-size", `a string would be over the limit of ${run.limits.maxString.toLocaleString("en-US")} characters`),
+    tooDeep: () => fail("depth", `a value nested more than ${maxPrintDepth} levels deep cannot be turned into text`)
   })
 
 /** `%d`: a number's integer part (its fraction dropped), all its digits (1e21 is 1000000000000000000000, not "1e+21"). */

@@ -325,10 +325,22 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
         return entry === undefined ? Effect.void : processFile(entry.file, entry.text)
       })
 
-    const collected = () =>
-      [...diagnostics, ...compiler.diagnostics].filter((d) => !usesFailedMacro(d)).sort((a, b) =>
+    /**
+     * Every problem found, in file order, each once: a macro's expansion that repeats a mistake
+     * (twenty deftests inside a do) is reported at the macro's call once, not twenty times.
+     */
+    const collected = () => {
+      const seen = new Set<string>()
+      return [...diagnostics, ...compiler.diagnostics].filter((d) => {
+        if (usesFailedMacro(d)) return false
+        const key = `${d.code}\u0000${d.message}\u0000${d.span.file}\u0000${d.span.offset}\u0000${d.span.endOffset}`
+        if (seen.has(key)) return false
+        seen.add(key)
+        return true
+      }).sort((a, b) =>
         a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
       )
+    }
 
     const finish = Effect.suspend(() => {
       const all = collected()

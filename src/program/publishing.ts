@@ -116,8 +116,10 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   const withKey = opts
   const effect = s.delivery !== undefined ? s.delivery.publish(topic, payload, withKey) : s.bus!.publish(topic, payload, withKey)
   // Programs publish at most publishBytesPerSecond together (after a burst): past it, a publish
-  // waits. A test's runs (they carry its expectations) are bounded by the test's own budgets.
-  const wait = run.services["expectations"] === undefined ? publishDelay(bytes, run.clock) : 0
+  // waits. A test's runs (its body, and the runs that carry its expectations) are bounded by the
+  // test's own budgets (and run on its clock, which only the test moves).
+  const inTest = run.mode === "test" || run.services["expectations"] !== undefined
+  const wait = inTest ? 0 : publishDelay(bytes, run.clock)
   const paced = wait === 0 ? effect : Effect.andThen(Effect.sleep(wait), effect)
   return Effect.map(paced, (e) => e as unknown as Value)
 }

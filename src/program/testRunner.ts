@@ -100,6 +100,22 @@ export const renderTestReport = (
 /** Lets every fiber that is ready run (handlers, retries, timers that became due). */
 export const settle = Effect.forEach(Array.from({ length: 64 }), () => Effect.yieldNow, { discard: true })
 
+/**
+ * Steps a move of the test clock costs besides the firings it causes: letting the fibers settle
+ * before and after it (about 200 microseconds, some 500 steps of work). A test sleeping 10 ms in a
+ * loop until its budget ran for minutes when a move cost nothing.
+ */
+const advanceCost = 500
+
+/**
+ * Steps a test costs besides its own (a fresh bus, its start and its teardown), against the whole
+ * run's budget.
+ */
+const testSetupCost = 50_000
+
+/** The whole run's budget: this many tests' worth of steps (see `testBudget`). */
+const testRunTests = 25
+
 const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
   Effect.gen(function*() {
     const bus = yield* Bus
@@ -130,7 +146,8 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
       room.chars -= line.length
       logs.push({ atMs: clock.currentTimeMillisUnsafe() - startedAt, line })
     }
-    const done = (): { readonly failures: ReadonlyArray<Diagnostic>; readonly logs: ReadonlyArray<TestLog> } => ({
+    const done = (): { readonly failures: ReadonlyArray<Diagnostic>; readonly logs: ReadonlyArray<TestLog>; readonly steps: number } => ({
+      steps: budget.steps,
       failures: droppedFailures === 0 ? failures : [...failures, diagnostic("Runtime", "test/not-kept", `${droppedFailures.toLocaleString("en-US")} more failure${droppedFailures === 1 ? "" : "s"} of this test were not kept (a test keeps ${maxFailures}; the report of sib test keeps ${maxReportChars.toLocaleString("en-US")} characters of failures and logs in all)`, test.span)],
       logs: dropped === 0 ? logs : [...logs, { atMs: clock.currentTimeMillisUnsafe() - startedAt, line: `(${dropped} more log line(s) not kept)` }]
     })
@@ -160,7 +177,12 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
       const firings = timers + renewals + maintenance
       const cost = firings * timerFiringCost
       const left = budget.options.maxSteps - budget.steps
-      if (cost > left) {
+      if (firings === 0 && advanceCost > left) {
+        fail("step-budget", `the test's budget is spent (${budget.options.maxSteps.toLocaleString("en-US")} steps): each move of the test clock costs ${advanceCost} steps, as the fibers settle around it`, [
+          "a loop of sleep! or advance! that does not end, or one moving the clock in steps far smaller than what it tests"
+        ])
+      }
+      if (cost + advanceCost > left) {
         const parts = [
           timers > 0 ? `the program's timers ${timers.toLocaleString("en-US")}` : undefined,
           renewals > 0 ? `lease renewals of its groups ${renewals.toLocaleString("en-US")}` : undefined,
@@ -174,7 +196,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
             : "test the timer with a longer interval, or move the clock by less"
         ])
       }
-      budget.absorb(cost)
+      budget.absorb(cost + advanceCost)
       return Effect.gen(function*() {
         yield* settle
         yield* TestClock.adjust(ms)
@@ -230,13 +252,27 @@ export const runTests = (
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const results: Array<TestResult> = []
     const room: Room = { chars: maxReportChars }
+    // Every test is bounded (its own budget); so is the run: thousands of tests each spending
+    // theirs would take hours. Past it, the tests left are reported as not run.
+    const runBudget = testBudget(limits, (yield* Clock.Clock)).options.maxSteps * testRunTests
+    let spent = 0
     for (const test of program.tests) {
       if (options.filter !== undefined && !options.filter(test.name)) continue
-      const { failures, logs } = yield* runOne(program, test, limits, room).pipe(
+      if (spent > runBudget) {
+        results.push({
+          name: test.name, file: test.span.file, line: test.span.line, passed: false, logs: [],
+          failures: [diagnostic("Runtime", "test/not-run", `not run: the tests before it spent the budget of a whole sib test run (${runBudget.toLocaleString("en-US")} steps, ${testRunTests} tests' worth)`, test.span, {
+            hints: ["run fewer tests at once (sib test --match), or make the expensive ones cheaper"]
+          })]
+        })
+        continue
+      }
+      const { failures, logs, steps } = yield* runOne(program, test, limits, room).pipe(
         // Seeded by file name and test name: the same run from any working directory.
         Random.withSeed(`${basename(test.span.file)}:${test.name}`),
-        Effect.catchCause((cause) => Effect.succeed({ failures: [diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)], logs: [] }))
+        Effect.catchCause((cause) => Effect.succeed({ failures: [diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)], logs: [], steps: 0 }))
       )
+      spent += steps + testSetupCost
       results.push({ name: test.name, file: test.span.file, line: test.span.line, passed: failures.length === 0, failures, logs })
     }
     const passed = results.filter((r) => r.passed).length

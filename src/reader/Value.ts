@@ -368,7 +368,15 @@ export interface PrintOptions {
   readonly maxChars?: number | undefined
   /** What happens past `maxChars`: "truncate" (default) ends the text with "...", "fail" calls `tooLong`. */
   readonly tooLong?: (() => never) | undefined
+  /**
+   * What happens to a value nested deeper than `maxPrintDepth`: by default it prints as "...";
+   * this fails instead (text a program computes with must not make two values print alike).
+   */
+  readonly tooDeep?: (() => never) | undefined
 }
+
+/** How deeply printed values nest (as JSON's limit): deeper ones print as "..." or fail (`tooDeep`). */
+export const maxPrintDepth = 512
 
 /** Thrown inside `print` to stop at `maxChars`. */
 class TextFull {}
@@ -420,7 +428,7 @@ export const print = (v: Value, display = false, options: PrintOptions = {}): st
   }
   const write = (x: Value, top: boolean, depth: number): void => {
     meter.charge(1, 0)
-    if (depth > 64) return emit("...")
+    if (depth > maxPrintDepth) return options.tooDeep === undefined ? emit("...") : options.tooDeep()
     if (x === null || x === undefined) return emit("nil")
     switch (typeof x) {
       case "boolean":

@@ -156,4 +156,16 @@ describe("programs on a bus", () => {
     expect([...loaded.groups].sort()).toEqual(["g1", "g2"])
     await loaded.stop()
   }, 60_000)
+  it("sib test is bounded as a whole: a loop of sleep! ends at its test's budget; tests past the run's budget are reported as not run", async () => {
+    const sleeping = file("sleep.sib", `(deftest "sleep loop" (loop [i 0] (sleep! 10) (recur (inc i))))\n`)
+    const slept = await runSibTests(sleeping)
+    expect(slept.results[0]!.failures.map((f) => f.message)).toEqual([
+      "the test's budget is spent (10,000,000 steps): each move of the test clock costs 500 steps, as the fibers settle around it"
+    ])
+    const many = file("many.sib", Array.from({ length: 12 }, (_, i) => `(deftest "t${i}" (loop [] (recur)))`).join("\n"))
+    const report = await runSibTests(many, { limits: { maxSteps: 1000 } })
+    const notRun = report.results.filter((r) => r.failures.some((f) => f.message.startsWith("not run: the tests before it spent the budget of a whole sib test run (250,000 steps, 25 tests' worth)")))
+    expect(report.results).toHaveLength(12)
+    expect(notRun.map((r) => r.name)).toEqual(["t5", "t6", "t7", "t8", "t9", "t10", "t11"])
+  }, 60_000)
 })
