@@ -193,6 +193,39 @@ describe.each(storeFactories)("supervision ($name)", (factory) => {
       }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(lossy), Layer.provideMerge(logs.layer))))
     }))
 
+  it.effect("a run whose ack was lost with its session runs again as a redelivery: attempt 2, counted", () =>
+    Effect.gen(function*() {
+      const logs = keptLogs()
+      let failuresLeft = 1
+      // The commit carrying the group's first acked floor fails: the session ends with it.
+      const lossy = alteredStore(factory.fresh(), (store) => ({
+        ...store,
+        runtime: {
+          ...store.runtime,
+          commit: (batch) =>
+            failuresLeft > 0 && [...batch.progress, ...(batch.progressNow?.() ?? [])].some((p) => p.group === "g" && p.floor >= 1)
+              ? Effect.andThen(Effect.sync(() => failuresLeft--), storeFailure("commit", "disk I/O error"))
+              : store.runtime.commit(batch)
+        }
+      }))
+      yield* Effect.gen(function*() {
+        const bus = yield* Bus
+        const attempts: Array<number> = []
+        yield* bus.subscribe("jobs", "g", (_event, ctx) => Effect.sync(() => void attempts.push(ctx.attempt)), { from: "earliest" })
+        yield* bus.publish("jobs", "one")
+        yield* settle
+        yield* advance(100)
+        yield* advance(1000)
+        assert.match(logs.text(), /group g: could not write to the database: disk I\/O error; restarting in 100 ms/)
+        yield* advance(100)
+        yield* advance(1000)
+        // Its handler ran; the ack was not stored: the same process's next session counts it.
+        assert.deepStrictEqual(attempts, [1, 2])
+        const [position] = (yield* bus.describeGroup("g")).positions
+        assert.strictEqual(position?.cursor.redelivered, 1)
+      }).pipe(Effect.provide(Bus.layer().pipe(Layer.provideMerge(lossy), Layer.provideMerge(logs.layer))))
+    }))
+
   it.live("closing a runtime leaves no timers, handles or fibers behind", () =>
     Effect.gen(function*() {
       const before = process.getActiveResourcesInfo().filter((r) => r !== "TTYWrap").length

@@ -64,7 +64,9 @@ export const session = (
   subscribed: Deferred.Deferred<void>,
   instance: string,
   expose: (control: SessionControl) => void,
-  standingBy: (waiting: boolean) => void
+  standingBy: (waiting: boolean) => void,
+  /** The previous session of this group in this process failed: what it had in flight is recovered as a crash's. */
+  afterFailure = false
 ): Effect.Effect<void, SessionError> =>
   Effect.scoped(Effect.gen(function*() {
     const { group, topics } = config
@@ -89,7 +91,9 @@ export const session = (
     )
     if (Option.isNone(claimed)) return phase.done()
     const previousOwner = claimed.value
-    const crashed = previousOwner !== null && previousOwner !== sid
+    // A previous owner that is not this process crashed; so did this process's own previous session
+    // when it failed (its handlers may have run, their acks not stored: they run again, charged).
+    const crashed = (previousOwner !== null && previousOwner !== sid) || afterFailure
     phase.claimed(crashed)
     yield* Effect.addFinalizer(() =>
       phase.current._tag === "Done" ? Effect.void : store.releaseLease(stored, sid, now()).pipe(Effect.ignore)

@@ -65,12 +65,13 @@ export const startGroup = Effect.fnUntraced(function*(
   const supervise = Effect.gen(function*() {
     let failures = 0
     while (!Deferred.isDoneUnsafe(stopRequested)) {
+      const afterFailure = failures > 0
       const started = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(session(config, handler, sessionDeps, stopRequested, refreshSignal, ready, id, (c) => {
         current = c
       }, (w) => {
         waiting = w
-      }))
+      }, afterFailure))
       current = undefined
       yield* Deferred.succeed(ready, undefined)
       if (Exit.isSuccess(exit) || Deferred.isDoneUnsafe(stopRequested)) return
