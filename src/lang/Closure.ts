@@ -48,17 +48,18 @@ export class Closure implements Callable {
       ])
     }
     step(run)
+    const frame: Frame = { slots: new Array(this.slots), parent: this.captured, run }
+    for (let i = 0; i < p.fixed; i++) frame.slots[i] = args[i]
+    // As in Clojure, `& rest` is nil when no argument is left over.
+    if (p.rest !== undefined) frame.slots[p.rest] = args.length > p.fixed ? new List(args.slice(p.fixed)) : null
+    // Bound before the call counts as a level: a refused keyword argument leaves the depth as it was.
+    if (p.keywords !== undefined) bindKeywords(this.name, p, args.slice(p.fixed), frame)
     if (++run.depth > run.limits.maxDepth) {
       run.depth = 0
       fail("depth", `calls nest deeper than ${run.limits.maxDepth} levels (${this.name} calling itself without end?)`, [
         "check the recursion's end condition"
       ])
     }
-    const frame: Frame = { slots: new Array(this.slots), parent: this.captured, run }
-    for (let i = 0; i < p.fixed; i++) frame.slots[i] = args[i]
-    // As in Clojure, `& rest` is nil when no argument is left over.
-    if (p.rest !== undefined) frame.slots[p.rest] = args.length > p.fixed ? new List(args.slice(p.fixed)) : null
-    if (p.keywords !== undefined) bindKeywords(this.name, p, args.slice(p.fixed), frame)
     try {
       return this.body(frame)
     } finally {
@@ -67,11 +68,23 @@ export class Closure implements Callable {
   }
 }
 
+const unknownKeyword = (fn: string, name: string, valid: ReadonlyArray<string>): never =>
+  fail("keyword-argument", `${fn} has no keyword argument :${name.length > 64 ? `${name.slice(0, 64)}...` : name}`, [
+    ...didYouMean(name, valid, (v) => `:${v}`),
+    `valid: ${valid.map((v) => `:${v}`).join(" ")}`
+  ])
+
 const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame: Frame) => {
   const given = new Map<string, Value>()
   const valid = p.keywords!.map((k) => k.name)
   if (extra.length === 1 && isMap(extra[0])) {
-    for (const k of Object.keys(extra[0])) given.set(k, extra[0][k]!)
+    const keys = Object.keys(extra[0])
+    // Reading the map's keys walks all of them: paid for (a map of a million keys is a million steps).
+    step(frame.run, keys.length)
+    for (const k of keys) {
+      if (!valid.includes(k)) unknownKeyword(fn, k, valid)
+      given.set(k, extra[0][k]!)
+    }
   } else {
     if (extra.length % 2 === 1) fail("arity", `${fn}: keyword arguments come in pairs (:name value); ${extra.length} ${extra.length === 1 ? "value" : "values"} given`)
     for (let i = 0; i < extra.length; i += 2) {
@@ -82,14 +95,7 @@ const bindKeywords = (fn: string, p: Params, extra: ReadonlyArray<Value>, frame:
       given.set(name!, extra[i + 1]!)
     }
   }
-  for (const name of given.keys()) {
-    if (!valid.includes(name)) {
-      fail("keyword-argument", `${fn} has no keyword argument :${name}`, [
-        ...didYouMean(name, valid, (v) => `:${v}`),
-        `valid: ${valid.map((v) => `:${v}`).join(" ")}`
-      ])
-    }
-  }
+  for (const name of given.keys()) if (!valid.includes(name)) unknownKeyword(fn, name, valid)
   // Given values first; then the defaults, in order (a default reading a later one sees nil).
   for (const k of p.keywords!) frame.slots[k.slot] = given.has(k.name) ? given.get(k.name)! : null
   for (const k of p.keywords!) if (!given.has(k.name)) frame.slots[k.slot] = k.fallback(frame)

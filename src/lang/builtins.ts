@@ -100,7 +100,7 @@ export const checkCall = (b: Builtin, args: ReadonlyArray<S.Syntax>, call: S.Syn
     const valid = b.options.names
     for (const name of names) {
       if (name.kind !== "keyword" || valid.includes(name.name)) continue
-      problems.push(diagnostic("Compile", "compile/unknown-option", `${b.name}: unknown option :${name.name}`, name.span, {
+      problems.push(diagnostic("Compile", "compile/unknown-option", `${b.name}: unknown option :${name.name.length > 64 ? `${name.name.slice(0, 64)}...` : name.name}`, name.span, {
         hints: [...didYouMean(name.name, valid, (n) => `:${n}`), `valid options: ${valid.map((n) => `:${n}`).join(" ")}`]
       }))
     }

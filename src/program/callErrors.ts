@@ -8,7 +8,7 @@ import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
 import { type Naming, type OptionProblem, problemText } from "../options/spec.ts"
 import { type CallPart, failAll, isLimit, LangError } from "../lang/run.ts"
 
-export const keywordName = (name: string) => `:${name}`
+export const keywordName = (name: string) => `:${name.length > 64 ? `${name.slice(0, 64)}...` : name}`
 
 /** Option names as `.sib` writes them: `:name`, and a nested one as `:backoff :initialMs`. */
 const sibNaming: Naming = { name: (n) => `:${n}`, path: (p) => p.split(".").map((n) => `:${n}`).join(" ") }

@@ -15,7 +15,7 @@ import { builtinOf } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf } from "../lang/operands.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, type RunState } from "../lang/run.ts"
+import { fail, type RunState, step } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {
@@ -54,8 +54,11 @@ export const optionsOf = (extra: ReadonlyArray<Value>, fn: string, run: RunState
   if (extra.length === 1) {
     if (extra[0] === null) return Object.create(null)
     if (isMap(extra[0])) {
+      const keys = Object.keys(extra[0])
+      // Copying the map walks all of it: paid for, as any copy is.
+      step(run, keys.length)
       const out: Record<string, Value> = Object.create(null)
-      for (const k of Object.keys(extra[0])) out[k] = extra[0][k]!
+      for (const k of keys) out[k] = extra[0][k]!
       return out
     }
     // Options passed on from a `& opts` rest parameter: a list of :name value pairs.

@@ -54,6 +54,9 @@ export interface LoadOptions {
   readonly undeclaredHost?: "error" | "stand-in" | undefined
 }
 
+/** Problems a load reports at most (then how many more there were). */
+const maxReported = 100
+
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
 
@@ -331,7 +334,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
      */
     const collected = () => {
       const seen = new Set<string>()
-      return [...diagnostics, ...compiler.diagnostics].filter((d) => {
+      const all = [...diagnostics, ...compiler.diagnostics].filter((d) => {
         if (usesFailedMacro(d)) return false
         const key = `${d.code}\u0000${d.message}\u0000${d.span.file}\u0000${d.span.offset}\u0000${d.span.endOffset}`
         if (seen.has(key)) return false
@@ -340,6 +343,10 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       }).sort((a, b) =>
         a.span.file === b.span.file ? a.span.offset - b.span.offset : order.indexOf(a.span.file) - order.indexOf(b.span.file)
       )
+      // A report a person can read: a macro making 40,000 different mistakes printed 8 MB.
+      if (all.length <= maxReported) return all
+      const last = all[maxReported - 1]!
+      return [...all.slice(0, maxReported), diagnostic("Compile", "load/more-problems", `${(all.length - maxReported).toLocaleString("en-US")} more problems not shown (the first ${maxReported} are)`, last.span)]
     }
 
     const finish = Effect.suspend(() => {

@@ -35,7 +35,7 @@ const stringsProblem = (v: Value | undefined, fn: string, rule: string): { reado
 const publishOptions = (o: Record<string, Value>, fn: string, run: RunState): PublishOptions => {
   for (const k of Object.keys(o)) {
     if (!publishOptionNames.includes(k)) {
-      fail("options", `${fn}: unknown option :${k}`, [
+      fail("options", `${fn}: unknown option ${keywordName(k)}`, [
         ...didYouMean(k, publishOptionNames, keywordName),
         `valid options: ${publishOptionNames.map((n) => `:${n}`).join(" ")}`
       ])
@@ -97,8 +97,9 @@ export const doPublish = (run: RunState, span: Span, topicArg: Value, payloadArg
   // its memory budget, so no run can pile up publishes past it.
   const bytesBefore = run.budget.bytes
   const payload = toJson(payloadArg, `${fn} payload`, run.budget)
-  const bytes = run.budget.bytes - bytesBefore
   const opts = publishOptions(options, fn, run)
+  // The event's bytes as its run's memory counts them: the payload and its headers, tags and causes.
+  const bytes = run.budget.bytes - bytesBefore
   const s = services(run)
   if (run.mode === "load") {
     // Checked now, as the bus will check it at start (schema, key, headers, tags): a program

@@ -174,13 +174,16 @@ const boundedCall = (
   )
 }
 
-/** A timer's or watch's failure lines a second, at most. */
-const failureLinesPerSecond = 10
+/**
+ * The failure lines of every timer and watch of the process's programs, together: at most 10 a
+ * second (256 timers failing every 10 ms wrote 2,560 lines a second when each had its own).
+ */
+const failureLines = new LineThrottle(10)
 
 const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const where = `timer at ${t.span.file}:${t.span.line}:${t.span.column}`
   const tick = boundedCall(program, bus, limits, options, {
-    fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where), lines: new LineThrottle(failureLinesPerSecond)
+    fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where), lines: failureLines
   })
   return t.kind === "after"
     ? Effect.andThen(Effect.sleep(t.ms), tick)
@@ -195,7 +198,7 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
 const runWatch = (program: Program, w: WatchDef, bus: BusShape, limits: Limits, options: StartOptions) => {
   const where = `watch at ${w.span.file}:${w.span.line}:${w.span.column}`
   const share = new Share(where)
-  const lines = new LineThrottle(failureLinesPerSecond)
+  const lines = failureLines
   const call = (event: Event) =>
     boundedCall(program, bus, limits, options, {
       fn: w.fn, span: w.span, what: "watch", args: [event as unknown as Value], failed: `${where} failed on ${event.topic} #${event.seq}`, share, lines

@@ -41,6 +41,7 @@ import { BusEvents } from "./busEvents.ts"
 import { makeLive } from "./live.ts"
 import { makeWriter } from "./Writer.ts"
 import { makePublishing } from "./busPublish.ts"
+import { LineThrottle } from "./lineThrottle.ts"
 import type { AdminOptions, BusOptions, BusShape, EffectHandler, Subscription, TopicRemoval } from "./BusShape.ts"
 
 // The bus's contract lives in BusShape.ts; its users import it from here.
@@ -181,6 +182,8 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const events = new BusEvents()
   const deps: GroupDeps = {
     store: store.runtime, writer, wakeups, sid, host, maxEventBytes: limits.maxPayloadBytes, events,
+    // Every group's (and partition's) dead-letter lines together: at most 10 a second for the bus.
+    deadLetterLines: new LineThrottle(10),
     prepare: (fiber, topic, payload, publishOptions) =>
       prepare(topic, payload, publishOptions, topicOf(topic), limits, stamp(fiber.getRef(Clock.Clock), fiber.getRef(Random.Random)))
   }

@@ -168,4 +168,11 @@ describe("programs on a bus", () => {
     expect(report.results).toHaveLength(12)
     expect(notRun.map((r) => r.name)).toEqual(["t5", "t6", "t7", "t8", "t9", "t10", "t11"])
   }, 60_000)
+  it("a refused keyword argument leaves the call depth as it was (401 refusals were 401 levels)", async () => {
+    const path = file("kw.sib", `(defn f [x & {:a 1}] x)
+(deftest "leak" (loop [i 0] (when (< i 450) (try (f 1 :b 2) (catch e nil)) (recur (inc i)))))
+`)
+    const report = await runSibTests(path)
+    expect(report.results[0]!.failures.map((f) => f.message)).toEqual([])
+  }, 60_000)
 })

@@ -128,6 +128,7 @@ export const session = (
     const metrics = deps.groupMetrics ?? noGroupMetrics
     const settle = new Settle({
       config, ledger, dispatcher, runnable, progress, phase, writer, submit, wakeups: deps.wakeups, clock, random, metrics, events: deps.events,
+      deadLetterLines: deps.deadLetterLines,
       fail: (cause) => Deferred.doneUnsafe(fatal, Exit.failCause(cause))
     })
     const runs = new Runs(group, config.ackTimeoutMs, clock, metrics, (topic) => ledger.floors.get(topic))

@@ -79,8 +79,8 @@ export class Settle {
   private readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
   private readonly wakeups: Wakeups
   private readonly clock: Clock.Clock
-  /** The dead letters' log lines (see `deadLetter`). */
-  private readonly deadLetterLines = new LineThrottle(10)
+  /** The dead letters' log lines, shared by the bus's groups (see `deadLetter`). */
+  private readonly deadLetterLines: LineThrottle
   private readonly random: Random.Random
   private readonly metrics: GroupMetrics
   private readonly events: BusEvents | undefined
@@ -104,6 +104,7 @@ export class Settle {
     readonly submit: (part: WritePart) => Effect.Effect<CommitResult, SessionError>
     readonly wakeups: Wakeups
     readonly clock: Clock.Clock
+    readonly deadLetterLines?: LineThrottle | undefined
     readonly random: Random.Random
     readonly metrics: GroupMetrics
     readonly events?: BusEvents | undefined
@@ -119,6 +120,7 @@ export class Settle {
     this.submit = args.submit
     this.wakeups = args.wakeups
     this.clock = args.clock
+    this.deadLetterLines = args.deadLetterLines ?? new LineThrottle(10)
     this.random = args.random
     this.metrics = args.metrics
     this.events = args.events

@@ -20,6 +20,7 @@ import type { Wakeups } from "../Signal.ts"
 import type { Writer } from "../Writer.ts"
 import type { GroupMetrics } from "../../observability/BusMetrics.ts"
 import type { LeaseLost } from "./lease.ts"
+import type { LineThrottle } from "../lineThrottle.ts"
 import type { BusEvents } from "../busEvents.ts"
 
 /** What a handler gets besides the event. */
@@ -71,6 +72,8 @@ export interface GroupDeps {
   readonly groupMetrics?: GroupMetrics | undefined
   /** Where dead letters, group failures and lost leases are told (the bus's `onEvent` listeners). */
   readonly events?: BusEvents | undefined
+  /** The dead letters' log lines of every group of the bus, together (see `settle.ts`). */
+  readonly deadLetterLines?: LineThrottle | undefined
 }
 
 /** What a running group is doing right now (in this process). */
