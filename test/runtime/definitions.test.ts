@@ -68,6 +68,14 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
         for (let i = 0; i < 40; i++) deep = [deep]
         assert.match(failure(yield* Effect.exit(a.defineTopic("deep", { payloadSchema: deep as never }))), /a schema nests at most 32 maps and vectors deep/)
         yield* a.defineTopic("fine", { payloadSchema: Object.fromEntries(Array.from({ length: 999 }, (_, i) => [`f${i}?`, "string"])) })
+        // The work of one check is bounded too: a payload's vectors multiply with its items' fields.
+        const item = Object.fromEntries(Array.from({ length: 990 }, (_, i) => [`f${i}?`, "string"]))
+        yield* a.defineTopic("costly", { payloadSchema: { x: [item] } })
+        yield* a.publish("costly", { x: Array.from({ length: 500 }, () => ({})) })
+        const started = Date.now()
+        assert.match(failure(yield* Effect.exit(a.publish("costly", { x: Array.from({ length: 150_000 }, () => ({})) }))), /checking the payload against the topic's schema takes more than 1,000,000 steps/)
+        assert.isBelow(Date.now() - started, 2000)
+        assert.match(failure(yield* Effect.exit(a.publish("costly", { x: [{}, { f3: 7 }] }))), /x\[1\]\.f3 must be a string, got number/)
       })))
 
   it.live("every publisher checks the stored schema: a second bus opened on the database refuses what the definer refuses", () =>
