@@ -12,13 +12,13 @@
  * use) from text.ts, collections.ts and jsonValues.ts; operands.ts reads the builtins' arguments.
  */
 import type { Span } from "../diagnostics/Span.ts"
-import { equals, isCallable, isMap, Keyword, List, makeMap, print, SetValue, truthy, type Value } from "../reader/Value.ts"
+import { costs, equals, isCallable, isMap, Keyword, List, makeMap, print, SetValue, truthy, type Value } from "../reader/Value.ts"
 import { type Builtin, builtin } from "./builtins.ts"
 import { collections, higherOrder } from "./collections.ts"
 import { json } from "./jsonValues.ts"
 import { getIn, num, seqOf, str } from "./operands.ts"
 import { compare } from "./order.ts"
-import { checkSizeAhead, fail, LangError, step } from "./run.ts"
+import { allocate, checkSizeAhead, fail, LangError, step } from "./run.ts"
 import { moreStrings, strings } from "./text.ts"
 
 const comparison = (name: string, test: (c: number) => boolean, doc: string): Builtin =>
@@ -166,7 +166,10 @@ const errors: Array<Builtin> = [
   builtin({
     name: "ex-info", group: "core", arglists: ["[message data]", "[message]"], doc: "An error to throw: {:message message :data data}.",
     example: "(ex-info \"no stock\" {:sku 7}) ;=> {:message \"no stock\" :data {:sku 7}}",
-    impl: ([message, data]) => makeMap([["message", str(message!, "ex-info")], ["data", data ?? null]])
+    impl: ([message, data], run) => {
+      allocate(run, costs.map + 2 * costs.entry)
+      return makeMap([["message", str(message!, "ex-info")], ["data", data ?? null]])
+    }
   }),
   builtin({ name: "ex-message", group: "core", arglists: ["[error]"], doc: "The message of a caught error (or of ex-info's value).", example: "(ex-message (ex-info \"x\" {})) ;=> \"x\"", impl: ([e], run) => getIn(e!, "message", run) }),
   builtin({ name: "ex-data", group: "core", arglists: ["[error]"], doc: "The data of a caught error (nil when it has none).", example: "(ex-data (ex-info \"x\" {:a 1})) ;=> {:a 1}", impl: ([e], run) => getIn(e!, "data", run) })

@@ -11,10 +11,10 @@ import { cutText, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { SpecialExpander } from "../expand/expand.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import * as S from "../reader/Syntax.ts"
-import { makeMap, syntaxToValue, truthy, type Value } from "../reader/Value.ts"
+import { costs, makeMap, syntaxToValue, truthy, type Value } from "../reader/Value.ts"
 import type { Namespace } from "./Namespace.ts"
 import { destructureBindings, destructureParams, isPattern } from "./destructure.ts"
-import { chain, type Frame, isEffect, isLimit, LangError, lift, loopOver, type Node, Recur, type RecurTarget, sequence, sequenceLast } from "./run.ts"
+import { allocate, chain, type Frame, isEffect, isLimit, LangError, lift, loopOver, type Node, Recur, type RecurTarget, sequence, sequenceLast } from "./run.ts"
 import { Scope } from "./Scope.ts"
 
 /** What a special's compilation may use of the compiler. */
@@ -406,7 +406,10 @@ const tryForm: Special = {
     const frameSlots = local.slots
     const handle = (e: unknown, f: Frame): unknown => {
       if (isLimit(e)) throw e
-      f.slots[slot] = errorValue(e)
+      const caught = errorValue(e)
+      // The error map is built here: paid for as a map of three entries and its message's text.
+      allocate(f.run, costs.map + 3 * costs.entry + String((caught as Record<string, Value>)["message"] ?? "").length * costs.char)
+      f.slots[slot] = caught
       return handler(f)
     }
     const run = (f: Frame): unknown => {

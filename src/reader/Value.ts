@@ -82,6 +82,7 @@ export class SetValue {
   constructor(members: Iterable<Value>, meter: Meter) {
     this.buckets = new Map()
     this.order = []
+    meter.charge(0, costs.set)
     for (const v of members) this.add(v, meter)
   }
   private add(v: Value, meter: Meter): void {
@@ -95,12 +96,14 @@ export class SetValue {
       for (const x of bucket) if (equals(x, v, meter)) return
       bucket.push(v)
     }
+    meter.charge(0, costs.setMember)
     this.order.push(v)
   }
   /** A new set with the members of this one and `more`. */
   with(more: Iterable<Value>, meter: Meter): SetValue {
     // (The caller pays for the copy, as for any collection it builds.)
     const out = new SetValue([], meter)
+    meter.charge(0, this.order.length * costs.setMember)
     for (const [h, bucket] of this.buckets) out.buckets.set(h, [...bucket])
     out.order.push(...this.order)
     for (const v of more) out.add(v, meter)
@@ -148,7 +151,11 @@ export const costs = {
    * A map itself, besides its entries: maps are null-prototype objects, which V8 keeps as hash
    * tables (measured: 193 bytes for a map of up to two entries, 48 more per entry after).
    */
-  map: 160
+  map: 160,
+  /** A set itself (its hash table and order), besides its members (measured: 265 bytes empty). */
+  set: 256,
+  /** A set's member: its slot in the hash table, its bucket and its place in the order (measured: ~80-200 bytes). */
+  setMember: 96
 } as const
 
 /**
