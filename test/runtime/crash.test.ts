@@ -121,6 +121,15 @@ describe.each(storeFactories)("crash recovery with real processes ($name)", (fac
     child.process.kill("SIGKILL")
     await child.exited
     const ranBefore = new Set(readLog(log).map((r) => r.n))
+    // A second kill while the first crash's recovered events run (concurrently, each start
+    // recorded): none of those dead-letters either (each runs alone once more first).
+    const again = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ maxAttempts: 1, workMs: 5 })])
+    let againAlive = true
+    void again.exited.then(() => (againAlive = false))
+    const before = readLog(log).length
+    while (againAlive && readLog(log).length < before + 40) await sleep(2)
+    again.process.kill("SIGKILL")
+    await again.exited
     const last = spawnNode(fixture("consumer-child.ts"), [db, log, JSON.stringify({ maxAttempts: 1 })])
     expect((await last.exited).code).toBe(0)
     const check = await createRuntime({ db })

@@ -37,4 +37,20 @@ describe("LineThrottle", () => {
     expect(deadLines.every((l) => l.length < 800)).toBe(true)
     expect(deadLines[0]).toMatch(/: e{500}\.\.\. \(\d+ more characters\)$/)
   }, 30_000)
+  it("a group whose parking is full (a held key's long backlog) says so once, naming the held key", async () => {
+    const lines: Array<string> = []
+    const rt = await createRuntime({ db: join(makeTmpDir(), "p.db"), logger: ({ level, message }) => void (level === "warn" && lines.push(message)) })
+    await rt.publishAll(Array.from({ length: 400 }, (_, n) => ({ topic: "t", payload: n, key: "hot" })))
+    await rt.subscribe("t", "g", (event) => {
+      if (event.payload === 0) throw new Error("poison")
+    }, { from: "earliest", maxAttempts: 1, onPoison: "hold", batchSize: 2, maxInFlight: 1 })
+    for (let i = 0; i < 200 && !lines.some((l) => l.includes("wait parked")); i++) await new Promise((r) => setTimeout(r, 25))
+    const stats = rt.groupStats("g")
+    await rt.close()
+    // capacity 4 (twice batchSize 2): 200 parked at most.
+    expect(stats?.parked).toBe(200)
+    expect(lines.filter((l) => l.includes("wait parked"))).toEqual([
+      `group g: 200 events wait parked behind busy or held keys (held by dead letters: "hot"); it reads no further until some are handled: requeue or drop those dead letters (sib dlq)`
+    ])
+  }, 30_000)
 })

@@ -148,10 +148,27 @@ export class Fetcher {
     return Effect.flatMap(ahead !== undefined ? Fiber.join(ahead) : this.refill, (next) => this.takePage(next))
   }
 
+  /** A stall because parking is full was logged (and parking has not had room since). */
+  private toldParkedFull = false
+
   /** Refills only when a whole batch fits, so each fetch (and its lease write) carries a batch. */
   private readonly refill: Effect.Effect<Page, StoreError> = Effect.suspend(() => {
     const dispatcher = this.dispatcher
-    if (!dispatcher.hasRoom) return Effect.andThen(dispatcher.room.wait, this.refill)
+    if (!dispatcher.hasRoom) {
+      // Parking full is a stall an operator must hear of (the group looks busy otherwise): once a stall.
+      if (!dispatcher.parkedFit && !this.toldParkedFull) {
+        this.toldParkedFull = true
+        const held = dispatcher.heldKeys()
+        return Effect.andThen(
+          Effect.logWarning(`group ${this.config.group}: ${dispatcher.parked.toLocaleString("en-US")} events wait parked behind busy or held keys${
+            held.length === 0 ? "" : ` (held by dead letters: ${held.slice(0, 5).map((k) => JSON.stringify(k)).join(", ")}${held.length > 5 ? ", ..." : ""})`
+          }; it reads no further until some are handled${held.length === 0 ? "" : ": requeue or drop those dead letters (sib dlq)"}`),
+          Effect.andThen(dispatcher.room.wait, this.refill)
+        )
+      }
+      return Effect.andThen(dispatcher.room.wait, this.refill)
+    }
+    if (dispatcher.parkedFit) this.toldParkedFull = false
     const { limit, maxBytes } = this.pageSize(dispatcher.roomBytes)
     return this.readPage(limit, maxBytes)
   })

@@ -173,7 +173,11 @@ export class Workers {
         work.filterPending = false
       }
       if (work.precise) {
-        const state = work.requeued ? "requeued" : "running"
+        // A start recorded while suspects are isolated is the only run: "running" names the event
+        // a crash then interrupted. One recorded beside other runs (a crash's recovered events
+        // after the isolation) is counted the same, but as "suspect": a crash does not tell which
+        // of them was at fault, so one its attempts run out on runs alone once more first.
+        const state = work.requeued ? "requeued" : it.phase.isolating ? "running" : "suspect"
         yield* it.submit({ deliveries: [it.ledger.upsertRow({ ...deliveryRow(it.ledger.group, work, state), attempts: work.attempts + 1 })] })
         work.hasRow = true
       }
