@@ -54,8 +54,8 @@ export interface LoadOptions {
   readonly undeclaredHost?: "error" | "stand-in" | undefined
 }
 
-/** Problems a load reports at most (then how many more there were). */
-const maxReported = 100
+/** Problems a load reports at most (then how many more there were): every one an editor or CI needs, not megabytes. */
+const maxReported = 2000
 
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
@@ -346,7 +346,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       // A report a person can read: a macro making 40,000 different mistakes printed 8 MB.
       if (all.length <= maxReported) return all
       const last = all[maxReported - 1]!
-      return [...all.slice(0, maxReported), diagnostic("Compile", "load/more-problems", `${(all.length - maxReported).toLocaleString("en-US")} more problems not shown (the first ${maxReported} are)`, last.span)]
+      return [...all.slice(0, maxReported), diagnostic("Compile", "load/more-problems", `${(all.length - maxReported).toLocaleString("en-US")} more problems not shown (the first ${maxReported.toLocaleString("en-US")} are)`, last.span)]
     }
 
     const finish = Effect.suspend(() => {

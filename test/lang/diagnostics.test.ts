@@ -39,3 +39,18 @@ describe("diagnostics for bad input", () => {
     })
   }
 })
+
+describe("a report a person can read", () => {
+  it("a load reports at most 2,000 problems, then how many more (a macro making 40,000 distinct mistakes printed 8 MB)", async () => {
+    const text = `(defmacro rep [n] (cons 'do (map (fn [i] (list 'publish! "t" 1 (keyword (str "opt" i)) 1)) (range n))))
+(define-topic "t")
+(after! "1s" (fn [] (rep 2500)))
+`
+    const exit = await Effect.runPromiseExit(loadProgram([{ file: "many.sib", text }]))
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    expect(error).toBeInstanceOf(SibError)
+    const diagnostics = (error as SibError).diagnostics
+    expect(diagnostics).toHaveLength(2001)
+    expect(diagnostics.at(-1)!.message).toBe("500 more problems not shown (the first 2,000 are)")
+  })
+})
