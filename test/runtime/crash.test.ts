@@ -193,7 +193,9 @@ describe.each(storeFactories)("crash recovery with real processes ($name)", (fac
     expect(poisonRuns.length).toBeLessThanOrEqual(4)
     expect(poisonRuns.slice(-3).map((r) => r.attempt)).toEqual([1, 2, 3])
     const innocentRuns = runs.filter((r) => r.n !== 20)
-    expect(Math.max(...innocentRuns.map((r) => r.attempt)), "an innocent event is charged at most one crash").toBeLessThanOrEqual(2)
+    // The first crash's recovered events run concurrently (the poison among them); from the second
+    // crash on, suspects run alone: an innocent event is charged at most twice for it.
+    expect(Math.max(...innocentRuns.map((r) => r.attempt)), "an innocent event is charged at most two crashes").toBeLessThanOrEqual(3)
     expect(new Set(runs.map((r) => r.n)).size).toBe(60)
     const check = await createRuntime({ db })
     const dead = await check.deadLetters({ group: "g" })

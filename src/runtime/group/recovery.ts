@@ -19,9 +19,13 @@
  * charged one attempt (its row written as `suspect` with attempts + 1 and, unless it has an error
  * already, "the process stopped while the handler was running") before anything runs. A row
  * already `suspect` or `running` is not charged again: the crash that wrote it, or the start
- * recorded before the run, already counted that attempt. Suspects then run one at a time, each
- * start recorded first (the session's Isolating phase), so one that kills the process is counted
- * exactly. A suspect whose charge alone used up its attempts (`crashCharged`) runs once more
+ * recorded before the run, already counted that attempt. Every suspect's start is recorded first
+ * (precise). After a first crash they run concurrently (a recovery at full speed, however many
+ * keys); one already suspect (crashes repeat) or on its last attempt runs alone first, one at a
+ * time (the session's Isolating phase, `Work.suspect`), so the one that kills the process is
+ * found and counted exactly, and no other event's last attempt is spent by it: an innocent event
+ * is charged at most twice for it (the crash, and one more if it ran beside it while the first
+ * crash's events were recovered). A suspect whose charge alone used up its attempts (`crashCharged`) runs once more
  * before it can be a dead letter: a crash never dead-letters an event that did not run (with
  * `maxAttempts: 1`, a crash would otherwise dead-letter every event the group had fetched).
  *
@@ -67,8 +71,10 @@ export interface Recovered {
    * the buffer), and the later events of a key as stubs, read back in their turn (as parked ones).
    */
   readonly inFlight: ReadonlyArray<Slot>
-  /** How many of `inFlight` are suspects (0: no isolation). */
+  /** How many of `inFlight` run alone first (0: no isolation): suspects whose next run is their last attempt. */
   readonly suspects: number
+  /** How many of `inFlight` were charged (or already counted) as possibly running at the crash. */
+  readonly charged: number
   /** Written before anything runs: the suspects' charges, then the deletes of orphan and filtered-out rows. */
   readonly writes: ReadonlyArray<DeliveryWrite>
 }
@@ -144,6 +150,7 @@ export const recover = (
     const inFlight: Array<Slot> = []
     const charges: Array<DeliveryWrite> = []
     let suspects = 0
+    let charged = 0
     for (const topic of topics) {
       const cursor = cursors.get(topic)!
       const floor = floors.get(topic)!
@@ -191,11 +198,16 @@ export const recover = (
             const row = ledger.takeRow(event.seq)
             const suspect = wasSuspect || crashed
             const work = newWork(event, floor, row, suspect)
-            work.suspect = suspect
             work.filterPending = verdict !== "run"
             if (suspect) {
-              suspects++
+              charged++
               if (!wasSuspect) work.attempts += 1
+              // It runs alone (isolated) when an earlier crash already left it suspect (crashes
+              // repeat: find the one at fault), or when its next run is its last attempt (a crash
+              // then is its own, and spends no other event's last attempt). The others, after a
+              // first crash, run concurrently, each start recorded: a recovery at full speed.
+              work.suspect = wasSuspect || work.attempts >= config.maxAttempts - 1
+              if (work.suspect) suspects++
               // A "running" row is a start recorded before the run: that run is the process's.
               work.crashCharged = row?.state !== "running"
               work.notBefore = 0
@@ -210,5 +222,5 @@ export const recover = (
       }
       floor.passed(end)
     }
-    return { ledger, requeued, holds: snapshot.holds, inFlight, suspects, writes: [...charges, ...deletes] }
+    return { ledger, requeued, holds: snapshot.holds, inFlight, suspects, charged, writes: [...charges, ...deletes] }
   })

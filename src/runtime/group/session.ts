@@ -147,9 +147,11 @@ export const session = (
 
     // Charge the suspects and delete orphan rows before anything runs.
     if (recovered.writes.length > 0) yield* submit({ deliveries: recovered.writes })
-    if (suspects > 0) {
+    if (recovered.charged > 0) {
       yield* Effect.logWarning(
-        `${label}: recovering ${suspects} event(s) that were in flight when the previous owner stopped; running them one at a time`
+        `${label}: recovering ${recovered.charged} event(s) that may have been running when the previous owner stopped${
+          suspects === 0 ? "" : `; ${suspects} of them, on their last attempt, run alone first`
+        }`
       )
     }
 

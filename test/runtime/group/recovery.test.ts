@@ -132,7 +132,8 @@ describe("recovery", () => {
       })
       const r = yield* recoverFrom(store, true, (e) => e.seq !== 8)
       assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.event.seq), [3, 9])
-      assert.strictEqual(r.suspects, 2)
+      // 9's row says it was running (a crash again): it runs alone; 3 is charged and runs concurrently.
+      assert.deepStrictEqual([r.charged, r.suspects], [2, 1])
       assert.deepStrictEqual(worksOf(r.inFlight).map((w) => [w.attempts, w.precise, w.hasRow, w.lastError]), [[3, true, true, "failed 3"], [1, true, true, "failed 9"]])
       assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), [3, 9])
       assert.deepStrictEqual(r.writes.flatMap((w) => (w._tag === "upsert" ? [[w.delivery.state, w.delivery.attempts]] : [])), [["suspect", 3], ["suspect", 1]])
@@ -157,7 +158,7 @@ describe("recovery", () => {
       assert.deepStrictEqual(r.inFlight.map((s) => (isParked(s) ? `stub ${s.seq}` : `${s.precise ? "suspect" : "work"} ${s.event.seq}`)), [
         "suspect 2", "suspect 3", "stub 4", "suspect 5", "stub 6", "suspect 7", "stub 8", "stub 9"
       ])
-      assert.strictEqual(r.suspects, 4)
+      assert.deepStrictEqual([r.charged, r.suspects], [4, 1], "7 was running (its start recorded): it runs alone")
       assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), [2, 3, 5, 7])
       assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.attempts), [1, 1, 1, 1])
       assert.strictEqual(r.ledger.floor(topic).pendingCount, 8)
@@ -166,7 +167,7 @@ describe("recovery", () => {
       assert.deepStrictEqual(strict.inFlight.map((s) => (isParked(s) ? `stub ${s.seq}` : `suspect ${s.event.seq}`)), ["suspect 1", "stub 2", "stub 3", "stub 4"])
       // Without order every event may have been running.
       const none = yield* recoverFrom(yield* seeded({ count: 4, floor: 0, acked: [], leasedUpto: 4, dead: [], requeued: [], keys, rows: [] }), true, undefined, "none")
-      assert.strictEqual(none.suspects, 4)
+      assert.strictEqual(none.charged, 4)
     }).pipe(Effect.scoped))
 
   it.effect("a charged event with no error yet gets the crash's message", () =>
@@ -189,7 +190,7 @@ describe("recovery", () => {
 
       const left = yield* recoverFrom(yield* seeded({ count: 6, floor: 1, acked: [], leasedUpto: 6, dead: [], requeued: [], rows: [{ seq: 4, state: "suspect", attempts: 2 }] }), false)
       assert.deepStrictEqual(worksOf(left.inFlight).map((w) => [w.event.seq, w.precise, w.attempts]), [[2, false, 0], [3, false, 0], [4, true, 2]])
-      assert.strictEqual(left.suspects, 1)
+      assert.deepStrictEqual([left.charged, left.suspects], [1, 1])
       assert.strictEqual(left.ledger.floor(topic).position, 4)
     }).pipe(Effect.scoped))
 
@@ -246,7 +247,9 @@ describe("recovery", () => {
 
         assert.deepStrictEqual(r.inFlight.map((s) => (isParked(s) ? s.seq : s.event.seq)), runs)
         assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.event.seq), works)
-        assert.strictEqual(r.suspects, suspects.length)
+        assert.strictEqual(r.charged, suspects.length)
+        // Those already suspect (a crash again) or on their last attempt (maxAttempts 5) run alone first.
+        assert.strictEqual(r.suspects, suspects.filter((s) => suspectRow(s) || attemptsOf(s) >= 4).length)
         assert.deepStrictEqual(worksOf(r.inFlight).filter((w) => w.precise).map((w) => w.event.seq), suspects)
         for (const w of worksOf(r.inFlight)) if (w.precise) assert.strictEqual(w.attempts, attemptsOf(w.event.seq))
         assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), suspects)
