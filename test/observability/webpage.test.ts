@@ -82,7 +82,7 @@ describe("the ops page in a browser", () => {
       .toBe(link.replace(/^.*#token=/, ""))
 
     // The event browser shows the published order; its causation tree shows the receipt it caused.
-    await expect.poll(async () => (await api<EventPageJson>("/api/events?topic=receipts")).events.length, { timeout: 10_000 }).toBe(1)
+    await expect.poll(async () => (await api<EventPageJson>("/api/events?topic=receipts")).events?.length ?? 0, { timeout: 10_000 }).toBe(1)
     await operator.locator("#browse-topic option[value=orders]").waitFor({ state: "attached" })
     await operator.selectOption("#browse-topic", "orders")
     await operator.click("#browse-go")
