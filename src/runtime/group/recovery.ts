@@ -21,11 +21,10 @@
  * already `suspect` or `running` is not charged again: the crash that wrote it, or the start
  * recorded before the run, already counted that attempt. Every suspect's start is recorded first
  * (precise). After a first crash they run concurrently (a recovery at full speed, however many
- * keys); one already suspect (crashes repeat) or on its last attempt runs alone first, one at a
- * time (the session's Isolating phase, `Work.suspect`), so the one that kills the process is
- * found and counted exactly, and no other event's last attempt is spent by it: an innocent event
- * is charged at most twice for it (the crash, and one more if it ran beside it while the first
- * crash's events were recovered). A suspect whose charge alone used up its attempts (`crashCharged`) runs once more
+ * keys); one already suspect (crashes repeat) runs alone first, one at a time (the session's
+ * Isolating phase, `Work.suspect`), so the one that kills the process is found and counted: an
+ * innocent event is charged at most twice for it (the crash, and one more if it ran beside it
+ * while the first crash's events were recovered), and its last attempt is spent alone. A suspect whose charge alone used up its attempts (`crashCharged`) runs once more
  * before it can be a dead letter: a crash never dead-letters an event that did not run (with
  * `maxAttempts: 1`, a crash would otherwise dead-letter every event the group had fetched).
  *
@@ -71,7 +70,7 @@ export interface Recovered {
    * the buffer), and the later events of a key as stubs, read back in their turn (as parked ones).
    */
   readonly inFlight: ReadonlyArray<Slot>
-  /** How many of `inFlight` run alone first (0: no isolation): suspects whose next run is their last attempt. */
+  /** How many of `inFlight` run alone first (0: no isolation): suspects an earlier crash already left suspect. */
   readonly suspects: number
   /** How many of `inFlight` were charged (or already counted) as possibly running at the crash. */
   readonly charged: number
@@ -202,11 +201,11 @@ export const recover = (
             if (suspect) {
               charged++
               if (!wasSuspect) work.attempts += 1
-              // It runs alone (isolated) when an earlier crash already left it suspect (crashes
-              // repeat: find the one at fault), or when its next run is its last attempt (a crash
-              // then is its own, and spends no other event's last attempt). The others, after a
-              // first crash, run concurrently, each start recorded: a recovery at full speed.
-              work.suspect = wasSuspect || work.attempts >= config.maxAttempts - 1
+              // It runs alone (isolated) when an earlier crash already left it suspect: crashes
+              // repeat, so find the one at fault. After a first crash the others run concurrently,
+              // each start recorded (a recovery at full speed, whatever maxAttempts is); one whose
+              // attempts a crash beside others used up runs alone once more before a dead letter.
+              work.suspect = wasSuspect
               if (work.suspect) suspects++
               // A "running" row is a start recorded before the run: that run is the process's.
               work.crashCharged = row?.state !== "running"

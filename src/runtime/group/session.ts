@@ -150,7 +150,7 @@ export const session = (
     if (recovered.charged > 0) {
       yield* Effect.logWarning(
         `${label}: recovering ${recovered.charged} event(s) that may have been running when the previous owner stopped${
-          suspects === 0 ? "" : `; ${suspects} of them, on their last attempt, run alone first`
+          suspects === 0 ? "" : `; ${suspects} of them, suspects of an earlier crash too, run alone first`
         }`
       )
     }

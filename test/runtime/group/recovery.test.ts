@@ -248,8 +248,8 @@ describe("recovery", () => {
         assert.deepStrictEqual(r.inFlight.map((s) => (isParked(s) ? s.seq : s.event.seq)), runs)
         assert.deepStrictEqual(worksOf(r.inFlight).map((w) => w.event.seq), works)
         assert.strictEqual(r.charged, suspects.length)
-        // Those already suspect (a crash again) or on their last attempt (maxAttempts 5) run alone first.
-        assert.strictEqual(r.suspects, suspects.filter((s) => suspectRow(s) || attemptsOf(s) >= 4).length)
+        // Those already suspect (a crash again) run alone first.
+        assert.strictEqual(r.suspects, suspects.filter((s) => suspectRow(s)).length)
         assert.deepStrictEqual(worksOf(r.inFlight).filter((w) => w.precise).map((w) => w.event.seq), suspects)
         for (const w of worksOf(r.inFlight)) if (w.precise) assert.strictEqual(w.attempts, attemptsOf(w.event.seq))
         assert.deepStrictEqual(seqsOfWrites(r.writes, "upsert"), suspects)
