@@ -6,6 +6,7 @@
  * (a timer logging 16 KB lines wrote 640 MB in 10 s); ordinary logging never comes near it.
  */
 import type * as Clock from "effect/Clock"
+import { TokenBucket } from "../runtime/tokenBucket.ts"
 
 /** Characters per second the log takes from programs once the burst is spent. */
 export const logRatePerSecond = 1024 * 1024
@@ -19,25 +20,19 @@ const lineOverhead = 32
  * `text` at the Clock's time (none when it is dropped; after drops, a line saying how many first).
  */
 export const makeLogBudget = (ratePerSecond = logRatePerSecond, burst = logBurst) => {
-  let tokens = burst
-  let at = -1
+  const bucket = new TokenBucket(ratePerSecond, burst)
   let droppedLines = 0
   let droppedChars = 0
   /** When the last note about dropped lines was written: at most one a second. */
   let notedAt = Number.NEGATIVE_INFINITY
   return (text: string, clock: Clock.Clock): ReadonlyArray<string> => {
     const now = clock.currentTimeMillisUnsafe()
-    if (at < 0 || now < at) at = now
-    tokens = Math.min(burst, tokens + ((now - at) * ratePerSecond) / 1000)
-    at = now
     // A written line also carries its time and level: an empty one is not free.
-    const cost = text.length + lineOverhead
-    if (cost > tokens) {
+    if (!bucket.tryTake(text.length + lineOverhead, now)) {
       droppedLines++
       droppedChars += text.length
       return []
     }
-    tokens -= cost
     if (droppedLines === 0) return [text]
     if (now - notedAt < 1000) {
       // Lines were dropped since the last note, which was less than a second ago: this one is

@@ -8,6 +8,7 @@
  * Ordinary programs never come near it (the language bench's handler publishes ~5 MB a second).
  */
 import type * as Clock from "effect/Clock"
+import { TokenBucket } from "../runtime/tokenBucket.ts"
 
 /** Estimated payload bytes per second programs may publish once the burst is spent. */
 export const publishBytesPerSecond = 8 * 1024 * 1024
@@ -21,16 +22,8 @@ const eventOverhead = 256
  * milliseconds its publish must wait (0: at once). The bytes are taken either way, so waits queue.
  */
 export const makePublishBudget = (ratePerSecond = publishBytesPerSecond, burst = publishBurst) => {
-  let tokens = burst
-  let at = -1
-  return (bytes: number, clock: Clock.Clock): number => {
-    const now = clock.currentTimeMillisUnsafe()
-    if (at < 0 || now < at) at = now
-    tokens = Math.min(burst, tokens + ((now - at) * ratePerSecond) / 1000)
-    at = now
-    tokens -= bytes + eventOverhead
-    return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / ratePerSecond)
-  }
+  const bucket = new TokenBucket(ratePerSecond, burst)
+  return (bytes: number, clock: Clock.Clock): number => bucket.takeOrOwe(bytes + eventOverhead, clock.currentTimeMillisUnsafe())
 }
 
 /** The process's budget, shared by every program it runs. */

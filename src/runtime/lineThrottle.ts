@@ -3,26 +3,22 @@
  * second, with a burst of as many; the lines over it are counted, and the next line that passes
  * says how many were left out. Time comes from the caller (the session's Clock).
  */
+import { TokenBucket } from "./tokenBucket.ts"
+
 export class LineThrottle {
-  private readonly perSecond: number
-  private tokens: number
-  private last: number | undefined = undefined
+  private readonly bucket: TokenBucket
   private dropped = 0
 
   constructor(perSecond: number) {
-    this.perSecond = perSecond
-    this.tokens = perSecond
+    this.bucket = new TokenBucket(perSecond, perSecond)
   }
 
   /** The line to log at `nowMs` (with a note of the lines left out before it), or undefined: leave it out. */
   pass(line: string, nowMs: number): string | undefined {
-    if (this.last !== undefined) this.tokens = Math.min(this.perSecond, this.tokens + ((nowMs - this.last) * this.perSecond) / 1000)
-    this.last = nowMs
-    if (this.tokens < 1) {
+    if (!this.bucket.tryTake(1, nowMs)) {
       this.dropped++
       return undefined
     }
-    this.tokens--
     if (this.dropped === 0) return line
     const out = `${line} (and ${this.dropped} more like it not logged before it)`
     this.dropped = 0
