@@ -6,7 +6,8 @@
 import type { Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import { type Callable, kindOf, isMap, Keyword, List, print, type Value } from "../reader/Value.ts"
-import { fail, type Frame, type Node, type RunState, step } from "./run.ts"
+import { fail } from "./langError.ts"
+import { type Frame, type Node, type RunState, step } from "./run.ts"
 
 export interface Params {
   readonly fixed: number

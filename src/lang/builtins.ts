@@ -8,7 +8,8 @@ import { join, type Span } from "../diagnostics/Span.ts"
 import { didYouMean } from "../diagnostics/suggest.ts"
 import type * as S from "../reader/Syntax.ts"
 import { type Callable, isCallable, isHostObject, isMap, Keyword, kindOf, print, SetValue, type Value } from "../reader/Value.ts"
-import { type CallPart, fail, type LangError, type Mode, type RunState, step } from "./run.ts"
+import { type CallPart, fail, type LangError } from "./langError.ts"
+import { type Mode, type RunState, step } from "./run.ts"
 
 export type BuiltinGroup = "core" | "collections" | "strings" | "json" | "domain" | "testing"
 

@@ -9,7 +9,8 @@ import { costs, isMap, List, type MapValue, print, SetValue, truthy, typeName, t
 import { type Builtin, builtin, callValue } from "./builtins.ts"
 import { getIn, keyOfArg, num, readable, readKey, seqOf } from "./operands.ts"
 import { compare } from "./order.ts"
-import { allocate, chain, checkSize, checkSizeAhead, fail, isEffect, lift, type RunState, sequence, step } from "./run.ts"
+import { fail } from "./langError.ts"
+import { allocate, chain, checkSize, checkSizeAhead, isEffect, lift, type RunState, sequence, step } from "./run.ts"
 import { characterAt, characterCount, lastCharacter } from "./text.ts"
 
 // ---- helpers --------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import { collections, higherOrder } from "./collections.ts"
 import { json } from "./jsonValues.ts"
 import { getIn, num, seqOf, str } from "./operands.ts"
 import { compare } from "./order.ts"
-import { allocate, checkSizeAhead, fail, LangError, step } from "./run.ts"
+import { fail, LangError } from "./langError.ts"
+import { allocate, checkSizeAhead, step } from "./run.ts"
 import { moreStrings, strings } from "./text.ts"
 
 const comparison = (name: string, test: (c: number) => boolean, doc: string): Builtin =>

@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import {
   type Callable, costs, type HostObject, hostObjectOf, isHostObject, Keyword, kindOf, List, type Meter, SetValue, type Value
 } from "../reader/Value.ts"
-import { isEffect, LangError, type RunState } from "./run.ts"
+import { LangError } from "./langError.ts"
+import { isEffect, type RunState } from "./run.ts"
 
 /** A function the embedding application registers by name: it may return a value, a Promise or an Effect. */
 export type HostFunction = (...args: ReadonlyArray<unknown>) => unknown

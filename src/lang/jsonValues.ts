@@ -7,7 +7,8 @@ import { costs, isMap, Keyword, List, type Meter, SetValue, Sym, typeName, type 
 import { parseExactJson } from "../runtime/json.ts"
 import { type Builtin, builtin } from "./builtins.ts"
 import { str } from "./operands.ts"
-import { checkSize, checkSizeAhead, fail, nowMillis } from "./run.ts"
+import { fail } from "./langError.ts"
+import { checkSize, checkSizeAhead, nowMillis } from "./run.ts"
 
 /**
  * Converts a value to JSON data (for publishing and json/stringify). Each node is charged as it is

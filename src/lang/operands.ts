@@ -6,7 +6,8 @@
  * jsonValues.ts.
  */
 import { isHostObject, isMap, List, mapKey, type Meter, print, SetValue, typeName, type Value } from "../reader/Value.ts"
-import { checkSizeAhead, fail, type RunState, step } from "./run.ts"
+import { fail } from "./langError.ts"
+import { checkSizeAhead, type RunState, step } from "./run.ts"
 
 /**
  * The elements of a sequential value (nil is empty). Maps give [key value] pairs. Vectors, lists

@@ -4,7 +4,8 @@
  * is paid by the length of the prefix it walks.
  */
 import { typeName, type Value } from "../reader/Value.ts"
-import { fail, type RunState, step } from "./run.ts"
+import { fail } from "./langError.ts"
+import { type RunState, step } from "./run.ts"
 
 /**
  * Text in Unicode code point order (JavaScript's own compares UTF-16 units: an emoji, a surrogate

@@ -14,7 +14,8 @@ import * as S from "../reader/Syntax.ts"
 import { costs, makeMap, syntaxToValue, truthy, type Value } from "../reader/Value.ts"
 import type { Namespace } from "./Namespace.ts"
 import { destructureBindings, destructureParams, isPattern } from "./destructure.ts"
-import { allocate, chain, type Frame, isEffect, isLimit, LangError, lift, loopOver, type Node, Recur, type RecurTarget, sequence, sequenceLast } from "./run.ts"
+import { isLimit, LangError } from "./langError.ts"
+import { allocate, chain, type Frame, isEffect, lift, loopOver, type Node, Recur, type RecurTarget, sequence, sequenceLast } from "./run.ts"
 import { Scope } from "./Scope.ts"
 
 /** What a special's compilation may use of the compiler. */

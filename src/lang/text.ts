@@ -7,7 +7,8 @@
 import { costs, Keyword, maxPrintDepth, print, Sym, type Value } from "../reader/Value.ts"
 import { type Builtin, builtin } from "./builtins.ts"
 import { num, seqOf, str } from "./operands.ts"
-import { allocate, checkSize, checkSizeAhead, fail, type RunState, step } from "./run.ts"
+import { fail } from "./langError.ts"
+import { allocate, checkSize, checkSizeAhead, type RunState, step } from "./run.ts"
 
 // ---- characters -----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
  */
 import { didYouMean, didYouMeanWord } from "../diagnostics/suggest.ts"
 import { type Naming, type OptionProblem, problemText } from "../options/spec.ts"
-import { type CallPart, failAll, isLimit, LangError } from "../lang/run.ts"
+import { type CallPart, failAll, isLimit, LangError } from "../lang/langError.ts"
 
 export const keywordName = (name: string) => `:${name.length > 64 ? `${name.slice(0, 64)}...` : name}`
 

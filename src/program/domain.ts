@@ -20,7 +20,8 @@ import { doPublish, publish } from "./publishing.ts"
 import { doSubscribe, subscribe, watch } from "./subscriptions.ts"
 import { sleep, timer } from "./timers.ts"
 import { defineTopic } from "./topics.ts"
-import { fail, type RunState } from "../lang/run.ts"
+import { fail } from "../lang/langError.ts"
+import type { RunState } from "../lang/run.ts"
 
 const latest = builtin({
   name: "latest", group: "domain", arglists: ["[topic key]"],

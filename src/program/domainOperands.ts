@@ -15,7 +15,8 @@ import { builtinOf } from "../lang/builtins.ts"
 import { Closure } from "../lang/Closure.ts"
 import { seqOf } from "../lang/operands.ts"
 import type { ProgramBuilder } from "./Program.ts"
-import { fail, type RunState, step } from "../lang/run.ts"
+import { fail } from "../lang/langError.ts"
+import { type RunState, step } from "../lang/run.ts"
 
 /** What domain forms find in `RunState.services`. */
 export interface DomainServices {

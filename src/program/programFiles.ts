@@ -11,7 +11,7 @@ import { dirname, isAbsolute, relative, resolve } from "node:path"
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import type * as S from "../reader/Syntax.ts"
-import type { Limits } from "../lang/run.ts"
+import type { Limits } from "../lang/budget.ts"
 import { fileProblem, inside, readSourceFile, TooLarge } from "./sourceFiles.ts"
 import { type Source, sourceProblem } from "./sources.ts"
 

@@ -17,7 +17,8 @@ import { toJson } from "../lang/jsonValues.ts"
 import { keywordName } from "./callErrors.ts"
 import { asString, isBus, optionsOf, services, topicName } from "./domainOperands.ts"
 import { publishDelay } from "./publishRate.ts"
-import { fail, failAll, LangError, type RunState, step } from "../lang/run.ts"
+import { fail, failAll, LangError } from "../lang/langError.ts"
+import { type RunState, step } from "../lang/run.ts"
 
 /**
  * What is wrong with an option that must be a vector (or list) of strings, as a message starting

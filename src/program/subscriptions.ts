@@ -19,7 +19,8 @@ import { seqOf } from "../lang/operands.ts"
 import type { FilterServices } from "./Program.ts"
 import { collecting, failOn, literalProblems, optionErrors, optionFailure } from "./callErrors.ts"
 import { arityProblem, isBus, optionsOf, services, topicName, topLevel } from "./domainOperands.ts"
-import { fail, failAll, isEffect, LangError, makeRun, type CallPart, type RunState } from "../lang/run.ts"
+import { fail, failAll, LangError, type CallPart } from "../lang/langError.ts"
+import { isEffect, makeRun, type RunState } from "../lang/run.ts"
 
 // ---- subscribe! -------------------------------------------------------------------------------
 

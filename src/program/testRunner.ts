@@ -21,7 +21,9 @@ import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
 import { openStore } from "../store/open.ts"
 import type { Program, TestDef } from "./Program.ts"
-import { defaultLimits, fail, type Limits, lift, located, makeRun, releasing, runBudget, testBudget, timerFiringCost } from "../lang/run.ts"
+import { defaultLimits, type Limits, runBudget, testBudget, timerFiringCost } from "../lang/budget.ts"
+import { fail, located } from "../lang/langError.ts"
+import { lift, makeRun, releasing } from "../lang/run.ts"
 import { startProgram } from "./start.ts"
 
 export interface TestResult {

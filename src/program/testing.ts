@@ -11,7 +11,8 @@ import { costs, equals, print, truthy, typeName, type Value } from "../reader/Va
 import type { BusShape } from "../runtime/Bus.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
 import { topicName } from "./domainOperands.ts"
-import { fail, type RunState, step } from "../lang/run.ts"
+import { fail } from "../lang/langError.ts"
+import { type RunState, step } from "../lang/run.ts"
 
 export interface TestContext {
   /** Records a failure (made only when the test's report still keeps failures). */

@@ -8,7 +8,7 @@ import { type Callable, isCallable, typeName } from "../reader/Value.ts"
 import { type Builtin, builtin } from "../lang/builtins.ts"
 import { collecting, failOn } from "./callErrors.ts"
 import { arityProblem, durationMs, running, services, topLevel } from "./domainOperands.ts"
-import { fail, failAll, LangError } from "../lang/run.ts"
+import { fail, failAll, LangError } from "../lang/langError.ts"
 
 export const sleep = builtin({
   name: "sleep!", group: "domain", arglists: ["[interval]"],

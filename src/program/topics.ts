@@ -14,7 +14,7 @@ import { checkAll, names } from "../options/spec.ts"
 import { builtin } from "../lang/builtins.ts"
 import { collecting, literalProblems, optionErrors, optionFailure } from "./callErrors.ts"
 import { services, topicName, topLevel } from "./domainOperands.ts"
-import { fail, failAll, LangError, type CallPart } from "../lang/run.ts"
+import { fail, failAll, LangError, type CallPart } from "../lang/langError.ts"
 
 // ---- payload schemas --------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type { StoreError } from "../store/storeErrors.ts"
-import type { GroupLease } from "../store/records.ts"
 import { busSpec } from "../options/busSpec.ts"
 import { check, problemText, shown } from "../options/spec.ts"
 import { storedTopic } from "../options/topicSpec.ts"
@@ -42,7 +41,8 @@ import { makeLive } from "./live.ts"
 import { makeWriter } from "./Writer.ts"
 import { makePublishing } from "./busPublish.ts"
 import { LineThrottle } from "./lineThrottle.ts"
-import type { AdminOptions, BusOptions, BusShape, EffectHandler, Subscription, TopicRemoval } from "./BusShape.ts"
+import { makeAdmin } from "./busAdmin.ts"
+import type { BusOptions, BusShape, EffectHandler, Subscription } from "./BusShape.ts"
 
 // The bus's contract lives in BusShape.ts; its users import it from here.
 export type { AdminOptions, BusOptions, BusShape, DeadLetterQuery, EffectHandler, GroupDescription, Subscription, TopicRemoval } from "./BusShape.ts"
@@ -56,40 +56,6 @@ interface RunningGroup {
   readonly topic: string | ReadonlyArray<string>
   scope: Scope.Closeable
 }
-
-/**
- * What is wrong with an options or query object of an admin call (`what` names it): not an object,
- * a field that is not one of `names` (a typo must not widen a query or skip a `force`), or a
- * `force` that is not a boolean. Undefined and null are no options.
- */
-const fieldsProblem = (given: unknown, what: string, names: ReadonlyArray<string>): string | undefined => {
-  if (given === undefined || given === null) return undefined
-  if (typeof given !== "object" || Array.isArray(given)) return `${what} must be an object { ${names.join(", ")} }, got ${shown(given)}`
-  const unknown = Object.keys(given).find((k) => !names.includes(k) && (given as Record<string, unknown>)[k] !== undefined)
-  if (unknown !== undefined) return `unknown ${what} field ${JSON.stringify(unknown)}; valid fields: ${names.join(", ")}`
-  const force = (given as { force?: unknown }).force
-  return force === undefined || typeof force === "boolean" ? undefined : `force must be true or false, got ${shown(force)}`
-}
-
-/**
- * What is wrong with a dead-letter or delivery query's values: names are strings, `limit` a
- * whole number from 1, `offset` one from 0.
- */
-const queryValuesProblem = (query: Readonly<Record<string, unknown>> | undefined): string | undefined => {
-  if (query === undefined || query === null) return undefined
-  for (const name of ["group", "topic", "eventId"]) {
-    const v = query[name]
-    if (v !== undefined && (typeof v !== "string" || v === "")) return `${name} must be a non-empty string, got ${shown(v)}`
-  }
-  const { limit, offset } = query
-  if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 1)) return `limit must be a whole number >= 1, got ${shown(limit)}`
-  if (offset !== undefined && !(typeof offset === "number" && Number.isSafeInteger(offset) && offset >= 0)) return `offset must be a whole number >= 0, got ${shown(offset)}`
-  return undefined
-}
-
-/** A refused query: named by its group when it gives a valid one. */
-const queryError = (query: { readonly group?: unknown } | undefined, detail: string) =>
-  new GroupError({ group: typeof query?.group === "string" ? query.group : "", detail })
 
 /** The bus's calls that reach the store: refused with `BusClosedError` once the bus has ended. */
 const storeCalls = [
@@ -287,12 +253,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
   const notOutstanding = (group: string, eventId: string) =>
     new AckError({ group, eventId, detail: "the group is not running in this process" })
 
-  const eventIdsToSeqs = (group: string, eventIds: ReadonlyArray<string>) =>
-    Effect.map(admin.deadLetters({ group }), (dls) => {
-      const wanted = new Set(eventIds)
-      return dls.filter((d) => wanted.has(d.eventId)).map((d) => d.seq)
-    })
-
   /**
    * A definition as it would be stored: valid options, and settings that agree with the stored
    * ones unless it says `redefine: true`. A definition with no settings of a topic that has stored
@@ -331,41 +291,23 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return { topic, reference: false }
     })
 
-  /** Events deleted per purge transaction. */
-  const purgeBatch = 1000
-
-  const removeTopic = (topic: string, operation: "purge" | "delete", adminOptions: AdminOptions | undefined) =>
-    Effect.gen(function*() {
-      const refuse = (detail: string) => new TopicError({ topic, operation, detail })
-      const optionsProblem = fieldsProblem(adminOptions, "option", ["force"])
-      if (optionsProblem !== undefined) return yield* refuse(optionsProblem)
-      const head = yield* store.runtime.headSeq(topic)
-      const known = topicOf(topic) !== undefined || head > 0 || (yield* store.runtime.topics).some((t) => t.name === topic)
-      const positions = (yield* store.admin.groupPositions).filter((p) => p.cursor.topic === topic)
-      if (!known && positions.length === 0) return yield* refuse("there is no topic of that name (see sib topics)")
-      const now = yield* Clock.currentTimeMillis
-      const here = [...running.entries()].filter(([, g]) => (typeof g.topic === "string" ? [g.topic] : g.topic).includes(topic)).map(([name]) => name)
-      if (here.length > 0) return yield* refuse(`group ${here.join(", ")} consumes it in this process; unsubscribe first`)
-      const live = positions.filter((p) => heldByOther(p.lease, sid, now, host))
-      if (live.length > 0 && adminOptions?.force !== true) {
-        const who = live.map((p) => `${p.cursor.group} (process ${p.lease?.ownerPid ?? "?"} on ${p.lease?.ownerHost ?? "?"})`).join(", ")
-        return yield* refuse(`it is consumed by ${who}; stop ${live.length === 1 ? "it" : "them"} first, or force it`)
-      }
-      let events = 0
-      while (true) {
-        const n = yield* store.admin.purgeStep(topic, head, purgeBatch)
-        events += n
-        if (n < purgeBatch) break
-      }
-      yield* store.admin.finishPurge(topic, head, yield* Clock.currentTimeMillis, operation === "delete")
-      if (operation === "delete") {
-        topics.delete(topic)
-        storedTopics.delete(topic)
-      }
-      return { topic, events, groups: positions.map((p) => p.cursor.group) } satisfies TopicRemoval
-    })
+  const adminCalls = makeAdmin({
+    store, admin, sid, host,
+    groups: {
+      has: (group) => running.has(group) || draining.has(group),
+      consuming: (topic) =>
+        [...running.entries()].filter(([, g]) => (typeof g.topic === "string" ? [g.topic] : g.topic).includes(topic)).map(([name]) => name),
+      deadLettersChanged: (group) => running.get(group)?.handle.deadLettersChanged ?? Effect.void
+    },
+    knows: (topic) => topicOf(topic) !== undefined,
+    forget: (topic) => {
+      topics.delete(topic)
+      storedTopics.delete(topic)
+    }
+  })
 
   const bus: BusShape = {
+    ...adminCalls,
     sid,
     defineTopic: (name, topicOptions) =>
       Effect.gen(function*() {
@@ -469,50 +411,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
         }
         yield* moveAll(now)
       }),
-    deadLetters: (query) => {
-      const problem = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit", "offset"]) ?? queryValuesProblem(query as never)
-      return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(queryError(query, problem))
-    },
-    deliveries: (query) => {
-      const problem = fieldsProblem(query, "delivery query", ["group", "eventId"]) ?? queryValuesProblem(query as never)
-      return problem === undefined ? admin.deliveries(query ?? {}) : Effect.fail(queryError(query, problem))
-    },
-    requeue: (group, eventIds) =>
-      Effect.gen(function*() {
-        const groupProblem = groupNameProblem(group)
-        if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot requeue: ${groupProblem}` })
-        if (eventIds !== "all" && typeof eventIds !== "string" && !(Array.isArray(eventIds) && eventIds.every((id) => typeof id === "string"))) {
-          return yield* new GroupError({ group, detail: `requeue takes "all", an event id or an array of event ids, got ${Array.isArray(eventIds) ? "an array holding something else" : typeof eventIds}` })
-        }
-        const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
-        const requeued = yield* admin.requeue(group, seqs)
-        if (requeued.length > 0) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
-        return requeued.length
-      }),
-    dropDeadLetter: (group, eventId) =>
-      Effect.gen(function*() {
-        const groupProblem = groupNameProblem(group)
-        if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot drop a dead letter: ${groupProblem}` })
-        if (typeof eventId !== "string") return yield* new GroupError({ group, detail: `dropDeadLetter takes an event id, got ${shown(eventId)}` })
-        const [seq] = yield* eventIdsToSeqs(group, [eventId])
-        if (seq === undefined) return false
-        const dropped = yield* admin.dropDeadLetter(group, seq)
-        if (dropped) yield* running.get(group)?.handle.deadLettersChanged ?? Effect.void
-        return dropped
-      }),
-    read: (topic, afterSeq, limit) => {
-      const problem = topicNameProblem(topic) ??
-        (typeof afterSeq === "number" && Number.isSafeInteger(afterSeq) && afterSeq >= 0 ? undefined : `afterSeq must be an integer >= 0, got ${shown(afterSeq)}`) ??
-        (typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 1 ? undefined : `limit must be a positive integer, got ${shown(limit)}`)
-      if (problem !== undefined) return Effect.fail(new TopicError({ topic: String(topic), operation: "read", detail: problem }))
-      return store.admin.readTopic(topic, afterSeq, limit)
-    },
-    latestByKey: (topic, keys) => {
-      const problem = topicNameProblem(topic) ??
-        (Array.isArray(keys) && keys.every((k) => typeof k === "string") ? undefined : `latestByKey takes an array of string keys, got ${Array.isArray(keys) ? "an array holding something else" : shown(keys)}`)
-      if (problem !== undefined) return Effect.fail(new TopicError({ topic: String(topic), operation: "read", detail: problem }))
-      return store.runtime.latestByKey(topic, keys)
-    },
     groups: () => [...running.keys()],
     groupStats: (group) => running.get(group)?.handle.stats(),
     standingBy: (group) => running.get(group)?.handle.standingBy() ?? false,
@@ -524,39 +422,6 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       }),
     compact: (topic) => (topic === undefined || typeof topic === "string" ? maintenance.compact(topic) : Effect.fail(notATopic("compact", topic))),
     prune: (topic) => (topic === undefined || typeof topic === "string" ? maintenance.prune(topic) : Effect.fail(notATopic("prune", topic))),
-    deleteGroup: (group, adminOptions) =>
-      Effect.gen(function*() {
-        const refuse = (detail: string) => new GroupError({ group, detail: `cannot delete it: ${detail}` })
-        const optionsProblem = fieldsProblem(adminOptions, "option", ["force"])
-        if (optionsProblem !== undefined) return yield* refuse(optionsProblem)
-        if (running.has(group) || draining.has(group)) return yield* refuse("it runs in this process; unsubscribe it first")
-        const now = yield* Clock.currentTimeMillis
-        const names = yield* admin.namesOf(group)
-        const leases = new Map<string, GroupLease | undefined>()
-        for (const name of names) {
-          const lease = yield* store.runtime.readLease(name)
-          leases.set(name, lease)
-          if (heldByOther(lease, sid, now, host) && adminOptions?.force !== true) {
-            return yield* refuse(`process ${lease.ownerPid ?? "?"} on ${lease.ownerHost ?? "?"} consumes it; stop it first, or force the deletion`)
-          }
-        }
-        const total = { cursors: 0, deliveries: 0, deadLetters: 0 }
-        for (const name of names) {
-          const deleted = yield* store.admin.deleteGroup(name, leases.get(name)?.ownerSid ?? null)
-          if (deleted === undefined) return yield* refuse("its consumer changed while it was being deleted; try again")
-          total.cursors += deleted.cursors
-          total.deliveries += deleted.deliveries
-          total.deadLetters += deleted.deadLetters
-        }
-        const members = yield* store.runtime.groupMembers(group)
-        for (const m of members) yield* store.runtime.leaveMember(group, m.member)
-        if (total.cursors === 0 && total.deliveries === 0 && total.deadLetters === 0 && [...leases.values()].every((l) => l === undefined) && members.length === 0) {
-          return yield* refuse("there is no group of that name")
-        }
-        return total
-      }),
-    purgeTopic: (topic, adminOptions) => removeTopic(topic, "purge", adminOptions),
-    deleteTopic: (topic, adminOptions) => removeTopic(topic, "delete", adminOptions),
     singleton: (name, work, singletonOptions) => runAsSingleton({ store: store.runtime, sid, host }, name, work, singletonOptions),
     onEvent: (listener) => events.on(listener)
   }

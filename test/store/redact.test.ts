@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { redactLocation } from "../../src/store/open.ts"
-import { parseLocation } from "../../src/store/postgres/PostgresStore.ts"
+import { parseLocation } from "../../src/store/postgres/location.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 import { sib } from "../helpers/sib.ts"
 

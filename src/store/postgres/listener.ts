@@ -8,7 +8,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import { describeCause } from "../storeErrors.ts"
-import type { PostgresLocation } from "./PostgresStore.ts"
+import type { PostgresLocation } from "./location.ts"
 
 /** An SQL identifier, quoted. */
 export const quoteIdent = (s: string) => `"${s.replace(/"/g, "\"\"")}"`

@@ -12,7 +12,7 @@ import { migrationProvider, migrations } from "../migrations/index.ts"
 import type { Database } from "../schema.ts"
 import { describeCause, StoreOpenError } from "../storeErrors.ts"
 import { quoteIdent } from "./listener.ts"
-import type { PostgresLocation } from "./PostgresStore.ts"
+import type { PostgresLocation } from "./location.ts"
 
 export const openError = (location: PostgresLocation, reason: "unreadable" | "newer" | "migration" | "not-sibus" | "older", cause: unknown) =>
   new StoreOpenError({ reason, location: location.shown, detail: typeof cause === "string" ? cause : describeCause(cause) })
