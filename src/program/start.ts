@@ -19,7 +19,7 @@ import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import { clipForLog, LineThrottle } from "../runtime/lineThrottle.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
-import { type BusClosedError, PublishError, SubscribeError, type TopicError } from "../runtime/busErrors.ts"
+import { type BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/busErrors.ts"
 import { defaultAckTimeoutMs, type StartFrom, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { StoreError } from "../store/storeErrors.ts"
 import type { Event } from "../store/records.ts"
@@ -235,6 +235,9 @@ export interface StartOptions {
   readonly expectations?: Expectations | undefined
 }
 
+/** `file:line:col: `, the place a message names first. */
+const where = (at: { readonly file: string; readonly line: number; readonly column: number }) => `${at.file}:${at.line}:${at.column}: `
+
 export const startProgram = (
   program: Program,
   bus: BusShape,
@@ -261,10 +264,19 @@ export const startProgram = (
       publishes: initial,
       subscriptions: program.subscriptions.map((s) => ({ group: s.group, from: (s.options as { from?: StartFrom | string }).from }))
     }).pipe(
-      // A refused initial publish is shown where the program wrote it.
+      // What is refused is shown where the program wrote it: an initial publish, a topic's
+      // definition (its stored settings differ; a read-only database), a group's start.
       Effect.catchTag("PublishError", (e) => {
         const at = e.item === undefined ? undefined : program.publishes[e.item]?.span
-        return Effect.fail(at === undefined ? e : new PublishError({ topic: e.topic, reason: e.reason, detail: `${at.file}:${at.line}:${at.column}: ${e.detail.replace(/^item \d+ of \d+: /, "")}` }))
+        return Effect.fail(at === undefined ? e : new PublishError({ topic: e.topic, reason: e.reason, detail: `${where(at)}${e.detail.replace(/^item \d+ of \d+: /, "")}` }))
+      }),
+      Effect.catchTag("TopicError", (e) => {
+        const at = program.topics.find((t) => t.name === e.topic)?.span
+        return Effect.fail(at === undefined ? e : new TopicError({ topic: e.topic, operation: e.operation, problem: e.problem, detail: `${where(at)}${e.detail}` }))
+      }),
+      Effect.catchTag("SubscribeError", (e) => {
+        const at = program.subscriptions.find((s) => s.group === e.group)?.span
+        return Effect.fail(at === undefined ? e : new SubscribeError({ group: e.group, problem: e.problem, detail: `${where(at)}${e.detail}` }))
       })
     )
     // Each partition a group consumes is a session of its own: bounded like the groups themselves.

@@ -267,7 +267,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       const stored = (yield* store.runtime.topics).find((t) => t.name === name)
       const config = topicConfig(topic)
       if (stored !== undefined && topicOptions?.redefine !== true && !hasSettings(config)) {
-        return { topic: makeTopic(name, publishOptionsOfConfig(stored.config)), reference: true }
+        return { topic: makeTopic(name, publishOptionsOfConfig(stored.config)), reference: true, unchanged: true }
       }
       // Keys would move to other partitions while their earlier events wait in the old ones: per-key
       // order would break, so the count is fixed once the topic has events, redefined or not (and
@@ -288,7 +288,19 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
           })
         }
       }
-      return { topic, reference: false }
+      // Read-only, a definition is taken as long as it would store nothing new (a program that
+      // defines the topics it reads from, as they are stored); anything else would write.
+      if (store.capabilities.readOnly === true) {
+        const changes = definitionChanges(stored?.config ?? {}, config)
+        if (changes.length > 0) {
+          return yield* new TopicError({
+            topic: name,
+            detail: `the database was opened read-only, and this definition would store new settings (${changes.join("; ")}); define it as stored, or open the database for writing`
+          })
+        }
+        return { topic, reference: false, unchanged: true }
+      }
+      return { topic, reference: false, unchanged: false }
     })
 
   const adminCalls = makeAdmin({
@@ -311,13 +323,13 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     sid,
     defineTopic: (name, topicOptions) =>
       Effect.gen(function*() {
-        const { topic, reference } = yield* checkedDefinition(name, topicOptions)
+        const { topic, reference, unchanged } = yield* checkedDefinition(name, topicOptions)
         // A reference to a stored topic keeps the stored settings (and their refreshes) in force.
         if (reference) {
           storedTopics.set(name, topic)
           return topic
         }
-        yield* store.runtime.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
+        if (!unchanged) yield* store.runtime.upsertTopic(name, topicConfig(topic), yield* Clock.currentTimeMillis)
         topics.set(name, topic)
         storedTopics.delete(name)
         return topic

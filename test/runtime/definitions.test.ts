@@ -134,6 +134,20 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
         assert.deepStrictEqual(yield* b.read("orders", 0, 10), [])
       })))
 
+  it.live("a program's definition that differs from the stored settings is refused where the program wrote it, before anything starts", () =>
+    twoProcesses((a, b) =>
+      Effect.gen(function*() {
+        yield* a.defineTopic("jobs", { retention: { maxCount: 100 } })
+        const program = yield* loadProgram([{
+          file: "jobs.sib",
+          text: `(subscribe! "jobs" "worker" (fn [e] nil) :from "earliest")\n;; the producer's settings, misremembered\n(define-topic "jobs" {:maxCount 50})\n`
+        }])
+        const exit = yield* Effect.exit(Effect.scoped(startProgram(program, b)))
+        assert.match(failure(exit), /cannot define topic "jobs": jobs\.sib:3:1: its stored settings differ \(retention\.maxCount: stored 100, defined 50\)/)
+        assert.deepStrictEqual(yield* (yield* Inspect).groups, [], "no cursor of worker")
+        assert.deepStrictEqual(b.groups(), [])
+      })))
+
   it.live("a start position naming an event that does not exist refuses the start before anything is written", () =>
     twoProcesses((a, b) =>
       Effect.gen(function*() {
@@ -143,7 +157,7 @@ describe.each(storeFactories)("topic definitions across processes ($name)", (fac
           text: `(define-topic "newt" {:retentionDays 1})\n(subscribe! "newt" "g1" (fn [e] nil) :from "earliest")\n(publish! "newt" {:a 1})\n(subscribe! "other" "g2" (fn [e] nil) :from "id:does-not-exist")\n`
         }])
         const exit = yield* Effect.exit(Effect.scoped(startProgram(program, b)))
-        assert.match(failure(exit), /cannot subscribe group "g2": from: no event has the id "does-not-exist"/)
+        assert.match(failure(exit), /cannot subscribe group "g2": f\.sib:4:1: from: no event has the id "does-not-exist"/)
         const inspect = yield* Inspect
         assert.deepStrictEqual((yield* inspect.topics).map((t) => t.name), ["other"], "no settings of newt")
         assert.deepStrictEqual(yield* inspect.groups, [], "no cursor of g1")

@@ -4,6 +4,9 @@
  * bad handlers and topic options, nack delays that are not milliseconds, and the ack of a delivery
  * that timed out; a read-only runtime refuses consumer groups and writes nothing.
  */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Schema from "effect/Schema"
 import { AckError, createRuntime, GroupError, PublishError, SubscribeError, TopicError } from "../../src/index.ts"
@@ -86,6 +89,17 @@ describe.each(storeFactories)("refused input ($name)", (factory) => {
         expect(refused).toBeInstanceOf(SubscribeError)
         expect(String(refused)).toMatch(/read-only/)
         await expect(reader.publish("t", { n: 2 })).rejects.toThrow(/read-only|readonly/)
+        // A program may define the topics it reads as they are stored (nothing to write); one that
+        // would store new settings is refused where it says so, as a typed error (a StoreError
+        // from the database before).
+        const dir = mkdtempSync(join(tmpdir(), "sib-ro-"))
+        writeFileSync(join(dir, "reads.sib"), `(define-topic "t")\n(watch! "t" (fn [e] nil))\n`)
+        writeFileSync(join(dir, "settles.sib"), `(define-topic "t")\n(define-topic "u" {:retentionMs 1000})\n`)
+        const program = await reader.load(join(dir, "reads.sib"))
+        await program.stop()
+        const settles = await reader.load(join(dir, "settles.sib")).catch((e: unknown) => e)
+        expect(settles).toBeInstanceOf(TopicError)
+        expect(String(settles)).toMatch(/cannot define topic "u": .*settles\.sib:2:1: the database was opened read-only, and this definition would store new settings \(retention\.maxAgeMs: stored none, defined 1000/)
         await sleep(200)
       } finally {
         await reader.close()
