@@ -76,7 +76,12 @@ export const fresh = (base: string) => `${base}~${++counter}`
 /** True for a name `fresh` made (kept out of suggestions). */
 export const isFreshName = (name: string): boolean => name.includes("~")
 
-export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
+/**
+ * `form` expanded: every macro call in it, or with `headOnly` only its head, until it is no longer a
+ * macro call (Clojure's `macroexpand`): the loader looks at what a top-level form becomes, so a
+ * macro may write a `defmacro`, a `deftest` or a `do` of top-level forms.
+ */
+export const expand = (form: S.Syntax, env: ExpandEnv, headOnly = false): Expanded => {
   const diagnostics: Array<Diagnostic> = []
   let expansions = 0
 
@@ -216,7 +221,7 @@ export const expand = (form: S.Syntax, env: ExpandEnv): Expanded => {
 
   let out: S.Syntax
   try {
-    out = walk(form)
+    out = headOnly ? expandHead(form) : walk(form)
   } catch (e) {
     if (!(e instanceof RangeError)) throw e
     diagnostics.push(diagnostic("Expand", "expand/too-deep", "expanding this form recursed too deeply", form.span))

@@ -6,6 +6,11 @@
  *
  * A symbol ending in `#` (`v#`) is replaced by a fresh name, the same one everywhere in that
  * quasiquote (Clojure's auto-gensym): a macro's locals then cannot capture its caller's names.
+ *
+ * Quasiquotes nest as in Common Lisp and Scheme (a macro that writes a macro): inside an inner
+ * quasiquote, an unquote belongs to the inner one and is kept as written (`~~x` evaluates `x` now
+ * and keeps the inner unquote), and `v#` symbols are left for the inner quasiquote, which names
+ * them afresh at each of its expansions.
  */
 import { type Diagnostic, diagnostic } from "../diagnostics/Diagnostic.ts"
 import * as S from "../reader/Syntax.ts"
@@ -23,15 +28,15 @@ const fail = (message: string, at: S.Syntax): Rewrite => ({
 })
 
 /** Code that builds the sequence of `items` as a list, splicing `~@` forms. */
-const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax, gensyms: Gensyms): Rewrite => {
+const sequence = (items: ReadonlyArray<S.Syntax>, at: S.Syntax, gensyms: Gensyms, depth: number): Rewrite => {
   let acc: S.Syntax = call("sib/list", [], at)
   for (let i = items.length - 1; i >= 0; i--) {
     const item = items[i]!
-    if (item.kind === "list" && isForm(item, "splice-unquote")) {
+    if (depth === 0 && item.kind === "list" && isForm(item, "splice-unquote")) {
       if (item.items.length !== 2) return fail("~@ takes exactly one form", item)
       acc = call("sib/concat", [item.items[1]!, acc], item)
     } else {
-      const inner = rewrite(item, gensyms)
+      const inner = rewrite(item, gensyms, depth)
       if (!inner.ok) return inner
       acc = call("sib/cons", [inner.form, acc], item)
     }
@@ -46,13 +51,23 @@ interface Gensyms {
 }
 
 /** `(quasiquote form)` rewritten; `fresh` names its `v#` symbols. */
-export const quasiquote = (form: S.Syntax, fresh: (base: string) => string): Rewrite => rewrite(form, { fresh, given: new Map() })
+export const quasiquote = (form: S.Syntax, fresh: (base: string) => string): Rewrite => rewrite(form, { fresh, given: new Map() }, 0)
 
-const rewrite = (form: S.Syntax, gensyms: Gensyms): Rewrite => {
+/**
+ * Code that builds `(head arg)` as data, `arg` rewritten at `depth`: an inner quasiquote, or an
+ * unquote that belongs to one.
+ */
+const kept = (head: S.Syntax, form: S.SList, gensyms: Gensyms, depth: number): Rewrite => {
+  const arg = rewrite(form.items[1]!, gensyms, depth)
+  return arg.ok ? { ok: true, form: call("sib/list", [S.list([S.symbol("quote", head.span), head], head.span), arg.form], form) } : arg
+}
+
+/** `form` at `depth` quasiquotes inside the one being rewritten (0: its own level). */
+const rewrite = (form: S.Syntax, gensyms: Gensyms, depth: number): Rewrite => {
   switch (form.kind) {
     case "symbol": {
       let symbol = form
-      if (form.name.length > 1 && form.name.endsWith("#")) {
+      if (depth === 0 && form.name.length > 1 && form.name.endsWith("#")) {
         let name = gensyms.given.get(form.name)
         if (name === undefined) gensyms.given.set(form.name, name = gensyms.fresh(form.name.slice(0, -1)))
         symbol = S.symbol(name, form.span)
@@ -62,21 +77,26 @@ const rewrite = (form: S.Syntax, gensyms: Gensyms): Rewrite => {
     case "list": {
       if (isForm(form, "unquote")) {
         if (form.items.length !== 2) return fail("~ takes exactly one form", form)
-        return { ok: true, form: form.items[1]! }
+        return depth === 0 ? { ok: true, form: form.items[1]! } : kept(form.items[0]!, form, gensyms, depth - 1)
       }
-      if (isForm(form, "splice-unquote")) return fail("~@ can only splice into a list, vector, map or set", form)
-      return sequence(form.items, form, gensyms)
+      if (isForm(form, "splice-unquote")) {
+        if (depth === 0) return fail("~@ can only splice into a list, vector, map or set", form)
+        if (form.items.length !== 2) return fail("~@ takes exactly one form", form)
+        return kept(form.items[0]!, form, gensyms, depth - 1)
+      }
+      if (isForm(form, "quasiquote") && form.items.length === 2) return kept(form.items[0]!, form, gensyms, depth + 1)
+      return sequence(form.items, form, gensyms, depth)
     }
     case "vector": {
-      const seq = sequence(form.items, form, gensyms)
+      const seq = sequence(form.items, form, gensyms, depth)
       return seq.ok ? { ok: true, form: call("sib/vec", [seq.form], form) } : seq
     }
     case "map": {
-      const seq = sequence(form.items, form, gensyms)
+      const seq = sequence(form.items, form, gensyms, depth)
       return seq.ok ? { ok: true, form: call("sib/apply-hash-map", [seq.form], form) } : seq
     }
     case "set": {
-      const seq = sequence(form.items, form, gensyms)
+      const seq = sequence(form.items, form, gensyms, depth)
       return seq.ok ? { ok: true, form: call("sib/apply-hash-set", [seq.form], form) } : seq
     }
     default:

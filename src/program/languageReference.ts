@@ -131,7 +131,11 @@ A local may take any name, and where it is in scope it is called in place of a m
 \`quote\`, ...) is always the special form. In a macro's quasiquote, a symbol ending in \`#\` (\`v#\`) becomes a fresh
 name, the same everywhere in that quasiquote, that no program can write: use it for the macro's own
 locals, so that they never capture the caller's names:
-\`\` (defmacro or2 [a b] \`(let [v# ~a] (if v# v# ~b))) \`\`.
+\`\` (defmacro or2 [a b] \`(let [v# ~a] (if v# v# ~b))) \`\`. Quasiquotes nest, as in Common Lisp: in a
+quasiquote inside another (a macro that writes a macro), \`~x\` and \`v#\` belong to the inner one, and
+\`~~x\` is evaluated by the outer one. A \`do\` at the top level of a file, and what a macro call there
+expands into, are top-level forms too: a macro may define several globals, macros or tests at once
+(\`declare-host\` is the exception: it is read before any form runs, so it is written in the file).
 
 Calls of built-ins are checked when the file compiles: the number of
 arguments, and option names written as keywords (\`:batchsize\` gets \`did you mean :batchSize?\`);

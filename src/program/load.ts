@@ -20,6 +20,7 @@ import { resolve } from "node:path"
 import { type Diagnostic, diagnostic, SibError, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import type { Span } from "../diagnostics/Span.ts"
 import { type ExpandEnv, expand, fresh } from "../expand/expand.ts"
+import { coreMacros } from "../expand/macros.ts"
 import { destructureParams } from "../lang/destructure.ts"
 import { read } from "../reader/read.ts"
 import * as S from "../reader/Syntax.ts"
@@ -61,6 +62,13 @@ const maxReported = 2000
 
 /** How often a load gives the event loop back between top-level forms. */
 const yieldEveryMs = 10
+
+/**
+ * Macro calls and `do`s one top-level form may open into further top-level forms, and how deep:
+ * as the expander bounds the expansion of one form.
+ */
+const maxTopExpansions = 10_000
+const maxTopDepth = 500
 
 /** Names a form defines at the top level, found without expanding it. */
 const declaredName = (form: S.Syntax): S.SSymbol | undefined => {
@@ -247,18 +255,34 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
       Effect.gen(function*() {
         const before = diagnostics.length + compiler.diagnostics.length
         formFailed = false
-        yield* processTopForm(form, file)
+        topExpansions = 0
+        topRunaway = false
+        yield* processTopForm(form, file, 0)
         if (formFailed || diagnostics.length + compiler.diagnostics.length > before) {
           const name = declaredName(form)
           if (name !== undefined) failedNames.add(name.name)
         }
       })
 
-    const processTopForm = (form: S.Syntax, file: string): Effect.Effect<void> =>
+    /** Macro calls and `do`s one top-level form has opened (see `processTopForm`), and whether it opened too many. */
+    let topExpansions = 0
+    let topRunaway = false
+
+    /**
+     * One top-level form, `depth` macro calls and `do`s into what the file wrote: what a macro call
+     * there expands into, and each form of a `do` there, is a top-level form too (as in Clojure: a
+     * macro may define macros and tests, or several globals at once).
+     */
+    const processTopForm = (form: S.Syntax, file: string, depth: number): Effect.Effect<void> =>
       Effect.gen(function*() {
         const head = S.headName(form)
-        // Declared (and checked) before any form of its file ran.
-        if (head === "declare-host" && form.kind === "list") return
+        if (head === "declare-host" && form.kind === "list") {
+          // Declared (and checked) before any form of its file ran: only as written in the file.
+          if (depth > 0) {
+            diagnostics.push(diagnostic("Compile", "compile/not-top-level", "declare-host belongs at the top level of a file, as written there (hosts are declared before any form runs, so a macro cannot make one)", form.span))
+          }
+          return
+        }
         if (head === "require" && form.kind === "list") {
           const required = files.required(form, file)
           if (required !== undefined) yield* processFile(required.file, required.text)
@@ -300,6 +324,32 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
           builder.tests.push({ name: name.value, body: node(top) as Callable, span: form.span })
           return
         }
+        if (form.kind === "list" && (head === "do" || (head !== undefined && (macros.has(head) || (coreMacros.has(head) && !ns.isProgramGlobal(head)))))) {
+          if (++topExpansions > maxTopExpansions || depth >= maxTopDepth) {
+            if (!topRunaway) {
+              topRunaway = true
+              // As the expander says it of one form's expansions.
+              diagnostics.push(diagnostic("Expand", "expand/runaway", `expanding this form took more than ${depth >= maxTopDepth ? `${maxTopDepth} nested` : maxTopExpansions.toLocaleString("en-US")} macro expansions (${head === "do" ? "a top-level do was opening" : `${head} was expanding`})`, form.span, {
+                hints: ["a macro expands into a call of itself without end, or into several copies of a form that expands further"]
+              }))
+            }
+            formFailed = true
+            return
+          }
+          if (head === "do") {
+            for (const sub of form.items.slice(1)) {
+              if (exhausted) return
+              yield* processTopForm(sub, file, depth + 1)
+            }
+            return
+          }
+          const once = expand(form, env, true)
+          if (!once.ok) {
+            diagnostics.push(...once.diagnostics)
+            return
+          }
+          if (once.form !== form) return yield* processTopForm(once.form, file, depth + 1)
+        }
         const expanded = expand(form, env)
         if (!expanded.ok) {
           diagnostics.push(...expanded.diagnostics)
@@ -332,7 +382,7 @@ export const createLoader = (options: LoadOptions = {}): Effect.Effect<Loader> =
 
     /**
      * Every problem found, in file order, each once: a macro's expansion that repeats a mistake
-     * (twenty deftests inside a do) is reported at the macro's call once, not twenty times.
+     * (twenty deftests inside a let) is reported at the macro's call once, not twenty times.
      */
     const collected = () => {
       const seen = new Set<string>()
