@@ -11,6 +11,7 @@
  * yield* Testing.advance("500 millis")       // the retry, 500 ms later, happened
  * ```
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -19,24 +20,49 @@ import { Store } from "./store/Store.ts"
 
 const yields = Effect.forEach(Array.from({ length: 50 }), () => Effect.yieldNow, { discard: true })
 
-/**
- * Lets every ready fiber run. On a store whose calls are asynchronous I/O (Postgres, which reports
- * them), also lets real time pass until none is under way; on SQLite, whose calls complete at
- * once, only fibers run.
- */
-export const settle: Effect.Effect<void> = Effect.gen(function*() {
-  const store = yield* Effect.serviceOption(Store)
-  const inFlight = Option.isSome(store) ? store.value.capabilities.inFlight : undefined
-  yield* yields
-  if (inFlight === undefined) return
-  // Quiet twice in a row, a turn of the event loop apart: a fiber that was between two
-  // operations has started its next one by then.
-  for (let i = 0, quiet = 0; i < 10_000 && quiet < 2; i++) {
-    quiet = inFlight() === 0 ? quiet + 1 : 0
-    yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
-    yield* yields
-  }
+/** A turn of the event loop: I/O callbacks that are due run. */
+const eventLoopTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** The time on the live clock, under a TestClock too (a settle bounds the real time it takes). */
+const liveMillis: Effect.Effect<number> = Effect.withFiber((fiber) => {
+  const clock = fiber.getRef(Clock.Clock) as Clock.Clock & { readonly withLive?: TestClock.TestClock["withLive"] }
+  return clock.withLive === undefined ? Clock.currentTimeMillis : clock.withLive(Clock.currentTimeMillis)
 })
+
+/**
+ * `settle`, dying once the bus has kept working for `maxMs` of real time (exported for its test).
+ * @internal
+ */
+export const settleWithin = (maxMs: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const store = yield* Effect.serviceOption(Store)
+    const capabilities = Option.isSome(store) ? store.value.capabilities : undefined
+    const operations = capabilities?.operations ?? (() => 0)
+    const inFlight = capabilities?.inFlight
+    const started = yield* liveMillis
+    let seen = operations()
+    for (let quiet = 0; quiet < 2;) {
+      yield* yields
+      // A fiber between two operations has started its next one by the next turn.
+      if (inFlight !== undefined) yield* eventLoopTurn
+      const now = operations()
+      quiet = now === seen && (inFlight === undefined || inFlight() === 0) ? quiet + 1 : 0
+      seen = now
+      if (quiet === 0 && (yield* liveMillis) - started > maxMs) {
+        return yield* Effect.die(new Error(`Testing.settle: the bus was still working after ${(maxMs / 1000).toLocaleString("en-US")} s of real time (${now.toLocaleString("en-US")} store operations in all): handlers publishing to each other without end?`))
+      }
+    }
+  })
+
+/**
+ * Lets every ready fiber run, until the bus has nothing left to do now: fibers get rounds of turns
+ * until the store's operation count stays the same over two rounds in a row (a bus doing anything
+ * reads or writes: a publish's commit, a group's fetch, a handler's ack), however long a chain of
+ * handlers is. On a store whose calls are asynchronous I/O (Postgres, which reports them), real
+ * time passes too, until none is under way. A bus that never stops (handlers publishing to each
+ * other without end) makes it die after 60 s of real time, saying so, rather than return early.
+ */
+export const settle: Effect.Effect<void> = settleWithin(60_000)
 
 /**
  * Settles, moves the `TestClock` by `duration`, and settles again. On a store with asynchronous

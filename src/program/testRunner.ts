@@ -25,6 +25,7 @@ import { defaultLimits, type Limits, runBudget, testBudget, timerFiringCost } fr
 import { fail, located } from "../lang/langError.ts"
 import { lift, makeRun, releasing } from "../lang/run.ts"
 import { startProgram } from "./start.ts"
+import { settle } from "../testing.ts"
 
 export interface TestResult {
   readonly name: string
@@ -99,8 +100,6 @@ export const renderTestReport = (
   return lines.join("\n")
 }
 
-/** Lets every fiber that is ready run (handlers, retries, timers that became due). */
-export const settle = Effect.forEach(Array.from({ length: 64 }), () => Effect.yieldNow, { discard: true })
 
 /**
  * Steps a move of the test clock costs besides the firings it causes: letting the fibers settle

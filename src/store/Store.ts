@@ -395,6 +395,12 @@ export interface StoreCapabilities {
    * test under TestClock lets real time pass until it is 0 before it says nothing more happens.
    */
   readonly inFlight?: (() => number) | undefined
+  /**
+   * How many operations (transactions, statements, batches of appends) it has started. For tests:
+   * a test under TestClock lets fibers run until it stops moving (a bus doing anything reads or
+   * writes), so a chain of handlers settles however long it is.
+   */
+  readonly operations?: (() => number) | undefined
 }
 
 export interface StoreShape {

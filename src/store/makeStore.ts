@@ -23,7 +23,19 @@ const appendsAlone = (batch: WriteBatch): boolean =>
 /** A row limit that means "all" in every dialect (SQLite's `LIMIT -1` is its own). */
 const noLimit = Number.MAX_SAFE_INTEGER
 
-export const makeStore = (driver: Driver): StoreShape => {
+export const makeStore = (dialect: Driver): StoreShape => {
+  /** Operations started (`StoreCapabilities.operations`): every transaction, statement and batch of appends. */
+  let operations = 0
+  const driver: Driver = {
+    ...dialect,
+    transaction: (op, mode, program) => Effect.suspend(() => (operations++, dialect.transaction(op, mode, program))),
+    statement: (op, program) => Effect.suspend(() => (operations++, dialect.statement(op, program))),
+    begin: (wrap) => Effect.suspend(() => (operations++, dialect.begin(wrap))),
+    appendAtOnce: dialect.appendAtOnce === undefined ? undefined : {
+      max: dialect.appendAtOnce.max,
+      run: (drafts) => Effect.suspend(() => (operations++, dialect.appendAtOnce!.run(drafts)))
+    }
+  }
   const q = driver.statements
   const read = <A>(op: string, program: () => Program<A>) => driver.statement(op, program)
   /** A key or id this database cannot have stored (see `StoreCapabilities.textWithoutNul`). */
@@ -238,6 +250,6 @@ export const makeStore = (driver: Driver): StoreShape => {
       pruneStep: (step) => driver.transaction("pruneStep", "bulk", () => pruneStep(q, step))
     },
 
-    capabilities: driver.capabilities
+    capabilities: { ...driver.capabilities, operations: () => operations }
   }
 }

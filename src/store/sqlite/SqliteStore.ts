@@ -410,7 +410,8 @@ const makeDriver = (
     begin,
     capabilities: {
       readOnly: db.readonly,
-      changeToken: gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
+      // No other connection can reach an in-memory database: nothing to poll for.
+      changeToken: filename === undefined ? undefined : gated("changeToken", () => db.pragma("data_version", { simple: true }) as number),
       checkpoint: gated("checkpoint", () => {
         db.pragma("wal_checkpoint(PASSIVE)")
       }),
