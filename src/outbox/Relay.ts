@@ -1,27 +1,32 @@
 /**
  * The outbox relay: a fiber that publishes an outbox's rows into the bus, with the row id as the
- * event id, and marks them sent. It holds its claims (a lease on rows), its retry decisions and
- * its pruning; it publishes only through a narrow `RelayTarget` (the `Bus` service, or the
- * Promise runtime's methods), so it never touches the bus's store. Start one per outbox per
- * process, or several: the lease keeps them apart.
+ * event id, and marks them sent. It holds its claims, its retry decisions and its pruning; it
+ * publishes only through a narrow `RelayTarget` (the `Bus` service, or the Promise runtime's
+ * methods), so it never touches the bus's store. Start one per outbox per process, or several:
+ * one at a time sends (the outbox's lead, `holdLead` in sql.ts), the others stand by and take
+ * over when its lead runs out (it died) or it gives it up (it stopped). So rows reach the bus in
+ * the order they were added, and a key's rows stay in order across retries and crashes: a row
+ * waiting for a retry holds back its key's later rows until it is sent or failed.
  *
  * Modes of the relay fiber:
- * - **checking**: reads the earliest due time of an unclaimed pending row (a read: an idle relay
- *   takes no write lock). Due now -> sending; otherwise -> idle.
- * - **sending**: holds a connection of the outbox's database, claims up to `batchSize` due rows
- *   with a lease of `leaseMs`, publishes them in one `publishAll` (given at most `leaseMs`, then
- *   abandoned as a failure), then marks them sent. Holding the connection means no application
- *   transaction on that Kysely is open while the relay publishes (each waits for one batch, about
- *   a millisecond): on one SQLite file, the bus's writer would otherwise wait for that
- *   transaction's write lock, blocking the event loop up to its busy timeout. A publish refused
- *   for one row (a `PublishError`: bad topic, schema mismatch, ...) charges that row an attempt
- *   (`attempts`, `last_error`, `next_attempt_at` after the backoff, or `failed` at
- *   `maxAttempts`), and the others are published again without it. The bus closed (a
- *   `BusClosedError`) marks what was published, gives the other rows back uncharged and with no
- *   error noted (they were not sent, and it is not their fault), and -> ended. Any other failure
- *   (the bus's store or the database failing) marks what was published, gives the other rows
- *   back uncharged with the error noted, and -> backing off. A full batch -> sending again; a
- *   partial one -> checking.
+ * - **checking**: reads the earliest due time of a pending row (a read: an idle relay takes no
+ *   write lock). Due now -> takes or renews the lead (a write); held by another relay -> idle
+ *   until the poll; held -> sending. Not due -> idle.
+ * - **sending**: claims up to `batchSize` due rows in the order they were added (a key's row
+ *   behind an earlier one waiting for its retry is skipped), publishes them in one `publishAll`
+ *   (given at most `leaseMs`, then abandoned as a failure), then marks them sent. No connection
+ *   of the application's database is held while it publishes (unless the outbox shares its
+ *   SQLite file with a bus: `sharesFile`): the relay's statements (claim, mark) are short, and
+ *   the application's transactions run between them. A publish
+ *   refused for one row (a `PublishError`: bad topic, schema mismatch, ...) charges that row an
+ *   attempt (`attempts`, `last_error`, `next_attempt_at` after the backoff, or `failed` at
+ *   `maxAttempts`); the rows of other keys are published again without it, and its key's later
+ *   rows are given back (they wait for it). The bus closed (a `BusClosedError`) marks what was
+ *   published, gives the other rows back uncharged and with no error noted (they were not sent,
+ *   and it is not their fault), and -> ended. Any other failure (the bus's store or the database
+ *   failing) marks what was published, gives the other rows back uncharged with the error noted,
+ *   and -> backing off. A full batch -> sending again; a partial one -> checking; none claimed
+ *   (every due row waits behind its key's retry) -> idle until the first retry is due.
  * - **backing off**: sleeps 100 ms doubling to 30 s (jittered) after consecutive failures, then
  *   -> checking. Restart strategy: the relay is never restarted, and it stops on its own only
  *   when its bus has closed.
@@ -29,19 +34,25 @@
  *   rows left pending wait for a relay on a live bus; `stop` still completes (at once). A closed
  *   bus is noticed only by a publish: an idle relay ends when it next has a row to send.
  * - **idle**: waits for the first of a local `add` (the wake), the poll interval and the next
- *   retry due, then -> checking. A wake may come before the adding transaction commits, so after
- *   a wake the next three waits are short (`recheckMs`, doubling) before falling back to polling.
+ *   retry due, then -> checking. The lead is kept until it runs out (an idle relay writes
+ *   nothing). A wake may come before the adding transaction commits, so after a wake the next
+ *   three waits are short (`recheckMs`, doubling) before falling back to polling.
  *   Adds in other processes are found by the poll.
  * - **pruning** (beside the modes above, ending with them): every `pruneIntervalMs`, deletes rows
  *   sent more than `retentionMs` ago, in batches of `pruneBatchSize`.
- * Stopping (the scope closes) interrupts only a publish in flight; what was published is marked
- * and the rest of the batch is given back, so nothing waits for a lease to run out. Closing the
- * bus first is just as safe (the relay ends at its next publish, as above).
+ * Stopping (the scope closes) interrupts only a publish in flight; what was published is marked,
+ * the rest of the batch is given back and the lead given up, so nothing waits for a lease to run
+ * out. Closing the bus first is just as safe (the relay ends at its next publish, as above).
  *
  * Why exactly once into the bus: a row is inserted only if the application's transaction
  * commits; it stays pending until the publish that carries it has committed; and a second
  * publish of it (after a crash before marking, or after a lease ran out) carries the same event
- * id, which the store deduplicates. Effects that leave the bus remain the consumers' business.
+ * id, which the store deduplicates while the event is stored: if compaction or retention deleted
+ * it in between (a lease later at the earliest), the second publish appends it again. Effects
+ * that leave the bus remain the consumers' business.
+ *
+ * What breaks the order: a relay that pauses (SIGSTOP, a frozen VM) longer than its lease, while
+ * another takes the lead and sends, and then completes the publish it had started.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -64,7 +75,7 @@ import { check, problemText } from "../options/spec.ts"
 import { OutboxDbError, OutboxOptionsError } from "./outboxErrors.ts"
 import { Outbox, type OutboxShape } from "./Outbox.ts"
 import type { OutboxDatabase } from "./outboxTable.ts"
-import { claimDue, type ClaimedRow, markSent, nextDue, type OutboxStats, pruneSent, recordRefusal, release } from "./sql.ts"
+import { claimDue, type ClaimedRow, dropLead, holdLead, markSent, nextDue, type OutboxStats, pruneSent, recordRefusal, release, sharesFileWithBus } from "./sql.ts"
 import { watchAdds } from "./wakeOnAdd.ts"
 
 /**
@@ -225,34 +236,6 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   const unwatch = watchAdds(outbox.db, table, signal)
   yield* Effect.addFinalizer(() => Effect.sync(unwatch))
 
-  /**
-   * Runs `use` holding a connection of the outbox's database (uninterruptibly, except where
-   * `use` restores interruption); the connection is given back however `use` ends.
-   */
-  const withConnection = <A, E>(
-    use: (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) => Effect.Effect<A, E>
-  ): Effect.Effect<A, E | OutboxDbError> =>
-    Effect.uninterruptibleMask((restore) => {
-      let giveBack: (() => void) | undefined
-      let cancelled = false
-      const acquire = Effect.callback<Kysely<OutboxDatabase>, OutboxDbError>((resume) => {
-        db.connection().execute((conn) =>
-          new Promise<void>((done) => {
-            if (cancelled) return done()
-            giveBack = done
-            resume(Effect.succeed(conn))
-          })
-        ).catch((cause) => resume(Effect.fail(dbError("connection")(cause))))
-        return Effect.sync(() => {
-          cancelled = true
-        })
-      })
-      return restore(acquire).pipe(
-        Effect.flatMap((conn) => use(conn, restore)),
-        Effect.ensuring(Effect.sync(() => giveBack?.()))
-      )
-    })
-
   /** Publishes the rows, isolating refused ones; records what happened in `progress`. */
   const publishRows = (rows: ReadonlyArray<ClaimedRow>, progress: Progress) =>
     Effect.gen(function*() {
@@ -266,7 +249,7 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       for (const row of rows) {
         const item = itemOf(row)
         if (typeof item === "string") progress.refused.push({ row, error: item })
-        else remaining.push({ row, item })
+        else if (row.key === null || !progress.refused.some((r) => r.row.key === row.key)) remaining.push({ row, item })
       }
       while (remaining.length > 0) {
         const all = yield* Effect.result(target.publishAll(remaining.map((r) => r.item)))
@@ -286,6 +269,10 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
           else return yield* targetFailed(alone.failure)
         }
         remaining = remaining.filter((r) => !suspects.includes(r))
+        // A key's later rows wait behind its refused one (given back, sent after it is): the
+        // bus receives a key's messages in the order they were added.
+        const refusedKeys = new Set(progress.refused.map((r) => r.row.key).filter((k) => k !== null))
+        if (refusedKeys.size > 0) remaining = remaining.filter((r) => r.row.key === null || !refusedKeys.has(r.row.key))
       }
     })
 
@@ -320,15 +307,47 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       )
     )
 
-  /** Claims one batch and sends it; returns how many rows were claimed. */
-  const sendBatch = withConnection((conn, restore) =>
+  /**
+   * Runs `use` holding a connection of the outbox's database (uninterruptibly, except where
+   * `use` restores interruption); the connection is given back however `use` ends. Used when the
+   * outbox shares its SQLite file with a bus (see `sharesFile`).
+   */
+  const withConnection = <A, E>(
+    use: (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | OutboxDbError> =>
+    Effect.uninterruptibleMask((restore) => {
+      let giveBack: (() => void) | undefined
+      let cancelled = false
+      const acquire = Effect.callback<Kysely<OutboxDatabase>, OutboxDbError>((resume) => {
+        db.connection().execute((conn) =>
+          new Promise<void>((done) => {
+            if (cancelled) return done()
+            giveBack = done
+            resume(Effect.succeed(conn))
+          })
+        ).catch((cause) => resume(Effect.fail(dbError("connection")(cause))))
+        return Effect.sync(() => {
+          cancelled = true
+        })
+      })
+      return restore(acquire).pipe(
+        Effect.flatMap((conn) => use(conn, restore)),
+        Effect.ensuring(Effect.sync(() => giveBack?.()))
+      )
+    })
+
+  /**
+   * Claims one batch through `conn` and sends it; returns how many rows were claimed. Only the
+   * publish can be interrupted: what was published is marked and the rest given back.
+   */
+  const sendWith = (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const rows = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
       if (rows.length === 0) return 0
       const progress: Progress = { sent: [], refused: [] }
-      // A publish is given at most the lease: past it another relay may send these rows anyway,
-      // and the connection held meanwhile keeps the application's transactions waiting.
+      // A publish is given at most the lease: past it another relay takes the lead and sends
+      // these rows itself.
       const bounded = Effect.timeoutOrElse(publishRows(rows, progress), {
         duration: config.leaseMs,
         orElse: () => {
@@ -342,7 +361,24 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       yield* exit
       return rows.length
     })
-  )
+
+  /**
+   * Where the outbox shares its SQLite file with a bus, the relay holds a connection of the
+   * application's Kysely while it publishes, so no application transaction holds the file's write
+   * lock meanwhile (the bus's writer would wait for it): each application transaction waits for at
+   * most one batch, about a millisecond. Anywhere else it holds none while it publishes: its claim
+   * and its marks are short statements, and the application's transactions run between them
+   * (holding a single-connection Kysely stalled every one of them for as long as the bus took,
+   * up to the lease, when the bus was locked or unreachable).
+   */
+  const sharesFile = yield* query("inspect", () => sharesFileWithBus(db)).pipe(Effect.orElseSucceed(() => false))
+  const sendBatch = sharesFile ? withConnection(sendWith) : Effect.uninterruptibleMask((restore) => sendWith(db, restore))
+
+  /** Takes or renews the outbox's lead until a lease from now: true when this relay holds it. */
+  const lead = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    return yield* query("lead", () => holdLead(db, table, owner, now, now + config.leaseMs))
+  })
 
   /** Waits up to `ms` for a wake; true when woken. */
   const waitForWake = (ms: number): Effect.Effect<boolean> =>
@@ -356,12 +392,21 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       const round = yield* Effect.result(Effect.gen(function*() {
         if (!full) {
           const now = yield* Clock.currentTimeMillis
-          const due = yield* query("nextDue", () => nextDue(db, table, now))
+          const due = yield* query("nextDue", () => nextDue(db, table))
           if (due === undefined || due > now) return due === undefined ? Infinity : due - now
+        }
+        // Another relay sends: look again at the poll (it may have died; its lead runs out).
+        if (!(yield* lead)) {
+          full = false
+          return config.pollIntervalMs
         }
         const claimed = yield* sendBatch
         full = claimed === config.batchSize
-        return 0
+        if (claimed > 0) return 0
+        // Every due row waits behind an earlier one of its key: until the first of those is due.
+        const now = yield* Clock.currentTimeMillis
+        const next = yield* query("nextDue", () => nextDue(db, table, now))
+        return next === undefined ? Infinity : next - now
       }))
       if (Result.isFailure(round)) {
         if (round.failure._tag === "TargetClosed") {
@@ -408,8 +453,11 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
     }
   })
 
+  // The lead is given up when the relay ends (stopped, or its bus closed): another relay with rows
+  // to send need not wait for it to run out.
+  const sending = Effect.ensuring(loop, query("dropLead", () => dropLead(db, table, owner)).pipe(Effect.ignore))
   // One fiber: the pruner ends with the loop (when the bus closed) or with `stop`.
-  const fiber = yield* Effect.forkScoped(config.retentionMs === Infinity ? loop : Effect.raceFirst(loop, pruner))
+  const fiber = yield* Effect.forkScoped(config.retentionMs === Infinity ? sending : Effect.raceFirst(sending, pruner))
   const counterSnapshot = (): RelayCounters => ({ ...counters })
 
   const relay: RelayShape = {

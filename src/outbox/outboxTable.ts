@@ -5,12 +5,14 @@
  * `<table>_migration` and `<table>_migration_lock`, so they never mix with the bus's migrations
  * when both live in the same file). It runs no other statement.
  *
- * A row's life cycle (`state`, and the lease columns):
- * - `pending`, unclaimed (`claimed_until` null or past): due once `next_attempt_at <= now`; any
- *   relay may claim it.
- * - `pending`, claimed (`claimed_by` = a relay, `claimed_until` in the future): that relay is
- *   publishing it; other relays skip it until the lease runs out (a relay that died leaves the
- *   row to be claimed again then; re-sending it is harmless, the event id is the row id).
+ * A row's life cycle (`state`, and the claim columns):
+ * - `pending`: due once `next_attempt_at <= now`, and, when it has a key, once no earlier row of
+ *   its key is pending and waiting for a retry. Only the relay holding the outbox's lead (the one
+ *   row of `<table>_relay`, taken for `leaseMs` and renewed as it sends) claims and sends rows, in
+ *   the order they were added; a relay that died is followed when its lead runs out.
+ * - `pending`, claimed (`claimed_by` = a relay, `claimed_until`): that relay is publishing it. A
+ *   note, not a lock: the next holder of the lead sends it again if it is still pending (its event
+ *   id is the row id, so a publish that did commit is not repeated).
  * - `pending` after a refused publish: `attempts` counts refusals, `last_error` says why,
  *   `next_attempt_at` is the backoff; the claim is cleared.
  * - `sent` (`sent_at` set): the event exists in the bus; deleted once older than the retention.
@@ -74,6 +76,19 @@ export const migrations = (table: string): Record<string, Migration> => ({
       // Claiming reads due rows in (state, next_attempt_at, id) order; pruning reads sent rows by age.
       await db.schema.createIndex(`${table}_due`).on(table).columns(["state", "next_attempt_at", "id"]).execute()
       await db.schema.createIndex(`${table}_sent`).on(table).columns(["state", "sent_at"]).execute()
+    }
+  },
+  "0002_relay_lead": {
+    up: async (db: Kysely<any>) => {
+      // One relay at a time sends (the lead's holder), rows in the order they were added, a key's
+      // rows behind its earlier one waiting for a retry (see sql.ts claimDue).
+      await db.schema.createTable(`${table}_relay`)
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("owner", "text", (c) => c.notNull())
+        .addColumn("until", "bigint", (c) => c.notNull())
+        .execute()
+      await db.schema.createIndex(`${table}_order`).on(table).columns(["state", "id"]).execute()
+      await db.schema.createIndex(`${table}_key`).on(table).columns(["key", "state", "id"]).execute()
     }
   }
 })

@@ -5,10 +5,17 @@
  * transaction) and the table name. The row life cycle they implement is described in
  * `outboxTable.ts`.
  */
-import type { ExpressionBuilder, Kysely } from "kysely"
+import { type Kysely, sql, SqliteAdapter } from "kysely"
 import type { OutboxDatabase, OutboxTable } from "./outboxTable.ts"
 
 type Db = Kysely<OutboxDatabase>
+
+/** Whether `db` is a SQLite file that also holds a sibus bus (its events, groups and cursors). */
+export const sharesFileWithBus = async (db: Db): Promise<boolean> => {
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return false
+  const found = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name in ('events', 'consumer_groups', 'cursors', 'dead_letters')`.execute(db)
+  return found.rows.length === 4
+}
 
 /** A claimed row: what the relay needs to publish it and to charge a refusal. */
 export interface ClaimedRow {
@@ -31,10 +38,6 @@ export interface OutboxStats {
   readonly oldestPendingAt: number | undefined
 }
 
-/** Not claimed, or its claim ran out. */
-const unclaimed = (now: number) => (eb: ExpressionBuilder<OutboxDatabase, string>) =>
-  eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<=", now)])
-
 /** Numbers may come back as strings (Postgres bigint); SQLite gives numbers. */
 const num = (v: unknown): number => (typeof v === "number" ? v : Number(v))
 
@@ -43,24 +46,52 @@ export const insertRows = async (db: Db, table: string, rows: ReadonlyArray<Outb
 }
 
 /**
- * The earliest `next_attempt_at` of a pending row that nobody holds (undefined when there is
- * none). A read, so an idle relay takes no write lock.
+ * The earliest `next_attempt_at` of a pending row (undefined when there is none), at or after
+ * `from` when given. A read, so an idle relay takes no write lock. Claims do not count: only the
+ * relay holding the outbox's lead sends, and a claim left by one that died must not hide its rows.
  */
-export const nextDue = async (db: Db, table: string, now: number): Promise<number | undefined> => {
-  const row = await db.selectFrom(table).select("next_attempt_at")
-    .where("state", "=", "pending").where(unclaimed(now))
-    .orderBy("next_attempt_at").limit(1).executeTakeFirst()
+export const nextDue = async (db: Db, table: string, from?: number): Promise<number | undefined> => {
+  let q = db.selectFrom(table).select("next_attempt_at").where("state", "=", "pending")
+  if (from !== undefined) q = q.where("next_attempt_at", ">", from)
+  const row = await q.orderBy("next_attempt_at").limit(1).executeTakeFirst()
   return row === undefined ? undefined : num(row.next_attempt_at)
 }
 
+/** The table holding an outbox's lead: one row, the relay sending and until when. */
+export const leadTable = (table: string) => `${table}_relay`
+
 /**
- * Claims up to `limit` due rows for `owner` until `now + leaseMs`, oldest due first, in one
- * statement (UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING, which SQLite and Postgres
- * both run). The outer WHERE repeats the claimability test: on Postgres (READ COMMITTED) the
- * UPDATE re-checks it against the newest version of each row, so a row another relay claimed
- * (or sent, or failed) after our subquery read it is skipped, never taken twice. SQLite runs one
- * writer at a time. The outer test says "not sent or failed" rather than "pending" so that no
- * planner drives the UPDATE by the state index (scanning every pending row) instead of by id.
+ * Takes the outbox's lead for `owner` until `until`, or renews it: true when `owner` holds it.
+ * Only the holder sends, so rows go into the bus in the order they were added; a holder that
+ * died is followed once its lead ran out.
+ */
+export const holdLead = async (db: Db, table: string, owner: string, now: number, until: number): Promise<boolean> => {
+  const lead = db as unknown as Kysely<Record<string, { id: number; owner: string; until: number }>>
+  const updated = await lead.updateTable(leadTable(table)).set({ owner, until })
+    .where("id", "=", 1).where((eb) => eb.or([eb("owner", "=", owner), eb("until", "<=", now)]))
+    .executeTakeFirst()
+  if (num(updated.numUpdatedRows) === 1) return true
+  // The first relay ever makes the row (two at once: one of them does).
+  const inserted = await lead.insertInto(leadTable(table)).values({ id: 1, owner, until })
+    .onConflict((oc) => oc.column("id").doNothing())
+    .returning("id")
+    .execute()
+  return inserted.length === 1
+}
+
+/** Gives the lead up (a relay stopping): the next relay with rows to send need not wait for it to run out. */
+export const dropLead = async (db: Db, table: string, owner: string): Promise<void> => {
+  const lead = db as unknown as Kysely<Record<string, { id: number; owner: string; until: number }>>
+  await lead.updateTable(leadTable(table)).set({ until: 0 }).where("id", "=", 1).where("owner", "=", owner).execute()
+}
+
+/**
+ * Claims up to `limit` due rows for `owner` until `now + leaseMs`, in the order they were added
+ * (by id: ids are time-ordered), in one statement (UPDATE ... WHERE id IN (SELECT ... LIMIT n)
+ * RETURNING, which SQLite and Postgres both run). A keyed row waits while an earlier row of its key
+ * is pending and not due (refused, waiting for its retry), so a key's messages reach the bus in
+ * order; once that row is sent or failed, the key's later rows go. Claims of other relays do not
+ * count (only the lead's holder claims; see `holdLead`): a claim is a note of who is sending.
  */
 export const claimDue = async (
   db: Db,
@@ -70,17 +101,19 @@ export const claimDue = async (
   leaseMs: number,
   limit: number
 ): Promise<Array<ClaimedRow>> => {
-  const due = db.selectFrom(table).select("id")
-    .where("state", "=", "pending").where("next_attempt_at", "<=", now).where(unclaimed(now))
-    .orderBy("next_attempt_at").orderBy("id").limit(limit)
+  const earlierWaiting = sql<boolean>`exists (select 1 from ${sql.table(table)} as w where w.key = r.key and w.state = 'pending' and w.id < r.id and w.next_attempt_at > ${now})`
+  const due = (db as unknown as Kysely<Record<string, OutboxTable>>).selectFrom(`${table} as r` as never).select(sql.ref("r.id").as("id"))
+    .where(sql.ref("r.state"), "=", "pending").where(sql.ref("r.next_attempt_at"), "<=", now)
+    .where((eb) => eb.or([eb(sql.ref("r.key"), "is", null), eb.not(earlierWaiting)]))
+    .orderBy(sql.ref("r.id")).limit(limit)
   const rows = await db.updateTable(table)
     .set({ claimed_by: owner, claimed_until: now + leaseMs })
-    .where("id", "in", due)
-    .where("state", "not in", ["sent", "failed"]).where("next_attempt_at", "<=", now).where(unclaimed(now))
-    .returning(["id", "topic", "payload", "key", "headers", "attempts", "next_attempt_at"])
+    .where("id", "in", due as never)
+    .where("state", "=", "pending")
+    .returning(["id", "topic", "payload", "key", "headers", "attempts"])
     .execute()
-  // RETURNING gives no order: restore the claim order, so events follow the order rows were added.
-  rows.sort((a, b) => num(a.next_attempt_at) - num(b.next_attempt_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  // RETURNING gives no order: restore the order rows were added in.
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, key: r.key, headers: r.headers, attempts: num(r.attempts) }))
 }
 

@@ -130,9 +130,10 @@ describe.each(storeFactories)("Outbox.add ($name)", (factory) => {
       const tables = yield* tablesOf(db)
       const applied = (yield* Effect.promise(() => db.selectFrom("sib_outbox_migration").select("name").execute())).map((r) => r.name)
       assert.deepStrictEqual(tables, [
-        "billing_outbox", "billing_outbox_migration", "billing_outbox_migration_lock", "sib_outbox", "sib_outbox_migration", "sib_outbox_migration_lock"
+        "billing_outbox", "billing_outbox_migration", "billing_outbox_migration_lock", "billing_outbox_relay",
+        "sib_outbox", "sib_outbox_migration", "sib_outbox_migration_lock", "sib_outbox_relay"
       ])
-      assert.deepStrictEqual(applied, ["0001_outbox"])
+      assert.deepStrictEqual(applied, ["0001_outbox", "0002_relay_lead"])
     }))
 })
 

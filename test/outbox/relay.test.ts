@@ -19,7 +19,7 @@ import { StoreError } from "../../src/store/storeErrors.ts"
 import { BusClosedError } from "../../src/runtime/busErrors.ts"
 import { advance, settle } from "../helpers/recorder.ts"
 import { kyselyOn, sharedDb, type StoreFactory, storeFactories } from "../helpers/stores.ts"
-import { eventually, rows, tick } from "./setup.ts"
+import { createOrders, eventually, rows, tick } from "./setup.ts"
 
 /** Runs an effect on a bus over a fresh database of `factory`. */
 const busOn = (factory: StoreFactory) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -185,6 +185,57 @@ describe.each(storeFactories)("failures ($name)", (factory) => {
       assert.deepStrictEqual((yield* bus.read("orders", 0, 10)).map((e) => e.id), [a, b, c, bad])
       const stats = yield* relay.stats
       assert.deepStrictEqual([stats.pending, stats.sent, stats.failed, stats.relay.sent], [0, 1, 0, 4])
+    })), 90_000)
+
+  it.effect("a key's rows reach the bus in the order they were added: its later rows wait behind one waiting for its retry, other keys flow", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      let refuse = true
+      yield* bus.defineTopic("acct", { validate: (p) => (refuse && (p as { n: number }).n === 1 ? "not yet" : undefined) })
+      const { clock, stepwise } = yield* sleepCounter
+      yield* start(outbox, bus, { pollIntervalMs: 60_000, backoff: { initialMs: 1000, factor: 2, jitter: 0 }, maxAttempts: 5, batchSize: 2 })
+        .pipe(Effect.provideService(Clock.Clock, clock))
+      yield* outbox.addAll(db, [
+        { topic: "acct", key: "a", payload: { n: 1 } },
+        { topic: "acct", key: "a", payload: { n: 2 } },
+        { topic: "acct", key: "b", payload: { n: 10 } },
+        { topic: "acct", key: "a", payload: { n: 3 } },
+        { topic: "acct", key: "b", payload: { n: 11 } }
+      ])
+      yield* eventually("key b's rows are sent", Effect.map(bus.read("acct", 0, 10), (es) => es.length === 2))
+      yield* quietly
+      assert.deepStrictEqual((yield* bus.read("acct", 0, 10)).map((e) => [e.key, (e.payload as { n: number }).n]), [["b", 10], ["b", 11]], "a's rows wait behind its first")
+      refuse = false
+      yield* stepwise(1000)
+      yield* eventually("key a's rows are sent", Effect.map(outbox.stats, (s) => s.sent === 5))
+      assert.deepStrictEqual((yield* bus.read("acct", 0, 10)).map((e) => [e.key, (e.payload as { n: number }).n]), [["b", 10], ["b", 11], ["a", 1], ["a", 2], ["a", 3]])
+    })), 90_000)
+
+  it.effect("the application's transactions do not wait for a publish: a relay stuck on a bus that does not answer holds no connection", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      yield* createOrders(db)
+      const outbox = yield* make({ db })
+      const stuck: RelayTarget = { publish: () => Effect.never, publishAll: () => Effect.never }
+      yield* start(outbox, stuck, { leaseMs: 60_000, owner: "stuck" })
+      const [held] = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }])
+      yield* eventually("the relay is publishing", Effect.map(rowOf(db, held!), (r) => r.claimed_by === "stuck"))
+      // With a single-connection Kysely, a relay holding it kept every transaction waiting for the
+      // lease (a minute here): each application transaction must finish in real time now.
+      for (let n = 0; n < 3; n++) {
+        const done = yield* Effect.raceFirst(
+          Effect.as(outbox.transaction((trx) =>
+            Effect.andThen(
+              Effect.promise(() => trx.insertInto("orders").values({ id: n, total: n }).execute()),
+              outbox.add(trx, { topic: "t", payload: { n } })
+            )
+          ), true),
+          Effect.as(TestClock.withLive(Effect.sleep(3000)), false)
+        )
+        assert.isTrue(done, `transaction ${n} finished while the relay was publishing`)
+      }
     })))
 
   it.effect("rows written by other means with a bad topic or bad JSON are refused alone; the rows around them are sent", () =>
@@ -245,7 +296,7 @@ describe.each(storeFactories)("failures ($name)", (factory) => {
 describe.each(storeFactories)("leases ($name)", (factory) => {
   const withBus = busOn(factory)
 
-  it.effect("two relays on the same outbox never send the same row at the same time, and everything is sent once", () =>
+  it.effect("two relays on the same outbox: one sends at a time, in the order rows were added; a stopped one hands over at once; everything is sent once", () =>
     withBus(Effect.gen(function*() {
       const location = yield* sharedDb(factory)
       const db = yield* kyselyOn(factory, location)
@@ -270,25 +321,35 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
             }
             yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1)))
             const events = yield* bus.publishAll(items)
-            for (const item of items) {
-              inFlight.delete(item.id!)
-              published[name]!.push(item.id!)
-            }
+            for (const item of items) published[name]!.push(item.id!)
             return events
-          })
+          }).pipe(Effect.ensuring(Effect.sync(() => {
+            // Done, or stopped mid-publish (its rows are given back).
+            for (const item of items) if (inFlight.get(item.id!) === name) inFlight.delete(item.id!)
+          })))
       })
       // Two connections, as two processes would have.
-      yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("one"), { batchSize: 20 })
-      yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("two"), { batchSize: 20 })
+      const relays = {
+        one: yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("one"), { batchSize: 20, owner: "one" }),
+        two: yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), recorded("two"), { batchSize: 20, owner: "two" })
+      }
+      yield* eventually("some rows are sent", Effect.map(outbox.stats, (s) => s.sent >= 100))
+      // The holder of the lead stops: the other takes over without waiting for the lead to run out.
+      const holder = published.one!.length > 0 ? "one" : "two"
+      const other = holder === "one" ? "two" : "one"
+      assert.strictEqual(published[other]!.length, 0, "only the lead's holder sends")
+      yield* relays[holder].stop
+      // The other relay looks again at its poll (a second of the test clock): the lead is free.
+      yield* advance(1000)
       yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 600))
       assert.deepStrictEqual(overlaps, [])
-      assert.isAbove(published.one!.length, 0, "the first relay sent rows")
-      assert.isAbove(published.two!.length, 0, "the second relay sent rows")
+      assert.isAbove(published[other]!.length, 0, "the other relay took over")
       assert.strictEqual(published.one!.length + published.two!.length, 600, "no row was published twice")
       const events = yield* bus.read("t", 0, 1000)
       const ids = (yield* rows(db)).map((r) => r.id)
-      assert.deepStrictEqual(events.map((e) => e.id).sort(), ids)
-      assert.strictEqual(new Set(events.map((e) => (e.payload as { n: number }).n)).size, 600)
+      // In the order they were added (ids are time-ordered): seq order is id order.
+      assert.deepStrictEqual(events.map((e) => e.id), [...ids].sort())
+      assert.deepStrictEqual(events.map((e) => (e.payload as { n: number }).n), Array.from({ length: 600 }, (_, n) => n))
     })))
 
   it.effect("a relay whose lease ran out is taken over; its late outcome changes nothing; stop gives claims back at once", () =>
@@ -301,9 +362,11 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
       // Each relay on its own connection, as in its own process: a relay holds its connection while it publishes.
       // The rows first: no wake reaches a relay on another connection, so a relay started
       // before them would find them only at its poll (if its first look came before the add).
-      const ids = yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])
+      const ids = [...yield* outbox.addAll(db, [{ topic: "t", payload: 1 }, { topic: "t", payload: 2 }])]
       const first = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), stuck, { leaseMs: 5000, owner: "first" })
       yield* eventually("the first relay holds the rows", Effect.map(rows(db), (rs) => rs.every((r) => r.claimed_by === "first")))
+      // Rows added after the first relay died with its batch go after that batch, not before it.
+      ids.push(...yield* outbox.addAll(db, [{ topic: "t", payload: 3 }, { topic: "t", payload: 4 }]))
       const { clock, stepwise } = yield* sleepCounter
       const second = yield* start(yield* make({ db: yield* kyselyOn(factory, location) }), bus, { pollIntervalMs: 1000, owner: "second" })
         .pipe(Effect.provideService(Clock.Clock, clock))
@@ -311,14 +374,14 @@ describe.each(storeFactories)("leases ($name)", (factory) => {
       yield* quietly
       assert.deepStrictEqual(yield* bus.read("t", 0, 10), [], "nobody sends rows under a lease")
       yield* stepwise(1000)
-      yield* eventually("the second relay sends them after the lease", Effect.map(outbox.stats, (s) => s.sent === 2))
-      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), ids)
+      yield* eventually("the second relay sends them after the lease", Effect.map(outbox.stats, (s) => s.sent === 4))
+      assert.deepStrictEqual((yield* bus.read("t", 0, 10)).map((e) => e.id), ids, "in the order they were added")
       // The first relay gave up its publish when its lease ran out; whatever it does next, the rows stay sent once.
       yield* advance(10_000)
       yield* quietly
       yield* first.stop
-      assert.deepStrictEqual((yield* rows(db)).map((r) => [r.state, r.claimed_by]), [["sent", null], ["sent", null]])
-      assert.strictEqual((yield* bus.read("t", 0, 10)).length, 2)
+      assert.deepStrictEqual((yield* rows(db)).map((r) => [r.state, r.claimed_by]), Array.from({ length: 4 }, () => ["sent", null]))
+      assert.strictEqual((yield* bus.read("t", 0, 10)).length, 4)
       assert.isAbove(first.counters().errors, 0)
       yield* second.stop
       // Stopping a relay mid-publish gives its claims back without waiting for the lease.
