@@ -336,6 +336,9 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       )
     })
 
+  /** Until when (on this relay's clock) it holds the outbox's lead, as it last took or renewed it. */
+  let leadUntil = 0
+
   /**
    * Claims one batch through `conn` and sends it; returns how many rows were claimed. Only the
    * publish can be interrupted: what was published is marked and the rest given back.
@@ -346,12 +349,12 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       const rows = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
       if (rows.length === 0) return 0
       const progress: Progress = { sent: [], refused: [] }
-      // A publish is given at most the lease: past it another relay takes the lead and sends
-      // these rows itself.
+      // A publish is given at most what is left of the lead: past it another relay may take the
+      // lead and send these rows itself.
       const bounded = Effect.timeoutOrElse(publishRows(rows, progress), {
-        duration: config.leaseMs,
+        duration: Math.max(1, leadUntil - now),
         orElse: () => {
-          const failure = new TargetFailure({ cause: `no answer within the lease (${config.leaseMs} ms); the batch was abandoned` })
+          const failure = new TargetFailure({ cause: `no answer while this relay held the lead (its lease is ${config.leaseMs} ms); the batch was abandoned` })
           progress.error = failure.message
           return Effect.fail(failure)
         }
@@ -377,7 +380,12 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   /** Takes or renews the outbox's lead until a lease from now: true when this relay holds it. */
   const lead = Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
-    return yield* query("lead", () => holdLead(db, table, owner, now, now + config.leaseMs))
+    // Held for more than half a lease still: no write (a relay sending batch after batch renews
+    // it every half lease, not every batch).
+    if (leadUntil - now > config.leaseMs / 2) return true
+    const held = yield* query("lead", () => holdLead(db, table, owner, now, now + config.leaseMs))
+    leadUntil = held ? now + config.leaseMs : 0
+    return held
   })
 
   /** Waits up to `ms` for a wake; true when woken. */
@@ -455,7 +463,10 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
 
   // The lead is given up when the relay ends (stopped, or its bus closed): another relay with rows
   // to send need not wait for it to run out.
-  const sending = Effect.ensuring(loop, query("dropLead", () => dropLead(db, table, owner)).pipe(Effect.ignore))
+  const sending = Effect.ensuring(loop, Effect.suspend(() => {
+    leadUntil = 0
+    return query("dropLead", () => dropLead(db, table, owner)).pipe(Effect.ignore)
+  }))
   // One fiber: the pruner ends with the loop (when the bus closed) or with `stop`.
   const fiber = yield* Effect.forkScoped(config.retentionMs === Infinity ? sending : Effect.raceFirst(sending, pruner))
   const counterSnapshot = (): RelayCounters => ({ ...counters })
