@@ -13,7 +13,8 @@
  *   write lock). Due now -> takes or renews the lead (a write); held by another relay -> idle
  *   until the poll; held -> sending. Not due -> idle.
  * - **sending**: claims up to `batchSize` due rows in the order they were added (a key's row
- *   behind an earlier one waiting for its retry is skipped), publishes them in one `publishAll`
+ *   behind an earlier one waiting for its retry is skipped; past 16 MiB of messages the rest of
+ *   the claim is given back at once and sent next), publishes them in one `publishAll`
  *   (given at most `leaseMs`, then abandoned as a failure), then marks them sent. No connection
  *   of the application's database is held while it publishes (unless the outbox shares its
  *   SQLite file with a bus: `sharesFile`): the relay's statements (claim, mark) are short, and
@@ -157,6 +158,15 @@ class TargetClosed extends Data.TaggedError("TargetClosed")<{ readonly cause: un
     return `publishing stopped: ${c instanceof Error ? c.message : String(c)}`
   }
 }
+
+/**
+ * The most message text (payloads and headers, as stored) one batch parses and publishes: a batch
+ * of 100 rows of 1 MB took a relay process to ~800 MB.
+ */
+const maxBatchBytes = 16 * 1024 * 1024
+
+/** A claimed row's stored message text, in characters. */
+const rowBytes = (row: ClaimedRow): number => row.payload.length + (row.headers?.length ?? 0)
 
 const relayBackoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 }
 const maxRechecks = 3
@@ -346,8 +356,15 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   const sendWith = (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
-      if (rows.length === 0) return 0
+      const claimed = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
+      if (claimed.length === 0) return 0
+      // At most maxBatchBytes of messages are parsed and published at once (at least one row): the
+      // rest of the claim is given back at once, and sent next, in order.
+      let bytes = 0
+      let kept = 0
+      while (kept < claimed.length && (kept === 0 || bytes + rowBytes(claimed[kept]!) <= maxBatchBytes)) bytes += rowBytes(claimed[kept++]!)
+      const rows = claimed.slice(0, kept)
+      if (kept < claimed.length) yield* query("release", () => release(conn, table, claimed.slice(kept).map((r) => r.id), owner, undefined))
       const progress: Progress = { sent: [], refused: [] }
       // A publish is given at most what is left of the lead: past it another relay may take the
       // lead and send these rows itself.
@@ -362,7 +379,7 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       const exit = yield* Effect.exit(restore(bounded))
       yield* settle(conn, rows, progress)
       yield* exit
-      return rows.length
+      return claimed.length
     })
 
   /**

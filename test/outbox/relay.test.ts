@@ -123,6 +123,30 @@ describe.each(storeFactories)("waking and polling ($name)", (factory) => {
     })))
 })
 
+describe.each(storeFactories)("batches ($name)", (factory) => {
+  const withBus = busOn(factory)
+  const appDb = appDbOn(factory)
+
+  it.effect("a batch parses and publishes at most 16 MiB of messages: the rest of the claim is given back and sent next, in order", () =>
+    withBus(Effect.gen(function*() {
+      const db = yield* appDb
+      const outbox = yield* make({ db })
+      const bus = yield* Bus
+      const batches: Array<number> = []
+      const recorded: RelayTarget = {
+        publish: bus.publish,
+        publishAll: (items) => Effect.andThen(Effect.sync(() => batches.push(items.length)), bus.publishAll(items))
+      }
+      const big = "x".repeat(600_000)
+      for (let t = 0; t < 4; t++) yield* outbox.addAll(db, Array.from({ length: 10 }, (_, i) => ({ topic: "big", payload: { n: t * 10 + i, big } })))
+      yield* start(outbox, recorded, { batchSize: 100 })
+      yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 40))
+      // 600 kB each: 27 fit in 16 MiB (a batch of 100 rows of 1 MB took a relay to ~800 MB).
+      assert.deepStrictEqual(batches, [27, 13])
+      assert.deepStrictEqual((yield* bus.read("big", 0, 100)).map((e) => (e.payload as { n: number }).n), Array.from({ length: 40 }, (_, n) => n))
+    })), 60_000)
+})
+
 describe.each(storeFactories)("failures ($name)", (factory) => {
   const withBus = busOn(factory)
   const appDb = appDbOn(factory)
