@@ -141,11 +141,15 @@ export const topics = Command.make("topics", { json: jsonFlag }, Effect.fn(funct
           { header: "LAST PUBLISHED", cell: (r) => isoTime(r.lastPublishedAt) },
           { header: "RETENTION", cell: (r) => retentionText(r.retention) },
           { header: "COMPACTION", cell: (r) => (r.compaction ? `yes${r.keyField === null ? "" : ` (key ${r.keyField})`}` : "no") },
+          // Only when a topic has a description (`--json` always has the field, null when unset).
+          ...(rows.some((r) => r.description !== null)
+            ? [{ header: "DESCRIPTION", cell: (r: TopicRow) => (r.description === null ? "-" : cut(safeText(r.description), 60)) }]
+            : []),
           { header: "SCHEMA", cell: (r) => (r.schema === null ? "-" : r.schema === "opaque" ? "opaque (checked by its definer only)" : safeText(cut(describeSchema(r.schema), 60))) }
         ], useColor(process.stdout)), "no topics yet")
     }))
 })).pipe(
-  Command.withDescription("List topics: event count, first and last seq, last publish time, retention, compaction and payload schema; topics purge and topics delete remove them"),
+  Command.withDescription("List topics: event count, first and last seq, last publish time, retention, compaction, description and payload schema; topics purge and topics delete remove them"),
   Command.withSubcommands([purgeTopic, deleteTopic])
 )
 

@@ -39,7 +39,7 @@ import { tokenProblem } from "../observability/web/auth.ts"
 import { opsPage, pageUrl } from "../observability/web/opsRoutes.ts"
 import { Tracing } from "../observability/tracing.ts"
 import { filesArgument, loadOrReport } from "./programCommands.ts"
-import { busLayer, err, failWith, root, useColor, withStoreFailures } from "./shared.ts"
+import { busLayer, err, failWith, root, shownDb, useColor, withStoreFailures } from "./shared.ts"
 import { liveLine, startStatus, type StatusMode } from "./status.ts"
 
 export { parseDuration }
@@ -122,7 +122,7 @@ export const run = Command.make(
       metrics.programLoaded(true)
       let current: Version = yield* startVersion(first, bus, drainTimeoutMs, true)
       yield* Effect.addFinalizer(() => Effect.suspend(() => current.stop))
-      yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(db)}: ${describe(first)}; Ctrl-C stops`)
+      yield* err(`sib: running ${safeText(files.join(" "))} on ${safeText(shownDb(db))}: ${describe(first)}; Ctrl-C stops`)
       if (httpAddress !== undefined) {
         const page = yield* opsPage({ token, loopbackOnly: isLoopback(httpAddress.host) })
         const server = yield* serveHttp([...metricsRoutes(metrics), ...page.routes], { ...httpAddress, allowRemote: httpAllowRemote }).pipe(

@@ -15,7 +15,7 @@ import type { BusMetrics } from "../observability/BusMetrics.ts"
 import type { BusOptions } from "../runtime/Bus.ts"
 import type { BusOptionsError } from "../runtime/busErrors.ts"
 import { Inspect, type InspectShape } from "../runtime/Inspect.ts"
-import { describeCause, StoreError, type StoreOpenError } from "../store/storeErrors.ts"
+import { describeCause, StoreError, StoreOpenError } from "../store/storeErrors.ts"
 import { isServerUrl, openStore, redactLocation } from "../store/open.ts"
 import { Store } from "../store/Store.ts"
 import { liveLine } from "./status.ts"
@@ -68,6 +68,13 @@ export const useColor = (stream: NodeJS.WriteStream): boolean =>
  */
 export type Access = "read" | "existing" | "create"
 
+/**
+ * The `--db` location as every command shows it: a database URL with its user and with its
+ * password (in the user part or a `password` parameter) as `***` (`postgres://app:***@db/events`),
+ * a file path as it is.
+ */
+export const shownDb = (db: string): string => redactLocation(db)
+
 /** Why the `--db` location cannot be used by a command with this access, if it cannot. */
 const unusable = (db: string, access: Access): string | undefined => {
   if (isServerUrl(db) || db === ":memory:") return undefined
@@ -85,7 +92,7 @@ const unusable = (db: string, access: Access): string | undefined => {
  */
 const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: boolean; readonly exitCode?: number } = {}): CliFailure =>
   new CliFailure({
-    message: `could not ${options.readOnly === true || e.kind === "read" ? "read" : "write to"} the database ${redactLocation(db)}: ${describeCause(e.cause)}`,
+    message: `could not ${options.readOnly === true || e.kind === "read" ? "read" : "write to"} the database ${shownDb(db)}: ${describeCause(e.cause)}`,
     exitCode: options.exitCode ?? 1
   })
 
@@ -93,10 +100,17 @@ const storeFailure = (db: string, e: StoreError, options: { readonly readOnly?: 
 export const withStoreFailures = (db: string, readOnly = false) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Exclude<E, StoreError> | CliFailure, R> =>
   Effect.mapError(effect, (e) => (e instanceof StoreError ? storeFailure(db, e, { readOnly }) : e)) as Effect.Effect<A, Exclude<E, StoreError> | CliFailure, R>
 
+/**
+ * A database that cannot be opened, located as `shownDb` shows it (the store hides a URL's whole
+ * user part when the URL is refused before connecting, and only its password otherwise).
+ */
+const openFailure = (db: string, e: StoreOpenError): string =>
+  isServerUrl(db) ? new StoreOpenError({ reason: e.reason, location: shownDb(db), detail: e.detail }).message : e.message
+
 /** A layer's open failures as one-line command failures. */
 const reported = <A>(db: string, layer: Layer.Layer<A, StoreOpenError | StoreError | BusOptionsError>, readOnly = false): Layer.Layer<A, CliFailure> =>
   layer.pipe(
-    Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effectDiscard(failWith(e.message))),
+    Layer.catchTag("StoreOpenError", (e: StoreOpenError) => Layer.effectDiscard(failWith(openFailure(db, e)))),
     Layer.catchTag("StoreError", (e: StoreError) => Layer.effectDiscard(Effect.fail(storeFailure(db, e, { readOnly, exitCode: 2 })))),
     Layer.catchTag("BusOptionsError", (e: BusOptionsError) => Layer.effectDiscard(failWith(e.message)))
   ) as Layer.Layer<A, CliFailure>

@@ -6,9 +6,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { BusMetrics, type MetricsOptions } from "../observability/BusMetrics.ts"
+import { BusMetrics, type MetricsOptions, registryInUse } from "../observability/BusMetrics.ts"
 import { busSpec } from "../options/busSpec.ts"
-import { check, custom, invalid, problemText, spec } from "../options/spec.ts"
+import { check, custom, invalid, object, problemText, spec } from "../options/spec.ts"
 import { storeSpec } from "../options/storeSpec.ts"
 import { Bus as RuntimeBus, type BusOptions } from "../runtime/Bus.ts"
 import { BusOptionsError } from "../runtime/busErrors.ts"
@@ -21,17 +21,24 @@ import type { Store } from "../store/Store.ts"
 export type OpenOptions = BusOptions & StoreOptions & {
   /**
    * The bus's metrics (`BusMetrics`, read with `text` or served by `MetricsHttp`): on by default, in a registry of
-   * this bus's own; `false` records nothing; `{ registry }` records into that registry (one bus per registry).
+   * this bus's own; `false` records nothing; `{ registry }` records into that registry (one bus per registry: while
+   * this bus is open, another on it fails with `BusOptionsError`).
    */
   readonly metrics?: boolean | MetricsOptions | undefined
 }
 
-/** Every option `Bus.open` takes besides `metrics`: the bus's and the store's (for one check, and one list of valid names). */
+/** `metrics: { registry }`: the registry the bus records into, a `MetricRegistry` (a `Map` of series). */
+const metricsObject = object({
+  registry: custom("MetricRegistry", { doc: "The registry to record into (one bus per registry)." }, (v, path) =>
+    v instanceof Map ? v : invalid(path, "a MetricRegistry (a Map, e.g. new Map())", v))
+}, { doc: "The bus's metrics." })
+
+/** Every option `Bus.open` takes: the bus's, the store's and `metrics` (for one check, and one list of valid names). */
 const openSpec = spec("open", {
   ...busSpec.fields,
   ...storeSpec.fields,
   metrics: custom("boolean | { registry }", { doc: "The bus's metrics." }, (v, path) =>
-    typeof v === "boolean" || (typeof v === "object" && v !== null) ? v : invalid(path, "true, false or { registry }", v))
+    typeof v === "boolean" ? v : typeof v === "object" && v !== null ? metricsObject.check(v, path) : invalid(path, "true, false or { registry }", v))
 })
 
 export class Bus extends RuntimeBus {
@@ -51,10 +58,14 @@ export class Bus extends RuntimeBus {
     const busOptions: Record<string, unknown> = {}
     const storeOptions: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(rest)) (Object.hasOwn(busSpec.fields, k) ? busOptions : storeOptions)[k] = v
-    const metricsLayer = metrics === false ? BusMetrics.disabled : BusMetrics.layer(metrics === true || metrics === undefined ? {} : metrics)
+    const metricsOptions = metrics === false ? undefined : metrics === true || metrics === undefined ? {} : metrics
+    const metricsLayer = metricsOptions === undefined ? BusMetrics.disabled : BusMetrics.layer(metricsOptions)
+    // A registry another open bus records into is refused before the store opens (BusMetrics.layer claims it).
+    const registryFree = Layer.effectDiscard(Effect.suspend(() => registryInUse(metricsOptions?.registry) ?? Effect.void))
     return RuntimeBus.layer(busOptions as BusOptions).pipe(
       Layer.provideMerge(metricsLayer),
-      Layer.provideMerge(openStore(location, storeOptions as StoreOptions))
+      Layer.provideMerge(openStore(location, storeOptions as StoreOptions)),
+      Layer.provide(registryFree)
     )
   }
 

@@ -21,10 +21,12 @@ import type { BusOptions, BusShape } from "../runtime/Bus.ts"
 import { Bus, type OpenOptions } from "./Bus.ts"
 import { BusMetrics, type Recorder } from "../observability/BusMetrics.ts"
 import type { HttpServerInfo, ServeOptions } from "../observability/httpServer.ts"
+import { HttpServeError, serveOptionsProblem, serveSpec } from "../observability/httpAddress.ts"
 import { tokenProblem } from "../observability/web/auth.ts"
 import type { OpsPageServices } from "../observability/web/opsRoutes.ts"
 import { BusClosedError, BusOptionsError, SubscribeError } from "../runtime/busErrors.ts"
-import { shown } from "../options/spec.ts"
+import { boolean, check, custom, invalid, problemText, shown, spec, string } from "../options/spec.ts"
+import { diagnostic, SibError } from "../diagnostics/Diagnostic.ts"
 import type { SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { TopicOptions } from "../runtime/Topic.ts"
 import { liveProblem, type LiveOptions } from "../runtime/live.ts"
@@ -151,8 +153,8 @@ export interface Runtime extends Promised<BusCalls> {
   /**
    * Loads `.sib` files and starts them here: topics, groups, initial publishes, timers. All or
    * nothing: a program with any error rejects with `SibError` (every diagnostic; `error.render()`
-   * shows them with source lines) and starts nothing. A source is a file path, or
-   * `{ file, text }` (the text given, `file` naming it in messages).
+   * shows them with source lines) and starts nothing; so do options it does not know. A source is
+   * a file path, or `{ file, text }` (the text given, `file` naming it in messages).
    */
   readonly load: (files: string | ReadonlyArray<string | Source>, options?: ProgramOptions) => Promise<LoadedProgram>
   readonly defineTopic: (name: string, options?: TopicOptions) => Promise<void>
@@ -172,7 +174,8 @@ export interface Runtime extends Promised<BusCalls> {
    * Serves `GET /metrics` over HTTP on `host:port` (default 127.0.0.1:9464; port 0 picks a free
    * one, read it from `port` or `url`). A host other than loopback is refused unless `allowRemote`.
    * With `page: true` it also serves the ops page at `/`; its actions need `token` (or the one
-   * generated, in the handle's `pageUrl`). Rejects with `HttpServeError` when it cannot listen.
+   * generated, in the handle's `pageUrl`). Rejects with `HttpServeError` when it cannot listen, and
+   * for an unknown option, a value that does not fit or an unusable token (before it listens).
    */
   readonly serveHttp: (options?: HttpServeOptions) => Promise<HttpServerHandle>
   /**
@@ -287,6 +290,8 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   const host = new Map<string, HostValue>()
   const load = async (files: string | ReadonlyArray<string | Source>, loadOptions: ProgramOptions = {}): Promise<LoadedProgram> => {
     const sources = checkedSources(files, "load")
+    const optionsError = programOptionsProblem("load", loadOptions)
+    if (optionsError !== undefined) throw optionsError
     const [{ loadProgram }, { startProgram }] = await programModules()
     const program = await run(
       loadProgram(sources, { host: { ...Object.fromEntries(host), ...loadOptions.host }, limits: loadOptions.limits }).pipe(
@@ -313,9 +318,12 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     return { files: program.files, topics: program.topics.map((t) => t.name), groups: program.subscriptions.map((s) => s.group), stop }
   }
 
-  const startHttp = async ({ page, token, ...serveOptions }: HttpServeOptions = {}): Promise<HttpServerHandle> => {
+  const startHttp = async (options: HttpServeOptions = {}): Promise<HttpServerHandle> => {
+    const optionsError = serveOptionsProblem(options, httpServeSpec)
+    if (optionsError !== undefined) throw optionsError
+    const { page, token, ...serveOptions } = options ?? {}
     const problem = token === undefined ? undefined : tokenProblem(token)
-    if (problem !== undefined) throw new TypeError(`serveHttp's token: ${problem}`)
+    if (problem !== undefined) throw new HttpServeError({ message: `serveHttp's token: ${problem}` })
     const [{ isLoopback, metricsRoutes, serveHttp }, { opsPage, pageUrl }] = await Promise.all([
       import("../observability/httpServer.ts"),
       import("../observability/web/opsRoutes.ts")
@@ -418,6 +426,31 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
   }
 }
 
+/** `rt.serveHttp`'s options: `serveHttp`'s, and the ops page's (the token's own rules are `tokenProblem`'s). */
+const httpServeSpec = spec("serveHttp", {
+  ...serveSpec.fields,
+  page: boolean({ doc: "Serve the ops page at / beside the metrics." }),
+  token: string({ doc: "The token the page's actions need." })
+})
+
+/** The options of `load` and `runSibTests` (the values of `limits` are the program loader's to check). */
+const programSpec = spec("program", {
+  host: custom("Record<string, HostValue>", { doc: "Host functions and objects for this program." }, (v, path) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) ? v : invalid(path, "an object of host functions and objects by name", v)),
+  limits: custom("Partial<Limits>", { doc: "The program's limits." }, (v) => v)
+})
+
+/**
+ * What is wrong with the options of `load` or `runSibTests` (named by `fn`): a `SibError`, as a bad
+ * `limits` value is (the loader reports it), located at `<options>`.
+ */
+const programOptionsProblem = (fn: "load" | "runSibTests", options: unknown): SibError | undefined => {
+  const checked = check(programSpec, options)
+  if (checked.ok) return undefined
+  const at = { file: "<options>", line: 1, column: 1, endLine: 1, endColumn: 1, offset: 0, endOffset: 0 }
+  return new SibError({ diagnostics: [diagnostic("Compile", "compile/options", `${fn}: ${problemText(checked.problem)}`, at)] })
+}
+
 /** `rt.closeOnSignals`: listens for the signals; the first one closes (then exits), a second exits at once. */
 const closeOnSignalsOptions: ReadonlyArray<string> = ["signals", "onSignal", "exit"]
 
@@ -463,7 +496,8 @@ const closeOnSignals = (close: () => Promise<void>, options: CloseOnSignalsOptio
 
 /**
  * Runs the `deftest`s of `.sib` files, each on a fresh in-memory bus under a test clock; the report
- * lists every test with its located failures. Rejects with `SibError` when the files do not load.
+ * lists every test with its located failures. Rejects with `SibError` when the files do not load
+ * (or `options` has a name it does not know).
  */
 export const runSibTests = (files: string | ReadonlyArray<string | Source>, options: ProgramOptions = {}): Promise<TestReport> => {
   let sources: ReadonlyArray<string | Source>
@@ -472,6 +506,8 @@ export const runSibTests = (files: string | ReadonlyArray<string | Source>, opti
   } catch (e) {
     return Promise.reject(e)
   }
+  const optionsError = programOptionsProblem("runSibTests", options)
+  if (optionsError !== undefined) return Promise.reject(optionsError)
   return programModules().then(([{ loadProgram }, , { runTests }]) =>
     Effect.runPromise(Effect.flatMap(loadProgram(sources, options), (program) => runTests(program, { limits: options.limits })))
   )

@@ -13,6 +13,11 @@
  *
  * The bus records only when this service is in the context where it is built (`Bus.open` provides
  * it; `metrics: false` provides a disabled one, which records nothing).
+ *
+ * One bus per registry: a registry given to a bus (`metrics: { registry }`) is claimed while that
+ * bus's layer is open, and another bus's refused with `BusOptionsError` (each would replace the
+ * other's series, and show its own counts as if it were alone). When the bus closes the registry is
+ * free again; it keeps the closed bus's last figures until the next bus on it takes their place.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -20,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type { StoreError } from "../store/storeErrors.ts"
+import { BusOptionsError } from "../runtime/busErrors.ts"
 import { Store, type StoreShape } from "../store/Store.ts"
 import { foldUnits } from "../runtime/foldedAdmin.ts"
 import { parseUnit } from "../runtime/group/units.ts"
@@ -31,9 +37,24 @@ export const maxLabelValues = 1000
 export const otherLabel = "_other"
 
 export interface MetricsOptions {
-  /** Registry to record into (default: a new one for this bus). One bus per registry. */
+  /**
+   * Registry to record into (default: a new one for this bus). One bus per registry: another bus
+   * on it is refused while this one is open (the next one after it replaces its series).
+   */
   readonly registry?: Metric.MetricRegistry | undefined
 }
+
+/** The registries given to buses that are open (see the top of this file). */
+const claimed = new WeakSet<Metric.MetricRegistry>()
+/** The recorder that last recorded into each registry given to a bus (open or closed since). */
+const lastRecorder = new WeakMap<Metric.MetricRegistry, Recorder>()
+
+/** The refusal of a bus on `registry` while another open bus records into it, or undefined when it is free. */
+export const registryInUse = (registry: Metric.MetricRegistry | undefined): BusOptionsError | undefined =>
+  registry === undefined || !claimed.has(registry) ? undefined : new BusOptionsError({
+    detail: "metrics.registry is in use by another open bus: one bus per registry (each would show its own counts as if it were alone); " +
+      "close that bus first, or give this one a registry of its own (or none: each bus then has one)"
+  })
 
 class Counter {
   n = 0
@@ -120,6 +141,8 @@ export class Recorder {
   private readonly loads: { ok: Counter; error: Counter }
   private readonly commitSeconds: Histogram
   private readonly commitBatch: Histogram
+  /** Every series this recorder put in the registry (removed by `unregister`). */
+  private readonly registrations: Array<Metric.Registration> = []
 
   constructor(store: StoreShape | undefined, options: MetricsOptions & { readonly enabled?: boolean } = {}) {
     this.enabled = options.enabled ?? true
@@ -137,7 +160,12 @@ export class Recorder {
   }
 
   private register(f: Family, attributes: Readonly<Record<string, string>>, get: () => unknown): void {
-    Metric.registerUnsafe(metricOf(f, attributes), this.context, { get, update: () => {}, modify: () => {} })
+    this.registrations.push(Metric.registerUnsafe(metricOf(f, attributes), this.context, { get, update: () => {}, modify: () => {} }))
+  }
+
+  /** Takes this recorder's series out of the registry (a closed bus's, when the next bus takes the registry). */
+  unregister(): void {
+    for (const r of this.registrations.splice(0)) r.remove()
   }
 
   /** The label value for `value`: itself while fewer than `maxLabelValues` have their own series, else `_other`. */
@@ -343,9 +371,31 @@ export const disabled = new Recorder(undefined, { enabled: false })
 
 /** One bus's metrics (see the top of this file). */
 export class BusMetrics extends Context.Service<BusMetrics, Recorder>()("sibus/BusMetrics") {
-  /** A recorder for the bus built over it, reading lag from the provided `Store`. */
-  static readonly layer = (options: MetricsOptions = {}): Layer.Layer<BusMetrics, never, Store> =>
-    Layer.effect(BusMetrics, Effect.map(Effect.service(Store), (store) => new Recorder(store, options)))
+  /**
+   * A recorder for the bus built over it, reading lag from the provided `Store`. A `registry` given
+   * is claimed while the layer is open (`BusOptionsError` when another open bus has it); the series
+   * a closed bus left in it are removed first.
+   */
+  static readonly layer = (options: MetricsOptions = {}): Layer.Layer<BusMetrics, BusOptionsError, Store> =>
+    Layer.effect(
+      BusMetrics,
+      Effect.flatMap(Effect.service(Store), (store) => {
+        const registry = options.registry
+        if (registry === undefined) return Effect.succeed(new Recorder(store, options))
+        return Effect.acquireRelease(
+          Effect.suspend(() => {
+            const refused = registryInUse(registry)
+            if (refused !== undefined) return Effect.fail(refused)
+            claimed.add(registry)
+            lastRecorder.get(registry)?.unregister()
+            const recorder = new Recorder(store, options)
+            lastRecorder.set(registry, recorder)
+            return Effect.succeed(recorder)
+          }),
+          () => Effect.sync(() => void claimed.delete(registry))
+        )
+      })
+    )
 
   /** A recorder that records nothing (`metrics: false`). */
   static readonly disabled: Layer.Layer<BusMetrics> = Layer.succeed(BusMetrics, disabled)

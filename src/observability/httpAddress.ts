@@ -1,6 +1,6 @@
 /**
- * Addresses the HTTP server listens on: parsing `host:port`, which hosts are loopback, and the
- * error of a server that cannot listen. Apart
+ * Addresses the HTTP server listens on: parsing `host:port`, which hosts are loopback, the check
+ * of `serveHttp`'s options, and the error of a server that cannot listen. Apart
  * from the server (`httpServer.ts`, which re-exports them), so that checking an address or a token
  * (`web/auth.ts`, used when a runtime is created) does not load `node:http`: its module loads
  * Node's fetch implementation (undici) with it, ~12 ms and memory a runtime without a server
@@ -8,6 +8,7 @@
  */
 
 import * as Data from "effect/Data"
+import { boolean, check, custom, type Option, type OptionsSpec, problemText, spec, string } from "../options/spec.ts"
 
 /** Where to listen: a host (name or IP) and a port (0: any free port). */
 export interface HttpAddress {
@@ -46,3 +47,20 @@ export const parseHttpAddress = (text: string): HttpAddress | string => {
 
 /** The server cannot listen: a bad address, a non-loopback host not allowed, the port in use. */
 export class HttpServeError extends Data.TaggedError("HttpServeError")<{ readonly message: string }> {}
+
+/**
+ * `serveHttp`'s options: each name checked, as every options object of the API is (a misspelt
+ * `allowRemote` would otherwise be ignored). The port's range, and whether the host may be
+ * listened on, are `serveHttp`'s to say.
+ */
+export const serveSpec = spec("serveHttp", {
+  host: string({ doc: "The host (a name or an IP address) to listen on; 127.0.0.1 by default." }),
+  port: custom<unknown>("integer from 0 to 65535", { doc: "The port; 0 picks a free one; 9464 by default." }, (v) => v),
+  allowRemote: boolean({ doc: "Allow a host that is not a loopback address." })
+})
+
+/** What is wrong with options given to `serveHttp` (or a call taking more, by `s`): an `HttpServeError` naming it, or undefined. */
+export const serveOptionsProblem = (options: unknown, s: OptionsSpec<Readonly<Record<string, Option<unknown>>>> = serveSpec): HttpServeError | undefined => {
+  const checked = check(s, options)
+  return checked.ok ? undefined : new HttpServeError({ message: `serveHttp: ${problemText(checked.problem)}` })
+}

@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import * as Layer from "effect/Layer"
 import { BusMetrics, type Recorder } from "./BusMetrics.ts"
-import { defaultHost, defaultPort, type HttpAddress, HttpServeError, isLoopback, isLoopbackHostHeader } from "./httpAddress.ts"
+import { defaultHost, defaultPort, type HttpAddress, HttpServeError, isLoopback, isLoopbackHostHeader, serveOptionsProblem } from "./httpAddress.ts"
 
 export { defaultHost, defaultPort, HttpServeError, isLoopback, parseHttpAddress } from "./httpAddress.ts"
 export type { HttpAddress } from "./httpAddress.ts"
@@ -149,7 +149,8 @@ const readBody = (req: IncomingMessage) =>
   })
 
 /**
- * Listens on `options` (default 127.0.0.1:9464) and answers `routes` until the scope closes. An
+ * Listens on `options` (default 127.0.0.1:9464) and answers `routes` until the scope closes (an
+ * unknown option, or one that does not fit, fails with `HttpServeError` before it listens). An
  * unknown path is 404, a known path with another method 405; a route that fails or dies is 500.
  * Requests under way and streamed replies are interrupted when the scope closes, before the server
  * closes its connections.
@@ -159,6 +160,8 @@ export const serveHttp = (
   options: ServeOptions = {}
 ): Effect.Effect<HttpServerInfo, HttpServeError, Scope.Scope> =>
   Effect.gen(function*() {
+    const problem = serveOptionsProblem(options)
+    if (problem !== undefined) return yield* problem
     const host = options.host ?? defaultHost
     const port = options.port ?? defaultPort
     if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* new HttpServeError({ message: `port ${String(port)}: must be an integer from 0 to 65535` })

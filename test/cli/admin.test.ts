@@ -90,6 +90,30 @@ describe("stored schemas", () => {
   })
 })
 
+describe("topic descriptions", () => {
+  it("sib topics shows each topic's description (escaped for the terminal) when a topic has one", async () => {
+    const dir = await prepared((bus) => Effect.all([
+      bus.defineTopic("orders", { description: "Orders placed on the web shop", payloadSchema: { id: "int" } }),
+      bus.defineTopic("hostile", { description: "line one\nline two \u001b[2J\u202eevil" }),
+      bus.defineTopic("plain", {})
+    ]))
+    const r = await sib(["topics"], { cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    const human = r.stdout.trimEnd().split("\n")
+    expect(human).toHaveLength(4)
+    expect(human[0]).toMatch(/^TOPIC +EVENTS +FIRST +LAST +LAST PUBLISHED +RETENTION +COMPACTION +DESCRIPTION +SCHEMA$/)
+    const column = human[0]!.indexOf("DESCRIPTION")
+    const row = (name: string) => human.find((l) => l.startsWith(`${name} `))!
+    expect(row("orders").slice(column)).toMatch(/^Orders placed on the web shop +\{id: int\}$/)
+    expect(row("hostile").slice(column)).toMatch(/^line one\\nline two \\x1b\[2J\\u202eevil +-$/)
+    expect(row("plain").slice(column)).toMatch(/^- +-$/)
+    expect(r.stdout).not.toMatch(/[\u001b\u202e]/)
+    expect(jsonLines((await sib(["topics", "--json"], { cwd: dir })).stdout).map((t) => [t["topic"], t["description"]])).toEqual([
+      ["hostile", "line one\nline two \u001b[2J\u202eevil"], ["orders", "Orders placed on the web shop"], ["plain", null]
+    ])
+  })
+})
+
 /** Group "workers" dead-letters event 1 of "jobs" with a 300-character, two-line error. */
 const deadLetter = (bus: BusShape) =>
   Effect.gen(function*() {

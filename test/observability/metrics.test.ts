@@ -9,6 +9,7 @@
 import SqliteDatabase from "better-sqlite3"
 import { Context, Deferred, Effect, Layer } from "effect"
 import { Kysely, SqliteDialect } from "kysely"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { request as httpRequest } from "node:http"
 import { describe, expect, it } from "vitest"
@@ -17,6 +18,7 @@ import { createOutbox } from "../../src/facade/createOutbox.ts"
 import { createRuntime } from "../../src/facade/createRuntime.ts"
 import { BusMetrics, maxLabelValues, otherLabel, Recorder } from "../../src/observability/BusMetrics.ts"
 import { Store } from "../../src/store/Store.ts"
+import { BusOptionsError } from "../../src/runtime/busErrors.ts"
 import { HttpServeError, isLoopback, MetricsHttp, parseHttpAddress } from "../../src/observability/httpServer.ts"
 import { families } from "../../src/observability/metrics.ts"
 import { storeFactories } from "../helpers/stores.ts"
@@ -177,6 +179,48 @@ describe("the registry", () => {
       return yield* (yield* BusMetrics).text
     }).pipe(Effect.provide(Bus.open(":memory:", { metrics: false }))))
     expect(off).toBe("")
+  })
+})
+
+describe("one bus per registry", () => {
+  it("a second runtime on a registry in use is refused with BusOptionsError before its database opens; the registry is free again once the first closes", async () => {
+    const dir = makeTmpDir()
+    const registry = new Map()
+    const first = await createRuntime({ db: join(dir, "a.db"), metrics: { registry } })
+    try {
+      const refused = await createRuntime({ db: join(dir, "b.db"), metrics: { registry } }).then((rt) => rt.close().then(() => "opened"), (e: unknown) => e)
+      expect(refused).toBeInstanceOf(BusOptionsError)
+      expect((refused as BusOptionsError).message).toBe(
+        "invalid bus options: metrics.registry is in use by another open bus: one bus per registry (each would show its own counts as if it were alone); close that bus first, or give this one a registry of its own (or none: each bus then has one)"
+      )
+      expect(existsSync(join(dir, "b.db"))).toBe(false)
+      await first.subscribe("t", "g", () => {}, { from: "earliest" })
+      await first.publish("t", 1)
+      await first.publish("t", 2)
+      expect(total(await first.metrics(), "sib_events_published_total", { topic: "t" })).toBe(2)
+    } finally {
+      await first.close()
+    }
+    // Free again: the next runtime's figures are its own (none of the first's series is left).
+    const second = await createRuntime({ db: join(dir, "b.db"), metrics: { registry } })
+    try {
+      await second.publish("t", 1)
+      const text = await second.metrics()
+      expect(total(text, "sib_events_published_total", { topic: "t" })).toBe(1)
+      expect(text).not.toMatch(/group="g"/)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it("Bus.open on a registry a live bus records into fails with BusOptionsError", async () => {
+    const registry = new Map()
+    const failed = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      yield* Layer.build(Bus.open(":memory:", { metrics: { registry } }))
+      return yield* Effect.flip(Layer.build(Bus.open(":memory:", { metrics: { registry } })))
+    })))
+    expect(failed).toBeInstanceOf(BusOptionsError)
+    expect(failed.message).toMatch(/one bus per registry/)
   })
 })
 

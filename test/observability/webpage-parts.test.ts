@@ -225,7 +225,7 @@ describe("a partitioned group on the page", () => {
 })
 
 describe("opsPage", () => {
-  it.effect("refuses a chosen token it cannot use (a defect: a programming error, as createRuntime's TypeError)", () =>
+  it.effect("refuses a chosen token it cannot use (a defect: a programming error; rt.serveHttp checks it first, with HttpServeError)", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Effect.scoped(opsPage({ loopbackOnly: true, token: "short" })))
       assert.isTrue(exit._tag === "Failure")

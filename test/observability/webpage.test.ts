@@ -5,7 +5,8 @@
  * and its causation tree; a dead letter appears after failures without a reload (server-sent
  * events), its hostile payload shown as text (no script runs, no element is made of it); read-only
  * without the token (no buttons), and a POST without the token is refused with nothing changed;
- * with the token, Requeue delivers the event once the handler is fixed. Screenshots go to
+ * with the token, Requeue delivers the event once the handler is fixed, and Drop asks in the card
+ * before it drops (Cancel sends nothing). Screenshots go to
  * test-output/webpage/ for review. Without Chromium the test is skipped, saying why.
  */
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs"
@@ -186,6 +187,70 @@ describe("the ops page in a browser", () => {
     await garbled.locator("#topics tr.topic", { hasText: "orders" }).waitFor()
     expect(problems.filter((p) => !/status of 401/.test(p))).toEqual([])
     await browser!.close()
+    browser = undefined
+    run.interrupt("SIGTERM")
+    expect(await run.exited).toBe(0)
+  }, 60_000)
+
+  it("Drop asks first, in the card: Cancel keeps the dead letter, and only the confirmation drops it", async (ctx) => {
+    ctx.skip(missing !== undefined, missing)
+    const dir = makeTmpDir()
+    copyFileSync(fixture, join(dir, "webpage-shop.sib"))
+    const env = { SIB_DB: join(dir, "sib.db") }
+    const run = startSib(["run", "webpage-shop.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env })
+    await run.waitFor(/sib: ops page at http:\/\/127\.0\.0\.1:\d+\/#token=\S+ /)
+    const link = /sib: ops page at (\S+) /.exec(run.stderr())![1]!
+    const base = link.replace(/\/#token=.*$/, "")
+    const published = await sib(["publish", "orders", JSON.stringify({ id: 1, poison: true })], { cwd: dir, env })
+    expect(published.code, published.stderr).toBe(0)
+    const eventId = (JSON.parse(published.stdout) as { id: string }).id
+    const stored = async () => ((await (await fetch(`${base}/api/dead-letters`)).json()) as DeadLettersJson).deadLetters.map((d) => d.eventId)
+
+    browser = await chromium.launch({ executablePath })
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+    const problems: Array<string> = []
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
+    const drops: Array<string> = []
+    page.on("request", (r) => {
+      if (r.url().endsWith("/api/drop")) drops.push(r.method())
+    })
+    // A native dialog would be accepted here: the page must not rely on one.
+    page.on("dialog", (d) => {
+      problems.push(`dialog: ${d.message()}`)
+      void d.accept()
+    })
+    await page.goto(link)
+    await page.locator("#mode", { hasText: "actions enabled" }).waitFor()
+    const card = page.locator(`.dead-letter[data-event-id="${eventId}"]`)
+    await card.waitFor({ timeout: 10_000 })
+
+    // Drop asks, naming what it drops; Cancel puts the buttons back and sends nothing.
+    await card.locator("button.drop").click()
+    const confirm = card.locator(".confirm-drop")
+    await confirm.waitFor()
+    expect(await confirm.textContent()).toContain(`Drop the dead letter of event ${eventId} in group billing for good?`)
+    expect(await card.locator("button.drop").count()).toBe(0)
+    expect(await card.locator("button.requeue").count()).toBe(0)
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { className: string } | null } }).document.activeElement?.className)).toBe("cancel-drop")
+    mkdirSync(screenshots, { recursive: true })
+    await card.screenshot({ path: join(screenshots, "drop-confirm.png") })
+    await confirm.locator("button.cancel-drop").click()
+    await confirm.waitFor({ state: "detached" })
+    expect(await card.locator("button.drop").isVisible()).toBe(true)
+    expect(await card.locator("button.requeue").isVisible()).toBe(true)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(drops).toEqual([])
+    expect(await stored()).toEqual([eventId])
+
+    // Confirmed: dropped, and the card goes.
+    await card.locator("button.drop").click()
+    await card.locator("button.confirm-drop-yes").click()
+    await page.locator("#notice", { hasText: `dropped the dead letter of event ${eventId} in group billing` }).waitFor()
+    await card.waitFor({ state: "detached", timeout: 10_000 })
+    expect(drops).toEqual(["POST"])
+    expect(await stored()).toEqual([])
+    expect(problems).toEqual([])
+    await browser.close()
     browser = undefined
     run.interrupt("SIGTERM")
     expect(await run.exited).toBe(0)

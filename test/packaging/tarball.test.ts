@@ -91,6 +91,8 @@ describe("the packed tarball in a fresh project", () => {
   let dir = ""
   let app = ""
   let installed: Run = { stdout: "", stderr: "" }
+  let packedFiles: ReadonlyArray<string> = []
+  let packedBytes = 0
 
   beforeAll(async () => {
     if (problem !== undefined) return
@@ -98,12 +100,15 @@ describe("the packed tarball in a fresh project", () => {
     // A copy of what `npm pack` reads, with the checkout's node_modules (the build tools) linked.
     const pkg = join(dir, "package")
     mkdirSync(pkg)
-    for (const name of ["package.json", "README.md", "tsconfig.json", "tsconfig.build.json", "bin", "src", "grammar", "docs", "scripts"]) {
+    for (const name of ["package.json", "README.md", "tsconfig.json", "tsconfig.build.json", "bin", "src", "grammar", "docs", "scripts", "dsl-examples"]) {
       cpSync(join(root, name), join(pkg, name), { recursive: true })
     }
     symlinkSync(join(root, "node_modules"), join(pkg, "node_modules"), "dir")
     const packed = await sh(pkg, "npm", ["pack", "--json", "--pack-destination", dir])
-    const tarball = join(dir, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename)
+    const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; size: number; files: ReadonlyArray<{ path: string }> }>
+    packedFiles = info!.files.map((f) => f.path)
+    packedBytes = info!.size
+    const tarball = join(dir, info!.filename)
 
     app = join(dir, "app")
     mkdirSync(app)
@@ -156,6 +161,38 @@ describe("the packed tarball in a fresh project", () => {
     expect(existsSync(join(app, "events.db"))).toBe(true)
   }, 60_000)
 
+  it("sibus/promise exports the errors its calls reject with, as classes instanceof can check, and renderTestReport", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    writeFileSync(join(app, "promise-errors.ts"), [
+      `import { AckError, BusClosedError, BusOptionsError, createRuntime, GroupError, HttpServeError, MaintenanceError, OutboxAddError, OutboxDbError,`,
+      `  OutboxOptionsError, PublishError, renderTestReport, runSibTests, SibError, StoreError, StoreOpenError, SubscribeError, TopicError } from "sibus/promise"`,
+      `import type { Event, PendingEvent, SubscribeOptions, TopicOptions } from "sibus/promise"`,
+      `const classes = [AckError, BusClosedError, BusOptionsError, GroupError, HttpServeError, MaintenanceError, OutboxAddError, OutboxDbError, OutboxOptionsError, PublishError, SibError, StoreError, StoreOpenError, SubscribeError, TopicError]`,
+      `const options: SubscribeOptions = { from: "earliest" }`,
+      `const topic: TopicOptions = { description: "jobs" }`,
+      `const rt = await createRuntime({ db: ":memory:" })`,
+      `await rt.defineTopic("jobs", topic)`,
+      `let seen: Event | undefined`,
+      `await rt.subscribe("jobs", "g", async (event, ctx) => { seen = event; const p: PendingEvent = await ctx.publish("done", 1); void p }, options)`,
+      `const out: Array<string> = [String(classes.length)]`,
+      `await rt.publish("bad topic", 1).catch((e: unknown) => out.push(e instanceof PublishError ? "PublishError" : String(e)))`,
+      `await rt.close()`,
+      `await rt.publish("jobs", 1).catch((e: unknown) => out.push(e instanceof BusClosedError ? "BusClosedError" : String(e)))`,
+      `const report = await runSibTests([{ file: "t.sib", text: "(deftest \\"adds\\" (expect= 4 (+ 2 2)))" }])`,
+      `out.push(renderTestReport(report).split("\\n").at(-1)!)`,
+      `void seen`,
+      `console.log(out.join(" "))`,
+      ""
+    ].join("\n"))
+    writeFileSync(join(app, "tsconfig.promise.json"), JSON.stringify({
+      compilerOptions: { target: "es2024", module: "nodenext", moduleResolution: "nodenext", strict: true, noEmit: true, skipLibCheck: false, types: ["node"] },
+      files: ["promise-errors.ts"]
+    }, null, 2))
+    await sh(app, join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.promise.json"])
+    const ran = await sh(app, process.execPath, ["promise-errors.ts"])
+    expect(ran.stdout.trim()).toBe("15 PublishError BusClosedError 1 passed, 0 failed")
+  }, 60_000)
+
   it("the README's TestClock example passes strict tsc and its test passes under vitest", async (ctx) => {
     ctx.skip(problem !== undefined, problem)
     const versions = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).devDependencies as Record<string, string>
@@ -190,6 +227,19 @@ describe("the packed tarball in a fresh project", () => {
     const wanted = `cannot open :memory:: sibus needs Node.js 22.12 or newer (its SQLite driver, better-sqlite3, crashes on older ones), this is ${old!.version} (${old!.path}); install Node 24 LTS (https://nodejs.org, or \`nvm install 24\`) and run with it`
     expect(result.stdout.trim().split("\n")).toEqual([wanted, wanted])
   }, 30_000)
+
+  it("ships the example program the README runs (dsl-examples/), and stays small", async (ctx) => {
+    ctx.skip(problem !== undefined, problem)
+    const examples = readdirSync(join(root, "dsl-examples")).filter((f) => f.endsWith(".sib")).map((f) => `dsl-examples/${f}`)
+    expect(examples).toContain("dsl-examples/main.sib")
+    expect(packedFiles).toEqual(expect.arrayContaining(examples))
+    // The tarball (gzipped): the bundle, dist, src and docs; well under what an install notices.
+    expect(packedBytes).toBeLessThan(3 * 1024 * 1024)
+    // A user who installed the package runs and tests the example from node_modules.
+    const main = join(app, "node_modules", "sibus", "dsl-examples", "main.sib")
+    const tested = await sh(app, join(app, "node_modules", ".bin", "sib"), ["test", main])
+    expect(tested.stdout).toMatch(/\n\d+ passed, 0 failed\n?$/)
+  }, 60_000)
 
   it("the installed sib command runs (its bundle needs no devDependency)", async (ctx) => {
     ctx.skip(problem !== undefined, problem)

@@ -113,6 +113,7 @@ pre { margin: 0.3em 0; padding: 0.5em; background: #8881; overflow: auto; max-he
 .dead-letter header { padding: 0; border: 0; gap: 0.3em; flex-wrap: wrap; overflow-wrap: anywhere; min-width: 0; }
 .dead-letter { overflow-wrap: anywhere; }
 .dead-letter button { margin-left: 0.5em; }
+.confirm-drop { color: var(--bad); }
 .dead-letter p { margin: 0.3em 0; }
 .label { color: var(--muted); }
 .error, .location { font-family: ui-monospace, monospace; white-space: pre-wrap; word-break: break-word; }

@@ -2,7 +2,9 @@
  * The browser side of the ops page, part 5: the dead letters, one card each: group, topic and seq,
  * the event (a link to its view), attempts and times, the error with its `.sib` location, the
  * stack and the payload; with Requeue and Drop buttons when the page holds a valid token (none
- * otherwise: the page is then read-only, and the server would refuse anyway).
+ * otherwise: the page is then read-only, and the server would refuse anyway). Drop cannot be
+ * undone, so it asks first, in the card itself (the event and group named, Cancel focused): only
+ * "Drop it" sends the request.
  */
 import type { DeadLetterJson, DeadLettersJson } from "../wire.ts"
 import { type El, h, oneLine, visible } from "./dom.ts"
@@ -15,9 +17,43 @@ export interface DeadLetterActions {
   readonly open: (eventId: string) => void
 }
 
-const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
+/**
+ * The card's buttons: Requeue and Drop, or, once Drop is pressed, its question with "Drop it" and
+ * Cancel (which puts the buttons back). Null on a read-only page.
+ */
+const buttons = (d: DeadLetterJson, actions: DeadLetterActions): El | null => {
   const { drop, requeue } = actions
-  return h(
+  if (requeue === undefined && drop === undefined) return null
+  const box = h("span", { class: "actions" })
+  const offer = () =>
+    box.replaceChildren(...[
+      requeue === undefined ? null : h("button", { type: "button", class: "requeue", onclick: () => requeue(d) }, "Requeue"),
+      drop === undefined ? null : h("button", { type: "button", class: "drop", onclick: () => ask(drop) }, "Drop")
+    ].filter((b): b is El => b !== null))
+  const ask = (dropIt: (d: DeadLetterJson) => void) => {
+    const cancel = h("button", { type: "button", class: "cancel-drop", onclick: offer }, "Cancel")
+    box.replaceChildren(h(
+      "span",
+      { class: "confirm-drop", role: "group" },
+      `Drop the dead letter of event ${oneLine(d.eventId)} in group ${oneLine(d.group)} for good? `,
+      h("button", {
+        type: "button",
+        class: "confirm-drop-yes",
+        onclick: () => {
+          box.replaceChildren("dropping\u2026")
+          dropIt(d)
+        }
+      }, "Drop it"),
+      cancel
+    ))
+    cancel.focus()
+  }
+  offer()
+  return box
+}
+
+const card = (d: DeadLetterJson, actions: DeadLetterActions): El =>
+  h(
     "article",
     { class: "dead-letter", "data-event-id": d.eventId, "data-group": d.group },
     h(
@@ -29,8 +65,7 @@ const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
       " \u00b7 ",
       h("a", { href: "#", class: "event-link", onclick: (e) => (e.preventDefault(), actions.open(d.eventId)) }, oneLine(d.eventId)),
       d.key === null ? null : ` \u00b7 key ${oneLine(d.key)}`,
-      requeue === undefined ? null : h("button", { type: "button", class: "requeue", onclick: () => requeue(d) }, "Requeue"),
-      drop === undefined ? null : h("button", { type: "button", class: "drop", onclick: () => drop(d) }, "Drop")
+      buttons(d, actions)
     ),
     h(
       "p",
@@ -51,7 +86,6 @@ const card = (d: DeadLetterJson, actions: DeadLetterActions): El => {
         h("pre", { class: "payload" }, `${visible(d.preview.text)}\u2026`)
       )
   )
-}
 
 /** Draws the list (or says there is none). */
 export const drawDeadLetters = (list: DeadLettersJson, into: El, heading: El, actions: DeadLetterActions): void => {

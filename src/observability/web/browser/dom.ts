@@ -20,6 +20,7 @@ export interface El {
   replaceChildren(...nodes: Array<El | string>): void
   setAttribute(name: string, value: string): void
   addEventListener(type: string, listener: (event: DomEvent) => void): void
+  focus(): void
 }
 
 export interface InputEl extends El {
