@@ -36,8 +36,8 @@ export type { HostFunction, HostValue, Source } from "./program/load.ts"
 export type { Limits } from "./lang/budget.ts"
 // The report's renderer lives in the test runner's module: importing this entry loads it, with the
 // program modules it imports (the reader, expander and compiler still load at the first load).
-export { renderTestReport } from "./program/testRunner.ts"
-export type { TestReport, TestResult } from "./program/testRunner.ts"
+export { renderTestReport } from "./program/testReport.ts"
+export type { TestReport, TestResult } from "./program/testReport.ts"
 export type { CompactionReport, PruneReport } from "./runtime/Maintenance.ts"
 export type { OutboxMessage, OutboxOptions, OutboxStats } from "./outbox/Outbox.ts"
 export type { RelayCounters, RelayOptions, RelayStats } from "./outbox/Relay.ts"

@@ -116,7 +116,9 @@ export const run = Command.make(
     }
     // A missing file or a broken program opens no database and starts nothing.
     const first = yield* loadOrReport(files)
-    yield* Effect.scoped(Effect.gen(function*() {
+    // Scoped inside the bus's layer: the program (its timers, then its groups) stops before the
+    // bus closes; with the scope outside, the bus refused the timers' publishes while they stopped.
+    yield* Effect.gen(function*() {
       const bus = yield* Effect.service(Bus)
       const metrics = yield* Effect.service(BusMetrics)
       metrics.programLoaded(true)
@@ -169,7 +171,7 @@ export const run = Command.make(
       const mode: StatusMode | "off" = status === "auto" ? (process.stderr.isTTY === true ? "live" : "lines") : status
       if (mode !== "off") yield* startStatus(bus, Inspect.make(yield* Store), () => current, mode)
       return yield* Effect.never
-    }).pipe(withStoreFailures(db), Effect.provide(busLayer(db, "create")), Effect.provide(Tracing.layerFromEnv(process.env, "sib run"))))
+    }).pipe(Effect.scoped, withStoreFailures(db), Effect.provide(busLayer(db, "create")), Effect.provide(Tracing.layerFromEnv(process.env, "sib run")))
   })
 ).pipe(
   Command.withDescription("Run .sib programs until interrupted: topics, groups and timers; SIGHUP reloads"),

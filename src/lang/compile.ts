@@ -361,7 +361,7 @@ export const makeCompiler = (ns: Namespace): Compiler => {
     // A recur in the body's tail goes back to the function with new arguments (its fixed ones).
     const target: RecurTarget = { what: "fn", arity: rest === undefined && keywords === undefined ? fixed : -1, used: false }
     const compiled = compileBody(body, scope, target)
-    const bodyNode = target.used ? loopOver(compiled, Array.from({ length: fixed }, (_, i) => i)) : compiled
+    const bodyNode = target.used ? loopOver(compiled, Array.from({ length: fixed }, (_, i) => i), span) : compiled
     const shape = `${params.kind === "vector" ? "[" : "("}${items.map((i) => (i.kind === "symbol" ? i.name : i.kind === "map" ? "{...}" : "?")).join(" ")}${params.kind === "vector" ? "]" : ")"}`
     const spec: Params = { fixed, rest, keywords, shape }
     return (f) => {

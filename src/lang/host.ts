@@ -3,7 +3,8 @@
  * function members are methods and whose other members are fields) as language values. Data is
  * copied in (plain objects and arrays become maps and vectors; a JS function inside data is
  * refused), so only registered functions and methods can ever be called, through the `Callable`
- * they are wrapped in; arguments go out as plain data, converted node by node and charged.
+ * they are wrapped in; arguments go out as plain data, converted node by node and charged. A call
+ * that returns a Promise or an Effect is waited for, through the run's `hostWait` when it has one.
  */
 import * as Effect from "effect/Effect"
 import {
@@ -47,11 +48,15 @@ export const hostFunction = (name: string, f: HostFunction): Callable => ({
     } catch (e) {
       throw new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`)
     }
-    if (isEffect(out)) return Effect.mapError(out, (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`))
-    if (out instanceof Promise) {
-      return Effect.tryPromise({ try: () => out as Promise<unknown>, catch: (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`) })
-    }
-    return out === undefined ? null : out
+    const call = isEffect(out)
+      ? Effect.mapError(out, (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`))
+      : out instanceof Promise
+      ? Effect.tryPromise({ try: () => out as Promise<unknown>, catch: (e) => new LangError("host", `${name} failed: ${e instanceof Error ? e.message : String(e)}`) })
+      : undefined
+    if (call === undefined) return out === undefined ? null : out
+    // A run may bound how long it waits (a test's body, whose clock does not move while it waits).
+    const wait = (run as RunState).services.hostWait
+    return wait === undefined ? call : wait(name, call)
   }
 })
 

@@ -1,7 +1,8 @@
 /**
  * The language's errors: `LangError` is thrown by compiled code without a location; the call node
  * that catches it places it (`located`) as a `SibRuntimeError` under its span, or under the part of
- * the call it is about. Limits (`isLimit`) end a run whatever it does: no `try` catches them.
+ * the call it is about. Limits (`isLimit`) end a run whatever it does: no `try` catches them; one
+ * reached in a loop outside any call in it is placed at the loop (`limitAt`).
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -64,6 +65,15 @@ const langDiagnostic = (e: LangError, span: Span, place: PlacePart | undefined) 
   return diagnostic("Runtime", `runtime/${e.code}`, message, where, { hints: e.hints })
 }
 
+/** What each located error was raised as, when compiled code did not raise it (see `originOf`). */
+const origins = new WeakMap<SibRuntimeError, unknown>()
+
+/**
+ * What a located error was raised as, when compiled code did not raise it itself: a refused
+ * publish's `BusClosedError`, say (a timer ends on it quietly), or a host's error.
+ */
+export const originOf = (e: SibRuntimeError): unknown => origins.get(e)
+
 /**
  * `e` as a located language error: a language error at `span` (or under the option it names, as
  * `place` finds it in the calling form), anything else raised while the form ran at `span`.
@@ -94,7 +104,9 @@ export const located = (e: unknown, span: Span, place?: PlacePart): unknown => {
   } catch {
     message = "an error that cannot be printed"
   }
-  return new SibRuntimeError(diagnostic("Runtime", "runtime/error", message, span))
+  const error = new SibRuntimeError(diagnostic("Runtime", "runtime/error", message, span))
+  origins.set(error, e)
+  return error
 }
 
 /**
@@ -104,6 +116,20 @@ export const located = (e: unknown, span: Span, place?: PlacePart): unknown => {
  */
 export const locatedEffect = (out: Effect.Effect<unknown, unknown>, span: Span): Effect.Effect<unknown, unknown> =>
   Effect.catchCause(out, (cause) => (Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.fail(located(Cause.squash(cause), span))))
+
+/**
+ * `e` located at `span` when it is a limit not located yet (see `loopOver`); anything else as it
+ * is, for the call that catches it to place.
+ */
+export const limitAt = (e: unknown, span: Span): unknown => (e instanceof LangError && limitCodes.has(e.code) ? located(e, span) : e)
+
+/** An effect whose limits not located yet are located at `span` (see `limitAt`); other failures pass as they are. */
+export const limitsAt = (out: Effect.Effect<unknown, unknown>, span: Span): Effect.Effect<unknown, unknown> =>
+  Effect.catchCause(out, (cause) => {
+    if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+    const e = Cause.squash(cause)
+    return e instanceof LangError && limitCodes.has(e.code) ? Effect.fail(located(e, span)) : Effect.failCause(cause)
+  })
 
 export const fail = (code: string, message: string, hints: ReadonlyArray<string> = []): never => {
   throw new LangError(code, message, hints)

@@ -11,18 +11,28 @@
  * a Node stack overflow or an OOM.
  */
 import type * as Clock from "effect/Clock"
+import type { Span } from "../diagnostics/Span.ts"
 import * as Effect from "effect/Effect"
 import type * as Random from "effect/Random"
 import { costs, type Value } from "../reader/Value.ts"
 import { type Budget, type Limits, runBudget } from "./budget.ts"
-import { fail } from "./langError.ts"
+import { fail, limitAt, limitsAt } from "./langError.ts"
 
 export type Mode = "load" | "macro" | "handler" | "timer" | "test"
 
 /** Services the language reaches in the embedding runtime; provided by the program loader. */
 export interface RunServices {
   readonly [name: string]: unknown
+  /** When given, what every host function's wait goes through (see `HostWait`). */
+  readonly hostWait?: HostWait | undefined
 }
+
+/**
+ * Bounds a host function's wait: given the function's name and its call (the Promise or Effect it
+ * returned, as an effect), the call as the run waits for it. The test runner gives one: nothing
+ * else ends a wait in a test's body, whose clock does not move while it waits.
+ */
+export type HostWait = (name: string, call: Effect.Effect<unknown, unknown>) => Effect.Effect<unknown, unknown>
 
 export interface RunState {
   readonly mode: Mode
@@ -119,22 +129,36 @@ export interface RecurTarget {
 
 /**
  * Runs `body` in `f` until it returns something other than a `Recur`, binding each Recur's values
- * to `slots` for the next round (a step per round); effectful rounds are chained.
+ * to `slots` for the next round (a step per round); effectful rounds are chained. A limit the loop
+ * reaches outside any call in it (its rounds' steps, most often) is located at `span`, the loop's
+ * form (or the function's, for a function's recur): no call around it is where the work was. The
+ * rounds pay nothing for it: the loop is entered once, and its effect wrapped once.
  */
-export const loopOver = (body: Node, slots: ReadonlyArray<number>): Node => (f) => {
-  for (;;) {
-    const out = body(f)
-    if (isEffect(out)) {
-      return Effect.flatMap(out, (v) => {
-        if (!(v instanceof Recur)) return Effect.succeed(v)
-        for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = v.values[i]!
-        step(f.run)
-        return lift(loopOver(body, slots)(f))
-      })
+export const loopOver = (body: Node, slots: ReadonlyArray<number>, span: Span): Node => {
+  const rounds = (f: Frame): unknown => {
+    for (;;) {
+      const out = body(f)
+      if (isEffect(out)) {
+        return Effect.flatMap(out, (v) => {
+          if (!(v instanceof Recur)) return Effect.succeed(v)
+          for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = v.values[i]!
+          step(f.run)
+          return lift(rounds(f))
+        })
+      }
+      if (!(out instanceof Recur)) return out
+      for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = out.values[i]!
+      step(f.run)
     }
-    if (!(out instanceof Recur)) return out
-    for (let i = 0; i < slots.length; i++) f.slots[slots[i]!] = out.values[i]!
-    step(f.run)
+  }
+  return (f) => {
+    let out: unknown
+    try {
+      out = rounds(f)
+    } catch (e) {
+      throw limitAt(e, span)
+    }
+    return isEffect(out) ? limitsAt(out, span) : out
   }
 }
 

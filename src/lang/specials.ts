@@ -326,7 +326,7 @@ const loop: Special = {
       slots.push(local.bind(n.name))
     }
     const target: RecurTarget = { what: "loop", arity: slots.length, used: false }
-    const body = loopOver(c.body(args.slice(1), local, target), slots)
+    const body = loopOver(c.body(args.slice(1), local, target), slots, form.span)
     local.pop()
     const frameSlots = local.slots
     const start = (f: Frame, i: number): unknown => {

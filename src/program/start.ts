@@ -19,7 +19,7 @@ import type { Callable, Value } from "../reader/Value.ts"
 import type { BusShape, Subscription } from "../runtime/Bus.ts"
 import { clipForLog, LineThrottle } from "../runtime/lineThrottle.ts"
 import type { Handler } from "../runtime/ConsumerGroup.ts"
-import { type BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/busErrors.ts"
+import { BusClosedError, PublishError, SubscribeError, TopicError } from "../runtime/busErrors.ts"
 import { defaultAckTimeoutMs, type StartFrom, type SubscribeOptions } from "../runtime/subscribeOptions.ts"
 import type { StoreError } from "../store/storeErrors.ts"
 import type { Event } from "../store/records.ts"
@@ -27,7 +27,7 @@ import { Closure } from "../lang/Closure.ts"
 import { deliveryObject } from "./domain.ts"
 import type { Program, TimerDef, WatchDef } from "./Program.ts"
 import { type Budget, defaultLimits, type Limits, runBudget } from "../lang/budget.ts"
-import { LangError, located } from "../lang/langError.ts"
+import { LangError, located, originOf } from "../lang/langError.ts"
 import { isEffect, makeRun, releasing, type RunState } from "../lang/run.ts"
 import { paced, Share } from "../lang/turns.ts"
 import type { Expectations } from "./testing.ts"
@@ -125,13 +125,19 @@ const sibHandler = (
 }
 
 /** How long a timer's run may take (computing or waiting): like a handler's default ack timeout. */
-const timerTimeoutMs = defaultAckTimeoutMs
+export const timerTimeoutMs = defaultAckTimeoutMs
+
+/** Whether a run failed because its bus had closed under it (a publish refused): the process is stopping. */
+const closedUnder = (error: unknown): boolean =>
+  (error instanceof SibRuntimeError ? originOf(error) : error) instanceof BusClosedError
 
 /**
  * One bounded call of a program's function outside a consumer group (a timer's tick, a watch's
  * call): it ends within timerTimeoutMs (computing past it fails at a checkpoint, waiting past it is
  * interrupted, so it cannot hold memory or a pool share for ever); a failure is reported (to
- * `onTimerError`, or logged as `what failed...`), never raised.
+ * `onTimerError`, or logged as `what failed...`), never raised. Its value says whether the bus is
+ * still open: a call the closed bus cut short is no failure (the process is stopping; a program
+ * may outlive its bus briefly when both end together), and is not reported.
  */
 const boundedCall = (
   program: Program,
@@ -161,16 +167,17 @@ const boundedCall = (
       call.share
     )).pipe(
       Effect.timeoutOption(timerTimeoutMs),
-      Effect.flatMap((done) => done._tag === "Some" ? Effect.void : Effect.fail(located(new LangError("time-limit", `the ${call.what} ran longer than ${timerTimeoutMs} ms (a ${call.what}'s time limit)`), call.span)))
+      Effect.flatMap((done) => done._tag === "Some" ? Effect.succeed(true) : Effect.fail(located(new LangError("time-limit", `the ${call.what} ran longer than ${timerTimeoutMs} ms (a ${call.what}'s time limit)`), call.span)))
     )
   }).pipe(
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
       const error = Cause.squash(cause)
-      if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => onError(error))
+      if (closedUnder(error)) return Effect.succeed(false)
+      if (onError !== undefined && error instanceof SibRuntimeError) return Effect.sync(() => (onError(error), true))
       return Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const line = call.lines.pass(`${call.failed}: ${clipForLog(error instanceof Error ? error.message : String(error), 500)}`, now)
-        return line === undefined ? Effect.void : Effect.logWarning(line)
+        return line === undefined ? Effect.succeed(true) : Effect.as(Effect.logWarning(line), true)
       })
     })
   )
@@ -187,9 +194,10 @@ const runTimer = (program: Program, t: TimerDef, bus: BusShape, limits: Limits, 
   const tick = boundedCall(program, bus, limits, options, {
     fn: t.fn, span: t.span, what: "timer", args: [], failed: `${where} failed`, share: new Share(where), lines: failureLines
   })
-  return t.kind === "after"
-    ? Effect.andThen(Effect.sleep(t.ms), tick)
-    : Effect.andThen(Effect.sleep(t.ms), tick).pipe(Effect.forever)
+  // A tick the closed bus cut short ends the timer: every tick after it would be cut short too.
+  const once = Effect.andThen(Effect.sleep(t.ms), tick)
+  const every: Effect.Effect<void, unknown> = Effect.flatMap(once, (open) => (open ? every : Effect.void))
+  return t.kind === "after" ? Effect.asVoid(once) : every
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * Running a program's `deftest`s. Each test gets a fresh in-memory bus under a TestClock, with a
  * Random seeded from the test's name (so a test is deterministic), starts the program (topics,
- * groups, initial publishes, timers), and runs its body in test mode. A test fails on any failed
- * expect (an `Assertion` diagnostic with the expected and actual values) or on an error; the report
- * lists each test with its location, and keeps the `log` lines its body, handlers and timers wrote
- * (shown for failing tests, or for every test when asked).
+ * groups, initial publishes, timers), and runs its body in test mode (a host function the body
+ * waits for must answer within 30 s of real time: the test clock does not move while it waits). A
+ * test fails on any failed expect (an `Assertion` diagnostic with the expected and actual values)
+ * or on an error; the report lists each test with its location, and keeps the `log` lines its
+ * body, handlers and timers wrote (shown for failing tests, or for every test when asked).
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -16,33 +17,18 @@ import * as References from "effect/References"
 import * as TestClock from "effect/testing/TestClock"
 import { type Diagnostic, diagnostic, SibRuntimeError } from "../diagnostics/Diagnostic.ts"
 import { basename } from "node:path"
-import { renderDiagnostics } from "../diagnostics/render.ts"
-import { safeText } from "../diagnostics/terminal.ts"
 import { Bus } from "../runtime/Bus.ts"
 import { openStore } from "../store/open.ts"
 import type { Program, TestDef } from "./Program.ts"
 import { defaultLimits, type Limits, runBudget, testBudget, timerFiringCost } from "../lang/budget.ts"
-import { fail, located } from "../lang/langError.ts"
-import { lift, makeRun, releasing } from "../lang/run.ts"
-import { startProgram } from "./start.ts"
+import { fail, LangError, located } from "../lang/langError.ts"
+import { type HostWait, lift, makeRun, releasing } from "../lang/run.ts"
+import { startProgram, timerTimeoutMs } from "./start.ts"
 import { settle } from "../testing.ts"
+import type { TestLog, TestReport, TestResult } from "./testReport.ts"
 
-export interface TestResult {
-  readonly name: string
-  readonly file: string
-  readonly line: number
-  readonly passed: boolean
-  /** Failed expectations, then the error that ended the test (if any). */
-  readonly failures: ReadonlyArray<Diagnostic>
-  /** What `log` wrote during the test (its body, handlers and timers), in order. */
-  readonly logs: ReadonlyArray<TestLog>
-}
-
-/** A `log` line of a test, with the test clock's time since the test started. */
-export interface TestLog {
-  readonly atMs: number
-  readonly line: string
-}
+export { renderTestReport } from "./testReport.ts"
+export type { TestLog, TestReport, TestResult } from "./testReport.ts"
 
 /** A test keeps at most this many log lines and characters of them (the rest is counted, not kept). */
 const maxLogLines = 1000
@@ -63,44 +49,6 @@ interface Room {
 const diagnosticChars = (d: Diagnostic): number =>
   d.message.length + d.hints.reduce((n, h) => n + h.length, 0) + (d.details ?? []).reduce((n, l) => n + l.length, 0)
 
-export interface TestReport {
-  readonly results: ReadonlyArray<TestResult>
-  readonly passed: number
-  readonly failed: number
-  /** The program's source text by file, to show failing lines. */
-  readonly sources: ReadonlyMap<string, string>
-}
-
-/**
- * The report for people: a line per test, each failure rendered with its source line, the `log`
- * lines of a failing test (of every test with `logs: "all"`), then `N passed, N failed`.
- */
-export const renderTestReport = (
-  report: TestReport,
-  options: { readonly color?: boolean | undefined; readonly logs?: "failed" | "all" | undefined } = {}
-): string => {
-  const color = options.color === true
-  const paint = (code: string, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text)
-  const lines: Array<string> = []
-  for (const r of report.results) {
-    // Names and files are shown escaped (a test name is source text; failures render escaped).
-    const where = `${safeText(r.name)} (${safeText(r.file)}:${r.line})`
-    lines.push(r.passed ? `${paint("32", "ok")}   ${where}` : `${paint("31", "FAIL")} ${where}`)
-    if (!r.passed) {
-      const rendered = renderDiagnostics(r.failures, { sources: report.sources, color })
-      lines.push(...rendered.split("\n").map((l) => (l.length > 0 ? `     ${l}` : l)))
-    }
-    const logs = r.logs ?? []
-    if (logs.length > 0 && (!r.passed || options.logs === "all")) {
-      lines.push(`     ${paint("2", "log:")}`)
-      for (const l of logs) lines.push(`       ${paint("2", `[+${l.atMs}ms]`)} ${safeText(l.line)}`)
-    }
-  }
-  lines.push(`${report.passed} passed, ${report.failed} failed`)
-  return lines.join("\n")
-}
-
-
 /**
  * Steps a move of the test clock costs besides the firings it causes: letting the fibers settle
  * before and after it (about 200 microseconds, some 500 steps of work). A test sleeping 10 ms in a
@@ -117,7 +65,22 @@ const testSetupCost = 50_000
 /** The whole run's budget: this many tests' worth of steps (see `testBudget`). */
 const testRunTests = 25
 
-const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
+/**
+ * How a test's body waits for a host function: at most `ms` of real time (the live clock's, raced
+ * with the call, which keeps the test's clock), then the test fails there. A handler's wait ends at
+ * its ack timeout and a timer's at its time limit, as the test moves its clock; the body's clock
+ * does not move while the body waits, so a host call that never answered hung `sib test`.
+ */
+const hostWaitOf = (ms: number): HostWait => (name, call) =>
+  Effect.raceFirst(
+    call,
+    Effect.andThen(TestClock.withLive(Effect.sleep(ms)), () =>
+      Effect.fail(new LangError("time-limit", `${name} did not answer within ${ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`} of real time: the test clock does not move while a test's body waits for a host function, so nothing else would end the wait`, [
+        `give the test a host ${name} that answers (runSibTests(files, { host }) takes the hosts its tests call)`
+      ])))
+  )
+
+const runOne = (program: Program, test: TestDef, limits: Limits, room: Room, hostWait: HostWait) =>
   Effect.gen(function*() {
     const bus = yield* Bus
     const failures: Array<Diagnostic> = []
@@ -205,7 +168,7 @@ const runOne = (program: Program, test: TestDef, limits: Limits, room: Room) =>
       })
     }
     const run = makeRun("test", limits, clock, yield* Random.Random, {
-      bus, program, log, test: { failure, advance, topicsOf }
+      bus, program, log, test: { failure, advance, topicsOf }, hostWait
     }, runBudget(limits, clock, { parent: budget }))
     const exit = yield* Effect.exit(Effect.suspend(() => {
       try {
@@ -247,10 +210,16 @@ const testBus = Bus.layer({ pollIntervalMs: 3_600_000 }).pipe(
 
 export const runTests = (
   program: Program,
-  options: { readonly limits?: Partial<Limits> | undefined; readonly filter?: ((name: string) => boolean) | undefined } = {}
+  options: {
+    readonly limits?: Partial<Limits> | undefined
+    readonly filter?: ((name: string) => boolean) | undefined
+    /** Internal: how long a test's body waits for a host function, in real time (default: a timer's time limit, 30 s). */
+    readonly hostWaitMs?: number | undefined
+  } = {}
 ): Effect.Effect<TestReport> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
+    const hostWait = hostWaitOf(options.hostWaitMs ?? timerTimeoutMs)
     const results: Array<TestResult> = []
     const room: Room = { chars: maxReportChars }
     // Every test is bounded (its own budget); so is the run: thousands of tests each spending
@@ -268,7 +237,7 @@ export const runTests = (
         })
         continue
       }
-      const { failures, logs, steps } = yield* runOne(program, test, limits, room).pipe(
+      const { failures, logs, steps } = yield* runOne(program, test, limits, room, hostWait).pipe(
         // Seeded by file name and test name: the same run from any working directory.
         Random.withSeed(`${basename(test.span.file)}:${test.name}`),
         Effect.catchCause((cause) => Effect.succeed({ failures: [diagnostic("Runtime", "test/error", String(Cause.squash(cause)), test.span)], logs: [], steps: 0 }))

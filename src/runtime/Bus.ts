@@ -303,7 +303,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
       return { topic, reference: false, unchanged: false }
     })
 
-  const adminCalls = makeAdmin({
+  const { requireGroup, ...adminCalls } = makeAdmin({
     store, admin, sid, host,
     groups: {
       has: (group) => running.has(group) || draining.has(group),
@@ -428,6 +428,7 @@ export const make = Effect.fnUntraced(function*(options: BusOptions = {}) {
     standingBy: (group) => running.get(group)?.handle.standingBy() ?? false,
     describeGroup: (group) =>
       Effect.gen(function*() {
+        yield* requireGroup(group, "describe it")
         const positions = (yield* inspect.groups).filter((g) => g.cursor.group === group)
         const members = (yield* inspect.members).filter((m) => m.group === group)
         return { group, positions, members }

@@ -134,7 +134,7 @@ export interface BusShape {
    * partition of a partitioned group, with its cursor, lag and owner) and the processes that are
    * its members (a partitioned group's; none for a group consumed whole), as `sib groups` shows.
    */
-  readonly describeGroup: (group: string) => Effect.Effect<GroupDescription, StoreError | BusClosedError>
+  readonly describeGroup: (group: string) => Effect.Effect<GroupDescription, GroupError | StoreError | BusClosedError>
   /**
    * Compacts now: `topic`, or every compacted topic. Deletes superseded events and expired
    * tombstones at or below the slowest group's cursor, in short transactions.

@@ -1,18 +1,23 @@
 /**
  * The bus's operator calls on stored state: dead letters and delivery records (query, requeue,
  * drop), reading a topic, deleting a group, purging or deleting a topic. Each checks its arguments
- * first (a typo must not widen a query or skip a `force`) and refuses to pull state from under a
- * consumer that is running, here or in another process, unless forced.
+ * first (a typo must not widen a query or skip a `force`), acts on a group only when the name has
+ * some state (a typo must not read as an empty group: "did you mean ...?"), and refuses to pull
+ * state from under a consumer that is running, here or in another process, unless forced. Queries
+ * filtered by group answer [] for any name (a page may watch a group before it starts).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { GroupLease } from "../store/records.ts"
 import type { StoreShape } from "../store/Store.ts"
 import { shown } from "../options/spec.ts"
+import { didYouMean } from "../diagnostics/suggest.ts"
+import type { StoreError } from "../store/storeErrors.ts"
 import { GroupError, TopicError } from "./busErrors.ts"
 import type { AdminOptions, BusShape, TopicRemoval } from "./BusShape.ts"
 import type { FoldedAdmin } from "./foldedAdmin.ts"
 import { heldByOther } from "./group/lease.ts"
+import { isOfGroup, parseUnit } from "./group/units.ts"
 import type { HostInfo } from "./HostInfo.ts"
 import { groupNameProblem } from "./subscribeOptions.ts"
 import { topicNameProblem } from "./Topic.ts"
@@ -43,7 +48,15 @@ export interface AdminDeps {
 export type BusAdmin = Pick<
   BusShape,
   "deadLetters" | "deliveries" | "requeue" | "dropDeadLetter" | "read" | "latestByKey" | "deleteGroup" | "purgeTopic" | "deleteTopic"
->
+> & {
+  /**
+   * Fails with `GroupError` (`cannot ${operation}: there is no group of that name`, and the closest
+   * known name) when `group` has no state at all: no cursor (its own or a partition's), dead
+   * letter, delivery record, lease or member, and it does not run here. For the bus's own calls
+   * on a group (`describeGroup`); not part of `BusShape`.
+   */
+  readonly requireGroup: (group: string, operation: string) => Effect.Effect<void, GroupError | StoreError>
+}
 
 /**
  * What is wrong with an options or query object of an admin call (`what` names it): not an object,
@@ -83,6 +96,27 @@ const queryError = (query: { readonly group?: unknown } | undefined, detail: str
 const purgeBatch = 1000
 
 export const makeAdmin = ({ admin, forget, groups, host, knows, sid, store }: AdminDeps): BusAdmin => {
+  /** The names of the groups the database knows (with a cursor, or a member), partitions folded. */
+  const knownGroups = Effect.gen(function*() {
+    const names = new Set<string>()
+    for (const name of yield* store.admin.cursorGroupsWithPrefix("")) names.add(parseUnit(name).group)
+    for (const m of yield* store.admin.members) names.add(m.group)
+    return names
+  })
+
+  const requireGroup = (group: string, operation: string) =>
+    Effect.gen(function*() {
+      if (groups.has(group)) return
+      // The likeliest first: a group that ever consumed has a cursor (a partitioned one, its units').
+      if ((yield* store.admin.cursorGroupsWithPrefix(group)).some((name) => isOfGroup(name, group))) return
+      if ((yield* admin.deadLetters({ group, limit: 1 })).length > 0) return
+      if ((yield* admin.deliveries({ group })).length > 0) return
+      if ((yield* store.runtime.readLease(group)) !== undefined) return
+      if ((yield* store.runtime.groupMembers(group)).length > 0) return
+      const [hint] = didYouMean(group, yield* knownGroups)
+      return yield* new GroupError({ group, detail: `cannot ${operation}: there is no group of that name${hint === undefined ? "" : ` (${hint})`}` })
+    })
+
   const eventIdsToSeqs = (group: string, eventIds: ReadonlyArray<string>) =>
     Effect.map(admin.deadLetters({ group }), (dls) => {
       const wanted = new Set(eventIds)
@@ -118,6 +152,7 @@ export const makeAdmin = ({ admin, forget, groups, host, knows, sid, store }: Ad
     })
 
   return {
+    requireGroup,
     deadLetters: (query) => {
       const problem = fieldsProblem(query, "dead letter query", ["group", "topic", "eventId", "limit", "offset"]) ?? queryValuesProblem(query as never)
       return problem === undefined ? admin.deadLetters(query ?? {}) : Effect.fail(queryError(query, problem))
@@ -133,6 +168,7 @@ export const makeAdmin = ({ admin, forget, groups, host, knows, sid, store }: Ad
         if (eventIds !== "all" && typeof eventIds !== "string" && !(Array.isArray(eventIds) && eventIds.every((id) => typeof id === "string"))) {
           return yield* new GroupError({ group, detail: `requeue takes "all", an event id or an array of event ids, got ${Array.isArray(eventIds) ? "an array holding something else" : typeof eventIds}` })
         }
+        yield* requireGroup(group, "requeue")
         const seqs = eventIds === "all" ? "all" as const : yield* eventIdsToSeqs(group, typeof eventIds === "string" ? [eventIds] : eventIds)
         const requeued = yield* admin.requeue(group, seqs)
         if (requeued.length > 0) yield* groups.deadLettersChanged(group)
@@ -143,6 +179,7 @@ export const makeAdmin = ({ admin, forget, groups, host, knows, sid, store }: Ad
         const groupProblem = groupNameProblem(group)
         if (groupProblem !== undefined) return yield* new GroupError({ group: String(group), detail: `cannot drop a dead letter: ${groupProblem}` })
         if (typeof eventId !== "string") return yield* new GroupError({ group, detail: `dropDeadLetter takes an event id, got ${shown(eventId)}` })
+        yield* requireGroup(group, "drop a dead letter")
         const [seq] = yield* eventIdsToSeqs(group, [eventId])
         if (seq === undefined) return false
         const dropped = yield* admin.dropDeadLetter(group, seq)

@@ -328,6 +328,64 @@ describe("time", () => {
   }, 30_000)
 })
 
+describe("where a limit is reported", () => {
+  /** Each test's failures, as line:column and message. */
+  const failuresOf = async (text: string, limits: Partial<Limits> = { maxSteps: 100_000 }) => {
+    const program = await Effect.runPromise(loadProgram([{ file: "w.sib", text }]))
+    const report = await Effect.runPromise(runTests(program, { limits }))
+    return new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
+  }
+  const spent = "the run took more than 100,000 steps (the step budget, maxSteps)"
+
+  it("a loop that never ends is named by its own form, not the test, function call or subscribe! around it", async () => {
+    const byName = await failuresOf(`(defn spin [] (loop [i 0]
+  (recur (inc i))))
+(defn spin-by-recur [i]
+  (recur (inc i)))
+(deftest "in the body"
+  (loop [i 0]
+    (when true (recur (+ i 1)))))
+(deftest "in a called function"
+  (spin))
+(deftest "a function recurring"
+  (spin-by-recur 0))
+(define-topic "t")
+(deftest "a loop that paused"
+  (loop [i 0] (when (= i 0) (publish! "t" {:n i})) (let [j (inc i)] (recur j))))
+`)
+    expect(byName.get("in the body")).toEqual([`6:3 ${spent}`])
+    expect(byName.get("in a called function")).toEqual([`1:15 ${spent}`])
+    expect(byName.get("a function recurring")).toEqual([`3:1 ${spent}`])
+    // A loop that paused (an effect: the rounds after it run in its continuation) too.
+    expect(byName.get("a loop that paused")).toEqual([`14:3 ${spent}`])
+  })
+
+  it("in a handler, the dead letter names the loop; a limit inside a call in the loop names that call", async () => {
+    const loop = await handle(`(defn h [e]
+  (loop [i 0]
+    (recur (inc i))))
+(subscribe! "t" "g" h :from "earliest" :maxAttempts 1)
+`, { limits: { maxSteps: 100_000 } })
+    expect(loop?.errorMessage).toMatch(/^h\.sib:2:3: the run took more than 100,000 steps/)
+    const inner = await handle(`(defn h [e]
+  (loop [acc []]
+    (recur (into acc (range 1000)))))
+(subscribe! "t" "g" h :from "earliest" :maxAttempts 1)
+`, { limits: { maxSteps: 100_000 } })
+    expect(inner?.errorMessage).toMatch(/^h\.sib:3:12: the run took more than 100,000 steps/)
+  })
+
+  it("a caught error is not moved: try still cannot catch a limit, and other errors keep their place", async () => {
+    const byName = await failuresOf(`(deftest "caught"
+  (expect= :caught (try (loop [i 0] (recur (inc i))) (catch e :caught))))
+(deftest "unbound"
+  (loop [i 0] (if (< i 3) (recur (inc i)) (/ 1 0))))
+`)
+    expect(byName.get("caught")).toEqual([`2:25 ${spent}`])
+    expect(byName.get("unbound")).toEqual(["4:43 division by zero"])
+  })
+})
+
 describe("sib test", () => {
   it("keeps at most 100 failures a test and a bounded report in all, and says how many it did not keep", async () => {
     const tests = Array.from({ length: 40 }, (_, i) => `(deftest "t${i}" (reduce (fn [_ i] (expect= [i "${"x".repeat(1000)}"] i)) nil (range 20000)))`)

@@ -7,7 +7,11 @@ import { afterEach, describe, expect, it } from "vitest"
 import SqliteDatabase from "better-sqlite3"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { createRuntime, renderTestReport, type Runtime, runSibTests, SibError } from "../../src/index.ts"
+import { loadProgram } from "../../src/program/load.ts"
+import { runTests } from "../../src/program/testRunner.ts"
 import { makeTmpDir } from "../helpers/tmp.ts"
 
 const waitFor = async (check: () => Promise<boolean>, ms = 10_000) => {
@@ -175,4 +179,31 @@ describe("programs on a bus", () => {
     const report = await runSibTests(path)
     expect(report.results[0]!.failures.map((f) => f.message)).toEqual([])
   }, 60_000)
+
+  it("a test body waiting on a host function that never answers fails after a bound of real time, naming it; answers in time are taken", async () => {
+    const text = `(declare-host call-model clock-of-host)
+(deftest "host never answers"
+  (call-model "x")
+  (expect= 1 1))
+(deftest "host answers"
+  (expect= "ok" (call-model "fast"))
+  (expect (< (clock-of-host) 1000000)))
+`
+    const program = await Effect.runPromise(loadProgram([{ file: "host.sib", text }], {
+      host: {
+        "call-model": (what: unknown) => (what === "fast" ? new Promise((resolve) => setTimeout(() => resolve("ok"), 20)) : new Promise(() => {})),
+        // The host's Effect runs on the test's clock (its time since the epoch), not the live one.
+        "clock-of-host": () => Clock.currentTimeMillis
+      }
+    }))
+    const started = Date.now()
+    const report = await Effect.runPromise(runTests(program, { hostWaitMs: 300 }))
+    expect(Date.now() - started).toBeLessThan(5000)
+    const byName = new Map(report.results.map((r) => [r.name, r.failures.map((f) => `${f.span.line}:${f.span.column} ${f.message}`)]))
+    expect(byName.get("host never answers")).toEqual([
+      "3:3 call-model did not answer within 300 ms of real time: the test clock does not move while a test's body waits for a host function, so nothing else would end the wait"
+    ])
+    expect(byName.get("host answers")).toEqual([])
+    expect(renderTestReport(report)).toMatch(/\* give the test a host call-model that answers/)
+  }, 20_000)
 })

@@ -199,6 +199,10 @@ describe.each(conformanceFactories)("the ops page's routes ($name)", (factory) =
     expect((await fetch(`${base}/api/token`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     // An event id is an id, "all" too: it names no dead letter here, so nothing is requeued.
     expect((await post("/api/requeue", { group: "billing", eventId: "all" }, { authorization: `Bearer ${token}` })).status).toBe(404)
+    // A group that does not exist (a typo) is 404 too, naming the closest one.
+    const typo = await post("/api/requeue", { group: "bilings", eventId: failing.id }, { authorization: `Bearer ${token}` })
+    expect(typo.status).toBe(404)
+    expect(await typo.json()).toMatchObject({ ok: false, message: expect.stringMatching(/there is no group of that name \(did you mean billing\?\)/) })
     const still = await deadLetters()
     expect(still.deadLetters.map((d) => d.eventId)).toEqual([failing.id])
   })

@@ -1,7 +1,11 @@
-/** Deleting consumer groups, purging and deleting topics (issue 11, item 6), on every dialect. */
+/**
+ * Deleting consumer groups, purging and deleting topics (issue 11, item 6); operations on a group
+ * refusing a name that has no state at all; on every dialect.
+ */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit } from "effect"
 import { Bus } from "../../src/facade/Bus.ts"
+import { GroupError } from "../../src/runtime/busErrors.ts"
 import type { BusShape } from "../../src/runtime/Bus.ts"
 import * as InspectModule from "../../src/runtime/Inspect.ts"
 import { Inspect } from "../../src/runtime/Inspect.ts"
@@ -139,4 +143,51 @@ describe.each(storeFactories)("inspecting members ($name)", (factory) => {
       const listed = (yield* InspectModule.make(store, host).members).map((m) => m.member).sort()
       assert.deepStrictEqual(listed, ["alive", "elsewhere", "self"])
     }).pipe(Effect.provide(Bus.open(factory.fresh(), { maintenance: false }), { local: true }), Effect.scoped))
+})
+
+describe.each(storeFactories)("operations on a group that does not exist ($name)", (factory) => {
+  const onBus = <A, E>(f: (bus: BusShape) => Effect.Effect<A, E>) =>
+    Effect.flatMap(Effect.service(Bus), f).pipe(Effect.provide(Bus.open(factory.fresh(), { maintenance: false }), { local: true }))
+  /** "workers" has consumed "t" (a cursor, nothing dead-lettered); "orders" is a partitioned group's unit only. */
+  const known = (bus: BusShape) =>
+    Effect.gen(function*() {
+      const sub = yield* bus.subscribe("t", "workers", () => Effect.void, { from: "earliest" })
+      yield* sub.unsubscribe
+      yield* bus.defineTopic("p", { partitions: 2 })
+      const parts = yield* bus.subscribe("p", "orders", () => Effect.void, { from: "earliest" })
+      yield* parts.unsubscribe
+    })
+
+  it.live("requeue and dropDeadLetter refuse a typo with GroupError and the closest name; a known group's answer is unchanged", () =>
+    onBus((bus) =>
+      Effect.gen(function*() {
+        yield* known(bus)
+        const requeued = yield* Effect.flip(bus.requeue("workrs", "all"))
+        assert.instanceOf(requeued, GroupError)
+        assert.strictEqual(requeued.message, `group "workrs": cannot requeue: there is no group of that name (did you mean workers?)`)
+        assert.strictEqual((yield* Effect.flip(bus.dropDeadLetter("workrs", "nope"))).message,
+          `group "workrs": cannot drop a dead letter: there is no group of that name (did you mean workers?)`)
+        assert.strictEqual((yield* Effect.flip(bus.requeue("zzzzzz", ["x"]))).message, `group "zzzzzz": cannot requeue: there is no group of that name`)
+        // A partitioned group's state is stored under its units: it exists, and is suggested by its own name.
+        assert.strictEqual(yield* bus.requeue("orders", "all"), 0)
+        assert.strictEqual((yield* Effect.flip(bus.requeue("ordres", "all"))).message, `group "ordres": cannot requeue: there is no group of that name (did you mean orders?)`)
+        assert.strictEqual(yield* bus.requeue("workers", "all"), 0)
+        assert.strictEqual(yield* bus.dropDeadLetter("workers", "nope"), false)
+        // A group running here exists before it has stored anything; queries keep answering [].
+        const running = yield* bus.subscribe("t", "fresh", () => Effect.void)
+        assert.strictEqual(yield* bus.requeue("fresh", "all"), 0)
+        yield* running.unsubscribe
+        assert.deepStrictEqual(yield* bus.deadLetters({ group: "workrs" }), [])
+        assert.deepStrictEqual(yield* bus.deliveries({ group: "workrs" }), [])
+      })))
+
+  it.live("describeGroup refuses a typo with GroupError and the closest name", () =>
+    onBus((bus) =>
+      Effect.gen(function*() {
+        yield* known(bus)
+        assert.deepStrictEqual((yield* bus.describeGroup("workers")).positions.map((p) => p.cursor.topic), ["t"])
+        const refused = yield* Effect.flip(bus.describeGroup("workrs") as Effect.Effect<unknown, unknown>)
+        assert.instanceOf(refused, GroupError)
+        assert.strictEqual((refused as GroupError).message, `group "workrs": cannot describe it: there is no group of that name (did you mean workers?)`)
+      })))
 })

@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { didYouMean } from "../../diagnostics/suggest.ts"
 import { Bus, type BusShape } from "../../runtime/Bus.ts"
+import { GroupError } from "../../runtime/busErrors.ts"
 import { causationTree, defaultCausationBounds } from "../../runtime/causation.ts"
 import * as Inspect from "../../runtime/Inspect.ts"
 import { Store, type StoreShape } from "../../store/Store.ts"
@@ -150,7 +151,13 @@ export const opsPage = (options: OpsPageOptions): Effect.Effect<OpsPage, never, 
         if (typeof body === "string") return Effect.succeed(problem(400, body))
         return handle(body.group, body.eventId).pipe(
           Effect.map((answer) => json(answer.ok ? 200 : 404, answer)),
-          Effect.catch((e) => Effect.succeed(problem(503, `the database could not be changed: ${e instanceof Error ? e.message : String(e)}`)))
+          Effect.catch((e) =>
+            Effect.succeed(
+              // No group of that name (a typo: its message names the closest one).
+              e instanceof GroupError
+                ? json(404, { ok: false, message: e.message } satisfies ActionJson)
+                : problem(503, `the database could not be changed: ${e instanceof Error ? e.message : String(e)}`)
+            ))
         )
       }
     })
