@@ -172,7 +172,8 @@ describe("sib check reports every error of a file in one run", () => {
     const started = Date.now()
     const r = await checkJson(dir, ["app.sib"])
     expect(r.code).toBe(1)
-    expect(r.diagnostics.map((d) => d["line"])).toEqual([2, 5])
+    // The runaway is reported at its loop (line 1), once: the forms calling spin after it are not run.
+    expect(r.diagnostics.map((d) => d["line"])).toEqual([1, 5])
     expect(r.diagnostics[0]!["message"]).toMatch(/step budget|took more than|computed for more than/)
     expect(Date.now() - started).toBeLessThan(20_000)
   })
