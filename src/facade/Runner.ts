@@ -95,8 +95,9 @@ export const makeRunner = (options: RunnerOptions): Runner => {
 export const onRuntimeClose: unique symbol = Symbol.for("sibus/onRuntimeClose")
 
 /**
- * Where a Promise runtime takes an outbox's pending count for its metrics (`sib_outbox_pending`,
- * read at scrape time): a relay started on it registers its outbox. Returns the removal.
+ * Where a Promise runtime takes an outbox's counts for its metrics (`sib_outbox_pending` and
+ * `sib_outbox_failed`, read at scrape time): a relay started on it registers its outbox. Returns
+ * the removal.
  */
 export const addOutboxGauge: unique symbol = Symbol.for("sibus/addOutboxGauge")
 

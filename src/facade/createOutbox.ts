@@ -25,8 +25,8 @@ export interface PromisePublisher {
   readonly publishAll: (items: ReadonlyArray<PublishItem>) => Promise<unknown>
   /** When present (a `createRuntime` runtime), closing it stops the relay first. */
   readonly [onRuntimeClose]?: ((stop: () => Promise<void>) => () => void) | undefined
-  /** When present (a `createRuntime` runtime), its metrics show the outbox's pending rows while the relay runs. */
-  readonly [addOutboxGauge]?: ((table: string, pending: Effect.Effect<number, unknown>) => () => void) | undefined
+  /** When present (a `createRuntime` runtime), its metrics show the outbox's pending and failed rows while the relay runs. */
+  readonly [addOutboxGauge]?: ((table: string, counts: Effect.Effect<{ readonly pending: number; readonly failed: number }, unknown>) => () => void) | undefined
   /** When present (a `createRuntime` runtime), the relay logs through its logger and is refused once it is closed. */
   readonly [runtimeWork]?: (<A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E> | BusClosedError) | undefined
 }
@@ -100,7 +100,7 @@ export const createOutbox = async (options: OutboxOptions): Promise<PromiseOutbo
       closedError: () => new OutboxOptionsError({ of: "relay", detail: "the relay was stopped" })
     })
     let forget = (): void => {}
-    const unGauge = runtime[addOutboxGauge]?.(outbox.table, Effect.map(outbox.stats, (s) => s.pending)) ?? (() => {})
+    const unGauge = runtime[addOutboxGauge]?.(outbox.table, outbox.stats) ?? (() => {})
     const stop = () => {
       forget()
       unGauge()

@@ -212,7 +212,7 @@ export interface Runtime extends Promised<BusCalls> {
   /** Registers work `close()` stops first (an outbox relay's `stop`); returns the removal. */
   readonly [onRuntimeClose]: (stop: () => Promise<void>) => () => void
   /** Registers an outbox's pending count for `sib_outbox_pending{table}` (a relay's); returns the removal. */
-  readonly [addOutboxGauge]: (table: string, pending: Effect.Effect<number, unknown>) => () => void
+  readonly [addOutboxGauge]: (table: string, counts: Effect.Effect<{ readonly pending: number; readonly failed: number }, unknown>) => () => void
   /** Work started on this runtime (a relay), with its logger; a `BusClosedError` once it closes. */
   readonly [runtimeWork]: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E> | BusClosedError
 }
@@ -420,7 +420,7 @@ export const createRuntime = async (options: RuntimeOptions): Promise<Runtime> =
     closeOnSignals: (signalOptions) => closeOnSignals(close, signalOptions),
     [Symbol.asyncDispose]: close,
     [onRuntimeClose]: (stop) => runner.onClose(stop, "relays"),
-    [addOutboxGauge]: (table, pending) => metrics.addPendingSource(table, pending),
+    [addOutboxGauge]: (table, counts) => metrics.addOutboxSource(table, counts),
     [runtimeWork]: (effect) =>
       runner.closing() ? new BusClosedError({ operation: "start a relay on the runtime" }) : logger === undefined ? effect : Effect.provide(effect, logTo(logger))
   }

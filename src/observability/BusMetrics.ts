@@ -126,6 +126,9 @@ export const noGroupMetrics: GroupMetrics = { series: () => undefined, release: 
 /** A reading made at scrape time (an outbox's pending rows); failures leave the last value. */
 export type GaugeSource = Effect.Effect<number, unknown>
 
+/** An outbox's rows waiting and failed, read at scrape time in one query. */
+export type OutboxSource = Effect.Effect<{ readonly pending: number; readonly failed: number }, unknown>
+
 export class Recorder {
   readonly enabled: boolean
   readonly registry: Metric.MetricRegistry
@@ -137,7 +140,7 @@ export class Recorder {
   /** Groups running in this bus (how many sessions of each), with their topics: their lag is read. */
   private readonly running = new Map<string, { topics: ReadonlyArray<string>; count: number }>()
   private readonly lagGauges = new Map<string, { lag: Gauge; seconds: Gauge }>()
-  private readonly sources = new Map<string, { source: GaugeSource; gauge: Gauge }>()
+  private readonly sources = new Map<string, { source: GaugeSource | OutboxSource; gauge: Gauge; failed: Gauge | undefined }>()
   private readonly loads: { ok: Counter; error: Counter }
   private readonly commitSeconds: Histogram
   private readonly commitBatch: Histogram
@@ -267,18 +270,36 @@ export class Recorder {
    * returns its removal. A second source for the same table replaces the first.
    */
   addPendingSource(table: string, source: GaugeSource): () => void {
+    return this.addSource(table, source, false)
+  }
+
+  /**
+   * An outbox's two gauges, read at scrape time in one query: `sib_outbox_pending{table}` and
+   * `sib_outbox_failed{table}` (rows refused maxAttempts times, never sent until retried: a
+   * dashboard must see them). Returns their removal.
+   */
+  addOutboxSource(table: string, source: OutboxSource): () => void {
+    return this.addSource(table, source, true)
+  }
+
+  private addSource(table: string, source: GaugeSource | OutboxSource, withFailed: boolean): () => void {
     if (!this.enabled) return () => {}
     let entry = this.sources.get(table)
     if (entry === undefined) {
-      entry = { source, gauge: new Gauge() }
+      entry = { source, gauge: new Gauge(), failed: undefined }
       this.register(families.outboxPending, { table }, entry.gauge.state)
       this.sources.set(table, entry)
     } else entry.source = source
+    if (withFailed && entry.failed === undefined) {
+      entry.failed = new Gauge()
+      this.register(families.outboxFailed, { table }, entry.failed.state)
+    }
     const mine = entry
     return () => {
       if (this.sources.get(table) === mine && mine.source === source) {
         this.sources.delete(table)
         Metric.removeUnsafe(metricOf(families.outboxPending, { table }), this.context)
+        if (mine.failed !== undefined) Metric.removeUnsafe(metricOf(families.outboxFailed, { table }), this.context)
       }
     }
   }
@@ -311,8 +332,13 @@ export class Recorder {
         gauges.seconds.v = total.seconds
       }
       for (const entry of self.sources.values()) {
-        const read = yield* Effect.result(entry.source)
-        if (read._tag === "Success") entry.gauge.v = read.success
+        const read = yield* Effect.result(entry.source as Effect.Effect<number | { pending: number; failed: number }, unknown>)
+        if (read._tag === "Failure") continue
+        if (typeof read.success === "number") entry.gauge.v = read.success
+        else {
+          entry.gauge.v = read.success.pending
+          if (entry.failed !== undefined) entry.failed.v = read.success.failed
+        }
       }
     })
   })

@@ -43,6 +43,7 @@ export const families = {
   lag: family({ name: "sib_consumer_lag", kind: "gauge", labels: topicGroup, help: "Events of the topic after the group's stored cursor (read from the store at scrape time)." }),
   lagSeconds: family({ name: "sib_consumer_lag_seconds", kind: "gauge", labels: topicGroup, help: "Age of the oldest event after the group's stored cursor, 0 when caught up (at scrape time)." }),
   outboxPending: family({ name: "sib_outbox_pending", kind: "gauge", labels: ["table"], help: "Outbox rows not yet relayed to the bus (read at scrape time)." }),
+  outboxFailed: family({ name: "sib_outbox_failed", kind: "gauge", labels: ["table"], help: "Outbox rows refused maxAttempts times and marked failed: not relayed until retried (read at scrape time)." }),
   programLoads: family({ name: "sib_program_loads_total", kind: "counter", labels: ["result"], help: "Loads of .sib programs (start and reloads), by result: ok or error." }),
   commitDuration: family({ name: "sib_store_commit_duration_seconds", kind: "histogram", labels: [], boundaries: storeSeconds, help: "Time of one group commit of the writer (publishes, acks, progress, dead letters) in the store." }),
   commitBatch: family({ name: "sib_store_commit_batch_size", kind: "histogram", labels: [], boundaries: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], help: "Writes merged into one group commit." })

@@ -284,20 +284,28 @@ describe("the Promise facade", () => {
     }
   }, 20_000)
 
-  it("a relay started on the runtime shows its outbox's pending rows", async () => {
+  it("a relay started on the runtime shows its outbox's pending and failed rows", async () => {
     const dir = makeTmpDir()
     const rt = await createRuntime({ db: join(dir, "bus.db") })
     const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(join(dir, "app.db")) }) })
     try {
       const outbox = await createOutbox({ db })
       for (let i = 0; i < 3; i++) await outbox.add(db, { topic: "orders", payload: { i } })
-      const relay = await outbox.startRelay(rt, { pollIntervalMs: 10 })
+      const relay = await outbox.startRelay(rt, { pollIntervalMs: 10, maxAttempts: 1 })
       await waitUntil(async () => (await rt.read("orders", 0, 10)).length === 3)
       await waitUntil(async () => total(await rt.metrics(), "sib_outbox_pending", { table: outbox.table }) === 0)
+      expect(total(await rt.metrics(), "sib_outbox_failed", { table: outbox.table })).toBe(0)
+      // A row the bus refuses maxAttempts times is failed: never sent until retried, so it shows.
+      await db.insertInto("sib_outbox").values({
+        id: "bad-row", topic: "orders", payload: "{not json", key: null, headers: null, state: "pending", created_at: 0,
+        attempts: 0, next_attempt_at: 0, claimed_by: null, claimed_until: null, last_error: null, sent_at: null
+      }).execute()
+      await waitUntil(async () => total(await rt.metrics(), "sib_outbox_failed", { table: outbox.table }) === 1)
       await relay.stop()
       for (let i = 0; i < 2; i++) await outbox.add(db, { topic: "orders", payload: { i } })
       // Stopped: its gauge is gone.
       expect(declared(await rt.metrics()).has("sib_outbox_pending")).toBe(false)
+      expect(declared(await rt.metrics()).has("sib_outbox_failed")).toBe(false)
       const again = await outbox.startRelay(rt, { pollIntervalMs: 60_000, batchSize: 1 })
       const pending = total(await rt.metrics(), "sib_outbox_pending", { table: outbox.table })
       expect(pending).toBeGreaterThanOrEqual(0)
