@@ -13,8 +13,8 @@
  *   write lock). Due now -> takes or renews the lead (a write); held by another relay -> idle
  *   until the poll; held -> sending. Not due -> idle.
  * - **sending**: claims up to `batchSize` due rows in the order they were added (a key's row
- *   behind an earlier one waiting for its retry is skipped; past 16 MiB of messages the rest of
- *   the claim is given back at once and sent next), publishes them in one `publishAll`
+ *   behind an earlier one waiting for its retry is skipped; at most 16 Mi characters of messages,
+ *   read by size first, so big rows are not read twice), publishes them in one `publishAll`
  *   (given at most `leaseMs`, then abandoned as a failure), then marks them sent. No connection
  *   of the application's database is held while it publishes (unless the outbox shares its
  *   SQLite file with a bus: `sharesFile`): the relay's statements (claim, mark) are short, and
@@ -26,8 +26,9 @@
  *   published, gives the other rows back uncharged and with no error noted (they were not sent,
  *   and it is not their fault), and -> ended. Any other failure (the bus's store or the database
  *   failing) marks what was published, gives the other rows back uncharged with the error noted,
- *   and -> backing off. A full batch -> sending again; a partial one -> checking; none claimed
- *   (every due row waits behind its key's retry) -> idle until the first retry is due.
+ *   and -> backing off. A full batch (or one cut by its size) -> sending again; a partial one ->
+ *   checking; none claimed (every due row waits behind its key's retry) -> idle until the first
+ *   retry is due.
  * - **backing off**: sleeps 100 ms doubling to 30 s (jittered) after consecutive failures, then
  *   -> checking. Restart strategy: the relay is never restarted, and it stops on its own only
  *   when its bus has closed.
@@ -160,13 +161,11 @@ class TargetClosed extends Data.TaggedError("TargetClosed")<{ readonly cause: un
 }
 
 /**
- * The most message text (payloads and headers, as stored) one batch parses and publishes: a batch
- * of 100 rows of 1 MB took a relay process to ~800 MB.
+ * The most message text (payloads and headers as stored, in characters: what the strings take in
+ * memory) one batch reads, parses and publishes: a batch of 100 rows of 1 MB took a relay process
+ * to ~800 MB.
  */
-const maxBatchBytes = 16 * 1024 * 1024
-
-/** A claimed row's stored message text, in characters. */
-const rowBytes = (row: ClaimedRow): number => row.payload.length + (row.headers?.length ?? 0)
+const maxBatchChars = 16 * 1024 * 1024
 
 const relayBackoff: Backoff = { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 }
 const maxRechecks = 3
@@ -356,15 +355,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
   const sendWith = (conn: Kysely<OutboxDatabase>, restore: <X, Y, Z>(e: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const claimed = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize))
-      if (claimed.length === 0) return 0
-      // At most maxBatchBytes of messages are parsed and published at once (at least one row): the
-      // rest of the claim is given back at once, and sent next, in order.
-      let bytes = 0
-      let kept = 0
-      while (kept < claimed.length && (kept === 0 || bytes + rowBytes(claimed[kept]!) <= maxBatchBytes)) bytes += rowBytes(claimed[kept++]!)
-      const rows = claimed.slice(0, kept)
-      if (kept < claimed.length) yield* query("release", () => release(conn, table, claimed.slice(kept).map((r) => r.id), owner, undefined))
+      const { more, rows } = yield* query("claim", () => claimDue(conn, table, owner, now, config.leaseMs, config.batchSize, maxBatchChars))
+      if (rows.length === 0) return { claimed: 0, more: false }
       const progress: Progress = { sent: [], refused: [] }
       // A publish is given at most what is left of the lead: past it another relay may take the
       // lead and send these rows itself.
@@ -379,7 +371,7 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
       const exit = yield* Effect.exit(restore(bounded))
       yield* settle(conn, rows, progress)
       yield* exit
-      return claimed.length
+      return { claimed: rows.length, more }
     })
 
   /**
@@ -425,8 +417,8 @@ export const start = Effect.fnUntraced(function*(outbox: OutboxShape, target: Re
           full = false
           return config.pollIntervalMs
         }
-        const claimed = yield* sendBatch
-        full = claimed === config.batchSize
+        const { claimed, more } = yield* sendBatch
+        full = more
         if (claimed > 0) return 0
         // Every due row waits behind an earlier one of its key: until the first of those is due.
         const now = yield* Clock.currentTimeMillis

@@ -87,11 +87,14 @@ export const dropLead = async (db: Db, table: string, owner: string): Promise<vo
 
 /**
  * Claims up to `limit` due rows for `owner` until `now + leaseMs`, in the order they were added
- * (by id: ids are time-ordered), in one statement (UPDATE ... WHERE id IN (SELECT ... LIMIT n)
- * RETURNING, which SQLite and Postgres both run). A keyed row waits while an earlier row of its key
+ * (by id: ids are time-ordered), and no more than `maxChars` characters of messages (payload and
+ * headers as stored; always at least one row). A keyed row waits while an earlier row of its key
  * is pending and not due (refused, waiting for its retry), so a key's messages reach the bus in
- * order; once that row is sent or failed, the key's later rows go. Claims of other relays do not
- * count (only the lead's holder claims; see `holdLead`): a claim is a note of who is sending.
+ * order; once that row is sent or failed, the key's later rows go. Two statements: the due rows'
+ * ids and sizes (nothing large is read), then an UPDATE ... RETURNING of the ones that fit; `more`
+ * says whether more rows may be due now (the batch was cut by its size, or filled).
+ * Claims of other relays do not count (only the lead's holder claims; see `holdLead`): a claim is
+ * a note of who is sending.
  */
 export const claimDue = async (
   db: Db,
@@ -99,22 +102,36 @@ export const claimDue = async (
   owner: string,
   now: number,
   leaseMs: number,
-  limit: number
-): Promise<Array<ClaimedRow>> => {
+  limit: number,
+  maxChars: number
+): Promise<{ readonly rows: Array<ClaimedRow>; readonly more: boolean }> => {
   const earlierWaiting = sql<boolean>`exists (select 1 from ${sql.table(table)} as w where w.key = r.key and w.state = 'pending' and w.id < r.id and w.next_attempt_at > ${now})`
-  const due = (db as unknown as Kysely<Record<string, OutboxTable>>).selectFrom(`${table} as r` as never).select(sql.ref("r.id").as("id"))
+  const due = await (db as unknown as Kysely<Record<string, OutboxTable>>).selectFrom(`${table} as r` as never)
+    .select([sql.ref<string>("r.id").as("id"), sql<number>`length(r.payload) + coalesce(length(r.headers), 0)`.as("size")])
     .where(sql.ref("r.state"), "=", "pending").where(sql.ref("r.next_attempt_at"), "<=", now)
     .where((eb) => eb.or([eb(sql.ref("r.key"), "is", null), eb.not(earlierWaiting)]))
     .orderBy(sql.ref("r.id")).limit(limit)
+    .execute() as Array<{ id: string; size: number | string }>
+  const ids: Array<string> = []
+  let chars = 0
+  for (const row of due) {
+    const size = num(row.size)
+    if (ids.length > 0 && chars + size > maxChars) break
+    ids.push(row.id)
+    chars += size
+  }
+  // More may be due: the batch was cut by its size, or filled.
+  const more = ids.length < due.length || due.length === limit
+  if (ids.length === 0) return { rows: [], more }
   const rows = await db.updateTable(table)
     .set({ claimed_by: owner, claimed_until: now + leaseMs })
-    .where("id", "in", due as never)
+    .where("id", "in", ids)
     .where("state", "=", "pending")
     .returning(["id", "topic", "payload", "key", "headers", "attempts"])
     .execute()
   // RETURNING gives no order: restore the order rows were added in.
   rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  return rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, key: r.key, headers: r.headers, attempts: num(r.attempts) }))
+  return { rows: rows.map((r) => ({ id: r.id, topic: r.topic, payload: r.payload, key: r.key, headers: r.headers, attempts: num(r.attempts) })), more }
 }
 
 /**

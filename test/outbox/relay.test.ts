@@ -127,7 +127,7 @@ describe.each(storeFactories)("batches ($name)", (factory) => {
   const withBus = busOn(factory)
   const appDb = appDbOn(factory)
 
-  it.effect("a batch parses and publishes at most 16 MiB of messages: the rest of the claim is given back and sent next, in order", () =>
+  it.effect("a batch reads, parses and publishes at most 16 Mi characters of messages (sizes read first): the rest is sent next, in order, each row read once", () =>
     withBus(Effect.gen(function*() {
       const db = yield* appDb
       const outbox = yield* make({ db })
@@ -141,8 +141,10 @@ describe.each(storeFactories)("batches ($name)", (factory) => {
       for (let t = 0; t < 4; t++) yield* outbox.addAll(db, Array.from({ length: 10 }, (_, i) => ({ topic: "big", payload: { n: t * 10 + i, big } })))
       yield* start(outbox, recorded, { batchSize: 100 })
       yield* eventually("every row is sent", Effect.map(outbox.stats, (s) => s.sent === 40))
-      // 600 kB each: 27 fit in 16 MiB (a batch of 100 rows of 1 MB took a relay to ~800 MB).
+      // 600 kB each: 27 fit in 16 Mi characters (a batch of 100 rows of 1 MB took a relay to ~800 MB).
       assert.deepStrictEqual(batches, [27, 13])
+      // No row was claimed and given back (its payload read for nothing): each was claimed once.
+      assert.isTrue((yield* rows(db)).every((r) => r.state === "sent" && r.attempts === 0 && r.last_error === null))
       assert.deepStrictEqual((yield* bus.read("big", 0, 100)).map((e) => (e.payload as { n: number }).n), Array.from({ length: 40 }, (_, n) => n))
     })), 60_000)
 })
