@@ -108,7 +108,10 @@ export const claimDue = async (
   const earlierWaiting = sql<boolean>`exists (select 1 from ${sql.table(table)} as w where w.key = r.key and w.state = 'pending' and w.id < r.id and w.next_attempt_at > ${now})`
   const due = await (db as unknown as Kysely<Record<string, OutboxTable>>).selectFrom(`${table} as r` as never)
     .select([sql.ref<string>("r.id").as("id"), sql<number>`length(r.payload) + coalesce(length(r.headers), 0)`.as("size")])
-    .where(sql.ref("r.state"), "=", "pending").where(sql.ref("r.next_attempt_at"), "<=", now)
+    // `+` keeps the due index out of it: SQLite would read every due row by (state,
+    // next_attempt_at) and sort them for each batch (the relay ran at half its speed); by (state,
+    // id) the scan stops at the batch's last row.
+    .where(sql.ref("r.state"), "=", "pending").where(sql`+${sql.ref("r.next_attempt_at")}`, "<=", now)
     .where((eb) => eb.or([eb(sql.ref("r.key"), "is", null), eb.not(earlierWaiting)]))
     .orderBy(sql.ref("r.id")).limit(limit)
     .execute() as Array<{ id: string; size: number | string }>
