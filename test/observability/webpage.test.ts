@@ -38,15 +38,20 @@ describe("the ops page in a browser", () => {
     browser = undefined
   })
 
-  it("shows events, a dead letter live, read-only without the token, and requeues with it", async (ctx) => {
-    ctx.skip(missing !== undefined, missing)
+  /** `sib run` of the shop fixture with the ops page on a free port: where it runs, and the page's link. */
+  const startShop = async () => {
     const dir = makeTmpDir()
     copyFileSync(fixture, join(dir, "webpage-shop.sib"))
     const env = { SIB_DB: join(dir, "sib.db") }
     const run = startSib(["run", "webpage-shop.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env })
     await run.waitFor(/sib: ops page at http:\/\/127\.0\.0\.1:\d+\/#token=\S+ /)
     const link = /sib: ops page at (\S+) /.exec(run.stderr())![1]!
-    const base = link.replace(/\/#token=.*$/, "")
+    return { dir, env, run, link, base: link.replace(/\/#token=.*$/, "") }
+  }
+
+  it("shows events, a dead letter live, read-only without the token, and requeues with it", async (ctx) => {
+    ctx.skip(missing !== undefined, missing)
+    const { base, dir, env, link, run } = await startShop()
     const publish = async (topic: string, payload: unknown, ...more: Array<string>) => {
       const r = await sib(["publish", topic, JSON.stringify(payload), ...more], { cwd: dir, env })
       expect(r.code, r.stderr).toBe(0)
@@ -194,13 +199,7 @@ describe("the ops page in a browser", () => {
 
   it("Drop asks first, in the card: Cancel keeps the dead letter, and only the confirmation drops it", async (ctx) => {
     ctx.skip(missing !== undefined, missing)
-    const dir = makeTmpDir()
-    copyFileSync(fixture, join(dir, "webpage-shop.sib"))
-    const env = { SIB_DB: join(dir, "sib.db") }
-    const run = startSib(["run", "webpage-shop.sib", "--http", "127.0.0.1:0", "--status", "off"], { cwd: dir, env })
-    await run.waitFor(/sib: ops page at http:\/\/127\.0\.0\.1:\d+\/#token=\S+ /)
-    const link = /sib: ops page at (\S+) /.exec(run.stderr())![1]!
-    const base = link.replace(/\/#token=.*$/, "")
+    const { base, dir, env, link, run } = await startShop()
     const published = await sib(["publish", "orders", JSON.stringify({ id: 1, poison: true })], { cwd: dir, env })
     expect(published.code, published.stderr).toBe(0)
     const eventId = (JSON.parse(published.stdout) as { id: string }).id
